@@ -1,0 +1,101 @@
+//! Errors of the engine, each carrying what a user needs to fix the cause: the input, the
+//! file, the column, the value seen, and what to do.
+//!
+//! [`EngineError::kind`] sorts them into the few classes a scheduler has to tell apart; the
+//! `ardent` binary maps each class to a documented exit code.
+
+use std::path::PathBuf;
+
+/// The class of an error, as a scheduler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The configuration is wrong (unknown key, bad value); fix the config.
+    Config,
+    /// An input file or folder does not exist or a glob matches nothing.
+    MissingInput,
+    /// An input exists but its content breaks the contract as a whole (missing column, wrong
+    /// date format, unreadable format, too many rejected rows).
+    Data,
+    /// Reading or writing failed at the operating-system level (permissions, disk full).
+    Io,
+    /// A bug in ardent.
+    Internal,
+}
+
+/// Everything that can stop ingestion or publishing.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A configuration value fails its check.
+    #[error("config: {message}")]
+    Config { message: String },
+
+    /// Nothing exists at a configured input location.
+    #[error("input `{input}`: {message}")]
+    MissingInput { input: String, message: String },
+
+    /// The file exists but cannot be parsed as the configured format.
+    #[error(
+        "input `{input}`: cannot read {path} as {format}: {reason}. Check that `inputs.{input}.format` matches the file, or re-export it"
+    )]
+    Unreadable { input: String, path: PathBuf, format: String, reason: String },
+
+    /// A required canonical column has no source column.
+    #[error(
+        "input `{input}`: {path} has no column `{source_column}` (needed for `{column}`). Columns in the file: {available}. Map it with `inputs.{input}.columns.{column} = \"<file column>\"`"
+    )]
+    MissingColumn { input: String, path: PathBuf, column: String, source_column: String, available: String },
+
+    /// A column as a whole does not match the configured format (e.g. every date fails).
+    #[error("input `{input}`: {path}, column `{column}`: {message}")]
+    ColumnFormat { input: String, path: PathBuf, column: String, message: String },
+
+    /// More rows were rejected than the configured tolerance.
+    #[error(
+        "input `{input}`: {rejected} of {read} rows ({share:.2}%) were quarantined, above `max_rejected_share` = {max:.2}%. Most frequent rule: {top_rule}. Nothing was published; see the quarantine report above, fix the export or raise `run.max_rejected_share`"
+    )]
+    TooManyRejected { input: String, read: u64, rejected: u64, share: f64, max: f64, top_rule: String },
+
+    /// An operating-system error while reading or writing a path.
+    #[error("{action} {path}: {source}")]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+
+    /// An error from polars that the engine did not expect.
+    #[error("internal error in {context}: {source}")]
+    Polars { context: String, source: polars::error::PolarsError },
+}
+
+impl EngineError {
+    /// The class of this error (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::Config { .. } => ErrorKind::Config,
+            EngineError::MissingInput { .. } => ErrorKind::MissingInput,
+            EngineError::Unreadable { .. }
+            | EngineError::MissingColumn { .. }
+            | EngineError::ColumnFormat { .. }
+            | EngineError::TooManyRejected { .. } => ErrorKind::Data,
+            EngineError::Io { .. } => ErrorKind::Io,
+            EngineError::Polars { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// A config error with a message.
+    pub fn config(message: impl Into<String>) -> Self {
+        EngineError::Config { message: message.into() }
+    }
+
+    /// Wrap a polars error with the operation it interrupted.
+    pub fn polars(context: impl Into<String>) -> impl FnOnce(polars::error::PolarsError) -> Self {
+        let context = context.into();
+        move |source| EngineError::Polars { context, source }
+    }
+
+    /// Wrap an I/O error with the path and what was being done.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| EngineError::Io { action, path, source }
+    }
+}
+
+/// Result alias of the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,518 @@
+//! One export file under validation: [`FileCheck`] reads the canonical columns of a file
+//! (text, dates, money, flags) into row vectors, records the first rule each row fails, and
+//! turns a column that fails as a whole (every date in the wrong format) into a structural
+//! error instead of a quarantine full of rows.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::options::InputSpec;
+use super::parse::{COMMON_DATE_FORMATS, DateParser, DecimalError};
+use super::quarantine::{Entry, QuarantineBuilder, Rule};
+use crate::contracts::MONEY_PRECISION;
+use crate::error::{EngineError, Result};
+
+/// A failure recorded on a row: the rule and the canonical column.
+pub type Failure = (Rule, &'static str);
+
+/// Validation state of one file.
+pub struct FileCheck<'a> {
+    pub spec: &'a InputSpec,
+    pub path: &'a Path,
+    /// The file name as written to outputs.
+    pub file: String,
+    pub frame: &'a DataFrame,
+    pub verdict: Vec<Option<Failure>>,
+    /// Extra detail for a row's message (for example the rate date that was missing).
+    pub detail: foldhash::HashMap<usize, String>,
+}
+
+impl std::fmt::Debug for FileCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileCheck").field("file", &self.file).field("rows", &self.frame.height()).finish()
+    }
+}
+
+/// Trimmed text, `None` when empty.
+pub fn clean(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|t| !t.is_empty())
+}
+
+impl<'a> FileCheck<'a> {
+    /// Start checking `frame`, read from `path`; fails when a required column is missing.
+    pub fn new(spec: &'a InputSpec, path: &'a Path, file: String, frame: &'a DataFrame) -> Result<Self> {
+        for c in spec.kind.columns().iter().filter(|c| c.required) {
+            let source = spec.source(c.name);
+            if frame.column(source).is_err() {
+                let available: Vec<String> = frame.get_column_names().iter().map(|n| format!("`{n}`")).collect();
+                return Err(EngineError::MissingColumn {
+                    input: spec.kind.name().to_string(),
+                    path: path.to_path_buf(),
+                    column: c.name.to_string(),
+                    source_column: source.to_string(),
+                    available: if available.is_empty() { "(none)".into() } else { available.join(", ") },
+                });
+            }
+        }
+        Ok(FileCheck { spec, path, file, frame, verdict: vec![None; frame.height()], detail: Default::default() })
+    }
+
+    /// Number of rows in the file.
+    pub fn height(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// Record that `row` fails `rule` on `column`, unless it already failed an earlier rule.
+    pub fn fail(&mut self, row: usize, rule: Rule, column: &'static str) {
+        if self.verdict[row].is_none() {
+            self.verdict[row] = Some((rule, column));
+        }
+    }
+
+    /// The row has not failed any rule so far.
+    pub fn ok(&self, row: usize) -> bool {
+        self.verdict[row].is_none()
+    }
+
+    /// Indices of rows that passed every rule.
+    pub fn kept(&self) -> Vec<usize> {
+        (0..self.height()).filter(|&i| self.ok(i)).collect()
+    }
+
+    fn source(&self, canonical: &str) -> Option<&'a Column> {
+        self.frame.column(self.spec.source(canonical)).ok()
+    }
+
+    fn format_error(&self, column: &str, message: String) -> EngineError {
+        EngineError::ColumnFormat {
+            input: self.spec.kind.name().to_string(),
+            path: self.path.to_path_buf(),
+            column: format!("{column} (export column `{}`)", self.spec.source(column)),
+            message,
+        }
+    }
+
+    /// A column as text, `None` when the (optional) column is absent.
+    pub fn text_column(&self, canonical: &str) -> Result<Option<StringChunked>> {
+        let Some(col) = self.source(canonical) else { return Ok(None) };
+        let as_text =
+            col.cast(&DataType::String).map_err(EngineError::polars(format!("reading `{canonical}` as text")))?;
+        let ca = as_text.str().map_err(EngineError::polars(format!("reading `{canonical}` as text")))?.clone();
+        Ok(Some(ca))
+    }
+
+    /// Trimmed text values; empty values fail `missing_value` unless the column is nullable.
+    pub fn text<'c>(
+        &mut self,
+        ca: Option<&'c StringChunked>,
+        canonical: &'static str,
+        nullable: bool,
+    ) -> Vec<Option<&'c str>> {
+        let n = self.height();
+        let Some(ca) = ca else { return vec![None; n] };
+        let values: Vec<Option<&str>> = ca.iter().map(clean).collect();
+        if !nullable {
+            for (i, v) in values.iter().enumerate() {
+                if v.is_none() {
+                    self.fail(i, Rule::MissingValue, canonical);
+                }
+            }
+        }
+        values
+    }
+
+    /// Dates as days since the epoch. Empty values fail `missing_value` unless nullable, bad
+    /// ones `invalid_date`; a column where most values fail is a structural error.
+    pub fn dates(&mut self, canonical: &'static str, nullable: bool) -> Result<Vec<Option<i32>>> {
+        let n = self.height();
+        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
+        let ctx = || format!("reading dates of `{canonical}`");
+        let values: Vec<Option<i32>> = match col.dtype() {
+            DataType::Date => col.date().map_err(EngineError::polars(ctx()))?.phys.iter().collect(),
+            DataType::Datetime(_, _) => {
+                let d = col.cast(&DataType::Date).map_err(EngineError::polars(ctx()))?;
+                d.date().map_err(EngineError::polars(ctx()))?.phys.iter().collect()
+            }
+            _ => {
+                let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
+                let parser = &self.spec.date;
+                let mut out = Vec::with_capacity(n);
+                let mut bad = Vec::new();
+                let mut present = 0usize;
+                for (i, v) in text.iter().enumerate() {
+                    match clean(v) {
+                        None => out.push(None),
+                        Some(s) => {
+                            present += 1;
+                            let parsed = parser.parse(s);
+                            if parsed.is_none() {
+                                bad.push((i, s.to_string()));
+                            }
+                            out.push(parsed);
+                        }
+                    }
+                }
+                if !bad.is_empty() && bad.len() * 2 > present {
+                    return Err(self.date_format_error(canonical, parser, &bad, present));
+                }
+                for (i, _) in bad {
+                    self.fail(i, Rule::InvalidDate, canonical);
+                }
+                // Bad values were recorded first, so the missing-value pass does not re-label them.
+                return Ok(self.finish_nulls(out, canonical, nullable));
+            }
+        };
+        Ok(self.finish_nulls(values, canonical, nullable))
+    }
+
+    fn finish_nulls<T: Copy>(
+        &mut self,
+        values: Vec<Option<T>>,
+        canonical: &'static str,
+        nullable: bool,
+    ) -> Vec<Option<T>> {
+        if !nullable {
+            for (i, v) in values.iter().enumerate() {
+                if v.is_none() {
+                    self.fail(i, Rule::MissingValue, canonical);
+                }
+            }
+        }
+        values
+    }
+
+    fn date_format_error(
+        &self,
+        canonical: &str,
+        parser: &DateParser,
+        bad: &[(usize, String)],
+        present: usize,
+    ) -> EngineError {
+        let sample: Vec<&str> = bad.iter().take(200).map(|(_, s)| s.as_str()).collect();
+        let fitting: Vec<&str> = COMMON_DATE_FORMATS
+            .iter()
+            .copied()
+            .filter(|f| *f != parser.format())
+            .filter(|f| DateParser::new(f).is_ok_and(|p| sample.iter().all(|s| p.parse(s).is_some())))
+            .collect();
+        let hint = match fitting.as_slice() {
+            [] => "fix the export or set the right strftime format".to_string(),
+            [one] => format!("the values fit \"{one}\""),
+            many => format!("the values fit any of {} (ambiguous: check a date after the 12th)", many.join(", ")),
+        };
+        let (row, value) = &bad[0];
+        self.format_error(
+            canonical,
+            format!(
+                "{} of {present} dates do not match `inputs.{}.date_format` = \"{}\" (first: \"{value}\" at row {}); {hint} and set `inputs.{}.date_format`",
+                bad.len(),
+                self.spec.kind.name(),
+                parser.format(),
+                row + 1,
+                self.spec.kind.name(),
+            ),
+        )
+    }
+
+    /// Exact decimals as integers of `10^-scale` units. Empty values fail `missing_value`
+    /// unless nullable, bad ones `invalid`; a column where most values fail is structural.
+    pub fn decimals(
+        &mut self,
+        canonical: &'static str,
+        nullable: bool,
+        scale: u32,
+        invalid: Rule,
+    ) -> Result<Vec<Option<i128>>> {
+        let n = self.height();
+        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
+        let ctx = || format!("reading numbers of `{canonical}`");
+        let pow = |k: u32| 10i128.pow(k);
+        let mut bad: Vec<(usize, String, DecimalError)> = Vec::new();
+        let mut present = 0usize;
+        let values: Vec<Option<i128>> = match col.dtype() {
+            DataType::Decimal(_, s) => {
+                let s = *s as u32;
+                let ca = col.decimal().map_err(EngineError::polars(ctx()))?;
+                ca.phys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let v = v?;
+                        present += 1;
+                        if s <= scale {
+                            Some(v * pow(scale - s))
+                        } else if v % pow(s - scale) == 0 {
+                            Some(v / pow(s - scale))
+                        } else {
+                            bad.push((i, v.to_string(), DecimalError::Precision));
+                            None
+                        }
+                    })
+                    .collect()
+            }
+            dt if dt.is_integer() => {
+                let c = col.cast(&DataType::Int64).map_err(EngineError::polars(ctx()))?;
+                let ca = c.i64().map_err(EngineError::polars(ctx()))?;
+                ca.iter()
+                    .map(|v| {
+                        let v = v?;
+                        present += 1;
+                        Some(i128::from(v) * pow(scale))
+                    })
+                    .collect()
+            }
+            _ => {
+                // Text, and floats through their shortest round-trip text, so 0.1 stays 0.1.
+                let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
+                let numbers = self.spec.numbers;
+                text.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let s = clean(v)?;
+                        present += 1;
+                        match numbers.parse_scaled(s, scale) {
+                            Ok(x) => Some(x),
+                            Err(e) => {
+                                bad.push((i, s.to_string(), e));
+                                None
+                            }
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let syntax = bad.iter().filter(|(_, _, e)| *e == DecimalError::Syntax).count();
+        if syntax > 0 && syntax * 2 > present {
+            let (row, value) = bad
+                .iter()
+                .find(|(_, _, e)| *e == DecimalError::Syntax)
+                .map(|(r, v, _)| (*r, v.clone()))
+                .unwrap_or_default();
+            let other = if self.spec.numbers.decimal == b'.' { ',' } else { '.' };
+            return Err(self.format_error(
+                canonical,
+                format!(
+                    "{syntax} of {present} values are not numbers with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `inputs.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
+                    self.spec.numbers.decimal as char,
+                    row + 1,
+                    self.spec.kind.name(),
+                ),
+            ));
+        }
+        for (i, _, _) in &bad {
+            self.fail(*i, invalid, canonical);
+        }
+        Ok(self.finish_nulls(values, canonical, nullable))
+    }
+
+    /// Flags; values outside the configured spellings fail `invalid_bool`.
+    pub fn bools(&mut self, canonical: &'static str) -> Result<Vec<Option<bool>>> {
+        let n = self.height();
+        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
+        if col.dtype() == &DataType::Boolean {
+            let ca = col.bool().map_err(EngineError::polars("reading flags"))?;
+            return Ok(ca.iter().collect());
+        }
+        let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
+        let mut out = Vec::with_capacity(n);
+        for (i, v) in text.iter().enumerate() {
+            match clean(v) {
+                None => out.push(None),
+                Some(s) => {
+                    let b = self.spec.bools.parse(s);
+                    if b.is_none() {
+                        self.fail(i, Rule::InvalidBool, canonical);
+                    }
+                    out.push(b);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Plain numbers (scores); bad ones fail `invalid_number`.
+    pub fn numbers(&mut self, canonical: &'static str) -> Result<Vec<Option<f64>>> {
+        let n = self.height();
+        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
+        if col.dtype().is_primitive_numeric() {
+            let c = col.cast(&DataType::Float64).map_err(EngineError::polars("reading numbers"))?;
+            return Ok(c.f64().map_err(EngineError::polars("reading numbers"))?.iter().collect());
+        }
+        let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
+        let mut out = Vec::with_capacity(n);
+        for (i, v) in text.iter().enumerate() {
+            match clean(v) {
+                None => out.push(None),
+                Some(s) => {
+                    let x = self.spec.numbers.parse_f64(s);
+                    if x.is_none() {
+                        self.fail(i, Rule::InvalidNumber, canonical);
+                    }
+                    out.push(x);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fail rows whose currency is not an ISO 4217 code.
+    pub fn check_currencies(&mut self, currencies: &[Option<&str>], canonical: &'static str) {
+        let mut known: foldhash::HashMap<&str, bool> = Default::default();
+        for (i, c) in currencies.iter().enumerate() {
+            if let Some(c) = c {
+                let valid = *known.entry(c).or_insert_with(|| iso_currency::Currency::from_code(c).is_some());
+                if !valid {
+                    self.fail(i, Rule::UnknownCurrency, canonical);
+                }
+            }
+        }
+    }
+
+    /// Move the failed rows into the quarantine; returns how many.
+    pub fn quarantine(&self, q: &mut QuarantineBuilder, fx_configured: bool) -> Result<u64> {
+        let mut count = 0;
+        for (i, v) in self.verdict.iter().enumerate() {
+            let Some((rule, column)) = *v else { continue };
+            let value = self.raw_value(column, i);
+            let detail = self.detail.get(&i).map(String::as_str);
+            q.push(Entry {
+                input: self.spec.kind,
+                file: self.file.clone(),
+                row: i as u64 + 1,
+                column,
+                message: message(self.spec, rule, column, value.as_deref(), detail, fx_configured),
+                value,
+                rule,
+                raw: raw_json(self.frame, i),
+            });
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Record a flagged (kept) row.
+    pub fn flag(&self, q: &mut QuarantineBuilder, row: usize, rule: Rule, column: &'static str, value: &str) {
+        q.push(Entry {
+            input: self.spec.kind,
+            file: self.file.clone(),
+            row: row as u64 + 1,
+            column,
+            message: message(self.spec, rule, column, Some(value), None, true),
+            value: Some(value.to_string()),
+            rule,
+            raw: raw_json(self.frame, row),
+        });
+    }
+
+    /// The value of a canonical column in a row, as text.
+    pub fn raw_value(&self, canonical: &str, row: usize) -> Option<String> {
+        let col = self.source(canonical)?;
+        any_to_text(&col.get(row).ok()?)
+    }
+
+    /// Lineage columns of the kept rows.
+    pub fn lineage(&self, kept: &[usize]) -> [Column; 2] {
+        [
+            StringChunked::full("source_file".into(), &self.file, kept.len()).into_column(),
+            UInt64Chunked::from_iter_values("source_row".into(), kept.iter().map(|&i| i as u64 + 1)).into_column(),
+        ]
+    }
+}
+
+fn any_to_text(v: &AnyValue<'_>) -> Option<String> {
+    match v {
+        AnyValue::Null => None,
+        AnyValue::String(s) => Some((*s).to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The original row as a JSON object of export column → value (text or null).
+pub fn raw_json(frame: &DataFrame, row: usize) -> String {
+    let mut map = serde_json::Map::new();
+    for col in frame.columns() {
+        let v = col.get(row).ok().and_then(|v| any_to_text(&v));
+        map.insert(col.name().to_string(), v.map_or(serde_json::Value::Null, serde_json::Value::String));
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// The message of a quarantine entry: what is wrong and what to do.
+pub fn message(
+    spec: &InputSpec,
+    rule: Rule,
+    column: &str,
+    value: Option<&str>,
+    detail: Option<&str>,
+    fx_configured: bool,
+) -> String {
+    let input = spec.kind.name();
+    let v = value.unwrap_or("");
+    match rule {
+        Rule::MissingValue => format!("`{column}` is empty; every {input} row needs it"),
+        Rule::InvalidDate => {
+            format!("\"{v}\" is not a date in the format \"{}\"; fix the value in the export", spec.date.format())
+        }
+        Rule::InvalidAmount => format!(
+            "\"{v}\" is not an amount with decimal separator '{}' and at most 2 decimals that fits DECIMAL(18,2)",
+            spec.numbers.decimal as char
+        ),
+        Rule::NonPositiveAmount => format!(
+            "amount {v} is not greater than 0; the sign of a document comes from doc_type (export reductions as credit memos)"
+        ),
+        Rule::NegativeAmount => format!("{column} {v} is negative"),
+        Rule::InvalidRate => format!("\"{v}\" is not a rate with at most 10 decimals"),
+        Rule::NonPositiveRate => format!("rate {v} is not greater than 0"),
+        Rule::InvalidNumber => format!("\"{v}\" is not a number"),
+        Rule::InvalidBool => format!(
+            "\"{v}\" is neither true ({}) nor false ({}); add the spelling to `inputs.{input}.true_values` or `false_values`",
+            spec.bools.true_values.join("/"),
+            spec.bools.false_values.join("/")
+        ),
+        Rule::UnknownDocType => format!(
+            "\"{v}\" is not a document type; map the ERP code with `inputs.{input}.doc_types.{v} = \"invoice\"` (or credit_memo, debit_memo, write_off)"
+        ),
+        Rule::MissingDueDate => {
+            format!("{} without a due date; invoices and debit memos need one", detail.unwrap_or("document"))
+        }
+        Rule::DueBeforeDocDate => format!("due date {v} is before the document date {}", detail.unwrap_or("?")),
+        Rule::UnknownCurrency => format!("\"{v}\" is not an ISO 4217 currency code (three capital letters, e.g. EUR)"),
+        Rule::UnknownCustomer => {
+            format!("customer \"{v}\" is not in the validated customers; add it to the customer master export")
+        }
+        Rule::MissingFxRate if !fx_configured => {
+            format!(
+                "no FX rate for {v}: no fx_rates input is configured; add `[inputs.fx_rates]` or convert the export"
+            )
+        }
+        Rule::MissingFxRate => format!("no FX rate for {v} {}; add it to the fx_rates export", detail.unwrap_or("")),
+        Rule::DuplicateId => {
+            format!("\"{}\" was already accepted earlier in {input}; the first occurrence is kept", detail.unwrap_or(v))
+        }
+        Rule::UnknownReference => format!(
+            "references \"{v}\", which is not in the validated ledger; the payment is kept and its cash applied without that reference"
+        ),
+        Rule::UnknownAppliesTo => format!(
+            "applies to \"{v}\", which is not in the validated ledger; the document is kept and applied oldest-due-first"
+        ),
+    }
+}
+
+/// Build a `DECIMAL(18, scale)` column of the kept rows.
+pub fn decimal_column(name: &str, values: &[Option<i128>], kept: &[usize], scale: usize) -> Column {
+    Int128Chunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i]))
+        .into_decimal_unchecked(MONEY_PRECISION, scale)
+        .into_column()
+}
+
+/// Build a `DATE` column of the kept rows.
+pub fn date_column(name: &str, values: &[Option<i32>], kept: &[usize]) -> Column {
+    Int32Chunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i])).into_date().into_column()
+}
+
+/// Build a text column of the kept rows.
+pub fn text_column(name: &str, values: &[Option<&str>], kept: &[usize]) -> Column {
+    StringChunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i])).into_column()
+}

@@ -1,0 +1,365 @@
+//! Value parsers for export text: dates in a configured format, exact decimals in a locale's
+//! notation, true/false spellings. All of them are total: they return `None` (or an error
+//! value) instead of panicking, so that a bad value becomes a quarantined row.
+
+use chrono::NaiveDate;
+
+/// Days between 0001-01-01 (chrono's day 1 of the common era) and 1970-01-01, the epoch of
+/// polars' `Date`.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// Days since 1970-01-01 of a calendar date (polars' physical `Date`).
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
+}
+
+/// The calendar date of a polars `Date` value.
+pub fn from_epoch_days(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Year,
+    Month,
+    Day,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Field(Field),
+    Literal(u8),
+}
+
+/// A date parser for one strftime-style format.
+///
+/// Formats made only of `%Y`, `%m`, `%d` and literal ASCII separators (the shapes ERPs export:
+/// `%Y-%m-%d`, `%d/%m/%Y`, `%m/%d/%Y`, `%d.%m.%Y`, `%Y%m%d`) take a byte-level fast path;
+/// anything else goes through chrono.
+#[derive(Debug, Clone)]
+pub struct DateParser {
+    format: String,
+    fast: Option<Vec<Token>>,
+}
+
+impl DateParser {
+    /// Build a parser; fails with a readable message when the format is not a date format.
+    pub fn new(format: &str) -> Result<Self, String> {
+        use chrono::format::{Item, StrftimeItems};
+        let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
+        if items.iter().any(|i| matches!(i, Item::Error)) {
+            return Err(format!("`{format}` is not a valid strftime format"));
+        }
+        // Prove that the format round-trips a date, so that a format without a day or year
+        // is caught in config checking rather than as millions of quarantined rows.
+        let probe = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default();
+        let text = probe.format(format).to_string();
+        if NaiveDate::parse_from_str(&text, format).ok() != Some(probe) {
+            return Err(format!(
+                "`{format}` does not identify a calendar date (it needs a year, a month and a day, e.g. %Y-%m-%d)"
+            ));
+        }
+        Ok(DateParser { format: format.to_string(), fast: compile_fast(format) })
+    }
+
+    /// The strftime format.
+    pub fn format(&self) -> &str {
+        &self.format
+    }
+
+    /// Parse one value to days since the epoch, `None` if it is not a date in this format.
+    pub fn parse(&self, s: &str) -> Option<i32> {
+        let s = s.trim();
+        match &self.fast {
+            Some(tokens) => parse_fast(tokens, s.as_bytes()).map(epoch_days),
+            None => NaiveDate::parse_from_str(s, &self.format).ok().map(epoch_days),
+        }
+    }
+}
+
+fn compile_fast(format: &str) -> Option<Vec<Token>> {
+    let bytes = format.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let field = match bytes.get(i + 1)? {
+                    b'Y' => Field::Year,
+                    b'm' => Field::Month,
+                    b'd' => Field::Day,
+                    _ => return None,
+                };
+                tokens.push(Token::Field(field));
+                i += 2;
+            }
+            b if b.is_ascii() && !b.is_ascii_alphanumeric() => {
+                tokens.push(Token::Literal(b));
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(tokens)
+}
+
+fn parse_fast(tokens: &[Token], s: &[u8]) -> Option<NaiveDate> {
+    let (mut y, mut m, mut d) = (None, None, None);
+    let mut pos = 0;
+    for (k, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Literal(c) => {
+                if s.get(pos) != Some(c) {
+                    return None;
+                }
+                pos += 1;
+            }
+            Token::Field(field) => {
+                // Fields next to each other (%Y%m%d) have fixed widths; separated ones may be
+                // unpadded (1/2/2025).
+                let glued = matches!(tokens.get(k + 1), Some(Token::Field(_)));
+                let (min, max) = match (field, glued) {
+                    (Field::Year, _) => (4, 4),
+                    (_, true) => (2, 2),
+                    (_, false) => (1, 2),
+                };
+                let mut value: u32 = 0;
+                let mut n = 0;
+                while n < max {
+                    match s.get(pos) {
+                        Some(b) if b.is_ascii_digit() => {
+                            value = value * 10 + u32::from(b - b'0');
+                            pos += 1;
+                            n += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                if n < min {
+                    return None;
+                }
+                match field {
+                    Field::Year => y = Some(value as i32),
+                    Field::Month => m = Some(value),
+                    Field::Day => d = Some(value),
+                }
+            }
+        }
+    }
+    if pos != s.len() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y?, m?, d?)
+}
+
+/// Date formats tried when a whole column fails, to suggest the right `date_format`.
+pub const COMMON_DATE_FORMATS: &[&str] =
+    &["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m-%d-%Y"];
+
+/// Why a decimal could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalError {
+    /// Not a number in the configured notation.
+    Syntax,
+    /// More decimal places than the scale keeps (and they are not zeros).
+    Precision,
+    /// Does not fit `DECIMAL(18, scale)`.
+    Overflow,
+}
+
+/// How numbers are written in an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberFormat {
+    /// `.` or `,`.
+    pub decimal: u8,
+    /// Thousands grouping character, if any (`,`, `.`, `'`, space).
+    pub thousands: Option<u8>,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat { decimal: b'.', thousands: None }
+    }
+}
+
+/// Largest magnitude of a `DECIMAL(18, s)` value in units of its last digit.
+pub const DECIMAL18_MAX: i128 = 999_999_999_999_999_999;
+
+impl NumberFormat {
+    /// Parse a decimal exactly into an integer of `10^-scale` units.
+    ///
+    /// Accepts an optional sign, accounting negatives in parentheses `(12.50)`, grouping
+    /// characters in the integer part, and surrounding spaces. Extra decimal places are
+    /// accepted only when they are zeros: rounding money silently is never right.
+    pub fn parse_scaled(&self, s: &str, scale: u32) -> Result<i128, DecimalError> {
+        let mut b = s.trim().as_bytes();
+        let mut negative = false;
+        if b.len() >= 2 && b[0] == b'(' && b[b.len() - 1] == b')' {
+            negative = true;
+            b = &b[1..b.len() - 1];
+        }
+        match b.first() {
+            Some(b'-') => {
+                negative = !negative;
+                b = &b[1..];
+            }
+            Some(b'+') => b = &b[1..],
+            _ => {}
+        }
+        let mut units: i128 = 0;
+        let mut int_digits = 0usize;
+        let mut frac_digits = 0u32;
+        let mut in_frac = false;
+        let mut last_was_group = false;
+        for &c in b {
+            if c.is_ascii_digit() {
+                let digit = i128::from(c - b'0');
+                if in_frac {
+                    if frac_digits >= scale {
+                        if digit != 0 {
+                            return Err(DecimalError::Precision);
+                        }
+                        continue;
+                    }
+                    frac_digits += 1;
+                } else {
+                    int_digits += 1;
+                }
+                units = units * 10 + digit;
+                if units > DECIMAL18_MAX * 10 {
+                    return Err(DecimalError::Overflow);
+                }
+                last_was_group = false;
+            } else if c == self.decimal && !in_frac {
+                if last_was_group {
+                    return Err(DecimalError::Syntax);
+                }
+                in_frac = true;
+            } else if Some(c) == self.thousands && !in_frac && int_digits > 0 && !last_was_group {
+                last_was_group = true;
+            } else {
+                return Err(DecimalError::Syntax);
+            }
+        }
+        if int_digits == 0 && frac_digits == 0 || last_was_group {
+            return Err(DecimalError::Syntax);
+        }
+        units *= 10i128.pow(scale - frac_digits);
+        if units > DECIMAL18_MAX {
+            return Err(DecimalError::Overflow);
+        }
+        Ok(if negative { -units } else { units })
+    }
+
+    /// Parse a plain number (scores) in this notation.
+    pub fn parse_f64(&self, s: &str) -> Option<f64> {
+        let cleaned: String = s
+            .trim()
+            .bytes()
+            .filter(|&c| Some(c) != self.thousands)
+            .map(|c| if c == self.decimal { '.' } else { c as char })
+            .collect();
+        cleaned.parse::<f64>().ok().filter(|v| v.is_finite())
+    }
+}
+
+/// True/false spellings of an export, compared case-insensitively.
+#[derive(Debug, Clone)]
+pub struct BoolSpellings {
+    pub true_values: Vec<String>,
+    pub false_values: Vec<String>,
+}
+
+impl BoolSpellings {
+    /// Parse one value.
+    pub fn parse(&self, s: &str) -> Option<bool> {
+        let s = s.trim();
+        if self.true_values.iter().any(|t| t.eq_ignore_ascii_case(s)) {
+            Some(true)
+        } else if self.false_values.iter().any(|f| f.eq_ignore_ascii_case(s)) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// Round `value × rate / 10^rate_scale` half to even, in integer arithmetic.
+pub fn convert_half_even(value: i128, rate: i128, rate_scale: u32) -> i128 {
+    let divisor = 10i128.pow(rate_scale);
+    let product = value * rate;
+    let quotient = product.div_euclid(divisor);
+    let remainder = product.rem_euclid(divisor);
+    match (2 * remainder).cmp(&divisor) {
+        std::cmp::Ordering::Less => quotient,
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal => quotient + (quotient & 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ymd(y: i32, m: u32, d: u32) -> i32 {
+        epoch_days(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default())
+    }
+
+    #[test]
+    fn fast_date_formats_match_chrono() {
+        for (fmt, text, expected) in [
+            ("%Y-%m-%d", "2024-02-29", Some(ymd(2024, 2, 29))),
+            ("%Y-%m-%d", "2023-02-29", None),
+            ("%d/%m/%Y", "31/12/2025", Some(ymd(2025, 12, 31))),
+            ("%m/%d/%Y", "12/31/2025", Some(ymd(2025, 12, 31))),
+            ("%m/%d/%Y", "1/2/2025", Some(ymd(2025, 1, 2))),
+            ("%d.%m.%Y", "31.12.2025", Some(ymd(2025, 12, 31))),
+            ("%Y%m%d", "20251231", Some(ymd(2025, 12, 31))),
+            ("%Y-%m-%d", "31/12/2025", None),
+            ("%Y-%m-%d", "2025-12-31x", None),
+            ("%Y-%m-%d", "", None),
+            ("%d %b %Y", "05 Mar 2025", Some(ymd(2025, 3, 5))),
+        ] {
+            let parser = DateParser::new(fmt).expect("valid format");
+            assert_eq!(parser.parse(text), expected, "{fmt} on {text:?}");
+        }
+        assert_eq!(from_epoch_days(ymd(2024, 2, 29)), NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default());
+    }
+
+    #[test]
+    fn date_format_without_a_day_is_rejected() {
+        assert!(DateParser::new("%Y-%m").is_err());
+        assert!(DateParser::new("%Q").is_err());
+    }
+
+    #[test]
+    fn decimals_parse_exactly_in_every_notation() {
+        let us = NumberFormat { decimal: b'.', thousands: Some(b',') };
+        let de = NumberFormat { decimal: b',', thousands: Some(b'.') };
+        assert_eq!(us.parse_scaled("1,234.56", 2), Ok(123_456));
+        assert_eq!(us.parse_scaled(" 7 ", 2), Ok(700));
+        assert_eq!(us.parse_scaled("0.1", 2), Ok(10));
+        assert_eq!(us.parse_scaled("(12.50)", 2), Ok(-1250));
+        assert_eq!(us.parse_scaled("-3", 2), Ok(-300));
+        assert_eq!(us.parse_scaled("1.230", 2), Ok(123));
+        assert_eq!(us.parse_scaled("1.234", 2), Err(DecimalError::Precision));
+        assert_eq!(us.parse_scaled("12a", 2), Err(DecimalError::Syntax));
+        assert_eq!(us.parse_scaled("", 2), Err(DecimalError::Syntax));
+        assert_eq!(us.parse_scaled("1,", 2), Err(DecimalError::Syntax));
+        assert_eq!(us.parse_scaled("1.2.3", 2), Err(DecimalError::Syntax));
+        assert_eq!(de.parse_scaled("1.234,56", 2), Ok(123_456));
+        assert_eq!(de.parse_scaled("1234,5", 2), Ok(123_450));
+        assert_eq!(us.parse_scaled("99999999999999999999", 2), Err(DecimalError::Overflow));
+        assert_eq!(us.parse_scaled("1.0850000000", 10), Ok(10_850_000_000));
+    }
+
+    #[test]
+    fn conversion_rounds_half_to_even() {
+        // 1.05 × 0.5 = 0.525 → 0.52; 1.15 × 0.5 = 0.575 → 0.58; negative values mirror.
+        assert_eq!(convert_half_even(105, 5_000_000_000, 10), 52);
+        assert_eq!(convert_half_even(115, 5_000_000_000, 10), 58);
+        assert_eq!(convert_half_even(-105, 5_000_000_000, 10), -52);
+        assert_eq!(convert_half_even(10_000, 10_850_000_000, 10), 10_850);
+    }
+}

@@ -1,0 +1,263 @@
+//! The quarantine: where every rejected input row goes, with the file, the row, the column,
+//! the value, the rule that failed and the original row, so that nothing is lost and every
+//! rejection can be traced and fixed. Rows kept with a warning (a payment referencing an
+//! unknown invoice) are listed here too, as `flagged`.
+//!
+//! [`QuarantineBuilder`] collects entries during validation; [`QuarantineBuilder::finish`]
+//! gives the `quarantine` table, and [`data_quality`] summarises it per input and rule.
+
+use polars::prelude::*;
+
+use crate::contracts::InputKind;
+use crate::error::{EngineError, Result};
+
+/// A validation rule. Rows failing a rule are rejected (quarantined) or, for the few rules
+/// where the row is still usable, kept and flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    MissingValue,
+    InvalidDate,
+    InvalidAmount,
+    NonPositiveAmount,
+    NegativeAmount,
+    InvalidRate,
+    NonPositiveRate,
+    InvalidNumber,
+    InvalidBool,
+    UnknownDocType,
+    MissingDueDate,
+    DueBeforeDocDate,
+    UnknownCurrency,
+    UnknownCustomer,
+    MissingFxRate,
+    DuplicateId,
+    UnknownReference,
+    UnknownAppliesTo,
+}
+
+/// What happens to a row that fails a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The row is rejected and only kept in the quarantine.
+    Quarantined,
+    /// The row is accepted; the problem is recorded.
+    Flagged,
+}
+
+impl Outcome {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Quarantined => "quarantined",
+            Outcome::Flagged => "flagged",
+        }
+    }
+}
+
+impl Rule {
+    /// Every rule, in the order they are checked on a row (the first failure is recorded).
+    pub const ALL: [Rule; 18] = [
+        Rule::MissingValue,
+        Rule::InvalidDate,
+        Rule::InvalidAmount,
+        Rule::NonPositiveAmount,
+        Rule::NegativeAmount,
+        Rule::InvalidRate,
+        Rule::NonPositiveRate,
+        Rule::InvalidNumber,
+        Rule::InvalidBool,
+        Rule::UnknownDocType,
+        Rule::MissingDueDate,
+        Rule::DueBeforeDocDate,
+        Rule::UnknownCurrency,
+        Rule::UnknownCustomer,
+        Rule::MissingFxRate,
+        Rule::DuplicateId,
+        Rule::UnknownReference,
+        Rule::UnknownAppliesTo,
+    ];
+
+    /// Stable snake_case name, as written to the quarantine.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::MissingValue => "missing_value",
+            Rule::InvalidDate => "invalid_date",
+            Rule::InvalidAmount => "invalid_amount",
+            Rule::NonPositiveAmount => "non_positive_amount",
+            Rule::NegativeAmount => "negative_amount",
+            Rule::InvalidRate => "invalid_rate",
+            Rule::NonPositiveRate => "non_positive_rate",
+            Rule::InvalidNumber => "invalid_number",
+            Rule::InvalidBool => "invalid_bool",
+            Rule::UnknownDocType => "unknown_doc_type",
+            Rule::MissingDueDate => "missing_due_date",
+            Rule::DueBeforeDocDate => "due_before_doc_date",
+            Rule::UnknownCurrency => "unknown_currency",
+            Rule::UnknownCustomer => "unknown_customer",
+            Rule::MissingFxRate => "missing_fx_rate",
+            Rule::DuplicateId => "duplicate_id",
+            Rule::UnknownReference => "unknown_reference",
+            Rule::UnknownAppliesTo => "unknown_applies_to",
+        }
+    }
+
+    /// Parse a rule name.
+    pub fn parse(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Rejected or flagged.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Rule::UnknownReference | Rule::UnknownAppliesTo => Outcome::Flagged,
+            _ => Outcome::Quarantined,
+        }
+    }
+
+    /// What the rule checks, for `ardent schema`.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Rule::MissingValue => "a required value is empty",
+            Rule::InvalidDate => "a date does not parse with the input's date_format",
+            Rule::InvalidAmount => {
+                "an amount is not a number in the input's notation, has more than 2 decimals, or does not fit DECIMAL(18,2)"
+            }
+            Rule::NonPositiveAmount => {
+                "a document or payment amount is zero or negative (the sign comes from doc_type)"
+            }
+            Rule::NegativeAmount => "a credit limit is negative",
+            Rule::InvalidRate => "an FX rate is not a number with at most 10 decimals",
+            Rule::NonPositiveRate => "an FX rate is zero or negative",
+            Rule::InvalidNumber => "a number (external score) does not parse",
+            Rule::InvalidBool => "a flag is not one of the input's true_values / false_values",
+            Rule::UnknownDocType => "doc_type is neither a canonical type nor a mapped ERP code",
+            Rule::MissingDueDate => "an invoice or debit memo has no due date",
+            Rule::DueBeforeDocDate => "the due date is before the document date",
+            Rule::UnknownCurrency => "the currency is not an ISO 4217 code",
+            Rule::UnknownCustomer => "customer_id is not in the validated customers",
+            Rule::MissingFxRate => "no FX rate for the currency within max_rate_age_days before the date",
+            Rule::DuplicateId => "the id (or date and currency for fx_rates) was already accepted earlier in the input",
+            Rule::UnknownReference => {
+                "flagged, row kept: a payment references a doc_id not in the validated ledger (its cash stays unapplied or is applied by FIFO)"
+            }
+            Rule::UnknownAppliesTo => {
+                "flagged, row kept: a credit memo or write-off applies to a doc_id not in the validated ledger (applied by FIFO)"
+            }
+        }
+    }
+}
+
+/// One quarantine entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub input: InputKind,
+    pub file: String,
+    pub row: u64,
+    pub column: &'static str,
+    pub value: Option<String>,
+    pub rule: Rule,
+    pub message: String,
+    pub raw: String,
+}
+
+/// Collects quarantine entries during validation.
+#[derive(Debug, Default)]
+pub struct QuarantineBuilder {
+    entries: Vec<Entry>,
+}
+
+impl QuarantineBuilder {
+    /// Record an entry.
+    pub fn push(&mut self, entry: Entry) {
+        self.entries.push(entry);
+    }
+
+    /// Entries so far.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Number of rejected rows of an input.
+    pub fn rejected(&self, input: InputKind) -> u64 {
+        self.entries.iter().filter(|e| e.input == input && e.rule.outcome() == Outcome::Quarantined).count() as u64
+    }
+
+    /// The `quarantine` table, sorted by input, file and row.
+    pub fn finish(mut self) -> Result<DataFrame> {
+        self.entries.sort_by(|a, b| (a.input, &a.file, a.row, a.rule).cmp(&(b.input, &b.file, b.row, b.rule)));
+        let e = &self.entries;
+        let text = |name: &str, f: &dyn Fn(&Entry) -> String| -> Column {
+            StringChunked::from_iter_values(name.into(), e.iter().map(f)).into_column()
+        };
+        let columns = vec![
+            text("input", &|x| x.input.name().to_string()),
+            text("source_file", &|x| x.file.clone()),
+            UInt64Chunked::from_vec("source_row".into(), e.iter().map(|x| x.row).collect()).into_column(),
+            text("column", &|x| x.column.to_string()),
+            StringChunked::from_iter_options("value".into(), e.iter().map(|x| x.value.as_deref())).into_column(),
+            text("rule", &|x| x.rule.name().to_string()),
+            text("outcome", &|x| x.rule.outcome().name().to_string()),
+            text("message", &|x| x.message.clone()),
+            text("raw", &|x| x.raw.clone()),
+        ];
+        DataFrame::new(e.len(), columns).map_err(EngineError::polars("building the quarantine table"))
+    }
+}
+
+/// Rows read, accepted and rejected for one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct InputCounts {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    pub rows_flagged: u64,
+}
+
+/// The `data_quality` table: totals per input, then one row per (input, rule, column).
+pub fn data_quality(counts: &[(InputKind, InputCounts)], entries: &[Entry]) -> Result<DataFrame> {
+    let mut input = Vec::new();
+    let mut rule = Vec::new();
+    let mut column: Vec<Option<&str>> = Vec::new();
+    let mut outcome = Vec::new();
+    let mut rows = Vec::new();
+    let mut share = Vec::new();
+    for (kind, c) in counts {
+        let read = c.rows_read;
+        let ratio = |n: u64| if read == 0 { 0.0 } else { n as f64 / read as f64 };
+        for (name, n) in
+            [("rows_read", read), ("rows_accepted", c.rows_accepted), ("rows_quarantined", c.rows_quarantined)]
+        {
+            input.push(kind.name());
+            rule.push(name);
+            column.push(None);
+            outcome.push("total");
+            rows.push(n);
+            share.push(ratio(n));
+        }
+        let mut groups: std::collections::BTreeMap<(Rule, &str), u64> = Default::default();
+        for e in entries.iter().filter(|e| e.input == *kind) {
+            *groups.entry((e.rule, e.column)).or_default() += 1;
+        }
+        for ((r, col), n) in groups {
+            input.push(kind.name());
+            rule.push(r.name());
+            column.push(Some(col));
+            outcome.push(r.outcome().name());
+            rows.push(n);
+            share.push(ratio(n));
+        }
+    }
+    let height = input.len();
+    DataFrame::new(
+        height,
+        vec![
+            StringChunked::from_iter_values("input".into(), input.into_iter()).into_column(),
+            StringChunked::from_iter_values("rule".into(), rule.into_iter()).into_column(),
+            StringChunked::from_iter_options("column".into(), column.into_iter()).into_column(),
+            StringChunked::from_iter_values("outcome".into(), outcome.into_iter()).into_column(),
+            UInt64Chunked::from_vec("rows".into(), rows).into_column(),
+            Float64Chunked::from_vec("share".into(), share).into_column(),
+        ],
+    )
+    .map_err(EngineError::polars("building the data_quality table"))
+}

@@ -1,0 +1,124 @@
+//! Finding and reading export files: a location (file, glob or folder) becomes a sorted list
+//! of files, each read into a frame of its own columns. CSV is read as text so that a bad
+//! value survives to the quarantine exactly as it was written; Parquet and NDJSON keep their
+//! types, and validation takes typed columns as they are.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::options::{Format, InputSpec};
+use crate::error::{EngineError, Result};
+
+/// One export file to read.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub format: Format,
+}
+
+/// The files at an input's location, in name order (the order batches are applied in).
+pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
+    let input = spec.kind.name();
+    let location = spec.path.to_string_lossy().to_string();
+    let missing = |message: String| EngineError::MissingInput { input: input.to_string(), message };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if location.contains(['*', '?', '[']) {
+        let entries = glob::glob(&location).map_err(|e| {
+            EngineError::config(format!("`inputs.{input}.path` = \"{}\" is not a valid glob: {e}", spec.location))
+        })?;
+        for entry in entries {
+            let path = entry.map_err(|e| EngineError::Io {
+                action: "listing",
+                path: e.path().to_path_buf(),
+                source: e.into(),
+            })?;
+            if path.is_file() {
+                paths.push(path);
+            }
+        }
+        if paths.is_empty() {
+            return Err(missing(format!("no file matches {location}; check `inputs.{input}.path`")));
+        }
+    } else if spec.path.is_dir() {
+        let entries = std::fs::read_dir(&spec.path).map_err(EngineError::io("listing", &spec.path))?;
+        for entry in entries {
+            let entry = entry.map_err(EngineError::io("listing", &spec.path))?;
+            let path = entry.path();
+            let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(['.', '_']));
+            let wanted = match spec.format {
+                Some(f) => Format::from_path(&path) == Some(f),
+                None => Format::from_path(&path).is_some(),
+            };
+            if path.is_file() && !hidden && wanted {
+                paths.push(path);
+            }
+        }
+        if paths.is_empty() {
+            return Err(missing(format!(
+                "the folder {location} holds no .csv, .parquet or .ndjson file; check `inputs.{input}.path`"
+            )));
+        }
+    } else if spec.path.is_file() {
+        paths.push(spec.path.clone());
+    } else {
+        return Err(missing(format!(
+            "{location} does not exist; check `inputs.{input}.path` (relative paths start at the config file's folder)"
+        )));
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let format = spec.format.or_else(|| Format::from_path(&path)).ok_or_else(|| {
+                EngineError::config(format!(
+                    "cannot tell the format of {} from its extension; set `inputs.{input}.format` to csv, parquet or ndjson",
+                    path.display()
+                ))
+            })?;
+            Ok(SourceFile { path, format })
+        })
+        .collect()
+}
+
+/// Read one file into a frame of its own columns.
+pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
+    let unreadable = |reason: String| EngineError::Unreadable {
+        input: spec.kind.name().to_string(),
+        path: file.path.clone(),
+        format: file.format.name().to_string(),
+        reason,
+    };
+    let handle = File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
+    let frame = match file.format {
+        Format::Csv => {
+            let parse = CsvParseOptions::default()
+                .with_separator(spec.delimiter)
+                .with_missing_is_null(true)
+                .with_encoding(CsvEncoding::LossyUtf8);
+            CsvReadOptions::default()
+                .with_has_header(true)
+                // Every column as text: a value that fails to parse must reach the quarantine
+                // as written, and ids keep their leading zeros.
+                .with_infer_schema_length(Some(0))
+                .with_raise_if_empty(false)
+                .with_parse_options(parse)
+                .into_reader_with_file_handle(handle)
+                .finish()
+        }
+        Format::Parquet => ParquetReader::new(handle).finish(),
+        Format::Ndjson => JsonReader::new(handle).with_json_format(JsonFormat::JsonLines).finish(),
+    };
+    let frame = frame.map_err(|e| unreadable(first_line(&e.to_string())))?;
+    Ok(frame)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+/// A short, stable name of a file for outputs: the path relative to `base` when inside it.
+pub fn display_path(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}

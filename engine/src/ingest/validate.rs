@@ -1,0 +1,363 @@
+//! The rules of each input (DESIGN §2), applied file by file. Each function reads the
+//! canonical columns of one file, records the first rule each row fails, and returns the
+//! accepted rows as a typed canonical frame. What earlier inputs established (customers, FX
+//! rates, accepted document ids) is in [`Known`].
+
+use foldhash::HashSet;
+use polars::prelude::*;
+
+use super::columns::{FileCheck, clean, date_column, decimal_column, text_column};
+use super::parse::from_epoch_days;
+use super::quarantine::{QuarantineBuilder, Rule};
+use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
+use crate::error::{EngineError, Result};
+use crate::fx::FxTable;
+
+/// What the inputs validated so far establish for the next ones.
+#[derive(Debug)]
+pub struct Known {
+    pub fx: FxTable,
+    /// Whether an fx_rates input is configured (for messages).
+    pub fx_configured: bool,
+    /// Accepted customer ids.
+    pub customers: HashSet<String>,
+    /// Accepted ledger document ids.
+    pub doc_ids: HashSet<String>,
+    /// Accepted fx (date, currency) keys.
+    pub fx_keys: HashSet<(i32, String)>,
+    /// Accepted payment ids.
+    pub payment_ids: HashSet<String>,
+}
+
+impl Known {
+    /// Nothing known yet.
+    pub fn new(fx: FxTable, fx_configured: bool) -> Self {
+        Known {
+            fx,
+            fx_configured,
+            customers: HashSet::default(),
+            doc_ids: HashSet::default(),
+            fx_keys: HashSet::default(),
+            payment_ids: HashSet::default(),
+        }
+    }
+}
+
+fn frame(height: usize, columns: Vec<Column>, what: &str) -> Result<DataFrame> {
+    DataFrame::new(height, columns).map_err(EngineError::polars(format!("building the {what} table")))
+}
+
+fn fail_non_positive(
+    c: &mut FileCheck<'_>,
+    values: &[Option<i128>],
+    rule: Rule,
+    column: &'static str,
+    allow_zero: bool,
+) {
+    for (i, v) in values.iter().enumerate() {
+        if let Some(v) = v {
+            if *v < 0 || (*v == 0 && !allow_zero) {
+                c.fail(i, rule, column);
+            }
+        }
+    }
+}
+
+fn check_customers(c: &mut FileCheck<'_>, customers: &[Option<&str>], known: &Known) {
+    for (i, id) in customers.iter().enumerate() {
+        if let Some(id) = id {
+            if c.ok(i) && !known.customers.contains(*id) {
+                c.fail(i, Rule::UnknownCustomer, "customer_id");
+            }
+        }
+    }
+}
+
+/// Convert each surviving row to the reporting currency; rows without a rate fail.
+fn convert(
+    c: &mut FileCheck<'_>,
+    known: &Known,
+    currency: &[Option<&str>],
+    dates: &[Option<i32>],
+    amounts: &[Option<i128>],
+) -> (Vec<Option<i128>>, Vec<Option<i128>>) {
+    let n = c.height();
+    let mut rates = vec![None; n];
+    let mut converted = vec![None; n];
+    for i in 0..n {
+        if !c.ok(i) {
+            continue;
+        }
+        let (Some(cur), Some(date), Some(amount)) = (currency[i], dates[i], amounts[i]) else { continue };
+        match known.fx.convert(cur, date, amount) {
+            Some((rate, value)) => {
+                rates[i] = Some(rate);
+                converted[i] = Some(value);
+            }
+            None => {
+                c.fail(i, Rule::MissingFxRate, "currency");
+                c.detail.insert(
+                    i,
+                    format!("on {} (nor in the {} days before)", from_epoch_days(date), known.fx.max_age_days()),
+                );
+            }
+        }
+    }
+    (rates, converted)
+}
+
+/// Fail rows whose id was already accepted; accepted ids are added to `seen`.
+fn check_unique(c: &mut FileCheck<'_>, ids: &[Option<&str>], column: &'static str, seen: &mut HashSet<String>) {
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(id) = id {
+            if c.ok(i) && !seen.insert((*id).to_string()) {
+                c.fail(i, Rule::DuplicateId, column);
+            }
+        }
+    }
+}
+
+/// Validate one fx_rates file; accepted rates go into `known.fx`.
+pub fn fx_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
+    let date = c.dates("date", false)?;
+    let currency_ca = c.text_column("currency")?;
+    let currency = c.text(currency_ca.as_ref(), "currency", false);
+    let rate = c.decimals("rate_to_reporting", false, RATE_SCALE as u32, Rule::InvalidRate)?;
+    fail_non_positive(c, &rate, Rule::NonPositiveRate, "rate_to_reporting", false);
+    c.check_currencies(&currency, "currency");
+    for i in 0..c.height() {
+        let (Some(d), Some(cur), Some(r)) = (date[i], currency[i], rate[i]) else { continue };
+        if !c.ok(i) {
+            continue;
+        }
+        if known.fx_keys.insert((d, cur.to_string())) {
+            known.fx.insert(cur, d, r);
+        } else {
+            c.fail(i, Rule::DuplicateId, "date");
+            c.detail.insert(i, format!("{cur} on {}", from_epoch_days(d)));
+        }
+    }
+    let kept = c.kept();
+    let [file, row] = c.lineage(&kept);
+    frame(
+        kept.len(),
+        vec![
+            date_column("date", &date, &kept),
+            text_column("currency", &currency, &kept),
+            decimal_column("rate_to_reporting", &rate, &kept, RATE_SCALE),
+            file,
+            row,
+        ],
+        "fx_rates",
+    )
+}
+
+/// Validate one customers file; accepted ids go into `known.customers`.
+pub fn customers_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
+    let id_ca = c.text_column("customer_id")?;
+    let id = c.text(id_ca.as_ref(), "customer_id", false);
+    let segment_ca = c.text_column("segment")?;
+    let segment = c.text(segment_ca.as_ref(), "segment", true);
+    let industry_ca = c.text_column("industry")?;
+    let industry = c.text(industry_ca.as_ref(), "industry", true);
+    let region_ca = c.text_column("region")?;
+    let region = c.text(region_ca.as_ref(), "region", true);
+    let country_ca = c.text_column("country")?;
+    let country = c.text(country_ca.as_ref(), "country", true);
+    let limit = c.decimals("credit_limit", true, MONEY_SCALE as u32, Rule::InvalidAmount)?;
+    fail_non_positive(c, &limit, Rule::NegativeAmount, "credit_limit", true);
+    let onboarded = c.dates("onboarded_date", true)?;
+    let score = c.numbers("external_score")?;
+    check_unique(c, &id, "customer_id", &mut known.customers);
+    let kept = c.kept();
+    let [file, row] = c.lineage(&kept);
+    let segment_or_unknown: Vec<Option<&str>> = segment.iter().map(|s| Some(s.unwrap_or("UNKNOWN"))).collect();
+    frame(
+        kept.len(),
+        vec![
+            text_column("customer_id", &id, &kept),
+            text_column("segment", &segment_or_unknown, &kept),
+            text_column("industry", &industry, &kept),
+            text_column("region", &region, &kept),
+            text_column("country", &country, &kept),
+            decimal_column("credit_limit", &limit, &kept, MONEY_SCALE),
+            date_column("onboarded_date", &onboarded, &kept),
+            Float64Chunked::from_iter_options("external_score".into(), kept.iter().map(|&i| score[i])).into_column(),
+            file,
+            row,
+        ],
+        "customers",
+    )
+}
+
+/// Validate one ledger file; accepted document ids go into `known.doc_ids`.
+pub fn ledger_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
+    let spec = c.spec;
+    let id_ca = c.text_column("doc_id")?;
+    let id = c.text(id_ca.as_ref(), "doc_id", false);
+    let customer_ca = c.text_column("customer_id")?;
+    let customer = c.text(customer_ca.as_ref(), "customer_id", false);
+    let type_ca = c.text_column("doc_type")?;
+    let type_text = c.text(type_ca.as_ref(), "doc_type", false);
+    let mut doc_type: Vec<Option<DocType>> = Vec::with_capacity(c.height());
+    for (i, t) in type_text.iter().enumerate() {
+        let parsed = t.and_then(|t| spec.doc_type(t));
+        if t.is_some() && parsed.is_none() {
+            c.fail(i, Rule::UnknownDocType, "doc_type");
+        }
+        doc_type.push(parsed);
+    }
+    let doc_date = c.dates("doc_date", false)?;
+    let due_date = c.dates("due_date", true)?;
+    let amount = c.decimals("amount", false, MONEY_SCALE as u32, Rule::InvalidAmount)?;
+    fail_non_positive(c, &amount, Rule::NonPositiveAmount, "amount", false);
+    let currency_ca = c.text_column("currency")?;
+    let currency = c.text(currency_ca.as_ref(), "currency", false);
+    let applies_ca = c.text_column("applies_to")?;
+    let applies_to = c.text(applies_ca.as_ref(), "applies_to", true);
+    let disputed = c.bools("disputed")?;
+    let terms_ca = c.text_column("terms")?;
+    let terms = c.text(terms_ca.as_ref(), "terms", true);
+    for i in 0..c.height() {
+        let (Some(t), Some(doc)) = (doc_type[i], doc_date[i]) else { continue };
+        if !c.ok(i) {
+            continue;
+        }
+        match due_date[i] {
+            None if t.is_receivable() => {
+                c.fail(i, Rule::MissingDueDate, "due_date");
+                c.detail.insert(i, t.as_str().replace('_', " "));
+            }
+            Some(due) if due < doc => {
+                c.fail(i, Rule::DueBeforeDocDate, "due_date");
+                c.detail.insert(i, from_epoch_days(doc).to_string());
+            }
+            _ => {}
+        }
+    }
+    c.check_currencies(&currency, "currency");
+    check_customers(c, &customer, known);
+    let (rate, reporting) = convert(c, known, &currency, &doc_date, &amount);
+    check_unique(c, &id, "doc_id", &mut known.doc_ids);
+    let kept = c.kept();
+    let [file, row] = c.lineage(&kept);
+    frame(
+        kept.len(),
+        vec![
+            text_column("doc_id", &id, &kept),
+            text_column("customer_id", &customer, &kept),
+            StringChunked::from_iter_options("doc_type".into(), kept.iter().map(|&i| doc_type[i].map(DocType::as_str)))
+                .into_column(),
+            date_column("doc_date", &doc_date, &kept),
+            date_column("due_date", &due_date, &kept),
+            decimal_column("amount", &amount, &kept, MONEY_SCALE),
+            text_column("currency", &currency, &kept),
+            decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
+            decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
+            text_column("applies_to", &applies_to, &kept),
+            BooleanChunked::from_iter_values("disputed".into(), kept.iter().map(|&i| disputed[i].unwrap_or(false)))
+                .into_column(),
+            text_column("terms", &terms, &kept),
+            file,
+            row,
+        ],
+        "ledger",
+    )
+}
+
+/// Payment references of accepted payments, one row per reference.
+#[derive(Debug, Default)]
+pub struct RefsBuilder {
+    payment_id: Vec<String>,
+    position: Vec<u64>,
+    doc_id: Vec<String>,
+    known: Vec<bool>,
+}
+
+impl RefsBuilder {
+    /// The `payment_refs` table.
+    pub fn finish(self) -> Result<DataFrame> {
+        frame(
+            self.payment_id.len(),
+            vec![
+                StringChunked::from_iter_values("payment_id".into(), self.payment_id.iter().map(String::as_str))
+                    .into_column(),
+                UInt64Chunked::from_vec("position".into(), self.position).into_column(),
+                StringChunked::from_iter_values("doc_id".into(), self.doc_id.iter().map(String::as_str)).into_column(),
+                BooleanChunked::from_iter_values("known".into(), self.known.into_iter()).into_column(),
+            ],
+            "payment_refs",
+        )
+    }
+}
+
+/// Validate one payments file; references to unknown documents are flagged, not rejected.
+pub fn payments_file(
+    c: &mut FileCheck<'_>,
+    known: &mut Known,
+    q: &mut QuarantineBuilder,
+    refs: &mut RefsBuilder,
+) -> Result<DataFrame> {
+    let id_ca = c.text_column("payment_id")?;
+    let id = c.text(id_ca.as_ref(), "payment_id", false);
+    let customer_ca = c.text_column("customer_id")?;
+    let customer = c.text(customer_ca.as_ref(), "customer_id", false);
+    let date = c.dates("payment_date", false)?;
+    let amount = c.decimals("amount", false, MONEY_SCALE as u32, Rule::InvalidAmount)?;
+    fail_non_positive(c, &amount, Rule::NonPositiveAmount, "amount", false);
+    let currency_ca = c.text_column("currency")?;
+    let currency = c.text(currency_ca.as_ref(), "currency", false);
+    let refs_ca = c.text_column("invoice_refs")?;
+    let refs_text = c.text(refs_ca.as_ref(), "invoice_refs", true);
+    let method_ca = c.text_column("method")?;
+    let method = c.text(method_ca.as_ref(), "method", true);
+    c.check_currencies(&currency, "currency");
+    check_customers(c, &customer, known);
+    let (rate, reporting) = convert(c, known, &currency, &date, &amount);
+    check_unique(c, &id, "payment_id", &mut known.payment_ids);
+    let kept = c.kept();
+    let separator = c.spec.refs_separator.as_str();
+    let mut canonical_refs: Vec<Option<String>> = Vec::with_capacity(kept.len());
+    for &i in &kept {
+        let Some(text) = refs_text[i] else {
+            canonical_refs.push(None);
+            continue;
+        };
+        let mut list = Vec::new();
+        let mut first_unknown = None;
+        for r in text.split(separator).filter_map(|r| clean(Some(r))) {
+            let is_known = known.doc_ids.contains(r);
+            if !is_known && first_unknown.is_none() {
+                first_unknown = Some(r);
+            }
+            refs.payment_id.push(id[i].unwrap_or_default().to_string());
+            refs.position.push(list.len() as u64 + 1);
+            refs.doc_id.push(r.to_string());
+            refs.known.push(is_known);
+            list.push(r);
+        }
+        if let Some(r) = first_unknown {
+            c.flag(q, i, Rule::UnknownReference, "invoice_refs", r);
+        }
+        canonical_refs.push((!list.is_empty()).then(|| list.join(";")));
+    }
+    let [file, row] = c.lineage(&kept);
+    frame(
+        kept.len(),
+        vec![
+            text_column("payment_id", &id, &kept),
+            text_column("customer_id", &customer, &kept),
+            date_column("payment_date", &date, &kept),
+            decimal_column("amount", &amount, &kept, MONEY_SCALE),
+            text_column("currency", &currency, &kept),
+            decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
+            decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
+            StringChunked::from_iter_options("invoice_refs".into(), canonical_refs.iter().map(Option::as_deref))
+                .into_column(),
+            text_column("method", &method, &kept),
+            file,
+            row,
+        ],
+        "payments",
+    )
+}

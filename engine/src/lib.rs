@@ -1,0 +1,21 @@
+//! # ardent-engine
+//!
+//! The columnar core of ardent. Data moves one way through it:
+//!
+//! 1. [`ingest`] reads ERP exports (CSV, Parquet, NDJSON; a file, a glob or a folder), maps
+//!    their columns onto the canonical [`contracts`], and validates every row: accepted rows
+//!    form typed canonical tables (money as `DECIMAL(18,2)`, dates as `DATE`), rejected rows
+//!    go to the quarantine with file, row, column, value and rule.
+//! 2. [`fx`] converts amounts to the reporting currency with exact half-even rounding.
+//! 3. [`sink`] writes tables as Parquet that BI tools read without help.
+//!
+//! The engine never reads the clock or the environment: everything comes from its inputs
+//! and parameters, so the same inputs give the same tables.
+
+pub mod contracts;
+pub mod error;
+pub mod fx;
+pub mod ingest;
+pub mod sink;
+
+pub use error::{EngineError, ErrorKind, Result};
