@@ -386,6 +386,11 @@ pub fn output_table(name: &str) -> Option<&'static TableContract> {
     OUTPUT_TABLES.iter().find(|t| t.name == name)
 }
 
+/// Whether `code` is an ISO 4217 currency code.
+pub fn is_currency(code: &str) -> bool {
+    iso_currency::Currency::from_code(code).is_some()
+}
+
 /// A ledger document type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DocType {

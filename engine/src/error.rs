@@ -14,8 +14,10 @@ pub enum ErrorKind {
     /// An input file or folder does not exist or a glob matches nothing.
     MissingInput,
     /// An input exists but its content breaks the contract as a whole (missing column, wrong
-    /// date format, unreadable format, too many rejected rows).
+    /// date format, unreadable format).
     Data,
+    /// Rows were validated, but more were rejected than `max_rejected_share` allows.
+    DataQuality,
     /// Reading or writing failed at the operating-system level (permissions, disk full).
     Io,
     /// A bug in ardent.
@@ -72,8 +74,8 @@ impl EngineError {
             EngineError::MissingInput { .. } => ErrorKind::MissingInput,
             EngineError::Unreadable { .. }
             | EngineError::MissingColumn { .. }
-            | EngineError::ColumnFormat { .. }
-            | EngineError::TooManyRejected { .. } => ErrorKind::Data,
+            | EngineError::ColumnFormat { .. } => ErrorKind::Data,
+            EngineError::TooManyRejected { .. } => ErrorKind::DataQuality,
             EngineError::Io { .. } => ErrorKind::Io,
             EngineError::Polars { .. } => ErrorKind::Internal,
         }

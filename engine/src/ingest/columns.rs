@@ -459,6 +459,9 @@ pub fn message(
             "\"{v}\" is not an amount with decimal separator '{}' and at most 2 decimals that fits DECIMAL(18,2)",
             spec.numbers.decimal as char
         ),
+        Rule::NonPositiveAmount if spec.kind == crate::contracts::InputKind::Payments => {
+            format!("amount {v} is not greater than 0; a payment receives money (export refunds and reversals separately)")
+        }
         Rule::NonPositiveAmount => format!(
             "amount {v} is not greater than 0; the sign of a document comes from doc_type (export reductions as credit memos)"
         ),

@@ -1,0 +1,112 @@
+//! The command line, as clap parses it. Nothing here is interpreted: [`crate::settings`]
+//! resolves these flags together with the config file and defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// ardent — accounts-receivable analytics and risk scoring on ERP exports.
+#[derive(Debug, Parser)]
+#[command(name = "ardent", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Worker threads for ardent's parallel stages (default: all cores). polars reads
+    /// POLARS_MAX_THREADS.
+    #[arg(long, global = true, env = "ARDENT_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// Exit codes, shown in `--help` and the README.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  internal error (a bug in ardent; please report it)
+  2  config or usage error (unknown key, bad value, bad flag)
+  3  missing input (a configured file, folder or glob matches nothing)
+  4  data error (unreadable file, missing required column, wrong date or number format)
+  5  data quality: more rows rejected than run.max_rejected_share allows; nothing published
+  6  I/O error (permission denied, disk full) while reading or writing";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a seeded synthetic AR export set (customers, ledger, payments, fx_rates).
+    Generate(GenerateArgs),
+    /// Check the config and every input without writing anything.
+    Validate(PipelineArgs),
+    /// Ingest and validate the inputs and publish the tables to --out.
+    Run(RunArgs),
+    /// Print the contract of every input and output table and the validation rules.
+    Schema(SchemaArgs),
+}
+
+/// Size presets of the generator.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    /// about 1k customers, 24 months
+    S,
+    /// about 50k customers, 36 months, about 2M invoices
+    M,
+    /// about 500k customers, 36 months, about 20M invoices
+    L,
+}
+
+/// Output formats of the generator.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder to write the exports to (created if needed).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Size preset.
+    #[arg(long, value_enum, default_value = "s")]
+    pub preset: PresetArg,
+    /// Number of customers (overrides the preset).
+    #[arg(long)]
+    pub customers: Option<u32>,
+    /// Months of history (overrides the preset).
+    #[arg(long)]
+    pub months: Option<u32>,
+    /// Last day of the history (YYYY-MM-DD).
+    #[arg(long, default_value = "2025-12-31")]
+    pub end: chrono::NaiveDate,
+    /// Random seed: the same seed and size give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// File format of the exports.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FormatArg,
+    /// Inject this share of malformed rows (e.g. 0.02), listed in truth/injected.csv.
+    #[arg(long, default_value_t = 0.0)]
+    pub dirty: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Pipeline config (TOML). Default: the bundled sample pipeline.
+    #[arg(long, short, env = "ARDENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override run.max_rejected_share (0–1).
+    #[arg(long)]
+    pub max_rejected_share: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Output folder.
+    #[arg(long, short, env = "ARDENT_OUT")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print only this table (input or output name).
+    pub table: Option<String>,
+}

@@ -1,0 +1,20 @@
+//! One file per command. Each takes its parsed arguments and a [`Printer`], resolves its
+//! settings, and returns an error whose class decides the exit code (see [`crate::exit`]).
+
+pub mod generate;
+pub mod run;
+pub mod schema;
+pub mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+
+/// Run the command the user asked for.
+pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate(args) => generate::generate(args, printer),
+        Command::Validate(args) => validate::validate(args, printer),
+        Command::Run(args) => run::run(args, printer).map(|_| ()),
+        Command::Schema(args) => schema::schema(args, printer),
+    }
+}

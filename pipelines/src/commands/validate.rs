@@ -1,0 +1,17 @@
+//! `ardent validate`: check the config and every input, write nothing.
+
+use crate::cli::PipelineArgs;
+use crate::printer::Printer;
+use crate::run::{ingest_stage, report_quality};
+use crate::settings::{Overrides, resolve};
+
+/// Validate config and inputs; fails like `run` would.
+pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
+    let PipelineArgs { config, max_rejected_share } = args;
+    let settings = resolve(Overrides { config, max_rejected_share, out: None })?;
+    let (ingested, _) = ingest_stage(&settings, printer)?;
+    report_quality(&ingested, printer);
+    ingested.check_rejected_share(settings.max_rejected_share)?;
+    printer.line("valid: the inputs can be published (nothing was written)");
+    Ok(())
+}

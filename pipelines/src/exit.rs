@@ -1,0 +1,51 @@
+//! Exit codes (documented in `ardent --help` and the README): a scheduler can tell a config
+//! mistake from a missing input, bad data, rejected data and an I/O failure.
+
+use ardent_engine::{EngineError, ErrorKind};
+use ardent_sample::GenError;
+
+use crate::settings::ConfigError;
+
+/// Success.
+pub const OK: u8 = 0;
+/// A bug in ardent.
+pub const INTERNAL: u8 = 1;
+/// Config or usage error (clap also exits 2 on bad flags).
+pub const CONFIG: u8 = 2;
+/// A configured input does not exist.
+pub const MISSING_INPUT: u8 = 3;
+/// An input breaks its contract as a whole.
+pub const DATA: u8 = 4;
+/// Too many rows were rejected; nothing was published.
+pub const DATA_QUALITY: u8 = 5;
+/// Reading or writing failed at the OS level.
+pub const IO: u8 = 6;
+
+/// The exit code of an error.
+pub fn code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<EngineError>() {
+            return match e.kind() {
+                ErrorKind::Config => CONFIG,
+                ErrorKind::MissingInput => MISSING_INPUT,
+                ErrorKind::Data => DATA,
+                ErrorKind::DataQuality => DATA_QUALITY,
+                ErrorKind::Io => IO,
+                ErrorKind::Internal => INTERNAL,
+            };
+        }
+        if cause.downcast_ref::<ConfigError>().is_some() {
+            return CONFIG;
+        }
+        if let Some(e) = cause.downcast_ref::<GenError>() {
+            return match e {
+                GenError::Params(_) => CONFIG,
+                GenError::Write { .. } => IO,
+            };
+        }
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return IO;
+        }
+    }
+    INTERNAL
+}

@@ -1,0 +1,158 @@
+//! Resolving what a command runs with: defaults < config file < environment (`ARDENT_*`,
+//! through clap) < flags. [`PipelineConfig`] is the TOML file as written (unknown keys are
+//! errors that name the file and line); [`Settings`] is the resolved, checked result.
+
+use std::path::{Path, PathBuf};
+
+use ardent_engine::contracts::InputKind;
+use ardent_engine::ingest::{IngestSpec, InputParams};
+use serde::{Deserialize, Serialize};
+
+/// A mistake in the configuration or the flags (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// A pipeline config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Run-wide settings.
+    #[serde(default)]
+    pub run: RunConfig,
+    /// The exports to read.
+    #[serde(default)]
+    pub inputs: InputsConfig,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// ISO 4217 code every amount is reported in. Default: USD.
+    pub reporting_currency: Option<String>,
+    /// Largest share of an input's rows that may be rejected before the run fails and
+    /// publishes nothing. Default: 0.01.
+    pub max_rejected_share: Option<f64>,
+    /// Days an FX rate stays valid after its date (covers weekends and holidays). Default: 7.
+    pub max_rate_age_days: Option<u16>,
+    /// Output folder, relative to the current directory. Default: ./ardent-out.
+    pub out: Option<PathBuf>,
+}
+
+/// `[inputs.*]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputsConfig {
+    pub ledger: Option<InputParams>,
+    pub payments: Option<InputParams>,
+    pub customers: Option<InputParams>,
+    pub fx_rates: Option<InputParams>,
+}
+
+/// Default of `run.reporting_currency`.
+pub const DEFAULT_REPORTING_CURRENCY: &str = "USD";
+/// Default of `run.max_rejected_share`.
+pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
+/// Default of `run.max_rate_age_days`.
+pub const DEFAULT_MAX_RATE_AGE_DAYS: u16 = 7;
+/// Default output folder.
+pub const DEFAULT_OUT: &str = "ardent-out";
+
+/// The bundled sample pipeline, used when no config is given.
+pub fn bundled_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("sample-data").join("pipeline.toml")
+}
+
+/// Read and parse a config file.
+pub fn load(path: &Path) -> Result<PipelineConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read the config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        let span = e.span().map(|s| line_col(&text, s.start));
+        let at = span.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
+        ConfigError(format!("{}{at}: {}", path.display(), e.message()))
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Resolved settings of a pipeline command.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: PathBuf,
+    pub config: PipelineConfig,
+    pub ingest: IngestSpec,
+    pub max_rejected_share: f64,
+    pub out: PathBuf,
+}
+
+/// Flags that override the config.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub max_rejected_share: Option<f64>,
+    pub out: Option<PathBuf>,
+}
+
+/// Resolve defaults < config file < environment < flags and check everything.
+pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
+    let Overrides { config, max_rejected_share, out } = flags;
+    let config_path = config.unwrap_or_else(bundled_config);
+    let config = load(&config_path)?;
+    let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+    let RunConfig { reporting_currency, max_rejected_share: file_share, max_rate_age_days, out: file_out } =
+        config.run.clone();
+    let max_rejected_share = max_rejected_share.or(file_share).unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
+    if !(0.0..=1.0).contains(&max_rejected_share) || max_rejected_share.is_nan() {
+        return Err(ConfigError(format!("`run.max_rejected_share` must be between 0 and 1, but is {max_rejected_share}")).into());
+    }
+    let InputsConfig { ledger, payments, customers, fx_rates } = config.inputs.clone();
+    let mut inputs = Vec::new();
+    for (kind, params) in [
+        (InputKind::FxRates, fx_rates),
+        (InputKind::Customers, customers),
+        (InputKind::Ledger, ledger),
+        (InputKind::Payments, payments),
+    ] {
+        match params {
+            Some(p) => inputs.push(p.check(kind, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?),
+            None if kind.required() => {
+                return Err(ConfigError(format!(
+                    "{}: no `[inputs.{}]` section; ledger, payments and customers are required (see `ardent schema`)",
+                    config_path.display(),
+                    kind.name()
+                ))
+                .into());
+            }
+            None => {}
+        }
+    }
+    let ingest = IngestSpec {
+        inputs,
+        reporting_currency: reporting_currency.unwrap_or_else(|| DEFAULT_REPORTING_CURRENCY.to_string()),
+        max_rate_age_days: max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS),
+        base_dir,
+    };
+    if iso_check(&ingest.reporting_currency).is_none() {
+        return Err(ConfigError(format!(
+            "{}: `run.reporting_currency` = \"{}\" is not an ISO 4217 currency code (e.g. USD, EUR)",
+            config_path.display(),
+            ingest.reporting_currency
+        ))
+        .into());
+    }
+    let out = out.or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    Ok(Settings { config_path, config, ingest, max_rejected_share, out })
+}
+
+fn iso_check(code: &str) -> Option<()> {
+    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(())?;
+    ardent_engine::contracts::is_currency(code).then_some(())
+}
