@@ -99,7 +99,7 @@ impl ValueType {
             ValueType::Id => "id (text)",
             ValueType::Text => "text",
             ValueType::Date => "date",
-            ValueType::Money => "decimal > 0",
+            ValueType::Money => "decimal",
             ValueType::Rate => "decimal > 0",
             ValueType::Bool => "bool",
             ValueType::DocType => "doc type",

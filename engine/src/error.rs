@@ -43,12 +43,12 @@ pub enum EngineError {
 
     /// A required canonical column has no source column.
     #[error(
-        "input `{input}`: {path} has no column `{source_column}` (needed for `{column}`). Columns in the file: {available}. Map it with `inputs.{input}.columns.{column} = \"<file column>\"`"
+        "input `{input}`: {path} has no column `{source_column}`, which `{column}` is read from. Columns in the file: {available}. Rename the column in the export or map it with `inputs.{input}.columns.{column} = \"<file column>\"`"
     )]
     MissingColumn { input: String, path: PathBuf, column: String, source_column: String, available: String },
 
     /// A column as a whole does not match the configured format (e.g. every date fails).
-    #[error("input `{input}`: {path}, column `{column}`: {message}")]
+    #[error("input `{input}`: {path}, column {column}: {message}")]
     ColumnFormat { input: String, path: PathBuf, column: String, message: String },
 
     /// More rows were rejected than the configured tolerance.
@@ -72,9 +72,9 @@ impl EngineError {
         match self {
             EngineError::Config { .. } => ErrorKind::Config,
             EngineError::MissingInput { .. } => ErrorKind::MissingInput,
-            EngineError::Unreadable { .. }
-            | EngineError::MissingColumn { .. }
-            | EngineError::ColumnFormat { .. } => ErrorKind::Data,
+            EngineError::Unreadable { .. } | EngineError::MissingColumn { .. } | EngineError::ColumnFormat { .. } => {
+                ErrorKind::Data
+            }
             EngineError::TooManyRejected { .. } => ErrorKind::DataQuality,
             EngineError::Io { .. } => ErrorKind::Io,
             EngineError::Polars { .. } => ErrorKind::Internal,

@@ -111,7 +111,11 @@ pub fn publish(settings: &Settings, ingested: Ingested, mut timings: Timings) ->
         }
         h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
         let d = h.finalize();
-        format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
+        format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+        )
     };
     let staging = out.join(format!(".staging-{run_id}"));
     std::fs::create_dir_all(&staging).map_err(EngineError::io("creating", &staging))?;

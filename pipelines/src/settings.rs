@@ -111,7 +111,10 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         config.run.clone();
     let max_rejected_share = max_rejected_share.or(file_share).unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     if !(0.0..=1.0).contains(&max_rejected_share) || max_rejected_share.is_nan() {
-        return Err(ConfigError(format!("`run.max_rejected_share` must be between 0 and 1, but is {max_rejected_share}")).into());
+        return Err(ConfigError(format!(
+            "`run.max_rejected_share` must be between 0 and 1, but is {max_rejected_share}"
+        ))
+        .into());
     }
     let InputsConfig { ledger, payments, customers, fx_rates } = config.inputs.clone();
     let mut inputs = Vec::new();
@@ -122,7 +125,8 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         (InputKind::Payments, payments),
     ] {
         match params {
-            Some(p) => inputs.push(p.check(kind, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?),
+            Some(p) => inputs
+                .push(p.check(kind, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?),
             None if kind.required() => {
                 return Err(ConfigError(format!(
                     "{}: no `[inputs.{}]` section; ledger, payments and customers are required (see `ardent schema`)",

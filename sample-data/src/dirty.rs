@@ -83,7 +83,12 @@ pub struct Injector {
 impl Injector {
     /// An injector with its own random stream; rate 0 injects nothing.
     pub fn new(seed: u64, rate: f64) -> Self {
-        Injector { rng: crate::model::customer_rng(seed ^ 0x5eed_d127, u32::MAX - 1), rate, counter: 0, list: Vec::new() }
+        Injector {
+            rng: crate::model::customer_rng(seed ^ 0x5eed_d127, u32::MAX - 1),
+            rate,
+            counter: 0,
+            list: Vec::new(),
+        }
     }
 
     /// Maybe write a broken copy of `row` (just written to `w`).
@@ -114,7 +119,9 @@ impl Injector {
         match (def.name, rule) {
             (_, "duplicate_id") => bad = row.to_vec(),
             (_, "missing_value") => set(&mut bad, column, Val::Null),
-            (_, "invalid_date") => set(&mut bad, column, Val::Str(["2024-02-30", "31/12/2024", "2024-13-01"][n as usize % 3])),
+            (_, "invalid_date") => {
+                set(&mut bad, column, Val::Str(["2024-02-30", "31/12/2024", "2024-13-01"][n as usize % 3]))
+            }
             (_, "invalid_amount") => set(&mut bad, column, Val::Str(["12.34.56", "1O0.00", "12.345"][n as usize % 3])),
             (_, "non_positive_amount") => set(&mut bad, column, Val::Str(["0.00", "-125.50"][n as usize % 2])),
             (_, "negative_amount") => set(&mut bad, column, Val::Str("-5000.00")),

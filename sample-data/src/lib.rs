@@ -29,8 +29,8 @@ use rayon::prelude::*;
 
 use calendar::DateText;
 use model::{CURRENCIES, History, World};
-use tables::{TableDef, TableWriter, Ty, Val};
 pub use tables::OutFormat;
+use tables::{TableDef, TableWriter, Ty, Val};
 
 /// Errors of the generator.
 #[derive(Debug, thiserror::Error)]
@@ -392,7 +392,12 @@ impl Writers<'_> {
 }
 
 /// Business-day rates: a seeded random walk per currency from 10 days before the history.
-fn write_fx(world: &World, w: &mut TableWriter, dates: &DateText, injector: &mut dirty::Injector) -> Result<(), GenError> {
+fn write_fx(
+    world: &World,
+    w: &mut TableWriter,
+    dates: &DateText,
+    injector: &mut dirty::Injector,
+) -> Result<(), GenError> {
     let mut rng = model::customer_rng(world.seed, u32::MAX);
     let mut rates: Vec<f64> = CURRENCIES.iter().map(|c| c.1).collect();
     for day in (world.start - 10)..=world.end {
@@ -422,10 +427,7 @@ fn write_pipeline(out: &Path, spec: &GenSpec) -> Result<(), GenError> {
          [inputs.customers]\npath = \"customers.{ext}\"\n\n\
          [inputs.ledger]\npath = \"ledger.{ext}\"\n\n\
          [inputs.payments]\npath = \"payments.{ext}\"\n",
-        spec.seed,
-        spec.customers,
-        spec.months,
-        spec.end,
+        spec.seed, spec.customers, spec.months, spec.end,
     );
     let path = out.join("pipeline.toml");
     std::fs::write(&path, text).map_err(|e| GenError::Write { path, reason: e.to_string() })

@@ -249,7 +249,7 @@ fn make_customer(world: &World, index: u32, rng: &mut ChaCha8Rng) -> Customer {
         behaviour,
         default_day,
         deterioration_start,
-        method: *pick(rng, &METHODS),
+        method: METHODS[rng.random_range(0..METHODS.len())],
     }
 }
 
@@ -344,23 +344,21 @@ pub fn simulate_customer(world: &World, index: u32, invoices_per_month: f64) -> 
             });
             let mut open = amount;
             // Disputes and returns end in a credit memo for part of the invoice.
-            if disputed || rng.random::<f64>() < 0.01 {
-                if rng.random::<f64>() < 0.7 {
-                    let credit = (open as f64 * rng.random_range(0.1..0.4)).round().max(1.0) as i64;
-                    let date = doc_date + rng.random_range(10..45);
-                    if date <= world.end {
-                        docs.push(Doc {
-                            kind: Kind::CreditMemo,
-                            seq: next_seq(),
-                            doc_date: date,
-                            due_date: None,
-                            amount: credit,
-                            applies_to: (rng.random::<f64>() < 0.9).then_some(inv),
-                            disputed: false,
-                            terms: None,
-                        });
-                        open -= credit;
-                    }
+            if (disputed || rng.random::<f64>() < 0.01) && rng.random::<f64>() < 0.7 {
+                let credit = (open as f64 * rng.random_range(0.1..0.4)).round().max(1.0) as i64;
+                let date = doc_date + rng.random_range(10..45);
+                if date <= world.end {
+                    docs.push(Doc {
+                        kind: Kind::CreditMemo,
+                        seq: next_seq(),
+                        doc_date: date,
+                        due_date: None,
+                        amount: credit,
+                        applies_to: (rng.random::<f64>() < 0.9).then_some(inv),
+                        disputed: false,
+                        terms: None,
+                    });
+                    open -= credit;
                 }
             }
             // Days late at payment, by behaviour, risk, stress and noise.

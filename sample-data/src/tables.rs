@@ -78,6 +78,8 @@ enum Builder {
     Float(Vec<Option<f64>>),
 }
 
+// One sink per table, never in a collection: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Sink {
     Csv(BufWriter<File>),
     Parquet { writer: polars::io::parquet::write::BatchedWriter<File>, builders: Vec<Builder> },
@@ -246,14 +248,16 @@ impl TableWriter {
             .map(|(b, (name, _))| {
                 let name: PlSmallStr = (*name).into();
                 match b {
-                    Builder::Text(v) => StringChunked::from_iter_options(name, v.iter().map(|s| s.as_deref())).into_column(),
+                    Builder::Text(v) => {
+                        StringChunked::from_iter_options(name, v.iter().map(|s| s.as_deref())).into_column()
+                    }
                     Builder::Date(v) => Int32Chunked::from_iter_options(name, v.into_iter()).into_date().into_column(),
-                    Builder::Money(v) => {
-                        Int128Chunked::from_iter_options(name, v.into_iter()).into_decimal_unchecked(18, 2).into_column()
-                    }
-                    Builder::Rate(v) => {
-                        Int128Chunked::from_iter_options(name, v.into_iter()).into_decimal_unchecked(18, 6).into_column()
-                    }
+                    Builder::Money(v) => Int128Chunked::from_iter_options(name, v.into_iter())
+                        .into_decimal_unchecked(18, 2)
+                        .into_column(),
+                    Builder::Rate(v) => Int128Chunked::from_iter_options(name, v.into_iter())
+                        .into_decimal_unchecked(18, 6)
+                        .into_column(),
                     Builder::Bool(v) => BooleanChunked::from_iter_options(name, v.into_iter()).into_column(),
                     Builder::Float(v) => Float64Chunked::from_iter_options(name, v.into_iter()).into_column(),
                 }

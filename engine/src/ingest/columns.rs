@@ -88,7 +88,10 @@ impl<'a> FileCheck<'a> {
         EngineError::ColumnFormat {
             input: self.spec.kind.name().to_string(),
             path: self.path.to_path_buf(),
-            column: format!("{column} (export column `{}`)", self.spec.source(column)),
+            column: match self.spec.source(column) {
+                source if source == column => format!("`{column}`"),
+                source => format!("`{column}` (export column `{source}`)"),
+            },
             message,
         }
     }
@@ -196,21 +199,23 @@ impl<'a> FileCheck<'a> {
             .filter(|f| *f != parser.format())
             .filter(|f| DateParser::new(f).is_ok_and(|p| sample.iter().all(|s| p.parse(s).is_some())))
             .collect();
+        let key = format!("inputs.{}.date_format", self.spec.kind.name());
         let hint = match fitting.as_slice() {
-            [] => "fix the export or set the right strftime format".to_string(),
-            [one] => format!("the values fit \"{one}\""),
-            many => format!("the values fit any of {} (ambiguous: check a date after the 12th)", many.join(", ")),
+            [] => format!("fix the export or set `{key}` to its strftime format"),
+            [one] => format!("the values fit `{key} = \"{one}\"`"),
+            many => format!(
+                "the values fit any of {}; find a day after the 12th to tell which, and set `{key}`",
+                many.join(", ")
+            ),
         };
         let (row, value) = &bad[0];
         self.format_error(
             canonical,
             format!(
-                "{} of {present} dates do not match `inputs.{}.date_format` = \"{}\" (first: \"{value}\" at row {}); {hint} and set `inputs.{}.date_format`",
+                "{} of {present} dates do not match `{key}` = \"{}\" (first: \"{value}\" at row {}); {hint}",
                 bad.len(),
-                self.spec.kind.name(),
                 parser.format(),
                 row + 1,
-                self.spec.kind.name(),
             ),
         )
     }
@@ -460,7 +465,9 @@ pub fn message(
             spec.numbers.decimal as char
         ),
         Rule::NonPositiveAmount if spec.kind == crate::contracts::InputKind::Payments => {
-            format!("amount {v} is not greater than 0; a payment receives money (export refunds and reversals separately)")
+            format!(
+                "amount {v} is not greater than 0; a payment receives money (export refunds and reversals separately)"
+            )
         }
         Rule::NonPositiveAmount => format!(
             "amount {v} is not greater than 0; the sign of a document comes from doc_type (export reductions as credit memos)"

@@ -55,20 +55,21 @@ fn fail_non_positive(
     allow_zero: bool,
 ) {
     for (i, v) in values.iter().enumerate() {
-        if let Some(v) = v {
-            if *v < 0 || (*v == 0 && !allow_zero) {
-                c.fail(i, rule, column);
-            }
+        if let Some(v) = v
+            && (*v < 0 || (*v == 0 && !allow_zero))
+        {
+            c.fail(i, rule, column);
         }
     }
 }
 
 fn check_customers(c: &mut FileCheck<'_>, customers: &[Option<&str>], known: &Known) {
     for (i, id) in customers.iter().enumerate() {
-        if let Some(id) = id {
-            if c.ok(i) && !known.customers.contains(*id) {
-                c.fail(i, Rule::UnknownCustomer, "customer_id");
-            }
+        if let Some(id) = id
+            && c.ok(i)
+            && !known.customers.contains(*id)
+        {
+            c.fail(i, Rule::UnknownCustomer, "customer_id");
         }
     }
 }
@@ -109,10 +110,11 @@ fn convert(
 /// Fail rows whose id was already accepted; accepted ids are added to `seen`.
 fn check_unique(c: &mut FileCheck<'_>, ids: &[Option<&str>], column: &'static str, seen: &mut HashSet<String>) {
     for (i, id) in ids.iter().enumerate() {
-        if let Some(id) = id {
-            if c.ok(i) && !seen.insert((*id).to_string()) {
-                c.fail(i, Rule::DuplicateId, column);
-            }
+        if let Some(id) = id
+            && c.ok(i)
+            && !seen.insert((*id).to_string())
+        {
+            c.fail(i, Rule::DuplicateId, column);
         }
     }
 }

@@ -46,7 +46,11 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
         report.invoices,
         report.documents,
         report.payments,
-        if report.injected > 0 { format!(", {} dirty rows (truth/injected.csv)", report.injected) } else { String::new() },
+        if report.injected > 0 {
+            format!(", {} dirty rows (truth/injected.csv)", report.injected)
+        } else {
+            String::new()
+        },
         report.seconds
     ));
     printer.line(format!("run it: ardent run --config {}", out.join("pipeline.toml").display()));

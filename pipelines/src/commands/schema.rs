@@ -28,7 +28,7 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
                 (true, true) => "column required, may be empty",
                 (false, _) => "optional",
             };
-            out.push_str(&format!("  {:<16} {:<12} {:<30} {}\n", c.name, c.ty.name(), need, c.doc));
+            out.push_str(&format!("  {:<18} {:<12} {:<30} {}\n", c.name, c.ty.name(), need, c.doc));
         }
         out.push('\n');
     }
