@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rand::Rng;
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::GenError;

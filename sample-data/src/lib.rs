@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use rand::Rng;
+use rand::RngExt;
 use rayon::prelude::*;
 
 use calendar::DateText;

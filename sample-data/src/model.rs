@@ -3,7 +3,7 @@
 //! pure function of (world, customer index): every customer draws from its own ChaCha stream,
 //! which is what makes the output independent of the thread count.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal, Poisson};
 
