@@ -10,7 +10,8 @@ fn bench_generate(c: &mut Criterion) {
     let mut group = c.benchmark_group("generate");
     group.sample_size(10);
     for format in [OutFormat::Csv, OutFormat::Parquet] {
-        let spec = GenParams { preset: Preset::M, format, ..Default::default() }.check().unwrap_or_else(|e| panic!("{e}"));
+        let spec =
+            GenParams { preset: Preset::M, format, ..Default::default() }.check().unwrap_or_else(|e| panic!("{e}"));
         group.bench_function(format!("m preset 50k customers x 36 months {}", format.ext()), |b| {
             b.iter(|| {
                 let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

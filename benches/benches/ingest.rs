@@ -15,12 +15,8 @@ fn bench_ingest(c: &mut Criterion) {
         let dir = dataset(Preset::M, format);
         let settings = resolve(Overrides { config: Some(dir.join("pipeline.toml")), ..Default::default() })
             .unwrap_or_else(|e| panic!("{e}"));
-        let rows: u64 = ingest(&settings.ingest)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .counts
-            .iter()
-            .map(|(_, c)| c.rows_read)
-            .sum();
+        let rows: u64 =
+            ingest(&settings.ingest).unwrap_or_else(|e| panic!("{e}")).counts.iter().map(|(_, c)| c.rows_read).sum();
         group.throughput(Throughput::Elements(rows));
         group.bench_function(format!("m preset {} ({rows} rows)", format.ext()), |b| {
             b.iter(|| ingest(&settings.ingest).unwrap_or_else(|e| panic!("{e}")))

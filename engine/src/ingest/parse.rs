@@ -362,4 +362,37 @@ mod tests {
         assert_eq!(convert_half_even(-105, 5_000_000_000, 10), -52);
         assert_eq!(convert_half_even(10_000, 10_850_000_000, 10), 10_850);
     }
+
+    fn group(digits: &str, sep: char) -> String {
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn money_text_round_trips_exactly_in_every_locale(cents in -DECIMAL18_MAX as i64..DECIMAL18_MAX as i64, german in proptest::bool::ANY) {
+            let (fmt, dec, thou) = if german {
+                (NumberFormat { decimal: b',', thousands: Some(b'.') }, ',', '.')
+            } else {
+                (NumberFormat { decimal: b'.', thousands: Some(b',') }, '.', ',')
+            };
+            let units = (cents.unsigned_abs() / 100).to_string();
+            let text = format!("{}{}{dec}{:02}", if cents < 0 { "-" } else { "" }, group(&units, thou), cents.unsigned_abs() % 100);
+            proptest::prop_assert_eq!(fmt.parse_scaled(&text, 2), Ok(i128::from(cents)));
+        }
+
+        #[test]
+        fn conversion_is_within_half_a_cent_of_the_exact_product(cents in -1_000_000_000_000i64..1_000_000_000_000, rate in 1i64..100_000_000_000_000) {
+            let got = convert_half_even(i128::from(cents), i128::from(rate), 10);
+            // |got × 10^10 − cents × rate| ≤ 10^10 / 2
+            let diff = (got * 10i128.pow(10) - i128::from(cents) * i128::from(rate)).abs();
+            proptest::prop_assert!(diff <= 10i128.pow(10) / 2);
+        }
+    }
 }
