@@ -15,6 +15,7 @@
 pub mod contracts;
 pub mod error;
 pub mod fx;
+pub mod ids;
 pub mod ingest;
 pub mod sink;
 

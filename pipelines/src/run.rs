@@ -19,6 +19,12 @@ pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(I
     let ms = started.elapsed().as_millis() as u64;
     let rows: u64 = ingested.counts.iter().map(|(_, c)| c.rows_read).sum();
     printer.note(format!("ingest: {rows} rows from {} files in {ms} ms", ingested.files.len()));
+    for f in &ingested.files {
+        printer.note(format!(
+            "  {:<24} {:>10} rows  read {:>6} ms  validate {:>6} ms",
+            f.name, f.rows, f.read_ms, f.validate_ms
+        ));
+    }
     Ok((ingested, vec![("ingest", ms)]))
 }
 

@@ -106,15 +106,18 @@ impl<'a> FileCheck<'a> {
     }
 
     /// Trimmed text values; empty values fail `missing_value` unless the column is nullable.
-    pub fn text<'c>(
-        &mut self,
-        ca: Option<&'c StringChunked>,
-        canonical: &'static str,
-        nullable: bool,
-    ) -> Vec<Option<&'c str>> {
+    pub fn text<'c>(&mut self, ca: Option<&'c StringChunked>, canonical: &'static str, nullable: bool) -> TextCol<'c> {
         let n = self.height();
-        let Some(ca) = ca else { return vec![None; n] };
-        let values: Vec<Option<&str>> = ca.iter().map(clean).collect();
+        let Some(ca) = ca else { return TextCol { source: None, values: vec![None; n], altered: false } };
+        let mut altered = false;
+        let values: Vec<Option<&str>> = ca
+            .iter()
+            .map(|v| {
+                let c = clean(v);
+                altered |= c.map(str::len) != v.map(str::len);
+                c
+            })
+            .collect();
         if !nullable {
             for (i, v) in values.iter().enumerate() {
                 if v.is_none() {
@@ -122,7 +125,7 @@ impl<'a> FileCheck<'a> {
                 }
             }
         }
-        values
+        TextCol { source: Some(ca), values, altered }
     }
 
     /// Dates as days since the epoch. Empty values fail `missing_value` unless nullable, bad
@@ -228,7 +231,7 @@ impl<'a> FileCheck<'a> {
         nullable: bool,
         scale: u32,
         invalid: Rule,
-    ) -> Result<Vec<Option<i128>>> {
+    ) -> Result<Vec<Option<i64>>> {
         let n = self.height();
         let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
         let ctx = || format!("reading numbers of `{canonical}`");
@@ -308,6 +311,8 @@ impl<'a> FileCheck<'a> {
         for (i, _, _) in &bad {
             self.fail(*i, invalid, canonical);
         }
+        // Every accepted value fits DECIMAL(18, scale), hence i64.
+        let values: Vec<Option<i64>> = values.into_iter().map(|v| v.and_then(|v| i64::try_from(v).ok())).collect();
         Ok(self.finish_nulls(values, canonical, nullable))
     }
 
@@ -362,9 +367,9 @@ impl<'a> FileCheck<'a> {
     }
 
     /// Fail rows whose currency is not an ISO 4217 code.
-    pub fn check_currencies(&mut self, currencies: &[Option<&str>], canonical: &'static str) {
+    pub fn check_currencies(&mut self, currencies: &TextCol<'_>, canonical: &'static str) {
         let mut known: foldhash::HashMap<&str, bool> = Default::default();
-        for (i, c) in currencies.iter().enumerate() {
+        for (i, c) in currencies.values.iter().enumerate() {
             if let Some(c) = c {
                 let valid = *known.entry(c).or_insert_with(|| iso_currency::Currency::from_code(c).is_some());
                 if !valid {
@@ -510,16 +515,55 @@ pub fn message(
     }
 }
 
+/// A text column under validation: cleaned values plus what is needed to pass the source
+/// through without copying when cleaning changed nothing.
+#[derive(Debug)]
+pub struct TextCol<'c> {
+    source: Option<&'c StringChunked>,
+    /// Trimmed values, `None` when empty.
+    pub values: Vec<Option<&'c str>>,
+    altered: bool,
+}
+
+impl<'c> TextCol<'c> {
+    /// The value of row `i`.
+    pub fn get(&self, i: usize) -> Option<&'c str> {
+        self.values[i]
+    }
+
+    /// The column of the kept rows. When cleaning changed nothing this shares the source's
+    /// string buffers (a clone, or a take of 16-byte views) instead of copying every string.
+    pub fn column(&self, name: &str, kept: &[usize]) -> Column {
+        match self.source {
+            Some(ca) if !self.altered && kept.len() == ca.len() => ca.clone().with_name(name.into()).into_column(),
+            Some(ca) if !self.altered => {
+                let idx = IdxCa::from_vec("".into(), kept.iter().map(|&i| i as IdxSize).collect());
+                ca.take(&idx)
+                    .map_or_else(|_| text_column(name, &self.values, kept), |t| t.with_name(name.into()).into_column())
+            }
+            _ => text_column(name, &self.values, kept),
+        }
+    }
+}
+
 /// Build a `DECIMAL(18, scale)` column of the kept rows.
-pub fn decimal_column(name: &str, values: &[Option<i128>], kept: &[usize], scale: usize) -> Column {
-    Int128Chunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i]))
-        .into_decimal_unchecked(MONEY_PRECISION, scale)
-        .into_column()
+pub fn decimal_column(name: &str, values: &[Option<i64>], kept: &[usize], scale: usize) -> Column {
+    let ca = if kept.iter().all(|&i| values[i].is_some()) {
+        Int128Chunked::from_vec(name.into(), kept.iter().map(|&i| i128::from(values[i].unwrap_or_default())).collect())
+    } else {
+        Int128Chunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i].map(i128::from)))
+    };
+    ca.into_decimal_unchecked(MONEY_PRECISION, scale).into_column()
 }
 
 /// Build a `DATE` column of the kept rows.
 pub fn date_column(name: &str, values: &[Option<i32>], kept: &[usize]) -> Column {
-    Int32Chunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i])).into_date().into_column()
+    let ca = if kept.iter().all(|&i| values[i].is_some()) {
+        Int32Chunked::from_vec(name.into(), kept.iter().map(|&i| values[i].unwrap_or_default()).collect())
+    } else {
+        Int32Chunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i]))
+    };
+    ca.into_date().into_column()
 }
 
 /// Build a text column of the kept rows.

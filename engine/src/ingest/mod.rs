@@ -49,6 +49,10 @@ pub struct FileRead {
     pub name: String,
     pub format: &'static str,
     pub rows: u64,
+    /// Wall time reading the file.
+    pub read_ms: u64,
+    /// Wall time validating its rows.
+    pub validate_ms: u64,
 }
 
 /// The validated canonical tables.
@@ -112,7 +116,10 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
         let mut parts = Vec::new();
         let mut c = InputCounts::default();
         for source in sources {
+            let t0 = std::time::Instant::now();
             let raw = read::read_file(input, source)?;
+            let read_ms = t0.elapsed().as_millis() as u64;
+            let t1 = std::time::Instant::now();
             let name = read::display_path(&source.path, &spec.base_dir);
             let mut check = FileCheck::new(input, &source.path, name.clone(), &raw)?;
             let accepted = match input.kind {
@@ -127,12 +134,15 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
             c.rows_accepted += accepted.height() as u64;
             c.rows_quarantined += rejected;
             debug_assert_eq!(read, accepted.height() as u64 + rejected, "{name}: rows must add up");
+            let validate_ms = t1.elapsed().as_millis() as u64;
             files.push(FileRead {
                 input: input.kind.name(),
                 path: source.path.clone(),
                 name,
                 format: source.format.name(),
                 rows: read,
+                read_ms,
+                validate_ms,
             });
             parts.push(accepted);
         }

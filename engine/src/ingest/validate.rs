@@ -4,9 +4,11 @@
 //! rates, accepted document ids) is in [`Known`].
 
 use foldhash::HashSet;
+
+use crate::ids::IdSet;
 use polars::prelude::*;
 
-use super::columns::{FileCheck, clean, date_column, decimal_column, text_column};
+use super::columns::{FileCheck, TextCol, clean, date_column, decimal_column};
 use super::parse::from_epoch_days;
 use super::quarantine::{QuarantineBuilder, Rule};
 use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
@@ -20,13 +22,13 @@ pub struct Known {
     /// Whether an fx_rates input is configured (for messages).
     pub fx_configured: bool,
     /// Accepted customer ids.
-    pub customers: HashSet<String>,
+    pub customers: IdSet,
     /// Accepted ledger document ids.
-    pub doc_ids: HashSet<String>,
+    pub doc_ids: IdSet,
     /// Accepted fx (date, currency) keys.
     pub fx_keys: HashSet<(i32, String)>,
     /// Accepted payment ids.
-    pub payment_ids: HashSet<String>,
+    pub payment_ids: IdSet,
 }
 
 impl Known {
@@ -35,10 +37,10 @@ impl Known {
         Known {
             fx,
             fx_configured,
-            customers: HashSet::default(),
-            doc_ids: HashSet::default(),
+            customers: IdSet::new(),
+            doc_ids: IdSet::new(),
             fx_keys: HashSet::default(),
-            payment_ids: HashSet::default(),
+            payment_ids: IdSet::new(),
         }
     }
 }
@@ -49,7 +51,7 @@ fn frame(height: usize, columns: Vec<Column>, what: &str) -> Result<DataFrame> {
 
 fn fail_non_positive(
     c: &mut FileCheck<'_>,
-    values: &[Option<i128>],
+    values: &[Option<i64>],
     rule: Rule,
     column: &'static str,
     allow_zero: bool,
@@ -63,11 +65,11 @@ fn fail_non_positive(
     }
 }
 
-fn check_customers(c: &mut FileCheck<'_>, customers: &[Option<&str>], known: &Known) {
-    for (i, id) in customers.iter().enumerate() {
+fn check_customers(c: &mut FileCheck<'_>, customers: &TextCol<'_>, known: &Known) {
+    for (i, id) in customers.values.iter().enumerate() {
         if let Some(id) = id
             && c.ok(i)
-            && !known.customers.contains(*id)
+            && !known.customers.contains(id)
         {
             c.fail(i, Rule::UnknownCustomer, "customer_id");
         }
@@ -78,10 +80,10 @@ fn check_customers(c: &mut FileCheck<'_>, customers: &[Option<&str>], known: &Kn
 fn convert(
     c: &mut FileCheck<'_>,
     known: &Known,
-    currency: &[Option<&str>],
+    currency: &TextCol<'_>,
     dates: &[Option<i32>],
-    amounts: &[Option<i128>],
-) -> (Vec<Option<i128>>, Vec<Option<i128>>) {
+    amounts: &[Option<i64>],
+) -> (Vec<Option<i64>>, Vec<Option<i64>>) {
     let n = c.height();
     let mut rates = vec![None; n];
     let mut converted = vec![None; n];
@@ -89,11 +91,11 @@ fn convert(
         if !c.ok(i) {
             continue;
         }
-        let (Some(cur), Some(date), Some(amount)) = (currency[i], dates[i], amounts[i]) else { continue };
-        match known.fx.convert(cur, date, amount) {
+        let (Some(cur), Some(date), Some(amount)) = (currency.get(i), dates[i], amounts[i]) else { continue };
+        match known.fx.convert(cur, date, i128::from(amount)) {
             Some((rate, value)) => {
-                rates[i] = Some(rate);
-                converted[i] = Some(value);
+                rates[i] = i64::try_from(rate).ok();
+                converted[i] = i64::try_from(value).ok();
             }
             None => {
                 c.fail(i, Rule::MissingFxRate, "currency");
@@ -108,11 +110,13 @@ fn convert(
 }
 
 /// Fail rows whose id was already accepted; accepted ids are added to `seen`.
-fn check_unique(c: &mut FileCheck<'_>, ids: &[Option<&str>], column: &'static str, seen: &mut HashSet<String>) {
-    for (i, id) in ids.iter().enumerate() {
+fn check_unique(c: &mut FileCheck<'_>, ids: &TextCol<'_>, column: &'static str, seen: &mut IdSet) {
+    let typical = ids.values.iter().flatten().next().map_or(8, |s| s.len());
+    seen.reserve(ids.values.len(), typical);
+    for (i, id) in ids.values.iter().enumerate() {
         if let Some(id) = id
             && c.ok(i)
-            && !seen.insert((*id).to_string())
+            && !seen.insert(id)
         {
             c.fail(i, Rule::DuplicateId, column);
         }
@@ -128,12 +132,12 @@ pub fn fx_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
     fail_non_positive(c, &rate, Rule::NonPositiveRate, "rate_to_reporting", false);
     c.check_currencies(&currency, "currency");
     for i in 0..c.height() {
-        let (Some(d), Some(cur), Some(r)) = (date[i], currency[i], rate[i]) else { continue };
+        let (Some(d), Some(cur), Some(r)) = (date[i], currency.get(i), rate[i]) else { continue };
         if !c.ok(i) {
             continue;
         }
         if known.fx_keys.insert((d, cur.to_string())) {
-            known.fx.insert(cur, d, r);
+            known.fx.insert(cur, d, i128::from(r));
         } else {
             c.fail(i, Rule::DuplicateId, "date");
             c.detail.insert(i, format!("{cur} on {}", from_epoch_days(d)));
@@ -145,7 +149,7 @@ pub fn fx_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
         kept.len(),
         vec![
             date_column("date", &date, &kept),
-            text_column("currency", &currency, &kept),
+            currency.column("currency", &kept),
             decimal_column("rate_to_reporting", &rate, &kept, RATE_SCALE),
             file,
             row,
@@ -173,15 +177,15 @@ pub fn customers_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFr
     check_unique(c, &id, "customer_id", &mut known.customers);
     let kept = c.kept();
     let [file, row] = c.lineage(&kept);
-    let segment_or_unknown: Vec<Option<&str>> = segment.iter().map(|s| Some(s.unwrap_or("UNKNOWN"))).collect();
+    let segment_or_unknown: Vec<Option<&str>> = segment.values.iter().map(|s| Some(s.unwrap_or("UNKNOWN"))).collect();
     frame(
         kept.len(),
         vec![
-            text_column("customer_id", &id, &kept),
-            text_column("segment", &segment_or_unknown, &kept),
-            text_column("industry", &industry, &kept),
-            text_column("region", &region, &kept),
-            text_column("country", &country, &kept),
+            id.column("customer_id", &kept),
+            super::columns::text_column("segment", &segment_or_unknown, &kept),
+            industry.column("industry", &kept),
+            region.column("region", &kept),
+            country.column("country", &kept),
             decimal_column("credit_limit", &limit, &kept, MONEY_SCALE),
             date_column("onboarded_date", &onboarded, &kept),
             Float64Chunked::from_iter_options("external_score".into(), kept.iter().map(|&i| score[i])).into_column(),
@@ -202,7 +206,7 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame
     let type_ca = c.text_column("doc_type")?;
     let type_text = c.text(type_ca.as_ref(), "doc_type", false);
     let mut doc_type: Vec<Option<DocType>> = Vec::with_capacity(c.height());
-    for (i, t) in type_text.iter().enumerate() {
+    for (i, t) in type_text.values.iter().enumerate() {
         let parsed = t.and_then(|t| spec.doc_type(t));
         if t.is_some() && parsed.is_none() {
             c.fail(i, Rule::UnknownDocType, "doc_type");
@@ -246,20 +250,20 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame
     frame(
         kept.len(),
         vec![
-            text_column("doc_id", &id, &kept),
-            text_column("customer_id", &customer, &kept),
+            id.column("doc_id", &kept),
+            customer.column("customer_id", &kept),
             StringChunked::from_iter_options("doc_type".into(), kept.iter().map(|&i| doc_type[i].map(DocType::as_str)))
                 .into_column(),
             date_column("doc_date", &doc_date, &kept),
             date_column("due_date", &due_date, &kept),
             decimal_column("amount", &amount, &kept, MONEY_SCALE),
-            text_column("currency", &currency, &kept),
+            currency.column("currency", &kept),
             decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
             decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
-            text_column("applies_to", &applies_to, &kept),
+            applies_to.column("applies_to", &kept),
             BooleanChunked::from_iter_values("disputed".into(), kept.iter().map(|&i| disputed[i].unwrap_or(false)))
                 .into_column(),
-            text_column("terms", &terms, &kept),
+            terms.column("terms", &kept),
             file,
             row,
         ],
@@ -321,7 +325,7 @@ pub fn payments_file(
     let separator = c.spec.refs_separator.as_str();
     let mut canonical_refs: Vec<Option<String>> = Vec::with_capacity(kept.len());
     for &i in &kept {
-        let Some(text) = refs_text[i] else {
+        let Some(text) = refs_text.get(i) else {
             canonical_refs.push(None);
             continue;
         };
@@ -332,7 +336,7 @@ pub fn payments_file(
             if !is_known && first_unknown.is_none() {
                 first_unknown = Some(r);
             }
-            refs.payment_id.push(id[i].unwrap_or_default().to_string());
+            refs.payment_id.push(id.get(i).unwrap_or_default().to_string());
             refs.position.push(list.len() as u64 + 1);
             refs.doc_id.push(r.to_string());
             refs.known.push(is_known);
@@ -347,16 +351,16 @@ pub fn payments_file(
     frame(
         kept.len(),
         vec![
-            text_column("payment_id", &id, &kept),
-            text_column("customer_id", &customer, &kept),
+            id.column("payment_id", &kept),
+            customer.column("customer_id", &kept),
             date_column("payment_date", &date, &kept),
             decimal_column("amount", &amount, &kept, MONEY_SCALE),
-            text_column("currency", &currency, &kept),
+            currency.column("currency", &kept),
             decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
             decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
             StringChunked::from_iter_options("invoice_refs".into(), canonical_refs.iter().map(Option::as_deref))
                 .into_column(),
-            text_column("method", &method, &kept),
+            method.column("method", &kept),
             file,
             row,
         ],
