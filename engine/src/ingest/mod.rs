@@ -15,17 +15,19 @@ pub mod read;
 pub mod validate;
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use polars::prelude::*;
 
 use crate::contracts::{self, InputKind, TableContract};
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;
+use crate::ids::IdSet;
 use columns::FileCheck;
 pub use options::{Format, InputParams, InputSpec};
 use quarantine::{Entry, InputCounts, Outcome, QuarantineBuilder, Rule};
 use read::SourceFile;
-use validate::{Known, RefsBuilder};
+use validate::Reference;
 
 /// What to ingest: checked inputs and the currency settings.
 #[derive(Debug, Clone)]
@@ -95,7 +97,60 @@ pub fn resolve_all(spec: &IngestSpec) -> Result<Vec<(InputSpec, Vec<SourceFile>)
     Ok(out)
 }
 
-/// Read and validate every input.
+/// What validating one input produced.
+struct InputResult {
+    kind: InputKind,
+    table: DataFrame,
+    counts: InputCounts,
+    files: Vec<FileRead>,
+    quarantine: QuarantineBuilder,
+}
+
+/// Read and validate every file of one input with `validate_file`, which returns the
+/// accepted rows of a file.
+fn validate_input(
+    spec: &IngestSpec,
+    input: &InputSpec,
+    sources: &[SourceFile],
+    fx_configured: bool,
+    mut validate_file: impl FnMut(&mut FileCheck<'_>) -> Result<DataFrame>,
+) -> Result<InputResult> {
+    let mut q = QuarantineBuilder::default();
+    let mut parts = Vec::new();
+    let mut counts = InputCounts::default();
+    let mut files = Vec::new();
+    for source in sources {
+        let t0 = Instant::now();
+        let raw = read::read_file(input, source)?;
+        let read_ms = t0.elapsed().as_millis() as u64;
+        let t1 = Instant::now();
+        let name = read::display_path(&source.path, &spec.base_dir);
+        let mut check = FileCheck::new(input, &source.path, name.clone(), &raw)?;
+        let accepted = validate_file(&mut check)?;
+        let rejected = check.quarantine(&mut q, fx_configured)?;
+        let read = raw.height() as u64;
+        counts.rows_read += read;
+        counts.rows_accepted += accepted.height() as u64;
+        counts.rows_quarantined += rejected;
+        debug_assert_eq!(read, accepted.height() as u64 + rejected, "{name}: rows must add up");
+        files.push(FileRead {
+            input: input.kind.name(),
+            path: source.path.clone(),
+            name,
+            format: source.format.name(),
+            rows: read,
+            read_ms,
+            validate_ms: t1.elapsed().as_millis() as u64,
+        });
+        parts.push(accepted);
+    }
+    let table = concat(parts, contract_of(input.kind))?;
+    Ok(InputResult { kind: input.kind, table, counts, files, quarantine: q })
+}
+
+/// Read and validate every input: fx_rates and customers first (the others check against
+/// them), then ledger and payments side by side, then the checks that need both (payment
+/// references, credit memos' `applies_to`).
 pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
     if iso_currency::Currency::from_code(&spec.reporting_currency).is_none() {
         return Err(EngineError::config(format!(
@@ -104,61 +159,67 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
         )));
     }
     let resolved = resolve_all(spec)?;
-    let fx_configured = resolved.iter().any(|(i, _)| i.kind == InputKind::FxRates);
-    let mut known = Known::new(FxTable::new(&spec.reporting_currency, spec.max_rate_age_days), fx_configured);
+    let find = |kind: InputKind| resolved.iter().find(|(i, _)| i.kind == kind);
+    let required = |kind: InputKind| {
+        find(kind).ok_or_else(|| EngineError::config(format!("no `[inputs.{}]` is configured", kind.name())))
+    };
+    let fx_configured = find(InputKind::FxRates).is_some();
+
+    let mut fx = FxTable::new(&spec.reporting_currency, spec.max_rate_age_days);
+    let fx_result = match find(InputKind::FxRates) {
+        Some((input, sources)) => {
+            let mut keys = foldhash::HashSet::default();
+            Some(validate_input(spec, input, sources, fx_configured, |c| validate::fx_file(c, &mut fx, &mut keys))?)
+        }
+        None => None,
+    };
+    fx.seal();
+    let mut customer_ids = IdSet::new();
+    let (input, sources) = required(InputKind::Customers)?;
+    let customers =
+        validate_input(spec, input, sources, fx_configured, |c| validate::customers_file(c, &mut customer_ids))?;
+    let reference = Reference { fx, fx_configured, customers: customer_ids };
+
+    let (ledger_input, ledger_sources) = required(InputKind::Ledger)?;
+    let (payments_input, payments_sources) = required(InputKind::Payments)?;
+    let mut doc_ids = IdSet::new();
+    let mut payment_ids = IdSet::new();
+    let mut refs_parts = Vec::new();
+    let (ledger, payments) = rayon::join(
+        || {
+            validate_input(spec, ledger_input, ledger_sources, fx_configured, |c| {
+                validate::ledger_file(c, &reference, &mut doc_ids)
+            })
+        },
+        || {
+            let mut offset = 0u64;
+            validate_input(spec, payments_input, payments_sources, fx_configured, |c| {
+                let (accepted, refs) = validate::payments_file(c, &reference, &mut payment_ids, offset)?;
+                offset += accepted.height() as u64;
+                refs_parts.push(refs);
+                Ok(accepted)
+            })
+        },
+    );
+    let (mut ledger, mut payments) = (ledger?, payments?);
+    flag_unknown_applies_to(&ledger.table, &doc_ids, ledger_input, &mut ledger.quarantine)?;
+    let payment_refs =
+        resolve_payment_refs(&payments.table, refs_parts, &doc_ids, payments_input, &mut payments.quarantine)?;
+
+    let mut results: Vec<InputResult> = fx_result.into_iter().collect();
+    results.extend([customers, ledger, payments]);
     let mut q = QuarantineBuilder::default();
-    let mut refs = RefsBuilder::default();
-    let mut files = Vec::new();
     let mut counts = Vec::new();
+    let mut files = Vec::new();
     let mut tables: Vec<(InputKind, DataFrame)> = Vec::new();
-
-    for (input, sources) in &resolved {
-        let mut parts = Vec::new();
-        let mut c = InputCounts::default();
-        for source in sources {
-            let t0 = std::time::Instant::now();
-            let raw = read::read_file(input, source)?;
-            let read_ms = t0.elapsed().as_millis() as u64;
-            let t1 = std::time::Instant::now();
-            let name = read::display_path(&source.path, &spec.base_dir);
-            let mut check = FileCheck::new(input, &source.path, name.clone(), &raw)?;
-            let accepted = match input.kind {
-                InputKind::FxRates => validate::fx_file(&mut check, &mut known)?,
-                InputKind::Customers => validate::customers_file(&mut check, &mut known)?,
-                InputKind::Ledger => validate::ledger_file(&mut check, &mut known)?,
-                InputKind::Payments => validate::payments_file(&mut check, &mut known, &mut q, &mut refs)?,
-            };
-            let rejected = check.quarantine(&mut q, fx_configured)?;
-            let read = raw.height() as u64;
-            c.rows_read += read;
-            c.rows_accepted += accepted.height() as u64;
-            c.rows_quarantined += rejected;
-            debug_assert_eq!(read, accepted.height() as u64 + rejected, "{name}: rows must add up");
-            let validate_ms = t1.elapsed().as_millis() as u64;
-            files.push(FileRead {
-                input: input.kind.name(),
-                path: source.path.clone(),
-                name,
-                format: source.format.name(),
-                rows: read,
-                read_ms,
-                validate_ms,
-            });
-            parts.push(accepted);
-        }
-        if input.kind == InputKind::FxRates {
-            known.fx.seal();
-        }
-        let table = concat(parts, contract_of(input.kind))?;
-        if input.kind == InputKind::Ledger {
-            flag_unknown_applies_to(&table, &known, input, &mut q)?;
-        }
-        c.rows_flagged =
-            q.entries().iter().filter(|e| e.input == input.kind && e.rule.outcome() == Outcome::Flagged).count() as u64;
-        counts.push((input.kind, c));
-        tables.push((input.kind, table));
+    for mut r in results {
+        r.counts.rows_flagged =
+            r.quarantine.entries().iter().filter(|e| e.rule.outcome() == Outcome::Flagged).count() as u64;
+        counts.push((r.kind, r.counts));
+        files.extend(r.files);
+        q.extend(r.quarantine);
+        tables.push((r.kind, r.table));
     }
-
     let mut take = |kind: InputKind| -> Result<DataFrame> {
         match tables.iter().position(|(k, _)| *k == kind) {
             Some(p) => Ok(tables.swap_remove(p).1),
@@ -170,11 +231,85 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
         payments: take(InputKind::Payments)?,
         customers: take(InputKind::Customers)?,
         fx_rates: take(InputKind::FxRates)?,
-        payment_refs: refs.finish()?,
+        payment_refs,
     };
+    let q = q.sorted();
     let entries = q.entries().to_vec();
     let data_quality = quarantine::data_quality(&counts, &entries)?;
     Ok(Ingested { tables, quarantine: q.finish()?, data_quality, counts, files, entries })
+}
+
+/// Decide which payment references exist in the ledger, flag each payment whose references
+/// include an unknown document (the payment is kept), and build `payment_refs`.
+fn resolve_payment_refs(
+    payments: &DataFrame,
+    parts: Vec<DataFrame>,
+    doc_ids: &IdSet,
+    spec: &InputSpec,
+    q: &mut QuarantineBuilder,
+) -> Result<DataFrame> {
+    let err = || EngineError::polars("resolving payment references");
+    let mut refs = match parts.into_iter().reduce(|mut a, b| {
+        let _ = a.vstack_mut_owned(b);
+        a
+    }) {
+        Some(r) => r,
+        None => return empty(&contracts::PAYMENT_REFS_TABLE),
+    };
+    refs.rechunk_mut();
+    let doc = refs.column("doc_id").and_then(|c| c.str().cloned()).map_err(err())?;
+    let rows = refs.column("payment_row").and_then(|c| c.u64().cloned()).map_err(err())?;
+    let known: Vec<bool> = {
+        use rayon::prelude::*;
+        let values: Vec<Option<&str>> = doc.iter().collect();
+        values.par_iter().map(|d| d.is_some_and(|d| doc_ids.contains(d))).collect()
+    };
+    let mut last_flagged = None;
+    for ((d, row), is_known) in doc.iter().zip(rows.iter()).zip(&known) {
+        let (Some(d), Some(row)) = (d, row) else { continue };
+        if !is_known && last_flagged != Some(row) {
+            last_flagged = Some(row);
+            q.push(canonical_entry(payments, row as usize, spec, Rule::UnknownReference, "invoice_refs", d)?);
+        }
+    }
+    let height = refs.height();
+    DataFrame::new(
+        height,
+        vec![
+            refs.column("payment_id").map_err(err())?.clone(),
+            refs.column("position").map_err(err())?.clone(),
+            refs.column("doc_id").map_err(err())?.clone(),
+            BooleanChunked::from_iter_values("known".into(), known.into_iter()).into_column(),
+        ],
+    )
+    .map_err(err())
+}
+
+/// A flagged entry for a row of a canonical table (its lineage names the file and row).
+fn canonical_entry(
+    table: &DataFrame,
+    i: usize,
+    spec: &InputSpec,
+    rule: Rule,
+    column: &'static str,
+    value: &str,
+) -> Result<Entry> {
+    let err = || EngineError::polars("locating a flagged row");
+    let file = table
+        .column("source_file")
+        .and_then(|c| c.str().map(|s| s.get(i).unwrap_or_default().to_string()))
+        .map_err(err())?;
+    let row = table.column("source_row").and_then(|c| c.u64().map(|s| s.get(i).unwrap_or_default())).map_err(err())?;
+    Ok(Entry {
+        input: spec.kind,
+        file,
+        row,
+        column,
+        value: Some(value.to_string()),
+        rule,
+        message: columns::message(spec, rule, column, Some(value), None, true),
+        raw: columns::raw_json(&table.slice(i as i64, 1), 0),
+    })
 }
 
 fn contract_of(kind: InputKind) -> &'static TableContract {
@@ -206,35 +341,18 @@ fn concat(parts: Vec<DataFrame>, contract: &TableContract) -> Result<DataFrame> 
 /// are applied oldest-due-first) and flagged.
 fn flag_unknown_applies_to(
     ledger: &DataFrame,
-    known: &Known,
+    doc_ids: &IdSet,
     spec: &InputSpec,
     q: &mut QuarantineBuilder,
 ) -> Result<()> {
-    let err = EngineError::polars("checking applies_to");
-    let get = |name: &str| ledger.column(name).and_then(|c| c.str().cloned());
-    let (applies, types, files) = match (get("applies_to"), get("doc_type"), get("source_file")) {
-        (Ok(a), Ok(t), Ok(f)) => (a, t, f),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(err(e)),
-    };
-    let rows = ledger
-        .column("source_row")
-        .and_then(|c| c.u64().cloned())
-        .map_err(EngineError::polars("checking applies_to"))?;
-    for (i, ((a, t), (f, r))) in applies.iter().zip(types.iter()).zip(files.iter().zip(rows.iter())).enumerate() {
+    let err = || EngineError::polars("checking applies_to");
+    let applies = ledger.column("applies_to").and_then(|c| c.str().cloned()).map_err(err())?;
+    let types = ledger.column("doc_type").and_then(|c| c.str().cloned()).map_err(err())?;
+    for (i, (a, t)) in applies.iter().zip(types.iter()).enumerate() {
         let (Some(a), Some(t)) = (a, t) else { continue };
         let reduces = t == contracts::DocType::CreditMemo.as_str() || t == contracts::DocType::WriteOff.as_str();
-        if reduces && !known.doc_ids.contains(a) {
-            let raw = columns::raw_json(&ledger.slice(i as i64, 1), 0);
-            q.push(Entry {
-                input: InputKind::Ledger,
-                file: f.unwrap_or_default().to_string(),
-                row: r.unwrap_or_default(),
-                column: "applies_to",
-                value: Some(a.to_string()),
-                rule: Rule::UnknownAppliesTo,
-                message: columns::message(spec, Rule::UnknownAppliesTo, "applies_to", Some(a), None, true),
-                raw,
-            });
+        if reduces && !doc_ids.contains(a) {
+            q.push(canonical_entry(ledger, i, spec, Rule::UnknownAppliesTo, "applies_to", a)?);
         }
     }
     Ok(())

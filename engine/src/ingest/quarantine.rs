@@ -172,6 +172,11 @@ impl QuarantineBuilder {
         self.entries.push(entry);
     }
 
+    /// Take over another builder's entries.
+    pub fn extend(&mut self, other: QuarantineBuilder) {
+        self.entries.extend(other.entries);
+    }
+
     /// Entries so far.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
@@ -182,10 +187,16 @@ impl QuarantineBuilder {
         self.entries.iter().filter(|e| e.input == input && e.rule.outcome() == Outcome::Quarantined).count() as u64
     }
 
-    /// The `quarantine` table, sorted by input, file and row.
-    pub fn finish(mut self) -> Result<DataFrame> {
+    /// Sort entries by input, file, row and rule (the order of the table).
+    pub fn sorted(mut self) -> Self {
         self.entries.sort_by(|a, b| (a.input, &a.file, a.row, a.rule).cmp(&(b.input, &b.file, b.row, b.rule)));
-        let e = &self.entries;
+        self
+    }
+
+    /// The `quarantine` table, sorted by input, file and row.
+    pub fn finish(self) -> Result<DataFrame> {
+        let this = self.sorted();
+        let e = &this.entries;
         let text = |name: &str, f: &dyn Fn(&Entry) -> String| -> Column {
             StringChunked::from_iter_values(name.into(), e.iter().map(f)).into_column()
         };

@@ -1,7 +1,7 @@
 //! The rules of each input (DESIGN §2), applied file by file. Each function reads the
 //! canonical columns of one file, records the first rule each row fails, and returns the
-//! accepted rows as a typed canonical frame. What earlier inputs established (customers, FX
-//! rates, accepted document ids) is in [`Known`].
+//! accepted rows as a typed canonical frame. What the small inputs established (customers, FX
+//! rates) is in [`Reference`]; each input keeps its own set of accepted ids.
 
 use foldhash::HashSet;
 
@@ -10,39 +10,20 @@ use polars::prelude::*;
 
 use super::columns::{FileCheck, TextCol, clean, date_column, decimal_column};
 use super::parse::from_epoch_days;
-use super::quarantine::{QuarantineBuilder, Rule};
+use super::quarantine::Rule;
 use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;
 
-/// What the inputs validated so far establish for the next ones.
+/// What the small inputs (fx_rates, customers) establish for ledger and payments, which are
+/// then validated side by side.
 #[derive(Debug)]
-pub struct Known {
+pub struct Reference {
     pub fx: FxTable,
     /// Whether an fx_rates input is configured (for messages).
     pub fx_configured: bool,
     /// Accepted customer ids.
     pub customers: IdSet,
-    /// Accepted ledger document ids.
-    pub doc_ids: IdSet,
-    /// Accepted fx (date, currency) keys.
-    pub fx_keys: HashSet<(i32, String)>,
-    /// Accepted payment ids.
-    pub payment_ids: IdSet,
-}
-
-impl Known {
-    /// Nothing known yet.
-    pub fn new(fx: FxTable, fx_configured: bool) -> Self {
-        Known {
-            fx,
-            fx_configured,
-            customers: IdSet::new(),
-            doc_ids: IdSet::new(),
-            fx_keys: HashSet::default(),
-            payment_ids: IdSet::new(),
-        }
-    }
 }
 
 fn frame(height: usize, columns: Vec<Column>, what: &str) -> Result<DataFrame> {
@@ -65,7 +46,7 @@ fn fail_non_positive(
     }
 }
 
-fn check_customers(c: &mut FileCheck<'_>, customers: &TextCol<'_>, known: &Known) {
+fn check_customers(c: &mut FileCheck<'_>, customers: &TextCol<'_>, known: &Reference) {
     for (i, id) in customers.values.iter().enumerate() {
         if let Some(id) = id
             && c.ok(i)
@@ -79,7 +60,7 @@ fn check_customers(c: &mut FileCheck<'_>, customers: &TextCol<'_>, known: &Known
 /// Convert each surviving row to the reporting currency; rows without a rate fail.
 fn convert(
     c: &mut FileCheck<'_>,
-    known: &Known,
+    known: &Reference,
     currency: &TextCol<'_>,
     dates: &[Option<i32>],
     amounts: &[Option<i64>],
@@ -123,8 +104,8 @@ fn check_unique(c: &mut FileCheck<'_>, ids: &TextCol<'_>, column: &'static str, 
     }
 }
 
-/// Validate one fx_rates file; accepted rates go into `known.fx`.
-pub fn fx_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
+/// Validate one fx_rates file; accepted rates go into `fx`.
+pub fn fx_file(c: &mut FileCheck<'_>, fx: &mut FxTable, keys: &mut HashSet<(i32, String)>) -> Result<DataFrame> {
     let date = c.dates("date", false)?;
     let currency_ca = c.text_column("currency")?;
     let currency = c.text(currency_ca.as_ref(), "currency", false);
@@ -136,8 +117,8 @@ pub fn fx_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
         if !c.ok(i) {
             continue;
         }
-        if known.fx_keys.insert((d, cur.to_string())) {
-            known.fx.insert(cur, d, i128::from(r));
+        if keys.insert((d, cur.to_string())) {
+            fx.insert(cur, d, i128::from(r));
         } else {
             c.fail(i, Rule::DuplicateId, "date");
             c.detail.insert(i, format!("{cur} on {}", from_epoch_days(d)));
@@ -158,8 +139,8 @@ pub fn fx_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
     )
 }
 
-/// Validate one customers file; accepted ids go into `known.customers`.
-pub fn customers_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
+/// Validate one customers file; accepted ids go into `seen`.
+pub fn customers_file(c: &mut FileCheck<'_>, seen: &mut IdSet) -> Result<DataFrame> {
     let id_ca = c.text_column("customer_id")?;
     let id = c.text(id_ca.as_ref(), "customer_id", false);
     let segment_ca = c.text_column("segment")?;
@@ -174,7 +155,7 @@ pub fn customers_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFr
     fail_non_positive(c, &limit, Rule::NegativeAmount, "credit_limit", true);
     let onboarded = c.dates("onboarded_date", true)?;
     let score = c.numbers("external_score")?;
-    check_unique(c, &id, "customer_id", &mut known.customers);
+    check_unique(c, &id, "customer_id", seen);
     let kept = c.kept();
     let [file, row] = c.lineage(&kept);
     let segment_or_unknown: Vec<Option<&str>> = segment.values.iter().map(|s| Some(s.unwrap_or("UNKNOWN"))).collect();
@@ -196,8 +177,8 @@ pub fn customers_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFr
     )
 }
 
-/// Validate one ledger file; accepted document ids go into `known.doc_ids`.
-pub fn ledger_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame> {
+/// Validate one ledger file; accepted document ids go into `seen`.
+pub fn ledger_file(c: &mut FileCheck<'_>, known: &Reference, seen: &mut IdSet) -> Result<DataFrame> {
     let spec = c.spec;
     let id_ca = c.text_column("doc_id")?;
     let id = c.text(id_ca.as_ref(), "doc_id", false);
@@ -244,7 +225,7 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame
     c.check_currencies(&currency, "currency");
     check_customers(c, &customer, known);
     let (rate, reporting) = convert(c, known, &currency, &doc_date, &amount);
-    check_unique(c, &id, "doc_id", &mut known.doc_ids);
+    check_unique(c, &id, "doc_id", seen);
     let kept = c.kept();
     let [file, row] = c.lineage(&kept);
     frame(
@@ -271,39 +252,15 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &mut Known) -> Result<DataFrame
     )
 }
 
-/// Payment references of accepted payments, one row per reference.
-#[derive(Debug, Default)]
-pub struct RefsBuilder {
-    payment_id: Vec<String>,
-    position: Vec<u64>,
-    doc_id: Vec<String>,
-    known: Vec<bool>,
-}
-
-impl RefsBuilder {
-    /// The `payment_refs` table.
-    pub fn finish(self) -> Result<DataFrame> {
-        frame(
-            self.payment_id.len(),
-            vec![
-                StringChunked::from_iter_values("payment_id".into(), self.payment_id.iter().map(String::as_str))
-                    .into_column(),
-                UInt64Chunked::from_vec("position".into(), self.position).into_column(),
-                StringChunked::from_iter_values("doc_id".into(), self.doc_id.iter().map(String::as_str)).into_column(),
-                BooleanChunked::from_iter_values("known".into(), self.known.into_iter()).into_column(),
-            ],
-            "payment_refs",
-        )
-    }
-}
-
-/// Validate one payments file; references to unknown documents are flagged, not rejected.
+/// Validate one payments file; accepted payment ids go into `seen`. Returns the accepted
+/// payments and their references (payment_id, position, doc_id, and the payment's row in the
+/// returned frame); whether each reference exists is decided once the ledger is complete.
 pub fn payments_file(
     c: &mut FileCheck<'_>,
-    known: &mut Known,
-    q: &mut QuarantineBuilder,
-    refs: &mut RefsBuilder,
-) -> Result<DataFrame> {
+    known: &Reference,
+    seen: &mut IdSet,
+    row_offset: u64,
+) -> Result<(DataFrame, DataFrame)> {
     let id_ca = c.text_column("payment_id")?;
     let id = c.text(id_ca.as_ref(), "payment_id", false);
     let customer_ca = c.text_column("customer_id")?;
@@ -320,35 +277,61 @@ pub fn payments_file(
     c.check_currencies(&currency, "currency");
     check_customers(c, &customer, known);
     let (rate, reporting) = convert(c, known, &currency, &date, &amount);
-    check_unique(c, &id, "payment_id", &mut known.payment_ids);
+    check_unique(c, &id, "payment_id", seen);
     let kept = c.kept();
     let separator = c.spec.refs_separator.as_str();
-    let mut canonical_refs: Vec<Option<String>> = Vec::with_capacity(kept.len());
-    for &i in &kept {
+    // References split once; the canonical `invoice_refs` text is rebuilt only when the
+    // export's differs (other separator, spaces, empty parts).
+    let (mut ref_payment, mut ref_position, mut ref_doc, mut ref_row) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut canonical: Vec<Option<String>> = Vec::new();
+    let mut rebuilt = false;
+    for (k, &i) in kept.iter().enumerate() {
         let Some(text) = refs_text.get(i) else {
-            canonical_refs.push(None);
+            canonical.push(None);
             continue;
         };
-        let mut list = Vec::new();
-        let mut first_unknown = None;
-        for r in text.split(separator).filter_map(|r| clean(Some(r))) {
-            let is_known = known.doc_ids.contains(r);
-            if !is_known && first_unknown.is_none() {
-                first_unknown = Some(r);
+        let mut count = 0u64;
+        let mut changed = separator != ";";
+        for part in text.split(separator) {
+            match clean(Some(part)) {
+                Some(r) => {
+                    changed |= r.len() != part.len();
+                    count += 1;
+                    ref_payment.push(id.get(i).unwrap_or_default());
+                    ref_position.push(count);
+                    ref_doc.push(r);
+                    ref_row.push(row_offset + k as u64);
+                }
+                None => changed = true,
             }
-            refs.payment_id.push(id.get(i).unwrap_or_default().to_string());
-            refs.position.push(list.len() as u64 + 1);
-            refs.doc_id.push(r.to_string());
-            refs.known.push(is_known);
-            list.push(r);
         }
-        if let Some(r) = first_unknown {
-            c.flag(q, i, Rule::UnknownReference, "invoice_refs", r);
-        }
-        canonical_refs.push((!list.is_empty()).then(|| list.join(";")));
+        rebuilt |= changed;
+        canonical.push(if count == 0 {
+            None
+        } else if changed {
+            Some(text.split(separator).filter_map(|r| clean(Some(r))).collect::<Vec<_>>().join(";"))
+        } else {
+            Some(text.to_string())
+        });
     }
+    let refs_column = if rebuilt {
+        StringChunked::from_iter_options("invoice_refs".into(), canonical.iter().map(Option::as_deref)).into_column()
+    } else {
+        refs_text.column("invoice_refs", &kept)
+    };
+    let refs = frame(
+        ref_doc.len(),
+        vec![
+            StringChunked::from_iter_values("payment_id".into(), ref_payment.into_iter()).into_column(),
+            UInt64Chunked::from_vec("position".into(), ref_position).into_column(),
+            StringChunked::from_iter_values("doc_id".into(), ref_doc.into_iter()).into_column(),
+            UInt64Chunked::from_vec("payment_row".into(), ref_row).into_column(),
+        ],
+        "payment_refs",
+    )?;
     let [file, row] = c.lineage(&kept);
-    frame(
+    let payments = frame(
         kept.len(),
         vec![
             id.column("payment_id", &kept),
@@ -358,12 +341,12 @@ pub fn payments_file(
             currency.column("currency", &kept),
             decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
             decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
-            StringChunked::from_iter_options("invoice_refs".into(), canonical_refs.iter().map(Option::as_deref))
-                .into_column(),
+            refs_column,
             method.column("method", &kept),
             file,
             row,
         ],
         "payments",
-    )
+    )?;
+    Ok((payments, refs))
 }
