@@ -61,7 +61,8 @@ pub const DEFAULT_OUT: &str = "ardent-out";
 
 /// The bundled sample pipeline, used when no config is given.
 pub fn bundled_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("sample-data").join("pipeline.toml")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).join("sample-data").join("pipeline.toml")
 }
 
 /// Read and parse a config file.
