@@ -187,3 +187,16 @@ fn mapped_columns_locale_numbers_and_erp_codes_are_read() {
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&fields[1..4], ["2", "2", "0"], "{line}");
 }
+
+#[test]
+fn excel_csv_with_byte_order_mark_and_crlf_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    let bom = format!("\u{feff}{}", CUSTOMERS.replace('\n', "\r\n"));
+    write(&dir.path().join("customers.csv"), &bom);
+    write(&dir.path().join("ledger.csv"), &LEDGER.replace('\n', "\r\n"));
+    let o = ardent(&["validate", "--config", &config]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = o.stdout.lines().find(|l| l.starts_with("customers")).unwrap();
+    assert_eq!(line.split_whitespace().nth(2), Some("2"), "{line}");
+}
