@@ -318,50 +318,39 @@ impl<'a> FileCheck<'a> {
 
     /// Flags; values outside the configured spellings fail `invalid_bool`.
     pub fn bools(&mut self, canonical: &'static str) -> Result<Vec<Option<bool>>> {
-        let n = self.height();
-        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
-        if col.dtype() == &DataType::Boolean {
-            let ca = col.bool().map_err(EngineError::polars("reading flags"))?;
-            return Ok(ca.iter().collect());
+        if let Some(col) = self.source(canonical).filter(|c| c.dtype() == &DataType::Boolean) {
+            return Ok(col.bool().map_err(EngineError::polars("reading flags"))?.iter().collect());
         }
-        let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
-        let mut out = Vec::with_capacity(n);
-        for (i, v) in text.iter().enumerate() {
-            match clean(v) {
-                None => out.push(None),
-                Some(s) => {
-                    let b = self.spec.bools.parse(s);
-                    if b.is_none() {
-                        self.fail(i, Rule::InvalidBool, canonical);
-                    }
-                    out.push(b);
-                }
-            }
-        }
-        Ok(out)
+        let bools = self.spec.bools.clone();
+        self.parse_text(canonical, Rule::InvalidBool, |s| bools.parse(s))
     }
 
     /// Plain numbers (scores); bad ones fail `invalid_number`.
     pub fn numbers(&mut self, canonical: &'static str) -> Result<Vec<Option<f64>>> {
-        let n = self.height();
-        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
-        if col.dtype().is_primitive_numeric() {
+        if let Some(col) = self.source(canonical).filter(|c| c.dtype().is_primitive_numeric()) {
             let c = col.cast(&DataType::Float64).map_err(EngineError::polars("reading numbers"))?;
             return Ok(c.f64().map_err(EngineError::polars("reading numbers"))?.iter().collect());
         }
-        let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
+        let numbers = self.spec.numbers;
+        self.parse_text(canonical, Rule::InvalidNumber, |s| numbers.parse_f64(s))
+    }
+
+    /// Parse a column as text with `parse`; non-empty values it rejects fail `rule`.
+    fn parse_text<T>(
+        &mut self,
+        canonical: &'static str,
+        rule: Rule,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<Option<T>>> {
+        let n = self.height();
+        let Some(text) = self.text_column(canonical)? else { return Ok((0..n).map(|_| None).collect()) };
         let mut out = Vec::with_capacity(n);
         for (i, v) in text.iter().enumerate() {
-            match clean(v) {
-                None => out.push(None),
-                Some(s) => {
-                    let x = self.spec.numbers.parse_f64(s);
-                    if x.is_none() {
-                        self.fail(i, Rule::InvalidNumber, canonical);
-                    }
-                    out.push(x);
-                }
+            let parsed = clean(v).map(|s| (parse(s), s));
+            if let Some((None, _)) = parsed {
+                self.fail(i, rule, canonical);
             }
+            out.push(parsed.and_then(|(p, _)| p));
         }
         Ok(out)
     }
