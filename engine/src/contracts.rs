@@ -352,7 +352,12 @@ pub const QUARANTINE_TABLE: TableContract = TableContract {
         out("rule", O::Text, false, "The rule that failed (see `ardent schema`)"),
         out("outcome", O::Text, false, "quarantined (row rejected) or flagged (row kept)"),
         out("message", O::Text, false, "What is wrong and what to do"),
-        out("raw", O::Text, false, "The original row as a JSON object of export column → value"),
+        out(
+            "raw",
+            O::Text,
+            false,
+            "Rejected rows: the original row as JSON (export column → value); flagged rows: the canonical row",
+        ),
     ],
 };
 

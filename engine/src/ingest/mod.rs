@@ -1,11 +1,12 @@
 //! Ingestion: from configured exports to validated canonical tables plus a quarantine.
 //!
 //! [`ingest`] resolves every input's files first (so a missing input stops the run before
-//! anything is read), then validates the inputs in dependency order — fx_rates, customers,
-//! ledger, payments — file by file, each row either accepted into its canonical table or
-//! quarantined with its reason. [`Ingested`] holds the tables, the `quarantine` and
-//! `data_quality` tables and the counts, which always add up:
-//! `rows_read = rows_accepted + rows_quarantined` for every input.
+//! anything is read), validates fx_rates and customers (the others check against them), then
+//! ledger and payments side by side, file by file, each row either accepted into its
+//! canonical table or quarantined with its reason. Checks that need both — payment references
+//! and credit memos' `applies_to` — run last and flag rows without rejecting them.
+//! [`Ingested`] holds the tables, the `quarantine` and `data_quality` tables and the counts,
+//! which always add up: `rows_read = rows_accepted + rows_quarantined` for every input.
 
 pub mod columns;
 pub mod options;
