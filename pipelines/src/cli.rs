@@ -7,14 +7,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// ardent — accounts-receivable analytics and risk scoring on ERP exports.
 #[derive(Debug, Parser)]
-#[command(name = "ardent", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "ardent", version, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
     /// Worker threads for ardent's parallel stages (default: all cores). polars reads
     /// POLARS_MAX_THREADS.
-    #[arg(long, global = true, env = "ARDENT_THREADS")]
+    #[arg(long, global = true, env = "ARDENT_THREADS", hide_env_values = true)]
     pub threads: Option<usize>,
 }
 

@@ -76,3 +76,10 @@ fn schema_of_an_unknown_table_names_the_tables() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("no table named `invoices`") && o.stderr.contains("payment_refs"), "{}", o.stderr);
 }
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let o = common::ardent(&["--help"]);
+    assert_eq!(o.code, 0);
+    insta::assert_snapshot!(o.stdout);
+}
