@@ -117,3 +117,31 @@ fn a_folder_of_batches_is_read_in_name_order_and_repeats_are_duplicates() {
     let ledger = ing.counts.iter().find(|(k, _)| k.name() == "ledger").unwrap().1;
     assert_eq!((ledger.rows_read, ledger.rows_accepted, ledger.rows_quarantined), (4, 3, 1));
 }
+
+#[test]
+fn typed_amounts_too_large_for_decimal_18_are_invalid_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::write(&d.join("customers.csv"), "customer_id,segment\nC1,smb\n");
+    common::write(&d.join("payments.csv"), "payment_id,customer_id,payment_date,amount,currency\n");
+    let mut ledger = df!(
+        "doc_id" => ["1", "2"],
+        "customer_id" => ["C1", "C1"],
+        "doc_type" => ["invoice", "invoice"],
+        "doc_date" => ["2025-01-02", "2025-01-02"],
+        "due_date" => ["2025-02-01", "2025-02-01"],
+        "amount" => [10_i64, 90_000_000_000_000_000_i64],
+        "currency" => ["USD", "USD"],
+    )
+    .unwrap();
+    let file = std::fs::File::create(d.join("ledger.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut ledger).unwrap();
+    common::write(
+        &d.join("pipeline.toml"),
+        "[inputs.customers]\npath = \"customers.csv\"\n[inputs.ledger]\npath = \"ledger.parquet\"\n[inputs.payments]\npath = \"payments.csv\"\n",
+    );
+    let ing = ingest_config(&d.join("pipeline.toml"));
+    assert_eq!(ing.tables.ledger.height(), 1);
+    assert_eq!(ing.entries.len(), 1);
+    assert_eq!((ing.entries[0].rule.name(), ing.entries[0].row), ("invalid_amount", 2));
+}
