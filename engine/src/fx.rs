@@ -47,20 +47,45 @@ impl FxTable {
         }
     }
 
+    /// The rates of one currency, for converting many amounts without looking it up again.
+    pub fn series(&self, currency: &str) -> Option<FxSeries<'_>> {
+        if currency == self.reporting {
+            return Some(FxSeries { points: None, max_age_days: self.max_age_days });
+        }
+        self.rates.get(currency).map(|p| FxSeries { points: Some(p), max_age_days: self.max_age_days })
+    }
+
     /// The rate that applies to `currency` on `date`, if any.
     pub fn rate(&self, currency: &str, date: i32) -> Option<i128> {
-        if currency == self.reporting {
-            return Some(RATE_ONE);
-        }
-        let series = self.rates.get(currency)?;
-        let idx = series.partition_point(|(d, _)| *d <= date);
-        let (d, r) = *series.get(idx.checked_sub(1)?)?;
-        (date - d <= self.max_age_days).then_some(r)
+        self.series(currency)?.rate(date)
     }
 
     /// Convert minor units of `currency` on `date` to reporting minor units (half-even).
     pub fn convert(&self, currency: &str, date: i32, amount: i128) -> Option<(i128, i128)> {
-        let rate = self.rate(currency, date)?;
+        self.series(currency)?.convert(date, amount)
+    }
+}
+
+/// The rates of one currency (or the reporting currency itself, rate 1).
+#[derive(Debug, Clone, Copy)]
+pub struct FxSeries<'a> {
+    /// `None` for the reporting currency.
+    points: Option<&'a [(i32, i128)]>,
+    max_age_days: i32,
+}
+
+impl FxSeries<'_> {
+    /// The rate on `date`, if one is recent enough.
+    pub fn rate(&self, date: i32) -> Option<i128> {
+        let Some(points) = self.points else { return Some(RATE_ONE) };
+        let idx = points.partition_point(|(d, _)| *d <= date);
+        let (d, r) = *points.get(idx.checked_sub(1)?)?;
+        (date - d <= self.max_age_days).then_some(r)
+    }
+
+    /// (rate, converted amount) on `date`.
+    pub fn convert(&self, date: i32, amount: i128) -> Option<(i128, i128)> {
+        let rate = self.rate(date)?;
         Some((rate, convert_half_even(amount, rate, RATE_SCALE as u32)))
     }
 }

@@ -35,8 +35,15 @@ impl std::fmt::Debug for FileCheck<'_> {
 }
 
 /// Trimmed text, `None` when empty.
+#[inline]
 pub fn clean(s: Option<&str>) -> Option<&str> {
-    s.map(str::trim).filter(|t| !t.is_empty())
+    let s = s?;
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        // Most values need no trimming: skip the Unicode-aware trim when both ends are
+        // visible ASCII.
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => Some(s),
+        _ => Some(s.trim()).filter(|t| !t.is_empty()),
+    }
 }
 
 impl<'a> FileCheck<'a> {
@@ -125,6 +132,15 @@ impl<'a> FileCheck<'a> {
                 }
             }
         }
+        TextCol { source: Some(ca), values, altered }
+    }
+
+    /// A text column that is only copied to the output (no row rule reads it): values are
+    /// materialised only when cleaning changes one of them.
+    pub fn text_output<'c>(&self, ca: Option<&'c StringChunked>) -> TextCol<'c> {
+        let Some(ca) = ca else { return TextCol { source: None, values: vec![None; self.height()], altered: false } };
+        let altered = ca.iter().any(|v| clean(v).map(str::len) != v.map(str::len));
+        let values = if altered { ca.iter().map(clean).collect() } else { Vec::new() };
         TextCol { source: Some(ca), values, altered }
     }
 
@@ -513,7 +529,11 @@ pub struct TextCol<'c> {
 impl<'c> TextCol<'c> {
     /// The value of row `i`.
     pub fn get(&self, i: usize) -> Option<&'c str> {
-        self.values[i]
+        match self.values.get(i) {
+            Some(v) => *v,
+            // An output-only column kept as its source.
+            None => self.source.and_then(|ca| clean(ca.get(i))),
+        }
     }
 
     /// The column of the kept rows. When cleaning changed nothing this shares the source's

@@ -250,14 +250,13 @@ fn resolve_payment_refs(
     q: &mut QuarantineBuilder,
 ) -> Result<DataFrame> {
     let err = || EngineError::polars("resolving payment references");
-    let mut refs = match parts.into_iter().reduce(|mut a, b| {
+    let refs = match parts.into_iter().reduce(|mut a, b| {
         let _ = a.vstack_mut_owned(b);
         a
     }) {
         Some(r) => r,
         None => return empty(&contracts::PAYMENT_REFS_TABLE),
     };
-    refs.rechunk_mut();
     let doc = refs.column("doc_id").and_then(|c| c.str().cloned()).map_err(err())?;
     let rows = refs.column("payment_row").and_then(|c| c.u64().cloned()).map_err(err())?;
     let known: Vec<bool> = {
@@ -331,10 +330,11 @@ pub fn empty(contract: &TableContract) -> Result<DataFrame> {
 fn concat(parts: Vec<DataFrame>, contract: &TableContract) -> Result<DataFrame> {
     let mut parts = parts.into_iter();
     let Some(mut first) = parts.next() else { return empty(contract) };
+    // No rechunk: one contiguous copy of a 2M-row table cost more (fresh pages) than any
+    // reader of these tables gains from it.
     for p in parts {
         first.vstack_mut_owned(p).map_err(EngineError::polars(format!("combining the files of {}", contract.name)))?;
     }
-    first.rechunk_mut();
     Ok(first)
 }
 

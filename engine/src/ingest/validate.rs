@@ -68,12 +68,18 @@ fn convert(
     let n = c.height();
     let mut rates = vec![None; n];
     let mut converted = vec![None; n];
+    let mut cached: Option<(&str, Option<crate::fx::FxSeries<'_>>)> = None;
     for i in 0..n {
         if !c.ok(i) {
             continue;
         }
         let (Some(cur), Some(date), Some(amount)) = (currency.get(i), dates[i], amounts[i]) else { continue };
-        match known.fx.convert(cur, date, i128::from(amount)) {
+        // Rows of one currency come in runs; look its rate series up once per run.
+        if cached.map(|(c, _)| c) != Some(cur) {
+            cached = Some((cur, known.fx.series(cur)));
+        }
+        let series = cached.and_then(|(_, s)| s);
+        match series.and_then(|s| s.convert(date, i128::from(amount))) {
             Some((rate, value)) => {
                 rates[i] = i64::try_from(rate).ok();
                 converted[i] = i64::try_from(value).ok();
@@ -146,11 +152,11 @@ pub fn customers_file(c: &mut FileCheck<'_>, seen: &mut IdSet) -> Result<DataFra
     let segment_ca = c.text_column("segment")?;
     let segment = c.text(segment_ca.as_ref(), "segment", true);
     let industry_ca = c.text_column("industry")?;
-    let industry = c.text(industry_ca.as_ref(), "industry", true);
+    let industry = c.text_output(industry_ca.as_ref());
     let region_ca = c.text_column("region")?;
-    let region = c.text(region_ca.as_ref(), "region", true);
+    let region = c.text_output(region_ca.as_ref());
     let country_ca = c.text_column("country")?;
-    let country = c.text(country_ca.as_ref(), "country", true);
+    let country = c.text_output(country_ca.as_ref());
     let limit = c.decimals("credit_limit", true, MONEY_SCALE as u32, Rule::InvalidAmount)?;
     fail_non_positive(c, &limit, Rule::NegativeAmount, "credit_limit", true);
     let onboarded = c.dates("onboarded_date", true)?;
@@ -201,10 +207,10 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &Reference, seen: &mut IdSet) -
     let currency_ca = c.text_column("currency")?;
     let currency = c.text(currency_ca.as_ref(), "currency", false);
     let applies_ca = c.text_column("applies_to")?;
-    let applies_to = c.text(applies_ca.as_ref(), "applies_to", true);
+    let applies_to = c.text_output(applies_ca.as_ref());
     let disputed = c.bools("disputed")?;
     let terms_ca = c.text_column("terms")?;
-    let terms = c.text(terms_ca.as_ref(), "terms", true);
+    let terms = c.text_output(terms_ca.as_ref());
     for i in 0..c.height() {
         let (Some(t), Some(doc)) = (doc_type[i], doc_date[i]) else { continue };
         if !c.ok(i) {
@@ -273,7 +279,7 @@ pub fn payments_file(
     let refs_ca = c.text_column("invoice_refs")?;
     let refs_text = c.text(refs_ca.as_ref(), "invoice_refs", true);
     let method_ca = c.text_column("method")?;
-    let method = c.text(method_ca.as_ref(), "method", true);
+    let method = c.text_output(method_ca.as_ref());
     c.check_currencies(&currency, "currency");
     check_customers(c, &customer, known);
     let (rate, reporting) = convert(c, known, &currency, &date, &amount);
