@@ -575,3 +575,26 @@ pub fn date_column(name: &str, values: &[Option<i32>], kept: &[usize]) -> Column
 pub fn text_column(name: &str, values: &[Option<&str>], kept: &[usize]) -> Column {
     StringChunked::from_iter_options(name.into(), kept.iter().map(|&i| values[i])).into_column()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn clean_trims_unicode_whitespace_and_empties_to_none() {
+        for (input, expected) in [
+            (Some("C001"), Some("C001")),
+            (Some("a b"), Some("a b")),
+            (Some("  C001 "), Some("C001")),
+            (Some("\tC001"), Some("C001")),
+            (Some("\u{a0}C001\u{a0}"), Some("C001")),
+            (Some("é"), Some("é")),
+            (Some(""), None),
+            (Some("   "), None),
+            (Some("\t\r\n"), None),
+            (None, None),
+        ] {
+            assert_eq!(clean(input), expected, "{input:?}");
+        }
+    }
+}
