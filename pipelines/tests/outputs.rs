@@ -83,3 +83,34 @@ fn help_lists_commands_and_exit_codes() {
     assert_eq!(o.code, 0);
     insta::assert_snapshot!(o.stdout);
 }
+
+#[test]
+fn published_tables_are_byte_identical_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::generate(&dir.path().join("data"), 300, 9, 0.03);
+    let config = config.to_str().unwrap();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(format!("out-{threads}"));
+        let o = common::ardent(&[
+            "--threads",
+            threads,
+            "run",
+            "--config",
+            config,
+            "--out",
+            out.to_str().unwrap(),
+            "--max-rejected-share",
+            "1",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        outputs.push(out);
+    }
+    let quarantine = std::fs::metadata(outputs[0].join("quarantine.parquet")).unwrap().len();
+    assert!(quarantine > 2_000, "the dirty data should fill the quarantine");
+    for contract in OUTPUT_TABLES {
+        let name = format!("{}.parquet", contract.name);
+        let (a, b) = (std::fs::read(outputs[0].join(&name)).unwrap(), std::fs::read(outputs[1].join(&name)).unwrap());
+        assert!(a == b, "{name} differs between 1 and 2 threads");
+    }
+}
