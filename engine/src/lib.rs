@@ -6,7 +6,8 @@
 //!    their columns onto the canonical [`contracts`], and validates every row: accepted rows
 //!    form typed canonical tables (money as `DECIMAL(18,2)`, dates as `DATE`), rejected rows
 //!    go to the quarantine with file, row, column, value and rule.
-//! 2. [`fx`] converts amounts to the reporting currency with exact half-even rounding.
+//! 2. [`fx`] converts amounts to the reporting currency with exact half-even rounding;
+//!    [`ids`] checks millions of ids for duplicates and references without an allocation each.
 //! 3. [`sink`] writes tables as Parquet that BI tools read without help.
 //!
 //! The engine never reads the clock or the environment: everything comes from its inputs
