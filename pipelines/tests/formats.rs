@@ -145,3 +145,28 @@ fn typed_amounts_too_large_for_decimal_18_are_invalid_not_missing() {
     assert_eq!(ing.entries.len(), 1);
     assert_eq!((ing.entries[0].rule.name(), ing.entries[0].row), ("invalid_amount", 2));
 }
+
+#[test]
+fn an_amount_that_overflows_decimal_18_in_the_reporting_currency_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::write(&d.join("customers.csv"), "customer_id,segment\nC1,smb\n");
+    common::write(&d.join("fx_rates.csv"), "date,currency,rate_to_reporting\n2025-01-01,GBP,1.27\n");
+    common::write(
+        &d.join("ledger.csv"),
+        "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency\n\
+         1,C1,invoice,2025-01-02,2025-02-01,10.00,GBP\n\
+         2,C1,invoice,2025-01-02,2025-02-01,9000000000000000.00,GBP\n",
+    );
+    common::write(&d.join("payments.csv"), "payment_id,customer_id,payment_date,amount,currency\n");
+    common::write(
+        &d.join("pipeline.toml"),
+        "[inputs.fx_rates]\npath = \"fx_rates.csv\"\n[inputs.customers]\npath = \"customers.csv\"\n\
+         [inputs.ledger]\npath = \"ledger.csv\"\n[inputs.payments]\npath = \"payments.csv\"\n",
+    );
+    let ing = ingest_config(&d.join("pipeline.toml"));
+    assert_eq!(ing.tables.ledger.height(), 1);
+    assert_eq!(ing.tables.ledger.column("amount_reporting").unwrap().null_count(), 0);
+    assert_eq!(ing.entries.len(), 1);
+    assert_eq!((ing.entries[0].rule.name(), ing.entries[0].row), ("invalid_amount", 2));
+}

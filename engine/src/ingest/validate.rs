@@ -9,7 +9,7 @@ use crate::ids::IdSet;
 use polars::prelude::*;
 
 use super::columns::{FileCheck, TextCol, clean, date_column, decimal_column};
-use super::parse::from_epoch_days;
+use super::parse::{DECIMAL18_MAX, from_epoch_days};
 use super::quarantine::Rule;
 use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
 use crate::error::{EngineError, Result};
@@ -80,6 +80,10 @@ fn convert(
         }
         let series = cached.and_then(|(_, s)| s);
         match series.and_then(|s| s.convert(date, i128::from(amount))) {
+            // A valid amount can still overflow DECIMAL(18,2) once converted at a rate above 1.
+            Some((_, value)) if value.abs() > DECIMAL18_MAX => {
+                c.fail(i, Rule::InvalidAmount, "amount");
+            }
             Some((rate, value)) => {
                 rates[i] = i64::try_from(rate).ok();
                 converted[i] = i64::try_from(value).ok();
