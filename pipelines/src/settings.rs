@@ -145,7 +145,7 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         max_rate_age_days: max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS),
         base_dir,
     };
-    if iso_check(&ingest.reporting_currency).is_none() {
+    if !ardent_engine::contracts::is_currency(&ingest.reporting_currency) {
         return Err(ConfigError(format!(
             "{}: `run.reporting_currency` = \"{}\" is not an ISO 4217 currency code (e.g. USD, EUR)",
             config_path.display(),
@@ -155,9 +155,4 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
     }
     let out = out.or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     Ok(Settings { config_path, config, ingest, max_rejected_share, out })
-}
-
-fn iso_check(code: &str) -> Option<()> {
-    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(())?;
-    ardent_engine::contracts::is_currency(code).then_some(())
 }

@@ -2,17 +2,7 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
-
-/// Epoch days of a date.
-pub fn day(date: NaiveDate) -> i32 {
-    date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
-}
-
-/// The date of epoch days.
-pub fn date(day: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(day + EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
-}
+pub use ardent_engine::ingest::parse::{epoch_days as day, from_epoch_days as date};
 
 /// Month of year (1–12) of a day.
 pub fn month_of_year(d: i32) -> u32 {

@@ -116,28 +116,28 @@ impl Injector {
             _ => {}
         }
         let set = |bad: &mut Vec<Val<'_>>, name: &str, v: Val<'static>| bad[def.position(name)] = v;
-        match (def.name, rule) {
-            (_, "duplicate_id") => bad = row.to_vec(),
-            (_, "missing_value") => set(&mut bad, column, Val::Null),
-            (_, "invalid_date") => {
+        match rule {
+            "duplicate_id" => bad = row.to_vec(),
+            "missing_value" => set(&mut bad, column, Val::Null),
+            "invalid_date" => {
                 set(&mut bad, column, Val::Str(["2024-02-30", "31/12/2024", "2024-13-01"][n as usize % 3]))
             }
-            (_, "invalid_amount") => set(&mut bad, column, Val::Str(["12.34.56", "1O0.00", "12.345"][n as usize % 3])),
-            (_, "non_positive_amount") => set(&mut bad, column, Val::Str(["0.00", "-125.50"][n as usize % 2])),
-            (_, "negative_amount") => set(&mut bad, column, Val::Str("-5000.00")),
-            (_, "invalid_number") => set(&mut bad, column, Val::Str("abc")),
-            (_, "invalid_rate") => set(&mut bad, column, Val::Str("1.08.34")),
-            (_, "non_positive_rate") => set(&mut bad, column, Val::Str("0")),
-            (_, "unknown_currency") => set(&mut bad, column, Val::Str(["US$", "EURO", "EUX"][n as usize % 3])),
-            (_, "missing_fx_rate") => set(&mut bad, column, Val::Str("CHF")),
-            (_, "unknown_customer") => set(&mut bad, column, Val::Owned(format!("C9{n:07}"))),
-            (_, "unknown_doc_type") => set(&mut bad, column, Val::Str("ZZ")),
-            (_, "invalid_bool") => set(&mut bad, column, Val::Str("maybe")),
-            (_, "missing_due_date") => {
+            "invalid_amount" => set(&mut bad, column, Val::Str(["12.34.56", "1O0.00", "12.345"][n as usize % 3])),
+            "non_positive_amount" => set(&mut bad, column, Val::Str(["0.00", "-125.50"][n as usize % 2])),
+            "negative_amount" => set(&mut bad, column, Val::Str("-5000.00")),
+            "invalid_number" => set(&mut bad, column, Val::Str("abc")),
+            "invalid_rate" => set(&mut bad, column, Val::Str("1.08.34")),
+            "non_positive_rate" => set(&mut bad, column, Val::Str("0")),
+            "unknown_currency" => set(&mut bad, column, Val::Str(["US$", "EURO", "EUX"][n as usize % 3])),
+            "missing_fx_rate" => set(&mut bad, column, Val::Str("CHF")),
+            "unknown_customer" => set(&mut bad, column, Val::Owned(format!("C9{n:07}"))),
+            "unknown_doc_type" => set(&mut bad, column, Val::Str("ZZ")),
+            "invalid_bool" => set(&mut bad, column, Val::Str("maybe")),
+            "missing_due_date" => {
                 set(&mut bad, "doc_type", Val::Str("invoice"));
                 set(&mut bad, "due_date", Val::Null);
             }
-            (_, "due_before_doc_date") => {
+            "due_before_doc_date" => {
                 let doc = match row[pos("doc_date")] {
                     Val::Date(d) => d,
                     _ => 0,
@@ -145,7 +145,7 @@ impl Injector {
                 set(&mut bad, "doc_type", Val::Str("invoice"));
                 set(&mut bad, "due_date", Val::Date(doc - 5));
             }
-            (_, "unknown_reference") => set(&mut bad, column, Val::Owned(format!("90999{n:09}"))),
+            "unknown_reference" => set(&mut bad, column, Val::Owned(format!("90999{n:09}"))),
             _ => {}
         }
         let line = w.row(&bad, dates)?;

@@ -18,7 +18,6 @@ pub mod dirty;
 pub mod model;
 pub mod tables;
 
-use std::fmt::Write as _;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -364,13 +363,8 @@ impl Writers<'_> {
             }
             for p in &h.payments {
                 let id_text = format!("14{:07}{:05}", c.index, p.seq);
-                let mut refs = String::new();
-                for (k, (kind, seq)) in p.refs.iter().enumerate() {
-                    if k > 0 {
-                        refs.push(';');
-                    }
-                    let _ = write!(refs, "{:02}{:07}{:05}", kind.prefix(), c.index, seq);
-                }
+                let refs: Vec<String> = p.refs.iter().map(|(kind, seq)| doc_id(c.index, *kind, *seq)).collect();
+                let refs = refs.join(";");
                 let row = [
                     Val::Str(&id_text),
                     Val::Str(&id),

@@ -153,7 +153,7 @@ fn validate_input(
 /// them), then ledger and payments side by side, then the checks that need both (payment
 /// references, credit memos' `applies_to`).
 pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
-    if iso_currency::Currency::from_code(&spec.reporting_currency).is_none() {
+    if !contracts::is_currency(&spec.reporting_currency) {
         return Err(EngineError::config(format!(
             "`run.reporting_currency` = \"{}\" is not an ISO 4217 currency code (e.g. USD, EUR)",
             spec.reporting_currency
@@ -235,9 +235,9 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
         payment_refs,
     };
     let q = q.sorted();
-    let entries = q.entries().to_vec();
-    let data_quality = quarantine::data_quality(&counts, &entries)?;
-    Ok(Ingested { tables, quarantine: q.finish()?, data_quality, counts, files, entries })
+    let data_quality = quarantine::data_quality(&counts, q.entries())?;
+    let quarantine = q.to_frame()?;
+    Ok(Ingested { tables, quarantine, data_quality, counts, files, entries: q.into_entries() })
 }
 
 /// Decide which payment references exist in the ledger, flag each payment whose references

@@ -193,10 +193,14 @@ impl QuarantineBuilder {
         self
     }
 
-    /// The `quarantine` table, sorted by input, file and row.
-    pub fn finish(self) -> Result<DataFrame> {
-        let this = self.sorted();
-        let e = &this.entries;
+    /// The entries, in their current order.
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
+
+    /// The `quarantine` table of the entries in their current order.
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let e = &self.entries;
         let text = |name: &str, f: &dyn Fn(&Entry) -> String| -> Column {
             StringChunked::from_iter_values(name.into(), e.iter().map(f)).into_column()
         };
