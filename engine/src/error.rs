@@ -61,6 +61,17 @@ pub enum EngineError {
     #[error("{action} {path}: {source}")]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
 
+    /// Validated tables cannot be analysed as configured (for example no FX rate to revalue
+    /// an open amount at an as-of date).
+    #[error("{message}")]
+    Analysis { message: String },
+
+    /// A reconciliation check failed: the numbers do not add up, which is a bug in ardent.
+    #[error(
+        "reconciliation failed, nothing was published: {message}. This is a bug in ardent; please report it together with the pipeline config"
+    )]
+    Reconciliation { message: String },
+
     /// An error from polars that the engine did not expect.
     #[error("internal error in {context}: {source}")]
     Polars { context: String, source: polars::error::PolarsError },
@@ -76,6 +87,8 @@ impl EngineError {
                 ErrorKind::Data
             }
             EngineError::TooManyRejected { .. } => ErrorKind::DataQuality,
+            EngineError::Analysis { .. } => ErrorKind::Data,
+            EngineError::Reconciliation { .. } => ErrorKind::Internal,
             EngineError::Io { .. } => ErrorKind::Io,
             EngineError::Polars { .. } => ErrorKind::Internal,
         }

@@ -287,10 +287,13 @@ impl BoolSpellings {
 
 /// Round `value × rate / 10^rate_scale` half to even, in integer arithmetic.
 pub fn convert_half_even(value: i128, rate: i128, rate_scale: u32) -> i128 {
-    let divisor = 10i128.pow(rate_scale);
-    let product = value * rate;
-    let quotient = product.div_euclid(divisor);
-    let remainder = product.rem_euclid(divisor);
+    div_half_even(value * rate, 10i128.pow(rate_scale))
+}
+
+/// Round `numerator / divisor` half to even, in integer arithmetic; `divisor` > 0.
+pub fn div_half_even(numerator: i128, divisor: i128) -> i128 {
+    let quotient = numerator.div_euclid(divisor);
+    let remainder = numerator.rem_euclid(divisor);
     match (2 * remainder).cmp(&divisor) {
         std::cmp::Ordering::Less => quotient,
         std::cmp::Ordering::Greater => quotient + 1,
