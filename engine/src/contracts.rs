@@ -4,6 +4,8 @@
 //! Readers map export columns onto [`InputKind::columns`]; validation enforces them; the sink
 //! checks written frames against [`TableContract`]s; `ardent schema` prints both.
 
+use std::borrow::Cow;
+
 use polars::prelude::{DataType, TimeUnit};
 
 /// Scale of every money column: amounts are integer minor units (cents) with two decimals.
@@ -191,6 +193,8 @@ pub enum OutType {
     Bool,
     /// Unsigned 64-bit integer (counts, row numbers).
     Count,
+    /// Signed 64-bit integer (days).
+    Int,
     /// 64-bit float (ratios, scores).
     Float,
     /// `TIMESTAMP(MICROS, UTC)`.
@@ -207,6 +211,7 @@ impl OutType {
             OutType::Rate => DataType::Decimal(MONEY_PRECISION, RATE_SCALE),
             OutType::Bool => DataType::Boolean,
             OutType::Count => DataType::UInt64,
+            OutType::Int => DataType::Int64,
             OutType::Float => DataType::Float64,
             OutType::Timestamp => DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC)),
         }
@@ -221,6 +226,7 @@ impl OutType {
             OutType::Rate => "DECIMAL(18,10)",
             OutType::Bool => "BOOLEAN",
             OutType::Count => "UINT64",
+            OutType::Int => "INT64",
             OutType::Float => "DOUBLE",
             OutType::Timestamp => "TIMESTAMP(MICROS,UTC)",
         }
@@ -228,38 +234,49 @@ impl OutType {
 }
 
 /// One column of an output table.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OutColumn {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub ty: OutType,
     pub nullable: bool,
-    pub doc: &'static str,
+    pub doc: Cow<'static, str>,
 }
 
-const fn out(name: &'static str, ty: OutType, nullable: bool, doc: &'static str) -> OutColumn {
-    OutColumn { name, ty, nullable, doc }
+/// An output column with a fixed name.
+pub const fn out(name: &'static str, ty: OutType, nullable: bool, doc: &'static str) -> OutColumn {
+    OutColumn { name: Cow::Borrowed(name), ty, nullable, doc: Cow::Borrowed(doc) }
 }
 
-/// The documented schema of one output table.
-#[derive(Debug, Clone, Copy)]
+/// The documented schema of one output table. Most are fixed; tables whose columns follow
+/// parameters (the aging buckets) are built by a function of those parameters.
+#[derive(Debug, Clone)]
 pub struct TableContract {
     pub name: &'static str,
     pub doc: &'static str,
-    pub columns: &'static [OutColumn],
+    pub columns: Cow<'static, [OutColumn]>,
+    /// Hive-style partition column: written as `name/<column>=<value>/part-0.parquet`, and
+    /// not stored inside the files.
+    pub partition: Option<&'static str>,
+}
+
+impl TableContract {
+    /// The columns stored inside the Parquet files (all but the partition column).
+    pub fn file_columns(&self) -> impl Iterator<Item = &OutColumn> {
+        self.columns.iter().filter(move |c| Some(c.name.as_ref()) != self.partition)
+    }
 }
 
 use OutType as O;
 
-const LINEAGE: [OutColumn; 2] = [
-    out("source_file", O::Text, false, "Export file the row came from"),
-    out("source_row", O::Count, false, "1-based data row in that file (CSV: line = row + 1)"),
-];
+const SOURCE_FILE: OutColumn = out("source_file", O::Text, false, "Export file the row came from");
+const SOURCE_ROW: OutColumn = out("source_row", O::Count, false, "1-based data row in that file (CSV: line = row + 1)");
 
 /// Validated ledger documents.
-pub const LEDGER_TABLE: TableContract = TableContract {
+pub static LEDGER_TABLE: TableContract = TableContract {
     name: "ledger",
     doc: "Validated ledger documents in canonical form",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("doc_id", O::Text, false, "Document number"),
         out("customer_id", O::Text, false, "Customer id"),
         out("doc_type", O::Text, false, "invoice, credit_memo, debit_memo or write_off"),
@@ -272,16 +289,17 @@ pub const LEDGER_TABLE: TableContract = TableContract {
         out("applies_to", O::Text, true, "Invoice reduced by a credit memo or write-off"),
         out("disputed", O::Bool, false, "Disputed by the customer (false when not given)"),
         out("terms", O::Text, true, "Payment terms"),
-        LINEAGE[0],
-        LINEAGE[1],
-    ],
+        SOURCE_FILE,
+        SOURCE_ROW,
+    ]),
 };
 
 /// Validated payments.
-pub const PAYMENTS_TABLE: TableContract = TableContract {
+pub static PAYMENTS_TABLE: TableContract = TableContract {
     name: "payments",
     doc: "Validated payments in canonical form",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("payment_id", O::Text, false, "Payment number"),
         out("customer_id", O::Text, false, "Customer id"),
         out("payment_date", O::Date, false, "Value date"),
@@ -291,28 +309,30 @@ pub const PAYMENTS_TABLE: TableContract = TableContract {
         out("amount_reporting", O::Money, false, "amount × fx_rate, rounded half-even to cents"),
         out("invoice_refs", O::Text, true, "Referenced doc_ids joined with ';' (see payment_refs)"),
         out("method", O::Text, true, "Payment method"),
-        LINEAGE[0],
-        LINEAGE[1],
-    ],
+        SOURCE_FILE,
+        SOURCE_ROW,
+    ]),
 };
 
 /// One row per (payment, referenced document).
-pub const PAYMENT_REFS_TABLE: TableContract = TableContract {
+pub static PAYMENT_REFS_TABLE: TableContract = TableContract {
     name: "payment_refs",
     doc: "Invoice references of payments, one row per reference, in the order given",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("payment_id", O::Text, false, "Payment number"),
         out("position", O::Count, false, "1-based position of the reference in the payment"),
         out("doc_id", O::Text, false, "Referenced document"),
         out("known", O::Bool, false, "The document exists in the validated ledger (unknown ones are flagged)"),
-    ],
+    ]),
 };
 
 /// Validated customers.
-pub const CUSTOMERS_TABLE: TableContract = TableContract {
+pub static CUSTOMERS_TABLE: TableContract = TableContract {
     name: "customers",
     doc: "Validated customer master data (the name is not copied)",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("customer_id", O::Text, false, "Customer id"),
         out("segment", O::Text, false, "Segment ('UNKNOWN' when not given)"),
         out("industry", O::Text, true, "Industry"),
@@ -321,29 +341,31 @@ pub const CUSTOMERS_TABLE: TableContract = TableContract {
         out("credit_limit", O::Money, true, "Credit limit in the reporting currency"),
         out("onboarded_date", O::Date, true, "Start of the relationship"),
         out("external_score", O::Float, true, "External score"),
-        LINEAGE[0],
-        LINEAGE[1],
-    ],
+        SOURCE_FILE,
+        SOURCE_ROW,
+    ]),
 };
 
 /// Validated FX rates.
-pub const FX_RATES_TABLE: TableContract = TableContract {
+pub static FX_RATES_TABLE: TableContract = TableContract {
     name: "fx_rates",
     doc: "Validated exchange rates to the reporting currency",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("date", O::Date, false, "Rate date"),
         out("currency", O::Text, false, "Currency converted from"),
         out("rate_to_reporting", O::Rate, false, "Units of reporting currency per unit"),
-        LINEAGE[0],
-        LINEAGE[1],
-    ],
+        SOURCE_FILE,
+        SOURCE_ROW,
+    ]),
 };
 
 /// Every rejected or flagged input row.
-pub const QUARANTINE_TABLE: TableContract = TableContract {
+pub static QUARANTINE_TABLE: TableContract = TableContract {
     name: "quarantine",
     doc: "Input rows that were rejected (or accepted with a flag), with the rule that failed and the original row",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("input", O::Text, false, "ledger, payments, customers or fx_rates"),
         out("source_file", O::Text, false, "Export file"),
         out("source_row", O::Count, false, "1-based data row in the file (CSV: line = row + 1)"),
@@ -358,37 +380,38 @@ pub const QUARANTINE_TABLE: TableContract = TableContract {
             false,
             "Rejected rows: the original row as JSON (export column → value); flagged rows: the canonical row",
         ),
-    ],
+    ]),
 };
 
 /// Counts per input and rule.
-pub const DATA_QUALITY_TABLE: TableContract = TableContract {
+pub static DATA_QUALITY_TABLE: TableContract = TableContract {
     name: "data_quality",
     doc: "Per input: rows read, accepted and quarantined, and one row per (rule, column) with its count",
-    columns: &[
+    partition: None,
+    columns: Cow::Borrowed(&[
         out("input", O::Text, false, "Input name"),
         out("rule", O::Text, false, "Rule name, or rows_read / rows_accepted / rows_quarantined for the totals"),
         out("column", O::Text, true, "Canonical column (null on totals)"),
         out("outcome", O::Text, false, "total, quarantined or flagged"),
         out("rows", O::Count, false, "Number of rows"),
         out("share", O::Float, false, "rows / rows_read of the input"),
-    ],
+    ]),
 };
 
 /// All output tables of the current pipeline, in publishing order.
-pub const OUTPUT_TABLES: &[TableContract] = &[
-    LEDGER_TABLE,
-    PAYMENTS_TABLE,
-    PAYMENT_REFS_TABLE,
-    CUSTOMERS_TABLE,
-    FX_RATES_TABLE,
-    DATA_QUALITY_TABLE,
-    QUARANTINE_TABLE,
+pub static OUTPUT_TABLES: &[&TableContract] = &[
+    &LEDGER_TABLE,
+    &PAYMENTS_TABLE,
+    &PAYMENT_REFS_TABLE,
+    &CUSTOMERS_TABLE,
+    &FX_RATES_TABLE,
+    &DATA_QUALITY_TABLE,
+    &QUARANTINE_TABLE,
 ];
 
 /// The contract of an output table by name.
 pub fn output_table(name: &str) -> Option<&'static TableContract> {
-    OUTPUT_TABLES.iter().find(|t| t.name == name)
+    OUTPUT_TABLES.iter().copied().find(|t| t.name == name)
 }
 
 /// Whether `code` is an ISO 4217 currency code.

@@ -13,6 +13,7 @@
 //! The engine never reads the clock or the environment: everything comes from its inputs
 //! and parameters, so the same inputs give the same tables.
 
+pub mod analytics;
 pub mod book;
 pub mod calendar;
 pub mod cash;

@@ -17,7 +17,7 @@ pub fn check_contract(df: &DataFrame, contract: &TableContract) -> Result<()> {
     let actual: Vec<(String, DataType)> =
         df.columns().iter().map(|c| (c.name().to_string(), c.dtype().clone())).collect();
     let expected: Vec<(String, DataType)> =
-        contract.columns.iter().map(|c| (c.name.to_string(), c.ty.dtype())).collect();
+        contract.file_columns().map(|c| (c.name.to_string(), c.ty.dtype())).collect();
     if actual != expected {
         return Err(EngineError::Polars {
             context: format!("table `{}` does not match its contract", contract.name),

@@ -5,15 +5,17 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use ardent_engine::analytics::{self, Dashboards};
 use ardent_engine::contracts::{self, TableContract};
 use ardent_engine::ingest::Ingested;
 use ardent_engine::ingest::quarantine::InputCounts;
 use ardent_engine::sink::write_table;
 use ardent_engine::{EngineError, contracts::InputKind};
+use polars::prelude::DataFrame;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -34,6 +36,7 @@ pub struct Manifest {
     pub max_rejected_share: f64,
     pub inputs: Vec<ManifestInput>,
     pub outputs: Vec<ManifestOutput>,
+    pub cash_application: CashApplication,
     pub timings_ms: Vec<(String, u64)>,
 }
 
@@ -60,9 +63,33 @@ pub struct ManifestFile {
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestOutput {
     pub table: &'static str,
+    /// A file, or a folder (ending in `/`) of Hive-style partitions.
     pub path: String,
     pub rows: u64,
+    /// The partition column and the number of partitions, for partitioned tables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partitioned_by: Option<(&'static str, u64)>,
     pub columns: Vec<(String, String)>,
+}
+
+impl ManifestOutput {
+    fn new(contract: &TableContract, path: String, rows: u64, partitions: Option<u64>) -> Self {
+        ManifestOutput {
+            table: contract.name,
+            path,
+            rows,
+            partitioned_by: contract.partition.zip(partitions),
+            columns: contract.columns.iter().map(|c| (c.name.to_string(), c.ty.parquet_name().to_string())).collect(),
+        }
+    }
+}
+
+/// Share of received cash applied by each rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct CashApplication {
+    pub received_reporting: f64,
+    pub applied_share_by_rule: Vec<(&'static str, f64)>,
+    pub unapplied_share: f64,
 }
 
 fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
@@ -87,7 +114,12 @@ fn now() -> String {
 }
 
 /// Write every table and the manifest to `settings.out`.
-pub fn publish(settings: &Settings, ingested: Ingested, mut timings: Timings) -> anyhow::Result<Manifest> {
+pub fn publish(
+    settings: &Settings,
+    ingested: Ingested,
+    dashboards: Dashboards,
+    mut timings: Timings,
+) -> anyhow::Result<Manifest> {
     let started_at = now();
     let t0 = Instant::now();
     let out = &settings.out;
@@ -120,32 +152,60 @@ pub fn publish(settings: &Settings, ingested: Ingested, mut timings: Timings) ->
     let staging = out.join(format!(".staging-{run_id}"));
     std::fs::create_dir_all(&staging).map_err(EngineError::io("creating", &staging))?;
 
-    let Ingested { tables, mut quarantine, mut data_quality, .. } = ingested;
-    let mut frames = [
-        (contracts::LEDGER_TABLE, tables.ledger),
-        (contracts::PAYMENTS_TABLE, tables.payments),
-        (contracts::PAYMENT_REFS_TABLE, tables.payment_refs),
-        (contracts::CUSTOMERS_TABLE, tables.customers),
-        (contracts::FX_RATES_TABLE, tables.fx_rates),
+    let Ingested { tables, quarantine, data_quality, .. } = ingested;
+    let Dashboards {
+        aging,
+        kpi_monthly,
+        cohorts,
+        roll_rates,
+        customer_payment_stats,
+        reconciliation,
+        applications,
+        unapplied_cash,
+        cash_summary,
+        ..
+    } = dashboards;
+    let analytics_contracts = analytics::contracts(&settings.analysis);
+    let contract = |name: &str| -> &TableContract {
+        analytics_contracts.iter().find(|c| c.name == name).unwrap_or(&contracts::QUARANTINE_TABLE)
+    };
+    let flat: Vec<(&TableContract, DataFrame)> = vec![
+        (&contracts::LEDGER_TABLE, tables.ledger),
+        (&contracts::PAYMENTS_TABLE, tables.payments),
+        (&contracts::PAYMENT_REFS_TABLE, tables.payment_refs),
+        (&contracts::CUSTOMERS_TABLE, tables.customers),
+        (&contracts::FX_RATES_TABLE, tables.fx_rates),
+        (&contracts::DATA_QUALITY_TABLE, data_quality),
+        (&contracts::QUARANTINE_TABLE, quarantine),
+        (contract("applications"), applications),
+        (contract("unapplied_cash"), unapplied_cash),
+        (contract("kpi_monthly"), kpi_monthly),
+        (contract("cohorts"), cohorts),
+        (contract("roll_rates"), roll_rates),
+        (contract("customer_payment_stats"), customer_payment_stats),
+        (contract("reconciliation"), reconciliation),
     ];
     let mut outputs = Vec::new();
-    let mut write = |contract: &TableContract, df: &mut polars::prelude::DataFrame| -> anyhow::Result<PathBuf> {
-        let name = format!("{}.parquet", contract.name);
-        let rows = write_table(df, contract, &staging.join(&name))?;
-        outputs.push(ManifestOutput {
-            table: contract.name,
-            path: name.clone(),
-            rows,
-            columns: contract.columns.iter().map(|c| (c.name.to_string(), c.ty.parquet_name().to_string())).collect(),
-        });
-        Ok(PathBuf::from(name))
-    };
     let mut names = Vec::new();
-    for (contract, df) in frames.iter_mut() {
-        names.push(write(contract, df)?);
+    for (contract, mut df) in flat {
+        let name = format!("{}.parquet", contract.name);
+        let rows = write_table(&mut df, contract, &staging.join(&name))?;
+        outputs.push(ManifestOutput::new(contract, name.clone(), rows, None));
+        names.push(name);
     }
-    names.push(write(&contracts::DATA_QUALITY_TABLE, &mut data_quality)?);
-    names.push(write(&contracts::QUARANTINE_TABLE, &mut quarantine)?);
+    let aging_contract = contract("aging");
+    let mut rows = 0;
+    let partitions = aging.len() as u64;
+    for (as_of, mut df) in aging {
+        let path = staging
+            .join(aging_contract.name)
+            .join(format!("as_of={}", ardent_engine::calendar::format_day(as_of)))
+            .join("part-0.parquet");
+        rows += write_table(&mut df, aging_contract, &path)?;
+    }
+    std::fs::create_dir_all(staging.join(aging_contract.name)).map_err(EngineError::io("creating", &staging))?;
+    outputs.push(ManifestOutput::new(aging_contract, format!("{}/", aging_contract.name), rows, Some(partitions)));
+    names.push(aging_contract.name.to_string());
 
     // The old manifest goes first: while files are swapped, no manifest promises them.
     let manifest_path = out.join("_manifest.json");
@@ -155,6 +215,9 @@ pub fn publish(settings: &Settings, ingested: Ingested, mut timings: Timings) ->
     for name in &names {
         let from = staging.join(name);
         let to = out.join(name);
+        if to.is_dir() {
+            std::fs::remove_dir_all(&to).map_err(EngineError::io("replacing", &to))?;
+        }
         std::fs::rename(&from, &to).map_err(EngineError::io("moving into place", &to))?;
     }
     timings.push(("publish", t0.elapsed().as_millis() as u64));
@@ -170,6 +233,15 @@ pub fn publish(settings: &Settings, ingested: Ingested, mut timings: Timings) ->
         max_rejected_share: settings.max_rejected_share,
         inputs,
         outputs,
+        cash_application: CashApplication {
+            received_reporting: cash_summary.received as f64 / 100.0,
+            applied_share_by_rule: cash_summary
+                .by_rule
+                .iter()
+                .map(|(r, c)| (r.as_str(), *c as f64 / cash_summary.received.max(1) as f64))
+                .collect(),
+            unapplied_share: cash_summary.unapplied as f64 / cash_summary.received.max(1) as f64,
+        },
         timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
     };
     let tmp = staging.join("_manifest.json");

@@ -1,8 +1,13 @@
-//! The stages of a run, in order. Today: ingest (read, validate, quarantine) and publish;
-//! each stage records its wall time for the manifest.
+//! The stages of a run, in order: ingest (read, validate, quarantine), analytics (cash
+//! application, snapshots, dashboard tables, reconciliation), publish. Each stage records
+//! its wall time for the manifest.
 
 use std::time::Instant;
 
+use ardent_engine::EngineError;
+use ardent_engine::analytics::{Dashboards, analyse};
+use ardent_engine::book::{Book, BookTables};
+use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, ingest};
 
@@ -60,4 +65,65 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
             printer.line(format!("  {:>8} {rule}{tag} [{column}]  {example}", n));
         }
     }
+}
+
+/// Index the validated tables, apply cash and build every dashboard table. Fails (and so
+/// publishes nothing) when a reconciliation check does not pass.
+pub fn analytics_stage(settings: &Settings, ingested: &Ingested, printer: &Printer) -> anyhow::Result<(Dashboards, Timings)> {
+    let mut timings = Vec::new();
+    let t = &ingested.tables;
+    let started = Instant::now();
+    let book = Book::from_tables(
+        BookTables {
+            ledger: &t.ledger,
+            payments: &t.payments,
+            payment_refs: &t.payment_refs,
+            customers: &t.customers,
+            fx_rates: &t.fx_rates,
+        },
+        &settings.ingest.reporting_currency,
+        settings.ingest.max_rate_age_days,
+        &settings.analysis.segment_columns,
+    )?;
+    timings.push(("index", started.elapsed().as_millis() as u64));
+    let started = Instant::now();
+    let apps = apply_cash(&book);
+    timings.push(("cash_application", started.elapsed().as_millis() as u64));
+    let started = Instant::now();
+    let dashboards = analyse(&book, &apps, &settings.analysis)?;
+    timings.push(("analytics", started.elapsed().as_millis() as u64));
+    let s = &dashboards.cash_summary;
+    let received = s.received.max(1) as f64;
+    let shares: Vec<String> = s
+        .by_rule
+        .iter()
+        .map(|(rule, cents)| format!("{} {:.1}%", rule.as_str(), 100.0 * *cents as f64 / received))
+        .filter(|x| !x.ends_with(" 0.0%"))
+        .collect();
+    printer.line(format!(
+        "cash applied: {}; unapplied {:.1}% ({} applications)",
+        shares.join(", "),
+        100.0 * s.unapplied as f64 / received,
+        apps.rows.len()
+    ));
+    let ms: u64 = timings.iter().map(|(_, ms)| ms).sum();
+    printer.note(format!(
+        "analytics: {} as-of dates, {} kpi rows in {ms} ms",
+        dashboards.as_of_dates.len(),
+        dashboards.kpi_monthly.height()
+    ));
+    if !dashboards.failed_checks.is_empty() {
+        for f in &dashboards.failed_checks {
+            printer.line(format!("  reconciliation FAILED: {f}"));
+        }
+        return Err(EngineError::Reconciliation {
+            message: format!(
+                "{} check(s) failed, first: {}",
+                dashboards.failed_checks.len(),
+                dashboards.failed_checks[0]
+            ),
+        }
+        .into());
+    }
+    Ok((dashboards, timings))
 }

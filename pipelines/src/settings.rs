@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ardent_engine::analytics::{Analysis, AnalyticsParams};
 use ardent_engine::contracts::InputKind;
 use ardent_engine::ingest::{IngestSpec, InputParams};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,9 @@ pub struct PipelineConfig {
     /// The exports to read.
     #[serde(default)]
     pub inputs: InputsConfig,
+    /// Snapshot dates, aging buckets, DSO, CEI and segment parameters.
+    #[serde(default)]
+    pub analytics: AnalyticsParams,
 }
 
 /// `[run]`.
@@ -89,6 +93,7 @@ pub struct Settings {
     pub config_path: PathBuf,
     pub config: PipelineConfig,
     pub ingest: IngestSpec,
+    pub analysis: Analysis,
     pub max_rejected_share: f64,
     pub out: PathBuf,
 }
@@ -153,6 +158,11 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         ))
         .into());
     }
+    let analysis =
+        config.analytics.check().map_err(|e| {
+            let message = e.to_string();
+            ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
+        })?;
     let out = out.or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
-    Ok(Settings { config_path, config, ingest, max_rejected_share, out })
+    Ok(Settings { config_path, config, ingest, analysis, max_rejected_share, out })
 }

@@ -323,7 +323,7 @@ fn contract_of(kind: InputKind) -> &'static TableContract {
 
 /// An empty frame with a contract's schema.
 pub fn empty(contract: &TableContract) -> Result<DataFrame> {
-    let columns = contract.columns.iter().map(|c| Column::new_empty(c.name.into(), &c.ty.dtype())).collect();
+    let columns = contract.columns.iter().map(|c| Column::new_empty(c.name.as_ref().into(), &c.ty.dtype())).collect();
     DataFrame::new(0, columns).map_err(EngineError::polars(format!("building an empty {} table", contract.name)))
 }
 

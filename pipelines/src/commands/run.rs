@@ -1,9 +1,9 @@
-//! `ardent run`: ingest, validate and publish.
+//! `ardent run`: ingest, validate, analyse and publish.
 
 use crate::cli::RunArgs;
 use crate::printer::Printer;
 use crate::publish::{Manifest, publish};
-use crate::run::{ingest_stage, report_quality};
+use crate::run::{analytics_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve};
 
 /// Run the pipeline and publish its outputs.
@@ -12,10 +12,12 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Manifest> {
     let settings =
         resolve(Overrides { config: pipeline.config, max_rejected_share: pipeline.max_rejected_share, out })?;
     printer.note(format!("pipeline {}", settings.config_path.display()));
-    let (ingested, timings) = ingest_stage(&settings, printer)?;
+    let (ingested, mut timings) = ingest_stage(&settings, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
-    let manifest = publish(&settings, ingested, timings)?;
+    let (dashboards, analytics_timings) = analytics_stage(&settings, &ingested, printer)?;
+    timings.extend(analytics_timings);
+    let manifest = publish(&settings, ingested, dashboards, timings)?;
     printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out.display()));
     Ok(manifest)
 }

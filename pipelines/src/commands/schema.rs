@@ -38,7 +38,7 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
         }
         found = true;
         out.push_str(&format!("output {}.parquet\n  {}\n", t.name, t.doc));
-        for c in t.columns {
+        for c in t.columns.iter() {
             out.push_str(&format!(
                 "  {:<18} {:<22} {:<9} {}\n",
                 c.name,

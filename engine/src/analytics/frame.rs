@@ -1,0 +1,80 @@
+//! Building output columns from plain vectors, in the types of [`crate::contracts::OutType`].
+
+use polars::prelude::*;
+
+use crate::contracts::{MONEY_PRECISION, MONEY_SCALE, TableContract};
+use crate::error::{EngineError, Result};
+
+/// `DECIMAL(18,2)` from cents.
+pub fn money(name: &str, cents: impl IntoIterator<Item = i64>) -> Column {
+    Int128Chunked::from_iter_values(name.into(), cents.into_iter().map(i128::from))
+        .into_decimal_unchecked(MONEY_PRECISION, MONEY_SCALE)
+        .into_column()
+}
+
+/// Nullable `DECIMAL(18,2)` from cents.
+pub fn money_opt(name: &str, cents: impl IntoIterator<Item = Option<i64>>) -> Column {
+    Int128Chunked::from_iter_options(name.into(), cents.into_iter().map(|v| v.map(i128::from)))
+        .into_decimal_unchecked(MONEY_PRECISION, MONEY_SCALE)
+        .into_column()
+}
+
+/// `DATE` from epoch days.
+pub fn date(name: &str, days: impl IntoIterator<Item = i32>) -> Column {
+    Int32Chunked::from_iter_values(name.into(), days.into_iter()).into_date().into_column()
+}
+
+/// Nullable `DATE` from epoch days.
+pub fn date_opt(name: &str, days: impl IntoIterator<Item = Option<i32>>) -> Column {
+    Int32Chunked::from_iter_options(name.into(), days.into_iter()).into_date().into_column()
+}
+
+/// Text.
+pub fn text<S: AsRef<str>>(name: &str, values: impl IntoIterator<Item = S>) -> Column {
+    StringChunked::from_iter_values(name.into(), values.into_iter()).into_column()
+}
+
+/// Counts.
+pub fn count(name: &str, values: impl IntoIterator<Item = u64>) -> Column {
+    UInt64Chunked::from_iter_values(name.into(), values.into_iter()).into_column()
+}
+
+/// Signed integers (days).
+pub fn int(name: &str, values: impl IntoIterator<Item = i64>) -> Column {
+    Int64Chunked::from_iter_values(name.into(), values.into_iter()).into_column()
+}
+
+/// Nullable signed integers.
+pub fn int_opt(name: &str, values: impl IntoIterator<Item = Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+}
+
+/// Nullable floats.
+pub fn float_opt(name: &str, values: impl IntoIterator<Item = Option<f64>>) -> Column {
+    Float64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+}
+
+/// Booleans.
+pub fn boolean(name: &str, values: impl IntoIterator<Item = bool>) -> Column {
+    BooleanChunked::from_iter_values(name.into(), values.into_iter()).into_column()
+}
+
+/// A frame from columns, checked against the file columns of its contract.
+pub fn frame(contract: &TableContract, columns: Vec<Column>) -> Result<DataFrame> {
+    let height = columns.first().map_or(0, Column::len);
+    let df = DataFrame::new(height, columns).map_err(EngineError::polars(format!("building `{}`", contract.name)))?;
+    let expected: Vec<(&str, DataType)> = contract.file_columns().map(|c| (c.name.as_ref(), c.ty.dtype())).collect();
+    let actual: Vec<(&str, DataType)> = df.columns().iter().map(|c| (c.name().as_str(), c.dtype().clone())).collect();
+    if expected != actual {
+        return Err(EngineError::Polars {
+            context: format!("table `{}` does not match its contract", contract.name),
+            source: PolarsError::SchemaMismatch(format!("expected {expected:?}, got {actual:?}").into()),
+        });
+    }
+    Ok(df)
+}
+
+/// `numerator / denominator`, or null when the denominator is zero.
+pub fn ratio(numerator: i128, denominator: i128) -> Option<f64> {
+    (denominator != 0).then(|| numerator as f64 / denominator as f64)
+}

@@ -1,0 +1,133 @@
+//! `customer_payment_stats`: how each customer has been paying, as of every snapshot date —
+//! over the invoices it settled in the trailing `payment_stats_days` (without a write-off):
+//! how many, average and amount-weighted days to pay, weighted days late, the share paid
+//! late, and the trend of lateness.
+
+use std::borrow::Cow;
+
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+
+use super::Context;
+use super::frame::{count, date, float_opt, frame, ratio, text};
+use super::walk::closing;
+use crate::contracts::{OutType as O, TableContract, out};
+use crate::error::Result;
+
+/// `customer_payment_stats`.
+pub static PAYMENT_STATS_TABLE: TableContract = TableContract {
+    name: "customer_payment_stats",
+    doc: "Payment behaviour per as-of date and customer over invoices settled in the trailing `payment_stats_days` (customers without any are left out)",
+    partition: None,
+    columns: Cow::Borrowed(&[
+        out("as_of", O::Date, false, "As-of date"),
+        out("customer_id", O::Text, false, "Customer"),
+        out("segment", O::Text, false, "The customer's value of the first segment column"),
+        out("invoices_paid", O::Count, false, "Invoices and debit memos settled in the window without a write-off"),
+        out("avg_days_to_pay", O::Float, false, "Mean of (settlement date − document date)"),
+        out("weighted_days_to_pay", O::Float, true, "The same, weighted by amount"),
+        out("weighted_days_late", O::Float, true, "Σ amount × max(0, settlement − due) / Σ amount"),
+        out("share_paid_late", O::Float, false, "Share of invoices_paid settled after their due date"),
+        out(
+            "trend_days_late",
+            O::Float,
+            true,
+            "Weighted days late over the last 90 days minus over the 90 days before (positive: paying later)",
+        ),
+    ]),
+};
+
+struct Paid {
+    closed: i32,
+    days: i64,
+    late: i64,
+    amount: i128,
+}
+
+struct Row {
+    k: usize,
+    customer: u32,
+    n: u64,
+    avg: f64,
+    weighted: Option<f64>,
+    late: Option<f64>,
+    share_late: f64,
+    trend: Option<f64>,
+}
+
+fn weighted_late(paid: &[Paid]) -> Option<f64> {
+    let amount: i128 = paid.iter().map(|p| p.amount).sum();
+    ratio(paid.iter().map(|p| p.amount * i128::from(p.late)).sum(), amount)
+}
+
+fn customer(ctx: &Context<'_>, c: usize) -> Vec<Row> {
+    let docs = &ctx.book.docs;
+    let mut paid: Vec<Paid> = ctx
+        .book
+        .customers
+        .docs(c)
+        .filter(|&d| docs.kind[d].is_receivable())
+        .filter_map(|d| {
+            let (closed, written_off) = closing(ctx.apps, d, docs.amount[d])?;
+            let due = docs.due[d].unwrap_or(docs.date[d]);
+            (!written_off).then(|| Paid {
+                closed,
+                days: i64::from(closed - docs.date[d]),
+                late: i64::from((closed - due).max(0)),
+                amount: i128::from(docs.amount_reporting[d]),
+            })
+        })
+        .collect();
+    paid.sort_by_key(|p| p.closed);
+    let window = ctx.analysis.payment_stats_days as i32;
+    let mut rows = Vec::new();
+    for (k, &t) in ctx.as_of.iter().enumerate() {
+        let lo = paid.partition_point(|p| p.closed <= t - window);
+        let hi = paid.partition_point(|p| p.closed <= t);
+        let w = &paid[lo..hi];
+        if w.is_empty() {
+            continue;
+        }
+        let n = w.len() as u64;
+        let amount: i128 = w.iter().map(|p| p.amount).sum();
+        let recent = paid.partition_point(|p| p.closed <= t - 90).max(lo);
+        let before = paid.partition_point(|p| p.closed <= t - 180).max(lo);
+        let trend = weighted_late(&paid[recent..hi]).zip(weighted_late(&paid[before..recent])).map(|(a, b)| a - b);
+        rows.push(Row {
+            k,
+            customer: c as u32,
+            n,
+            avg: w.iter().map(|p| p.days).sum::<i64>() as f64 / n as f64,
+            weighted: ratio(w.iter().map(|p| p.amount * i128::from(p.days)).sum(), amount),
+            late: weighted_late(w),
+            share_late: w.iter().filter(|p| p.late > 0).count() as f64 / n as f64,
+            trend,
+        });
+    }
+    rows
+}
+
+/// Build the `customer_payment_stats` frame, ordered by as-of date and customer.
+pub fn table(ctx: &Context<'_>) -> Result<DataFrame> {
+    let mut rows: Vec<Row> =
+        (0..ctx.book.customers.len()).into_par_iter().flat_map_iter(|c| customer(ctx, c)).collect();
+    rows.sort_by_key(|r| (r.k, r.customer));
+    let customers = &ctx.book.customers;
+    let segment = |c: u32| -> &str {
+        customers.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
+    };
+    frame(
+        &PAYMENT_STATS_TABLE,
+        vec![
+            date("as_of", rows.iter().map(|r| ctx.as_of[r.k])),
+            text("customer_id", rows.iter().map(|r| customers.ids.get(r.customer as usize))),
+            text("segment", rows.iter().map(|r| segment(r.customer))),
+            count("invoices_paid", rows.iter().map(|r| r.n)),
+            float_opt("avg_days_to_pay", rows.iter().map(|r| Some(r.avg))),
+            float_opt("weighted_days_to_pay", rows.iter().map(|r| r.weighted)),
+            float_opt("weighted_days_late", rows.iter().map(|r| r.late)),
+            float_opt("share_paid_late", rows.iter().map(|r| Some(r.share_late))),
+            float_opt("trend_days_late", rows.iter().map(|r| r.trend)),
+        ],
+    )
+}
