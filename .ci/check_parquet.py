@@ -15,21 +15,44 @@ def main(out: pathlib.Path) -> None:
     con = duckdb.connect()
     for table in manifest["outputs"]:
         path = out / table["path"]
-        arrow = pq.read_table(path)
-        rows = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+        partition = table.get("partitioned_by")
+        if partition:
+            # Hive-style folders: DuckDB and pyarrow take the key from the folder names.
+            source = f"read_parquet('{path}/*/*.parquet', hive_partitioning = true)"
+            arrow = pq.read_table(path, partitioning="hive")
+            parts = con.execute(f"select count(distinct {partition[0]}) from {source}").fetchone()[0]
+            assert parts == partition[1], (table["table"], parts, partition)
+        else:
+            source = f"read_parquet('{path}')"
+            arrow = pq.read_table(path)
+        rows = con.execute(f"select count(*) from {source}").fetchone()[0]
         assert rows == arrow.num_rows == table["rows"], (table["table"], rows, arrow.num_rows, table["rows"])
-        duck_types = dict(con.execute(f"select column_name, column_type from (describe select * from read_parquet('{path}'))").fetchall())
+        duck_types = dict(con.execute(f"select column_name, column_type from (describe select * from {source})").fetchall())
         for name, declared in table["columns"]:
             field = arrow.schema.field(name)
+            if partition and name == partition[0]:
+                assert duck_types[name] == "DATE", (table["table"], name, duck_types[name])
+                continue
             if declared == "DECIMAL(18,2)":
                 assert field.type == pa.decimal128(18, 2), (table["table"], name, field.type)
                 assert duck_types[name] == "DECIMAL(18,2)", (table["table"], name, duck_types[name])
             elif declared == "DATE":
                 assert field.type == pa.date32(), (table["table"], name, field.type)
                 assert duck_types[name] == "DATE", (table["table"], name, duck_types[name])
-        print(f"  {table['table']:<14} {rows:>9} rows  read by DuckDB and pyarrow")
+        print(f"  {table['table']:<22} {rows:>9} rows  read by DuckDB and pyarrow")
     total = con.execute(f"select sum(amount) from read_parquet('{out / 'ledger.parquet'}')").fetchone()[0]
     print(f"  ledger amount sum via DuckDB: {total}")
+    # BI cross-check: the portfolio's AR at the last month end equals the aging total as of that date.
+    kpi, aging = out / "kpi_monthly.parquet", out / "aging"
+    ar_end, as_of = con.execute(
+        f"select ar_end, month from read_parquet('{kpi}') where segment = 'ALL' order by month desc limit 1"
+    ).fetchone()
+    aged = con.execute(
+        f"select sum(total_open) from read_parquet('{aging}/*/*.parquet', hive_partitioning = true) where as_of = ?",
+        [as_of],
+    ).fetchone()[0]
+    assert ar_end == aged, (ar_end, aged, as_of)
+    print(f"  AR at {as_of}: kpi_monthly {ar_end} = aging {aged}")
 
 
 if __name__ == "__main__":

@@ -204,8 +204,9 @@ fn cents(df: &DataFrame, table: &str, name: &str) -> Result<Vec<Option<i64>>> {
 }
 
 fn days(df: &DataFrame, table: &str, name: &str) -> Result<Vec<Option<i32>>> {
-    let ca =
-        column(df, table, name)?.date().map_err(EngineError::polars(format!("column `{name}` of `{table}` as date")))?;
+    let ca = column(df, table, name)?
+        .date()
+        .map_err(EngineError::polars(format!("column `{name}` of `{table}` as date")))?;
     Ok(ca.physical().iter().collect())
 }
 
@@ -380,10 +381,8 @@ impl Book {
         let pamount = cents(p, "payments", "amount")?;
         let prep = cents(p, "payments", "amount_reporting")?;
         let prate = cents(p, "payments", "fx_rate")?;
-        let pccy: Vec<u16> = texts(p, "payments", "currency")?
-            .iter()
-            .map(|c| currency_index(c.unwrap_or_default()))
-            .collect();
+        let pccy: Vec<u16> =
+            texts(p, "payments", "currency")?.iter().map(|c| currency_index(c.unwrap_or_default())).collect();
         let praw_refs = texts(p, "payments", "invoice_refs")?;
         let praw_refs: Vec<bool> = praw_refs.iter().map(|r| r.is_some_and(|s| !s.trim().is_empty())).collect();
         let mut payments = Payments { ref_start: vec![0], ..Default::default() };

@@ -53,9 +53,8 @@ pub fn as_of_dates(schedule: &Schedule, first: i32, last: i32) -> Vec<i32> {
     match schedule {
         Schedule::MonthEnd => month_ends(first, last),
         Schedule::WeekEnd => {
-            let first_sunday = (first..first + 7)
-                .find(|&d| from_epoch_days(d).weekday() == Weekday::Sun)
-                .unwrap_or(first);
+            let first_sunday =
+                (first..first + 7).find(|&d| from_epoch_days(d).weekday() == Weekday::Sun).unwrap_or(first);
             (first_sunday..=last).step_by(7).collect()
         }
         Schedule::Dates(dates) => dates.iter().copied().filter(|d| (first..=last).contains(d)).collect(),

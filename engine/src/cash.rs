@@ -60,7 +60,8 @@ pub enum Rule {
 
 impl Rule {
     /// All rules, in report order.
-    pub const ALL: [Rule; 5] = [Rule::Reference, Rule::ExactAmount, Rule::OldestDue, Rule::AppliesTo, Rule::CreditOldestDue];
+    pub const ALL: [Rule; 5] =
+        [Rule::Reference, Rule::ExactAmount, Rule::OldestDue, Rule::AppliesTo, Rule::CreditOldestDue];
 
     /// Output spelling.
     pub fn as_str(self) -> &'static str {
@@ -256,13 +257,8 @@ fn apply_customer(book: &Book, c: usize) -> CustomerResult {
     let pays = &book.payments;
     let drange = book.customers.docs(c);
     let prange = book.customers.payments(c);
-    let mut st = State {
-        book,
-        open: vec![0; drange.len()],
-        first_doc: drange.start,
-        queue: OpenSet::new(),
-        rows: Vec::new(),
-    };
+    let mut st =
+        State { book, open: vec![0; drange.len()], first_doc: drange.start, queue: OpenSet::new(), rows: Vec::new() };
     let mut payment_unapplied = Vec::with_capacity(prange.len());
     let mut credit_unapplied = vec![0i64; drange.len()];
     let (mut i, mut j) = (drange.start, prange.start);
@@ -316,7 +312,8 @@ fn apply_customer(book: &Book, c: usize) -> CustomerResult {
                     }
                 }
             } else {
-                let exact = st.queue.iter().map(|&(_, d)| d).find(|&d| st.in_invoice_currency(&src, d) == Some(st.open_of(d)));
+                let exact =
+                    st.queue.iter().map(|&(_, d)| d).find(|&d| st.in_invoice_currency(&src, d) == Some(st.open_of(d)));
                 match exact {
                     Some(d) => {
                         st.apply(&mut src, d, Rule::ExactAmount);

@@ -69,7 +69,11 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
 
 /// Index the validated tables, apply cash and build every dashboard table. Fails (and so
 /// publishes nothing) when a reconciliation check does not pass.
-pub fn analytics_stage(settings: &Settings, ingested: &Ingested, printer: &Printer) -> anyhow::Result<(Dashboards, Timings)> {
+pub fn analytics_stage(
+    settings: &Settings,
+    ingested: &Ingested,
+    printer: &Printer,
+) -> anyhow::Result<(Dashboards, Timings)> {
     let mut timings = Vec::new();
     let t = &ingested.tables;
     let started = Instant::now();

@@ -158,11 +158,10 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         ))
         .into());
     }
-    let analysis =
-        config.analytics.check().map_err(|e| {
-            let message = e.to_string();
-            ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
-        })?;
+    let analysis = config.analytics.check().map_err(|e| {
+        let message = e.to_string();
+        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
+    })?;
     let out = out.or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     Ok(Settings { config_path, config, ingest, analysis, max_rejected_share, out })
 }

@@ -1,13 +1,17 @@
-//! Acceptance of issue 2: `ardent run` with no arguments publishes the bundled sample, and
-//! the Parquet files carry the types BI tools need (read back with the arrow-rs `parquet`
-//! crate, independent of polars): money `DECIMAL(18,2)`, dates `DATE`, zstd, statistics.
+//! Acceptance of issues 2 and 3: `ardent run` with no arguments publishes the bundled sample
+//! — validated inputs and every dashboard table — and the Parquet files carry the types BI
+//! tools need (read back with the arrow-rs `parquet` crate, independent of polars): money
+//! `DECIMAL(18,2)`, dates `DATE`, zstd, statistics; `aging` is Hive-partitioned by `as_of`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::fs::File;
 
-use ardent_engine::contracts::{OUTPUT_TABLES, OutType};
+use std::path::{Path, PathBuf};
+
+use ardent_engine::analytics::default_output_tables;
+use ardent_engine::contracts::{OutType, TableContract};
 use parquet::basic::{Compression, LogicalType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
@@ -20,37 +24,24 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
 
-    for contract in OUTPUT_TABLES {
-        let path = out.join(format!("{}.parquet", contract.name));
-        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
-        let meta = reader.metadata();
-        let schema = meta.file_metadata().schema_descr();
-        let rows = meta.file_metadata().num_rows() as u64;
-        let listed = manifest["outputs"].as_array().unwrap().iter().find(|t| t["table"] == contract.name).unwrap();
-        assert_eq!(listed["rows"].as_u64().unwrap(), rows, "{}: manifest row count", contract.name);
-        assert_eq!(schema.num_columns(), contract.columns.len(), "{}", contract.name);
-        for (i, col) in contract.columns.iter().enumerate() {
-            let descr = schema.column(i);
-            assert_eq!(descr.name(), col.name, "{}", contract.name);
-            let logical = descr.logical_type_ref().cloned();
-            match col.ty {
-                OutType::Money => {
-                    assert_eq!(logical, Some(LogicalType::decimal(2, 18)), "{}.{}", contract.name, col.name)
-                }
-                OutType::Rate => {
-                    assert_eq!(logical, Some(LogicalType::decimal(10, 18)), "{}", col.name)
-                }
-                OutType::Date => assert_eq!(logical, Some(LogicalType::Date), "{}.{}", contract.name, col.name),
-                OutType::Text => assert_eq!(logical, Some(LogicalType::String), "{}.{}", contract.name, col.name),
-                _ => {}
-            }
+    let contracts = default_output_tables();
+    let listed = manifest["outputs"].as_array().unwrap();
+    assert_eq!(listed.len(), contracts.len(), "every documented table is published");
+    for contract in &contracts {
+        let entry = listed.iter().find(|t| t["table"] == contract.name).unwrap();
+        let files = parquet_files(&out.join(entry["path"].as_str().unwrap()));
+        assert!(!files.is_empty(), "{}", contract.name);
+        let mut rows = 0;
+        for path in &files {
+            rows += check_file(path, contract);
         }
-        for rg in meta.row_groups() {
-            for c in rg.columns() {
-                assert!(matches!(c.compression(), Compression::ZSTD(_)), "{}: {:?}", contract.name, c.compression());
-                if rg.num_rows() > 0 {
-                    assert!(c.statistics().is_some(), "{}.{} has no statistics", contract.name, c.column_path());
-                }
+        assert_eq!(entry["rows"].as_u64().unwrap(), rows, "{}: manifest row count", contract.name);
+        if let Some(key) = contract.partition {
+            assert_eq!(entry["partitioned_by"][0], key);
+            assert_eq!(entry["partitioned_by"][1].as_u64().unwrap(), files.len() as u64);
+            for f in &files {
+                let dir = f.parent().unwrap().file_name().unwrap().to_str().unwrap();
+                assert!(dir.starts_with(&format!("{key}=20")), "{}", f.display());
             }
         }
     }
@@ -61,6 +52,55 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
         ledger["rows_accepted"].as_u64().unwrap() + ledger["rows_quarantined"].as_u64().unwrap()
     );
     assert_eq!(ledger["files"][0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+/// The Parquet files of a table: one file, or every file under a partitioned folder (sorted).
+fn parquet_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Check one file against its contract; returns its row count.
+fn check_file(path: &Path, contract: &TableContract) -> u64 {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    let meta = reader.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let columns: Vec<_> = contract.file_columns().collect();
+    assert_eq!(schema.num_columns(), columns.len(), "{}", contract.name);
+    for (i, col) in columns.iter().enumerate() {
+        let descr = schema.column(i);
+        assert_eq!(descr.name(), col.name, "{}", contract.name);
+        let logical = descr.logical_type_ref().cloned();
+        let at = format!("{}.{}", contract.name, col.name);
+        match col.ty {
+            OutType::Money => assert_eq!(logical, Some(LogicalType::decimal(2, 18)), "{at}"),
+            OutType::Rate => assert_eq!(logical, Some(LogicalType::decimal(10, 18)), "{at}"),
+            OutType::Date => assert_eq!(logical, Some(LogicalType::Date), "{at}"),
+            OutType::Text => assert_eq!(logical, Some(LogicalType::String), "{at}"),
+            _ => {}
+        }
+    }
+    for rg in meta.row_groups() {
+        for c in rg.columns() {
+            assert!(matches!(c.compression(), Compression::ZSTD(_)), "{}: {:?}", contract.name, c.compression());
+            if rg.num_rows() > 0 {
+                assert!(c.statistics().is_some(), "{}.{} has no statistics", contract.name, c.column_path());
+            }
+        }
+    }
+    meta.file_metadata().num_rows() as u64
 }
 
 #[test]
@@ -108,9 +148,14 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
     }
     let quarantine = std::fs::metadata(outputs[0].join("quarantine.parquet")).unwrap().len();
     assert!(quarantine > 2_000, "the dirty data should fill the quarantine");
-    for contract in OUTPUT_TABLES {
-        let name = format!("{}.parquet", contract.name);
-        let (a, b) = (std::fs::read(outputs[0].join(&name)).unwrap(), std::fs::read(outputs[1].join(&name)).unwrap());
-        assert!(a == b, "{name} differs between 1 and 2 threads");
+    let files = parquet_files(&outputs[0]);
+    assert!(files.len() > 20, "every table, and one aging file per month end");
+    for a in files {
+        let b = outputs[1].join(a.strip_prefix(&outputs[0]).unwrap());
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{} differs between 1 and 2 threads",
+            a.display()
+        );
     }
 }

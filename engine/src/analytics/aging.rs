@@ -45,7 +45,12 @@ pub fn contract(buckets: &Buckets) -> TableContract {
         out("total_open", O::Money, false, "Open invoices and debit memos (= sum of the buckets)"),
         out("past_due", O::Money, false, "Open amount past its due date"),
         out("open_invoices", O::Count, false, "Number of open invoices and debit memos"),
-        out("max_dpd", O::Int, true, "Largest days past due of an open document (negative: none due yet; null: nothing open)"),
+        out(
+            "max_dpd",
+            O::Int,
+            true,
+            "Largest days past due of an open document (negative: none due yet; null: nothing open)",
+        ),
         out("oldest_open_due_date", O::Date, true, "Earliest due date among open documents (null: nothing open)"),
         out("disputed_open", O::Money, false, "Open amount of disputed documents"),
         out("unapplied_cash", O::Money, false, "Payments received but not applied (a credit to the customer)"),

@@ -37,7 +37,12 @@ pub static KPI_MONTHLY_TABLE: TableContract = TableContract {
         out("cash_collected", O::Money, false, "Payments received in the month"),
         out("cash_applied", O::Money, false, "Payments applied to invoices in the month"),
         out("write_offs", O::Money, false, "Write-offs dated in the month"),
-        out("dso_standard", O::Float, true, "ar_end / credit sales of the last `dso_days` days × `dso_days` (null until the data covers that window)"),
+        out(
+            "dso_standard",
+            O::Float,
+            true,
+            "ar_end / credit sales of the last `dso_days` days × `dso_days` (null until the data covers that window)",
+        ),
         out("dso_countback", O::Float, true, "Countback DSO (null when the history cannot absorb ar_end)"),
         out("best_dso_standard", O::Float, true, "Standard method with ar_current in place of ar_end"),
         out("best_dso_countback", O::Float, true, "Countback method with ar_current in place of ar_end"),
@@ -405,8 +410,7 @@ pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<DataFrame> {
             let sales_n: i128 = (lo..=hi).map(|day| m.daily_sales[day * m.groups + g]).sum();
             // Only with a full window of history: a partial window would overstate DSO.
             let full_window = t - n + 1 >= first_day;
-            let standard =
-                |ar: i128| (full_window && sales_n > 0).then(|| ar as f64 / sales_n as f64 * f64::from(n));
+            let standard = |ar: i128| (full_window && sales_n > 0).then(|| ar as f64 / sales_n as f64 * f64::from(n));
             let history: Vec<(i128, i32)> =
                 (1..=k).rev().map(|j| (f(j, SALES), days_in_month(month_of(ctx.months[j])))).collect();
             let ar_end = f(k, AR);

@@ -30,7 +30,7 @@ use crate::calendar::{self, format_day, month_end, month_of, month_start};
 use crate::cash::Applications;
 use crate::contracts::TableContract;
 use crate::error::{EngineError, Result};
-pub use params::{AnalyticsParams, Analysis};
+pub use params::{Analysis, AnalyticsParams};
 
 /// The dashboard tables of a run.
 #[derive(Debug)]
@@ -64,6 +64,20 @@ pub fn contracts(analysis: &Analysis) -> Vec<TableContract> {
         payment_stats::PAYMENT_STATS_TABLE.clone(),
         reconcile::RECONCILIATION_TABLE.clone(),
     ]
+}
+
+/// Every table a run publishes for these parameters: the validated inputs, data quality
+/// and quarantine, then the analytics tables.
+pub fn output_tables(analysis: &Analysis) -> Vec<TableContract> {
+    let mut all: Vec<TableContract> = crate::contracts::OUTPUT_TABLES.iter().map(|t| (*t).clone()).collect();
+    all.extend(contracts(analysis));
+    all
+}
+
+/// Every output table with the default parameters (what `ardent schema` documents).
+pub fn default_output_tables() -> Vec<TableContract> {
+    let analysis = AnalyticsParams::default().check().unwrap_or_else(|e| unreachable!("defaults are valid: {e}"));
+    output_tables(&analysis)
 }
 
 /// Dashboard groups: the whole portfolio (`all` / `ALL`), then every value of every

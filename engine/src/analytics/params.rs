@@ -190,7 +190,9 @@ impl AnalyticsParams {
         let payment_stats_days = positive("payment_stats_days", self.payment_stats_days, 365, 3660)?;
         let delinquency_days = self.delinquency_days.unwrap_or(0);
         if delinquency_days > 3650 {
-            return Err(config(format!("`analytics.delinquency_days` must be at most 3650, but is {delinquency_days}")));
+            return Err(config(format!(
+                "`analytics.delinquency_days` must be at most 3650, but is {delinquency_days}"
+            )));
         }
         let segment_columns = self.segment_columns.clone().unwrap_or_else(|| vec!["segment".to_string()]);
         for c in &segment_columns {

@@ -73,7 +73,9 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
     let n = book.currencies.len();
     let receivables = Dated::new(
         n,
-        (0..docs.len()).filter(|&d| docs.kind[d].is_receivable()).map(|d| (docs.currency[d], docs.date[d], docs.amount[d])),
+        (0..docs.len())
+            .filter(|&d| docs.kind[d].is_receivable())
+            .map(|d| (docs.currency[d], docs.date[d], docs.amount[d])),
     );
     let applied = Dated::new(n, apps.iter().map(|a| (docs.currency[a.invoice as usize], a.date, a.amount)));
     let payments = Dated::new(n, (0..pays.len()).map(|p| (pays.currency[p], pays.date[p], pays.amount[p])));

@@ -5,8 +5,8 @@
 //! number of dates the invoice is open, not the length of the history.
 
 use crate::cash::{Applications, SourceKind};
-use crate::ingest::parse::convert_half_even;
 use crate::contracts::RATE_SCALE;
+use crate::ingest::parse::convert_half_even;
 
 /// Applications to an invoice up to a date, by kind (invoice currency, cents).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,7 +25,14 @@ impl Settled {
 
 /// Call `f(k, settled)` for every `dates[k] ≥ doc_date`, with what was applied to invoice `d`
 /// by `dates[k]`, up to and including the first date at which nothing is open.
-pub fn walk(apps: &Applications, d: usize, doc_date: i32, amount: i64, dates: &[i32], mut f: impl FnMut(usize, Settled)) {
+pub fn walk(
+    apps: &Applications,
+    d: usize,
+    doc_date: i32,
+    amount: i64,
+    dates: &[i32],
+    mut f: impl FnMut(usize, Settled),
+) {
     let mut it = apps.of_invoice(d).peekable();
     let mut s = Settled::default();
     for (k, &t) in dates.iter().enumerate().skip(dates.partition_point(|&t| t < doc_date)) {
@@ -104,6 +111,10 @@ pub fn movement(open_before: i64, delta: Settled, rate: i128) -> Movement {
 impl std::ops::Sub for Settled {
     type Output = Settled;
     fn sub(self, o: Settled) -> Settled {
-        Settled { paid: self.paid - o.paid, credited: self.credited - o.credited, written_off: self.written_off - o.written_off }
+        Settled {
+            paid: self.paid - o.paid,
+            credited: self.credited - o.credited,
+            written_off: self.written_off - o.written_off,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `ardent schema`: the contract of every input and output table, and the validation rules.
 
-use ardent_engine::contracts::{InputKind, OUTPUT_TABLES};
+use ardent_engine::analytics::default_output_tables;
+use ardent_engine::contracts::InputKind;
 use ardent_engine::ingest::quarantine::Rule;
 
 use crate::cli::SchemaArgs;
@@ -32,15 +33,22 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
         }
         out.push('\n');
     }
-    for t in OUTPUT_TABLES {
+    let outputs = default_output_tables();
+    for t in &outputs {
         if table.is_some_and(|x| x != t.name) {
             continue;
         }
         found = true;
-        out.push_str(&format!("output {}.parquet\n  {}\n", t.name, t.doc));
+        match t.partition {
+            Some(key) => out.push_str(&format!(
+                "output {}/{key}=<value>/part-0.parquet (Hive-partitioned by {key})\n  {}\n",
+                t.name, t.doc
+            )),
+            None => out.push_str(&format!("output {}.parquet\n  {}\n", t.name, t.doc)),
+        }
         for c in t.columns.iter() {
             out.push_str(&format!(
-                "  {:<18} {:<22} {:<9} {}\n",
+                "  {:<24} {:<22} {:<9} {}\n",
                 c.name,
                 c.ty.parquet_name(),
                 if c.nullable { "nullable" } else { "" },
@@ -58,7 +66,7 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
     }
     if !found {
         let mut names: Vec<&str> = InputKind::ALL.iter().map(|k| k.name()).collect();
-        for t in OUTPUT_TABLES {
+        for t in &outputs {
             if !names.contains(&t.name) {
                 names.push(t.name);
             }
