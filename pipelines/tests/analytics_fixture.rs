@@ -1,0 +1,452 @@
+//! Acceptance of issue 3: a hand-built ledger of 20 documents and payments, every expected
+//! number worked out by hand below, checked as of three dates (two month ends and a leap
+//! day) in every dashboard table.
+//!
+//! Customer A (segment smb, USD; one EUR invoice):
+//!   I1 invoice 2024-01-05 due 02-04 1000.00   P1 01-25  400.00 refs I1    → I1 (reference), paid before due
+//!   I2 invoice 2024-01-20 due 02-19  500.00   CM1 credit 02-10 100.00 applies_to I2
+//!   I3 invoice 2024-01-31 due 03-01  300.00   P2 02-20 1000.00 no refs    → lump: I1 600 + I2 400 (oldest due)
+//!   I5 invoice 2024-02-15 due 03-16  250.00   P3 03-10  800.00 no refs    → I4 (exact amount, not FIFO)
+//!   I4 invoice 2024-02-29 due 03-30  800.00   P4 03-31 1000.00 refs I3;I5 → I3 300 + I5 250, 450 unapplied
+//!   I6 invoice 2024-03-25 due 04-24  120.00 EUR
+//! Customer B (segment enterprise; EUR and USD):
+//!   J1 invoice 2024-01-10 due 01-25 2000.00 EUR  Q1 02-05 1100.00 EUR refs J1  → J1 900 EUR open
+//!   J2 invoice 2024-01-15 due 02-14 1000.00      Q2 02-20  550.00 refs X999    → unknown ref: unapplied
+//!   J3 debit memo 2024-02-01 due 02-15 50.00     Q3 03-05  600.00 EUR refs J2  → 720.00 USD to J2
+//!   J4 invoice 2024-02-29 due 03-30  400.00      WO1 write-off 03-12 900.00 EUR applies_to J1 → J1 closed
+//!                                                CM2 credit 03-15 30.00 no applies_to → J2 (oldest due)
+//! EUR is 1.10 USD from 2024-01-01 and 1.20 from 2024-03-01 (open amounts revalue at the
+//! as-of rate; sales, cohorts and roll rates use the document's rate).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+const LEDGER: &str = "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency,applies_to,disputed,terms
+I1,A,invoice,2024-01-05,2024-02-04,1000.00,USD,,false,NET30
+I2,A,invoice,2024-01-20,2024-02-19,500.00,USD,,false,NET30
+I3,A,invoice,2024-01-31,2024-03-01,300.00,USD,,false,NET30
+CM1,A,credit_memo,2024-02-10,,100.00,USD,I2,false,
+I5,A,invoice,2024-02-15,2024-03-16,250.00,USD,,false,NET30
+I4,A,invoice,2024-02-29,2024-03-30,800.00,USD,,true,NET30
+I6,A,invoice,2024-03-25,2024-04-24,120.00,EUR,,false,NET30
+J1,B,invoice,2024-01-10,2024-01-25,2000.00,EUR,,false,NET15
+J2,B,invoice,2024-01-15,2024-02-14,1000.00,USD,,false,NET30
+J3,B,debit_memo,2024-02-01,2024-02-15,50.00,USD,,false,
+J4,B,invoice,2024-02-29,2024-03-30,400.00,USD,,false,NET30
+WO1,B,write_off,2024-03-12,,900.00,EUR,J1,false,
+CM2,B,credit_memo,2024-03-15,,30.00,USD,,false,
+";
+
+const PAYMENTS: &str = "payment_id,customer_id,payment_date,amount,currency,invoice_refs,method
+P1,A,2024-01-25,400.00,USD,I1,ach
+P2,A,2024-02-20,1000.00,USD,,wire
+P3,A,2024-03-10,800.00,USD,,ach
+P4,A,2024-03-31,1000.00,USD,I3;I5,ach
+Q1,B,2024-02-05,1100.00,EUR,J1,wire
+Q2,B,2024-02-20,550.00,USD,X999,ach
+Q3,B,2024-03-05,600.00,EUR,J2,wire
+";
+
+const CUSTOMERS: &str = "customer_id,name,segment,industry,region,country,credit_limit,onboarded_date,external_score
+A,Alpha Ltd,smb,retail,EMEA,DE,2000.00,2020-01-01,700
+B,Beta plc,enterprise,energy,EMEA,FR,5000.00,2019-06-01,650
+";
+
+const FX: &str = "date,currency,rate_to_reporting
+2024-01-01,EUR,1.10
+2024-03-01,EUR,1.20
+";
+
+const CONFIG: &str = r#"
+[run]
+reporting_currency = "USD"
+max_rate_age_days = 100
+
+[inputs.ledger]
+path = "ledger.csv"
+[inputs.payments]
+path = "payments.csv"
+[inputs.customers]
+path = "customers.csv"
+[inputs.fx_rates]
+path = "fx_rates.csv"
+
+[analytics]
+snapshots = ["2024-01-31", "2024-02-29", "2024-03-31"]
+"#;
+
+/// Every column of every row, as text (money "1400.00", dates "2024-01-31").
+type Record = HashMap<String, Option<String>>;
+
+fn records(path: &Path) -> Vec<Record> {
+    let df = ParquetReader::new(File::open(path).unwrap()).finish().unwrap();
+    let columns: Vec<(String, Series)> = df
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.as_materialized_series().cast(&DataType::String).unwrap()))
+        .collect();
+    (0..df.height())
+        .map(|i| columns.iter().map(|(name, s)| (name.clone(), s.str().unwrap().get(i).map(str::to_string))).collect())
+        .collect()
+}
+
+fn find<'a>(rows: &'a [Record], key: &[(&str, &str)]) -> &'a Record {
+    let hits: Vec<&Record> = rows.iter().filter(|r| key.iter().all(|(k, v)| r[*k].as_deref() == Some(*v))).collect();
+    assert_eq!(hits.len(), 1, "exactly one row with {key:?}");
+    hits[0]
+}
+
+fn text<'a>(r: &'a Record, column: &str) -> &'a str {
+    r.get(column).unwrap_or_else(|| panic!("no column {column}")).as_deref().unwrap_or("null")
+}
+
+fn float(r: &Record, column: &str) -> Option<f64> {
+    r[column].as_deref().map(|v| v.parse().unwrap())
+}
+
+fn close(r: &Record, column: &str, expected: f64) {
+    let v = float(r, column).unwrap_or_else(|| panic!("{column} is null, expected {expected}"));
+    assert!((v - expected).abs() < 1e-9, "{column}: {v} != {expected}");
+}
+
+fn run_fixture() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("ledger.csv", LEDGER),
+        ("payments.csv", PAYMENTS),
+        ("customers.csv", CUSTOMERS),
+        ("fx_rates.csv", FX),
+        ("pipeline.toml", CONFIG),
+    ] {
+        common::write(&dir.path().join(name), text);
+    }
+    let out = dir.path().join("out");
+    let o = common::ardent(&[
+        "run",
+        "--config",
+        dir.path().join("pipeline.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    (dir, out)
+}
+
+#[test]
+fn cash_application_follows_the_rules_by_hand() {
+    let (_dir, out) = run_fixture();
+    let apps = records(&out.join("applications.parquet"));
+    assert_eq!(apps.len(), 11);
+    let expect = [
+        ("P1", "I1", "400.00", "400.00", "reference"),
+        ("CM1", "I2", "100.00", "100.00", "applies_to"),
+        ("P2", "I1", "600.00", "600.00", "oldest_due"),
+        ("P2", "I2", "400.00", "400.00", "oldest_due"),
+        ("P3", "I4", "800.00", "800.00", "exact_amount"),
+        ("P4", "I3", "300.00", "300.00", "reference"),
+        ("P4", "I5", "250.00", "250.00", "reference"),
+        ("Q1", "J1", "1100.00", "1210.00", "reference"),
+        // 600 EUR at 1.20 on 2024-03-05 = 720.00 USD on a USD invoice.
+        ("Q3", "J2", "720.00", "720.00", "reference"),
+        ("WO1", "J1", "900.00", "1080.00", "applies_to"),
+        ("CM2", "J2", "30.00", "30.00", "credit_oldest_due"),
+    ];
+    for (source, invoice, amount, reporting, rule) in expect {
+        let r = find(&apps, &[("source_id", source), ("invoice_id", invoice)]);
+        assert_eq!((text(r, "amount"), text(r, "amount_reporting"), text(r, "rule")), (amount, reporting, rule));
+    }
+    assert_eq!(text(find(&apps, &[("source_id", "Q3")]), "source_amount"), "600.00");
+    let left = records(&out.join("unapplied_cash.parquet"));
+    assert_eq!(left.len(), 2);
+    let p4 = find(&left, &[("source_id", "P4")]);
+    assert_eq!((text(p4, "unapplied"), text(p4, "reason")), ("450.00", "overpayment"));
+    let q2 = find(&left, &[("source_id", "Q2")]);
+    assert_eq!((text(q2, "unapplied"), text(q2, "reason")), ("550.00", "references_not_open"));
+}
+
+#[test]
+fn aging_as_of_each_date_by_hand() {
+    let (_dir, out) = run_fixture();
+    let aging = |date: &str| records(&out.join("aging").join(format!("as_of={date}")).join("part-0.parquet"));
+    let buckets = ["current", "1_30", "31_60", "61_90", "91_120", "121_plus"];
+    // (customer, as_of, buckets, total, past_due, open invoices, max_dpd, oldest due, unapplied, net, disputed)
+    let expect: [(&str, &str, [&str; 6], &str, &str, &str, &str, &str, &str, &str, &str); 6] = [
+        (
+            "A",
+            "2024-01-31",
+            ["1400.00", "0.00", "0.00", "0.00", "0.00", "0.00"],
+            "1400.00",
+            "0.00",
+            "3",
+            "-4",
+            "2024-02-04",
+            "0.00",
+            "1400.00",
+            "0.00",
+        ),
+        (
+            "B",
+            "2024-01-31",
+            ["1000.00", "2200.00", "0.00", "0.00", "0.00", "0.00"],
+            "3200.00",
+            "2200.00",
+            "2",
+            "6",
+            "2024-01-25",
+            "0.00",
+            "3200.00",
+            "0.00",
+        ),
+        (
+            "A",
+            "2024-02-29",
+            ["1350.00", "0.00", "0.00", "0.00", "0.00", "0.00"],
+            "1350.00",
+            "0.00",
+            "3",
+            "-1",
+            "2024-03-01",
+            "0.00",
+            "1350.00",
+            "800.00",
+        ),
+        (
+            "B",
+            "2024-02-29",
+            ["400.00", "1050.00", "990.00", "0.00", "0.00", "0.00"],
+            "2440.00",
+            "2040.00",
+            "4",
+            "35",
+            "2024-01-25",
+            "550.00",
+            "1890.00",
+            "0.00",
+        ),
+        // I6 is 120 EUR revalued at the as-of rate 1.20.
+        (
+            "A",
+            "2024-03-31",
+            ["144.00", "0.00", "0.00", "0.00", "0.00", "0.00"],
+            "144.00",
+            "0.00",
+            "1",
+            "-24",
+            "2024-04-24",
+            "450.00",
+            "-306.00",
+            "0.00",
+        ),
+        (
+            "B",
+            "2024-03-31",
+            ["0.00", "400.00", "300.00", "0.00", "0.00", "0.00"],
+            "700.00",
+            "700.00",
+            "3",
+            "46",
+            "2024-02-14",
+            "550.00",
+            "150.00",
+            "0.00",
+        ),
+    ];
+    for (customer, as_of, b, total, past_due, n, max_dpd, oldest, unapplied, net, disputed) in expect {
+        let rows = aging(as_of);
+        assert_eq!(rows.len(), 2, "{as_of}");
+        let r = find(&rows, &[("customer_id", customer)]);
+        let got: Vec<&str> = buckets.iter().map(|name| text(r, &format!("bucket_{name}"))).collect();
+        assert_eq!(got, b, "{customer} {as_of} buckets");
+        assert_eq!(
+            [
+                text(r, "total_open"),
+                text(r, "past_due"),
+                text(r, "open_invoices"),
+                text(r, "max_dpd"),
+                text(r, "oldest_open_due_date"),
+                text(r, "unapplied_cash"),
+                text(r, "net_balance"),
+                text(r, "disputed_open"),
+            ],
+            [total, past_due, n, max_dpd, oldest, unapplied, net, disputed],
+            "{customer} {as_of}"
+        );
+    }
+    let march = aging("2024-03-31");
+    let b = find(&march, &[("customer_id", "B")]);
+    close(b, "utilisation", 150.0 / 5000.0);
+    assert_eq!(text(b, "segment"), "enterprise");
+}
+
+#[test]
+fn monthly_kpis_by_hand() {
+    let (_dir, out) = run_fixture();
+    let kpi = records(&out.join("kpi_monthly.parquet"));
+    // 3 months × (portfolio + 2 segments).
+    assert_eq!(kpi.len(), 9);
+    let all = |month: &str| find(&kpi, &[("month", month), ("segment", "ALL")]);
+    let (jan, feb, mar) = (all("2024-01-31"), all("2024-02-29"), all("2024-03-31"));
+    let money = [
+        "ar_begin",
+        "ar_end",
+        "ar_current",
+        "ar_delinquent",
+        "credit_sales",
+        "cash_collected",
+        "cash_applied",
+        "write_offs",
+    ];
+    let got = |r: &Record| money.map(|c| text(r, c).to_string());
+    assert_eq!(got(jan), ["0.00", "4600.00", "2400.00", "2200.00", "5000.00", "400.00", "400.00", "0.00"]);
+    assert_eq!(got(feb), ["4600.00", "3790.00", "1750.00", "2040.00", "1400.00", "2760.00", "2210.00", "0.00"]);
+    assert_eq!(got(mar), ["3790.00", "844.00", "144.00", "700.00", "114.00", "2520.00", "2070.00", "1080.00"]);
+
+    // Countback: Jan 4600 of 5000 sales; Feb 3790 = 1400 (29 days) + 2390/5000 of January;
+    // Mar 844 = 114 (31 days) + 730/1400 of February.
+    close(jan, "dso_countback", 4600.0 / 5000.0 * 31.0);
+    close(feb, "dso_countback", 29.0 + 2390.0 / 5000.0 * 31.0);
+    close(mar, "dso_countback", 31.0 + 730.0 / 1400.0 * 29.0);
+    close(jan, "best_dso_countback", 2400.0 / 5000.0 * 31.0);
+    close(feb, "best_dso_countback", 29.0 + 350.0 / 5000.0 * 31.0);
+    close(mar, "best_dso_countback", 31.0 + 30.0 / 1400.0 * 29.0);
+    close(mar, "add_countback", (31.0 + 730.0 / 1400.0 * 29.0) - (31.0 + 30.0 / 1400.0 * 29.0));
+    // Standard DSO needs a full 90-day window: null before March; in March the window
+    // 2024-01-02..03-31 holds all 6514.00 of sales.
+    assert_eq!(float(jan, "dso_standard"), None);
+    assert_eq!(float(feb, "dso_standard"), None);
+    close(mar, "dso_standard", 844.0 / 6514.0 * 90.0);
+    close(mar, "best_dso_standard", 144.0 / 6514.0 * 90.0);
+    // CEI = (begin + sales − end) / (begin + sales − current end) × 100.
+    close(jan, "cei", 400.0 / 2600.0 * 100.0);
+    close(feb, "cei", 2210.0 / 4250.0 * 100.0);
+    close(mar, "cei", 3060.0 / 3760.0 * 100.0);
+    assert_eq!(text(mar, "cei_variant"), "period_sales");
+    close(jan, "delinquency_rate_amount", 2200.0 / 4600.0);
+    close(jan, "delinquency_rate_count", 1.0 / 5.0);
+    close(feb, "delinquency_rate_count", 3.0 / 7.0);
+    close(mar, "delinquency_rate_amount", 700.0 / 844.0);
+    close(mar, "delinquency_rate_count", 3.0 / 4.0);
+    close(mar, "share_90_plus", 0.0);
+    // Paid in February: I1 (46 days, 16 late), I2 (31 days, 1 late); in March: I4 (10, 0),
+    // I3 (60, 30), I5 (45, 15). J1 was closed by a write-off, so it was not paid.
+    assert_eq!((text(jan, "invoices_paid"), text(feb, "invoices_paid"), text(mar, "invoices_paid")), ("0", "2", "3"));
+    assert_eq!(float(jan, "avg_days_to_pay"), None);
+    close(feb, "avg_days_to_pay", 38.5);
+    close(feb, "weighted_days_to_pay", 61500.0 / 1500.0);
+    close(feb, "weighted_days_late", 16500.0 / 1500.0);
+    close(mar, "avg_days_to_pay", 115.0 / 3.0);
+    close(mar, "weighted_days_to_pay", 37250.0 / 1350.0);
+    close(mar, "weighted_days_late", 12750.0 / 1350.0);
+    close(mar, "bad_debt_ratio", 1080.0 / 114.0);
+    close(jan, "collection_rate", 400.0 / 5000.0);
+    close(feb, "collection_rate", 2210.0 / 6000.0);
+    close(mar, "collection_rate", 2070.0 / 3904.0);
+
+    let smb_mar = find(&kpi, &[("month", "2024-03-31"), ("segment", "smb")]);
+    assert_eq!(
+        (text(smb_mar, "dimension"), text(smb_mar, "ar_end"), text(smb_mar, "credit_sales")),
+        ("segment", "144.00", "144.00")
+    );
+    let ent_feb = find(&kpi, &[("month", "2024-02-29"), ("segment", "enterprise")]);
+    assert_eq!((text(ent_feb, "ar_end"), text(ent_feb, "ar_delinquent")), ("2440.00", "2040.00"));
+}
+
+#[test]
+fn cohorts_and_roll_rates_by_hand() {
+    let (_dir, out) = run_fixture();
+    let cohorts = records(&out.join("cohorts.parquet"));
+    let jan = |age: &str| find(&cohorts, &[("cohort_month", "2024-01-01"), ("age_months", age), ("segment", "ALL")]);
+    // January billed I1 1000 + I2 500 + I3 300 + J1 2200 (2000 EUR at 1.10) + J2 1000.
+    // (paid, credited, written off, open) at each month end, J1 at its document rate 1.10.
+    for (age, paid, credited, written_off, open) in [
+        ("0", "400.00", "0.00", "0.00", "4600.00"),
+        ("1", "2610.00", "100.00", "0.00", "2290.00"),
+        ("2", "3630.00", "130.00", "990.00", "250.00"),
+    ] {
+        let r = jan(age);
+        assert_eq!(
+            [
+                text(r, "invoices"),
+                text(r, "billed"),
+                text(r, "paid"),
+                text(r, "credited"),
+                text(r, "written_off"),
+                text(r, "open")
+            ],
+            ["5", "5000.00", paid, credited, written_off, open],
+            "age {age}"
+        );
+        assert_eq!(text(r, "at_risk_rate"), "null", "not 90 days old yet");
+    }
+    close(jan("2"), "paid_share", 3630.0 / 5000.0);
+    // February billed I5 250 + I4 800 + J4 400 (the debit memo J3 is not an invoice).
+    let feb1 = find(&cohorts, &[("cohort_month", "2024-02-01"), ("age_months", "1"), ("segment", "ALL")]);
+    assert_eq!([text(feb1, "billed"), text(feb1, "paid"), text(feb1, "open")], ["1450.00", "1050.00", "400.00"]);
+    assert_eq!(cohorts.iter().filter(|r| text(r, "segment") == "ALL").count(), 3 + 2 + 1);
+
+    let roll = records(&out.join("roll_rates.parquet"));
+    let all: Vec<Record> = roll.into_iter().filter(|r| text(r, "segment") == "ALL").collect();
+    let amount = |month: &str, from: &str, to: &str| {
+        text(find(&all, &[("month", month), ("from_bucket", from), ("to_bucket", to)]), "amount").to_string()
+    };
+    // January 31 → February 29.
+    assert_eq!(amount("2024-02-29", "current", "paid"), "1000.00");
+    assert_eq!(amount("2024-02-29", "current", "credited"), "100.00");
+    assert_eq!(amount("2024-02-29", "current", "current"), "300.00");
+    assert_eq!(amount("2024-02-29", "current", "1_30"), "1000.00");
+    assert_eq!(amount("2024-02-29", "1_30", "paid"), "1210.00");
+    assert_eq!(amount("2024-02-29", "1_30", "31_60"), "990.00");
+    // February 29 → March 31.
+    assert_eq!(amount("2024-03-31", "current", "paid"), "1350.00");
+    assert_eq!(amount("2024-03-31", "current", "1_30"), "400.00");
+    assert_eq!(amount("2024-03-31", "1_30", "paid"), "720.00");
+    assert_eq!(amount("2024-03-31", "1_30", "credited"), "30.00");
+    assert_eq!(amount("2024-03-31", "1_30", "31_60"), "300.00");
+    assert_eq!(amount("2024-03-31", "31_60", "written_off"), "990.00");
+    assert_eq!(all.len(), 6 + 6);
+    close(
+        find(&all, &[("month", "2024-02-29"), ("from_bucket", "current"), ("to_bucket", "paid")]),
+        "rate",
+        1000.0 / 2400.0,
+    );
+}
+
+#[test]
+fn payment_stats_and_reconciliation_by_hand() {
+    let (_dir, out) = run_fixture();
+    let stats = records(&out.join("customer_payment_stats.parquet"));
+    // B has paid nothing in full (J1 was written off), so it has no row.
+    assert!(stats.iter().all(|r| text(r, "customer_id") == "A"));
+    assert_eq!(stats.len(), 2, "A has settled invoices as of February and March");
+    let a = find(&stats, &[("as_of", "2024-03-31")]);
+    assert_eq!(text(a, "invoices_paid"), "5");
+    close(a, "avg_days_to_pay", 192.0 / 5.0);
+    close(a, "share_paid_late", 0.8);
+    close(a, "weighted_days_late", 29250.0 / 2850.0);
+    assert_eq!(text(a, "trend_days_late"), "null");
+
+    let checks = records(&out.join("reconciliation.parquet"));
+    assert!(checks.iter().all(|r| text(r, "passed") == "true"));
+    let open_usd = find(
+        &checks,
+        &[("as_of", "2024-03-31"), ("check", "open_ar_equals_documents_minus_applications"), ("scope", "USD")],
+    );
+    // USD receivables 1000+500+300+250+800+1000+50+400 = 4300 − applications 3600 = 700.
+    assert_eq!((text(open_usd, "expected"), text(open_usd, "actual")), ("700.00", "700.00"));
+    let open_eur = find(
+        &checks,
+        &[("as_of", "2024-03-31"), ("check", "open_ar_equals_documents_minus_applications"), ("scope", "EUR")],
+    );
+    assert_eq!(text(open_eur, "actual"), "120.00");
+    let cash = find(
+        &checks,
+        &[("as_of", "2024-03-31"), ("check", "unapplied_cash_equals_payments_minus_applied"), ("scope", "USD")],
+    );
+    assert_eq!(text(cash, "actual"), "1000.00");
+}
