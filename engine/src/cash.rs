@@ -7,8 +7,8 @@
 //!   amount); the rest stays unapplied;
 //! - a payment without references to an open invoice with exactly its amount, else to the
 //!   open invoices oldest due first; the rest stays unapplied;
-//! - a credit memo or write-off to the invoice in `applies_to` (the rest stays unapplied), or
-//!   without one oldest due first.
+//! - a credit memo or write-off to the invoice in `applies_to` (the rest stays unapplied), or,
+//!   when `applies_to` is empty or names no document posted before it, oldest due first.
 //!
 //! Only invoices dated on or before the source can receive it, and a source is applied on
 //! its own date, so the result is unique and "open as of `t`" only needs applications dated
@@ -279,8 +279,10 @@ fn apply_customer(book: &Book, c: usize) -> CustomerResult {
                         currency: docs.currency[i],
                         remaining: docs.amount[i],
                     };
-                    match docs.applies_to[i] {
-                        Some(target) if docs.kind[target as usize].is_receivable() && target < d => {
+                    // Only a document posted before this one counts as named: one that
+                    // arrives later must not change what happened on this date.
+                    match docs.applies_to[i].filter(|&target| target < d) {
+                        Some(target) if docs.kind[target as usize].is_receivable() => {
                             st.apply(&mut src, target, Rule::AppliesTo);
                         }
                         Some(_) => {}

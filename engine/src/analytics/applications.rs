@@ -157,7 +157,7 @@ pub fn tables(ctx: &Context<'_>) -> Result<(polars::prelude::DataFrame, polars::
             };
             let reason = if u < docs.amount[d] {
                 "overpayment"
-            } else if docs.applies_to[d].is_some() {
+            } else if docs.applies_to[d].is_some_and(|t| (t as usize) < d) {
                 "applies_to_not_open"
             } else {
                 "no_open_invoice"

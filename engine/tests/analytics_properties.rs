@@ -1,0 +1,304 @@
+//! Invariants of cash application and the dashboard tables on random ledgers (issue 3):
+//! buckets sum to the open balance, cash application never overpays an invoice nor applies
+//! more than a source holds, results ignore input row order, and numbers as of `t` do not
+//! change when later documents and payments are added.
+#![allow(clippy::unwrap_used)]
+
+use ardent_engine::analytics::frame::{boolean, date, date_opt, money, text};
+use ardent_engine::analytics::{AnalyticsParams, Dashboards, analyse};
+use ardent_engine::book::{Book, BookTables};
+use ardent_engine::cash::{Applications, SourceKind, apply_cash};
+use ardent_engine::fx::RATE_ONE;
+use polars::prelude::*;
+use proptest::prelude::*;
+
+/// 2024-01-01 in epoch days.
+const BASE: i32 = 19_723;
+
+#[derive(Debug, Clone)]
+struct Doc {
+    customer: usize,
+    kind: &'static str,
+    day: i32,
+    terms: i32,
+    cents: i64,
+    eur: bool,
+    applies_to: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Pay {
+    customer: usize,
+    day: i32,
+    cents: i64,
+    eur: bool,
+    refs: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Ledger {
+    docs: Vec<Doc>,
+    pays: Vec<Pay>,
+}
+
+fn doc() -> impl Strategy<Value = Doc> {
+    (
+        0..3usize,
+        prop_oneof![6 => Just("invoice"), 1 => Just("debit_memo"), 2 => Just("credit_memo"), 1 => Just("write_off")],
+        0..150i32,
+        prop_oneof![Just(0), Just(15), Just(30), Just(60)],
+        1..200_000i64,
+        proptest::bool::weighted(0.3),
+        proptest::option::weighted(0.5, 0..30usize),
+    )
+        .prop_map(|(customer, kind, day, terms, cents, eur, applies_to)| Doc {
+            customer,
+            kind,
+            day,
+            terms,
+            cents,
+            eur,
+            applies_to,
+        })
+}
+
+fn pay() -> impl Strategy<Value = Pay> {
+    (0..3usize, 0..180i32, 1..300_000i64, proptest::bool::weighted(0.3), proptest::collection::vec(0..35usize, 0..3))
+        .prop_map(|(customer, day, cents, eur, refs)| Pay { customer, day, cents, eur, refs })
+}
+
+fn ledger() -> impl Strategy<Value = Ledger> {
+    (proptest::collection::vec(doc(), 1..30), proptest::collection::vec(pay(), 0..25))
+        .prop_map(|(docs, pays)| Ledger { docs, pays })
+}
+
+/// EUR moves every 10 days; USD is the reporting currency.
+fn eur_rate(day: i32) -> i128 {
+    RATE_ONE + RATE_ONE * i128::from(day.div_euclid(10) % 5) / 20
+}
+
+fn rate_col(name: &str, values: Vec<i128>) -> Column {
+    Int128Chunked::from_vec(name.into(), values).into_decimal_unchecked(18, 10).into_column()
+}
+
+fn convert(cents: i64, rate: i128) -> i64 {
+    ardent_engine::ingest::parse::convert_half_even(i128::from(cents), rate, 10) as i64
+}
+
+/// The canonical tables of a ledger, rows in the given orders.
+fn tables(l: &Ledger, doc_order: &[usize], pay_order: &[usize]) -> [DataFrame; 5] {
+    let rate = |eur: bool, day: i32| if eur { eur_rate(day) } else { RATE_ONE };
+    let ccy = |eur: bool| if eur { "EUR" } else { "USD" };
+    let docs: Vec<(usize, &Doc)> = doc_order.iter().map(|&i| (i, &l.docs[i])).collect();
+    let receivable = |k: &str| k == "invoice" || k == "debit_memo";
+    let ledger = DataFrame::new(
+        docs.len(),
+        vec![
+            text("doc_id", docs.iter().map(|(i, _)| format!("D{i:03}"))),
+            text("customer_id", docs.iter().map(|(_, d)| format!("C{}", d.customer))),
+            text("doc_type", docs.iter().map(|(_, d)| d.kind)),
+            date("doc_date", docs.iter().map(|(_, d)| BASE + d.day)),
+            date_opt("due_date", docs.iter().map(|(_, d)| receivable(d.kind).then_some(BASE + d.day + d.terms))),
+            money("amount", docs.iter().map(|(_, d)| d.cents)),
+            text("currency", docs.iter().map(|(_, d)| ccy(d.eur))),
+            rate_col("fx_rate", docs.iter().map(|(_, d)| rate(d.eur, d.day)).collect()),
+            money("amount_reporting", docs.iter().map(|(_, d)| convert(d.cents, rate(d.eur, d.day)))),
+            StringChunked::from_iter_options(
+                "applies_to".into(),
+                docs.iter().map(|(_, d)| d.applies_to.filter(|_| !receivable(d.kind)).map(|a| format!("D{a:03}"))),
+            )
+            .into_column(),
+            boolean("disputed", docs.iter().map(|_| false)),
+        ],
+    )
+    .unwrap();
+    let pays: Vec<(usize, &Pay)> = pay_order.iter().map(|&i| (i, &l.pays[i])).collect();
+    let payments = DataFrame::new(
+        pays.len(),
+        vec![
+            text("payment_id", pays.iter().map(|(i, _)| format!("P{i:03}"))),
+            text("customer_id", pays.iter().map(|(_, p)| format!("C{}", p.customer))),
+            date("payment_date", pays.iter().map(|(_, p)| BASE + p.day)),
+            money("amount", pays.iter().map(|(_, p)| p.cents)),
+            text("currency", pays.iter().map(|(_, p)| ccy(p.eur))),
+            rate_col("fx_rate", pays.iter().map(|(_, p)| rate(p.eur, p.day)).collect()),
+            money("amount_reporting", pays.iter().map(|(_, p)| convert(p.cents, rate(p.eur, p.day)))),
+            StringChunked::from_iter_options(
+                "invoice_refs".into(),
+                pays.iter().map(|(_, p)| {
+                    (!p.refs.is_empty())
+                        .then(|| p.refs.iter().map(|r| format!("D{r:03}")).collect::<Vec<_>>().join(";"))
+                }),
+            )
+            .into_column(),
+        ],
+    )
+    .unwrap();
+    let refs: Vec<(usize, u64, usize)> = pays
+        .iter()
+        .flat_map(|(i, p)| p.refs.iter().enumerate().map(move |(pos, r)| (*i, pos as u64 + 1, *r)))
+        .filter(|(_, _, r)| *r < l.docs.len())
+        .collect();
+    let payment_refs = DataFrame::new(
+        refs.len(),
+        vec![
+            text("payment_id", refs.iter().map(|(i, _, _)| format!("P{i:03}"))),
+            UInt64Chunked::from_vec("position".into(), refs.iter().map(|r| r.1).collect()).into_column(),
+            text("doc_id", refs.iter().map(|(_, _, r)| format!("D{r:03}"))),
+        ],
+    )
+    .unwrap();
+    let customers = DataFrame::new(
+        3,
+        vec![
+            text("customer_id", ["C0", "C1", "C2"]),
+            text("segment", ["smb", "smb", "enterprise"]),
+            money("credit_limit", [100_000, 0, 500_000]),
+        ],
+    )
+    .unwrap();
+    let days: Vec<i32> = (-10..400).collect();
+    let fx_rates = DataFrame::new(
+        days.len(),
+        vec![
+            date("date", days.iter().map(|d| BASE + d)),
+            text("currency", days.iter().map(|_| "EUR")),
+            rate_col("rate_to_reporting", days.iter().map(|&d| eur_rate(d)).collect()),
+        ],
+    )
+    .unwrap();
+    [ledger, payments, payment_refs, customers, fx_rates]
+}
+
+fn book(t: &[DataFrame; 5]) -> Book {
+    Book::from_tables(
+        BookTables { ledger: &t[0], payments: &t[1], payment_refs: &t[2], customers: &t[3], fx_rates: &t[4] },
+        "USD",
+        7,
+        &["segment".to_string()],
+    )
+    .unwrap()
+}
+
+fn run(l: &Ledger, doc_order: &[usize], pay_order: &[usize]) -> (Book, Applications, Dashboards) {
+    let b = book(&tables(l, doc_order, pay_order));
+    let apps = apply_cash(&b);
+    let analysis = AnalyticsParams::default().check().unwrap();
+    let d = analyse(&b, &apps, &analysis).unwrap();
+    (b, apps, d)
+}
+
+fn identity(n: usize) -> Vec<usize> {
+    (0..n).collect()
+}
+
+fn cents(df: &DataFrame, column: &str) -> Vec<i128> {
+    df.column(column).unwrap().decimal().unwrap().physical().iter().map(Option::unwrap_or_default).collect()
+}
+
+/// Rows of `df` whose date column `column` is ≤ `t`.
+fn up_to(df: &DataFrame, column: &str, t: i32) -> DataFrame {
+    let mask: BooleanChunked =
+        df.column(column).unwrap().date().unwrap().physical().iter().map(|d| d.is_some_and(|d| d <= t)).collect();
+    df.filter(&mask).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cash_application_never_overpays_an_invoice_nor_a_source(l in ledger()) {
+        let (b, apps, d) = run(&l, &identity(l.docs.len()), &identity(l.pays.len()));
+        let mut to_invoice = vec![0i64; b.docs.len()];
+        let mut from_payment = vec![0i64; b.payments.len()];
+        let mut from_credit = vec![0i64; b.docs.len()];
+        for a in &apps.rows {
+            prop_assert!(a.amount > 0 && a.source_amount > 0);
+            prop_assert!(b.docs.kind[a.invoice as usize].is_receivable());
+            prop_assert!(b.docs.date[a.invoice as usize] <= a.date, "only invoices dated on or before the source");
+            to_invoice[a.invoice as usize] += a.amount;
+            match a.kind {
+                SourceKind::Payment => from_payment[a.source as usize] += a.source_amount,
+                _ => from_credit[a.source as usize] += a.source_amount,
+            }
+        }
+        for i in 0..b.docs.len() {
+            prop_assert!(to_invoice[i] <= b.docs.amount[i], "invoice {} overpaid", b.docs.id.get(i));
+            if !b.docs.kind[i].is_receivable() {
+                prop_assert_eq!(from_credit[i] + apps.credit_unapplied[i], b.docs.amount[i]);
+            }
+        }
+        for p in 0..b.payments.len() {
+            prop_assert!(apps.payment_unapplied[p] >= 0);
+            prop_assert_eq!(from_payment[p] + apps.payment_unapplied[p], b.payments.amount[p]);
+        }
+        prop_assert!(d.failed_checks.is_empty(), "{:?}", d.failed_checks);
+    }
+
+    #[test]
+    fn aging_buckets_sum_to_open_balance(l in ledger()) {
+        let (_, _, d) = run(&l, &identity(l.docs.len()), &identity(l.pays.len()));
+        let names = ["current", "1_30", "31_60", "61_90", "91_120", "121_plus"];
+        for (_, df) in &d.aging {
+            let total = cents(df, "total_open");
+            let mut sum = vec![0i128; df.height()];
+            for n in names {
+                for (s, v) in sum.iter_mut().zip(cents(df, &format!("bucket_{n}"))) {
+                    prop_assert!(v >= 0);
+                    *s += v;
+                }
+            }
+            prop_assert_eq!(sum, total);
+        }
+    }
+
+    #[test]
+    fn results_ignore_input_row_order(l in ledger(), seed in any::<u64>()) {
+        let shuffle = |n: usize, salt: u64| {
+            let mut idx: Vec<usize> = (0..n).collect();
+            idx.sort_by_key(|&i| (i as u64 + 1).wrapping_mul(seed | 1).wrapping_add(salt).rotate_left(17));
+            idx
+        };
+        let (_, _, a) = run(&l, &identity(l.docs.len()), &identity(l.pays.len()));
+        let (_, _, b) = run(&l, &shuffle(l.docs.len(), 1), &shuffle(l.pays.len(), 2));
+        prop_assert_eq!(&a.applications, &b.applications);
+        prop_assert_eq!(&a.kpi_monthly, &b.kpi_monthly);
+        prop_assert_eq!(&a.cohorts, &b.cohorts);
+        prop_assert_eq!(&a.roll_rates, &b.roll_rates);
+        prop_assert_eq!(&a.customer_payment_stats, &b.customer_payment_stats);
+        prop_assert_eq!(a.aging.len(), b.aging.len());
+        for (x, y) in a.aging.iter().zip(&b.aging) {
+            prop_assert_eq!(x, y);
+        }
+    }
+
+    #[test]
+    fn numbers_as_of_t_do_not_change_when_later_data_arrives(l in ledger(), later in ledger(), cut in 30..150i32) {
+        // Keep what happened by the cut, then add documents and payments dated after it.
+        let early = Ledger {
+            docs: l.docs.iter().filter(|d| d.day <= cut).cloned().collect(),
+            pays: l.pays.iter().filter(|p| p.day <= cut).cloned().collect(),
+        };
+        prop_assume!(!early.docs.is_empty());
+        let mut grown = early.clone();
+        grown.docs.extend(later.docs.iter().map(|d| Doc { day: cut + 1 + d.day, ..d.clone() }));
+        grown.pays.extend(later.pays.iter().map(|p| Pay { day: cut + 1 + p.day, ..p.clone() }));
+        let (early_book, _, a) = run(&early, &identity(early.docs.len()), &identity(early.pays.len()));
+        let (_, _, b) = run(&grown, &identity(grown.docs.len()), &identity(grown.pays.len()));
+        // The early run reports up to its last event; compare everything up to there.
+        let t = early_book.date_range().unwrap().1;
+        prop_assert!(t <= BASE + cut);
+        let a_dates: Vec<i32> = a.aging.iter().map(|x| x.0).collect();
+        let b_dates: Vec<i32> = b.aging.iter().map(|x| x.0).filter(|&d| d <= t).collect();
+        prop_assert_eq!(&a_dates, &b_dates);
+        for (x, y) in a.aging.iter().zip(&b.aging) {
+            prop_assert_eq!(x, y);
+        }
+        prop_assert_eq!(up_to(&a.kpi_monthly, "month", t), up_to(&b.kpi_monthly, "month", t));
+        prop_assert_eq!(up_to(&a.roll_rates, "month", t), up_to(&b.roll_rates, "month", t));
+        prop_assert_eq!(up_to(&a.customer_payment_stats, "as_of", t), up_to(&b.customer_payment_stats, "as_of", t));
+        // Cohorts as of t, except the at-risk rate, which becomes known once 90 days have passed.
+        let drop_at_risk = |df: DataFrame| df.drop("at_risk_rate").unwrap();
+        prop_assert_eq!(drop_at_risk(up_to(&a.cohorts, "as_of", t)), drop_at_risk(up_to(&b.cohorts, "as_of", t)));
+    }
+}
