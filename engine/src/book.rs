@@ -312,7 +312,8 @@ impl Book {
         for (i, &r) in order.iter().enumerate() {
             position[r] = i as u32;
         }
-        let doc_index: HashMap<&str, u32> = did.iter().enumerate().map(|(r, id)| (*id, position[r])).collect();
+        let mut doc_index: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(did.len(), Default::default());
+        doc_index.extend(did.iter().enumerate().map(|(r, id)| (*id, position[r])));
         let ddue = days(l, "ledger", "due_date")?;
         let damount = cents(l, "ledger", "amount")?;
         let drep = cents(l, "ledger", "amount_reporting")?;
@@ -361,23 +362,26 @@ impl Book {
         let pdate: Vec<i32> = days(p, "payments", "payment_date")?.into_iter().map(Option::unwrap_or_default).collect();
         let mut porder: Vec<usize> = (0..pid.len()).collect();
         porder.par_sort_unstable_by(|&a, &b| (pcust[a], pdate[a]).cmp(&(pcust[b], pdate[b])).then(pid[a].cmp(pid[b])));
-        let mut ppos: HashMap<&str, usize> = HashMap::default();
-        for (i, &r) in porder.iter().enumerate() {
-            ppos.insert(pid[r], i);
-        }
-        let mut refs_of: Vec<Vec<(u64, u32)>> = vec![Vec::new(); pid.len()];
-        {
+        let mut ppos: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(pid.len(), Default::default());
+        ppos.extend(porder.iter().enumerate().map(|(i, &r)| (pid[r], i as u32)));
+        // (payment position, reference position, document), sorted: references grouped by
+        // payment in the order given.
+        let mut known_refs: Vec<(u32, u64, u32)> = {
             let rp = texts(t.payment_refs, "payment_refs", "payment_id")?;
             let rpos = column(t.payment_refs, "payment_refs", "position")?
                 .u64()
                 .map_err(EngineError::polars("payment_refs.position as u64"))?;
             let rdoc = texts(t.payment_refs, "payment_refs", "doc_id")?;
-            for ((pay, pos), doc) in rp.iter().zip(rpos.iter()).zip(rdoc.iter()) {
-                let (Some(pay), Some(doc)) = (pay, doc) else { continue };
-                let (Some(&pi), Some(&di)) = (ppos.get(pay), doc_index.get(doc)) else { continue };
-                refs_of[pi].push((pos.unwrap_or_default(), di));
-            }
-        }
+            rp.iter()
+                .zip(rpos.iter())
+                .zip(rdoc.iter())
+                .filter_map(|((pay, pos), doc)| {
+                    let (pi, di) = (ppos.get(pay?)?, doc_index.get(doc?)?);
+                    Some((*pi, pos.unwrap_or_default(), *di))
+                })
+                .collect()
+        };
+        known_refs.par_sort_unstable();
         let pamount = cents(p, "payments", "amount")?;
         let prep = cents(p, "payments", "amount_reporting")?;
         let prate = cents(p, "payments", "fx_rate")?;
@@ -385,7 +389,13 @@ impl Book {
             texts(p, "payments", "currency")?.iter().map(|c| currency_index(c.unwrap_or_default())).collect();
         let praw_refs = texts(p, "payments", "invoice_refs")?;
         let praw_refs: Vec<bool> = praw_refs.iter().map(|r| r.is_some_and(|s| !s.trim().is_empty())).collect();
-        let mut payments = Payments { ref_start: vec![0], ..Default::default() };
+        let mut payments = Payments {
+            ref_start: Vec::with_capacity(pid.len() + 1),
+            refs: Vec::with_capacity(known_refs.len()),
+            ..Default::default()
+        };
+        payments.ref_start.push(0);
+        let mut next_ref = 0;
         for (i, &r) in porder.iter().enumerate() {
             payments.id.push(pid[r]);
             payments.customer.push(pcust[r]);
@@ -395,12 +405,13 @@ impl Book {
             payments.rate.push(prate[r].unwrap_or_default());
             payments.amount_reporting.push(prep[r].unwrap_or_default());
             payments.has_refs.push(praw_refs[r]);
-            let refs = &mut refs_of[i];
-            refs.sort_unstable();
-            for &(_, d) in refs.iter() {
-                if docs.customer[d as usize] == pcust[r] && !payments.refs[payments.ref_start[i]..].contains(&d) {
+            let start = payments.refs.len();
+            while next_ref < known_refs.len() && known_refs[next_ref].0 as usize == i {
+                let d = known_refs[next_ref].2;
+                if docs.customer[d as usize] == pcust[r] && !payments.refs[start..].contains(&d) {
                     payments.refs.push(d);
                 }
+                next_ref += 1;
             }
             payments.ref_start.push(payments.refs.len());
         }

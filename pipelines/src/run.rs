@@ -96,6 +96,10 @@ pub fn analytics_stage(
     let started = Instant::now();
     let dashboards = analyse(&book, &apps, &settings.analysis)?;
     timings.push(("analytics", started.elapsed().as_millis() as u64));
+    printer.note(format!(
+        "  {}",
+        dashboards.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")
+    ));
     let s = &dashboards.cash_summary;
     let received = s.received.max(1) as f64;
     let shares: Vec<String> = s

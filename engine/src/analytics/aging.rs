@@ -67,28 +67,26 @@ pub fn contract(buckets: &Buckets) -> TableContract {
     }
 }
 
-/// One row of `aging` before it becomes a frame.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub k: usize,
-    pub customer: u32,
-    pub buckets: Vec<i64>,
-    pub total_open: i64,
-    pub past_due: i64,
-    pub open_invoices: u64,
-    pub max_dpd: i32,
-    pub oldest_due: Option<i32>,
-    pub disputed_open: i64,
-    pub unapplied_cash: i64,
-    pub unapplied_credits: i64,
+/// One row of `aging` before it becomes a frame (its buckets live in [`Rows::buckets`]).
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    k: u32,
+    customer: u32,
+    total_open: i64,
+    past_due: i64,
+    open_invoices: u64,
+    max_dpd: i32,
+    oldest_due: Option<i32>,
+    disputed_open: i64,
+    unapplied_cash: i64,
+    unapplied_credits: i64,
 }
 
 impl Row {
-    fn new(k: usize, customer: u32, buckets: usize) -> Row {
+    fn new(k: usize, customer: u32) -> Row {
         Row {
-            k,
+            k: k as u32,
             customer,
-            buckets: vec![0; buckets],
             total_open: 0,
             past_due: 0,
             open_invoices: 0,
@@ -118,19 +116,31 @@ pub struct Aging {
     pub currency: CurrencyTotals,
 }
 
-struct CustomerAging {
+/// The rows of a range of customers, customer by customer, each customer's by date.
+struct Rows {
     rows: Vec<Row>,
-    /// (k, currency, open cents, unapplied payment cents)
-    by_currency: Vec<(usize, u16, i64, i64)>,
+    /// `buckets[i * nb..(i + 1) * nb]` are the buckets of `rows[i]`.
+    buckets: Vec<i64>,
+    /// `[k][currency]`: open cents, unapplied payment cents.
+    currency: Vec<[i64; 2]>,
 }
 
-fn customer(ctx: &Context<'_>, c: usize) -> Result<CustomerAging> {
+/// One customer's rows, appended to `out`; `slot[k]` is scratch of length `as_of.len()`.
+fn customer(ctx: &Context<'_>, c: usize, out: &mut Rows, slot: &mut [Option<usize>]) -> Result<()> {
     let book = ctx.book;
     let docs = &book.docs;
     let pays = &book.payments;
     let nb = ctx.analysis.buckets.len();
-    let mut rows: Vec<Option<Row>> = vec![None; ctx.as_of.len()];
-    let mut by_currency = Vec::new();
+    let n_ccy = book.currencies.len();
+    let first = out.rows.len();
+    slot.fill(None);
+    let mut row_at = |out: &mut Rows, k: usize| -> usize {
+        *slot[k].get_or_insert_with(|| {
+            out.rows.push(Row::new(k, c as u32));
+            out.buckets.extend(std::iter::repeat_n(0, nb));
+            out.rows.len() - 1
+        })
+    };
     let mut error = None;
     for d in book.customers.docs(c) {
         if !docs.kind[d].is_receivable() {
@@ -151,8 +161,9 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<CustomerAging> {
                 }
             };
             let rep = at_rate(open, rate);
-            let row = rows[k].get_or_insert_with(|| Row::new(k, c as u32, nb));
-            row.buckets[ctx.analysis.buckets.index(ctx.age(d, t))] += rep;
+            let i = row_at(out, k);
+            out.buckets[i * nb + ctx.analysis.buckets.index(ctx.age(d, t))] += rep;
+            let row = &mut out.rows[i];
             row.total_open += rep;
             let dpd = t - due;
             if dpd > 0 {
@@ -164,7 +175,7 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<CustomerAging> {
             if docs.disputed[d] {
                 row.disputed_open += rep;
             }
-            by_currency.push((k, docs.currency[d], open, 0));
+            out.currency[k * n_ccy + docs.currency[d] as usize][0] += open;
         });
     }
     if let Some(e) = error {
@@ -178,8 +189,9 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<CustomerAging> {
         }
         for k in ctx.as_of.partition_point(|&t| t < pays.date[p])..ctx.as_of.len() {
             let rate = ctx.unapplied_rate(k, pays.currency[p], pays.rate[p])?;
-            rows[k].get_or_insert_with(|| Row::new(k, c as u32, nb)).unapplied_cash += at_rate(left, rate);
-            by_currency.push((k, pays.currency[p], 0, left));
+            let i = row_at(out, k);
+            out.rows[i].unapplied_cash += at_rate(left, rate);
+            out.currency[k * n_ccy + pays.currency[p] as usize][1] += left;
         }
     }
     for d in book.customers.docs(c) {
@@ -189,44 +201,77 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<CustomerAging> {
         }
         for k in ctx.as_of.partition_point(|&t| t < docs.date[d])..ctx.as_of.len() {
             let rate = ctx.unapplied_rate(k, docs.currency[d], docs.rate[d])?;
-            rows[k].get_or_insert_with(|| Row::new(k, c as u32, nb)).unapplied_credits += at_rate(left, rate);
+            let i = row_at(out, k);
+            out.rows[i].unapplied_credits += at_rate(left, rate);
         }
     }
-    Ok(CustomerAging { rows: rows.into_iter().flatten().collect(), by_currency })
+    // Keep the customer's rows in date order.
+    let mut order: Vec<usize> = (first..out.rows.len()).collect();
+    if order.windows(2).any(|w| out.rows[w[0]].k > out.rows[w[1]].k) {
+        order.sort_by_key(|&i| out.rows[i].k);
+        let rows: Vec<Row> = order.iter().map(|&i| out.rows[i]).collect();
+        let buckets: Vec<i64> = order.iter().flat_map(|&i| out.buckets[i * nb..(i + 1) * nb].to_vec()).collect();
+        out.rows.truncate(first);
+        out.rows.extend(rows);
+        out.buckets.truncate(first * nb);
+        out.buckets.extend(buckets);
+    }
+    Ok(())
 }
 
 /// Build the aging frames.
 pub fn build(ctx: &Context<'_>) -> Result<Aging> {
     let book = ctx.book;
-    let parts: Vec<CustomerAging> =
-        (0..book.customers.len()).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
     let k_count = ctx.as_of.len();
     let n_ccy = book.currencies.len();
+    let n = book.customers.len();
+    let chunk = n.div_ceil((rayon::current_num_threads() * 4).max(1)).max(1);
+    let parts: Vec<Rows> = (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|i| {
+            let mut out = Rows { rows: Vec::new(), buckets: Vec::new(), currency: vec![[0, 0]; k_count * n_ccy] };
+            let mut slot = vec![None; k_count];
+            for c in i * chunk..((i + 1) * chunk).min(n) {
+                customer(ctx, c, &mut out, &mut slot)?;
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
     let mut currency =
         CurrencyTotals { open: vec![vec![0; n_ccy]; k_count], unapplied_payments: vec![vec![0; n_ccy]; k_count] };
-    let mut per_k: Vec<Vec<Row>> = vec![Vec::new(); k_count];
-    for part in parts {
-        for (k, ccy, open, left) in part.by_currency {
-            currency.open[k][ccy as usize] += open;
-            currency.unapplied_payments[k][ccy as usize] += left;
+    for part in &parts {
+        for k in 0..k_count {
+            for c in 0..n_ccy {
+                currency.open[k][c] += part.currency[k * n_ccy + c][0];
+                currency.unapplied_payments[k][c] += part.currency[k * n_ccy + c][1];
+            }
         }
-        for row in part.rows {
-            per_k[row.k].push(row);
+    }
+    // Group by date, customers in order within a date.
+    let nb = ctx.analysis.buckets.len();
+    let mut per_k: Vec<Vec<(usize, usize)>> = vec![Vec::new(); k_count];
+    for (p, part) in parts.iter().enumerate() {
+        for (i, row) in part.rows.iter().enumerate() {
+            per_k[row.k as usize].push((p, i));
         }
     }
     let contract = contract(&ctx.analysis.buckets);
-    let mut frames = Vec::with_capacity(k_count);
-    let mut totals = Vec::with_capacity(k_count);
-    for (k, rows) in per_k.into_iter().enumerate() {
-        let bucket_sum: i128 = rows.iter().flat_map(|r| r.buckets.iter()).map(|&v| i128::from(v)).sum();
-        let total: i128 = rows.iter().map(|r| i128::from(r.total_open)).sum();
-        totals.push((bucket_sum, total));
-        frames.push((ctx.as_of[k], frame_of(ctx, &contract, &rows)?));
-    }
+    let frames_and_totals: Vec<((i32, DataFrame), (i128, i128))> = per_k
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, refs)| {
+            let rows: Vec<&Row> = refs.iter().map(|&(p, i)| &parts[p].rows[i]).collect();
+            let buckets: Vec<&[i64]> = refs.iter().map(|&(p, i)| &parts[p].buckets[i * nb..(i + 1) * nb]).collect();
+            let bucket_sum: i128 = buckets.iter().flat_map(|b| b.iter()).map(|&v| i128::from(v)).sum();
+            let total: i128 = rows.iter().map(|r| i128::from(r.total_open)).sum();
+            Ok(((ctx.as_of[k], frame_of(ctx, &contract, &rows, &buckets)?), (bucket_sum, total)))
+        })
+        .collect::<Result<_>>()?;
+    let (frames, totals) = frames_and_totals.into_iter().unzip();
     Ok(Aging { frames, totals, currency })
 }
 
-fn frame_of(ctx: &Context<'_>, contract: &TableContract, rows: &[Row]) -> Result<DataFrame> {
+fn frame_of(ctx: &Context<'_>, contract: &TableContract, rows: &[&Row], buckets: &[&[i64]]) -> Result<DataFrame> {
     let customers = &ctx.book.customers;
     let segment = |c: u32| -> &str {
         customers.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
@@ -237,7 +282,7 @@ fn frame_of(ctx: &Context<'_>, contract: &TableContract, rows: &[Row]) -> Result
         text("segment", rows.iter().map(|r| segment(r.customer))),
     ];
     for (i, name) in ctx.analysis.buckets.names.iter().enumerate() {
-        columns.push(money(&format!("bucket_{name}"), rows.iter().map(|r| r.buckets[i])));
+        columns.push(money(&format!("bucket_{name}"), buckets.iter().map(|b| b[i])));
     }
     columns.extend([
         money("total_open", rows.iter().map(|r| r.total_open)),
@@ -248,7 +293,7 @@ fn frame_of(ctx: &Context<'_>, contract: &TableContract, rows: &[Row]) -> Result
         money("disputed_open", rows.iter().map(|r| r.disputed_open)),
         money("unapplied_cash", rows.iter().map(|r| r.unapplied_cash)),
         money("unapplied_credits", rows.iter().map(|r| r.unapplied_credits)),
-        money("net_balance", rows.iter().map(net)),
+        money("net_balance", rows.iter().map(|r| net(r))),
         money_opt("credit_limit", rows.iter().map(|r| customers.credit_limit[r.customer as usize])),
         float_opt(
             "utilisation",

@@ -50,6 +50,8 @@ pub struct Dashboards {
     pub failed_checks: Vec<String>,
     /// The as-of dates of the aging snapshots.
     pub as_of_dates: Vec<i32>,
+    /// Wall time per table builder, in milliseconds.
+    pub timings: Vec<(&'static str, u64)>,
 }
 
 /// The contracts of the analytics tables for these parameters, in publishing order.
@@ -220,14 +222,25 @@ pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<
         months,
         last_day: last,
     };
+    let mut timings = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &'static str| {
+        timings.push((name, clock.elapsed().as_millis() as u64));
+        clock = std::time::Instant::now();
+    };
     let (applications, unapplied_cash, cash_summary) = applications::tables(&ctx)?;
+    lap("applications");
     let aging = aging::build(&ctx)?;
+    lap("aging");
     let monthly = kpi::Monthly::build(&ctx)?;
     let kpi_monthly = kpi::table(&ctx, &monthly)?;
     let cohorts = cohorts::table(&ctx, &monthly)?;
     let roll_rates = roll_rates::table(&ctx, &monthly)?;
+    lap("kpi_cohorts_roll_rates");
     let customer_payment_stats = payment_stats::table(&ctx)?;
+    lap("customer_payment_stats");
     let (reconciliation, failed_checks) = reconcile::table(&ctx, &aging)?;
+    lap("reconciliation");
     Ok(Dashboards {
         aging: aging.frames,
         kpi_monthly,
@@ -240,5 +253,6 @@ pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<
         cash_summary,
         failed_checks,
         as_of_dates: ctx.as_of,
+        timings,
     })
 }

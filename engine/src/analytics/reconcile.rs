@@ -1,6 +1,6 @@
 //! `reconciliation`: checks that the published numbers add up, per as-of date. Each check
-//! recomputes a total along an independent path (documents and applications sorted by
-//! date) and compares it with what the aging walk produced; any difference fails the run.
+//! recomputes a total along an independent path (documents, payments and applications
+//! summed by date) and compares it with what the aging walk produced; any difference fails the run.
 //!
 //! - `buckets_sum_to_total_open` (reporting currency): Σ buckets = Σ total_open.
 //! - `open_ar_equals_documents_minus_applications` (per currency): Σ open receivables =
@@ -35,32 +35,33 @@ pub static RECONCILIATION_TABLE: TableContract = TableContract {
     ]),
 };
 
-/// Running totals of dated amounts per currency: `total(c, t)` = Σ amounts dated ≤ t.
+/// Totals of dated amounts per as-of date and currency: `total(k, c)` = Σ amounts in
+/// currency `c` dated ≤ `as_of[k]`.
 struct Dated {
-    per_currency: Vec<Vec<(i32, i128)>>,
+    currencies: usize,
+    /// `[k][c]`, cumulative over k.
+    sums: Vec<i128>,
 }
 
 impl Dated {
-    fn new(currencies: usize, items: impl Iterator<Item = (u16, i32, i64)>) -> Dated {
-        let mut per_currency: Vec<Vec<(i32, i128)>> = vec![Vec::new(); currencies];
+    fn new(as_of: &[i32], currencies: usize, items: impl Iterator<Item = (u16, i32, i64)>) -> Dated {
+        let mut sums = vec![0i128; as_of.len() * currencies];
         for (c, d, a) in items {
-            per_currency[c as usize].push((d, i128::from(a)));
-        }
-        for v in &mut per_currency {
-            v.sort_unstable_by_key(|x| x.0);
-            let mut run = 0;
-            for x in v.iter_mut() {
-                run += x.1;
-                x.1 = run;
+            let k = as_of.partition_point(|&t| t < d);
+            if k < as_of.len() {
+                sums[k * currencies + c as usize] += i128::from(a);
             }
         }
-        Dated { per_currency }
+        for k in 1..as_of.len() {
+            for c in 0..currencies {
+                sums[k * currencies + c] += sums[(k - 1) * currencies + c];
+            }
+        }
+        Dated { currencies, sums }
     }
 
-    fn total(&self, c: usize, t: i32) -> i128 {
-        let v = &self.per_currency[c];
-        let i = v.partition_point(|x| x.0 <= t);
-        if i == 0 { 0 } else { v[i - 1].1 }
+    fn total(&self, k: usize, c: usize) -> i128 {
+        self.sums[k * self.currencies + c]
     }
 }
 
@@ -72,14 +73,16 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
     let apps = &ctx.apps.rows;
     let n = book.currencies.len();
     let receivables = Dated::new(
+        &ctx.as_of,
         n,
         (0..docs.len())
             .filter(|&d| docs.kind[d].is_receivable())
             .map(|d| (docs.currency[d], docs.date[d], docs.amount[d])),
     );
-    let applied = Dated::new(n, apps.iter().map(|a| (docs.currency[a.invoice as usize], a.date, a.amount)));
-    let payments = Dated::new(n, (0..pays.len()).map(|p| (pays.currency[p], pays.date[p], pays.amount[p])));
+    let applied = Dated::new(&ctx.as_of, n, apps.iter().map(|a| (docs.currency[a.invoice as usize], a.date, a.amount)));
+    let payments = Dated::new(&ctx.as_of, n, (0..pays.len()).map(|p| (pays.currency[p], pays.date[p], pays.amount[p])));
     let from_payments = Dated::new(
+        &ctx.as_of,
         n,
         apps.iter()
             .filter(|a| a.kind == SourceKind::Payment)
@@ -90,12 +93,12 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
         let (bucket_sum, total_open) = aging.totals[k];
         rows.push((t, "buckets_sum_to_total_open", 0, total_open, bucket_sum));
         for c in 0..n {
-            let expected = receivables.total(c, t) - applied.total(c, t);
+            let expected = receivables.total(k, c) - applied.total(k, c);
             let actual = i128::from(aging.currency.open[k][c]);
             if expected != 0 || actual != 0 {
                 rows.push((t, "open_ar_equals_documents_minus_applications", c, expected, actual));
             }
-            let expected = payments.total(c, t) - from_payments.total(c, t);
+            let expected = payments.total(k, c) - from_payments.total(k, c);
             let actual = i128::from(aging.currency.unapplied_payments[k][c]);
             if expected != 0 || actual != 0 {
                 rows.push((t, "unapplied_cash_equals_payments_minus_applied", c, expected, actual));
