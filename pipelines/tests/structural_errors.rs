@@ -200,3 +200,38 @@ fn excel_csv_with_byte_order_mark_and_crlf_is_read() {
     let line = o.stdout.lines().find(|l| l.starts_with("customers")).unwrap();
     assert_eq!(line.split_whitespace().nth(2), Some("2"), "{line}");
 }
+
+#[test]
+fn bad_analytics_parameters_exit_2_naming_the_key_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    write(&dir.path().join("pipeline.toml"), &format!("{CONFIG}\n[analytics]\nbucket_edges = [0, 60, 30]\n"));
+    let o = run(dir.path(), &config);
+    assert_one_error(&o, 2, &["pipeline.toml", "analytics.bucket_edges", "60 is followed by 30"]);
+    write(&dir.path().join("pipeline.toml"), &format!("{CONFIG}\n[analytics]\ndso_window = 90\n"));
+    let o = run(dir.path(), &config);
+    assert_one_error(&o, 2, &["pipeline.toml:", "unknown field `dso_window`", "dso_days"]);
+}
+
+#[test]
+fn missing_revaluation_rate_exits_4_and_says_what_to_do() {
+    // A EUR invoice still open at 2025-03-31, but the last EUR rate is from January.
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    write(
+        &dir.path().join("ledger.csv"),
+        &format!(
+            "{LEDGER}0003,C1,invoice,2025-01-10,2025-06-30,80.00,EUR\n0004,C2,invoice,2025-03-31,2025-04-30,1.00,USD\n"
+        ),
+    );
+    write(&dir.path().join("fx.csv"), "date,currency,rate_to_reporting\n2025-01-10,EUR,1.1\n");
+    write(&dir.path().join("pipeline.toml"), &format!("{CONFIG}\n[inputs.fx_rates]\npath = \"fx.csv\"\n"));
+    let o = run(dir.path(), &config);
+    assert_one_error(&o, 4, &["no FX rate for EUR", "2025-01-31", "analytics.revaluation = \"document\""]);
+    write(
+        &dir.path().join("pipeline.toml"),
+        &format!("{CONFIG}\n[inputs.fx_rates]\npath = \"fx.csv\"\n\n[analytics]\nrevaluation = \"document\"\n"),
+    );
+    let o = run(dir.path(), &config);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
