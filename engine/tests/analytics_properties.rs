@@ -228,9 +228,9 @@ proptest! {
                 prop_assert_eq!(from_credit[i] + apps.credit_unapplied[i], b.docs.amount[i]);
             }
         }
-        for p in 0..b.payments.len() {
-            prop_assert!(apps.payment_unapplied[p] >= 0);
-            prop_assert_eq!(from_payment[p] + apps.payment_unapplied[p], b.payments.amount[p]);
+        for ((applied, unapplied), amount) in from_payment.iter().zip(&apps.payment_unapplied).zip(&b.payments.amount) {
+            prop_assert!(*unapplied >= 0);
+            prop_assert_eq!(applied + unapplied, *amount);
         }
         prop_assert!(d.failed_checks.is_empty(), "{:?}", d.failed_checks);
     }

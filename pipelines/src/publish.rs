@@ -153,47 +153,28 @@ pub fn publish(
     std::fs::create_dir_all(&staging).map_err(EngineError::io("creating", &staging))?;
 
     let Ingested { tables, quarantine, data_quality, .. } = ingested;
-    let Dashboards {
-        aging,
-        kpi_monthly,
-        cohorts,
-        roll_rates,
-        customer_payment_stats,
-        reconciliation,
-        applications,
-        unapplied_cash,
-        cash_summary,
-        ..
-    } = dashboards;
-    let analytics_contracts = analytics::contracts(&settings.analysis);
-    let contract = |name: &str| -> &TableContract {
-        analytics_contracts.iter().find(|c| c.name == name).unwrap_or(&contracts::QUARANTINE_TABLE)
-    };
-    let flat: Vec<(&TableContract, DataFrame)> = vec![
-        (&contracts::LEDGER_TABLE, tables.ledger),
-        (&contracts::PAYMENTS_TABLE, tables.payments),
-        (&contracts::PAYMENT_REFS_TABLE, tables.payment_refs),
-        (&contracts::CUSTOMERS_TABLE, tables.customers),
-        (&contracts::FX_RATES_TABLE, tables.fx_rates),
-        (&contracts::DATA_QUALITY_TABLE, data_quality),
-        (&contracts::QUARANTINE_TABLE, quarantine),
-        (contract("applications"), applications),
-        (contract("unapplied_cash"), unapplied_cash),
-        (contract("kpi_monthly"), kpi_monthly),
-        (contract("cohorts"), cohorts),
-        (contract("roll_rates"), roll_rates),
-        (contract("customer_payment_stats"), customer_payment_stats),
-        (contract("reconciliation"), reconciliation),
+    let cash_summary = dashboards.cash_summary.clone();
+    let analytics::TablesToWrite { flat: dashboard_tables, aging: (aging_contract, aging) } =
+        dashboards.into_tables(&settings.analysis);
+    let mut flat: Vec<(TableContract, DataFrame)> = vec![
+        (contracts::LEDGER_TABLE.clone(), tables.ledger),
+        (contracts::PAYMENTS_TABLE.clone(), tables.payments),
+        (contracts::PAYMENT_REFS_TABLE.clone(), tables.payment_refs),
+        (contracts::CUSTOMERS_TABLE.clone(), tables.customers),
+        (contracts::FX_RATES_TABLE.clone(), tables.fx_rates),
+        (contracts::DATA_QUALITY_TABLE.clone(), data_quality),
+        (contracts::QUARANTINE_TABLE.clone(), quarantine),
     ];
+    flat.extend(dashboard_tables);
     let mut outputs = Vec::new();
     let mut names = Vec::new();
     for (contract, mut df) in flat {
         let name = format!("{}.parquet", contract.name);
-        let rows = write_table(&mut df, contract, &staging.join(&name))?;
-        outputs.push(ManifestOutput::new(contract, name.clone(), rows, None));
+        let rows = write_table(&mut df, &contract, &staging.join(&name))?;
+        outputs.push(ManifestOutput::new(&contract, name.clone(), rows, None));
         names.push(name);
     }
-    let aging_contract = contract("aging");
+    let aging_contract = &aging_contract;
     let mut rows = 0;
     let partitions = aging.len() as u64;
     for (as_of, mut df) in aging {

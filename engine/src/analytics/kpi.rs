@@ -526,7 +526,8 @@ mod tests {
     fn countback_worked_example() {
         // AR 212,000; sales 100,000 / 80,000 / 70,000 (latest first), 30-day months:
         // 30 + 30 + 32/70 × 30 ≈ 73.71 days.
-        let dso = countback(212_000_00, &[(100_000_00, 30), (80_000_00, 30), (70_000_00, 30)]);
+        let cents = |units: i128| units * 100;
+        let dso = countback(cents(212_000), &[(cents(100_000), 30), (cents(80_000), 30), (cents(70_000), 30)]);
         let expected = 30.0 + 30.0 + 32.0 / 70.0 * 30.0;
         assert!(dso.is_some_and(|d| (d - expected).abs() < 1e-9), "{dso:?}");
         assert!(dso.is_some_and(|d| (d - 73.71).abs() < 0.005));
