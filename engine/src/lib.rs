@@ -8,7 +8,12 @@
 //!    go to the quarantine with file, row, column, value and rule.
 //! 2. [`fx`] converts amounts to the reporting currency with exact half-even rounding;
 //!    [`ids`] checks millions of ids for duplicates and references without an allocation each.
-//! 3. [`sink`] writes tables as Parquet that BI tools read without help.
+//! 3. [`book`] indexes the validated tables for analytics; [`cash`] applies payments and
+//!    credits to invoices (reference, exact amount, oldest due first).
+//! 4. [`analytics`] walks each invoice across the as-of dates ([`calendar`]) and builds the
+//!    dashboard tables — aging, monthly KPIs, cohorts, roll rates, payment stats — and the
+//!    reconciliation that must pass before anything is published.
+//! 5. [`sink`] writes tables as Parquet that BI tools read without help.
 //!
 //! The engine never reads the clock or the environment: everything comes from its inputs
 //! and parameters, so the same inputs give the same tables.

@@ -116,13 +116,17 @@ fn close(r: &Record, column: &str, expected: f64) {
 }
 
 fn run_fixture() -> (tempfile::TempDir, std::path::PathBuf) {
+    run_with(CONFIG)
+}
+
+fn run_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in [
         ("ledger.csv", LEDGER),
         ("payments.csv", PAYMENTS),
         ("customers.csv", CUSTOMERS),
         ("fx_rates.csv", FX),
-        ("pipeline.toml", CONFIG),
+        ("pipeline.toml", config),
     ] {
         common::write(&dir.path().join(name), text);
     }
@@ -406,4 +410,25 @@ fn payment_stats_and_reconciliation_by_hand() {
         &[("as_of", "2024-03-31"), ("check", "unapplied_cash_equals_payments_minus_applied"), ("scope", "USD")],
     );
     assert_eq!(text(cash, "actual"), "1000.00");
+}
+
+#[test]
+fn weekly_snapshots_land_on_sundays_and_agree_with_month_ends() {
+    let (_dir, out) = run_with(
+        &CONFIG.replace(r#"snapshots = ["2024-01-31", "2024-02-29", "2024-03-31"]"#, r#"snapshots = "week_end""#),
+    );
+    let mut dates: Vec<String> = std::fs::read_dir(out.join("aging"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dates.sort();
+    // Sundays from the first document (2024-01-05) to the last event (2024-03-31, a Sunday).
+    assert_eq!(dates.len(), 13, "{dates:?}");
+    assert_eq!((dates[0].as_str(), dates[12].as_str()), ("as_of=2024-01-07", "as_of=2024-03-31"));
+    let march = records(&out.join("aging/as_of=2024-03-31/part-0.parquet"));
+    assert_eq!(text(find(&march, &[("customer_id", "B")]), "total_open"), "700.00");
+    let checks = records(&out.join("reconciliation.parquet"));
+    assert!(checks.len() >= 13 * 3 && checks.iter().all(|r| text(r, "passed") == "true"));
+    // The monthly tables keep month ends whatever the snapshot schedule.
+    assert_eq!(records(&out.join("kpi_monthly.parquet")).len(), 9);
 }
