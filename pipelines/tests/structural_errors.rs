@@ -228,6 +228,8 @@ fn missing_revaluation_rate_exits_4_and_says_what_to_do() {
     write(&dir.path().join("pipeline.toml"), &format!("{CONFIG}\n[inputs.fx_rates]\npath = \"fx.csv\"\n"));
     let o = run(dir.path(), &config);
     assert_one_error(&o, 4, &["no FX rate for EUR", "2025-01-31", "analytics.revaluation = \"document\""]);
+    let o = ardent(&["validate", "--config", &config]);
+    assert_one_error(&o, 4, &["no FX rate for EUR"]);
     write(
         &dir.path().join("pipeline.toml"),
         &format!("{CONFIG}\n[inputs.fx_rates]\npath = \"fx.csv\"\n\n[analytics]\nrevaluation = \"document\"\n"),

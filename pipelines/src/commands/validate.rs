@@ -1,8 +1,8 @@
-//! `ardent validate`: check the config and every input, write nothing.
+//! `ardent validate`: check the config and every input, build the analytics, write nothing.
 
 use crate::cli::PipelineArgs;
 use crate::printer::Printer;
-use crate::run::{ingest_stage, report_quality};
+use crate::run::{analytics_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve};
 
 /// Validate config and inputs; fails like `run` would.
@@ -12,6 +12,9 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
     let (ingested, _) = ingest_stage(&settings, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
+    // The analytics can still fail (a rate missing for revaluation, a reconciliation check),
+    // so they run too: `validate` exits with the code `run` would.
+    analytics_stage(&settings, &ingested, printer)?;
     printer.line("valid: the inputs can be published (nothing was written)");
     Ok(())
 }
