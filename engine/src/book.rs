@@ -65,6 +65,10 @@ pub struct Customers {
     pub ids: Texts,
     /// Credit limit in reporting cents.
     pub credit_limit: Vec<Option<i64>>,
+    /// Start of the relationship.
+    pub onboarded: Vec<Option<i32>>,
+    /// External (bureau) score.
+    pub external_score: Vec<Option<f64>>,
     /// Grouping dimensions, in configured order.
     pub dims: Vec<Dimension>,
     /// Per customer `c`: its documents are `doc_start[c]..doc_start[c + 1]`.
@@ -264,6 +268,14 @@ impl Book {
         }
         let limits = cents(t.customers, "customers", "credit_limit")?;
         customers.credit_limit = corder.iter().map(|&r| limits[r]).collect();
+        let onboarded = days(t.customers, "customers", "onboarded_date")?;
+        customers.onboarded = corder.iter().map(|&r| onboarded[r]).collect();
+        let score: Vec<Option<f64>> = column(t.customers, "customers", "external_score")?
+            .f64()
+            .map_err(EngineError::polars("external_score as f64"))?
+            .iter()
+            .collect();
+        customers.external_score = corder.iter().map(|&r| score[r]).collect();
         for name in segment_columns {
             let values = texts(t.customers, "customers", name)?;
             let per_row: Vec<&str> = values.iter().map(|v| v.unwrap_or("UNKNOWN")).collect();

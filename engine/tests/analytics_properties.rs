@@ -4,8 +4,9 @@
 //! change when later documents and payments are added.
 #![allow(clippy::unwrap_used)]
 
+use ardent_engine::analytics::features::{self, FEATURES};
 use ardent_engine::analytics::frame::{boolean, date, date_opt, money, text};
-use ardent_engine::analytics::{AnalyticsParams, Dashboards, analyse};
+use ardent_engine::analytics::{AnalyticsParams, Context, Dashboards, analyse};
 use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::{Applications, SourceKind, apply_cash};
 use ardent_engine::fx::RATE_ONE;
@@ -154,6 +155,9 @@ fn tables(l: &Ledger, doc_order: &[usize], pay_order: &[usize]) -> [DataFrame; 5
             text("customer_id", ["C0", "C1", "C2"]),
             text("segment", ["smb", "smb", "enterprise"]),
             money("credit_limit", [100_000, 0, 500_000]),
+            date_opt("onboarded_date", [Some(BASE - 400), None, Some(BASE + 20)]),
+            Float64Chunked::from_iter_options("external_score".into(), [Some(700.0), None, Some(550.0)].into_iter())
+                .into_column(),
         ],
     )
     .unwrap();
@@ -186,6 +190,25 @@ fn run(l: &Ledger, doc_order: &[usize], pay_order: &[usize]) -> (Book, Applicati
     let analysis = AnalyticsParams::default().check().unwrap();
     let d = analyse(&b, &apps, &analysis).unwrap();
     (b, apps, d)
+}
+
+/// The feature panel as (as-of, customer id, feature bits): NaN compares equal to NaN.
+fn panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
+    let b = book(&tables(l, &identity(l.docs.len()), &identity(l.pays.len())));
+    let apps = apply_cash(&b);
+    let analysis = AnalyticsParams::default().check().unwrap();
+    let ctx = Context::new(&b, &apps, &analysis);
+    let p = features::panel(&ctx).unwrap();
+    (0..p.len())
+        .map(|i| {
+            assert_eq!(p.row(i).len(), FEATURES.len());
+            (
+                p.as_of[i],
+                b.customers.ids.get(p.customer[i] as usize).to_string(),
+                p.row(i).iter().map(|v| v.to_bits()).collect(),
+            )
+        })
+        .collect()
 }
 
 fn identity(n: usize) -> Vec<usize> {
@@ -273,6 +296,22 @@ proptest! {
     }
 
     #[test]
+    fn features_at_t0_are_identical_whether_or_not_later_data_exists(l in ledger(), later in ledger(), cut in 30..150i32) {
+        let early = Ledger {
+            docs: l.docs.iter().filter(|d| d.day <= cut).cloned().collect(),
+            pays: l.pays.iter().filter(|p| p.day <= cut).cloned().collect(),
+        };
+        prop_assume!(!early.docs.is_empty());
+        let mut grown = early.clone();
+        grown.docs.extend(later.docs.iter().map(|d| Doc { day: cut + 1 + d.day, ..d.clone() }));
+        grown.pays.extend(later.pays.iter().map(|p| Pay { day: cut + 1 + p.day, ..p.clone() }));
+        let a = panel(&early);
+        let t = a.last().map_or(i32::MIN, |r| r.0);
+        let b: Vec<_> = panel(&grown).into_iter().filter(|r| r.0 <= t).collect();
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
     fn numbers_as_of_t_do_not_change_when_later_data_arrives(l in ledger(), later in ledger(), cut in 30..150i32) {
         // Keep what happened by the cut, then add documents and payments dated after it.
         let early = Ledger {
@@ -301,4 +340,44 @@ proptest! {
         let drop_at_risk = |df: DataFrame| df.drop("at_risk_rate").unwrap();
         prop_assert_eq!(drop_at_risk(up_to(&a.cohorts, "as_of", t)), drop_at_risk(up_to(&b.cohorts, "as_of", t)));
     }
+}
+
+#[test]
+fn features_by_hand() {
+    // C0: a 100.00 invoice on 2024-01-01 due 01-16 and a 50.00 one on 02-10 due 03-11; the
+    // first is paid 20 days late on 02-05 by a payment of 130.00 (30.00 stays unapplied).
+    let inv = |day, terms, cents| Doc { customer: 0, kind: "invoice", day, terms, cents, eur: false, applies_to: None };
+    let l = Ledger {
+        docs: vec![inv(0, 15, 10_000), inv(40, 30, 5_000)],
+        pays: vec![
+            Pay { customer: 0, day: 35, cents: 13_000, eur: false, refs: vec![0] },
+            // Another customer's payment on 03-01 extends the data past the February month end.
+            Pay { customer: 1, day: 60, cents: 100, eur: false, refs: vec![] },
+        ],
+    };
+    let p = panel(&l);
+    let value = |row: &(i32, String, Vec<u64>), name: &str| {
+        f64::from_bits(row.2[FEATURES.iter().position(|(n, _)| *n == name).unwrap()])
+    };
+    assert_eq!(p.len(), 2, "C0 at the January and February month ends");
+    let (jan, feb) = (&p[0], &p[1]);
+    assert_eq!((jan.0, jan.1.as_str()), (BASE + 30, "C0"));
+    assert_eq!(value(jan, "open_ar"), 100.0);
+    assert_eq!(value(jan, "past_due_share"), 1.0);
+    assert_eq!(value(jan, "max_dpd"), 15.0);
+    assert_eq!(value(jan, "utilisation"), 10_000.0 / 100_000.0);
+    assert_eq!(value(jan, "invoices_paid_365d"), 0.0);
+    assert!(value(jan, "avg_days_to_pay_365d").is_nan());
+    assert_eq!(value(jan, "tenure_days"), 430.0);
+    assert_eq!(value(jan, "external_score"), 700.0);
+    // February 29: the second invoice is open and not yet due; the first was paid in 35 days, 20 late.
+    assert_eq!(value(feb, "open_ar"), 50.0);
+    assert_eq!(value(feb, "past_due_share"), 0.0);
+    assert_eq!(value(feb, "invoices_90d"), 2.0);
+    assert_eq!(value(feb, "billed_90d"), 150.0);
+    assert_eq!(value(feb, "invoices_paid_365d"), 1.0);
+    assert_eq!(value(feb, "avg_days_to_pay_365d"), 35.0);
+    assert_eq!(value(feb, "weighted_days_late_365d"), 20.0);
+    assert_eq!(value(feb, "share_paid_late_365d"), 1.0);
+    assert_eq!(value(feb, "unapplied_cash"), 30.0);
 }

@@ -15,6 +15,7 @@
 pub mod aging;
 pub mod applications;
 pub mod cohorts;
+pub mod features;
 pub mod frame;
 pub mod kpi;
 pub mod params;
@@ -221,32 +222,39 @@ fn rates(book: &Book, dates: &[i32]) -> Vec<Vec<Option<i128>>> {
     dates.iter().map(|&t| book.currencies.iter().map(|c| book.fx.rate(c, t)).collect()).collect()
 }
 
-/// Build every dashboard table.
-pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<Dashboards> {
-    let (first, last) = book.date_range().unwrap_or((0, -1));
-    let first = analysis.from.map_or(first, |f| f.max(first));
-    let last = analysis.to.map_or(last, |t| t.min(last));
-    let as_of = calendar::as_of_dates(&analysis.schedule, first, last);
-    let mut months = Vec::new();
-    if last >= first {
-        let ends = calendar::month_ends(first, last);
-        if !ends.is_empty() {
-            months.push(month_start(month_of(first)) - 1);
-            months.extend(ends);
+impl<'a> Context<'a> {
+    /// The as-of dates and rates of a run over `book` with `analysis`.
+    pub fn new(book: &'a Book, apps: &'a Applications, analysis: &'a Analysis) -> Context<'a> {
+        let (first, last) = book.date_range().unwrap_or((0, -1));
+        let first = analysis.from.map_or(first, |f| f.max(first));
+        let last = analysis.to.map_or(last, |t| t.min(last));
+        let as_of = calendar::as_of_dates(&analysis.schedule, first, last);
+        let mut months = Vec::new();
+        if last >= first {
+            let ends = calendar::month_ends(first, last);
+            if !ends.is_empty() {
+                months.push(month_start(month_of(first)) - 1);
+                months.extend(ends);
+            }
+        }
+        debug_assert!(months.iter().skip(1).all(|&t| t == month_end(month_of(t))));
+        Context {
+            book,
+            apps,
+            analysis,
+            groups: Groups::new(book),
+            as_of_rates: rates(book, &as_of),
+            month_rates: rates(book, &months),
+            as_of,
+            months,
+            last_day: last,
         }
     }
-    debug_assert!(months.iter().skip(1).all(|&t| t == month_end(month_of(t))));
-    let ctx = Context {
-        book,
-        apps,
-        analysis,
-        groups: Groups::new(book),
-        as_of_rates: rates(book, &as_of),
-        month_rates: rates(book, &months),
-        as_of,
-        months,
-        last_day: last,
-    };
+}
+
+/// Build every dashboard table.
+pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<Dashboards> {
+    let ctx = Context::new(book, apps, analysis);
     let mut timings = Vec::new();
     let mut clock = std::time::Instant::now();
     let mut lap = |name: &'static str| {

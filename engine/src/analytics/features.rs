@@ -1,0 +1,272 @@
+//! `features`: the point-in-time panel that delinquency models learn from (DESIGN §4) — one
+//! row per (observation date, customer) at every month end, with features computed only
+//! from what was known at that date: documents dated `≤ t0`, applications dated `≤ t0`, and
+//! invoices settled by `t0`. Nothing after `t0` is read, so a feature never changes when
+//! later data arrives (a test checks this).
+//!
+//! A customer is observed at `t0` when it has something open then or was billed in the year
+//! before. Missing values (no credit limit, nothing paid yet) are NaN.
+
+use std::borrow::Cow;
+
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+
+use super::Context;
+use super::frame::{date, float_opt, frame, text};
+use super::walk::{at_rate, closing, walk};
+use crate::contracts::{DocType, OutColumn, OutType as O, TableContract, out};
+use crate::error::{EngineError, Result};
+
+/// The features, in column order, with what each measures.
+pub const FEATURES: [(&str, &str); 18] = [
+    ("open_ar", "Open AR at t0 (reporting currency, as-of rate)"),
+    ("past_due_share", "Share of open AR past due"),
+    ("share_61_plus", "Share of open AR at least 61 days past due"),
+    ("max_dpd", "Largest days past due of an open document (0 when nothing is past due)"),
+    ("disputed_share", "Share of open AR in disputed documents"),
+    ("utilisation", "Open AR / credit limit (NaN without a positive limit)"),
+    ("unapplied_cash", "Unapplied payments on account at t0"),
+    ("invoices_90d", "Invoices and debit memos dated in the 90 days to t0"),
+    ("billed_90d", "Amount billed in the 90 days to t0"),
+    ("billing_trend", "Billing in the last 90 days vs the 365-day average (1 = usual)"),
+    ("credit_share_365d", "Credit memos / amount billed over 365 days"),
+    ("invoices_paid_365d", "Invoices settled without a write-off in the 365 days to t0"),
+    ("avg_days_to_pay_365d", "Mean days from document date to settlement"),
+    ("weighted_days_late_365d", "Amount-weighted days late of settled invoices"),
+    ("share_paid_late_365d", "Share of settled invoices paid after their due date"),
+    ("trend_days_late", "Weighted days late over the last 90 days minus the 90 days before"),
+    ("tenure_days", "Days since onboarding (or the first document)"),
+    ("external_score", "External (bureau) score"),
+];
+
+/// The `features` contract.
+pub fn contract() -> TableContract {
+    let mut columns = vec![
+        out("as_of", O::Date, false, "Observation date t0 (a month end)"),
+        out("customer_id", O::Text, false, "Customer"),
+        out("segment", O::Text, false, "The customer's value of the first segment column"),
+    ];
+    columns.extend(FEATURES.iter().map(|(name, doc)| OutColumn {
+        name: Cow::Borrowed(name),
+        ty: O::Float,
+        nullable: true,
+        doc: Cow::Borrowed(doc),
+    }));
+    TableContract {
+        name: "features",
+        doc: "Point-in-time customer features at every month end, from what was known at that date only",
+        columns: Cow::Owned(columns),
+        partition: None,
+    }
+}
+
+/// The panel: rows in (as-of, customer) order; money in reporting currency units.
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    /// Observation date of each row.
+    pub as_of: Vec<i32>,
+    /// Customer index of each row.
+    pub customer: Vec<u32>,
+    /// Row-major values, `FEATURES.len()` per row.
+    pub values: Vec<f64>,
+}
+
+impl Panel {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.as_of.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.as_of.is_empty()
+    }
+
+    /// The features of row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * FEATURES.len()..(i + 1) * FEATURES.len()]
+    }
+}
+
+fn div(a: f64, b: f64) -> f64 {
+    if b == 0.0 { f64::NAN } else { a / b }
+}
+
+/// Exposure at one observation date.
+#[derive(Debug, Clone, Copy, Default)]
+struct Exposure {
+    open: i64,
+    past_due: i64,
+    open_61: i64,
+    max_dpd: i32,
+    disputed: i64,
+}
+
+/// Features of customer `c` at every month end (`ctx.months[1..]`).
+fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.len()])>> {
+    let book = ctx.book;
+    let docs = &book.docs;
+    let k_count = ctx.months.len();
+    let mut exposure = vec![Exposure::default(); k_count];
+    let mut error: Option<EngineError> = None;
+    let range = book.customers.docs(c);
+    for d in range.clone() {
+        if !docs.kind[d].is_receivable() {
+            continue;
+        }
+        let due = docs.due[d].unwrap_or(docs.date[d]);
+        walk(ctx.apps, d, docs.date[d], docs.amount[d], &ctx.months, |k, s| {
+            let open = docs.amount[d] - s.total();
+            if open <= 0 || error.is_some() {
+                return;
+            }
+            let rep = match ctx.month_rate(k, d) {
+                Ok(rate) => at_rate(open, rate),
+                Err(e) => {
+                    error = Some(e);
+                    return;
+                }
+            };
+            let dpd = ctx.months[k] - due;
+            let e = &mut exposure[k];
+            e.open += rep;
+            if dpd > 0 {
+                e.past_due += rep;
+                e.max_dpd = e.max_dpd.max(dpd);
+            }
+            if dpd >= 61 {
+                e.open_61 += rep;
+            }
+            if docs.disputed[d] {
+                e.disputed += rep;
+            }
+        });
+    }
+    if let Some(e) = error {
+        return Err(e);
+    }
+    // Billing and credits by date (documents are in date order), settlements by closing date.
+    let billed: Vec<(i32, i64)> = range
+        .clone()
+        .filter(|&d| docs.kind[d].is_receivable())
+        .map(|d| (docs.date[d], docs.amount_reporting[d]))
+        .collect();
+    let credits: Vec<(i32, i64)> = range
+        .clone()
+        .filter(|&d| docs.kind[d] == DocType::CreditMemo)
+        .map(|d| (docs.date[d], docs.amount_reporting[d]))
+        .collect();
+    let mut paid: Vec<(i32, f64, f64, f64)> = range
+        .clone()
+        .filter(|&d| docs.kind[d].is_receivable())
+        .filter_map(|d| {
+            let (closed, written_off) = closing(ctx.apps, d, docs.amount[d])?;
+            let due = docs.due[d].unwrap_or(docs.date[d]);
+            (!written_off).then(|| {
+                (
+                    closed,
+                    f64::from(closed - docs.date[d]),
+                    f64::from((closed - due).max(0)),
+                    docs.amount_reporting[d] as f64,
+                )
+            })
+        })
+        .collect();
+    paid.sort_by_key(|p| p.0);
+    let pays = &book.payments;
+    let first_doc = range.clone().map(|d| docs.date[d]).min();
+    let sum_in = |v: &[(i32, i64)], from: i32, to: i32| -> (f64, f64) {
+        let lo = v.partition_point(|x| x.0 <= from);
+        let hi = v.partition_point(|x| x.0 <= to);
+        (hi.saturating_sub(lo) as f64, v[lo..hi.max(lo)].iter().map(|x| x.1 as f64).sum())
+    };
+    let late = |w: &[(i32, f64, f64, f64)]| div(w.iter().map(|p| p.3 * p.2).sum(), w.iter().map(|p| p.3).sum());
+    let mut rows = Vec::new();
+    for k in 1..k_count {
+        let t0 = ctx.months[k];
+        let e = exposure[k];
+        let (n_90, billed_90) = sum_in(&billed, t0 - 90, t0);
+        let (n_365, billed_365) = sum_in(&billed, t0 - 365, t0);
+        if e.open <= 0 && n_365 == 0.0 {
+            continue;
+        }
+        let (_, credited_365) = sum_in(&credits, t0 - 365, t0);
+        let lo = paid.partition_point(|p| p.0 <= t0 - 365);
+        let hi = paid.partition_point(|p| p.0 <= t0);
+        let window = &paid[lo..hi];
+        let recent = paid.partition_point(|p| p.0 <= t0 - 90).max(lo);
+        let before = paid.partition_point(|p| p.0 <= t0 - 180).max(lo);
+        let unapplied: i64 = book
+            .customers
+            .payments(c)
+            .filter(|&p| pays.date[p] <= t0 && ctx.apps.payment_unapplied[p] > 0)
+            .map(|p| at_rate(ctx.apps.payment_unapplied[p], i128::from(pays.rate[p])))
+            .sum();
+        let open = e.open as f64 / 100.0;
+        let limit = book.customers.credit_limit[c].filter(|&l| l > 0);
+        let since = book.customers.onboarded[c].or(first_doc).unwrap_or(t0);
+        let n_paid = window.len() as f64;
+        let values = [
+            open,
+            div(e.past_due as f64, e.open as f64),
+            div(e.open_61 as f64, e.open as f64),
+            f64::from(e.max_dpd),
+            div(e.disputed as f64, e.open as f64),
+            limit.map_or(f64::NAN, |l| e.open as f64 / l as f64),
+            unapplied as f64 / 100.0,
+            n_90,
+            billed_90 / 100.0,
+            div(billed_90 * 365.0 / 90.0, billed_365),
+            div(credited_365, billed_365),
+            n_paid,
+            div(window.iter().map(|p| p.1).sum(), n_paid),
+            late(window),
+            div(window.iter().filter(|p| p.2 > 0.0).count() as f64, n_paid),
+            late(&paid[recent..hi]) - late(&paid[before..recent]),
+            f64::from(t0 - since),
+            book.customers.external_score[c].unwrap_or(f64::NAN),
+        ];
+        rows.push((k, values));
+    }
+    Ok(rows)
+}
+
+/// Build the panel at every month end.
+pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
+    let per_customer: Vec<Vec<(usize, [f64; FEATURES.len()])>> =
+        (0..ctx.book.customers.len()).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
+    let mut order: Vec<(usize, u32, usize)> = Vec::new();
+    for (c, rows) in per_customer.iter().enumerate() {
+        for (i, (k, _)) in rows.iter().enumerate() {
+            order.push((*k, c as u32, i));
+        }
+    }
+    order.sort_unstable();
+    let mut panel = Panel::default();
+    panel.values.reserve(order.len() * FEATURES.len());
+    for (k, c, i) in order {
+        panel.as_of.push(ctx.months[k]);
+        panel.customer.push(c);
+        panel.values.extend_from_slice(&per_customer[c as usize][i].1);
+    }
+    Ok(panel)
+}
+
+/// The panel as the `features` frame (money in reporting currency units, missing as null).
+pub fn table(ctx: &Context<'_>, panel: &Panel) -> Result<DataFrame> {
+    let customers = &ctx.book.customers;
+    let segment = |c: u32| -> &str {
+        customers.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
+    };
+    let mut columns = vec![
+        date("as_of", panel.as_of.iter().copied()),
+        text("customer_id", panel.customer.iter().map(|&c| customers.ids.get(c as usize))),
+        text("segment", panel.customer.iter().map(|&c| segment(c))),
+    ];
+    for (j, (name, _)) in FEATURES.iter().enumerate() {
+        // NaN (no value) is written as null, which BI tools understand.
+        columns.push(float_opt(name, (0..panel.len()).map(|i| Some(panel.row(i)[j]).filter(|v| !v.is_nan()))));
+    }
+    frame(&contract(), columns)
+}
