@@ -183,9 +183,7 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
     };
     let late = |w: &[(i32, f64, f64, f64)]| div(w.iter().map(|p| p.3 * p.2).sum(), w.iter().map(|p| p.3).sum());
     let mut rows = Vec::new();
-    for k in 1..k_count {
-        let t0 = ctx.months[k];
-        let e = exposure[k];
+    for (k, (&t0, &e)) in ctx.months.iter().zip(&exposure).enumerate().skip(1) {
         let (n_90, billed_90) = sum_in(&billed, t0 - 90, t0);
         let (n_365, billed_365) = sum_in(&billed, t0 - 365, t0);
         if e.open <= 0 && n_365 == 0.0 {
