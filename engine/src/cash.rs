@@ -215,7 +215,8 @@ impl State<'_> {
         } else {
             let to = self.book.docs.currency[d as usize];
             match self.rates(src, to) {
-                Some((from_rate, to_rate)) => convert(amount, to_rate, from_rate).min(src.remaining),
+                // At least a cent: a tiny share of a cheap currency must not be free.
+                Some((from_rate, to_rate)) => convert(amount, to_rate, from_rate).clamp(1, src.remaining),
                 None => amount,
             }
         };
