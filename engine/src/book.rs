@@ -93,6 +93,11 @@ impl Customers {
         self.doc_start[c]..self.doc_start[c + 1]
     }
 
+    /// Customer `c`'s value of the first segment column (`ALL` when none is configured).
+    pub fn segment(&self, c: u32) -> &str {
+        self.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
+    }
+
     /// Payment indices of customer `c`.
     pub fn payments(&self, c: usize) -> std::ops::Range<usize> {
         self.pay_start[c]..self.pay_start[c + 1]

@@ -273,9 +273,7 @@ pub fn build(ctx: &Context<'_>) -> Result<Aging> {
 
 fn frame_of(ctx: &Context<'_>, contract: &TableContract, rows: &[&Row], buckets: &[&[i64]]) -> Result<DataFrame> {
     let customers = &ctx.book.customers;
-    let segment = |c: u32| -> &str {
-        customers.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
-    };
+    let segment = |c: u32| customers.segment(c);
     let net = |r: &Row| r.total_open - r.unapplied_cash - r.unapplied_credits;
     let mut columns = vec![
         text("customer_id", rows.iter().map(|r| customers.ids.get(r.customer as usize))),

@@ -254,9 +254,7 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
 /// The panel as the `features` frame (money in reporting currency units, missing as null).
 pub fn table(ctx: &Context<'_>, panel: &Panel) -> Result<DataFrame> {
     let customers = &ctx.book.customers;
-    let segment = |c: u32| -> &str {
-        customers.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
-    };
+    let segment = |c: u32| customers.segment(c);
     let mut columns = vec![
         date("as_of", panel.as_of.iter().copied()),
         text("customer_id", panel.customer.iter().map(|&c| customers.ids.get(c as usize))),

@@ -113,9 +113,7 @@ pub fn table(ctx: &Context<'_>) -> Result<DataFrame> {
         (0..ctx.book.customers.len()).into_par_iter().flat_map_iter(|c| customer(ctx, c)).collect();
     rows.sort_by_key(|r| (r.k, r.customer));
     let customers = &ctx.book.customers;
-    let segment = |c: u32| -> &str {
-        customers.dims.first().map_or("ALL", |d| d.values[d.of_customer[c as usize] as usize].as_str())
-    };
+    let segment = |c: u32| customers.segment(c);
     frame(
         &PAYMENT_STATS_TABLE,
         vec![
