@@ -381,3 +381,50 @@ fn features_by_hand() {
     assert_eq!(value(feb, "share_paid_late_365d"), 1.0);
     assert_eq!(value(feb, "unapplied_cash"), 30.0);
 }
+
+#[test]
+fn default_labels_by_hand() {
+    // C0 never pays a 100.00 invoice due 01-16: it reaches 61 DPD on 03-17.
+    // C1's invoice is written off on 02-15. C2 pays its invoice before it is due.
+    // A payment of C1 on day 150 (05-30) makes the data reach past two 90-day horizons.
+    let doc = |customer, kind, day, terms, applies_to| Doc {
+        customer,
+        kind,
+        day,
+        terms,
+        cents: 10_000,
+        eur: false,
+        applies_to,
+    };
+    let l = Ledger {
+        docs: vec![
+            doc(0, "invoice", 0, 15, None),
+            doc(1, "invoice", 0, 15, None),
+            doc(1, "write_off", 45, 0, Some(1)),
+            doc(2, "invoice", 0, 30, None),
+        ],
+        pays: vec![
+            Pay { customer: 2, day: 20, cents: 10_000, eur: false, refs: vec![3] },
+            Pay { customer: 1, day: 150, cents: 100, eur: false, refs: vec![] },
+        ],
+    };
+    let b = book(&tables(&l, &identity(l.docs.len()), &identity(l.pays.len())));
+    let apps = apply_cash(&b);
+    let analysis = AnalyticsParams::default().check().unwrap();
+    let ctx = Context::new(&b, &apps, &analysis);
+    let p = features::panel(&ctx).unwrap();
+    let labeling = ardent_engine::analytics::labels::LabelParams::default().check().unwrap();
+    let labels = ardent_engine::analytics::labels::customer_default(&ctx, &p, &labeling);
+    let of = |customer: &str, as_of: i32| {
+        let i = (0..p.len()).find(|&i| b.customers.ids.get(p.customer[i] as usize) == customer && p.as_of[i] == as_of);
+        labels[i.unwrap_or_else(|| panic!("no row for {customer} at {as_of}"))]
+    };
+    let (jan, feb, mar) = (BASE + 30, BASE + 59, BASE + 90);
+    assert_eq!(of("C0", jan), Some(true), "61 DPD on 03-17, inside (01-31, 04-30]");
+    assert_eq!(of("C0", feb), Some(true));
+    assert_eq!(of("C0", mar), None, "the horizon to 06-29 ends after the data");
+    assert_eq!(of("C1", jan), Some(true), "written off on 02-15");
+    assert_eq!(of("C2", jan), Some(false), "paid before due");
+    let bad = ardent_engine::analytics::labels::LabelParams { share: Some(1.5), ..Default::default() }.check();
+    assert!(bad.err().is_some_and(|e| e.to_string().contains("`models.label.share` must be in (0, 1], but is 1.5")));
+}

@@ -18,6 +18,7 @@ pub mod cohorts;
 pub mod features;
 pub mod frame;
 pub mod kpi;
+pub mod labels;
 pub mod params;
 pub mod payment_stats;
 pub mod reconcile;
