@@ -184,6 +184,25 @@ fn book(t: &[DataFrame; 5]) -> Book {
     .unwrap()
 }
 
+/// What happened by day `cut` of `l`, and the same with `later` shifted to after the cut.
+fn split_at(l: &Ledger, later: &Ledger, cut: i32) -> (Ledger, Ledger) {
+    let early = Ledger {
+        docs: l.docs.iter().filter(|d| d.day <= cut).cloned().collect(),
+        pays: l.pays.iter().filter(|p| p.day <= cut).cloned().collect(),
+    };
+    let mut grown = early.clone();
+    grown.docs.extend(later.docs.iter().map(|d| Doc { day: cut + 1 + d.day, ..d.clone() }));
+    grown.pays.extend(later.pays.iter().map(|p| Pay { day: cut + 1 + p.day, ..p.clone() }));
+    (early, grown)
+}
+
+/// The book of a ledger (rows in their given order) and its cash application.
+fn applied(l: &Ledger) -> (Book, Applications) {
+    let b = book(&tables(l, &identity(l.docs.len()), &identity(l.pays.len())));
+    let apps = apply_cash(&b);
+    (b, apps)
+}
+
 fn run(l: &Ledger, doc_order: &[usize], pay_order: &[usize]) -> (Book, Applications, Dashboards) {
     let b = book(&tables(l, doc_order, pay_order));
     let apps = apply_cash(&b);
@@ -194,8 +213,7 @@ fn run(l: &Ledger, doc_order: &[usize], pay_order: &[usize]) -> (Book, Applicati
 
 /// The feature panel as (as-of, customer id, feature bits): NaN compares equal to NaN.
 fn panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
-    let b = book(&tables(l, &identity(l.docs.len()), &identity(l.pays.len())));
-    let apps = apply_cash(&b);
+    let (b, apps) = applied(l);
     let analysis = AnalyticsParams::default().check().unwrap();
     let ctx = Context::new(&b, &apps, &analysis);
     let p = features::panel(&ctx).unwrap();
@@ -297,14 +315,8 @@ proptest! {
 
     #[test]
     fn features_at_t0_are_identical_whether_or_not_later_data_exists(l in ledger(), later in ledger(), cut in 30..150i32) {
-        let early = Ledger {
-            docs: l.docs.iter().filter(|d| d.day <= cut).cloned().collect(),
-            pays: l.pays.iter().filter(|p| p.day <= cut).cloned().collect(),
-        };
+        let (early, grown) = split_at(&l, &later, cut);
         prop_assume!(!early.docs.is_empty());
-        let mut grown = early.clone();
-        grown.docs.extend(later.docs.iter().map(|d| Doc { day: cut + 1 + d.day, ..d.clone() }));
-        grown.pays.extend(later.pays.iter().map(|p| Pay { day: cut + 1 + p.day, ..p.clone() }));
         let a = panel(&early);
         let t = a.last().map_or(i32::MIN, |r| r.0);
         let b: Vec<_> = panel(&grown).into_iter().filter(|r| r.0 <= t).collect();
@@ -313,15 +325,8 @@ proptest! {
 
     #[test]
     fn numbers_as_of_t_do_not_change_when_later_data_arrives(l in ledger(), later in ledger(), cut in 30..150i32) {
-        // Keep what happened by the cut, then add documents and payments dated after it.
-        let early = Ledger {
-            docs: l.docs.iter().filter(|d| d.day <= cut).cloned().collect(),
-            pays: l.pays.iter().filter(|p| p.day <= cut).cloned().collect(),
-        };
+        let (early, grown) = split_at(&l, &later, cut);
         prop_assume!(!early.docs.is_empty());
-        let mut grown = early.clone();
-        grown.docs.extend(later.docs.iter().map(|d| Doc { day: cut + 1 + d.day, ..d.clone() }));
-        grown.pays.extend(later.pays.iter().map(|p| Pay { day: cut + 1 + p.day, ..p.clone() }));
         let (early_book, _, a) = run(&early, &identity(early.docs.len()), &identity(early.pays.len()));
         let (_, _, b) = run(&grown, &identity(grown.docs.len()), &identity(grown.pays.len()));
         // The early run reports up to its last event; compare everything up to there.
@@ -408,8 +413,7 @@ fn default_labels_by_hand() {
             Pay { customer: 1, day: 150, cents: 100, eur: false, refs: vec![] },
         ],
     };
-    let b = book(&tables(&l, &identity(l.docs.len()), &identity(l.pays.len())));
-    let apps = apply_cash(&b);
+    let (b, apps) = applied(&l);
     let analysis = AnalyticsParams::default().check().unwrap();
     let ctx = Context::new(&b, &apps, &analysis);
     let p = features::panel(&ctx).unwrap();

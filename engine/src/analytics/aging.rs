@@ -205,10 +205,9 @@ fn customer(ctx: &Context<'_>, c: usize, out: &mut Rows, slot: &mut [Option<usiz
             out.rows[i].unapplied_credits += at_rate(left, rate);
         }
     }
-    // Keep the customer's rows in date order.
-    let mut order: Vec<usize> = (first..out.rows.len()).collect();
-    if order.windows(2).any(|w| out.rows[w[0]].k > out.rows[w[1]].k) {
-        order.sort_by_key(|&i| out.rows[i].k);
+    // Rows were created in the order events reached them; `slot` lists them by date.
+    let order: Vec<usize> = slot.iter().flatten().copied().collect();
+    if order.windows(2).any(|w| w[0] > w[1]) {
         let rows: Vec<Row> = order.iter().map(|&i| out.rows[i]).collect();
         let buckets: Vec<i64> = order.iter().flat_map(|&i| out.buckets[i * nb..(i + 1) * nb].to_vec()).collect();
         out.rows.truncate(first);

@@ -14,7 +14,8 @@ use rayon::prelude::*;
 
 use super::Context;
 use super::frame::{date, float_opt, frame, text};
-use super::walk::{at_rate, closing, walk};
+use super::payment_stats::{paid_invoices, stats};
+use super::walk::{at_rate, walk};
 use crate::contracts::{DocType, OutColumn, OutType as O, TableContract, out};
 use crate::error::{EngineError, Result};
 
@@ -157,31 +158,20 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
         .filter(|&d| docs.kind[d] == DocType::CreditMemo)
         .map(|d| (docs.date[d], docs.amount_reporting[d]))
         .collect();
-    let mut paid: Vec<(i32, f64, f64, f64)> = range
-        .clone()
-        .filter(|&d| docs.kind[d].is_receivable())
-        .filter_map(|d| {
-            let (closed, written_off) = closing(ctx.apps, d, docs.amount[d])?;
-            let due = docs.due[d].unwrap_or(docs.date[d]);
-            (!written_off).then(|| {
-                (
-                    closed,
-                    f64::from(closed - docs.date[d]),
-                    f64::from((closed - due).max(0)),
-                    docs.amount_reporting[d] as f64,
-                )
-            })
-        })
+    let paid = paid_invoices(ctx, c);
+    // Unapplied payments (date order), at their own rate.
+    let unapplied: Vec<(i32, i64)> = book
+        .customers
+        .payments(c)
+        .filter(|&p| ctx.apps.payment_unapplied[p] > 0)
+        .map(|p| (book.payments.date[p], at_rate(ctx.apps.payment_unapplied[p], i128::from(book.payments.rate[p]))))
         .collect();
-    paid.sort_by_key(|p| p.0);
-    let pays = &book.payments;
     let first_doc = range.clone().map(|d| docs.date[d]).min();
     let sum_in = |v: &[(i32, i64)], from: i32, to: i32| -> (f64, f64) {
         let lo = v.partition_point(|x| x.0 <= from);
         let hi = v.partition_point(|x| x.0 <= to);
         (hi.saturating_sub(lo) as f64, v[lo..hi.max(lo)].iter().map(|x| x.1 as f64).sum())
     };
-    let late = |w: &[(i32, f64, f64, f64)]| div(w.iter().map(|p| p.3 * p.2).sum(), w.iter().map(|p| p.3).sum());
     let mut rows = Vec::new();
     for (k, (&t0, &e)) in ctx.months.iter().zip(&exposure).enumerate().skip(1) {
         let (n_90, billed_90) = sum_in(&billed, t0 - 90, t0);
@@ -190,21 +180,11 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
             continue;
         }
         let (_, credited_365) = sum_in(&credits, t0 - 365, t0);
-        let lo = paid.partition_point(|p| p.0 <= t0 - 365);
-        let hi = paid.partition_point(|p| p.0 <= t0);
-        let window = &paid[lo..hi];
-        let recent = paid.partition_point(|p| p.0 <= t0 - 90).max(lo);
-        let before = paid.partition_point(|p| p.0 <= t0 - 180).max(lo);
-        let unapplied: i64 = book
-            .customers
-            .payments(c)
-            .filter(|&p| pays.date[p] <= t0 && ctx.apps.payment_unapplied[p] > 0)
-            .map(|p| at_rate(ctx.apps.payment_unapplied[p], i128::from(pays.rate[p])))
-            .sum();
+        let pay = stats(&paid, t0, 365);
+        let unapplied: i64 = unapplied[..unapplied.partition_point(|u| u.0 <= t0)].iter().map(|u| u.1).sum();
         let open = e.open as f64 / 100.0;
         let limit = book.customers.credit_limit[c].filter(|&l| l > 0);
         let since = book.customers.onboarded[c].or(first_doc).unwrap_or(t0);
-        let n_paid = window.len() as f64;
         let values = [
             open,
             div(e.past_due as f64, e.open as f64),
@@ -217,11 +197,11 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
             billed_90 / 100.0,
             div(billed_90 * 365.0 / 90.0, billed_365),
             div(credited_365, billed_365),
-            n_paid,
-            div(window.iter().map(|p| p.1).sum(), n_paid),
-            late(window),
-            div(window.iter().filter(|p| p.2 > 0.0).count() as f64, n_paid),
-            late(&paid[recent..hi]) - late(&paid[before..recent]),
+            pay.map_or(0.0, |p| p.invoices_paid as f64),
+            pay.map_or(f64::NAN, |p| p.avg_days_to_pay),
+            pay.and_then(|p| p.weighted_days_late).unwrap_or(f64::NAN),
+            pay.map_or(f64::NAN, |p| p.share_paid_late),
+            pay.and_then(|p| p.trend_days_late).unwrap_or(f64::NAN),
             f64::from(t0 - since),
             book.customers.external_score[c].unwrap_or(f64::NAN),
         ];

@@ -37,30 +37,21 @@ pub static PAYMENT_STATS_TABLE: TableContract = TableContract {
     ]),
 };
 
-struct Paid {
-    closed: i32,
-    days: i64,
-    late: i64,
-    amount: i128,
+/// An invoice or debit memo settled without a write-off.
+#[derive(Debug, Clone, Copy)]
+pub struct Paid {
+    /// Settlement date.
+    pub closed: i32,
+    /// Days from the document date to settlement.
+    pub days: i64,
+    /// Days settled after the due date (0 when on time).
+    pub late: i64,
+    /// Amount in reporting cents at the document's rate.
+    pub amount: i128,
 }
 
-struct Row {
-    k: usize,
-    customer: u32,
-    n: u64,
-    avg: f64,
-    weighted: Option<f64>,
-    late: Option<f64>,
-    share_late: f64,
-    trend: Option<f64>,
-}
-
-fn weighted_late(paid: &[Paid]) -> Option<f64> {
-    let amount: i128 = paid.iter().map(|p| p.amount).sum();
-    ratio(paid.iter().map(|p| p.amount * i128::from(p.late)).sum(), amount)
-}
-
-fn customer(ctx: &Context<'_>, c: usize) -> Vec<Row> {
+/// Customer `c`'s settled invoices, by settlement date.
+pub fn paid_invoices(ctx: &Context<'_>, c: usize) -> Vec<Paid> {
     let docs = &ctx.book.docs;
     let mut paid: Vec<Paid> = ctx
         .book
@@ -79,53 +70,73 @@ fn customer(ctx: &Context<'_>, c: usize) -> Vec<Row> {
         })
         .collect();
     paid.sort_by_key(|p| p.closed);
-    let window = ctx.analysis.payment_stats_days as i32;
-    let mut rows = Vec::new();
-    for (k, &t) in ctx.as_of.iter().enumerate() {
-        let lo = paid.partition_point(|p| p.closed <= t - window);
-        let hi = paid.partition_point(|p| p.closed <= t);
-        let w = &paid[lo..hi];
-        if w.is_empty() {
-            continue;
-        }
-        let n = w.len() as u64;
-        let amount: i128 = w.iter().map(|p| p.amount).sum();
-        let recent = paid.partition_point(|p| p.closed <= t - 90).max(lo);
-        let before = paid.partition_point(|p| p.closed <= t - 180).max(lo);
-        let trend = weighted_late(&paid[recent..hi]).zip(weighted_late(&paid[before..recent])).map(|(a, b)| a - b);
-        rows.push(Row {
-            k,
-            customer: c as u32,
-            n,
-            avg: w.iter().map(|p| p.days).sum::<i64>() as f64 / n as f64,
-            weighted: ratio(w.iter().map(|p| p.amount * i128::from(p.days)).sum(), amount),
-            late: weighted_late(w),
-            share_late: w.iter().filter(|p| p.late > 0).count() as f64 / n as f64,
-            trend,
-        });
+    paid
+}
+
+/// Payment behaviour over the invoices settled in `(t − window, t]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub invoices_paid: u64,
+    pub avg_days_to_pay: f64,
+    pub weighted_days_to_pay: Option<f64>,
+    pub weighted_days_late: Option<f64>,
+    pub share_paid_late: f64,
+    /// Weighted days late over the last 90 days minus the 90 days before.
+    pub trend_days_late: Option<f64>,
+}
+
+fn weighted_late(paid: &[Paid]) -> Option<f64> {
+    let amount: i128 = paid.iter().map(|p| p.amount).sum();
+    ratio(paid.iter().map(|p| p.amount * i128::from(p.late)).sum(), amount)
+}
+
+/// The stats as of `t` over `paid` (sorted by settlement date); `None` when nothing was
+/// settled in the window.
+pub fn stats(paid: &[Paid], t: i32, window: i32) -> Option<Stats> {
+    let lo = paid.partition_point(|p| p.closed <= t - window);
+    let hi = paid.partition_point(|p| p.closed <= t);
+    let w = &paid[lo..hi];
+    if w.is_empty() {
+        return None;
     }
-    rows
+    let n = w.len() as u64;
+    let amount: i128 = w.iter().map(|p| p.amount).sum();
+    let recent = paid.partition_point(|p| p.closed <= t - 90).max(lo);
+    let before = paid.partition_point(|p| p.closed <= t - 180).max(lo);
+    Some(Stats {
+        invoices_paid: n,
+        avg_days_to_pay: w.iter().map(|p| p.days).sum::<i64>() as f64 / n as f64,
+        weighted_days_to_pay: ratio(w.iter().map(|p| p.amount * i128::from(p.days)).sum(), amount),
+        weighted_days_late: weighted_late(w),
+        share_paid_late: w.iter().filter(|p| p.late > 0).count() as f64 / n as f64,
+        trend_days_late: weighted_late(&paid[recent..hi]).zip(weighted_late(&paid[before..recent])).map(|(a, b)| a - b),
+    })
+}
+
+fn customer(ctx: &Context<'_>, c: usize) -> Vec<(usize, u32, Stats)> {
+    let paid = paid_invoices(ctx, c);
+    let window = ctx.analysis.payment_stats_days as i32;
+    ctx.as_of.iter().enumerate().filter_map(|(k, &t)| Some((k, c as u32, stats(&paid, t, window)?))).collect()
 }
 
 /// Build the `customer_payment_stats` frame, ordered by as-of date and customer.
 pub fn table(ctx: &Context<'_>) -> Result<DataFrame> {
-    let mut rows: Vec<Row> =
+    let mut rows: Vec<(usize, u32, Stats)> =
         (0..ctx.book.customers.len()).into_par_iter().flat_map_iter(|c| customer(ctx, c)).collect();
-    rows.sort_by_key(|r| (r.k, r.customer));
+    rows.sort_by_key(|r| (r.0, r.1));
     let customers = &ctx.book.customers;
-    let segment = |c: u32| customers.segment(c);
     frame(
         &PAYMENT_STATS_TABLE,
         vec![
-            date("as_of", rows.iter().map(|r| ctx.as_of[r.k])),
-            text("customer_id", rows.iter().map(|r| customers.ids.get(r.customer as usize))),
-            text("segment", rows.iter().map(|r| segment(r.customer))),
-            count("invoices_paid", rows.iter().map(|r| r.n)),
-            float_opt("avg_days_to_pay", rows.iter().map(|r| Some(r.avg))),
-            float_opt("weighted_days_to_pay", rows.iter().map(|r| r.weighted)),
-            float_opt("weighted_days_late", rows.iter().map(|r| r.late)),
-            float_opt("share_paid_late", rows.iter().map(|r| Some(r.share_late))),
-            float_opt("trend_days_late", rows.iter().map(|r| r.trend)),
+            date("as_of", rows.iter().map(|r| ctx.as_of[r.0])),
+            text("customer_id", rows.iter().map(|r| customers.ids.get(r.1 as usize))),
+            text("segment", rows.iter().map(|r| customers.segment(r.1))),
+            count("invoices_paid", rows.iter().map(|r| r.2.invoices_paid)),
+            float_opt("avg_days_to_pay", rows.iter().map(|r| Some(r.2.avg_days_to_pay))),
+            float_opt("weighted_days_to_pay", rows.iter().map(|r| r.2.weighted_days_to_pay)),
+            float_opt("weighted_days_late", rows.iter().map(|r| r.2.weighted_days_late)),
+            float_opt("share_paid_late", rows.iter().map(|r| Some(r.2.share_paid_late))),
+            float_opt("trend_days_late", rows.iter().map(|r| r.2.trend_days_late)),
         ],
     )
 }
