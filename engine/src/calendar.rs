@@ -37,6 +37,11 @@ pub fn format_day(day: i32) -> String {
     from_epoch_days(day).format("%Y-%m-%d").to_string()
 }
 
+/// A `YYYY-MM-DD` date as epoch days, or `None` when it is not one.
+pub fn parse_day(s: &str) -> Option<i32> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().map(epoch_days)
+}
+
 /// Which dates snapshots are taken at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Schedule {

@@ -419,14 +419,17 @@ fn default_labels_by_hand() {
     let p = features::panel(&ctx).unwrap();
     let labeling = ardent_engine::analytics::labels::LabelParams::default().check().unwrap();
     let labels = ardent_engine::analytics::labels::customer_default(&ctx, &p, &labeling);
-    let of = |customer: &str, as_of: i32| {
+    let row = |customer: &str, as_of: i32| {
         let i = (0..p.len()).find(|&i| b.customers.ids.get(p.customer[i] as usize) == customer && p.as_of[i] == as_of);
-        labels[i.unwrap_or_else(|| panic!("no row for {customer} at {as_of}"))]
+        i.unwrap_or_else(|| panic!("no row for {customer} at {as_of}"))
     };
+    let of = |customer: &str, as_of: i32| labels.label[row(customer, as_of)];
+    let in_default = |customer: &str, as_of: i32| labels.in_default[row(customer, as_of)];
     let (jan, feb, mar) = (BASE + 30, BASE + 59, BASE + 90);
     assert_eq!(of("C0", jan), Some(true), "61 DPD on 03-17, inside (01-31, 04-30]");
     assert_eq!(of("C0", feb), Some(true));
-    assert_eq!(of("C0", mar), None, "the horizon to 06-29 ends after the data");
+    assert_eq!(of("C0", mar), None, "already 74 days past due on 03-31: in default, not at risk");
+    assert!(in_default("C0", mar) && !in_default("C0", feb), "44 days past due on 02-29 is not yet default");
     assert_eq!(of("C1", jan), Some(true), "written off on 02-15");
     assert_eq!(of("C2", jan), Some(false), "paid before due");
     let bad = ardent_engine::analytics::labels::LabelParams { share: Some(1.5), ..Default::default() }.check();

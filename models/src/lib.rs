@@ -1,7 +1,25 @@
 //! # ardent-models
 //!
-//! Delinquency models (issue 4; nothing here yet): point-in-time labels from the engine's
-//! feature panel, feature matrices (the one crossing from polars tables to ndarray),
-//! logistic regression, scorecards and gradient-boosted trees trained in parallel, out-of-time
-//! evaluation, and scoring with risk bands and reason codes. It reads what `ardent-engine`
-//! produces and never imports `ardent` (the pipelines crate).
+//! Delinquency models (DESIGN §4), fed by the engine's point-in-time feature panel and
+//! labels, or by any feature table:
+//!
+//! - [`matrix`]: the one crossing from tables to ndarray ([`matrix::Sample`]).
+//! - [`logistic`], [`scorecard`], [`gbdt`]: the learners, each in linfa's
+//!   `Params` → `check()` → `fit` → `predict` style.
+//! - [`model`]: a trained model (learner per segment + calibration) and the row-level
+//!   prediction every score goes through.
+//! - [`metrics`]: AUC, Gini, KS, Brier, log-loss, calibration by decile, PSI.
+//!
+//! It reads what `ardent-engine` produces and never imports `ardent` (the pipelines crate).
+
+pub mod error;
+pub mod gbdt;
+pub mod linalg;
+pub mod logistic;
+pub mod matrix;
+pub mod metrics;
+pub mod model;
+pub mod scorecard;
+pub mod train;
+
+pub use error::{ModelError, Result};

@@ -6,6 +6,11 @@
 //! threshold, so the label is exact (no month-end sampling) and reads nothing after the
 //! horizon. A row whose horizon ends after the data is unlabelled (`None`): it can be
 //! scored, not trained on.
+//!
+//! A customer already in default at `t0` (at least `share` of its open amount is `dpd` days
+//! past due that day) is not at risk of *becoming* delinquent: its label would only repeat
+//! a feature. Such rows are marked [`Labels::in_default`] and left unlabelled, so models
+//! learn from the customers still performing, as credit-risk practice does.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -56,6 +61,34 @@ impl LabelParams {
     }
 }
 
+/// Labels of the panel rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Labels {
+    /// Whether the customer defaults within the horizon; `None` when the horizon passes
+    /// the data or the customer is already in default.
+    pub label: Vec<Option<bool>>,
+    /// Whether the customer is already in default at the observation date.
+    pub in_default: Vec<bool>,
+}
+
+/// Whether customer `c` meets the default condition on day `t0` itself.
+fn in_default(ctx: &Context<'_>, l: &Labeling, t0: i32, c: usize) -> bool {
+    let docs = &ctx.book.docs;
+    let (mut open, mut due) = (0i64, 0i64);
+    for d in ctx.book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable() && docs.date[d] <= t0) {
+        let left = docs.amount[d] - settled_by(ctx.apps, d, t0).total();
+        if left <= 0 {
+            continue;
+        }
+        let rep = at_rate(left, i128::from(docs.rate[d]));
+        open += rep;
+        if t0 - docs.due[d].unwrap_or(docs.date[d]) >= l.dpd {
+            due += rep;
+        }
+    }
+    due > 0 && due as f64 >= l.share * open as f64
+}
+
 fn label(ctx: &Context<'_>, l: &Labeling, t0: i32, c: usize) -> Option<bool> {
     let end = t0 + l.horizon_days;
     if end > ctx.last_day {
@@ -85,7 +118,15 @@ fn label(ctx: &Context<'_>, l: &Labeling, t0: i32, c: usize) -> Option<bool> {
     Some(reached > 0 && reached as f64 >= l.share * open as f64)
 }
 
-/// The label of every panel row.
-pub fn customer_default(ctx: &Context<'_>, panel: &Panel, labeling: &Labeling) -> Vec<Option<bool>> {
-    (0..panel.len()).into_par_iter().map(|i| label(ctx, labeling, panel.as_of[i], panel.customer[i] as usize)).collect()
+/// The labels of every panel row.
+pub fn customer_default(ctx: &Context<'_>, panel: &Panel, labeling: &Labeling) -> Labels {
+    let rows: Vec<(Option<bool>, bool)> = (0..panel.len())
+        .into_par_iter()
+        .map(|i| {
+            let (t0, c) = (panel.as_of[i], panel.customer[i] as usize);
+            if in_default(ctx, labeling, t0, c) { (None, true) } else { (label(ctx, labeling, t0, c), false) }
+        })
+        .collect();
+    let (label, in_default) = rows.into_iter().unzip();
+    Labels { label, in_default }
 }

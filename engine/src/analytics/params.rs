@@ -1,12 +1,10 @@
 //! `[analytics]` parameters as written in a pipeline config ([`AnalyticsParams`]) and their
 //! checked twin ([`Analysis`]).
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Schedule;
 use crate::error::{EngineError, Result};
-use crate::ingest::parse::epoch_days;
 
 /// Which date an open item's age counts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -132,9 +130,8 @@ fn config(msg: String) -> EngineError {
 }
 
 fn date(key: &str, s: &str) -> Result<i32> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(epoch_days)
-        .map_err(|_| config(format!("`analytics.{key}` = \"{s}\" is not a date; write it as YYYY-MM-DD")))
+    crate::calendar::parse_day(s)
+        .ok_or_else(|| config(format!("`analytics.{key}` = \"{s}\" is not a date; write it as YYYY-MM-DD")))
 }
 
 impl AnalyticsParams {

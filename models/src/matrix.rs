@@ -1,0 +1,287 @@
+//! The one crossing from tables to ndarray: a [`Sample`] holds a feature matrix (ndarray 0.16,
+//! what linfa 0.8 uses; NaN means missing), one optional label per row, and the columns that
+//! organise training: observation date, group (customer) and segment.
+//!
+//! Built from the engine's point-in-time [`Panel`] for `ardent run`, or from any CSV or
+//! Parquet feature table for `ardent train` / `ardent score` ([`Sample::from_frame`]).
+
+use ardent_engine::analytics::features::{FEATURES, Panel};
+use ardent_engine::book::Book;
+use ardent_engine::calendar::{format_day, parse_day};
+use foldhash::HashMap;
+use ndarray::{Array2, ArrayView1};
+use polars::prelude::{DataFrame, DataType, TimeUnit};
+
+use crate::error::{ModelError, Result};
+
+/// A feature matrix with its labels and bookkeeping columns.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Feature names, in column order.
+    pub features: Vec<String>,
+    /// Rows × features; NaN is a missing value.
+    pub x: Array2<f64>,
+    /// `Some(true)` for the positive (minority) class, `None` when unlabelled.
+    pub label: Vec<Option<bool>>,
+    /// Observation date of each row (days since 1970-01-01; 0 when the table has none).
+    pub time: Vec<i32>,
+    /// Group of each row (the customer); cross-validation folds never split a group.
+    pub group: Vec<u32>,
+    /// Group names (customer ids), indexed by `group`.
+    pub group_names: Vec<String>,
+    /// Segment index of each row.
+    pub segment: Vec<u32>,
+    /// Segment names, indexed by `segment`.
+    pub segments: Vec<String>,
+    /// What the positive class is, in the words of the source ("default within 90 days",
+    /// or `label = 0` when a table codes its minority class as 0).
+    pub positive: String,
+}
+
+impl Sample {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.label.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.label.is_empty()
+    }
+
+    /// Row `i` of the matrix.
+    pub fn row(&self, i: usize) -> ArrayView1<'_, f64> {
+        self.x.row(i)
+    }
+
+    /// The rows whose indices are in `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Sample {
+        Sample {
+            features: self.features.clone(),
+            x: self.x.select(ndarray::Axis(0), rows),
+            label: rows.iter().map(|&i| self.label[i]).collect(),
+            time: rows.iter().map(|&i| self.time[i]).collect(),
+            group: rows.iter().map(|&i| self.group[i]).collect(),
+            group_names: self.group_names.clone(),
+            segment: rows.iter().map(|&i| self.segment[i]).collect(),
+            segments: self.segments.clone(),
+            positive: self.positive.clone(),
+        }
+    }
+
+    /// The engine's feature panel with its labels; segments are the customers' first
+    /// segment column.
+    pub fn from_panel(book: &Book, panel: &Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {
+        let n = panel.len();
+        if label.len() != n {
+            return Err(ModelError::Data(format!("{} labels for {n} panel rows", label.len())));
+        }
+        let x = Array2::from_shape_vec((n, FEATURES.len()), panel.values.clone())
+            .map_err(|e| ModelError::Data(format!("the panel is not rectangular: {e}")))?;
+        let customers = &book.customers;
+        let mut segments: Vec<String> = Vec::new();
+        let mut segment_of: HashMap<String, u32> = HashMap::default();
+        let mut segment = Vec::with_capacity(n);
+        for &c in &panel.customer {
+            let name = customers.segment(c);
+            let id = match segment_of.get(name) {
+                Some(&id) => id,
+                None => {
+                    segments.push(name.to_string());
+                    segment_of.insert(name.to_string(), (segments.len() - 1) as u32);
+                    (segments.len() - 1) as u32
+                }
+            };
+            segment.push(id);
+        }
+        Ok(Sample {
+            features: FEATURES.iter().map(|(name, _)| name.to_string()).collect(),
+            x,
+            label,
+            time: panel.as_of.clone(),
+            group: panel.customer.clone(),
+            group_names: (0..customers.len()).map(|c| customers.ids.get(c).to_string()).collect(),
+            segment,
+            segments,
+            positive: positive.to_string(),
+        })
+    }
+
+    /// A feature table read from CSV or Parquet. Every numeric or boolean column other than
+    /// the label, time, id and segment columns is a feature (nulls are missing values);
+    /// `features` restricts and orders them. The label may be boolean or 0/1; its less
+    /// frequent value becomes the positive class.
+    pub fn from_frame(df: &DataFrame, roles: &Roles<'_>, features: Option<&[String]>) -> Result<Sample> {
+        let source = roles.source;
+        let column = |name: &str| {
+            df.column(name).map_err(|_| {
+                let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+                ModelError::Data(format!("{source} has no column `{name}`. Columns in the file: {}", names.join(", ")))
+            })
+        };
+        let reserved = [roles.label, roles.time, roles.id, roles.segment];
+        let features: Vec<String> = match features {
+            Some(f) => f.to_vec(),
+            None => df
+                .columns()
+                .iter()
+                .filter(|c| !reserved.contains(&Some(c.name().as_str())))
+                .filter(|c| c.dtype().is_primitive_numeric() || c.dtype() == &DataType::Boolean)
+                .map(|c| c.name().to_string())
+                .collect(),
+        };
+        if features.is_empty() {
+            return Err(ModelError::Data(format!(
+                "{source} has no numeric feature columns besides the label, time, id and segment columns"
+            )));
+        }
+        let n = df.height();
+        let mut x = Array2::<f64>::from_elem((n, features.len()), f64::NAN);
+        for (j, name) in features.iter().enumerate() {
+            let col = column(name)?;
+            if !(col.dtype().is_primitive_numeric() || col.dtype() == &DataType::Boolean) {
+                return Err(ModelError::Data(format!(
+                    "{source}, column `{name}`: features must be numeric or boolean, but it is {}. Encode it as numbers first",
+                    col.dtype()
+                )));
+            }
+            let values = col.cast(&DataType::Float64).map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+            let values = values.f64().map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+            for (i, v) in values.iter().enumerate() {
+                x[[i, j]] = v.unwrap_or(f64::NAN);
+            }
+        }
+        let (label, positive) = match roles.label {
+            Some(name) => read_label(column(name)?.as_materialized_series(), source, name)?,
+            None => (vec![None; n], String::new()),
+        };
+        let time = match roles.time {
+            Some(name) => read_dates(column(name)?.as_materialized_series(), source, name)?,
+            None => vec![0; n],
+        };
+        let (group, group_names) = match roles.id {
+            Some(name) => codes(column(name)?.as_materialized_series(), source, name)?,
+            None => ((0..n as u32).collect(), (0..n).map(|i| (i + 1).to_string()).collect()),
+        };
+        let (segment, segments) = match roles.segment {
+            Some(name) => codes(column(name)?.as_materialized_series(), source, name)?,
+            None => (vec![0; n], vec!["ALL".to_string()]),
+        };
+        Ok(Sample { features, x, label, time, group, group_names, segment, segments, positive })
+    }
+}
+
+/// Which columns of a feature table play which role.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Roles<'a> {
+    /// How the table is named in messages (its path).
+    pub source: &'a str,
+    pub label: Option<&'a str>,
+    pub time: Option<&'a str>,
+    pub id: Option<&'a str>,
+    pub segment: Option<&'a str>,
+}
+
+fn read_label(s: &polars::prelude::Series, source: &str, name: &str) -> Result<(Vec<Option<bool>>, String)> {
+    let bad = |row: usize, v: String| {
+        ModelError::Data(format!(
+            "{source}, row {}, column `{name}`: the label must be true/false or 0/1, but is {v}. Fix the value or leave it empty to score the row without training on it",
+            row + 1
+        ))
+    };
+    let raw: Vec<Option<bool>> = if s.dtype() == &DataType::Boolean {
+        s.bool().map_err(|e| ModelError::Data(e.to_string()))?.iter().collect()
+    } else if s.dtype().is_primitive_numeric() {
+        let f = s.cast(&DataType::Float64).map_err(|e| ModelError::Data(e.to_string()))?;
+        let f = f.f64().map_err(|e| ModelError::Data(e.to_string()))?;
+        f.iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => Ok(None),
+                Some(v) if v == 0.0 => Ok(Some(false)),
+                Some(v) if v == 1.0 => Ok(Some(true)),
+                Some(v) => Err(bad(i, v.to_string())),
+            })
+            .collect::<Result<_>>()?
+    } else {
+        return Err(ModelError::Data(format!(
+            "{source}, column `{name}`: the label must be boolean or 0/1, but the column is {}",
+            s.dtype()
+        )));
+    };
+    let ones = raw.iter().filter(|v| **v == Some(true)).count();
+    let zeros = raw.iter().filter(|v| **v == Some(false)).count();
+    // The minority class is the positive one, whatever the table calls it (DESIGN §6).
+    if ones <= zeros {
+        Ok((raw, format!("{name} = 1")))
+    } else {
+        Ok((raw.into_iter().map(|v| v.map(|b| !b)).collect(), format!("{name} = 0")))
+    }
+}
+
+fn read_dates(s: &polars::prelude::Series, source: &str, name: &str) -> Result<Vec<i32>> {
+    let err = |m: String| ModelError::Data(format!("{source}, column `{name}`: {m}"));
+    match s.dtype() {
+        DataType::Date => {
+            let d = s.cast(&DataType::Int32).map_err(|e| err(e.to_string()))?;
+            let d = d.i32().map_err(|e| err(e.to_string()))?;
+            d.iter()
+                .enumerate()
+                .map(|(i, v)| v.ok_or_else(|| err(format!("row {} has no date; every row needs one", i + 1))))
+                .collect()
+        }
+        DataType::Datetime(_, _) => {
+            let d = s
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                .and_then(|d| d.cast(&DataType::Int64))
+                .map_err(|e| err(e.to_string()))?;
+            let d = d.i64().map_err(|e| err(e.to_string()))?;
+            d.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.map(|ms| ms.div_euclid(86_400_000) as i32)
+                        .ok_or_else(|| err(format!("row {} has no date; every row needs one", i + 1)))
+                })
+                .collect()
+        }
+        DataType::String => {
+            let d = s.str().map_err(|e| err(e.to_string()))?;
+            d.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v.unwrap_or_default();
+                    parse_day(v).ok_or_else(|| {
+                        err(format!("row {}: `{v}` is not a date in YYYY-MM-DD form; fix the value or the column", i + 1))
+                    })
+                })
+                .collect()
+        }
+        other => Err(err(format!("the time column must hold dates, but it is {other}"))),
+    }
+}
+
+fn codes(s: &polars::prelude::Series, source: &str, name: &str) -> Result<(Vec<u32>, Vec<String>)> {
+    let s = s.cast(&DataType::String).map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+    let s = s.str().map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::default();
+    let mut out = Vec::with_capacity(s.len());
+    for v in s.iter() {
+        let v = v.unwrap_or("");
+        let id = match index.get(v) {
+            Some(&id) => id,
+            None => {
+                names.push(v.to_string());
+                index.insert(v.to_string(), (names.len() - 1) as u32);
+                (names.len() - 1) as u32
+            }
+        };
+        out.push(id);
+    }
+    Ok((out, names))
+}
+
+/// A date for messages.
+pub fn day(d: i32) -> String {
+    format_day(d)
+}

@@ -1,0 +1,239 @@
+//! How good a probability is (DESIGN §4): discrimination (AUC, Gini, KS), accuracy (Brier,
+//! log-loss), calibration by decile, and population stability (PSI).
+//!
+//! Every function takes predicted probabilities of the positive class and the observed
+//! outcomes, and is exact and order-independent: ties are handled by ranks, never by the
+//! order rows arrive in.
+
+use serde::{Deserialize, Serialize};
+
+/// The summary metrics of one prediction set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub rows: usize,
+    pub positives: usize,
+    pub auc: f64,
+    pub gini: f64,
+    pub ks: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+    /// Mean predicted probability.
+    pub mean_pd: f64,
+    /// Observed positive rate.
+    pub observed_rate: f64,
+    /// Largest |mean predicted − observed| over the ten deciles.
+    pub max_decile_gap: f64,
+    /// Row-weighted mean |mean predicted − observed| over the deciles.
+    pub calibration_error: f64,
+}
+
+impl Metrics {
+    /// Every metric of `p` against `y`.
+    pub fn of(p: &[f64], y: &[bool]) -> Metrics {
+        let deciles = calibration(p, y, 10);
+        let rows = p.len();
+        let gaps = deciles.iter().map(|d| (d.mean_pd - d.observed_rate).abs());
+        Metrics {
+            rows,
+            positives: y.iter().filter(|&&v| v).count(),
+            auc: auc(p, y),
+            gini: 2.0 * auc(p, y) - 1.0,
+            ks: ks(p, y),
+            brier: brier(p, y),
+            log_loss: log_loss(p, y),
+            mean_pd: mean(p),
+            observed_rate: y.iter().filter(|&&v| v).count() as f64 / rows.max(1) as f64,
+            max_decile_gap: gaps.clone().fold(0.0, f64::max),
+            calibration_error: deciles.iter().map(|d| d.rows as f64 * (d.mean_pd - d.observed_rate).abs()).sum::<f64>()
+                / rows.max(1) as f64,
+        }
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+}
+
+/// Indices sorted by score, ties kept together (the index breaks ties only for determinism).
+fn order(p: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    idx
+}
+
+/// Area under the ROC curve (Mann–Whitney, ties count one half). NaN without both classes.
+pub fn auc(p: &[f64], y: &[bool]) -> f64 {
+    let pos = y.iter().filter(|&&v| v).count() as f64;
+    let neg = y.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return f64::NAN;
+    }
+    let idx = order(p);
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j < idx.len() && p[idx[j]] == p[idx[i]] {
+            j += 1;
+        }
+        // Ranks i+1 ..= j share their mean.
+        let mean_rank = (i + 1 + j) as f64 / 2.0;
+        rank_sum += mean_rank * idx[i..j].iter().filter(|&&k| y[k]).count() as f64;
+        i = j;
+    }
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// Kolmogorov–Smirnov: the largest gap between the score distributions of the two classes.
+pub fn ks(p: &[f64], y: &[bool]) -> f64 {
+    let pos = y.iter().filter(|&&v| v).count() as f64;
+    let neg = y.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return f64::NAN;
+    }
+    let idx = order(p);
+    let (mut tp, mut fp, mut best) = (0.0, 0.0, 0.0f64);
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j < idx.len() && p[idx[j]] == p[idx[i]] {
+            if y[idx[j]] { tp += 1.0 } else { fp += 1.0 }
+            j += 1;
+        }
+        best = best.max((tp / pos - fp / neg).abs());
+        i = j;
+    }
+    best
+}
+
+/// Mean squared error of the probabilities.
+pub fn brier(p: &[f64], y: &[bool]) -> f64 {
+    mean(&p.iter().zip(y).map(|(&p, &y)| (p - f64::from(u8::from(y))).powi(2)).collect::<Vec<_>>())
+}
+
+/// Mean negative log-likelihood (probabilities clipped to [1e-15, 1 − 1e-15]).
+pub fn log_loss(p: &[f64], y: &[bool]) -> f64 {
+    let ll: Vec<f64> = p
+        .iter()
+        .zip(y)
+        .map(|(&p, &y)| {
+            let p = p.clamp(1e-15, 1.0 - 1e-15);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .collect();
+    mean(&ll)
+}
+
+/// One calibration bin.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    /// 1 = lowest predicted risk.
+    pub decile: u32,
+    pub rows: usize,
+    pub mean_pd: f64,
+    pub observed_rate: f64,
+    pub min_pd: f64,
+    pub max_pd: f64,
+}
+
+/// Rows split into `bins` groups of equal size by predicted probability; equal
+/// probabilities never straddle two bins.
+pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<Bin> {
+    let idx = order(p);
+    let n = idx.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for b in 0..bins {
+        let mut end = (n * (b + 1)) / bins;
+        // Keep ties together: extend to the end of the run of equal values.
+        while end > start && end < n && p[idx[end]] == p[idx[end - 1]] {
+            end += 1;
+        }
+        if end <= start {
+            continue;
+        }
+        let rows = &idx[start..end];
+        out.push(Bin {
+            decile: b as u32 + 1,
+            rows: rows.len(),
+            mean_pd: rows.iter().map(|&i| p[i]).sum::<f64>() / rows.len() as f64,
+            observed_rate: rows.iter().filter(|&&i| y[i]).count() as f64 / rows.len() as f64,
+            min_pd: p[rows[0]],
+            max_pd: p[rows[rows.len() - 1]],
+        });
+        start = end;
+    }
+    out
+}
+
+/// Population stability index of `actual` against `expected`, over the deciles of
+/// `expected` (shares floored at 0.0001 so empty bins stay finite).
+pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
+    if expected.is_empty() || actual.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted: Vec<f64> = expected.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut edges: Vec<f64> = (1..10).map(|k| sorted[(sorted.len() * k / 10).min(sorted.len() - 1)]).collect();
+    edges.dedup();
+    let share = |v: &[f64]| {
+        let mut counts = vec![0usize; edges.len() + 1];
+        for &x in v {
+            counts[edges.partition_point(|&e| e < x)] += 1;
+        }
+        counts.into_iter().map(|c| (c as f64 / v.len() as f64).max(1e-4)).collect::<Vec<_>>()
+    };
+    let (e, a) = (share(expected), share(actual));
+    e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_counts_ties_as_half_and_matches_pair_counting() {
+        let p = [0.1, 0.4, 0.35, 0.8, 0.4, 0.2];
+        let y = [false, false, true, true, true, false];
+        // Pairs (pos, neg): 0.35 beats 0.1, 0.2, loses to 0.4 → 2; 0.8 beats all 3 → 3;
+        // 0.4 beats 0.1, 0.2 and ties 0.4 → 2.5. Total 7.5 of 9.
+        assert!((auc(&p, &y) - 7.5 / 9.0).abs() < 1e-12);
+        assert!(auc(&[0.5, 0.5], &[true, true]).is_nan());
+    }
+
+    #[test]
+    fn ks_is_the_largest_cdf_gap() {
+        let p = [0.1, 0.2, 0.3, 0.4];
+        let y = [false, false, true, true];
+        assert!((ks(&p, &y) - 1.0).abs() < 1e-12);
+        let y = [false, true, false, true];
+        assert!((ks(&p, &y) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn brier_and_log_loss_by_hand() {
+        let p = [0.2, 0.9];
+        let y = [false, true];
+        assert!((brier(&p, &y) - (0.04 + 0.01) / 2.0).abs() < 1e-12);
+        assert!((log_loss(&p, &y) - (-(0.8f64).ln() - (0.9f64).ln()) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_bins_keep_ties_together_and_cover_every_row() {
+        let p = [0.1, 0.1, 0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6, 0.7];
+        let y = [false, false, true, false, false, true, false, true, true, true];
+        let bins = calibration(&p, &y, 5);
+        assert_eq!(bins.iter().map(|b| b.rows).sum::<usize>(), 10);
+        assert_eq!(bins[0].rows, 3);
+        assert!((bins[0].observed_rate - 1.0 / 3.0).abs() < 1e-12);
+        assert!(bins.windows(2).all(|w| w[0].max_pd < w[1].min_pd));
+    }
+
+    #[test]
+    fn psi_is_zero_for_the_same_population_and_grows_with_shift() {
+        let a: Vec<f64> = (0..1000).map(|i| i as f64 / 1000.0).collect();
+        assert!(psi(&a, &a).abs() < 1e-12);
+        let shifted: Vec<f64> = a.iter().map(|x| x + 0.2).collect();
+        assert!(psi(&a, &shifted) > 0.25);
+    }
+}

@@ -1,0 +1,214 @@
+//! A model ready to score: the fitted learner of each segment ([`Fitted`]), its probability
+//! calibration ([`Platt`]), and the one row-level function every prediction goes through,
+//! so that scoring one row gives exactly what scoring a batch gives.
+
+use ndarray::{Array1, Array2, ArrayView1};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::gbdt::Gbdt;
+use crate::linalg::{logit, sigmoid};
+use crate::logistic::Logistic;
+use crate::scorecard::Scorecard;
+
+/// Run `f` on every row of `x` in parallel, writing into `y`.
+pub fn predict_rows(x: &Array2<f64>, y: &mut Array1<f64>, f: impl Fn(ArrayView1<'_, f64>) -> f64 + Sync + Send) {
+    let out: Vec<f64> = x.outer_iter().into_par_iter().map(f).collect();
+    y.iter_mut().zip(out).for_each(|(y, v)| *y = v);
+}
+
+/// The kinds of learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Logistic,
+    Scorecard,
+    Gbdt,
+}
+
+impl Kind {
+    /// The name used in configs, ids and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Logistic => "logistic",
+            Kind::Scorecard => "scorecard",
+            Kind::Gbdt => "gbdt",
+        }
+    }
+
+    /// Parse a name used in configs and flags.
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Logistic, Kind::Scorecard, Kind::Gbdt].into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A fitted learner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fitted {
+    Logistic(Logistic),
+    Scorecard(Scorecard),
+    Gbdt(Gbdt),
+}
+
+impl Fitted {
+    /// Log-odds of the positive class before calibration.
+    pub fn logit(&self, x: ArrayView1<'_, f64>) -> f64 {
+        match self {
+            Fitted::Logistic(m) => m.logit(x),
+            Fitted::Scorecard(m) => m.logit(x),
+            Fitted::Gbdt(m) => m.logit(x),
+        }
+    }
+
+    /// Per-feature push on the log-odds (positive = riskier than a typical row).
+    pub fn contributions(&self, x: ArrayView1<'_, f64>, out: &mut [f64]) {
+        match self {
+            Fitted::Logistic(m) => m.contributions(x, out),
+            Fitted::Scorecard(m) => m.contributions(x, out),
+            Fitted::Gbdt(m) => m.contributions(x, out),
+        }
+    }
+
+    /// Importance per feature: |standardised coefficient| (logistic), scorecard
+    /// coefficient × information value, total split gain (trees). Normalised to sum to 1.
+    pub fn importance(&self, n_features: usize) -> Vec<f64> {
+        let mut v = vec![0.0; n_features];
+        match self {
+            Fitted::Logistic(m) => {
+                let mut k = 0;
+                for (j, s) in m.prep.scales.iter().enumerate() {
+                    v[j] += m.fit.coef[k].abs();
+                    k += 1;
+                    if s.missing_indicator {
+                        v[j] += m.fit.coef[k].abs();
+                        k += 1;
+                    }
+                }
+            }
+            Fitted::Scorecard(m) => {
+                for c in &m.characteristics {
+                    v[c.column] = (c.coefficient * c.information_value).abs();
+                }
+            }
+            Fitted::Gbdt(m) => v.copy_from_slice(&m.gain),
+        }
+        let total: f64 = v.iter().sum();
+        if total > 0.0 {
+            v.iter_mut().for_each(|x| *x /= total);
+        }
+        v
+    }
+}
+
+/// Platt scaling: `pd = σ(a · logit + b)`, fitted on out-of-fold predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Platt {
+    pub a: f64,
+    pub b: f64,
+}
+
+impl Platt {
+    /// No change.
+    pub const IDENTITY: Platt = Platt { a: 1.0, b: 0.0 };
+
+    /// The calibrated probability of a raw log-odds.
+    pub fn apply(&self, z: f64) -> f64 {
+        sigmoid(self.a * z + self.b)
+    }
+
+    /// Fit on raw log-odds `z` and outcomes (Newton's method on two parameters, with a tiny
+    /// ridge so a perfectly separated sample still gives a finite answer).
+    pub fn fit(z: &[f64], y: &[bool]) -> Platt {
+        let (mut a, mut b) = (1.0, 0.0);
+        for _ in 0..50 {
+            let (mut g0, mut g1, mut h00, mut h01, mut h11) = (1e-6 * (a - 1.0), 1e-6 * b, 1e-6, 0.0, 1e-6);
+            for (&z, &y) in z.iter().zip(y) {
+                let p = sigmoid(a * z + b);
+                let r = p - f64::from(u8::from(y));
+                let w = (p * (1.0 - p)).max(1e-12);
+                g0 += r * z;
+                g1 += r;
+                h00 += w * z * z;
+                h01 += w * z;
+                h11 += w;
+            }
+            let det = h00 * h11 - h01 * h01;
+            if det.abs() < 1e-300 {
+                break;
+            }
+            let da = (h11 * g0 - h01 * g1) / det;
+            let db = (h00 * g1 - h01 * g0) / det;
+            a -= da;
+            b -= db;
+            if da.abs().max(db.abs()) < 1e-10 {
+                break;
+            }
+        }
+        if a.is_finite() && b.is_finite() { Platt { a, b } } else { Platt::IDENTITY }
+    }
+}
+
+/// The learner of one segment (or of the whole portfolio) with its calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    /// The segment this part scores; `None` for the portfolio-wide part, which also scores
+    /// segments without their own part.
+    pub segment: Option<String>,
+    pub fitted: Fitted,
+    pub calibration: Platt,
+}
+
+/// A trained, calibrated model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// `logistic`, `gbdt_by_segment`, …
+    pub id: String,
+    pub kind: Kind,
+    /// Input features, in the order rows are given.
+    pub features: Vec<String>,
+    /// What a positive row is.
+    pub positive: String,
+    pub parts: Vec<Part>,
+}
+
+impl Model {
+    /// The part that scores `segment`.
+    pub fn part(&self, segment: &str) -> &Part {
+        self.parts
+            .iter()
+            .find(|p| p.segment.as_deref() == Some(segment))
+            .or_else(|| self.parts.iter().find(|p| p.segment.is_none()))
+            .unwrap_or(&self.parts[0])
+    }
+
+    /// Calibrated probability of the positive class for one row.
+    pub fn pd(&self, x: ArrayView1<'_, f64>, segment: &str) -> f64 {
+        let part = self.part(segment);
+        part.calibration.apply(part.fitted.logit(x))
+    }
+
+    /// Calibrated probabilities of every row (row `i` in segment `names[segment[i]]`).
+    pub fn predict(&self, x: &Array2<f64>, segment: &[u32], names: &[String]) -> Vec<f64> {
+        x.outer_iter()
+            .into_par_iter()
+            .zip(segment.par_iter())
+            .map(|(row, &s)| self.pd(row, names.get(s as usize).map_or("", String::as_str)))
+            .collect()
+    }
+
+    /// Per-feature contributions of one row (see [`Fitted::contributions`]), scaled by the
+    /// calibration slope so they are on the calibrated log-odds scale.
+    pub fn contributions(&self, x: ArrayView1<'_, f64>, segment: &str, out: &mut [f64]) {
+        let part = self.part(segment);
+        part.fitted.contributions(x, out);
+        out.iter_mut().for_each(|v| *v *= part.calibration.a);
+    }
+}
+
+/// Score points on the standard scale (600 at odds 1:19, 50 points to double the odds)
+/// for a probability of the bad outcome.
+pub fn points(pd: f64, base_score: f64, base_odds: f64, pdo: f64) -> f64 {
+    let factor = pdo / std::f64::consts::LN_2;
+    base_score - factor * base_odds.ln() - factor * logit(pd)
+}

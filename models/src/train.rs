@@ -1,0 +1,500 @@
+//! Training: the out-of-time split, grouped cross-validation folds, every (learner × scope ×
+//! fold) fit run in parallel with rayon, calibration on out-of-fold predictions, out-of-time
+//! evaluation, and the champion.
+//!
+//! [`TrainParams`] (`[models]` in a pipeline config) → `check()` → [`Training`] →
+//! [`train`]`(&Sample, …)` → [`Trained`]: the candidates with their metrics, ready for
+//! [`crate::tables`] and [`crate::artifact`].
+//!
+//! Determinism: folds and the training subsample come from a hash of the seed and the
+//! customer id, every fit is deterministic on its own, and results are gathered in job
+//! order, so the same sample and seed give the same models whatever the thread count.
+
+use std::collections::BTreeSet;
+
+use linfa::param_guard::ParamGuard;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::gbdt::{self, GbdtParams, ValidGbdtParams};
+use crate::logistic::{LogisticParams, Standardiser, ValidLogisticParams, newton};
+use crate::matrix::{Sample, day};
+use crate::metrics::{self, Bin, Metrics};
+use crate::model::{Fitted, Kind, Model, Part, Platt};
+use crate::scorecard::{self, ScorecardParams, ValidScorecardParams};
+
+/// `[models]` as written in a config; every field optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainParams {
+    /// Learners to train. Default all: `["logistic", "scorecard", "gbdt"]`.
+    pub learners: Vec<String>,
+    /// Cross-validation folds, grouped by customer. Default 3.
+    pub folds: usize,
+    /// The last this many labelled observation dates are the out-of-time sample. Default 6.
+    pub oot_months: usize,
+    /// Also train a logistic regression and a scorecard per segment (segments with at
+    /// least `min_segment_rows` training rows; the others use the portfolio model). Trees
+    /// are trained on the portfolio only: per segment they measured no better on `m` data
+    /// (out-of-time AUC 0.9501 vs 0.9512) at twice the cost. Default true.
+    pub per_segment: bool,
+    /// Default 5000.
+    pub min_segment_rows: usize,
+    /// Training rows beyond this are subsampled by customer and date (seeded). Default 400000.
+    pub max_train_rows: usize,
+    /// Seed of folds and subsampling. Default 42.
+    pub seed: u64,
+    /// A model counts as calibrated when no out-of-time decile's mean PD is further than this
+    /// from its observed rate. Default 0.02.
+    pub max_calibration_gap: f64,
+    pub logistic: LogisticParams,
+    pub scorecard: ScorecardParams,
+    pub gbdt: GbdtParams,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            learners: vec!["logistic".into(), "scorecard".into(), "gbdt".into()],
+            folds: 3,
+            oot_months: 6,
+            per_segment: true,
+            min_segment_rows: 5000,
+            max_train_rows: 400_000,
+            seed: 42,
+            max_calibration_gap: 0.02,
+            logistic: LogisticParams::default(),
+            scorecard: ScorecardParams::default(),
+            gbdt: GbdtParams::default(),
+        }
+    }
+}
+
+/// Checked training parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Training {
+    pub learners: Vec<Kind>,
+    pub folds: usize,
+    pub oot_months: usize,
+    pub per_segment: bool,
+    pub min_segment_rows: usize,
+    pub max_train_rows: usize,
+    pub seed: u64,
+    pub max_calibration_gap: f64,
+    pub logistic: ValidLogisticParams,
+    pub scorecard: ValidScorecardParams,
+    pub gbdt: ValidGbdtParams,
+}
+
+impl TrainParams {
+    /// Check every field.
+    pub fn check(&self) -> Result<Training> {
+        let bad = |m: String| Err(ModelError::Params(m));
+        let mut learners = Vec::new();
+        for name in &self.learners {
+            match Kind::parse(name) {
+                Some(k) if !learners.contains(&k) => learners.push(k),
+                Some(_) => return bad(format!("`models.learners` names `{name}` twice")),
+                None => {
+                    return bad(format!(
+                        "`models.learners` holds `{name}`, which is not a learner. Valid learners are logistic, scorecard, gbdt"
+                    ));
+                }
+            }
+        }
+        if learners.is_empty() {
+            return bad("`models.learners` cannot be empty".into());
+        }
+        if !(2..=20).contains(&self.folds) {
+            return bad(format!("`models.folds` must be between 2 and 20, but is {}", self.folds));
+        }
+        if self.oot_months == 0 {
+            return bad("`models.oot_months` cannot be 0".into());
+        }
+        if self.max_train_rows < 1000 {
+            return bad(format!("`models.max_train_rows` must be at least 1000, but is {}", self.max_train_rows));
+        }
+        if !(self.max_calibration_gap > 0.0 && self.max_calibration_gap < 1.0) {
+            return bad(format!("`models.max_calibration_gap` must be in (0, 1), but is {}", self.max_calibration_gap));
+        }
+        Ok(Training {
+            learners,
+            folds: self.folds,
+            oot_months: self.oot_months,
+            per_segment: self.per_segment,
+            min_segment_rows: self.min_segment_rows,
+            max_train_rows: self.max_train_rows,
+            seed: self.seed,
+            max_calibration_gap: self.max_calibration_gap,
+            logistic: self.logistic.clone().check()?,
+            scorecard: self.scorecard.clone().check()?,
+            gbdt: self.gbdt.clone().check()?,
+        })
+    }
+}
+
+/// Which rows are evaluated out of time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Holdout {
+    /// The last `n` labelled observation dates; training rows must have their label horizon
+    /// (`gap_days`) end by the first of them, so no training outcome lies in the holdout.
+    LastDates { n: usize, gap_days: i32 },
+    /// Rows dated on or after this day.
+    From(i32),
+    /// No time column: a seeded 20% of customers.
+    Customers,
+}
+
+/// The training and out-of-time rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// Training rows (after subsampling), in sample order.
+    pub train: Vec<usize>,
+    /// Out-of-time rows, in sample order.
+    pub oot: Vec<usize>,
+    /// Labelled training rows before subsampling.
+    pub train_rows_available: usize,
+    /// First and last observation date of the training rows, and of the out-of-time rows.
+    pub train_window: (i32, i32),
+    pub oot_window: (i32, i32),
+    /// How the holdout was chosen, readable.
+    pub holdout: String,
+}
+
+/// FNV-1a over the seed and a key: stable across platforms and releases.
+fn hash(seed: u64, key: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Final avalanche (splitmix64) so neighbouring ids land in different folds.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+fn fold_of(sample: &Sample, i: usize, seed: u64, folds: usize) -> usize {
+    (hash(seed, sample.group_names[sample.group[i] as usize].as_bytes()) % folds as u64) as usize
+}
+
+/// Split the labelled rows of `sample` into training and out-of-time rows.
+pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
+    let labelled: Vec<usize> = (0..sample.len()).filter(|&i| sample.label[i].is_some()).collect();
+    let (train, oot, how): (Vec<usize>, Vec<usize>, String) = match holdout {
+        Holdout::LastDates { n, gap_days } => {
+            let dates: BTreeSet<i32> = labelled.iter().map(|&i| sample.time[i]).collect();
+            if dates.len() <= n {
+                return Err(ModelError::Data(format!(
+                    "only {} observation dates have labels, so {n} out-of-time months leave nothing to train on. Lower `models.oot_months` or provide a longer history",
+                    dates.len()
+                )));
+            }
+            let first_oot = *dates.iter().rev().nth(n - 1).unwrap_or(&i32::MAX);
+            let train = labelled.iter().copied().filter(|&i| sample.time[i] + gap_days <= first_oot).collect();
+            let oot = labelled.iter().copied().filter(|&i| sample.time[i] >= first_oot).collect();
+            (
+                train,
+                oot,
+                format!(
+                    "the last {n} labelled month ends (from {}); training dates end {gap_days} days (the label horizon) before it",
+                    day(first_oot)
+                ),
+            )
+        }
+        Holdout::From(from) => (
+            labelled.iter().copied().filter(|&i| sample.time[i] < from).collect(),
+            labelled.iter().copied().filter(|&i| sample.time[i] >= from).collect(),
+            format!("rows dated from {}", day(from)),
+        ),
+        Holdout::Customers => {
+            let is_holdout = |i: usize| hash(t.seed ^ 0x5eed, sample.group_names[sample.group[i] as usize].as_bytes()) % 5 == 0;
+            (
+                labelled.iter().copied().filter(|&i| !is_holdout(i)).collect(),
+                labelled.iter().copied().filter(|&i| is_holdout(i)).collect(),
+                "a seeded 20% of customers (no time column)".into(),
+            )
+        }
+    };
+    if train.is_empty() || oot.is_empty() {
+        return Err(ModelError::Data(format!(
+            "the split leaves {} training and {} out-of-time rows; both need rows. Check the time column and the out-of-time start",
+            train.len(),
+            oot.len()
+        )));
+    }
+    let available = train.len();
+    let train: Vec<usize> = if available > t.max_train_rows {
+        let keep = t.max_train_rows as f64 / available as f64;
+        train
+            .into_iter()
+            .filter(|&i| {
+                let mut key = sample.group_names[sample.group[i] as usize].as_bytes().to_vec();
+                key.extend_from_slice(&sample.time[i].to_le_bytes());
+                (hash(t.seed, &key) as f64 / u64::MAX as f64) < keep
+            })
+            .collect()
+    } else {
+        train
+    };
+    let window = |rows: &[usize]| {
+        let lo = rows.iter().map(|&i| sample.time[i]).min().unwrap_or(0);
+        let hi = rows.iter().map(|&i| sample.time[i]).max().unwrap_or(0);
+        (lo, hi)
+    };
+    Ok(Split {
+        train_window: window(&train),
+        oot_window: window(&oot),
+        train,
+        oot,
+        train_rows_available: available,
+        holdout: how,
+    })
+}
+
+/// One candidate model and how it did.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub model: Model,
+    /// `portfolio` or `by_segment`.
+    pub scope: &'static str,
+    /// Metrics of each cross-validation fold (calibrated out-of-fold predictions).
+    pub cv: Vec<Metrics>,
+    pub oot: Metrics,
+    pub oot_calibration: Vec<Bin>,
+    /// PSI of the out-of-time scores against the training scores.
+    pub oot_psi: f64,
+    /// Whether every out-of-time decile is within the calibration tolerance.
+    pub calibrated: bool,
+    /// Importance per feature (sums to 1), of the portfolio part.
+    pub importance: Vec<f64>,
+    /// Calibrated predictions on (up to 100k of) the training rows: the reference
+    /// population for PSI.
+    pub train_pd: Vec<f64>,
+    /// Seconds spent fitting (all folds and segments, summed over threads; for logs only).
+    pub fit_seconds: f64,
+}
+
+/// Everything training produced.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    pub split: Split,
+    pub candidates: Vec<Candidate>,
+    /// Index of the champion in `candidates`.
+    pub champion: usize,
+    /// Why the champion was chosen, readable.
+    pub champion_reason: String,
+    pub training: Training,
+}
+
+impl Trained {
+    /// The champion.
+    pub fn champion(&self) -> &Candidate {
+        &self.candidates[self.champion]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Job {
+    kind: Kind,
+    /// `None`: the whole portfolio; `Some(s)`: segment `s` only.
+    segment: Option<u32>,
+    /// `None`: the final fit on all training rows.
+    fold: Option<usize>,
+}
+
+fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], t: &Training) -> Result<Fitted> {
+    let x = sample.x.select(ndarray::Axis(0), rows);
+    let y: Vec<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    Ok(match kind {
+        Kind::Logistic => {
+            let prep = Standardiser::fit(x.view());
+            let design = prep.design(x.view());
+            let fit = newton(&design, &y, &t.logistic)?;
+            Fitted::Logistic(crate::logistic::Logistic { prep, fit })
+        }
+        Kind::Scorecard => Fitted::Scorecard(scorecard::fit(x.view(), &y, &sample.features, &t.scorecard)?),
+        Kind::Gbdt => Fitted::Gbdt(gbdt::fit(x.view(), &y, &t.gbdt)?),
+    })
+}
+
+/// Train every learner on `sample` and pick the champion.
+pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained> {
+    let split = split(sample, holdout, t)?;
+    let folds: Vec<usize> = split.train.iter().map(|&i| fold_of(sample, i, t.seed, t.folds)).collect();
+    // Segments large enough for their own model.
+    let mut per_segment_rows = vec![0usize; sample.segments.len()];
+    for &i in &split.train {
+        per_segment_rows[sample.segment[i] as usize] += 1;
+    }
+    let own: Vec<u32> = (0..sample.segments.len() as u32)
+        .filter(|&s| t.per_segment && per_segment_rows[s as usize] >= t.min_segment_rows)
+        .collect();
+    let scopes: Vec<Option<u32>> = std::iter::once(None).chain(if own.len() >= 2 { own.iter().map(|&s| Some(s)).collect() } else { vec![] }).collect();
+    let mut jobs = Vec::new();
+    let scopes_of = |kind: Kind| if kind == Kind::Gbdt { &scopes[..1] } else { &scopes[..] };
+    for &kind in &t.learners {
+        for &segment in scopes_of(kind) {
+            for fold in (0..t.folds).map(Some).chain([None]) {
+                jobs.push(Job { kind, segment, fold });
+            }
+        }
+    }
+    let rows_of = |job: &Job| -> Vec<usize> {
+        split
+            .train
+            .iter()
+            .zip(&folds)
+            .filter(|&(&i, &f)| job.segment.is_none_or(|s| sample.segment[i] == s) && job.fold.is_none_or(|k| f != k))
+            .map(|(&i, _)| i)
+            .collect()
+    };
+    let timed: Vec<(Fitted, f64)> = jobs
+        .par_iter()
+        .map(|job| {
+            let clock = std::time::Instant::now();
+            fit_one(job.kind, sample, &rows_of(job), t).map(|f| (f, clock.elapsed().as_secs_f64()))
+        })
+        .collect::<Result<_>>()?;
+    let job_seconds: Vec<f64> = timed.iter().map(|t| t.1).collect();
+    let seconds = |kind: Kind, by_segment: bool| -> f64 {
+        jobs.iter().zip(&job_seconds).filter(|(j, _)| j.kind == kind && (by_segment || j.segment.is_none())).map(|(_, t)| t).sum()
+    };
+    let fitted: Vec<Fitted> = timed.into_iter().map(|t| t.0).collect();
+    let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>| {
+        jobs.iter().position(|j| *j == Job { kind, segment, fold }).map(|k| &fitted[k])
+    };
+    let y_train: Vec<bool> = split.train.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    let y_oot: Vec<bool> = split.oot.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    let mut candidates = Vec::new();
+    for &kind in &t.learners {
+        // Out-of-fold log-odds of every training row, from the fold's model of the row's scope.
+        let mut parts = Vec::new();
+        for &segment in scopes_of(kind) {
+            let in_scope: Vec<usize> =
+                (0..split.train.len()).filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s)).collect();
+            let z: Vec<f64> = in_scope
+                .par_iter()
+                .map(|&k| {
+                    let m = fitted_of(kind, segment, Some(folds[k])).unwrap_or_else(|| unreachable!("every fold was fitted"));
+                    m.logit(sample.row(split.train[k]))
+                })
+                .collect();
+            let y: Vec<bool> = in_scope.iter().map(|&k| y_train[k]).collect();
+            let calibration = Platt::fit(&z, &y);
+            let fold_metrics: Vec<Metrics> = (0..t.folds)
+                .map(|f| {
+                    let idx: Vec<usize> = (0..in_scope.len()).filter(|&k| folds[in_scope[k]] == f).collect();
+                    let p: Vec<f64> = idx.iter().map(|&k| calibration.apply(z[k])).collect();
+                    let y: Vec<bool> = idx.iter().map(|&k| y[k]).collect();
+                    Metrics::of(&p, &y)
+                })
+                .collect();
+            let final_fit = fitted_of(kind, segment, None).unwrap_or_else(|| unreachable!("the final model was fitted")).clone();
+            parts.push((segment, Part { segment: segment.map(|s| sample.segments[s as usize].clone()), fitted: final_fit, calibration }, fold_metrics));
+        }
+        let positive = sample.positive.clone();
+        let features = sample.features.clone();
+        let portfolio = &parts[0];
+        let mut models = vec![(
+            "portfolio",
+            Model {
+                id: kind.name().to_string(),
+                kind,
+                features: features.clone(),
+                positive: positive.clone(),
+                parts: vec![portfolio.1.clone()],
+            },
+            portfolio.2.clone(),
+        )];
+        if parts.len() > 1 {
+            let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
+            seg_parts.push(portfolio.1.clone());
+            // CV metrics of the segment models pooled: fold metrics of each segment differ
+            // in size, so report the portfolio-weighted mean per fold.
+            let cv: Vec<Metrics> = (0..t.folds)
+                .map(|f| {
+                    let idx: Vec<usize> = (0..split.train.len()).filter(|&k| folds[k] == f).collect();
+                    let p: Vec<f64> = idx
+                        .iter()
+                        .map(|&k| {
+                            let i = split.train[k];
+                            let part = parts[1..]
+                                .iter()
+                                .find(|p| p.0 == Some(sample.segment[i]))
+                                .map(|p| (fitted_of(kind, p.0, Some(f)), p.1.calibration))
+                                .unwrap_or((fitted_of(kind, None, Some(f)), portfolio.1.calibration));
+                            part.0.map_or(f64::NAN, |m| part.1.apply(m.logit(sample.row(i))))
+                        })
+                        .collect();
+                    let y: Vec<bool> = idx.iter().map(|&k| y_train[k]).collect();
+                    Metrics::of(&p, &y)
+                })
+                .collect();
+            models.push((
+                "by_segment",
+                Model { id: format!("{}_by_segment", kind.name()), kind, features: features.clone(), positive, parts: seg_parts },
+                cv,
+            ));
+        }
+        // At most 100k training rows are the reference population for PSI.
+        let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
+        for (scope, model, cv) in models {
+            let train_x = sample.x.select(ndarray::Axis(0), &reference);
+            let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
+            let train_pd = model.predict(&train_x, &train_seg, &sample.segments);
+            let oot_x = sample.x.select(ndarray::Axis(0), &split.oot);
+            let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
+            let oot_pd = model.predict(&oot_x, &oot_seg, &sample.segments);
+            let oot = Metrics::of(&oot_pd, &y_oot);
+            let importance = model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
+            candidates.push(Candidate {
+                scope,
+                cv,
+                calibrated: oot.max_decile_gap <= t.max_calibration_gap,
+                oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),
+                oot_psi: metrics::psi(&train_pd, &oot_pd),
+                oot,
+                importance,
+                train_pd,
+                fit_seconds: seconds(kind, scope == "by_segment"),
+                model,
+            });
+        }
+    }
+    let (champion, champion_reason) = choose(&candidates, t);
+    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone() })
+}
+
+fn choose(candidates: &[Candidate], t: &Training) -> (usize, String) {
+    let best_auc = |pool: &mut dyn Iterator<Item = usize>| {
+        pool.fold(None, |best: Option<usize>, k| match best {
+            Some(b) if candidates[b].oot.auc >= candidates[k].oot.auc => Some(b),
+            _ => Some(k),
+        })
+    };
+    if let Some(k) = best_auc(&mut (0..candidates.len()).filter(|&k| candidates[k].calibrated)) {
+        let c = &candidates[k];
+        return (
+            k,
+            format!(
+                "highest out-of-time AUC ({:.4}) among the models whose out-of-time deciles are all within {:.1} percentage points of the observed default rate",
+                c.oot.auc,
+                t.max_calibration_gap * 100.0
+            ),
+        );
+    }
+    let k = (0..candidates.len())
+        .fold(0, |b, k| if candidates[k].oot.calibration_error < candidates[b].oot.calibration_error { k } else { b });
+    (
+        k,
+        format!(
+            "no model kept every out-of-time decile within {:.1} percentage points, so the best calibrated one (mean decile gap {:.4}) was chosen",
+            t.max_calibration_gap * 100.0,
+            candidates[k].oot.calibration_error
+        ),
+    )
+}
