@@ -12,6 +12,7 @@
 //!
 //! It reads what `ardent-engine` produces and never imports `ardent` (the pipelines crate).
 
+pub mod artifact;
 pub mod error;
 pub mod gbdt;
 pub mod linalg;
@@ -19,6 +20,8 @@ pub mod logistic;
 pub mod matrix;
 pub mod metrics;
 pub mod model;
+pub mod run;
+pub mod score;
 pub mod scorecard;
 pub mod train;
 

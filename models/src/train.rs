@@ -16,7 +16,10 @@ use linfa::param_guard::ParamGuard;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use ardent_engine::analytics::labels::{LabelParams, Labeling};
+
 use crate::error::{ModelError, Result};
+use crate::score::{ScoreParams, Scoring};
 use crate::gbdt::{self, GbdtParams, ValidGbdtParams};
 use crate::logistic::{LogisticParams, Standardiser, ValidLogisticParams, newton};
 use crate::matrix::{Sample, day};
@@ -28,6 +31,12 @@ use crate::scorecard::{self, ScorecardParams, ValidScorecardParams};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainParams {
+    /// Whether `ardent run` trains, evaluates and scores. Default true.
+    pub enabled: bool,
+    /// The customer-level default label (`[models.label]`).
+    pub label: LabelParams,
+    /// Bands, actions and limits (`[models.scores]`).
+    pub scores: ScoreParams,
     /// Learners to train. Default all: `["logistic", "scorecard", "gbdt"]`.
     pub learners: Vec<String>,
     /// Cross-validation folds, grouped by customer. Default 3.
@@ -56,6 +65,9 @@ pub struct TrainParams {
 impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {
+            enabled: true,
+            label: LabelParams::default(),
+            scores: ScoreParams::default(),
             learners: vec!["logistic".into(), "scorecard".into(), "gbdt".into()],
             folds: 3,
             oot_months: 6,
@@ -74,6 +86,9 @@ impl Default for TrainParams {
 /// Checked training parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Training {
+    pub enabled: bool,
+    pub labeling: Labeling,
+    pub scoring: Scoring,
     pub learners: Vec<Kind>,
     pub folds: usize,
     pub oot_months: usize,
@@ -119,6 +134,9 @@ impl TrainParams {
             return bad(format!("`models.max_calibration_gap` must be in (0, 1), but is {}", self.max_calibration_gap));
         }
         Ok(Training {
+            enabled: self.enabled,
+            labeling: self.label.check()?,
+            scoring: self.scores.check()?,
             learners,
             folds: self.folds,
             oot_months: self.oot_months,

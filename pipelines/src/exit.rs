@@ -21,18 +21,25 @@ pub const DATA_QUALITY: u8 = 5;
 /// Reading or writing failed at the OS level.
 pub const IO: u8 = 6;
 
+fn of_kind(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Config => CONFIG,
+        ErrorKind::MissingInput => MISSING_INPUT,
+        ErrorKind::Data => DATA,
+        ErrorKind::DataQuality => DATA_QUALITY,
+        ErrorKind::Io => IO,
+        ErrorKind::Internal => INTERNAL,
+    }
+}
+
 /// The exit code of an error.
 pub fn code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<EngineError>() {
-            return match e.kind() {
-                ErrorKind::Config => CONFIG,
-                ErrorKind::MissingInput => MISSING_INPUT,
-                ErrorKind::Data => DATA,
-                ErrorKind::DataQuality => DATA_QUALITY,
-                ErrorKind::Io => IO,
-                ErrorKind::Internal => INTERNAL,
-            };
+            return of_kind(e.kind());
+        }
+        if let Some(e) = cause.downcast_ref::<ardent_models::ModelError>() {
+            return of_kind(e.kind());
         }
         if cause.downcast_ref::<ConfigError>().is_some() {
             return CONFIG;

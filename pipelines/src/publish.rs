@@ -19,6 +19,8 @@ use polars::prelude::DataFrame;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use ardent_models::run::ModelRun;
+
 use crate::run::Timings;
 use crate::settings::{PipelineConfig, Settings};
 
@@ -37,7 +39,27 @@ pub struct Manifest {
     pub inputs: Vec<ManifestInput>,
     pub outputs: Vec<ManifestOutput>,
     pub cash_application: CashApplication,
+    /// The models trained, when models ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<ManifestModels>,
     pub timings_ms: Vec<(String, u64)>,
+}
+
+/// The models of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestModels {
+    pub champion: String,
+    /// Every candidate's folder under `models/`, its out-of-time AUC and calibration.
+    pub candidates: Vec<ManifestModel>,
+}
+
+/// One trained model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestModel {
+    pub model_id: String,
+    pub path: String,
+    pub out_of_time_auc: f64,
+    pub calibrated: bool,
 }
 
 /// One input in the manifest.
@@ -118,6 +140,7 @@ pub fn publish(
     settings: &Settings,
     ingested: Ingested,
     dashboards: Dashboards,
+    models: Option<ModelRun>,
     mut timings: Timings,
 ) -> anyhow::Result<Manifest> {
     let started_at = now();
@@ -166,8 +189,28 @@ pub fn publish(
         (contracts::QUARANTINE_TABLE.clone(), quarantine),
     ];
     flat.extend(dashboard_tables);
-    let mut outputs = Vec::new();
     let mut names = Vec::new();
+    let mut manifest_models = None;
+    if let Some(run) = models {
+        flat.extend(run.tables);
+        let mut candidates = Vec::new();
+        let mut champion = String::new();
+        for (id, file, card) in &run.artifacts {
+            ardent_models::artifact::write(&staging.join("models").join(id), file, card)?;
+            if file.champion {
+                champion = id.clone();
+            }
+            candidates.push(ManifestModel {
+                model_id: id.clone(),
+                path: format!("models/{id}/"),
+                out_of_time_auc: file.metrics.out_of_time.auc,
+                calibrated: file.metrics.calibrated,
+            });
+        }
+        names.push("models".to_string());
+        manifest_models = Some(ManifestModels { champion, candidates });
+    }
+    let mut outputs = Vec::new();
     for (contract, mut df) in flat {
         let name = format!("{}.parquet", contract.name);
         let rows = write_table(&mut df, &contract, &staging.join(&name))?;
@@ -223,6 +266,7 @@ pub fn publish(
                 .collect(),
             unapplied_share: cash_summary.unapplied as f64 / cash_summary.received.max(1) as f64,
         },
+        models: manifest_models,
         timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
     };
     let tmp = staging.join("_manifest.json");

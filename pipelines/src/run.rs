@@ -1,5 +1,6 @@
 //! The stages of a run, in order: ingest (read, validate, quarantine), analytics (cash
-//! application, snapshots, dashboard tables, reconciliation), publish. Each stage records
+//! application, snapshots, dashboard tables, reconciliation), models (features, labels,
+//! training, evaluation, scores), publish. Each stage records
 //! its wall time for the manifest.
 
 use std::time::Instant;
@@ -10,6 +11,7 @@ use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, ingest};
+use ardent_models::run::ModelRun;
 
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -67,13 +69,24 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
     }
 }
 
-/// Index the validated tables, apply cash and build every dashboard table. Fails (and so
-/// publishes nothing) when a reconciliation check does not pass.
+/// What the analytics and models stages produced.
+#[derive(Debug)]
+pub struct Analysed {
+    pub dashboards: Dashboards,
+    /// `None` when models are off (`models.enabled = false`) or not asked for.
+    pub models: Option<ModelRun>,
+    pub timings: Timings,
+}
+
+/// Index the validated tables, apply cash and build every dashboard table, then (with
+/// `with_models` and `models.enabled`) train, evaluate and score. Fails (and so publishes
+/// nothing) when a reconciliation check does not pass.
 pub fn analytics_stage(
     settings: &Settings,
     ingested: &Ingested,
+    with_models: bool,
     printer: &Printer,
-) -> anyhow::Result<(Dashboards, Timings)> {
+) -> anyhow::Result<Analysed> {
     let mut timings = Vec::new();
     let t = &ingested.tables;
     let started = Instant::now();
@@ -133,5 +146,20 @@ pub fn analytics_stage(
         }
         .into());
     }
-    Ok((dashboards, timings))
+    let models = if with_models && settings.training.enabled {
+        let started = Instant::now();
+        let run = ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training)?;
+        timings.push(("models", started.elapsed().as_millis() as u64));
+        printer.note(format!(
+            "  {}",
+            run.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")
+        ));
+        for line in &run.summary {
+            printer.line(line);
+        }
+        Some(run)
+    } else {
+        None
+    };
+    Ok(Analysed { dashboards, models, timings })
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use ardent_engine::analytics::{Analysis, AnalyticsParams};
 use ardent_engine::contracts::InputKind;
 use ardent_engine::ingest::{IngestSpec, InputParams};
+use ardent_models::train::{TrainParams, Training};
 use serde::{Deserialize, Serialize};
 
 /// A mistake in the configuration or the flags (exit code 2).
@@ -27,6 +28,9 @@ pub struct PipelineConfig {
     /// Snapshot dates, aging buckets, DSO, CEI and segment parameters.
     #[serde(default)]
     pub analytics: AnalyticsParams,
+    /// Labels, learners, validation, calibration and scoring of the delinquency models.
+    #[serde(default)]
+    pub models: TrainParams,
 }
 
 /// `[run]`.
@@ -94,6 +98,7 @@ pub struct Settings {
     pub config: PipelineConfig,
     pub ingest: IngestSpec,
     pub analysis: Analysis,
+    pub training: Training,
     pub max_rejected_share: f64,
     pub out: PathBuf,
 }
@@ -162,6 +167,10 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         let message = e.to_string();
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;
+    let training = config.models.check().map_err(|e| {
+        let message = e.to_string();
+        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
+    })?;
     let out = out.or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
-    Ok(Settings { config_path, config, ingest, analysis, max_rejected_share, out })
+    Ok(Settings { config_path, config, ingest, analysis, training, max_rejected_share, out })
 }

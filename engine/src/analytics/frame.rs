@@ -34,6 +34,11 @@ pub fn text<S: AsRef<str>>(name: &str, values: impl IntoIterator<Item = S>) -> C
     StringChunked::from_iter_values(name.into(), values.into_iter()).into_column()
 }
 
+/// Nullable text.
+pub fn text_opt<'a>(name: &str, values: impl IntoIterator<Item = Option<&'a str>>) -> Column {
+    StringChunked::from_iter_options(name.into(), values.into_iter()).into_column()
+}
+
 /// Counts.
 pub fn count(name: &str, values: impl IntoIterator<Item = u64>) -> Column {
     UInt64Chunked::from_iter_values(name.into(), values.into_iter()).into_column()
@@ -57,6 +62,11 @@ pub fn float_opt(name: &str, values: impl IntoIterator<Item = Option<f64>>) -> C
 /// Booleans.
 pub fn boolean(name: &str, values: impl IntoIterator<Item = bool>) -> Column {
     BooleanChunked::from_iter_values(name.into(), values.into_iter()).into_column()
+}
+
+/// Nullable booleans.
+pub fn boolean_opt(name: &str, values: impl IntoIterator<Item = Option<bool>>) -> Column {
+    BooleanChunked::from_iter_options(name.into(), values.into_iter()).into_column()
 }
 
 /// A frame from columns, checked against the file columns of its contract.

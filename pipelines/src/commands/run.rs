@@ -1,4 +1,4 @@
-//! `ardent run`: ingest, validate, analyse and publish.
+//! `ardent run`: ingest, validate, analyse, train and score, publish.
 
 use crate::cli::RunArgs;
 use crate::printer::Printer;
@@ -15,9 +15,9 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Manifest> {
     let (ingested, mut timings) = ingest_stage(&settings, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
-    let (dashboards, analytics_timings) = analytics_stage(&settings, &ingested, printer)?;
-    timings.extend(analytics_timings);
-    let manifest = publish(&settings, ingested, dashboards, timings)?;
+    let analysed = analytics_stage(&settings, &ingested, true, printer)?;
+    timings.extend(analysed.timings);
+    let manifest = publish(&settings, ingested, analysed.dashboards, analysed.models, timings)?;
     printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out.display()));
     Ok(manifest)
 }

@@ -33,7 +33,8 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
         }
         out.push('\n');
     }
-    let outputs = default_output_tables();
+    let mut outputs = default_output_tables();
+    outputs.extend(ardent_models::run::contracts());
     for t in &outputs {
         if table.is_some_and(|x| x != t.name) {
             continue;

@@ -14,7 +14,8 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
     ingested.check_rejected_share(settings.max_rejected_share)?;
     // The analytics can still fail (a rate missing for revaluation, a reconciliation check),
     // so they run too: `validate` exits with the code `run` would.
-    analytics_stage(&settings, &ingested, printer)?;
+    // Models are not trained (their parameters were checked with the settings).
+    analytics_stage(&settings, &ingested, false, printer)?;
     printer.line("valid: the inputs can be published (nothing was written)");
     Ok(())
 }

@@ -1,0 +1,509 @@
+//! The models stage of `ardent run`: from the engine's book and cash applications to the
+//! published model tables and artifacts.
+//!
+//! feature panel + labels (engine) → [`Sample`] → [`train`] (every learner, folds and
+//! segments in parallel) → champion → scores of every panel row → tables `features`,
+//! `model_metrics`, `model_calibration`, `feature_importance`, `customer_scores`,
+//! `segment_scores`, and `models/<model_id>/` artifacts.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use ardent_engine::analytics::features::{self, FEATURES};
+use ardent_engine::analytics::frame::{boolean, count, date, float_opt, frame, money, money_opt, text};
+use ardent_engine::analytics::{Analysis, Context, labels};
+use ardent_engine::book::Book;
+use ardent_engine::calendar::format_day;
+use ardent_engine::cash::Applications;
+use ardent_engine::contracts::{OutColumn, OutType as O, TableContract, out};
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+
+use crate::artifact::{self, ModelFile};
+use crate::error::Result;
+use crate::matrix::Sample;
+use crate::metrics::psi;
+use crate::score::{ACTIONS, Account, BANDS, Score, score_row};
+use crate::train::{Holdout, Trained, Training, train};
+
+/// What the models stage produced.
+#[derive(Debug)]
+pub struct ModelRun {
+    /// Tables in publishing order.
+    pub tables: Vec<(TableContract, DataFrame)>,
+    /// `model.json` and model card per candidate, by model id.
+    pub artifacts: Vec<(String, ModelFile, String)>,
+    /// Lines for the run summary.
+    pub summary: Vec<String>,
+    /// Wall time per step, in milliseconds.
+    pub timings: Vec<(&'static str, u64)>,
+}
+
+/// The `features` contract: the engine's panel plus its labels.
+pub fn features_contract() -> TableContract {
+    let mut t = features::contract();
+    let mut columns = t.columns.into_owned();
+    columns.push(out(
+        "default_label",
+        O::Bool,
+        true,
+        "Whether the customer defaults within the label horizon (null: horizon not yet passed, or already in default)",
+    ));
+    columns.push(out("in_default", O::Bool, false, "Whether the customer is already in default at as_of"));
+    t.columns = Cow::Owned(columns);
+    t
+}
+
+/// `model_metrics`.
+pub static MODEL_METRICS_TABLE: TableContract = TableContract {
+    name: "model_metrics",
+    doc: "Every candidate model's metrics per cross-validation fold and out of time; the champion is flagged",
+    columns: Cow::Borrowed(&[
+        out("model_id", O::Text, false, "Model (learner, and `_by_segment` for one model per segment)"),
+        out("learner", O::Text, false, "logistic, scorecard or gbdt"),
+        out("sample", O::Text, false, "cv_fold_<k> (out-of-fold, in time) or out_of_time"),
+        out("rows", O::Count, false, "Rows evaluated"),
+        out("positives", O::Count, false, "Defaults among them"),
+        out("auc", O::Float, true, "Area under the ROC curve"),
+        out("gini", O::Float, true, "2 × AUC − 1"),
+        out("ks", O::Float, true, "Kolmogorov–Smirnov statistic"),
+        out("brier", O::Float, false, "Mean squared error of the PD"),
+        out("log_loss", O::Float, false, "Mean negative log-likelihood"),
+        out("mean_pd", O::Float, false, "Mean predicted PD"),
+        out("observed_rate", O::Float, false, "Observed default rate"),
+        out("max_decile_gap", O::Float, false, "Largest |mean PD − observed rate| over the ten deciles"),
+        out("psi", O::Float, true, "PSI of the out-of-time scores against the training scores"),
+        out("calibrated", O::Bool, false, "Every out-of-time decile within `models.max_calibration_gap`"),
+        out("champion", O::Bool, false, "The model that scores"),
+    ]),
+    partition: None,
+};
+
+/// `model_calibration`.
+pub static MODEL_CALIBRATION_TABLE: TableContract = TableContract {
+    name: "model_calibration",
+    doc: "Predicted vs observed default rate per out-of-time decile of every candidate model",
+    columns: Cow::Borrowed(&[
+        out("model_id", O::Text, false, "Model"),
+        out("decile", O::Count, false, "1 = lowest predicted risk"),
+        out("rows", O::Count, false, "Rows in the decile"),
+        out("mean_pd", O::Float, false, "Mean predicted PD"),
+        out("observed_rate", O::Float, false, "Observed default rate"),
+        out("min_pd", O::Float, false, "Lowest PD in the decile"),
+        out("max_pd", O::Float, false, "Highest PD in the decile"),
+    ]),
+    partition: None,
+};
+
+/// `feature_importance`.
+pub static FEATURE_IMPORTANCE_TABLE: TableContract = TableContract {
+    name: "feature_importance",
+    doc: "How much each feature drives each model (normalised to sum to 1 per model)",
+    columns: Cow::Borrowed(&[
+        out("model_id", O::Text, false, "Model"),
+        out("feature", O::Text, false, "Feature"),
+        out("importance", O::Float, false, "|standardised coefficient| (logistic), |coefficient| × IV (scorecard), split gain (gbdt)"),
+        out("rank", O::Count, false, "1 = most important"),
+    ]),
+    partition: None,
+};
+
+/// `customer_scores`.
+pub static CUSTOMER_SCORES_TABLE: TableContract = TableContract {
+    name: "customer_scores",
+    doc: "The champion's score of every customer at the latest month ends: PD, points, band, reasons, action, limit, expected loss, worklist rank",
+    columns: Cow::Borrowed(&[
+        out("as_of", O::Date, false, "Observation date (a month end)"),
+        out("customer_id", O::Text, false, "Customer"),
+        out("segment", O::Text, false, "The customer's value of the first segment column"),
+        out("model_id", O::Text, false, "The champion model"),
+        out("pd", O::Float, false, "Probability of default within the label horizon (1 when already in default)"),
+        out("score_points", O::Float, false, "Score points (higher = safer; see the model card for the scale)"),
+        out("risk_band", O::Text, false, "A (safest) to E"),
+        out("reason_1", O::Text, true, "Strongest reason for the risk: a feature and its value"),
+        out("reason_2", O::Text, true, "Second reason"),
+        out("reason_3", O::Text, true, "Third reason"),
+        out("reason_4", O::Text, true, "Fourth reason"),
+        out("recommended_action", O::Text, false, "What collections should do"),
+        out("exposure", O::Money, false, "Open AR at as_of"),
+        out("credit_limit", O::Money, true, "Current credit limit"),
+        out("recommended_credit_limit", O::Money, false, "Suggested limit for the band (whole hundreds)"),
+        out("expected_loss", O::Money, false, "pd × exposure"),
+        out("priority_rank", O::Count, false, "Collections worklist order at as_of (1 = first: highest expected loss)"),
+        out("in_default", O::Bool, false, "Already in default at as_of"),
+    ]),
+    partition: None,
+};
+
+fn segment_scores_contract() -> TableContract {
+    let mut columns = vec![
+        out("as_of", O::Date, false, "Observation date (a month end)"),
+        out("segment", O::Text, false, "Segment (ALL for the portfolio)"),
+        out("customers", O::Count, false, "Customers scored"),
+        out("exposure", O::Money, false, "Open AR"),
+        out("mean_pd", O::Float, false, "Mean PD"),
+        out("expected_loss", O::Money, false, "Σ pd × exposure"),
+    ];
+    for b in BANDS {
+        columns.push(OutColumn {
+            name: Cow::Owned(format!("share_customers_{}", b.to_lowercase())),
+            ty: O::Float,
+            nullable: false,
+            doc: Cow::Owned(format!("Share of customers in band {b}")),
+        });
+    }
+    for b in BANDS {
+        columns.push(OutColumn {
+            name: Cow::Owned(format!("share_exposure_{}", b.to_lowercase())),
+            ty: O::Float,
+            nullable: true,
+            doc: Cow::Owned(format!("Share of exposure in band {b}")),
+        });
+    }
+    columns.push(out("labelled_customers", O::Count, false, "Customers whose label horizon has passed (and not already in default)"));
+    columns.push(out("observed_default_rate", O::Float, true, "Default rate of the labelled customers (null until the horizon has passed)"));
+    columns.push(out("psi", O::Float, true, "PSI of these PDs against the champion's training population"));
+    TableContract {
+        name: "segment_scores",
+        doc: "Risk per month end and segment: exposure, mean PD, expected loss, band mix, observed default rate, PSI",
+        columns: Cow::Owned(columns),
+        partition: None,
+    }
+}
+
+/// Every table the models stage publishes, in order.
+pub fn contracts() -> Vec<TableContract> {
+    vec![
+        features_contract(),
+        MODEL_METRICS_TABLE.clone(),
+        MODEL_CALIBRATION_TABLE.clone(),
+        FEATURE_IMPORTANCE_TABLE.clone(),
+        CUSTOMER_SCORES_TABLE.clone(),
+        segment_scores_contract(),
+    ]
+}
+
+/// What a panel feature means, for reason codes.
+pub fn describe(name: &str) -> Option<&'static str> {
+    FEATURES.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}
+
+fn column(name: &str) -> usize {
+    FEATURES.iter().position(|(n, _)| *n == name).unwrap_or_else(|| unreachable!("`{name}` is a panel feature"))
+}
+
+fn cents(units: f64) -> i64 {
+    if units.is_nan() { 0 } else { (units * 100.0).round() as i64 }
+}
+
+/// Train, evaluate and score on the book.
+pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) -> Result<ModelRun> {
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, u64)>| {
+        timings.push((name, clock.elapsed().as_millis() as u64));
+        clock = Instant::now();
+    };
+    let ctx = Context::new(book, apps, analysis);
+    let panel = features::panel(&ctx)?;
+    let labels = labels::customer_default(&ctx, &panel, &t.labeling);
+    let l = &t.labeling;
+    let positive = format!(
+        "at least {:.0}% of the open amount reaches {} days past due, or anything is written off, within {} days",
+        l.share * 100.0,
+        l.dpd,
+        l.horizon_days
+    );
+    let features_df = {
+        let df = features::table(&ctx, &panel)?;
+        let mut cols = df.columns().to_vec();
+        cols.push(ardent_engine::analytics::frame::boolean_opt("default_label", labels.label.iter().copied()));
+        cols.push(boolean("in_default", labels.in_default.iter().copied()));
+        frame(&features_contract(), cols)?
+    };
+    let sample = Sample::from_panel(book, &panel, labels.label.clone(), &positive)?;
+    lap("features_labels", &mut timings);
+    let trained = train(&sample, Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days }, t)?;
+    lap("training", &mut timings);
+    let champion = trained.champion();
+    let model = &champion.model;
+    // Every row's score; reason texts only for the rows published in customer_scores.
+    let dates: Vec<i32> = {
+        let mut d = panel.as_of.clone();
+        d.dedup();
+        d
+    };
+    let published_from = dates.iter().rev().nth(t.scoring.customer_months - 1).copied().unwrap_or(i32::MIN);
+    let (open, billed) = (column("open_ar"), column("billed_90d"));
+    let scores: Vec<Score> = (0..sample.len())
+        .into_par_iter()
+        .map(|i| {
+            let c = panel.customer[i] as usize;
+            let x = sample.row(i);
+            let account = Account {
+                exposure_cents: cents(x[open]),
+                credit_limit_cents: book.customers.credit_limit[c],
+                billed_90d_cents: cents(x[billed]),
+                in_default: labels.in_default[i],
+            };
+            let seg = &sample.segments[sample.segment[i] as usize];
+            let mut s = score_row(model, &t.scoring, x, seg, &account, &describe);
+            if panel.as_of[i] < published_from {
+                s.reasons = Vec::new();
+            }
+            s
+        })
+        .collect();
+    lap("scoring", &mut timings);
+    let tables = vec![
+        (features_contract(), features_df),
+        (MODEL_METRICS_TABLE.clone(), metrics_table(&trained)?),
+        (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&trained)?),
+        (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&trained, &sample.features)?),
+        (CUSTOMER_SCORES_TABLE.clone(), customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?),
+        (segment_scores_contract(), segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?),
+    ];
+    let artifacts = (0..trained.candidates.len())
+        .map(|k| {
+            let file = artifact::model_file(&trained, k, &t.scoring, &format_day);
+            let card = artifact::model_card(&file, &trained.candidates[k].importance, &trained.champion_reason);
+            (trained.candidates[k].model.id.clone(), file, card)
+        })
+        .collect();
+    lap("model_tables", &mut timings);
+    let mut summary = vec![format!(
+        "models: {} training rows ({} – {}), {} out-of-time rows ({} – {})",
+        trained.split.train.len(),
+        format_day(trained.split.train_window.0),
+        format_day(trained.split.train_window.1),
+        trained.split.oot.len(),
+        format_day(trained.split.oot_window.0),
+        format_day(trained.split.oot_window.1),
+    )];
+    for (k, c) in trained.candidates.iter().enumerate() {
+        summary.push(format!(
+            "  {:<22} out-of-time AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}{}",
+            c.model.id,
+            c.oot.auc,
+            c.oot.ks,
+            c.oot.brier,
+            c.oot.max_decile_gap,
+            if c.calibrated { "" } else { "  (not calibrated)" },
+            if k == trained.champion { "  ← champion" } else { "" }
+        ));
+    }
+    summary.push(format!("  champion {}: {}", model.id, trained.champion_reason));
+    Ok(ModelRun { tables, artifacts, summary, timings })
+}
+
+fn opt(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+fn metrics_table(trained: &Trained) -> Result<DataFrame> {
+    let mut rows = Vec::new();
+    for (k, c) in trained.candidates.iter().enumerate() {
+        for (f, m) in c.cv.iter().enumerate() {
+            rows.push((k, format!("cv_fold_{}", f + 1), *m, None));
+        }
+        rows.push((k, "out_of_time".to_string(), c.oot, Some(c.oot_psi)));
+    }
+    let cand = |k: usize| &trained.candidates[k];
+    Ok(frame(
+        &MODEL_METRICS_TABLE,
+        vec![
+            text("model_id", rows.iter().map(|r| cand(r.0).model.id.as_str())),
+            text("learner", rows.iter().map(|r| cand(r.0).model.kind.name())),
+            text("sample", rows.iter().map(|r| r.1.as_str())),
+            count("rows", rows.iter().map(|r| r.2.rows as u64)),
+            count("positives", rows.iter().map(|r| r.2.positives as u64)),
+            float_opt("auc", rows.iter().map(|r| opt(r.2.auc))),
+            float_opt("gini", rows.iter().map(|r| opt(r.2.gini))),
+            float_opt("ks", rows.iter().map(|r| opt(r.2.ks))),
+            float_opt("brier", rows.iter().map(|r| Some(r.2.brier))),
+            float_opt("log_loss", rows.iter().map(|r| Some(r.2.log_loss))),
+            float_opt("mean_pd", rows.iter().map(|r| Some(r.2.mean_pd))),
+            float_opt("observed_rate", rows.iter().map(|r| Some(r.2.observed_rate))),
+            float_opt("max_decile_gap", rows.iter().map(|r| Some(r.2.max_decile_gap))),
+            float_opt("psi", rows.iter().map(|r| r.3.and_then(opt))),
+            boolean("calibrated", rows.iter().map(|r| cand(r.0).calibrated)),
+            boolean("champion", rows.iter().map(|r| r.0 == trained.champion)),
+        ],
+    )?)
+}
+
+fn calibration_table(trained: &Trained) -> Result<DataFrame> {
+    let rows: Vec<(&str, &crate::metrics::Bin)> =
+        trained.candidates.iter().flat_map(|c| c.oot_calibration.iter().map(move |b| (c.model.id.as_str(), b))).collect();
+    Ok(frame(
+        &MODEL_CALIBRATION_TABLE,
+        vec![
+            text("model_id", rows.iter().map(|r| r.0)),
+            count("decile", rows.iter().map(|r| u64::from(r.1.decile))),
+            count("rows", rows.iter().map(|r| r.1.rows as u64)),
+            float_opt("mean_pd", rows.iter().map(|r| Some(r.1.mean_pd))),
+            float_opt("observed_rate", rows.iter().map(|r| Some(r.1.observed_rate))),
+            float_opt("min_pd", rows.iter().map(|r| Some(r.1.min_pd))),
+            float_opt("max_pd", rows.iter().map(|r| Some(r.1.max_pd))),
+        ],
+    )?)
+}
+
+fn importance_table(trained: &Trained, features: &[String]) -> Result<DataFrame> {
+    let mut rows: Vec<(&str, &str, f64, u64)> = Vec::new();
+    for c in &trained.candidates {
+        let mut order: Vec<usize> = (0..features.len()).collect();
+        order.sort_by(|&a, &b| c.importance[b].total_cmp(&c.importance[a]).then(a.cmp(&b)));
+        for (r, j) in order.into_iter().enumerate() {
+            rows.push((&c.model.id, &features[j], c.importance[j], r as u64 + 1));
+        }
+    }
+    Ok(frame(
+        &FEATURE_IMPORTANCE_TABLE,
+        vec![
+            text("model_id", rows.iter().map(|r| r.0)),
+            text("feature", rows.iter().map(|r| r.1)),
+            float_opt("importance", rows.iter().map(|r| Some(r.2))),
+            count("rank", rows.iter().map(|r| r.3)),
+        ],
+    )?)
+}
+
+fn customer_scores(
+    book: &Book,
+    panel: &features::Panel,
+    sample: &Sample,
+    scores: &[Score],
+    in_default: &[bool],
+    from: i32,
+    model_id: &str,
+) -> Result<DataFrame> {
+    let rows: Vec<usize> = (0..panel.len()).filter(|&i| panel.as_of[i] >= from).collect();
+    // Worklist order per date: highest expected loss first, then PD, then customer id.
+    let mut rank = vec![0u64; panel.len()];
+    let mut start = 0;
+    while start < rows.len() {
+        let end = start + rows[start..].iter().take_while(|&&i| panel.as_of[i] == panel.as_of[rows[start]]).count();
+        let mut day: Vec<usize> = rows[start..end].to_vec();
+        day.sort_by(|&a, &b| {
+            scores[b]
+                .expected_loss_cents
+                .cmp(&scores[a].expected_loss_cents)
+                .then(scores[b].pd.total_cmp(&scores[a].pd))
+                .then(book.customers.ids.get(panel.customer[a] as usize).cmp(book.customers.ids.get(panel.customer[b] as usize)))
+        });
+        for (r, &i) in day.iter().enumerate() {
+            rank[i] = r as u64 + 1;
+        }
+        start = end;
+    }
+    let ids = &book.customers.ids;
+    let reason = |i: usize, k: usize| scores[i].reasons.get(k).map(String::as_str);
+    let open = column("open_ar");
+    Ok(frame(
+        &CUSTOMER_SCORES_TABLE,
+        vec![
+            date("as_of", rows.iter().map(|&i| panel.as_of[i])),
+            text("customer_id", rows.iter().map(|&i| ids.get(panel.customer[i] as usize))),
+            text("segment", rows.iter().map(|&i| sample.segments[sample.segment[i] as usize].as_str())),
+            text("model_id", rows.iter().map(|_| model_id)),
+            float_opt("pd", rows.iter().map(|&i| Some(scores[i].pd))),
+            float_opt("score_points", rows.iter().map(|&i| Some((scores[i].points * 100.0).round() / 100.0))),
+            text("risk_band", rows.iter().map(|&i| BANDS[scores[i].band])),
+            ardent_engine::analytics::frame::text_opt("reason_1", rows.iter().map(|&i| reason(i, 0))),
+            ardent_engine::analytics::frame::text_opt("reason_2", rows.iter().map(|&i| reason(i, 1))),
+            ardent_engine::analytics::frame::text_opt("reason_3", rows.iter().map(|&i| reason(i, 2))),
+            ardent_engine::analytics::frame::text_opt("reason_4", rows.iter().map(|&i| reason(i, 3))),
+            text("recommended_action", rows.iter().map(|&i| ACTIONS[scores[i].band])),
+            money("exposure", rows.iter().map(|&i| cents(sample.x[[i, open]]))),
+            money_opt("credit_limit", rows.iter().map(|&i| book.customers.credit_limit[panel.customer[i] as usize])),
+            money("recommended_credit_limit", rows.iter().map(|&i| scores[i].recommended_limit_cents)),
+            money("expected_loss", rows.iter().map(|&i| scores[i].expected_loss_cents)),
+            count("priority_rank", rows.iter().map(|&i| rank[i])),
+            boolean("in_default", rows.iter().map(|&i| in_default[i])),
+        ],
+    )?)
+}
+
+fn segment_scores(
+    panel: &features::Panel,
+    sample: &Sample,
+    scores: &[Score],
+    labels: &labels::Labels,
+    reference: &[f64],
+) -> Result<DataFrame> {
+    let open = column("open_ar");
+    // Groups: (as_of, segment index + 1), with 0 = the portfolio.
+    let mut keys: Vec<(i32, usize, usize)> = Vec::with_capacity(panel.len() * 2);
+    for i in 0..panel.len() {
+        keys.push((panel.as_of[i], 0, i));
+        keys.push((panel.as_of[i], sample.segment[i] as usize + 1, i));
+    }
+    keys.sort_unstable_by(|a, b| {
+        let name = |s: usize| if s == 0 { "ALL" } else { sample.segments[s - 1].as_str() };
+        a.0.cmp(&b.0).then(name(a.1).cmp(name(b.1))).then(a.2.cmp(&b.2))
+    });
+    struct Row {
+        as_of: i32,
+        segment: String,
+        customers: u64,
+        exposure: i64,
+        mean_pd: f64,
+        expected_loss: i64,
+        share_customers: [f64; 5],
+        share_exposure: [Option<f64>; 5],
+        labelled: u64,
+        observed: Option<f64>,
+        psi: Option<f64>,
+    }
+    let mut out: Vec<Row> = Vec::new();
+    let mut start = 0;
+    while start < keys.len() {
+        let end = start + keys[start..].iter().take_while(|k| k.0 == keys[start].0 && k.1 == keys[start].1).count();
+        let rows: Vec<usize> = keys[start..end].iter().map(|k| k.2).collect();
+        let n = rows.len() as f64;
+        let exposure: i64 = rows.iter().map(|&i| cents(sample.x[[i, open]]).max(0)).sum();
+        let mut by_band = [0u64; 5];
+        let mut exp_band = [0i64; 5];
+        for &i in &rows {
+            by_band[scores[i].band] += 1;
+            exp_band[scores[i].band] += cents(sample.x[[i, open]]).max(0);
+        }
+        let labelled: Vec<bool> = rows.iter().filter_map(|&i| labels.label[i]).collect();
+        let performing: Vec<f64> = rows.iter().filter(|&&i| !labels.in_default[i]).map(|&i| scores[i].pd).collect();
+        out.push(Row {
+            as_of: keys[start].0,
+            segment: if keys[start].1 == 0 { "ALL".into() } else { sample.segments[keys[start].1 - 1].clone() },
+            customers: rows.len() as u64,
+            exposure,
+            mean_pd: rows.iter().map(|&i| scores[i].pd).sum::<f64>() / n,
+            expected_loss: rows.iter().map(|&i| scores[i].expected_loss_cents).sum(),
+            share_customers: by_band.map(|b| b as f64 / n),
+            share_exposure: exp_band.map(|e| (exposure > 0).then(|| e as f64 / exposure as f64)),
+            labelled: labelled.len() as u64,
+            observed: (!labelled.is_empty())
+                .then(|| labelled.iter().filter(|&&v| v).count() as f64 / labelled.len() as f64),
+            psi: (!performing.is_empty() && !reference.is_empty()).then(|| psi(reference, &performing)),
+        });
+        start = end;
+    }
+    let contract = segment_scores_contract();
+    let mut cols = vec![
+        date("as_of", out.iter().map(|r| r.as_of)),
+        text("segment", out.iter().map(|r| r.segment.as_str())),
+        count("customers", out.iter().map(|r| r.customers)),
+        money("exposure", out.iter().map(|r| r.exposure)),
+        float_opt("mean_pd", out.iter().map(|r| Some(r.mean_pd))),
+        money("expected_loss", out.iter().map(|r| r.expected_loss)),
+    ];
+    for (b, name) in BANDS.iter().enumerate() {
+        cols.push(float_opt(&format!("share_customers_{}", name.to_lowercase()), out.iter().map(|r| Some(r.share_customers[b]))));
+    }
+    for (b, name) in BANDS.iter().enumerate() {
+        cols.push(float_opt(&format!("share_exposure_{}", name.to_lowercase()), out.iter().map(|r| r.share_exposure[b])));
+    }
+    cols.push(count("labelled_customers", out.iter().map(|r| r.labelled)));
+    cols.push(float_opt("observed_default_rate", out.iter().map(|r| r.observed)));
+    cols.push(float_opt("psi", out.iter().map(|r| r.psi)));
+    Ok(frame(&contract, cols)?)
+}
