@@ -50,6 +50,7 @@ pub struct MetricsInfo {
     pub cross_validation: Vec<Metrics>,
     pub out_of_time: Metrics,
     pub out_of_time_calibration: Vec<Bin>,
+    #[serde(with = "crate::json_float")]
     pub out_of_time_psi: f64,
     pub calibrated: bool,
 }

@@ -16,6 +16,12 @@ pub enum ModelError {
     #[error("{0}")]
     Data(String),
 
+    /// The history is too short to train and evaluate (no labelled rows, or nothing left
+    /// for training or out-of-time evaluation). `ardent run` publishes everything else and
+    /// says why models were skipped.
+    #[error("{0}")]
+    NotEnoughHistory(String),
+
     /// A model artifact cannot be read or written.
     #[error("{action} {path}: {reason}")]
     Artifact { action: &'static str, path: PathBuf, reason: String },
@@ -34,7 +40,7 @@ impl ModelError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ModelError::Params(_) => ErrorKind::Config,
-            ModelError::Data(_) => ErrorKind::Data,
+            ModelError::Data(_) | ModelError::NotEnoughHistory(_) => ErrorKind::Data,
             ModelError::Artifact { .. } => ErrorKind::Io,
             ModelError::Linfa(_) => ErrorKind::Internal,
             ModelError::Engine(e) => e.kind(),

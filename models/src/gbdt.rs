@@ -117,9 +117,11 @@ fn bin_of(upper: &[f64], x: f64) -> u8 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Log-odds contribution if the row stopped here (for the leaves: what is added).
+    #[serde(with = "crate::json_float")]
     pub value: f64,
     pub feature: u32,
     /// Rows with `x ≤ threshold` go left.
+    #[serde(with = "crate::json_float")]
     pub threshold: f64,
     pub missing_left: bool,
     /// Children (0 for a leaf; the root is node 0, so 0 is never a child).

@@ -15,6 +15,7 @@
 pub mod artifact;
 pub mod error;
 pub mod gbdt;
+mod json_float;
 pub mod linalg;
 pub mod logistic;
 pub mod matrix;

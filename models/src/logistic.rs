@@ -84,9 +84,13 @@ impl ParamGuard for LogisticParams {
 /// How one feature becomes design columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scale {
+    #[serde(with = "crate::json_float")]
     pub lo: f64,
+    #[serde(with = "crate::json_float")]
     pub hi: f64,
+    #[serde(with = "crate::json_float")]
     pub mean: f64,
+    #[serde(with = "crate::json_float")]
     pub sd: f64,
     /// Whether a "missing" indicator column follows the standardised value.
     pub missing_indicator: bool,

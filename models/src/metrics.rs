@@ -12,18 +12,27 @@ use serde::{Deserialize, Serialize};
 pub struct Metrics {
     pub rows: usize,
     pub positives: usize,
+    #[serde(with = "crate::json_float")]
     pub auc: f64,
+    #[serde(with = "crate::json_float")]
     pub gini: f64,
+    #[serde(with = "crate::json_float")]
     pub ks: f64,
+    #[serde(with = "crate::json_float")]
     pub brier: f64,
+    #[serde(with = "crate::json_float")]
     pub log_loss: f64,
     /// Mean predicted probability.
+    #[serde(with = "crate::json_float")]
     pub mean_pd: f64,
     /// Observed positive rate.
+    #[serde(with = "crate::json_float")]
     pub observed_rate: f64,
     /// Largest |mean predicted − observed| over the ten deciles.
+    #[serde(with = "crate::json_float")]
     pub max_decile_gap: f64,
     /// Row-weighted mean |mean predicted − observed| over the deciles.
+    #[serde(with = "crate::json_float")]
     pub calibration_error: f64,
 }
 
@@ -130,9 +139,13 @@ pub struct Bin {
     /// 1 = lowest predicted risk.
     pub decile: u32,
     pub rows: usize,
+    #[serde(with = "crate::json_float")]
     pub mean_pd: f64,
+    #[serde(with = "crate::json_float")]
     pub observed_rate: f64,
+    #[serde(with = "crate::json_float")]
     pub min_pd: f64,
+    #[serde(with = "crate::json_float")]
     pub max_pd: f64,
 }
 

@@ -104,8 +104,11 @@ pub struct Attribute {
     /// What the bin holds, readable ("(12.5, 30]", "missing", "= -1").
     pub label: String,
     pub rows: usize,
+    #[serde(with = "crate::json_float")]
     pub bad_rate: f64,
+    #[serde(with = "crate::json_float")]
     pub woe: f64,
+    #[serde(with = "crate::json_float")]
     pub points: f64,
 }
 
@@ -122,9 +125,12 @@ pub struct Characteristic {
     pub missing: Attribute,
     /// Special values with their attribute.
     pub special: Vec<(f64, Attribute)>,
+    #[serde(with = "crate::json_float")]
     pub information_value: f64,
     /// Training-weighted mean points (the baseline for reason codes).
+    #[serde(with = "crate::json_float")]
     pub mean_points: f64,
+    #[serde(with = "crate::json_float")]
     pub coefficient: f64,
 }
 

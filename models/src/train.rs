@@ -206,7 +206,7 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
         Holdout::LastDates { n, gap_days } => {
             let dates: BTreeSet<i32> = labelled.iter().map(|&i| sample.time[i]).collect();
             if dates.len() <= n {
-                return Err(ModelError::Data(format!(
+                return Err(ModelError::NotEnoughHistory(format!(
                     "only {} observation dates have labels, so {n} out-of-time months leave nothing to train on. Lower `models.oot_months` or provide a longer history",
                     dates.len()
                 )));
@@ -238,7 +238,7 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
         }
     };
     if train.is_empty() || oot.is_empty() {
-        return Err(ModelError::Data(format!(
+        return Err(ModelError::NotEnoughHistory(format!(
             "the split leaves {} training and {} out-of-time rows; both need rows. Check the time column and the out-of-time start",
             train.len(),
             oot.len()

@@ -42,6 +42,9 @@ pub struct Manifest {
     /// The models trained, when models ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<ManifestModels>,
+    /// Why models were skipped, when they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models_skipped: Option<String>,
     pub timings_ms: Vec<(String, u64)>,
 }
 
@@ -141,6 +144,7 @@ pub fn publish(
     ingested: Ingested,
     dashboards: Dashboards,
     models: Option<ModelRun>,
+    models_skipped: Option<String>,
     mut timings: Timings,
 ) -> anyhow::Result<Manifest> {
     let started_at = now();
@@ -267,6 +271,7 @@ pub fn publish(
             unapplied_share: cash_summary.unapplied as f64 / cash_summary.received.max(1) as f64,
         },
         models: manifest_models,
+        models_skipped,
         timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
     };
     let tmp = staging.join("_manifest.json");

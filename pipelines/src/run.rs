@@ -11,6 +11,7 @@ use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, ingest};
+use ardent_models::ModelError;
 use ardent_models::run::ModelRun;
 
 use crate::printer::Printer;
@@ -73,8 +74,10 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
 #[derive(Debug)]
 pub struct Analysed {
     pub dashboards: Dashboards,
-    /// `None` when models are off (`models.enabled = false`) or not asked for.
+    /// `None` when models are off (`models.enabled = false`), not asked for, or skipped.
     pub models: Option<ModelRun>,
+    /// Why models were skipped (too little labelled history), for the manifest.
+    pub models_skipped: Option<String>,
     pub timings: Timings,
 }
 
@@ -146,9 +149,19 @@ pub fn analytics_stage(
         }
         .into());
     }
+    let mut models_skipped = None;
     let models = if with_models && settings.training.enabled {
         let started = Instant::now();
-        let run = ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training)?;
+        let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training) {
+            Ok(run) => run,
+            Err(ModelError::NotEnoughHistory(why)) => {
+                // Dashboards are still worth publishing; the manifest says why models are absent.
+                printer.line(format!("models skipped: {why}"));
+                models_skipped = Some(why);
+                return Ok(Analysed { dashboards, models: None, models_skipped, timings });
+            }
+            Err(e) => return Err(e.into()),
+        };
         timings.push(("models", started.elapsed().as_millis() as u64));
         printer.note(format!(
             "  {}",
@@ -161,5 +174,5 @@ pub fn analytics_stage(
     } else {
         None
     };
-    Ok(Analysed { dashboards, models, timings })
+    Ok(Analysed { dashboards, models, models_skipped, timings })
 }

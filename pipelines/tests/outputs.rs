@@ -1,5 +1,5 @@
-//! Acceptance of issues 2 and 3: `ardent run` with no arguments publishes the bundled sample
-//! — validated inputs and every dashboard table — and the Parquet files carry the types BI
+//! Acceptance of issues 2, 3 and 4: `ardent run` with no arguments publishes the bundled sample
+//! — validated inputs, every dashboard table, the model tables and artifacts — and the Parquet files carry the types BI
 //! tools need (read back with the arrow-rs `parquet` crate, independent of polars): money
 //! `DECIMAL(18,2)`, dates `DATE`, zstd, statistics; `aging` is Hive-partitioned by `as_of`.
 #![allow(clippy::unwrap_used)]
@@ -24,7 +24,8 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
 
-    let contracts = default_output_tables();
+    let mut contracts = default_output_tables();
+    contracts.extend(ardent_models::run::contracts());
     let listed = manifest["outputs"].as_array().unwrap();
     assert_eq!(listed.len(), contracts.len(), "every documented table is published");
     for contract in &contracts {
@@ -52,6 +53,17 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
         ledger["rows_accepted"].as_u64().unwrap() + ledger["rows_quarantined"].as_u64().unwrap()
     );
     assert_eq!(ledger["files"][0]["sha256"].as_str().unwrap().len(), 64);
+    // Issue 4: every candidate model has its artifacts, and the champion is one of them.
+    let models = &manifest["models"];
+    let champion = models["champion"].as_str().unwrap();
+    let candidates = models["candidates"].as_array().unwrap();
+    assert!(candidates.iter().any(|c| c["model_id"] == champion));
+    for c in candidates {
+        let dir = out.join(c["path"].as_str().unwrap());
+        let file = ardent_models::artifact::read(&dir).unwrap();
+        assert_eq!(file.champion, c["model_id"] == champion);
+        assert!(std::fs::read_to_string(dir.join("model_card.md")).unwrap().contains("## Out-of-time performance"));
+    }
 }
 
 /// The Parquet files of a table: one file, or every file under a partitioned folder (sorted).
