@@ -1,0 +1,222 @@
+//! The learners on synthetic data where the right answer is known: the logistic solver
+//! reaches linfa-logistic's optimum (with linfa's positive-class trap handled), trees learn
+//! what a linear model cannot, scorecard bins are monotone, training is the same on one
+//! thread and two, and one row scores exactly as in its batch.
+#![allow(clippy::unwrap_used)]
+
+use ardent_models::gbdt::{self, ValidGbdtParams};
+use ardent_models::logistic::{Standardiser, ValidLogisticParams, newton};
+use ardent_models::matrix::Sample;
+use ardent_models::metrics::auc;
+use ardent_models::scorecard::{self, ValidScorecardParams};
+use ardent_models::train::{Holdout, TrainParams, train};
+use linfa::prelude::*;
+use ndarray::{Array1, Array2};
+
+/// A seeded xorshift generator (no test should depend on a crate's RNG stream).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.next().max(1e-12), self.next());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// `n` rows of 4 features; the outcome follows a logistic model with a 10% base rate.
+fn linear_data(n: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {
+    let mut r = Rng(seed);
+    let mut x = Array2::zeros((n, 4));
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        for j in 0..4 {
+            x[[i, j]] = r.normal();
+        }
+        let z = -2.5 + 1.2 * x[[i, 0]] - 0.8 * x[[i, 1]] + 0.3 * x[[i, 2]];
+        y.push(r.next() < sigmoid(z));
+    }
+    (x, y)
+}
+
+#[test]
+fn newton_reaches_linfa_logistics_optimum_with_the_minority_as_positive_class() {
+    let (x, y) = linear_data(3000, 7);
+    let ours = newton(&x, &y, &ValidLogisticParams { l2: 1.0, ..Default::default() }).unwrap();
+    assert!(ours.converged);
+    // linfa-logistic treats the more frequent class (no default) as positive, so its
+    // coefficients are ours negated and its probabilities are 1 − ours.
+    let targets: Array1<&str> = y.iter().map(|&b| if b { "default" } else { "ok" }).collect();
+    let ds = Dataset::new(x.clone(), targets);
+    let linfa = linfa_logistic::LogisticRegression::default()
+        .alpha(1.0)
+        .gradient_tolerance(1e-10)
+        .max_iterations(2000)
+        .fit(&ds)
+        .unwrap();
+    assert_eq!(linfa.labels().pos.class, "ok", "linfa's positive class is the majority");
+    for (a, b) in ours.coef.iter().zip(linfa.params().iter()) {
+        assert!((a + b).abs() < 1e-4, "coefficient {a} vs linfa {b}");
+    }
+    assert!((ours.intercept + linfa.intercept()).abs() < 1e-4);
+    let p_linfa = linfa.predict_probabilities(&x);
+    for i in 0..50 {
+        let row: Vec<f64> = x.row(i).to_vec();
+        let p = sigmoid(ours.logit(&row));
+        assert!((p - (1.0 - p_linfa[i])).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn trees_learn_an_interaction_that_a_linear_model_cannot() {
+    // Default when exactly one of two signals is high (XOR), or when the third is missing.
+    let mut r = Rng(11);
+    let n = 6000;
+    let mut x = Array2::zeros((n, 3));
+    let mut y = Vec::new();
+    for i in 0..n {
+        let (a, b) = (r.next(), r.next());
+        x[[i, 0]] = a;
+        x[[i, 1]] = b;
+        x[[i, 2]] = if r.next() < 0.1 { f64::NAN } else { r.next() };
+        let risky = ((a > 0.5) != (b > 0.5)) || x[[i, 2]].is_nan();
+        y.push(r.next() < if risky { 0.6 } else { 0.05 });
+    }
+    let trees = gbdt::fit(x.view(), &y, &ValidGbdtParams { min_data_in_leaf: 20, ..Default::default() }).unwrap();
+    let p: Vec<f64> = (0..n).map(|i| trees.logit(x.row(i))).collect();
+    let prep = Standardiser::fit(x.view());
+    let linear = newton(&prep.design(x.view()), &y, &ValidLogisticParams::default()).unwrap();
+    let d = prep.design(x.view());
+    let q: Vec<f64> = (0..n).map(|i| linear.logit(d.row(i).as_slice().unwrap())).collect();
+    let (auc_trees, auc_linear) = (auc(&p, &y), auc(&q, &y));
+    assert!(auc_trees > 0.85, "trees AUC {auc_trees}");
+    assert!(auc_linear < auc_trees - 0.15, "linear AUC {auc_linear} vs trees {auc_trees}");
+    // Missing values go to their own side: a row with the third signal missing is riskier.
+    let mut row = x.row(0).to_owned();
+    row[0] = 0.2;
+    row[1] = 0.2;
+    row[2] = 0.5;
+    let known = trees.logit(row.view());
+    row[2] = f64::NAN;
+    assert!(trees.logit(row.view()) > known + 1.0);
+}
+
+#[test]
+fn scorecard_bins_are_monotone_and_special_values_get_their_own_bin() {
+    let (mut x, y) = linear_data(5000, 3);
+    for i in (0..5000).step_by(25) {
+        x[[i, 0]] = -999.0;
+    }
+    let features: Vec<String> = (0..4).map(|j| format!("x{j}")).collect();
+    let p = ValidScorecardParams { special_values: vec![-999.0], ..Default::default() };
+    let card = scorecard::fit(x.view(), &y, &features, &p).unwrap();
+    let x0 = card.characteristics.iter().find(|c| c.feature == "x0").unwrap();
+    assert_eq!(x0.special.len(), 1);
+    assert_eq!(x0.special[0].1.rows, 200);
+    let rates: Vec<f64> = x0.value_attrs.iter().map(|a| a.bad_rate).collect();
+    assert!(rates.len() >= 3, "x0 drives the outcome: {rates:?}");
+    assert!(rates.windows(2).all(|w| w[0] <= w[1]), "x0 raises risk, bins must be increasing: {rates:?}");
+    // x3 is noise: it carries no information and is left out.
+    assert!(card.dropped.iter().any(|(f, _)| f == "x3"));
+    // The SQL names every bin's points.
+    let sql = card.sql();
+    assert!(sql.contains("WHEN \"x0\" = -999 THEN"));
+    let (last, bounded) = x0.value_attrs.split_last().unwrap();
+    for (u, a) in x0.upper.iter().zip(bounded) {
+        assert!(sql.contains(&format!("WHEN \"x0\" <= {u} THEN {}", a.points)));
+    }
+    assert!(sql.contains(&format!("ELSE {}", last.points)));
+    // Points are the model: the score of a row is the sum of its attributes' points.
+    let row = x.row(1);
+    let manual: f64 = card
+        .characteristics
+        .iter()
+        .map(|c| {
+            let v = row[c.column];
+            let k = c.upper.partition_point(|&u| u < v);
+            c.value_attrs[k].points
+        })
+        .sum();
+    assert!((card.points(row) - manual).abs() < 1e-9);
+}
+
+fn panel_like(n_customers: usize, months: usize, seed: u64) -> Sample {
+    let mut r = Rng(seed);
+    let rows = n_customers * months;
+    let mut x = Array2::zeros((rows, 4));
+    let (mut label, mut time, mut group, mut segment) = (vec![], vec![], vec![], vec![]);
+    let risk: Vec<f64> = (0..n_customers).map(|_| r.normal()).collect();
+    for m in 0..months {
+        for c in 0..n_customers {
+            let i = m * n_customers + c;
+            x[[i, 0]] = risk[c] + 0.5 * r.normal();
+            x[[i, 1]] = r.normal();
+            x[[i, 2]] = if r.next() < 0.2 { f64::NAN } else { r.normal() };
+            x[[i, 3]] = (c % 3) as f64;
+            label.push(Some(r.next() < sigmoid(-2.5 + 1.3 * risk[c] + 0.4 * x[[i, 1]])));
+            time.push(19_000 + 30 * m as i32);
+            group.push(c as u32);
+            segment.push((c % 2) as u32);
+        }
+    }
+    Sample {
+        features: (0..4).map(|j| format!("f{j}")).collect(),
+        x,
+        label,
+        time,
+        group,
+        group_names: (0..n_customers).map(|c| format!("C{c:05}")).collect(),
+        segment,
+        segments: vec!["north".into(), "south".into()],
+        positive: "default".into(),
+    }
+}
+
+fn small_training() -> ardent_models::train::Training {
+    let mut p = TrainParams { min_segment_rows: 500, max_train_rows: 6000, ..Default::default() };
+    p.gbdt.0.n_trees = 30;
+    p.gbdt.0.min_data_in_leaf = 20;
+    p.check().unwrap()
+}
+
+#[test]
+fn training_is_identical_on_one_thread_and_two() {
+    let sample = panel_like(600, 14, 5);
+    let t = small_training();
+    let holdout = Holdout::LastDates { n: 3, gap_days: 0 };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let trained = pool.install(|| train(&sample, holdout, &t)).unwrap();
+        trained.candidates.iter().map(|c| serde_json::to_string(&c.model).unwrap()).collect::<Vec<_>>()
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.len(), 5, "3 learners + logistic and scorecard by segment");
+    assert_eq!(one, two);
+}
+
+#[test]
+fn one_row_scores_exactly_as_its_batch() {
+    let sample = panel_like(400, 12, 9);
+    let trained = train(&sample, Holdout::LastDates { n: 3, gap_days: 0 }, &small_training()).unwrap();
+    assert!(trained.champion().oot.auc > 0.7, "the signal is learnable");
+    for c in &trained.candidates {
+        let batch = c.model.predict(&sample.x, &sample.segment, &sample.segments);
+        for i in (0..sample.len()).step_by(97) {
+            let one = c.model.pd(sample.row(i), &sample.segments[sample.segment[i] as usize]);
+            assert_eq!(one.to_bits(), batch[i].to_bits(), "{} row {i}", c.model.id);
+        }
+    }
+    // The split keeps out-of-time dates apart and leaves the label horizon as a gap.
+    let gap = train(&sample, Holdout::LastDates { n: 3, gap_days: 60 }, &small_training()).unwrap();
+    let first_oot = gap.split.oot.iter().map(|&i| sample.time[i]).min().unwrap();
+    assert!(gap.split.train.iter().all(|&i| sample.time[i] + 60 <= first_oot));
+}
