@@ -13,6 +13,7 @@
 //! It reads what `ardent-engine` produces and never imports `ardent` (the pipelines crate).
 
 pub mod artifact;
+pub mod byo;
 pub mod error;
 pub mod gbdt;
 mod json_float;

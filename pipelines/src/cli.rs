@@ -34,8 +34,13 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Check the config and every input without writing anything.
     Validate(PipelineArgs),
-    /// Ingest and validate the inputs and publish the tables to --out.
+    /// Ingest and validate the inputs, build the dashboards, train and score the models, and
+    /// publish every table to --out.
     Run(RunArgs),
+    /// Train delinquency models on your own feature table (CSV or Parquet).
+    Train(TrainArgs),
+    /// Score a feature table with a model saved by `run` or `train`.
+    Score(ScoreArgs),
     /// Print the contract of every input and output table and the validation rules.
     Schema(SchemaArgs),
 }
@@ -103,6 +108,65 @@ pub struct RunArgs {
     /// Output folder.
     #[arg(long, short, env = "ARDENT_OUT")]
     pub out: Option<PathBuf>,
+}
+
+/// Learners.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LearnerArg {
+    Logistic,
+    Scorecard,
+    Gbdt,
+}
+
+/// Which columns of a feature table play which role.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The feature table (.csv with a header row, or .parquet).
+    #[arg(long)]
+    pub table: PathBuf,
+    /// Column that identifies the entity (customer); folds never split one.
+    #[arg(long)]
+    pub id_column: Option<String>,
+    /// Column with a segment per row (one model per segment is trained too).
+    #[arg(long)]
+    pub segment_column: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// The outcome column: true/false or 0/1 (the rarer value is the positive class).
+    #[arg(long)]
+    pub label: String,
+    /// Column with each row's observation date (YYYY-MM-DD or a date type).
+    #[arg(long)]
+    pub time_column: Option<String>,
+    /// Rows dated on or after this are the out-of-time sample (default: the last
+    /// `models.oot_months` dates; without a time column, a seeded 20% of ids).
+    #[arg(long)]
+    pub oot_from: Option<chrono::NaiveDate>,
+    /// Train only this learner (default: all).
+    #[arg(long, value_enum)]
+    pub model: Option<LearnerArg>,
+    /// Pipeline config whose `[models]` section sets the parameters.
+    #[arg(long, short, env = "ARDENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the model folders.
+    #[arg(long, short, default_value = "ardent-models")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// A model folder (holding model.json) written by `ardent run` or `ardent train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// Where to write the scores (.parquet or .csv).
+    #[arg(long, short, default_value = "scores.parquet")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,8 @@
 pub mod generate;
 pub mod run;
 pub mod schema;
+pub mod score;
+pub mod train;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +18,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Validate(args) => validate::validate(args, printer),
         Command::Run(args) => run::run(args, printer).map(|_| ()),
         Command::Schema(args) => schema::schema(args, printer),
+        Command::Train(args) => train::train(args, printer),
+        Command::Score(args) => score::score(args, printer),
     }
 }

@@ -1,0 +1,70 @@
+//! `ardent train`: the learners of `ardent run` on any feature table.
+
+use ardent_engine::ingest::parse::epoch_days;
+use ardent_models::byo::{read_table, train_table, write_models};
+use ardent_models::matrix::Roles;
+use ardent_models::train::TrainParams;
+
+use crate::cli::{LearnerArg, TrainArgs};
+use crate::printer::Printer;
+use crate::settings::{ConfigError, load};
+
+/// Train, evaluate and save every model.
+pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
+    let TrainArgs { table, label, time_column, oot_from, model, config, out } = args;
+    let mut params = match &config {
+        Some(path) => load(path)?.models,
+        None => TrainParams::default(),
+    };
+    if let Some(m) = model {
+        params.learners = vec![
+            match m {
+                LearnerArg::Logistic => "logistic",
+                LearnerArg::Scorecard => "scorecard",
+                LearnerArg::Gbdt => "gbdt",
+            }
+            .to_string(),
+        ];
+    }
+    params.per_segment = params.per_segment && table.segment_column.is_some();
+    let training = params.check().map_err(|e| ConfigError(e.to_string()))?;
+    let df = read_table(&table.table)?;
+    let source = table.table.display().to_string();
+    let roles = Roles {
+        source: &source,
+        label: Some(&label),
+        time: time_column.as_deref(),
+        id: table.id_column.as_deref(),
+        segment: table.segment_column.as_deref(),
+    };
+    let (sample, trained) = train_table(&df, &roles, oot_from.map(epoch_days), &training)?;
+    printer.line(format!(
+        "{} rows, {} features; positive class: {}; {} training and {} held-out rows ({})",
+        sample.len(),
+        sample.features.len(),
+        sample.positive,
+        trained.split.train.len(),
+        trained.split.oot.len(),
+        trained.split.holdout
+    ));
+    for (k, c) in trained.candidates.iter().enumerate() {
+        printer.line(format!(
+            "  {:<22} held-out AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}",
+            c.model.id,
+            c.oot.auc,
+            c.oot.ks,
+            c.oot.brier,
+            c.oot.max_decile_gap,
+            if k == trained.champion { "  ← champion" } else { "" }
+        ));
+    }
+    write_models(&out, &trained, &training)?;
+    printer.line(format!(
+        "champion {}: {}\nmodels written to {}; score with: ardent score --model {} --table FILE",
+        trained.champion().model.id,
+        trained.champion_reason,
+        out.display(),
+        out.join(&trained.champion().model.id).display()
+    ));
+    Ok(())
+}
