@@ -136,7 +136,7 @@ pub struct Tree {
 }
 
 impl Tree {
-    fn leaf(&self, x: ArrayView1<'_, f64>) -> usize {
+    fn leaf(&self, x: &[f64]) -> usize {
         let mut i = 0;
         loop {
             let n = &self.nodes[i];
@@ -163,7 +163,19 @@ pub struct Gbdt {
 impl Gbdt {
     /// Log-odds of the positive class for one row.
     pub fn logit(&self, x: ArrayView1<'_, f64>) -> f64 {
-        self.init + self.trees.iter().map(|t| t.nodes[t.leaf(x)].value).sum::<f64>()
+        // Rows of a standard-layout matrix are contiguous: walk the trees on the slice.
+        match x.as_slice() {
+            Some(s) => self.logit_slice(s),
+            None => self.logit_slice(&x.to_vec()),
+        }
+    }
+
+    fn logit_slice(&self, x: &[f64]) -> f64 {
+        let mut acc = 0.0;
+        for t in &self.trees {
+            acc += t.nodes[t.leaf(x)].value;
+        }
+        self.init + acc
     }
 
     /// Per-feature contributions to the log-odds along each tree's path (Saabas): the change

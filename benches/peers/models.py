@@ -1,0 +1,73 @@
+"""ardent's learners against scikit-learn and LightGBM on the same matrix (issue 4).
+
+Usage (from the repository root):
+    cargo run --release -p ardent-bench --example models -- DATA_DIR --export MATRIX_DIR
+    python benches/peers/models.py MATRIX_DIR
+
+The first command builds the point-in-time panel of a generated data set, trains every
+model, and exports the training and out-of-time matrices. This script then times one fit
+of each learner on exactly the same rows: ardent's (through the `fit` example), scikit-
+learn's LogisticRegression (lbfgs, the same L2 penalty, on the same standardised design
+matrix) and LightGBM (the same tree parameters, 2 threads), and prints out-of-time AUC,
+log-loss and fit time side by side.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import lightgbm as lgb
+import numpy as np
+import pyarrow.parquet as pq
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
+
+
+def load(path):
+    t = pq.read_table(path)
+    y = t.column("label").to_numpy(zero_copy_only=False).astype(bool)
+    x = np.column_stack([t.column(c).to_numpy(zero_copy_only=False).astype(float) for c in t.column_names if c != "label"])
+    return x, y
+
+
+def main():
+    d = sys.argv[1]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cmd = ["cargo", "run", "-q", "--release", "-p", "ardent-bench", "--example", "fit", "--", d]
+    ardent = json.loads(subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+
+    xd, y = load(os.path.join(d, "train_design.parquet"))
+    xd_oot, y_oot = load(os.path.join(d, "oot_design.parquet"))
+    t = time.perf_counter()
+    lr = LogisticRegression(C=1.0, solver="lbfgs", max_iter=5000, tol=1e-8).fit(xd, y)
+    lr_s = time.perf_counter() - t
+    p = lr.predict_proba(xd_oot)[:, 1]
+
+    x, y = load(os.path.join(d, "train.parquet"))
+    x_oot, y_oot = load(os.path.join(d, "oot.parquet"))
+    params = dict(objective="binary", n_estimators=100, learning_rate=0.1, num_leaves=31, min_child_samples=100,
+                  reg_lambda=1.0, max_bin=255, min_child_weight=1e-3, subsample=1.0, colsample_bytree=1.0,
+                  n_jobs=2, verbose=-1)
+    t = time.perf_counter()
+    gb = lgb.LGBMClassifier(**params).fit(x, y)
+    gb_s = time.perf_counter() - t
+    q = gb.predict_proba(x_oot)[:, 1]
+
+    rows = [
+        ("logistic", "ardent (Newton, 2 threads)", ardent["logistic_auc"], ardent["logistic_log_loss"], ardent["logistic_fit_s"]),
+        ("logistic", "scikit-learn lbfgs", roc_auc_score(y_oot, p), log_loss(y_oot, p), lr_s),
+        ("gbdt", "ardent (histogram, 2 threads)", ardent["gbdt_auc"], ardent["gbdt_log_loss"], ardent["gbdt_fit_s"]),
+        ("gbdt", "LightGBM 2 threads", roc_auc_score(y_oot, q), log_loss(y_oot, q), gb_s),
+    ]
+    print(f"{ardent['rows']} training rows, {x.shape[1]} features ({ardent['design_columns']} logistic design columns), {len(y_oot)} out-of-time rows")
+    print(f"{'learner':<9} {'implementation':<30} {'oot_auc':>8} {'log_loss':>9} {'fit_s':>7}")
+    for r in rows:
+        print(f"{r[0]:<9} {r[1]:<30} {r[2]:>8.4f} {r[3]:>9.4f} {r[4]:>7.2f}")
+    print(f"logistic AUC difference {rows[0][2] - rows[1][2]:+.4f} (aim |d| <= 0.002), fit time ratio {rows[0][4] / rows[1][4]:.2f} (aim <= 1)")
+    print(f"gbdt AUC difference {rows[2][2] - rows[3][2]:+.4f} (aim |d| <= 0.01)")
+
+
+if __name__ == "__main__":
+    main()
