@@ -39,12 +39,15 @@ fn main() {
 
     let prep = Standardiser::fit(train.x.view());
     let (d, d_oot) = (prep.design(train.x.view()), prep.design(oot.x.view()));
-    write_frame(&mut design_frame(&d, &train.label), &dir.join("train_design.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    write_frame(&mut design_frame(&d_oot, &oot.label), &dir.join("oot_design.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    write_frame(&mut design_frame(&d, &train.label), &dir.join("train_design.parquet"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    write_frame(&mut design_frame(&d_oot, &oot.label), &dir.join("oot_design.parquet"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let clock = Instant::now();
     let lr = newton(&d, &y, &ValidLogisticParams::default()).unwrap_or_else(|e| panic!("{e}"));
     let lr_secs = clock.elapsed().as_secs_f64();
-    let p: Vec<f64> = d_oot.outer_iter().map(|r| 1.0 / (1.0 + (-lr.logit(r.as_slice().unwrap_or(&[]))).exp())).collect();
+    let p: Vec<f64> =
+        d_oot.outer_iter().map(|r| 1.0 / (1.0 + (-lr.logit(r.as_slice().unwrap_or(&[]))).exp())).collect();
 
     let clock = Instant::now();
     let trees = gbdt::fit(train.x.view(), &y, &ValidGbdtParams::default()).unwrap_or_else(|e| panic!("{e}"));

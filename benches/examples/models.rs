@@ -64,8 +64,9 @@ fn main() {
     }
     let training = params.check().unwrap_or_else(|e| panic!("{e}"));
     let clock = Instant::now();
-    let trained = train(&sample, Holdout::LastDates { n: training.oot_months, gap_days: labeling.horizon_days }, &training)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let trained =
+        train(&sample, Holdout::LastDates { n: training.oot_months, gap_days: labeling.horizon_days }, &training)
+            .unwrap_or_else(|e| panic!("{e}"));
     let secs = clock.elapsed().as_secs_f64();
     let s = &trained.split;
     println!(
@@ -96,14 +97,22 @@ fn main() {
         );
     }
     for c in &trained.candidates {
-        let gaps: Vec<String> = c.oot_calibration.iter().map(|b| format!("{:+.3}", b.mean_pd - b.observed_rate)).collect();
+        let gaps: Vec<String> =
+            c.oot_calibration.iter().map(|b| format!("{:+.3}", b.mean_pd - b.observed_rate)).collect();
         println!("{:<22} decile gaps {}", c.model.id, gaps.join(" "));
     }
     let champ = trained.champion();
     println!("champion: {} — {}", champ.model.id, trained.champion_reason);
     println!("decile  rows   mean_pd  observed  gap");
     for b in &champ.oot_calibration {
-        println!("{:>6} {:>6} {:>9.4} {:>9.4} {:>+.4}", b.decile, b.rows, b.mean_pd, b.observed_rate, b.mean_pd - b.observed_rate);
+        println!(
+            "{:>6} {:>6} {:>9.4} {:>9.4} {:>+.4}",
+            b.decile,
+            b.rows,
+            b.mean_pd,
+            b.observed_rate,
+            b.mean_pd - b.observed_rate
+        );
     }
     // Scoring throughput: the champion's PD of every panel row, then full scores with reasons.
     let clock = Instant::now();
@@ -147,9 +156,14 @@ fn main() {
                 .features
                 .iter()
                 .enumerate()
-                .map(|(j, f)| Column::new(f.as_str().into(), rows.iter().map(|&i| sample.x[[i, j]]).collect::<Vec<f64>>()))
+                .map(|(j, f)| {
+                    Column::new(f.as_str().into(), rows.iter().map(|&i| sample.x[[i, j]]).collect::<Vec<f64>>())
+                })
                 .collect();
-            cols.push(Column::new("label".into(), rows.iter().map(|&i| sample.label[i] == Some(true)).collect::<Vec<bool>>()));
+            cols.push(Column::new(
+                "label".into(),
+                rows.iter().map(|&i| sample.label[i] == Some(true)).collect::<Vec<bool>>(),
+            ));
             let mut df = DataFrame::new(rows.len(), cols).unwrap_or_else(|e| panic!("{e}"));
             let file = std::fs::File::create(out.join(format!("{name}.parquet"))).unwrap_or_else(|e| panic!("{e}"));
             ParquetWriter::new(file).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));

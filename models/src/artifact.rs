@@ -121,10 +121,7 @@ pub fn model_card(f: &ModelFile, importance: &[f64], champion_reason: &str) -> S
         m.parts.iter().map(|p| p.segment.clone().unwrap_or_else(|| "portfolio".into())).collect::<Vec<_>>().join(", ")
     );
     s += &format!("- **Predicts**: probability that {}\n", f.label);
-    s += &format!(
-        "- **Champion**: {}\n",
-        if f.champion { format!("yes — {champion_reason}") } else { "no".into() }
-    );
+    s += &format!("- **Champion**: {}\n", if f.champion { format!("yes — {champion_reason}") } else { "no".into() });
     s += &format!(
         "- **Training**: {} rows (of {} labelled) observed {} to {}, {} customer-grouped folds, seed {}\n",
         t.train_rows, t.train_rows_available, t.train_from, t.train_to, t.folds, t.seed
@@ -189,8 +186,11 @@ pub fn write(dir: &Path, file: &ModelFile, card: &str) -> Result<()> {
         move |e: std::io::Error| ModelError::Artifact { action, path, reason: e.to_string() }
     };
     std::fs::create_dir_all(dir).map_err(err("creating", dir))?;
-    let json = serde_json::to_string_pretty(file)
-        .map_err(|e| ModelError::Artifact { action: "serialising", path: dir.join("model.json"), reason: e.to_string() })?;
+    let json = serde_json::to_string_pretty(file).map_err(|e| ModelError::Artifact {
+        action: "serialising",
+        path: dir.join("model.json"),
+        reason: e.to_string(),
+    })?;
     let path = dir.join("model.json");
     std::fs::write(&path, json).map_err(err("writing", &path))?;
     let path = dir.join("model_card.md");
@@ -222,8 +222,11 @@ pub fn write(dir: &Path, file: &ModelFile, card: &str) -> Result<()> {
 /// Read a `model.json` (from its folder or the file itself).
 pub fn read(path: &Path) -> Result<ModelFile> {
     let file = if path.is_dir() { path.join("model.json") } else { path.to_path_buf() };
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| ModelError::Artifact { action: "reading", path: file.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(&file).map_err(|e| ModelError::Artifact {
+        action: "reading",
+        path: file.clone(),
+        reason: e.to_string(),
+    })?;
     serde_json::from_str(&text).map_err(|e| ModelError::Artifact {
         action: "parsing",
         path: file,

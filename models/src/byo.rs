@@ -17,8 +17,11 @@ use crate::train::{Holdout, Trained, Training, train};
 /// Read a CSV (header row, types inferred) or Parquet file.
 pub fn read_table(path: &Path) -> Result<DataFrame> {
     let fail = |reason: String| ModelError::Data(format!("cannot read {}: {reason}", path.display()));
-    let handle = File::open(path)
-        .map_err(|e| ModelError::Artifact { action: "opening", path: path.to_path_buf(), reason: e.to_string() })?;
+    let handle = File::open(path).map_err(|e| ModelError::Artifact {
+        action: "opening",
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "csv" => CsvReadOptions::default()
@@ -34,7 +37,12 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
 
 /// Train on a feature table. The holdout is the rows from `oot_from`, or the last
 /// `oot_months` dates of the time column, or (without one) a seeded 20% of the ids.
-pub fn train_table(df: &DataFrame, roles: &Roles<'_>, oot_from: Option<i32>, t: &Training) -> Result<(Sample, Trained)> {
+pub fn train_table(
+    df: &DataFrame,
+    roles: &Roles<'_>,
+    oot_from: Option<i32>,
+    t: &Training,
+) -> Result<(Sample, Trained)> {
     let sample = Sample::from_frame(df, roles, None)?;
     let holdout = match (roles.time, oot_from) {
         (Some(_), Some(from)) => Holdout::From(from),
@@ -84,7 +92,10 @@ pub fn score_table(file: &ModelFile, df: &DataFrame, roles: &Roles<'_>) -> Resul
         cols.push(df.column(id).map_err(|e| ModelError::Data(e.to_string()))?.clone());
     }
     cols.push(Column::new("pd".into(), scores.iter().map(|s| s.pd).collect::<Vec<f64>>()));
-    cols.push(Column::new("score_points".into(), scores.iter().map(|s| (s.points * 100.0).round() / 100.0).collect::<Vec<f64>>()));
+    cols.push(Column::new(
+        "score_points".into(),
+        scores.iter().map(|s| (s.points * 100.0).round() / 100.0).collect::<Vec<f64>>(),
+    ));
     cols.push(Column::new("risk_band".into(), scores.iter().map(|s| BANDS[s.band]).collect::<Vec<&str>>()));
     for k in 0..4 {
         let v: Vec<Option<&str>> = scores.iter().map(|s| s.reasons.get(k).map(String::as_str)).collect();

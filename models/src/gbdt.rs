@@ -313,7 +313,15 @@ fn leaf_value(s: Sum, p: &ValidGbdtParams) -> f64 {
 }
 
 /// Grow one tree on gradients `g`, hessians `h`; adds its output to `scores`.
-fn grow(gr: &Grower<'_>, upper: &[Vec<f64>], order: &mut [u32], g: &[f64], h: &[f64], scores: &mut [f64], gain: &mut [f64]) -> Tree {
+fn grow(
+    gr: &Grower<'_>,
+    upper: &[Vec<f64>],
+    order: &mut [u32],
+    g: &[f64],
+    h: &[f64],
+    scores: &mut [f64],
+    gain: &mut [f64],
+) -> Tree {
     let p = gr.p;
     let mut total = Sum::default();
     for &r in order.iter() {
@@ -321,19 +329,18 @@ fn grow(gr: &Grower<'_>, upper: &[Vec<f64>], order: &mut [u32], g: &[f64], h: &[
     }
     let hist = gr.hist(order, g, h);
     let split = gr.best(&hist, total);
-    let mut nodes = vec![Node { value: leaf_value(total, p), feature: 0, threshold: 0.0, missing_left: false, left: 0, right: 0 }];
+    let mut nodes =
+        vec![Node { value: leaf_value(total, p), feature: 0, threshold: 0.0, missing_left: false, left: 0, right: 0 }];
     let mut leaves = vec![Leaf { node: 0, start: 0, end: order.len(), total, hist, split }];
     while leaves.len() < p.max_leaves {
         // The leaf with the largest gain (ties: the earliest leaf).
-        let Some((li, _)) = leaves
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.split.map(|s| (i, s.gain)))
-            .fold(None, |best: Option<(usize, f64)>, (i, g)| match best {
+        let Some((li, _)) = leaves.iter().enumerate().filter_map(|(i, l)| l.split.map(|s| (i, s.gain))).fold(
+            None,
+            |best: Option<(usize, f64)>, (i, g)| match best {
                 Some((_, bg)) if bg >= g => best,
                 _ => Some((i, g)),
-            })
-        else {
+            },
+        ) else {
             break;
         };
         let leaf = leaves.swap_remove(li);
@@ -366,7 +373,14 @@ fn grow(gr: &Grower<'_>, upper: &[Vec<f64>], order: &mut [u32], g: &[f64], h: &[
         parent.left = l_node as u32;
         parent.right = r_node as u32;
         for t in [s.left, right_total] {
-            nodes.push(Node { value: leaf_value(t, p), feature: 0, threshold: 0.0, missing_left: false, left: 0, right: 0 });
+            nodes.push(Node {
+                value: leaf_value(t, p),
+                feature: 0,
+                threshold: 0.0,
+                missing_left: false,
+                left: 0,
+                right: 0,
+            });
         }
         let l_split = gr.best(&l_hist, s.left);
         let r_split = gr.best(&r_hist, right_total);
@@ -387,7 +401,9 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], p: &ValidGbdtParams) -> Result<Gb
     let n = x.nrows();
     let positives = y.iter().filter(|&&v| v).count();
     if positives == 0 || positives == n {
-        return Err(ModelError::Data(format!("cannot fit gradient-boosted trees: all {n} training rows are in one class")));
+        return Err(ModelError::Data(format!(
+            "cannot fit gradient-boosted trees: all {n} training rows are in one class"
+        )));
     }
     let upper: Vec<Vec<f64>> = (0..x.ncols()).into_par_iter().map(|f| edges(x.column(f), p.max_bins)).collect();
     let bins: Vec<Vec<u8>> =
@@ -405,11 +421,13 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], p: &ValidGbdtParams) -> Result<Gb
     let mut trees = Vec::with_capacity(p.n_trees);
     let mut order: Vec<u32> = (0..n as u32).collect();
     for _ in 0..p.n_trees {
-        g.par_iter_mut().zip(h.par_iter_mut()).zip(scores.par_iter().zip(y.par_iter())).for_each(|((g, h), (s, &y))| {
-            let mu = sigmoid(*s);
-            *g = mu - f64::from(u8::from(y));
-            *h = (mu * (1.0 - mu)).max(1e-16);
-        });
+        g.par_iter_mut().zip(h.par_iter_mut()).zip(scores.par_iter().zip(y.par_iter())).for_each(
+            |((g, h), (s, &y))| {
+                let mu = sigmoid(*s);
+                *g = mu - f64::from(u8::from(y));
+                *h = (mu * (1.0 - mu)).max(1e-16);
+            },
+        );
         // Each tree starts from the rows in index order, so the sums never depend on the
         // previous tree's partition.
         order.iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);

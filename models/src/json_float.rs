@@ -31,7 +31,9 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Some(Repr::Text(t)) => match t.as_str() {
             "inf" => Ok(f64::INFINITY),
             "-inf" => Ok(f64::NEG_INFINITY),
-            other => Err(serde::de::Error::custom(format!("expected a number, null, \"inf\" or \"-inf\", found \"{other}\""))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a number, null, \"inf\" or \"-inf\", found \"{other}\""
+            ))),
         },
     }
 }

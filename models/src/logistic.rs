@@ -65,7 +65,10 @@ impl ParamGuard for LogisticParams {
     fn check_ref(&self) -> Result<&ValidLogisticParams> {
         let p = &self.0;
         if !(p.l2 >= 0.0 && p.l2.is_finite()) {
-            return Err(ModelError::Params(format!("`models.logistic.l2` must be a finite number ≥ 0, but is {}", p.l2)));
+            return Err(ModelError::Params(format!(
+                "`models.logistic.l2` must be a finite number ≥ 0, but is {}",
+                p.l2
+            )));
         }
         if p.max_iter == 0 {
             return Err(ModelError::Params("`models.logistic.max_iter` cannot be 0".into()));

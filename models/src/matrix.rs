@@ -145,7 +145,9 @@ impl Sample {
                     col.dtype()
                 )));
             }
-            let values = col.cast(&DataType::Float64).map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+            let values = col
+                .cast(&DataType::Float64)
+                .map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
             let values = values.f64().map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
             for (i, v) in values.iter().enumerate() {
                 x[[i, j]] = v.unwrap_or(f64::NAN);
@@ -251,7 +253,10 @@ fn read_dates(s: &polars::prelude::Series, source: &str, name: &str) -> Result<V
                 .map(|(i, v)| {
                     let v = v.unwrap_or_default();
                     parse_day(v).ok_or_else(|| {
-                        err(format!("row {}: `{v}` is not a date in YYYY-MM-DD form; fix the value or the column", i + 1))
+                        err(format!(
+                            "row {}: `{v}` is not a date in YYYY-MM-DD form; fix the value or the column",
+                            i + 1
+                        ))
                     })
                 })
                 .collect()

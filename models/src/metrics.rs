@@ -106,7 +106,11 @@ pub fn ks(p: &[f64], y: &[bool]) -> f64 {
     while i < idx.len() {
         let mut j = i;
         while j < idx.len() && p[idx[j]] == p[idx[i]] {
-            if y[idx[j]] { tp += 1.0 } else { fp += 1.0 }
+            if y[idx[j]] {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             j += 1;
         }
         best = best.max((tp / pos - fp / neg).abs());

@@ -102,7 +102,12 @@ pub static FEATURE_IMPORTANCE_TABLE: TableContract = TableContract {
     columns: Cow::Borrowed(&[
         out("model_id", O::Text, false, "Model"),
         out("feature", O::Text, false, "Feature"),
-        out("importance", O::Float, false, "|standardised coefficient| (logistic), |coefficient| × IV (scorecard), split gain (gbdt)"),
+        out(
+            "importance",
+            O::Float,
+            false,
+            "|standardised coefficient| (logistic), |coefficient| × IV (scorecard), split gain (gbdt)",
+        ),
         out("rank", O::Count, false, "1 = most important"),
     ]),
     partition: None,
@@ -160,8 +165,18 @@ fn segment_scores_contract() -> TableContract {
             doc: Cow::Owned(format!("Share of exposure in band {b}")),
         });
     }
-    columns.push(out("labelled_customers", O::Count, false, "Customers whose label horizon has passed (and not already in default)"));
-    columns.push(out("observed_default_rate", O::Float, true, "Default rate of the labelled customers (null until the horizon has passed)"));
+    columns.push(out(
+        "labelled_customers",
+        O::Count,
+        false,
+        "Customers whose label horizon has passed (and not already in default)",
+    ));
+    columns.push(out(
+        "observed_default_rate",
+        O::Float,
+        true,
+        "Default rate of the labelled customers (null until the horizon has passed)",
+    ));
     columns.push(out("psi", O::Float, true, "PSI of these PDs against the champion's training population"));
     TableContract {
         name: "segment_scores",
@@ -260,7 +275,10 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         (MODEL_METRICS_TABLE.clone(), metrics_table(&trained)?),
         (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&trained)?),
         (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&trained, &sample.features)?),
-        (CUSTOMER_SCORES_TABLE.clone(), customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?),
+        (
+            CUSTOMER_SCORES_TABLE.clone(),
+            customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?,
+        ),
         (segment_scores_contract(), segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?),
     ];
     let artifacts = (0..trained.candidates.len())
@@ -333,8 +351,11 @@ fn metrics_table(trained: &Trained) -> Result<DataFrame> {
 }
 
 fn calibration_table(trained: &Trained) -> Result<DataFrame> {
-    let rows: Vec<(&str, &crate::metrics::Bin)> =
-        trained.candidates.iter().flat_map(|c| c.oot_calibration.iter().map(move |b| (c.model.id.as_str(), b))).collect();
+    let rows: Vec<(&str, &crate::metrics::Bin)> = trained
+        .candidates
+        .iter()
+        .flat_map(|c| c.oot_calibration.iter().map(move |b| (c.model.id.as_str(), b)))
+        .collect();
     Ok(frame(
         &MODEL_CALIBRATION_TABLE,
         vec![
@@ -390,7 +411,12 @@ fn customer_scores(
                 .expected_loss_cents
                 .cmp(&scores[a].expected_loss_cents)
                 .then(scores[b].pd.total_cmp(&scores[a].pd))
-                .then(book.customers.ids.get(panel.customer[a] as usize).cmp(book.customers.ids.get(panel.customer[b] as usize)))
+                .then(
+                    book.customers
+                        .ids
+                        .get(panel.customer[a] as usize)
+                        .cmp(book.customers.ids.get(panel.customer[b] as usize)),
+                )
         });
         for (r, &i) in day.iter().enumerate() {
             rank[i] = r as u64 + 1;
@@ -497,10 +523,16 @@ fn segment_scores(
         money("expected_loss", out.iter().map(|r| r.expected_loss)),
     ];
     for (b, name) in BANDS.iter().enumerate() {
-        cols.push(float_opt(&format!("share_customers_{}", name.to_lowercase()), out.iter().map(|r| Some(r.share_customers[b]))));
+        cols.push(float_opt(
+            &format!("share_customers_{}", name.to_lowercase()),
+            out.iter().map(|r| Some(r.share_customers[b])),
+        ));
     }
     for (b, name) in BANDS.iter().enumerate() {
-        cols.push(float_opt(&format!("share_exposure_{}", name.to_lowercase()), out.iter().map(|r| r.share_exposure[b])));
+        cols.push(float_opt(
+            &format!("share_exposure_{}", name.to_lowercase()),
+            out.iter().map(|r| r.share_exposure[b]),
+        ));
     }
     cols.push(count("labelled_customers", out.iter().map(|r| r.labelled)));
     cols.push(float_opt("observed_default_rate", out.iter().map(|r| r.observed)));

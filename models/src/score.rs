@@ -64,7 +64,10 @@ impl ScoreParams {
             return bad(format!("`models.scores.bands` must hold 4 PD edges (A–D), but holds {}", self.bands.len()));
         };
         if let Some(w) = bands.windows(2).find(|w| w[0] >= w[1]) {
-            return bad(format!("`models.scores.bands` must be strictly increasing, but {} is followed by {}", w[0], w[1]));
+            return bad(format!(
+                "`models.scores.bands` must be strictly increasing, but {} is followed by {}",
+                w[0], w[1]
+            ));
         }
         if bands[0] <= 0.0 || bands[3] >= 1.0 {
             return bad(format!("`models.scores.bands` must lie in (0, 1), but are {bands:?}"));

@@ -247,11 +247,8 @@ fn bin_feature(
     let mut special: Vec<(f64, Count)> = p.special_values.iter().map(|&v| (v, Count::default())).collect();
     let mut values: Vec<(f64, bool)> = Vec::with_capacity(col.len());
     for (&v, &bad) in col.iter().zip(y) {
-        let slot = if v.is_nan() {
-            Some(&mut missing)
-        } else {
-            special.iter_mut().find(|(s, _)| *s == v).map(|(_, c)| c)
-        };
+        let slot =
+            if v.is_nan() { Some(&mut missing) } else { special.iter_mut().find(|(s, _)| *s == v).map(|(_, c)| c) };
         match slot {
             Some(c) => {
                 c.rows += 1;

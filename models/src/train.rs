@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 use ardent_engine::analytics::labels::{LabelParams, Labeling};
 
 use crate::error::{ModelError, Result};
-use crate::score::{ScoreParams, Scoring};
 use crate::gbdt::{self, GbdtParams, ValidGbdtParams};
 use crate::logistic::{LogisticParams, Standardiser, ValidLogisticParams, newton};
 use crate::matrix::{Sample, day};
 use crate::metrics::{self, Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Part, Platt};
+use crate::score::{ScoreParams, Scoring};
 use crate::scorecard::{self, ScorecardParams, ValidScorecardParams};
 
 /// `[models]` as written in a config; every field optional.
@@ -229,7 +229,8 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
             format!("rows dated from {}", day(from)),
         ),
         Holdout::Customers => {
-            let is_holdout = |i: usize| hash(t.seed ^ 0x5eed, sample.group_names[sample.group[i] as usize].as_bytes()) % 5 == 0;
+            let is_holdout =
+                |i: usize| hash(t.seed ^ 0x5eed, sample.group_names[sample.group[i] as usize].as_bytes()) % 5 == 0;
             (
                 labelled.iter().copied().filter(|&i| !is_holdout(i)).collect(),
                 labelled.iter().copied().filter(|&i| is_holdout(i)).collect(),
@@ -351,7 +352,9 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let own: Vec<u32> = (0..sample.segments.len() as u32)
         .filter(|&s| t.per_segment && per_segment_rows[s as usize] >= t.min_segment_rows)
         .collect();
-    let scopes: Vec<Option<u32>> = std::iter::once(None).chain(if own.len() >= 2 { own.iter().map(|&s| Some(s)).collect() } else { vec![] }).collect();
+    let scopes: Vec<Option<u32>> = std::iter::once(None)
+        .chain(if own.len() >= 2 { own.iter().map(|&s| Some(s)).collect() } else { vec![] })
+        .collect();
     let mut jobs = Vec::new();
     let scopes_of = |kind: Kind| if kind == Kind::Gbdt { &scopes[..1] } else { &scopes[..] };
     for &kind in &t.learners {
@@ -379,7 +382,11 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         .collect::<Result<_>>()?;
     let job_seconds: Vec<f64> = timed.iter().map(|t| t.1).collect();
     let seconds = |kind: Kind, by_segment: bool| -> f64 {
-        jobs.iter().zip(&job_seconds).filter(|(j, _)| j.kind == kind && (by_segment || j.segment.is_none())).map(|(_, t)| t).sum()
+        jobs.iter()
+            .zip(&job_seconds)
+            .filter(|(j, _)| j.kind == kind && (by_segment || j.segment.is_none()))
+            .map(|(_, t)| t)
+            .sum()
     };
     let fitted: Vec<Fitted> = timed.into_iter().map(|t| t.0).collect();
     let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>| {
@@ -392,12 +399,14 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         // Out-of-fold log-odds of every training row, from the fold's model of the row's scope.
         let mut parts = Vec::new();
         for &segment in scopes_of(kind) {
-            let in_scope: Vec<usize> =
-                (0..split.train.len()).filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s)).collect();
+            let in_scope: Vec<usize> = (0..split.train.len())
+                .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
+                .collect();
             let z: Vec<f64> = in_scope
                 .par_iter()
                 .map(|&k| {
-                    let m = fitted_of(kind, segment, Some(folds[k])).unwrap_or_else(|| unreachable!("every fold was fitted"));
+                    let m = fitted_of(kind, segment, Some(folds[k]))
+                        .unwrap_or_else(|| unreachable!("every fold was fitted"));
                     m.logit(sample.row(split.train[k]))
                 })
                 .collect();
@@ -411,8 +420,13 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                     Metrics::of(&p, &y)
                 })
                 .collect();
-            let final_fit = fitted_of(kind, segment, None).unwrap_or_else(|| unreachable!("the final model was fitted")).clone();
-            parts.push((segment, Part { segment: segment.map(|s| sample.segments[s as usize].clone()), fitted: final_fit, calibration }, fold_metrics));
+            let final_fit =
+                fitted_of(kind, segment, None).unwrap_or_else(|| unreachable!("the final model was fitted")).clone();
+            parts.push((
+                segment,
+                Part { segment: segment.map(|s| sample.segments[s as usize].clone()), fitted: final_fit, calibration },
+                fold_metrics,
+            ));
         }
         let positive = sample.positive.clone();
         let features = sample.features.clone();
@@ -454,7 +468,13 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 .collect();
             models.push((
                 "by_segment",
-                Model { id: format!("{}_by_segment", kind.name()), kind, features: features.clone(), positive, parts: seg_parts },
+                Model {
+                    id: format!("{}_by_segment", kind.name()),
+                    kind,
+                    features: features.clone(),
+                    positive,
+                    parts: seg_parts,
+                },
                 cv,
             ));
         }

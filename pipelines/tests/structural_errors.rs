@@ -214,6 +214,36 @@ fn bad_analytics_parameters_exit_2_naming_the_key_and_values() {
 }
 
 #[test]
+fn bad_model_parameters_exit_2_naming_the_key_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    for (section, expected) in [
+        (
+            "[models]\nlearners = [\"logistic\", \"forest\"]\n",
+            "`forest`, which is not a learner. Valid learners are logistic, scorecard, gbdt",
+        ),
+        ("[models.gbdt]\nlearning_rate = 1.5\n", "`models.gbdt.learning_rate` must be in (0, 1], but is 1.5"),
+        ("[models.scores]\nbands = [0.02, 0.05, 0.04, 0.2]\n", "0.05 is followed by 0.04"),
+        ("[models.label]\nshare = 0\n", "`models.label.share` must be in (0, 1], but is 0"),
+    ] {
+        write(&dir.path().join("pipeline.toml"), &format!("{CONFIG}\n{section}"));
+        let o = run(dir.path(), &config);
+        assert_one_error(&o, 2, &["pipeline.toml", expected]);
+    }
+}
+
+#[test]
+fn a_history_too_short_for_models_still_publishes_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    let o = run(dir.path(), &config);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("models skipped:"), "{}", o.stdout);
+    let manifest = std::fs::read_to_string(dir.path().join("out").join("_manifest.json")).unwrap();
+    assert!(manifest.contains("\"models_skipped\""), "{manifest}");
+}
+
+#[test]
 fn missing_revaluation_rate_exits_4_and_says_what_to_do() {
     // A EUR invoice still open at 2025-03-31, but the last EUR rate is from January.
     let dir = tempfile::tempdir().unwrap();

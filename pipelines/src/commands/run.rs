@@ -17,7 +17,8 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Manifest> {
     ingested.check_rejected_share(settings.max_rejected_share)?;
     let analysed = analytics_stage(&settings, &ingested, true, printer)?;
     timings.extend(analysed.timings);
-    let manifest = publish(&settings, ingested, analysed.dashboards, analysed.models, analysed.models_skipped, timings)?;
+    let manifest =
+        publish(&settings, ingested, analysed.dashboards, analysed.models, analysed.models_skipped, timings)?;
     printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out.display()));
     Ok(manifest)
 }
