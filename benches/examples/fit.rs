@@ -5,8 +5,10 @@
 //! matrix. Driven by `benches/peers/models.py`.
 //!
 //! cargo run --release -p ardent-bench --example fit -- MATRIX_DIR
+// The report is this program's output.
+#![allow(clippy::print_stdout)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ardent_models::byo::{read_table, write_frame};
@@ -16,7 +18,7 @@ use ardent_models::matrix::{Roles, Sample};
 use ardent_models::metrics::{auc, log_loss};
 use polars::prelude::*;
 
-fn load(dir: &PathBuf, name: &str) -> Sample {
+fn load(dir: &Path, name: &str) -> Sample {
     let path = dir.join(format!("{name}.parquet"));
     let df = read_table(&path).unwrap_or_else(|e| panic!("{e}"));
     let source = path.display().to_string();

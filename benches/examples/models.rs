@@ -6,6 +6,8 @@
 //! `benches/peers/models.py` (scikit-learn and LightGBM on the same matrix).
 //!
 //! cargo run --release -p ardent-bench --example models -- DATA_DIR [--export DIR]
+// The report is this program's output.
+#![allow(clippy::print_stdout)]
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -272,8 +272,8 @@ impl Grower<'_> {
                 let missing = hf[0];
                 let mut best: Option<Split> = None;
                 let mut acc = Sum::default();
-                for b in 1..hf.len().saturating_sub(1) {
-                    acc.add(hf[b]);
+                for (b, &bin) in hf.iter().enumerate().take(hf.len().saturating_sub(1)).skip(1) {
+                    acc.add(bin);
                     for missing_left in [false, true] {
                         let mut left = acc;
                         if missing_left {

@@ -73,7 +73,7 @@ impl ParamGuard for LogisticParams {
         if p.max_iter == 0 {
             return Err(ModelError::Params("`models.logistic.max_iter` cannot be 0".into()));
         }
-        if !(p.tol > 0.0) {
+        if p.tol.is_nan() || p.tol <= 0.0 {
             return Err(ModelError::Params(format!("`models.logistic.tol` must be > 0, but is {}", p.tol)));
         }
         Ok(p)
@@ -206,12 +206,13 @@ fn pass(d: &Array2<f64>, y: &[bool], w: &[f64], l2: f64, with_hessian: bool) -> 
             let mut h = vec![0.0; if with_hessian { q * q } else { 0 }];
             let mut row = vec![0.0; q];
             row[0] = 1.0;
-            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+            for (i, &label) in y.iter().enumerate().take(hi).skip(lo) {
                 for (r, v) in row[1..].iter_mut().zip(d.row(i).iter()) {
                     *r = *v;
                 }
                 let eta: f64 = w.iter().zip(&row).map(|(a, b)| a * b).sum();
-                let yi = f64::from(u8::from(y[i]));
+                let yi = f64::from(u8::from(label));
                 loss += softplus(eta) - yi * eta;
                 let mu = sigmoid(eta);
                 let r = mu - yi;

@@ -200,8 +200,8 @@ fn read_label(s: &polars::prelude::Series, source: &str, name: &str) -> Result<(
             .enumerate()
             .map(|(i, v)| match v {
                 None => Ok(None),
-                Some(v) if v == 0.0 => Ok(Some(false)),
-                Some(v) if v == 1.0 => Ok(Some(true)),
+                Some(0.0) => Ok(Some(false)),
+                Some(1.0) => Ok(Some(true)),
                 Some(v) => Err(bad(i, v.to_string())),
             })
             .collect::<Result<_>>()?

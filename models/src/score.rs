@@ -140,13 +140,7 @@ pub struct Score {
 }
 
 fn number(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
+    if v == v.trunc() || v.abs() >= 100.0 { format!("{v:.0}") } else { format!("{v:.2}") }
 }
 
 /// The band of a probability.

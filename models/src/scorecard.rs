@@ -72,22 +72,22 @@ impl ParamGuard for ScorecardParams {
         if !(2..=100).contains(&p.fine_bins) {
             return bad(format!("`models.scorecard.fine_bins` must be between 2 and 100, but is {}", p.fine_bins));
         }
-        if !(p.min_bin_share > 0.0 && p.min_bin_share < 0.5) {
+        if p.min_bin_share.is_nan() || p.min_bin_share <= 0.0 || p.min_bin_share >= 0.5 {
             return bad(format!("`models.scorecard.min_bin_share` must be in (0, 0.5), but is {}", p.min_bin_share));
         }
-        if !(p.min_iv >= 0.0) {
+        if p.min_iv.is_nan() || p.min_iv < 0.0 {
             return bad(format!("`models.scorecard.min_iv` must be ≥ 0, but is {}", p.min_iv));
         }
         if let Some(v) = p.special_values.iter().find(|v| !v.is_finite()) {
             return bad(format!("`models.scorecard.special_values` must be finite numbers, but holds {v}"));
         }
-        if !(p.base_odds > 0.0 && p.pdo > 0.0 && p.base_score.is_finite()) {
+        if p.base_odds.is_nan() || p.base_odds <= 0.0 || p.pdo.is_nan() || p.pdo <= 0.0 || !p.base_score.is_finite() {
             return bad(format!(
                 "`models.scorecard` scaling needs base_odds > 0 and pdo > 0, but base_odds = {} and pdo = {}",
                 p.base_odds, p.pdo
             ));
         }
-        if !(p.l2 >= 0.0) {
+        if p.l2.is_nan() || p.l2 < 0.0 {
             return bad(format!("`models.scorecard.l2` must be ≥ 0, but is {}", p.l2));
         }
         Ok(p)
@@ -238,11 +238,10 @@ fn pava(upper: &[f64], counts: &[Count], increasing: bool) -> (Vec<f64>, Vec<Cou
     (out_upper, out)
 }
 
-fn bin_feature(
-    col: ArrayView1<'_, f64>,
-    y: &[bool],
-    p: &ValidScorecardParams,
-) -> (Vec<f64>, Vec<Count>, Count, Vec<(f64, Count)>) {
+/// A feature's value-bin edges and counts, its missing count, and its special values' counts.
+type Binned = (Vec<f64>, Vec<Count>, Count, Vec<(f64, Count)>);
+
+fn bin_feature(col: ArrayView1<'_, f64>, y: &[bool], p: &ValidScorecardParams) -> Binned {
     let mut missing = Count::default();
     let mut special: Vec<(f64, Count)> = p.special_values.iter().map(|&v| (v, Count::default())).collect();
     let mut values: Vec<(f64, bool)> = Vec::with_capacity(col.len());

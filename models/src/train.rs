@@ -229,8 +229,9 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
             format!("rows dated from {}", day(from)),
         ),
         Holdout::Customers => {
-            let is_holdout =
-                |i: usize| hash(t.seed ^ 0x5eed, sample.group_names[sample.group[i] as usize].as_bytes()) % 5 == 0;
+            let is_holdout = |i: usize| {
+                hash(t.seed ^ 0x5eed, sample.group_names[sample.group[i] as usize].as_bytes()).is_multiple_of(5)
+            };
             (
                 labelled.iter().copied().filter(|&i| !is_holdout(i)).collect(),
                 labelled.iter().copied().filter(|&i| is_holdout(i)).collect(),
