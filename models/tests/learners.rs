@@ -156,13 +156,13 @@ fn panel_like(n_customers: usize, months: usize, seed: u64) -> Sample {
     let (mut label, mut time, mut group, mut segment) = (vec![], vec![], vec![], vec![]);
     let risk: Vec<f64> = (0..n_customers).map(|_| r.normal()).collect();
     for m in 0..months {
-        for c in 0..n_customers {
+        for (c, &risk) in risk.iter().enumerate() {
             let i = m * n_customers + c;
-            x[[i, 0]] = risk[c] + 0.5 * r.normal();
+            x[[i, 0]] = risk + 0.5 * r.normal();
             x[[i, 1]] = r.normal();
             x[[i, 2]] = if r.next() < 0.2 { f64::NAN } else { r.normal() };
             x[[i, 3]] = (c % 3) as f64;
-            label.push(Some(r.next() < sigmoid(-2.5 + 1.3 * risk[c] + 0.4 * x[[i, 1]])));
+            label.push(Some(r.next() < sigmoid(-2.5 + 1.3 * risk + 0.4 * x[[i, 1]])));
             time.push(19_000 + 30 * m as i32);
             group.push(c as u32);
             segment.push((c % 2) as u32);
