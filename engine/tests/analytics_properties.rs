@@ -384,6 +384,9 @@ fn features_by_hand() {
     assert_eq!(value(feb, "avg_days_to_pay_365d"), 35.0);
     assert_eq!(value(feb, "weighted_days_late_365d"), 20.0);
     assert_eq!(value(feb, "share_paid_late_365d"), 1.0);
+    assert_eq!(value(feb, "weighted_days_late_90d"), 20.0, "paid 02-05, inside the 90 days to 02-29");
+    assert_eq!(value(feb, "share_paid_late_90d"), 1.0);
+    assert!(value(jan, "weighted_days_late_90d").is_nan(), "nothing settled yet");
     assert_eq!(value(feb, "unapplied_cash"), 30.0);
 }
 

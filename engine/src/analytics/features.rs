@@ -20,7 +20,7 @@ use crate::contracts::{DocType, OutColumn, OutType as O, TableContract, out};
 use crate::error::{EngineError, Result};
 
 /// The features, in column order, with what each measures.
-pub const FEATURES: [(&str, &str); 18] = [
+pub const FEATURES: [(&str, &str); 20] = [
     ("open_ar", "Open AR at t0 (reporting currency, as-of rate)"),
     ("past_due_share", "Share of open AR past due"),
     ("share_61_plus", "Share of open AR at least 61 days past due"),
@@ -37,6 +37,8 @@ pub const FEATURES: [(&str, &str); 18] = [
     ("weighted_days_late_365d", "Amount-weighted days late of settled invoices"),
     ("share_paid_late_365d", "Share of settled invoices paid after their due date"),
     ("trend_days_late", "Weighted days late over the last 90 days minus the 90 days before"),
+    ("weighted_days_late_90d", "Amount-weighted days late of invoices settled in the 90 days to t0"),
+    ("share_paid_late_90d", "Share of invoices settled in the 90 days to t0 that were paid late"),
     ("tenure_days", "Days since onboarding (or the first document)"),
     ("external_score", "External (bureau) score"),
 ];
@@ -181,6 +183,7 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
         }
         let (_, credited_365) = sum_in(&credits, t0 - 365, t0);
         let pay = stats(&paid, t0, 365);
+        let recent = stats(&paid, t0, 90);
         let unapplied: i64 = unapplied[..unapplied.partition_point(|u| u.0 <= t0)].iter().map(|u| u.1).sum();
         let open = e.open as f64 / 100.0;
         let limit = book.customers.credit_limit[c].filter(|&l| l > 0);
@@ -202,6 +205,8 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
             pay.and_then(|p| p.weighted_days_late).unwrap_or(f64::NAN),
             pay.map_or(f64::NAN, |p| p.share_paid_late),
             pay.and_then(|p| p.trend_days_late).unwrap_or(f64::NAN),
+            recent.and_then(|p| p.weighted_days_late).unwrap_or(f64::NAN),
+            recent.map_or(f64::NAN, |p| p.share_paid_late),
             f64::from(t0 - since),
             book.customers.external_score[c].unwrap_or(f64::NAN),
         ];
