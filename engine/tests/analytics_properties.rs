@@ -229,6 +229,25 @@ fn panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
         .collect()
 }
 
+/// The invoice panel of a ledger: (as-of, document id, feature bits), labels left out.
+fn invoice_panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
+    let (b, apps) = applied(l);
+    let analysis = AnalyticsParams::default().check().unwrap();
+    let ctx = Context::new(&b, &apps, &analysis);
+    let p = features::panel(&ctx).unwrap();
+    let labeling = ardent_engine::analytics::invoices::InvoiceLabelParams::default().check().unwrap();
+    let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &labeling);
+    (0..inv.len())
+        .map(|i| {
+            (
+                inv.as_of[i],
+                b.docs.id.get(inv.doc[i] as usize).to_string(),
+                inv.features(&p, i).iter().map(|v| v.to_bits()).collect(),
+            )
+        })
+        .collect()
+}
+
 fn identity(n: usize) -> Vec<usize> {
     (0..n).collect()
 }
@@ -320,6 +339,10 @@ proptest! {
         let a = panel(&early);
         let t = a.last().map_or(i32::MIN, |r| r.0);
         let b: Vec<_> = panel(&grown).into_iter().filter(|r| r.0 <= t).collect();
+        prop_assert_eq!(a, b);
+        // The invoice-level rows too.
+        let a = invoice_panel(&early);
+        let b: Vec<_> = invoice_panel(&grown).into_iter().filter(|r| r.0 <= t).collect();
         prop_assert_eq!(a, b);
     }
 
@@ -435,6 +458,20 @@ fn default_labels_by_hand() {
     assert!(in_default("C0", mar) && !in_default("C0", feb), "44 days past due on 02-29 is not yet default");
     assert_eq!(of("C1", jan), Some(true), "written off on 02-15");
     assert_eq!(of("C2", jan), Some(false), "paid before due");
+    // Invoice level (paid more than 30 days after due, or not at all): C0's invoice is never
+    // paid, C1's is written off (not paid); C2's is paid on 01-21, before any month end, so it
+    // is never observed open.
+    let inv_labeling = ardent_engine::analytics::invoices::InvoiceLabelParams::default().check().unwrap();
+    let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &inv_labeling);
+    let late = |customer: &str| {
+        let i =
+            (0..inv.len()).find(|&i| b.customers.ids.get(b.docs.customer[inv.doc[i] as usize] as usize) == customer);
+        i.map(|i| inv.label[i])
+    };
+    assert_eq!(late("C0"), Some(Some(true)));
+    assert_eq!(late("C1"), Some(Some(true)), "a write-off is not a payment");
+    assert_eq!(late("C2"), None);
+    assert_eq!(inv.len(), 2, "C0 and C1 at 01-31 only: by 02-29 both are 30 days past due, decided");
     let bad = ardent_engine::analytics::labels::LabelParams { share: Some(1.5), ..Default::default() }.check();
     assert!(bad.err().is_some_and(|e| e.to_string().contains("`models.label.share` must be in (0, 1], but is 1.5")));
 }

@@ -17,6 +17,10 @@ use crate::train::{Candidate, Trained};
 pub struct ModelFile {
     pub ardent_version: String,
     pub model: Model,
+    /// What is predicted: `customer_default` or `invoice_late` (`ardent run`), `table`
+    /// (`ardent train`).
+    pub task: String,
+    /// Whether this model won among those trained for its task.
     pub champion: bool,
     /// What a positive row is (the label definition).
     pub label: String,
@@ -74,12 +78,19 @@ fn learner_params(trained: &Trained, c: &Candidate) -> serde_json::Value {
 }
 
 /// The `model.json` of candidate `k`.
-pub fn model_file(trained: &Trained, k: usize, scoring: &Scoring, day: &dyn Fn(i32) -> String) -> ModelFile {
+pub fn model_file(
+    trained: &Trained,
+    k: usize,
+    task: &str,
+    scoring: &Scoring,
+    day: &dyn Fn(i32) -> String,
+) -> ModelFile {
     let c = &trained.candidates[k];
     let s = &trained.split;
     ModelFile {
         ardent_version: env!("CARGO_PKG_VERSION").to_string(),
         model: c.model.clone(),
+        task: task.to_string(),
         champion: k == trained.champion,
         label: c.model.positive.clone(),
         training: TrainingInfo {

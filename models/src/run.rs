@@ -4,14 +4,15 @@
 //! feature panel + labels (engine) → [`Sample`] → [`train`] (every learner, folds and
 //! segments in parallel) → champion → scores of every panel row → tables `features`,
 //! `model_metrics`, `model_calibration`, `feature_importance`, `customer_scores`,
-//! `segment_scores`, and `models/<model_id>/` artifacts.
+//! `segment_scores`, `invoice_predictions` (from the invoice-level model), and
+//! `models/<model_id>/` artifacts.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
 use ardent_engine::analytics::features::{self, FEATURES};
-use ardent_engine::analytics::frame::{boolean, count, date, float_opt, frame, money, money_opt, text};
-use ardent_engine::analytics::{Analysis, Context, labels};
+use ardent_engine::analytics::frame::{boolean, count, date, float_opt, frame, int, money, money_opt, text};
+use ardent_engine::analytics::{Analysis, Context, invoices, labels};
 use ardent_engine::book::Book;
 use ardent_engine::calendar::format_day;
 use ardent_engine::cash::Applications;
@@ -186,6 +187,35 @@ fn segment_scores_contract() -> TableContract {
     }
 }
 
+/// `invoice_predictions`.
+pub static INVOICE_PREDICTIONS_TABLE: TableContract = TableContract {
+    name: "invoice_predictions",
+    doc: "Every invoice open at the latest month end: probability of paying late and the expected pay date",
+    columns: Cow::Borrowed(&[
+        out("as_of", O::Date, false, "The latest month end"),
+        out("doc_id", O::Text, false, "Invoice or debit memo"),
+        out("customer_id", O::Text, false, "Customer"),
+        out("segment", O::Text, false, "The customer's value of the first segment column"),
+        out("due_date", O::Date, false, "Due date"),
+        out("open_amount", O::Money, false, "Open at as_of (reporting currency, document rate)"),
+        out("days_past_due", O::Int, false, "as_of − due date (negative: not yet due)"),
+        out(
+            "p_late",
+            O::Float,
+            false,
+            "Probability of being paid more than `models.invoice_label.days_late` days after due, or not at all",
+        ),
+        out(
+            "expected_pay_date",
+            O::Date,
+            false,
+            "Due date + the larger of the customer's recent weighted days late and p_late × days_late; never before the day after as_of",
+        ),
+        out("model_id", O::Text, false, "The invoice model"),
+    ]),
+    partition: None,
+};
+
 /// Every table the models stage publishes, in order.
 pub fn contracts() -> Vec<TableContract> {
     vec![
@@ -195,6 +225,7 @@ pub fn contracts() -> Vec<TableContract> {
         FEATURE_IMPORTANCE_TABLE.clone(),
         CUSTOMER_SCORES_TABLE.clone(),
         segment_scores_contract(),
+        INVOICE_PREDICTIONS_TABLE.clone(),
     ]
 }
 
@@ -270,22 +301,31 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         })
         .collect();
     lap("scoring", &mut timings);
+    let (invoice_trained, invoice_predictions) = invoice_model(&ctx, &panel, &sample, t)?;
+    lap("invoice_model", &mut timings);
+    let sets = [&trained, &invoice_trained];
+    let tasks = ["customer_default", "invoice_late"];
     let tables = vec![
         (features_contract(), features_df),
-        (MODEL_METRICS_TABLE.clone(), metrics_table(&trained)?),
-        (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&trained)?),
-        (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&trained, &sample.features)?),
+        (MODEL_METRICS_TABLE.clone(), metrics_table(&sets)?),
+        (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&sets)?),
+        (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&sets)?),
         (
             CUSTOMER_SCORES_TABLE.clone(),
             customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?,
         ),
         (segment_scores_contract(), segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?),
+        (INVOICE_PREDICTIONS_TABLE.clone(), invoice_predictions),
     ];
-    let artifacts = (0..trained.candidates.len())
-        .map(|k| {
-            let file = artifact::model_file(&trained, k, &t.scoring, &format_day);
-            let card = artifact::model_card(&file, &trained.candidates[k].importance, &trained.champion_reason);
-            (trained.candidates[k].model.id.clone(), file, card)
+    let artifacts = sets
+        .iter()
+        .zip(tasks)
+        .flat_map(|(tr, task)| {
+            (0..tr.candidates.len()).map(move |k| {
+                let file = artifact::model_file(tr, k, task, &t.scoring, &format_day);
+                let card = artifact::model_card(&file, &tr.candidates[k].importance, &tr.champion_reason);
+                (tr.candidates[k].model.id.clone(), file, card)
+            })
         })
         .collect();
     lap("model_tables", &mut timings);
@@ -311,6 +351,15 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         ));
     }
     summary.push(format!("  champion {}: {}", model.id, trained.champion_reason));
+    if let Some(c) = invoice_trained.candidates.first() {
+        summary.push(format!(
+            "  {:<22} out-of-time AUC {:.4}  (invoices paid more than {} days late; {} training rows)",
+            c.model.id,
+            c.oot.auc,
+            t.invoice_labeling.days_late,
+            invoice_trained.split.train.len()
+        ));
+    }
     Ok(ModelRun { tables, artifacts, summary, timings })
 }
 
@@ -318,15 +367,17 @@ fn opt(v: f64) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
-fn metrics_table(trained: &Trained) -> Result<DataFrame> {
+fn metrics_table(sets: &[&Trained]) -> Result<DataFrame> {
     let mut rows = Vec::new();
-    for (k, c) in trained.candidates.iter().enumerate() {
-        for (f, m) in c.cv.iter().enumerate() {
-            rows.push((k, format!("cv_fold_{}", f + 1), *m, None));
+    for (s, trained) in sets.iter().enumerate() {
+        for (k, c) in trained.candidates.iter().enumerate() {
+            for (f, m) in c.cv.iter().enumerate() {
+                rows.push(((s, k), format!("cv_fold_{}", f + 1), *m, None));
+            }
+            rows.push(((s, k), "out_of_time".to_string(), c.oot, Some(c.oot_psi)));
         }
-        rows.push((k, "out_of_time".to_string(), c.oot, Some(c.oot_psi)));
     }
-    let cand = |k: usize| &trained.candidates[k];
+    let cand = |(s, k): (usize, usize)| &sets[s].candidates[k];
     Ok(frame(
         &MODEL_METRICS_TABLE,
         vec![
@@ -345,15 +396,15 @@ fn metrics_table(trained: &Trained) -> Result<DataFrame> {
             float_opt("max_decile_gap", rows.iter().map(|r| Some(r.2.max_decile_gap))),
             float_opt("psi", rows.iter().map(|r| r.3.and_then(opt))),
             boolean("calibrated", rows.iter().map(|r| cand(r.0).calibrated)),
-            boolean("champion", rows.iter().map(|r| r.0 == trained.champion)),
+            boolean("champion", rows.iter().map(|r| r.0.1 == sets[r.0.0].champion)),
         ],
     )?)
 }
 
-fn calibration_table(trained: &Trained) -> Result<DataFrame> {
-    let rows: Vec<(&str, &crate::metrics::Bin)> = trained
-        .candidates
+fn calibration_table(sets: &[&Trained]) -> Result<DataFrame> {
+    let rows: Vec<(&str, &crate::metrics::Bin)> = sets
         .iter()
+        .flat_map(|t| t.candidates.iter())
         .flat_map(|c| c.oot_calibration.iter().map(move |b| (c.model.id.as_str(), b)))
         .collect();
     Ok(frame(
@@ -370,9 +421,10 @@ fn calibration_table(trained: &Trained) -> Result<DataFrame> {
     )?)
 }
 
-fn importance_table(trained: &Trained, features: &[String]) -> Result<DataFrame> {
+fn importance_table(sets: &[&Trained]) -> Result<DataFrame> {
     let mut rows: Vec<(&str, &str, f64, u64)> = Vec::new();
-    for c in &trained.candidates {
+    for c in sets.iter().flat_map(|t| t.candidates.iter()) {
+        let features = &c.model.features;
         let mut order: Vec<usize> = (0..features.len()).collect();
         order.sort_by(|&a, &b| c.importance[b].total_cmp(&c.importance[a]).then(a.cmp(&b)));
         for (r, j) in order.into_iter().enumerate() {
@@ -538,4 +590,83 @@ fn segment_scores(
     cols.push(float_opt("observed_default_rate", out.iter().map(|r| r.observed)));
     cols.push(float_opt("psi", out.iter().map(|r| r.psi)));
     Ok(frame(&contract, cols)?)
+}
+
+/// Train the invoice-level model (trees, portfolio-wide) on the invoice panel and predict
+/// every invoice open at the latest month end.
+fn invoice_model(
+    ctx: &Context<'_>,
+    panel: &features::Panel,
+    customers: &Sample,
+    t: &Training,
+) -> Result<(Trained, DataFrame)> {
+    let l = &t.invoice_labeling;
+    let inv = invoices::panel(ctx, panel, l);
+    let names = invoices::feature_names();
+    let mut values = Vec::with_capacity(inv.len() * names.len());
+    for i in 0..inv.len() {
+        values.extend(inv.features(panel, i));
+    }
+    let x = ndarray::Array2::from_shape_vec((inv.len(), names.len()), values)
+        .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
+    let segment: Vec<u32> = inv.customer_row.iter().map(|&r| customers.segment[r as usize]).collect();
+    let sample = Sample {
+        features: names,
+        x,
+        label: inv.label.clone(),
+        time: inv.as_of.clone(),
+        group: inv.customer_row.iter().map(|&r| customers.group[r as usize]).collect(),
+        group_names: customers.group_names.clone(),
+        segment,
+        segments: customers.segments.clone(),
+        positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
+    };
+    // A row's label is known by due + days_late, at most terms + days_late after t0.
+    let terms = invoices::INVOICE_FEATURES.iter().position(|(n, _)| *n == "terms_days").unwrap_or(3);
+    let max_terms = (0..sample.len()).map(|i| sample.x[[i, terms]]).fold(0.0f64, f64::max) as i32;
+    let mut it = t.clone();
+    it.learners = vec![crate::model::Kind::Gbdt];
+    it.per_segment = false;
+    let mut trained = train(&sample, Holdout::LastDates { n: t.oot_months, gap_days: max_terms + l.days_late }, &it)?;
+    for c in &mut trained.candidates {
+        c.model.id = format!("invoice_{}", c.model.id);
+    }
+    let model = &trained.champion().model;
+    let latest = inv.as_of.last().copied().unwrap_or(0);
+    let rows: Vec<usize> = (0..inv.len()).filter(|&i| inv.as_of[i] == latest).collect();
+    let docs = &ctx.book.docs;
+    let late_col = column("weighted_days_late_365d");
+    let p: Vec<f64> =
+        rows.par_iter().map(|&i| model.pd(sample.row(i), &sample.segments[sample.segment[i] as usize])).collect();
+    let due = |i: usize| {
+        let d = inv.doc[i] as usize;
+        docs.due[d].unwrap_or(docs.date[d])
+    };
+    let expected: Vec<i32> = rows
+        .iter()
+        .zip(&p)
+        .map(|(&i, &p)| {
+            let usual = panel.row(inv.customer_row[i] as usize)[late_col];
+            let usual = if usual.is_nan() { 0.0 } else { usual };
+            let days = usual.max(p * f64::from(l.days_late)).round() as i32;
+            (due(i) + days).max(latest + 1)
+        })
+        .collect();
+    let ids = &ctx.book.customers.ids;
+    let df = frame(
+        &INVOICE_PREDICTIONS_TABLE,
+        vec![
+            date("as_of", rows.iter().map(|_| latest)),
+            text("doc_id", rows.iter().map(|&i| docs.id.get(inv.doc[i] as usize))),
+            text("customer_id", rows.iter().map(|&i| ids.get(docs.customer[inv.doc[i] as usize] as usize))),
+            text("segment", rows.iter().map(|&i| sample.segments[sample.segment[i] as usize].as_str())),
+            date("due_date", rows.iter().map(|&i| due(i))),
+            money("open_amount", rows.iter().map(|&i| inv.open_cents[i])),
+            int("days_past_due", rows.iter().map(|&i| i64::from(latest - due(i)))),
+            float_opt("p_late", p.iter().map(|&v| Some(v))),
+            date("expected_pay_date", expected.iter().copied()),
+            text("model_id", rows.iter().map(|_| model.id.as_str())),
+        ],
+    )?;
+    Ok((trained, df))
 }

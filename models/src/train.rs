@@ -16,6 +16,7 @@ use linfa::param_guard::ParamGuard;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use ardent_engine::analytics::invoices::{InvoiceLabelParams, InvoiceLabeling};
 use ardent_engine::analytics::labels::{LabelParams, Labeling};
 
 use crate::error::{ModelError, Result};
@@ -37,6 +38,8 @@ pub struct TrainParams {
     pub label: LabelParams,
     /// Bands, actions and limits (`[models.scores]`).
     pub scores: ScoreParams,
+    /// The invoice-level late-payment label (`[models.invoice_label]`).
+    pub invoice_label: InvoiceLabelParams,
     /// Learners to train. Default all: `["logistic", "scorecard", "gbdt"]`.
     pub learners: Vec<String>,
     /// Cross-validation folds, grouped by customer. Default 3.
@@ -68,6 +71,7 @@ impl Default for TrainParams {
             enabled: true,
             label: LabelParams::default(),
             scores: ScoreParams::default(),
+            invoice_label: InvoiceLabelParams::default(),
             learners: vec!["logistic".into(), "scorecard".into(), "gbdt".into()],
             folds: 3,
             oot_months: 6,
@@ -89,6 +93,7 @@ pub struct Training {
     pub enabled: bool,
     pub labeling: Labeling,
     pub scoring: Scoring,
+    pub invoice_labeling: InvoiceLabeling,
     pub learners: Vec<Kind>,
     pub folds: usize,
     pub oot_months: usize,
@@ -137,6 +142,7 @@ impl TrainParams {
             enabled: self.enabled,
             labeling: self.label.check()?,
             scoring: self.scores.check()?,
+            invoice_labeling: self.invoice_label.check()?,
             learners,
             folds: self.folds,
             oot_months: self.oot_months,

@@ -51,7 +51,10 @@ pub struct Manifest {
 /// The models of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestModels {
+    /// The customer-level champion (it writes customer_scores).
     pub champion: String,
+    /// The invoice-level model (it writes invoice_predictions).
+    pub invoice_champion: String,
     /// Every candidate's folder under `models/`, its out-of-time AUC and calibration.
     pub candidates: Vec<ManifestModel>,
 }
@@ -198,11 +201,13 @@ pub fn publish(
     if let Some(run) = models {
         flat.extend(run.tables);
         let mut candidates = Vec::new();
-        let mut champion = String::new();
+        let (mut champion, mut invoice_champion) = (String::new(), String::new());
         for (id, file, card) in &run.artifacts {
             ardent_models::artifact::write(&staging.join("models").join(id), file, card)?;
-            if file.champion {
-                champion = id.clone();
+            match (file.champion, file.task.as_str()) {
+                (true, "invoice_late") => invoice_champion = id.clone(),
+                (true, _) => champion = id.clone(),
+                _ => {}
             }
             candidates.push(ManifestModel {
                 model_id: id.clone(),
@@ -212,7 +217,7 @@ pub fn publish(
             });
         }
         names.push("models".to_string());
-        manifest_models = Some(ManifestModels { champion, candidates });
+        manifest_models = Some(ManifestModels { champion, invoice_champion, candidates });
     }
     let mut outputs = Vec::new();
     for (contract, mut df) in flat {

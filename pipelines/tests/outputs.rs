@@ -55,13 +55,13 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
     assert_eq!(ledger["files"][0]["sha256"].as_str().unwrap().len(), 64);
     // Issue 4: every candidate model has its artifacts, and the champion is one of them.
     let models = &manifest["models"];
-    let champion = models["champion"].as_str().unwrap();
+    let champions = [models["champion"].as_str().unwrap(), models["invoice_champion"].as_str().unwrap()];
     let candidates = models["candidates"].as_array().unwrap();
-    assert!(candidates.iter().any(|c| c["model_id"] == champion));
+    assert!(champions.iter().all(|id| candidates.iter().any(|c| c["model_id"] == *id)));
     for c in candidates {
         let dir = out.join(c["path"].as_str().unwrap());
         let file = ardent_models::artifact::read(&dir).unwrap();
-        assert_eq!(file.champion, c["model_id"] == champion);
+        assert_eq!(file.champion, champions.contains(&c["model_id"].as_str().unwrap()));
         assert!(std::fs::read_to_string(dir.join("model_card.md")).unwrap().contains("## Out-of-time performance"));
     }
 }

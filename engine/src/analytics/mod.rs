@@ -17,6 +17,7 @@ pub mod applications;
 pub mod cohorts;
 pub mod features;
 pub mod frame;
+pub mod invoices;
 pub mod kpi;
 pub mod labels;
 pub mod params;

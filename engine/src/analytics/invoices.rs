@@ -1,0 +1,152 @@
+//! The invoice-level panel (DESIGN §4): one row per (month end `t0`, invoice open at `t0`
+//! whose outcome is not yet decided), with the invoice's own features and its customer's
+//! point-in-time features, and the invoice-level label: the invoice is paid more than
+//! `days_late` days after its due date, or not at all (a write-off counts as not paid).
+//!
+//! Like the customer panel, every feature reads only documents and applications dated
+//! `≤ t0`; the label becomes known on `due + days_late` and is `None` before that.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Context;
+use super::features::{FEATURES, Panel};
+use super::walk::{at_rate, settled_by, walk};
+use crate::error::{EngineError, Result};
+
+/// The invoice's own features, in column order (the customer's follow them).
+pub const INVOICE_FEATURES: [(&str, &str); 6] = [
+    ("invoice_amount", "Invoice amount (reporting currency, at the document's rate)"),
+    ("open_share", "Share of the invoice still open at t0"),
+    ("days_to_due", "Due date − t0 (negative when past due)"),
+    ("terms_days", "Due date − document date"),
+    ("age_days", "t0 − document date"),
+    ("disputed", "1 when the invoice is disputed"),
+];
+
+/// `[models.invoice_label]` as written in a config.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceLabelParams {
+    /// An invoice is late when it is not paid (or credited) this many days after its due
+    /// date. Default 30.
+    pub days_late: Option<u32>,
+}
+
+/// Checked invoice-label parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InvoiceLabeling {
+    pub days_late: i32,
+}
+
+impl InvoiceLabelParams {
+    /// Check and fill in the default.
+    pub fn check(&self) -> Result<InvoiceLabeling> {
+        let days_late = self.days_late.unwrap_or(30);
+        if days_late == 0 || days_late > 365 {
+            return Err(EngineError::config(format!(
+                "`models.invoice_label.days_late` must be between 1 and 365, but is {days_late}"
+            )));
+        }
+        Ok(InvoiceLabeling { days_late: days_late as i32 })
+    }
+}
+
+/// The invoice panel: rows in (as-of, document) order.
+#[derive(Debug, Clone, Default)]
+pub struct InvoicePanel {
+    pub as_of: Vec<i32>,
+    /// Document index in the book.
+    pub doc: Vec<u32>,
+    /// Row of the customer's features in the customer [`Panel`].
+    pub customer_row: Vec<u32>,
+    /// Open amount at t0 in reporting cents (at the document's rate).
+    pub open_cents: Vec<i64>,
+    /// `INVOICE_FEATURES.len()` values per row.
+    pub values: Vec<f64>,
+    pub label: Vec<Option<bool>>,
+}
+
+impl InvoicePanel {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.as_of.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.as_of.is_empty()
+    }
+
+    /// The invoice and customer features of row `i`, in model order.
+    pub fn features(&self, panel: &Panel, i: usize) -> Vec<f64> {
+        let n = INVOICE_FEATURES.len();
+        let mut v = self.values[i * n..(i + 1) * n].to_vec();
+        v.extend_from_slice(panel.row(self.customer_row[i] as usize));
+        v
+    }
+}
+
+/// Names of the model's features: the invoice's, then the customer's.
+pub fn feature_names() -> Vec<String> {
+    INVOICE_FEATURES.iter().chain(FEATURES.iter()).map(|(n, _)| n.to_string()).collect()
+}
+
+/// Build the invoice panel at every month end.
+pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> InvoicePanel {
+    let docs = &ctx.book.docs;
+    let book = ctx.book;
+    // (as_of, customer) → customer panel row; the panel is sorted that way.
+    let find = |t: i32, c: u32| {
+        let lo = customers.as_of.partition_point(|&a| a < t);
+        let hi = customers.as_of.partition_point(|&a| a <= t);
+        let k = lo + customers.customer[lo..hi].partition_point(|&x| x < c);
+        (k < hi && customers.customer[k] == c).then_some(k as u32)
+    };
+    type Row = (i32, u32, u32, i64, [f64; INVOICE_FEATURES.len()], Option<bool>);
+    let mut rows: Vec<Row> = (0..book.customers.len())
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let mut out: Vec<Row> = Vec::new();
+            for d in book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable()) {
+                let due = docs.due[d].unwrap_or(docs.date[d]);
+                let decided = due + l.days_late;
+                let amount = docs.amount[d];
+                let rate = i128::from(docs.rate[d]);
+                let label = (decided <= ctx.last_day).then(|| {
+                    let s = settled_by(ctx.apps, d, decided);
+                    amount - s.paid - s.credited > 0
+                });
+                walk(ctx.apps, d, docs.date[d], amount, &ctx.months, |k, s| {
+                    let t0 = ctx.months[k];
+                    let open = amount - s.total();
+                    if k == 0 || open <= 0 || t0 >= decided {
+                        return;
+                    }
+                    let Some(row) = find(t0, c as u32) else { return };
+                    let values = [
+                        at_rate(amount, rate) as f64 / 100.0,
+                        open as f64 / amount as f64,
+                        f64::from(due - t0),
+                        f64::from(due - docs.date[d]),
+                        f64::from(t0 - docs.date[d]),
+                        if docs.disputed[d] { 1.0 } else { 0.0 },
+                    ];
+                    out.push((t0, d as u32, row, at_rate(open, rate), values, label));
+                });
+            }
+            out
+        })
+        .collect();
+    rows.sort_unstable_by_key(|r| (r.0, r.1));
+    let mut p = InvoicePanel::default();
+    for (t0, d, row, open, values, label) in rows {
+        p.as_of.push(t0);
+        p.doc.push(d);
+        p.customer_row.push(row);
+        p.open_cents.push(open);
+        p.values.extend_from_slice(&values);
+        p.label.push(label);
+    }
+    p
+}
