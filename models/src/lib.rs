@@ -14,6 +14,7 @@
 
 pub mod artifact;
 pub mod byo;
+pub mod clusters;
 pub mod error;
 pub mod gbdt;
 mod json_float;

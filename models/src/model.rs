@@ -6,6 +6,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::clusters::Clusters;
 use crate::gbdt::Gbdt;
 use crate::linalg::{logit, sigmoid};
 use crate::logistic::Logistic;
@@ -170,6 +171,9 @@ pub struct Model {
     /// What a positive row is.
     pub positive: String,
     pub parts: Vec<Part>,
+    /// Behavioural clusters that pick the part of a row (instead of its segment column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<Clusters>,
 }
 
 impl Model {
@@ -182,9 +186,18 @@ impl Model {
             .unwrap_or(&self.parts[0])
     }
 
+    /// The segment a row is scored in: its behavioural cluster when the model has clusters,
+    /// else `segment`.
+    pub fn segment_of<'a>(&'a self, x: ArrayView1<'_, f64>, segment: &'a str) -> &'a str {
+        match &self.clusters {
+            Some(c) => &c.names[c.assign(x)],
+            None => segment,
+        }
+    }
+
     /// Calibrated probability of the positive class for one row.
     pub fn pd(&self, x: ArrayView1<'_, f64>, segment: &str) -> f64 {
-        let part = self.part(segment);
+        let part = self.part(self.segment_of(x, segment));
         part.calibration.apply(part.fitted.logit(x))
     }
 
@@ -200,7 +213,7 @@ impl Model {
     /// Per-feature contributions of one row (see [`Fitted::contributions`]), scaled by the
     /// calibration slope so they are on the calibrated log-odds scale.
     pub fn contributions(&self, x: ArrayView1<'_, f64>, segment: &str, out: &mut [f64]) {
-        let part = self.part(segment);
+        let part = self.part(self.segment_of(x, segment));
         part.fitted.contributions(x, out);
         out.iter_mut().for_each(|v| *v *= part.calibration.a);
     }

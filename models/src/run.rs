@@ -21,11 +21,12 @@ use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
 use crate::artifact::{self, ModelFile};
+use crate::clusters::Clusters;
 use crate::error::Result;
 use crate::matrix::Sample;
 use crate::metrics::psi;
 use crate::score::{ACTIONS, Account, BANDS, Score, score_row};
-use crate::train::{Holdout, Trained, Training, train};
+use crate::train::{Holdout, Trained, Training, split, train};
 
 /// What the models stage produced.
 #[derive(Debug)]
@@ -267,9 +268,24 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         cols.push(boolean("in_default", labels.in_default.iter().copied()));
         frame(&features_contract(), cols)?
     };
-    let sample = Sample::from_panel(book, &panel, labels.label.clone(), &positive)?;
+    let mut sample = Sample::from_panel(book, &panel, labels.label.clone(), &positive)?;
     lap("features_labels", &mut timings);
-    let trained = train(&sample, Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days }, t)?;
+    let holdout = Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days };
+    // Behavioural segments replace the segment column when asked for; they are fitted on
+    // the training rows only.
+    let clusters = match t.clusters {
+        Some(k) => {
+            let c = Clusters::fit(&sample, &split(&sample, holdout, t)?.train, k, t.seed)?;
+            sample.segment = (0..sample.len()).map(|i| c.assign(sample.row(i)) as u32).collect();
+            sample.segments = c.names.clone();
+            Some(c)
+        }
+        None => None,
+    };
+    let mut trained = train(&sample, holdout, t)?;
+    for c in &mut trained.candidates {
+        c.model.clusters = clusters.clone();
+    }
     lap("training", &mut timings);
     let champion = trained.champion();
     let model = &champion.model;

@@ -55,8 +55,11 @@ pub struct TrainParams {
     pub min_segment_rows: usize,
     /// Training rows beyond this are subsampled by customer and date (seeded). Default 400000.
     pub max_train_rows: usize,
-    /// Seed of folds and subsampling. Default 42.
+    /// Seed of folds, subsampling and clustering. Default 42.
     pub seed: u64,
+    /// Segment the models by k-means clusters of payment behaviour (this many) instead of
+    /// the first segment column. Default: none.
+    pub clusters: Option<usize>,
     /// A model counts as calibrated when no out-of-time decile's mean PD is further than this
     /// from its observed rate. Default 0.02.
     pub max_calibration_gap: f64,
@@ -79,6 +82,7 @@ impl Default for TrainParams {
             min_segment_rows: 5000,
             max_train_rows: 400_000,
             seed: 42,
+            clusters: None,
             max_calibration_gap: 0.02,
             logistic: LogisticParams::default(),
             scorecard: ScorecardParams::default(),
@@ -101,6 +105,7 @@ pub struct Training {
     pub min_segment_rows: usize,
     pub max_train_rows: usize,
     pub seed: u64,
+    pub clusters: Option<usize>,
     pub max_calibration_gap: f64,
     pub logistic: ValidLogisticParams,
     pub scorecard: ValidScorecardParams,
@@ -132,6 +137,9 @@ impl TrainParams {
         if self.oot_months == 0 {
             return bad("`models.oot_months` cannot be 0".into());
         }
+        if let Some(k) = self.clusters.filter(|k| !(2..=20).contains(k)) {
+            return bad(format!("`models.clusters` must be between 2 and 20, but is {k}"));
+        }
         if self.max_train_rows < 1000 {
             return bad(format!("`models.max_train_rows` must be at least 1000, but is {}", self.max_train_rows));
         }
@@ -150,6 +158,7 @@ impl TrainParams {
             min_segment_rows: self.min_segment_rows,
             max_train_rows: self.max_train_rows,
             seed: self.seed,
+            clusters: self.clusters,
             max_calibration_gap: self.max_calibration_gap,
             logistic: self.logistic.clone().check()?,
             scorecard: self.scorecard.clone().check()?,
@@ -446,6 +455,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 features: features.clone(),
                 positive: positive.clone(),
                 parts: vec![portfolio.1.clone()],
+                clusters: None,
             },
             portfolio.2.clone(),
         )];
@@ -481,6 +491,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                     features: features.clone(),
                     positive,
                     parts: seg_parts,
+                    clusters: None,
                 },
                 cv,
             ));

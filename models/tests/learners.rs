@@ -220,3 +220,28 @@ fn one_row_scores_exactly_as_its_batch() {
     let first_oot = gap.split.oot.iter().map(|&i| sample.time[i]).min().unwrap();
     assert!(gap.split.train.iter().all(|&i| sample.time[i] + 60 <= first_oot));
 }
+
+#[test]
+fn behavioural_clusters_are_ordered_by_lateness_and_the_same_on_any_thread_count() {
+    // Prompt payers (about 2 days late) and late payers (about 40 days), with noise.
+    let mut sample = panel_like(400, 3, 21);
+    sample.features = vec!["weighted_days_late_365d".into(), "share_paid_late_365d".into(), "f2".into(), "f3".into()];
+    let mut r = Rng(3);
+    for i in 0..sample.len() {
+        let late = sample.group[i] % 4 == 0;
+        sample.x[[i, 0]] = if late { 40.0 } else { 2.0 } + 3.0 * r.normal();
+        sample.x[[i, 1]] = if late { 0.9 } else { 0.1 } + 0.05 * r.normal();
+    }
+    let rows: Vec<usize> = (0..sample.len()).collect();
+    let fit = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| ardent_models::clusters::Clusters::fit(&sample, &rows, 2, 42)).unwrap()
+    };
+    let (one, two) = (fit(1), fit(2));
+    assert_eq!(one, two);
+    assert_eq!(one.names, vec!["cluster_1", "cluster_2"]);
+    for i in 0..sample.len() {
+        let late = sample.group[i] % 4 == 0;
+        assert_eq!(one.assign(sample.row(i)), usize::from(late), "row {i}: cluster_1 are the prompt payers");
+    }
+}
