@@ -201,8 +201,23 @@ impl Model {
         part.calibration.apply(part.fitted.logit(x))
     }
 
-    /// Calibrated probabilities of every row (row `i` in segment `names[segment[i]]`).
+    /// Calibrated probabilities of every row (row `i` in segment `names[segment[i]]`);
+    /// each is bit for bit what [`Model::pd`] gives for the row alone.
     pub fn predict(&self, x: &Array2<f64>, segment: &[u32], names: &[String]) -> Vec<f64> {
+        // One portfolio-wide tree ensemble: walk blocks of rows together (see `Gbdt::logits`).
+        if let ([part], None, Some(rows)) = (self.parts.as_slice(), &self.clusters, x.as_slice())
+            && let Fitted::Gbdt(trees) = &part.fitted
+        {
+            let width = x.ncols().max(1);
+            let blocks: Vec<Vec<f64>> = rows
+                .par_chunks(width * 256)
+                .map(|block| {
+                    let rows: Vec<&[f64]> = block.chunks(width).collect();
+                    trees.logits(&rows).into_iter().map(|z| part.calibration.apply(z)).collect()
+                })
+                .collect();
+            return blocks.concat();
+        }
         x.outer_iter()
             .into_par_iter()
             .zip(segment.par_iter())
