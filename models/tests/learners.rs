@@ -235,7 +235,7 @@ fn behavioural_clusters_are_ordered_by_lateness_and_the_same_on_any_thread_count
     sample.features = vec!["weighted_days_late_365d".into(), "share_paid_late_365d".into(), "f2".into(), "f3".into()];
     let mut r = Rng(3);
     for i in 0..sample.len() {
-        let late = sample.group[i] % 4 == 0;
+        let late = sample.group[i].is_multiple_of(4);
         sample.x[[i, 0]] = if late { 40.0 } else { 2.0 } + 3.0 * r.normal();
         sample.x[[i, 1]] = if late { 0.9 } else { 0.1 } + 0.05 * r.normal();
     }
@@ -248,7 +248,7 @@ fn behavioural_clusters_are_ordered_by_lateness_and_the_same_on_any_thread_count
     assert_eq!(one, two);
     assert_eq!(one.names, vec!["cluster_1", "cluster_2"]);
     for i in 0..sample.len() {
-        let late = sample.group[i] % 4 == 0;
+        let late = sample.group[i].is_multiple_of(4);
         assert_eq!(one.assign(sample.row(i)), usize::from(late), "row {i}: cluster_1 are the prompt payers");
     }
 }
