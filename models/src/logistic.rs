@@ -138,18 +138,6 @@ impl Standardiser {
         self.scales.iter().map(|s| 1 + usize::from(s.missing_indicator)).sum()
     }
 
-    /// Design column names for these feature names.
-    pub fn names(&self, features: &[String]) -> Vec<String> {
-        let mut out = Vec::new();
-        for (s, f) in self.scales.iter().zip(features) {
-            out.push(f.clone());
-            if s.missing_indicator {
-                out.push(format!("{f} is missing"));
-            }
-        }
-        out
-    }
-
     /// The design columns of one row, written to `out` (`width()` long).
     pub fn design_row(&self, x: ArrayView1<'_, f64>, out: &mut [f64]) {
         let mut k = 0;

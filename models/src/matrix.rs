@@ -54,21 +54,6 @@ impl Sample {
         self.x.row(i)
     }
 
-    /// The rows whose indices are in `rows`, in that order.
-    pub fn select(&self, rows: &[usize]) -> Sample {
-        Sample {
-            features: self.features.clone(),
-            x: self.x.select(ndarray::Axis(0), rows),
-            label: rows.iter().map(|&i| self.label[i]).collect(),
-            time: rows.iter().map(|&i| self.time[i]).collect(),
-            group: rows.iter().map(|&i| self.group[i]).collect(),
-            group_names: self.group_names.clone(),
-            segment: rows.iter().map(|&i| self.segment[i]).collect(),
-            segments: self.segments.clone(),
-            positive: self.positive.clone(),
-        }
-    }
-
     /// The engine's feature panel with its labels; segments are the customers' first
     /// segment column.
     pub fn from_panel(book: &Book, panel: &Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {

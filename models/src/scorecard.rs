@@ -398,7 +398,7 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], features: &[String], p: &ValidSco
     Ok(Scorecard { characteristics, offset, factor, dropped })
 }
 
-/// The features a scorecard is fitted on travel with the dataset.
+/// Scorecard parameters with the feature names (linfa datasets carry none), for `Fit`.
 #[derive(Debug, Clone)]
 pub struct Named<'a> {
     pub params: &'a ValidScorecardParams,

@@ -12,7 +12,10 @@
 
 use std::collections::BTreeSet;
 
+use linfa::dataset::DatasetBase;
 use linfa::param_guard::ParamGuard;
+use linfa::traits::Fit;
+use ndarray::Array1;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +23,8 @@ use ardent_engine::analytics::invoices::{InvoiceLabelParams, InvoiceLabeling};
 use ardent_engine::analytics::labels::{LabelParams, Labeling};
 
 use crate::error::{ModelError, Result};
-use crate::gbdt::{self, GbdtParams, ValidGbdtParams};
-use crate::logistic::{LogisticParams, Standardiser, ValidLogisticParams, newton};
+use crate::gbdt::{GbdtParams, ValidGbdtParams};
+use crate::logistic::{LogisticParams, ValidLogisticParams};
 use crate::matrix::{Sample, day};
 use crate::metrics::{self, Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Part, Platt};
@@ -341,18 +344,17 @@ struct Job {
     fold: Option<usize>,
 }
 
+/// One fit through the learners' linfa `Fit` implementations.
 fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], t: &Training) -> Result<Fitted> {
     let x = sample.x.select(ndarray::Axis(0), rows);
-    let y: Vec<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    let y: Array1<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    let data = DatasetBase::new(x, y);
     Ok(match kind {
-        Kind::Logistic => {
-            let prep = Standardiser::fit(x.view());
-            let design = prep.design(x.view());
-            let fit = newton(&design, &y, &t.logistic)?;
-            Fitted::Logistic(crate::logistic::Logistic { prep, fit })
+        Kind::Logistic => Fitted::Logistic(t.logistic.fit(&data)?),
+        Kind::Scorecard => {
+            Fitted::Scorecard(scorecard::Named { params: &t.scorecard, features: &sample.features }.fit(&data)?)
         }
-        Kind::Scorecard => Fitted::Scorecard(scorecard::fit(x.view(), &y, &sample.features, &t.scorecard)?),
-        Kind::Gbdt => Fitted::Gbdt(gbdt::fit(x.view(), &y, &t.gbdt)?),
+        Kind::Gbdt => Fitted::Gbdt(t.gbdt.fit(&data)?),
     })
 }
 

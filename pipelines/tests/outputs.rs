@@ -139,7 +139,8 @@ fn help_lists_commands_and_exit_codes() {
 #[test]
 fn published_tables_are_byte_identical_whatever_the_thread_count() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::generate(&dir.path().join("data"), 300, 9, 0.03);
+    // 24 months: enough labelled history for the models to train, so they are covered too.
+    let config = common::generate_months(&dir.path().join("data"), 300, 24, 9, 0.03);
     let config = config.to_str().unwrap();
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
@@ -162,7 +163,12 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
     assert!(quarantine > 2_000, "the dirty data should fill the quarantine");
     let files = parquet_files(&outputs[0]);
     assert!(files.len() > 20, "every table, and one aging file per month end");
-    for a in files {
+    assert!(files.iter().any(|f| f.ends_with("customer_scores.parquet")), "the models ran");
+    let mut models: Vec<_> =
+        std::fs::read_dir(outputs[0].join("models")).unwrap().map(|e| e.unwrap().path().join("model.json")).collect();
+    models.sort();
+    assert!(models.len() >= 4, "{models:?}");
+    for a in files.into_iter().chain(models) {
         let b = outputs[1].join(a.strip_prefix(&outputs[0]).unwrap());
         assert!(
             std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),

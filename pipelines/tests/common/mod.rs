@@ -35,8 +35,19 @@ pub fn ardent_in(dir: &Path, args: &[&str]) -> Outcome {
 
 /// Generate a small clean data set into `dir` and return its pipeline config path.
 pub fn generate(dir: &Path, customers: u32, seed: u64, dirty: f64) -> PathBuf {
-    let params =
-        ardent_sample::GenParams { customers: Some(customers), months: Some(12), seed, dirty, ..Default::default() };
+    generate_months(dir, customers, 12, seed, dirty)
+}
+
+/// [`generate`] with a history of `months`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn generate_months(dir: &Path, customers: u32, months: u32, seed: u64, dirty: f64) -> PathBuf {
+    let params = ardent_sample::GenParams {
+        customers: Some(customers),
+        months: Some(months),
+        seed,
+        dirty,
+        ..Default::default()
+    };
     ardent_sample::generate(&params.check().unwrap(), dir).unwrap();
     dir.join("pipeline.toml")
 }
