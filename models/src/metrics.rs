@@ -186,22 +186,47 @@ pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<Bin> {
 /// Population stability index of `actual` against `expected`, over the deciles of
 /// `expected` (shares floored at 0.0001 so empty bins stay finite).
 pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
-    if expected.is_empty() || actual.is_empty() {
-        return f64::NAN;
+    PsiReference::new(expected).psi(actual)
+}
+
+/// A reference population for PSI, with its decile edges computed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PsiReference {
+    edges: Vec<f64>,
+    shares: Vec<f64>,
+}
+
+impl PsiReference {
+    /// The reference population `expected`.
+    pub fn new(expected: &[f64]) -> PsiReference {
+        let mut sorted: Vec<f64> = expected.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let mut edges: Vec<f64> = (1..10)
+            .filter_map(|k| sorted.get((sorted.len() * k / 10).min(sorted.len().saturating_sub(1))))
+            .copied()
+            .collect();
+        edges.dedup();
+        let mut r = PsiReference { edges, shares: Vec::new() };
+        r.shares = r.shares_of(expected);
+        r
     }
-    let mut sorted: Vec<f64> = expected.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mut edges: Vec<f64> = (1..10).map(|k| sorted[(sorted.len() * k / 10).min(sorted.len() - 1)]).collect();
-    edges.dedup();
-    let share = |v: &[f64]| {
-        let mut counts = vec![0usize; edges.len() + 1];
+
+    fn shares_of(&self, v: &[f64]) -> Vec<f64> {
+        let mut counts = vec![0usize; self.edges.len() + 1];
         for &x in v {
-            counts[edges.partition_point(|&e| e < x)] += 1;
+            counts[self.edges.partition_point(|&e| e < x)] += 1;
         }
-        counts.into_iter().map(|c| (c as f64 / v.len() as f64).max(1e-4)).collect::<Vec<_>>()
-    };
-    let (e, a) = (share(expected), share(actual));
-    e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
+        counts.into_iter().map(|c| (c as f64 / v.len() as f64).max(1e-4)).collect()
+    }
+
+    /// PSI of `actual` against the reference (NaN when either is empty).
+    pub fn psi(&self, actual: &[f64]) -> f64 {
+        if actual.is_empty() || self.shares.iter().all(|&s| s <= 1e-4) {
+            return f64::NAN;
+        }
+        let a = self.shares_of(actual);
+        self.shares.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
+    }
 }
 
 #[cfg(test)]

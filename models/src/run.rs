@@ -24,7 +24,7 @@ use crate::artifact::{self, ModelFile};
 use crate::clusters::Clusters;
 use crate::error::Result;
 use crate::matrix::Sample;
-use crate::metrics::psi;
+use crate::metrics::PsiReference;
 use crate::score::{ACTIONS, Account, BANDS, Score, score_row};
 use crate::train::{Holdout, Trained, Training, split, train};
 
@@ -527,6 +527,7 @@ fn segment_scores(
     reference: &[f64],
 ) -> Result<DataFrame> {
     let open = column("open_ar");
+    let reference = (!reference.is_empty()).then(|| PsiReference::new(reference));
     // Groups: (as_of, segment index + 1), with 0 = the portfolio.
     let mut keys: Vec<(i32, usize, usize)> = Vec::with_capacity(panel.len() * 2);
     for i in 0..panel.len() {
@@ -577,7 +578,7 @@ fn segment_scores(
             labelled: labelled.len() as u64,
             observed: (!labelled.is_empty())
                 .then(|| labelled.iter().filter(|&&v| v).count() as f64 / labelled.len() as f64),
-            psi: (!performing.is_empty() && !reference.is_empty()).then(|| psi(reference, &performing)),
+            psi: reference.as_ref().filter(|_| !performing.is_empty()).map(|r| r.psi(&performing)),
         });
         start = end;
     }
