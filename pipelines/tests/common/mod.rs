@@ -39,7 +39,6 @@ pub fn generate(dir: &Path, customers: u32, seed: u64, dirty: f64) -> PathBuf {
 }
 
 /// [`generate`] with a history of `months`.
-#[allow(dead_code)] // not every test binary uses it
 pub fn generate_months(dir: &Path, customers: u32, months: u32, seed: u64, dirty: f64) -> PathBuf {
     let params = ardent_sample::GenParams {
         customers: Some(customers),
