@@ -363,12 +363,28 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let split = split(sample, holdout, t)?;
     let folds: Vec<usize> = split.train.iter().map(|&i| fold_of(sample, i, t.seed, t.folds)).collect();
     // Segments large enough for their own model.
-    let mut per_segment_rows = vec![0usize; sample.segments.len()];
+    // Every fit needs both classes in each fold: a scope with fewer than MIN_CLASS_ROWS of
+    // either class is not trained on its own (and a portfolio like that is not trained).
+    const MIN_CLASS_ROWS: usize = 30;
+    let mut per_segment = vec![(0usize, 0usize); sample.segments.len()];
     for &i in &split.train {
-        per_segment_rows[sample.segment[i] as usize] += 1;
+        let s = &mut per_segment[sample.segment[i] as usize];
+        s.0 += 1;
+        s.1 += usize::from(sample.label[i] == Some(true));
+    }
+    let positives: usize = per_segment.iter().map(|s| s.1).sum();
+    if positives < MIN_CLASS_ROWS || split.train.len() - positives < MIN_CLASS_ROWS {
+        return Err(ModelError::NotEnoughHistory(format!(
+            "the training rows hold {positives} positives ({}) and {} negatives; at least {MIN_CLASS_ROWS} of each are needed",
+            sample.positive,
+            split.train.len() - positives
+        )));
     }
     let own: Vec<u32> = (0..sample.segments.len() as u32)
-        .filter(|&s| t.per_segment && per_segment_rows[s as usize] >= t.min_segment_rows)
+        .filter(|&s| {
+            let (rows, pos) = per_segment[s as usize];
+            t.per_segment && rows >= t.min_segment_rows && pos >= MIN_CLASS_ROWS && rows - pos >= MIN_CLASS_ROWS
+        })
         .collect();
     let scopes: Vec<Option<u32>> = std::iter::once(None)
         .chain(if own.len() >= 2 { own.iter().map(|&s| Some(s)).collect() } else { vec![] })
@@ -464,8 +480,8 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         if parts.len() > 1 {
             let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
             seg_parts.push(portfolio.1.clone());
-            // CV metrics of the segment models pooled: fold metrics of each segment differ
-            // in size, so report the portfolio-weighted mean per fold.
+            // Cross-validation of the segment models: each fold's held-out rows scored by
+            // their segment's fold model (or the portfolio's), pooled.
             let cv: Vec<Metrics> = (0..t.folds)
                 .map(|f| {
                     let idx: Vec<usize> = (0..split.train.len()).filter(|&k| folds[k] == f).collect();

@@ -252,3 +252,21 @@ fn behavioural_clusters_are_ordered_by_lateness_and_the_same_on_any_thread_count
         assert_eq!(one.assign(sample.row(i)), usize::from(late), "row {i}: cluster_1 are the prompt payers");
     }
 }
+
+#[test]
+fn a_segment_without_defaults_gets_no_model_of_its_own_and_training_goes_on() {
+    let mut sample = panel_like(600, 10, 13);
+    for i in 0..sample.len() {
+        if sample.segment[i] == 1 {
+            sample.label[i] = Some(false);
+        }
+    }
+    let trained = train(&sample, Holdout::LastDates { n: 3, gap_days: 0 }, &small_training()).unwrap();
+    let ids: Vec<&str> = trained.candidates.iter().map(|c| c.model.id.as_str()).collect();
+    assert_eq!(ids, vec!["logistic", "scorecard", "gbdt"], "no per-segment models with one segment left");
+    // With no defaults at all there is nothing to learn: the run is told why.
+    sample.label.iter_mut().for_each(|l| *l = l.map(|_| false));
+    let err = train(&sample, Holdout::LastDates { n: 3, gap_days: 0 }, &small_training()).unwrap_err();
+    assert!(matches!(err, ardent_models::ModelError::NotEnoughHistory(_)), "{err}");
+    assert!(err.to_string().contains("0 positives"), "{err}");
+}
