@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::artifact::{self, ModelFile};
 use crate::clusters::Clusters;
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::matrix::Sample;
 use crate::metrics::PsiReference;
 use crate::score::{ACTIONS, Account, BANDS, Score, score_row};
@@ -317,10 +317,19 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         })
         .collect();
     lap("scoring", &mut timings);
-    let (invoice_trained, invoice_predictions) = invoice_model(&ctx, &panel, &sample, t)?;
+    // Too little invoice history skips the invoice model only; the customer models stand.
+    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &panel, &sample, t) {
+        Ok((trained, df)) => (Some(trained), df, None),
+        Err(ModelError::NotEnoughHistory(why)) => (None, empty_invoice_predictions()?, Some(why)),
+        Err(e) => return Err(e),
+    };
     lap("invoice_model", &mut timings);
-    let sets = [&trained, &invoice_trained];
-    let tasks = ["customer_default", "invoice_late"];
+    let mut sets = vec![&trained];
+    let mut tasks = vec!["customer_default"];
+    if let Some(it) = &invoice_trained {
+        sets.push(it);
+        tasks.push("invoice_late");
+    }
     let tables = vec![
         (features_contract(), features_df),
         (MODEL_METRICS_TABLE.clone(), metrics_table(&sets)?),
@@ -367,16 +376,40 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         ));
     }
     summary.push(format!("  champion {}: {}", model.id, trained.champion_reason));
-    if let Some(c) = invoice_trained.candidates.first() {
-        summary.push(format!(
-            "  {:<22} out-of-time AUC {:.4}  (invoices paid more than {} days late; {} training rows)",
-            c.model.id,
-            c.oot.auc,
-            t.invoice_labeling.days_late,
-            invoice_trained.split.train.len()
-        ));
+    match (&invoice_trained, invoice_skipped) {
+        (Some(it), _) => {
+            if let Some(c) = it.candidates.first() {
+                summary.push(format!(
+                    "  {:<22} out-of-time AUC {:.4}  (invoices paid more than {} days late; {} training rows)",
+                    c.model.id,
+                    c.oot.auc,
+                    t.invoice_labeling.days_late,
+                    it.split.train.len()
+                ));
+            }
+        }
+        (None, Some(why)) => summary.push(format!("  invoice model skipped (invoice_predictions is empty): {why}")),
+        (None, None) => {}
     }
     Ok(ModelRun { tables, artifacts, summary, timings })
+}
+
+fn empty_invoice_predictions() -> Result<DataFrame> {
+    Ok(frame(
+        &INVOICE_PREDICTIONS_TABLE,
+        vec![
+            date("as_of", []),
+            text("doc_id", Vec::<&str>::new()),
+            text("customer_id", Vec::<&str>::new()),
+            text("segment", Vec::<&str>::new()),
+            date("due_date", []),
+            money("open_amount", []),
+            int("days_past_due", []),
+            float_opt("p_late", []),
+            date("expected_pay_date", []),
+            text("model_id", Vec::<&str>::new()),
+        ],
+    )?)
 }
 
 fn opt(v: f64) -> Option<f64> {

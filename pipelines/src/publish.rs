@@ -53,8 +53,9 @@ pub struct Manifest {
 pub struct ManifestModels {
     /// The customer-level champion (it writes customer_scores).
     pub champion: String,
-    /// The invoice-level model (it writes invoice_predictions).
-    pub invoice_champion: String,
+    /// The invoice-level model (it writes invoice_predictions); absent when it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_champion: Option<String>,
     /// Every candidate's folder under `models/`, its out-of-time AUC and calibration.
     pub candidates: Vec<ManifestModel>,
 }
@@ -201,11 +202,11 @@ pub fn publish(
     if let Some(run) = models {
         flat.extend(run.tables);
         let mut candidates = Vec::new();
-        let (mut champion, mut invoice_champion) = (String::new(), String::new());
+        let (mut champion, mut invoice_champion) = (String::new(), None);
         for (id, file, card) in &run.artifacts {
             ardent_models::artifact::write(&staging.join("models").join(id), file, card)?;
             match (file.champion, file.task.as_str()) {
-                (true, "invoice_late") => invoice_champion = id.clone(),
+                (true, "invoice_late") => invoice_champion = Some(id.clone()),
                 (true, _) => champion = id.clone(),
                 _ => {}
             }
