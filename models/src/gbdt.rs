@@ -181,9 +181,10 @@ impl Gbdt {
     }
 
     /// Log-odds of many rows. Eight rows walk each tree side by side, so the CPU overlaps
-    /// their node loads (measured on `m`: 0.60M → 0.77M rows/s on 2 cores; 16 lanes, or a
-    /// fixed-depth walk without the leaf test, were slower). Each row's sum runs in tree
-    /// order, exactly as in [`Gbdt::logit`].
+    /// their node loads (measured on `m`: 0.60M → 0.77M rows/s on 2 cores; 16 lanes, a
+    /// fixed-depth walk without the leaf test, and self-looping leaves walked until no lane
+    /// moves (0.68M) were slower). Each row's sum runs in tree order, exactly as in
+    /// [`Gbdt::logit`].
     pub fn logits(&self, rows: &[&[f64]]) -> Vec<f64> {
         const LANES: usize = 8;
         let mut acc = vec![0.0; rows.len()];
