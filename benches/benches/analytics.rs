@@ -3,38 +3,17 @@
 //! end, kpi_monthly, cohorts, roll_rates, customer_payment_stats, reconciliation). Ingest
 //! runs once, outside the measurement.
 
-use ardent::settings::{Overrides, resolve};
-use ardent_bench::{dataset, machine};
+use ardent_bench::{dataset, ingested, machine};
 use ardent_engine::analytics::analyse;
-use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
-use ardent_engine::ingest::ingest;
 use ardent_sample::{OutFormat, Preset};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench_analytics(c: &mut Criterion) {
     eprintln!("machine: {}", machine());
     let dir = dataset(Preset::M, OutFormat::Parquet);
-    let settings = resolve(Overrides { config: Some(dir.join("pipeline.toml")), ..Default::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ingested = ingest(&settings.ingest).unwrap_or_else(|e| panic!("{e}"));
-    let t = &ingested.tables;
-    let tables = BookTables {
-        ledger: &t.ledger,
-        payments: &t.payments,
-        payment_refs: &t.payment_refs,
-        customers: &t.customers,
-        fx_rates: &t.fx_rates,
-    };
-    let index = || {
-        Book::from_tables(
-            tables,
-            &settings.ingest.reporting_currency,
-            settings.ingest.max_rate_age_days,
-            &settings.analysis.segment_columns,
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let (settings, ingested) = ingested(&dir);
+    let index = || ardent::run::index(&settings, &ingested).unwrap_or_else(|e| panic!("{e}"));
     let book = index();
     let apps = apply_cash(&book);
     let docs = book.docs.len();

@@ -3,12 +3,8 @@
 //! each, logistic and scorecard also per segment) and scoring every panel row with each
 //! trained model. The panel and labels are built once, outside the measurement.
 
-use ardent::settings::{Overrides, resolve};
-use ardent_bench::{dataset, machine};
+use ardent_bench::{applied, dataset, ingested, machine};
 use ardent_engine::analytics::{Context, features, labels};
-use ardent_engine::book::{Book, BookTables};
-use ardent_engine::cash::apply_cash;
-use ardent_engine::ingest::ingest;
 use ardent_models::matrix::Sample;
 use ardent_models::train::{Holdout, TrainParams, train};
 use ardent_sample::{OutFormat, Preset};
@@ -17,25 +13,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 fn bench_models(c: &mut Criterion) {
     eprintln!("machine: {}", machine());
     let dir = dataset(Preset::M, OutFormat::Parquet);
-    let settings = resolve(Overrides { config: Some(dir.join("pipeline.toml")), ..Default::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ingested = ingest(&settings.ingest).unwrap_or_else(|e| panic!("{e}"));
-    let t = &ingested.tables;
-    let tables = BookTables {
-        ledger: &t.ledger,
-        payments: &t.payments,
-        payment_refs: &t.payment_refs,
-        customers: &t.customers,
-        fx_rates: &t.fx_rates,
-    };
-    let book = Book::from_tables(
-        tables,
-        &settings.ingest.reporting_currency,
-        settings.ingest.max_rate_age_days,
-        &settings.analysis.segment_columns,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let apps = apply_cash(&book);
+    let (settings, ingested) = ingested(&dir);
+    let (book, apps) = applied(&settings, &ingested);
     let ctx = Context::new(&book, &apps, &settings.analysis);
     let panel = features::panel(&ctx).unwrap_or_else(|e| panic!("{e}"));
     let training = TrainParams::default().check().unwrap_or_else(|e| panic!("{e}"));

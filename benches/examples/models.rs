@@ -12,11 +12,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ardent::settings::{Overrides, resolve};
+use ardent_bench::{applied, ingested};
 use ardent_engine::analytics::{Context, features, labels};
-use ardent_engine::book::{Book, BookTables};
-use ardent_engine::cash::apply_cash;
-use ardent_engine::ingest::ingest;
 use ardent_models::matrix::Sample;
 use ardent_models::metrics;
 use ardent_models::train::{Holdout, TrainParams, train};
@@ -28,26 +25,9 @@ fn main() {
     let dir = PathBuf::from(args.get(1).expect("usage: models DATA_DIR [--export DIR]"));
     let export = args.iter().position(|a| a == "--export").and_then(|k| args.get(k + 1)).map(PathBuf::from);
     eprintln!("machine: {}", ardent_bench::machine());
-    let settings = resolve(Overrides { config: Some(dir.join("pipeline.toml")), ..Default::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
     let clock = Instant::now();
-    let ingested = ingest(&settings.ingest).unwrap_or_else(|e| panic!("{e}"));
-    let t = &ingested.tables;
-    let tables = BookTables {
-        ledger: &t.ledger,
-        payments: &t.payments,
-        payment_refs: &t.payment_refs,
-        customers: &t.customers,
-        fx_rates: &t.fx_rates,
-    };
-    let book = Book::from_tables(
-        tables,
-        &settings.ingest.reporting_currency,
-        settings.ingest.max_rate_age_days,
-        &settings.analysis.segment_columns,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let apps = apply_cash(&book);
+    let (settings, ingested) = ingested(&dir);
+    let (book, apps) = applied(&settings, &ingested);
     let ctx = Context::new(&book, &apps, &settings.analysis);
     eprintln!("ingest, index, cash: {:.1} s", clock.elapsed().as_secs_f64());
     let clock = Instant::now();
@@ -78,13 +58,13 @@ fn main() {
         s.oot.len()
     );
     println!(
-        "{:<22} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>6} {:>7}",
-        "model", "cv_auc", "oot_auc", "ks", "brier", "log_loss", "max_gap", "mean_pd", "observed", "calib", "fit_s"
+        "{:<22} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>6}",
+        "model", "cv_auc", "oot_auc", "ks", "brier", "log_loss", "max_gap", "mean_pd", "observed", "calib"
     );
     for c in &trained.candidates {
         let cv = c.cv.iter().map(|m| m.auc).sum::<f64>() / c.cv.len() as f64;
         println!(
-            "{:<22} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.4} {:>8.4} {:>8.4} {:>6} {:>7.1}",
+            "{:<22} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.4} {:>8.4} {:>8.4} {:>6}",
             c.model.id,
             cv,
             c.oot.auc,
@@ -94,8 +74,7 @@ fn main() {
             c.oot.max_decile_gap,
             c.oot.mean_pd,
             c.oot.observed_rate,
-            c.calibrated,
-            c.fit_seconds
+            c.calibrated
         );
     }
     for c in &trained.candidates {

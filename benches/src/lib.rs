@@ -2,8 +2,13 @@
 //! `$ARDENT_BENCH_DATA` (default `$HOME/.cache/ardent/bench-data`) so a bench measures the
 //! stage, not the generator.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use ardent::run::index;
+use ardent::settings::{Overrides, Settings, resolve};
+use ardent_engine::book::Book;
+use ardent_engine::cash::{Applications, apply_cash};
+use ardent_engine::ingest::{Ingested, ingest};
 use ardent_sample::{GenParams, OutFormat, Preset};
 
 /// Where bench data lives.
@@ -27,6 +32,21 @@ pub fn dataset(preset: Preset, format: OutFormat) -> PathBuf {
         std::fs::rename(&tmp, &dir).unwrap_or_else(|e| panic!("moving bench data into place: {e}"));
     }
     dir
+}
+
+/// A data set's settings and validated tables (ingest runs here, outside any measurement).
+pub fn ingested(dir: &Path) -> (Settings, Ingested) {
+    let settings = resolve(Overrides { config: Some(dir.join("pipeline.toml")), ..Default::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ingested = ingest(&settings.ingest).unwrap_or_else(|e| panic!("{e}"));
+    (settings, ingested)
+}
+
+/// The indexed book of a data set and its cash applications.
+pub fn applied(settings: &Settings, ingested: &Ingested) -> (Book, Applications) {
+    let book = index(settings, ingested).unwrap_or_else(|e| panic!("{e}"));
+    let apps = apply_cash(&book);
+    (book, apps)
 }
 
 /// Machine description for bench reports.

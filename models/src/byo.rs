@@ -7,6 +7,7 @@ use std::path::Path;
 
 use ardent_engine::calendar::format_day;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::artifact::{self, ModelFile};
 use crate::error::{ModelError, Result};
@@ -82,6 +83,7 @@ pub fn score_table(file: &ModelFile, df: &DataFrame, roles: &Roles<'_>) -> Resul
     .check()?;
     let none = Account { exposure_cents: 0, credit_limit_cents: None, billed_90d_cents: 0, in_default: false };
     let scores: Vec<_> = (0..sample.len())
+        .into_par_iter()
         .map(|i| {
             let seg = &sample.segments[sample.segment[i] as usize];
             score_row(&file.model, &scoring, sample.row(i), seg, &none, &|_| None)

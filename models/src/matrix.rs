@@ -7,7 +7,7 @@
 
 use ardent_engine::analytics::features::{FEATURES, Panel};
 use ardent_engine::book::Book;
-use ardent_engine::calendar::{format_day, parse_day};
+use ardent_engine::calendar::parse_day;
 use foldhash::HashMap;
 use ndarray::{Array2, ArrayView1};
 use polars::prelude::{DataFrame, DataType, TimeUnit};
@@ -64,21 +64,11 @@ impl Sample {
         let x = Array2::from_shape_vec((n, FEATURES.len()), panel.values.clone())
             .map_err(|e| ModelError::Data(format!("the panel is not rectangular: {e}")))?;
         let customers = &book.customers;
-        let mut segments: Vec<String> = Vec::new();
-        let mut segment_of: HashMap<String, u32> = HashMap::default();
-        let mut segment = Vec::with_capacity(n);
-        for &c in &panel.customer {
-            let name = customers.segment(c);
-            let id = match segment_of.get(name) {
-                Some(&id) => id,
-                None => {
-                    segments.push(name.to_string());
-                    segment_of.insert(name.to_string(), (segments.len() - 1) as u32);
-                    (segments.len() - 1) as u32
-                }
-            };
-            segment.push(id);
-        }
+        // The book already codes each customer's first segment column.
+        let (segment, segments) = match customers.dims.first() {
+            Some(d) => (panel.customer.iter().map(|&c| d.of_customer[c as usize]).collect(), d.values.clone()),
+            None => (vec![0; n], vec!["ALL".to_string()]),
+        };
         Ok(Sample {
             features: FEATURES.iter().map(|(name, _)| name.to_string()).collect(),
             x,
@@ -269,9 +259,4 @@ fn codes(s: &polars::prelude::Series, source: &str, name: &str) -> Result<(Vec<u
         out.push(id);
     }
     Ok((out, names))
-}
-
-/// A date for messages.
-pub fn day(d: i32) -> String {
-    format_day(d)
 }

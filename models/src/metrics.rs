@@ -42,11 +42,12 @@ impl Metrics {
         let deciles = calibration(p, y, 10);
         let rows = p.len();
         let gaps = deciles.iter().map(|d| (d.mean_pd - d.observed_rate).abs());
+        let auc = auc(p, y);
         Metrics {
             rows,
             positives: y.iter().filter(|&&v| v).count(),
-            auc: auc(p, y),
-            gini: 2.0 * auc(p, y) - 1.0,
+            auc,
+            gini: 2.0 * auc - 1.0,
             ks: ks(p, y),
             brier: brier(p, y),
             log_loss: log_loss(p, y),
@@ -70,51 +71,45 @@ fn order(p: &[f64]) -> Vec<usize> {
     idx
 }
 
-/// Area under the ROC curve (Mann–Whitney, ties count one half). NaN without both classes.
-pub fn auc(p: &[f64], y: &[bool]) -> f64 {
-    let pos = y.iter().filter(|&&v| v).count() as f64;
-    let neg = y.len() as f64 - pos;
-    if pos == 0.0 || neg == 0.0 {
-        return f64::NAN;
-    }
+/// Positives and negatives, or `None` without both classes.
+fn classes(y: &[bool]) -> Option<(f64, f64)> {
+    let pos = y.iter().filter(|&&v| v).count();
+    (pos > 0 && pos < y.len()).then(|| (pos as f64, (y.len() - pos) as f64))
+}
+
+/// Runs of equal scores in increasing score order: (rows, positives) of each.
+fn runs(p: &[f64], y: &[bool]) -> Vec<(usize, usize)> {
     let idx = order(p);
-    let mut rank_sum = 0.0;
+    let mut out = Vec::new();
     let mut i = 0;
     while i < idx.len() {
-        let mut j = i;
-        while j < idx.len() && p[idx[j]] == p[idx[i]] {
-            j += 1;
-        }
-        // Ranks i+1 ..= j share their mean.
-        let mean_rank = (i + 1 + j) as f64 / 2.0;
-        rank_sum += mean_rank * idx[i..j].iter().filter(|&&k| y[k]).count() as f64;
+        let j = i + idx[i..].iter().take_while(|&&k| p[k] == p[idx[i]]).count();
+        out.push((j - i, idx[i..j].iter().filter(|&&k| y[k]).count()));
         i = j;
+    }
+    out
+}
+
+/// Area under the ROC curve (Mann–Whitney, ties count one half). NaN without both classes.
+pub fn auc(p: &[f64], y: &[bool]) -> f64 {
+    let Some((pos, neg)) = classes(y) else { return f64::NAN };
+    let (mut seen, mut rank_sum) = (0usize, 0.0);
+    for (rows, positives) in runs(p, y) {
+        // Ranks seen+1 ..= seen+rows share their mean.
+        rank_sum += (2 * seen + rows + 1) as f64 / 2.0 * positives as f64;
+        seen += rows;
     }
     (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
 /// Kolmogorov–Smirnov: the largest gap between the score distributions of the two classes.
 pub fn ks(p: &[f64], y: &[bool]) -> f64 {
-    let pos = y.iter().filter(|&&v| v).count() as f64;
-    let neg = y.len() as f64 - pos;
-    if pos == 0.0 || neg == 0.0 {
-        return f64::NAN;
-    }
-    let idx = order(p);
+    let Some((pos, neg)) = classes(y) else { return f64::NAN };
     let (mut tp, mut fp, mut best) = (0.0, 0.0, 0.0f64);
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j < idx.len() && p[idx[j]] == p[idx[i]] {
-            if y[idx[j]] {
-                tp += 1.0
-            } else {
-                fp += 1.0
-            }
-            j += 1;
-        }
+    for (rows, positives) in runs(p, y) {
+        tp += positives as f64;
+        fp += (rows - positives) as f64;
         best = best.max((tp / pos - fp / neg).abs());
-        i = j;
     }
     best
 }

@@ -239,6 +239,7 @@ fn column(name: &str) -> usize {
     FEATURES.iter().position(|(n, _)| *n == name).unwrap_or_else(|| unreachable!("`{name}` is a panel feature"))
 }
 
+/// A feature value in reporting units back to cents (the basis of a recommended limit).
 fn cents(units: f64) -> i64 {
     if units.is_nan() { 0 } else { (units * 100.0).round() as i64 }
 }
@@ -296,14 +297,14 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         d
     };
     let published_from = dates.iter().rev().nth(t.scoring.customer_months - 1).copied().unwrap_or(i32::MIN);
-    let (open, billed) = (column("open_ar"), column("billed_90d"));
+    let billed = column("billed_90d");
     let scores: Vec<Score> = (0..sample.len())
         .into_par_iter()
         .map(|i| {
             let c = panel.customer[i] as usize;
             let x = sample.row(i);
             let account = Account {
-                exposure_cents: cents(x[open]),
+                exposure_cents: panel.open_cents[i],
                 credit_limit_cents: book.customers.credit_limit[c],
                 billed_90d_cents: cents(x[billed]),
                 in_default: labels.in_default[i],
@@ -526,7 +527,6 @@ fn customer_scores(
     }
     let ids = &book.customers.ids;
     let reason = |i: usize, k: usize| scores[i].reasons.get(k).map(String::as_str);
-    let open = column("open_ar");
     Ok(frame(
         &CUSTOMER_SCORES_TABLE,
         vec![
@@ -542,7 +542,7 @@ fn customer_scores(
             ardent_engine::analytics::frame::text_opt("reason_3", rows.iter().map(|&i| reason(i, 2))),
             ardent_engine::analytics::frame::text_opt("reason_4", rows.iter().map(|&i| reason(i, 3))),
             text("recommended_action", rows.iter().map(|&i| ACTIONS[scores[i].band])),
-            money("exposure", rows.iter().map(|&i| cents(sample.x[[i, open]]))),
+            money("exposure", rows.iter().map(|&i| panel.open_cents[i])),
             money_opt("credit_limit", rows.iter().map(|&i| book.customers.credit_limit[panel.customer[i] as usize])),
             money("recommended_credit_limit", rows.iter().map(|&i| scores[i].recommended_limit_cents)),
             money("expected_loss", rows.iter().map(|&i| scores[i].expected_loss_cents)),
@@ -559,7 +559,6 @@ fn segment_scores(
     labels: &labels::Labels,
     reference: &[f64],
 ) -> Result<DataFrame> {
-    let open = column("open_ar");
     let reference = (!reference.is_empty()).then(|| PsiReference::new(reference));
     // Groups: (as_of, segment index + 1), with 0 = the portfolio.
     let mut keys: Vec<(i32, usize, usize)> = Vec::with_capacity(panel.len() * 2);
@@ -590,12 +589,12 @@ fn segment_scores(
         let end = start + keys[start..].iter().take_while(|k| k.0 == keys[start].0 && k.1 == keys[start].1).count();
         let rows: Vec<usize> = keys[start..end].iter().map(|k| k.2).collect();
         let n = rows.len() as f64;
-        let exposure: i64 = rows.iter().map(|&i| cents(sample.x[[i, open]]).max(0)).sum();
+        let exposure: i64 = rows.iter().map(|&i| panel.open_cents[i].max(0)).sum();
         let mut by_band = [0u64; 5];
         let mut exp_band = [0i64; 5];
         for &i in &rows {
             by_band[scores[i].band] += 1;
-            exp_band[scores[i].band] += cents(sample.x[[i, open]]).max(0);
+            exp_band[scores[i].band] += panel.open_cents[i].max(0);
         }
         let labelled: Vec<bool> = rows.iter().filter_map(|&i| labels.label[i]).collect();
         let performing: Vec<f64> = rows.iter().filter(|&&i| !labels.in_default[i]).map(|&i| scores[i].pd).collect();

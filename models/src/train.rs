@@ -25,7 +25,9 @@ use ardent_engine::analytics::labels::{LabelParams, Labeling};
 use crate::error::{ModelError, Result};
 use crate::gbdt::{GbdtParams, ValidGbdtParams};
 use crate::logistic::{LogisticParams, ValidLogisticParams};
-use crate::matrix::{Sample, day};
+use ardent_engine::calendar::format_day;
+
+use crate::matrix::Sample;
 use crate::metrics::{self, Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Part, Platt};
 use crate::score::{ScoreParams, Scoring};
@@ -237,14 +239,14 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
                 oot,
                 format!(
                     "the last {n} labelled month ends (from {}); training dates end {gap_days} days (the label horizon) before it",
-                    day(first_oot)
+                    format_day(first_oot)
                 ),
             )
         }
         Holdout::From(from) => (
             labelled.iter().copied().filter(|&i| sample.time[i] < from).collect(),
             labelled.iter().copied().filter(|&i| sample.time[i] >= from).collect(),
-            format!("rows dated from {}", day(from)),
+            format!("rows dated from {}", format_day(from)),
         ),
         Holdout::Customers => {
             let is_holdout = |i: usize| {
@@ -312,8 +314,6 @@ pub struct Candidate {
     /// Calibrated predictions on (up to 100k of) the training rows: the reference
     /// population for PSI.
     pub train_pd: Vec<f64>,
-    /// Seconds spent fitting (all folds and segments, summed over threads; for logs only).
-    pub fit_seconds: f64,
 }
 
 /// Everything training produced.
@@ -407,59 +407,57 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             .map(|(&i, _)| i)
             .collect()
     };
-    let timed: Vec<(Fitted, f64)> = jobs
-        .par_iter()
-        .map(|job| {
-            let clock = std::time::Instant::now();
-            fit_one(job.kind, sample, &rows_of(job), t).map(|f| (f, clock.elapsed().as_secs_f64()))
-        })
-        .collect::<Result<_>>()?;
-    let job_seconds: Vec<f64> = timed.iter().map(|t| t.1).collect();
-    let seconds = |kind: Kind, by_segment: bool| -> f64 {
-        jobs.iter()
-            .zip(&job_seconds)
-            .filter(|(j, _)| j.kind == kind && (by_segment || j.segment.is_none()))
-            .map(|(_, t)| t)
-            .sum()
-    };
-    let fitted: Vec<Fitted> = timed.into_iter().map(|t| t.0).collect();
+    let fitted: Vec<Fitted> =
+        jobs.par_iter().map(|job| fit_one(job.kind, sample, &rows_of(job), t)).collect::<Result<_>>()?;
     let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>| {
         jobs.iter().position(|j| *j == Job { kind, segment, fold }).map(|k| &fitted[k])
     };
     let y_train: Vec<bool> = split.train.iter().map(|&i| sample.label[i] == Some(true)).collect();
     let y_oot: Vec<bool> = split.oot.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    // Cross-validation metrics of calibrated out-of-fold probabilities (NaN = not scored).
+    let cv_of = |p: &[f64]| -> Vec<Metrics> {
+        (0..t.folds)
+            .map(|f| {
+                let idx: Vec<usize> = (0..p.len()).filter(|&k| folds[k] == f && !p[k].is_nan()).collect();
+                let q: Vec<f64> = idx.iter().map(|&k| p[k]).collect();
+                let y: Vec<bool> = idx.iter().map(|&k| y_train[k]).collect();
+                Metrics::of(&q, &y)
+            })
+            .collect()
+    };
+    // At most 100k training rows are the reference population for PSI; these rows and the
+    // out-of-time rows are the same for every candidate.
+    let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
+    let train_x = sample.x.select(ndarray::Axis(0), &reference);
+    let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
+    let oot_x = sample.x.select(ndarray::Axis(0), &split.oot);
+    let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
     let mut candidates = Vec::new();
     for &kind in &t.learners {
-        // Out-of-fold log-odds of every training row, from the fold's model of the row's scope.
-        let mut parts = Vec::new();
+        // Per scope: the final part, and the calibrated out-of-fold probability of every
+        // training row in the scope (from the model of the fold that held it out).
+        let mut parts: Vec<(Option<u32>, Part, Vec<f64>)> = Vec::new();
         for &segment in scopes_of(kind) {
+            let fold_models: Vec<&Fitted> = (0..t.folds)
+                .map(|f| fitted_of(kind, segment, Some(f)).unwrap_or_else(|| unreachable!("every fold was fitted")))
+                .collect();
             let in_scope: Vec<usize> = (0..split.train.len())
                 .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
                 .collect();
-            let z: Vec<f64> = in_scope
-                .par_iter()
-                .map(|&k| {
-                    let m = fitted_of(kind, segment, Some(folds[k]))
-                        .unwrap_or_else(|| unreachable!("every fold was fitted"));
-                    m.logit(sample.row(split.train[k]))
-                })
-                .collect();
+            let z: Vec<f64> =
+                in_scope.par_iter().map(|&k| fold_models[folds[k]].logit(sample.row(split.train[k]))).collect();
             let y: Vec<bool> = in_scope.iter().map(|&k| y_train[k]).collect();
             let calibration = Platt::fit(&z, &y);
-            let fold_metrics: Vec<Metrics> = (0..t.folds)
-                .map(|f| {
-                    let idx: Vec<usize> = (0..in_scope.len()).filter(|&k| folds[in_scope[k]] == f).collect();
-                    let p: Vec<f64> = idx.iter().map(|&k| calibration.apply(z[k])).collect();
-                    let y: Vec<bool> = idx.iter().map(|&k| y[k]).collect();
-                    Metrics::of(&p, &y)
-                })
-                .collect();
+            let mut oof = vec![f64::NAN; split.train.len()];
+            for (&k, &z) in in_scope.iter().zip(&z) {
+                oof[k] = calibration.apply(z);
+            }
             let final_fit =
                 fitted_of(kind, segment, None).unwrap_or_else(|| unreachable!("the final model was fitted")).clone();
             parts.push((
                 segment,
                 Part { segment: segment.map(|s| sample.segments[s as usize].clone()), fitted: final_fit, calibration },
-                fold_metrics,
+                oof,
             ));
         }
         let positive = sample.positive.clone();
@@ -475,32 +473,20 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 parts: vec![portfolio.1.clone()],
                 clusters: None,
             },
-            portfolio.2.clone(),
+            cv_of(&portfolio.2),
         )];
         if parts.len() > 1 {
             let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
             seg_parts.push(portfolio.1.clone());
-            // Cross-validation of the segment models: each fold's held-out rows scored by
-            // their segment's fold model (or the portfolio's), pooled.
-            let cv: Vec<Metrics> = (0..t.folds)
-                .map(|f| {
-                    let idx: Vec<usize> = (0..split.train.len()).filter(|&k| folds[k] == f).collect();
-                    let p: Vec<f64> = idx
-                        .iter()
-                        .map(|&k| {
-                            let i = split.train[k];
-                            let part = parts[1..]
-                                .iter()
-                                .find(|p| p.0 == Some(sample.segment[i]))
-                                .map(|p| (fitted_of(kind, p.0, Some(f)), p.1.calibration))
-                                .unwrap_or((fitted_of(kind, None, Some(f)), portfolio.1.calibration));
-                            part.0.map_or(f64::NAN, |m| part.1.apply(m.logit(sample.row(i))))
-                        })
-                        .collect();
-                    let y: Vec<bool> = idx.iter().map(|&k| y_train[k]).collect();
-                    Metrics::of(&p, &y)
+            // Each row as the segment model scores it: its segment's out-of-fold probability,
+            // or the portfolio's for a segment without its own part.
+            let pooled: Vec<f64> = (0..split.train.len())
+                .map(|k| {
+                    let own = parts[1..].iter().find(|p| p.0 == Some(sample.segment[split.train[k]]));
+                    own.map_or(portfolio.2[k], |p| p.2[k])
                 })
                 .collect();
+            let cv = cv_of(&pooled);
             models.push((
                 "by_segment",
                 Model {
@@ -514,14 +500,8 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 cv,
             ));
         }
-        // At most 100k training rows are the reference population for PSI.
-        let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
         for (scope, model, cv) in models {
-            let train_x = sample.x.select(ndarray::Axis(0), &reference);
-            let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
             let train_pd = model.predict(&train_x, &train_seg, &sample.segments);
-            let oot_x = sample.x.select(ndarray::Axis(0), &split.oot);
-            let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
             let oot_pd = model.predict(&oot_x, &oot_seg, &sample.segments);
             let oot = Metrics::of(&oot_pd, &y_oot);
             let importance = model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
@@ -534,7 +514,6 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 oot,
                 importance,
                 train_pd,
-                fit_seconds: seconds(kind, scope == "by_segment"),
                 model,
             });
         }

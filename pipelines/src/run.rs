@@ -70,6 +70,24 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
     }
 }
 
+/// Index the validated tables as the settings say (reporting currency, FX rate age,
+/// segment columns).
+pub fn index(settings: &Settings, ingested: &Ingested) -> Result<Book, EngineError> {
+    let t = &ingested.tables;
+    Book::from_tables(
+        BookTables {
+            ledger: &t.ledger,
+            payments: &t.payments,
+            payment_refs: &t.payment_refs,
+            customers: &t.customers,
+            fx_rates: &t.fx_rates,
+        },
+        &settings.ingest.reporting_currency,
+        settings.ingest.max_rate_age_days,
+        &settings.analysis.segment_columns,
+    )
+}
+
 /// What the analytics and models stages produced.
 #[derive(Debug)]
 pub struct Analysed {
@@ -91,20 +109,8 @@ pub fn analytics_stage(
     printer: &Printer,
 ) -> anyhow::Result<Analysed> {
     let mut timings = Vec::new();
-    let t = &ingested.tables;
     let started = Instant::now();
-    let book = Book::from_tables(
-        BookTables {
-            ledger: &t.ledger,
-            payments: &t.payments,
-            payment_refs: &t.payment_refs,
-            customers: &t.customers,
-            fx_rates: &t.fx_rates,
-        },
-        &settings.ingest.reporting_currency,
-        settings.ingest.max_rate_age_days,
-        &settings.analysis.segment_columns,
-    )?;
+    let book = index(settings, ingested)?;
     timings.push(("index", started.elapsed().as_millis() as u64));
     let started = Instant::now();
     let apps = apply_cash(&book);

@@ -73,6 +73,8 @@ pub struct Panel {
     pub customer: Vec<u32>,
     /// Row-major values, `FEATURES.len()` per row.
     pub values: Vec<f64>,
+    /// Open AR of each row in exact reporting cents (the money behind `open_ar`).
+    pub open_cents: Vec<i64>,
 }
 
 impl Panel {
@@ -107,7 +109,10 @@ struct Exposure {
 }
 
 /// Features of customer `c` at every month end (`ctx.months[1..]`).
-fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.len()])>> {
+/// One customer's rows: (month index, open AR in cents, features).
+type Rows = Vec<(usize, i64, [f64; FEATURES.len()])>;
+
+fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
     let book = ctx.book;
     let docs = &book.docs;
     let k_count = ctx.months.len();
@@ -210,18 +215,18 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Vec<(usize, [f64; FEATURES.le
             f64::from(t0 - since),
             book.customers.external_score[c].unwrap_or(f64::NAN),
         ];
-        rows.push((k, values));
+        rows.push((k, e.open, values));
     }
     Ok(rows)
 }
 
 /// Build the panel at every month end.
 pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
-    let per_customer: Vec<Vec<(usize, [f64; FEATURES.len()])>> =
+    let per_customer: Vec<Rows> =
         (0..ctx.book.customers.len()).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
     let mut order: Vec<(usize, u32, usize)> = Vec::new();
     for (c, rows) in per_customer.iter().enumerate() {
-        for (i, (k, _)) in rows.iter().enumerate() {
+        for (i, (k, _, _)) in rows.iter().enumerate() {
             order.push((*k, c as u32, i));
         }
     }
@@ -231,7 +236,9 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
     for (k, c, i) in order {
         panel.as_of.push(ctx.months[k]);
         panel.customer.push(c);
-        panel.values.extend_from_slice(&per_customer[c as usize][i].1);
+        let (_, open, values) = &per_customer[c as usize][i];
+        panel.open_cents.push(*open);
+        panel.values.extend_from_slice(values);
     }
     Ok(panel)
 }

@@ -71,61 +71,53 @@ pub struct Labels {
     pub in_default: Vec<bool>,
 }
 
-/// Whether customer `c` meets the default condition on day `t0` itself.
-fn in_default(ctx: &Context<'_>, l: &Labeling, t0: i32, c: usize) -> bool {
-    let docs = &ctx.book.docs;
-    let (mut open, mut due) = (0i64, 0i64);
-    for d in ctx.book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable() && docs.date[d] <= t0) {
-        let left = docs.amount[d] - settled_by(ctx.apps, d, t0).total();
-        if left <= 0 {
-            continue;
-        }
-        let rep = at_rate(left, i128::from(docs.rate[d]));
-        open += rep;
-        if t0 - docs.due[d].unwrap_or(docs.date[d]) >= l.dpd {
-            due += rep;
-        }
-    }
-    due > 0 && due as f64 >= l.share * open as f64
-}
-
-fn label(ctx: &Context<'_>, l: &Labeling, t0: i32, c: usize) -> Option<bool> {
-    let end = t0 + l.horizon_days;
-    if end > ctx.last_day {
-        return None;
-    }
+/// Customer `c` at `t0`: its label, and whether it is already in default that day (then
+/// unlabelled). One pass over the documents open at `t0` serves both.
+fn outcome(ctx: &Context<'_>, l: &Labeling, t0: i32, c: usize) -> (Option<bool>, bool) {
     let docs = &ctx.book.docs;
     let range = ctx.book.customers.docs(c);
-    if range.clone().any(|d| docs.kind[d] == DocType::WriteOff && docs.date[d] > t0 && docs.date[d] <= end) {
-        return Some(true);
-    }
-    let (mut open, mut reached) = (0i64, 0i64);
-    for d in range.filter(|&d| docs.kind[d].is_receivable() && docs.date[d] <= t0) {
+    let end = t0 + l.horizon_days;
+    let known = end <= ctx.last_day;
+    // Reporting cents open at t0, of it already `dpd` past due, and of it still open on the
+    // day it would cross `dpd` within the horizon.
+    let (mut open, mut due, mut reached) = (0i64, 0i64, 0i64);
+    for d in range.clone().filter(|&d| docs.kind[d].is_receivable() && docs.date[d] <= t0) {
         let rate = i128::from(docs.rate[d]);
         let left = docs.amount[d] - settled_by(ctx.apps, d, t0).total();
         if left <= 0 {
             continue;
         }
-        open += at_rate(left, rate);
-        let crossing = (docs.due[d].unwrap_or(docs.date[d]) + l.dpd).max(t0 + 1);
-        if crossing <= end {
+        let rep = at_rate(left, rate);
+        open += rep;
+        let due_day = docs.due[d].unwrap_or(docs.date[d]);
+        if t0 - due_day >= l.dpd {
+            due += rep;
+        }
+        let crossing = (due_day + l.dpd).max(t0 + 1);
+        if known && crossing <= end {
             let still = docs.amount[d] - settled_by(ctx.apps, d, crossing).total();
             if still > 0 {
                 reached += at_rate(still, rate);
             }
         }
     }
-    Some(reached > 0 && reached as f64 >= l.share * open as f64)
+    let meets = |amount: i64| amount > 0 && amount as f64 >= l.share * open as f64;
+    if meets(due) {
+        return (None, true);
+    }
+    if !known {
+        return (None, false);
+    }
+    let written_off =
+        range.clone().any(|d| docs.kind[d] == DocType::WriteOff && docs.date[d] > t0 && docs.date[d] <= end);
+    (Some(written_off || meets(reached)), false)
 }
 
 /// The labels of every panel row.
 pub fn customer_default(ctx: &Context<'_>, panel: &Panel, labeling: &Labeling) -> Labels {
     let rows: Vec<(Option<bool>, bool)> = (0..panel.len())
         .into_par_iter()
-        .map(|i| {
-            let (t0, c) = (panel.as_of[i], panel.customer[i] as usize);
-            if in_default(ctx, labeling, t0, c) { (None, true) } else { (label(ctx, labeling, t0, c), false) }
-        })
+        .map(|i| outcome(ctx, labeling, panel.as_of[i], panel.customer[i] as usize))
         .collect();
     let (label, in_default) = rows.into_iter().unzip();
     Labels { label, in_default }
