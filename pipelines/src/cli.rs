@@ -26,7 +26,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   3  missing input (a configured file, folder or glob matches nothing)
   4  data error (unreadable file, missing required column, wrong date or number format)
   5  data quality: more rows rejected than run.max_rejected_share allows; nothing published
-  6  I/O error (permission denied, disk full) while reading or writing";
+  6  I/O error (permission denied, disk full, object store unreachable) while reading or writing
+  7  verify: the published output does not match its manifest or contracts";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -43,6 +44,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Print the contract of every input and output table and the validation rules.
     Schema(SchemaArgs),
+    /// Check a published output: files match the manifest, schemas match the contracts,
+    /// input counts add up, reconciliation passed.
+    Verify(VerifyArgs),
 }
 
 /// Size presets of the generator.
@@ -105,9 +109,9 @@ pub struct PipelineArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
-    /// Output folder.
+    /// Output location: a folder or an object-store URL (s3://bucket/prefix, gs://, az://).
     #[arg(long, short, env = "ARDENT_OUT")]
-    pub out: Option<PathBuf>,
+    pub out: Option<String>,
 }
 
 /// Learners.
@@ -173,4 +177,11 @@ pub struct ScoreArgs {
 pub struct SchemaArgs {
     /// Print only this table (input or output name).
     pub table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The output to check: a folder or an object-store URL (default: ./ardent-out).
+    #[arg(default_value = "ardent-out", env = "ARDENT_OUT")]
+    pub out: String,
 }

@@ -18,8 +18,10 @@ pub const MISSING_INPUT: u8 = 3;
 pub const DATA: u8 = 4;
 /// Too many rows were rejected; nothing was published.
 pub const DATA_QUALITY: u8 = 5;
-/// Reading or writing failed at the OS level.
+/// Reading or writing failed at the OS level or in an object store.
 pub const IO: u8 = 6;
+/// `ardent verify` found a published output that does not match its manifest.
+pub const VERIFY: u8 = 7;
 
 fn of_kind(kind: ErrorKind) -> u8 {
     match kind {
@@ -49,6 +51,15 @@ pub fn code(err: &anyhow::Error) -> u8 {
                 GenError::Params(_) => CONFIG,
                 GenError::Write { .. } => IO,
             };
+        }
+        if cause.downcast_ref::<crate::verify::VerifyFailed>().is_some() {
+            return VERIFY;
+        }
+        if cause.downcast_ref::<crate::verify::NotPublished>().is_some() {
+            return MISSING_INPUT;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::location::StoreError>() {
+            return if e.is_not_found() { MISSING_INPUT } else { IO };
         }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return IO;

@@ -1,13 +1,18 @@
 //! # ardent (the command line)
 //!
 //! `cli` parses, `settings` resolves (defaults < config file < environment < flags),
-//! `commands` run, `run` holds the stages in order, `publish` writes the outputs and the
-//! manifest, `printer` is the only stdout writer, and `exit` maps errors to exit codes.
+//! `commands` run, `run` holds the stages in order, `publish` writes a run folder and its
+//! manifest, `commit` makes it the published output atomically, `location` reaches local
+//! folders and object stores, `verify` checks a published output, `printer` is the only
+//! stdout writer, and `exit` maps errors to exit codes.
 
 pub mod cli;
 pub mod commands;
+pub mod commit;
 pub mod exit;
+pub mod location;
 pub mod printer;
 pub mod publish;
 pub mod run;
 pub mod settings;
+pub mod verify;

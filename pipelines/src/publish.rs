@@ -1,11 +1,12 @@
-//! Publishing a run: every table is written as Parquet into a staging folder inside the
-//! output folder, then moved into place, and `_manifest.json` is written last. A reader that
-//! finds a manifest finds the tables it lists. (Crash-proof publishing across several
-//! tables is issue 5.)
+//! Publishing a run. Every table, the models and `_manifest.json` are written into a run
+//! folder `runs/<run_id>/` (staged as `runs/<run_id>.partial/` locally, in a temporary
+//! folder for object stores); [`crate::commit`] then makes it the published output in one
+//! atomic step and prunes old runs. The manifest is written last and lists every file with
+//! its size and SHA-256, so `ardent verify` can check a published output.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -16,11 +17,13 @@ use ardent_engine::ingest::quarantine::InputCounts;
 use ardent_engine::sink::write_table;
 use ardent_engine::{EngineError, contracts::InputKind};
 use polars::prelude::DataFrame;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use ardent_models::run::ModelRun;
 
+use crate::commit::{MANIFEST, RUNS, Staging};
+use crate::printer::Printer;
 use crate::run::Timings;
 use crate::settings::{PipelineConfig, Settings};
 
@@ -28,6 +31,9 @@ use crate::settings::{PipelineConfig, Settings};
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
     pub run_id: String,
+    /// The folder, relative to the output location, that every path below is relative to
+    /// (`runs/<run_id>/`). Locally the output folder also links each table to it.
+    pub data_prefix: String,
     pub ardent_version: &'static str,
     pub polars_version: &'static str,
     pub started_at: String,
@@ -46,6 +52,16 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models_skipped: Option<String>,
     pub timings_ms: Vec<(String, u64)>,
+    /// Every file of the run (tables, partitions, model artifacts), except the manifest.
+    pub files: Vec<RunFile>,
+}
+
+/// One published file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunFile {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// The models of a run.
@@ -121,7 +137,7 @@ pub struct CashApplication {
     pub unapplied_share: f64,
 }
 
-fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
+pub(crate) fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -142,7 +158,8 @@ fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// Write every table and the manifest to `settings.out`.
+/// Write every table, the models and the manifest into a new run folder and publish it
+/// (see [`crate::commit`]).
 pub fn publish(
     settings: &Settings,
     ingested: Ingested,
@@ -150,11 +167,10 @@ pub fn publish(
     models: Option<ModelRun>,
     models_skipped: Option<String>,
     mut timings: Timings,
+    printer: &Printer,
 ) -> anyhow::Result<Manifest> {
     let started_at = now();
     let t0 = Instant::now();
-    let out = &settings.out;
-    std::fs::create_dir_all(out).map_err(EngineError::io("creating the output folder", out))?;
     let mut inputs = Vec::new();
     for kind in InputKind::ALL {
         let Some((_, counts)) = ingested.counts.iter().find(|(k, _)| *k == kind) else { continue };
@@ -176,12 +192,13 @@ pub fn publish(
         let d = h.finalize();
         format!(
             "{}-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
             d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
         )
     };
-    let staging = out.join(format!(".staging-{run_id}"));
-    std::fs::create_dir_all(&staging).map_err(EngineError::io("creating", &staging))?;
+    let staged = Staging::new(&settings.out, &run_id)?;
+    let staging = staged.path();
+    printer.note(format!("publish: staging run {run_id}"));
 
     let Ingested { tables, quarantine, data_quality, .. } = ingested;
     let cash_summary = dashboards.cash_summary.clone();
@@ -197,7 +214,6 @@ pub fn publish(
         (contracts::QUARANTINE_TABLE.clone(), quarantine),
     ];
     flat.extend(dashboard_tables);
-    let mut names = Vec::new();
     let mut manifest_models = None;
     if let Some(run) = models {
         flat.extend(run.tables);
@@ -217,19 +233,19 @@ pub fn publish(
                 calibrated: file.metrics.calibrated,
             });
         }
-        names.push("models".to_string());
         manifest_models = Some(ManifestModels { champion, invoice_champion, candidates });
     }
     let mut outputs = Vec::new();
     for (contract, mut df) in flat {
         let name = format!("{}.parquet", contract.name);
         let rows = write_table(&mut df, &contract, &staging.join(&name))?;
-        outputs.push(ManifestOutput::new(&contract, name.clone(), rows, None));
-        names.push(name);
+        printer.note(format!("publish: wrote {name} ({rows} rows)"));
+        outputs.push(ManifestOutput::new(&contract, name, rows, None));
     }
     let aging_contract = &aging_contract;
     let mut rows = 0;
     let partitions = aging.len() as u64;
+    std::fs::create_dir_all(staging.join(aging_contract.name)).map_err(EngineError::io("creating", staging))?;
     for (as_of, mut df) in aging {
         let path = staging
             .join(aging_contract.name)
@@ -237,25 +253,13 @@ pub fn publish(
             .join("part-0.parquet");
         rows += write_table(&mut df, aging_contract, &path)?;
     }
-    std::fs::create_dir_all(staging.join(aging_contract.name)).map_err(EngineError::io("creating", &staging))?;
+    printer.note(format!("publish: wrote {}/ ({rows} rows in {partitions} partitions)", aging_contract.name));
     outputs.push(ManifestOutput::new(aging_contract, format!("{}/", aging_contract.name), rows, Some(partitions)));
-    names.push(aging_contract.name.to_string());
 
-    // The old manifest goes first: while files are swapped, no manifest promises them.
-    let manifest_path = out.join("_manifest.json");
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(EngineError::io("removing", &manifest_path))?;
-    }
-    for name in &names {
-        let from = staging.join(name);
-        let to = out.join(name);
-        if to.is_dir() {
-            std::fs::remove_dir_all(&to).map_err(EngineError::io("replacing", &to))?;
-        }
-        std::fs::rename(&from, &to).map_err(EngineError::io("moving into place", &to))?;
-    }
+    let files = checksum_tree(staging)?;
     timings.push(("publish", t0.elapsed().as_millis() as u64));
     let manifest = Manifest {
+        data_prefix: format!("{RUNS}/{run_id}/"),
         run_id,
         ardent_version: env!("CARGO_PKG_VERSION"),
         polars_version: "0.55.2",
@@ -279,11 +283,43 @@ pub fn publish(
         models: manifest_models,
         models_skipped,
         timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
+        files,
     };
-    let tmp = staging.join("_manifest.json");
     let json = serde_json::to_string_pretty(&manifest).context("serialising the manifest")?;
-    std::fs::write(&tmp, json).map_err(EngineError::io("writing", &tmp))?;
-    std::fs::rename(&tmp, &manifest_path).map_err(EngineError::io("moving into place", &manifest_path))?;
-    std::fs::remove_dir_all(&staging).map_err(EngineError::io("removing", &staging))?;
+    let manifest_path = staging.join(MANIFEST);
+    std::fs::write(&manifest_path, &json).map_err(EngineError::io("writing", &manifest_path))?;
+    staged.commit(&manifest.run_id, json.as_bytes(), settings.keep_runs, printer)?;
     Ok(manifest)
+}
+
+/// Every file under `dir` (recursively) with its `/`-separated relative path, in path order.
+pub(crate) fn relative_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            if entry.file_type()?.is_dir() {
+                walk(&entry.path(), &rel, out)?;
+            } else {
+                out.push((rel, entry.path()));
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    walk(dir, "", &mut found).map_err(EngineError::io("listing", dir))?;
+    found.sort();
+    Ok(found)
+}
+
+/// Size and SHA-256 of every file under `dir`.
+fn checksum_tree(dir: &Path) -> anyhow::Result<Vec<RunFile>> {
+    relative_files(dir)?
+        .into_iter()
+        .map(|(path, full)| {
+            let (sha256, bytes) = sha256(&full).map_err(EngineError::io("checksumming", &full))?;
+            Ok(RunFile { path, bytes, sha256 })
+        })
+        .collect()
 }

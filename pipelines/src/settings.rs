@@ -10,6 +10,8 @@ use ardent_engine::ingest::{IngestSpec, InputParams};
 use ardent_models::train::{TrainParams, Training};
 use serde::{Deserialize, Serialize};
 
+use crate::location::Location;
+
 /// A mistake in the configuration or the flags (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -44,8 +46,12 @@ pub struct RunConfig {
     pub max_rejected_share: Option<f64>,
     /// Days an FX rate stays valid after its date (covers weekends and holidays). Default: 7.
     pub max_rate_age_days: Option<u16>,
-    /// Output folder, relative to the current directory. Default: ./ardent-out.
-    pub out: Option<PathBuf>,
+    /// Output location: a folder (relative to the current directory) or an object-store
+    /// URL (`s3://bucket/prefix`, `gs://…`, `az://…`). Default: ./ardent-out.
+    pub out: Option<String>,
+    /// Published runs kept in `runs/` (the current one and those before it, so a reader
+    /// still holding an older manifest can finish). At least 1. Default: 2.
+    pub keep_runs: Option<usize>,
 }
 
 /// `[inputs.*]`.
@@ -64,6 +70,8 @@ pub const DEFAULT_REPORTING_CURRENCY: &str = "USD";
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
 /// Default of `run.max_rate_age_days`.
 pub const DEFAULT_MAX_RATE_AGE_DAYS: u16 = 7;
+/// Default of `run.keep_runs`.
+pub const DEFAULT_KEEP_RUNS: usize = 2;
 /// Default output folder.
 pub const DEFAULT_OUT: &str = "ardent-out";
 
@@ -100,7 +108,8 @@ pub struct Settings {
     pub analysis: Analysis,
     pub training: Training,
     pub max_rejected_share: f64,
-    pub out: PathBuf,
+    pub out: Location,
+    pub keep_runs: usize,
 }
 
 /// Flags that override the config.
@@ -108,7 +117,7 @@ pub struct Settings {
 pub struct Overrides {
     pub config: Option<PathBuf>,
     pub max_rejected_share: Option<f64>,
-    pub out: Option<PathBuf>,
+    pub out: Option<String>,
 }
 
 /// Resolve defaults < config file < environment < flags and check everything.
@@ -118,7 +127,7 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
     let config = load(&config_path)?;
     let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
-    let RunConfig { reporting_currency, max_rejected_share: file_share, max_rate_age_days, out: file_out } =
+    let RunConfig { reporting_currency, max_rejected_share: file_share, max_rate_age_days, out: file_out, keep_runs } =
         config.run.clone();
     let max_rejected_share = max_rejected_share.or(file_share).unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     if !(0.0..=1.0).contains(&max_rejected_share) || max_rejected_share.is_nan() {
@@ -171,6 +180,14 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         let message = e.to_string();
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;
-    let out = out.or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
-    Ok(Settings { config_path, config, ingest, analysis, training, max_rejected_share, out })
+    let out = Location::parse(&out.or(file_out).unwrap_or_else(|| DEFAULT_OUT.to_string()), Path::new("."))?;
+    let keep_runs = keep_runs.unwrap_or(DEFAULT_KEEP_RUNS);
+    if keep_runs == 0 {
+        return Err(ConfigError(format!(
+            "{}: `run.keep_runs` must be at least 1 (the published run), but is 0",
+            config_path.display()
+        ))
+        .into());
+    }
+    Ok(Settings { config_path, config, ingest, analysis, training, max_rejected_share, out, keep_runs })
 }

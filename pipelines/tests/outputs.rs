@@ -161,19 +161,29 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
     }
     let quarantine = std::fs::metadata(outputs[0].join("quarantine.parquet")).unwrap().len();
     assert!(quarantine > 2_000, "the dirty data should fill the quarantine");
-    let files = parquet_files(&outputs[0]);
-    assert!(files.len() > 20, "every table, and one aging file per month end");
-    assert!(files.iter().any(|f| f.ends_with("customer_scores.parquet")), "the models ran");
-    let mut models: Vec<_> =
-        std::fs::read_dir(outputs[0].join("models")).unwrap().map(|e| e.unwrap().path().join("model.json")).collect();
-    models.sort();
-    assert!(models.len() >= 4, "{models:?}");
-    for a in files.into_iter().chain(models) {
-        let b = outputs[1].join(a.strip_prefix(&outputs[0]).unwrap());
-        assert!(
-            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
-            "{} differs between 1 and 2 threads",
-            a.display()
-        );
+    // The manifests list every file of the run with its SHA-256.
+    let [a, b] = [&outputs[0], &outputs[1]].map(|o| manifest_files(o));
+    assert!(
+        a.iter().filter(|(p, _)| p.ends_with(".parquet")).count() > 20,
+        "every table, and one aging file per month end"
+    );
+    assert!(a.iter().any(|(p, _)| p == "customer_scores.parquet"), "the models ran");
+    assert!(a.iter().filter(|(p, _)| p.ends_with("/model.json")).count() >= 4, "{a:?}");
+    for ((pa, sa), (pb, sb)) in a.iter().zip(&b) {
+        assert_eq!(pa, pb);
+        assert_eq!(sa, sb, "{pa} differs between 1 and 2 threads");
     }
+    assert_eq!(a.len(), b.len());
+}
+
+/// (path, SHA-256) of every file the output's manifest lists.
+fn manifest_files(out: &Path) -> Vec<(String, String)> {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
+        .collect()
 }

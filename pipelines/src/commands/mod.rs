@@ -7,6 +7,7 @@ pub mod schema;
 pub mod score;
 pub mod train;
 pub mod validate;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
@@ -20,5 +21,6 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Schema(args) => schema::schema(args, printer),
         Command::Train(args) => train::train(args, printer),
         Command::Score(args) => score::score(args, printer),
+        Command::Verify(args) => verify::verify(args, printer),
     }
 }

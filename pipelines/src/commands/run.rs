@@ -18,7 +18,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Manifest> {
     let analysed = analytics_stage(&settings, &ingested, true, printer)?;
     timings.extend(analysed.timings);
     let manifest =
-        publish(&settings, ingested, analysed.dashboards, analysed.models, analysed.models_skipped, timings)?;
-    printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out.display()));
+        publish(&settings, ingested, analysed.dashboards, analysed.models, analysed.models_skipped, timings, printer)?;
+    printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out));
     Ok(manifest)
 }

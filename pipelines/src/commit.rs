@@ -1,0 +1,209 @@
+//! How a finished run folder becomes the published output in one atomic step, locally and
+//! in object stores, and how old runs are pruned. [`Staging`] is made by
+//! [`crate::publish`], filled with the run's files, and consumed by [`Staging::commit`].
+//!
+//! Layout of an output location:
+//!
+//! ```text
+//! runs/<run_id>/…            every file of one run, its _manifest.json written last
+//! _manifest.json             the published run: its data_prefix names runs/<run_id>/
+//! current -> runs/<run_id>   (local only) the published run folder
+//! ledger.parquet -> current/ledger.parquet, aging -> current/aging, …   (local only)
+//! ```
+//!
+//! The commit point is one operation that readers cannot observe half done: locally, the
+//! rename of a new `current` symbolic link over the old one (the root `_manifest.json` and
+//! every table path are links through `current`, so they all switch together); in an object
+//! store, the single PUT of the root `_manifest.json`. A run killed before that point leaves
+//! the previous output exactly as it was; its leftovers are removed by the next run.
+//! One writer per output location at a time.
+
+use std::path::{Path, PathBuf};
+
+use ardent_engine::EngineError;
+
+use crate::location::{Location, Remote};
+use crate::printer::Printer;
+
+/// The manifest's file name, at the output root and in every run folder.
+pub const MANIFEST: &str = "_manifest.json";
+/// The folder of run folders.
+pub const RUNS: &str = "runs";
+/// (local) The link to the published run folder.
+pub const CURRENT: &str = "current";
+const PARTIAL: &str = ".partial";
+
+/// A run folder being written.
+#[derive(Debug)]
+pub struct Staging {
+    target: Location,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Staging {
+    /// A new, empty staging folder for `run_id` at `out`: `runs/<run_id>.partial/` locally,
+    /// a temporary folder for an object store.
+    pub fn new(out: &Location, run_id: &str) -> anyhow::Result<Staging> {
+        match out {
+            Location::Local(root) => {
+                let dir = root.join(RUNS).join(format!("{run_id}{PARTIAL}"));
+                std::fs::create_dir_all(&dir).map_err(EngineError::io("creating", &dir))?;
+                Ok(Staging { target: out.clone(), dir, _temp: None })
+            }
+            Location::Remote(_) => {
+                let temp = tempfile::Builder::new()
+                    .prefix("ardent-run-")
+                    .tempdir()
+                    .map_err(EngineError::io("creating a staging folder in", &std::env::temp_dir()))?;
+                Ok(Staging { target: out.clone(), dir: temp.path().to_path_buf(), _temp: Some(temp) })
+            }
+        }
+    }
+
+    /// The folder to write the run's files into.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Publish the staged run (its `_manifest.json` already written, `manifest` its
+    /// bytes), then keep only the `keep` newest published runs.
+    pub fn commit(self, run_id: &str, manifest: &[u8], keep: usize, printer: &Printer) -> anyhow::Result<()> {
+        match &self.target {
+            Location::Local(root) => commit_local(root, &self.dir, run_id, keep, printer),
+            Location::Remote(remote) => commit_remote(remote, &self.dir, run_id, manifest, keep, printer),
+        }
+    }
+}
+
+fn commit_local(root: &Path, staged: &Path, run_id: &str, keep: usize, printer: &Printer) -> anyhow::Result<()> {
+    let runs = root.join(RUNS);
+    let final_dir = runs.join(run_id);
+    std::fs::rename(staged, &final_dir).map_err(EngineError::io("moving into place", &final_dir))?;
+    // The commit point: `current` now names the new run.
+    replace_with_link(root, CURRENT, &Path::new(RUNS).join(run_id))?;
+    printer.note(format!("publish: {} now points to run {run_id}", root.join(CURRENT).display()));
+    // Stable paths for BI tools, each through `current`; they switched with it.
+    let mut names: Vec<String> = std::fs::read_dir(&final_dir)
+        .map_err(EngineError::io("listing", &final_dir))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(EngineError::io("listing", &final_dir))?;
+    names.sort();
+    for name in &names {
+        let target = Path::new(CURRENT).join(name);
+        let at = root.join(name);
+        if std::fs::read_link(&at).ok().as_deref() != Some(target.as_path()) {
+            replace_with_link(root, name, &target)?;
+        }
+    }
+    // Links to tables the new run does not have (models skipped, say) would dangle.
+    for entry in std::fs::read_dir(root).map_err(EngineError::io("listing", root))?.flatten() {
+        let at = entry.path();
+        if let Ok(target) = std::fs::read_link(&at)
+            && target.starts_with(CURRENT)
+            && !root.join(&target).exists()
+        {
+            std::fs::remove_file(&at).map_err(EngineError::io("removing", &at))?;
+        }
+    }
+    let mut ids: Vec<String> = std::fs::read_dir(&runs)
+        .map_err(EngineError::io("listing", &runs))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    for id in doomed(&ids, run_id, keep, |id| runs.join(id).join(crate::commit::MANIFEST).exists()) {
+        let dir = runs.join(&id);
+        std::fs::remove_dir_all(&dir).map_err(EngineError::io("removing an old run", &dir))?;
+    }
+    Ok(())
+}
+
+/// Point `root/name` at `target` in one rename (a link next to it, then moved over it).
+fn replace_with_link(root: &Path, name: &str, target: &Path) -> anyhow::Result<()> {
+    let at = root.join(name);
+    let tmp = root.join(format!(".{name}.link-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    symlink(target, &tmp).map_err(EngineError::io("creating a link", &tmp))?;
+    // A real folder from an older layout cannot be renamed over; it goes first.
+    if std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(&at).map_err(EngineError::io("replacing", &at))?;
+    }
+    std::fs::rename(&tmp, &at).map_err(EngineError::io("moving into place", &at))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(windows)]
+fn symlink(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_dir(target, at)
+}
+
+fn commit_remote(
+    remote: &Remote,
+    staged: &Path,
+    run_id: &str,
+    manifest: &[u8],
+    keep: usize,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let files = crate::publish::relative_files(staged)?;
+    for (rel, full) in files.iter().filter(|(rel, _)| rel != MANIFEST) {
+        remote.upload(full, &format!("{RUNS}/{run_id}/{rel}"))?;
+    }
+    remote.put(&format!("{RUNS}/{run_id}/{MANIFEST}"), manifest.to_vec())?;
+    // The commit point: one PUT replaces the root manifest.
+    remote.put(MANIFEST, manifest.to_vec())?;
+    printer.note(format!("publish: {} now names run {run_id} ({} files)", remote.url_of(MANIFEST), files.len()));
+    let listed = remote.list(RUNS)?;
+    let mut ids: Vec<String> = listed.iter().filter_map(|(rel, _)| rel.split('/').nth(1).map(str::to_string)).collect();
+    ids.sort();
+    ids.dedup();
+    let complete = |id: &str| listed.iter().any(|(rel, _)| *rel == format!("{RUNS}/{id}/{MANIFEST}"));
+    for id in doomed(&ids, run_id, keep, complete) {
+        remote.delete_all(&format!("{RUNS}/{id}"))?;
+    }
+    Ok(())
+}
+
+/// Run folders to delete after `current` was published: everything except `current` and
+/// the `keep - 1` newest complete runs before it. Runs after `current` and incomplete ones
+/// are leftovers of killed runs. Run ids sort by their start time.
+fn doomed(ids: &[String], current: &str, keep: usize, complete: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut kept_before = 0;
+    let mut doomed = Vec::new();
+    for id in ids.iter().rev() {
+        if id == current {
+            continue;
+        }
+        if id.as_str() < current && complete(id) && kept_before + 1 < keep {
+            kept_before += 1;
+        } else {
+            doomed.push(id.clone());
+        }
+    }
+    doomed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::doomed;
+
+    #[test]
+    fn pruning_keeps_the_published_run_and_the_newest_complete_ones_before_it() {
+        let ids: Vec<String> = ["a", "b", "b.partial", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
+        // "d" is published; "e" came from a run killed after it; "b" never finished.
+        let complete = |id: &str| id != "b" && !id.ends_with(".partial");
+        let mut gone = doomed(&ids, "d", 2, complete);
+        gone.sort();
+        assert_eq!(gone, ["a", "b", "b.partial", "e"]);
+        let mut gone = doomed(&ids, "d", 1, complete);
+        gone.sort();
+        assert_eq!(gone, ["a", "b", "b.partial", "c", "e"]);
+    }
+}

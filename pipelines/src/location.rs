@@ -1,0 +1,268 @@
+//! Where a run reads and writes: a local path, or a folder in an object store (`s3://`,
+//! `gs://`, `az://`) reached through object_store. [`Location::parse`] builds one from a
+//! config value or a flag; credentials and endpoints come from the environment (`AWS_*`,
+//! `GOOGLE_*`, `AZURE_*`, as the cloud SDKs read them) and are never printed: a location
+//! displays as its URL without user info.
+//!
+//! The engine reads and writes local files only. Remote inputs are fetched into a local
+//! folder before ingest ([`Remote::fetch`]); outputs are written locally and uploaded by
+//! [`crate::publish`]. Data moves one way and the engine never sees a URL.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+use crate::settings::ConfigError;
+
+/// An object-store operation that failed (exit code 6, or 3 when an input is missing).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{action} {url}: {source}. Check the URL, the credentials in the environment (AWS_*, GOOGLE_*, AZURE_*) and that the store is reachable"
+)]
+pub struct StoreError {
+    pub action: &'static str,
+    pub url: String,
+    #[source]
+    pub source: object_store::Error,
+}
+
+impl StoreError {
+    /// Whether the object did not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.source, object_store::Error::NotFound { .. })
+    }
+}
+
+/// A local folder or file, or a prefix in an object store.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Local(PathBuf),
+    Remote(Remote),
+}
+
+impl Location {
+    /// Parse `text`: a URL with a scheme object_store knows (`s3`, `s3a`, `gs`, `az`,
+    /// `abfs`, `abfss`), a `file://` URL, or a local path (relative paths are resolved
+    /// against `base`).
+    pub fn parse(text: &str, base: &Path) -> Result<Location, ConfigError> {
+        let Some((scheme, _)) = text.split_once("://") else {
+            let path = Path::new(text);
+            return Ok(Location::Local(if path.is_absolute() { path.to_path_buf() } else { base.join(path) }));
+        };
+        if scheme == "file" {
+            return Ok(Location::Local(PathBuf::from(&text["file://".len()..])));
+        }
+        Remote::parse(text).map(Location::Remote)
+    }
+
+    /// Whether this is an object-store location.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Location::Remote(_))
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", p.display()),
+            Location::Remote(r) => write!(f, "{}", r.url),
+        }
+    }
+}
+
+/// A prefix in an object store, with the runtime that drives its requests.
+#[derive(Clone)]
+pub struct Remote {
+    /// `scheme://bucket/prefix`, without user info and without a trailing slash.
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl fmt::Debug for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Remote").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// Files larger than this go up in parts.
+const PART_BYTES: usize = 16 << 20;
+
+impl Remote {
+    fn parse(text: &str) -> Result<Remote, ConfigError> {
+        let bad = |why: String| ConfigError(format!("`{}`: {why}", redact(text)));
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("not a URL".into()))?;
+        if rest.contains('@') {
+            return Err(bad(
+                "credentials do not belong in the URL; set them in the environment (AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_KEY …)"
+                    .into(),
+            ));
+        }
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("the URL names no bucket or container".into()));
+        }
+        let root = format!("{scheme}://{bucket}");
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3" | "s3a" => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(&root)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
+            "gs" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(&root)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
+            "az" | "abfs" | "abfss" | "adl" | "azure" => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(&root)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
+            other => {
+                return Err(bad(format!("unknown scheme `{other}`; use s3://, gs://, az:// or a local path")));
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| bad(format!("cannot start the I/O runtime: {e}")))?;
+        let key = key.trim_end_matches('/');
+        let url = if key.is_empty() { root } else { format!("{root}/{key}") };
+        Ok(Remote { url, store, prefix: ObjectPath::from(key), runtime: Arc::new(runtime) })
+    }
+
+    /// The URL of `rel` under this prefix.
+    pub fn url_of(&self, rel: &str) -> String {
+        if rel.is_empty() { self.url.clone() } else { format!("{}/{rel}", self.url) }
+    }
+
+    fn path_of(&self, rel: &str) -> ObjectPath {
+        rel.split('/').filter(|p| !p.is_empty()).fold(self.prefix.clone(), |p, part| p.clone().join(part))
+    }
+
+    fn err(&self, action: &'static str, rel: &str) -> impl FnOnce(object_store::Error) -> StoreError + '_ {
+        let url = self.url_of(rel);
+        move |source| StoreError { action, url, source }
+    }
+
+    /// Every object under `rel` (recursively), as paths relative to this prefix with
+    /// their sizes, sorted.
+    pub fn list(&self, rel: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let prefix = self.path_of(rel);
+        let base = self.prefix.as_ref().len();
+        let mut found: Vec<(String, u64)> = self
+            .runtime
+            .block_on(self.store.list(Some(&prefix)).try_collect::<Vec<_>>())
+            .map_err(self.err("listing", rel))?
+            .into_iter()
+            .map(|m| {
+                let full = m.location.as_ref();
+                let rel = full.get(base..).unwrap_or(full).trim_start_matches('/').to_string();
+                (rel, m.size)
+            })
+            .collect();
+        found.sort();
+        Ok(found)
+    }
+
+    /// The bytes of `rel`, or `None` when it does not exist.
+    pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path_of(rel);
+        let got = self.runtime.block_on(async {
+            match self.store.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        Ok(got.map_err(self.err("reading", rel))?.map(|b| b.to_vec()))
+    }
+
+    /// Download `rel` to the local file `to` (streamed, so memory stays bounded).
+    pub fn fetch(&self, rel: &str, to: &Path) -> Result<(), anyhow::Error> {
+        use std::io::Write;
+        let path = self.path_of(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = std::io::BufWriter::new(std::fs::File::create(to)?);
+        let result: Result<(), anyhow::Error> = self.runtime.block_on(async {
+            let mut stream = self.store.get(&path).await.map_err(self.err("reading", rel))?.into_stream();
+            while let Some(chunk) = stream.try_next().await.map_err(self.err("reading", rel))? {
+                file.write_all(&chunk)?;
+            }
+            Ok(())
+        });
+        result?;
+        file.flush()?;
+        Ok(())
+    }
+
+    /// Write `bytes` to `rel` in one request (object stores make a single PUT visible
+    /// atomically: readers see the old object or the new one).
+    pub fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let path = self.path_of(rel);
+        self.runtime
+            .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(self.err("writing", rel))
+    }
+
+    /// Upload the local file `from` to `rel`, in parts when it is large.
+    pub fn upload(&self, from: &Path, rel: &str) -> Result<(), anyhow::Error> {
+        let len = std::fs::metadata(from)?.len();
+        if len <= PART_BYTES as u64 {
+            return Ok(self.put(rel, std::fs::read(from)?)?);
+        }
+        let path = self.path_of(rel);
+        let mut file = std::fs::File::open(from)?;
+        self.runtime.block_on(async {
+            let upload = self.store.put_multipart(&path).await.map_err(self.err("writing", rel))?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+            let mut buf = vec![0u8; PART_BYTES];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                writer.wait_for_capacity(4).await.map_err(self.err("writing", rel))?;
+                writer.write(&buf[..n]);
+            }
+            writer.finish().await.map_err(self.err("writing", rel))?;
+            Ok(())
+        })
+    }
+
+    /// Delete every object under `rel`.
+    pub fn delete_all(&self, rel: &str) -> Result<(), StoreError> {
+        let prefix = self.path_of(rel);
+        self.runtime
+            .block_on(async {
+                let paths = self.store.list(Some(&prefix)).map_ok(|m| m.location).boxed();
+                self.store.delete_stream(paths).try_collect::<Vec<_>>().await
+            })
+            .map(|_| ())
+            .map_err(self.err("deleting", rel))
+    }
+}
+
+/// `text` with any user info (`user:secret@`) after the scheme masked, for messages.
+pub fn redact(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else { return text.to_string() };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => text.to_string(),
+    }
+}
