@@ -244,6 +244,35 @@ impl Remote {
         })
     }
 
+    /// Copy the export files this location names into the local folder `to`: the object at
+    /// the prefix itself when there is one, else every file directly under the prefix whose
+    /// name matches `pattern` (all when `None`; names starting with `.` or `_` are skipped,
+    /// as locally). Returns the names copied, in name order.
+    pub fn mirror(&self, pattern: Option<&glob::Pattern>, to: &Path) -> anyhow::Result<Vec<String>> {
+        std::fs::create_dir_all(to)?;
+        if pattern.is_none() {
+            let head = self.runtime.block_on(self.store.head(&self.prefix));
+            match head {
+                Ok(_) => {
+                    let name = self.prefix.filename().unwrap_or("export").to_string();
+                    self.fetch("", &to.join(&name))?;
+                    return Ok(vec![name]);
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.err("reading", "")(e).into()),
+            }
+        }
+        let mut names = Vec::new();
+        for (rel, _) in self.list("")? {
+            let direct = !rel.contains('/') && !rel.starts_with(['.', '_']);
+            if direct && pattern.is_none_or(|p| p.matches(&rel)) {
+                self.fetch(&rel, &to.join(&rel))?;
+                names.push(rel);
+            }
+        }
+        Ok(names)
+    }
+
     /// Delete every object under `rel`.
     pub fn delete_all(&self, rel: &str) -> Result<(), StoreError> {
         let prefix = self.path_of(rel);

@@ -22,6 +22,24 @@ pub type Timings = Vec<(&'static str, u64)>;
 
 /// Read and validate every input.
 pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(Ingested, Timings)> {
+    let mut timings = Vec::new();
+    if !settings.remote_inputs.is_empty() {
+        let started = Instant::now();
+        for r in &settings.remote_inputs {
+            let names = r.remote.mirror(r.pattern.as_ref(), &r.local)?;
+            let url = r.remote.url_of("");
+            if names.is_empty() {
+                let what = r.pattern.as_ref().map_or(String::new(), |p| format!(" matching `{p}`"));
+                return Err(EngineError::MissingInput {
+                    input: r.kind.name().to_string(),
+                    message: format!("no export file{what} at {url}; check `inputs.{}.path`", r.kind.name()),
+                }
+                .into());
+            }
+            printer.note(format!("fetched {} file(s) for {} from {url}", names.len(), r.kind.name()));
+        }
+        timings.push(("fetch", started.elapsed().as_millis() as u64));
+    }
     let started = Instant::now();
     let ingested = ingest(&settings.ingest)?;
     let ms = started.elapsed().as_millis() as u64;
@@ -33,7 +51,8 @@ pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(I
             f.name, f.rows, f.read_ms, f.validate_ms
         ));
     }
-    Ok((ingested, vec![("ingest", ms)]))
+    timings.push(("ingest", ms));
+    Ok((ingested, timings))
 }
 
 /// Print rows read, accepted and quarantined per input, and the rules that fired.

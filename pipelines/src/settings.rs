@@ -3,6 +3,7 @@
 //! errors that name the file and line); [`Settings`] is the resolved, checked result.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ardent_engine::analytics::{Analysis, AnalyticsParams};
 use ardent_engine::contracts::InputKind;
@@ -10,7 +11,7 @@ use ardent_engine::ingest::{IngestSpec, InputParams};
 use ardent_models::train::{TrainParams, Training};
 use serde::{Deserialize, Serialize};
 
-use crate::location::Location;
+use crate::location::{Location, Remote};
 
 /// A mistake in the configuration or the flags (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +111,27 @@ pub struct Settings {
     pub max_rejected_share: f64,
     pub out: Location,
     pub keep_runs: usize,
+    /// Inputs at object-store URLs, fetched into local folders before ingest.
+    pub remote_inputs: Vec<RemoteInput>,
+    /// Holds the local copies of remote inputs for as long as the settings live.
+    _fetched: Option<Arc<tempfile::TempDir>>,
+}
+
+/// An input at an object-store URL and the local folder its files are copied to.
+#[derive(Debug, Clone)]
+pub struct RemoteInput {
+    pub kind: InputKind,
+    /// The folder (or file) the URL names, up to any glob.
+    pub remote: Remote,
+    /// The file-name glob after the last `/`, when the URL has one.
+    pub pattern: Option<glob::Pattern>,
+    /// The local folder the ingest reads.
+    pub local: PathBuf,
+}
+
+/// Whether `path` is an object-store URL rather than a local path.
+fn is_remote(path: &str) -> bool {
+    path.split_once("://").is_some_and(|(scheme, _)| scheme != "file")
 }
 
 /// Flags that override the config.
@@ -138,6 +160,8 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
     }
     let InputsConfig { ledger, payments, customers, fx_rates } = config.inputs.clone();
     let mut inputs = Vec::new();
+    let mut remote_inputs = Vec::new();
+    let mut fetched: Option<Arc<tempfile::TempDir>> = None;
     for (kind, params) in [
         (InputKind::FxRates, fx_rates),
         (InputKind::Customers, customers),
@@ -145,6 +169,42 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         (InputKind::Payments, payments),
     ] {
         match params {
+            Some(p) if is_remote(&p.path) => {
+                let at =
+                    |e: String| ConfigError(format!("{}: `inputs.{}.path`: {e}", config_path.display(), kind.name()));
+                let dir = match &fetched {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = tempfile::Builder::new()
+                            .prefix("ardent-inputs-")
+                            .tempdir()
+                            .map_err(|e| at(format!("cannot create a folder for the fetched exports: {e}")))?;
+                        fetched.insert(Arc::new(d)).clone()
+                    }
+                };
+                // A glob applies to file names: split it off after the last `/` before it.
+                let (folder, pattern) = match p.path.find(['*', '?', '[']) {
+                    Some(i) => {
+                        let cut = p.path[..i].rfind('/').unwrap_or(0);
+                        let pattern = glob::Pattern::new(&p.path[cut + 1..]).map_err(|e| at(e.to_string()))?;
+                        (&p.path[..cut], Some(pattern))
+                    }
+                    None => (p.path.as_str(), None),
+                };
+                let Location::Remote(remote) = Location::parse(folder, &base_dir)? else {
+                    unreachable!("a URL with a scheme other than file:// is remote")
+                };
+                let local = dir.path().join(kind.name());
+                let mut local_params = p.clone();
+                local_params.path = local.display().to_string();
+                let mut spec = local_params
+                    .check(kind, &base_dir)
+                    .map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?;
+                spec.location = p.path.clone();
+                spec.shown_as = Some((local.clone(), remote.url_of("")));
+                inputs.push(spec);
+                remote_inputs.push(RemoteInput { kind, remote, pattern, local });
+            }
             Some(p) => inputs
                 .push(p.check(kind, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?),
             None if kind.required() => {
@@ -189,5 +249,16 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         ))
         .into());
     }
-    Ok(Settings { config_path, config, ingest, analysis, training, max_rejected_share, out, keep_runs })
+    Ok(Settings {
+        config_path,
+        config,
+        ingest,
+        analysis,
+        training,
+        max_rejected_share,
+        out,
+        keep_runs,
+        remote_inputs,
+        _fetched: fetched,
+    })
 }

@@ -125,7 +125,12 @@ fn validate_input(
         let raw = read::read_file(input, source)?;
         let read_ms = t0.elapsed().as_millis() as u64;
         let t1 = Instant::now();
-        let name = read::display_path(&source.path, &spec.base_dir);
+        let name = match &input.shown_as {
+            Some((local, url)) if source.path.starts_with(local) => {
+                format!("{url}/{}", read::display_path(&source.path, local))
+            }
+            _ => read::display_path(&source.path, &spec.base_dir),
+        };
         let mut check = FileCheck::new(input, &source.path, name.clone(), &raw)?;
         let accepted = validate_file(&mut check)?;
         let rejected = check.quarantine(&mut q, fx_configured)?;

@@ -191,7 +191,8 @@ impl InputParams {
         }
         let path = if is_url(&self.path) {
             return Err(EngineError::config(format!(
-                "`{}` = \"{}\": object-store locations are not supported by this build yet; copy the export to a local path",
+                "`{}` = \"{}\": object-store locations are fetched by the pipeline before ingest; \
+                 the engine reads local files only",
                 key("path"),
                 self.path
             )));
@@ -208,6 +209,7 @@ impl InputParams {
             kind,
             location: self.path.clone(),
             path,
+            shown_as: None,
             format: self.format,
             columns,
             date,
@@ -234,6 +236,9 @@ pub struct InputSpec {
     pub location: String,
     /// The resolved local path, glob or folder.
     pub path: PathBuf,
+    /// When `path` is a local copy of a remote location: (the copy's folder, the URL it
+    /// was fetched from), so files are named by their URL in messages and the quarantine.
+    pub shown_as: Option<(PathBuf, String)>,
     /// Forced format, else by extension.
     pub format: Option<Format>,
     /// Canonical column → export column, for every canonical column.

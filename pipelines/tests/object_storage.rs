@@ -1,0 +1,214 @@
+//! Inputs and outputs in an S3-compatible object store (issue 5): a real server (moto, from
+//! PyPI) on 127.0.0.1, started by this test. `.ci/run` installs it and sets
+//! `ARDENT_TEST_MOTO_SERVER` to its `moto_server` executable; without that variable (or
+//! `moto_server` on the PATH) the test says it is skipped.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+const BUCKET: &str = "ardent-test";
+const KEY: &str = "AKIAARDENTTEST";
+// Must never show up in anything ardent prints or publishes.
+const SECRET: &str = "s3cr3t-ardent-test-value";
+
+/// A moto server that is stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_executable() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ARDENT_TEST_MOTO_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join("moto_server")).find(|p| p.is_file())
+}
+
+fn start_moto() -> Option<Moto> {
+    let Some(exe) = moto_executable() else {
+        eprintln!("SKIPPED: no moto_server (set ARDENT_TEST_MOTO_SERVER; .ci/run installs it)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(&exe)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+    let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+    let started = Instant::now();
+    // Creating the bucket doubles as the readiness probe (S3 CreateBucket is a PUT).
+    while http_put(port, &format!("/{BUCKET}")) != Some(200) {
+        assert!(started.elapsed() < Duration::from_secs(30), "moto did not come up on port {port}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Some(moto)
+}
+
+fn http_put(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    reply.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn store(moto: &Moto) -> AmazonS3 {
+    AmazonS3Builder::new()
+        .with_endpoint(&moto.endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(BUCKET)
+        .with_region("us-east-1")
+        .with_access_key_id(KEY)
+        .with_secret_access_key(SECRET)
+        .build()
+        .unwrap()
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+/// `ardent` with the store's endpoint and credentials in its environment.
+fn ardent_s3(moto: &Moto, args: &[&str]) -> common::Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_ardent"))
+        .args(args)
+        .env_remove("ARDENT_CONFIG")
+        .env_remove("ARDENT_OUT")
+        .env("AWS_ENDPOINT", &moto.endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .output()
+        .unwrap();
+    let o = common::Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!o.stdout.contains(SECRET) && !o.stderr.contains(SECRET), "a credential was printed");
+    o
+}
+
+fn sample_exports() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/exports")
+}
+
+/// (path, SHA-256) of the run files of a manifest whose content does not name input files.
+fn analytic_files(manifest: &serde_json::Value) -> Vec<(String, String)> {
+    manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
+        .filter(|(p, _)| {
+            p.starts_with("aging/")
+                || p.ends_with("/model.json")
+                || ["kpi_monthly.parquet", "cohorts.parquet", "roll_rates.parquet", "customer_scores.parquet"]
+                    .contains(&p.as_str())
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_reads_its_exports_from_s3_and_publishes_there_atomically() {
+    let Some(moto) = start_moto() else { return };
+    let s3 = store(&moto);
+    // The bundled exports, uploaded: the ledger as a folder of one file, the rest by glob
+    // and by exact key.
+    for (name, key) in [
+        ("ledger.csv", "exports/ledger/ledger.csv"),
+        ("payments.csv", "exports/payments.csv"),
+        ("customers.csv", "exports/customers.csv"),
+        ("fx_rates.csv", "exports/fx_rates.csv"),
+    ] {
+        let bytes = std::fs::read(sample_exports().join(name)).unwrap();
+        block_on(s3.put(&ObjectPath::from(key), PutPayload::from(bytes))).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/pipeline.toml"))
+        .unwrap()
+        .replace("\"exports/ledger.csv\"", &format!("\"s3://{BUCKET}/exports/ledger/\""))
+        .replace("\"exports/payments.csv\"", &format!("\"s3://{BUCKET}/exports/pay*.csv\""))
+        .replace("\"exports/", &format!("\"s3://{BUCKET}/exports/"));
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(&config, &sample).unwrap();
+    let config = config.to_str().unwrap();
+    let out = format!("s3://{BUCKET}/published");
+
+    let first = ardent_s3(&moto, &["run", "--config", config, "--out", &out]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stderr.contains("fetched 1 file(s) for ledger"), "{}", first.stderr);
+    let manifest_bytes = block_on(async { s3.get(&ObjectPath::from("published/_manifest.json")).await?.bytes().await })
+        .unwrap()
+        .to_vec();
+    let text = String::from_utf8(manifest_bytes).unwrap();
+    assert!(!text.contains(SECRET) && !text.contains(KEY), "credentials must not reach the manifest");
+    let m1: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        m1["inputs"][2]["files"][0]["path"].as_str().unwrap().starts_with("s3://ardent-test/exports/"),
+        "files are named by their URL: {}",
+        m1["inputs"]
+    );
+    let v = ardent_s3(&moto, &["verify", &out]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+
+    // The same exports read locally give the same analytics, byte for byte.
+    let local_out = dir.path().join("local-out");
+    let local = common::ardent(&["run", "--out", local_out.to_str().unwrap()]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    let m_local: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(local_out.join("_manifest.json")).unwrap()).unwrap();
+    let (remote_files, local_files) = (analytic_files(&m1), analytic_files(&m_local));
+    assert!(remote_files.len() > 20, "{remote_files:?}");
+    assert_eq!(remote_files, local_files);
+
+    // A second run publishes a new run folder; two are kept.
+    let second = ardent_s3(&moto, &["run", "--config", config, "--out", &out]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let listed: Vec<String> = block_on(async {
+        use futures::TryStreamExt;
+        s3.list(Some(&ObjectPath::from("published/runs"))).map_ok(|m| m.location.to_string()).try_collect().await
+    })
+    .unwrap();
+    let mut runs: Vec<&str> = listed.iter().filter_map(|p| p.split('/').nth(2)).collect();
+    runs.dedup();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(ardent_s3(&moto, &["verify", &out]).code, 0);
+
+    // A damaged object fails verification.
+    let m2: serde_json::Value = serde_json::from_slice(
+        &block_on(async { s3.get(&ObjectPath::from("published/_manifest.json")).await?.bytes().await }).unwrap(),
+    )
+    .unwrap();
+    let key = format!("published/{}kpi_monthly.parquet", m2["data_prefix"].as_str().unwrap());
+    block_on(s3.put(&ObjectPath::from(key.as_str()), PutPayload::from(b"PAR1".to_vec()))).unwrap();
+    let v = ardent_s3(&moto, &["verify", &out]);
+    assert_eq!(v.code, 7, "{}{}", v.stdout, v.stderr);
+
+    // An input location with nothing behind it is a missing input (exit 3), named by URL.
+    std::fs::write(dir.path().join("pipeline.toml"), sample.replace("exports/ledger/", "nothing-here/")).unwrap();
+    let missing = ardent_s3(&moto, &["validate", "--config", config]);
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    assert!(missing.stderr.contains("s3://ardent-test/nothing-here"), "{}", missing.stderr);
+}
