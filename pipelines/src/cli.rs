@@ -103,6 +103,14 @@ pub struct PipelineArgs {
     /// Override run.max_rejected_share (0–1).
     #[arg(long)]
     pub max_rejected_share: Option<f64>,
+    /// Set any config key, e.g. `--set models.enabled=false` or
+    /// `--set inputs.ledger.path=s3://bucket/ledger/` (repeatable; after the environment's
+    /// ARDENT_<SECTION>__<KEY> variables).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print the resolved settings (defaults < config file < environment < flags) and exit.
+    #[arg(long)]
+    pub show_settings: bool,
 }
 
 #[derive(Debug, Args)]

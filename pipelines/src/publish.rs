@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use ardent_engine::analytics::{self, Dashboards};
+use ardent_engine::analytics;
 use ardent_engine::contracts::{self, TableContract};
 use ardent_engine::ingest::Ingested;
 use ardent_engine::ingest::quarantine::InputCounts;
@@ -20,11 +20,9 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use ardent_models::run::ModelRun;
-
 use crate::commit::{MANIFEST, RUNS, Staging};
 use crate::printer::Printer;
-use crate::run::Timings;
+use crate::run::{Analysed, Timings};
 use crate::settings::{PipelineConfig, Settings};
 
 /// `_manifest.json`: what a run read, wrote and how long it took.
@@ -44,7 +42,9 @@ pub struct Manifest {
     pub max_rejected_share: f64,
     pub inputs: Vec<ManifestInput>,
     pub outputs: Vec<ManifestOutput>,
-    pub cash_application: CashApplication,
+    /// Absent when the analytics stage did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_application: Option<CashApplication>,
     /// The models trained, when models ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<ManifestModels>,
@@ -137,6 +137,17 @@ pub struct CashApplication {
     pub unapplied_share: f64,
 }
 
+impl CashApplication {
+    fn of(s: &ardent_engine::analytics::applications::CashSummary) -> CashApplication {
+        let received = s.received.max(1) as f64;
+        CashApplication {
+            received_reporting: s.received as f64 / 100.0,
+            applied_share_by_rule: s.by_rule.iter().map(|(r, c)| (r.as_str(), *c as f64 / received)).collect(),
+            unapplied_share: s.unapplied as f64 / received,
+        }
+    }
+}
+
 pub(crate) fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
@@ -163,9 +174,7 @@ fn now() -> String {
 pub fn publish(
     settings: &Settings,
     ingested: Ingested,
-    dashboards: Dashboards,
-    models: Option<ModelRun>,
-    models_skipped: Option<String>,
+    analysed: Option<Analysed>,
     mut timings: Timings,
     printer: &Printer,
 ) -> anyhow::Result<Manifest> {
@@ -201,9 +210,18 @@ pub fn publish(
     printer.note(format!("publish: staging run {run_id}"));
 
     let Ingested { tables, quarantine, data_quality, .. } = ingested;
-    let cash_summary = dashboards.cash_summary.clone();
-    let analytics::TablesToWrite { flat: dashboard_tables, aging: (aging_contract, aging) } =
-        dashboards.into_tables(&settings.analysis);
+    let (dashboards, models, models_skipped) = match analysed {
+        Some(Analysed { dashboards, models, models_skipped, .. }) => (Some(dashboards), models, models_skipped),
+        None => (None, None, None),
+    };
+    let cash_application = dashboards.as_ref().map(|d| CashApplication::of(&d.cash_summary));
+    let (dashboard_tables, aging) = match dashboards {
+        Some(d) => {
+            let analytics::TablesToWrite { flat, aging } = d.into_tables(&settings.analysis);
+            (flat, Some(aging))
+        }
+        None => (Vec::new(), None),
+    };
     let mut flat: Vec<(TableContract, DataFrame)> = vec![
         (contracts::LEDGER_TABLE.clone(), tables.ledger),
         (contracts::PAYMENTS_TABLE.clone(), tables.payments),
@@ -242,19 +260,20 @@ pub fn publish(
         printer.note(format!("publish: wrote {name} ({rows} rows)"));
         outputs.push(ManifestOutput::new(&contract, name, rows, None));
     }
-    let aging_contract = &aging_contract;
-    let mut rows = 0;
-    let partitions = aging.len() as u64;
-    std::fs::create_dir_all(staging.join(aging_contract.name)).map_err(EngineError::io("creating", staging))?;
-    for (as_of, mut df) in aging {
-        let path = staging
-            .join(aging_contract.name)
-            .join(format!("as_of={}", ardent_engine::calendar::format_day(as_of)))
-            .join("part-0.parquet");
-        rows += write_table(&mut df, aging_contract, &path)?;
+    if let Some((aging_contract, aging)) = aging {
+        let aging_contract = &aging_contract;
+        let mut rows = 0;
+        let partitions = aging.len() as u64;
+        let folder = staging.join(aging_contract.name);
+        std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
+        for (as_of, mut df) in aging {
+            let path =
+                folder.join(format!("as_of={}", ardent_engine::calendar::format_day(as_of))).join("part-0.parquet");
+            rows += write_table(&mut df, aging_contract, &path)?;
+        }
+        printer.note(format!("publish: wrote {}/ ({rows} rows in {partitions} partitions)", aging_contract.name));
+        outputs.push(ManifestOutput::new(aging_contract, format!("{}/", aging_contract.name), rows, Some(partitions)));
     }
-    printer.note(format!("publish: wrote {}/ ({rows} rows in {partitions} partitions)", aging_contract.name));
-    outputs.push(ManifestOutput::new(aging_contract, format!("{}/", aging_contract.name), rows, Some(partitions)));
 
     let files = checksum_tree(staging)?;
     timings.push(("publish", t0.elapsed().as_millis() as u64));
@@ -271,15 +290,7 @@ pub fn publish(
         max_rejected_share: settings.max_rejected_share,
         inputs,
         outputs,
-        cash_application: CashApplication {
-            received_reporting: cash_summary.received as f64 / 100.0,
-            applied_share_by_rule: cash_summary
-                .by_rule
-                .iter()
-                .map(|(r, c)| (r.as_str(), *c as f64 / cash_summary.received.max(1) as f64))
-                .collect(),
-            unapplied_share: cash_summary.unapplied as f64 / cash_summary.received.max(1) as f64,
-        },
+        cash_application,
         models: manifest_models,
         models_skipped,
         timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),

@@ -50,9 +50,22 @@ pub struct RunConfig {
     /// Output location: a folder (relative to the current directory) or an object-store
     /// URL (`s3://bucket/prefix`, `gs://…`, `az://…`). Default: ./ardent-out.
     pub out: Option<String>,
+    /// Stages to run after ingest, in order: `"analytics"` (cash application, snapshots,
+    /// dashboards, reconciliation) and `"models"` (needs analytics). Ingest and publish always
+    /// run; `["ingest"]` alone lands validated canonical tables only. Default: all.
+    pub stages: Option<Vec<Stage>>,
     /// Published runs kept in `runs/` (the current one and those before it, so a reader
     /// still holding an older manifest can finish). At least 1. Default: 2.
     pub keep_runs: Option<usize>,
+}
+
+/// A stage that `run.stages` can choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Ingest,
+    Analytics,
+    Models,
 }
 
 /// `[inputs.*]`.
@@ -93,6 +106,89 @@ pub fn load(path: &Path) -> Result<PipelineConfig, ConfigError> {
     })
 }
 
+/// One override of a config key from the environment or a `--set` flag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyOverride {
+    /// Dotted key, e.g. `run.max_rejected_share`.
+    pub key: String,
+    pub value: toml::Value,
+    /// Where it came from: `ARDENT_RUN__MAX_REJECTED_SHARE` or `--set`.
+    pub source: String,
+}
+
+/// Prefix of environment variables that set config keys: `ARDENT_<SECTION>__<KEY>`, with
+/// `__` between levels (`ARDENT_INPUTS__LEDGER__PATH`, `ARDENT_MODELS__ENABLED`).
+pub const ENV_PREFIX: &str = "ARDENT_";
+
+/// The config keys set in `vars` (the environment), in name order. Variables without `__`
+/// (`ARDENT_CONFIG`, `ARDENT_OUT`, `ARDENT_THREADS`, …) belong to flags and are skipped.
+pub fn env_overrides(vars: impl IntoIterator<Item = (String, String)>) -> Vec<KeyOverride> {
+    let mut found: Vec<KeyOverride> = vars
+        .into_iter()
+        .filter_map(|(name, raw)| {
+            let rest = name.strip_prefix(ENV_PREFIX)?;
+            rest.contains("__").then(|| KeyOverride {
+                key: rest.split("__").map(str::to_ascii_lowercase).collect::<Vec<_>>().join("."),
+                value: parse_value(&raw),
+                source: name.clone(),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.source.cmp(&b.source));
+    found
+}
+
+/// Parse a `--set key=value` flag.
+pub fn set_override(text: &str) -> Result<KeyOverride, ConfigError> {
+    let (key, raw) = text
+        .split_once('=')
+        .ok_or_else(|| ConfigError(format!("--set {text}: expected KEY=VALUE, e.g. --set models.enabled=false")))?;
+    Ok(KeyOverride { key: key.trim().to_string(), value: parse_value(raw.trim()), source: format!("--set {text}") })
+}
+
+/// A value as TOML would read it (`0.05`, `false`, `[\"segment\"]`), else the text itself
+/// (so `month_end` and `2025-01-31` need no quotes).
+fn parse_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")) {
+        Some(toml::Value::Datetime(_)) | None => toml::Value::String(raw.to_string()),
+        Some(v) => v,
+    }
+}
+
+/// Set `key` (dotted) in `table`, creating tables on the way.
+fn set_key(table: &mut toml::Table, o: &KeyOverride) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = o.key.split('.').collect();
+    let mut at = table;
+    for part in &parts[..parts.len() - 1] {
+        let next = at.entry(part.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+        at = next.as_table_mut().ok_or_else(|| {
+            ConfigError(format!("{}: `{}` is a value, not a section, so `{}` cannot be set", o.source, part, o.key))
+        })?;
+    }
+    at.insert(parts[parts.len() - 1].to_string(), o.value.clone());
+    Ok(())
+}
+
+/// The config file with `overrides` applied in order (later ones win).
+pub fn load_with(path: &Path, overrides: &[KeyOverride]) -> Result<PipelineConfig, ConfigError> {
+    // Parsed once as written, so mistakes in the file are reported with their line.
+    let config = load(path)?;
+    if overrides.is_empty() {
+        return Ok(config);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read the config file {}: {e}", path.display())))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.message())))?;
+    for o in overrides {
+        set_key(&mut table, o)?;
+    }
+    table.try_into().map_err(|e: toml::de::Error| {
+        let sources: Vec<&str> = overrides.iter().map(|o| o.source.as_str()).collect();
+        ConfigError(format!("{} with {}: {}", path.display(), sources.join(", "), e.message()))
+    })
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -111,6 +207,12 @@ pub struct Settings {
     pub max_rejected_share: f64,
     pub out: Location,
     pub keep_runs: usize,
+    /// Whether the analytics stage runs.
+    pub analytics: bool,
+    /// Whether the models stage runs (`run.stages` has it and `models.enabled`).
+    pub models: bool,
+    /// Config keys set by the environment and `--set`, in the order applied.
+    pub overrides: Vec<KeyOverride>,
     /// Inputs at object-store URLs, fetched into local folders before ingest.
     pub remote_inputs: Vec<RemoteInput>,
     /// Holds the local copies of remote inputs for as long as the settings live.
@@ -138,19 +240,48 @@ fn is_remote(path: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub config: Option<PathBuf>,
+    /// `--set KEY=VALUE` flags, in order.
+    pub set: Vec<String>,
     pub max_rejected_share: Option<f64>,
     pub out: Option<String>,
 }
 
 /// Resolve defaults < config file < environment < flags and check everything.
 pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
-    let Overrides { config, max_rejected_share, out } = flags;
+    resolve_with_env(flags, std::env::vars())
+}
+
+/// [`resolve`] with the environment given (for tests).
+pub fn resolve_with_env(
+    flags: Overrides,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, anyhow::Error> {
+    let Overrides { config, set, max_rejected_share, out } = flags;
     let config_path = config.unwrap_or_else(bundled_config);
-    let config = load(&config_path)?;
+    let mut overrides = env_overrides(env);
+    for text in &set {
+        overrides.push(set_override(text)?);
+    }
+    let config = load_with(&config_path, &overrides)?;
     let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
-    let RunConfig { reporting_currency, max_rejected_share: file_share, max_rate_age_days, out: file_out, keep_runs } =
-        config.run.clone();
+    let RunConfig {
+        reporting_currency,
+        max_rejected_share: file_share,
+        max_rate_age_days,
+        out: file_out,
+        stages,
+        keep_runs,
+    } = config.run.clone();
+    let stages = stages.unwrap_or_else(|| vec![Stage::Ingest, Stage::Analytics, Stage::Models]);
+    let analytics = stages.contains(&Stage::Analytics);
+    if stages.contains(&Stage::Models) && !analytics {
+        return Err(ConfigError(format!(
+            "{}: `run.stages` has \"models\" without \"analytics\"; models are trained on the analysed book, so add \"analytics\"",
+            config_path.display()
+        ))
+        .into());
+    }
     let max_rejected_share = max_rejected_share.or(file_share).unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     if !(0.0..=1.0).contains(&max_rejected_share) || max_rejected_share.is_nan() {
         return Err(ConfigError(format!(
@@ -249,6 +380,7 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         ))
         .into());
     }
+    let models = stages.contains(&Stage::Models) && training.enabled;
     Ok(Settings {
         config_path,
         config,
@@ -258,7 +390,41 @@ pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
         max_rejected_share,
         out,
         keep_runs,
+        analytics,
+        models,
+        overrides,
         remote_inputs,
         _fetched: fetched,
     })
+}
+
+/// What `--show-settings` prints: where every layer came from, the resolved run settings,
+/// and the effective config (file, environment and `--set` merged) as TOML.
+pub fn show(settings: &Settings) -> String {
+    let mut out = String::from("# ardent settings: defaults < config file < environment (ARDENT_*) < flags\n");
+    out.push_str(&format!("# config file: {}\n", settings.config_path.display()));
+    if settings.overrides.is_empty() {
+        out.push_str("# overrides: none\n");
+    } else {
+        out.push_str("# overrides, in the order applied:\n");
+        for o in &settings.overrides {
+            out.push_str(&format!("#   {} = {}    ({})\n", o.key, o.value, o.source));
+        }
+    }
+    let stages: Vec<&str> = [(true, "ingest"), (settings.analytics, "analytics"), (settings.models, "models")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    out.push_str("# resolved:\n");
+    out.push_str(&format!("#   stages             {} (then publish)\n", stages.join(", ")));
+    out.push_str(&format!("#   out                {}  (keeping {} runs)\n", settings.out, settings.keep_runs));
+    out.push_str(&format!("#   reporting_currency {}\n", settings.ingest.reporting_currency));
+    out.push_str(&format!("#   max_rejected_share {}\n", settings.max_rejected_share));
+    out.push_str(&format!("#   max_rate_age_days  {}\n", settings.ingest.max_rate_age_days));
+    for input in &settings.ingest.inputs {
+        out.push_str(&format!("#   input {:<12} {}\n", input.kind.name(), input.location));
+    }
+    out.push_str("# effective config (keys not shown take the defaults in the README):\n\n");
+    out.push_str(&toml::to_string(&settings.config).unwrap_or_else(|e| format!("# cannot print: {e}\n")));
+    out
 }

@@ -29,6 +29,8 @@ struct Published {
     inputs: Vec<PublishedInput>,
     outputs: Vec<PublishedOutput>,
     files: Vec<RunFile>,
+    /// Present when the analytics stage ran (and so reconciliation did).
+    cash_application: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,6 +210,10 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
 
     let mut problems = Vec::new();
     match manifest.outputs.iter().find(|o| o.table == "reconciliation") {
+        None if manifest.cash_application.is_none() => {
+            checks.push(Check { name: "reconciliation: not run (no analytics stage)".into(), problems });
+            return Ok(Report { run_id: manifest.run_id, checks });
+        }
         None => problems.push("no reconciliation table".to_string()),
         Some(o) => match failed_reconciliations(&run_dir.join(&o.path)) {
             Ok(0) => {}

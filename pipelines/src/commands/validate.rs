@@ -3,19 +3,25 @@
 use crate::cli::PipelineArgs;
 use crate::printer::Printer;
 use crate::run::{analytics_stage, ingest_stage, report_quality};
-use crate::settings::{Overrides, resolve};
+use crate::settings::{Overrides, resolve, show};
 
 /// Validate config and inputs; fails like `run` would.
 pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
-    let PipelineArgs { config, max_rejected_share } = args;
-    let settings = resolve(Overrides { config, max_rejected_share, out: None })?;
+    let PipelineArgs { config, max_rejected_share, set, show_settings } = args;
+    let settings = resolve(Overrides { config, set, max_rejected_share, out: None })?;
+    if show_settings {
+        printer.line(show(&settings));
+        return Ok(());
+    }
     let (ingested, _) = ingest_stage(&settings, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
     // The analytics can still fail (a rate missing for revaluation, a reconciliation check),
     // so they run too: `validate` exits with the code `run` would.
     // Models are not trained (their parameters were checked with the settings).
-    analytics_stage(&settings, &ingested, false, printer)?;
+    if settings.analytics {
+        analytics_stage(&settings, &ingested, false, printer)?;
+    }
     printer.line("valid: the inputs can be published (nothing was written)");
     Ok(())
 }
