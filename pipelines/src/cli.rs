@@ -16,6 +16,18 @@ pub struct Cli {
     /// POLARS_MAX_THREADS.
     #[arg(long, global = true, env = "ARDENT_THREADS", hide_env_values = true)]
     pub threads: Option<usize>,
+
+    /// Diagnostics on stderr: `text` (with a progress bar on a terminal) or `json` (one
+    /// object per line, ending with a `run_summary` event).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "ARDENT_LOG_FORMAT")]
+    pub log_format: LogFormatArg,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
 }
 
 /// Exit codes, shown in `--help` and the README.

@@ -6,6 +6,7 @@
 //! folders and object stores, `verify` checks a published output, `printer` is the only
 //! stdout writer, and `exit` maps errors to exit codes.
 
+pub mod batches;
 pub mod cli;
 pub mod commands;
 pub mod commit;

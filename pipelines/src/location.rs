@@ -60,6 +60,14 @@ impl Location {
         Remote::parse(text).map(Location::Remote)
     }
 
+    /// Whether an output was published here (a root `_manifest.json` exists).
+    pub fn has_published(&self) -> anyhow::Result<bool> {
+        match self {
+            Location::Local(root) => Ok(root.join(crate::commit::MANIFEST).exists()),
+            Location::Remote(r) => Ok(r.get(crate::commit::MANIFEST)?.is_some()),
+        }
+    }
+
     /// Whether this is an object-store location.
     pub fn is_remote(&self) -> bool {
         matches!(self, Location::Remote(_))

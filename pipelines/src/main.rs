@@ -2,22 +2,29 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ardent::cli::Cli;
-use ardent::printer::Printer;
+use ardent::cli::{Cli, LogFormatArg};
+use ardent::printer::{LogFormat, Printer};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = Printer;
+    let printer = Printer::new(match cli.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    });
     if let Some(n) = cli.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global()
     {
         printer.note(format!("warning: cannot set {n} threads: {e}"));
     }
     match ardent::commands::dispatch(cli, &printer) {
-        Ok(()) => ExitCode::from(ardent::exit::OK),
+        Ok(()) => {
+            printer.finish();
+            ExitCode::from(ardent::exit::OK)
+        }
         Err(err) => {
-            printer.note(format!("error: {err:#}"));
-            ExitCode::from(ardent::exit::code(&err))
+            let code = ardent::exit::code(&err);
+            printer.error(&format!("{err:#}"), code);
+            ExitCode::from(code)
         }
     }
 }

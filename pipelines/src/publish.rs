@@ -20,6 +20,7 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::batches::Plan;
 use crate::commit::{MANIFEST, RUNS, Staging};
 use crate::printer::Printer;
 use crate::run::{Analysed, Timings};
@@ -52,6 +53,9 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models_skipped: Option<String>,
     pub timings_ms: Vec<(String, u64)>,
+    /// Incremental runs: the export batches per input (new, delivered again, earlier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches: Option<Plan>,
     /// Every file of the run (tables, partitions, model artifacts), except the manifest.
     pub files: Vec<RunFile>,
 }
@@ -176,6 +180,7 @@ pub fn publish(
     ingested: Ingested,
     analysed: Option<Analysed>,
     mut timings: Timings,
+    batches: Option<&Plan>,
     printer: &Printer,
 ) -> anyhow::Result<Manifest> {
     let started_at = now();
@@ -294,6 +299,7 @@ pub fn publish(
         models: manifest_models,
         models_skipped,
         timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
+        batches: batches.cloned(),
         files,
     };
     let json = serde_json::to_string_pretty(&manifest).context("serialising the manifest")?;

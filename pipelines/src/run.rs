@@ -20,8 +20,8 @@ use crate::settings::Settings;
 /// Wall time per stage, in milliseconds, in execution order.
 pub type Timings = Vec<(&'static str, u64)>;
 
-/// Read and validate every input.
-pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(Ingested, Timings)> {
+/// Copy inputs at object-store URLs into their local folders.
+pub fn fetch_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<Timings> {
     let mut timings = Vec::new();
     if !settings.remote_inputs.is_empty() {
         let started = Instant::now();
@@ -40,6 +40,11 @@ pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(I
         }
         timings.push(("fetch", started.elapsed().as_millis() as u64));
     }
+    Ok(timings)
+}
+
+/// Read and validate every input.
+pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(Ingested, Timings)> {
     let started = Instant::now();
     let ingested = ingest(&settings.ingest)?;
     let ms = started.elapsed().as_millis() as u64;
@@ -51,8 +56,7 @@ pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(I
             f.name, f.rows, f.read_ms, f.validate_ms
         ));
     }
-    timings.push(("ingest", ms));
-    Ok((ingested, timings))
+    Ok((ingested, vec![("ingest", ms)]))
 }
 
 /// Print rows read, accepted and quarantined per input, and the rules that fired.
@@ -75,6 +79,12 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
         let mut by_rule: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
         for e in ingested.entries.iter().filter(|e| e.input == *kind) {
             *by_rule.entry((e.rule.name(), e.column, e.rule.outcome().name())).or_default() += 1;
+        }
+        if c.rows_superseded > 0 {
+            printer.line(format!(
+                "  {:>8} rows replaced by a later export of the same id (latest export wins)",
+                c.rows_superseded
+            ));
         }
         for ((rule, column, outcome), n) in by_rule {
             let example = ingested
@@ -176,6 +186,7 @@ pub fn analytics_stage(
     }
     let mut models_skipped = None;
     let models = if with_models && settings.training.enabled {
+        printer.stage("models", 2, 4);
         let started = Instant::now();
         let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training) {
             Ok(run) => run,

@@ -54,6 +54,14 @@ pub struct RunConfig {
     /// dashboards, reconciliation) and `"models"` (needs analytics). Ingest and publish always
     /// run; `["ingest"]` alone lands validated canonical tables only. Default: all.
     pub stages: Option<Vec<Stage>>,
+    /// Incremental mode: every file at an input's location is an export batch; batches are
+    /// recorded by checksum in `run.state`, a run without a new batch publishes nothing, and
+    /// a later export of a ledger document or customer replaces the earlier one. Default
+    /// false.
+    pub incremental: Option<bool>,
+    /// The state folder of incremental runs (a local folder; relative to the current
+    /// directory). Default: `<out>/_state` for a local output.
+    pub state: Option<String>,
     /// Published runs kept in `runs/` (the current one and those before it, so a reader
     /// still holding an older manifest can finish). At least 1. Default: 2.
     pub keep_runs: Option<usize>,
@@ -207,6 +215,8 @@ pub struct Settings {
     pub max_rejected_share: f64,
     pub out: Location,
     pub keep_runs: usize,
+    /// The state folder, when runs are incremental.
+    pub state: Option<PathBuf>,
     /// Whether the analytics stage runs.
     pub analytics: bool,
     /// Whether the models stage runs (`run.stages` has it and `models.enabled`).
@@ -271,6 +281,8 @@ pub fn resolve_with_env(
         max_rate_age_days,
         out: file_out,
         stages,
+        incremental,
+        state,
         keep_runs,
     } = config.run.clone();
     let stages = stages.unwrap_or_else(|| vec![Stage::Ingest, Stage::Analytics, Stage::Models]);
@@ -381,6 +393,25 @@ pub fn resolve_with_env(
         .into());
     }
     let models = stages.contains(&Stage::Models) && training.enabled;
+    let state = match (incremental.unwrap_or(false), state, &out) {
+        (false, _, _) => None,
+        (true, Some(s), _) if is_remote(&s) => {
+            return Err(ConfigError(format!(
+                "{}: `run.state` = \"{s}\": the state of incremental runs must be a local folder",
+                config_path.display()
+            ))
+            .into());
+        }
+        (true, Some(s), _) => Some(PathBuf::from(s)),
+        (true, None, Location::Local(root)) => Some(root.join("_state")),
+        (true, None, Location::Remote(_)) => {
+            return Err(ConfigError(format!(
+                "{}: incremental runs with an object-store output need `run.state`, a local (persistent) folder",
+                config_path.display()
+            ))
+            .into());
+        }
+    };
     Ok(Settings {
         config_path,
         config,
@@ -390,6 +421,7 @@ pub fn resolve_with_env(
         max_rejected_share,
         out,
         keep_runs,
+        state,
         analytics,
         models,
         overrides,

@@ -26,6 +26,9 @@ pub struct FileCheck<'a> {
     pub verdict: Vec<Option<Failure>>,
     /// Extra detail for a row's message (for example the rate date that was missing).
     pub detail: foldhash::HashMap<usize, String>,
+    /// Ids of accepted rows that replace a row of an earlier file (when the input's latest
+    /// export wins).
+    pub replaced: Vec<String>,
 }
 
 impl std::fmt::Debug for FileCheck<'_> {
@@ -62,7 +65,15 @@ impl<'a> FileCheck<'a> {
                 });
             }
         }
-        Ok(FileCheck { spec, path, file, frame, verdict: vec![None; frame.height()], detail: Default::default() })
+        Ok(FileCheck {
+            spec,
+            path,
+            file,
+            frame,
+            verdict: vec![None; frame.height()],
+            detail: Default::default(),
+            replaced: Vec::new(),
+        })
     }
 
     /// Number of rows in the file.
@@ -506,6 +517,9 @@ pub fn message(
         Rule::MissingFxRate => format!("no FX rate for {v} {}; add it to the fx_rates export", detail.unwrap_or("")),
         Rule::DuplicateId => {
             format!("\"{}\" was already accepted earlier in {input}; the first occurrence is kept", detail.unwrap_or(v))
+        }
+        Rule::Superseded => {
+            format!("{column} \"{v}\" was exported again in a later batch, and the latest export wins")
         }
         Rule::UnknownReference => format!(
             "references \"{v}\", which is not in the validated ledger; the payment is kept and its cash applied without that reference"

@@ -120,6 +120,7 @@ fn validate_input(
     let mut parts = Vec::new();
     let mut counts = InputCounts::default();
     let mut files = Vec::new();
+    let mut replaced: foldhash::HashSet<String> = Default::default();
     for source in sources {
         let t0 = Instant::now();
         let raw = read::read_file(input, source)?;
@@ -133,6 +134,7 @@ fn validate_input(
         };
         let mut check = FileCheck::new(input, &source.path, name.clone(), &raw)?;
         let accepted = validate_file(&mut check)?;
+        replaced.extend(std::mem::take(&mut check.replaced));
         let rejected = check.quarantine(&mut q, fx_configured)?;
         let read = raw.height() as u64;
         counts.rows_read += read;
@@ -150,8 +152,58 @@ fn validate_input(
         });
         parts.push(accepted);
     }
+    if !replaced.is_empty() {
+        let superseded = drop_superseded(&mut parts, &replaced, input, &mut q)?;
+        counts.rows_accepted -= superseded;
+        counts.rows_quarantined += superseded;
+        counts.rows_superseded += superseded;
+    }
     let table = concat(parts, contract_of(input.kind))?;
     Ok(InputResult { kind: input.kind, table, counts, files, quarantine: q })
+}
+
+/// The id column that identifies a row of an input whose latest export wins.
+pub(crate) fn replaceable_id(kind: InputKind) -> Option<&'static str> {
+    match kind {
+        InputKind::Ledger => Some("doc_id"),
+        InputKind::Customers => Some("customer_id"),
+        // Payment rows are referenced by position (payment_refs), and an FX rate is keyed
+        // by date and currency: their duplicates stay rejections.
+        InputKind::Payments | InputKind::FxRates => None,
+    }
+}
+
+/// Keep only the last row (in file order) of every id in `replaced`; the earlier rows go to
+/// the quarantine as superseded. Returns how many rows were dropped.
+fn drop_superseded(
+    parts: &mut [DataFrame],
+    replaced: &foldhash::HashSet<String>,
+    input: &InputSpec,
+    q: &mut QuarantineBuilder,
+) -> Result<u64> {
+    let Some(column) = replaceable_id(input.kind) else { return Ok(0) };
+    let mut latest: foldhash::HashSet<String> = Default::default();
+    let mut dropped = 0;
+    for part in parts.iter_mut().rev() {
+        let ids = part.column(column).and_then(|c| c.str().cloned()).map_err(EngineError::polars("reading ids"))?;
+        let mut keep = Vec::with_capacity(part.height());
+        for (i, id) in ids.iter().enumerate() {
+            let kept = match id {
+                Some(id) if replaced.contains(id) => latest.insert(id.to_string()),
+                _ => true,
+            };
+            if !kept {
+                q.push(canonical_entry(part, i, input, Rule::Superseded, column, id.unwrap_or_default())?);
+                dropped += 1;
+            }
+            keep.push(kept);
+        }
+        if keep.iter().any(|k| !k) {
+            let mask = BooleanChunked::from_slice("keep".into(), &keep);
+            *part = part.filter(&mask).map_err(EngineError::polars("dropping superseded rows"))?;
+        }
+    }
+    Ok(dropped)
 }
 
 /// Read and validate every input: fx_rates and customers first (the others check against
@@ -371,7 +423,8 @@ impl Ingested {
             if c.rows_read == 0 {
                 continue;
             }
-            let share = c.rows_quarantined as f64 / c.rows_read as f64;
+            // Rows replaced by a later export are not rejections.
+            let share = (c.rows_quarantined - c.rows_superseded) as f64 / c.rows_read as f64;
             if share > max_share {
                 let mut by_rule: std::collections::BTreeMap<&str, u64> = Default::default();
                 for e in self.entries.iter().filter(|e| e.input == *kind && e.rule.outcome() == Outcome::Quarantined) {

@@ -210,6 +210,7 @@ impl InputParams {
             location: self.path.clone(),
             path,
             shown_as: None,
+            latest_wins: false,
             format: self.format,
             columns,
             date,
@@ -239,6 +240,9 @@ pub struct InputSpec {
     /// When `path` is a local copy of a remote location: (the copy's folder, the URL it
     /// was fetched from), so files are named by their URL in messages and the quarantine.
     pub shown_as: Option<(PathBuf, String)>,
+    /// Whether a row whose id an earlier file already had replaces that row (the latest
+    /// export wins; incremental runs, ledger and customers) instead of being a duplicate.
+    pub latest_wins: bool,
     /// Forced format, else by extension.
     pub format: Option<Format>,
     /// Canonical column → export column, for every canonical column.

@@ -33,6 +33,7 @@ pub enum Rule {
     DuplicateId,
     UnknownReference,
     UnknownAppliesTo,
+    Superseded,
 }
 
 /// What happens to a row that fails a rule.
@@ -42,6 +43,9 @@ pub enum Outcome {
     Quarantined,
     /// The row is accepted; the problem is recorded.
     Flagged,
+    /// The row was replaced by a later export of the same id (latest export wins); it is
+    /// kept in the quarantine and counted there, but is not a rejection.
+    Superseded,
 }
 
 impl Outcome {
@@ -50,13 +54,14 @@ impl Outcome {
         match self {
             Outcome::Quarantined => "quarantined",
             Outcome::Flagged => "flagged",
+            Outcome::Superseded => "superseded",
         }
     }
 }
 
 impl Rule {
     /// Every rule, in the order they are checked on a row (the first failure is recorded).
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 19] = [
         Rule::MissingValue,
         Rule::InvalidDate,
         Rule::InvalidAmount,
@@ -75,6 +80,7 @@ impl Rule {
         Rule::DuplicateId,
         Rule::UnknownReference,
         Rule::UnknownAppliesTo,
+        Rule::Superseded,
     ];
 
     /// Stable snake_case name, as written to the quarantine.
@@ -98,6 +104,7 @@ impl Rule {
             Rule::DuplicateId => "duplicate_id",
             Rule::UnknownReference => "unknown_reference",
             Rule::UnknownAppliesTo => "unknown_applies_to",
+            Rule::Superseded => "superseded",
         }
     }
 
@@ -110,6 +117,7 @@ impl Rule {
     pub fn outcome(self) -> Outcome {
         match self {
             Rule::UnknownReference | Rule::UnknownAppliesTo => Outcome::Flagged,
+            Rule::Superseded => Outcome::Superseded,
             _ => Outcome::Quarantined,
         }
     }
@@ -142,6 +150,9 @@ impl Rule {
             }
             Rule::UnknownAppliesTo => {
                 "flagged, row kept: a credit memo or write-off applies to a doc_id not in the validated ledger (applied by FIFO)"
+            }
+            Rule::Superseded => {
+                "incremental runs (ledger, customers): a later export batch has the same id, and the latest export wins; not a rejection"
             }
         }
     }
@@ -226,6 +237,8 @@ pub struct InputCounts {
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
     pub rows_flagged: u64,
+    /// Of `rows_quarantined`, rows replaced by a later export (not rejections).
+    pub rows_superseded: u64,
 }
 
 /// The `data_quality` table: totals per input, then one row per (input, rule, column).

@@ -1,9 +1,12 @@
 //! `ardent run`: ingest, validate, analyse, train and score, publish.
 
+use serde_json::json;
+
+use crate::batches::{self, BatchState};
 use crate::cli::{PipelineArgs, RunArgs};
 use crate::printer::Printer;
 use crate::publish::{Manifest, publish};
-use crate::run::{analytics_stage, ingest_stage, report_quality};
+use crate::run::{analytics_stage, fetch_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
 /// Run the pipeline and publish its outputs.
@@ -17,17 +20,76 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
         return Ok(None);
     }
     printer.note(format!("pipeline {}", settings.config_path.display()));
-    let (ingested, mut timings) = ingest_stage(&settings, printer)?;
+    let mut settings = settings;
+    let total = 2 + u64::from(settings.analytics) + u64::from(settings.models);
+    printer.stage("ingest", 0, total);
+    let mut timings = fetch_stage(&settings, printer)?;
+    let batches = match settings.state.clone() {
+        Some(dir) => {
+            let state = BatchState::load(&dir)?;
+            let plan = batches::plan(&settings, &state)?;
+            for (input, b) in &plan.inputs {
+                printer.line(format!(
+                    "batches {input:<10} {} new, {} ingested before, {} delivered again (skipped){}",
+                    b.new.len(),
+                    b.earlier,
+                    b.redelivered.len(),
+                    if b.new.is_empty() { String::new() } else { format!(": {}", b.new.join(", ")) }
+                ));
+            }
+            if !plan.has_new() && settings.out.has_published()? {
+                printer.line(format!("no new export batch: the output at {} stays as it is", settings.out));
+                printer.event(
+                    "run_summary",
+                    json!({"status": "unchanged", "out": settings.out.to_string(), "batches": plan}),
+                );
+                return Ok(None);
+            }
+            batches::archive(&plan, &state, &dir, &mut settings)?;
+            Some((state, plan, dir))
+        }
+        None => None,
+    };
+    let (ingested, ingest_timings) = ingest_stage(&settings, printer)?;
+    timings.extend(ingest_timings);
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
     let analysed = if settings.analytics {
+        printer.stage("analytics", 1, total);
         let a = analytics_stage(&settings, &ingested, settings.models, printer)?;
         timings.extend(a.timings.iter().copied());
         Some(a)
     } else {
         None
     };
-    let manifest = publish(&settings, ingested, analysed, timings, printer)?;
+    printer.stage("publish", total - 1, total);
+    let plan = batches.as_ref().map(|(_, plan, _)| plan);
+    let manifest = publish(&settings, ingested, analysed, timings, plan, printer)?;
+    // Only a published run records its batches: a failed or killed one is retried whole.
+    if let Some((state, plan, dir)) = batches {
+        state.record(&plan, &manifest.run_id, &dir)?;
+    }
     printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out));
+    printer.event(
+        "run_summary",
+        json!({
+            "status": "published",
+            "run_id": manifest.run_id,
+            "out": settings.out.to_string(),
+            "inputs": manifest.inputs.iter().map(|i| json!({
+                "input": i.input,
+                "files": i.files.len(),
+                "rows_read": i.counts.rows_read,
+                "rows_accepted": i.counts.rows_accepted,
+                "rows_quarantined": i.counts.rows_quarantined,
+                "rows_flagged": i.counts.rows_flagged,
+                "rows_superseded": i.counts.rows_superseded,
+            })).collect::<Vec<_>>(),
+            "outputs": manifest.outputs.iter().map(|o| json!({"table": o.table, "rows": o.rows})).collect::<Vec<_>>(),
+            "models": manifest.models.as_ref().map(|m| &m.champion),
+            "models_skipped": manifest.models_skipped,
+            "timings_ms": manifest.timings_ms.iter().map(|(s, ms)| (s.clone(), json!(ms))).collect::<serde_json::Map<_, _>>(),
+        }),
+    );
     Ok(Some(manifest))
 }

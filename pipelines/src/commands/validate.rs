@@ -2,7 +2,7 @@
 
 use crate::cli::PipelineArgs;
 use crate::printer::Printer;
-use crate::run::{analytics_stage, ingest_stage, report_quality};
+use crate::run::{analytics_stage, fetch_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
 /// Validate config and inputs; fails like `run` would.
@@ -13,6 +13,7 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
         printer.line(show(&settings));
         return Ok(());
     }
+    fetch_stage(&settings, printer)?;
     let (ingested, _) = ingest_stage(&settings, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;

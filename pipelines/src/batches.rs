@@ -1,0 +1,178 @@
+//! Incremental runs (`run.incremental = true`): which export batches are new. Every file an
+//! input's location holds is a batch. [`BatchState`] (`<state>/batches.json`) records each
+//! batch ingested so far by SHA-256; [`plan`] compares the delivered files with it;
+//! [`archive`] copies new batches into `<state>/batches/<input>/`, which is what the run then
+//! reads (so a drop folder may be emptied after each delivery); [`BatchState::record`] runs
+//! only after the output was published, so a failed or killed run records nothing.
+//!
+//! Rules (README, "Incremental runs"):
+//! - a file whose content was ingested before is skipped, whatever its name (delivered twice);
+//! - batches are applied in file-name order, so name them by export date;
+//! - a ledger document or a customer exported again in a later batch replaces the earlier row
+//!   (the latest export wins); the earlier row goes to the quarantine as `superseded` and the
+//!   run reports how many were replaced;
+//! - no new batch and an output already published: the run changes nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ardent_engine::EngineError;
+use ardent_engine::ingest::read::resolve_files;
+use serde::{Deserialize, Serialize};
+
+use crate::publish::sha256;
+use crate::settings::Settings;
+
+const STATE_FILE: &str = "batches.json";
+const ARCHIVE: &str = "batches";
+
+/// Every batch ingested so far, per input, in the order they were archived.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BatchState {
+    pub inputs: BTreeMap<String, Vec<Batch>>,
+}
+
+/// One ingested batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// File name in the archive (the delivered name, or `<stem>~<sha8>.<ext>` when a
+    /// different file with that name was ingested before).
+    pub name: String,
+    /// The name it was delivered under.
+    pub delivered_as: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// The run that first published it.
+    pub run_id: String,
+}
+
+/// What one input's location holds compared with the state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputBatches {
+    /// New batches: archive name, delivered name.
+    pub new: Vec<String>,
+    /// Files whose content was ingested before (delivered again): skipped.
+    pub redelivered: Vec<String>,
+    /// Batches ingested before this run.
+    pub earlier: usize,
+    #[serde(skip)]
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    from: PathBuf,
+    batch: Batch,
+}
+
+/// The batches of a run, per input (in the manifest as `batches`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub inputs: BTreeMap<String, InputBatches>,
+}
+
+impl Plan {
+    /// Whether any input has a new batch.
+    pub fn has_new(&self) -> bool {
+        self.inputs.values().any(|i| !i.new.is_empty())
+    }
+}
+
+impl BatchState {
+    /// The state at `dir`, empty when there is none yet.
+    pub fn load(dir: &Path) -> anyhow::Result<BatchState> {
+        let path = dir.join(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a batch state this version reads ({e}); move it away to start the state afresh",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BatchState::default()),
+            Err(e) => Err(EngineError::io("reading", &path)(e).into()),
+        }
+    }
+
+    /// Add the plan's new batches as published by `run_id`, and save (atomically).
+    pub fn record(mut self, plan: &Plan, run_id: &str, dir: &Path) -> anyhow::Result<()> {
+        for (input, b) in &plan.inputs {
+            let list = self.inputs.entry(input.clone()).or_default();
+            for p in &b.pending {
+                list.push(Batch { run_id: run_id.to_string(), ..p.batch.clone() });
+            }
+        }
+        let path = dir.join(STATE_FILE);
+        let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
+        let json = serde_json::to_vec_pretty(&self)?;
+        std::fs::write(&tmp, json).map_err(EngineError::io("writing", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(EngineError::io("moving into place", &path))?;
+        Ok(())
+    }
+}
+
+/// Compare what each input's location holds with `state`.
+pub fn plan(settings: &Settings, state: &BatchState) -> anyhow::Result<Plan> {
+    let mut plan = Plan::default();
+    for spec in &settings.ingest.inputs {
+        let known = state.inputs.get(spec.kind.name()).map(Vec::as_slice).unwrap_or_default();
+        let mut b = InputBatches { earlier: known.len(), ..Default::default() };
+        for file in resolve_files(spec)? {
+            let (sha, bytes) = sha256(&file.path).map_err(EngineError::io("checksumming", &file.path))?;
+            let delivered = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let seen = known.iter().chain(b.pending.iter().map(|p| &p.batch)).any(|k| k.sha256 == sha);
+            if seen {
+                b.redelivered.push(delivered);
+                continue;
+            }
+            let taken = |name: &str| known.iter().chain(b.pending.iter().map(|p| &p.batch)).any(|k| k.name == name);
+            let name = if taken(&delivered) { revision_name(&delivered, &sha) } else { delivered.clone() };
+            b.new.push(name.clone());
+            b.pending.push(Pending {
+                from: file.path.clone(),
+                batch: Batch { name, delivered_as: delivered, sha256: sha, bytes, run_id: String::new() },
+            });
+        }
+        plan.inputs.insert(spec.kind.name().to_string(), b);
+    }
+    Ok(plan)
+}
+
+/// `ledger_2025-01-05.csv` → `ledger_2025-01-05~1a2b3c4d.csv`: sorts right after the
+/// name it revises and before the next date.
+fn revision_name(name: &str, sha: &str) -> String {
+    let tag = &sha[..8.min(sha.len())];
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}~{tag}.{ext}"),
+        None => format!("{name}~{tag}"),
+    }
+}
+
+/// Copy the plan's new batches into the archive and point every input at its archive
+/// folder, with the latest export winning for ledger and customers. Files a killed run
+/// left in the archive without recording them are removed first.
+pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Settings) -> anyhow::Result<()> {
+    for spec in &mut settings.ingest.inputs {
+        let folder = dir.join(ARCHIVE).join(spec.kind.name());
+        std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
+        let recorded = state.inputs.get(spec.kind.name()).map(Vec::as_slice).unwrap_or_default();
+        for entry in std::fs::read_dir(&folder).map_err(EngineError::io("listing", &folder))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !recorded.iter().any(|b| b.name == name) {
+                std::fs::remove_file(entry.path()).map_err(EngineError::io("removing", &entry.path()))?;
+            }
+        }
+        if let Some(b) = plan.inputs.get(spec.kind.name()) {
+            for p in &b.pending {
+                let to = folder.join(&p.batch.name);
+                let tmp = folder.join(format!(".{}.tmp", p.batch.name));
+                std::fs::copy(&p.from, &tmp).map_err(EngineError::io("archiving", &p.from))?;
+                std::fs::rename(&tmp, &to).map_err(EngineError::io("archiving", &to))?;
+            }
+        }
+        spec.shown_as = Some((folder.clone(), format!("{}/{ARCHIVE}/{}", dir.display(), spec.kind.name())));
+        spec.path = folder;
+        spec.latest_wins = true;
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Incremental runs over folders of export batches (issue 5): batches are recorded by
+//! checksum, a run without a new batch changes nothing, a new batch updates the outputs
+//! (to exactly what one run over all the data gives), a batch delivered twice is not
+//! counted twice, and a corrected re-export replaces the earlier rows (latest export wins)
+//! and says so.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use polars::prelude::*;
+use serde_json::Value;
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap()
+}
+
+/// The header and the data lines of a CSV file.
+fn csv_lines(path: &Path) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines().map(str::to_string);
+    let header = lines.next().unwrap();
+    (header, lines.collect())
+}
+
+fn write_csv(path: &Path, header: &str, lines: &[String]) {
+    common::write(path, &format!("{header}\n{}\n", lines.join("\n")));
+}
+
+/// (path, SHA-256) of the analytics files of a manifest (they do not name input files).
+fn analytics(m: &Value) -> Vec<(String, String)> {
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
+        .filter(|(p, _)| {
+            p.starts_with("aging/")
+                || ["kpi_monthly.parquet", "cohorts.parquet", "roll_rates.parquet", "unapplied_cash.parquet"]
+                    .contains(&p.as_str())
+        })
+        .collect()
+}
+
+fn run(config: &Path, out: &Path) -> common::Outcome {
+    let o = common::ardent(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "models.enabled=false",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o
+}
+
+fn run_ids(out: &Path) -> usize {
+    std::fs::read_dir(out.join("runs")).unwrap().count()
+}
+
+#[test]
+fn batches_are_ingested_once_and_the_latest_export_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = common::generate(&dir.path().join("full"), 150, 11, 0.0);
+    let data = full.parent().unwrap();
+    let drop = dir.path().join("drop");
+    let (ledger_header, ledger) = csv_lines(&data.join("ledger.csv"));
+    let (payments_header, payments) = csv_lines(&data.join("payments.csv"));
+    let (l_half, p_half) = (ledger.len() / 2, payments.len() / 2);
+    write_csv(&drop.join("ledger/ledger_2025-06-30.csv"), &ledger_header, &ledger[..l_half]);
+    write_csv(&drop.join("payments/payments_2025-06-30.csv"), &payments_header, &payments[..p_half]);
+    let config = drop.join("pipeline.toml");
+    let state = dir.path().join("state");
+    common::write(
+        &config,
+        &format!(
+            "[run]\nincremental = true\nstate = \"{}\"\nmax_rejected_share = 0.5\n\n\
+             [inputs.fx_rates]\npath = \"{}\"\n[inputs.customers]\npath = \"{}\"\n\
+             [inputs.ledger]\npath = \"ledger/\"\n[inputs.payments]\npath = \"payments/\"\n",
+            state.display(),
+            data.join("fx_rates.csv").display(),
+            data.join("customers.csv").display(),
+        ),
+    );
+    let out = dir.path().join("out");
+
+    // The first batch.
+    let o = run(&config, &out);
+    assert!(o.stdout.contains("batches ledger     1 new, 0 ingested before"), "{}", o.stdout);
+    let first = manifest(&out);
+    assert_eq!(first["inputs"][2]["rows_read"], l_half as u64);
+
+    // Nothing new: nothing changes, not even the run folders.
+    let o = run(&config, &out);
+    assert!(o.stdout.contains("no new export batch"), "{}", o.stdout);
+    assert_eq!(manifest(&out)["run_id"], first["run_id"]);
+    assert_eq!(run_ids(&out), 1);
+
+    // The second batch: the outputs are what one run over all the data gives.
+    write_csv(&drop.join("ledger/ledger_2025-12-31.csv"), &ledger_header, &ledger[l_half..]);
+    write_csv(&drop.join("payments/payments_2025-12-31.csv"), &payments_header, &payments[p_half..]);
+    let o = run(&config, &out);
+    assert!(o.stdout.contains("batches ledger     1 new, 1 ingested before"), "{}", o.stdout);
+    let second = manifest(&out);
+    assert_ne!(second["run_id"], first["run_id"]);
+    assert_eq!(second["inputs"][2]["rows_read"], ledger.len() as u64);
+    let whole_out = dir.path().join("whole");
+    run(&full, &whole_out);
+    let whole = manifest(&whole_out);
+    assert!(analytics(&whole).len() > 10);
+    assert_eq!(analytics(&second), analytics(&whole), "batch by batch = all at once");
+
+    // The same batch delivered again under another name (and the drop folder emptied of
+    // the first batch: the archive keeps it): nothing changes.
+    std::fs::copy(drop.join("ledger/ledger_2025-12-31.csv"), drop.join("ledger/ledger_2025-12-31_resent.csv")).unwrap();
+    std::fs::remove_file(drop.join("ledger/ledger_2025-06-30.csv")).unwrap();
+    let o = run(&config, &out);
+    assert!(
+        o.stdout.contains("1 delivered again (skipped)") && o.stdout.contains("no new export batch"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(manifest(&out)["run_id"], second["run_id"]);
+
+    // A corrected re-export of five invoices from the first batch: the latest wins.
+    let invoices: Vec<&String> = ledger[..l_half].iter().filter(|l| l.contains(",invoice,")).take(5).collect();
+    let corrected: Vec<String> = invoices
+        .iter()
+        .map(|l| {
+            let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+            f[5] = "12345.67".to_string();
+            f.join(",")
+        })
+        .collect();
+    write_csv(&drop.join("ledger/ledger_2026-01-05.csv"), &ledger_header, &corrected);
+    let o = run(&config, &out);
+    assert!(o.stdout.contains("5 rows replaced by a later export"), "{}", o.stdout);
+    let third = manifest(&out);
+    let counts = &third["inputs"][2];
+    assert_eq!(counts["input"], "ledger");
+    assert_eq!(counts["rows_read"], ledger.len() as u64 + 5);
+    assert_eq!(counts["rows_superseded"], 5);
+    assert_eq!(
+        counts["rows_read"].as_u64().unwrap(),
+        counts["rows_accepted"].as_u64().unwrap() + counts["rows_quarantined"].as_u64().unwrap()
+    );
+    assert_ne!(analytics(&third), analytics(&second), "the correction changes the numbers");
+    let ids: Vec<String> = corrected.iter().map(|l| l.split(',').next().unwrap().to_string()).collect();
+    let ledger_table = ParquetReader::new(std::fs::File::open(out.join("ledger.parquet")).unwrap()).finish().unwrap();
+    let doc = ledger_table.column("doc_id").unwrap().str().unwrap().clone();
+    let amount = ledger_table.column("amount").unwrap().cast(&DataType::Float64).unwrap();
+    let amount = amount.f64().unwrap();
+    for id in &ids {
+        let rows: Vec<f64> =
+            doc.iter().zip(amount.iter()).filter(|(d, _)| *d == Some(id.as_str())).map(|(_, a)| a.unwrap()).collect();
+        assert_eq!(rows, [12345.67], "{id} has exactly its corrected row");
+    }
+    let quarantine = ParquetReader::new(std::fs::File::open(out.join("quarantine.parquet")).unwrap()).finish().unwrap();
+    let rules = quarantine.column("rule").unwrap().str().unwrap().clone();
+    let files = quarantine.column("source_file").unwrap().str().unwrap().clone();
+    let superseded: Vec<&str> =
+        rules.iter().zip(files.iter()).filter(|(r, _)| *r == Some("superseded")).map(|(_, f)| f.unwrap()).collect();
+    assert_eq!(superseded.len(), 5);
+    assert!(superseded.iter().all(|f| f.ends_with("ledger/ledger_2025-06-30.csv")), "{superseded:?}");
+    let v = common::ardent(&["verify", out.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
