@@ -1,8 +1,9 @@
-//! Publishing a run. Every table, the models and `_manifest.json` are written into a run
-//! folder `runs/<run_id>/` (staged as `runs/<run_id>.partial/` locally, in a temporary
-//! folder for object stores); [`crate::commit`] then makes it the published output in one
-//! atomic step and prunes old runs. The manifest is written last and lists every file with
-//! its size and SHA-256, so `ardent verify` can check a published output.
+//! Publishing a run. [`RunWriter`] writes every table as soon as a stage produces it, the
+//! models and finally `_manifest.json` into a run folder `runs/<run_id>/` (staged as
+//! `runs/<run_id>.partial/` locally, in a temporary folder for object stores);
+//! [`crate::commit`] then makes it the published output in one atomic step and prunes old
+//! runs. The manifest lists every file with its size and SHA-256, so `ardent verify` can
+//! check a published output.
 
 use std::fs::File;
 use std::io::Read;
@@ -10,12 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use ardent_engine::analytics;
+use ardent_engine::analytics::{self, Dashboards};
 use ardent_engine::contracts::{self, TableContract};
 use ardent_engine::ingest::Ingested;
 use ardent_engine::ingest::quarantine::InputCounts;
 use ardent_engine::sink::write_table;
 use ardent_engine::{EngineError, contracts::InputKind};
+use ardent_models::run::ModelRun;
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::batches::Plan;
 use crate::commit::{MANIFEST, RUNS, Staging};
 use crate::printer::Printer;
-use crate::run::{Analysed, Timings};
+use crate::run::Timings;
 use crate::settings::{PipelineConfig, Settings};
 
 /// `_manifest.json`: what a run read, wrote and how long it took.
@@ -173,77 +175,136 @@ fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// Write every table, the models and the manifest into a new run folder and publish it
-/// (see [`crate::commit`]).
-pub fn publish(
-    settings: &Settings,
-    ingested: Ingested,
-    analysed: Option<Analysed>,
-    mut timings: Timings,
-    batches: Option<&Plan>,
-    printer: &Printer,
-) -> anyhow::Result<Manifest> {
-    let started_at = now();
-    let t0 = Instant::now();
-    let mut inputs = Vec::new();
-    for kind in InputKind::ALL {
-        let Some((_, counts)) = ingested.counts.iter().find(|(k, _)| *k == kind) else { continue };
-        let mut files = Vec::new();
-        for f in ingested.files.iter().filter(|f| f.input == kind.name()) {
-            let (sha, bytes) = sha256(&f.path).map_err(EngineError::io("checksumming", &f.path))?;
-            files.push(ManifestFile { path: f.name.clone(), format: f.format, rows: f.rows, bytes, sha256: sha });
-        }
-        inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });
-    }
-    let run_id = {
-        let mut h = Sha256::new();
-        for i in &inputs {
-            for f in &i.files {
-                h.update(f.sha256.as_bytes());
-            }
-        }
-        h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
-        let d = h.finalize();
-        format!(
-            "{}-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-            d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
-        )
-    };
-    let staged = Staging::new(&settings.out, &run_id)?;
-    let staging = staged.path();
-    printer.note(format!("publish: staging run {run_id}"));
+/// A run folder being filled, table by table, as the stages produce them: each table is
+/// written and dropped as soon as it exists, so a run never holds its inputs, dashboards and
+/// model tables in memory at once. [`RunWriter::commit`] writes the manifest and publishes
+/// (see [`crate::commit`]); a writer dropped before that publishes nothing.
+#[derive(Debug)]
+pub struct RunWriter {
+    staged: Staging,
+    run_id: String,
+    started_at: String,
+    inputs: Vec<ManifestInput>,
+    outputs: Vec<ManifestOutput>,
+    models: Option<ManifestModels>,
+    models_skipped: Option<String>,
+    cash_application: Option<CashApplication>,
+    write_ms: u64,
+}
 
-    let Ingested { tables, quarantine, data_quality, .. } = ingested;
-    let (dashboards, models, models_skipped) = match analysed {
-        Some(Analysed { dashboards, models, models_skipped, .. }) => (Some(dashboards), models, models_skipped),
-        None => (None, None, None),
-    };
-    let cash_application = dashboards.as_ref().map(|d| CashApplication::of(&d.cash_summary));
-    let (dashboard_tables, aging) = match dashboards {
-        Some(d) => {
-            let analytics::TablesToWrite { flat, aging } = d.into_tables(&settings.analysis);
-            (flat, Some(aging))
+impl RunWriter {
+    /// Checksum the inputs, name the run and open its staging folder.
+    pub fn open(settings: &Settings, ingested: &Ingested, printer: &Printer) -> anyhow::Result<RunWriter> {
+        let started_at = now();
+        let t0 = Instant::now();
+        let mut inputs = Vec::new();
+        for kind in InputKind::ALL {
+            let Some((_, counts)) = ingested.counts.iter().find(|(k, _)| *k == kind) else { continue };
+            let mut files = Vec::new();
+            for f in ingested.files.iter().filter(|f| f.input == kind.name()) {
+                let (sha, bytes) = sha256(&f.path).map_err(EngineError::io("checksumming", &f.path))?;
+                files.push(ManifestFile { path: f.name.clone(), format: f.format, rows: f.rows, bytes, sha256: sha });
+            }
+            inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });
         }
-        None => (Vec::new(), None),
-    };
-    let mut flat: Vec<(TableContract, DataFrame)> = vec![
-        (contracts::LEDGER_TABLE.clone(), tables.ledger),
-        (contracts::PAYMENTS_TABLE.clone(), tables.payments),
-        (contracts::PAYMENT_REFS_TABLE.clone(), tables.payment_refs),
-        (contracts::CUSTOMERS_TABLE.clone(), tables.customers),
-        (contracts::FX_RATES_TABLE.clone(), tables.fx_rates),
-        (contracts::DATA_QUALITY_TABLE.clone(), data_quality),
-        (contracts::QUARANTINE_TABLE.clone(), quarantine),
-    ];
-    flat.extend(dashboard_tables);
-    let mut manifest_models = None;
-    if let Some(run) = models {
-        flat.extend(run.tables);
+        let run_id = {
+            let mut h = Sha256::new();
+            for i in &inputs {
+                for f in &i.files {
+                    h.update(f.sha256.as_bytes());
+                }
+            }
+            h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
+            let d = h.finalize();
+            format!(
+                "{}-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+                d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        };
+        let staged = Staging::new(&settings.out, &run_id)?;
+        printer.note(format!("publish: staging run {run_id}"));
+        Ok(RunWriter {
+            staged,
+            run_id,
+            started_at,
+            inputs,
+            outputs: Vec::new(),
+            models: None,
+            models_skipped: None,
+            cash_application: None,
+            write_ms: t0.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Write one table (and drop it).
+    pub fn table(&mut self, contract: &TableContract, mut df: DataFrame, printer: &Printer) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        let name = format!("{}.parquet", contract.name);
+        let rows = write_table(&mut df, contract, &self.staged.path().join(&name))?;
+        drop(df);
+        printer.note(format!("publish: wrote {name} ({rows} rows)"));
+        self.outputs.push(ManifestOutput::new(contract, name, rows, None));
+        self.write_ms += t0.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    /// Write a table partitioned by as-of date (`<table>/as_of=YYYY-MM-DD/part-0.parquet`).
+    pub fn partitioned(
+        &mut self,
+        contract: &TableContract,
+        parts: Vec<(i32, DataFrame)>,
+        printer: &Printer,
+    ) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        let folder = self.staged.path().join(contract.name);
+        std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
+        let (mut rows, partitions) = (0, parts.len() as u64);
+        for (as_of, mut df) in parts {
+            let path =
+                folder.join(format!("as_of={}", ardent_engine::calendar::format_day(as_of))).join("part-0.parquet");
+            rows += write_table(&mut df, contract, &path)?;
+        }
+        printer.note(format!("publish: wrote {}/ ({rows} rows in {partitions} partitions)", contract.name));
+        self.outputs.push(ManifestOutput::new(contract, format!("{}/", contract.name), rows, Some(partitions)));
+        self.write_ms += t0.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    /// Write the validated tables, `data_quality` and the quarantine.
+    pub fn ingested(&mut self, ingested: Ingested, printer: &Printer) -> anyhow::Result<()> {
+        let Ingested { tables, quarantine, data_quality, .. } = ingested;
+        for (contract, df) in [
+            (&contracts::LEDGER_TABLE, tables.ledger),
+            (&contracts::PAYMENTS_TABLE, tables.payments),
+            (&contracts::PAYMENT_REFS_TABLE, tables.payment_refs),
+            (&contracts::CUSTOMERS_TABLE, tables.customers),
+            (&contracts::FX_RATES_TABLE, tables.fx_rates),
+            (&contracts::DATA_QUALITY_TABLE, data_quality),
+            (&contracts::QUARANTINE_TABLE, quarantine),
+        ] {
+            self.table(contract, df, printer)?;
+        }
+        Ok(())
+    }
+
+    /// Write every dashboard table.
+    pub fn dashboards(&mut self, dashboards: Dashboards, settings: &Settings, printer: &Printer) -> anyhow::Result<()> {
+        self.cash_application = Some(CashApplication::of(&dashboards.cash_summary));
+        let analytics::TablesToWrite { flat, aging: (aging_contract, aging) } =
+            dashboards.into_tables(&settings.analysis);
+        for (contract, df) in flat {
+            self.table(&contract, df, printer)?;
+        }
+        self.partitioned(&aging_contract, aging, printer)
+    }
+
+    /// Write the model tables and artifacts.
+    pub fn models(&mut self, run: ModelRun, printer: &Printer) -> anyhow::Result<()> {
         let mut candidates = Vec::new();
         let (mut champion, mut invoice_champion) = (String::new(), None);
         for (id, file, card) in &run.artifacts {
-            ardent_models::artifact::write(&staging.join("models").join(id), file, card)?;
+            ardent_models::artifact::write(&self.staged.path().join("models").join(id), file, card)?;
             match (file.champion, file.task.as_str()) {
                 (true, "invoice_late") => invoice_champion = Some(id.clone()),
                 (true, _) => champion = id.clone(),
@@ -256,57 +317,56 @@ pub fn publish(
                 calibrated: file.metrics.calibrated,
             });
         }
-        manifest_models = Some(ManifestModels { champion, invoice_champion, candidates });
-    }
-    let mut outputs = Vec::new();
-    for (contract, mut df) in flat {
-        let name = format!("{}.parquet", contract.name);
-        let rows = write_table(&mut df, &contract, &staging.join(&name))?;
-        printer.note(format!("publish: wrote {name} ({rows} rows)"));
-        outputs.push(ManifestOutput::new(&contract, name, rows, None));
-    }
-    if let Some((aging_contract, aging)) = aging {
-        let aging_contract = &aging_contract;
-        let mut rows = 0;
-        let partitions = aging.len() as u64;
-        let folder = staging.join(aging_contract.name);
-        std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
-        for (as_of, mut df) in aging {
-            let path =
-                folder.join(format!("as_of={}", ardent_engine::calendar::format_day(as_of))).join("part-0.parquet");
-            rows += write_table(&mut df, aging_contract, &path)?;
+        self.models = Some(ManifestModels { champion, invoice_champion, candidates });
+        for (contract, df) in run.tables {
+            self.table(&contract, df, printer)?;
         }
-        printer.note(format!("publish: wrote {}/ ({rows} rows in {partitions} partitions)", aging_contract.name));
-        outputs.push(ManifestOutput::new(aging_contract, format!("{}/", aging_contract.name), rows, Some(partitions)));
+        Ok(())
     }
 
-    let files = checksum_tree(staging)?;
-    timings.push(("publish", t0.elapsed().as_millis() as u64));
-    let manifest = Manifest {
-        data_prefix: format!("{RUNS}/{run_id}/"),
-        run_id,
-        ardent_version: env!("CARGO_PKG_VERSION"),
-        polars_version: "0.55.2",
-        started_at,
-        finished_at: now(),
-        config_path: settings.config_path.display().to_string(),
-        config: settings.config.clone(),
-        reporting_currency: settings.ingest.reporting_currency.clone(),
-        max_rejected_share: settings.max_rejected_share,
-        inputs,
-        outputs,
-        cash_application,
-        models: manifest_models,
-        models_skipped,
-        timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
-        batches: batches.cloned(),
-        files,
-    };
-    let json = serde_json::to_string_pretty(&manifest).context("serialising the manifest")?;
-    let manifest_path = staging.join(MANIFEST);
-    std::fs::write(&manifest_path, &json).map_err(EngineError::io("writing", &manifest_path))?;
-    staged.commit(&manifest.run_id, json.as_bytes(), settings.keep_runs, printer)?;
-    Ok(manifest)
+    /// Record why models were skipped.
+    pub fn models_skipped(&mut self, why: String) {
+        self.models_skipped = Some(why);
+    }
+
+    /// Write the manifest last and publish the run.
+    pub fn commit(
+        self,
+        settings: &Settings,
+        mut timings: Timings,
+        batches: Option<&Plan>,
+        printer: &Printer,
+    ) -> anyhow::Result<Manifest> {
+        let t0 = Instant::now();
+        let staging = self.staged.path();
+        let files = checksum_tree(staging)?;
+        timings.push(("publish", self.write_ms + t0.elapsed().as_millis() as u64));
+        let manifest = Manifest {
+            data_prefix: format!("{RUNS}/{}/", self.run_id),
+            run_id: self.run_id,
+            ardent_version: env!("CARGO_PKG_VERSION"),
+            polars_version: "0.55.2",
+            started_at: self.started_at,
+            finished_at: now(),
+            config_path: settings.config_path.display().to_string(),
+            config: settings.config.clone(),
+            reporting_currency: settings.ingest.reporting_currency.clone(),
+            max_rejected_share: settings.max_rejected_share,
+            inputs: self.inputs,
+            outputs: self.outputs,
+            cash_application: self.cash_application,
+            models: self.models,
+            models_skipped: self.models_skipped,
+            timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
+            batches: batches.cloned(),
+            files,
+        };
+        let json = serde_json::to_string_pretty(&manifest).context("serialising the manifest")?;
+        let manifest_path = staging.join(MANIFEST);
+        std::fs::write(&manifest_path, &json).map_err(EngineError::io("writing", &manifest_path))?;
+        self.staged.commit(&manifest.run_id, json.as_bytes(), settings.keep_runs, printer)?;
+        Ok(manifest)
+    }
 }
 
 /// Every file under `dir` (recursively) with its `/`-separated relative path, in path order.

@@ -6,15 +6,15 @@
 use std::time::Instant;
 
 use ardent_engine::EngineError;
-use ardent_engine::analytics::{Dashboards, analyse};
+use ardent_engine::analytics::analyse;
 use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, ingest};
 use ardent_models::ModelError;
-use ardent_models::run::ModelRun;
 
 use crate::printer::Printer;
+use crate::publish::RunWriter;
 use crate::settings::Settings;
 
 /// Wall time per stage, in milliseconds, in execution order.
@@ -117,30 +117,26 @@ pub fn index(settings: &Settings, ingested: &Ingested) -> Result<Book, EngineErr
     )
 }
 
-/// What the analytics and models stages produced.
-#[derive(Debug)]
-pub struct Analysed {
-    pub dashboards: Dashboards,
-    /// `None` when models are off (`models.enabled = false`), not asked for, or skipped.
-    pub models: Option<ModelRun>,
-    /// Why models were skipped (too little labelled history), for the manifest.
-    pub models_skipped: Option<String>,
-    pub timings: Timings,
-}
-
 /// Index the validated tables, apply cash and build every dashboard table, then (with
-/// `with_models` and `models.enabled`) train, evaluate and score. Fails (and so publishes
-/// nothing) when a reconciliation check does not pass.
+/// `with_models` and `models.enabled`) train, evaluate and score. With a `writer`, each
+/// table is written as soon as it exists and dropped (the validated tables right after
+/// indexing), so the run never holds everything at once. Fails (and so publishes nothing)
+/// when a reconciliation check does not pass. Returns the stage timings.
 pub fn analytics_stage(
     settings: &Settings,
-    ingested: &Ingested,
+    ingested: Ingested,
     with_models: bool,
+    mut writer: Option<&mut RunWriter>,
     printer: &Printer,
-) -> anyhow::Result<Analysed> {
+) -> anyhow::Result<Timings> {
     let mut timings = Vec::new();
     let started = Instant::now();
-    let book = index(settings, ingested)?;
+    let book = index(settings, &ingested)?;
     timings.push(("index", started.elapsed().as_millis() as u64));
+    match writer.as_deref_mut() {
+        Some(w) => w.ingested(ingested, printer)?,
+        None => drop(ingested),
+    }
     let started = Instant::now();
     let apps = apply_cash(&book);
     timings.push(("cash_application", started.elapsed().as_millis() as u64));
@@ -184,8 +180,11 @@ pub fn analytics_stage(
         }
         .into());
     }
-    let mut models_skipped = None;
-    let models = if with_models && settings.training.enabled {
+    match writer.as_deref_mut() {
+        Some(w) => w.dashboards(dashboards, settings, printer)?,
+        None => drop(dashboards),
+    }
+    if with_models && settings.training.enabled {
         printer.stage("models", 2, 4);
         let started = Instant::now();
         let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training) {
@@ -193,8 +192,10 @@ pub fn analytics_stage(
             Err(ModelError::NotEnoughHistory(why)) => {
                 // Dashboards are still worth publishing; the manifest says why models are absent.
                 printer.line(format!("models skipped: {why}"));
-                models_skipped = Some(why);
-                return Ok(Analysed { dashboards, models: None, models_skipped, timings });
+                if let Some(w) = writer {
+                    w.models_skipped(why);
+                }
+                return Ok(timings);
             }
             Err(e) => return Err(e.into()),
         };
@@ -206,9 +207,9 @@ pub fn analytics_stage(
         for line in &run.summary {
             printer.line(line);
         }
-        Some(run)
-    } else {
-        None
-    };
-    Ok(Analysed { dashboards, models, models_skipped, timings })
+        if let Some(w) = writer {
+            w.models(run, printer)?;
+        }
+    }
+    Ok(timings)
 }

@@ -13,13 +13,11 @@ fn json_logs_end_with_a_run_summary_that_matches_the_manifest() {
     let out = dir.path().join("out");
     let o = common::ardent(&["--log-format", "json", "run", "--out", out.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let events: Vec<Value> = o
-        .stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let events: Vec<Value> =
+        o.stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     assert!(events.iter().all(|e| e["timestamp"].is_string() && e["level"] == "info"));
-    let stages: Vec<&str> = events.iter().filter(|e| e["event"] == "stage").map(|e| e["stage"].as_str().unwrap()).collect();
+    let stages: Vec<&str> =
+        events.iter().filter(|e| e["event"] == "stage").map(|e| e["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["ingest", "analytics", "models", "publish"]);
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_summary");
@@ -31,7 +29,10 @@ fn json_logs_end_with_a_run_summary_that_matches_the_manifest() {
         for key in ["rows_read", "rows_accepted", "rows_quarantined", "rows_flagged"] {
             assert_eq!(s[key], m[key], "{key}");
         }
-        assert_eq!(s["rows_read"].as_u64(), Some(s["rows_accepted"].as_u64().unwrap() + s["rows_quarantined"].as_u64().unwrap()));
+        assert_eq!(
+            s["rows_read"].as_u64(),
+            Some(s["rows_accepted"].as_u64().unwrap() + s["rows_quarantined"].as_u64().unwrap())
+        );
     }
     let timings = summary["timings_ms"].as_object().unwrap();
     let manifest_timings = manifest["timings_ms"].as_array().unwrap();

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::batches::{self, BatchState};
 use crate::cli::{PipelineArgs, RunArgs};
 use crate::printer::Printer;
-use crate::publish::{Manifest, publish};
+use crate::publish::{Manifest, RunWriter};
 use crate::run::{analytics_stage, fetch_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
@@ -54,17 +54,16 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     timings.extend(ingest_timings);
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
-    let analysed = if settings.analytics {
+    let mut writer = RunWriter::open(&settings, &ingested, printer)?;
+    if settings.analytics {
         printer.stage("analytics", 1, total);
-        let a = analytics_stage(&settings, &ingested, settings.models, printer)?;
-        timings.extend(a.timings.iter().copied());
-        Some(a)
+        timings.extend(analytics_stage(&settings, ingested, settings.models, Some(&mut writer), printer)?);
     } else {
-        None
-    };
+        writer.ingested(ingested, printer)?;
+    }
     printer.stage("publish", total - 1, total);
     let plan = batches.as_ref().map(|(_, plan, _)| plan);
-    let manifest = publish(&settings, ingested, analysed, timings, plan, printer)?;
+    let manifest = writer.commit(&settings, timings, plan, printer)?;
     // Only a published run records its batches: a failed or killed one is retried whole.
     if let Some((state, plan, dir)) = batches {
         state.record(&plan, &manifest.run_id, &dir)?;

@@ -21,7 +21,7 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
     // so they run too: `validate` exits with the code `run` would.
     // Models are not trained (their parameters were checked with the settings).
     if settings.analytics {
-        analytics_stage(&settings, &ingested, false, printer)?;
+        analytics_stage(&settings, ingested, false, None, printer)?;
     }
     printer.line("valid: the inputs can be published (nothing was written)");
     Ok(())
