@@ -113,7 +113,10 @@ fn commit_local(root: &Path, staged: &Path, run_id: &str, keep: usize, printer: 
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     ids.sort();
-    for id in doomed(&ids, run_id, keep, |id| runs.join(id).join(crate::commit::MANIFEST).exists()) {
+    // A partial folder can hold a manifest (killed between writing it and the rename): it
+    // is still not a published run.
+    let complete = |id: &str| !id.ends_with(PARTIAL) && runs.join(id).join(MANIFEST).exists();
+    for id in doomed(&ids, run_id, keep, complete) {
         let dir = runs.join(&id);
         std::fs::remove_dir_all(&dir).map_err(EngineError::io("removing an old run", &dir))?;
     }

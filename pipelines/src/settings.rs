@@ -361,6 +361,11 @@ pub fn resolve_with_env(
             None => {}
         }
     }
+    // Incremental runs: a later export of a document or customer replaces the earlier one,
+    // in `validate` as in `run`.
+    for spec in &mut inputs {
+        spec.latest_wins = incremental.unwrap_or(false);
+    }
     let ingest = IngestSpec {
         inputs,
         reporting_currency: reporting_currency.unwrap_or_else(|| DEFAULT_REPORTING_CURRENCY.to_string()),
