@@ -262,13 +262,6 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         l.dpd,
         l.horizon_days
     );
-    let features_df = {
-        let df = features::table(&ctx, &panel)?;
-        let mut cols = df.columns().to_vec();
-        cols.push(ardent_engine::analytics::frame::boolean_opt("default_label", labels.label.iter().copied()));
-        cols.push(boolean("in_default", labels.in_default.iter().copied()));
-        frame(&features_contract(), cols)?
-    };
     let mut sample = Sample::from_panel(book, &panel, labels.label.clone(), &positive)?;
     lap("features_labels", &mut timings);
     let holdout = Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days };
@@ -331,16 +324,27 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         sets.push(it);
         tasks.push("invoice_late");
     }
+    let customer_scores =
+        customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?;
+    let segment_scores = segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?;
+    drop(scores);
+    // The feature table is built last, once the training matrix and the scores are gone:
+    // on `l` each of them is gigabytes (issue 5, bounded memory).
+    drop(sample);
+    let features_df = {
+        let df = features::table(&ctx, &panel)?;
+        let mut cols = df.columns().to_vec();
+        cols.push(ardent_engine::analytics::frame::boolean_opt("default_label", labels.label.iter().copied()));
+        cols.push(boolean("in_default", labels.in_default.iter().copied()));
+        frame(&features_contract(), cols)?
+    };
     let tables = vec![
         (features_contract(), features_df),
         (MODEL_METRICS_TABLE.clone(), metrics_table(&sets)?),
         (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&sets)?),
         (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&sets)?),
-        (
-            CUSTOMER_SCORES_TABLE.clone(),
-            customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?,
-        ),
-        (segment_scores_contract(), segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?),
+        (CUSTOMER_SCORES_TABLE.clone(), customer_scores),
+        (segment_scores_contract(), segment_scores),
         (INVOICE_PREDICTIONS_TABLE.clone(), invoice_predictions),
     ];
     let artifacts = sets
