@@ -79,6 +79,13 @@ impl Staging {
 fn commit_local(root: &Path, staged: &Path, run_id: &str, keep: usize, printer: &Printer) -> anyhow::Result<()> {
     let runs = root.join(RUNS);
     let final_dir = runs.join(run_id);
+    // Temporary links a killed run left behind.
+    for entry in std::fs::read_dir(root).map_err(EngineError::io("listing", root))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".link-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     std::fs::rename(staged, &final_dir).map_err(EngineError::io("moving into place", &final_dir))?;
     // The commit point: `current` now names the new run.
     replace_with_link(root, CURRENT, &Path::new(RUNS).join(run_id))?;
