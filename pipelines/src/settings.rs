@@ -258,7 +258,9 @@ pub struct Overrides {
 
 /// Resolve defaults < config file < environment < flags and check everything.
 pub fn resolve(flags: Overrides) -> Result<Settings, anyhow::Error> {
-    resolve_with_env(flags, std::env::vars())
+    // `vars()` would panic on a variable that is not UTF-8; such a variable is no ARDENT_ key.
+    let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    resolve_with_env(flags, env)
 }
 
 /// [`resolve`] with the environment given (for tests).
