@@ -148,6 +148,25 @@ fn revision_name(name: &str, sha: &str) -> String {
     }
 }
 
+/// Copy the archive of the state at `from` to `to` (for `ardent validate`, which writes
+/// nothing to the state).
+pub fn copy_archive(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let archive = from.join(ARCHIVE);
+    let Ok(inputs) = std::fs::read_dir(&archive) else { return Ok(()) };
+    for input in inputs.flatten() {
+        let into = to.join(ARCHIVE).join(input.file_name());
+        std::fs::create_dir_all(&into).map_err(EngineError::io("creating", &into))?;
+        for file in std::fs::read_dir(input.path()).map_err(EngineError::io("listing", &input.path()))?.flatten() {
+            let target = into.join(file.file_name());
+            // A hard link costs nothing; a copy when the folders are on different devices.
+            if std::fs::hard_link(file.path(), &target).is_err() {
+                std::fs::copy(file.path(), &target).map_err(EngineError::io("copying", &file.path()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Copy the plan's new batches into the archive and point every input at its archive
 /// folder, with the latest export winning for ledger and customers. Files a killed run
 /// left in the archive without recording them are removed first.

@@ -136,6 +136,13 @@ fn batches_are_ingested_once_and_the_latest_export_wins() {
         })
         .collect();
     write_csv(&drop.join("ledger/ledger_2026-01-05.csv"), &ledger_header, &corrected);
+    // `validate` checks the new batch together with the archive, and records nothing.
+    let state_before = std::fs::read(state.join("batches.json")).unwrap();
+    let v = common::ardent(&["validate", "--config", config.to_str().unwrap(), "--set", "models.enabled=false"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(v.stdout.contains("5 rows replaced by a later export"), "{}", v.stdout);
+    assert_eq!(std::fs::read(state.join("batches.json")).unwrap(), state_before);
+    assert!(!state.join("batches/ledger/ledger_2026-01-05.csv").exists());
     let o = run(&config, &out);
     assert!(o.stdout.contains("5 rows replaced by a later export"), "{}", o.stdout);
     let third = manifest(&out);
