@@ -145,3 +145,25 @@ fn a_run_killed_at_any_point_leaves_the_last_published_output_intact() {
     assert!(ids.iter().all(|id| !id.ends_with(".partial")));
     assert_eq!(verify(&out).code, 0);
 }
+
+#[test]
+fn an_output_folder_in_the_old_flat_layout_is_taken_over() {
+    // Before runs/ and `current`, tables sat in the output folder as plain files and folders.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (name, body) in
+        [("_manifest.json", "{}"), ("ledger.parquet", "old"), ("aging/as_of=2024-01-31/part-0.parquet", "old")]
+    {
+        common::write(&out.join(name), body);
+    }
+    common::write(&out.join("notes.txt"), "not ardent's");
+    let o = common::ardent(&["run", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for name in ["_manifest.json", "ledger.parquet", "aging"] {
+        let link = std::fs::read_link(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(link, Path::new("current").join(name));
+    }
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "not ardent's", "other files stay");
+    let v = verify(&out);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
