@@ -97,8 +97,14 @@ pub const DEFAULT_KEEP_RUNS: usize = 2;
 /// Default output folder.
 pub const DEFAULT_OUT: &str = "ardent-out";
 
-/// The bundled sample pipeline, used when no config is given.
+/// The bundled sample pipeline, used when no config is given: the checkout's own when run
+/// from its root (as the README's first command is), else the one this binary was built from.
+/// (Build outputs may be shared between clones; the compile-time path can name another.)
 pub fn bundled_config() -> PathBuf {
+    let here = Path::new("sample-data").join("pipeline.toml");
+    if here.is_file() && Path::new("Cargo.toml").is_file() && Path::new("pipelines").is_dir() {
+        return std::env::current_dir().map(|d| d.join(&here)).unwrap_or(here);
+    }
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).join("sample-data").join("pipeline.toml")
 }
