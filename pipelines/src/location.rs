@@ -303,3 +303,43 @@ pub fn redact(text: &str) -> String {
         None => text.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_resolve_against_the_base_and_file_urls_are_local() {
+        let base = Path::new("/configs");
+        assert!(matches!(Location::parse("out", base), Ok(Location::Local(p)) if p == Path::new("/configs/out")));
+        assert!(matches!(Location::parse("/abs/out", base), Ok(Location::Local(p)) if p == Path::new("/abs/out")));
+        assert!(matches!(Location::parse("file:///data/x", base), Ok(Location::Local(p)) if p == Path::new("/data/x")));
+    }
+
+    #[test]
+    fn an_s3_url_names_its_objects_without_a_trailing_slash() {
+        let Ok(Location::Remote(r)) = Location::parse("s3://bucket/some/prefix/", Path::new(".")) else {
+            panic!("an s3 URL is remote")
+        };
+        assert_eq!(r.url_of(""), "s3://bucket/some/prefix");
+        assert_eq!(r.url_of("runs/a/_manifest.json"), "s3://bucket/some/prefix/runs/a/_manifest.json");
+        assert_eq!(r.path_of("runs/a").as_ref(), "some/prefix/runs/a");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_without_being_echoed() {
+        let err = Location::parse("s3://AKIA:hunter2@bucket/x", Path::new(".")).unwrap_err().to_string();
+        assert!(err.contains("credentials do not belong in the URL"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("AKIA"), "{err}");
+        assert_eq!(redact("s3://user:pw@bucket/key"), "s3://***@bucket/key");
+        assert_eq!(redact("s3://bucket/a@b"), "s3://bucket/a@b", "an @ in the key is not user info");
+    }
+
+    #[test]
+    fn an_unknown_scheme_says_which_ones_work() {
+        let err = Location::parse("ftp://host/x", Path::new(".")).unwrap_err().to_string();
+        assert!(err.contains("unknown scheme `ftp`") && err.contains("s3://"), "{err}");
+        let err = Location::parse("s3:///x", Path::new(".")).unwrap_err().to_string();
+        assert!(err.contains("no bucket"), "{err}");
+    }
+}
