@@ -22,19 +22,20 @@ use crate::settings::ConfigError;
 /// An object-store operation that failed (exit code 6, or 3 when an input is missing).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{action} {url}: {source}. Check the URL, the credentials in the environment (AWS_*, GOOGLE_*, AZURE_*) and that the store is reachable"
+    "{action} {url}: {cause}. Check the URL, the credentials in the environment (AWS_*, GOOGLE_*, AZURE_*) and that the store is reachable"
 )]
 pub struct StoreError {
     pub action: &'static str,
     pub url: String,
-    #[source]
-    pub source: object_store::Error,
+    /// Shown in the message, not chained: object_store's errors already repeat their
+    /// sources in their text, and the chain would print each of them again.
+    pub cause: object_store::Error,
 }
 
 impl StoreError {
     /// Whether the object did not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self.source, object_store::Error::NotFound { .. })
+        matches!(self.cause, object_store::Error::NotFound { .. })
     }
 }
 
@@ -161,7 +162,7 @@ impl Remote {
 
     fn err(&self, action: &'static str, rel: &str) -> impl FnOnce(object_store::Error) -> StoreError + '_ {
         let url = self.url_of(rel);
-        move |source| StoreError { action, url, source }
+        move |cause| StoreError { action, url, cause }
     }
 
     /// Every object under `rel` (recursively), as paths relative to this prefix with
@@ -306,6 +307,7 @@ pub fn redact(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -20,6 +20,10 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
         return Ok(None);
     }
     printer.note(format!("pipeline {}", settings.config_path.display()));
+    // An object store that refuses the credentials fails the run now, not after the work.
+    if settings.out.is_remote() {
+        settings.out.has_published()?;
+    }
     let mut settings = settings;
     let total = 2 + u64::from(settings.analytics) + u64::from(settings.models);
     printer.stage("ingest", 0, total);
