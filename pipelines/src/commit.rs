@@ -41,6 +41,17 @@ pub struct Staging {
     _temp: Option<tempfile::TempDir>,
 }
 
+impl Drop for Staging {
+    /// A run that fails before its commit removes its partial folder (after the commit the
+    /// folder has been renamed and nothing is left to remove). A killed run cannot; the next
+    /// published run prunes what it left.
+    fn drop(&mut self) {
+        if self._temp.is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 impl Staging {
     /// A new, empty staging folder for `run_id` at `out`: `runs/<run_id>.partial/` locally,
     /// a temporary folder for an object store.

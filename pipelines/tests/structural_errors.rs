@@ -31,6 +31,8 @@ fn run(dir: &Path, config: &str) -> common::Outcome {
     let result = ardent(&["run", "--config", config, "--out", out.to_str().unwrap()]);
     if result.code != 0 {
         assert!(!out.join("_manifest.json").exists(), "a failed run must not publish");
+        let leftovers: Vec<_> = std::fs::read_dir(out.join("runs")).map(|d| d.flatten().collect()).unwrap_or_default();
+        assert!(leftovers.is_empty(), "a failed run removes its partial folder: {leftovers:?}");
     }
     result
 }
