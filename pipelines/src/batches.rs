@@ -20,7 +20,7 @@ use ardent_engine::EngineError;
 use ardent_engine::ingest::read::resolve_files;
 use serde::{Deserialize, Serialize};
 
-use crate::publish::sha256;
+use crate::publish::{Checksums, sha256};
 use crate::settings::Settings;
 
 const STATE_FILE: &str = "batches.json";
@@ -169,8 +169,10 @@ pub fn copy_archive(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 /// Copy the plan's new batches into the archive and point every input at its archive
 /// folder, with the latest export winning for ledger and customers. Files a killed run
-/// left in the archive without recording them are removed first.
-pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Settings) -> anyhow::Result<()> {
+/// left in the archive without recording them are removed first. Returns the checksum of
+/// every archived file, for the manifest.
+pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Settings) -> anyhow::Result<Checksums> {
+    let mut sums = Checksums::new();
     for spec in &mut settings.ingest.inputs {
         let folder = dir.join(ARCHIVE).join(spec.kind.name());
         std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
@@ -181,8 +183,12 @@ pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Setti
                 std::fs::remove_file(entry.path()).map_err(EngineError::io("removing", &entry.path()))?;
             }
         }
+        for b in recorded {
+            sums.insert(folder.join(&b.name), (b.sha256.clone(), b.bytes));
+        }
         if let Some(b) = plan.inputs.get(spec.kind.name()) {
             for p in &b.pending {
+                sums.insert(folder.join(&p.batch.name), (p.batch.sha256.clone(), p.batch.bytes));
                 let to = folder.join(&p.batch.name);
                 let tmp = folder.join(format!(".{}.tmp", p.batch.name));
                 std::fs::copy(&p.from, &tmp).map_err(EngineError::io("archiving", &p.from))?;
@@ -193,5 +199,5 @@ pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Setti
         spec.path = folder;
         spec.latest_wins = true;
     }
-    Ok(())
+    Ok(sums)
 }

@@ -65,7 +65,7 @@ impl Location {
     pub fn has_published(&self) -> anyhow::Result<bool> {
         match self {
             Location::Local(root) => Ok(root.join(crate::commit::MANIFEST).exists()),
-            Location::Remote(r) => Ok(r.get(crate::commit::MANIFEST)?.is_some()),
+            Location::Remote(r) => Ok(r.exists(crate::commit::MANIFEST)?),
         }
     }
 
@@ -185,6 +185,15 @@ impl Remote {
         Ok(found)
     }
 
+    /// Whether `rel` exists (a HEAD request: nothing is downloaded).
+    pub fn exists(&self, rel: &str) -> Result<bool, StoreError> {
+        match self.runtime.block_on(self.store.head(&self.path_of(rel))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err("reading", rel)(e)),
+        }
+    }
+
     /// The bytes of `rel`, or `None` when it does not exist.
     pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.path_of(rel);
@@ -259,17 +268,10 @@ impl Remote {
     /// as locally). Returns the names copied, in name order.
     pub fn mirror(&self, pattern: Option<&glob::Pattern>, to: &Path) -> anyhow::Result<Vec<String>> {
         std::fs::create_dir_all(to)?;
-        if pattern.is_none() {
-            let head = self.runtime.block_on(self.store.head(&self.prefix));
-            match head {
-                Ok(_) => {
-                    let name = self.prefix.filename().unwrap_or("export").to_string();
-                    self.fetch("", &to.join(&name))?;
-                    return Ok(vec![name]);
-                }
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.err("reading", "")(e).into()),
-            }
+        if pattern.is_none() && self.exists("")? {
+            let name = self.prefix.filename().unwrap_or("export").to_string();
+            self.fetch("", &to.join(&name))?;
+            return Ok(vec![name]);
         }
         let mut names = Vec::new();
         for (rel, _) in self.list("")? {

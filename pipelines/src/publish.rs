@@ -154,6 +154,9 @@ impl CashApplication {
     }
 }
 
+/// SHA-256 (hex) and size of files, by path.
+pub type Checksums = std::collections::HashMap<PathBuf, (String, u64)>;
+
 pub(crate) fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
@@ -194,7 +197,14 @@ pub struct RunWriter {
 
 impl RunWriter {
     /// Checksum the inputs, name the run and open its staging folder.
-    pub fn open(settings: &Settings, ingested: &Ingested, printer: &Printer) -> anyhow::Result<RunWriter> {
+    /// `known` holds checksums already taken (of archived batches), so those files are not
+    /// read again.
+    pub fn open(
+        settings: &Settings,
+        ingested: &Ingested,
+        known: &Checksums,
+        printer: &Printer,
+    ) -> anyhow::Result<RunWriter> {
         let started_at = now();
         let t0 = Instant::now();
         let mut inputs = Vec::new();
@@ -202,7 +212,10 @@ impl RunWriter {
             let Some((_, counts)) = ingested.counts.iter().find(|(k, _)| *k == kind) else { continue };
             let mut files = Vec::new();
             for f in ingested.files.iter().filter(|f| f.input == kind.name()) {
-                let (sha, bytes) = sha256(&f.path).map_err(EngineError::io("checksumming", &f.path))?;
+                let (sha, bytes) = match known.get(&f.path) {
+                    Some(k) => k.clone(),
+                    None => sha256(&f.path).map_err(EngineError::io("checksumming", &f.path))?,
+                };
                 files.push(ManifestFile { path: f.name.clone(), format: f.format, rows: f.rows, bytes, sha256: sha });
             }
             inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });

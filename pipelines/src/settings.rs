@@ -111,10 +111,17 @@ pub fn bundled_config() -> PathBuf {
 
 /// Read and parse a config file.
 pub fn load(path: &Path) -> Result<PipelineConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("cannot read the config file {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| {
-        let span = e.span().map(|s| line_col(&text, s.start));
+    parse(path, &read(path)?)
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read the config file {}: {e}", path.display())))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let span = e.span().map(|s| line_col(text, s.start));
         let at = span.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
         ConfigError(format!("{}{at}: {}", path.display(), e.message()))
     })
@@ -185,15 +192,13 @@ fn set_key(table: &mut toml::Table, o: &KeyOverride) -> Result<(), ConfigError> 
 
 /// The config file with `overrides` applied in order (later ones win).
 pub fn load_with(path: &Path, overrides: &[KeyOverride]) -> Result<PipelineConfig, ConfigError> {
-    // Parsed once as written, so mistakes in the file are reported with their line.
-    let config = load(path)?;
+    let text = read(path)?;
+    // Checked as written first, so mistakes in the file are reported with their line.
+    let config = parse(path, &text)?;
     if overrides.is_empty() {
         return Ok(config);
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("cannot read the config file {}: {e}", path.display())))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.message())))?;
+    let mut table: toml::Table = parse(path, &text)?;
     for o in overrides {
         set_key(&mut table, o)?;
     }

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn configs() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
@@ -26,37 +25,24 @@ fn every_ready_pipeline_validates() {
     }
 }
 
-/// `ardent` with extra environment variables.
-fn ardent_env(env: &[(&str, &str)], args: &[&str]) -> common::Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_ardent"))
-        .args(args)
-        .env_remove("ARDENT_CONFIG")
-        .env_remove("ARDENT_OUT")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    common::Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn settings_resolve_file_then_environment_then_flags() {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/daily_collections.toml");
     let config = config.to_str().unwrap();
     let env = [("ARDENT_RUN__MAX_REJECTED_SHARE", "0.05"), ("ARDENT_ANALYTICS__SNAPSHOTS", "month_end")];
     // The file says 0.01 and week_end; the environment wins over it.
-    let o = ardent_env(&env, &["run", "--config", config, "--show-settings"]);
+    let o = common::ardent_env(&env, &["run", "--config", config, "--show-settings"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("#   max_rejected_share 0.05\n"), "{}", o.stdout);
     assert!(o.stdout.contains("snapshots = \"month_end\""), "{}", o.stdout);
     assert!(o.stdout.contains("(ARDENT_RUN__MAX_REJECTED_SHARE)"), "{}", o.stdout);
     // A --set flag wins over the environment, and the dedicated flag over both.
-    let o = ardent_env(&env, &["run", "--config", config, "--set", "run.max_rejected_share=0.2", "--show-settings"]);
+    let o = common::ardent_env(
+        &env,
+        &["run", "--config", config, "--set", "run.max_rejected_share=0.2", "--show-settings"],
+    );
     assert!(o.stdout.contains("#   max_rejected_share 0.2\n"), "{}", o.stdout);
-    let o = ardent_env(
+    let o = common::ardent_env(
         &env,
         &[
             "run",
@@ -74,7 +60,7 @@ fn settings_resolve_file_then_environment_then_flags() {
 
 #[test]
 fn a_misspelt_environment_key_is_a_config_error_naming_the_variable() {
-    let o = ardent_env(&[("ARDENT_MODELS__LERNERS", "[\"gbdt\"]")], &["validate"]);
+    let o = common::ardent_env(&[("ARDENT_MODELS__LERNERS", "[\"gbdt\"]")], &["validate"]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
         o.stderr.contains("ARDENT_MODELS__LERNERS") && o.stderr.contains("unknown field `lerners`"),
@@ -101,8 +87,7 @@ fn the_landing_stage_publishes_canonical_tables_only_and_models_need_analytics()
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/landing.toml");
     let o = common::ardent(&["run", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
+    let manifest = common::manifest(&out);
     let mut tables: Vec<&str> =
         manifest["outputs"].as_array().unwrap().iter().map(|o| o["table"].as_str().unwrap()).collect();
     tables.sort();

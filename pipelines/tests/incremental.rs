@@ -9,12 +9,9 @@ mod common;
 
 use std::path::Path;
 
+use common::manifest;
 use polars::prelude::*;
 use serde_json::Value;
-
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap()
-}
 
 /// The header and the data lines of a CSV file.
 fn csv_lines(path: &Path) -> (String, Vec<String>) {
@@ -30,17 +27,10 @@ fn write_csv(path: &Path, header: &str, lines: &[String]) {
 
 /// (path, SHA-256) of the analytics files of a manifest (they do not name input files).
 fn analytics(m: &Value) -> Vec<(String, String)> {
-    m["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
-        .filter(|(p, _)| {
-            p.starts_with("aging/")
-                || ["kpi_monthly.parquet", "cohorts.parquet", "roll_rates.parquet", "unapplied_cash.parquet"]
-                    .contains(&p.as_str())
-        })
-        .collect()
+    common::file_hashes(m, |p| {
+        p.starts_with("aging/")
+            || ["kpi_monthly.parquet", "cohorts.parquet", "roll_rates.parquet", "unapplied_cash.parquet"].contains(&p)
+    })
 }
 
 fn run(config: &Path, out: &Path) -> common::Outcome {

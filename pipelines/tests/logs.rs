@@ -22,7 +22,7 @@ fn json_logs_end_with_a_run_summary_that_matches_the_manifest() {
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_summary");
     assert_eq!(summary["status"], "published");
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
+    let manifest = common::manifest(&out);
     assert_eq!(summary["run_id"], manifest["run_id"]);
     for (s, m) in summary["inputs"].as_array().unwrap().iter().zip(manifest["inputs"].as_array().unwrap()) {
         assert_eq!(s["input"], m["input"]);

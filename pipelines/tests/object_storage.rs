@@ -90,22 +90,16 @@ fn block_on<F: Future>(f: F) -> F::Output {
 
 /// `ardent` with the store's endpoint and credentials in its environment.
 fn ardent_s3(moto: &Moto, args: &[&str]) -> common::Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_ardent"))
-        .args(args)
-        .env_remove("ARDENT_CONFIG")
-        .env_remove("ARDENT_OUT")
-        .env("AWS_ENDPOINT", &moto.endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .output()
-        .unwrap();
-    let o = common::Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let o = common::ardent_env(
+        &[
+            ("AWS_ENDPOINT", moto.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+        args,
+    );
     assert!(!o.stdout.contains(SECRET) && !o.stderr.contains(SECRET), "a credential was printed");
     o
 }
@@ -116,18 +110,11 @@ fn sample_exports() -> PathBuf {
 
 /// (path, SHA-256) of the run files of a manifest whose content does not name input files.
 fn analytic_files(manifest: &serde_json::Value) -> Vec<(String, String)> {
-    manifest["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
-        .filter(|(p, _)| {
-            p.starts_with("aging/")
-                || p.ends_with("/model.json")
-                || ["kpi_monthly.parquet", "cohorts.parquet", "roll_rates.parquet", "customer_scores.parquet"]
-                    .contains(&p.as_str())
-        })
-        .collect()
+    common::file_hashes(manifest, |p| {
+        p.starts_with("aging/")
+            || p.ends_with("/model.json")
+            || ["kpi_monthly.parquet", "cohorts.parquet", "roll_rates.parquet", "customer_scores.parquet"].contains(&p)
+    })
 }
 
 #[test]
@@ -177,8 +164,7 @@ fn a_run_reads_its_exports_from_s3_and_publishes_there_atomically() {
     let local_out = dir.path().join("local-out");
     let local = common::ardent(&["run", "--out", local_out.to_str().unwrap()]);
     assert_eq!(local.code, 0, "{}", local.stderr);
-    let m_local: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(local_out.join("_manifest.json")).unwrap()).unwrap();
+    let m_local = common::manifest(&local_out);
     let (remote_files, local_files) = (analytic_files(&m1), analytic_files(&m_local));
     assert!(remote_files.len() > 20, "{remote_files:?}");
     assert_eq!(remote_files, local_files);

@@ -178,12 +178,5 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
 
 /// (path, SHA-256) of every file the output's manifest lists.
 fn manifest_files(out: &Path) -> Vec<(String, String)> {
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
-    m["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
-        .collect()
+    common::file_hashes(&common::manifest(out), |_| true)
 }

@@ -9,11 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
-
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap()
-}
+use common::manifest;
 
 fn run_ids(out: &Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(out.join("runs"))

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::batches::{self, BatchState};
 use crate::cli::{PipelineArgs, RunArgs};
 use crate::printer::Printer;
-use crate::publish::{Manifest, RunWriter};
+use crate::publish::{Checksums, Manifest, RunWriter};
 use crate::run::{analytics_stage, fetch_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
@@ -49,8 +49,8 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
                 );
                 return Ok(None);
             }
-            batches::archive(&plan, &state, &dir, &mut settings)?;
-            Some((state, plan, dir))
+            let sums = batches::archive(&plan, &state, &dir, &mut settings)?;
+            Some((state, plan, dir, sums))
         }
         None => None,
     };
@@ -58,7 +58,9 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     timings.extend(ingest_timings);
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
-    let mut writer = RunWriter::open(&settings, &ingested, printer)?;
+    let none = Checksums::new();
+    let known = batches.as_ref().map_or(&none, |(.., sums)| sums);
+    let mut writer = RunWriter::open(&settings, &ingested, known, printer)?;
     if settings.analytics {
         printer.stage("analytics", 1, total);
         timings.extend(analytics_stage(&settings, ingested, settings.models, Some(&mut writer), printer)?);
@@ -66,10 +68,10 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
         writer.ingested(ingested, printer)?;
     }
     printer.stage("publish", total - 1, total);
-    let plan = batches.as_ref().map(|(_, plan, _)| plan);
+    let plan = batches.as_ref().map(|(_, plan, ..)| plan);
     let manifest = writer.commit(&settings, timings, plan, printer)?;
     // Only a published run records its batches: a failed or killed one is retried whole.
-    if let Some((state, plan, dir)) = batches {
+    if let Some((state, plan, dir, _)) = batches {
         state.record(&plan, &manifest.run_id, &dir)?;
     }
     printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out));

@@ -19,11 +19,21 @@ pub fn ardent(args: &[&str]) -> Outcome {
 
 /// Run the `ardent` binary with arguments in a working directory.
 pub fn ardent_in(dir: &Path, args: &[&str]) -> Outcome {
+    run_ardent(dir, &[], args)
+}
+
+/// Run the `ardent` binary with extra environment variables.
+pub fn ardent_env(env: &[(&str, &str)], args: &[&str]) -> Outcome {
+    run_ardent(Path::new("."), env, args)
+}
+
+fn run_ardent(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_ardent"))
         .args(args)
         .current_dir(dir)
         .env_remove("ARDENT_CONFIG")
         .env_remove("ARDENT_OUT")
+        .envs(env.iter().copied())
         .output()
         .expect("ardent runs");
     Outcome {
@@ -55,4 +65,20 @@ pub fn generate_months(dir: &Path, customers: u32, months: u32, seed: u64, dirty
 pub fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
+}
+
+/// The published `_manifest.json` of a local output folder.
+pub fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap()
+}
+
+/// (path, SHA-256) of the run files a manifest lists, those whose path `keep` accepts.
+pub fn file_hashes(manifest: &serde_json::Value, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
+        .filter(|(p, _)| keep(p))
+        .collect()
 }
