@@ -239,11 +239,6 @@ fn column(name: &str) -> usize {
     FEATURES.iter().position(|(n, _)| *n == name).unwrap_or_else(|| unreachable!("`{name}` is a panel feature"))
 }
 
-/// A feature value in reporting units back to cents (the basis of a recommended limit).
-fn cents(units: f64) -> i64 {
-    if units.is_nan() { 0 } else { (units * 100.0).round() as i64 }
-}
-
 /// Train, evaluate and score on the book.
 pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) -> Result<ModelRun> {
     let mut timings = Vec::new();
@@ -290,7 +285,6 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         d
     };
     let published_from = dates.iter().rev().nth(t.scoring.customer_months - 1).copied().unwrap_or(i32::MIN);
-    let billed = column("billed_90d");
     let scores: Vec<Score> = (0..sample.len())
         .into_par_iter()
         .map(|i| {
@@ -299,7 +293,7 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
             let account = Account {
                 exposure_cents: panel.open_cents[i],
                 credit_limit_cents: book.customers.credit_limit[c],
-                billed_90d_cents: cents(x[billed]),
+                billed_90d_cents: panel.billed_90d_cents[i],
                 in_default: labels.in_default[i],
             };
             let seg = &sample.segments[sample.segment[i] as usize];

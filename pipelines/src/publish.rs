@@ -138,7 +138,8 @@ impl ManifestOutput {
 /// Share of received cash applied by each rule.
 #[derive(Debug, Clone, Serialize)]
 pub struct CashApplication {
-    pub received_reporting: f64,
+    /// Exact decimal text in the reporting currency (money is never a float).
+    pub received_reporting: String,
     pub applied_share_by_rule: Vec<(&'static str, f64)>,
     pub unapplied_share: f64,
 }
@@ -147,7 +148,7 @@ impl CashApplication {
     fn of(s: &ardent_engine::analytics::applications::CashSummary) -> CashApplication {
         let received = s.received.max(1) as f64;
         CashApplication {
-            received_reporting: s.received as f64 / 100.0,
+            received_reporting: ardent_engine::ingest::parse::format_cents(i128::from(s.received)),
             applied_share_by_rule: s.by_rule.iter().map(|(r, c)| (r.as_str(), *c as f64 / received)).collect(),
             unapplied_share: s.unapplied as f64 / received,
         }

@@ -75,6 +75,8 @@ pub struct Panel {
     pub values: Vec<f64>,
     /// Open AR of each row in exact reporting cents (the money behind `open_ar`).
     pub open_cents: Vec<i64>,
+    /// Amount billed in the 90 days to t0, exact reporting cents (behind `billed_90d`).
+    pub billed_90d_cents: Vec<i64>,
 }
 
 impl Panel {
@@ -110,7 +112,8 @@ struct Exposure {
 
 /// Features of customer `c` at every month end (`ctx.months[1..]`).
 /// One customer's rows: (month index, open AR in cents, features).
-type Rows = Vec<(usize, i64, [f64; FEATURES.len()])>;
+/// Per row: month index, open AR cents, cents billed in the 90 days to t0, feature values.
+type Rows = Vec<(usize, i64, i64, [f64; FEATURES.len()])>;
 
 fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
     let book = ctx.book;
@@ -174,19 +177,22 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
         .map(|p| (book.payments.date[p], at_rate(ctx.apps.payment_unapplied[p], i128::from(book.payments.rate[p]))))
         .collect();
     let first_doc = range.clone().map(|d| docs.date[d]).min();
-    let sum_in = |v: &[(i32, i64)], from: i32, to: i32| -> (f64, f64) {
+    // (count, exact cents) dated in (from, to]. Sums of whole cents below 2^53 are exact in
+    // f64 too, so the features read the same as when summed as floats.
+    let sum_in = |v: &[(i32, i64)], from: i32, to: i32| -> (f64, i64) {
         let lo = v.partition_point(|x| x.0 <= from);
         let hi = v.partition_point(|x| x.0 <= to);
-        (hi.saturating_sub(lo) as f64, v[lo..hi.max(lo)].iter().map(|x| x.1 as f64).sum())
+        (hi.saturating_sub(lo) as f64, v[lo..hi.max(lo)].iter().map(|x| x.1).sum())
     };
     let mut rows = Vec::new();
     for (k, (&t0, &e)) in ctx.months.iter().zip(&exposure).enumerate().skip(1) {
-        let (n_90, billed_90) = sum_in(&billed, t0 - 90, t0);
+        let (n_90, billed_90_cents) = sum_in(&billed, t0 - 90, t0);
         let (n_365, billed_365) = sum_in(&billed, t0 - 365, t0);
+        let (billed_90, billed_365) = (billed_90_cents as f64, billed_365 as f64);
         if e.open <= 0 && n_365 == 0.0 {
             continue;
         }
-        let (_, credited_365) = sum_in(&credits, t0 - 365, t0);
+        let credited_365 = sum_in(&credits, t0 - 365, t0).1 as f64;
         let pay = stats(&paid, t0, 365);
         let recent = stats(&paid, t0, 90);
         let unapplied: i64 = unapplied[..unapplied.partition_point(|u| u.0 <= t0)].iter().map(|u| u.1).sum();
@@ -215,7 +221,7 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
             f64::from(t0 - since),
             book.customers.external_score[c].unwrap_or(f64::NAN),
         ];
-        rows.push((k, e.open, values));
+        rows.push((k, e.open, billed_90_cents, values));
     }
     Ok(rows)
 }
@@ -226,7 +232,7 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
         (0..ctx.book.customers.len()).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
     let mut order: Vec<(usize, u32, usize)> = Vec::new();
     for (c, rows) in per_customer.iter().enumerate() {
-        for (i, (k, _, _)) in rows.iter().enumerate() {
+        for (i, (k, ..)) in rows.iter().enumerate() {
             order.push((*k, c as u32, i));
         }
     }
@@ -236,8 +242,9 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
     for (k, c, i) in order {
         panel.as_of.push(ctx.months[k]);
         panel.customer.push(c);
-        let (_, open, values) = &per_customer[c as usize][i];
+        let (_, open, billed_90, values) = &per_customer[c as usize][i];
         panel.open_cents.push(*open);
+        panel.billed_90d_cents.push(*billed_90);
         panel.values.extend_from_slice(values);
     }
     Ok(panel)

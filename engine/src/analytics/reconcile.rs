@@ -19,6 +19,7 @@ use crate::calendar::format_day;
 use crate::cash::SourceKind;
 use crate::contracts::{OutType as O, TableContract, out};
 use crate::error::Result;
+use crate::ingest::parse::format_cents;
 
 /// `reconciliation`.
 pub static RECONCILIATION_TABLE: TableContract = TableContract {
@@ -114,8 +115,8 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
                 r.1,
                 format_day(r.0),
                 book.currencies[r.2],
-                r.3 as f64 / 100.0,
-                r.4 as f64 / 100.0
+                format_cents(r.3),
+                format_cents(r.4)
             )
         })
         .collect();

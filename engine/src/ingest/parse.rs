@@ -285,6 +285,12 @@ impl BoolSpellings {
     }
 }
 
+/// Cents as exact decimal text (`-1234.05`), for messages and JSON.
+pub fn format_cents(cents: i128) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents.unsigned_abs() / 100, cents.unsigned_abs() % 100)
+}
+
 /// Round `value × rate / 10^rate_scale` half to even, in integer arithmetic.
 pub fn convert_half_even(value: i128, rate: i128, rate_scale: u32) -> i128 {
     div_half_even(value * rate, 10i128.pow(rate_scale))
@@ -375,6 +381,13 @@ mod tests {
             out.push(c);
         }
         out
+    }
+
+    #[test]
+    fn cents_format_exactly() {
+        assert_eq!(super::format_cents(0), "0.00");
+        assert_eq!(super::format_cents(-5), "-0.05");
+        assert_eq!(super::format_cents(123_456_789_012_345_678), "1234567890123456.78");
     }
 
     proptest::proptest! {
