@@ -29,7 +29,8 @@ impl IdSet {
         IdSet::default()
     }
 
-    fn get(&self, index: u32) -> &str {
+    /// The id inserted as number `index` (ids are numbered in insertion order from 0).
+    pub fn get(&self, index: u32) -> &str {
         let (start, len) = self.spans[index as usize];
         &self.arena[start as usize..(start + len) as usize]
     }
@@ -46,14 +47,19 @@ impl IdSet {
 
     /// Add `id`; returns false if it was already there.
     pub fn insert(&mut self, id: &str) -> bool {
+        self.insert_numbered(id).1
+    }
+
+    /// Add `id`; returns its number (see [`IdSet::get`]) and whether it is new.
+    pub fn insert_numbered(&mut self, id: &str) -> (u32, bool) {
         let hash = self.hash(id);
         let IdSet { arena, spans, table, hasher } = self;
         let get = |i: u32| {
             let (start, len) = spans[i as usize];
             &arena[start as usize..(start + len) as usize]
         };
-        if table.find(hash, |&i| get(i) == id).is_some() {
-            return false;
+        if let Some(&i) = table.find(hash, |&i| get(i) == id) {
+            return (i, false);
         }
         let index = spans.len() as u32;
         let start = arena.len() as u32;
@@ -64,7 +70,7 @@ impl IdSet {
             let (s, l) = spans[i as usize];
             hasher.hash_one(&arena[s as usize..(s + l) as usize])
         });
-        true
+        (index, true)
     }
 
     /// Make room for `additional` more ids of about `bytes_each` bytes.
@@ -107,5 +113,8 @@ mod tests {
         assert!(set.insert(""));
         assert!(set.contains(""));
         assert_eq!(set.len(), 10_001);
+        assert_eq!(set.insert_numbered("00000007"), (7, false));
+        assert_eq!(set.insert_numbered("new"), (10_001, true));
+        assert_eq!(set.get(10_001), "new");
     }
 }

@@ -27,6 +27,121 @@ pub fn check_contract(df: &DataFrame, contract: &TableContract) -> Result<()> {
     Ok(())
 }
 
+fn write_error(path: &Path) -> impl FnOnce(PolarsError) -> EngineError + '_ {
+    move |e| match e {
+        PolarsError::IO { error, .. } => EngineError::Io {
+            action: "writing",
+            path: path.to_path_buf(),
+            source: std::io::Error::new(error.kind(), error.to_string()),
+        },
+        other => EngineError::Polars { context: format!("writing {}", path.display()), source: other },
+    }
+}
+
+/// Rows per row group of every table ardent writes.
+pub const ROW_GROUP_ROWS: usize = 1 << 18;
+
+fn parquet_writer<W: std::io::Write>(w: W) -> ParquetWriter<W> {
+    ParquetWriter::new(w)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(ROW_GROUP_ROWS))
+}
+
+/// A table written a chunk at a time, with the same settings as [`write_table`]; each
+/// chunk is split into row groups of at most [`ROW_GROUP_ROWS`].
+pub struct TableStream {
+    path: std::path::PathBuf,
+    contract: TableContract,
+    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for TableStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableStream").field("path", &self.path).field("rows", &self.rows).finish()
+    }
+}
+
+impl TableStream {
+    /// Create `path` for a table of `contract`.
+    pub fn create(contract: &TableContract, path: &Path) -> Result<TableStream> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(EngineError::io("creating", parent))?;
+        }
+        let file = File::create(path).map_err(EngineError::io("creating", path))?;
+        let schema: Schema = contract.file_columns().map(|c| (c.name.as_ref().into(), c.ty.dtype())).collect();
+        let writer = parquet_writer(BufWriter::new(file)).batched(&schema).map_err(write_error(path))?;
+        Ok(TableStream { path: path.to_path_buf(), contract: contract.clone(), writer, rows: 0 })
+    }
+
+    /// Append rows.
+    pub fn write(&mut self, df: &DataFrame) -> Result<()> {
+        check_contract(df, &self.contract)?;
+        let mut start = 0;
+        while start < df.height() {
+            let mut part = df.slice(start as i64, ROW_GROUP_ROWS);
+            part.rechunk_mut_par();
+            self.writer.write_batch(&part).map_err(write_error(&self.path))?;
+            start += ROW_GROUP_ROWS;
+        }
+        self.rows += df.height() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Write the footer; returns the number of rows.
+    pub fn finish(self) -> Result<u64> {
+        self.writer.finish().map_err(write_error(&self.path))?;
+        Ok(self.rows)
+    }
+}
+
+/// Take the rows at ascending positions `rows` out of the table file at `path` (rewriting it
+/// a row group at a time); returns them.
+pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]) -> Result<DataFrame> {
+    let tmp = path.with_extension("rewrite");
+    let mut out = TableStream::create(contract, &tmp)?;
+    let mut removed: Vec<DataFrame> = Vec::new();
+    let total = ParquetReader::new(File::open(path).map_err(EngineError::io("opening", path))?)
+        .num_rows()
+        .map_err(|e| EngineError::Polars { context: format!("reading {}", path.display()), source: e })?;
+    let mut start = 0usize;
+    let mut next = 0usize;
+    while start < total {
+        let mut chunk = ParquetReader::new(File::open(path).map_err(EngineError::io("opening", path))?)
+            .with_slice(Some((start, ROW_GROUP_ROWS)))
+            .finish()
+            .map_err(|e| EngineError::Polars { context: format!("reading {}", path.display()), source: e })?;
+        let end = (start + chunk.height()) as u64;
+        let from = next;
+        while next < rows.len() && rows[next] < end {
+            next += 1;
+        }
+        let local: Vec<u64> = rows[from..next].iter().map(|&r| r - start as u64).collect();
+        if !local.is_empty() {
+            removed.push(crate::ingest::remove_rows(&mut chunk, &local)?);
+        }
+        out.write(&chunk)?;
+        start += ROW_GROUP_ROWS;
+    }
+    out.finish()?;
+    std::fs::rename(&tmp, path).map_err(EngineError::io("replacing", path))?;
+    let mut removed = removed.into_iter();
+    let mut all = match removed.next() {
+        Some(first) => first,
+        None => crate::ingest::empty(contract)?,
+    };
+    for r in removed {
+        all.vstack_mut_owned(r).map_err(EngineError::polars("collecting replaced rows"))?;
+    }
+    Ok(all)
+}
+
 /// Write `df` to `path` as one Parquet file; returns the number of rows written.
 pub fn write_table(df: &mut DataFrame, contract: &TableContract, path: &Path) -> Result<u64> {
     check_contract(df, contract)?;
@@ -35,18 +150,7 @@ pub fn write_table(df: &mut DataFrame, contract: &TableContract, path: &Path) ->
     }
     let file = File::create(path).map_err(EngineError::io("creating", path))?;
     let mut writer = BufWriter::new(file);
-    ParquetWriter::new(&mut writer)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .finish(df)
-        .map_err(|e| match e {
-            PolarsError::IO { error, .. } => EngineError::Io {
-                action: "writing",
-                path: path.to_path_buf(),
-                source: std::io::Error::new(error.kind(), error.to_string()),
-            },
-            other => EngineError::Polars { context: format!("writing {}", path.display()), source: other },
-        })?;
+    parquet_writer(&mut writer).finish(df).map_err(write_error(path))?;
     use std::io::Write;
     writer.flush().map_err(EngineError::io("writing", path))?;
     Ok(df.height() as u64)

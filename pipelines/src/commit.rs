@@ -39,6 +39,8 @@ pub struct Staging {
     target: Location,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    /// Folders (output root, `runs/`) that did not exist before this run, outermost first.
+    created: Vec<PathBuf>,
 }
 
 impl Drop for Staging {
@@ -48,6 +50,10 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if self._temp.is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
+            // Folders this run created, now empty, go too: a failed first run leaves nothing.
+            for dir in self.created.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
     }
 }
@@ -58,16 +64,23 @@ impl Staging {
     pub fn new(out: &Location, run_id: &str) -> anyhow::Result<Staging> {
         match out {
             Location::Local(root) => {
-                let dir = root.join(RUNS).join(format!("{run_id}{PARTIAL}"));
+                let runs = root.join(RUNS);
+                let created = [root.clone(), runs.clone()].into_iter().filter(|d| !d.exists()).collect();
+                let dir = runs.join(format!("{run_id}{PARTIAL}"));
                 std::fs::create_dir_all(&dir).map_err(EngineError::io("creating", &dir))?;
-                Ok(Staging { target: out.clone(), dir, _temp: None })
+                Ok(Staging { target: out.clone(), dir, _temp: None, created })
             }
             Location::Remote(_) => {
                 let temp = tempfile::Builder::new()
                     .prefix("ardent-run-")
                     .tempdir()
                     .map_err(EngineError::io("creating a staging folder in", &std::env::temp_dir()))?;
-                Ok(Staging { target: out.clone(), dir: temp.path().to_path_buf(), _temp: Some(temp) })
+                Ok(Staging {
+                    target: out.clone(),
+                    dir: temp.path().to_path_buf(),
+                    _temp: Some(temp),
+                    created: Vec::new(),
+                })
             }
         }
     }

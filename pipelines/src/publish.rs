@@ -12,10 +12,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use ardent_engine::analytics::{self, Dashboards};
+use ardent_engine::book::{Book, BookBuilder};
 use ardent_engine::contracts::{self, TableContract};
 use ardent_engine::ingest::Ingested;
 use ardent_engine::ingest::quarantine::InputCounts;
-use ardent_engine::sink::write_table;
+use ardent_engine::ingest::{Sink, Streamed};
+use ardent_engine::sink::{TableStream, remove_rows_from_file, write_table};
 use ardent_engine::{EngineError, contracts::InputKind};
 use ardent_models::run::ModelRun;
 use polars::prelude::DataFrame;
@@ -188,6 +190,10 @@ pub struct RunWriter {
     staged: Staging,
     run_id: String,
     started_at: String,
+    /// SHA-256 and size of every input file, by path.
+    checksums: Checksums,
+    /// The tables ingest streams into the staging folder: the writer until finished, rows.
+    streams: Vec<(Streamed, Option<TableStream>, u64)>,
     inputs: Vec<ManifestInput>,
     outputs: Vec<ManifestOutput>,
     models: Option<ManifestModels>,
@@ -197,58 +203,101 @@ pub struct RunWriter {
 }
 
 impl RunWriter {
-    /// Checksum the inputs, name the run and open its staging folder.
-    /// `known` holds checksums already taken (of archived batches), so those files are not
-    /// read again.
-    pub fn open(
-        settings: &Settings,
-        ingested: &Ingested,
-        known: &Checksums,
-        printer: &Printer,
-    ) -> anyhow::Result<RunWriter> {
+    /// Checksum the input files, name the run and open its staging folder, before ingest
+    /// (the validated tables are written into it as they are validated). `known` holds
+    /// checksums already taken (of archived batches), so those files are not read again.
+    pub fn open(settings: &Settings, known: &Checksums, printer: &Printer) -> anyhow::Result<RunWriter> {
         let started_at = now();
         let t0 = Instant::now();
-        let mut inputs = Vec::new();
-        for kind in InputKind::ALL {
-            let Some((_, counts)) = ingested.counts.iter().find(|(k, _)| *k == kind) else { continue };
-            let mut files = Vec::new();
-            for f in ingested.files.iter().filter(|f| f.input == kind.name()) {
-                let (sha, bytes) = match known.get(&f.path) {
+        let mut checksums = Checksums::new();
+        let mut h = Sha256::new();
+        for (_, files) in ardent_engine::ingest::resolve_all(&settings.ingest)? {
+            for f in files {
+                let sum = match known.get(&f.path) {
                     Some(k) => k.clone(),
                     None => sha256(&f.path).map_err(EngineError::io("checksumming", &f.path))?,
                 };
-                files.push(ManifestFile { path: f.name.clone(), format: f.format, rows: f.rows, bytes, sha256: sha });
+                h.update(sum.0.as_bytes());
+                checksums.insert(f.path, sum);
             }
-            inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });
         }
-        let run_id = {
-            let mut h = Sha256::new();
-            for i in &inputs {
-                for f in &i.files {
-                    h.update(f.sha256.as_bytes());
-                }
-            }
-            h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
-            let d = h.finalize();
-            format!(
-                "{}-{}",
-                chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-                d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
-            )
-        };
+        h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
+        let d = h.finalize();
+        let run_id = format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+        );
         let staged = Staging::new(&settings.out, &run_id)?;
         printer.note(format!("publish: staging run {run_id}"));
         Ok(RunWriter {
             staged,
             run_id,
             started_at,
-            inputs,
+            checksums,
+            streams: Vec::new(),
+            inputs: Vec::new(),
             outputs: Vec::new(),
             models: None,
             models_skipped: None,
             cash_application: None,
             write_ms: t0.elapsed().as_millis() as u64,
         })
+    }
+
+    /// Append validated rows of a large table (see [`RunSink`]).
+    fn stream(&mut self, table: Streamed, df: &DataFrame) -> Result<(), EngineError> {
+        let t0 = Instant::now();
+        let stream = match self.streams.iter().position(|(t, ..)| *t == table) {
+            Some(i) => &mut self.streams[i].1,
+            None => {
+                let path = self.staged.path().join(format!("{}.parquet", table.contract().name));
+                self.streams.push((table, Some(TableStream::create(table.contract(), &path)?), 0));
+                &mut self.streams.last_mut().unwrap_or_else(|| unreachable!("just pushed")).1
+            }
+        };
+        match stream {
+            Some(s) => s.write(df)?,
+            None => {
+                return Err(EngineError::Analysis {
+                    message: format!("rows of {} arrived after the table was finished", table.contract().name),
+                });
+            }
+        }
+        self.write_ms += t0.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    /// Finish a streamed table; returns its rows.
+    fn finish_stream(&mut self, table: Streamed) -> Result<u64, EngineError> {
+        match self.streams.iter_mut().find(|(t, ..)| *t == table) {
+            Some((_, stream, rows)) => {
+                if let Some(s) = stream.take() {
+                    *rows = s.finish()?;
+                }
+                Ok(*rows)
+            }
+            None => {
+                // Nothing was accepted: an empty table.
+                let path = self.staged.path().join(format!("{}.parquet", table.contract().name));
+                TableStream::create(table.contract(), &path)?.finish()?;
+                self.streams.push((table, None, 0));
+                Ok(0)
+            }
+        }
+    }
+
+    /// Take rows replaced by a later export out of a streamed table; returns them.
+    fn stream_remove(&mut self, table: Streamed, rows: &[u64]) -> Result<DataFrame, EngineError> {
+        let t0 = Instant::now();
+        self.finish_stream(table)?;
+        let path = self.staged.path().join(format!("{}.parquet", table.contract().name));
+        let removed = remove_rows_from_file(&path, table.contract(), rows)?;
+        if let Some((.., n)) = self.streams.iter_mut().find(|(t, ..)| *t == table) {
+            *n -= removed.height() as u64;
+        }
+        self.write_ms += t0.elapsed().as_millis() as u64;
+        Ok(removed)
     }
 
     /// Write one table (and drop it).
@@ -285,13 +334,27 @@ impl RunWriter {
         Ok(())
     }
 
-    /// Write the validated tables, `data_quality` and the quarantine.
+    /// Finish the validated tables streamed during ingest, write the small ones,
+    /// `data_quality` and the quarantine, and record the inputs for the manifest.
     pub fn ingested(&mut self, ingested: Ingested, printer: &Printer) -> anyhow::Result<()> {
+        for kind in InputKind::ALL {
+            let Some((_, counts)) = ingested.counts.iter().find(|(k, _)| *k == kind) else { continue };
+            let mut files = Vec::new();
+            for f in ingested.files.iter().filter(|f| f.input == kind.name()) {
+                let (sha, bytes) = self.checksums.get(&f.path).cloned().unwrap_or_default();
+                files.push(ManifestFile { path: f.name.clone(), format: f.format, rows: f.rows, bytes, sha256: sha });
+            }
+            self.inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });
+        }
+        for table in Streamed::ALL {
+            let rows = self.finish_stream(table)?;
+            let contract = table.contract();
+            let name = format!("{}.parquet", contract.name);
+            printer.note(format!("publish: wrote {name} ({rows} rows, as validated)"));
+            self.outputs.push(ManifestOutput::new(contract, name, rows, None));
+        }
         let Ingested { tables, quarantine, data_quality, .. } = ingested;
         for (contract, df) in [
-            (&contracts::LEDGER_TABLE, tables.ledger),
-            (&contracts::PAYMENTS_TABLE, tables.payments),
-            (&contracts::PAYMENT_REFS_TABLE, tables.payment_refs),
             (&contracts::CUSTOMERS_TABLE, tables.customers),
             (&contracts::FX_RATES_TABLE, tables.fx_rates),
             (&contracts::DATA_QUALITY_TABLE, data_quality),
@@ -413,4 +476,67 @@ fn checksum_tree(dir: &Path) -> anyhow::Result<Vec<RunFile>> {
             Ok(RunFile { path, bytes, sha256 })
         })
         .collect()
+}
+
+/// Where ingest sends the validated ledger, payments and payment references: into the
+/// run's staging folder (with a writer) and into the book (when analytics run), a chunk at
+/// a time, so no stage holds them as frames.
+#[derive(Debug)]
+pub struct RunSink<'a> {
+    settings: &'a Settings,
+    writer: Option<&'a mut RunWriter>,
+    with_book: bool,
+    book: Option<BookBuilder>,
+}
+
+impl<'a> RunSink<'a> {
+    /// Write to `writer` (if any); build the book when `with_book`.
+    pub fn new(settings: &'a Settings, writer: Option<&'a mut RunWriter>, with_book: bool) -> Self {
+        RunSink { settings, writer, with_book, book: None }
+    }
+
+    /// Sort the book into event order (`None` without `with_book`).
+    pub fn book(self) -> Result<Option<Book>, EngineError> {
+        self.book.map(BookBuilder::finish).transpose()
+    }
+}
+
+impl Sink for RunSink<'_> {
+    fn start(&mut self, customers: &DataFrame, fx_rates: &DataFrame) -> Result<(), EngineError> {
+        if self.with_book {
+            let s = self.settings;
+            self.book = Some(BookBuilder::new(
+                customers,
+                fx_rates,
+                &s.ingest.reporting_currency,
+                s.ingest.max_rate_age_days,
+                &s.analysis.segment_columns,
+            )?);
+        }
+        Ok(())
+    }
+
+    fn rows(&mut self, table: Streamed, rows: &DataFrame) -> Result<(), EngineError> {
+        if let Some(w) = self.writer.as_deref_mut() {
+            w.stream(table, rows)?;
+        }
+        if let Some(b) = &mut self.book {
+            match table {
+                Streamed::Ledger => b.ledger(rows)?,
+                Streamed::Payments => b.payments(rows)?,
+                Streamed::PaymentRefs => b.payment_refs(rows)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, table: Streamed, rows: &[u64]) -> Result<Option<DataFrame>, EngineError> {
+        if let (Some(b), Streamed::Ledger) = (&mut self.book, table) {
+            b.remove_ledger_rows(rows);
+        }
+        match self.writer.as_deref_mut() {
+            Some(w) => w.stream_remove(table, rows).map(Some),
+            None => Ok(None),
+        }
+    }
 }

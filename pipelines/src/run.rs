@@ -10,11 +10,11 @@ use ardent_engine::analytics::analyse;
 use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
-use ardent_engine::ingest::{Ingested, ingest};
+use ardent_engine::ingest::{Ingested, Sink, ingest_into};
 use ardent_models::ModelError;
 
 use crate::printer::Printer;
-use crate::publish::RunWriter;
+use crate::publish::{RunSink, RunWriter};
 use crate::settings::Settings;
 
 /// Wall time per stage, in milliseconds, in execution order.
@@ -43,10 +43,15 @@ pub fn fetch_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<Tim
     Ok(timings)
 }
 
-/// Read and validate every input.
-pub fn ingest_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<(Ingested, Timings)> {
+/// Read and validate every input; the validated ledger, payments and references go to
+/// `sink` as they are validated.
+pub fn ingest_stage(
+    settings: &Settings,
+    sink: &mut dyn Sink,
+    printer: &Printer,
+) -> anyhow::Result<(Ingested, Timings)> {
     let started = Instant::now();
-    let ingested = ingest(&settings.ingest)?;
+    let ingested = ingest_into(&settings.ingest, sink)?;
     let ms = started.elapsed().as_millis() as u64;
     let rows: u64 = ingested.counts.iter().map(|(_, c)| c.rows_read).sum();
     printer.note(format!("ingest: {rows} rows from {} files in {ms} ms", ingested.files.len()));
@@ -99,8 +104,9 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
     }
 }
 
-/// Index the validated tables as the settings say (reporting currency, FX rate age,
-/// segment columns).
+/// Index validated tables held as frames (from [`ardent_engine::ingest::ingest`]) as the
+/// settings say (reporting currency, FX rate age, segment columns). Runs build the book
+/// while ingesting instead (see [`crate::publish::RunSink`]).
 pub fn index(settings: &Settings, ingested: &Ingested) -> Result<Book, EngineError> {
     let t = &ingested.tables;
     Book::from_tables(
@@ -117,26 +123,26 @@ pub fn index(settings: &Settings, ingested: &Ingested) -> Result<Book, EngineErr
     )
 }
 
-/// Index the validated tables, apply cash and build every dashboard table, then (with
-/// `with_models` and `models.enabled`) train, evaluate and score. With a `writer`, each
-/// table is written as soon as it exists and dropped (the validated tables right after
-/// indexing), so the run never holds everything at once. Fails (and so publishes nothing)
-/// when a reconciliation check does not pass. Returns the stage timings.
+/// Sort the book that ingest filled (timed as `index`).
+pub fn index_stage(sink: RunSink<'_>) -> anyhow::Result<(Option<Book>, Timings)> {
+    let started = Instant::now();
+    let book = sink.book()?;
+    let timings = if book.is_some() { vec![("index", started.elapsed().as_millis() as u64)] } else { Vec::new() };
+    Ok((book, timings))
+}
+
+/// Apply cash and build every dashboard table from the book, then (with `with_models` and
+/// `models.enabled`) train, evaluate and score. With a `writer`, each table is written as
+/// soon as it exists and dropped, so the run never holds everything at once. Fails (and so
+/// publishes nothing) when a reconciliation check does not pass. Returns the stage timings.
 pub fn analytics_stage(
     settings: &Settings,
-    ingested: Ingested,
+    book: Book,
     with_models: bool,
     mut writer: Option<&mut RunWriter>,
     printer: &Printer,
 ) -> anyhow::Result<Timings> {
     let mut timings = Vec::new();
-    let started = Instant::now();
-    let book = index(settings, &ingested)?;
-    timings.push(("index", started.elapsed().as_millis() as u64));
-    match writer.as_deref_mut() {
-        Some(w) => w.ingested(ingested, printer)?,
-        None => drop(ingested),
-    }
     let started = Instant::now();
     let apps = apply_cash(&book);
     timings.push(("cash_application", started.elapsed().as_millis() as u64));

@@ -65,6 +65,10 @@ pub struct RunConfig {
     /// Published runs kept in `runs/` (the current one and those before it, so a reader
     /// still holding an older manifest can finish). At least 1. Default: 2.
     pub keep_runs: Option<usize>,
+    /// Rows read, validated and written at a time. Ingest holds a few chunks at once, so a
+    /// smaller value lowers peak memory a little at some cost in speed. At least 1.
+    /// Default: 262144.
+    pub chunk_rows: Option<usize>,
 }
 
 /// A stage that `run.stages` can choose.
@@ -297,6 +301,7 @@ pub fn resolve_with_env(
         incremental,
         state,
         keep_runs,
+        chunk_rows,
     } = config.run.clone();
     let stages = stages.unwrap_or_else(|| vec![Stage::Ingest, Stage::Analytics, Stage::Models]);
     let analytics = stages.contains(&Stage::Analytics);
@@ -384,7 +389,13 @@ pub fn resolve_with_env(
         reporting_currency: reporting_currency.unwrap_or_else(|| DEFAULT_REPORTING_CURRENCY.to_string()),
         max_rate_age_days: max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS),
         base_dir,
+        chunk_rows: chunk_rows.unwrap_or(ardent_engine::ingest::read::CHUNK_ROWS),
     };
+    if ingest.chunk_rows == 0 {
+        return Err(
+            ConfigError(format!("{}: `run.chunk_rows` must be at least 1, but is 0", config_path.display())).into()
+        );
+    }
     if !ardent_engine::contracts::is_currency(&ingest.reporting_currency) {
         return Err(ConfigError(format!(
             "{}: `run.reporting_currency` = \"{}\" is not an ISO 4217 currency code (e.g. USD, EUR)",

@@ -12,6 +12,7 @@ use super::parse::{COMMON_DATE_FORMATS, DECIMAL18_MAX, DateParser, DecimalError}
 use super::quarantine::{Entry, QuarantineBuilder, Rule};
 use crate::contracts::MONEY_PRECISION;
 use crate::error::{EngineError, Result};
+use crate::ids::IdSet;
 
 /// A failure recorded on a row: the rule and the canonical column.
 pub type Failure = (Rule, &'static str);
@@ -26,9 +27,15 @@ pub struct FileCheck<'a> {
     pub verdict: Vec<Option<Failure>>,
     /// Extra detail for a row's message (for example the rate date that was missing).
     pub detail: foldhash::HashMap<usize, String>,
-    /// Ids of accepted rows that replace a row of an earlier file (when the input's latest
-    /// export wins).
-    pub replaced: Vec<String>,
+    /// Row number in the file of the frame's first row, minus one (frames are chunks of a
+    /// file).
+    pub first_row: usize,
+    /// Ids accepted from this file so far (when the input's latest export wins, a repeat
+    /// within one file is still a duplicate).
+    pub file_ids: IdSet,
+    /// When the latest export wins: for every accepted row in order, the number of its id in
+    /// the input's id set (see [`IdSet::insert_numbered`]).
+    pub id_numbers: Vec<u32>,
 }
 
 impl std::fmt::Debug for FileCheck<'_> {
@@ -72,7 +79,9 @@ impl<'a> FileCheck<'a> {
             frame,
             verdict: vec![None; frame.height()],
             detail: Default::default(),
-            replaced: Vec::new(),
+            first_row: 0,
+            file_ids: IdSet::new(),
+            id_numbers: Vec::new(),
         })
     }
 
@@ -415,7 +424,7 @@ impl<'a> FileCheck<'a> {
             q.push(Entry {
                 input: self.spec.kind,
                 file: self.file.clone(),
-                row: i as u64 + 1,
+                row: (self.first_row + i) as u64 + 1,
                 column,
                 message: message(self.spec, rule, column, value.as_deref(), detail, fx_configured),
                 value,
@@ -437,7 +446,8 @@ impl<'a> FileCheck<'a> {
     pub fn lineage(&self, kept: &[usize]) -> [Column; 2] {
         [
             StringChunked::full("source_file".into(), &self.file, kept.len()).into_column(),
-            UInt64Chunked::from_iter_values("source_row".into(), kept.iter().map(|&i| i as u64 + 1)).into_column(),
+            UInt64Chunked::from_iter_values("source_row".into(), kept.iter().map(|&i| (self.first_row + i) as u64 + 1))
+                .into_column(),
         ]
     }
 }

@@ -41,6 +41,8 @@ pub struct IngestSpec {
     pub max_rate_age_days: u16,
     /// Folder that output file names are shown relative to.
     pub base_dir: PathBuf,
+    /// Rows read and validated at a time (default [`read::CHUNK_ROWS`]).
+    pub chunk_rows: usize,
 }
 
 /// One file that was read.
@@ -98,68 +100,229 @@ pub fn resolve_all(spec: &IngestSpec) -> Result<Vec<(InputSpec, Vec<SourceFile>)
     Ok(out)
 }
 
+/// The tables ingest hands out chunk by chunk as it validates (the large inputs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    Ledger,
+    Payments,
+    PaymentRefs,
+}
+
+impl Streamed {
+    /// All three, in the order they are produced.
+    pub const ALL: [Streamed; 3] = [Streamed::Ledger, Streamed::Payments, Streamed::PaymentRefs];
+
+    /// The table's contract.
+    pub fn contract(self) -> &'static TableContract {
+        match self {
+            Streamed::Ledger => &contracts::LEDGER_TABLE,
+            Streamed::Payments => &contracts::PAYMENTS_TABLE,
+            Streamed::PaymentRefs => &contracts::PAYMENT_REFS_TABLE,
+        }
+    }
+}
+
+/// Where the accepted rows of the ledger, payments and payment references go as they are
+/// validated, so a run never holds them all as frames. The ledger is complete before the
+/// first payment arrives.
+pub trait Sink {
+    /// The validated customers and fx_rates, before the first ledger row.
+    fn start(&mut self, _customers: &DataFrame, _fx_rates: &DataFrame) -> Result<()> {
+        Ok(())
+    }
+
+    /// The next accepted rows of `table`, in input order.
+    fn rows(&mut self, table: Streamed, rows: &DataFrame) -> Result<()>;
+
+    /// Take out rows of `table` replaced by a later export (latest export wins): `rows` are
+    /// ascending positions among all rows given for the table. Returns the rows taken out
+    /// when the sink kept them (for the quarantine).
+    fn remove(&mut self, table: Streamed, rows: &[u64]) -> Result<Option<DataFrame>>;
+}
+
+/// A [`Sink`] that keeps every chunk in memory: [`ingest`] returns its tables.
+#[derive(Debug, Default)]
+pub struct Collect {
+    parts: [Vec<DataFrame>; 3],
+}
+
+impl Collect {
+    /// The table collected so far.
+    pub fn take(&mut self, table: Streamed) -> Result<DataFrame> {
+        concat(std::mem::take(&mut self.parts[table as usize]), table.contract())
+    }
+}
+
+impl Sink for Collect {
+    fn rows(&mut self, table: Streamed, rows: &DataFrame) -> Result<()> {
+        self.parts[table as usize].push(rows.clone());
+        Ok(())
+    }
+
+    fn remove(&mut self, table: Streamed, rows: &[u64]) -> Result<Option<DataFrame>> {
+        let mut all = self.take(table)?;
+        let removed = remove_rows(&mut all, rows)?;
+        self.parts[table as usize] = vec![all];
+        Ok(Some(removed))
+    }
+}
+
+/// A [`Sink`] that keeps nothing (for checking inputs only).
+#[derive(Debug, Default)]
+pub struct Discard;
+
+impl Sink for Discard {
+    fn rows(&mut self, _: Streamed, _: &DataFrame) -> Result<()> {
+        Ok(())
+    }
+
+    fn remove(&mut self, _: Streamed, _: &[u64]) -> Result<Option<DataFrame>> {
+        Ok(None)
+    }
+}
+
+/// Take the rows at ascending positions `rows` out of `table`; returns them.
+pub fn remove_rows(table: &mut DataFrame, rows: &[u64]) -> Result<DataFrame> {
+    let mut keep = vec![true; table.height()];
+    for &r in rows {
+        if let Some(k) = keep.get_mut(r as usize) {
+            *k = false;
+        }
+    }
+    let err = || EngineError::polars("dropping replaced rows");
+    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+    let removed = table.filter(&!&mask).map_err(err())?;
+    *table = table.filter(&mask).map_err(err())?;
+    Ok(removed)
+}
+
+/// Where an accepted row of an input whose latest export wins came from.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    /// Position among the input's accepted rows.
+    row: u64,
+    /// Index into the input's files.
+    file: usize,
+    /// 1-based row in the file.
+    file_row: u64,
+    /// Number of its id in the input's id set.
+    id: u32,
+}
+
 /// What validating one input produced.
 struct InputResult {
     kind: InputKind,
-    table: DataFrame,
     counts: InputCounts,
     files: Vec<FileRead>,
     quarantine: QuarantineBuilder,
+    /// Accepted rows that a later file replaced (latest export wins), by position.
+    superseded: Vec<Accepted>,
 }
 
-/// Read and validate every file of one input with `validate_file`, which returns the
-/// accepted rows of a file.
+/// A chunk of a file, read ahead of its validation.
+struct Chunk {
+    file: usize,
+    frame: DataFrame,
+    first_row: usize,
+    read_ms: u64,
+}
+
+/// Read and validate every file of one input, chunk by chunk, with `validate_chunk`, which
+/// returns the accepted rows of a chunk (and passes them on). The next chunk is read on
+/// another thread while one is validated.
 fn validate_input(
     spec: &IngestSpec,
     input: &InputSpec,
     sources: &[SourceFile],
     fx_configured: bool,
-    mut validate_file: impl FnMut(&mut FileCheck<'_>) -> Result<DataFrame>,
+    mut validate_chunk: impl FnMut(&mut FileCheck<'_>) -> Result<DataFrame>,
 ) -> Result<InputResult> {
     let mut q = QuarantineBuilder::default();
-    let mut parts = Vec::new();
     let mut counts = InputCounts::default();
-    let mut files = Vec::new();
-    let mut replaced: foldhash::HashSet<String> = Default::default();
-    for source in sources {
-        let t0 = Instant::now();
-        let raw = read::read_file(input, source)?;
-        let read_ms = t0.elapsed().as_millis() as u64;
-        let t1 = Instant::now();
-        let name = match &input.shown_as {
-            Some((local, url)) if source.path.starts_with(local) => {
-                format!("{url}/{}", read::display_path(&source.path, local))
-            }
-            _ => read::display_path(&source.path, &spec.base_dir),
-        };
-        let mut check = FileCheck::new(input, &source.path, name.clone(), &raw)?;
-        let accepted = validate_file(&mut check)?;
-        replaced.extend(std::mem::take(&mut check.replaced));
-        let rejected = check.quarantine(&mut q, fx_configured)?;
-        let read = raw.height() as u64;
-        counts.rows_read += read;
-        counts.rows_accepted += accepted.height() as u64;
-        counts.rows_quarantined += rejected;
-        debug_assert_eq!(read, accepted.height() as u64 + rejected, "{name}: rows must add up");
-        files.push(FileRead {
+    let mut files: Vec<FileRead> = sources
+        .iter()
+        .map(|source| FileRead {
             input: input.kind.name(),
             path: source.path.clone(),
-            name,
+            name: match &input.shown_as {
+                Some((local, url)) if source.path.starts_with(local) => {
+                    format!("{url}/{}", read::display_path(&source.path, local))
+                }
+                _ => read::display_path(&source.path, &spec.base_dir),
+            },
             format: source.format.name(),
-            rows: read,
-            read_ms,
-            validate_ms: t1.elapsed().as_millis() as u64,
+            rows: 0,
+            read_ms: 0,
+            validate_ms: 0,
+        })
+        .collect();
+    // Latest export wins: where each id's accepted row is, and the rows it replaced.
+    let mut latest: Vec<Accepted> = Vec::new();
+    let mut superseded: Vec<Accepted> = Vec::new();
+    let mut accepted_rows = 0u64;
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(1);
+        scope.spawn(move || {
+            for (file, source) in sources.iter().enumerate() {
+                let mut t0 = Instant::now();
+                let read = read::read_chunks(input, source, spec.chunk_rows.max(1), |frame, first_row| {
+                    let read_ms = t0.elapsed().as_millis() as u64;
+                    // A closed channel means validation stopped on an error; stop reading.
+                    tx.send(Ok(Chunk { file, frame, first_row, read_ms }))
+                        .map_err(|_| EngineError::config("validation stopped".to_string()))?;
+                    t0 = Instant::now();
+                    Ok(())
+                });
+                if let Err(e) = read {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
         });
-        parts.push(accepted);
-    }
-    if !replaced.is_empty() {
-        let superseded = drop_superseded(&mut parts, &replaced, input, &mut q)?;
-        counts.rows_accepted -= superseded;
-        counts.rows_quarantined += superseded;
-        counts.rows_superseded += superseded;
-    }
-    let table = concat(parts, contract_of(input.kind))?;
-    Ok(InputResult { kind: input.kind, table, counts, files, quarantine: q })
+        let mut file_ids = (usize::MAX, IdSet::new());
+        for chunk in rx {
+            let Chunk { file, frame, first_row, read_ms } = chunk?;
+            let t1 = Instant::now();
+            let source = &sources[file];
+            let mut check = FileCheck::new(input, &source.path, files[file].name.clone(), &frame)?;
+            check.first_row = first_row;
+            if file_ids.0 != file {
+                file_ids = (file, IdSet::new());
+            }
+            check.file_ids = std::mem::take(&mut file_ids.1);
+            let accepted = validate_chunk(&mut check)?;
+            file_ids.1 = std::mem::take(&mut check.file_ids);
+            let rejected = check.quarantine(&mut q, fx_configured)?;
+            let read = frame.height() as u64;
+            debug_assert_eq!(read, accepted.height() as u64 + rejected, "{}: rows must add up", files[file].name);
+            if !check.id_numbers.is_empty() {
+                debug_assert_eq!(check.id_numbers.len(), accepted.height());
+                let source_rows = accepted
+                    .column("source_row")
+                    .and_then(|c| c.u64().cloned())
+                    .map_err(EngineError::polars("reading source rows"))?;
+                for (k, (&id, file_row)) in check.id_numbers.iter().zip(source_rows.iter()).enumerate() {
+                    let a =
+                        Accepted { row: accepted_rows + k as u64, file, file_row: file_row.unwrap_or_default(), id };
+                    match latest.get_mut(id as usize) {
+                        Some(earlier) => superseded.push(std::mem::replace(earlier, a)),
+                        None => latest.push(a),
+                    }
+                }
+            }
+            accepted_rows += accepted.height() as u64;
+            counts.rows_read += read;
+            counts.rows_accepted += accepted.height() as u64;
+            counts.rows_quarantined += rejected;
+            let f = &mut files[file];
+            f.rows += read;
+            f.read_ms += read_ms;
+            f.validate_ms += t1.elapsed().as_millis() as u64;
+        }
+        Ok(())
+    })?;
+    superseded.sort_unstable_by_key(|a| a.row);
+    Ok(InputResult { kind: input.kind, counts, files, quarantine: q, superseded })
 }
 
 /// The id column that identifies a row of an input whose latest export wins.
@@ -173,43 +336,61 @@ pub(crate) fn replaceable_id(kind: InputKind) -> Option<&'static str> {
     }
 }
 
-/// Keep only the last row (in file order) of every id in `replaced`; the earlier rows go to
-/// the quarantine as superseded. Returns how many rows were dropped.
+/// Take the rows a later export replaced out of the input's table (with `remove`, which
+/// returns them when it kept them) and into the quarantine as superseded.
 fn drop_superseded(
-    parts: &mut [DataFrame],
-    replaced: &foldhash::HashSet<String>,
+    r: &mut InputResult,
     input: &InputSpec,
-    q: &mut QuarantineBuilder,
-) -> Result<u64> {
-    let Some(column) = replaceable_id(input.kind) else { return Ok(0) };
-    let mut latest: foldhash::HashSet<String> = Default::default();
-    let mut dropped = 0;
-    for part in parts.iter_mut().rev() {
-        let ids = part.column(column).and_then(|c| c.str().cloned()).map_err(EngineError::polars("reading ids"))?;
-        let mut keep = Vec::with_capacity(part.height());
-        for (i, id) in ids.iter().enumerate() {
-            let kept = match id {
-                Some(id) if replaced.contains(id) => latest.insert(id.to_string()),
-                _ => true,
-            };
-            if !kept {
-                q.push(canonical_entry(part, i, input, Rule::Superseded, column, id.unwrap_or_default())?);
-                dropped += 1;
-            }
-            keep.push(kept);
-        }
-        if keep.iter().any(|k| !k) {
-            let mask = BooleanChunked::from_slice("keep".into(), &keep);
-            *part = part.filter(&mask).map_err(EngineError::polars("dropping superseded rows"))?;
-        }
+    ids: &IdSet,
+    remove: impl FnOnce(&[u64]) -> Result<Option<DataFrame>>,
+) -> Result<()> {
+    let Some(column) = replaceable_id(input.kind) else { return Ok(()) };
+    if r.superseded.is_empty() {
+        return Ok(());
     }
-    Ok(dropped)
+    let rows: Vec<u64> = r.superseded.iter().map(|a| a.row).collect();
+    let removed = remove(&rows)?;
+    for (i, a) in r.superseded.iter().enumerate() {
+        let id = ids.get(a.id);
+        let entry = match &removed {
+            Some(df) => canonical_entry(df, i, input, Rule::Superseded, column, id)?,
+            None => Entry {
+                input: input.kind,
+                file: r.files[a.file].name.clone(),
+                row: a.file_row,
+                column,
+                value: Some(id.to_string()),
+                rule: Rule::Superseded,
+                message: columns::message(input, Rule::Superseded, column, Some(id), None, true),
+                raw: serde_json::json!({ column: id }).to_string(),
+            },
+        };
+        r.quarantine.push(entry);
+    }
+    let n = rows.len() as u64;
+    r.counts.rows_accepted -= n;
+    r.counts.rows_quarantined += n;
+    r.counts.rows_superseded += n;
+    Ok(())
+}
+
+/// Read and validate every input (see [`ingest_into`]); the ledger, payments and payment
+/// references are returned in [`Ingested::tables`].
+pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
+    let mut sink = Collect::default();
+    let mut ingested = ingest_into(spec, &mut sink)?;
+    ingested.tables.ledger = sink.take(Streamed::Ledger)?;
+    ingested.tables.payments = sink.take(Streamed::Payments)?;
+    ingested.tables.payment_refs = sink.take(Streamed::PaymentRefs)?;
+    Ok(ingested)
 }
 
 /// Read and validate every input: fx_rates and customers first (the others check against
-/// them), then ledger and payments side by side, then the checks that need both (payment
-/// references, credit memos' `applies_to`).
-pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
+/// them), then the ledger, then payments with their references (checked against the
+/// complete ledger). The accepted ledger, payments and payment references go to `sink` as
+/// they are validated, a chunk at a time; [`Ingested::tables`] holds the small tables and
+/// empty ledger, payments and payment_refs frames.
+pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     if !contracts::is_currency(&spec.reporting_currency) {
         return Err(EngineError::config(format!(
             "`run.reporting_currency` = \"{}\" is not an ISO 4217 currency code (e.g. USD, EUR)",
@@ -224,72 +405,90 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
     let fx_configured = find(InputKind::FxRates).is_some();
 
     let mut fx = FxTable::new(&spec.reporting_currency, spec.max_rate_age_days);
+    let mut fx_parts = Vec::new();
     let fx_result = match find(InputKind::FxRates) {
         Some((input, sources)) => {
             let mut keys = foldhash::HashSet::default();
-            Some(validate_input(spec, input, sources, fx_configured, |c| validate::fx_file(c, &mut fx, &mut keys))?)
+            Some(validate_input(spec, input, sources, fx_configured, |c| {
+                let accepted = validate::fx_file(c, &mut fx, &mut keys)?;
+                fx_parts.push(accepted.clone());
+                Ok(accepted)
+            })?)
         }
         None => None,
     };
     fx.seal();
+    let fx_table = concat(fx_parts, &contracts::FX_RATES_TABLE)?;
     let mut customer_ids = IdSet::new();
     let (input, sources) = required(InputKind::Customers)?;
-    let customers =
-        validate_input(spec, input, sources, fx_configured, |c| validate::customers_file(c, &mut customer_ids))?;
+    let mut customer_parts = Vec::new();
+    let mut customers = validate_input(spec, input, sources, fx_configured, |c| {
+        let accepted = validate::customers_file(c, &mut customer_ids)?;
+        customer_parts.push(accepted.clone());
+        Ok(accepted)
+    })?;
+    let mut customers_table = concat(customer_parts, &contracts::CUSTOMERS_TABLE)?;
+    drop_superseded(&mut customers, input, &customer_ids, |rows| remove_rows(&mut customers_table, rows).map(Some))?;
     let reference = Reference { fx, fx_configured, customers: customer_ids };
+    sink.start(&customers_table, &fx_table)?;
 
     let (ledger_input, ledger_sources) = required(InputKind::Ledger)?;
-    let (payments_input, payments_sources) = required(InputKind::Payments)?;
     let mut doc_ids = IdSet::new();
+    // Credit memos whose `applies_to` is not (yet) a known document: decided once the
+    // ledger is complete.
+    let mut pending: Vec<(String, Entry)> = Vec::new();
+    let mut ledger = validate_input(spec, ledger_input, ledger_sources, fx_configured, |c| {
+        let accepted = validate::ledger_file(c, &reference, &mut doc_ids)?;
+        unknown_applies_to(&accepted, &doc_ids, ledger_input, &mut pending)?;
+        sink.rows(Streamed::Ledger, &accepted)?;
+        Ok(accepted)
+    })?;
+    let replaced: foldhash::HashSet<(&str, u64)> =
+        ledger.superseded.iter().map(|a| (ledger.files[a.file].name.as_str(), a.file_row)).collect();
+    let flagged: Vec<Entry> = pending
+        .into_iter()
+        .filter(|(value, e)| !doc_ids.contains(value) && !replaced.contains(&(e.file.as_str(), e.row)))
+        .map(|(_, e)| e)
+        .collect();
+    drop(replaced);
+    for e in flagged {
+        ledger.quarantine.push(e);
+    }
+    drop_superseded(&mut ledger, ledger_input, &doc_ids, |rows| sink.remove(Streamed::Ledger, rows))?;
+
+    let (payments_input, payments_sources) = required(InputKind::Payments)?;
     let mut payment_ids = IdSet::new();
-    let mut refs_parts = Vec::new();
-    let (ledger, payments) = rayon::join(
-        || {
-            validate_input(spec, ledger_input, ledger_sources, fx_configured, |c| {
-                validate::ledger_file(c, &reference, &mut doc_ids)
-            })
-        },
-        || {
-            let mut offset = 0u64;
-            validate_input(spec, payments_input, payments_sources, fx_configured, |c| {
-                let (accepted, refs) = validate::payments_file(c, &reference, &mut payment_ids, offset)?;
-                offset += accepted.height() as u64;
-                refs_parts.push(refs);
-                Ok(accepted)
-            })
-        },
-    );
-    let (mut ledger, mut payments) = (ledger?, payments?);
-    flag_unknown_applies_to(&ledger.table, &doc_ids, ledger_input, &mut ledger.quarantine)?;
-    let payment_refs =
-        resolve_payment_refs(&payments.table, refs_parts, &doc_ids, payments_input, &mut payments.quarantine)?;
+    let mut unknown_refs = Vec::new();
+    let mut payments = validate_input(spec, payments_input, payments_sources, fx_configured, |c| {
+        let (accepted, refs) = validate::payments_file(c, &reference, &mut payment_ids, 0)?;
+        let refs = resolve_payment_refs(&accepted, refs, &doc_ids, payments_input, &mut unknown_refs)?;
+        sink.rows(Streamed::Payments, &accepted)?;
+        sink.rows(Streamed::PaymentRefs, &refs)?;
+        Ok(accepted)
+    })?;
+    for e in unknown_refs {
+        payments.quarantine.push(e);
+    }
+    drop((doc_ids, payment_ids));
 
     let mut results: Vec<InputResult> = fx_result.into_iter().collect();
     results.extend([customers, ledger, payments]);
     let mut q = QuarantineBuilder::default();
     let mut counts = Vec::new();
     let mut files = Vec::new();
-    let mut tables: Vec<(InputKind, DataFrame)> = Vec::new();
     for mut r in results {
         r.counts.rows_flagged =
             r.quarantine.entries().iter().filter(|e| e.rule.outcome() == Outcome::Flagged).count() as u64;
         counts.push((r.kind, r.counts));
         files.extend(r.files);
         q.extend(r.quarantine);
-        tables.push((r.kind, r.table));
     }
-    let mut take = |kind: InputKind| -> Result<DataFrame> {
-        match tables.iter().position(|(k, _)| *k == kind) {
-            Some(p) => Ok(tables.swap_remove(p).1),
-            None => empty(contract_of(kind)),
-        }
-    };
     let tables = Tables {
-        ledger: take(InputKind::Ledger)?,
-        payments: take(InputKind::Payments)?,
-        customers: take(InputKind::Customers)?,
-        fx_rates: take(InputKind::FxRates)?,
-        payment_refs,
+        ledger: empty(&contracts::LEDGER_TABLE)?,
+        payments: empty(&contracts::PAYMENTS_TABLE)?,
+        customers: customers_table,
+        fx_rates: fx_table,
+        payment_refs: empty(&contracts::PAYMENT_REFS_TABLE)?,
     };
     let q = q.sorted();
     let data_quality = quarantine::data_quality(&counts, q.entries())?;
@@ -297,36 +496,26 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
     Ok(Ingested { tables, quarantine, data_quality, counts, files, entries: q.into_entries() })
 }
 
-/// Decide which payment references exist in the ledger, flag each payment whose references
-/// include an unknown document (the payment is kept), and build `payment_refs`.
+/// Decide which references of a chunk of payments exist in the (complete) ledger, flag each
+/// payment whose references include an unknown document (the payment is kept), and return
+/// the chunk's `payment_refs` rows.
 fn resolve_payment_refs(
     payments: &DataFrame,
-    parts: Vec<DataFrame>,
+    refs: DataFrame,
     doc_ids: &IdSet,
     spec: &InputSpec,
-    q: &mut QuarantineBuilder,
+    flagged: &mut Vec<Entry>,
 ) -> Result<DataFrame> {
     let err = || EngineError::polars("resolving payment references");
-    let refs = match parts.into_iter().reduce(|mut a, b| {
-        let _ = a.vstack_mut_owned(b);
-        a
-    }) {
-        Some(r) => r,
-        None => return empty(&contracts::PAYMENT_REFS_TABLE),
-    };
     let doc = refs.column("doc_id").and_then(|c| c.str().cloned()).map_err(err())?;
     let rows = refs.column("payment_row").and_then(|c| c.u64().cloned()).map_err(err())?;
-    let known: Vec<bool> = {
-        use rayon::prelude::*;
-        let values: Vec<Option<&str>> = doc.iter().collect();
-        values.par_iter().map(|d| d.is_some_and(|d| doc_ids.contains(d))).collect()
-    };
+    let known: Vec<bool> = doc.iter().map(|d| d.is_some_and(|d| doc_ids.contains(d))).collect();
     let mut last_flagged = None;
     for ((d, row), is_known) in doc.iter().zip(rows.iter()).zip(&known) {
         let (Some(d), Some(row)) = (d, row) else { continue };
         if !is_known && last_flagged != Some(row) {
             last_flagged = Some(row);
-            q.push(canonical_entry(payments, row as usize, spec, Rule::UnknownReference, "invoice_refs", d)?);
+            flagged.push(canonical_entry(payments, row as usize, spec, Rule::UnknownReference, "invoice_refs", d)?);
         }
     }
     let height = refs.height();
@@ -369,15 +558,6 @@ fn canonical_entry(
     })
 }
 
-fn contract_of(kind: InputKind) -> &'static TableContract {
-    match kind {
-        InputKind::FxRates => &contracts::FX_RATES_TABLE,
-        InputKind::Customers => &contracts::CUSTOMERS_TABLE,
-        InputKind::Ledger => &contracts::LEDGER_TABLE,
-        InputKind::Payments => &contracts::PAYMENTS_TABLE,
-    }
-}
-
 /// An empty frame with a contract's schema.
 pub fn empty(contract: &TableContract) -> Result<DataFrame> {
     let columns = contract.columns.iter().map(|c| Column::new_empty(c.name.as_ref().into(), &c.ty.dtype())).collect();
@@ -396,12 +576,13 @@ fn concat(parts: Vec<DataFrame>, contract: &TableContract) -> Result<DataFrame> 
 }
 
 /// Credit memos and write-offs whose `applies_to` is not an accepted document are kept (they
-/// are applied oldest-due-first) and flagged.
-fn flag_unknown_applies_to(
+/// are applied oldest-due-first) and flagged. A chunk's candidates go to `pending` with the
+/// id they name, which may still arrive later in the ledger.
+fn unknown_applies_to(
     ledger: &DataFrame,
     doc_ids: &IdSet,
     spec: &InputSpec,
-    q: &mut QuarantineBuilder,
+    pending: &mut Vec<(String, Entry)>,
 ) -> Result<()> {
     let err = || EngineError::polars("checking applies_to");
     let applies = ledger.column("applies_to").and_then(|c| c.str().cloned()).map_err(err())?;
@@ -410,7 +591,7 @@ fn flag_unknown_applies_to(
         let (Some(a), Some(t)) = (a, t) else { continue };
         let reduces = t == contracts::DocType::CreditMemo.as_str() || t == contracts::DocType::WriteOff.as_str();
         if reduces && !doc_ids.contains(a) {
-            q.push(canonical_entry(ledger, i, spec, Rule::UnknownAppliesTo, "applies_to", a)?);
+            pending.push((a.to_string(), canonical_entry(ledger, i, spec, Rule::UnknownAppliesTo, "applies_to", a)?));
         }
     }
     Ok(())

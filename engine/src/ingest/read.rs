@@ -82,14 +82,60 @@ pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
         .collect()
 }
 
-/// Read one file into a frame of its own columns.
-pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
-    let unreadable = |reason: String| EngineError::Unreadable {
+fn unreadable(spec: &InputSpec, file: &SourceFile, reason: String) -> EngineError {
+    EngineError::Unreadable {
         input: spec.kind.name().to_string(),
         path: file.path.clone(),
         format: file.format.name().to_string(),
-        reason,
+        reason: first_line(&reason),
+    }
+}
+
+/// Rows validated at a time. Validation holds a few times a chunk's size, so a file of any
+/// size is checked in bounded memory; 2^18 rows is also the row-group size ardent writes.
+pub const CHUNK_ROWS: usize = 1 << 18;
+
+/// Read one file in chunks of at most `rows` rows: `each(frame, first_row)` gets every
+/// chunk in order, with the 0-based row number of its first row; an empty file gives one
+/// empty frame (its columns are still checked). Parquet is read a slice at a time; CSV and
+/// NDJSON are parsed whole and handed out in slices.
+pub fn read_chunks(
+    spec: &InputSpec,
+    file: &SourceFile,
+    rows: usize,
+    mut each: impl FnMut(DataFrame, usize) -> Result<()>,
+) -> Result<()> {
+    let whole = match file.format {
+        Format::Parquet => {
+            let open = || File::open(&file.path).map_err(EngineError::io("opening", &file.path));
+            let total = ParquetReader::new(open()?).num_rows().map_err(|e| unreadable(spec, file, e.to_string()))?;
+            let mut start = 0;
+            loop {
+                let frame = ParquetReader::new(open()?)
+                    .with_slice(Some((start, rows)))
+                    .finish()
+                    .map_err(|e| unreadable(spec, file, e.to_string()))?;
+                each(frame, start)?;
+                start += rows;
+                if start >= total {
+                    return Ok(());
+                }
+            }
+        }
+        _ => read_file(spec, file)?,
     };
+    let mut start = 0;
+    loop {
+        each(whole.slice(start as i64, rows), start)?;
+        start += rows;
+        if start >= whole.height() {
+            return Ok(());
+        }
+    }
+}
+
+/// Read one file into a frame of its own columns.
+pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
     let handle = File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
     let frame = match file.format {
         Format::Csv => {
@@ -110,7 +156,7 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
         Format::Parquet => ParquetReader::new(handle).finish(),
         Format::Ndjson => JsonReader::new(handle).with_json_format(JsonFormat::JsonLines).finish(),
     };
-    let frame = frame.map_err(|e| unreadable(first_line(&e.to_string())))?;
+    let frame = frame.map_err(|e| unreadable(spec, file, e.to_string()))?;
     Ok(frame)
 }
 

@@ -101,13 +101,13 @@ fn convert(
 }
 
 /// Fail rows whose id was already accepted; accepted ids are added to `seen`. When the
-/// latest export wins, an id that only an earlier file had is accepted and recorded in
-/// `c.replaced` (the earlier row is dropped once every file is read).
+/// latest export wins, an id that only an earlier file had is accepted, and the number of
+/// every accepted row's id is recorded in `c.id_numbers` (the caller drops the earlier row).
 fn check_unique(c: &mut FileCheck<'_>, ids: &TextCol<'_>, column: &'static str, seen: &mut IdSet) {
     let typical = ids.values.iter().flatten().next().map_or(8, |s| s.len());
     seen.reserve(ids.values.len(), typical);
     if c.spec.latest_wins && super::replaceable_id(c.spec.kind).is_some() {
-        let mut this_file = IdSet::new();
+        let mut this_file = std::mem::take(&mut c.file_ids);
         this_file.reserve(ids.values.len(), typical);
         for (i, id) in ids.values.iter().enumerate() {
             if let Some(id) = id
@@ -115,11 +115,12 @@ fn check_unique(c: &mut FileCheck<'_>, ids: &TextCol<'_>, column: &'static str, 
             {
                 if !this_file.insert(id) {
                     c.fail(i, Rule::DuplicateId, column);
-                } else if !seen.insert(id) {
-                    c.replaced.push(id.to_string());
+                } else {
+                    c.id_numbers.push(seen.insert_numbered(id).0);
                 }
             }
         }
+        c.file_ids = this_file;
         return;
     }
     for (i, id) in ids.values.iter().enumerate() {

@@ -5,8 +5,9 @@ use serde_json::json;
 use crate::batches::{self, BatchState};
 use crate::cli::{PipelineArgs, RunArgs};
 use crate::printer::Printer;
+use crate::publish::RunSink;
 use crate::publish::{Checksums, Manifest, RunWriter};
-use crate::run::{analytics_stage, fetch_stage, ingest_stage, report_quality};
+use crate::run::{analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
 /// Run the pipeline and publish its outputs.
@@ -54,18 +55,22 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
         }
         None => None,
     };
-    let (ingested, ingest_timings) = ingest_stage(&settings, printer)?;
+    let none = Checksums::new();
+    let known = batches.as_ref().map_or(&none, |(.., sums)| sums);
+    // The validated tables are written into the staging folder as ingest produces them; a
+    // run that fails from here on removes it.
+    let mut writer = RunWriter::open(&settings, known, printer)?;
+    let mut sink = RunSink::new(&settings, Some(&mut writer), settings.analytics);
+    let (ingested, ingest_timings) = ingest_stage(&settings, &mut sink, printer)?;
     timings.extend(ingest_timings);
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
-    let none = Checksums::new();
-    let known = batches.as_ref().map_or(&none, |(.., sums)| sums);
-    let mut writer = RunWriter::open(&settings, &ingested, known, printer)?;
-    if settings.analytics {
+    let (book, index_timings) = index_stage(sink)?;
+    timings.extend(index_timings);
+    writer.ingested(ingested, printer)?;
+    if let Some(book) = book {
         printer.stage("analytics", 1, total);
-        timings.extend(analytics_stage(&settings, ingested, settings.models, Some(&mut writer), printer)?);
-    } else {
-        writer.ingested(ingested, printer)?;
+        timings.extend(analytics_stage(&settings, book, settings.models, Some(&mut writer), printer)?);
     }
     printer.stage("publish", total - 1, total);
     let plan = batches.as_ref().map(|(_, plan, ..)| plan);

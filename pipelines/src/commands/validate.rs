@@ -3,7 +3,8 @@
 use crate::batches::{self, BatchState};
 use crate::cli::PipelineArgs;
 use crate::printer::Printer;
-use crate::run::{analytics_stage, fetch_stage, ingest_stage, report_quality};
+use crate::publish::RunSink;
+use crate::run::{analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
 /// Validate config and inputs; fails like `run` would.
@@ -31,14 +32,15 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let (ingested, _) = ingest_stage(&settings, printer)?;
+    let mut sink = RunSink::new(&settings, None, settings.analytics);
+    let (ingested, _) = ingest_stage(&settings, &mut sink, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
     // The analytics can still fail (a rate missing for revaluation, a reconciliation check),
     // so they run too: `validate` exits with the code `run` would.
     // Models are not trained (their parameters were checked with the settings).
-    if settings.analytics {
-        analytics_stage(&settings, ingested, false, None, printer)?;
+    if let (Some(book), _) = index_stage(sink)? {
+        analytics_stage(&settings, book, false, None, printer)?;
     }
     printer.line("valid: the inputs can be published (nothing was written)");
     Ok(())

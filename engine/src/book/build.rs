@@ -1,0 +1,438 @@
+//! Building a [`Book`] from the canonical tables as they stream out of ingest.
+//!
+//! [`BookBuilder`] starts from the small tables (customers, FX rates), then takes the ledger,
+//! payments and payment references chunk by chunk in input order, keeping only the dense
+//! columns the book needs (no frame is held). [`BookBuilder::finish`] sorts the events into
+//! book order. Holding the whole ledger as frames cost several times the book itself on the
+//! `l` preset (issue 5, bounded memory); the result is the same book either way.
+
+use std::hash::BuildHasher;
+
+use foldhash::HashMap;
+use hashbrown::HashTable;
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::{Book, Customers, Dimension, Docs, Payments, Texts};
+use crate::contracts::DocType;
+use crate::error::{EngineError, Result};
+use crate::fx::FxTable;
+
+fn column<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<&'a Column> {
+    df.column(name).map_err(EngineError::polars(format!("reading column `{name}` of table `{table}`")))
+}
+
+fn texts<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<&'a StringChunked> {
+    column(df, table, name)?.str().map_err(EngineError::polars(format!("column `{name}` of `{table}` as text")))
+}
+
+fn cents<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<impl Iterator<Item = Option<i64>> + 'a> {
+    let ca = column(df, table, name)?
+        .decimal()
+        .map_err(EngineError::polars(format!("column `{name}` of `{table}` as decimal")))?;
+    // Contracts bound money to DECIMAL(18, s), which fits i64.
+    Ok(ca.physical().iter().map(|v| v.map(|x| x as i64)))
+}
+
+fn days<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<impl Iterator<Item = Option<i32>> + 'a> {
+    let ca = column(df, table, name)?
+        .date()
+        .map_err(EngineError::polars(format!("column `{name}` of `{table}` as date")))?;
+    Ok(ca.physical().iter())
+}
+
+fn analysis(message: String) -> EngineError {
+    EngineError::Analysis { message }
+}
+
+/// Texts plus a hash index over them (ids are unique once validated).
+#[derive(Debug, Default)]
+struct Index {
+    table: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Index {
+    fn insert(&mut self, texts: &Texts, i: u32) {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(texts.get(i as usize));
+        self.table.insert_unique(hash, i, |&j| hasher.hash_one(texts.get(j as usize)));
+    }
+
+    fn find(&self, texts: &Texts, id: &str) -> Option<u32> {
+        self.table.find(self.hasher.hash_one(id), |&j| texts.get(j as usize) == id).copied()
+    }
+}
+
+/// Ledger documents in input order.
+#[derive(Debug, Default)]
+struct RawDocs {
+    docs: Docs,
+    /// `applies_to` as given (empty when absent); resolved in [`BookBuilder::finish`].
+    applies: Texts,
+    /// Input rows replaced by a later export.
+    removed: Vec<bool>,
+}
+
+/// Builds a [`Book`] from the canonical tables, the large ones chunk by chunk.
+#[derive(Debug)]
+pub struct BookBuilder {
+    fx: FxTable,
+    currencies: Vec<String>,
+    customers: Customers,
+    cust_index: HashMap<String, u32>,
+    docs: RawDocs,
+    /// Doc id → input row, built once the ledger is complete (when payments start).
+    doc_index: Option<Index>,
+    payments: Payments,
+    pay_index: Index,
+    /// (payment input row, position, document input row) of every known reference.
+    refs: Vec<(u32, u64, u32)>,
+}
+
+impl BookBuilder {
+    /// Start from the customers and fx_rates tables; `segment_columns` name the customers
+    /// columns dashboards group by.
+    pub fn new(
+        customers: &DataFrame,
+        fx_rates: &DataFrame,
+        reporting_currency: &str,
+        max_rate_age_days: u16,
+        segment_columns: &[String],
+    ) -> Result<BookBuilder> {
+        let mut fx = FxTable::new(reporting_currency, max_rate_age_days);
+        {
+            let dates = days(fx_rates, "fx_rates", "date")?;
+            let ccy = texts(fx_rates, "fx_rates", "currency")?;
+            let rate = column(fx_rates, "fx_rates", "rate_to_reporting")?
+                .decimal()
+                .map_err(EngineError::polars("rate_to_reporting as decimal"))?
+                .physical();
+            for ((d, c), r) in dates.zip(ccy.iter()).zip(rate.iter()) {
+                if let (Some(d), Some(c), Some(r)) = (d, c, r) {
+                    fx.insert(c, d, r);
+                }
+            }
+            fx.seal();
+        }
+
+        // Customers, sorted by id.
+        let t = customers;
+        let cust_ids = texts(t, "customers", "customer_id")?;
+        let mut corder: Vec<usize> = (0..cust_ids.len()).collect();
+        let cid: Vec<&str> = cust_ids.iter().map(|v| v.unwrap_or_default()).collect();
+        corder.par_sort_unstable_by(|&a, &b| cid[a].cmp(cid[b]));
+        let mut customers = Customers::default();
+        let mut cust_index: HashMap<String, u32> = HashMap::default();
+        for (i, &r) in corder.iter().enumerate() {
+            customers.ids.push(cid[r]);
+            if cust_index.insert(cid[r].to_string(), i as u32).is_some() {
+                return Err(analysis(format!("customers: customer_id `{}` appears twice", cid[r])));
+            }
+        }
+        let limits: Vec<Option<i64>> = cents(t, "customers", "credit_limit")?.collect();
+        customers.credit_limit = corder.iter().map(|&r| limits[r]).collect();
+        let onboarded: Vec<Option<i32>> = days(t, "customers", "onboarded_date")?.collect();
+        customers.onboarded = corder.iter().map(|&r| onboarded[r]).collect();
+        let score: Vec<Option<f64>> = column(t, "customers", "external_score")?
+            .f64()
+            .map_err(EngineError::polars("external_score as f64"))?
+            .iter()
+            .collect();
+        customers.external_score = corder.iter().map(|&r| score[r]).collect();
+        for name in segment_columns {
+            let values = texts(t, "customers", name)?;
+            let per_row: Vec<&str> = values.iter().map(|v| v.unwrap_or("UNKNOWN")).collect();
+            let mut distinct: Vec<&str> = per_row.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let of_customer =
+                corder.iter().map(|&r| distinct.binary_search(&per_row[r]).unwrap_or_default() as u32).collect();
+            customers.dims.push(Dimension {
+                column: name.clone(),
+                values: distinct.into_iter().map(str::to_string).collect(),
+                of_customer,
+            });
+        }
+        Ok(BookBuilder {
+            fx,
+            currencies: vec![reporting_currency.to_string()],
+            customers,
+            cust_index,
+            docs: RawDocs::default(),
+            doc_index: None,
+            payments: Payments::default(),
+            pay_index: Index::default(),
+            refs: Vec::new(),
+        })
+    }
+
+    fn currency_index(&mut self, code: &str) -> u16 {
+        match self.currencies.iter().position(|c| c == code) {
+            Some(i) => i as u16,
+            None => {
+                self.currencies.push(code.to_string());
+                (self.currencies.len() - 1) as u16
+            }
+        }
+    }
+
+    fn customer_of(&self, table: &str, id: Option<&str>, row: usize) -> Result<u32> {
+        let id = id.unwrap_or_default();
+        self.cust_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| analysis(format!("{table} row {}: customer `{id}` is not in the customers table", row + 1)))
+    }
+
+    /// Append ledger rows (a chunk of the canonical `ledger` table).
+    pub fn ledger(&mut self, l: &DataFrame) -> Result<()> {
+        if self.doc_index.is_some() {
+            return Err(analysis("ledger rows arrived after payments; the ledger must be complete first".into()));
+        }
+        let first = self.docs.docs.len();
+        let ids = texts(l, "ledger", "doc_id")?;
+        let customers = texts(l, "ledger", "customer_id")?;
+        let kinds = texts(l, "ledger", "doc_type")?;
+        let ccy = texts(l, "ledger", "currency")?;
+        let applies = texts(l, "ledger", "applies_to")?;
+        let disputed = column(l, "ledger", "disputed")?.bool().map_err(EngineError::polars("disputed as bool"))?;
+        for (i, (((id, c), k), (cur, (a, disp)))) in ids
+            .iter()
+            .zip(customers.iter())
+            .zip(kinds.iter())
+            .zip(ccy.iter().zip(applies.iter().zip(disputed.iter())))
+            .enumerate()
+        {
+            let row = first + i;
+            let kind = k
+                .and_then(DocType::parse)
+                .ok_or_else(|| analysis(format!("ledger row {}: unknown doc_type {k:?}", row + 1)))?;
+            let customer = self.customer_of("ledger", c, row)?;
+            let currency = self.currency_index(cur.unwrap_or_default());
+            let d = &mut self.docs.docs;
+            d.id.push(id.unwrap_or_default());
+            d.customer.push(customer);
+            d.kind.push(kind);
+            d.currency.push(currency);
+            d.disputed.push(disp.unwrap_or(false));
+            self.docs.applies.push(a.unwrap_or_default());
+        }
+        let d = &mut self.docs.docs;
+        d.date.extend(days(l, "ledger", "doc_date")?.map(Option::unwrap_or_default));
+        d.due.extend(days(l, "ledger", "due_date")?);
+        d.amount.extend(cents(l, "ledger", "amount")?.map(Option::unwrap_or_default));
+        d.rate.extend(cents(l, "ledger", "fx_rate")?.map(Option::unwrap_or_default));
+        d.amount_reporting.extend(cents(l, "ledger", "amount_reporting")?.map(Option::unwrap_or_default));
+        self.docs.removed.resize(d.len(), false);
+        Ok(())
+    }
+
+    /// Leave out ledger rows replaced by a later export (`rows` count ledger rows appended).
+    pub fn remove_ledger_rows(&mut self, rows: &[u64]) {
+        for &r in rows {
+            if let Some(flag) = self.docs.removed.get_mut(r as usize) {
+                *flag = true;
+            }
+        }
+    }
+
+    fn doc_index(&mut self) -> &Index {
+        let docs = &self.docs;
+        self.doc_index.get_or_insert_with(|| {
+            let mut index = Index::default();
+            index.table.reserve(docs.docs.len(), |_| 0);
+            for i in 0..docs.docs.len() {
+                if !docs.removed[i] {
+                    index.insert(&docs.docs.id, i as u32);
+                }
+            }
+            index
+        })
+    }
+
+    /// Append payment rows (a chunk of the canonical `payments` table); the ledger must be
+    /// complete.
+    pub fn payments(&mut self, p: &DataFrame) -> Result<()> {
+        self.doc_index();
+        let first = self.payments.len();
+        let ids = texts(p, "payments", "payment_id")?;
+        let customers = texts(p, "payments", "customer_id")?;
+        let ccy = texts(p, "payments", "currency")?;
+        let raw_refs = texts(p, "payments", "invoice_refs")?;
+        for (i, (((id, c), cur), r)) in
+            ids.iter().zip(customers.iter()).zip(ccy.iter()).zip(raw_refs.iter()).enumerate()
+        {
+            let customer = self.customer_of("payments", c, first + i)?;
+            let currency = self.currency_index(cur.unwrap_or_default());
+            let pay = &mut self.payments;
+            pay.id.push(id.unwrap_or_default());
+            pay.customer.push(customer);
+            pay.currency.push(currency);
+            pay.has_refs.push(r.is_some_and(|s| !s.trim().is_empty()));
+            self.pay_index.insert(&pay.id, (first + i) as u32);
+        }
+        let pay = &mut self.payments;
+        pay.date.extend(days(p, "payments", "payment_date")?.map(Option::unwrap_or_default));
+        pay.amount.extend(cents(p, "payments", "amount")?.map(Option::unwrap_or_default));
+        pay.rate.extend(cents(p, "payments", "fx_rate")?.map(Option::unwrap_or_default));
+        pay.amount_reporting.extend(cents(p, "payments", "amount_reporting")?.map(Option::unwrap_or_default));
+        Ok(())
+    }
+
+    /// Append payment references (a chunk of the canonical `payment_refs` table), after the
+    /// payments they belong to. References to unknown payments or documents are skipped.
+    pub fn payment_refs(&mut self, r: &DataFrame) -> Result<()> {
+        self.doc_index();
+        let pays = texts(r, "payment_refs", "payment_id")?;
+        let positions = column(r, "payment_refs", "position")?
+            .u64()
+            .map_err(EngineError::polars("payment_refs.position as u64"))?;
+        let docs = texts(r, "payment_refs", "doc_id")?;
+        let Some(doc_index) = &self.doc_index else { return Ok(()) };
+        for ((pay, pos), doc) in pays.iter().zip(positions.iter()).zip(docs.iter()) {
+            let (Some(pay), Some(doc)) = (pay, doc) else { continue };
+            let (Some(p), Some(d)) =
+                (self.pay_index.find(&self.payments.id, pay), doc_index.find(&self.docs.docs.id, doc))
+            else {
+                continue;
+            };
+            self.refs.push((p, pos.unwrap_or_default(), d));
+        }
+        Ok(())
+    }
+
+    /// Sort everything into book order: documents by customer, date, receivables before
+    /// credits, id; payments by customer, date, id; references by payment in the order given.
+    pub fn finish(mut self) -> Result<Book> {
+        self.doc_index();
+        let BookBuilder { fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, .. } = self;
+        let RawDocs { docs: d, applies, removed } = raw;
+        let doc_index = doc_index.unwrap_or_default();
+
+        let class = |k: DocType| u8::from(!k.is_receivable());
+        let mut order: Vec<u32> = (0..d.len() as u32).filter(|&r| !removed[r as usize]).collect();
+        order.par_sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            (d.customer[a], d.date[a], class(d.kind[a]))
+                .cmp(&(d.customer[b], d.date[b], class(d.kind[b])))
+                .then_with(|| d.id.get(a).cmp(d.id.get(b)))
+        });
+        let mut position = vec![u32::MAX; d.len()];
+        for (i, &r) in order.iter().enumerate() {
+            position[r as usize] = i as u32;
+        }
+        let applies_to: Vec<Option<u32>> = order
+            .par_iter()
+            .map(|&r| {
+                let a = applies.get(r as usize);
+                if a.is_empty() {
+                    return None;
+                }
+                doc_index
+                    .find(&d.id, a)
+                    .filter(|&t| d.customer[t as usize] == d.customer[r as usize])
+                    .map(|t| position[t as usize])
+            })
+            .collect();
+        drop(applies);
+        drop(doc_index);
+        // Each column is gathered into book order and its input-order copy freed at once, so
+        // building never holds two copies of the ledger.
+        let Docs { id: raw_id, customer, kind, date, due, amount, currency, rate, amount_reporting, disputed, .. } = d;
+        let mut id = Texts::default();
+        for &r in &order {
+            id.push(raw_id.get(r as usize));
+        }
+        drop(raw_id);
+        let docs = Docs {
+            id,
+            customer: gather(customer, &order),
+            kind: gather(kind, &order),
+            date: gather(date, &order),
+            due: gather(due, &order),
+            amount: gather(amount, &order),
+            currency: gather(currency, &order),
+            rate: gather(rate, &order),
+            amount_reporting: gather(amount_reporting, &order),
+            applies_to,
+            disputed: gather(disputed, &order),
+        };
+        drop(order);
+        for (i, k) in docs.kind.iter().enumerate() {
+            if k.is_receivable() && docs.due[i].is_none() {
+                return Err(analysis(format!("ledger: {} `{}` has no due date", k.as_str(), docs.id.get(i))));
+            }
+        }
+
+        // Payments in event order, with their known references.
+        let p = raw_pay;
+        let mut porder: Vec<u32> = (0..p.len() as u32).collect();
+        porder.par_sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            (p.customer[a], p.date[a]).cmp(&(p.customer[b], p.date[b])).then_with(|| p.id.get(a).cmp(p.id.get(b)))
+        });
+        let mut ppos = vec![0u32; p.len()];
+        for (i, &r) in porder.iter().enumerate() {
+            ppos[r as usize] = i as u32;
+        }
+        // (payment position, reference position, document position), sorted: references
+        // grouped by payment in the order given.
+        let mut known: Vec<(u32, u64, u32)> = refs
+            .into_iter()
+            .filter(|&(_, _, d)| position[d as usize] != u32::MAX)
+            .map(|(pay, pos, d)| (ppos[pay as usize], pos, position[d as usize]))
+            .collect();
+        known.par_sort_unstable();
+        let mut payments = Payments {
+            ref_start: Vec::with_capacity(p.len() + 1),
+            refs: Vec::with_capacity(known.len()),
+            ..Default::default()
+        };
+        payments.ref_start.push(0);
+        let mut next_ref = 0;
+        for (i, &r) in porder.iter().enumerate() {
+            let r = r as usize;
+            payments.id.push(p.id.get(r));
+            payments.customer.push(p.customer[r]);
+            payments.date.push(p.date[r]);
+            payments.amount.push(p.amount[r]);
+            payments.currency.push(p.currency[r]);
+            payments.rate.push(p.rate[r]);
+            payments.amount_reporting.push(p.amount_reporting[r]);
+            payments.has_refs.push(p.has_refs[r]);
+            let start = payments.refs.len();
+            while next_ref < known.len() && known[next_ref].0 as usize == i {
+                let d = known[next_ref].2;
+                if docs.customer[d as usize] == p.customer[r] && !payments.refs[start..].contains(&d) {
+                    payments.refs.push(d);
+                }
+                next_ref += 1;
+            }
+            payments.ref_start.push(payments.refs.len());
+        }
+
+        customers.doc_start = starts(&docs.customer, customers.len());
+        customers.pay_start = starts(&payments.customer, customers.len());
+        Ok(Book { fx, currencies, customers, docs, payments })
+    }
+}
+
+/// `v` in `order` (input rows); `v` is freed.
+fn gather<T: Copy>(v: Vec<T>, order: &[u32]) -> Vec<T> {
+    order.iter().map(|&r| v[r as usize]).collect()
+}
+
+/// `starts[c]..starts[c + 1]` are the positions of key `c` in `keys`, which is sorted.
+fn starts(keys: &[u32], n: usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(n + 1);
+    let mut i = 0;
+    for c in 0..n as u32 {
+        out.push(i);
+        while i < keys.len() && keys[i] == c {
+            i += 1;
+        }
+    }
+    out.push(keys.len());
+    out
+}
