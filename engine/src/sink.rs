@@ -38,6 +38,74 @@ fn write_error(path: &Path) -> impl FnOnce(PolarsError) -> EngineError + '_ {
     }
 }
 
+/// Where tables go as a stage builds them: a large table arrives in parts of at most
+/// [`PART_ROWS`] rows, so that no stage holds all of it as a frame.
+pub trait TableSink {
+    /// The next rows of `contract`'s table, in order.
+    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<()>;
+
+    /// The partition of `contract`'s table (partitioned by as-of date) for `as_of`.
+    fn partition(&mut self, contract: &TableContract, as_of: i32, rows: DataFrame) -> Result<()>;
+}
+
+/// A [`TableSink`] that drops every table (for checking inputs without writing).
+#[derive(Debug, Default)]
+pub struct DiscardTables;
+
+impl TableSink for DiscardTables {
+    fn rows(&mut self, _: &TableContract, _: DataFrame) -> Result<()> {
+        Ok(())
+    }
+
+    fn partition(&mut self, _: &TableContract, _: i32, _: DataFrame) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Rows per part of a large table handed to a [`TableSink`].
+pub const PART_ROWS: usize = 1 << 20;
+
+/// A [`TableSink`] that keeps every table in memory, in the order they first arrived.
+#[derive(Debug, Default)]
+pub struct CollectTables {
+    /// (table name, frame) of single-file tables.
+    pub tables: Vec<(&'static str, DataFrame)>,
+    /// (table name, as-of date, frame) of partitions.
+    pub partitions: Vec<(&'static str, i32, DataFrame)>,
+}
+
+impl CollectTables {
+    /// Take the table called `name` (empty when it never arrived).
+    pub fn take(&mut self, name: &str) -> Option<DataFrame> {
+        let i = self.tables.iter().position(|(n, _)| *n == name)?;
+        Some(self.tables.remove(i).1)
+    }
+
+    /// Take the partitions of the table called `name`, in order.
+    pub fn take_partitions(&mut self, name: &str) -> Vec<(i32, DataFrame)> {
+        let (mine, rest) = std::mem::take(&mut self.partitions).into_iter().partition(|(n, ..)| *n == name);
+        self.partitions = rest;
+        mine.into_iter().map(|(_, t, df)| (t, df)).collect()
+    }
+}
+
+impl TableSink for CollectTables {
+    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<()> {
+        match self.tables.iter_mut().find(|(n, _)| *n == contract.name) {
+            Some((_, df)) => {
+                df.vstack_mut_owned(rows).map_err(EngineError::polars(format!("collecting {}", contract.name)))?;
+            }
+            None => self.tables.push((contract.name, rows)),
+        }
+        Ok(())
+    }
+
+    fn partition(&mut self, contract: &TableContract, as_of: i32, rows: DataFrame) -> Result<()> {
+        self.partitions.push((contract.name, as_of, rows));
+        Ok(())
+    }
+}
+
 /// Rows per row group of every table ardent writes.
 pub const ROW_GROUP_ROWS: usize = 1 << 18;
 

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use ardent_engine::analytics::{self, Dashboards};
+use ardent_engine::analytics::{self, Analysed};
 use ardent_engine::book::{Book, BookBuilder};
 use ardent_engine::contracts::{self, TableContract};
 use ardent_engine::ingest::Ingested;
 use ardent_engine::ingest::quarantine::InputCounts;
 use ardent_engine::ingest::{Sink, Streamed};
-use ardent_engine::sink::{TableStream, remove_rows_from_file, write_table};
+use ardent_engine::sink::{TableSink, TableStream, remove_rows_from_file, write_table};
 use ardent_engine::{EngineError, contracts::InputKind};
 use ardent_models::run::ModelRun;
 use polars::prelude::DataFrame;
@@ -192,8 +192,8 @@ pub struct RunWriter {
     started_at: String,
     /// SHA-256 and size of every input file, by path.
     checksums: Checksums,
-    /// The tables ingest streams into the staging folder: the writer until finished, rows.
-    streams: Vec<(Streamed, Option<TableStream>, u64)>,
+    /// Tables written in parts as stages produce them, in order of their first part.
+    open: Vec<Open>,
     inputs: Vec<ManifestInput>,
     outputs: Vec<ManifestOutput>,
     models: Option<ManifestModels>,
@@ -235,7 +235,7 @@ impl RunWriter {
             run_id,
             started_at,
             checksums,
-            streams: Vec::new(),
+            open: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
             models: None,
@@ -245,56 +245,101 @@ impl RunWriter {
         })
     }
 
-    /// Append validated rows of a large table (see [`RunSink`]).
-    fn stream(&mut self, table: Streamed, df: &DataFrame) -> Result<(), EngineError> {
-        let t0 = Instant::now();
-        let stream = match self.streams.iter().position(|(t, ..)| *t == table) {
-            Some(i) => &mut self.streams[i].1,
+    fn open_table(&mut self, contract: &TableContract, partitioned: bool) -> Result<&mut Open, EngineError> {
+        match self.open.iter().position(|o| o.contract.name == contract.name) {
+            Some(i) => Ok(&mut self.open[i]),
             None => {
-                let path = self.staged.path().join(format!("{}.parquet", table.contract().name));
-                self.streams.push((table, Some(TableStream::create(table.contract(), &path)?), 0));
-                &mut self.streams.last_mut().unwrap_or_else(|| unreachable!("just pushed")).1
+                let writer = if partitioned {
+                    let folder = self.staged.path().join(contract.name);
+                    std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
+                    None
+                } else {
+                    let path = self.staged.path().join(format!("{}.parquet", contract.name));
+                    Some(TableStream::create(contract, &path)?)
+                };
+                self.open.push(Open {
+                    contract: contract.clone(),
+                    writer,
+                    rows: 0,
+                    partitions: partitioned.then_some(0),
+                });
+                Ok(self.open.last_mut().unwrap_or_else(|| unreachable!("just pushed")))
             }
-        };
-        match stream {
-            Some(s) => s.write(df)?,
+        }
+    }
+
+    /// Append rows to a table written in parts.
+    fn append(&mut self, contract: &TableContract, df: &DataFrame) -> Result<(), EngineError> {
+        let t0 = Instant::now();
+        let open = self.open_table(contract, false)?;
+        match &mut open.writer {
+            Some(w) => w.write(df)?,
             None => {
                 return Err(EngineError::Analysis {
-                    message: format!("rows of {} arrived after the table was finished", table.contract().name),
+                    message: format!("rows of {} arrived after the table was finished", contract.name),
                 });
             }
         }
+        open.rows += df.height() as u64;
         self.write_ms += t0.elapsed().as_millis() as u64;
         Ok(())
     }
 
-    /// Finish a streamed table; returns its rows.
-    fn finish_stream(&mut self, table: Streamed) -> Result<u64, EngineError> {
-        match self.streams.iter_mut().find(|(t, ..)| *t == table) {
-            Some((_, stream, rows)) => {
-                if let Some(s) = stream.take() {
-                    *rows = s.finish()?;
-                }
-                Ok(*rows)
-            }
-            None => {
-                // Nothing was accepted: an empty table.
-                let path = self.staged.path().join(format!("{}.parquet", table.contract().name));
-                TableStream::create(table.contract(), &path)?.finish()?;
-                self.streams.push((table, None, 0));
-                Ok(0)
-            }
-        }
+    /// Write one partition of a table partitioned by as-of date
+    /// (`<table>/as_of=YYYY-MM-DD/part-0.parquet`).
+    fn append_partition(&mut self, contract: &TableContract, as_of: i32, mut df: DataFrame) -> Result<(), EngineError> {
+        let t0 = Instant::now();
+        let path = self
+            .staged
+            .path()
+            .join(contract.name)
+            .join(format!("as_of={}", ardent_engine::calendar::format_day(as_of)))
+            .join("part-0.parquet");
+        let open = self.open_table(contract, true)?;
+        open.rows += write_table(&mut df, contract, &path)?;
+        open.partitions = Some(open.partitions.unwrap_or_default() + 1);
+        self.write_ms += t0.elapsed().as_millis() as u64;
+        Ok(())
     }
 
-    /// Take rows replaced by a later export out of a streamed table; returns them.
-    fn stream_remove(&mut self, table: Streamed, rows: &[u64]) -> Result<DataFrame, EngineError> {
+    /// Finish a table written in parts (an empty one if nothing arrived); returns its rows.
+    fn finish_table(&mut self, contract: &TableContract) -> Result<u64, EngineError> {
+        let partitioned = contract.partition.is_some();
+        let open = self.open_table(contract, partitioned)?;
+        if let Some(w) = open.writer.take() {
+            w.finish()?;
+        }
+        Ok(open.rows)
+    }
+
+    /// Finish `contracts`' tables written in parts and list them in the manifest, in this order.
+    fn record(&mut self, contracts: &[TableContract], printer: &Printer) -> Result<(), EngineError> {
+        for contract in contracts {
+            let rows = self.finish_table(contract)?;
+            let partitions = self.open.iter().find(|o| o.contract.name == contract.name).and_then(|o| o.partitions);
+            let path = match partitions {
+                Some(n) => {
+                    printer.note(format!("publish: wrote {}/ ({rows} rows in {n} partitions)", contract.name));
+                    format!("{}/", contract.name)
+                }
+                None => {
+                    printer.note(format!("publish: wrote {}.parquet ({rows} rows)", contract.name));
+                    format!("{}.parquet", contract.name)
+                }
+            };
+            self.outputs.push(ManifestOutput::new(contract, path, rows, partitions));
+        }
+        Ok(())
+    }
+
+    /// Take rows replaced by a later export out of a table written in parts; returns them.
+    fn remove_rows(&mut self, contract: &TableContract, rows: &[u64]) -> Result<DataFrame, EngineError> {
         let t0 = Instant::now();
-        self.finish_stream(table)?;
-        let path = self.staged.path().join(format!("{}.parquet", table.contract().name));
-        let removed = remove_rows_from_file(&path, table.contract(), rows)?;
-        if let Some((.., n)) = self.streams.iter_mut().find(|(t, ..)| *t == table) {
-            *n -= removed.height() as u64;
+        self.finish_table(contract)?;
+        let path = self.staged.path().join(format!("{}.parquet", contract.name));
+        let removed = remove_rows_from_file(&path, contract, rows)?;
+        if let Some(o) = self.open.iter_mut().find(|o| o.contract.name == contract.name) {
+            o.rows -= removed.height() as u64;
         }
         self.write_ms += t0.elapsed().as_millis() as u64;
         Ok(removed)
@@ -312,28 +357,6 @@ impl RunWriter {
         Ok(())
     }
 
-    /// Write a table partitioned by as-of date (`<table>/as_of=YYYY-MM-DD/part-0.parquet`).
-    pub fn partitioned(
-        &mut self,
-        contract: &TableContract,
-        parts: Vec<(i32, DataFrame)>,
-        printer: &Printer,
-    ) -> anyhow::Result<()> {
-        let t0 = Instant::now();
-        let folder = self.staged.path().join(contract.name);
-        std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
-        let (mut rows, partitions) = (0, parts.len() as u64);
-        for (as_of, mut df) in parts {
-            let path =
-                folder.join(format!("as_of={}", ardent_engine::calendar::format_day(as_of))).join("part-0.parquet");
-            rows += write_table(&mut df, contract, &path)?;
-        }
-        printer.note(format!("publish: wrote {}/ ({rows} rows in {partitions} partitions)", contract.name));
-        self.outputs.push(ManifestOutput::new(contract, format!("{}/", contract.name), rows, Some(partitions)));
-        self.write_ms += t0.elapsed().as_millis() as u64;
-        Ok(())
-    }
-
     /// Finish the validated tables streamed during ingest, write the small ones,
     /// `data_quality` and the quarantine, and record the inputs for the manifest.
     pub fn ingested(&mut self, ingested: Ingested, printer: &Printer) -> anyhow::Result<()> {
@@ -346,13 +369,8 @@ impl RunWriter {
             }
             self.inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });
         }
-        for table in Streamed::ALL {
-            let rows = self.finish_stream(table)?;
-            let contract = table.contract();
-            let name = format!("{}.parquet", contract.name);
-            printer.note(format!("publish: wrote {name} ({rows} rows, as validated)"));
-            self.outputs.push(ManifestOutput::new(contract, name, rows, None));
-        }
+        let streamed: Vec<TableContract> = Streamed::ALL.iter().map(|t| t.contract().clone()).collect();
+        self.record(&streamed, printer)?;
         let Ingested { tables, quarantine, data_quality, .. } = ingested;
         for (contract, df) in [
             (&contracts::CUSTOMERS_TABLE, tables.customers),
@@ -365,15 +383,12 @@ impl RunWriter {
         Ok(())
     }
 
-    /// Write every dashboard table.
-    pub fn dashboards(&mut self, dashboards: Dashboards, settings: &Settings, printer: &Printer) -> anyhow::Result<()> {
-        self.cash_application = Some(CashApplication::of(&dashboards.cash_summary));
-        let analytics::TablesToWrite { flat, aging: (aging_contract, aging) } =
-            dashboards.into_tables(&settings.analysis);
-        for (contract, df) in flat {
-            self.table(&contract, df, printer)?;
-        }
-        self.partitioned(&aging_contract, aging, printer)
+    /// List the dashboard tables written in parts (see [`TableSink`]) and the cash
+    /// application summary.
+    pub fn dashboards(&mut self, analysed: &Analysed, settings: &Settings, printer: &Printer) -> anyhow::Result<()> {
+        self.cash_application = Some(CashApplication::of(&analysed.cash_summary));
+        self.record(&analytics::contracts(&settings.analysis), printer)?;
+        Ok(())
     }
 
     /// Write the model tables and artifacts.
@@ -518,7 +533,7 @@ impl Sink for RunSink<'_> {
 
     fn rows(&mut self, table: Streamed, rows: &DataFrame) -> Result<(), EngineError> {
         if let Some(w) = self.writer.as_deref_mut() {
-            w.stream(table, rows)?;
+            w.append(table.contract(), rows)?;
         }
         if let Some(b) = &mut self.book {
             match table {
@@ -535,8 +550,29 @@ impl Sink for RunSink<'_> {
             b.remove_ledger_rows(rows);
         }
         match self.writer.as_deref_mut() {
-            Some(w) => w.stream_remove(table, rows).map(Some),
+            Some(w) => w.remove_rows(table.contract(), rows).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+/// A table written in parts.
+#[derive(Debug)]
+struct Open {
+    contract: TableContract,
+    /// The file being written, until the table is finished (partitioned tables have none).
+    writer: Option<TableStream>,
+    rows: u64,
+    /// Partitions written, for partitioned tables.
+    partitions: Option<u64>,
+}
+
+impl TableSink for RunWriter {
+    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<(), EngineError> {
+        self.append(contract, &rows)
+    }
+
+    fn partition(&mut self, contract: &TableContract, as_of: i32, rows: DataFrame) -> Result<(), EngineError> {
+        self.append_partition(contract, as_of, rows)
     }
 }

@@ -6,11 +6,12 @@
 use std::time::Instant;
 
 use ardent_engine::EngineError;
-use ardent_engine::analytics::analyse;
+use ardent_engine::analytics::analyse_into;
 use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, Sink, ingest_into};
+use ardent_engine::sink::DiscardTables;
 use ardent_models::ModelError;
 
 use crate::printer::Printer;
@@ -147,7 +148,11 @@ pub fn analytics_stage(
     let apps = apply_cash(&book);
     timings.push(("cash_application", started.elapsed().as_millis() as u64));
     let started = Instant::now();
-    let dashboards = analyse(&book, &apps, &settings.analysis)?;
+    let dashboards = match writer.as_deref_mut() {
+        Some(w) => analyse_into(&book, &apps, &settings.analysis, w)?,
+        // Checking only (validate): the tables are built and dropped.
+        None => analyse_into(&book, &apps, &settings.analysis, &mut DiscardTables)?,
+    };
     timings.push(("analytics", started.elapsed().as_millis() as u64));
     printer.note(format!(
         "  {}",
@@ -171,7 +176,7 @@ pub fn analytics_stage(
     printer.note(format!(
         "analytics: {} as-of dates, {} kpi rows in {ms} ms",
         dashboards.as_of_dates.len(),
-        dashboards.kpi_monthly.height()
+        dashboards.kpi_rows
     ));
     if !dashboards.failed_checks.is_empty() {
         for f in &dashboards.failed_checks {
@@ -187,7 +192,7 @@ pub fn analytics_stage(
         .into());
     }
     match writer.as_deref_mut() {
-        Some(w) => w.dashboards(dashboards, settings, printer)?,
+        Some(w) => w.dashboards(&dashboards, settings, printer)?,
         None => drop(dashboards),
     }
     if with_models && settings.training.enabled {

@@ -16,6 +16,7 @@ use super::params::Buckets;
 use super::walk::{at_rate, walk};
 use crate::contracts::{OutColumn, OutType as O, TableContract, out};
 use crate::error::Result;
+use crate::sink::TableSink;
 
 /// The `aging` contract for these buckets.
 pub fn contract(buckets: &Buckets) -> TableContract {
@@ -107,10 +108,9 @@ pub struct CurrencyTotals {
     pub unapplied_payments: Vec<Vec<i64>>,
 }
 
-/// The aging frames per as-of date, and totals for reconciliation.
+/// Totals of the aging table for reconciliation (its frames go to a [`TableSink`]).
 #[derive(Debug)]
 pub struct Aging {
-    pub frames: Vec<(i32, DataFrame)>,
     /// Per as-of index: (sum of all buckets, sum of total_open), reporting cents.
     pub totals: Vec<(i128, i128)>,
     pub currency: CurrencyTotals,
@@ -218,8 +218,8 @@ fn customer(ctx: &Context<'_>, c: usize, out: &mut Rows, slot: &mut [Option<usiz
     Ok(())
 }
 
-/// Build the aging frames.
-pub fn build(ctx: &Context<'_>) -> Result<Aging> {
+/// Build the aging table into `out`, one partition per as-of date; returns its totals.
+pub fn build(ctx: &Context<'_>, out: &mut dyn TableSink) -> Result<Aging> {
     let book = ctx.book;
     let k_count = ctx.as_of.len();
     let n_ccy = book.currencies.len();
@@ -255,19 +255,26 @@ pub fn build(ctx: &Context<'_>) -> Result<Aging> {
         }
     }
     let contract = contract(&ctx.analysis.buckets);
-    let frames_and_totals: Vec<((i32, DataFrame), (i128, i128))> = per_k
-        .into_par_iter()
-        .enumerate()
-        .map(|(k, refs)| {
-            let rows: Vec<&Row> = refs.iter().map(|&(p, i)| &parts[p].rows[i]).collect();
-            let buckets: Vec<&[i64]> = refs.iter().map(|&(p, i)| &parts[p].buckets[i * nb..(i + 1) * nb]).collect();
-            let bucket_sum: i128 = buckets.iter().flat_map(|b| b.iter()).map(|&v| i128::from(v)).sum();
-            let total: i128 = rows.iter().map(|r| i128::from(r.total_open)).sum();
-            Ok(((ctx.as_of[k], frame_of(ctx, &contract, &rows, &buckets)?), (bucket_sum, total)))
-        })
-        .collect::<Result<_>>()?;
-    let (frames, totals) = frames_and_totals.into_iter().unzip();
-    Ok(Aging { frames, totals, currency })
+    // A few dates at a time (one per thread), each written before the next are built.
+    let mut totals = Vec::with_capacity(k_count);
+    let per_k: Vec<(usize, Vec<(usize, usize)>)> = per_k.into_iter().enumerate().collect();
+    for batch in per_k.chunks(rayon::current_num_threads().max(1)) {
+        let built: Vec<(DataFrame, (i128, i128))> = batch
+            .par_iter()
+            .map(|(_, refs)| {
+                let rows: Vec<&Row> = refs.iter().map(|&(p, i)| &parts[p].rows[i]).collect();
+                let buckets: Vec<&[i64]> = refs.iter().map(|&(p, i)| &parts[p].buckets[i * nb..(i + 1) * nb]).collect();
+                let bucket_sum: i128 = buckets.iter().flat_map(|b| b.iter()).map(|&v| i128::from(v)).sum();
+                let total: i128 = rows.iter().map(|r| i128::from(r.total_open)).sum();
+                Ok((frame_of(ctx, &contract, &rows, &buckets)?, (bucket_sum, total)))
+            })
+            .collect::<Result<_>>()?;
+        for ((k, _), (df, t)) in batch.iter().zip(built) {
+            out.partition(&contract, ctx.as_of[*k], df)?;
+            totals.push(t);
+        }
+    }
+    Ok(Aging { totals, currency })
 }
 
 fn frame_of(ctx: &Context<'_>, contract: &TableContract, rows: &[&Row], buckets: &[&[i64]]) -> Result<DataFrame> {

@@ -5,11 +5,12 @@
 use std::borrow::Cow;
 
 use super::Context;
-use super::frame::{date, frame, money, text};
+use super::frame::{date, frame, money, part_ranges, text};
 use super::walk::at_rate;
 use crate::cash::{Rule, SourceKind};
 use crate::contracts::{OutType as O, TableContract, out};
 use crate::error::Result;
+use crate::sink::TableSink;
 
 /// `applications`.
 pub static APPLICATIONS_TABLE: TableContract = TableContract {
@@ -69,8 +70,8 @@ pub struct CashSummary {
     pub unapplied: i64,
 }
 
-/// Build `applications`, `unapplied_cash` and the summary.
-pub fn tables(ctx: &Context<'_>) -> Result<(polars::prelude::DataFrame, polars::prelude::DataFrame, CashSummary)> {
+/// Build `applications` (in parts) and `unapplied_cash` into `out`; returns the summary.
+pub fn tables(ctx: &Context<'_>, out: &mut dyn TableSink) -> Result<CashSummary> {
     let (book, apps) = (ctx.book, ctx.apps);
     let docs = &book.docs;
     let pays = &book.payments;
@@ -94,24 +95,31 @@ pub fn tables(ctx: &Context<'_>) -> Result<(polars::prelude::DataFrame, polars::
         }
     }
     summary.received = pays.amount_reporting.iter().sum();
-    let applications = frame(
-        &APPLICATIONS_TABLE,
-        vec![
-            text("source_type", rows.iter().map(|a| a.kind.as_str())),
-            text("source_id", rows.iter().map(|a| source_id(a.kind, a.source))),
-            text("invoice_id", rows.iter().map(|a| docs.id.get(a.invoice as usize))),
-            text(
-                "customer_id",
-                rows.iter().map(|a| book.customers.ids.get(docs.customer[a.invoice as usize] as usize)),
-            ),
-            date("date", rows.iter().map(|a| a.date)),
-            money("amount", rows.iter().map(|a| a.amount)),
-            text("currency", rows.iter().map(|a| book.currencies[docs.currency[a.invoice as usize] as usize].as_str())),
-            money("source_amount", rows.iter().map(|a| a.source_amount)),
-            money("amount_reporting", reporting.iter().copied()),
-            text("rule", rows.iter().map(|a| a.rule.as_str())),
-        ],
-    )?;
+    for range in part_ranges(rows.len()) {
+        let (rows, reporting) = (&rows[range.clone()], &reporting[range]);
+        let part = frame(
+            &APPLICATIONS_TABLE,
+            vec![
+                text("source_type", rows.iter().map(|a| a.kind.as_str())),
+                text("source_id", rows.iter().map(|a| source_id(a.kind, a.source))),
+                text("invoice_id", rows.iter().map(|a| docs.id.get(a.invoice as usize))),
+                text(
+                    "customer_id",
+                    rows.iter().map(|a| book.customers.ids.get(docs.customer[a.invoice as usize] as usize)),
+                ),
+                date("date", rows.iter().map(|a| a.date)),
+                money("amount", rows.iter().map(|a| a.amount)),
+                text(
+                    "currency",
+                    rows.iter().map(|a| book.currencies[docs.currency[a.invoice as usize] as usize].as_str()),
+                ),
+                money("source_amount", rows.iter().map(|a| a.source_amount)),
+                money("amount_reporting", reporting.iter().copied()),
+                text("rule", rows.iter().map(|a| a.rule.as_str())),
+            ],
+        )?;
+        out.rows(&APPLICATIONS_TABLE, part)?;
+    }
 
     // Unapplied: payments, then credits, each in book order.
     struct Left {
@@ -192,5 +200,6 @@ pub fn tables(ctx: &Context<'_>) -> Result<(polars::prelude::DataFrame, polars::
             text("reason", left.iter().map(|l| l.reason)),
         ],
     )?;
-    Ok((applications, unapplied, summary))
+    out.rows(&UNAPPLIED_CASH_TABLE, unapplied)?;
+    Ok(summary)
 }

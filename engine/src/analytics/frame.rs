@@ -88,3 +88,14 @@ pub fn frame(contract: &TableContract, columns: Vec<Column>) -> Result<DataFrame
 pub fn ratio(numerator: i128, denominator: i128) -> Option<f64> {
     (denominator != 0).then(|| numerator as f64 / denominator as f64)
 }
+
+/// Row ranges of the parts a table of `n` rows is handed out in (see
+/// [`crate::sink::PART_ROWS`]); one empty range when `n` is 0, so an empty table still
+/// arrives.
+pub fn part_ranges(n: usize) -> Vec<std::ops::Range<usize>> {
+    let size = crate::sink::PART_ROWS;
+    if n == 0 {
+        return vec![0..0];
+    }
+    (0..n.div_ceil(size)).map(|i| i * size..((i + 1) * size).min(n)).collect()
+}

@@ -33,6 +33,7 @@ use crate::calendar::{self, format_day, month_end, month_of, month_start};
 use crate::cash::Applications;
 use crate::contracts::TableContract;
 use crate::error::{EngineError, Result};
+use crate::sink::TableSink;
 pub use params::{Analysis, AnalyticsParams};
 
 /// The dashboard tables of a run.
@@ -254,8 +255,29 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Build every dashboard table.
-pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<Dashboards> {
+/// What building the dashboard tables established, besides the tables.
+#[derive(Debug)]
+pub struct Analysed {
+    /// Share of applied cash per rule, for the run summary.
+    pub cash_summary: applications::CashSummary,
+    /// Checks that failed (empty when everything reconciles).
+    pub failed_checks: Vec<String>,
+    /// The as-of dates of the aging snapshots.
+    pub as_of_dates: Vec<i32>,
+    /// Rows of `kpi_monthly`.
+    pub kpi_rows: usize,
+    /// Wall time per table builder, in milliseconds.
+    pub timings: Vec<(&'static str, u64)>,
+}
+
+/// Build every dashboard table into `out` as it is built (the large ones in parts), so the
+/// tables never exist all at once.
+pub fn analyse_into(
+    book: &Book,
+    apps: &Applications,
+    analysis: &Analysis,
+    out: &mut dyn TableSink,
+) -> Result<Analysed> {
     let ctx = Context::new(book, apps, analysis);
     let mut timings = Vec::new();
     let mut clock = std::time::Instant::now();
@@ -263,31 +285,45 @@ pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<
         timings.push((name, clock.elapsed().as_millis() as u64));
         clock = std::time::Instant::now();
     };
-    let (applications, unapplied_cash, cash_summary) = applications::tables(&ctx)?;
+    let cash_summary = applications::tables(&ctx, out)?;
     lap("applications");
-    let aging = aging::build(&ctx)?;
+    let aging = aging::build(&ctx, out)?;
     lap("aging");
     let monthly = kpi::Monthly::build(&ctx)?;
     let kpi_monthly = kpi::table(&ctx, &monthly)?;
-    let cohorts = cohorts::table(&ctx, &monthly)?;
-    let roll_rates = roll_rates::table(&ctx, &monthly)?;
+    let kpi_rows = kpi_monthly.height();
+    out.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
+    out.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
+    out.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
     lap("kpi_cohorts_roll_rates");
-    let customer_payment_stats = payment_stats::table(&ctx)?;
+    payment_stats::table(&ctx, out)?;
     lap("customer_payment_stats");
     let (reconciliation, failed_checks) = reconcile::table(&ctx, &aging)?;
+    out.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
     lap("reconciliation");
+    Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings })
+}
+
+/// Build every dashboard table, all held in memory (see [`analyse_into`]).
+pub fn analyse(book: &Book, apps: &Applications, analysis: &Analysis) -> Result<Dashboards> {
+    let mut t = crate::sink::CollectTables::default();
+    let a = analyse_into(book, apps, analysis, &mut t)?;
+    let mut take = |contract: &TableContract| {
+        t.take(contract.name)
+            .ok_or_else(|| EngineError::Analysis { message: format!("{} was not built", contract.name) })
+    };
     Ok(Dashboards {
-        aging: aging.frames,
-        kpi_monthly,
-        cohorts,
-        roll_rates,
-        customer_payment_stats,
-        reconciliation,
-        applications,
-        unapplied_cash,
-        cash_summary,
-        failed_checks,
-        as_of_dates: ctx.as_of,
-        timings,
+        kpi_monthly: take(&kpi::KPI_MONTHLY_TABLE)?,
+        cohorts: take(&cohorts::COHORTS_TABLE)?,
+        roll_rates: take(&roll_rates::ROLL_RATES_TABLE)?,
+        customer_payment_stats: take(&payment_stats::PAYMENT_STATS_TABLE)?,
+        reconciliation: take(&reconcile::RECONCILIATION_TABLE)?,
+        applications: take(&applications::APPLICATIONS_TABLE)?,
+        unapplied_cash: take(&applications::UNAPPLIED_CASH_TABLE)?,
+        aging: t.take_partitions(aging::contract(&analysis.buckets).name),
+        cash_summary: a.cash_summary,
+        failed_checks: a.failed_checks,
+        as_of_dates: a.as_of_dates,
+        timings: a.timings,
     })
 }

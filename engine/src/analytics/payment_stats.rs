@@ -5,14 +5,14 @@
 
 use std::borrow::Cow;
 
-use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
 use super::Context;
-use super::frame::{count, date, float_opt, frame, ratio, text};
+use super::frame::{count, date, float_opt, frame, part_ranges, ratio, text};
 use super::walk::closing;
 use crate::contracts::{OutType as O, TableContract, out};
 use crate::error::Result;
+use crate::sink::TableSink;
 
 /// `customer_payment_stats`.
 pub static PAYMENT_STATS_TABLE: TableContract = TableContract {
@@ -119,24 +119,30 @@ fn customer(ctx: &Context<'_>, c: usize) -> Vec<(usize, u32, Stats)> {
     ctx.as_of.iter().enumerate().filter_map(|(k, &t)| Some((k, c as u32, stats(&paid, t, window)?))).collect()
 }
 
-/// Build the `customer_payment_stats` frame, ordered by as-of date and customer.
-pub fn table(ctx: &Context<'_>) -> Result<DataFrame> {
+/// Build the `customer_payment_stats` table into `out` (in parts), ordered by as-of date and
+/// customer.
+pub fn table(ctx: &Context<'_>, out: &mut dyn TableSink) -> Result<()> {
     let mut rows: Vec<(usize, u32, Stats)> =
         (0..ctx.book.customers.len()).into_par_iter().flat_map_iter(|c| customer(ctx, c)).collect();
     rows.sort_by_key(|r| (r.0, r.1));
     let customers = &ctx.book.customers;
-    frame(
-        &PAYMENT_STATS_TABLE,
-        vec![
-            date("as_of", rows.iter().map(|r| ctx.as_of[r.0])),
-            text("customer_id", rows.iter().map(|r| customers.ids.get(r.1 as usize))),
-            text("segment", rows.iter().map(|r| customers.segment(r.1))),
-            count("invoices_paid", rows.iter().map(|r| r.2.invoices_paid)),
-            float_opt("avg_days_to_pay", rows.iter().map(|r| Some(r.2.avg_days_to_pay))),
-            float_opt("weighted_days_to_pay", rows.iter().map(|r| r.2.weighted_days_to_pay)),
-            float_opt("weighted_days_late", rows.iter().map(|r| r.2.weighted_days_late)),
-            float_opt("share_paid_late", rows.iter().map(|r| Some(r.2.share_paid_late))),
-            float_opt("trend_days_late", rows.iter().map(|r| r.2.trend_days_late)),
-        ],
-    )
+    for range in part_ranges(rows.len()) {
+        let rows = &rows[range];
+        let part = frame(
+            &PAYMENT_STATS_TABLE,
+            vec![
+                date("as_of", rows.iter().map(|r| ctx.as_of[r.0])),
+                text("customer_id", rows.iter().map(|r| customers.ids.get(r.1 as usize))),
+                text("segment", rows.iter().map(|r| customers.segment(r.1))),
+                count("invoices_paid", rows.iter().map(|r| r.2.invoices_paid)),
+                float_opt("avg_days_to_pay", rows.iter().map(|r| Some(r.2.avg_days_to_pay))),
+                float_opt("weighted_days_to_pay", rows.iter().map(|r| r.2.weighted_days_to_pay)),
+                float_opt("weighted_days_late", rows.iter().map(|r| r.2.weighted_days_late)),
+                float_opt("share_paid_late", rows.iter().map(|r| Some(r.2.share_paid_late))),
+                float_opt("trend_days_late", rows.iter().map(|r| r.2.trend_days_late)),
+            ],
+        )?;
+        out.rows(&PAYMENT_STATS_TABLE, part)?;
+    }
+    Ok(())
 }
