@@ -16,10 +16,10 @@ fn bench_models(c: &mut Criterion) {
     let (settings, ingested) = ingested(&dir);
     let (book, apps) = applied(&settings, &ingested);
     let ctx = Context::new(&book, &apps, &settings.analysis);
-    let panel = features::panel(&ctx).unwrap_or_else(|e| panic!("{e}"));
+    let mut panel = features::panel(&ctx).unwrap_or_else(|e| panic!("{e}"));
     let training = TrainParams::default().check().unwrap_or_else(|e| panic!("{e}"));
     let label = labels::customer_default(&ctx, &panel, &training.labeling).label;
-    let sample = Sample::from_panel(&book, &panel, label, "default").unwrap_or_else(|e| panic!("{e}"));
+    let sample = Sample::from_panel(&book, &mut panel, label, "default").unwrap_or_else(|e| panic!("{e}"));
     let holdout = Holdout::LastDates { n: training.oot_months, gap_days: training.labeling.horizon_days };
     let rows = sample.len();
     let mut group = c.benchmark_group("models");

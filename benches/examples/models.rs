@@ -31,12 +31,13 @@ fn main() {
     let ctx = Context::new(&book, &apps, &settings.analysis);
     eprintln!("ingest, index, cash: {:.1} s", clock.elapsed().as_secs_f64());
     let clock = Instant::now();
-    let panel = features::panel(&ctx).unwrap_or_else(|e| panic!("{e}"));
+    let mut panel = features::panel(&ctx).unwrap_or_else(|e| panic!("{e}"));
     let labeling = labels::LabelParams::default().check().unwrap_or_else(|e| panic!("{e}"));
     let labels = labels::customer_default(&ctx, &panel, &labeling);
     let label = labels.label;
     eprintln!("panel {} rows + labels: {:.1} s", panel.len(), clock.elapsed().as_secs_f64());
-    let sample = Sample::from_panel(&book, &panel, label, "default within 90 days").unwrap_or_else(|e| panic!("{e}"));
+    let sample =
+        Sample::from_panel(&book, &mut panel, label, "default within 90 days").unwrap_or_else(|e| panic!("{e}"));
     let mut params = TrainParams::default();
     if let Ok(l) = std::env::var("LEARNERS") {
         params.learners = l.split(',').map(str::to_string).collect();

@@ -117,12 +117,15 @@ fn parquet_writer<W: std::io::Write>(w: W) -> ParquetWriter<W> {
 }
 
 /// A table written a chunk at a time, with the same settings as [`write_table`]; each
-/// chunk is split into row groups of at most [`ROW_GROUP_ROWS`].
+/// chunk is split into row groups of at most [`ROW_GROUP_ROWS`]. Encoding and compression
+/// run on a thread of their own, so the stage that produces the rows does not wait for them
+/// (at most two chunks queue up).
 pub struct TableStream {
     path: std::path::PathBuf,
     contract: TableContract,
-    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
     rows: u64,
+    sender: Option<std::sync::mpsc::SyncSender<DataFrame>>,
+    worker: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl std::fmt::Debug for TableStream {
@@ -139,19 +142,48 @@ impl TableStream {
         }
         let file = File::create(path).map_err(EngineError::io("creating", path))?;
         let schema: Schema = contract.file_columns().map(|c| (c.name.as_ref().into(), c.ty.dtype())).collect();
-        let writer = parquet_writer(BufWriter::new(file)).batched(&schema).map_err(write_error(path))?;
-        Ok(TableStream { path: path.to_path_buf(), contract: contract.clone(), writer, rows: 0 })
+        let mut writer = parquet_writer(BufWriter::new(file)).batched(&schema).map_err(write_error(path))?;
+        let (sender, chunks) = std::sync::mpsc::sync_channel::<DataFrame>(2);
+        let at = path.to_path_buf();
+        let worker = std::thread::spawn(move || -> Result<()> {
+            for df in chunks {
+                let mut start = 0;
+                while start < df.height() {
+                    let mut part = df.slice(start as i64, ROW_GROUP_ROWS);
+                    part.rechunk_mut_par();
+                    writer.write_batch(&part).map_err(write_error(&at))?;
+                    start += ROW_GROUP_ROWS;
+                }
+            }
+            writer.finish().map_err(write_error(&at))?;
+            Ok(())
+        });
+        Ok(TableStream {
+            path: path.to_path_buf(),
+            contract: contract.clone(),
+            rows: 0,
+            sender: Some(sender),
+            worker: Some(worker),
+        })
+    }
+
+    fn join(&mut self) -> Result<()> {
+        drop(self.sender.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(EngineError::Analysis { message: format!("writing {} failed", self.path.display()) }),
+            None => Ok(()),
+        }
     }
 
     /// Append rows.
     pub fn write(&mut self, df: &DataFrame) -> Result<()> {
         check_contract(df, &self.contract)?;
-        let mut start = 0;
-        while start < df.height() {
-            let mut part = df.slice(start as i64, ROW_GROUP_ROWS);
-            part.rechunk_mut_par();
-            self.writer.write_batch(&part).map_err(write_error(&self.path))?;
-            start += ROW_GROUP_ROWS;
+        let sent = self.sender.as_ref().is_some_and(|s| s.send(df.clone()).is_ok());
+        if !sent {
+            // The writer stopped on an error: report it.
+            self.join()?;
+            return Err(EngineError::Analysis { message: format!("{} is already finished", self.path.display()) });
         }
         self.rows += df.height() as u64;
         Ok(())
@@ -163,9 +195,15 @@ impl TableStream {
     }
 
     /// Write the footer; returns the number of rows.
-    pub fn finish(self) -> Result<u64> {
-        self.writer.finish().map_err(write_error(&self.path))?;
+    pub fn finish(mut self) -> Result<u64> {
+        self.join()?;
         Ok(self.rows)
+    }
+}
+
+impl Drop for TableStream {
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }
 

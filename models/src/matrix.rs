@@ -54,14 +54,29 @@ impl Sample {
         self.x.row(i)
     }
 
+    /// Row `i` as a slice (rows are contiguous: the matrix is built row-major).
+    pub fn row_slice(&self, i: usize) -> &[f64] {
+        match self.x.row(i).to_slice() {
+            Some(s) => s,
+            None => unreachable!("sample matrices are built in row-major order"),
+        }
+    }
+
+    /// The feature values, row-major, for the panel they came from (see [`Sample::from_panel`]).
+    pub fn into_panel_values(self) -> Vec<f64> {
+        self.x.into_raw_vec_and_offset().0
+    }
+
     /// The engine's feature panel with its labels; segments are the customers' first
-    /// segment column.
-    pub fn from_panel(book: &Book, panel: &Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {
+    /// segment column. The panel's values move into the sample.
+    pub fn from_panel(book: &Book, panel: &mut Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {
         let n = panel.len();
         if label.len() != n {
             return Err(ModelError::Data(format!("{} labels for {n} panel rows", label.len())));
         }
-        let x = Array2::from_shape_vec((n, FEATURES.len()), panel.values.clone())
+        // The values move (they are gigabytes on large books); `into_panel_values` gives
+        // them back.
+        let x = Array2::from_shape_vec((n, FEATURES.len()), std::mem::take(&mut panel.values))
             .map_err(|e| ModelError::Data(format!("the panel is not rectangular: {e}")))?;
         let customers = &book.customers;
         // The book already codes each customer's first segment column.

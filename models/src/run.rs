@@ -11,12 +11,15 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use ardent_engine::analytics::features::{self, FEATURES};
-use ardent_engine::analytics::frame::{boolean, count, date, float_opt, frame, int, money, money_opt, text};
+use ardent_engine::analytics::frame::{
+    boolean, count, date, float_opt, frame, int, money, money_opt, part_ranges, text,
+};
 use ardent_engine::analytics::{Analysis, Context, invoices, labels};
 use ardent_engine::book::Book;
 use ardent_engine::calendar::format_day;
 use ardent_engine::cash::Applications;
 use ardent_engine::contracts::{OutColumn, OutType as O, TableContract, out};
+use ardent_engine::sink::TableSink;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
@@ -31,7 +34,8 @@ use crate::train::{Holdout, Trained, Training, split, train};
 /// What the models stage produced.
 #[derive(Debug)]
 pub struct ModelRun {
-    /// Tables in publishing order.
+    /// The tables after `features` (which goes to the run's [`TableSink`] in parts), in
+    /// publishing order.
     pub tables: Vec<(TableContract, DataFrame)>,
     /// `model.json` and model card per candidate, by model id.
     pub artifacts: Vec<(String, ModelFile, String)>,
@@ -239,8 +243,14 @@ fn column(name: &str) -> usize {
     FEATURES.iter().position(|(n, _)| *n == name).unwrap_or_else(|| unreachable!("`{name}` is a panel feature"))
 }
 
-/// Train, evaluate and score on the book.
-pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) -> Result<ModelRun> {
+/// Train, evaluate and score on the book; the `features` table goes to `out` in parts.
+pub fn run(
+    book: &Book,
+    apps: &Applications,
+    analysis: &Analysis,
+    t: &Training,
+    out: &mut dyn TableSink,
+) -> Result<ModelRun> {
     let mut timings = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, u64)>| {
@@ -248,7 +258,7 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         clock = Instant::now();
     };
     let ctx = Context::new(book, apps, analysis);
-    let panel = features::panel(&ctx)?;
+    let mut panel = features::panel(&ctx)?;
     let labels = labels::customer_default(&ctx, &panel, &t.labeling);
     let l = &t.labeling;
     let positive = format!(
@@ -257,7 +267,7 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         l.dpd,
         l.horizon_days
     );
-    let mut sample = Sample::from_panel(book, &panel, labels.label.clone(), &positive)?;
+    let mut sample = Sample::from_panel(book, &mut panel, labels.label.clone(), &positive)?;
     lap("features_labels", &mut timings);
     let holdout = Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days };
     // Behavioural segments replace the segment column when asked for; they are fitted on
@@ -322,18 +332,22 @@ pub fn run(book: &Book, apps: &Applications, analysis: &Analysis, t: &Training) 
         customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?;
     let segment_scores = segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?;
     drop(scores);
-    // The feature table is built last, once the training matrix and the scores are gone:
-    // on `l` each of them is gigabytes (issue 5, bounded memory).
-    drop(sample);
-    let features_df = {
-        let df = features::table(&ctx, &panel)?;
+    // The feature table is built last, once the scores are gone: on `l` they are gigabytes
+    // (issue 5, bounded memory). The values go back from the training matrix to the panel.
+    panel.values = sample.into_panel_values();
+    // The features table goes out in parts (on `l` it is 15M rows).
+    for rows in part_ranges(panel.len()) {
+        let df = features::table(&ctx, &panel, rows.clone())?;
         let mut cols = df.columns().to_vec();
-        cols.push(ardent_engine::analytics::frame::boolean_opt("default_label", labels.label.iter().copied()));
-        cols.push(boolean("in_default", labels.in_default.iter().copied()));
-        frame(&features_contract(), cols)?
-    };
+        cols.push(ardent_engine::analytics::frame::boolean_opt(
+            "default_label",
+            labels.label[rows.clone()].iter().copied(),
+        ));
+        cols.push(boolean("in_default", labels.in_default[rows].iter().copied()));
+        out.rows(&features_contract(), frame(&features_contract(), cols)?)?;
+    }
+    drop(panel);
     let tables = vec![
-        (features_contract(), features_df),
         (MODEL_METRICS_TABLE.clone(), metrics_table(&sets)?),
         (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&sets)?),
         (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&sets)?),
@@ -652,7 +666,7 @@ fn invoice_model(
     let names = invoices::feature_names();
     let mut values = Vec::with_capacity(inv.len() * names.len());
     for i in 0..inv.len() {
-        values.extend(inv.features(panel, i));
+        values.extend(inv.features(customers.row_slice(inv.customer_row[i] as usize), i));
     }
     let x = ndarray::Array2::from_shape_vec((inv.len(), names.len()), values)
         .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
@@ -693,7 +707,7 @@ fn invoice_model(
         .iter()
         .zip(&p)
         .map(|(&i, &p)| {
-            let usual = panel.row(inv.customer_row[i] as usize)[late_col];
+            let usual = customers.row_slice(inv.customer_row[i] as usize)[late_col];
             let usual = if usual.is_nan() { 0.0 } else { usual };
             let days = usual.max(p * f64::from(l.days_late)).round() as i32;
             (due(i) + days).max(latest + 1)

@@ -410,6 +410,8 @@ impl RunWriter {
             });
         }
         self.models = Some(ManifestModels { champion, invoice_champion, candidates });
+        // The features table was written in parts while the models ran.
+        self.record(&[ardent_models::run::features_contract()], printer)?;
         for (contract, df) in run.tables {
             self.table(&contract, df, printer)?;
         }

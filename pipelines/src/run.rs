@@ -11,7 +11,7 @@ use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, Sink, ingest_into};
-use ardent_engine::sink::DiscardTables;
+use ardent_engine::sink::{DiscardTables, TableSink};
 use ardent_models::ModelError;
 
 use crate::printer::Printer;
@@ -198,7 +198,11 @@ pub fn analytics_stage(
     if with_models && settings.training.enabled {
         printer.stage("models", 2, 4);
         let started = Instant::now();
-        let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training) {
+        let out: &mut dyn TableSink = match writer.as_deref_mut() {
+            Some(w) => w,
+            None => &mut DiscardTables,
+        };
+        let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training, out) {
             Ok(run) => run,
             Err(ModelError::NotEnoughHistory(why)) => {
                 // Dashboards are still worth publishing; the manifest says why models are absent.

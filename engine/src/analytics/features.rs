@@ -250,18 +250,19 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
     Ok(panel)
 }
 
-/// The panel as the `features` frame (money in reporting currency units, missing as null).
-pub fn table(ctx: &Context<'_>, panel: &Panel) -> Result<DataFrame> {
+/// Rows `rows` of the panel as a `features` frame (money in reporting currency units,
+/// missing as null).
+pub fn table(ctx: &Context<'_>, panel: &Panel, rows: std::ops::Range<usize>) -> Result<DataFrame> {
     let customers = &ctx.book.customers;
     let segment = |c: u32| customers.segment(c);
     let mut columns = vec![
-        date("as_of", panel.as_of.iter().copied()),
-        text("customer_id", panel.customer.iter().map(|&c| customers.ids.get(c as usize))),
-        text("segment", panel.customer.iter().map(|&c| segment(c))),
+        date("as_of", panel.as_of[rows.clone()].iter().copied()),
+        text("customer_id", panel.customer[rows.clone()].iter().map(|&c| customers.ids.get(c as usize))),
+        text("segment", panel.customer[rows.clone()].iter().map(|&c| segment(c))),
     ];
     for (j, (name, _)) in FEATURES.iter().enumerate() {
         // NaN (no value) is written as null, which BI tools understand.
-        columns.push(float_opt(name, (0..panel.len()).map(|i| Some(panel.row(i)[j]).filter(|v| !v.is_nan()))));
+        columns.push(float_opt(name, rows.clone().map(|i| Some(panel.row(i)[j]).filter(|v| !v.is_nan()))));
     }
     frame(&contract(), columns)
 }

@@ -78,11 +78,12 @@ impl InvoicePanel {
         self.as_of.is_empty()
     }
 
-    /// The invoice and customer features of row `i`, in model order.
-    pub fn features(&self, panel: &Panel, i: usize) -> Vec<f64> {
+    /// The invoice and customer features of row `i`, in model order; `customer` are the
+    /// features of its customer row (row `customer_row[i]` of the customer panel).
+    pub fn features(&self, customer: &[f64], i: usize) -> Vec<f64> {
         let n = INVOICE_FEATURES.len();
         let mut v = self.values[i * n..(i + 1) * n].to_vec();
-        v.extend_from_slice(panel.row(self.customer_row[i] as usize));
+        v.extend_from_slice(customer);
         v
     }
 }
