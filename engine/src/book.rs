@@ -10,7 +10,7 @@ mod build;
 
 use std::cmp::Ordering;
 
-pub use build::BookBuilder;
+pub use build::{BookBuilder, BookFeed};
 use polars::prelude::*;
 
 use crate::contracts::DocType;

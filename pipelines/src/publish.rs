@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use ardent_engine::analytics::{self, Analysed};
-use ardent_engine::book::{Book, BookBuilder};
+use ardent_engine::book::{Book, BookBuilder, BookFeed};
 use ardent_engine::contracts::{self, TableContract};
 use ardent_engine::ingest::Ingested;
 use ardent_engine::ingest::quarantine::InputCounts;
@@ -503,7 +503,7 @@ pub struct RunSink<'a> {
     settings: &'a Settings,
     writer: Option<&'a mut RunWriter>,
     with_book: bool,
-    book: Option<BookBuilder>,
+    book: Option<BookFeed>,
 }
 
 impl<'a> RunSink<'a> {
@@ -514,7 +514,7 @@ impl<'a> RunSink<'a> {
 
     /// Sort the book into event order (`None` without `with_book`).
     pub fn book(self) -> Result<Option<Book>, EngineError> {
-        self.book.map(BookBuilder::finish).transpose()
+        self.book.map(BookFeed::finish).transpose()
     }
 }
 
@@ -522,13 +522,16 @@ impl Sink for RunSink<'_> {
     fn start(&mut self, customers: &DataFrame, fx_rates: &DataFrame) -> Result<(), EngineError> {
         if self.with_book {
             let s = self.settings;
-            self.book = Some(BookBuilder::new(
-                customers,
-                fx_rates,
-                &s.ingest.reporting_currency,
-                s.ingest.max_rate_age_days,
-                &s.analysis.segment_columns,
-            )?);
+            self.book = Some(
+                BookBuilder::new(
+                    customers,
+                    fx_rates,
+                    &s.ingest.reporting_currency,
+                    s.ingest.max_rate_age_days,
+                    &s.analysis.segment_columns,
+                )?
+                .spawn(),
+            );
         }
         Ok(())
     }
@@ -549,7 +552,7 @@ impl Sink for RunSink<'_> {
 
     fn remove(&mut self, table: Streamed, rows: &[u64]) -> Result<Option<DataFrame>, EngineError> {
         if let (Some(b), Streamed::Ledger) = (&mut self.book, table) {
-            b.remove_ledger_rows(rows);
+            b.remove_ledger_rows(rows)?;
         }
         match self.writer.as_deref_mut() {
             Some(w) => w.remove_rows(table.contract(), rows).map(Some),

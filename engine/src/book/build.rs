@@ -436,3 +436,94 @@ fn starts(keys: &[u32], n: usize) -> Vec<usize> {
     out.push(keys.len());
     out
 }
+
+/// What a [`BookFeed`] sends to its thread.
+enum Feed {
+    Ledger(DataFrame),
+    Payments(DataFrame),
+    PaymentRefs(DataFrame),
+    RemoveLedgerRows(Vec<u64>),
+}
+
+/// A [`BookBuilder`] on a thread of its own, fed chunks in order (at most two queue up), so
+/// that indexing overlaps with validating the next chunk.
+#[derive(Debug)]
+pub struct BookFeed {
+    sender: Option<std::sync::mpsc::SyncSender<Feed>>,
+    worker: Option<std::thread::JoinHandle<Result<Book>>>,
+}
+
+impl BookBuilder {
+    /// Move the builder to a thread; feed it through the returned [`BookFeed`].
+    pub fn spawn(mut self) -> BookFeed {
+        let (sender, feed) = std::sync::mpsc::sync_channel::<Feed>(2);
+        let worker = std::thread::spawn(move || -> Result<Book> {
+            for item in feed {
+                match item {
+                    Feed::Ledger(df) => self.ledger(&df)?,
+                    Feed::Payments(df) => self.payments(&df)?,
+                    Feed::PaymentRefs(df) => self.payment_refs(&df)?,
+                    Feed::RemoveLedgerRows(rows) => self.remove_ledger_rows(&rows),
+                }
+            }
+            self.finish()
+        });
+        BookFeed { sender: Some(sender), worker: Some(worker) }
+    }
+}
+
+impl BookFeed {
+    fn send(&mut self, item: Feed) -> Result<()> {
+        if self.sender.as_ref().is_some_and(|s| s.send(item).is_ok()) {
+            return Ok(());
+        }
+        // The builder stopped on an error: report it.
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(analysis("the book was already built".into())),
+        }
+    }
+
+    fn join(&mut self) -> Result<Book> {
+        drop(self.sender.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(analysis("building the book failed".into())),
+            None => Err(analysis("the book was already built".into())),
+        }
+    }
+
+    /// Append ledger rows (see [`BookBuilder::ledger`]).
+    pub fn ledger(&mut self, df: &DataFrame) -> Result<()> {
+        self.send(Feed::Ledger(df.clone()))
+    }
+
+    /// Append payment rows (see [`BookBuilder::payments`]).
+    pub fn payments(&mut self, df: &DataFrame) -> Result<()> {
+        self.send(Feed::Payments(df.clone()))
+    }
+
+    /// Append payment references (see [`BookBuilder::payment_refs`]).
+    pub fn payment_refs(&mut self, df: &DataFrame) -> Result<()> {
+        self.send(Feed::PaymentRefs(df.clone()))
+    }
+
+    /// Leave out ledger rows (see [`BookBuilder::remove_ledger_rows`]).
+    pub fn remove_ledger_rows(&mut self, rows: &[u64]) -> Result<()> {
+        self.send(Feed::RemoveLedgerRows(rows.to_vec()))
+    }
+
+    /// Wait for every chunk and sort the book (see [`BookBuilder::finish`]).
+    pub fn finish(mut self) -> Result<Book> {
+        self.join()
+    }
+}
+
+impl Drop for BookFeed {
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}

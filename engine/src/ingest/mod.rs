@@ -509,7 +509,11 @@ fn resolve_payment_refs(
     let err = || EngineError::polars("resolving payment references");
     let doc = refs.column("doc_id").and_then(|c| c.str().cloned()).map_err(err())?;
     let rows = refs.column("payment_row").and_then(|c| c.u64().cloned()).map_err(err())?;
-    let known: Vec<bool> = doc.iter().map(|d| d.is_some_and(|d| doc_ids.contains(d))).collect();
+    let known: Vec<bool> = {
+        use rayon::prelude::*;
+        let values: Vec<Option<&str>> = doc.iter().collect();
+        values.par_iter().map(|d| d.is_some_and(|d| doc_ids.contains(d))).collect()
+    };
     let mut last_flagged = None;
     for ((d, row), is_known) in doc.iter().zip(rows.iter()).zip(&known) {
         let (Some(d), Some(row)) = (d, row) else { continue };
