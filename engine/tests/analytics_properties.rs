@@ -242,7 +242,7 @@ fn invoice_panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
             (
                 inv.as_of[i],
                 b.docs.id.get(inv.doc[i] as usize).to_string(),
-                inv.features(p.row(inv.customer_row[i] as usize), i).iter().map(|v| v.to_bits()).collect(),
+                inv.features(&b, p.row(inv.customer_row[i] as usize), i).iter().map(|v| v.to_bits()).collect(),
             )
         })
         .collect()

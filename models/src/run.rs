@@ -654,7 +654,10 @@ fn segment_scores(
 }
 
 /// Train the invoice-level model (trees, portfolio-wide) on the invoice panel and predict
-/// every invoice open at the latest month end.
+/// every invoice open at the latest month end. The panel has a row per open invoice and
+/// month end (tens of millions on large books), so its feature matrix is built only for the
+/// rows the model reads: the training subsample, the out-of-time rows and the latest month
+/// end; the split is decided on the whole panel first, exactly as training would.
 fn invoice_model(
     ctx: &Context<'_>,
     panel: &features::Panel,
@@ -662,43 +665,65 @@ fn invoice_model(
     t: &Training,
 ) -> Result<(Trained, DataFrame)> {
     let l = &t.invoice_labeling;
+    let book = ctx.book;
     let inv = invoices::panel(ctx, panel, l);
     let names = invoices::feature_names();
-    let mut values = Vec::with_capacity(inv.len() * names.len());
-    for i in 0..inv.len() {
-        values.extend(inv.features(customers.row_slice(inv.customer_row[i] as usize), i));
-    }
-    let x = ndarray::Array2::from_shape_vec((inv.len(), names.len()), values)
-        .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
-    let segment: Vec<u32> = inv.customer_row.iter().map(|&r| customers.segment[r as usize]).collect();
-    let sample = Sample {
-        features: names,
+    let segment_of = |i: usize| customers.segment[inv.customer_row[i] as usize];
+    let group_of = |i: usize| customers.group[inv.customer_row[i] as usize];
+    let sample_of = |rows: &[usize], x: ndarray::Array2<f64>| Sample {
+        features: names.clone(),
         x,
-        label: inv.label.clone(),
-        time: inv.as_of.clone(),
-        group: inv.customer_row.iter().map(|&r| customers.group[r as usize]).collect(),
+        label: rows.iter().map(|&i| inv.label[i]).collect(),
+        time: rows.iter().map(|&i| inv.as_of[i]).collect(),
+        group: rows.iter().map(|&i| group_of(i)).collect(),
         group_names: customers.group_names.clone(),
-        segment,
+        segment: rows.iter().map(|&i| segment_of(i)).collect(),
         segments: customers.segments.clone(),
         positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
     };
     // A row's label is known by due + days_late, at most terms + days_late after t0.
-    let terms = invoices::INVOICE_FEATURES.iter().position(|(n, _)| *n == "terms_days").unwrap_or(3);
-    let max_terms = (0..sample.len()).map(|i| sample.x[[i, terms]]).fold(0.0f64, f64::max) as i32;
+    let docs = &book.docs;
+    let max_terms =
+        inv.doc.iter().map(|&d| docs.due[d as usize].unwrap_or(docs.date[d as usize]) - docs.date[d as usize]).max();
+    let holdout = Holdout::LastDates { n: t.oot_months, gap_days: max_terms.unwrap_or(0).max(0) + l.days_late };
     let mut it = t.clone();
     it.learners = vec![crate::model::Kind::Gbdt];
     it.per_segment = false;
-    let mut trained = train(&sample, Holdout::LastDates { n: t.oot_months, gap_days: max_terms + l.days_late }, &it)?;
+    let all: Vec<usize> = (0..inv.len()).collect();
+    let whole = split(&sample_of(&all, ndarray::Array2::zeros((inv.len(), 0))), holdout, &it)?;
+    drop(all);
+    let latest = inv.as_of.last().copied().unwrap_or(0);
+    let mut rows: Vec<usize> = whole.train.iter().chain(&whole.oot).copied().collect();
+    rows.extend((0..inv.len()).filter(|&i| inv.as_of[i] == latest));
+    rows.sort_unstable();
+    rows.dedup();
+    let mut values = Vec::with_capacity(rows.len() * names.len());
+    for &i in &rows {
+        values.extend(inv.features(book, customers.row_slice(inv.customer_row[i] as usize), i));
+    }
+    let x = ndarray::Array2::from_shape_vec((rows.len(), names.len()), values)
+        .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
+    let sample = sample_of(&rows, x);
+    // The subsample is already drawn: training takes every training row of `sample`.
+    it.max_train_rows = usize::MAX;
+    let mut trained = train(&sample, holdout, &it)?;
+    trained.training.max_train_rows = t.max_train_rows;
+    trained.split.train_rows_available = whole.train_rows_available;
     for c in &mut trained.candidates {
         c.model.id = format!("invoice_{}", c.model.id);
     }
     let model = &trained.champion().model;
-    let latest = inv.as_of.last().copied().unwrap_or(0);
-    let rows: Vec<usize> = (0..inv.len()).filter(|&i| inv.as_of[i] == latest).collect();
-    let docs = &ctx.book.docs;
+    // (panel row, sample row) of the invoices open at the latest month end.
+    let open_now: Vec<(usize, usize)> =
+        rows.iter().enumerate().filter(|&(_, &i)| inv.as_of[i] == latest).map(|(s, &i)| (i, s)).collect();
     let late_col = column("weighted_days_late_365d");
-    let p: Vec<f64> =
-        rows.par_iter().map(|&i| model.pd(sample.row(i), &sample.segments[sample.segment[i] as usize])).collect();
+    let p: Vec<f64> = open_now
+        .par_iter()
+        .map(|&(_, s)| model.pd(sample.row(s), &sample.segments[sample.segment[s] as usize]))
+        .collect();
+    let segment: Vec<&str> =
+        open_now.iter().map(|&(_, s)| sample.segments[sample.segment[s] as usize].as_str()).collect();
+    let rows: Vec<usize> = open_now.iter().map(|&(i, _)| i).collect();
     let due = |i: usize| {
         let d = inv.doc[i] as usize;
         docs.due[d].unwrap_or(docs.date[d])
@@ -720,7 +745,7 @@ fn invoice_model(
             date("as_of", rows.iter().map(|_| latest)),
             text("doc_id", rows.iter().map(|&i| docs.id.get(inv.doc[i] as usize))),
             text("customer_id", rows.iter().map(|&i| ids.get(docs.customer[inv.doc[i] as usize] as usize))),
-            text("segment", rows.iter().map(|&i| sample.segments[sample.segment[i] as usize].as_str())),
+            text("segment", segment.iter().copied()),
             date("due_date", rows.iter().map(|&i| due(i))),
             money("open_amount", rows.iter().map(|&i| inv.open_cents[i])),
             int("days_past_due", rows.iter().map(|&i| i64::from(latest - due(i)))),

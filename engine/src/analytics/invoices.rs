@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Context;
 use super::features::{FEATURES, Panel};
 use super::walk::{at_rate, settled_by, walk};
+use crate::book::Book;
 use crate::error::{EngineError, Result};
 
 /// The invoice's own features, in column order (the customer's follow them).
@@ -52,7 +53,9 @@ impl InvoiceLabelParams {
     }
 }
 
-/// The invoice panel: rows in (as-of, document) order.
+/// The invoice panel: rows in (as-of, document) order. The invoice's own features are
+/// computed when asked for ([`InvoicePanel::features`]) from the document and the open
+/// amount, so a panel of tens of millions of rows stays small.
 #[derive(Debug, Clone, Default)]
 pub struct InvoicePanel {
     pub as_of: Vec<i32>,
@@ -62,8 +65,8 @@ pub struct InvoicePanel {
     pub customer_row: Vec<u32>,
     /// Open amount at t0 in reporting cents (at the document's rate).
     pub open_cents: Vec<i64>,
-    /// `INVOICE_FEATURES.len()` values per row.
-    pub values: Vec<f64>,
+    /// Open amount at t0 in the document's currency (cents).
+    pub open_doc: Vec<i64>,
     pub label: Vec<Option<bool>>,
 }
 
@@ -78,11 +81,26 @@ impl InvoicePanel {
         self.as_of.is_empty()
     }
 
+    /// The invoice's own features of row `i` ([`INVOICE_FEATURES`]).
+    pub fn invoice_features(&self, book: &Book, i: usize) -> [f64; INVOICE_FEATURES.len()] {
+        let docs = &book.docs;
+        let (d, t0) = (self.doc[i] as usize, self.as_of[i]);
+        let due = docs.due[d].unwrap_or(docs.date[d]);
+        let amount = docs.amount[d];
+        [
+            at_rate(amount, i128::from(docs.rate[d])) as f64 / 100.0,
+            self.open_doc[i] as f64 / amount as f64,
+            f64::from(due - t0),
+            f64::from(due - docs.date[d]),
+            f64::from(t0 - docs.date[d]),
+            if docs.disputed[d] { 1.0 } else { 0.0 },
+        ]
+    }
+
     /// The invoice and customer features of row `i`, in model order; `customer` are the
     /// features of its customer row (row `customer_row[i]` of the customer panel).
-    pub fn features(&self, customer: &[f64], i: usize) -> Vec<f64> {
-        let n = INVOICE_FEATURES.len();
-        let mut v = self.values[i * n..(i + 1) * n].to_vec();
+    pub fn features(&self, book: &Book, customer: &[f64], i: usize) -> Vec<f64> {
+        let mut v = self.invoice_features(book, i).to_vec();
         v.extend_from_slice(customer);
         v
     }
@@ -104,7 +122,8 @@ pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Invoi
         let k = lo + customers.customer[lo..hi].partition_point(|&x| x < c);
         (k < hi && customers.customer[k] == c).then_some(k as u32)
     };
-    type Row = (i32, u32, u32, i64, [f64; INVOICE_FEATURES.len()], Option<bool>);
+    // (t0, document, customer row, open reporting cents, open document cents, label)
+    type Row = (i32, u32, u32, i64, i64, Option<bool>);
     let mut rows: Vec<Row> = (0..book.customers.len())
         .into_par_iter()
         .flat_map_iter(|c| {
@@ -125,29 +144,19 @@ pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Invoi
                         return;
                     }
                     let Some(row) = find(t0, c as u32) else { return };
-                    let values = [
-                        at_rate(amount, rate) as f64 / 100.0,
-                        open as f64 / amount as f64,
-                        f64::from(due - t0),
-                        f64::from(due - docs.date[d]),
-                        f64::from(t0 - docs.date[d]),
-                        if docs.disputed[d] { 1.0 } else { 0.0 },
-                    ];
-                    out.push((t0, d as u32, row, at_rate(open, rate), values, label));
+                    out.push((t0, d as u32, row, at_rate(open, rate), open, label));
                 });
             }
             out
         })
         .collect();
-    rows.sort_unstable_by_key(|r| (r.0, r.1));
+    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
     let mut p = InvoicePanel::default();
-    for (t0, d, row, open, values, label) in rows {
-        p.as_of.push(t0);
-        p.doc.push(d);
-        p.customer_row.push(row);
-        p.open_cents.push(open);
-        p.values.extend_from_slice(&values);
-        p.label.push(label);
-    }
+    p.as_of = rows.iter().map(|r| r.0).collect();
+    p.doc = rows.iter().map(|r| r.1).collect();
+    p.customer_row = rows.iter().map(|r| r.2).collect();
+    p.open_cents = rows.iter().map(|r| r.3).collect();
+    p.open_doc = rows.iter().map(|r| r.4).collect();
+    p.label = rows.iter().map(|r| r.5).collect();
     p
 }
