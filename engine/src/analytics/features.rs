@@ -226,26 +226,52 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
     Ok(rows)
 }
 
-/// Build the panel at every month end.
+/// Build the panel at every month end, in (as-of, customer) order. Customers are computed a
+/// slice at a time (in parallel within it) and each slice's rows are placed and freed once
+/// every slice is known, so the panel is never held twice (on `l` it is gigabytes).
 pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
-    let per_customer: Vec<Rows> =
-        (0..ctx.book.customers.len()).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
-    let mut order: Vec<(usize, u32, usize)> = Vec::new();
-    for (c, rows) in per_customer.iter().enumerate() {
-        for (i, (k, ..)) in rows.iter().enumerate() {
-            order.push((*k, c as u32, i));
+    let n = ctx.book.customers.len();
+    let per_slice = n.div_ceil(16).max(1);
+    let mut slices: Vec<Vec<Rows>> = Vec::new();
+    let mut per_month = vec![0usize; ctx.months.len()];
+    for start in (0..n).step_by(per_slice) {
+        let rows: Vec<Rows> =
+            (start..(start + per_slice).min(n)).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
+        for (k, ..) in rows.iter().flatten() {
+            per_month[*k] += 1;
         }
+        slices.push(rows);
     }
-    order.sort_unstable();
-    let mut panel = Panel::default();
-    panel.values.reserve(order.len() * FEATURES.len());
-    for (k, c, i) in order {
-        panel.as_of.push(ctx.months[k]);
-        panel.customer.push(c);
-        let (_, open, billed_90, values) = &per_customer[c as usize][i];
-        panel.open_cents.push(*open);
-        panel.billed_90d_cents.push(*billed_90);
-        panel.values.extend_from_slice(values);
+    // Rows of month k start at next[k]; customers come in order within a month.
+    let total: usize = per_month.iter().sum();
+    let mut next = Vec::with_capacity(per_month.len());
+    let mut at = 0;
+    for count in &per_month {
+        next.push(at);
+        at += count;
+    }
+    let f = FEATURES.len();
+    let mut panel = Panel {
+        as_of: vec![0; total],
+        customer: vec![0; total],
+        values: vec![0.0; total * f],
+        open_cents: vec![0; total],
+        billed_90d_cents: vec![0; total],
+    };
+    let mut c = 0u32;
+    for slice in slices {
+        for rows in slice {
+            for (k, open, billed_90, values) in rows {
+                let i = next[k];
+                next[k] += 1;
+                panel.as_of[i] = ctx.months[k];
+                panel.customer[i] = c;
+                panel.open_cents[i] = open;
+                panel.billed_90d_cents[i] = billed_90;
+                panel.values[i * f..(i + 1) * f].copy_from_slice(&values);
+            }
+            c += 1;
+        }
     }
     Ok(panel)
 }
