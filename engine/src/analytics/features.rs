@@ -232,15 +232,25 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
 pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
     let n = ctx.book.customers.len();
     let per_slice = n.div_ceil(16).max(1);
-    let mut slices: Vec<Vec<Rows>> = Vec::new();
+    // Each slice's rows in one allocation (customer, month, open, billed, values): freeing
+    // it hands the memory back at once, while the panel fills.
+    type Flat = Vec<(u32, usize, i64, i64, [f64; FEATURES.len()])>;
+    let mut slices: Vec<Flat> = Vec::new();
     let mut per_month = vec![0usize; ctx.months.len()];
     for start in (0..n).step_by(per_slice) {
         let rows: Vec<Rows> =
             (start..(start + per_slice).min(n)).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
-        for (k, ..) in rows.iter().flatten() {
-            per_month[*k] += 1;
+        let flat: Flat = rows
+            .into_iter()
+            .enumerate()
+            .flat_map(|(j, rows)| {
+                rows.into_iter().map(move |(k, open, billed, values)| ((start + j) as u32, k, open, billed, values))
+            })
+            .collect();
+        for row in &flat {
+            per_month[row.1] += 1;
         }
-        slices.push(rows);
+        slices.push(flat);
     }
     // Rows of month k start at next[k]; customers come in order within a month.
     let total: usize = per_month.iter().sum();
@@ -258,19 +268,15 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
         open_cents: vec![0; total],
         billed_90d_cents: vec![0; total],
     };
-    let mut c = 0u32;
     for slice in slices {
-        for rows in slice {
-            for (k, open, billed_90, values) in rows {
-                let i = next[k];
-                next[k] += 1;
-                panel.as_of[i] = ctx.months[k];
-                panel.customer[i] = c;
-                panel.open_cents[i] = open;
-                panel.billed_90d_cents[i] = billed_90;
-                panel.values[i * f..(i + 1) * f].copy_from_slice(&values);
-            }
-            c += 1;
+        for (c, k, open, billed_90, values) in slice {
+            let i = next[k];
+            next[k] += 1;
+            panel.as_of[i] = ctx.months[k];
+            panel.customer[i] = c;
+            panel.open_cents[i] = open;
+            panel.billed_90d_cents[i] = billed_90;
+            panel.values[i * f..(i + 1) * f].copy_from_slice(&values);
         }
     }
     Ok(panel)
