@@ -240,9 +240,9 @@ fn invoice_panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
     (0..inv.len())
         .map(|i| {
             (
-                inv.as_of[i],
-                b.docs.id.get(inv.doc[i] as usize).to_string(),
-                inv.features(&b, p.row(inv.customer_row[i] as usize), i).iter().map(|v| v.to_bits()).collect(),
+                inv.rows[i].as_of,
+                b.docs.id.get(inv.rows[i].doc as usize).to_string(),
+                inv.features(&b, p.row(inv.rows[i].customer_row as usize), i).iter().map(|v| v.to_bits()).collect(),
             )
         })
         .collect()
@@ -464,9 +464,9 @@ fn default_labels_by_hand() {
     let inv_labeling = ardent_engine::analytics::invoices::InvoiceLabelParams::default().check().unwrap();
     let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &inv_labeling);
     let late = |customer: &str| {
-        let i =
-            (0..inv.len()).find(|&i| b.customers.ids.get(b.docs.customer[inv.doc[i] as usize] as usize) == customer);
-        i.map(|i| inv.label[i])
+        let i = (0..inv.len())
+            .find(|&i| b.customers.ids.get(b.docs.customer[inv.rows[i].doc as usize] as usize) == customer);
+        i.map(|i| inv.rows[i].label)
     };
     assert_eq!(late("C0"), Some(Some(true)));
     assert_eq!(late("C1"), Some(Some(true)), "a write-off is not a payment");

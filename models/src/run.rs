@@ -668,13 +668,13 @@ fn invoice_model(
     let book = ctx.book;
     let inv = invoices::panel(ctx, panel, l);
     let names = invoices::feature_names();
-    let segment_of = |i: usize| customers.segment[inv.customer_row[i] as usize];
-    let group_of = |i: usize| customers.group[inv.customer_row[i] as usize];
+    let segment_of = |i: usize| customers.segment[inv.rows[i].customer_row as usize];
+    let group_of = |i: usize| customers.group[inv.rows[i].customer_row as usize];
     let sample_of = |rows: &[usize], x: ndarray::Array2<f64>| Sample {
         features: names.clone(),
         x,
-        label: rows.iter().map(|&i| inv.label[i]).collect(),
-        time: rows.iter().map(|&i| inv.as_of[i]).collect(),
+        label: rows.iter().map(|&i| inv.rows[i].label).collect(),
+        time: rows.iter().map(|&i| inv.rows[i].as_of).collect(),
         group: rows.iter().map(|&i| group_of(i)).collect(),
         group_names: customers.group_names.clone(),
         segment: rows.iter().map(|&i| segment_of(i)).collect(),
@@ -683,8 +683,11 @@ fn invoice_model(
     };
     // A row's label is known by due + days_late, at most terms + days_late after t0.
     let docs = &book.docs;
-    let max_terms =
-        inv.doc.iter().map(|&d| docs.due[d as usize].unwrap_or(docs.date[d as usize]) - docs.date[d as usize]).max();
+    let max_terms = inv
+        .rows
+        .iter()
+        .map(|r| docs.due[r.doc as usize].unwrap_or(docs.date[r.doc as usize]) - docs.date[r.doc as usize])
+        .max();
     let holdout = Holdout::LastDates { n: t.oot_months, gap_days: max_terms.unwrap_or(0).max(0) + l.days_late };
     let mut it = t.clone();
     it.learners = vec![crate::model::Kind::Gbdt];
@@ -692,14 +695,14 @@ fn invoice_model(
     let all: Vec<usize> = (0..inv.len()).collect();
     let whole = split(&sample_of(&all, ndarray::Array2::zeros((inv.len(), 0))), holdout, &it)?;
     drop(all);
-    let latest = inv.as_of.last().copied().unwrap_or(0);
+    let latest = inv.rows.last().map_or(0, |r| r.as_of);
     let mut rows: Vec<usize> = whole.train.iter().chain(&whole.oot).copied().collect();
-    rows.extend((0..inv.len()).filter(|&i| inv.as_of[i] == latest));
+    rows.extend((0..inv.len()).filter(|&i| inv.rows[i].as_of == latest));
     rows.sort_unstable();
     rows.dedup();
     let mut values = Vec::with_capacity(rows.len() * names.len());
     for &i in &rows {
-        values.extend(inv.features(book, customers.row_slice(inv.customer_row[i] as usize), i));
+        values.extend(inv.features(book, customers.row_slice(inv.rows[i].customer_row as usize), i));
     }
     let x = ndarray::Array2::from_shape_vec((rows.len(), names.len()), values)
         .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
@@ -715,7 +718,7 @@ fn invoice_model(
     let model = &trained.champion().model;
     // (panel row, sample row) of the invoices open at the latest month end.
     let open_now: Vec<(usize, usize)> =
-        rows.iter().enumerate().filter(|&(_, &i)| inv.as_of[i] == latest).map(|(s, &i)| (i, s)).collect();
+        rows.iter().enumerate().filter(|&(_, &i)| inv.rows[i].as_of == latest).map(|(s, &i)| (i, s)).collect();
     let late_col = column("weighted_days_late_365d");
     let p: Vec<f64> = open_now
         .par_iter()
@@ -725,14 +728,14 @@ fn invoice_model(
         open_now.iter().map(|&(_, s)| sample.segments[sample.segment[s] as usize].as_str()).collect();
     let rows: Vec<usize> = open_now.iter().map(|&(i, _)| i).collect();
     let due = |i: usize| {
-        let d = inv.doc[i] as usize;
+        let d = inv.rows[i].doc as usize;
         docs.due[d].unwrap_or(docs.date[d])
     };
     let expected: Vec<i32> = rows
         .iter()
         .zip(&p)
         .map(|(&i, &p)| {
-            let usual = customers.row_slice(inv.customer_row[i] as usize)[late_col];
+            let usual = customers.row_slice(inv.rows[i].customer_row as usize)[late_col];
             let usual = if usual.is_nan() { 0.0 } else { usual };
             let days = usual.max(p * f64::from(l.days_late)).round() as i32;
             (due(i) + days).max(latest + 1)
@@ -743,11 +746,11 @@ fn invoice_model(
         &INVOICE_PREDICTIONS_TABLE,
         vec![
             date("as_of", rows.iter().map(|_| latest)),
-            text("doc_id", rows.iter().map(|&i| docs.id.get(inv.doc[i] as usize))),
-            text("customer_id", rows.iter().map(|&i| ids.get(docs.customer[inv.doc[i] as usize] as usize))),
+            text("doc_id", rows.iter().map(|&i| docs.id.get(inv.rows[i].doc as usize))),
+            text("customer_id", rows.iter().map(|&i| ids.get(docs.customer[inv.rows[i].doc as usize] as usize))),
             text("segment", segment.iter().copied()),
             date("due_date", rows.iter().map(|&i| due(i))),
-            money("open_amount", rows.iter().map(|&i| inv.open_cents[i])),
+            money("open_amount", rows.iter().map(|&i| inv.rows[i].open_cents)),
             int("days_past_due", rows.iter().map(|&i| i64::from(latest - due(i)))),
             float_opt("p_late", p.iter().map(|&v| Some(v))),
             date("expected_pay_date", expected.iter().copied()),

@@ -53,43 +53,50 @@ impl InvoiceLabelParams {
     }
 }
 
+/// One row of the invoice panel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InvoiceRow {
+    pub as_of: i32,
+    /// Document index in the book.
+    pub doc: u32,
+    /// Row of the customer's features in the customer [`Panel`].
+    pub customer_row: u32,
+    /// Open amount at t0 in reporting cents (at the document's rate).
+    pub open_cents: i64,
+    /// Open amount at t0 in the document's currency (cents).
+    pub open_doc: i64,
+    pub label: Option<bool>,
+}
+
 /// The invoice panel: rows in (as-of, document) order. The invoice's own features are
 /// computed when asked for ([`InvoicePanel::features`]) from the document and the open
-/// amount, so a panel of tens of millions of rows stays small.
+/// amount, so a panel of tens of millions of rows stays small (32 bytes a row).
 #[derive(Debug, Clone, Default)]
 pub struct InvoicePanel {
-    pub as_of: Vec<i32>,
-    /// Document index in the book.
-    pub doc: Vec<u32>,
-    /// Row of the customer's features in the customer [`Panel`].
-    pub customer_row: Vec<u32>,
-    /// Open amount at t0 in reporting cents (at the document's rate).
-    pub open_cents: Vec<i64>,
-    /// Open amount at t0 in the document's currency (cents).
-    pub open_doc: Vec<i64>,
-    pub label: Vec<Option<bool>>,
+    pub rows: Vec<InvoiceRow>,
 }
 
 impl InvoicePanel {
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.as_of.len()
+        self.rows.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.as_of.is_empty()
+        self.rows.is_empty()
     }
 
     /// The invoice's own features of row `i` ([`INVOICE_FEATURES`]).
     pub fn invoice_features(&self, book: &Book, i: usize) -> [f64; INVOICE_FEATURES.len()] {
         let docs = &book.docs;
-        let (d, t0) = (self.doc[i] as usize, self.as_of[i]);
+        let r = &self.rows[i];
+        let (d, t0) = (r.doc as usize, r.as_of);
         let due = docs.due[d].unwrap_or(docs.date[d]);
         let amount = docs.amount[d];
         [
             at_rate(amount, i128::from(docs.rate[d])) as f64 / 100.0,
-            self.open_doc[i] as f64 / amount as f64,
+            r.open_doc as f64 / amount as f64,
             f64::from(due - t0),
             f64::from(due - docs.date[d]),
             f64::from(t0 - docs.date[d]),
@@ -122,12 +129,10 @@ pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Invoi
         let k = lo + customers.customer[lo..hi].partition_point(|&x| x < c);
         (k < hi && customers.customer[k] == c).then_some(k as u32)
     };
-    // (t0, document, customer row, open reporting cents, open document cents, label)
-    type Row = (i32, u32, u32, i64, i64, Option<bool>);
-    let mut rows: Vec<Row> = (0..book.customers.len())
+    let mut rows: Vec<InvoiceRow> = (0..book.customers.len())
         .into_par_iter()
         .flat_map_iter(|c| {
-            let mut out: Vec<Row> = Vec::new();
+            let mut out: Vec<InvoiceRow> = Vec::new();
             for d in book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable()) {
                 let due = docs.due[d].unwrap_or(docs.date[d]);
                 let decided = due + l.days_late;
@@ -144,19 +149,19 @@ pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Invoi
                         return;
                     }
                     let Some(row) = find(t0, c as u32) else { return };
-                    out.push((t0, d as u32, row, at_rate(open, rate), open, label));
+                    out.push(InvoiceRow {
+                        as_of: t0,
+                        doc: d as u32,
+                        customer_row: row,
+                        open_cents: at_rate(open, rate),
+                        open_doc: open,
+                        label,
+                    });
                 });
             }
             out
         })
         .collect();
-    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
-    let mut p = InvoicePanel::default();
-    p.as_of = rows.iter().map(|r| r.0).collect();
-    p.doc = rows.iter().map(|r| r.1).collect();
-    p.customer_row = rows.iter().map(|r| r.2).collect();
-    p.open_cents = rows.iter().map(|r| r.3).collect();
-    p.open_doc = rows.iter().map(|r| r.4).collect();
-    p.label = rows.iter().map(|r| r.5).collect();
-    p
+    rows.par_sort_unstable_by_key(|r| (r.as_of, r.doc));
+    InvoicePanel { rows }
 }

@@ -1,12 +1,16 @@
 //! Ingestion: from configured exports to validated canonical tables plus a quarantine.
 //!
-//! [`ingest`] resolves every input's files first (so a missing input stops the run before
-//! anything is read), validates fx_rates and customers (the others check against them), then
-//! ledger and payments side by side, file by file, each row either accepted into its
-//! canonical table or quarantined with its reason. Checks that need both — payment references
-//! and credit memos' `applies_to` — run last and flag rows without rejecting them.
-//! [`Ingested`] holds the tables, the `quarantine` and `data_quality` tables and the counts,
-//! which always add up: `rows_read = rows_accepted + rows_quarantined` for every input.
+//! [`ingest_into`] resolves every input's files first (so a missing input stops the run
+//! before anything is read), validates fx_rates and customers (the others check against
+//! them), then the ledger, then payments, a chunk of `chunk_rows` rows at a time (the next
+//! chunk is read while one is validated), each row either accepted or quarantined with its
+//! reason. The accepted ledger, payments and payment references go to a [`Sink`] chunk by
+//! chunk, so no input is held whole. Checks that need the whole ledger — payment references
+//! (checked as payments arrive) and credit memos' `applies_to` (decided once the ledger is
+//! complete) — flag rows without rejecting them. [`ingest`] collects everything in memory.
+//! [`Ingested`] holds the small tables, the `quarantine` and `data_quality` tables and the
+//! counts, which always add up: `rows_read = rows_accepted + rows_quarantined` for every
+//! input.
 
 pub mod columns;
 pub mod options;
@@ -164,20 +168,6 @@ impl Sink for Collect {
         let removed = remove_rows(&mut all, rows)?;
         self.parts[table as usize] = vec![all];
         Ok(Some(removed))
-    }
-}
-
-/// A [`Sink`] that keeps nothing (for checking inputs only).
-#[derive(Debug, Default)]
-pub struct Discard;
-
-impl Sink for Discard {
-    fn rows(&mut self, _: Streamed, _: &DataFrame) -> Result<()> {
-        Ok(())
-    }
-
-    fn remove(&mut self, _: Streamed, _: &[u64]) -> Result<Option<DataFrame>> {
-        Ok(None)
     }
 }
 
