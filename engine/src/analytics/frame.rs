@@ -94,8 +94,23 @@ pub fn ratio(numerator: i128, denominator: i128) -> Option<f64> {
 /// arrives.
 pub fn part_ranges(n: usize) -> Vec<std::ops::Range<usize>> {
     let size = crate::sink::PART_ROWS;
-    if n == 0 {
-        return vec![0..0];
+    (0..n.div_ceil(size).max(1)).map(|i| (i * size).min(n)..((i + 1) * size).min(n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_ranges;
+    use crate::sink::PART_ROWS;
+
+    #[test]
+    fn parts_cover_every_row_once_and_an_empty_table_still_has_one() {
+        let single = |n: usize| {
+            let parts = part_ranges(n);
+            parts.len() == 1 && parts[0].start == 0 && parts[0].end == n
+        };
+        assert!(single(0) && single(5) && single(PART_ROWS));
+        let n = 2 * PART_ROWS + 7;
+        let parts = part_ranges(n);
+        assert_eq!(parts, [0..PART_ROWS, PART_ROWS..2 * PART_ROWS, 2 * PART_ROWS..n]);
     }
-    (0..n.div_ceil(size)).map(|i| i * size..((i + 1) * size).min(n)).collect()
 }
