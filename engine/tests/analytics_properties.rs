@@ -236,7 +236,20 @@ fn invoice_panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
     let ctx = Context::new(&b, &apps, &analysis);
     let p = features::panel(&ctx).unwrap();
     let labeling = ardent_engine::analytics::invoices::InvoiceLabelParams::default().check().unwrap();
-    let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &labeling);
+    let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &labeling, |_| true);
+    // The outline counts what the panel holds; a filtered panel is the panel filtered.
+    let o = ardent_engine::analytics::invoices::outline(&ctx, &p, &labeling);
+    assert_eq!(o.rows, inv.len());
+    assert_eq!(o.latest, inv.rows.iter().map(|r| r.as_of).max());
+    let mut labelled = std::collections::BTreeMap::new();
+    for r in inv.rows.iter().filter(|r| r.label.is_some()) {
+        *labelled.entry(r.as_of).or_insert(0usize) += 1;
+    }
+    assert_eq!(o.labelled, labelled);
+    let terms = |d: u32| b.docs.due[d as usize].unwrap_or(b.docs.date[d as usize]) - b.docs.date[d as usize];
+    assert_eq!(o.max_terms, inv.rows.iter().map(|r| terms(r.doc)).max().unwrap_or(0));
+    let odd = ardent_engine::analytics::invoices::panel(&ctx, &p, &labeling, |r| r.doc % 2 == 1);
+    assert_eq!(odd.rows, inv.rows.iter().filter(|r| r.doc % 2 == 1).copied().collect::<Vec<_>>());
     (0..inv.len())
         .map(|i| {
             (
@@ -462,7 +475,7 @@ fn default_labels_by_hand() {
     // paid, C1's is written off (not paid); C2's is paid on 01-21, before any month end, so it
     // is never observed open.
     let inv_labeling = ardent_engine::analytics::invoices::InvoiceLabelParams::default().check().unwrap();
-    let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &inv_labeling);
+    let inv = ardent_engine::analytics::invoices::panel(&ctx, &p, &inv_labeling, |_| true);
     let late = |customer: &str| {
         let i = (0..inv.len())
             .find(|&i| b.customers.ids.get(b.docs.customer[inv.rows[i].doc as usize] as usize) == customer);

@@ -29,7 +29,7 @@ use crate::error::{ModelError, Result};
 use crate::matrix::Sample;
 use crate::metrics::PsiReference;
 use crate::score::{ACTIONS, Account, BANDS, Score, score_row};
-use crate::train::{Holdout, Trained, Training, split, train};
+use crate::train::{Holdout, Trained, Training, first_oot_date, in_subsample, split, train};
 
 /// What the models stage produced.
 #[derive(Debug)]
@@ -666,52 +666,51 @@ fn invoice_model(
 ) -> Result<(Trained, DataFrame)> {
     let l = &t.invoice_labeling;
     let book = ctx.book;
-    let inv = invoices::panel(ctx, panel, l);
+    let docs = &book.docs;
+    // Decide the split on the whole panel (counted, not held), exactly as `split` would,
+    // then build only the rows it reads and the latest month end's.
+    let outline = invoices::outline(ctx, panel, l);
+    // A row's label is known by due + days_late, at most terms + days_late after t0.
+    let gap_days = outline.max_terms.max(0) + l.days_late;
+    let holdout = Holdout::LastDates { n: t.oot_months, gap_days };
+    let first_oot = first_oot_date(&outline.labelled.keys().copied().collect(), t.oot_months)?;
+    let available: usize = outline.labelled.iter().filter(|&(&d, _)| d + gap_days <= first_oot).map(|(_, n)| n).sum();
+    let keep = if available > t.max_train_rows { t.max_train_rows as f64 / available as f64 } else { 1.0 };
+    let latest = outline.latest.unwrap_or(0);
+    let group_name =
+        |r: &invoices::InvoiceRow| customers.group_names[customers.group[r.customer_row as usize] as usize].as_str();
+    let inv = invoices::panel(ctx, panel, l, |r| {
+        let train =
+            r.as_of + gap_days <= first_oot && (keep >= 1.0 || in_subsample(t.seed, group_name(r), r.as_of, keep));
+        r.as_of == latest || (r.label.is_some() && (r.as_of >= first_oot || train))
+    });
     let names = invoices::feature_names();
-    let segment_of = |i: usize| customers.segment[inv.rows[i].customer_row as usize];
-    let group_of = |i: usize| customers.group[inv.rows[i].customer_row as usize];
-    let sample_of = |rows: &[usize], x: ndarray::Array2<f64>| Sample {
-        features: names.clone(),
+    let rows: Vec<usize> = (0..inv.len()).collect();
+    let mut values = Vec::with_capacity(inv.len() * names.len());
+    for i in 0..inv.len() {
+        values.extend(inv.features(book, customers.row_slice(inv.rows[i].customer_row as usize), i));
+    }
+    let x = ndarray::Array2::from_shape_vec((inv.len(), names.len()), values)
+        .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
+    let sample = Sample {
+        features: names,
         x,
-        label: rows.iter().map(|&i| inv.rows[i].label).collect(),
-        time: rows.iter().map(|&i| inv.rows[i].as_of).collect(),
-        group: rows.iter().map(|&i| group_of(i)).collect(),
+        label: inv.rows.iter().map(|r| r.label).collect(),
+        time: inv.rows.iter().map(|r| r.as_of).collect(),
+        group: inv.rows.iter().map(|r| customers.group[r.customer_row as usize]).collect(),
         group_names: customers.group_names.clone(),
-        segment: rows.iter().map(|&i| segment_of(i)).collect(),
+        segment: inv.rows.iter().map(|r| customers.segment[r.customer_row as usize]).collect(),
         segments: customers.segments.clone(),
         positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
     };
-    // A row's label is known by due + days_late, at most terms + days_late after t0.
-    let docs = &book.docs;
-    let max_terms = inv
-        .rows
-        .iter()
-        .map(|r| docs.due[r.doc as usize].unwrap_or(docs.date[r.doc as usize]) - docs.date[r.doc as usize])
-        .max();
-    let holdout = Holdout::LastDates { n: t.oot_months, gap_days: max_terms.unwrap_or(0).max(0) + l.days_late };
     let mut it = t.clone();
     it.learners = vec![crate::model::Kind::Gbdt];
     it.per_segment = false;
-    let all: Vec<usize> = (0..inv.len()).collect();
-    let whole = split(&sample_of(&all, ndarray::Array2::zeros((inv.len(), 0))), holdout, &it)?;
-    drop(all);
-    let latest = inv.rows.last().map_or(0, |r| r.as_of);
-    let mut rows: Vec<usize> = whole.train.iter().chain(&whole.oot).copied().collect();
-    rows.extend((0..inv.len()).filter(|&i| inv.rows[i].as_of == latest));
-    rows.sort_unstable();
-    rows.dedup();
-    let mut values = Vec::with_capacity(rows.len() * names.len());
-    for &i in &rows {
-        values.extend(inv.features(book, customers.row_slice(inv.rows[i].customer_row as usize), i));
-    }
-    let x = ndarray::Array2::from_shape_vec((rows.len(), names.len()), values)
-        .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
-    let sample = sample_of(&rows, x);
     // The subsample is already drawn: training takes every training row of `sample`.
     it.max_train_rows = usize::MAX;
     let mut trained = train(&sample, holdout, &it)?;
     trained.training.max_train_rows = t.max_train_rows;
-    trained.split.train_rows_available = whole.train_rows_available;
+    trained.split.train_rows_available = available;
     for c in &mut trained.candidates {
         c.model.id = format!("invoice_{}", c.model.id);
     }

@@ -219,19 +219,34 @@ fn fold_of(sample: &Sample, i: usize, seed: u64, folds: usize) -> usize {
     (hash(seed, sample.group_names[sample.group[i] as usize].as_bytes()) % folds as u64) as usize
 }
 
-/// Split the labelled rows of `sample` into training and out-of-time rows.
+/// The first out-of-time date of a [`Holdout::LastDates`] holdout of `n` dates: the `n`-th
+/// last date that has labels.
+pub fn first_oot_date(labelled_dates: &BTreeSet<i32>, n: usize) -> Result<i32> {
+    if labelled_dates.len() <= n {
+        return Err(ModelError::NotEnoughHistory(format!(
+            "only {} observation dates have labels, so {n} out-of-time months leave nothing to train on. Lower `models.oot_months` or provide a longer history",
+            labelled_dates.len()
+        )));
+    }
+    Ok(*labelled_dates.iter().rev().nth(n - 1).unwrap_or(&i32::MAX))
+}
+
+/// Whether the training row of customer `group_name` observed at `time` is in the seeded
+/// subsample that keeps a share `keep` of the training rows (see [`split`]).
+pub fn in_subsample(seed: u64, group_name: &str, time: i32, keep: f64) -> bool {
+    let mut key = group_name.as_bytes().to_vec();
+    key.extend_from_slice(&time.to_le_bytes());
+    (hash(seed, &key) as f64 / u64::MAX as f64) < keep
+}
+
+/// Split the labelled rows of `sample` into training and out-of-time rows; training rows
+/// beyond `t.max_train_rows` are subsampled (seeded, by customer and date).
 pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
     let labelled: Vec<usize> = (0..sample.len()).filter(|&i| sample.label[i].is_some()).collect();
     let (train, oot, how): (Vec<usize>, Vec<usize>, String) = match holdout {
         Holdout::LastDates { n, gap_days } => {
             let dates: BTreeSet<i32> = labelled.iter().map(|&i| sample.time[i]).collect();
-            if dates.len() <= n {
-                return Err(ModelError::NotEnoughHistory(format!(
-                    "only {} observation dates have labels, so {n} out-of-time months leave nothing to train on. Lower `models.oot_months` or provide a longer history",
-                    dates.len()
-                )));
-            }
-            let first_oot = *dates.iter().rev().nth(n - 1).unwrap_or(&i32::MAX);
+            let first_oot = first_oot_date(&dates, n)?;
             let train = labelled.iter().copied().filter(|&i| sample.time[i] + gap_days <= first_oot).collect();
             let oot = labelled.iter().copied().filter(|&i| sample.time[i] >= first_oot).collect();
             (
@@ -271,11 +286,7 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
         let keep = t.max_train_rows as f64 / available as f64;
         train
             .into_iter()
-            .filter(|&i| {
-                let mut key = sample.group_names[sample.group[i] as usize].as_bytes().to_vec();
-                key.extend_from_slice(&sample.time[i].to_le_bytes());
-                (hash(t.seed, &key) as f64 / u64::MAX as f64) < keep
-            })
+            .filter(|&i| in_subsample(t.seed, &sample.group_names[sample.group[i] as usize], sample.time[i], keep))
             .collect()
     } else {
         train

@@ -118,10 +118,15 @@ pub fn feature_names() -> Vec<String> {
     INVOICE_FEATURES.iter().chain(FEATURES.iter()).map(|(n, _)| n.to_string()).collect()
 }
 
-/// Build the invoice panel at every month end.
-pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> InvoicePanel {
+/// Every panel row of customer `c`, in document then date order.
+fn customer_rows(
+    ctx: &Context<'_>,
+    customers: &Panel,
+    l: &InvoiceLabeling,
+    c: usize,
+    mut each: impl FnMut(InvoiceRow),
+) {
     let docs = &ctx.book.docs;
-    let book = ctx.book;
     // (as_of, customer) → customer panel row; the panel is sorted that way.
     let find = |t: i32, c: u32| {
         let lo = customers.as_of.partition_point(|&a| a < t);
@@ -129,36 +134,93 @@ pub fn panel(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Invoi
         let k = lo + customers.customer[lo..hi].partition_point(|&x| x < c);
         (k < hi && customers.customer[k] == c).then_some(k as u32)
     };
-    let mut rows: Vec<InvoiceRow> = (0..book.customers.len())
+    for d in ctx.book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable()) {
+        let due = docs.due[d].unwrap_or(docs.date[d]);
+        let decided = due + l.days_late;
+        let amount = docs.amount[d];
+        let rate = i128::from(docs.rate[d]);
+        let label = (decided <= ctx.last_day).then(|| {
+            let s = settled_by(ctx.apps, d, decided);
+            amount - s.paid - s.credited > 0
+        });
+        walk(ctx.apps, d, docs.date[d], amount, &ctx.months, |k, s| {
+            let t0 = ctx.months[k];
+            let open = amount - s.total();
+            if k == 0 || open <= 0 || t0 >= decided {
+                return;
+            }
+            let Some(row) = find(t0, c as u32) else { return };
+            each(InvoiceRow {
+                as_of: t0,
+                doc: d as u32,
+                customer_row: row,
+                open_cents: at_rate(open, rate),
+                open_doc: open,
+                label,
+            });
+        });
+    }
+}
+
+/// What the whole invoice panel holds, without holding it: enough to decide which rows a
+/// model split reads before building them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outline {
+    /// Rows with a label, per observation date.
+    pub labelled: std::collections::BTreeMap<i32, usize>,
+    /// Largest terms (due − document date) over the rows, in days.
+    pub max_terms: i32,
+    /// The latest observation date of any row.
+    pub latest: Option<i32>,
+    /// Number of rows.
+    pub rows: usize,
+}
+
+/// Count the invoice panel (see [`Outline`]).
+pub fn outline(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Outline {
+    let docs = &ctx.book.docs;
+    (0..ctx.book.customers.len())
+        .into_par_iter()
+        .fold(Outline::default, |mut o, c| {
+            customer_rows(ctx, customers, l, c, |r| {
+                if r.label.is_some() {
+                    *o.labelled.entry(r.as_of).or_default() += 1;
+                }
+                let d = r.doc as usize;
+                o.max_terms = o.max_terms.max(docs.due[d].unwrap_or(docs.date[d]) - docs.date[d]);
+                o.latest = o.latest.max(Some(r.as_of));
+                o.rows += 1;
+            });
+            o
+        })
+        .reduce(Outline::default, |mut a, b| {
+            for (t, n) in b.labelled {
+                *a.labelled.entry(t).or_default() += n;
+            }
+            a.max_terms = a.max_terms.max(b.max_terms);
+            a.latest = a.latest.max(b.latest);
+            a.rows += b.rows;
+            a
+        })
+}
+
+/// Build the invoice panel at every month end: the rows `keep` accepts (all of them with
+/// `|_| true`).
+pub fn panel(
+    ctx: &Context<'_>,
+    customers: &Panel,
+    l: &InvoiceLabeling,
+    keep: impl Fn(&InvoiceRow) -> bool + Sync,
+) -> InvoicePanel {
+    let mut rows: Vec<InvoiceRow> = (0..ctx.book.customers.len())
         .into_par_iter()
         .flat_map_iter(|c| {
             let mut out: Vec<InvoiceRow> = Vec::new();
-            for d in book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable()) {
-                let due = docs.due[d].unwrap_or(docs.date[d]);
-                let decided = due + l.days_late;
-                let amount = docs.amount[d];
-                let rate = i128::from(docs.rate[d]);
-                let label = (decided <= ctx.last_day).then(|| {
-                    let s = settled_by(ctx.apps, d, decided);
-                    amount - s.paid - s.credited > 0
-                });
-                walk(ctx.apps, d, docs.date[d], amount, &ctx.months, |k, s| {
-                    let t0 = ctx.months[k];
-                    let open = amount - s.total();
-                    if k == 0 || open <= 0 || t0 >= decided {
-                        return;
-                    }
-                    let Some(row) = find(t0, c as u32) else { return };
-                    out.push(InvoiceRow {
-                        as_of: t0,
-                        doc: d as u32,
-                        customer_row: row,
-                        open_cents: at_rate(open, rate),
-                        open_doc: open,
-                        label,
-                    });
-                });
-            }
+            customer_rows(ctx, customers, l, c, |r| {
+                if keep(&r) {
+                    out.push(r);
+                }
+            });
             out
         })
         .collect();
