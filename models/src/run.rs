@@ -28,7 +28,7 @@ use crate::clusters::Clusters;
 use crate::error::{ModelError, Result};
 use crate::matrix::Sample;
 use crate::metrics::PsiReference;
-use crate::score::{ACTIONS, Account, BANDS, Score, score_row};
+use crate::score::{ACTIONS, Account, BANDS, Score, score_row, score_row_without_reasons};
 use crate::train::{Holdout, Trained, Training, first_oot_date, in_subsample, split, train};
 
 /// What the models stage produced.
@@ -288,13 +288,20 @@ pub fn run(
     lap("training", &mut timings);
     let champion = trained.champion();
     let model = &champion.model;
-    // Every row's score; reason texts only for the rows published in customer_scores.
     let dates: Vec<i32> = {
         let mut d = panel.as_of.clone();
         d.dedup();
         d
     };
     let published_from = dates.iter().rev().nth(t.scoring.customer_months - 1).copied().unwrap_or(i32::MIN);
+    // The invoice model runs before the scores exist: on `l` each of them is gigabytes.
+    // Too little invoice history skips the invoice model only; the customer models stand.
+    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &panel, &sample, t) {
+        Ok((trained, df)) => (Some(trained), df, None),
+        Err(ModelError::NotEnoughHistory(why)) => (None, empty_invoice_predictions()?, Some(why)),
+        Err(e) => return Err(e),
+    };
+    lap("invoice_model", &mut timings);
     let scores: Vec<Score> = (0..sample.len())
         .into_par_iter()
         .map(|i| {
@@ -307,21 +314,15 @@ pub fn run(
                 in_default: labels.in_default[i],
             };
             let seg = &sample.segments[sample.segment[i] as usize];
-            let mut s = score_row(model, &t.scoring, x, seg, &account, &describe);
+            // Reasons only for the rows published in customer_scores.
             if panel.as_of[i] < published_from {
-                s.reasons = Vec::new();
+                score_row_without_reasons(model, &t.scoring, x, seg, &account)
+            } else {
+                score_row(model, &t.scoring, x, seg, &account, &describe)
             }
-            s
         })
         .collect();
     lap("scoring", &mut timings);
-    // Too little invoice history skips the invoice model only; the customer models stand.
-    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &panel, &sample, t) {
-        Ok((trained, df)) => (Some(trained), df, None),
-        Err(ModelError::NotEnoughHistory(why)) => (None, empty_invoice_predictions()?, Some(why)),
-        Err(e) => return Err(e),
-    };
-    lap("invoice_model", &mut timings);
     let mut sets = vec![&trained];
     let mut tasks = vec!["customer_default"];
     if let Some(it) = &invoice_trained {

@@ -158,26 +158,56 @@ pub fn score_row(
     account: &Account,
     describe: &dyn Fn(&str) -> Option<&'static str>,
 ) -> Score {
+    score(model, s, x, segment, account, Some(describe))
+}
+
+/// [`score_row`] without reasons (`reasons` is empty): the same PD, points, band, limit and
+/// expected loss, for rows whose reasons are not published.
+pub fn score_row_without_reasons(
+    model: &Model,
+    s: &Scoring,
+    x: ArrayView1<'_, f64>,
+    segment: &str,
+    account: &Account,
+) -> Score {
+    score(model, s, x, segment, account, None)
+}
+
+/// What a feature means, for reason texts.
+type Describe<'a> = &'a dyn Fn(&str) -> Option<&'static str>;
+
+fn score(
+    model: &Model,
+    s: &Scoring,
+    x: ArrayView1<'_, f64>,
+    segment: &str,
+    account: &Account,
+    describe: Option<Describe<'_>>,
+) -> Score {
     let mut pd = model.pd(x, segment);
     let mut reasons = Vec::new();
     if account.in_default {
         pd = 1.0;
-        reasons.push("already in default on the as-of date".to_string());
     }
-    let mut contrib = vec![0.0; model.features.len()];
-    model.contributions(x, segment, &mut contrib);
-    let mut order: Vec<usize> = (0..contrib.len()).filter(|&j| contrib[j] > 1e-9).collect();
-    order.sort_by(|&a, &b| contrib[b].total_cmp(&contrib[a]).then(a.cmp(&b)));
-    for j in order {
-        if reasons.len() == 4 {
-            break;
+    if let Some(describe) = describe {
+        if account.in_default {
+            reasons.push("already in default on the as-of date".to_string());
         }
-        let name = &model.features[j];
-        let value = if x[j].is_nan() { format!("{name} is missing") } else { format!("{name} = {}", number(x[j])) };
-        reasons.push(match describe(name) {
-            Some(d) => format!("{value} ({})", d.to_lowercase()),
-            None => value,
-        });
+        let mut contrib = vec![0.0; model.features.len()];
+        model.contributions(x, segment, &mut contrib);
+        let mut order: Vec<usize> = (0..contrib.len()).filter(|&j| contrib[j] > 1e-9).collect();
+        order.sort_by(|&a, &b| contrib[b].total_cmp(&contrib[a]).then(a.cmp(&b)));
+        for j in order {
+            if reasons.len() == 4 {
+                break;
+            }
+            let name = &model.features[j];
+            let value = if x[j].is_nan() { format!("{name} is missing") } else { format!("{name} = {}", number(x[j])) };
+            reasons.push(match describe(name) {
+                Some(d) => format!("{value} ({})", d.to_lowercase()),
+                None => value,
+            });
+        }
     }
     let band = band(pd, s);
     let base = match account.credit_limit_cents.filter(|&l| l > 0) {
