@@ -123,14 +123,13 @@ fn parquet_writer<W: std::io::Write>(w: W) -> ParquetWriter<W> {
 pub struct TableStream {
     path: std::path::PathBuf,
     contract: TableContract,
-    rows: u64,
     sender: Option<std::sync::mpsc::SyncSender<DataFrame>>,
     worker: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl std::fmt::Debug for TableStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableStream").field("path", &self.path).field("rows", &self.rows).finish()
+        f.debug_struct("TableStream").field("path", &self.path).finish()
     }
 }
 
@@ -161,7 +160,6 @@ impl TableStream {
         Ok(TableStream {
             path: path.to_path_buf(),
             contract: contract.clone(),
-            rows: 0,
             sender: Some(sender),
             worker: Some(worker),
         })
@@ -185,19 +183,12 @@ impl TableStream {
             self.join()?;
             return Err(EngineError::Analysis { message: format!("{} is already finished", self.path.display()) });
         }
-        self.rows += df.height() as u64;
         Ok(())
     }
 
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    /// Write the footer; returns the number of rows.
-    pub fn finish(mut self) -> Result<u64> {
-        self.join()?;
-        Ok(self.rows)
+    /// Wait for every chunk and write the footer.
+    pub fn finish(mut self) -> Result<()> {
+        self.join()
     }
 }
 
@@ -213,16 +204,9 @@ pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]
     let tmp = path.with_extension("rewrite");
     let mut out = TableStream::create(contract, &tmp)?;
     let mut removed: Vec<DataFrame> = Vec::new();
-    let total = ParquetReader::new(File::open(path).map_err(EngineError::io("opening", path))?)
-        .num_rows()
-        .map_err(|e| EngineError::Polars { context: format!("reading {}", path.display()), source: e })?;
-    let mut start = 0usize;
     let mut next = 0usize;
-    while start < total {
-        let mut chunk = ParquetReader::new(File::open(path).map_err(EngineError::io("opening", path))?)
-            .with_slice(Some((start, ROW_GROUP_ROWS)))
-            .finish()
-            .map_err(|e| EngineError::Polars { context: format!("reading {}", path.display()), source: e })?;
+    let failed = |e| EngineError::Polars { context: format!("reading {}", path.display()), source: e };
+    crate::ingest::read::parquet_slices(path, ROW_GROUP_ROWS, failed, |mut chunk, start| {
         let end = (start + chunk.height()) as u64;
         let from = next;
         while next < rows.len() && rows[next] < end {
@@ -232,20 +216,11 @@ pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]
         if !local.is_empty() {
             removed.push(crate::ingest::remove_rows(&mut chunk, &local)?);
         }
-        out.write(&chunk)?;
-        start += ROW_GROUP_ROWS;
-    }
+        out.write(&chunk)
+    })?;
     out.finish()?;
     std::fs::rename(&tmp, path).map_err(EngineError::io("replacing", path))?;
-    let mut removed = removed.into_iter();
-    let mut all = match removed.next() {
-        Some(first) => first,
-        None => crate::ingest::empty(contract)?,
-    };
-    for r in removed {
-        all.vstack_mut_owned(r).map_err(EngineError::polars("collecting replaced rows"))?;
-    }
-    Ok(all)
+    crate::ingest::concat(removed, contract)
 }
 
 /// Write `df` to `path` as one Parquet file; returns the number of rows written.

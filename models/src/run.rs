@@ -686,7 +686,6 @@ fn invoice_model(
         r.as_of == latest || (r.label.is_some() && (r.as_of >= first_oot || train))
     });
     let names = invoices::feature_names();
-    let rows: Vec<usize> = (0..inv.len()).collect();
     let mut values = Vec::with_capacity(inv.len() * names.len());
     for i in 0..inv.len() {
         values.extend(inv.features(book, customers.row_slice(inv.rows[i].customer_row as usize), i));
@@ -716,17 +715,11 @@ fn invoice_model(
         c.model.id = format!("invoice_{}", c.model.id);
     }
     let model = &trained.champion().model;
-    // (panel row, sample row) of the invoices open at the latest month end.
-    let open_now: Vec<(usize, usize)> =
-        rows.iter().enumerate().filter(|&(_, &i)| inv.rows[i].as_of == latest).map(|(s, &i)| (i, s)).collect();
+    // The invoices open at the latest month end (the sample's rows are the panel's).
+    let rows: Vec<usize> = (0..inv.len()).filter(|&i| inv.rows[i].as_of == latest).collect();
     let late_col = column("weighted_days_late_365d");
-    let p: Vec<f64> = open_now
-        .par_iter()
-        .map(|&(_, s)| model.pd(sample.row(s), &sample.segments[sample.segment[s] as usize]))
-        .collect();
-    let segment: Vec<&str> =
-        open_now.iter().map(|&(_, s)| sample.segments[sample.segment[s] as usize].as_str()).collect();
-    let rows: Vec<usize> = open_now.iter().map(|&(i, _)| i).collect();
+    let segment = |i: usize| sample.segments[sample.segment[i] as usize].as_str();
+    let p: Vec<f64> = rows.par_iter().map(|&i| model.pd(sample.row(i), segment(i))).collect();
     let due = |i: usize| {
         let d = inv.rows[i].doc as usize;
         docs.due[d].unwrap_or(docs.date[d])
@@ -748,7 +741,7 @@ fn invoice_model(
             date("as_of", rows.iter().map(|_| latest)),
             text("doc_id", rows.iter().map(|&i| docs.id.get(inv.rows[i].doc as usize))),
             text("customer_id", rows.iter().map(|&i| ids.get(docs.customer[inv.rows[i].doc as usize] as usize))),
-            text("segment", segment.iter().copied()),
+            text("segment", rows.iter().map(|&i| segment(i))),
             date("due_date", rows.iter().map(|&i| due(i))),
             money("open_amount", rows.iter().map(|&i| inv.rows[i].open_cents)),
             int("days_past_due", rows.iter().map(|&i| i64::from(latest - due(i)))),

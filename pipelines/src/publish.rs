@@ -245,7 +245,8 @@ impl RunWriter {
         })
     }
 
-    fn open_table(&mut self, contract: &TableContract, partitioned: bool) -> Result<&mut Open, EngineError> {
+    fn open_table(&mut self, contract: &TableContract) -> Result<&mut Open, EngineError> {
+        let partitioned = contract.partition.is_some();
         match self.open.iter().position(|o| o.contract.name == contract.name) {
             Some(i) => Ok(&mut self.open[i]),
             None => {
@@ -271,7 +272,7 @@ impl RunWriter {
     /// Append rows to a table written in parts.
     fn append(&mut self, contract: &TableContract, df: &DataFrame) -> Result<(), EngineError> {
         let t0 = Instant::now();
-        let open = self.open_table(contract, false)?;
+        let open = self.open_table(contract)?;
         match &mut open.writer {
             Some(w) => w.write(df)?,
             None => {
@@ -295,7 +296,7 @@ impl RunWriter {
             .join(contract.name)
             .join(format!("as_of={}", ardent_engine::calendar::format_day(as_of)))
             .join("part-0.parquet");
-        let open = self.open_table(contract, true)?;
+        let open = self.open_table(contract)?;
         open.rows += write_table(&mut df, contract, &path)?;
         open.partitions = Some(open.partitions.unwrap_or_default() + 1);
         self.write_ms += t0.elapsed().as_millis() as u64;
@@ -304,8 +305,7 @@ impl RunWriter {
 
     /// Finish a table written in parts (an empty one if nothing arrived); returns its rows.
     fn finish_table(&mut self, contract: &TableContract) -> Result<u64, EngineError> {
-        let partitioned = contract.partition.is_some();
-        let open = self.open_table(contract, partitioned)?;
+        let open = self.open_table(contract)?;
         if let Some(w) = open.writer.take() {
             w.finish()?;
         }

@@ -58,31 +58,6 @@ pub struct Dashboards {
     pub timings: Vec<(&'static str, u64)>,
 }
 
-/// The dashboard tables paired with their contracts, ready to write.
-#[derive(Debug)]
-pub struct TablesToWrite {
-    /// Single-file tables, in publishing order.
-    pub flat: Vec<(TableContract, DataFrame)>,
-    /// The `aging` contract and its partitions (as-of date, frame without `as_of`).
-    pub aging: (TableContract, Vec<(i32, DataFrame)>),
-}
-
-impl Dashboards {
-    /// Pair every table with its contract for these parameters (the order of [`contracts`]).
-    pub fn into_tables(self, analysis: &Analysis) -> TablesToWrite {
-        let flat = vec![
-            (applications::APPLICATIONS_TABLE.clone(), self.applications),
-            (applications::UNAPPLIED_CASH_TABLE.clone(), self.unapplied_cash),
-            (kpi::KPI_MONTHLY_TABLE.clone(), self.kpi_monthly),
-            (cohorts::COHORTS_TABLE.clone(), self.cohorts),
-            (roll_rates::ROLL_RATES_TABLE.clone(), self.roll_rates),
-            (payment_stats::PAYMENT_STATS_TABLE.clone(), self.customer_payment_stats),
-            (reconcile::RECONCILIATION_TABLE.clone(), self.reconciliation),
-        ];
-        TablesToWrite { flat, aging: (aging::contract(&analysis.buckets), self.aging) }
-    }
-}
-
 /// The contracts of the analytics tables for these parameters, in publishing order.
 pub fn contracts(analysis: &Analysis) -> Vec<TableContract> {
     vec![

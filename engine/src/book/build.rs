@@ -384,27 +384,33 @@ impl BookBuilder {
             .map(|(pay, pos, d)| (ppos[pay as usize], pos, position[d as usize]))
             .collect();
         known.par_sort_unstable();
+        drop(ppos);
+        // Gathered a column at a time, like the documents.
+        let Payments { id: raw_id, customer, date, amount, currency, rate, amount_reporting, has_refs, .. } = p;
+        let mut id = Texts::default();
+        for &r in &porder {
+            id.push(raw_id.get(r as usize));
+        }
+        drop(raw_id);
         let mut payments = Payments {
-            ref_start: Vec::with_capacity(p.len() + 1),
+            id,
+            customer: gather(customer, &porder),
+            date: gather(date, &porder),
+            amount: gather(amount, &porder),
+            currency: gather(currency, &porder),
+            rate: gather(rate, &porder),
+            amount_reporting: gather(amount_reporting, &porder),
+            has_refs: gather(has_refs, &porder),
+            ref_start: Vec::with_capacity(porder.len() + 1),
             refs: Vec::with_capacity(known.len()),
-            ..Default::default()
         };
         payments.ref_start.push(0);
         let mut next_ref = 0;
-        for (i, &r) in porder.iter().enumerate() {
-            let r = r as usize;
-            payments.id.push(p.id.get(r));
-            payments.customer.push(p.customer[r]);
-            payments.date.push(p.date[r]);
-            payments.amount.push(p.amount[r]);
-            payments.currency.push(p.currency[r]);
-            payments.rate.push(p.rate[r]);
-            payments.amount_reporting.push(p.amount_reporting[r]);
-            payments.has_refs.push(p.has_refs[r]);
+        for i in 0..porder.len() {
             let start = payments.refs.len();
             while next_ref < known.len() && known[next_ref].0 as usize == i {
                 let d = known[next_ref].2;
-                if docs.customer[d as usize] == p.customer[r] && !payments.refs[start..].contains(&d) {
+                if docs.customer[d as usize] == payments.customer[i] && !payments.refs[start..].contains(&d) {
                     payments.refs.push(d);
                 }
                 next_ref += 1;

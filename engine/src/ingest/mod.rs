@@ -558,7 +558,8 @@ pub fn empty(contract: &TableContract) -> Result<DataFrame> {
     DataFrame::new(0, columns).map_err(EngineError::polars(format!("building an empty {} table", contract.name)))
 }
 
-fn concat(parts: Vec<DataFrame>, contract: &TableContract) -> Result<DataFrame> {
+/// The frames of one table, one after the other (an empty table when there are none).
+pub(crate) fn concat(parts: Vec<DataFrame>, contract: &TableContract) -> Result<DataFrame> {
     let mut parts = parts.into_iter();
     let Some(mut first) = parts.next() else { return empty(contract) };
     // No rechunk: one contiguous copy of a 2M-row table cost more (fresh pages) than any

@@ -107,20 +107,7 @@ pub fn read_chunks(
 ) -> Result<()> {
     let whole = match file.format {
         Format::Parquet => {
-            let open = || File::open(&file.path).map_err(EngineError::io("opening", &file.path));
-            let total = ParquetReader::new(open()?).num_rows().map_err(|e| unreadable(spec, file, e.to_string()))?;
-            let mut start = 0;
-            loop {
-                let frame = ParquetReader::new(open()?)
-                    .with_slice(Some((start, rows)))
-                    .finish()
-                    .map_err(|e| unreadable(spec, file, e.to_string()))?;
-                each(frame, start)?;
-                start += rows;
-                if start >= total {
-                    return Ok(());
-                }
-            }
+            return parquet_slices(&file.path, rows, |e| unreadable(spec, file, e.to_string()), each);
         }
         _ => read_file(spec, file)?,
     };
@@ -129,6 +116,28 @@ pub fn read_chunks(
         each(whole.slice(start as i64, rows), start)?;
         start += rows;
         if start >= whole.height() {
+            return Ok(());
+        }
+    }
+}
+
+/// Read the Parquet file at `path` a slice of at most `rows` rows at a time: `each(frame,
+/// first_row)` gets every slice in order (an empty file gives one empty frame with the
+/// file's columns); `failed` names a read error.
+pub fn parquet_slices(
+    path: &Path,
+    rows: usize,
+    failed: impl Fn(PolarsError) -> EngineError,
+    mut each: impl FnMut(DataFrame, usize) -> Result<()>,
+) -> Result<()> {
+    let open = || File::open(path).map_err(EngineError::io("opening", path));
+    let total = ParquetReader::new(open()?).num_rows().map_err(&failed)?;
+    let mut start = 0;
+    loop {
+        let frame = ParquetReader::new(open()?).with_slice(Some((start, rows))).finish().map_err(&failed)?;
+        each(frame, start)?;
+        start += rows;
+        if start >= total {
             return Ok(());
         }
     }
