@@ -340,13 +340,8 @@ impl BookBuilder {
         // Each column is gathered into book order and its input-order copy freed at once, so
         // building never holds two copies of the ledger.
         let Docs { id: raw_id, customer, kind, date, due, amount, currency, rate, amount_reporting, disputed, .. } = d;
-        let mut id = Texts::default();
-        for &r in &order {
-            id.push(raw_id.get(r as usize));
-        }
-        drop(raw_id);
         let docs = Docs {
-            id,
+            id: gather_texts(raw_id, &order),
             customer: gather(customer, &order),
             kind: gather(kind, &order),
             date: gather(date, &order),
@@ -387,13 +382,8 @@ impl BookBuilder {
         drop(ppos);
         // Gathered a column at a time, like the documents.
         let Payments { id: raw_id, customer, date, amount, currency, rate, amount_reporting, has_refs, .. } = p;
-        let mut id = Texts::default();
-        for &r in &porder {
-            id.push(raw_id.get(r as usize));
-        }
-        drop(raw_id);
         let mut payments = Payments {
-            id,
+            id: gather_texts(raw_id, &porder),
             customer: gather(customer, &porder),
             date: gather(date, &porder),
             amount: gather(amount, &porder),
@@ -427,6 +417,15 @@ impl BookBuilder {
 /// `v` in `order` (input rows); `v` is freed.
 fn gather<T: Copy>(v: Vec<T>, order: &[u32]) -> Vec<T> {
     order.iter().map(|&r| v[r as usize]).collect()
+}
+
+/// The texts of `t` in `order`; `t` is freed.
+fn gather_texts(t: Texts, order: &[u32]) -> Texts {
+    let mut out = Texts::default();
+    for &r in order {
+        out.push(t.get(r as usize));
+    }
+    out
 }
 
 /// `starts[c]..starts[c + 1]` are the positions of key `c` in `keys`, which is sorted.
