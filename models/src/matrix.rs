@@ -71,13 +71,22 @@ impl Sample {
     /// segment column. The panel's values move into the sample.
     pub fn from_panel(book: &Book, panel: &mut Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {
         let n = panel.len();
-        if label.len() != n {
-            return Err(ModelError::Data(format!("{} labels for {n} panel rows", label.len())));
-        }
         // The values move (they are gigabytes on large books); `into_panel_values` gives
         // them back.
         let x = Array2::from_shape_vec((n, FEATURES.len()), std::mem::take(&mut panel.values))
             .map_err(|e| ModelError::Data(format!("the panel is not rectangular: {e}")))?;
+        let mut sample = Sample::panel_rows(book, panel, label, positive)?;
+        sample.x = x;
+        Ok(sample)
+    }
+
+    /// The panel's rows with their labels, dates, customers and segments, but no feature
+    /// values (a matrix of zero columns): enough to decide a split before any value is read.
+    pub fn panel_rows(book: &Book, panel: &Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {
+        let n = panel.len();
+        if label.len() != n {
+            return Err(ModelError::Data(format!("{} labels for {n} panel rows", label.len())));
+        }
         let customers = &book.customers;
         // The book already codes each customer's first segment column.
         let (segment, segments) = match customers.dims.first() {
@@ -86,7 +95,7 @@ impl Sample {
         };
         Ok(Sample {
             features: FEATURES.iter().map(|(name, _)| name.to_string()).collect(),
-            x,
+            x: Array2::zeros((n, 0)),
             label,
             time: panel.as_of.clone(),
             group: panel.customer.clone(),
@@ -94,6 +103,31 @@ impl Sample {
             segment,
             segments,
             positive: positive.to_string(),
+        })
+    }
+
+    /// Rows `rows` (in their order) of this sample with the feature matrix `x` (one row per
+    /// entry of `rows`).
+    pub fn select(&self, rows: &[usize], x: Array2<f64>) -> Result<Sample> {
+        if x.nrows() != rows.len() || x.ncols() != self.features.len() {
+            return Err(ModelError::Data(format!(
+                "a matrix of {} × {} for {} rows of {} features",
+                x.nrows(),
+                x.ncols(),
+                rows.len(),
+                self.features.len()
+            )));
+        }
+        Ok(Sample {
+            features: self.features.clone(),
+            x,
+            label: rows.iter().map(|&i| self.label[i]).collect(),
+            time: rows.iter().map(|&i| self.time[i]).collect(),
+            group: rows.iter().map(|&i| self.group[i]).collect(),
+            group_names: self.group_names.clone(),
+            segment: rows.iter().map(|&i| self.segment[i]).collect(),
+            segments: self.segments.clone(),
+            positive: self.positive.clone(),
         })
     }
 

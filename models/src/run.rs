@@ -34,9 +34,9 @@ use crate::train::{Holdout, Trained, Training, first_oot_date, in_subsample, spl
 /// What the models stage produced.
 #[derive(Debug)]
 pub struct ModelRun {
-    /// The tables after `features` (which goes to the run's [`TableSink`] in parts), in
-    /// publishing order.
-    pub tables: Vec<(TableContract, DataFrame)>,
+    /// The tables after `features`, in publishing order; `None` for a table that went to
+    /// the run's [`TableSink`] in parts (`customer_scores`; `features` always does).
+    pub tables: Vec<(TableContract, Option<DataFrame>)>,
     /// `model.json` and model card per candidate, by model id.
     pub artifacts: Vec<(String, ModelFile, String)>,
     /// Lines for the run summary.
@@ -243,7 +243,37 @@ fn column(name: &str) -> usize {
     FEATURES.iter().position(|(n, _)| *n == name).unwrap_or_else(|| unreachable!("`{name}` is a panel feature"))
 }
 
-/// Train, evaluate and score on the book; the `features` table goes to `out` in parts.
+/// Panel rows read back from the spilled values at a time.
+const WINDOW_ROWS: usize = 1 << 16;
+
+/// Visit panel rows `rows` (ascending; repeats allowed) with their feature values, read
+/// back from `values` a window at a time; `each` gets the position in `rows` and the values.
+fn visit(
+    values: &features::SpilledValues,
+    rows: impl Iterator<Item = usize>,
+    mut each: impl FnMut(usize, &[f64]),
+) -> Result<()> {
+    let f = FEATURES.len();
+    let mut buf = Vec::new();
+    let mut window = 0..0;
+    for (k, r) in rows.enumerate() {
+        if !window.contains(&r) {
+            window = r..(r + WINDOW_ROWS).min(values.len());
+            values.read(window.clone(), &mut buf)?;
+        }
+        let at = (r - window.start) * f;
+        each(k, &buf[at..at + f]);
+    }
+    Ok(())
+}
+
+/// Train, evaluate and score on the book; the `features` and `customer_scores` tables go to
+/// `out` in parts.
+///
+/// The panel's feature values live in a temporary file, not in memory (on `l` they are
+/// 2.4 GB): training reads back only its subsample and the out-of-time rows, the invoice
+/// model only its customers' rows, and scoring goes through the panel one month end at a
+/// time, writing the features, the scores and the segment rows of that month end.
 pub fn run(
     book: &Book,
     apps: &Applications,
@@ -258,7 +288,13 @@ pub fn run(
         clock = Instant::now();
     };
     let ctx = Context::new(book, apps, analysis);
-    let mut panel = features::panel(&ctx)?;
+    // Deleted by the system when closed, or when the process ends however it ends.
+    let file = tempfile::tempfile().map_err(|e| {
+        ModelError::Data(format!(
+            "cannot create a temporary file for the feature panel: {e}. Set TMPDIR to a writable folder with room for about 160 bytes per customer and month end"
+        ))
+    })?;
+    let (panel, values) = features::panel_spilled(&ctx, file)?;
     let labels = labels::customer_default(&ctx, &panel, &t.labeling);
     let l = &t.labeling;
     let positive = format!(
@@ -267,61 +303,113 @@ pub fn run(
         l.dpd,
         l.horizon_days
     );
-    let mut sample = Sample::from_panel(book, &mut panel, labels.label.clone(), &positive)?;
+    let mut rows = Sample::panel_rows(book, &panel, labels.label.clone(), &positive)?;
     lap("features_labels", &mut timings);
     let holdout = Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days };
+    // Decide the split on the whole panel, then read back only the rows it uses: training
+    // on them with nothing left to subsample makes the same split.
+    let whole = split(&rows, holdout, t)?;
+    let picked: Vec<usize> = {
+        let mut p = whole.train.clone();
+        p.extend_from_slice(&whole.oot);
+        p.sort_unstable();
+        p
+    };
+    let mut x = Vec::with_capacity(picked.len() * FEATURES.len());
+    visit(&values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
+    let x = ndarray::Array2::from_shape_vec((picked.len(), FEATURES.len()), x)
+        .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
+    let mut sample = rows.select(&picked, x)?;
+    let mut all_rows = t.clone();
+    all_rows.max_train_rows = usize::MAX;
     // Behavioural segments replace the segment column when asked for; they are fitted on
-    // the training rows only.
+    // the training rows only, and every panel row gets its cluster.
     let clusters = match t.clusters {
         Some(k) => {
-            let c = Clusters::fit(&sample, &split(&sample, holdout, t)?.train, k, t.seed)?;
+            let c = Clusters::fit(&sample, &split(&sample, holdout, &all_rows)?.train, k, t.seed)?;
             sample.segment = (0..sample.len()).map(|i| c.assign(sample.row(i)) as u32).collect();
             sample.segments = c.names.clone();
+            visit(&values, 0..panel.len(), |i, v| rows.segment[i] = c.assign(ndarray::ArrayView1::from(v)) as u32)?;
+            rows.segments = c.names.clone();
             Some(c)
         }
         None => None,
     };
-    let mut trained = train(&sample, holdout, t)?;
+    let mut trained = train(&sample, holdout, &all_rows)?;
+    drop(sample);
+    trained.training.max_train_rows = t.max_train_rows;
+    trained.split.train_rows_available = whole.train_rows_available;
     for c in &mut trained.candidates {
         c.model.clusters = clusters.clone();
     }
     lap("training", &mut timings);
     let champion = trained.champion();
     let model = &champion.model;
-    let dates: Vec<i32> = {
-        let mut d = panel.as_of.clone();
-        d.dedup();
+    let dates: Vec<std::ops::Range<usize>> = {
+        let mut d = Vec::new();
+        let mut start = 0;
+        while start < panel.len() {
+            let end = start + panel.as_of[start..].partition_point(|&a| a == panel.as_of[start]);
+            d.push(start..end);
+            start = end;
+        }
         d
     };
-    let published_from = dates.iter().rev().nth(t.scoring.customer_months - 1).copied().unwrap_or(i32::MIN);
-    // The invoice model runs before the scores exist: on `l` each of them is gigabytes.
+    let published_from =
+        dates.iter().rev().nth(t.scoring.customer_months - 1).map_or(i32::MIN, |d| panel.as_of[d.start]);
     // Too little invoice history skips the invoice model only; the customer models stand.
-    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &panel, &sample, t) {
+    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &panel, &rows, &values, t) {
         Ok((trained, df)) => (Some(trained), df, None),
         Err(ModelError::NotEnoughHistory(why)) => (None, empty_invoice_predictions()?, Some(why)),
         Err(e) => return Err(e),
     };
     lap("invoice_model", &mut timings);
-    let scores: Vec<Score> = (0..sample.len())
-        .into_par_iter()
-        .map(|i| {
-            let c = panel.customer[i] as usize;
-            let x = sample.row(i);
-            let account = Account {
-                exposure_cents: panel.open_cents[i],
-                credit_limit_cents: book.customers.credit_limit[c],
-                billed_90d_cents: panel.billed_90d_cents[i],
-                in_default: labels.in_default[i],
-            };
-            let seg = &sample.segments[sample.segment[i] as usize];
-            // Reasons only for the rows published in customer_scores.
-            if panel.as_of[i] < published_from {
-                score_row_without_reasons(model, &t.scoring, x, seg, &account)
-            } else {
-                score_row(model, &t.scoring, x, seg, &account, &describe)
-            }
-        })
-        .collect();
+    // Score every panel row, one month end at a time; reasons only for the rows published
+    // in customer_scores.
+    let reference = (!champion.train_pd.is_empty()).then(|| PsiReference::new(&champion.train_pd));
+    let features_table = features_contract();
+    let mut segment_rows = Vec::new();
+    let mut buf = Vec::new();
+    for day in &dates {
+        let as_of = panel.as_of[day.start];
+        let mut scores: Vec<Score> = Vec::with_capacity(day.len());
+        for part in part_ranges(day.len()) {
+            let part = day.start + part.start..day.start + part.end;
+            values.read(part.clone(), &mut buf)?;
+            let f = FEATURES.len();
+            scores.par_extend(part.clone().into_par_iter().map(|i| {
+                let c = panel.customer[i] as usize;
+                let at = (i - part.start) * f;
+                let x = ndarray::ArrayView1::from(&buf[at..at + f]);
+                let account = Account {
+                    exposure_cents: panel.open_cents[i],
+                    credit_limit_cents: book.customers.credit_limit[c],
+                    billed_90d_cents: panel.billed_90d_cents[i],
+                    in_default: labels.in_default[i],
+                };
+                let seg = &rows.segments[rows.segment[i] as usize];
+                if as_of < published_from {
+                    score_row_without_reasons(model, &t.scoring, x, seg, &account)
+                } else {
+                    score_row(model, &t.scoring, x, seg, &account, &describe)
+                }
+            }));
+            let df = features::table(&ctx, &panel, part.clone(), &buf)?;
+            let mut cols = df.columns().to_vec();
+            cols.push(ardent_engine::analytics::frame::boolean_opt(
+                "default_label",
+                labels.label[part.clone()].iter().copied(),
+            ));
+            cols.push(boolean("in_default", labels.in_default[part].iter().copied()));
+            out.rows(&features_table, frame(&features_table, cols)?)?;
+        }
+        segment_rows.extend(segment_scores(&panel, day.clone(), &rows, &scores, &labels, reference.as_ref()));
+        if as_of >= published_from {
+            let df = customer_scores(book, &panel, day.clone(), &rows, &scores, &labels.in_default, &model.id)?;
+            out.rows(&CUSTOMER_SCORES_TABLE, df)?;
+        }
+    }
+    drop(buf);
     lap("scoring", &mut timings);
     let mut sets = vec![&trained];
     let mut tasks = vec!["customer_default"];
@@ -329,32 +417,13 @@ pub fn run(
         sets.push(it);
         tasks.push("invoice_late");
     }
-    let customer_scores =
-        customer_scores(book, &panel, &sample, &scores, &labels.in_default, published_from, &model.id)?;
-    let segment_scores = segment_scores(&panel, &sample, &scores, &labels, &champion.train_pd)?;
-    drop(scores);
-    // The feature table is built last, once the scores are gone: on `l` they are gigabytes
-    // (issue 5, bounded memory). The values go back from the training matrix to the panel.
-    panel.values = sample.into_panel_values();
-    // The features table goes out in parts (on `l` it is 15M rows).
-    for rows in part_ranges(panel.len()) {
-        let df = features::table(&ctx, &panel, rows.clone())?;
-        let mut cols = df.columns().to_vec();
-        cols.push(ardent_engine::analytics::frame::boolean_opt(
-            "default_label",
-            labels.label[rows.clone()].iter().copied(),
-        ));
-        cols.push(boolean("in_default", labels.in_default[rows].iter().copied()));
-        out.rows(&features_contract(), frame(&features_contract(), cols)?)?;
-    }
-    drop(panel);
     let tables = vec![
-        (MODEL_METRICS_TABLE.clone(), metrics_table(&sets)?),
-        (MODEL_CALIBRATION_TABLE.clone(), calibration_table(&sets)?),
-        (FEATURE_IMPORTANCE_TABLE.clone(), importance_table(&sets)?),
-        (CUSTOMER_SCORES_TABLE.clone(), customer_scores),
-        (segment_scores_contract(), segment_scores),
-        (INVOICE_PREDICTIONS_TABLE.clone(), invoice_predictions),
+        (MODEL_METRICS_TABLE.clone(), Some(metrics_table(&sets)?)),
+        (MODEL_CALIBRATION_TABLE.clone(), Some(calibration_table(&sets)?)),
+        (FEATURE_IMPORTANCE_TABLE.clone(), Some(importance_table(&sets)?)),
+        (CUSTOMER_SCORES_TABLE.clone(), None),
+        (segment_scores_contract(), Some(segment_scores_table(&segment_rows)?)),
+        (INVOICE_PREDICTIONS_TABLE.clone(), Some(invoice_predictions)),
     ];
     let artifacts = sets
         .iter()
@@ -505,128 +574,126 @@ fn importance_table(sets: &[&Trained]) -> Result<DataFrame> {
     )?)
 }
 
+/// `customer_scores` rows of the month end `day` (panel rows); `scores` are those rows'.
 fn customer_scores(
     book: &Book,
     panel: &features::Panel,
-    sample: &Sample,
+    day: std::ops::Range<usize>,
+    rows: &Sample,
     scores: &[Score],
     in_default: &[bool],
-    from: i32,
     model_id: &str,
 ) -> Result<DataFrame> {
-    let rows: Vec<usize> = (0..panel.len()).filter(|&i| panel.as_of[i] >= from).collect();
-    // Worklist order per date: highest expected loss first, then PD, then customer id.
-    let mut rank = vec![0u64; panel.len()];
-    let mut start = 0;
-    while start < rows.len() {
-        let end = start + rows[start..].iter().take_while(|&&i| panel.as_of[i] == panel.as_of[rows[start]]).count();
-        let mut day: Vec<usize> = rows[start..end].to_vec();
-        day.sort_by(|&a, &b| {
-            scores[b]
-                .expected_loss_cents
-                .cmp(&scores[a].expected_loss_cents)
-                .then(scores[b].pd.total_cmp(&scores[a].pd))
-                .then(
-                    book.customers
-                        .ids
-                        .get(panel.customer[a] as usize)
-                        .cmp(book.customers.ids.get(panel.customer[b] as usize)),
-                )
-        });
-        for (r, &i) in day.iter().enumerate() {
-            rank[i] = r as u64 + 1;
-        }
-        start = end;
-    }
     let ids = &book.customers.ids;
-    let reason = |i: usize, k: usize| scores[i].reasons.get(k).map(String::as_str);
+    let id = |i: usize| ids.get(panel.customer[i] as usize);
+    // Worklist order: highest expected loss first, then PD, then customer id.
+    let mut order: Vec<usize> = day.clone().collect();
+    order.sort_by(|&a, &b| {
+        let (sa, sb) = (&scores[a - day.start], &scores[b - day.start]);
+        sb.expected_loss_cents.cmp(&sa.expected_loss_cents).then(sb.pd.total_cmp(&sa.pd)).then(id(a).cmp(id(b)))
+    });
+    let mut rank = vec![0u64; day.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i - day.start] = r as u64 + 1;
+    }
+    let score = |i: usize| &scores[i - day.start];
+    let reason = |i: usize, k: usize| score(i).reasons.get(k).map(String::as_str);
+    let at = day.clone();
     Ok(frame(
         &CUSTOMER_SCORES_TABLE,
         vec![
-            date("as_of", rows.iter().map(|&i| panel.as_of[i])),
-            text("customer_id", rows.iter().map(|&i| ids.get(panel.customer[i] as usize))),
-            text("segment", rows.iter().map(|&i| sample.segments[sample.segment[i] as usize].as_str())),
-            text("model_id", rows.iter().map(|_| model_id)),
-            float_opt("pd", rows.iter().map(|&i| Some(scores[i].pd))),
-            float_opt("score_points", rows.iter().map(|&i| Some((scores[i].points * 100.0).round() / 100.0))),
-            text("risk_band", rows.iter().map(|&i| BANDS[scores[i].band])),
-            ardent_engine::analytics::frame::text_opt("reason_1", rows.iter().map(|&i| reason(i, 0))),
-            ardent_engine::analytics::frame::text_opt("reason_2", rows.iter().map(|&i| reason(i, 1))),
-            ardent_engine::analytics::frame::text_opt("reason_3", rows.iter().map(|&i| reason(i, 2))),
-            ardent_engine::analytics::frame::text_opt("reason_4", rows.iter().map(|&i| reason(i, 3))),
-            text("recommended_action", rows.iter().map(|&i| ACTIONS[scores[i].band])),
-            money("exposure", rows.iter().map(|&i| panel.open_cents[i])),
-            money_opt("credit_limit", rows.iter().map(|&i| book.customers.credit_limit[panel.customer[i] as usize])),
-            money("recommended_credit_limit", rows.iter().map(|&i| scores[i].recommended_limit_cents)),
-            money("expected_loss", rows.iter().map(|&i| scores[i].expected_loss_cents)),
-            count("priority_rank", rows.iter().map(|&i| rank[i])),
-            boolean("in_default", rows.iter().map(|&i| in_default[i])),
+            date("as_of", at.clone().map(|i| panel.as_of[i])),
+            text("customer_id", at.clone().map(id)),
+            text("segment", at.clone().map(|i| rows.segments[rows.segment[i] as usize].as_str())),
+            text("model_id", at.clone().map(|_| model_id)),
+            float_opt("pd", at.clone().map(|i| Some(score(i).pd))),
+            float_opt("score_points", at.clone().map(|i| Some((score(i).points * 100.0).round() / 100.0))),
+            text("risk_band", at.clone().map(|i| BANDS[score(i).band])),
+            ardent_engine::analytics::frame::text_opt("reason_1", at.clone().map(|i| reason(i, 0))),
+            ardent_engine::analytics::frame::text_opt("reason_2", at.clone().map(|i| reason(i, 1))),
+            ardent_engine::analytics::frame::text_opt("reason_3", at.clone().map(|i| reason(i, 2))),
+            ardent_engine::analytics::frame::text_opt("reason_4", at.clone().map(|i| reason(i, 3))),
+            text("recommended_action", at.clone().map(|i| ACTIONS[score(i).band])),
+            money("exposure", at.clone().map(|i| panel.open_cents[i])),
+            money_opt("credit_limit", at.clone().map(|i| book.customers.credit_limit[panel.customer[i] as usize])),
+            money("recommended_credit_limit", at.clone().map(|i| score(i).recommended_limit_cents)),
+            money("expected_loss", at.clone().map(|i| score(i).expected_loss_cents)),
+            count("priority_rank", rank.iter().copied()),
+            boolean("in_default", in_default[day].iter().copied()),
         ],
     )?)
 }
 
+/// One row of `segment_scores`.
+#[derive(Debug)]
+struct SegmentRow {
+    as_of: i32,
+    segment: String,
+    customers: u64,
+    exposure: i64,
+    mean_pd: f64,
+    expected_loss: i64,
+    share_customers: [f64; 5],
+    share_exposure: [Option<f64>; 5],
+    labelled: u64,
+    observed: Option<f64>,
+    psi: Option<f64>,
+}
+
+/// `segment_scores` rows of the month end `day` (panel rows): the portfolio (ALL) and each
+/// segment, in name order; `scores` are those rows'.
 fn segment_scores(
     panel: &features::Panel,
-    sample: &Sample,
+    day: std::ops::Range<usize>,
+    rows: &Sample,
     scores: &[Score],
     labels: &labels::Labels,
-    reference: &[f64],
-) -> Result<DataFrame> {
-    let reference = (!reference.is_empty()).then(|| PsiReference::new(reference));
-    // Groups: (as_of, segment index + 1), with 0 = the portfolio.
-    let mut keys: Vec<(i32, usize, usize)> = Vec::with_capacity(panel.len() * 2);
-    for i in 0..panel.len() {
-        keys.push((panel.as_of[i], 0, i));
-        keys.push((panel.as_of[i], sample.segment[i] as usize + 1, i));
+    reference: Option<&PsiReference>,
+) -> Vec<SegmentRow> {
+    // Groups: 0 = the portfolio, s + 1 = segment s; rows in panel order within each.
+    let name = |g: usize| if g == 0 { "ALL" } else { rows.segments[g - 1].as_str() };
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); rows.segments.len() + 1];
+    for i in day.clone() {
+        groups[0].push(i);
+        groups[rows.segment[i] as usize + 1].push(i);
     }
-    keys.sort_unstable_by(|a, b| {
-        let name = |s: usize| if s == 0 { "ALL" } else { sample.segments[s - 1].as_str() };
-        a.0.cmp(&b.0).then(name(a.1).cmp(name(b.1))).then(a.2.cmp(&b.2))
-    });
-    struct Row {
-        as_of: i32,
-        segment: String,
-        customers: u64,
-        exposure: i64,
-        mean_pd: f64,
-        expected_loss: i64,
-        share_customers: [f64; 5],
-        share_exposure: [Option<f64>; 5],
-        labelled: u64,
-        observed: Option<f64>,
-        psi: Option<f64>,
-    }
-    let mut out: Vec<Row> = Vec::new();
-    let mut start = 0;
-    while start < keys.len() {
-        let end = start + keys[start..].iter().take_while(|k| k.0 == keys[start].0 && k.1 == keys[start].1).count();
-        let rows: Vec<usize> = keys[start..end].iter().map(|k| k.2).collect();
-        let n = rows.len() as f64;
-        let exposure: i64 = rows.iter().map(|&i| panel.open_cents[i].max(0)).sum();
-        let mut by_band = [0u64; 5];
-        let mut exp_band = [0i64; 5];
-        for &i in &rows {
-            by_band[scores[i].band] += 1;
-            exp_band[scores[i].band] += panel.open_cents[i].max(0);
-        }
-        let labelled: Vec<bool> = rows.iter().filter_map(|&i| labels.label[i]).collect();
-        let performing: Vec<f64> = rows.iter().filter(|&&i| !labels.in_default[i]).map(|&i| scores[i].pd).collect();
-        out.push(Row {
-            as_of: keys[start].0,
-            segment: if keys[start].1 == 0 { "ALL".into() } else { sample.segments[keys[start].1 - 1].clone() },
-            customers: rows.len() as u64,
-            exposure,
-            mean_pd: rows.iter().map(|&i| scores[i].pd).sum::<f64>() / n,
-            expected_loss: rows.iter().map(|&i| scores[i].expected_loss_cents).sum(),
-            share_customers: by_band.map(|b| b as f64 / n),
-            share_exposure: exp_band.map(|e| (exposure > 0).then(|| e as f64 / exposure as f64)),
-            labelled: labelled.len() as u64,
-            observed: (!labelled.is_empty())
-                .then(|| labelled.iter().filter(|&&v| v).count() as f64 / labelled.len() as f64),
-            psi: reference.as_ref().filter(|_| !performing.is_empty()).map(|r| r.psi(&performing)),
-        });
-        start = end;
-    }
+    let mut order: Vec<usize> = (0..groups.len()).filter(|&g| !groups[g].is_empty()).collect();
+    order.sort_by(|&a, &b| name(a).cmp(name(b)).then(a.cmp(&b)));
+    let score = |i: usize| &scores[i - day.start];
+    order
+        .into_iter()
+        .map(|g| {
+            let members = &groups[g];
+            let n = members.len() as f64;
+            let exposure: i64 = members.iter().map(|&i| panel.open_cents[i].max(0)).sum();
+            let mut by_band = [0u64; 5];
+            let mut exp_band = [0i64; 5];
+            for &i in members {
+                by_band[score(i).band] += 1;
+                exp_band[score(i).band] += panel.open_cents[i].max(0);
+            }
+            let labelled: Vec<bool> = members.iter().filter_map(|&i| labels.label[i]).collect();
+            let performing: Vec<f64> =
+                members.iter().filter(|&&i| !labels.in_default[i]).map(|&i| score(i).pd).collect();
+            SegmentRow {
+                as_of: panel.as_of[day.start],
+                segment: name(g).to_string(),
+                customers: members.len() as u64,
+                exposure,
+                mean_pd: members.iter().map(|&i| score(i).pd).sum::<f64>() / n,
+                expected_loss: members.iter().map(|&i| score(i).expected_loss_cents).sum(),
+                share_customers: by_band.map(|b| b as f64 / n),
+                share_exposure: exp_band.map(|e| (exposure > 0).then(|| e as f64 / exposure as f64)),
+                labelled: labelled.len() as u64,
+                observed: (!labelled.is_empty())
+                    .then(|| labelled.iter().filter(|&&v| v).count() as f64 / labelled.len() as f64),
+                psi: reference.filter(|_| !performing.is_empty()).map(|r| r.psi(&performing)),
+            }
+        })
+        .collect()
+}
+
+fn segment_scores_table(out: &[SegmentRow]) -> Result<DataFrame> {
     let contract = segment_scores_contract();
     let mut cols = vec![
         date("as_of", out.iter().map(|r| r.as_of)),
@@ -663,6 +730,7 @@ fn invoice_model(
     ctx: &Context<'_>,
     panel: &features::Panel,
     customers: &Sample,
+    values: &features::SpilledValues,
     t: &Training,
 ) -> Result<(Trained, DataFrame)> {
     let l = &t.invoice_labeling;
@@ -686,12 +754,23 @@ fn invoice_model(
         r.as_of == latest || (r.label.is_some() && (r.as_of >= first_oot || train))
     });
     let names = invoices::feature_names();
-    let mut values = Vec::with_capacity(inv.len() * names.len());
-    for i in 0..inv.len() {
-        values.extend(inv.features(book, customers.row_slice(inv.rows[i].customer_row as usize), i));
+    let own = invoices::INVOICE_FEATURES.len();
+    let mut x = ndarray::Array2::<f64>::zeros((inv.len(), names.len()));
+    for (i, mut row) in x.outer_iter_mut().enumerate() {
+        for (cell, v) in row.iter_mut().zip(inv.invoice_features(book, i)) {
+            *cell = v;
+        }
     }
-    let x = ndarray::Array2::from_shape_vec((inv.len(), names.len()), values)
-        .map_err(|e| crate::error::ModelError::Data(format!("the invoice panel is not rectangular: {e}")))?;
+    // The customers' features follow, read back in panel order.
+    let mut by_customer_row: Vec<u32> = (0..inv.len() as u32).collect();
+    by_customer_row.sort_unstable_by_key(|&i| inv.rows[i as usize].customer_row);
+    visit(values, by_customer_row.iter().map(|&i| inv.rows[i as usize].customer_row as usize), |k, v| {
+        let mut row = x.row_mut(by_customer_row[k] as usize);
+        for (cell, &v) in row.iter_mut().skip(own).zip(v) {
+            *cell = v;
+        }
+    })?;
+    drop(by_customer_row);
     let sample = Sample {
         features: names,
         x,
@@ -728,7 +807,7 @@ fn invoice_model(
         .iter()
         .zip(&p)
         .map(|(&i, &p)| {
-            let usual = customers.row_slice(inv.rows[i].customer_row as usize)[late_col];
+            let usual = sample.x[[i, own + late_col]];
             let usual = if usual.is_nan() { 0.0 } else { usual };
             let days = usual.max(p * f64::from(l.days_late)).round() as i32;
             (due(i) + days).max(latest + 1)

@@ -410,10 +410,13 @@ impl RunWriter {
             });
         }
         self.models = Some(ManifestModels { champion, invoice_champion, candidates });
-        // The features table was written in parts while the models ran.
+        // The features table (and any other `None` below) was written in parts while the models ran.
         self.record(&[ardent_models::run::features_contract()], printer)?;
         for (contract, df) in run.tables {
-            self.table(&contract, df, printer)?;
+            match df {
+                Some(df) => self.table(&contract, df, printer)?,
+                None => self.record(&[contract], printer)?,
+            }
         }
         Ok(())
     }

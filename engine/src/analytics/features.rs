@@ -226,20 +226,19 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
     Ok(rows)
 }
 
-/// Build the panel at every month end, in (as-of, customer) order. Customers are computed a
-/// slice at a time (in parallel within it) and each slice's rows are placed and freed once
-/// every slice is known, so the panel is never held twice (on `l` it is gigabytes).
-pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
+/// One slice's rows: (customer, month index, open cents, billed-90d cents, values).
+type Flat = Vec<(u32, usize, i64, i64, [f64; FEATURES.len()])>;
+
+/// Compute the panel a slice of customers at a time (in parallel within it), handing each
+/// slice's rows to `each` in customer then month order; returns the rows per month index.
+fn slices(ctx: &Context<'_>, mut each: impl FnMut(Flat) -> Result<()>) -> Result<Vec<usize>> {
     let n = ctx.book.customers.len();
     let per_slice = n.div_ceil(16).max(1);
-    // Each slice's rows in one allocation (customer, month, open, billed, values): freeing
-    // it hands the memory back at once, while the panel fills.
-    type Flat = Vec<(u32, usize, i64, i64, [f64; FEATURES.len()])>;
-    let mut slices: Vec<Flat> = Vec::new();
     let mut per_month = vec![0usize; ctx.months.len()];
     for start in (0..n).step_by(per_slice) {
         let rows: Vec<Rows> =
             (start..(start + per_slice).min(n)).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
+        // Each slice's rows in one allocation: freeing it hands the memory back at once.
         let flat: Flat = rows
             .into_iter()
             .enumerate()
@@ -250,25 +249,42 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
         for row in &flat {
             per_month[row.1] += 1;
         }
-        slices.push(flat);
+        each(flat)?;
     }
-    // Rows of month k start at next[k]; customers come in order within a month.
+    Ok(per_month)
+}
+
+/// An empty panel of `per_month` rows per month index, and where month `k`'s rows start.
+fn shell(per_month: &[usize], values: usize) -> (Panel, Vec<usize>) {
     let total: usize = per_month.iter().sum();
     let mut next = Vec::with_capacity(per_month.len());
     let mut at = 0;
-    for count in &per_month {
+    for count in per_month {
         next.push(at);
         at += count;
     }
-    let f = FEATURES.len();
-    let mut panel = Panel {
+    let panel = Panel {
         as_of: vec![0; total],
         customer: vec![0; total],
-        values: vec![0.0; total * f],
+        values: vec![0.0; values],
         open_cents: vec![0; total],
         billed_90d_cents: vec![0; total],
     };
-    for slice in slices {
+    (panel, next)
+}
+
+/// Build the panel at every month end, in (as-of, customer) order. Customers are computed a
+/// slice at a time and each slice's rows are placed and freed once every slice is known, so
+/// the panel is never held twice.
+pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
+    let mut held: Vec<Flat> = Vec::new();
+    let per_month = slices(ctx, |flat| {
+        held.push(flat);
+        Ok(())
+    })?;
+    let f = FEATURES.len();
+    let (mut panel, mut next) = shell(&per_month, per_month.iter().sum::<usize>() * f);
+    for slice in held {
         for (c, k, open, billed_90, values) in slice {
             let i = next[k];
             next[k] += 1;
@@ -282,9 +298,117 @@ pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
     Ok(panel)
 }
 
+/// The feature values of a panel, kept in a file instead of memory (on `l` they are 2.4 GB):
+/// row-major little-endian `f64`, `FEATURES.len()` per row, in blocks of one slice of
+/// customers × one month, read back by panel row.
+#[derive(Debug)]
+pub struct SpilledValues {
+    file: std::fs::File,
+    /// (first panel row, first row in the file, rows) of every block, in panel order.
+    blocks: Vec<(usize, usize, usize)>,
+    rows: usize,
+}
+
+impl SpilledValues {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The values of panel rows `rows`, row-major, into `out` (replacing what it held).
+    pub fn read(&self, rows: std::ops::Range<usize>, out: &mut Vec<f64>) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        const ROW: usize = FEATURES.len() * 8;
+        out.clear();
+        out.reserve(rows.len() * FEATURES.len());
+        let mut bytes = Vec::new();
+        let first = self.blocks.partition_point(|b| b.0 + b.2 <= rows.start);
+        for &(start, at, len) in &self.blocks[first..] {
+            if start >= rows.end {
+                break;
+            }
+            let (lo, hi) = (rows.start.max(start), rows.end.min(start + len));
+            bytes.resize((hi - lo) * ROW, 0);
+            self.file
+                .read_exact_at(&mut bytes, ((at + lo - start) * ROW) as u64)
+                .map_err(|e| EngineError::Analysis { message: format!("reading the spilled feature panel: {e}") })?;
+            out.extend(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))));
+        }
+        if out.len() != rows.len() * FEATURES.len() {
+            return Err(EngineError::Analysis {
+                message: format!("panel rows {rows:?} are outside the spilled panel of {} rows", self.rows),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Build the panel like [`panel`], but write its feature values to `file` as each slice is
+/// computed ([`SpilledValues`]); the returned panel's `values` are empty. Only the panel's
+/// index columns (24 bytes a row) and one slice of values are ever in memory.
+pub fn panel_spilled(ctx: &Context<'_>, file: std::fs::File) -> Result<(Panel, SpilledValues)> {
+    use std::io::Write;
+    let io = |e: std::io::Error| EngineError::Analysis {
+        message: format!(
+            "writing the feature panel to a temporary file: {e}. Free disk space in the temporary folder (TMPDIR)"
+        ),
+    };
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    // (slice, month index, first row in the file, rows) of every block; index rows per slice.
+    let mut blocks: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut index: Vec<Vec<(u32, u32, i64, i64)>> = Vec::new();
+    let mut written = 0usize;
+    let per_month = slices(ctx, |mut flat| {
+        // Month then customer within the slice: each month's rows are one block.
+        flat.sort_by_key(|r| r.1);
+        let s = index.len();
+        for row in &flat {
+            match blocks.last_mut() {
+                Some(b) if b.0 == s && b.1 == row.1 => b.3 += 1,
+                _ => blocks.push((s, row.1, written, 1)),
+            }
+            written += 1;
+            for v in row.4 {
+                writer.write_all(&v.to_le_bytes()).map_err(io)?;
+            }
+        }
+        index.push(flat.into_iter().map(|(c, k, open, billed, _)| (c, k as u32, open, billed)).collect());
+        Ok(())
+    })?;
+    let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
+    let (mut panel, mut next) = shell(&per_month, 0);
+    // Slices are consecutive customer ranges, so within a month the blocks go in slice order.
+    let mut filled = next.clone();
+    let mut placed: Vec<(usize, usize, usize)> = blocks
+        .into_iter()
+        .map(|(_, k, at, len)| {
+            filled[k] += len;
+            (filled[k] - len, at, len)
+        })
+        .collect();
+    for slice in index {
+        for (c, k, open, billed_90) in slice {
+            let i = next[k as usize];
+            next[k as usize] += 1;
+            panel.as_of[i] = ctx.months[k as usize];
+            panel.customer[i] = c;
+            panel.open_cents[i] = open;
+            panel.billed_90d_cents[i] = billed_90;
+        }
+    }
+    placed.sort_unstable();
+    let rows = panel.len();
+    Ok((panel, SpilledValues { file, blocks: placed, rows }))
+}
+
 /// Rows `rows` of the panel as a `features` frame (money in reporting currency units,
-/// missing as null).
-pub fn table(ctx: &Context<'_>, panel: &Panel, rows: std::ops::Range<usize>) -> Result<DataFrame> {
+/// missing as null); `values` are those rows' feature values, row-major.
+pub fn table(ctx: &Context<'_>, panel: &Panel, rows: std::ops::Range<usize>, values: &[f64]) -> Result<DataFrame> {
     let customers = &ctx.book.customers;
     let segment = |c: u32| customers.segment(c);
     let mut columns = vec![
@@ -294,7 +418,8 @@ pub fn table(ctx: &Context<'_>, panel: &Panel, rows: std::ops::Range<usize>) -> 
     ];
     for (j, (name, _)) in FEATURES.iter().enumerate() {
         // NaN (no value) is written as null, which BI tools understand.
-        columns.push(float_opt(name, rows.clone().map(|i| Some(panel.row(i)[j]).filter(|v| !v.is_nan()))));
+        let column = values.iter().skip(j).step_by(FEATURES.len());
+        columns.push(float_opt(name, column.map(|&v| Some(v).filter(|v| !v.is_nan()))));
     }
     frame(&contract(), columns)
 }
