@@ -217,6 +217,22 @@ fn panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
     let analysis = AnalyticsParams::default().check().unwrap();
     let ctx = Context::new(&b, &apps, &analysis);
     let p = features::panel(&ctx).unwrap();
+    // The spilled panel is the same panel, its values read back from the file (one block
+    // per slice of customers and month end), over any range of rows.
+    let (s, values) = features::panel_spilled(&ctx, tempfile::tempfile().unwrap()).unwrap();
+    assert!(s.values.is_empty());
+    assert_eq!(
+        (&s.as_of, &s.customer, &s.open_cents, &s.billed_90d_cents),
+        (&p.as_of, &p.customer, &p.open_cents, &p.billed_90d_cents)
+    );
+    assert_eq!(values.len(), p.len());
+    let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let mut buf = vec![1.0];
+    for (lo, hi) in [(0, p.len()), (p.len() / 3, p.len() - p.len() / 4), (p.len() / 2, p.len() / 2)] {
+        values.read(lo..hi, &mut buf).unwrap();
+        assert_eq!(bits(&buf), bits(&p.values[lo * FEATURES.len()..hi * FEATURES.len()]));
+    }
+    assert!(values.read(0..p.len() + 1, &mut buf).is_err(), "rows beyond the panel are an error");
     (0..p.len())
         .map(|i| {
             assert_eq!(p.row(i).len(), FEATURES.len());

@@ -322,7 +322,7 @@ impl SpilledValues {
 
     /// The values of panel rows `rows`, row-major, into `out` (replacing what it held).
     pub fn read(&self, rows: std::ops::Range<usize>, out: &mut Vec<f64>) -> Result<()> {
-        use std::os::unix::fs::FileExt;
+        use std::io::{Read, Seek, SeekFrom};
         const ROW: usize = FEATURES.len() * 8;
         out.clear();
         out.reserve(rows.len() * FEATURES.len());
@@ -334,10 +334,11 @@ impl SpilledValues {
             }
             let (lo, hi) = (rows.start.max(start), rows.end.min(start + len));
             bytes.resize((hi - lo) * ROW, 0);
-            self.file
-                .read_exact_at(&mut bytes, ((at + lo - start) * ROW) as u64)
+            let mut file = &self.file;
+            file.seek(SeekFrom::Start(((at + lo - start) * ROW) as u64))
+                .and_then(|_| file.read_exact(&mut bytes))
                 .map_err(|e| EngineError::Analysis { message: format!("reading the spilled feature panel: {e}") })?;
-            out.extend(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))));
+            out.extend(bytes.as_chunks::<8>().0.iter().map(|b| f64::from_le_bytes(*b)));
         }
         if out.len() != rows.len() * FEATURES.len() {
             return Err(EngineError::Analysis {
