@@ -748,20 +748,101 @@ fn invoice_model(
     let latest = outline.latest.unwrap_or(0);
     let group_name =
         |r: &invoices::InvoiceRow| customers.group_names[customers.group[r.customer_row as usize] as usize].as_str();
-    let inv = invoices::panel(ctx, panel, l, |r| {
+    let fits = |r: &invoices::InvoiceRow| {
         let train =
             r.as_of + gap_days <= first_oot && (keep >= 1.0 || in_subsample(t.seed, group_name(r), r.as_of, keep));
-        r.as_of == latest || (r.label.is_some() && (r.as_of >= first_oot || train))
-    });
+        r.label.is_some() && (r.as_of >= first_oot || train)
+    };
+    let inv = invoices::panel(ctx, panel, l, |r| r.as_of == latest || fits(r));
+    // The rows the model trains and tests on, and the latest month end's that it predicts:
+    // the latter's matrix is built only once training is done and its matrix is dropped.
+    let (fit, open): (Vec<_>, Vec<_>) = (
+        inv.rows.iter().copied().filter(|r| fits(r)).collect(),
+        inv.rows.iter().copied().filter(|r| r.as_of == latest).collect(),
+    );
+    drop(inv);
+    let (fit, open) = (invoices::InvoicePanel { rows: fit }, invoices::InvoicePanel { rows: open });
     let names = invoices::feature_names();
     let own = invoices::INVOICE_FEATURES.len();
-    let mut x = ndarray::Array2::<f64>::zeros((inv.len(), names.len()));
+    let customer_of = |inv: &invoices::InvoicePanel, i: usize| inv.rows[i].customer_row as usize;
+    let sample = Sample {
+        features: names.clone(),
+        x: invoice_matrix(book, &fit, values)?,
+        label: fit.rows.iter().map(|r| r.label).collect(),
+        time: fit.rows.iter().map(|r| r.as_of).collect(),
+        group: (0..fit.len()).map(|i| customers.group[customer_of(&fit, i)]).collect(),
+        group_names: customers.group_names.clone(),
+        segment: (0..fit.len()).map(|i| customers.segment[customer_of(&fit, i)]).collect(),
+        segments: customers.segments.clone(),
+        positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
+    };
+    drop(fit);
+    let mut it = t.clone();
+    it.learners = vec![crate::model::Kind::Gbdt];
+    it.per_segment = false;
+    // The subsample is already drawn: training takes every training row of `sample`.
+    it.max_train_rows = usize::MAX;
+    let mut trained = train(&sample, holdout, &it)?;
+    drop(sample);
+    trained.training.max_train_rows = t.max_train_rows;
+    trained.split.train_rows_available = available;
+    for c in &mut trained.candidates {
+        c.model.id = format!("invoice_{}", c.model.id);
+    }
+    let model = &trained.champion().model;
+    // The invoices open at the latest month end.
+    let x = invoice_matrix(book, &open, values)?;
+    let late_col = own + column("weighted_days_late_365d");
+    let segment = |i: usize| customers.segments[customers.segment[customer_of(&open, i)] as usize].as_str();
+    let p: Vec<f64> = (0..open.len()).into_par_iter().map(|i| model.pd(x.row(i), segment(i))).collect();
+    let due = |i: usize| {
+        let d = open.rows[i].doc as usize;
+        docs.due[d].unwrap_or(docs.date[d])
+    };
+    let expected: Vec<i32> = p
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let usual = x[[i, late_col]];
+            let usual = if usual.is_nan() { 0.0 } else { usual };
+            let days = usual.max(p * f64::from(l.days_late)).round() as i32;
+            (due(i) + days).max(latest + 1)
+        })
+        .collect();
+    let ids = &ctx.book.customers.ids;
+    let rows = 0..open.len();
+    let df = frame(
+        &INVOICE_PREDICTIONS_TABLE,
+        vec![
+            date("as_of", rows.clone().map(|_| latest)),
+            text("doc_id", rows.clone().map(|i| docs.id.get(open.rows[i].doc as usize))),
+            text("customer_id", rows.clone().map(|i| ids.get(docs.customer[open.rows[i].doc as usize] as usize))),
+            text("segment", rows.clone().map(segment)),
+            date("due_date", rows.clone().map(due)),
+            money("open_amount", rows.clone().map(|i| open.rows[i].open_cents)),
+            int("days_past_due", rows.clone().map(|i| i64::from(latest - due(i)))),
+            float_opt("p_late", p.iter().map(|&v| Some(v))),
+            date("expected_pay_date", expected.iter().copied()),
+            text("model_id", rows.map(|_| model.id.as_str())),
+        ],
+    )?;
+    Ok((trained, df))
+}
+
+/// The invoice model's matrix for the rows of `inv`: the invoice's own features, then its
+/// customer's (read back from the spilled panel, in panel order).
+fn invoice_matrix(
+    book: &Book,
+    inv: &invoices::InvoicePanel,
+    values: &features::SpilledValues,
+) -> Result<ndarray::Array2<f64>> {
+    let own = invoices::INVOICE_FEATURES.len();
+    let mut x = ndarray::Array2::<f64>::zeros((inv.len(), own + FEATURES.len()));
     for (i, mut row) in x.outer_iter_mut().enumerate() {
         for (cell, v) in row.iter_mut().zip(inv.invoice_features(book, i)) {
             *cell = v;
         }
     }
-    // The customers' features follow, read back in panel order.
     let mut by_customer_row: Vec<u32> = (0..inv.len() as u32).collect();
     by_customer_row.sort_unstable_by_key(|&i| inv.rows[i as usize].customer_row);
     visit(values, by_customer_row.iter().map(|&i| inv.rows[i as usize].customer_row as usize), |k, v| {
@@ -770,64 +851,5 @@ fn invoice_model(
             *cell = v;
         }
     })?;
-    drop(by_customer_row);
-    let sample = Sample {
-        features: names,
-        x,
-        label: inv.rows.iter().map(|r| r.label).collect(),
-        time: inv.rows.iter().map(|r| r.as_of).collect(),
-        group: inv.rows.iter().map(|r| customers.group[r.customer_row as usize]).collect(),
-        group_names: customers.group_names.clone(),
-        segment: inv.rows.iter().map(|r| customers.segment[r.customer_row as usize]).collect(),
-        segments: customers.segments.clone(),
-        positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
-    };
-    let mut it = t.clone();
-    it.learners = vec![crate::model::Kind::Gbdt];
-    it.per_segment = false;
-    // The subsample is already drawn: training takes every training row of `sample`.
-    it.max_train_rows = usize::MAX;
-    let mut trained = train(&sample, holdout, &it)?;
-    trained.training.max_train_rows = t.max_train_rows;
-    trained.split.train_rows_available = available;
-    for c in &mut trained.candidates {
-        c.model.id = format!("invoice_{}", c.model.id);
-    }
-    let model = &trained.champion().model;
-    // The invoices open at the latest month end (the sample's rows are the panel's).
-    let rows: Vec<usize> = (0..inv.len()).filter(|&i| inv.rows[i].as_of == latest).collect();
-    let late_col = column("weighted_days_late_365d");
-    let segment = |i: usize| sample.segments[sample.segment[i] as usize].as_str();
-    let p: Vec<f64> = rows.par_iter().map(|&i| model.pd(sample.row(i), segment(i))).collect();
-    let due = |i: usize| {
-        let d = inv.rows[i].doc as usize;
-        docs.due[d].unwrap_or(docs.date[d])
-    };
-    let expected: Vec<i32> = rows
-        .iter()
-        .zip(&p)
-        .map(|(&i, &p)| {
-            let usual = sample.x[[i, own + late_col]];
-            let usual = if usual.is_nan() { 0.0 } else { usual };
-            let days = usual.max(p * f64::from(l.days_late)).round() as i32;
-            (due(i) + days).max(latest + 1)
-        })
-        .collect();
-    let ids = &ctx.book.customers.ids;
-    let df = frame(
-        &INVOICE_PREDICTIONS_TABLE,
-        vec![
-            date("as_of", rows.iter().map(|_| latest)),
-            text("doc_id", rows.iter().map(|&i| docs.id.get(inv.rows[i].doc as usize))),
-            text("customer_id", rows.iter().map(|&i| ids.get(docs.customer[inv.rows[i].doc as usize] as usize))),
-            text("segment", rows.iter().map(|&i| segment(i))),
-            date("due_date", rows.iter().map(|&i| due(i))),
-            money("open_amount", rows.iter().map(|&i| inv.rows[i].open_cents)),
-            int("days_past_due", rows.iter().map(|&i| i64::from(latest - due(i)))),
-            float_opt("p_late", p.iter().map(|&v| Some(v))),
-            date("expected_pay_date", expected.iter().copied()),
-            text("model_id", rows.iter().map(|_| model.id.as_str())),
-        ],
-    )?;
-    Ok((trained, df))
+    Ok(x)
 }

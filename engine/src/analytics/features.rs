@@ -226,19 +226,28 @@ fn customer(ctx: &Context<'_>, c: usize) -> Result<Rows> {
     Ok(rows)
 }
 
-/// One slice's rows: (customer, month index, open cents, billed-90d cents, values).
-type Flat = Vec<(u32, usize, i64, i64, [f64; FEATURES.len()])>;
-
 /// Compute the panel a slice of customers at a time (in parallel within it), handing each
-/// slice's rows to `each` in customer then month order; returns the rows per month index.
-fn slices(ctx: &Context<'_>, mut each: impl FnMut(Flat) -> Result<()>) -> Result<Vec<usize>> {
+/// slice to `each` as its first customer and every customer's rows in month order.
+fn slices(ctx: &Context<'_>, mut each: impl FnMut(usize, Vec<Rows>) -> Result<()>) -> Result<()> {
     let n = ctx.book.customers.len();
     let per_slice = n.div_ceil(16).max(1);
-    let mut per_month = vec![0usize; ctx.months.len()];
     for start in (0..n).step_by(per_slice) {
         let rows: Vec<Rows> =
             (start..(start + per_slice).min(n)).into_par_iter().map(|c| customer(ctx, c)).collect::<Result<_>>()?;
-        // Each slice's rows in one allocation: freeing it hands the memory back at once.
+        each(start, rows)?;
+    }
+    Ok(())
+}
+
+/// Build the panel at every month end, in (as-of, customer) order. Customers are computed a
+/// slice at a time and each slice's rows are placed and freed once every slice is known, so
+/// the panel is never held twice.
+pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
+    // Each slice's rows in one allocation: freeing it hands the memory back at once.
+    type Flat = Vec<(u32, usize, i64, i64, [f64; FEATURES.len()])>;
+    let mut held: Vec<Flat> = Vec::new();
+    let mut per_month = vec![0usize; ctx.months.len()];
+    slices(ctx, |start, rows| {
         let flat: Flat = rows
             .into_iter()
             .enumerate()
@@ -249,41 +258,25 @@ fn slices(ctx: &Context<'_>, mut each: impl FnMut(Flat) -> Result<()>) -> Result
         for row in &flat {
             per_month[row.1] += 1;
         }
-        each(flat)?;
-    }
-    Ok(per_month)
-}
-
-/// An empty panel of `per_month` rows per month index, and where month `k`'s rows start.
-fn shell(per_month: &[usize], values: usize) -> (Panel, Vec<usize>) {
-    let total: usize = per_month.iter().sum();
-    let mut next = Vec::with_capacity(per_month.len());
-    let mut at = 0;
-    for count in per_month {
-        next.push(at);
-        at += count;
-    }
-    let panel = Panel {
-        as_of: vec![0; total],
-        customer: vec![0; total],
-        values: vec![0.0; values],
-        open_cents: vec![0; total],
-        billed_90d_cents: vec![0; total],
-    };
-    (panel, next)
-}
-
-/// Build the panel at every month end, in (as-of, customer) order. Customers are computed a
-/// slice at a time and each slice's rows are placed and freed once every slice is known, so
-/// the panel is never held twice.
-pub fn panel(ctx: &Context<'_>) -> Result<Panel> {
-    let mut held: Vec<Flat> = Vec::new();
-    let per_month = slices(ctx, |flat| {
         held.push(flat);
         Ok(())
     })?;
+    // Rows of month k start at next[k]; customers come in order within a month.
+    let total: usize = per_month.iter().sum();
+    let mut next = Vec::with_capacity(per_month.len());
+    let mut at = 0;
+    for count in &per_month {
+        next.push(at);
+        at += count;
+    }
     let f = FEATURES.len();
-    let (mut panel, mut next) = shell(&per_month, per_month.iter().sum::<usize>() * f);
+    let mut panel = Panel {
+        as_of: vec![0; total],
+        customer: vec![0; total],
+        values: vec![0.0; total * f],
+        open_cents: vec![0; total],
+        billed_90d_cents: vec![0; total],
+    };
     for slice in held {
         for (c, k, open, billed_90, values) in slice {
             let i = next[k];
@@ -360,51 +353,68 @@ pub fn panel_spilled(ctx: &Context<'_>, file: std::fs::File) -> Result<(Panel, S
         ),
     };
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-    // (slice, month index, first row in the file, rows) of every block; index rows per slice.
-    let mut blocks: Vec<(usize, usize, usize, usize)> = Vec::new();
-    let mut index: Vec<Vec<(u32, u32, i64, i64)>> = Vec::new();
+    // Per month: (customer, open cents, billed-90d cents) in customer order, slice after slice.
+    let mut months: Vec<Vec<(u32, i64, i64)>> = vec![Vec::new(); ctx.months.len()];
+    // (month index, first row in the file, rows) of every block, in the order written.
+    let mut blocks: Vec<(usize, usize, usize)> = Vec::new();
     let mut written = 0usize;
-    let per_month = slices(ctx, |mut flat| {
-        // Month then customer within the slice: each month's rows are one block.
-        flat.sort_by_key(|r| r.1);
-        let s = index.len();
-        for row in &flat {
-            match blocks.last_mut() {
-                Some(b) if b.0 == s && b.1 == row.1 => b.3 += 1,
-                _ => blocks.push((s, row.1, written, 1)),
+    slices(ctx, |start, rows| {
+        // Month by month through the slice's customers: each month's rows are one block.
+        let mut cursor = vec![0usize; rows.len()];
+        let mut bytes = [0u8; FEATURES.len() * 8];
+        for (k, month) in months.iter_mut().enumerate() {
+            let first = written;
+            for (j, customer) in rows.iter().enumerate() {
+                let Some(&(row_k, open, billed, values)) = customer.get(cursor[j]) else { continue };
+                if row_k != k {
+                    continue;
+                }
+                cursor[j] += 1;
+                month.push(((start + j) as u32, open, billed));
+                for (b, v) in bytes.chunks_exact_mut(8).zip(values) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
+                writer.write_all(&bytes).map_err(io)?;
+                written += 1;
             }
-            written += 1;
-            for v in row.4 {
-                writer.write_all(&v.to_le_bytes()).map_err(io)?;
+            if written > first {
+                blocks.push((k, first, written - first));
             }
         }
-        index.push(flat.into_iter().map(|(c, k, open, billed, _)| (c, k as u32, open, billed)).collect());
         Ok(())
     })?;
     let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
-    let (mut panel, mut next) = shell(&per_month, 0);
-    // Slices are consecutive customer ranges, so within a month the blocks go in slice order.
-    let mut filled = next.clone();
+    // Month k's rows start at filled[k] in the panel; within a month, slices (consecutive
+    // customer ranges) come in the order written.
+    let mut filled = Vec::with_capacity(months.len());
+    let mut total = 0;
+    for m in &months {
+        filled.push(total);
+        total += m.len();
+    }
     let mut placed: Vec<(usize, usize, usize)> = blocks
         .into_iter()
-        .map(|(_, k, at, len)| {
+        .map(|(k, at, len)| {
             filled[k] += len;
             (filled[k] - len, at, len)
         })
         .collect();
-    for slice in index {
-        for (c, k, open, billed_90) in slice {
-            let i = next[k as usize];
-            next[k as usize] += 1;
-            panel.as_of[i] = ctx.months[k as usize];
-            panel.customer[i] = c;
-            panel.open_cents[i] = open;
-            panel.billed_90d_cents[i] = billed_90;
-        }
-    }
     placed.sort_unstable();
-    let rows = panel.len();
-    Ok((panel, SpilledValues { file, blocks: placed, rows }))
+    // The panel grows as each month's rows are moved in and freed: never held twice.
+    let mut panel = Panel {
+        as_of: Vec::with_capacity(total),
+        customer: Vec::with_capacity(total),
+        values: Vec::new(),
+        open_cents: Vec::with_capacity(total),
+        billed_90d_cents: Vec::with_capacity(total),
+    };
+    for (k, rows) in months.into_iter().enumerate() {
+        panel.as_of.extend(std::iter::repeat_n(ctx.months[k], rows.len()));
+        panel.customer.extend(rows.iter().map(|r| r.0));
+        panel.open_cents.extend(rows.iter().map(|r| r.1));
+        panel.billed_90d_cents.extend(rows.iter().map(|r| r.2));
+    }
+    Ok((panel, SpilledValues { file, blocks: placed, rows: total }))
 }
 
 /// Rows `rows` of the panel as a `features` frame (money in reporting currency units,
