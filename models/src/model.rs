@@ -204,24 +204,30 @@ impl Model {
     /// Calibrated probabilities of every row (row `i` in segment `names[segment[i]]`);
     /// each is bit for bit what [`Model::pd`] gives for the row alone.
     pub fn predict(&self, x: &Array2<f64>, segment: &[u32], names: &[String]) -> Vec<f64> {
+        let rows: Vec<usize> = (0..x.nrows()).collect();
+        self.predict_at(x, &rows, segment, names)
+    }
+
+    /// PDs of rows `rows` of `x` (no copy of them is made); `segment[k]` is the segment of
+    /// row `rows[k]`.
+    pub fn predict_at(&self, x: &Array2<f64>, rows: &[usize], segment: &[u32], names: &[String]) -> Vec<f64> {
         // One portfolio-wide tree ensemble: walk blocks of rows together (see `Gbdt::logits`).
-        if let ([part], None, Some(rows)) = (self.parts.as_slice(), &self.clusters, x.as_slice())
+        if let ([part], None, Some(values)) = (self.parts.as_slice(), &self.clusters, x.as_slice())
             && let Fitted::Gbdt(trees) = &part.fitted
         {
-            let width = x.ncols().max(1);
+            let width = x.ncols();
             let blocks: Vec<Vec<f64>> = rows
-                .par_chunks(width * 256)
+                .par_chunks(256)
                 .map(|block| {
-                    let rows: Vec<&[f64]> = block.chunks(width).collect();
-                    trees.logits(&rows).into_iter().map(|z| part.calibration.apply(z)).collect()
+                    let block: Vec<&[f64]> = block.iter().map(|&i| &values[i * width..(i + 1) * width]).collect();
+                    trees.logits(&block).into_iter().map(|z| part.calibration.apply(z)).collect()
                 })
                 .collect();
             return blocks.concat();
         }
-        x.outer_iter()
-            .into_par_iter()
+        rows.par_iter()
             .zip(segment.par_iter())
-            .map(|(row, &s)| self.pd(row, names.get(s as usize).map_or("", String::as_str)))
+            .map(|(&i, &s)| self.pd(x.row(i), names.get(s as usize).map_or("", String::as_str)))
             .collect()
     }
 

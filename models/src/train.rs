@@ -439,9 +439,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     // At most 100k training rows are the reference population for PSI; these rows and the
     // out-of-time rows are the same for every candidate.
     let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
-    let train_x = sample.x.select(ndarray::Axis(0), &reference);
     let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
-    let oot_x = sample.x.select(ndarray::Axis(0), &split.oot);
     let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
     let mut candidates = Vec::new();
     for &kind in &t.learners {
@@ -512,8 +510,8 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             ));
         }
         for (scope, model, cv) in models {
-            let train_pd = model.predict(&train_x, &train_seg, &sample.segments);
-            let oot_pd = model.predict(&oot_x, &oot_seg, &sample.segments);
+            let train_pd = model.predict_at(&sample.x, &reference, &train_seg, &sample.segments);
+            let oot_pd = model.predict_at(&sample.x, &split.oot, &oot_seg, &sample.segments);
             let oot = Metrics::of(&oot_pd, &y_oot);
             let importance = model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
             candidates.push(Candidate {
