@@ -62,17 +62,11 @@ impl Sample {
         }
     }
 
-    /// The feature values, row-major, for the panel they came from (see [`Sample::from_panel`]).
-    pub fn into_panel_values(self) -> Vec<f64> {
-        self.x.into_raw_vec_and_offset().0
-    }
-
     /// The engine's feature panel with its labels; segments are the customers' first
     /// segment column. The panel's values move into the sample.
     pub fn from_panel(book: &Book, panel: &mut Panel, label: Vec<Option<bool>>, positive: &str) -> Result<Sample> {
         let n = panel.len();
-        // The values move (they are gigabytes on large books); `into_panel_values` gives
-        // them back.
+        // The values move (they are gigabytes on large books).
         let x = Array2::from_shape_vec((n, FEATURES.len()), std::mem::take(&mut panel.values))
             .map_err(|e| ModelError::Data(format!("the panel is not rectangular: {e}")))?;
         let mut sample = Sample::panel_rows(book, panel, label, positive)?;

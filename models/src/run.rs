@@ -337,6 +337,7 @@ pub fn run(
     };
     let mut trained = train(&sample, holdout, &all_rows)?;
     drop(sample);
+    let held = Held { panel, values, rows, labels };
     trained.training.max_train_rows = t.max_train_rows;
     trained.split.train_rows_available = whole.train_rows_available;
     for c in &mut trained.candidates {
@@ -345,71 +346,15 @@ pub fn run(
     lap("training", &mut timings);
     let champion = trained.champion();
     let model = &champion.model;
-    let dates: Vec<std::ops::Range<usize>> = {
-        let mut d = Vec::new();
-        let mut start = 0;
-        while start < panel.len() {
-            let end = start + panel.as_of[start..].partition_point(|&a| a == panel.as_of[start]);
-            d.push(start..end);
-            start = end;
-        }
-        d
-    };
-    let published_from =
-        dates.iter().rev().nth(t.scoring.customer_months - 1).map_or(i32::MIN, |d| panel.as_of[d.start]);
     // Too little invoice history skips the invoice model only; the customer models stand.
-    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &panel, &rows, &values, t) {
+    let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice_model(&ctx, &held, t) {
         Ok((trained, df)) => (Some(trained), df, None),
         Err(ModelError::NotEnoughHistory(why)) => (None, empty_invoice_predictions()?, Some(why)),
         Err(e) => return Err(e),
     };
     lap("invoice_model", &mut timings);
-    // Score every panel row, one month end at a time; reasons only for the rows published
-    // in customer_scores.
     let reference = (!champion.train_pd.is_empty()).then(|| PsiReference::new(&champion.train_pd));
-    let features_table = features_contract();
-    let mut segment_rows = Vec::new();
-    let mut buf = Vec::new();
-    for day in &dates {
-        let as_of = panel.as_of[day.start];
-        let mut scores: Vec<Score> = Vec::with_capacity(day.len());
-        for part in part_ranges(day.len()) {
-            let part = day.start + part.start..day.start + part.end;
-            values.read(part.clone(), &mut buf)?;
-            let f = FEATURES.len();
-            scores.par_extend(part.clone().into_par_iter().map(|i| {
-                let c = panel.customer[i] as usize;
-                let at = (i - part.start) * f;
-                let x = ndarray::ArrayView1::from(&buf[at..at + f]);
-                let account = Account {
-                    exposure_cents: panel.open_cents[i],
-                    credit_limit_cents: book.customers.credit_limit[c],
-                    billed_90d_cents: panel.billed_90d_cents[i],
-                    in_default: labels.in_default[i],
-                };
-                let seg = &rows.segments[rows.segment[i] as usize];
-                if as_of < published_from {
-                    score_row_without_reasons(model, &t.scoring, x, seg, &account)
-                } else {
-                    score_row(model, &t.scoring, x, seg, &account, &describe)
-                }
-            }));
-            let df = features::table(&ctx, &panel, part.clone(), &buf)?;
-            let mut cols = df.columns().to_vec();
-            cols.push(ardent_engine::analytics::frame::boolean_opt(
-                "default_label",
-                labels.label[part.clone()].iter().copied(),
-            ));
-            cols.push(boolean("in_default", labels.in_default[part].iter().copied()));
-            out.rows(&features_table, frame(&features_table, cols)?)?;
-        }
-        segment_rows.extend(segment_scores(&panel, day.clone(), &rows, &scores, &labels, reference.as_ref()));
-        if as_of >= published_from {
-            let df = customer_scores(book, &panel, day.clone(), &rows, &scores, &labels.in_default, &model.id)?;
-            out.rows(&CUSTOMER_SCORES_TABLE, df)?;
-        }
-    }
-    drop(buf);
+    let segment_rows = score_months(&ctx, &held, model, reference.as_ref(), t, out)?;
     lap("scoring", &mut timings);
     let mut sets = vec![&trained];
     let mut tasks = vec!["customer_default"];
@@ -475,6 +420,93 @@ pub fn run(
         (None, None) => {}
     }
     Ok(ModelRun { tables, artifacts, summary, timings })
+}
+
+/// The customer panel as the models stage holds it: its index and labels in memory, its
+/// feature values in a temporary file, and each row's date, customer and segment as a
+/// [`Sample`] without values.
+struct Held {
+    panel: features::Panel,
+    values: features::SpilledValues,
+    rows: Sample,
+    labels: labels::Labels,
+}
+
+impl Held {
+    /// The panel rows of each month end, in order.
+    fn months(&self) -> Vec<std::ops::Range<usize>> {
+        let as_of = &self.panel.as_of;
+        let mut d = Vec::new();
+        let mut start = 0;
+        while start < as_of.len() {
+            let end = start + as_of[start..].partition_point(|&a| a == as_of[start]);
+            d.push(start..end);
+            start = end;
+        }
+        d
+    }
+}
+
+/// Score every panel row, one month end at a time, reading the values back from the spill:
+/// each month's `features` rows, and for the latest `customer_months` its `customer_scores`
+/// rows, go to `out`; returns the `segment_scores` rows. Reasons are formatted only for the
+/// rows published in `customer_scores`.
+fn score_months(
+    ctx: &Context<'_>,
+    held: &Held,
+    model: &crate::model::Model,
+    reference: Option<&PsiReference>,
+    t: &Training,
+    out: &mut dyn TableSink,
+) -> Result<Vec<SegmentRow>> {
+    let Held { panel, values, rows, labels } = held;
+    let dates = held.months();
+    let published_from =
+        dates.iter().rev().nth(t.scoring.customer_months - 1).map_or(i32::MIN, |d| panel.as_of[d.start]);
+    let book = ctx.book;
+    let features_table = features_contract();
+    let mut segment_rows = Vec::new();
+    let mut buf = Vec::new();
+    for day in &dates {
+        let as_of = panel.as_of[day.start];
+        let mut scores: Vec<Score> = Vec::with_capacity(day.len());
+        for part in part_ranges(day.len()) {
+            let part = day.start + part.start..day.start + part.end;
+            values.read(part.clone(), &mut buf)?;
+            let f = FEATURES.len();
+            scores.par_extend(part.clone().into_par_iter().map(|i| {
+                let c = panel.customer[i] as usize;
+                let at = (i - part.start) * f;
+                let x = ndarray::ArrayView1::from(&buf[at..at + f]);
+                let account = Account {
+                    exposure_cents: panel.open_cents[i],
+                    credit_limit_cents: book.customers.credit_limit[c],
+                    billed_90d_cents: panel.billed_90d_cents[i],
+                    in_default: labels.in_default[i],
+                };
+                let seg = &rows.segments[rows.segment[i] as usize];
+                if as_of < published_from {
+                    score_row_without_reasons(model, &t.scoring, x, seg, &account)
+                } else {
+                    score_row(model, &t.scoring, x, seg, &account, &describe)
+                }
+            }));
+            let df = features::table(ctx, panel, part.clone(), &buf)?;
+            let mut cols = df.columns().to_vec();
+            cols.push(ardent_engine::analytics::frame::boolean_opt(
+                "default_label",
+                labels.label[part.clone()].iter().copied(),
+            ));
+            cols.push(boolean("in_default", labels.in_default[part].iter().copied()));
+            out.rows(&features_table, frame(&features_table, cols)?)?;
+        }
+        segment_rows.extend(segment_scores(panel, day.clone(), rows, &scores, labels, reference));
+        if as_of >= published_from {
+            let df = customer_scores(book, panel, day.clone(), rows, &scores, &labels.in_default, &model.id)?;
+            out.rows(&CUSTOMER_SCORES_TABLE, df)?;
+        }
+    }
+    Ok(segment_rows)
 }
 
 fn empty_invoice_predictions() -> Result<DataFrame> {
@@ -726,13 +758,8 @@ fn segment_scores_table(out: &[SegmentRow]) -> Result<DataFrame> {
 /// month end (tens of millions on large books), so its feature matrix is built only for the
 /// rows the model reads: the training subsample, the out-of-time rows and the latest month
 /// end; the split is decided on the whole panel first, exactly as training would.
-fn invoice_model(
-    ctx: &Context<'_>,
-    panel: &features::Panel,
-    customers: &Sample,
-    values: &features::SpilledValues,
-    t: &Training,
-) -> Result<(Trained, DataFrame)> {
+fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Result<(Trained, DataFrame)> {
+    let Held { panel, values, rows: customers, .. } = held;
     let l = &t.invoice_labeling;
     let book = ctx.book;
     let docs = &book.docs;
