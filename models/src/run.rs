@@ -320,13 +320,13 @@ pub fn run(
     let x = ndarray::Array2::from_shape_vec((picked.len(), FEATURES.len()), x)
         .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
     let mut sample = rows.select(&picked, x)?;
-    let mut all_rows = t.clone();
-    all_rows.max_train_rows = usize::MAX;
     // Behavioural segments replace the segment column when asked for; they are fitted on
     // the training rows only, and every panel row gets its cluster.
     let clusters = match t.clusters {
         Some(k) => {
-            let c = Clusters::fit(&sample, &split(&sample, holdout, &all_rows)?.train, k, t.seed)?;
+            let train_rows: Vec<usize> =
+                (0..picked.len()).filter(|&j| whole.train.binary_search(&picked[j]).is_ok()).collect();
+            let c = Clusters::fit(&sample, &train_rows, k, t.seed)?;
             sample.segment = (0..sample.len()).map(|i| c.assign(sample.row(i)) as u32).collect();
             sample.segments = c.names.clone();
             visit(&values, 0..panel.len(), |i, v| rows.segment[i] = c.assign(ndarray::ArrayView1::from(v)) as u32)?;
@@ -335,11 +335,9 @@ pub fn run(
         }
         None => None,
     };
-    let mut trained = train(&sample, holdout, &all_rows)?;
+    let mut trained = train_drawn(&sample, holdout, t, whole.train_rows_available)?;
     drop(sample);
     let held = Held { panel, values, rows, labels };
-    trained.training.max_train_rows = t.max_train_rows;
-    trained.split.train_rows_available = whole.train_rows_available;
     for c in &mut trained.candidates {
         c.model.clusters = clusters.clone();
     }
@@ -420,6 +418,18 @@ pub fn run(
         (None, None) => {}
     }
     Ok(ModelRun { tables, artifacts, summary, timings })
+}
+
+/// Train on `sample`, whose training subsample is already drawn from `available` labelled
+/// training rows: every training row of `sample` is taken, and the model files record `t`'s
+/// `max_train_rows` and the rows that were available.
+fn train_drawn(sample: &Sample, holdout: Holdout, t: &Training, available: usize) -> Result<Trained> {
+    let mut all = t.clone();
+    all.max_train_rows = usize::MAX;
+    let mut trained = train(sample, holdout, &all)?;
+    trained.training.max_train_rows = t.max_train_rows;
+    trained.split.train_rows_available = available;
+    Ok(trained)
 }
 
 /// The customer panel as the models stage holds it: its index and labels in memory, its
@@ -807,12 +817,8 @@ fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Result<(Traine
     let mut it = t.clone();
     it.learners = vec![crate::model::Kind::Gbdt];
     it.per_segment = false;
-    // The subsample is already drawn: training takes every training row of `sample`.
-    it.max_train_rows = usize::MAX;
-    let mut trained = train(&sample, holdout, &it)?;
+    let mut trained = train_drawn(&sample, holdout, &it, available)?;
     drop(sample);
-    trained.training.max_train_rows = t.max_train_rows;
-    trained.split.train_rows_available = available;
     for c in &mut trained.candidates {
         c.model.id = format!("invoice_{}", c.model.id);
     }
