@@ -125,7 +125,11 @@ fn batches_are_ingested_once_and_the_latest_export_wins() {
             f.join(",")
         })
         .collect();
-    write_csv(&drop.join("ledger/ledger_2026-01-05.csv"), &ledger_header, &corrected);
+    // The batch repeats its first correction with another amount: within one export a
+    // repeat is still a duplicate, and the first occurrence is kept.
+    let mut batch = corrected.clone();
+    batch.push(corrected[0].replace("12345.67", "99.99"));
+    write_csv(&drop.join("ledger/ledger_2026-01-05.csv"), &ledger_header, &batch);
     // `validate` checks the new batch together with the archive, and records nothing.
     let state_before = std::fs::read(state.join("batches.json")).unwrap();
     let v = common::ardent(&["validate", "--config", config.to_str().unwrap(), "--set", "models.enabled=false"]);
@@ -138,8 +142,9 @@ fn batches_are_ingested_once_and_the_latest_export_wins() {
     let third = manifest(&out);
     let counts = &third["inputs"][2];
     assert_eq!(counts["input"], "ledger");
-    assert_eq!(counts["rows_read"], ledger.len() as u64 + 5);
+    assert_eq!(counts["rows_read"], ledger.len() as u64 + 6);
     assert_eq!(counts["rows_superseded"], 5);
+    assert_eq!(counts["rows_quarantined"], 6);
     assert_eq!(
         counts["rows_read"].as_u64().unwrap(),
         counts["rows_accepted"].as_u64().unwrap() + counts["rows_quarantined"].as_u64().unwrap()
@@ -162,6 +167,9 @@ fn batches_are_ingested_once_and_the_latest_export_wins() {
         rules.iter().zip(files.iter()).filter(|(r, _)| *r == Some("superseded")).map(|(_, f)| f.unwrap()).collect();
     assert_eq!(superseded.len(), 5);
     assert!(superseded.iter().all(|f| f.ends_with("ledger/ledger_2025-06-30.csv")), "{superseded:?}");
+    let repeats: Vec<&str> =
+        rules.iter().zip(files.iter()).filter(|(r, _)| *r == Some("duplicate_id")).map(|(_, f)| f.unwrap()).collect();
+    assert!(repeats.len() == 1 && repeats[0].ends_with("ledger/ledger_2026-01-05.csv"), "{repeats:?}");
     let v = common::ardent(&["verify", out.to_str().unwrap()]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 }

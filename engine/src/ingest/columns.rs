@@ -12,7 +12,6 @@ use super::parse::{COMMON_DATE_FORMATS, DECIMAL18_MAX, DateParser, DecimalError}
 use super::quarantine::{Entry, QuarantineBuilder, Rule};
 use crate::contracts::MONEY_PRECISION;
 use crate::error::{EngineError, Result};
-use crate::ids::IdSet;
 
 /// A failure recorded on a row: the rule and the canonical column.
 pub type Failure = (Rule, &'static str);
@@ -30,11 +29,13 @@ pub struct FileCheck<'a> {
     /// Row number in the file of the frame's first row, minus one (frames are chunks of a
     /// file).
     pub first_row: usize,
-    /// Ids accepted from this file so far (when the input's latest export wins, a repeat
-    /// within one file is still a duplicate).
-    pub file_ids: IdSet,
+    /// Index of this file among the input's files.
+    pub file_index: u32,
+    /// When the latest export wins, for every id number of the input's id set: the index of
+    /// the file that last accepted it (a repeat within one file is still a duplicate).
+    pub id_files: Vec<u32>,
     /// When the latest export wins: for every accepted row in order, the number of its id in
-    /// the input's id set (see [`IdSet::insert_numbered`]).
+    /// the input's id set (see [`crate::ids::IdSet::insert_numbered`]).
     pub id_numbers: Vec<u32>,
 }
 
@@ -80,7 +81,8 @@ impl<'a> FileCheck<'a> {
             verdict: vec![None; frame.height()],
             detail: Default::default(),
             first_row: 0,
-            file_ids: IdSet::new(),
+            file_index: 0,
+            id_files: Vec::new(),
             id_numbers: Vec::new(),
         })
     }
@@ -274,7 +276,17 @@ impl<'a> FileCheck<'a> {
         let pow = |k: u32| 10i128.pow(k);
         let mut bad: Vec<(usize, String, DecimalError)> = Vec::new();
         let mut present = 0usize;
-        let values: Vec<Option<i128>> = match col.dtype() {
+        // Every accepted value fits DECIMAL(18, scale), hence i64; larger ones (typed inputs
+        // such as Parquet DECIMAL(38,s) can hold them) fail as overflows.
+        let narrow = |i: usize, x: i128, bad: &mut Vec<(usize, String, DecimalError)>| {
+            if x.abs() <= DECIMAL18_MAX {
+                Some(x as i64)
+            } else {
+                bad.push((i, x.to_string(), DecimalError::Overflow));
+                None
+            }
+        };
+        let values: Vec<Option<i64>> = match col.dtype() {
             DataType::Decimal(_, s) => {
                 let s = *s as u32;
                 let ca = col.decimal().map_err(EngineError::polars(ctx()))?;
@@ -284,13 +296,20 @@ impl<'a> FileCheck<'a> {
                     .map(|(i, v)| {
                         let v = v?;
                         present += 1;
-                        if s <= scale {
-                            Some(v * pow(scale - s))
+                        let scaled = if s <= scale {
+                            v.checked_mul(pow(scale - s))
                         } else if v % pow(s - scale) == 0 {
                             Some(v / pow(s - scale))
                         } else {
                             bad.push((i, v.to_string(), DecimalError::Precision));
-                            None
+                            return None;
+                        };
+                        match scaled {
+                            Some(x) => narrow(i, x, &mut bad),
+                            None => {
+                                bad.push((i, v.to_string(), DecimalError::Overflow));
+                                None
+                            }
                         }
                     })
                     .collect()
@@ -299,10 +318,11 @@ impl<'a> FileCheck<'a> {
                 let c = col.cast(&DataType::Int64).map_err(EngineError::polars(ctx()))?;
                 let ca = c.i64().map_err(EngineError::polars(ctx()))?;
                 ca.iter()
-                    .map(|v| {
+                    .enumerate()
+                    .map(|(i, v)| {
                         let v = v?;
                         present += 1;
-                        Some(i128::from(v) * pow(scale))
+                        narrow(i, i128::from(v) * pow(scale), &mut bad)
                     })
                     .collect()
             }
@@ -316,7 +336,7 @@ impl<'a> FileCheck<'a> {
                         let s = clean(v)?;
                         present += 1;
                         match numbers.parse_scaled(s, scale) {
-                            Ok(x) => Some(x),
+                            Ok(x) => narrow(i, x, &mut bad),
                             Err(e) => {
                                 bad.push((i, s.to_string(), e));
                                 None
@@ -326,16 +346,6 @@ impl<'a> FileCheck<'a> {
                     .collect()
             }
         };
-        // Typed inputs (Parquet DECIMAL(38,s), integers) can hold more than DECIMAL(18,s).
-        let mut values = values;
-        for (i, v) in values.iter_mut().enumerate() {
-            if let Some(x) = *v
-                && x.abs() > DECIMAL18_MAX
-            {
-                bad.push((i, x.to_string(), DecimalError::Overflow));
-                *v = None;
-            }
-        }
         let syntax = bad.iter().filter(|(_, _, e)| *e == DecimalError::Syntax).count();
         if syntax > 0 && syntax * 2 > present {
             let (row, value) = bad
@@ -357,8 +367,6 @@ impl<'a> FileCheck<'a> {
         for (i, _, _) in &bad {
             self.fail(*i, invalid, canonical);
         }
-        // Every accepted value fits DECIMAL(18, scale), hence i64.
-        let values: Vec<Option<i64>> = values.into_iter().map(|v| v.and_then(|v| i64::try_from(v).ok())).collect();
         Ok(self.finish_nulls(values, canonical, nullable))
     }
 

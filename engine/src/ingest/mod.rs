@@ -269,19 +269,17 @@ fn validate_input(
                 }
             }
         });
-        let mut file_ids = (usize::MAX, IdSet::new());
+        let mut id_files = Vec::new();
         for chunk in rx {
             let Chunk { file, frame, first_row, read_ms } = chunk?;
             let t1 = Instant::now();
             let source = &sources[file];
             let mut check = FileCheck::new(input, &source.path, files[file].name.clone(), &frame)?;
             check.first_row = first_row;
-            if file_ids.0 != file {
-                file_ids = (file, IdSet::new());
-            }
-            check.file_ids = std::mem::take(&mut file_ids.1);
+            check.file_index = file as u32;
+            check.id_files = std::mem::take(&mut id_files);
             let accepted = validate_chunk(&mut check)?;
-            file_ids.1 = std::mem::take(&mut check.file_ids);
+            id_files = std::mem::take(&mut check.id_files);
             let rejected = check.quarantine(&mut q, fx_configured)?;
             let read = frame.height() as u64;
             debug_assert_eq!(read, accepted.height() as u64 + rejected, "{}: rows must add up", files[file].name);

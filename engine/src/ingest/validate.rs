@@ -107,20 +107,23 @@ fn check_unique(c: &mut FileCheck<'_>, ids: &TextCol<'_>, column: &'static str, 
     let typical = ids.values.iter().flatten().next().map_or(8, |s| s.len());
     seen.reserve(ids.values.len(), typical);
     if c.spec.latest_wins && super::replaceable_id(c.spec.kind).is_some() {
-        let mut this_file = std::mem::take(&mut c.file_ids);
-        this_file.reserve(ids.values.len(), typical);
+        let file = c.file_index;
         for (i, id) in ids.values.iter().enumerate() {
-            if let Some(id) = id
-                && c.ok(i)
-            {
-                if !this_file.insert(id) {
-                    c.fail(i, Rule::DuplicateId, column);
-                } else {
-                    c.id_numbers.push(seen.insert_numbered(id).0);
-                }
+            let Some(id) = id else { continue };
+            if !c.ok(i) {
+                continue;
             }
+            let (number, new) = seen.insert_numbered(id);
+            if new {
+                c.id_files.push(file);
+            } else if c.id_files[number as usize] == file {
+                c.fail(i, Rule::DuplicateId, column);
+                continue;
+            } else {
+                c.id_files[number as usize] = file;
+            }
+            c.id_numbers.push(number);
         }
-        c.file_ids = this_file;
         return;
     }
     for (i, id) in ids.values.iter().enumerate() {
