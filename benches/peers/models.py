@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
     cargo run --release -p ardent-bench --example models -- DATA_DIR --export MATRIX_DIR
-    python benches/peers/models.py MATRIX_DIR
+    python benches/peers/models.py MATRIX_DIR [--json]
 
 The first command builds the point-in-time panel of a generated data set, trains every
 model, and exports the training and out-of-time matrices. This script then times one fit
@@ -61,6 +61,11 @@ def main():
         ("gbdt", "ardent (histogram, 2 threads)", ardent["gbdt_auc"], ardent["gbdt_log_loss"], ardent["gbdt_fit_s"]),
         ("gbdt", "LightGBM 2 threads", roc_auc_score(y_oot, q), log_loss(y_oot, q), gb_s),
     ]
+    if "--json" in sys.argv:
+        print(json.dumps({"rows": ardent["rows"], "design_columns": ardent["design_columns"],
+                          "ardent_fit_s": rows[0][4], "ardent_auc": rows[0][2],
+                          "sklearn_fit_s": rows[1][4], "sklearn_auc": rows[1][2]}))
+        return
     print(f"{ardent['rows']} training rows, {x.shape[1]} features ({ardent['design_columns']} logistic design columns), {len(y_oot)} out-of-time rows")
     print(f"{'learner':<9} {'implementation':<30} {'oot_auc':>8} {'log_loss':>9} {'fit_s':>7}")
     for r in rows:
