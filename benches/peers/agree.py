@@ -60,7 +60,6 @@ def check(con, out, result, table):
     for cond in conds:
         bad = con.sql(f"SELECT count(*) FROM a JOIN p ON {on} WHERE {cond}").fetchone()[0]
         if bad:
-            sample = con.sql(f"SELECT {', '.join('a.' + k for k in keys)}, {cond.split(' ')[0]} FROM a JOIN p ON {on} WHERE {cond} LIMIT 3").fetchall()
             col = cond.split(".")[1].split(" ")[0].rstrip(")")
             sample = con.sql(f"SELECT {', '.join('a.' + k for k in keys)}, a.{col}, p.{col} FROM a JOIN p ON {on} WHERE {cond} LIMIT 3").fetchall()
             return f"{table}: {bad} of {n_a} rows differ ({cond}); e.g. {sample}"

@@ -66,12 +66,10 @@ SELECT invoice_id, customer_id, date, source_type, CAST(amount * 100 AS BIGINT) 
        source_id, CAST(source_amount * 100 AS BIGINT) AS source_cents
 FROM read_parquet('{out}/applications.parquet');
 
--- Cumulative paid / credited / written off per receivable at each date it changed.
+-- Cumulative applications per receivable at each date they changed.
 CREATE TEMP TABLE app_days AS
 SELECT invoice_id, date,
-       sum(sum(cents) FILTER (WHERE source_type = 'payment')) OVER w AS paid,
-       sum(sum(cents) FILTER (WHERE source_type = 'credit_memo')) OVER w AS credited,
-       sum(sum(cents) FILTER (WHERE source_type = 'write_off')) OVER w AS written_off,
+       sum(sum(cents)) OVER w AS applied,
        bool_or(bool_or(source_type = 'write_off')) OVER w AS any_write_off
 FROM apps GROUP BY invoice_id, date
 WINDOW w AS (PARTITION BY invoice_id ORDER BY date ROWS UNBOUNDED PRECEDING);
@@ -82,7 +80,7 @@ FROM docs d
 LEFT JOIN (
     SELECT a.invoice_id, min(a.date) AS date, arg_min(a.any_write_off, a.date) AS any_write_off
     FROM app_days a JOIN docs x ON x.doc_id = a.invoice_id
-    WHERE coalesce(a.paid, 0) + coalesce(a.credited, 0) + coalesce(a.written_off, 0) >= x.amt
+    WHERE a.applied >= x.amt
     GROUP BY a.invoice_id
 ) c ON c.invoice_id = d.doc_id
 WHERE d.doc_type IN ('invoice', 'debit_memo');

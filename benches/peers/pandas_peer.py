@@ -30,6 +30,8 @@ def read(path, columns, money=(), rates=()):
         col = t.column(name)
         if name in money or name in rates:
             scale = 100 if name in money else D
+            # Exact: every value here has at most 10 significant digits after scaling
+            # (cents below 2^53), so the float round trip returns the same integer.
             out[name] = np.round(pc.cast(col, pa.float64()).to_numpy() * scale).astype(np.int64)
         else:
             out[name] = col.to_pandas()
@@ -156,11 +158,11 @@ def main():
     flows = with_all(docs, ["t"], ["credit_sales", "write_offs"])
     payments["t"] = month_end(payments["payment_date"])
     collected = with_all(payments.rename(columns={"amount_reporting": "cash_collected"}), ["t"], ["cash_collected"])
-    pa_ = apps[apps["source_type"] == "payment"].merge(payments[["payment_id", "fx_rate"]], left_on="source_id",
+    pay_apps = apps[apps["source_type"] == "payment"].merge(payments[["payment_id", "fx_rate"]], left_on="source_id",
                                                        right_on="payment_id")
-    pa_["cash_applied"] = half_even(pa_["source_amount"].values * pa_["fx_rate"].values)
-    pa_ = pa_.merge(customers, on="customer_id")
-    applied = with_all(pa_, ["t"], ["cash_applied"])
+    pay_apps["cash_applied"] = half_even(pay_apps["source_amount"].values * pay_apps["fx_rate"].values)
+    pay_apps = pay_apps.merge(customers, on="customer_id")
+    applied = with_all(pay_apps, ["t"], ["cash_applied"])
     paid = recv[recv["closed"].notna() & ~recv["any_wo"].fillna(False).astype(bool)].copy()
     paid["t"] = month_end(paid["closed"])
     paid["invoices_paid"] = 1
@@ -175,7 +177,9 @@ def main():
     window = []
     for (dim, seg), s in daily.groupby(["dimension", "segment"]):
         s = s.set_index("day")["credit_sales"].sort_index().cumsum()
-        at = lambda d: s.iloc[s.index.searchsorted(d, side="right") - 1] if s.index.searchsorted(d, side="right") else 0
+        # Cumulative sales up to each date (0 before the first).
+        cum = np.concatenate([[0], s.values])
+        at = lambda d: cum[s.index.searchsorted(d, side="right")]
         for t in months:
             window.append((t, dim, seg, at(t) - at(t - np.timedelta64(90, "D"))))
     window = pd.DataFrame(window, columns=["t", "dimension", "segment", "sales_90"])
@@ -186,10 +190,10 @@ def main():
     for part in [balances, flows, collected, applied, paid, window]:
         kpi = kpi.merge(part, on=keys, how="left")
     kpi = kpi.sort_values(keys).reset_index(drop=True)
-    money = ["ar_end", "ar_current", "ar_delinquent", "ar_90", "open_invoices", "delinquent_n", "credit_sales",
+    sums = ["ar_end", "ar_current", "ar_delinquent", "ar_90", "open_invoices", "delinquent_n", "credit_sales",
              "write_offs", "cash_collected", "cash_applied", "invoices_paid", "paid_days", "paid_amount",
              "paid_amount_days", "paid_amount_late"]
-    kpi[money] = kpi[money].fillna(0).astype(np.int64)
+    kpi[sums] = kpi[sums].fillna(0).astype(np.int64)
     kpi["ar_begin"] = kpi.groupby(["dimension", "segment"])["ar_end"].shift(1).fillna(0).astype(np.int64)
     full = kpi["t"] - np.timedelta64(89, "D") >= first
     kpi["dso_standard"] = np.where(full & (kpi["sales_90"] > 0), kpi["ar_end"] / kpi["sales_90"] * 90, np.nan)

@@ -271,7 +271,12 @@ fn invoice_panel(l: &Ledger) -> Vec<(i32, String, Vec<u64>)> {
             (
                 inv.rows[i].as_of,
                 b.docs.id.get(inv.rows[i].doc as usize).to_string(),
-                inv.features(&b, p.row(inv.rows[i].customer_row as usize), i).iter().map(|v| v.to_bits()).collect(),
+                // In model order: the invoice's features, then its customer row's.
+                inv.invoice_features(&b, i)
+                    .iter()
+                    .chain(p.row(inv.rows[i].customer_row as usize))
+                    .map(|v| v.to_bits())
+                    .collect(),
             )
         })
         .collect()

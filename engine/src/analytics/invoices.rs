@@ -103,14 +103,6 @@ impl InvoicePanel {
             if docs.disputed[d] { 1.0 } else { 0.0 },
         ]
     }
-
-    /// The invoice and customer features of row `i`, in model order; `customer` are the
-    /// features of its customer row (row `customer_row[i]` of the customer panel).
-    pub fn features(&self, book: &Book, customer: &[f64], i: usize) -> Vec<f64> {
-        let mut v = self.invoice_features(book, i).to_vec();
-        v.extend_from_slice(customer);
-        v
-    }
 }
 
 /// Names of the model's features: the invoice's, then the customer's.
