@@ -43,15 +43,19 @@ pub struct TrainingInfo {
     pub out_of_time_to: String,
     pub out_of_time_rows: usize,
     pub holdout: String,
-    pub folds: usize,
+    /// How the model was validated and calibrated in time (`models.validation`), readable.
+    #[serde(default)]
+    pub validation: String,
     pub seed: u64,
     pub learner_params: serde_json::Value,
 }
 
-/// Cross-validation and out-of-time metrics.
+/// In-time validation and out-of-time metrics.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricsInfo {
-    pub cross_validation: Vec<Metrics>,
+    /// One per cross-validation fold, or one for the held-out customers.
+    #[serde(alias = "cross_validation")]
+    pub validation: Vec<Metrics>,
     pub out_of_time: Metrics,
     pub out_of_time_calibration: Vec<Bin>,
     #[serde(with = "crate::json_float")]
@@ -102,12 +106,12 @@ pub fn model_file(
             out_of_time_to: day(s.oot_window.1),
             out_of_time_rows: s.oot.len(),
             holdout: s.holdout.clone(),
-            folds: trained.training.folds,
+            validation: trained.training.validation.describe(),
             seed: trained.training.seed,
             learner_params: learner_params(trained, c),
         },
         metrics: MetricsInfo {
-            cross_validation: c.cv.clone(),
+            validation: c.cv.clone(),
             out_of_time: c.oot,
             out_of_time_calibration: c.oot_calibration.clone(),
             out_of_time_psi: c.oot_psi,
@@ -134,8 +138,8 @@ pub fn model_card(f: &ModelFile, importance: &[f64], champion_reason: &str) -> S
     s += &format!("- **Predicts**: probability that {}\n", f.label);
     s += &format!("- **Champion**: {}\n", if f.champion { format!("yes — {champion_reason}") } else { "no".into() });
     s += &format!(
-        "- **Training**: {} rows (of {} labelled) observed {} to {}, {} customer-grouped folds, seed {}\n",
-        t.train_rows, t.train_rows_available, t.train_from, t.train_to, t.folds, t.seed
+        "- **Training**: {} rows (of {} labelled) observed {} to {}; {}; seed {}\n",
+        t.train_rows, t.train_rows_available, t.train_from, t.train_to, t.validation, t.seed
     );
     s += &format!(
         "- **Out of time**: {} rows observed {} to {} ({})\n\n",
@@ -155,8 +159,8 @@ pub fn model_card(f: &ModelFile, importance: &[f64], champion_reason: &str) -> S
     ] {
         s += &format!("| {name} | {v:.4} |\n");
     }
-    let cv_auc: Vec<String> = f.metrics.cross_validation.iter().map(|m| format!("{:.4}", m.auc)).collect();
-    s += &format!("\nCross-validation AUC by fold: {}.\n", cv_auc.join(", "));
+    let cv_auc: Vec<String> = f.metrics.validation.iter().map(|m| format!("{:.4}", m.auc)).collect();
+    s += &format!("\nIn-time validation AUC (held-out customers, or per fold): {}.\n", cv_auc.join(", "));
     s += &format!(
         "Calibration: {}.\n\n",
         if f.metrics.calibrated {

@@ -9,8 +9,9 @@
 //! benchmark script compares its AUC with LightGBM's on the same matrix
 //! (`benches/peers/models.py`).
 //!
-//! Deterministic whatever the thread count: histograms are built per feature in parallel but
-//! each is summed in row order; split ties go to the lower feature and bin.
+//! Deterministic whatever the thread count: a large leaf's histogram is built in parallel parts
+//! of fixed row ranges, each summed in row order and the parts added in order; split ties go
+//! to the lower feature and bin.
 
 use linfa::dataset::DatasetBase;
 use linfa::param_guard::ParamGuard;
@@ -264,72 +265,89 @@ struct Split {
     left: Sum,
 }
 
-/// Histograms of one leaf: `bins_of[f]` bins per feature, flattened.
+/// Histograms of one leaf: `offsets[f + 1] - offsets[f]` bins per feature, flattened.
 type Hist = Vec<Sum>;
 
+/// Leaves with more rows than this build their histogram in parallel parts of this many rows
+/// (summed in order, so the result does not depend on the thread count).
+const HIST_PART: usize = 65_536;
+
 struct Grower<'a> {
-    bins: &'a [Vec<u8>],
+    /// The bin of every (row, feature), row-major: row `r`'s bins are
+    /// `bins[r * features..(r + 1) * features]`. Building a histogram reads each row's bins
+    /// from one cache line (LightGBM's row-wise mode), instead of one scattered read per
+    /// feature from a column per feature: on `m` a fit takes about 30% less time.
+    bins: &'a [u8],
+    /// The same bins a column per feature: partitioning a leaf reads one feature of its rows
+    /// in ascending order, which a column serves from neighbouring cache lines.
+    columns: &'a [Vec<u8>],
+    features: usize,
     offsets: Vec<usize>,
+    /// Bin edges per feature (see [`edges`]).
+    upper: &'a [Vec<f64>],
     p: &'a ValidGbdtParams,
 }
 
 impl Grower<'_> {
     fn hist(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Hist {
-        // Gradients of the leaf's rows gathered once, read in order by every feature.
-        let gh: Vec<(f64, f64)> = rows.iter().map(|&r| (g[r as usize], h[r as usize])).collect();
-        let parts: Vec<Vec<Sum>> = self
-            .bins
-            .par_iter()
-            .enumerate()
-            .map(|(f, col)| {
-                let mut hist = vec![Sum::default(); self.offsets[f + 1] - self.offsets[f]];
-                for (&r, &(g, h)) in rows.iter().zip(&gh) {
-                    let s = &mut hist[col[r as usize] as usize];
-                    s.g += g;
-                    s.h += h;
+        let width = self.offsets[self.features];
+        let fill = |rows: &[u32]| {
+            let mut hist = vec![Sum::default(); width];
+            for &r in rows {
+                let r = r as usize;
+                let (gr, hr) = (g[r], h[r]);
+                let row_bins = &self.bins[r * self.features..(r + 1) * self.features];
+                for (&offset, &b) in self.offsets.iter().zip(row_bins) {
+                    let s = &mut hist[offset + b as usize];
+                    s.g += gr;
+                    s.h += hr;
                     s.n += 1;
                 }
-                hist
-            })
-            .collect();
-        parts.concat()
+            }
+            hist
+        };
+        if rows.len() <= HIST_PART {
+            return fill(rows);
+        }
+        let parts: Vec<Hist> = rows.par_chunks(HIST_PART).map(fill).collect();
+        let mut parts = parts.into_iter();
+        let mut hist = parts.next().unwrap_or_else(|| vec![Sum::default(); width]);
+        for part in parts {
+            hist.iter_mut().zip(&part).for_each(|(a, b)| a.add(*b));
+        }
+        hist
     }
 
     fn best(&self, hist: &Hist, total: Sum) -> Option<Split> {
         let l2 = self.p.lambda_l2;
         let min_n = self.p.min_data_in_leaf as u32;
         let parent = total.score(l2);
-        let per_feature: Vec<Option<Split>> = (0..self.bins.len())
-            .into_par_iter()
-            .map(|f| {
-                let hf = &hist[self.offsets[f]..self.offsets[f + 1]];
-                let missing = hf[0];
-                let mut best: Option<Split> = None;
-                let mut acc = Sum::default();
-                for (b, &bin) in hf.iter().enumerate().take(hf.len().saturating_sub(1)).skip(1) {
-                    acc.add(bin);
-                    for missing_left in [false, true] {
-                        let mut left = acc;
-                        if missing_left {
-                            left.add(missing);
-                        }
-                        let right = total.minus(left);
-                        if left.n < min_n || right.n < min_n || left.h < 1e-3 || right.h < 1e-3 {
-                            continue;
-                        }
-                        let gain = left.score(l2) + right.score(l2) - parent;
-                        if gain > 1e-12 && best.is_none_or(|s| gain > s.gain) {
-                            best = Some(Split { gain, feature: f, bin: b as u8, missing_left, left });
-                        }
+        // A few thousand bins: cheaper in one pass than as parallel tasks.
+        let mut best: Option<Split> = None;
+        for f in 0..self.features {
+            let hf = &hist[self.offsets[f]..self.offsets[f + 1]];
+            let missing = hf[0];
+            let mut acc = Sum::default();
+            for (b, &bin) in hf.iter().enumerate().take(hf.len().saturating_sub(1)).skip(1) {
+                acc.add(bin);
+                for missing_left in [false, true] {
+                    let mut left = acc;
+                    if missing_left {
+                        left.add(missing);
+                    }
+                    let right = total.minus(left);
+                    if left.n < min_n || right.n < min_n || left.h < 1e-3 || right.h < 1e-3 {
+                        continue;
+                    }
+                    let gain = left.score(l2) + right.score(l2) - parent;
+                    // Ties go to the lower feature and bin (the first found).
+                    if gain > 1e-12 && best.is_none_or(|s| gain > s.gain) {
+                        best = Some(Split { gain, feature: f, bin: b as u8, missing_left, left });
                     }
                 }
-                best
-            })
-            .collect();
-        per_feature.into_iter().flatten().fold(None, |best: Option<Split>, s| match best {
-            Some(b) if b.gain >= s.gain => Some(b),
-            _ => Some(s),
-        })
+            }
+        }
+        best
     }
 }
 
@@ -349,8 +367,8 @@ fn leaf_value(s: Sum, p: &ValidGbdtParams) -> f64 {
 /// Grow one tree on gradients `g`, hessians `h`; adds its output to `scores`.
 fn grow(
     gr: &Grower<'_>,
-    upper: &[Vec<f64>],
     order: &mut [u32],
+    scratch: &mut Vec<u32>,
     g: &[f64],
     h: &[f64],
     scores: &mut [f64],
@@ -380,26 +398,35 @@ fn grow(
         let leaf = leaves.swap_remove(li);
         let Some(s) = leaf.split else { break };
         gain[s.feature] += s.gain;
-        // Stable partition of the leaf's rows: left rows first, both in their old order.
-        let col = &gr.bins[s.feature];
-        let rows = &mut order[leaf.start..leaf.end];
+        // Stable partition of the leaf's rows in place: left rows first, both in their old
+        // order (right rows wait in `scratch`).
+        let column = &gr.columns[s.feature];
         let goes_left = |r: u32| {
-            let b = col[r as usize];
+            let b = column[r as usize];
             if b == 0 { s.missing_left } else { b <= s.bin }
         };
-        let (l_rows, r_rows): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&r| goes_left(r));
-        let mid = leaf.start + l_rows.len();
-        rows[..l_rows.len()].copy_from_slice(&l_rows);
-        rows[l_rows.len()..].copy_from_slice(&r_rows);
+        scratch.clear();
+        let mut mid = leaf.start;
+        for k in leaf.start..leaf.end {
+            let r = order[k];
+            if goes_left(r) {
+                order[mid] = r;
+                mid += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        order[mid..leaf.end].copy_from_slice(scratch);
+        let (l_len, r_len) = (mid - leaf.start, leaf.end - mid);
         let right_total = leaf.total.minus(s.left);
         // Build the smaller child's histogram, subtract for the larger.
         let (small, small_is_left) =
-            if l_rows.len() <= r_rows.len() { (&order[leaf.start..mid], true) } else { (&order[mid..leaf.end], false) };
+            if l_len <= r_len { (&order[leaf.start..mid], true) } else { (&order[mid..leaf.end], false) };
         let small_hist = gr.hist(small, g, h);
         let large_hist: Hist = leaf.hist.iter().zip(&small_hist).map(|(a, b)| a.minus(*b)).collect();
         let (l_hist, r_hist) = if small_is_left { (small_hist, large_hist) } else { (large_hist, small_hist) };
         let (l_node, r_node) = (nodes.len(), nodes.len() + 1);
-        let threshold = upper[s.feature].get(s.bin as usize - 1).copied().unwrap_or(f64::INFINITY);
+        let threshold = gr.upper[s.feature].get(s.bin as usize - 1).copied().unwrap_or(f64::INFINITY);
         let parent = &mut nodes[leaf.node];
         parent.feature = s.feature as u32;
         parent.threshold = threshold;
@@ -440,13 +467,20 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], p: &ValidGbdtParams) -> Result<Gb
         )));
     }
     let upper: Vec<Vec<f64>> = (0..x.ncols()).into_par_iter().map(|f| edges(x.column(f), p.max_bins)).collect();
-    let bins: Vec<Vec<u8>> =
-        (0..x.ncols()).into_par_iter().map(|f| x.column(f).iter().map(|&v| bin_of(&upper[f], v)).collect()).collect();
+    let features = x.ncols();
+    let mut bins = vec![0u8; n * features];
+    bins.par_chunks_mut(features.max(1)).zip(x.axis_iter(ndarray::Axis(0))).for_each(|(out, row)| {
+        for ((o, &v), u) in out.iter_mut().zip(row.iter()).zip(&upper) {
+            *o = bin_of(u, v);
+        }
+    });
+    let columns: Vec<Vec<u8>> =
+        (0..features).into_par_iter().map(|f| (0..n).map(|r| bins[r * features + f]).collect()).collect();
     let mut offsets = vec![0];
     for u in &upper {
         offsets.push(offsets.last().copied().unwrap_or(0) + u.len() + 2);
     }
-    let grower = Grower { bins: &bins, offsets, p };
+    let grower = Grower { bins: &bins, columns: &columns, features, offsets, upper: &upper, p };
     let init = logit(positives as f64 / n as f64);
     let mut scores = vec![init; n];
     let mut g = vec![0.0; n];
@@ -454,6 +488,7 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], p: &ValidGbdtParams) -> Result<Gb
     let mut gain = vec![0.0; x.ncols()];
     let mut trees = Vec::with_capacity(p.n_trees);
     let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut scratch = Vec::with_capacity(n);
     for _ in 0..p.n_trees {
         g.par_iter_mut().zip(h.par_iter_mut()).zip(scores.par_iter().zip(y.par_iter())).for_each(
             |((g, h), (s, &y))| {
@@ -465,7 +500,7 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], p: &ValidGbdtParams) -> Result<Gb
         // Each tree starts from the rows in index order, so the sums never depend on the
         // previous tree's partition.
         order.iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);
-        let tree = grow(&grower, &upper, &mut order, &g, &h, &mut scores, &mut gain);
+        let tree = grow(&grower, &mut order, &mut scratch, &g, &h, &mut scores, &mut gain);
         let stump = tree.nodes.len() == 1;
         trees.push(tree);
         if stump {

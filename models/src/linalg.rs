@@ -37,7 +37,14 @@ pub fn solve_spd(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
 
 /// `ln(1 + e^x)` without overflow.
 pub fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+    softplus_sigmoid(x).0
+}
+
+/// `softplus(x)` and `sigmoid(x)` from one exponential, bit for bit what each computes alone.
+pub fn softplus_sigmoid(x: f64) -> (f64, f64) {
+    let t = (-x.abs()).exp();
+    let softplus = if x > 0.0 { x + t.ln_1p() } else { t.ln_1p() };
+    (softplus, if x >= 0.0 { 1.0 / (1.0 + t) } else { t / (1.0 + t) })
 }
 
 /// The logistic function.
@@ -78,5 +85,8 @@ mod tests {
         assert!(softplus(-1000.0) >= 0.0 && softplus(-1000.0) < 1e-300);
         assert!((sigmoid(logit(0.3)) - 0.3).abs() < 1e-12);
         assert_eq!(sigmoid(-1000.0), 0.0);
+        for x in [-800.0, -30.5, -1.0, -1e-9, 0.0, 1e-9, 0.7, 40.0, 800.0] {
+            assert_eq!(softplus_sigmoid(x).1.to_bits(), sigmoid(x).to_bits(), "sigmoid at {x}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! The models stage of `ardent run`: from the engine's book and cash applications to the
 //! published model tables and artifacts.
 //!
-//! feature panel + labels (engine) → [`Sample`] → [`train`] (every learner, folds and
-//! segments in parallel) → champion → scores of every panel row → tables `features`,
+//! feature panel + labels (engine) → [`Sample`] → [`train`] (every learner, validation fit and
+//! segment in parallel) → champion → scores of every panel row → tables `features`,
 //! `model_metrics`, `model_calibration`, `feature_importance`, `customer_scores`,
 //! `segment_scores`, `invoice_predictions` (from the invoice-level model), and
 //! `models/<model_id>/` artifacts.
@@ -63,11 +63,16 @@ pub fn features_contract() -> TableContract {
 /// `model_metrics`.
 pub static MODEL_METRICS_TABLE: TableContract = TableContract {
     name: "model_metrics",
-    doc: "Every candidate model's metrics per cross-validation fold and out of time; the champion is flagged",
+    doc: "Every candidate model's metrics in time (held-out customers, or per cross-validation fold) and out of time; the champion is flagged",
     columns: Cow::Borrowed(&[
         out("model_id", O::Text, false, "Model (learner, and `_by_segment` for one model per segment)"),
         out("learner", O::Text, false, "logistic, scorecard or gbdt"),
-        out("sample", O::Text, false, "cv_fold_<k> (out-of-fold, in time) or out_of_time"),
+        out(
+            "sample",
+            O::Text,
+            false,
+            "validation (held-out customers, in time), cv_fold_<k> (out-of-fold, in time) or out_of_time",
+        ),
         out("rows", O::Count, false, "Rows evaluated"),
         out("positives", O::Count, false, "Defaults among them"),
         out("auc", O::Float, true, "Area under the ROC curve"),
@@ -546,7 +551,7 @@ fn metrics_table(sets: &[&Trained]) -> Result<DataFrame> {
     for (s, trained) in sets.iter().enumerate() {
         for (k, c) in trained.candidates.iter().enumerate() {
             for (f, m) in c.cv.iter().enumerate() {
-                rows.push(((s, k), format!("cv_fold_{}", f + 1), *m, None));
+                rows.push(((s, k), trained.training.validation.sample_name(f), *m, None));
             }
             rows.push(((s, k), "out_of_time".to_string(), c.oot, Some(c.oot_psi)));
         }

@@ -1,6 +1,6 @@
-//! Training: the out-of-time split, grouped cross-validation folds, every (learner × scope ×
-//! fold) fit run in parallel with rayon, calibration on out-of-fold predictions, out-of-time
-//! evaluation, and the champion.
+//! Training: the out-of-time split, in-time validation (a held-out share of customers, or
+//! customer-grouped cross-validation folds), every (learner × scope × fit) run in parallel with
+//! rayon, calibration on held-out predictions, out-of-time evaluation, and the champion.
 //!
 //! [`TrainParams`] (`[models]` in a pipeline config) → `check()` → [`Training`] →
 //! [`train`]`(&Sample, …)` → [`Trained`]: the candidates with their metrics, ready for
@@ -47,7 +47,15 @@ pub struct TrainParams {
     pub invoice_label: InvoiceLabelParams,
     /// Learners to train. Default all: `["logistic", "scorecard", "gbdt"]`.
     pub learners: Vec<String>,
-    /// Cross-validation folds, grouped by customer. Default 3.
+    /// How each model is validated and calibrated in time. `holdout` (the default): fitted
+    /// once, on the training rows of all but a seeded `holdout_share` of customers, and
+    /// calibrated on those customers' rows. `folds`: fitted once per customer-grouped
+    /// cross-validation fold and once more on every training row, and calibrated on the
+    /// out-of-fold predictions — `folds + 1` fits per model, for per-fold metrics.
+    pub validation: ValidationKind,
+    /// Share of training customers held out by `validation = "holdout"`. Default 0.2.
+    pub holdout_share: f64,
+    /// Cross-validation folds of `validation = "folds"`, grouped by customer. Default 3.
     pub folds: usize,
     /// The last this many labelled observation dates are the out-of-time sample. Default 6.
     pub oot_months: usize,
@@ -81,6 +89,8 @@ impl Default for TrainParams {
             scores: ScoreParams::default(),
             invoice_label: InvoiceLabelParams::default(),
             learners: vec!["logistic".into(), "scorecard".into(), "gbdt".into()],
+            validation: ValidationKind::Holdout,
+            holdout_share: 0.2,
             folds: 3,
             oot_months: 6,
             per_segment: true,
@@ -96,6 +106,55 @@ impl Default for TrainParams {
     }
 }
 
+/// `models.validation` as written in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidationKind {
+    Holdout,
+    Folds,
+}
+
+/// How models are validated and calibrated in time (checked).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Validation {
+    /// One fit on all but this share of training customers, calibrated on them.
+    Holdout(f64),
+    /// This many customer-grouped folds, plus the final fit on every training row.
+    Folds(usize),
+}
+
+impl Validation {
+    /// Fits that each hold some rows out (the parts of the validation).
+    pub fn parts(self) -> usize {
+        match self {
+            Validation::Holdout(_) => 1,
+            Validation::Folds(k) => k,
+        }
+    }
+
+    /// The `sample` name of part `k` in `model_metrics`.
+    pub fn sample_name(self, k: usize) -> String {
+        match self {
+            Validation::Holdout(_) => "validation".into(),
+            Validation::Folds(_) => format!("cv_fold_{}", k + 1),
+        }
+    }
+
+    /// Readable, for model cards.
+    pub fn describe(self) -> String {
+        match self {
+            Validation::Holdout(share) => format!(
+                "fitted once on {:.0}% of the training customers, calibrated and validated on the other {:.0}%",
+                (1.0 - share) * 100.0,
+                share * 100.0
+            ),
+            Validation::Folds(k) => format!(
+                "{k} customer-grouped cross-validation folds (calibrated out of fold), then fitted on every training row"
+            ),
+        }
+    }
+}
+
 /// Checked training parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Training {
@@ -104,7 +163,7 @@ pub struct Training {
     pub scoring: Scoring,
     pub invoice_labeling: InvoiceLabeling,
     pub learners: Vec<Kind>,
-    pub folds: usize,
+    pub validation: Validation,
     pub oot_months: usize,
     pub per_segment: bool,
     pub min_segment_rows: usize,
@@ -139,6 +198,9 @@ impl TrainParams {
         if !(2..=20).contains(&self.folds) {
             return bad(format!("`models.folds` must be between 2 and 20, but is {}", self.folds));
         }
+        if !(self.holdout_share > 0.0 && self.holdout_share <= 0.5) {
+            return bad(format!("`models.holdout_share` must be in (0, 0.5], but is {}", self.holdout_share));
+        }
         if self.oot_months == 0 {
             return bad("`models.oot_months` cannot be 0".into());
         }
@@ -157,7 +219,10 @@ impl TrainParams {
             scoring: self.scores.check()?,
             invoice_labeling: self.invoice_label.check()?,
             learners,
-            folds: self.folds,
+            validation: match self.validation {
+                ValidationKind::Holdout => Validation::Holdout(self.holdout_share),
+                ValidationKind::Folds => Validation::Folds(self.folds),
+            },
             oot_months: self.oot_months,
             per_segment: self.per_segment,
             min_segment_rows: self.min_segment_rows,
@@ -215,8 +280,14 @@ fn hash(seed: u64, key: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
-fn fold_of(sample: &Sample, i: usize, seed: u64, folds: usize) -> usize {
-    (hash(seed, sample.group_names[sample.group[i] as usize].as_bytes()) % folds as u64) as usize
+/// The validation part that holds row `i` out: its fold, or for a holdout `Some(0)` when its
+/// customer is among the held-out share and `None` otherwise.
+pub fn held_out_in(sample: &Sample, i: usize, seed: u64, validation: Validation) -> Option<usize> {
+    let customer = sample.group_names[sample.group[i] as usize].as_bytes();
+    match validation {
+        Validation::Folds(k) => Some((hash(seed, customer) % k as u64) as usize),
+        Validation::Holdout(share) => ((hash(seed ^ 0xca1b, customer) as f64 / u64::MAX as f64) < share).then_some(0),
+    }
 }
 
 /// The first out-of-time date of a [`Holdout::LastDates`] holdout of `n` dates: the `n`-th
@@ -312,7 +383,8 @@ pub struct Candidate {
     pub model: Model,
     /// `portfolio` or `by_segment`.
     pub scope: &'static str,
-    /// Metrics of each cross-validation fold (calibrated out-of-fold predictions).
+    /// In-time metrics of the calibrated held-out predictions: one per cross-validation
+    /// fold, or one for the held-out customers.
     pub cv: Vec<Metrics>,
     pub oot: Metrics,
     pub oot_calibration: Vec<Bin>,
@@ -351,7 +423,8 @@ struct Job {
     kind: Kind,
     /// `None`: the whole portfolio; `Some(s)`: segment `s` only.
     segment: Option<u32>,
-    /// `None`: the final fit on all training rows.
+    /// The validation part this fit holds out; `None`: the final fit on every training row
+    /// (cross-validation only).
     fold: Option<usize>,
 }
 
@@ -372,9 +445,12 @@ fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], t: &Training) -> Result<
 /// Train every learner on `sample` and pick the champion.
 pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained> {
     let split = split(sample, holdout, t)?;
-    let folds: Vec<usize> = split.train.iter().map(|&i| fold_of(sample, i, t.seed, t.folds)).collect();
+    let parts = t.validation.parts();
+    let held: Vec<Option<usize>> = split.train.iter().map(|&i| held_out_in(sample, i, t.seed, t.validation)).collect();
+    // A holdout's model is its one fit; cross-validation fits every row once more at the end.
+    let final_fit = matches!(t.validation, Validation::Folds(_));
     // Segments large enough for their own model.
-    // Every fit needs both classes in each fold: a scope with fewer than MIN_CLASS_ROWS of
+    // Every fit needs both classes in each part: a scope with fewer than MIN_CLASS_ROWS of
     // either class is not trained on its own (and a portfolio like that is not trained).
     const MIN_CLASS_ROWS: usize = 30;
     let mut per_segment = vec![(0usize, 0usize); sample.segments.len()];
@@ -404,7 +480,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let scopes_of = |kind: Kind| if kind == Kind::Gbdt { &scopes[..1] } else { &scopes[..] };
     for &kind in &t.learners {
         for &segment in scopes_of(kind) {
-            for fold in (0..t.folds).map(Some).chain([None]) {
+            for fold in (0..parts).map(Some).chain(final_fit.then_some(None)) {
                 jobs.push(Job { kind, segment, fold });
             }
         }
@@ -413,8 +489,10 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         split
             .train
             .iter()
-            .zip(&folds)
-            .filter(|&(&i, &f)| job.segment.is_none_or(|s| sample.segment[i] == s) && job.fold.is_none_or(|k| f != k))
+            .zip(&held)
+            .filter(|&(&i, &f)| {
+                job.segment.is_none_or(|s| sample.segment[i] == s) && job.fold.is_none_or(|k| f != Some(k))
+            })
             .map(|(&i, _)| i)
             .collect()
     };
@@ -425,11 +503,11 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     };
     let y_train: Vec<bool> = split.train.iter().map(|&i| sample.label[i] == Some(true)).collect();
     let y_oot: Vec<bool> = split.oot.iter().map(|&i| sample.label[i] == Some(true)).collect();
-    // Cross-validation metrics of calibrated out-of-fold probabilities (NaN = not scored).
+    // In-time metrics of the calibrated held-out probabilities, per part (NaN = not scored).
     let cv_of = |p: &[f64]| -> Vec<Metrics> {
-        (0..t.folds)
+        (0..parts)
             .map(|f| {
-                let idx: Vec<usize> = (0..p.len()).filter(|&k| folds[k] == f && !p[k].is_nan()).collect();
+                let idx: Vec<usize> = (0..p.len()).filter(|&k| held[k] == Some(f) && !p[k].is_nan()).collect();
                 let q: Vec<f64> = idx.iter().map(|&k| p[k]).collect();
                 let y: Vec<bool> = idx.iter().map(|&k| y_train[k]).collect();
                 Metrics::of(&q, &y)
@@ -443,26 +521,29 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
     let mut candidates = Vec::new();
     for &kind in &t.learners {
-        // Per scope: the final part, and the calibrated out-of-fold probability of every
-        // training row in the scope (from the model of the fold that held it out).
+        // Per scope: the final part, and the calibrated held-out probability of every held-out
+        // training row in the scope (from the fit that held it out; NaN for rows no fit held
+        // out).
         let mut parts: Vec<(Option<u32>, Part, Vec<f64>)> = Vec::new();
         for &segment in scopes_of(kind) {
-            let fold_models: Vec<&Fitted> = (0..t.folds)
-                .map(|f| fitted_of(kind, segment, Some(f)).unwrap_or_else(|| unreachable!("every fold was fitted")))
+            let fold_models: Vec<&Fitted> = (0..t.validation.parts())
+                .map(|f| fitted_of(kind, segment, Some(f)).unwrap_or_else(|| unreachable!("every part was fitted")))
                 .collect();
-            let in_scope: Vec<usize> = (0..split.train.len())
+            let in_scope: Vec<(usize, usize)> = (0..split.train.len())
                 .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
+                .filter_map(|k| held[k].map(|f| (k, f)))
                 .collect();
             let z: Vec<f64> =
-                in_scope.par_iter().map(|&k| fold_models[folds[k]].logit(sample.row(split.train[k]))).collect();
-            let y: Vec<bool> = in_scope.iter().map(|&k| y_train[k]).collect();
+                in_scope.par_iter().map(|&(k, f)| fold_models[f].logit(sample.row(split.train[k]))).collect();
+            let y: Vec<bool> = in_scope.iter().map(|&(k, _)| y_train[k]).collect();
             let calibration = Platt::fit(&z, &y);
             let mut oof = vec![f64::NAN; split.train.len()];
-            for (&k, &z) in in_scope.iter().zip(&z) {
+            for (&(k, _), &z) in in_scope.iter().zip(&z) {
                 oof[k] = calibration.apply(z);
             }
-            let final_fit =
-                fitted_of(kind, segment, None).unwrap_or_else(|| unreachable!("the final model was fitted")).clone();
+            let final_fit = fitted_of(kind, segment, if final_fit { None } else { Some(0) })
+                .unwrap_or_else(|| unreachable!("the final model was fitted"))
+                .clone();
             parts.push((
                 segment,
                 Part { segment: segment.map(|s| sample.segments[s as usize].clone()), fitted: final_fit, calibration },

@@ -1,7 +1,8 @@
 //! The learners on synthetic data where the right answer is known: the logistic solver
 //! reaches linfa-logistic's optimum (with linfa's positive-class trap handled), trees learn
 //! what a linear model cannot, scorecard bins are monotone, training is the same on one
-//! thread and two, and one row scores exactly as in its batch.
+//! thread and two (held-out validation and cross-validation), held-out customers never reach
+//! the fit they calibrate, and one row scores exactly as in its batch.
 #![allow(clippy::unwrap_used)]
 
 use ardent_models::gbdt::{self, ValidGbdtParams};
@@ -9,7 +10,7 @@ use ardent_models::logistic::{Standardiser, ValidLogisticParams, newton};
 use ardent_models::matrix::Sample;
 use ardent_models::metrics::auc;
 use ardent_models::scorecard::{self, ValidScorecardParams};
-use ardent_models::train::{Holdout, TrainParams, train};
+use ardent_models::train::{Holdout, TrainParams, ValidationKind, held_out_in, train};
 use linfa::prelude::*;
 use ndarray::{Array1, Array2};
 
@@ -201,6 +202,55 @@ fn training_is_identical_on_one_thread_and_two() {
     let (one, two) = (run(1), run(2));
     assert_eq!(one.len(), 5, "3 learners + logistic and scorecard by segment");
     assert_eq!(one, two);
+    let mut folds = TrainParams { validation: ValidationKind::Folds, ..TrainParams::default() };
+    folds.min_segment_rows = 500;
+    folds.max_train_rows = 6000;
+    folds.gbdt.0.n_trees = 30;
+    folds.gbdt.0.min_data_in_leaf = 20;
+    let folds = folds.check().unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let trained = pool.install(|| train(&sample, holdout, &folds)).unwrap();
+        assert!(trained.candidates.iter().all(|c| c.cv.len() == 3), "one in-time metric per fold");
+        trained.candidates.iter().map(|c| serde_json::to_string(&c.model).unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(2), "cross-validation too");
+}
+
+#[test]
+fn holdout_models_never_train_on_the_customers_they_are_calibrated_on() {
+    let mut sample = panel_like(600, 14, 5);
+    let t = small_training();
+    let holdout = Holdout::LastDates { n: 3, gap_days: 0 };
+    let trained = train(&sample, holdout, &t).unwrap();
+    let held: Vec<bool> = (0..sample.len()).map(|i| held_out_in(&sample, i, t.seed, t.validation).is_some()).collect();
+    let train_rows = &trained.split.train;
+    let held_rows = train_rows.iter().filter(|&&i| held[i]).count();
+    let share = held_rows as f64 / train_rows.len() as f64;
+    assert!((0.14..0.26).contains(&share), "about 20% of training rows are held out, got {share}");
+    for i in 0..sample.len() {
+        let first = sample.group[i] as usize; // customer c's first row is row c
+        assert_eq!(held[i], held[first], "a customer is held out whole (row {i})");
+    }
+    for c in &trained.candidates {
+        assert_eq!(c.cv.len(), 1, "{}: one in-time validation", c.model.id);
+    }
+    assert_eq!(trained.candidates[0].cv[0].rows, held_rows, "the portfolio model is validated on every held-out row");
+    // Relabel the held-out customers: the fitted learners must not change (they never saw
+    // those rows), only the calibration fitted on them.
+    for (label, &held) in sample.label.iter_mut().zip(&held) {
+        if held {
+            *label = label.map(|l| !l);
+        }
+    }
+    let relabelled = train(&sample, holdout, &t).unwrap();
+    for (a, b) in trained.candidates.iter().zip(&relabelled.candidates) {
+        for (pa, pb) in a.model.parts.iter().zip(&b.model.parts) {
+            let fit = |p: &ardent_models::model::Part| serde_json::to_string(&p.fitted).unwrap();
+            assert_eq!(fit(pa), fit(pb), "{}: the learner is fitted without the held-out customers", a.model.id);
+            assert_ne!(pa.calibration, pb.calibration, "{}: calibrated on the held-out customers", a.model.id);
+        }
+    }
 }
 
 #[test]
