@@ -41,6 +41,16 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         [Kind::Logistic, Kind::Scorecard, Kind::Gbdt].into_iter().find(|k| k.name() == s)
     }
+
+    /// Fitting time per training row relative to the other learners (measured on `m`: 320k
+    /// rows took gbdt 2.0 s, logistic 1.6 s, scorecard 1.3 s); orders the fits, nothing else.
+    pub fn relative_cost(self) -> usize {
+        match self {
+            Kind::Gbdt => 5,
+            Kind::Logistic => 4,
+            Kind::Scorecard => 3,
+        }
+    }
 }
 
 /// A fitted learner.

@@ -11,6 +11,7 @@
 //! order, so the same sample and seed give the same models whatever the thread count.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use linfa::dataset::DatasetBase;
 use linfa::param_guard::ParamGuard;
@@ -442,6 +443,28 @@ fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], t: &Training) -> Result<
     })
 }
 
+/// Run jobs `0..n` on the thread pool, the costliest first: each thread takes the next job as
+/// soon as it is free (longest-processing-time scheduling), so the longest fit does not start
+/// last while the other threads idle. Results come back in job order; the schedule never
+/// changes a result.
+fn longest_first<T: Send>(n: usize, cost: impl Fn(usize) -> usize, run: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(cost(k)));
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, T)> = (0..rayon::current_num_threads().min(n))
+        .into_par_iter()
+        .flat_map_iter(|_| {
+            let mut mine = Vec::new();
+            while let Some(&k) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                mine.push((k, run(k)));
+            }
+            mine
+        })
+        .collect();
+    done.sort_by_key(|&(k, _)| k);
+    done.into_iter().map(|(_, v)| v).collect()
+}
+
 /// Train every learner on `sample` and pick the champion.
 pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained> {
     let split = split(sample, holdout, t)?;
@@ -496,8 +519,14 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             .map(|(&i, _)| i)
             .collect()
     };
-    let fitted: Vec<Fitted> =
-        jobs.par_iter().map(|job| fit_one(job.kind, sample, &rows_of(job), t)).collect::<Result<_>>()?;
+    let job_rows: Vec<Vec<usize>> = jobs.iter().map(rows_of).collect();
+    let fitted: Vec<Fitted> = longest_first(
+        jobs.len(),
+        |k| job_rows[k].len() * jobs[k].kind.relative_cost(),
+        |k| fit_one(jobs[k].kind, sample, &job_rows[k], t),
+    )
+    .into_iter()
+    .collect::<Result<_>>()?;
     let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>| {
         jobs.iter().position(|j| *j == Job { kind, segment, fold }).map(|k| &fitted[k])
     };
