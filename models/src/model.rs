@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clusters::Clusters;
-use crate::gbdt::Gbdt;
+use crate::gbdt::{Gbdt, Scorer};
 use crate::linalg::{logit, sigmoid};
 use crate::logistic::Logistic;
 use crate::scorecard::Scorecard;
@@ -221,16 +221,22 @@ impl Model {
     /// PDs of rows `rows` of `x` (no copy of them is made); `segment[k]` is the segment of
     /// row `rows[k]`.
     pub fn predict_at(&self, x: &Array2<f64>, rows: &[usize], segment: &[u32], names: &[String]) -> Vec<f64> {
-        // One portfolio-wide tree ensemble: walk blocks of rows together (see `Gbdt::logits`).
+        // One portfolio-wide tree ensemble: laid out once for QuickScorer (see
+        // `gbdt::Scorer`), or walked in blocks of rows together (see `Gbdt::logits`).
         if let ([part], None, Some(values)) = (self.parts.as_slice(), &self.clusters, x.as_slice())
             && let Fitted::Gbdt(trees) = &part.fitted
         {
             let width = x.ncols();
+            let scorer = Scorer::new(trees);
             let blocks: Vec<Vec<f64>> = rows
                 .par_chunks(256)
                 .map(|block| {
                     let block: Vec<&[f64]> = block.iter().map(|&i| &values[i * width..(i + 1) * width]).collect();
-                    trees.logits(&block).into_iter().map(|z| part.calibration.apply(z)).collect()
+                    let z = match &scorer {
+                        Some(s) => s.logits(&block),
+                        None => trees.logits(&block),
+                    };
+                    z.into_iter().map(|z| part.calibration.apply(z)).collect()
                 })
                 .collect();
             return blocks.concat();

@@ -519,11 +519,10 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             .map(|(&i, _)| i)
             .collect()
     };
-    let job_rows: Vec<Vec<usize>> = jobs.iter().map(rows_of).collect();
     let fitted: Vec<Fitted> = longest_first(
         jobs.len(),
-        |k| job_rows[k].len() * jobs[k].kind.relative_cost(),
-        |k| fit_one(jobs[k].kind, sample, &job_rows[k], t),
+        |k| rows_of(&jobs[k]).len() * jobs[k].kind.relative_cost(),
+        |k| fit_one(jobs[k].kind, sample, &rows_of(&jobs[k]), t),
     )
     .into_iter()
     .collect::<Result<_>>()?;

@@ -112,6 +112,47 @@ fn trees_learn_an_interaction_that_a_linear_model_cannot() {
 }
 
 #[test]
+fn quickscorer_exits_every_tree_at_the_leaf_the_walk_reaches() {
+    // Ensembles of several shapes, on rows with missing values and rows sitting exactly on
+    // every threshold (where `x <= threshold` must go left).
+    let mut r = Rng(17);
+    let n = 4000;
+    let mut x = Array2::zeros((n, 4));
+    let mut y = Vec::new();
+    for i in 0..n {
+        for j in 0..4 {
+            x[[i, j]] = if r.next() < 0.15 { f64::NAN } else { (r.next() * 40.0).round() / 4.0 };
+        }
+        let z = x[[i, 0]].max(0.0) - 5.0 + if x[[i, 1]].is_nan() { 2.0 } else { 0.2 * x[[i, 2]].min(9.0) };
+        y.push(r.next() < sigmoid(z));
+    }
+    for max_leaves in [2, 7, 31, 64] {
+        let p = ValidGbdtParams { max_leaves, min_data_in_leaf: 5, n_trees: 20, ..Default::default() };
+        let trees = gbdt::fit(x.view(), &y, &p).unwrap();
+        let mut rows: Vec<Vec<f64>> = (0..n).step_by(7).map(|i| x.row(i).to_vec()).collect();
+        for t in &trees.trees {
+            for node in t.nodes.iter().filter(|n| n.left != 0) {
+                let mut on = rows[rows.len() % 50].clone();
+                on[node.feature as usize] = node.threshold;
+                rows.push(on);
+            }
+        }
+        let scorer = gbdt::Scorer::new(&trees).expect("at most 64 leaves");
+        let refs: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+        let fast = scorer.logits(&refs);
+        for (row, z) in rows.iter().zip(&fast) {
+            let walked = trees.logit(ndarray::ArrayView1::from(row));
+            assert_eq!(z.to_bits(), walked.to_bits(), "max_leaves {max_leaves}, row {row:?}");
+        }
+    }
+    // A tree with more than 64 leaves does not fit a bitmask: no scorer, rows are walked.
+    let p = ValidGbdtParams { max_leaves: 100, min_data_in_leaf: 5, n_trees: 2, ..Default::default() };
+    let big = gbdt::fit(x.view(), &y, &p).unwrap();
+    assert!(big.trees[0].nodes.iter().filter(|n| n.left == 0).count() > 64);
+    assert!(gbdt::Scorer::new(&big).is_none());
+}
+
+#[test]
 fn scorecard_bins_are_monotone_and_special_values_get_their_own_bin() {
     let (mut x, y) = linear_data(5000, 3);
     for i in (0..5000).step_by(25) {

@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, Result};
 use crate::linalg::{logit, sigmoid};
 
+mod scorer;
+pub use scorer::Scorer;
+
 /// Gradient-boosting parameters, as written in a config (`[models.gbdt]`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
