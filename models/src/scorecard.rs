@@ -180,15 +180,20 @@ impl Scorecard {
     /// feature names, quoted).
     pub fn sql(&self) -> String {
         let num = |v: f64| format!("{v}");
+        // Values compared with a feature are written with an exponent (`3.333333333333333e-1`):
+        // SQL engines (DuckDB, Spark, Trino) read such a literal as a DOUBLE, the very double of
+        // the bin edge, whereas a plain decimal literal is a DECIMAL compared exactly, which put
+        // a row whose value *is* the edge (0.333… as a double) on the other side.
+        let value = |v: f64| format!("{v:e}");
         let mut parts = Vec::new();
         for c in &self.characteristics {
             let col = format!("\"{}\"", c.feature.replace('"', "\"\""));
             let mut s = format!("  CASE\n    WHEN {col} IS NULL THEN {}\n", num(c.missing.points));
             for (v, a) in &c.special {
-                s += &format!("    WHEN {col} = {} THEN {}\n", num(*v), num(a.points));
+                s += &format!("    WHEN {col} = {} THEN {}\n", value(*v), num(a.points));
             }
             for (u, a) in c.upper.iter().zip(&c.value_attrs) {
-                s += &format!("    WHEN {col} <= {} THEN {}\n", num(*u), num(a.points));
+                s += &format!("    WHEN {col} <= {} THEN {}\n", value(*u), num(a.points));
             }
             let last = c.value_attrs.last().map_or(0.0, |a| a.points);
             s += &format!("    ELSE {}\n  END", num(last));

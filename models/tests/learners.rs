@@ -171,10 +171,13 @@ fn scorecard_bins_are_monotone_and_special_values_get_their_own_bin() {
     assert!(card.dropped.iter().any(|(f, _)| f == "x3"));
     // The SQL names every bin's points.
     let sql = card.sql();
-    assert!(sql.contains("WHEN \"x0\" = -999 THEN"));
+    assert!(sql.contains("WHEN \"x0\" = -9.99e2 THEN"), "special values are DOUBLE literals");
     let (last, bounded) = x0.value_attrs.split_last().unwrap();
     for (u, a) in x0.upper.iter().zip(bounded) {
-        assert!(sql.contains(&format!("WHEN \"x0\" <= {u} THEN {}", a.points)));
+        // Edges are written as DOUBLE literals (with an exponent) that read back exactly.
+        let literal = format!("{u:e}");
+        assert!(literal.contains('e') && literal.parse::<f64>().unwrap().to_bits() == u.to_bits());
+        assert!(sql.contains(&format!("WHEN \"x0\" <= {literal} THEN {}", a.points)));
     }
     assert!(sql.contains(&format!("ELSE {}", last.points)));
     // Points are the model: the score of a row is the sum of its attributes' points.
