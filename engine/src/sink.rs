@@ -206,7 +206,7 @@ pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]
     let mut removed: Vec<DataFrame> = Vec::new();
     let mut next = 0usize;
     let failed = |e| EngineError::Polars { context: format!("reading {}", path.display()), source: e };
-    crate::ingest::read::parquet_slices(path, ROW_GROUP_ROWS, failed, |mut chunk, start| {
+    crate::ingest::read::parquet_slices(path, ROW_GROUP_ROWS, failed, |mut chunk, start, _| {
         let end = (start + chunk.height()) as u64;
         let from = next;
         while next < rows.len() && rows[next] < end {

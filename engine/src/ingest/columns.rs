@@ -29,6 +29,8 @@ pub struct FileCheck<'a> {
     /// Row number in the file of the frame's first row, minus one (frames are chunks of a
     /// file).
     pub first_row: usize,
+    /// Rows in the whole file (the frame may be one chunk of it).
+    pub file_rows: usize,
     /// Index of this file among the input's files.
     pub file_index: u32,
     /// When the latest export wins, for every id number of the input's id set: the index of
@@ -81,6 +83,7 @@ impl<'a> FileCheck<'a> {
             verdict: vec![None; frame.height()],
             detail: Default::default(),
             first_row: 0,
+            file_rows: frame.height(),
             file_index: 0,
             id_files: Vec::new(),
             id_numbers: Vec::new(),

@@ -214,6 +214,7 @@ struct Chunk {
     file: usize,
     frame: DataFrame,
     first_row: usize,
+    file_rows: usize,
     read_ms: u64,
 }
 
@@ -255,10 +256,10 @@ fn validate_input(
         scope.spawn(move || {
             for (file, source) in sources.iter().enumerate() {
                 let mut t0 = Instant::now();
-                let read = read::read_chunks(input, source, spec.chunk_rows.max(1), |frame, first_row| {
+                let read = read::read_chunks(input, source, spec.chunk_rows.max(1), |frame, first_row, file_rows| {
                     let read_ms = t0.elapsed().as_millis() as u64;
                     // A closed channel means validation stopped on an error; stop reading.
-                    tx.send(Ok(Chunk { file, frame, first_row, read_ms }))
+                    tx.send(Ok(Chunk { file, frame, first_row, file_rows, read_ms }))
                         .map_err(|_| EngineError::config("validation stopped".to_string()))?;
                     t0 = Instant::now();
                     Ok(())
@@ -271,11 +272,12 @@ fn validate_input(
         });
         let mut id_files = Vec::new();
         for chunk in rx {
-            let Chunk { file, frame, first_row, read_ms } = chunk?;
+            let Chunk { file, frame, first_row, file_rows, read_ms } = chunk?;
             let t1 = Instant::now();
             let source = &sources[file];
             let mut check = FileCheck::new(input, &source.path, files[file].name.clone(), &frame)?;
             check.first_row = first_row;
+            check.file_rows = file_rows;
             check.file_index = file as u32;
             check.id_files = std::mem::take(&mut id_files);
             let accepted = validate_chunk(&mut check)?;

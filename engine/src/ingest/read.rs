@@ -95,15 +95,15 @@ fn unreadable(spec: &InputSpec, file: &SourceFile, reason: String) -> EngineErro
 /// size is checked in bounded memory; 2^18 rows is also the row-group size ardent writes.
 pub const CHUNK_ROWS: usize = 1 << 18;
 
-/// Read one file in chunks of at most `rows` rows: `each(frame, first_row)` gets every
-/// chunk in order, with the 0-based row number of its first row; an empty file gives one
-/// empty frame (its columns are still checked). Parquet is read a slice at a time; CSV and
+/// Read one file in chunks of at most `rows` rows: `each(frame, first_row, file_rows)` gets
+/// every chunk in order, with the 0-based row number of its first row and the file's row
+/// count; an empty file gives one empty frame (its columns are still checked). Parquet is read a slice at a time; CSV and
 /// NDJSON are parsed whole and handed out in slices.
 pub fn read_chunks(
     spec: &InputSpec,
     file: &SourceFile,
     rows: usize,
-    mut each: impl FnMut(DataFrame, usize) -> Result<()>,
+    mut each: impl FnMut(DataFrame, usize, usize) -> Result<()>,
 ) -> Result<()> {
     let whole = match file.format {
         Format::Parquet => {
@@ -113,7 +113,7 @@ pub fn read_chunks(
     };
     let mut start = 0;
     loop {
-        each(whole.slice(start as i64, rows), start)?;
+        each(whole.slice(start as i64, rows), start, whole.height())?;
         start += rows;
         if start >= whole.height() {
             return Ok(());
@@ -122,20 +122,20 @@ pub fn read_chunks(
 }
 
 /// Read the Parquet file at `path` a slice of at most `rows` rows at a time: `each(frame,
-/// first_row)` gets every slice in order (an empty file gives one empty frame with the
+/// first_row, file_rows)` gets every slice in order (an empty file gives one empty frame with the
 /// file's columns); `failed` names a read error.
 pub fn parquet_slices(
     path: &Path,
     rows: usize,
     failed: impl Fn(PolarsError) -> EngineError,
-    mut each: impl FnMut(DataFrame, usize) -> Result<()>,
+    mut each: impl FnMut(DataFrame, usize, usize) -> Result<()>,
 ) -> Result<()> {
     let open = || File::open(path).map_err(EngineError::io("opening", path));
     let total = ParquetReader::new(open()?).num_rows().map_err(&failed)?;
     let mut start = 0;
     loop {
         let frame = ParquetReader::new(open()?).with_slice(Some((start, rows))).finish().map_err(&failed)?;
-        each(frame, start)?;
+        each(frame, start, total)?;
         start += rows;
         if start >= total {
             return Ok(());
