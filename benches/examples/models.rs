@@ -63,7 +63,7 @@ fn main() {
         "model", "cv_auc", "oot_auc", "ks", "brier", "log_loss", "max_gap", "mean_pd", "observed", "calib"
     );
     for c in &trained.candidates {
-        let cv = c.cv.iter().map(|m| m.auc).sum::<f64>() / c.cv.len() as f64;
+        let cv = c.validation.iter().map(|m| m.auc).sum::<f64>() / c.validation.len() as f64;
         println!(
             "{:<22} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.4} {:>8.4} {:>8.4} {:>6}",
             c.model.id,

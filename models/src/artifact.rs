@@ -111,7 +111,7 @@ pub fn model_file(
             learner_params: learner_params(trained, c),
         },
         metrics: MetricsInfo {
-            validation: c.cv.clone(),
+            validation: c.validation.clone(),
             out_of_time: c.oot,
             out_of_time_calibration: c.oot_calibration.clone(),
             out_of_time_psi: c.oot_psi,

@@ -112,7 +112,8 @@ impl Fitted {
     }
 }
 
-/// Platt scaling: `pd = σ(a · logit + b)`, fitted on out-of-fold predictions.
+/// Platt scaling: `pd = σ(a · logit + b)`, fitted on held-out predictions (the held-out
+/// customers, or out of fold).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Platt {
     pub a: f64,

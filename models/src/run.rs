@@ -342,8 +342,8 @@ pub fn run(
     };
     let held = Held { panel, values, rows, labels };
     // The customer models and the invoice model train side by side: each is deterministic on
-    // its own, and together they keep both cores busy (on `m`: 9.3 s one after the other,
-    // 6.5 s side by side).
+    // its own, and together they keep both cores busy (on `m`: 9.5–9.9 s one after the other,
+    // 7.4–7.9 s side by side).
     let (trained, invoice) =
         rayon::join(|| train_drawn(&sample, holdout, t, whole.train_rows_available), || invoice_model(&ctx, &held, t));
     drop(sample);
@@ -554,7 +554,7 @@ fn metrics_table(sets: &[&Trained]) -> Result<DataFrame> {
     let mut rows = Vec::new();
     for (s, trained) in sets.iter().enumerate() {
         for (k, c) in trained.candidates.iter().enumerate() {
-            for (f, m) in c.cv.iter().enumerate() {
+            for (f, m) in c.validation.iter().enumerate() {
                 rows.push(((s, k), trained.training.validation.sample_name(f), *m, None));
             }
             rows.push(((s, k), "out_of_time".to_string(), c.oot, Some(c.oot_psi)));

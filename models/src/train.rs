@@ -386,7 +386,7 @@ pub struct Candidate {
     pub scope: &'static str,
     /// In-time metrics of the calibrated held-out predictions: one per cross-validation
     /// fold, or one for the held-out customers.
-    pub cv: Vec<Metrics>,
+    pub validation: Vec<Metrics>,
     pub oot: Metrics,
     pub oot_calibration: Vec<Bin>,
     /// PSI of the out-of-time scores against the training scores.
@@ -596,7 +596,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         if parts.len() > 1 {
             let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
             seg_parts.push(portfolio.1.clone());
-            // Each row as the segment model scores it: its segment's out-of-fold probability,
+            // Each row as the segment model scores it: its segment's held-out probability,
             // or the portfolio's for a segment without its own part.
             let pooled: Vec<f64> = (0..split.train.len())
                 .map(|k| {
@@ -625,7 +625,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             let importance = model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
             candidates.push(Candidate {
                 scope,
-                cv,
+                validation: cv,
                 calibrated: oot.max_decile_gap <= t.max_calibration_gap,
                 oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),
                 oot_psi: metrics::psi(&train_pd, &oot_pd),

@@ -255,7 +255,7 @@ fn training_is_identical_on_one_thread_and_two() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let trained = pool.install(|| train(&sample, holdout, &folds)).unwrap();
-        assert!(trained.candidates.iter().all(|c| c.cv.len() == 3), "one in-time metric per fold");
+        assert!(trained.candidates.iter().all(|c| c.validation.len() == 3), "one in-time metric per fold");
         trained.candidates.iter().map(|c| serde_json::to_string(&c.model).unwrap()).collect::<Vec<_>>()
     };
     assert_eq!(run(1), run(2), "cross-validation too");
@@ -277,9 +277,12 @@ fn holdout_models_never_train_on_the_customers_they_are_calibrated_on() {
         assert_eq!(held[i], held[first], "a customer is held out whole (row {i})");
     }
     for c in &trained.candidates {
-        assert_eq!(c.cv.len(), 1, "{}: one in-time validation", c.model.id);
+        assert_eq!(c.validation.len(), 1, "{}: one in-time validation", c.model.id);
     }
-    assert_eq!(trained.candidates[0].cv[0].rows, held_rows, "the portfolio model is validated on every held-out row");
+    assert_eq!(
+        trained.candidates[0].validation[0].rows, held_rows,
+        "the portfolio model is validated on every held-out row"
+    );
     // Relabel the held-out customers: the fitted learners must not change (they never saw
     // those rows), only the calibration fitted on them.
     for (label, &held) in sample.label.iter_mut().zip(&held) {

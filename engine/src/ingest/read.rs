@@ -97,8 +97,8 @@ pub const CHUNK_ROWS: usize = 1 << 18;
 
 /// Read one file in chunks of at most `rows` rows: `each(frame, first_row, file_rows)` gets
 /// every chunk in order, with the 0-based row number of its first row and the file's row
-/// count; an empty file gives one empty frame (its columns are still checked). Parquet is read a slice at a time; CSV and
-/// NDJSON are parsed whole and handed out in slices.
+/// count; an empty file gives one empty frame (its columns are still checked). Parquet is
+/// read a slice at a time; CSV and NDJSON are parsed whole and handed out in slices.
 pub fn read_chunks(
     spec: &InputSpec,
     file: &SourceFile,
@@ -122,8 +122,8 @@ pub fn read_chunks(
 }
 
 /// Read the Parquet file at `path` a slice of at most `rows` rows at a time: `each(frame,
-/// first_row, file_rows)` gets every slice in order (an empty file gives one empty frame with the
-/// file's columns); `failed` names a read error.
+/// first_row, file_rows)` gets every slice in order (an empty file gives one empty frame
+/// with the file's columns); `failed` names a read error.
 pub fn parquet_slices(
     path: &Path,
     rows: usize,
