@@ -1,7 +1,8 @@
 //! Delinquency models on the `m` preset's point-in-time panel (about 1.5M customer-month
-//! rows, 20 features): training every learner (3 customer-grouped folds + the final fit
-//! each, logistic and scorecard also per segment) and scoring every panel row with each
-//! trained model. The panel and labels are built once, outside the measurement.
+//! rows, 20 features): training every learner with the default validation (one fit each on
+//! 80% of the training customers, calibrated on the other 20%; logistic and scorecard also
+//! per segment) and scoring every panel row with each trained model. The panel and labels
+//! are built once, outside the measurement.
 
 use ardent_bench::{applied, dataset, ingested, machine};
 use ardent_engine::analytics::{Context, features, labels};
