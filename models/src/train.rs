@@ -449,7 +449,7 @@ fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], t: &Training) -> Result<
 /// changes a result.
 fn longest_first<T: Send>(n: usize, cost: impl Fn(usize) -> usize, run: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(cost(k)));
+    order.sort_by_cached_key(|&k| std::cmp::Reverse(cost(k)));
     let next = AtomicUsize::new(0);
     let mut done: Vec<(usize, T)> = (0..rayon::current_num_threads().min(n))
         .into_par_iter()
@@ -470,8 +470,12 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let split = split(sample, holdout, t)?;
     let parts = t.validation.parts();
     let held: Vec<Option<usize>> = split.train.iter().map(|&i| held_out_in(sample, i, t.seed, t.validation)).collect();
-    // A holdout's model is its one fit; cross-validation fits every row once more at the end.
-    let final_fit = matches!(t.validation, Validation::Folds(_));
+    // The fit that becomes the model: cross-validation fits every row once more at the end
+    // (`None`), a holdout's model is its one fit.
+    let model_fit = match t.validation {
+        Validation::Folds(_) => None,
+        Validation::Holdout(_) => Some(0),
+    };
     // Segments large enough for their own model.
     // Every fit needs both classes in each part: a scope with fewer than MIN_CLASS_ROWS of
     // either class is not trained on its own (and a portfolio like that is not trained).
@@ -503,26 +507,26 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let scopes_of = |kind: Kind| if kind == Kind::Gbdt { &scopes[..1] } else { &scopes[..] };
     for &kind in &t.learners {
         for &segment in scopes_of(kind) {
-            for fold in (0..parts).map(Some).chain(final_fit.then_some(None)) {
+            for fold in (0..parts).map(Some).chain(model_fit.is_none().then_some(None)) {
                 jobs.push(Job { kind, segment, fold });
             }
         }
     }
-    let rows_of = |job: &Job| -> Vec<usize> {
+    // The training rows a job fits on (counted to order the jobs, collected to fit).
+    let rows_of = |job: Job| {
         split
             .train
             .iter()
             .zip(&held)
-            .filter(|&(&i, &f)| {
+            .filter(move |&(&i, &f)| {
                 job.segment.is_none_or(|s| sample.segment[i] == s) && job.fold.is_none_or(|k| f != Some(k))
             })
             .map(|(&i, _)| i)
-            .collect()
     };
     let fitted: Vec<Fitted> = longest_first(
         jobs.len(),
-        |k| rows_of(&jobs[k]).len() * jobs[k].kind.relative_cost(),
-        |k| fit_one(jobs[k].kind, sample, &rows_of(&jobs[k]), t),
+        |k| rows_of(jobs[k]).count() * jobs[k].kind.relative_cost(),
+        |k| fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), t),
     )
     .into_iter()
     .collect::<Result<_>>()?;
@@ -569,7 +573,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             for (&(k, _), &z) in in_scope.iter().zip(&z) {
                 oof[k] = calibration.apply(z);
             }
-            let final_fit = fitted_of(kind, segment, if final_fit { None } else { Some(0) })
+            let final_fit = fitted_of(kind, segment, model_fit)
                 .unwrap_or_else(|| unreachable!("the final model was fitted"))
                 .clone();
             parts.push((

@@ -282,7 +282,8 @@ struct Grower<'a> {
     /// feature from a column per feature: on `m` a fit takes about 30% less time.
     bins: &'a [u8],
     /// The same bins a column per feature: partitioning a leaf reads one feature of its rows
-    /// in ascending order, which a column serves from neighbouring cache lines.
+    /// in ascending order, which a column serves from neighbouring cache lines (a fit on the
+    /// 400k-row `m` matrix: 2.66–2.89 s with it, 2.94–3.21 s reading the row-major bins).
     columns: &'a [Vec<u8>],
     features: usize,
     offsets: Vec<usize>,
