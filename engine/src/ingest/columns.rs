@@ -26,19 +26,9 @@ pub struct FileCheck<'a> {
     pub verdict: Vec<Option<Failure>>,
     /// Extra detail for a row's message (for example the rate date that was missing).
     pub detail: foldhash::HashMap<usize, String>,
-    /// Row number in the file of the frame's first row, minus one (frames are chunks of a
+    /// Row number in the file of the frame's first row, minus one (frames are slices of a
     /// file).
     pub first_row: usize,
-    /// Rows in the whole file (the frame may be one chunk of it).
-    pub file_rows: usize,
-    /// Index of this file among the input's files.
-    pub file_index: u32,
-    /// When the latest export wins, for every id number of the input's id set: the index of
-    /// the file that last accepted it (a repeat within one file is still a duplicate).
-    pub id_files: Vec<u32>,
-    /// When the latest export wins: for every accepted row in order, the number of its id in
-    /// the input's id set (see [`crate::ids::IdSet::insert_numbered`]).
-    pub id_numbers: Vec<u32>,
 }
 
 impl std::fmt::Debug for FileCheck<'_> {
@@ -83,10 +73,6 @@ impl<'a> FileCheck<'a> {
             verdict: vec![None; frame.height()],
             detail: Default::default(),
             first_row: 0,
-            file_rows: frame.height(),
-            file_index: 0,
-            id_files: Vec::new(),
-            id_numbers: Vec::new(),
         })
     }
 
@@ -259,7 +245,7 @@ impl<'a> FileCheck<'a> {
                 "{} of {present} dates do not match `{key}` = \"{}\" (first: \"{value}\" at row {}); {hint}",
                 bad.len(),
                 parser.format(),
-                row + 1,
+                self.first_row + row + 1,
             ),
         )
     }
@@ -362,7 +348,7 @@ impl<'a> FileCheck<'a> {
                 format!(
                     "{syntax} of {present} values are not numbers with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `inputs.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
                     self.spec.numbers.decimal as char,
-                    row + 1,
+                    self.first_row + row + 1,
                     self.spec.kind.name(),
                 ),
             ));
@@ -426,31 +412,15 @@ impl<'a> FileCheck<'a> {
     }
 
     /// Move the failed rows into the quarantine; returns how many.
-    pub fn quarantine(&self, q: &mut QuarantineBuilder, fx_configured: bool) -> Result<u64> {
+    pub fn quarantine(&self, q: &mut QuarantineBuilder, fx_configured: bool) -> u64 {
         let mut count = 0;
         for (i, v) in self.verdict.iter().enumerate() {
             let Some((rule, column)) = *v else { continue };
-            let value = self.raw_value(column, i);
-            let detail = self.detail.get(&i).map(String::as_str);
-            q.push(Entry {
-                input: self.spec.kind,
-                file: self.file.clone(),
-                row: (self.first_row + i) as u64 + 1,
-                column,
-                message: message(self.spec, rule, column, value.as_deref(), detail, fx_configured),
-                value,
-                rule,
-                raw: raw_json(self.frame, i),
-            });
+            let at = RowAt { spec: self.spec, file: &self.file, frame: self.frame, first_row: self.first_row };
+            q.push(at.entry(i, rule, column, self.detail.get(&i).map(String::as_str), fx_configured));
             count += 1;
         }
-        Ok(count)
-    }
-
-    /// The value of a canonical column in a row, as text.
-    pub fn raw_value(&self, canonical: &str, row: usize) -> Option<String> {
-        let col = self.source(canonical)?;
-        any_to_text(&col.get(row).ok()?)
+        count
     }
 
     /// Lineage columns of the kept rows.
@@ -460,6 +430,41 @@ impl<'a> FileCheck<'a> {
             UInt64Chunked::from_iter_values("source_row".into(), kept.iter().map(|&i| (self.first_row + i) as u64 + 1))
                 .into_column(),
         ]
+    }
+}
+
+/// Rows of one frame of an export file, for quarantine entries.
+#[derive(Debug, Clone, Copy)]
+pub struct RowAt<'a> {
+    pub spec: &'a InputSpec,
+    /// The file name as written to outputs.
+    pub file: &'a str,
+    pub frame: &'a DataFrame,
+    /// Row number in the file of the frame's first row, minus one.
+    pub first_row: usize,
+}
+
+impl RowAt<'_> {
+    /// The quarantine entry of the frame's row `i`, failing `rule` on the canonical `column`.
+    pub fn entry(
+        &self,
+        i: usize,
+        rule: Rule,
+        column: &'static str,
+        detail: Option<&str>,
+        fx_configured: bool,
+    ) -> Entry {
+        let value = self.frame.column(self.spec.source(column)).ok().and_then(|c| any_to_text(&c.get(i).ok()?));
+        Entry {
+            input: self.spec.kind,
+            file: self.file.to_string(),
+            row: (self.first_row + i) as u64 + 1,
+            column,
+            message: message(self.spec, rule, column, value.as_deref(), detail, fx_configured),
+            value,
+            rule,
+            raw: raw_json(self.frame, i),
+        }
     }
 }
 

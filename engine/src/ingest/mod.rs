@@ -28,11 +28,11 @@ use crate::contracts::{self, InputKind, TableContract};
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;
 use crate::ids::IdSet;
-use columns::FileCheck;
+use columns::{FileCheck, RowAt};
 pub use options::{Format, InputParams, InputSpec};
 use quarantine::{Entry, InputCounts, Outcome, QuarantineBuilder, Rule};
 use read::SourceFile;
-use validate::Reference;
+use validate::{Reference, Unique, UniqueIds, UniqueRates};
 
 /// What to ingest: checked inputs and the currency settings.
 #[derive(Debug, Clone)]
@@ -218,15 +218,122 @@ struct Chunk {
     read_ms: u64,
 }
 
-/// Read and validate every file of one input, chunk by chunk, with `validate_chunk`, which
-/// returns the accepted rows of a chunk (and passes them on). The next chunk is read on
-/// another thread while one is validated.
-fn validate_input(
+/// Slices a chunk is checked in, in parallel. A fixed number (not the thread count), so the
+/// slices, and what is decided per slice, are the same on any machine.
+const SLICES: usize = 8;
+
+/// Rows that passed the row rules: the canonical rows and, for payments, their references
+/// (whose `payment_row` is a position in `rows`).
+pub(crate) struct Passed {
+    rows: DataFrame,
+    refs: Option<DataFrame>,
+}
+
+impl Passed {
+    fn rows(rows: DataFrame) -> Self {
+        Passed { rows, refs: None }
+    }
+
+    /// Append the rows that passed in the next slice.
+    fn append(&mut self, next: Passed) -> Result<()> {
+        let err = || EngineError::polars("combining the slices of a chunk");
+        let offset = self.rows.height() as u64;
+        self.rows.vstack_mut_owned(next.rows).map_err(err())?;
+        if let (Some(refs), Some(mut more)) = (&mut self.refs, next.refs) {
+            let shifted = more.column("payment_row").and_then(|c| c.u64().cloned()).map_err(err())? + offset;
+            more.with_column(shifted.into_column()).map_err(err())?;
+            refs.vstack_mut_owned(more).map_err(err())?;
+        }
+        Ok(())
+    }
+
+    /// Take out the rows at ascending positions `drop` (and their references).
+    fn remove(&mut self, drop: &[usize]) -> Result<()> {
+        let positions: Vec<u64> = drop.iter().map(|&i| i as u64).collect();
+        remove_rows(&mut self.rows, &positions)?;
+        let Some(refs) = &mut self.refs else { return Ok(()) };
+        let err = || EngineError::polars("dropping the references of repeated payments");
+        let rows = refs.column("payment_row").and_then(|c| c.u64().cloned()).map_err(err())?;
+        // A kept payment moves up by the number of dropped rows before it.
+        let (mut keep, mut moved) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        for r in rows.iter() {
+            let r = r.unwrap_or_default();
+            let before = positions.partition_point(|&p| p < r);
+            let dropped = positions.get(before) == Some(&r);
+            keep.push(!dropped);
+            if !dropped {
+                moved.push(r - before as u64);
+            }
+        }
+        let mask = BooleanChunked::from_slice("keep".into(), &keep);
+        *refs = refs.filter(&mask).map_err(err())?;
+        refs.with_column(UInt64Chunked::from_vec("payment_row".into(), moved).into_column()).map_err(err())?;
+        Ok(())
+    }
+}
+
+/// Check one chunk with the row rules, its slices in parallel; the failed rows go to `q`.
+/// Returns the rows that passed, in file order, and how many failed.
+fn check_chunk(
+    input: &InputSpec,
+    at: RowAt<'_>,
+    path: &std::path::Path,
+    slice_target: usize,
+    rules: &(impl Fn(&mut FileCheck<'_>) -> Result<Passed> + Sync),
+    q: &mut QuarantineBuilder,
+    fx_configured: bool,
+) -> Result<(Passed, u64)> {
+    use rayon::prelude::*;
+    let height = at.frame.height();
+    // Even slices: a chunk's tail slice is never much smaller than the others.
+    let slices = height.div_ceil(slice_target.max(1)).max(1);
+    let step = height.div_ceil(slices).max(1);
+    let checked: Vec<Result<(Passed, QuarantineBuilder, u64)>> = (0..slices)
+        .into_par_iter()
+        .map(|k| {
+            let slice = at.frame.slice((k * step) as i64, step);
+            let mut check = FileCheck::new(input, path, at.file.to_string(), &slice)?;
+            check.first_row = at.first_row + k * step;
+            let passed = rules(&mut check)?;
+            let mut failed = QuarantineBuilder::default();
+            let rejected = check.quarantine(&mut failed, fx_configured);
+            debug_assert_eq!(
+                slice.height() as u64,
+                passed.rows.height() as u64 + rejected,
+                "{}: rows must add up",
+                at.file
+            );
+            Ok((passed, failed, rejected))
+        })
+        .collect();
+    let mut all: Option<Passed> = None;
+    let mut rejected = 0;
+    for c in checked {
+        let (passed, failed, n) = c?;
+        q.extend(failed);
+        rejected += n;
+        match &mut all {
+            Some(all) => all.append(passed)?,
+            None => all = Some(passed),
+        }
+    }
+    let all = all.ok_or_else(|| EngineError::polars("checking a chunk")(PolarsError::NoData("no slice".into())))?;
+    Ok((all, rejected))
+}
+
+/// Read and validate every file of one input, chunk by chunk: `rules` checks the rows of a
+/// slice (the slices of a chunk are checked in parallel), then `unique` takes out, in file
+/// order, the rows that repeat an accepted id, and `accept` gets the chunk's accepted rows
+/// (with `unique`, which has recorded them). The next chunk is read on another thread while
+/// one is validated.
+fn validate_input<U: Unique>(
     spec: &IngestSpec,
     input: &InputSpec,
     sources: &[SourceFile],
     fx_configured: bool,
-    mut validate_chunk: impl FnMut(&mut FileCheck<'_>) -> Result<DataFrame>,
+    rules: impl Fn(&mut FileCheck<'_>) -> Result<Passed> + Sync,
+    unique: &mut U,
+    mut accept: impl FnMut(&Passed, &U) -> Result<()>,
 ) -> Result<InputResult> {
     let mut q = QuarantineBuilder::default();
     let mut counts = InputCounts::default();
@@ -251,6 +358,7 @@ fn validate_input(
     let mut latest: Vec<Accepted> = Vec::new();
     let mut superseded: Vec<Accepted> = Vec::new();
     let mut accepted_rows = 0u64;
+    let slice_target = spec.chunk_rows.max(1).div_ceil(SLICES);
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(1);
         scope.spawn(move || {
@@ -270,28 +378,35 @@ fn validate_input(
                 }
             }
         });
-        let mut id_files = Vec::new();
         for chunk in rx {
             let Chunk { file, frame, first_row, file_rows, read_ms } = chunk?;
             let t1 = Instant::now();
-            let source = &sources[file];
-            let mut check = FileCheck::new(input, &source.path, files[file].name.clone(), &frame)?;
-            check.first_row = first_row;
-            check.file_rows = file_rows;
-            check.file_index = file as u32;
-            check.id_files = std::mem::take(&mut id_files);
-            let accepted = validate_chunk(&mut check)?;
-            id_files = std::mem::take(&mut check.id_files);
-            let rejected = check.quarantine(&mut q, fx_configured)?;
-            let read = frame.height() as u64;
-            debug_assert_eq!(read, accepted.height() as u64 + rejected, "{}: rows must add up", files[file].name);
-            if !check.id_numbers.is_empty() {
-                debug_assert_eq!(check.id_numbers.len(), accepted.height());
+            let at = RowAt { spec: input, file: &files[file].name, frame: &frame, first_row };
+            let (mut passed, mut rejected) =
+                check_chunk(input, at, &sources[file].path, slice_target, &rules, &mut q, fx_configured)?;
+            let repeats = unique.check(&passed.rows, file as u32, file_rows - first_row)?;
+            if !repeats.rows.is_empty() {
+                let source_rows = passed
+                    .rows
+                    .column("source_row")
+                    .and_then(|c| c.u64().cloned())
+                    .map_err(EngineError::polars("locating repeated ids"))?;
+                for (i, detail) in &repeats.rows {
+                    let row = source_rows.get(*i).unwrap_or_default() as usize - 1 - first_row;
+                    q.push(at.entry(row, Rule::DuplicateId, repeats.column, detail.as_deref(), fx_configured));
+                }
+                let drop: Vec<usize> = repeats.rows.iter().map(|(i, _)| *i).collect();
+                passed.remove(&drop)?;
+                rejected += drop.len() as u64;
+            }
+            let accepted = &passed.rows;
+            if !repeats.numbers.is_empty() {
+                debug_assert_eq!(repeats.numbers.len(), accepted.height());
                 let source_rows = accepted
                     .column("source_row")
                     .and_then(|c| c.u64().cloned())
                     .map_err(EngineError::polars("reading source rows"))?;
-                for (k, (&id, file_row)) in check.id_numbers.iter().zip(source_rows.iter()).enumerate() {
+                for (k, (&id, file_row)) in repeats.numbers.iter().zip(source_rows.iter()).enumerate() {
                     let a =
                         Accepted { row: accepted_rows + k as u64, file, file_row: file_row.unwrap_or_default(), id };
                     match latest.get_mut(id as usize) {
@@ -300,10 +415,13 @@ fn validate_input(
                     }
                 }
             }
+            let read = frame.height() as u64;
+            debug_assert_eq!(read, accepted.height() as u64 + rejected, "{}: rows must add up", files[file].name);
             accepted_rows += accepted.height() as u64;
             counts.rows_read += read;
             counts.rows_accepted += accepted.height() as u64;
             counts.rows_quarantined += rejected;
+            accept(&passed, unique)?;
             let f = &mut files[file];
             f.rows += read;
             f.read_ms += read_ms;
@@ -313,6 +431,17 @@ fn validate_input(
     })?;
     superseded.sort_unstable_by_key(|a| a.row);
     Ok(InputResult { kind: input.kind, counts, files, quarantine: q, superseded })
+}
+
+/// The uniqueness rule of an input with an id column.
+fn unique_ids<'s>(input: &InputSpec, seen: &'s mut IdSet) -> UniqueIds<'s> {
+    let column = match input.kind {
+        InputKind::Ledger => "doc_id",
+        InputKind::Payments => "payment_id",
+        InputKind::Customers => "customer_id",
+        InputKind::FxRates => "date",
+    };
+    UniqueIds::new(column, seen, input.latest_wins && replaceable_id(input.kind).is_some())
 }
 
 /// The id column that identifies a row of an input whose latest export wins.
@@ -398,12 +527,19 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     let mut fx_parts = Vec::new();
     let fx_result = match find(InputKind::FxRates) {
         Some((input, sources)) => {
-            let mut keys = foldhash::HashSet::default();
-            Some(validate_input(spec, input, sources, fx_configured, |c| {
-                let accepted = validate::fx_file(c, &mut fx, &mut keys)?;
-                fx_parts.push(accepted.clone());
-                Ok(accepted)
-            })?)
+            let mut rates = UniqueRates { fx: &mut fx, keys: Default::default() };
+            Some(validate_input(
+                spec,
+                input,
+                sources,
+                fx_configured,
+                |c| validate::fx_rows(c).map(Passed::rows),
+                &mut rates,
+                |passed, _| {
+                    fx_parts.push(passed.rows.clone());
+                    Ok(())
+                },
+            )?)
         }
         None => None,
     };
@@ -412,11 +548,20 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     let mut customer_ids = IdSet::new();
     let (input, sources) = required(InputKind::Customers)?;
     let mut customer_parts = Vec::new();
-    let mut customers = validate_input(spec, input, sources, fx_configured, |c| {
-        let accepted = validate::customers_file(c, &mut customer_ids)?;
-        customer_parts.push(accepted.clone());
-        Ok(accepted)
-    })?;
+    let mut unique = unique_ids(input, &mut customer_ids);
+    let mut customers = validate_input(
+        spec,
+        input,
+        sources,
+        fx_configured,
+        |c| validate::customers_rows(c).map(Passed::rows),
+        &mut unique,
+        |passed, _| {
+            customer_parts.push(passed.rows.clone());
+            Ok(())
+        },
+    )?;
+    drop(unique);
     let mut customers_table = concat(customer_parts, &contracts::CUSTOMERS_TABLE)?;
     drop_superseded(&mut customers, input, &customer_ids, |rows| remove_rows(&mut customers_table, rows).map(Some))?;
     let reference = Reference { fx, fx_configured, customers: customer_ids };
@@ -427,12 +572,20 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     // Credit memos whose `applies_to` is not (yet) a known document: decided once the
     // ledger is complete.
     let mut pending: Vec<(String, Entry)> = Vec::new();
-    let mut ledger = validate_input(spec, ledger_input, ledger_sources, fx_configured, |c| {
-        let accepted = validate::ledger_file(c, &reference, &mut doc_ids)?;
-        unknown_applies_to(&accepted, &doc_ids, ledger_input, &mut pending)?;
-        sink.rows(Streamed::Ledger, &accepted)?;
-        Ok(accepted)
-    })?;
+    let mut unique = unique_ids(ledger_input, &mut doc_ids);
+    let mut ledger = validate_input(
+        spec,
+        ledger_input,
+        ledger_sources,
+        fx_configured,
+        |c| validate::ledger_rows(c, &reference).map(Passed::rows),
+        &mut unique,
+        |passed, unique| {
+            unknown_applies_to(&passed.rows, unique.seen, ledger_input, &mut pending)?;
+            sink.rows(Streamed::Ledger, &passed.rows)
+        },
+    )?;
+    drop(unique);
     let replaced: foldhash::HashSet<(&str, u64)> =
         ledger.superseded.iter().map(|a| (ledger.files[a.file].name.as_str(), a.file_row)).collect();
     let flagged: Vec<Entry> = pending
@@ -449,13 +602,22 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     let (payments_input, payments_sources) = required(InputKind::Payments)?;
     let mut payment_ids = IdSet::new();
     let mut unknown_refs = Vec::new();
-    let mut payments = validate_input(spec, payments_input, payments_sources, fx_configured, |c| {
-        let (accepted, refs) = validate::payments_file(c, &reference, &mut payment_ids, 0)?;
-        let refs = resolve_payment_refs(&accepted, refs, &doc_ids, payments_input, &mut unknown_refs)?;
-        sink.rows(Streamed::Payments, &accepted)?;
-        sink.rows(Streamed::PaymentRefs, &refs)?;
-        Ok(accepted)
-    })?;
+    let mut unique = unique_ids(payments_input, &mut payment_ids);
+    let mut payments = validate_input(
+        spec,
+        payments_input,
+        payments_sources,
+        fx_configured,
+        |c| validate::payments_rows(c, &reference).map(|(rows, refs)| Passed { rows, refs: Some(refs) }),
+        &mut unique,
+        |passed, _| {
+            let refs = passed.refs.clone().unwrap_or_default();
+            let refs = resolve_payment_refs(&passed.rows, refs, &doc_ids, payments_input, &mut unknown_refs)?;
+            sink.rows(Streamed::Payments, &passed.rows)?;
+            sink.rows(Streamed::PaymentRefs, &refs)
+        },
+    )?;
+    drop(unique);
     for e in unknown_refs {
         payments.quarantine.push(e);
     }

@@ -1,7 +1,10 @@
-//! The rules of each input (DESIGN §2), applied file by file. Each function reads the
-//! canonical columns of one file, records the first rule each row fails, and returns the
-//! accepted rows as a typed canonical frame. What the small inputs established (customers, FX
-//! rates) is in [`Reference`]; each input keeps its own set of accepted ids.
+//! The rules of each input (DESIGN §2). The row rules (`*_rows`) read the canonical columns
+//! of one slice of a file, record the first rule each row fails, and return the accepted
+//! rows as a typed canonical frame; they depend on nothing but the row and [`Reference`]
+//! (what the small inputs established), so slices are checked in parallel. The one rule that
+//! depends on earlier rows, that an id is accepted once, runs afterwards on the accepted rows
+//! in file order ([`UniqueIds`], [`UniqueRates`]), so the first occurrence wins whatever the
+//! thread count.
 
 use foldhash::HashSet;
 
@@ -100,64 +103,14 @@ fn convert(
     (rates, converted)
 }
 
-/// Fail rows whose id was already accepted; accepted ids are added to `seen`. When the
-/// latest export wins, an id that only an earlier file had is accepted, and the number of
-/// every accepted row's id is recorded in `c.id_numbers` (the caller drops the earlier row).
-fn check_unique(c: &mut FileCheck<'_>, ids: &TextCol<'_>, column: &'static str, seen: &mut IdSet) {
-    // Room for the rest of the file at once: growing the table chunk by chunk rehashed every
-    // id so far each time (8% of CSV ingest on `m`). Later chunks then find the room there.
-    let typical = ids.values.iter().flatten().next().map_or(8, |s| s.len());
-    seen.reserve(c.file_rows.saturating_sub(c.first_row).max(ids.values.len()), typical);
-    if c.spec.latest_wins && super::replaceable_id(c.spec.kind).is_some() {
-        let file = c.file_index;
-        for (i, id) in ids.values.iter().enumerate() {
-            let Some(id) = id else { continue };
-            if !c.ok(i) {
-                continue;
-            }
-            let (number, new) = seen.insert_numbered(id);
-            if new {
-                c.id_files.push(file);
-            } else if c.id_files[number as usize] == file {
-                c.fail(i, Rule::DuplicateId, column);
-                continue;
-            } else {
-                c.id_files[number as usize] = file;
-            }
-            c.id_numbers.push(number);
-        }
-        return;
-    }
-    for (i, id) in ids.values.iter().enumerate() {
-        if let Some(id) = id
-            && c.ok(i)
-            && !seen.insert(id)
-        {
-            c.fail(i, Rule::DuplicateId, column);
-        }
-    }
-}
-
-/// Validate one fx_rates file; accepted rates go into `fx`.
-pub fn fx_file(c: &mut FileCheck<'_>, fx: &mut FxTable, keys: &mut HashSet<(i32, String)>) -> Result<DataFrame> {
+/// The row rules of fx_rates.
+pub fn fx_rows(c: &mut FileCheck<'_>) -> Result<DataFrame> {
     let date = c.dates("date", false)?;
     let currency_ca = c.text_column("currency")?;
     let currency = c.text(currency_ca.as_ref(), "currency", false);
     let rate = c.decimals("rate_to_reporting", false, RATE_SCALE as u32, Rule::InvalidRate)?;
     fail_non_positive(c, &rate, Rule::NonPositiveRate, "rate_to_reporting", false);
     c.check_currencies(&currency, "currency");
-    for i in 0..c.height() {
-        let (Some(d), Some(cur), Some(r)) = (date[i], currency.get(i), rate[i]) else { continue };
-        if !c.ok(i) {
-            continue;
-        }
-        if keys.insert((d, cur.to_string())) {
-            fx.insert(cur, d, i128::from(r));
-        } else {
-            c.fail(i, Rule::DuplicateId, "date");
-            c.detail.insert(i, format!("{cur} on {}", from_epoch_days(d)));
-        }
-    }
     let kept = c.kept();
     let [file, row] = c.lineage(&kept);
     frame(
@@ -173,8 +126,107 @@ pub fn fx_file(c: &mut FileCheck<'_>, fx: &mut FxTable, keys: &mut HashSet<(i32,
     )
 }
 
-/// Validate one customers file; accepted ids go into `seen`.
-pub fn customers_file(c: &mut FileCheck<'_>, seen: &mut IdSet) -> Result<DataFrame> {
+/// Rows of an input's accepted frame that repeat an id accepted before them.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    /// The canonical column the repeat is reported on.
+    pub column: &'static str,
+    /// Positions in the frame, ascending, with the message detail of each.
+    pub rows: Vec<(usize, Option<String>)>,
+    /// When the latest export wins: for every row that stays, in order, the number of its id
+    /// in the input's id set (see [`IdSet::insert_numbered`]).
+    pub numbers: Vec<u32>,
+}
+
+/// The uniqueness of fx_rates: one rate per date and currency; accepted rates go into `fx`.
+#[derive(Debug)]
+pub struct UniqueRates<'s> {
+    pub fx: &'s mut FxTable,
+    pub keys: HashSet<(i32, String)>,
+}
+
+/// The one rule that depends on earlier rows: an input's ids (or keys) are accepted once.
+pub trait Unique {
+    /// Check `rows`, the accepted rows of the next chunk of file number `file` in file
+    /// order (`expected` rows of the file, this chunk's included, are still to come), and
+    /// record them; returns the rows that repeat an accepted id.
+    fn check(&mut self, rows: &DataFrame, file: u32, expected: usize) -> Result<Repeats>;
+}
+
+impl Unique for UniqueRates<'_> {
+    fn check(&mut self, rows: &DataFrame, _file: u32, _expected: usize) -> Result<Repeats> {
+        let err = || EngineError::polars("checking FX rates for repeats");
+        let date = rows.column("date").and_then(|c| c.date().map(|d| d.phys.clone())).map_err(err())?;
+        let currency = rows.column("currency").and_then(|c| c.str().cloned()).map_err(err())?;
+        let rate = rows.column("rate_to_reporting").and_then(|c| c.decimal().map(|d| d.phys.clone())).map_err(err())?;
+        let mut repeats = Repeats { column: "date", ..Repeats::default() };
+        for (i, ((d, cur), r)) in date.iter().zip(currency.iter()).zip(rate.iter()).enumerate() {
+            let (Some(d), Some(cur), Some(r)) = (d, cur, r) else { continue };
+            if self.keys.insert((d, cur.to_string())) {
+                self.fx.insert(cur, d, r);
+            } else {
+                repeats.rows.push((i, Some(format!("{cur} on {}", from_epoch_days(d)))));
+            }
+        }
+        Ok(repeats)
+    }
+}
+
+/// The uniqueness of an input with an id column: an id is accepted once, and with
+/// `latest_wins` an id that only an earlier file had is accepted again (the caller then drops
+/// the earlier row); a repeat within one file stays a duplicate.
+#[derive(Debug)]
+pub struct UniqueIds<'s> {
+    pub column: &'static str,
+    pub seen: &'s mut IdSet,
+    pub latest_wins: bool,
+    /// With `latest_wins`: for every id number, the index of the file that last accepted it.
+    id_files: Vec<u32>,
+}
+
+impl<'s> UniqueIds<'s> {
+    /// Accepted ids of `column` go into `seen`.
+    pub fn new(column: &'static str, seen: &'s mut IdSet, latest_wins: bool) -> Self {
+        UniqueIds { column, seen, latest_wins, id_files: Vec::new() }
+    }
+}
+
+impl Unique for UniqueIds<'_> {
+    fn check(&mut self, rows: &DataFrame, file: u32, expected: usize) -> Result<Repeats> {
+        let ids = rows
+            .column(self.column)
+            .and_then(|c| c.str().cloned())
+            .map_err(EngineError::polars(format!("checking `{}` for repeats", self.column)))?;
+        // Room for the rest of the file at once: growing the table chunk by chunk rehashed
+        // every id so far each time (8% of CSV ingest on `m`). Later chunks find room there.
+        let typical = ids.iter().flatten().next().map_or(8, str::len);
+        self.seen.reserve(expected.max(ids.len()), typical);
+        let mut repeats = Repeats { column: self.column, ..Repeats::default() };
+        for (i, id) in ids.iter().enumerate() {
+            let Some(id) = id else { continue };
+            if !self.latest_wins {
+                if !self.seen.insert(id) {
+                    repeats.rows.push((i, None));
+                }
+                continue;
+            }
+            let (number, new) = self.seen.insert_numbered(id);
+            if new {
+                self.id_files.push(file);
+            } else if self.id_files[number as usize] == file {
+                repeats.rows.push((i, None));
+                continue;
+            } else {
+                self.id_files[number as usize] = file;
+            }
+            repeats.numbers.push(number);
+        }
+        Ok(repeats)
+    }
+}
+
+/// The row rules of customers.
+pub fn customers_rows(c: &mut FileCheck<'_>) -> Result<DataFrame> {
     let id_ca = c.text_column("customer_id")?;
     let id = c.text(id_ca.as_ref(), "customer_id", false);
     let segment_ca = c.text_column("segment")?;
@@ -189,7 +241,6 @@ pub fn customers_file(c: &mut FileCheck<'_>, seen: &mut IdSet) -> Result<DataFra
     fail_non_positive(c, &limit, Rule::NegativeAmount, "credit_limit", true);
     let onboarded = c.dates("onboarded_date", true)?;
     let score = c.numbers("external_score")?;
-    check_unique(c, &id, "customer_id", seen);
     let kept = c.kept();
     let [file, row] = c.lineage(&kept);
     let segment_or_unknown: Vec<Option<&str>> = segment.values.iter().map(|s| Some(s.unwrap_or("UNKNOWN"))).collect();
@@ -211,8 +262,8 @@ pub fn customers_file(c: &mut FileCheck<'_>, seen: &mut IdSet) -> Result<DataFra
     )
 }
 
-/// Validate one ledger file; accepted document ids go into `seen`.
-pub fn ledger_file(c: &mut FileCheck<'_>, known: &Reference, seen: &mut IdSet) -> Result<DataFrame> {
+/// The row rules of the ledger.
+pub fn ledger_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataFrame> {
     let spec = c.spec;
     let id_ca = c.text_column("doc_id")?;
     let id = c.text(id_ca.as_ref(), "doc_id", false);
@@ -259,7 +310,6 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &Reference, seen: &mut IdSet) -
     c.check_currencies(&currency, "currency");
     check_customers(c, &customer, known);
     let (rate, reporting) = convert(c, known, &currency, &doc_date, &amount);
-    check_unique(c, &id, "doc_id", seen);
     let kept = c.kept();
     let [file, row] = c.lineage(&kept);
     frame(
@@ -286,15 +336,10 @@ pub fn ledger_file(c: &mut FileCheck<'_>, known: &Reference, seen: &mut IdSet) -
     )
 }
 
-/// Validate one payments file; accepted payment ids go into `seen`. Returns the accepted
-/// payments and their references (payment_id, position, doc_id, and the payment's row in the
-/// returned frame); whether each reference exists is decided once the ledger is complete.
-pub fn payments_file(
-    c: &mut FileCheck<'_>,
-    known: &Reference,
-    seen: &mut IdSet,
-    row_offset: u64,
-) -> Result<(DataFrame, DataFrame)> {
+/// The row rules of payments. Returns the accepted payments and their references
+/// (payment_id, position, doc_id, and the payment's row in the returned frame); whether each
+/// reference exists is decided once the ledger is complete.
+pub fn payments_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<(DataFrame, DataFrame)> {
     let id_ca = c.text_column("payment_id")?;
     let id = c.text(id_ca.as_ref(), "payment_id", false);
     let customer_ca = c.text_column("customer_id")?;
@@ -311,7 +356,6 @@ pub fn payments_file(
     c.check_currencies(&currency, "currency");
     check_customers(c, &customer, known);
     let (rate, reporting) = convert(c, known, &currency, &date, &amount);
-    check_unique(c, &id, "payment_id", seen);
     let kept = c.kept();
     let separator = c.spec.refs_separator.as_str();
     // References split once; the canonical `invoice_refs` text is rebuilt only when the
@@ -335,7 +379,7 @@ pub fn payments_file(
                     ref_payment.push(id.get(i).unwrap_or_default());
                     ref_position.push(count);
                     ref_doc.push(r);
-                    ref_row.push(row_offset + k as u64);
+                    ref_row.push(k as u64);
                 }
                 None => changed = true,
             }
