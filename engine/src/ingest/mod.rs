@@ -218,9 +218,18 @@ struct Chunk {
     read_ms: u64,
 }
 
+/// A chunk after the row rules.
+struct Checked {
+    chunk: Chunk,
+    passed: Passed,
+    failed: QuarantineBuilder,
+    rejected: u64,
+    check_ms: u64,
+}
+
 /// Slices a chunk is checked in, in parallel. A fixed number (not the thread count), so the
 /// slices, and what is decided per slice, are the same on any machine.
-const SLICES: usize = 8;
+const SLICES: usize = 32;
 
 /// Rows that passed the row rules: the canonical rows and, for payments, their references
 /// (whose `payment_row` is a position in `rows`).
@@ -272,17 +281,16 @@ impl Passed {
     }
 }
 
-/// Check one chunk with the row rules, its slices in parallel; the failed rows go to `q`.
-/// Returns the rows that passed, in file order, and how many failed.
+/// Check one chunk with the row rules, its slices in parallel. Returns the rows that passed,
+/// in file order, the quarantine entries of those that failed, and how many failed.
 fn check_chunk(
     input: &InputSpec,
     at: RowAt<'_>,
     path: &std::path::Path,
     slice_target: usize,
     rules: &(impl Fn(&mut FileCheck<'_>) -> Result<Passed> + Sync),
-    q: &mut QuarantineBuilder,
     fx_configured: bool,
-) -> Result<(Passed, u64)> {
+) -> Result<(Passed, QuarantineBuilder, u64)> {
     use rayon::prelude::*;
     let height = at.frame.height();
     // Even slices: a chunk's tail slice is never much smaller than the others.
@@ -308,6 +316,7 @@ fn check_chunk(
         .collect();
     let mut all: Option<Passed> = None;
     let mut rejected = 0;
+    let mut q = QuarantineBuilder::default();
     for c in checked {
         let (passed, failed, n) = c?;
         q.extend(failed);
@@ -318,7 +327,7 @@ fn check_chunk(
         }
     }
     let all = all.ok_or_else(|| EngineError::polars("checking a chunk")(PolarsError::NoData("no slice".into())))?;
-    Ok((all, rejected))
+    Ok((all, q, rejected))
 }
 
 /// Read and validate every file of one input, chunk by chunk: `rules` checks the rows of a
@@ -359,8 +368,9 @@ fn validate_input<U: Unique>(
     let mut superseded: Vec<Accepted> = Vec::new();
     let mut accepted_rows = 0u64;
     let slice_target = spec.chunk_rows.max(1).div_ceil(SLICES);
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(0);
         scope.spawn(move || {
             for (file, source) in sources.iter().enumerate() {
                 let mut t0 = Instant::now();
@@ -378,12 +388,36 @@ fn validate_input<U: Unique>(
                 }
             }
         });
-        for chunk in rx {
-            let Chunk { file, frame, first_row, file_rows, read_ms } = chunk?;
+        // The row rules of the next chunk run on their own thread while the id rule and
+        // `accept` handle this one: those are sequential, and would otherwise leave a core idle.
+        let (checked_tx, checked) = std::sync::mpsc::sync_channel::<Result<Checked>>(0);
+        let (rules, names) = (&rules, &names);
+        scope.spawn(move || {
+            for chunk in rx {
+                let checked = chunk.and_then(|chunk| {
+                    let t1 = Instant::now();
+                    let at = RowAt {
+                        spec: input,
+                        file: &names[chunk.file],
+                        frame: &chunk.frame,
+                        first_row: chunk.first_row,
+                    };
+                    let (passed, failed, rejected) =
+                        check_chunk(input, at, &sources[chunk.file].path, slice_target, rules, fx_configured)?;
+                    Ok(Checked { chunk, passed, failed, rejected, check_ms: t1.elapsed().as_millis() as u64 })
+                });
+                let stop = checked.is_err();
+                if checked_tx.send(checked).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        for checked in checked {
+            let Checked { chunk, mut passed, failed, mut rejected, check_ms } = checked?;
+            let Chunk { file, frame, first_row, file_rows, read_ms } = chunk;
             let t1 = Instant::now();
-            let at = RowAt { spec: input, file: &files[file].name, frame: &frame, first_row };
-            let (mut passed, mut rejected) =
-                check_chunk(input, at, &sources[file].path, slice_target, &rules, &mut q, fx_configured)?;
+            q.extend(failed);
+            let at = RowAt { spec: input, file: &names[file], frame: &frame, first_row };
             let repeats = unique.check(&passed.rows, file as u32, file_rows - first_row)?;
             if !repeats.rows.is_empty() {
                 let source_rows = passed
@@ -425,7 +459,7 @@ fn validate_input<U: Unique>(
             let f = &mut files[file];
             f.rows += read;
             f.read_ms += read_ms;
-            f.validate_ms += t1.elapsed().as_millis() as u64;
+            f.validate_ms += check_ms + t1.elapsed().as_millis() as u64;
         }
         Ok(())
     })?;
@@ -664,7 +698,7 @@ fn resolve_payment_refs(
     let known: Vec<bool> = {
         use rayon::prelude::*;
         let values: Vec<Option<&str>> = doc.iter().collect();
-        values.par_iter().map(|d| d.is_some_and(|d| doc_ids.contains(d))).collect()
+        values.par_chunks(1 << 14).flat_map_iter(|part| doc_ids.contains_each(part.iter().copied())).collect()
     };
     let mut last_flagged = None;
     for ((d, row), is_known) in doc.iter().zip(rows.iter()).zip(&known) {

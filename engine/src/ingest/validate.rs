@@ -50,11 +50,9 @@ fn fail_non_positive(
 }
 
 fn check_customers(c: &mut FileCheck<'_>, customers: &TextCol<'_>, known: &Reference) {
-    for (i, id) in customers.values.iter().enumerate() {
-        if let Some(id) = id
-            && c.ok(i)
-            && !known.customers.contains(id)
-        {
+    let found = known.customers.contains_each(customers.values.iter().copied());
+    for (i, (id, found)) in customers.values.iter().zip(found).enumerate() {
+        if id.is_some() && !found && c.ok(i) {
             c.fail(i, Rule::UnknownCustomer, "customer_id");
         }
     }
@@ -202,25 +200,24 @@ impl Unique for UniqueIds<'_> {
         let typical = ids.iter().flatten().next().map_or(8, str::len);
         self.seen.reserve(expected.max(ids.len()), typical);
         let mut repeats = Repeats { column: self.column, ..Repeats::default() };
-        for (i, id) in ids.iter().enumerate() {
-            let Some(id) = id else { continue };
-            if !self.latest_wins {
-                if !self.seen.insert(id) {
+        let UniqueIds { seen, latest_wins, id_files, .. } = self;
+        seen.insert_each(ids.iter(), |i, number, new| {
+            if !*latest_wins {
+                if !new {
                     repeats.rows.push((i, None));
                 }
-                continue;
+                return;
             }
-            let (number, new) = self.seen.insert_numbered(id);
             if new {
-                self.id_files.push(file);
-            } else if self.id_files[number as usize] == file {
+                id_files.push(file);
+            } else if id_files[number as usize] == file {
                 repeats.rows.push((i, None));
-                continue;
+                return;
             } else {
-                self.id_files[number as usize] = file;
+                id_files[number as usize] = file;
             }
             repeats.numbers.push(number);
-        }
+        });
         Ok(repeats)
     }
 }
