@@ -423,6 +423,28 @@ impl<'a> FileCheck<'a> {
         count
     }
 
+    /// The output `DATE` column of the kept rows: the source column itself when it is typed
+    /// `DATE` and every row is kept (no copy), else built from `values`.
+    pub fn date_output(&self, canonical: &str, values: &[Option<i32>], kept: &[usize]) -> Column {
+        match self.source(canonical) {
+            Some(col) if kept.len() == self.height() && col.dtype() == &DataType::Date => {
+                col.clone().with_name(canonical.into())
+            }
+            _ => date_column(canonical, values, kept),
+        }
+    }
+
+    /// The output `DECIMAL(18, scale)` column of the kept rows: the source column itself when
+    /// it has that type and every row is kept (no copy), else built from `values`.
+    pub fn decimal_output(&self, canonical: &str, values: &[Option<i64>], kept: &[usize], scale: usize) -> Column {
+        match self.source(canonical) {
+            Some(col) if kept.len() == self.height() && col.dtype() == &DataType::Decimal(MONEY_PRECISION, scale) => {
+                col.clone().with_name(canonical.into())
+            }
+            _ => decimal_column(canonical, values, kept, scale),
+        }
+    }
+
     /// Lineage columns of the kept rows.
     pub fn lineage(&self, kept: &[usize]) -> [Column; 2] {
         [

@@ -11,7 +11,7 @@ use foldhash::HashSet;
 use crate::ids::IdSet;
 use polars::prelude::*;
 
-use super::columns::{FileCheck, TextCol, clean, date_column, decimal_column};
+use super::columns::{FileCheck, TextCol, clean, decimal_column};
 use super::parse::{DECIMAL18_MAX, from_epoch_days};
 use super::quarantine::Rule;
 use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
@@ -114,9 +114,9 @@ pub fn fx_rows(c: &mut FileCheck<'_>) -> Result<DataFrame> {
     frame(
         kept.len(),
         vec![
-            date_column("date", &date, &kept),
+            c.date_output("date", &date, &kept),
             currency.column("currency", &kept),
-            decimal_column("rate_to_reporting", &rate, &kept, RATE_SCALE),
+            c.decimal_output("rate_to_reporting", &rate, &kept, RATE_SCALE),
             file,
             row,
         ],
@@ -249,8 +249,8 @@ pub fn customers_rows(c: &mut FileCheck<'_>) -> Result<DataFrame> {
             industry.column("industry", &kept),
             region.column("region", &kept),
             country.column("country", &kept),
-            decimal_column("credit_limit", &limit, &kept, MONEY_SCALE),
-            date_column("onboarded_date", &onboarded, &kept),
+            c.decimal_output("credit_limit", &limit, &kept, MONEY_SCALE),
+            c.date_output("onboarded_date", &onboarded, &kept),
             Float64Chunked::from_iter_options("external_score".into(), kept.iter().map(|&i| score[i])).into_column(),
             file,
             row,
@@ -269,10 +269,14 @@ pub fn ledger_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataFrame
     let type_ca = c.text_column("doc_type")?;
     let type_text = c.text(type_ca.as_ref(), "doc_type", false);
     let mut doc_type: Vec<Option<DocType>> = Vec::with_capacity(c.height());
+    // Whether every type is written as its canonical name (then the column passes through).
+    let mut canonical = true;
     for (i, t) in type_text.values.iter().enumerate() {
         let parsed = t.and_then(|t| spec.doc_type(t));
-        if t.is_some() && parsed.is_none() {
-            c.fail(i, Rule::UnknownDocType, "doc_type");
+        match (t, parsed) {
+            (Some(_), None) => c.fail(i, Rule::UnknownDocType, "doc_type"),
+            (Some(t), Some(d)) => canonical &= *t == d.as_str(),
+            _ => {}
         }
         doc_type.push(parsed);
     }
@@ -314,11 +318,18 @@ pub fn ledger_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataFrame
         vec![
             id.column("doc_id", &kept),
             customer.column("customer_id", &kept),
-            StringChunked::from_iter_options("doc_type".into(), kept.iter().map(|&i| doc_type[i].map(DocType::as_str)))
-                .into_column(),
-            date_column("doc_date", &doc_date, &kept),
-            date_column("due_date", &due_date, &kept),
-            decimal_column("amount", &amount, &kept, MONEY_SCALE),
+            if canonical {
+                type_text.column("doc_type", &kept)
+            } else {
+                StringChunked::from_iter_options(
+                    "doc_type".into(),
+                    kept.iter().map(|&i| doc_type[i].map(DocType::as_str)),
+                )
+                .into_column()
+            },
+            c.date_output("doc_date", &doc_date, &kept),
+            c.date_output("due_date", &due_date, &kept),
+            c.decimal_output("amount", &amount, &kept, MONEY_SCALE),
             currency.column("currency", &kept),
             decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
             decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
@@ -411,8 +422,8 @@ pub fn payments_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<(DataFr
         vec![
             id.column("payment_id", &kept),
             customer.column("customer_id", &kept),
-            date_column("payment_date", &date, &kept),
-            decimal_column("amount", &amount, &kept, MONEY_SCALE),
+            c.date_output("payment_date", &date, &kept),
+            c.decimal_output("amount", &amount, &kept, MONEY_SCALE),
             currency.column("currency", &kept),
             decimal_column("fx_rate", &rate, &kept, RATE_SCALE),
             decimal_column("amount_reporting", &reporting, &kept, MONEY_SCALE),
