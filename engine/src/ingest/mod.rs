@@ -817,3 +817,47 @@ impl Ingested {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn payments(ids: &[&str]) -> DataFrame {
+        let n = ids.len();
+        DataFrame::new(n, vec![StringChunked::from_slice("payment_id".into(), ids).into_column()]).unwrap()
+    }
+
+    fn refs(rows: &[u64]) -> DataFrame {
+        let docs: Vec<String> = rows.iter().map(|r| format!("D{r}")).collect();
+        DataFrame::new(
+            rows.len(),
+            vec![
+                StringChunked::from_iter_values("doc_id".into(), docs.iter().map(String::as_str)).into_column(),
+                UInt64Chunked::from_slice("payment_row".into(), rows).into_column(),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn column(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+        let c = df.column(name).and_then(|c| c.cast(&DataType::String)).unwrap();
+        c.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn slices_append_with_their_references_shifted_and_repeats_drop_theirs() {
+        let mut all = Passed { rows: payments(&["P0", "P1"]), refs: Some(refs(&[0, 1, 1])) };
+        all.append(Passed { rows: payments(&["P2", "P3", "P4"]), refs: Some(refs(&[0, 2])) }).unwrap();
+        let all_refs = all.refs.as_ref().map(|r| column(r, "payment_row"));
+        let expected: Vec<Option<String>> = ["0", "1", "1", "2", "4"].map(|s| Some(s.to_string())).to_vec();
+        assert_eq!(all_refs, Some(expected));
+        // Drop payments 1 and 3: P1's two references go, and P2 and P4 move up.
+        all.remove(&[1, 3]).unwrap();
+        assert_eq!(column(&all.rows, "payment_id"), ["P0", "P2", "P4"].map(|s| Some(s.to_string())).to_vec());
+        let refs = all.refs.as_ref().unwrap();
+        assert_eq!(column(refs, "payment_row"), ["0", "1", "2"].map(|s| Some(s.to_string())).to_vec());
+        // Each reference still names its own payment's document (D<row in its slice>).
+        assert_eq!(column(refs, "doc_id"), ["D0", "D0", "D2"].map(|s| Some(s.to_string())).to_vec());
+    }
+}
