@@ -8,7 +8,8 @@
 //! With millions of ids the table is far larger than the cache and every probe misses it.
 //! The batch operations ([`IdSet::insert_each`], [`IdSet::contains_each`]) hash a block of
 //! ids first and read their slots before probing, so the misses of a block overlap instead
-//! of being paid one after another (3.4× fewer cycles per insert on `m`).
+//! of being paid one after another. On `m` (3.9M ids inserted, 5.5M looked up) `perf` gave
+//! inserts 0.16 s against 0.36 s with `hashbrown`, lookups 0.07 s against 0.18 s.
 
 use std::hash::BuildHasher;
 
