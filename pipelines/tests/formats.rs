@@ -170,3 +170,46 @@ fn an_amount_that_overflows_decimal_18_in_the_reporting_currency_is_invalid() {
     assert_eq!(ing.entries.len(), 1);
     assert_eq!((ing.entries[0].rule.name(), ing.entries[0].row), ("invalid_amount", 2));
 }
+
+#[test]
+fn payment_references_are_split_on_the_configured_separator_and_rewritten_canonically() {
+    let strings = |df: &DataFrame, name: &str| -> Vec<Option<String>> {
+        let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
+        c.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    };
+    // One character and a longer separator: the char and the string paths of the split.
+    for separator in ["|", " // "] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        common::write(&d.join("customers.csv"), "customer_id,segment\nC1,smb\n");
+        let docs: String = (1..=4).map(|k| format!("000{k},C1,invoice,2025-01-31,2025-03-02,10.00,USD\n")).collect();
+        common::write(
+            &d.join("ledger.csv"),
+            &format!("doc_id,customer_id,doc_type,doc_date,due_date,amount,currency\n{docs}"),
+        );
+        // Canonical first (nothing to rewrite yet), then no references, spaces and empty parts.
+        let refs = ["0001", "", &format!("0002{separator} 0003"), &format!("{separator}0004 {separator}")];
+        let rows: String =
+            refs.iter().enumerate().map(|(k, r)| format!("P{k},C1,2025-03-01,5.00,USD,\"{r}\"\n")).collect();
+        common::write(
+            &d.join("payments.csv"),
+            &format!("payment_id,customer_id,payment_date,amount,currency,invoice_refs\n{rows}"),
+        );
+        common::write(
+            &d.join("pipeline.toml"),
+            &format!(
+                "[inputs.customers]\npath = \"customers.csv\"\n[inputs.ledger]\npath = \"ledger.csv\"\n\
+                 [inputs.payments]\npath = \"payments.csv\"\nrefs_separator = \"{separator}\"\n"
+            ),
+        );
+        let ing = ingest_config(&d.join("pipeline.toml"));
+        let some = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        let canonical = strings(&ing.tables.payments, "invoice_refs");
+        assert_eq!(canonical, [Some("0001".into()), None, Some("0002;0003".into()), Some("0004".into())]);
+        let refs = &ing.tables.payment_refs;
+        assert_eq!(strings(refs, "payment_id"), some(&["P0", "P2", "P2", "P3"]), "{separator:?}");
+        assert_eq!(strings(refs, "position"), some(&["1", "1", "2", "1"]), "{separator:?}");
+        assert_eq!(strings(refs, "doc_id"), some(&["0001", "0002", "0003", "0004"]), "{separator:?}");
+        assert_eq!(ing.entries.len(), 0, "every reference is a known document");
+    }
+}

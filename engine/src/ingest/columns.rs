@@ -602,13 +602,32 @@ impl<'c> TextCol<'c> {
     /// string buffers (a clone, or a take of 16-byte views) instead of copying every string.
     pub fn column(&self, name: &str, kept: &[usize]) -> Column {
         match self.source {
+            // `kept` is ascending and without repeats: as long as the column, it is every row.
             Some(ca) if !self.altered && kept.len() == ca.len() => ca.clone().with_name(name.into()).into_column(),
+            _ => self.take(name, kept),
+        }
+    }
+
+    /// The column of the values at `rows` (any order, repeats allowed); shares the source's
+    /// string buffers when cleaning changed nothing.
+    pub fn take(&self, name: &str, rows: &[usize]) -> Column {
+        match self.source {
             Some(ca) if !self.altered => {
-                let idx = IdxCa::from_vec("".into(), kept.iter().map(|&i| i as IdxSize).collect());
-                ca.take(&idx)
-                    .map_or_else(|_| text_column(name, &self.values, kept), |t| t.with_name(name.into()).into_column())
+                let idx = IdxCa::from_vec("".into(), rows.iter().map(|&i| i as IdxSize).collect());
+                ca.take(&idx).map_or_else(
+                    |_| text_column(name, &self.get_all(), rows),
+                    |t| t.with_name(name.into()).into_column(),
+                )
             }
-            _ => text_column(name, &self.values, kept),
+            _ => text_column(name, &self.get_all(), rows),
+        }
+    }
+
+    /// Every value (cleaned), materialised when only the source is held.
+    fn get_all(&self) -> std::borrow::Cow<'_, [Option<&'c str>]> {
+        match (&self.source, self.values.is_empty()) {
+            (Some(ca), true) if ca.len() > 0 => std::borrow::Cow::Owned(ca.iter().map(clean).collect()),
+            _ => std::borrow::Cow::Borrowed(&self.values),
         }
     }
 }

@@ -78,7 +78,8 @@ pub struct InputParams {
     /// canonical spellings are always accepted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub doc_types: BTreeMap<String, String>,
-    /// Separator between several references in `invoice_refs`. Default: `;`.
+    /// Separator between several references in `invoice_refs`. Default: `;`. Spaces around
+    /// it and around each reference are ignored.
     #[serde(default = "default_refs_separator")]
     pub refs_separator: String,
 }

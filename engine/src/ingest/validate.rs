@@ -344,6 +344,21 @@ pub fn ledger_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataFrame
     )
 }
 
+/// The parts of `text` between separators (a one-character separator splits on the char,
+/// which is cheaper than searching for a string).
+fn split<'t>(text: &'t str, separator: &'t str) -> impl Iterator<Item = &'t str> {
+    let mut chars = separator.chars();
+    let one = match (chars.next(), chars.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    };
+    let (by_char, by_str) = match one {
+        Some(c) => (Some(text.split(c)), None),
+        None => (None, Some(text.split(separator))),
+    };
+    by_char.into_iter().flatten().chain(by_str.into_iter().flatten())
+}
+
 /// The row rules of payments. Returns the accepted payments and their references
 /// (payment_id, position, doc_id, and the payment's row in the returned frame); whether each
 /// reference exists is decided once the ledger is complete.
@@ -365,51 +380,67 @@ pub fn payments_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<(DataFr
     check_customers(c, &customer, known);
     let (rate, reporting) = convert(c, known, &currency, &date, &amount);
     let kept = c.kept();
-    let separator = c.spec.refs_separator.as_str();
+    // Parts are trimmed, and so is the value before it is split: spaces around the separator
+    // are not part of it (" // " splits on "//"), unless it is all spaces.
+    let separator = match c.spec.refs_separator.trim() {
+        "" => c.spec.refs_separator.as_str(),
+        trimmed => trimmed,
+    };
     // References split once; the canonical `invoice_refs` text is rebuilt only when the
     // export's differs (other separator, spaces, empty parts).
-    let (mut ref_payment, mut ref_position, mut ref_doc, mut ref_row) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut canonical: Vec<Option<String>> = Vec::new();
-    let mut rebuilt = false;
+    let refs_guess = kept.len() + kept.len() / 4;
+    let (mut ref_payment, mut ref_position, mut ref_doc, mut ref_row) = (
+        Vec::with_capacity(refs_guess),
+        Vec::with_capacity(refs_guess),
+        Vec::with_capacity(refs_guess),
+        Vec::with_capacity(refs_guess),
+    );
+    // `None` while every value so far is canonical as written (nothing is copied then).
+    let mut rebuilt: Option<Vec<Option<String>>> = None;
+    let mut parts: Vec<&str> = Vec::new();
     for (k, &i) in kept.iter().enumerate() {
         let Some(text) = refs_text.get(i) else {
-            canonical.push(None);
+            if let Some(r) = &mut rebuilt {
+                r.push(None);
+            }
             continue;
         };
-        let mut count = 0u64;
+        parts.clear();
         let mut changed = separator != ";";
-        for part in text.split(separator) {
+        for part in split(text, separator) {
             match clean(Some(part)) {
                 Some(r) => {
                     changed |= r.len() != part.len();
-                    count += 1;
-                    ref_payment.push(id.get(i).unwrap_or_default());
-                    ref_position.push(count);
-                    ref_doc.push(r);
-                    ref_row.push(k as u64);
+                    parts.push(r);
                 }
                 None => changed = true,
             }
         }
-        rebuilt |= changed;
-        canonical.push(if count == 0 {
-            None
-        } else if changed {
-            Some(text.split(separator).filter_map(|r| clean(Some(r))).collect::<Vec<_>>().join(";"))
-        } else {
-            Some(text.to_string())
-        });
+        for (position, r) in parts.iter().enumerate() {
+            ref_payment.push(i);
+            ref_position.push(position as u64 + 1);
+            ref_doc.push(*r);
+            ref_row.push(k as u64);
+        }
+        if changed && rebuilt.is_none() {
+            // The first value to rebuild: the ones before it are kept as written.
+            rebuilt = Some(kept[..k].iter().map(|&j| refs_text.get(j).map(str::to_string)).collect());
+        }
+        if let Some(r) = &mut rebuilt {
+            r.push((!parts.is_empty()).then(|| parts.join(";")));
+        }
     }
-    let refs_column = if rebuilt {
-        StringChunked::from_iter_options("invoice_refs".into(), canonical.iter().map(Option::as_deref)).into_column()
-    } else {
-        refs_text.column("invoice_refs", &kept)
+    let refs_column = match &rebuilt {
+        Some(values) => {
+            StringChunked::from_iter_options("invoice_refs".into(), values.iter().map(Option::as_deref)).into_column()
+        }
+        None => refs_text.column("invoice_refs", &kept),
     };
     let refs = frame(
         ref_doc.len(),
         vec![
-            StringChunked::from_iter_values("payment_id".into(), ref_payment.into_iter()).into_column(),
+            // Each reference's payment id shares the payment's string (no copy when unaltered).
+            id.take("payment_id", &ref_payment),
             UInt64Chunked::from_vec("position".into(), ref_position).into_column(),
             StringChunked::from_iter_values("doc_id".into(), ref_doc.into_iter()).into_column(),
             UInt64Chunked::from_vec("payment_row".into(), ref_row).into_column(),
