@@ -626,7 +626,7 @@ impl<'c> TextCol<'c> {
     /// Every value (cleaned), materialised when only the source is held.
     fn get_all(&self) -> std::borrow::Cow<'_, [Option<&'c str>]> {
         match (&self.source, self.values.is_empty()) {
-            (Some(ca), true) if ca.len() > 0 => std::borrow::Cow::Owned(ca.iter().map(clean).collect()),
+            (Some(ca), true) if !ca.is_empty() => std::borrow::Cow::Owned(ca.iter().map(clean).collect()),
             _ => std::borrow::Cow::Borrowed(&self.values),
         }
     }
