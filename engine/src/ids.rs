@@ -199,6 +199,12 @@ impl IdSet {
         out
     }
 
+    /// Whether `ids` more ids of `bytes` bytes in all fit: offsets and numbers are 32-bit, so
+    /// a set holds at most 4 GiB of id text and 2^32 - 2 ids (`l` holds 220 MB and 20M).
+    pub fn has_room(&self, ids: usize, bytes: usize) -> bool {
+        self.arena.len() + bytes <= u32::MAX as usize && self.len() + ids < u32::MAX as usize - 1
+    }
+
     /// Make room for `additional` more ids of about `bytes_each` bytes.
     pub fn reserve(&mut self, additional: usize, bytes_each: usize) {
         self.arena.reserve(additional * bytes_each);
@@ -240,6 +246,8 @@ mod tests {
         assert_eq!(set.insert_numbered("00000007"), (7, false));
         assert_eq!(set.insert_numbered("new"), (10_001, true));
         assert_eq!(set.get(10_001), "new");
+        assert!(set.has_room(1, u32::MAX as usize - 100_000));
+        assert!(!set.has_room(1, u32::MAX as usize), "4 GiB of id text is the limit");
     }
 
     #[test]

@@ -195,6 +195,15 @@ impl Unique for UniqueIds<'_> {
             .column(self.column)
             .and_then(|c| c.str().cloned())
             .map_err(EngineError::polars(format!("checking `{}` for repeats", self.column)))?;
+        let bytes: usize = ids.iter().flatten().map(str::len).sum();
+        if !self.seen.has_room(ids.len(), bytes) {
+            return Err(EngineError::Analysis {
+                message: format!(
+                    "the `{}` values of this input pass 4 GiB of text or 4 billion ids, more than one run can check for repeats; split the input across runs",
+                    self.column
+                ),
+            });
+        }
         // Room for the rest of the file at once: growing the table chunk by chunk rehashed
         // every id so far each time (8% of CSV ingest on `m`). Later chunks find room there.
         let typical = ids.iter().flatten().next().map_or(8, str::len);
