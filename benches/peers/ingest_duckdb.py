@@ -62,13 +62,7 @@ SELECT rn, trim(doc_id) AS doc_id, CASE
     half_even(CAST(amount * 100 AS BIGINT) * CASE WHEN currency = 'USD' THEN 10000000000 ELSE rate END) AS amount_reporting
 FROM j;
 
-CREATE TEMP TABLE ledger_rules AS
-SELECT rule, count(*) AS rows, sum(amount_reporting) AS amount
-FROM (
-    SELECT coalesce(rule, CASE WHEN row_number() OVER (PARTITION BY rule IS NULL, doc_id ORDER BY rn) > 1
-                               THEN 'duplicate_id' ELSE 'accepted' END) AS rule, amount_reporting
-    FROM ledger
-) GROUP BY ALL;
+{ledger_rules}
 
 CREATE TEMP TABLE payments AS
 WITH p AS (SELECT *, row_number() OVER () AS rn FROM read_parquet('{d}/payments.parquet')),
@@ -89,13 +83,7 @@ SELECT rn, trim(payment_id) AS payment_id, invoice_refs, CASE
     half_even(CAST(amount * 100 AS BIGINT) * CASE WHEN currency = 'USD' THEN 10000000000 ELSE rate END) AS amount_reporting
 FROM j;
 
-CREATE TEMP TABLE payment_rules AS
-SELECT rule, count(*) AS rows, sum(amount_reporting) AS amount
-FROM (
-    SELECT coalesce(rule, CASE WHEN row_number() OVER (PARTITION BY rule IS NULL, payment_id ORDER BY rn) > 1
-                               THEN 'duplicate_id' ELSE 'accepted' END) AS rule, amount_reporting
-    FROM payments
-) GROUP BY ALL;
+{payment_rules}
 
 CREATE TEMP TABLE unknown_refs AS
 WITH refs AS (
@@ -106,6 +94,18 @@ FROM refs r LEFT JOIN (SELECT DISTINCT doc_id FROM ledger WHERE rule IS NULL) l 
 WHERE r.doc_id <> '';
 """
 
+# Rows per first failed rule; among the rows that passed, an id seen before in file order is
+# a duplicate.
+RULES = r"""
+CREATE TEMP TABLE {name}_rules AS
+SELECT rule, count(*) AS rows, sum(amount_reporting) AS amount
+FROM (
+    SELECT coalesce(rule, CASE WHEN row_number() OVER (PARTITION BY rule IS NULL, {id} ORDER BY rn) > 1
+                               THEN 'duplicate_id' ELSE 'accepted' END) AS rule, amount_reporting
+    FROM {table}
+) GROUP BY ALL;
+"""
+
 
 def main() -> None:
     data = sys.argv[1]
@@ -113,7 +113,11 @@ def main() -> None:
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     start = time.perf_counter()
-    con.execute(SQL.format(d=data))
+    rules = {
+        "ledger_rules": RULES.format(name="ledger", id="doc_id", table="ledger"),
+        "payment_rules": RULES.format(name="payment", id="payment_id", table="payments"),
+    }
+    con.execute(SQL.format(d=data, **rules))
     seconds = time.perf_counter() - start
     rows = con.execute(
         "SELECT (SELECT count(*) FROM ledger) + (SELECT count(*) FROM payments)"

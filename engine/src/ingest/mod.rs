@@ -288,7 +288,6 @@ impl Passed {
 /// Check one chunk with the row rules, its slices in parallel. Returns the rows that passed,
 /// in file order, the quarantine entries of those that failed, and how many failed.
 fn check_chunk(
-    input: &InputSpec,
     at: RowAt<'_>,
     path: &std::path::Path,
     slice_target: usize,
@@ -304,7 +303,7 @@ fn check_chunk(
         .into_par_iter()
         .map(|k| {
             let slice = at.frame.slice((k * step) as i64, step);
-            let mut check = FileCheck::new(input, path, at.file.to_string(), &slice)?;
+            let mut check = FileCheck::new(at.spec, path, at.file.to_string(), &slice)?;
             check.first_row = at.first_row + k * step;
             let passed = rules(&mut check)?;
             let mut failed = QuarantineBuilder::default();
@@ -407,7 +406,7 @@ fn validate_input<U: Unique>(
                         first_row: chunk.first_row,
                     };
                     let (passed, failed, rejected) =
-                        check_chunk(input, at, &sources[chunk.file].path, slice_target, rules, fx_configured)?;
+                        check_chunk(at, &sources[chunk.file].path, slice_target, rules, fx_configured)?;
                     Ok(Checked { chunk, passed, failed, rejected, check_ms: t1.elapsed().as_millis() as u64 })
                 });
                 let stop = checked.is_err();

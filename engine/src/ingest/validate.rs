@@ -206,8 +206,7 @@ impl Unique for UniqueIds<'_> {
         }
         // Room for the rest of the file at once: growing the table chunk by chunk rehashed
         // every id so far each time (8% of CSV ingest on `m`). Later chunks find room there.
-        let typical = ids.iter().flatten().next().map_or(8, str::len);
-        self.seen.reserve(expected.max(ids.len()), typical);
+        self.seen.reserve(expected.max(ids.len()), bytes.div_ceil(ids.len().max(1)));
         let mut repeats = Repeats { column: self.column, ..Repeats::default() };
         let UniqueIds { seen, latest_wins, id_files, .. } = self;
         seen.insert_each(ids.iter(), |i, number, new| {
