@@ -10,6 +10,7 @@ use crate::error::{ModelError, Result};
 use crate::metrics::{Bin, Metrics};
 use crate::model::{Fitted, Model};
 use crate::score::Scoring;
+use crate::stability;
 use crate::train::{Candidate, Trained};
 
 /// What `model.json` holds.
@@ -122,8 +123,10 @@ pub fn model_file(
     }
 }
 
-/// A readable model card.
-pub fn model_card(f: &ModelFile, importance: &[f64], champion_reason: &str) -> String {
+/// The readable model card of candidate `k`, whose `model.json` is `f`.
+pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
+    let importance = &trained.candidates[k].importance;
+    let champion_reason = &trained.champion_reason;
     let m = &f.model;
     let t = &f.training;
     let o = &f.metrics.out_of_time;
@@ -163,10 +166,12 @@ pub fn model_card(f: &ModelFile, importance: &[f64], champion_reason: &str) -> S
     s += &format!("\nIn-time validation AUC (held-out customers, or per fold): {}.\n", cv_auc.join(", "));
     s += &format!(
         "Calibration: {}.\n\n",
-        if f.metrics.calibrated {
-            "every out-of-time decile's mean PD is within tolerance of its observed rate"
-        } else {
-            "**not within tolerance** in at least one out-of-time decile — read PDs as a ranking, not as exact rates"
+        match (f.metrics.calibrated, stability::moved(&trained.stability, 3)) {
+            (true, _) => "every out-of-time decile's mean PD is within tolerance of its observed rate".to_string(),
+            (false, None) => "**not within tolerance** in at least one out-of-time decile — read PDs as a ranking, not as exact rates".to_string(),
+            (false, Some(moved)) => format!(
+                "**not within tolerance** in at least one out-of-time decile — read PDs as a ranking, not as exact rates. The features that moved most since training: {moved} (see Feature stability)"
+            ),
         }
     );
     s += "## Calibration by decile (out of time)\n\n| decile | rows | mean PD | observed | gap |\n|---|---|---|---|---|\n";
@@ -178,6 +183,19 @@ pub fn model_card(f: &ModelFile, importance: &[f64], champion_reason: &str) -> S
             b.mean_pd,
             b.observed_rate,
             b.mean_pd - b.observed_rate
+        );
+    }
+    s += "\n## Feature stability (out of time vs training)\n\nPSI of each feature's out-of-time values against its training values (missing values are a bin of their own): under 0.1 stable, 0.1–0.25 moderate, 0.25 and over large. A large shift means the model scores rows unlike the ones it learned from: read its PDs with care.\n\n| feature | PSI | shift | training mean | out-of-time mean | missing (training → out of time) |\n|---|---|---|---|---|---|\n";
+    for f in &trained.stability {
+        s += &format!(
+            "| {} | {:.4} | {} | {:.4} | {:.4} | {:.1}% → {:.1}% |\n",
+            f.feature,
+            f.psi,
+            f.level(),
+            f.train_mean,
+            f.oot_mean,
+            f.train_missing * 100.0,
+            f.oot_missing * 100.0
         );
     }
     s += "\n## Features by importance\n\n| feature | importance |\n|---|---|\n";

@@ -62,7 +62,7 @@ pub fn write_models(out: &Path, trained: &Trained, t: &Training) -> Result<Vec<M
     let mut files = Vec::new();
     for (k, c) in trained.candidates.iter().enumerate() {
         let file = artifact::model_file(trained, k, "table", &t.scoring, &format_day);
-        let card = artifact::model_card(&file, &c.importance, &trained.champion_reason);
+        let card = artifact::model_card(&file, trained, k);
         artifact::write(&out.join(&c.model.id), &file, &card)?;
         files.push(file);
     }

@@ -9,6 +9,7 @@
 //! - [`model`]: a trained model (learner per segment + calibration) and the row-level
 //!   prediction every score goes through.
 //! - [`metrics`]: AUC, Gini, KS, Brier, log-loss, calibration by decile, PSI.
+//! - [`stability`]: which features moved between the training and out-of-time rows.
 //!
 //! It reads what `ardent-engine` produces and never imports `ardent` (the pipelines crate).
 
@@ -26,6 +27,7 @@ pub mod model;
 pub mod run;
 pub mod score;
 pub mod scorecard;
+pub mod stability;
 pub mod train;
 
 pub use error::{ModelError, Result};

@@ -179,22 +179,25 @@ pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<Bin> {
 }
 
 /// Population stability index of `actual` against `expected`, over the deciles of
-/// `expected` (shares floored at 0.0001 so empty bins stay finite).
+/// `expected` plus one bin for missing values (NaN); shares are floored at 0.0001 so empty
+/// bins stay finite.
 pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
     PsiReference::new(expected).psi(actual)
 }
 
-/// A reference population for PSI, with its decile edges computed once.
+/// A reference population for PSI, with its decile edges computed once. Missing values
+/// (NaN) have a bin of their own, so a feature that goes missing more often shifts too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PsiReference {
     edges: Vec<f64>,
+    /// Share per bin: one per decile range, then the missing bin.
     shares: Vec<f64>,
 }
 
 impl PsiReference {
     /// The reference population `expected`.
     pub fn new(expected: &[f64]) -> PsiReference {
-        let mut sorted: Vec<f64> = expected.to_vec();
+        let mut sorted: Vec<f64> = expected.iter().copied().filter(|x| !x.is_nan()).collect();
         sorted.sort_by(f64::total_cmp);
         let mut edges: Vec<f64> = (1..10)
             .filter_map(|k| sorted.get((sorted.len() * k / 10).min(sorted.len().saturating_sub(1))))
@@ -207,9 +210,10 @@ impl PsiReference {
     }
 
     fn shares_of(&self, v: &[f64]) -> Vec<f64> {
-        let mut counts = vec![0usize; self.edges.len() + 1];
+        let missing = self.edges.len() + 1;
+        let mut counts = vec![0usize; missing + 1];
         for &x in v {
-            counts[self.edges.partition_point(|&e| e < x)] += 1;
+            counts[if x.is_nan() { missing } else { self.edges.partition_point(|&e| e < x) }] += 1;
         }
         counts.into_iter().map(|c| (c as f64 / v.len() as f64).max(1e-4)).collect()
     }
@@ -272,5 +276,21 @@ mod tests {
         assert!(psi(&a, &a).abs() < 1e-12);
         let shifted: Vec<f64> = a.iter().map(|x| x + 0.2).collect();
         assert!(psi(&a, &shifted) > 0.25);
+    }
+
+    #[test]
+    fn psi_puts_missing_values_in_their_own_bin() {
+        // Values, a tenth of them missing; then the same values with a third missing.
+        let a: Vec<f64> = (0..1000).map(|i| if i % 10 == 0 { f64::NAN } else { i as f64 }).collect();
+        assert!(psi(&a, &a).abs() < 1e-12, "NaN compares equal to itself by bin");
+        let more_missing: Vec<f64> = (0..1000).map(|i| if i % 3 == 0 { f64::NAN } else { i as f64 }).collect();
+        let p = psi(&a, &more_missing);
+        // Missing 10% -> 33.4%: (0.334 - 0.1) ln(3.34) = 0.28, plus the deciles thinning out.
+        assert!(p > 0.28, "{p}");
+        // Missing values do not count as the lowest decile: moving the missing rows' share
+        // into low values instead is a different shift.
+        let low: Vec<f64> = (0..1000).map(|i| if i % 10 == 0 { 0.5 } else { i as f64 }).collect();
+        // Missing 10% -> 0: (0.0001 - 0.1) ln(0.001) = 0.69; the lowest decile 10% -> 20%: 0.07.
+        assert!((psi(&a, &low) - 0.76).abs() < 0.01, "{}", psi(&a, &low));
     }
 }

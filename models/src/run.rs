@@ -3,7 +3,7 @@
 //!
 //! feature panel + labels (engine) → [`Sample`] → [`train`] (every learner, validation fit and
 //! segment in parallel) → champion → scores of every panel row → tables `features`,
-//! `model_metrics`, `model_calibration`, `feature_importance`, `customer_scores`,
+//! `model_metrics`, `model_calibration`, `feature_importance`, `feature_stability`, `customer_scores`,
 //! `segment_scores`, `invoice_predictions` (from the invoice-level model), and
 //! `models/<model_id>/` artifacts.
 
@@ -29,6 +29,7 @@ use crate::error::{ModelError, Result};
 use crate::matrix::Sample;
 use crate::metrics::PsiReference;
 use crate::score::{ACTIONS, Account, BANDS, Score, score_row, score_row_without_reasons};
+use crate::stability::{self, FeatureShift};
 use crate::train::{Holdout, Trained, Training, first_oot_date, in_subsample, split, train};
 
 /// What the models stage produced.
@@ -120,6 +121,29 @@ pub static FEATURE_IMPORTANCE_TABLE: TableContract = TableContract {
             "|standardised coefficient| (logistic), |coefficient| × IV (scorecard), split gain (gbdt)",
         ),
         out("rank", O::Count, false, "1 = most important"),
+    ]),
+    partition: None,
+};
+
+/// `feature_stability`.
+pub static FEATURE_STABILITY_TABLE: TableContract = TableContract {
+    name: "feature_stability",
+    doc: "How far each feature moved from the training rows to the out-of-time rows (characteristic stability), per task",
+    columns: Cow::Borrowed(&[
+        out("task", O::Text, false, "customer_default or invoice_late"),
+        out("feature", O::Text, false, "Feature"),
+        out(
+            "psi",
+            O::Float,
+            true,
+            "PSI of the out-of-time values against the training values, over the training deciles plus a missing bin",
+        ),
+        out("shift", O::Text, false, "stable (PSI < 0.1), moderate (< 0.25), large, or unknown"),
+        out("train_mean", O::Float, true, "Mean of the training values present"),
+        out("out_of_time_mean", O::Float, true, "Mean of the out-of-time values present"),
+        out("train_missing", O::Float, true, "Share of training rows without a value (0–1)"),
+        out("out_of_time_missing", O::Float, true, "Share of out-of-time rows without a value (0–1)"),
+        out("rank", O::Count, false, "1 = moved most (within the task)"),
     ]),
     partition: None,
 };
@@ -233,6 +257,7 @@ pub fn contracts() -> Vec<TableContract> {
         MODEL_METRICS_TABLE.clone(),
         MODEL_CALIBRATION_TABLE.clone(),
         FEATURE_IMPORTANCE_TABLE.clone(),
+        FEATURE_STABILITY_TABLE.clone(),
         CUSTOMER_SCORES_TABLE.clone(),
         segment_scores_contract(),
         INVOICE_PREDICTIONS_TABLE.clone(),
@@ -373,6 +398,7 @@ pub fn run(
         (MODEL_METRICS_TABLE.clone(), Some(metrics_table(&sets)?)),
         (MODEL_CALIBRATION_TABLE.clone(), Some(calibration_table(&sets)?)),
         (FEATURE_IMPORTANCE_TABLE.clone(), Some(importance_table(&sets)?)),
+        (FEATURE_STABILITY_TABLE.clone(), Some(stability_table(&sets, &tasks)?)),
         (CUSTOMER_SCORES_TABLE.clone(), None),
         (segment_scores_contract(), Some(segment_scores_table(&segment_rows)?)),
         (INVOICE_PREDICTIONS_TABLE.clone(), Some(invoice_predictions)),
@@ -383,7 +409,7 @@ pub fn run(
         .flat_map(|(tr, task)| {
             (0..tr.candidates.len()).map(move |k| {
                 let file = artifact::model_file(tr, k, task, &t.scoring, &format_day);
-                let card = artifact::model_card(&file, &tr.candidates[k].importance, &tr.champion_reason);
+                let card = artifact::model_card(&file, tr, k);
                 (tr.candidates[k].model.id.clone(), file, card)
             })
         })
@@ -411,6 +437,9 @@ pub fn run(
         ));
     }
     summary.push(format!("  champion {}: {}", model.id, trained.champion_reason));
+    if let Some(moved) = stability::moved(&trained.stability, 4) {
+        summary.push(format!("  features that moved since training (PSI >= {}): {moved}", stability::MODERATE));
+    }
     match (&invoice_trained, invoice_skipped) {
         (Some(it), _) => {
             if let Some(c) = it.candidates.first() {
@@ -621,6 +650,28 @@ fn importance_table(sets: &[&Trained]) -> Result<DataFrame> {
             text("feature", rows.iter().map(|r| r.1)),
             float_opt("importance", rows.iter().map(|r| Some(r.2))),
             count("rank", rows.iter().map(|r| r.3)),
+        ],
+    )?)
+}
+
+fn stability_table(sets: &[&Trained], tasks: &[&str]) -> Result<DataFrame> {
+    let rows: Vec<(&str, &FeatureShift, u64)> = sets
+        .iter()
+        .zip(tasks)
+        .flat_map(|(t, &task)| t.stability.iter().zip(1..).map(move |(f, rank)| (task, f, rank)))
+        .collect();
+    Ok(frame(
+        &FEATURE_STABILITY_TABLE,
+        vec![
+            text("task", rows.iter().map(|r| r.0)),
+            text("feature", rows.iter().map(|r| r.1.feature.as_str())),
+            float_opt("psi", rows.iter().map(|r| opt(r.1.psi))),
+            text("shift", rows.iter().map(|r| r.1.level())),
+            float_opt("train_mean", rows.iter().map(|r| opt(r.1.train_mean))),
+            float_opt("out_of_time_mean", rows.iter().map(|r| opt(r.1.oot_mean))),
+            float_opt("train_missing", rows.iter().map(|r| opt(r.1.train_missing))),
+            float_opt("out_of_time_missing", rows.iter().map(|r| opt(r.1.oot_missing))),
+            count("rank", rows.iter().map(|r| r.2)),
         ],
     )?)
 }

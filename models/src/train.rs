@@ -33,6 +33,7 @@ use crate::metrics::{self, Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Part, Platt};
 use crate::score::{ScoreParams, Scoring};
 use crate::scorecard::{self, ScorecardParams, ValidScorecardParams};
+use crate::stability::{FeatureShift, feature_stability};
 
 /// `[models]` as written in a config; every field optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +411,9 @@ pub struct Trained {
     /// Why the champion was chosen, readable.
     pub champion_reason: String,
     pub training: Training,
+    /// How far each feature moved from the training rows (the PSI reference rows) to the
+    /// out-of-time rows, largest shift first.
+    pub stability: Vec<FeatureShift>,
 }
 
 impl Trained {
@@ -641,7 +645,8 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         }
     }
     let (champion, champion_reason) = choose(&candidates, t);
-    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone() })
+    let stability = feature_stability(sample, &reference, &split.oot);
+    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone(), stability })
 }
 
 fn choose(candidates: &[Candidate], t: &Training) -> (usize, String) {

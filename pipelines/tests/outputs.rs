@@ -58,12 +58,26 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
     let champions = [models["champion"].as_str().unwrap(), models["invoice_champion"].as_str().unwrap()];
     let candidates = models["candidates"].as_array().unwrap();
     assert!(champions.iter().all(|id| candidates.iter().any(|c| c["model_id"] == *id)));
+    let mut champion_features = 0;
     for c in candidates {
         let dir = out.join(c["path"].as_str().unwrap());
         let file = ardent_models::artifact::read(&dir).unwrap();
         assert_eq!(file.champion, champions.contains(&c["model_id"].as_str().unwrap()));
-        assert!(std::fs::read_to_string(dir.join("model_card.md")).unwrap().contains("## Out-of-time performance"));
+        let card = std::fs::read_to_string(dir.join("model_card.md")).unwrap();
+        assert!(card.contains("## Out-of-time performance"));
+        // One stability line per feature of the model's task.
+        let stability = card.split("## Feature stability").nth(1).unwrap().split("\n## ").next().unwrap();
+        assert_eq!(
+            stability.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| feature")).count(),
+            file.model.features.len()
+        );
+        if file.champion {
+            champion_features += file.model.features.len() as u64;
+        }
     }
+    // `feature_stability`: every feature of both tasks (the customer and the invoice model).
+    let stability = listed.iter().find(|t| t["table"] == "feature_stability").unwrap();
+    assert_eq!(stability["rows"].as_u64().unwrap(), champion_features);
 }
 
 /// The Parquet files of a table: one file, or every file under a partitioned folder (sorted).
