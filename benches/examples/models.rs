@@ -83,6 +83,9 @@ fn main() {
             c.oot_calibration.iter().map(|b| format!("{:+.3}", b.mean_pd - b.observed_rate)).collect();
         println!("{:<22} decile gaps {}", c.model.id, gaps.join(" "));
     }
+    if let Some(excluded) = ardent_models::stability::excluded(&trained.stability) {
+        println!("left out of the models (out-of-time PSI >= {}): {excluded}", training.max_feature_psi);
+    }
     let champ = trained.champion();
     println!("champion: {} — {}", champ.model.id, trained.champion_reason);
     println!("decile  rows   mean_pd  observed  gap");

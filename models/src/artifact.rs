@@ -49,6 +49,10 @@ pub struct TrainingInfo {
     pub validation: String,
     pub seed: u64,
     pub learner_params: serde_json::Value,
+    /// Features the model leaves out because they moved too far out of time (their values
+    /// are ignored when it scores).
+    #[serde(default)]
+    pub excluded_features: Vec<String>,
 }
 
 /// In-time validation and out-of-time metrics.
@@ -110,6 +114,7 @@ pub fn model_file(
             validation: trained.training.validation.describe(),
             seed: trained.training.seed,
             learner_params: learner_params(trained, c),
+            excluded_features: trained.stability.iter().filter(|f| f.excluded).map(|f| f.feature.clone()).collect(),
         },
         metrics: MetricsInfo {
             validation: c.validation.clone(),
@@ -145,9 +150,16 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
         t.train_rows, t.train_rows_available, t.train_from, t.train_to, t.validation, t.seed
     );
     s += &format!(
-        "- **Out of time**: {} rows observed {} to {} ({})\n\n",
+        "- **Out of time**: {} rows observed {} to {} ({})\n",
         t.out_of_time_rows, t.out_of_time_from, t.out_of_time_to, t.holdout
     );
+    s += &match stability::excluded(&trained.stability) {
+        Some(excluded) => format!(
+            "- **Left out**: {excluded}: these features moved too far between training and out of time (`models.max_feature_psi` = {}); the model ignores their values\n\n",
+            trained.training.max_feature_psi
+        ),
+        None => "\n".to_string(),
+    };
     s += "## Out-of-time performance\n\n| metric | value |\n|---|---|\n";
     for (name, v) in [
         ("AUC", o.auc),
@@ -185,17 +197,18 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
             b.mean_pd - b.observed_rate
         );
     }
-    s += "\n## Feature stability (out of time vs training)\n\nPSI of each feature's out-of-time values against its training values (missing values are a bin of their own): under 0.1 stable, 0.1–0.25 moderate, 0.25 and over large. A large shift means the model scores rows unlike the ones it learned from: read its PDs with care.\n\n| feature | PSI | shift | training mean | out-of-time mean | missing (training → out of time) |\n|---|---|---|---|---|---|\n";
+    s += "\n## Feature stability (out of time vs training)\n\nPSI of each feature's out-of-time values against its training values (missing values are a bin of their own): under 0.1 stable, 0.1–0.25 moderate, 0.25 and over large. Features at or above `models.max_feature_psi` are left out of the model (`used` = no); a model that uses a feature that moved scores rows unlike the ones it learned from.\n\n| feature | PSI | shift | training mean | out-of-time mean | missing (training → out of time) | used |\n|---|---|---|---|---|---|---|\n";
     for f in &trained.stability {
         s += &format!(
-            "| {} | {:.4} | {} | {:.4} | {:.4} | {:.1}% → {:.1}% |\n",
+            "| {} | {:.4} | {} | {:.4} | {:.4} | {:.1}% → {:.1}% | {} |\n",
             f.feature,
             f.psi,
             f.level(),
             f.train_mean,
             f.oot_mean,
             f.train_missing * 100.0,
-            f.oot_missing * 100.0
+            f.oot_missing * 100.0,
+            if f.excluded { "no" } else { "yes" }
         );
     }
     s += "\n## Features by importance\n\n| feature | importance |\n|---|---|\n";

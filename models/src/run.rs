@@ -143,6 +143,12 @@ pub static FEATURE_STABILITY_TABLE: TableContract = TableContract {
         out("out_of_time_mean", O::Float, true, "Mean of the out-of-time values present"),
         out("train_missing", O::Float, true, "Share of training rows without a value (0–1)"),
         out("out_of_time_missing", O::Float, true, "Share of out-of-time rows without a value (0–1)"),
+        out(
+            "used",
+            O::Bool,
+            false,
+            "Whether the models use the feature (false: left out, its PSI reached `models.max_feature_psi`)",
+        ),
         out("rank", O::Count, false, "1 = moved most (within the task)"),
     ]),
     partition: None,
@@ -440,6 +446,12 @@ pub fn run(
     if let Some(moved) = stability::moved(&trained.stability, 4) {
         summary.push(format!("  features that moved since training (PSI >= {}): {moved}", stability::MODERATE));
     }
+    if let Some(excluded) = stability::excluded(&trained.stability) {
+        summary.push(format!(
+            "  left out of the models (PSI >= {}, `models.max_feature_psi`): {excluded}",
+            t.max_feature_psi
+        ));
+    }
     match (&invoice_trained, invoice_skipped) {
         (Some(it), _) => {
             if let Some(c) = it.candidates.first() {
@@ -671,6 +683,7 @@ fn stability_table(sets: &[&Trained], tasks: &[&str]) -> Result<DataFrame> {
             float_opt("out_of_time_mean", rows.iter().map(|r| opt(r.1.oot_mean))),
             float_opt("train_missing", rows.iter().map(|r| opt(r.1.train_missing))),
             float_opt("out_of_time_missing", rows.iter().map(|r| opt(r.1.oot_missing))),
+            boolean("used", rows.iter().map(|r| !r.1.excluded)),
             count("rank", rows.iter().map(|r| r.2)),
         ],
     )?)

@@ -14,6 +14,10 @@ use crate::metrics::PsiReference;
 pub const MODERATE: f64 = 0.1;
 pub const LARGE: f64 = 0.25;
 
+/// Rows each population needs before a feature is left out for its PSI: with fewer, PSI
+/// over ten bins is mostly sampling noise (about 10 / rows for two equal populations).
+pub const MIN_ROWS: usize = 1000;
+
 /// How one feature's out-of-time distribution compares with its training distribution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureShift {
@@ -26,6 +30,8 @@ pub struct FeatureShift {
     /// Share of rows where the feature is missing.
     pub train_missing: f64,
     pub oot_missing: f64,
+    /// Whether the models leave the feature out (see [`exclude`]).
+    pub excluded: bool,
 }
 
 impl FeatureShift {
@@ -55,6 +61,7 @@ pub fn feature_stability(sample: &Sample, train: &[usize], oot: &[usize]) -> Vec
                 oot_mean: mean_present(&o),
                 train_missing: missing_share(&t),
                 oot_missing: missing_share(&o),
+                excluded: false,
             }
         })
         .collect();
@@ -64,6 +71,36 @@ pub fn feature_stability(sample: &Sample, train: &[usize], oot: &[usize]) -> Vec
         (a_nan, b_nan) => a_nan.cmp(&b_nan),
     });
     shifts
+}
+
+/// Mark the features whose PSI reaches `max_psi` as left out, and return their columns in
+/// `features` (ascending). Nothing is left out when either population has fewer than
+/// [`MIN_ROWS`] rows, or when every feature would be.
+pub fn exclude(
+    shifts: &mut [FeatureShift],
+    features: &[String],
+    train_rows: usize,
+    oot_rows: usize,
+    max_psi: f64,
+) -> Vec<usize> {
+    let moved = shifts.iter().filter(|s| s.psi >= max_psi).count();
+    if train_rows < MIN_ROWS || oot_rows < MIN_ROWS || moved == 0 || moved == features.len() {
+        return Vec::new();
+    }
+    let mut columns = Vec::new();
+    for s in shifts.iter_mut().filter(|s| s.psi >= max_psi) {
+        s.excluded = true;
+        columns.extend(features.iter().position(|f| *f == s.feature));
+    }
+    columns.sort_unstable();
+    columns
+}
+
+/// The features left out, as `name (PSI 0.60)`, largest shift first; `None` when none is.
+pub fn excluded(shifts: &[FeatureShift]) -> Option<String> {
+    let names: Vec<String> =
+        shifts.iter().filter(|s| s.excluded).map(|s| format!("{} (PSI {:.2})", s.feature, s.psi)).collect();
+    (!names.is_empty()).then(|| names.join(", "))
 }
 
 /// The features that moved at least `MODERATE`, as `name (PSI 0.60)`, largest first; `None`

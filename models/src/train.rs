@@ -33,7 +33,7 @@ use crate::metrics::{self, Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Part, Platt};
 use crate::score::{ScoreParams, Scoring};
 use crate::scorecard::{self, ScorecardParams, ValidScorecardParams};
-use crate::stability::{FeatureShift, feature_stability};
+use crate::stability::{self, FeatureShift, feature_stability};
 
 /// `[models]` as written in a config; every field optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +78,11 @@ pub struct TrainParams {
     /// A model counts as calibrated when no out-of-time decile's mean PD is further than this
     /// from its observed rate. Default 0.02.
     pub max_calibration_gap: f64,
+    /// Features whose out-of-time values moved this far from their training values (PSI, see
+    /// [`crate::stability`]) are left out of every model: the learners see them as missing.
+    /// They stay in the panel and in `feature_stability`. Default 0.25 (a large shift);
+    /// `inf` keeps every feature.
+    pub max_feature_psi: f64,
     pub logistic: LogisticParams,
     pub scorecard: ScorecardParams,
     pub gbdt: GbdtParams,
@@ -101,6 +106,7 @@ impl Default for TrainParams {
             seed: 42,
             clusters: None,
             max_calibration_gap: 0.02,
+            max_feature_psi: stability::LARGE,
             logistic: LogisticParams::default(),
             scorecard: ScorecardParams::default(),
             gbdt: GbdtParams::default(),
@@ -173,6 +179,7 @@ pub struct Training {
     pub seed: u64,
     pub clusters: Option<usize>,
     pub max_calibration_gap: f64,
+    pub max_feature_psi: f64,
     pub logistic: ValidLogisticParams,
     pub scorecard: ValidScorecardParams,
     pub gbdt: ValidGbdtParams,
@@ -215,6 +222,12 @@ impl TrainParams {
         if !(self.max_calibration_gap > 0.0 && self.max_calibration_gap < 1.0) {
             return bad(format!("`models.max_calibration_gap` must be in (0, 1), but is {}", self.max_calibration_gap));
         }
+        if self.max_feature_psi.is_nan() || self.max_feature_psi <= 0.0 {
+            return bad(format!(
+                "`models.max_feature_psi` must be above 0 (`inf` keeps every feature), but is {}",
+                self.max_feature_psi
+            ));
+        }
         Ok(Training {
             enabled: self.enabled,
             labeling: self.label.check()?,
@@ -232,6 +245,7 @@ impl TrainParams {
             seed: self.seed,
             clusters: self.clusters,
             max_calibration_gap: self.max_calibration_gap,
+            max_feature_psi: self.max_feature_psi,
             logistic: self.logistic.clone().check()?,
             scorecard: self.scorecard.clone().check()?,
             gbdt: self.gbdt.clone().check()?,
@@ -434,8 +448,13 @@ struct Job {
 }
 
 /// One fit through the learners' linfa `Fit` implementations.
-fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], t: &Training) -> Result<Fitted> {
-    let x = sample.x.select(ndarray::Axis(0), rows);
+/// The features left out (`excluded`) are missing on every row the learner sees, so none of
+/// them takes part in the fit, and the fitted model ignores their values when it scores.
+fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], excluded: &[usize], t: &Training) -> Result<Fitted> {
+    let mut x = sample.x.select(ndarray::Axis(0), rows);
+    for &j in excluded {
+        x.column_mut(j).fill(f64::NAN);
+    }
     let y: Array1<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
     let data = DatasetBase::new(x, y);
     Ok(match kind {
@@ -472,6 +491,12 @@ fn longest_first<T: Send>(n: usize, cost: impl Fn(usize) -> usize, run: impl Fn(
 /// Train every learner on `sample` and pick the champion.
 pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained> {
     let split = split(sample, holdout, t)?;
+    // At most 100k training rows are the reference population for PSI (of scores and of
+    // features); these rows and the out-of-time rows are the same for every candidate.
+    let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
+    let mut stability = feature_stability(sample, &reference, &split.oot);
+    let excluded =
+        stability::exclude(&mut stability, &sample.features, reference.len(), split.oot.len(), t.max_feature_psi);
     let parts = t.validation.parts();
     let held: Vec<Option<usize>> = split.train.iter().map(|&i| held_out_in(sample, i, t.seed, t.validation)).collect();
     // The fit that becomes the model: cross-validation fits every row once more at the end
@@ -530,7 +555,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let fitted: Vec<Fitted> = longest_first(
         jobs.len(),
         |k| rows_of(jobs[k]).count() * jobs[k].kind.relative_cost(),
-        |k| fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), t),
+        |k| fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), &excluded, t),
     )
     .into_iter()
     .collect::<Result<_>>()?;
@@ -550,9 +575,6 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             })
             .collect()
     };
-    // At most 100k training rows are the reference population for PSI; these rows and the
-    // out-of-time rows are the same for every candidate.
-    let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
     let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
     let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
     let mut candidates = Vec::new();
@@ -645,7 +667,6 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         }
     }
     let (champion, champion_reason) = choose(&candidates, t);
-    let stability = feature_stability(sample, &reference, &split.oot);
     Ok(Trained { split, candidates, champion, champion_reason, training: t.clone(), stability })
 }
 

@@ -367,3 +367,46 @@ fn a_segment_without_defaults_gets_no_model_of_its_own_and_training_goes_on() {
     assert!(matches!(err, ardent_models::ModelError::NotEnoughHistory(_)), "{err}");
     assert!(err.to_string().contains("0 positives"), "{err}");
 }
+
+#[test]
+fn a_feature_that_moved_out_of_time_is_left_out_and_its_values_change_no_score() {
+    // f0 carries the risk; in the last three (out-of-time) months it reads 3 higher for
+    // everyone, as lateness does after a stress period.
+    let mut sample = panel_like(600, 14, 5);
+    let holdout = Holdout::LastDates { n: 3, gap_days: 0 };
+    let last_months = sample.time.iter().copied().max().unwrap() - 2 * 30;
+    for i in 0..sample.len() {
+        if sample.time[i] >= last_months {
+            sample.x[[i, 0]] += 3.0;
+        }
+    }
+    let trained = train(&sample, holdout, &small_training()).unwrap();
+    let shift = |name: &str| trained.stability.iter().find(|f| f.feature == name).unwrap();
+    assert!(shift("f0").psi >= 0.25 && shift("f0").excluded, "{:?}", shift("f0"));
+    assert!(trained.stability.iter().filter(|f| f.feature != "f0").all(|f| !f.excluded && f.psi < 0.1));
+    // Every model ignores f0: any value of it, or none, gives the same PD bit for bit.
+    let mut other = sample.x.clone();
+    for (i, v) in other.column_mut(0).iter_mut().enumerate() {
+        *v = if i % 2 == 0 { f64::NAN } else { 1e6 };
+    }
+    for c in &trained.candidates {
+        assert_eq!(c.importance[0], 0.0, "{}", c.model.id);
+        let a = c.model.predict(&sample.x, &sample.segment, &sample.segments);
+        let b = c.model.predict(&other, &sample.segment, &sample.segments);
+        assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", c.model.id);
+    }
+    // `inf` keeps every feature: f0 is then the strongest.
+    let mut keep = TrainParams { min_segment_rows: 500, max_train_rows: 6000, ..Default::default() };
+    keep.gbdt.0.n_trees = 30;
+    keep.gbdt.0.min_data_in_leaf = 20;
+    keep.max_feature_psi = f64::INFINITY;
+    let kept = train(&sample, holdout, &keep.check().unwrap()).unwrap();
+    assert!(kept.stability.iter().all(|f| !f.excluded));
+    for c in &kept.candidates {
+        let top = (0..4).max_by(|&a, &b| c.importance[a].total_cmp(&c.importance[b])).unwrap();
+        assert_eq!(top, 0, "{}: {:?}", c.model.id, c.importance);
+    }
+    // The limit is checked.
+    let zero = TrainParams { max_feature_psi: 0.0, ..Default::default() };
+    assert!(zero.check().unwrap_err().to_string().contains("models.max_feature_psi"));
+}
