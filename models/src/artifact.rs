@@ -114,7 +114,7 @@ pub fn model_file(
             validation: trained.training.validation.describe(),
             seed: trained.training.seed,
             learner_params: learner_params(trained, c),
-            excluded_features: trained.stability.iter().filter(|f| f.excluded).map(|f| f.feature.clone()).collect(),
+            excluded_features: c.excluded.clone(),
         },
         metrics: MetricsInfo {
             validation: c.validation.clone(),
@@ -153,12 +153,14 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
         "- **Out of time**: {} rows observed {} to {} ({})\n",
         t.out_of_time_rows, t.out_of_time_from, t.out_of_time_to, t.holdout
     );
-    s += &match stability::excluded(&trained.stability) {
-        Some(excluded) => format!(
-            "- **Left out**: {excluded}: these features moved too far between training and out of time (`models.max_feature_psi` = {}); the model ignores their values\n\n",
+    s += &if t.excluded_features.is_empty() {
+        "\n".to_string()
+    } else {
+        format!(
+            "- **Left out**: {}: a `_stable` challenger, trained without the features that moved too far between training and out of time (PSI ≥ `models.max_feature_psi` = {}); it ignores their values\n\n",
+            t.excluded_features.join(", "),
             trained.training.max_feature_psi
-        ),
-        None => "\n".to_string(),
+        )
     };
     s += "## Out-of-time performance\n\n| metric | value |\n|---|---|\n";
     for (name, v) in [
@@ -197,7 +199,7 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
             b.mean_pd - b.observed_rate
         );
     }
-    s += "\n## Feature stability (out of time vs training)\n\nPSI of each feature's out-of-time values against its training values (missing values are a bin of their own): under 0.1 stable, 0.1–0.25 moderate, 0.25 and over large. Features at or above `models.max_feature_psi` are left out of the model (`used` = no); a model that uses a feature that moved scores rows unlike the ones it learned from.\n\n| feature | PSI | shift | training mean | out-of-time mean | missing (training → out of time) | used |\n|---|---|---|---|---|---|---|\n";
+    s += "\n## Feature stability (out of time vs training)\n\nPSI of each feature's out-of-time values against its training values (missing values are a bin of their own): under 0.1 stable, 0.1–0.25 moderate, 0.25 and over large. The `_stable` challengers leave out the features at or above `models.max_feature_psi` (`left out` = yes); a model that uses a feature that moved scores rows unlike the ones it learned from.\n\n| feature | PSI | shift | training mean | out-of-time mean | missing (training → out of time) | left out |\n|---|---|---|---|---|---|---|\n";
     for f in &trained.stability {
         s += &format!(
             "| {} | {:.4} | {} | {:.4} | {:.4} | {:.1}% → {:.1}% | {} |\n",
@@ -208,7 +210,7 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
             f.oot_mean,
             f.train_missing * 100.0,
             f.oot_missing * 100.0,
-            if f.excluded { "no" } else { "yes" }
+            if f.excluded { "yes" } else { "no" }
         );
     }
     s += "\n## Features by importance\n\n| feature | importance |\n|---|---|\n";

@@ -144,10 +144,10 @@ pub static FEATURE_STABILITY_TABLE: TableContract = TableContract {
         out("train_missing", O::Float, true, "Share of training rows without a value (0–1)"),
         out("out_of_time_missing", O::Float, true, "Share of out-of-time rows without a value (0–1)"),
         out(
-            "used",
+            "excluded",
             O::Bool,
             false,
-            "Whether the models use the feature (false: left out, its PSI reached `models.max_feature_psi`)",
+            "Left out of the `_stable` challenger models (its PSI reached `models.max_feature_psi`)",
         ),
         out("rank", O::Count, false, "1 = moved most (within the task)"),
     ]),
@@ -432,7 +432,7 @@ pub fn run(
     )];
     for (k, c) in trained.candidates.iter().enumerate() {
         summary.push(format!(
-            "  {:<22} out-of-time AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}{}",
+            "  {:<27} out-of-time AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}{}",
             c.model.id,
             c.oot.auc,
             c.oot.ks,
@@ -448,19 +448,21 @@ pub fn run(
     }
     if let Some(excluded) = stability::excluded(&trained.stability) {
         summary.push(format!(
-            "  left out of the models (PSI >= {}, `models.max_feature_psi`): {excluded}",
+            "  the `_stable` challengers leave out (PSI >= {}, `models.max_feature_psi`): {excluded}",
             t.max_feature_psi
         ));
     }
     match (&invoice_trained, invoice_skipped) {
         (Some(it), _) => {
-            if let Some(c) = it.candidates.first() {
+            for (k, c) in it.candidates.iter().enumerate() {
                 summary.push(format!(
-                    "  {:<22} out-of-time AUC {:.4}  (invoices paid more than {} days late; {} training rows)",
+                    "  {:<27} out-of-time AUC {:.4}  largest decile gap {:.4}  (invoices paid more than {} days late; {} training rows){}",
                     c.model.id,
                     c.oot.auc,
+                    c.oot.max_decile_gap,
                     t.invoice_labeling.days_late,
-                    it.split.train.len()
+                    it.split.train.len(),
+                    if k == it.champion { "  ← champion" } else { "" }
                 ));
             }
         }
@@ -683,7 +685,7 @@ fn stability_table(sets: &[&Trained], tasks: &[&str]) -> Result<DataFrame> {
             float_opt("out_of_time_mean", rows.iter().map(|r| opt(r.1.oot_mean))),
             float_opt("train_missing", rows.iter().map(|r| opt(r.1.train_missing))),
             float_opt("out_of_time_missing", rows.iter().map(|r| opt(r.1.oot_missing))),
-            boolean("used", rows.iter().map(|r| !r.1.excluded)),
+            boolean("excluded", rows.iter().map(|r| r.1.excluded)),
             count("rank", rows.iter().map(|r| r.2)),
         ],
     )?)

@@ -30,7 +30,7 @@ pub struct FeatureShift {
     /// Share of rows where the feature is missing.
     pub train_missing: f64,
     pub oot_missing: f64,
-    /// Whether the models leave the feature out (see [`exclude`]).
+    /// Whether the `_stable` challenger models leave the feature out (see [`exclude`]).
     pub excluded: bool,
 }
 
@@ -96,7 +96,8 @@ pub fn exclude(
     columns
 }
 
-/// The features left out, as `name (PSI 0.60)`, largest shift first; `None` when none is.
+/// The features the `_stable` challengers leave out, as `name (PSI 0.60)`, largest shift
+/// first; `None` when none is.
 pub fn excluded(shifts: &[FeatureShift]) -> Option<String> {
     let names: Vec<String> =
         shifts.iter().filter(|s| s.excluded).map(|s| format!("{} (PSI {:.2})", s.feature, s.psi)).collect();

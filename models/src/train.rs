@@ -78,10 +78,10 @@ pub struct TrainParams {
     /// A model counts as calibrated when no out-of-time decile's mean PD is further than this
     /// from its observed rate. Default 0.02.
     pub max_calibration_gap: f64,
-    /// Features whose out-of-time values moved this far from their training values (PSI, see
-    /// [`crate::stability`]) are left out of every model: the learners see them as missing.
-    /// They stay in the panel and in `feature_stability`. Default 0.25 (a large shift);
-    /// `inf` keeps every feature.
+    /// When features' out-of-time values moved this far from their training values (PSI, see
+    /// [`crate::stability`]), every learner is also trained without them: the `_stable`
+    /// challengers, which the champion rule weighs with the others. Default 0.25 (a large
+    /// shift); `inf` trains no challengers.
     pub max_feature_psi: f64,
     pub logistic: LogisticParams,
     pub scorecard: ScorecardParams,
@@ -413,6 +413,8 @@ pub struct Candidate {
     /// Calibrated predictions on (up to 100k of) the training rows: the reference
     /// population for PSI.
     pub train_pd: Vec<f64>,
+    /// Features this model leaves out (a `_stable` challenger), in feature order.
+    pub excluded: Vec<String>,
 }
 
 /// Everything training produced.
@@ -426,7 +428,8 @@ pub struct Trained {
     pub champion_reason: String,
     pub training: Training,
     /// How far each feature moved from the training rows (the PSI reference rows) to the
-    /// out-of-time rows, largest shift first.
+    /// out-of-time rows, largest shift first; `excluded` marks those the `_stable`
+    /// challengers leave out.
     pub stability: Vec<FeatureShift>,
 }
 
@@ -445,6 +448,8 @@ struct Job {
     /// The validation part this fit holds out; `None`: the final fit on every training row
     /// (cross-validation only).
     fold: Option<usize>,
+    /// A `_stable` challenger: fitted without the features that moved out of time.
+    stable: bool,
 }
 
 /// One fit through the learners' linfa `Fit` implementations.
@@ -534,10 +539,15 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         .collect();
     let mut jobs = Vec::new();
     let scopes_of = |kind: Kind| if kind == Kind::Gbdt { &scopes[..1] } else { &scopes[..] };
-    for &kind in &t.learners {
-        for &segment in scopes_of(kind) {
-            for fold in (0..parts).map(Some).chain(model_fit.is_none().then_some(None)) {
-                jobs.push(Job { kind, segment, fold });
+    // Every learner with every feature, and when some features moved out of time, once more
+    // without them (the `_stable` challengers); the champion rule chooses among them all.
+    let variants: &[bool] = if excluded.is_empty() { &[false] } else { &[false, true] };
+    for &stable in variants {
+        for &kind in &t.learners {
+            for &segment in scopes_of(kind) {
+                for fold in (0..parts).map(Some).chain(model_fit.is_none().then_some(None)) {
+                    jobs.push(Job { kind, segment, fold, stable });
+                }
             }
         }
     }
@@ -555,12 +565,15 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let fitted: Vec<Fitted> = longest_first(
         jobs.len(),
         |k| rows_of(jobs[k]).count() * jobs[k].kind.relative_cost(),
-        |k| fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), &excluded, t),
+        |k| {
+            let leave_out = if jobs[k].stable { &excluded[..] } else { &[] };
+            fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), leave_out, t)
+        },
     )
     .into_iter()
     .collect::<Result<_>>()?;
-    let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>| {
-        jobs.iter().position(|j| *j == Job { kind, segment, fold }).map(|k| &fitted[k])
+    let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>, stable: bool| {
+        jobs.iter().position(|j| *j == Job { kind, segment, fold, stable }).map(|k| &fitted[k])
     };
     let y_train: Vec<bool> = split.train.iter().map(|&i| sample.label[i] == Some(true)).collect();
     let y_oot: Vec<bool> = split.oot.iter().map(|&i| sample.label[i] == Some(true)).collect();
@@ -578,14 +591,19 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
     let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
     let mut candidates = Vec::new();
-    for &kind in &t.learners {
+    for (&stable, &kind) in variants.iter().flat_map(|v| t.learners.iter().map(move |k| (v, k))) {
+        let suffix = if stable { "_stable" } else { "" };
+        let left_out: Vec<String> =
+            if stable { excluded.iter().map(|&j| sample.features[j].clone()).collect() } else { Vec::new() };
         // Per scope: the final part, and the calibrated held-out probability of every held-out
         // training row in the scope (from the fit that held it out; NaN for rows no fit held
         // out).
         let mut parts: Vec<(Option<u32>, Part, Vec<f64>)> = Vec::new();
         for &segment in scopes_of(kind) {
             let fold_models: Vec<&Fitted> = (0..t.validation.parts())
-                .map(|f| fitted_of(kind, segment, Some(f)).unwrap_or_else(|| unreachable!("every part was fitted")))
+                .map(|f| {
+                    fitted_of(kind, segment, Some(f), stable).unwrap_or_else(|| unreachable!("every part was fitted"))
+                })
                 .collect();
             let in_scope: Vec<(usize, usize)> = (0..split.train.len())
                 .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
@@ -599,7 +617,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             for (&(k, _), &z) in in_scope.iter().zip(&z) {
                 oof[k] = calibration.apply(z);
             }
-            let final_fit = fitted_of(kind, segment, model_fit)
+            let final_fit = fitted_of(kind, segment, model_fit, stable)
                 .unwrap_or_else(|| unreachable!("the final model was fitted"))
                 .clone();
             parts.push((
@@ -614,7 +632,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         let mut models = vec![(
             "portfolio",
             Model {
-                id: kind.name().to_string(),
+                id: format!("{}{suffix}", kind.name()),
                 kind,
                 features: features.clone(),
                 positive: positive.clone(),
@@ -638,7 +656,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             models.push((
                 "by_segment",
                 Model {
-                    id: format!("{}_by_segment", kind.name()),
+                    id: format!("{}_by_segment{suffix}", kind.name()),
                     kind,
                     features: features.clone(),
                     positive,
@@ -663,6 +681,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 importance,
                 train_pd,
                 model,
+                excluded: left_out.clone(),
             });
         }
     }

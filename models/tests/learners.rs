@@ -369,7 +369,7 @@ fn a_segment_without_defaults_gets_no_model_of_its_own_and_training_goes_on() {
 }
 
 #[test]
-fn a_feature_that_moved_out_of_time_is_left_out_and_its_values_change_no_score() {
+fn a_feature_that_moved_out_of_time_gets_challengers_that_leave_it_out() {
     // f0 carries the risk; in the last three (out-of-time) months it reads 3 higher for
     // everyone, as lateness does after a stress period.
     let mut sample = panel_like(600, 14, 5);
@@ -384,28 +384,37 @@ fn a_feature_that_moved_out_of_time_is_left_out_and_its_values_change_no_score()
     let shift = |name: &str| trained.stability.iter().find(|f| f.feature == name).unwrap();
     assert!(shift("f0").psi >= 0.25 && shift("f0").excluded, "{:?}", shift("f0"));
     assert!(trained.stability.iter().filter(|f| f.feature != "f0").all(|f| !f.excluded && f.psi < 0.1));
-    // Every model ignores f0: any value of it, or none, gives the same PD bit for bit.
+    // Every model once with every feature, once more as a `_stable` challenger without f0.
+    let ids: Vec<&str> = trained.candidates.iter().map(|c| c.model.id.as_str()).collect();
+    assert_eq!(ids.len(), 10, "{ids:?}");
     let mut other = sample.x.clone();
     for (i, v) in other.column_mut(0).iter_mut().enumerate() {
         *v = if i % 2 == 0 { f64::NAN } else { 1e6 };
     }
     for c in &trained.candidates {
-        assert_eq!(c.importance[0], 0.0, "{}", c.model.id);
+        let stable = c.model.id.ends_with("_stable");
+        assert!(ids.contains(&c.model.id.trim_end_matches("_stable")), "{}: a challenger of a model", c.model.id);
+        assert_eq!(c.excluded, if stable { vec!["f0".to_string()] } else { vec![] }, "{}", c.model.id);
         let a = c.model.predict(&sample.x, &sample.segment, &sample.segments);
         let b = c.model.predict(&other, &sample.segment, &sample.segments);
-        assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", c.model.id);
+        if stable {
+            // Any value of f0, or none, gives the same PD bit for bit.
+            assert_eq!(c.importance[0], 0.0, "{}", c.model.id);
+            assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", c.model.id);
+        } else {
+            let top = (0..4).max_by(|&x, &y| c.importance[x].total_cmp(&c.importance[y])).unwrap();
+            assert_eq!(top, 0, "{}: f0 is the strongest feature: {:?}", c.model.id, c.importance);
+            assert!(a.iter().zip(&b).any(|(a, b)| a != b), "{}", c.model.id);
+        }
     }
-    // `inf` keeps every feature: f0 is then the strongest.
+    // `inf` trains no challengers.
     let mut keep = TrainParams { min_segment_rows: 500, max_train_rows: 6000, ..Default::default() };
     keep.gbdt.0.n_trees = 30;
     keep.gbdt.0.min_data_in_leaf = 20;
     keep.max_feature_psi = f64::INFINITY;
     let kept = train(&sample, holdout, &keep.check().unwrap()).unwrap();
     assert!(kept.stability.iter().all(|f| !f.excluded));
-    for c in &kept.candidates {
-        let top = (0..4).max_by(|&a, &b| c.importance[a].total_cmp(&c.importance[b])).unwrap();
-        assert_eq!(top, 0, "{}: {:?}", c.model.id, c.importance);
-    }
+    assert_eq!(kept.candidates.len(), 5);
     // The limit is checked.
     let zero = TrainParams { max_feature_psi: 0.0, ..Default::default() };
     assert!(zero.check().unwrap_err().to_string().contains("models.max_feature_psi"));
