@@ -224,7 +224,7 @@ impl TrainParams {
         }
         if self.max_feature_psi.is_nan() || self.max_feature_psi <= 0.0 {
             return bad(format!(
-                "`models.max_feature_psi` must be above 0 (`inf` keeps every feature), but is {}",
+                "`models.max_feature_psi` must be above 0 (`inf`: no `_stable` challengers), but is {}",
                 self.max_feature_psi
             ));
         }
