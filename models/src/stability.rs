@@ -176,4 +176,32 @@ mod tests {
         assert_eq!(moved(&shifts[2..], 5), None);
         assert_eq!(feature_stability(&s, &train, &[])[0].level(), "unknown");
     }
+
+    #[test]
+    fn exclusion_needs_enough_rows_and_leaves_some_feature() {
+        let s = sample(4000);
+        let (train, oot): (Vec<usize>, Vec<usize>) = (0..2000).zip(2000..4000).unzip();
+        let shifts = feature_stability(&s, &train, &oot);
+        let mut marked = shifts.clone();
+        assert_eq!(exclude(&mut marked, &s.features, 2000, 2000, LARGE), vec![1, 2], "drifting and gaps");
+        assert_eq!(
+            excluded(&marked).as_deref(),
+            Some(format!("drifting (PSI {:.2}), gaps (PSI {:.2})", shifts[0].psi, shifts[1].psi).as_str())
+        );
+        // A limit between the two: only the larger shift.
+        assert!(shifts[0].psi > shifts[1].psi + 0.1, "{shifts:?}");
+        let mut one = shifts.clone();
+        assert_eq!(exclude(&mut one, &s.features, 2000, 2000, shifts[1].psi + 0.05), vec![1]);
+        assert_eq!(one.iter().filter(|f| f.excluded).count(), 1);
+        // Too few rows on either side: PSI is mostly noise, nothing is left out.
+        for (t, o) in [(MIN_ROWS - 1, 2000), (2000, MIN_ROWS - 1)] {
+            let mut unmarked = shifts.clone();
+            assert!(exclude(&mut unmarked, &s.features, t, o, LARGE).is_empty());
+            assert!(unmarked.iter().all(|f| !f.excluded) && excluded(&unmarked).is_none());
+        }
+        // A limit every feature reaches would leave nothing to train on.
+        let mut all = shifts.clone();
+        assert!(exclude(&mut all, &s.features, 2000, 2000, -1.0).is_empty());
+        assert!(all.iter().all(|f| !f.excluded));
+    }
 }
