@@ -84,7 +84,7 @@ fn main() {
         println!("{:<22} decile gaps {}", c.model.id, gaps.join(" "));
     }
     if let Some(excluded) = ardent_models::stability::excluded(&trained.stability) {
-        println!("left out of the models (out-of-time PSI >= {}): {excluded}", training.max_feature_psi);
+        println!("the `_stable` challengers leave out (out-of-time PSI >= {}): {excluded}", training.max_feature_psi);
     }
     let champ = trained.champion();
     println!("champion: {} — {}", champ.model.id, trained.champion_reason);

@@ -57,9 +57,10 @@ pub enum EngineError {
     )]
     TooManyRejected { input: String, read: u64, rejected: u64, share: f64, max: f64, top_rule: String },
 
-    /// An operating-system error while reading or writing a path.
-    #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    /// An operating-system error while reading or writing a path. The OS error is part of the
+    /// message, not a chained source: `{:#}` would print it twice.
+    #[error("{action} {path}: {error}")]
+    Io { action: &'static str, path: PathBuf, error: std::io::Error },
 
     /// Validated tables cannot be analysed as configured (for example no FX rate to revalue
     /// an open amount at an as-of date).
@@ -72,9 +73,9 @@ pub enum EngineError {
     )]
     Reconciliation { message: String },
 
-    /// An error from polars that the engine did not expect.
-    #[error("internal error in {context}: {source}")]
-    Polars { context: String, source: polars::error::PolarsError },
+    /// An error from polars that the engine did not expect (its message included, as for `Io`).
+    #[error("internal error in {context}: {error}")]
+    Polars { context: String, error: polars::error::PolarsError },
 }
 
 impl EngineError {
@@ -102,13 +103,13 @@ impl EngineError {
     /// Wrap a polars error with the operation it interrupted.
     pub fn polars(context: impl Into<String>) -> impl FnOnce(polars::error::PolarsError) -> Self {
         let context = context.into();
-        move |source| EngineError::Polars { context, source }
+        move |error| EngineError::Polars { context, error }
     }
 
     /// Wrap an I/O error with the path and what was being done.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| EngineError::Io { action, path, source }
+        move |error| EngineError::Io { action, path, error }
     }
 }
 

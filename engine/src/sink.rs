@@ -21,7 +21,7 @@ pub fn check_contract(df: &DataFrame, contract: &TableContract) -> Result<()> {
     if actual != expected {
         return Err(EngineError::Polars {
             context: format!("table `{}` does not match its contract", contract.name),
-            source: polars::error::PolarsError::SchemaMismatch(format!("expected {expected:?}, got {actual:?}").into()),
+            error: polars::error::PolarsError::SchemaMismatch(format!("expected {expected:?}, got {actual:?}").into()),
         });
     }
     Ok(())
@@ -32,9 +32,9 @@ fn write_error(path: &Path) -> impl FnOnce(PolarsError) -> EngineError + '_ {
         PolarsError::IO { error, .. } => EngineError::Io {
             action: "writing",
             path: path.to_path_buf(),
-            source: std::io::Error::new(error.kind(), error.to_string()),
+            error: std::io::Error::new(error.kind(), error.to_string()),
         },
-        other => EngineError::Polars { context: format!("writing {}", path.display()), source: other },
+        other => EngineError::Polars { context: format!("writing {}", path.display()), error: other },
     }
 }
 
@@ -205,7 +205,7 @@ pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]
     let mut out = TableStream::create(contract, &tmp)?;
     let mut removed: Vec<DataFrame> = Vec::new();
     let mut next = 0usize;
-    let failed = |e| EngineError::Polars { context: format!("reading {}", path.display()), source: e };
+    let failed = |e| EngineError::Polars { context: format!("reading {}", path.display()), error: e };
     crate::ingest::read::parquet_slices(path, ROW_GROUP_ROWS, failed, |mut chunk, start, _| {
         let end = (start + chunk.height()) as u64;
         let from = next;

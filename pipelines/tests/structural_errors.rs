@@ -41,6 +41,10 @@ fn assert_one_error(o: &common::Outcome, code: i32, needles: &[&str]) {
     assert_eq!(o.code, code, "stderr: {}", o.stderr);
     let errors: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("error")).collect();
     assert_eq!(errors.len(), 1, "exactly one error line expected: {}", o.stderr);
+    // Each cause is said once (a source printed in its error's message and again as the
+    // chain's next link read "…: Not a directory (os error 20): Not a directory (os error 20)").
+    let parts: Vec<&str> = errors[0].split(": ").collect();
+    assert!(parts.windows(2).all(|w| w[0] != w[1]), "a cause repeated: {}", errors[0]);
     for n in needles {
         assert!(o.stderr.contains(n), "`{n}` missing from: {}", o.stderr);
     }

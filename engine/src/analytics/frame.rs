@@ -78,7 +78,7 @@ pub fn frame(contract: &TableContract, columns: Vec<Column>) -> Result<DataFrame
     if expected != actual {
         return Err(EngineError::Polars {
             context: format!("table `{}` does not match its contract", contract.name),
-            source: PolarsError::SchemaMismatch(format!("expected {expected:?}, got {actual:?}").into()),
+            error: PolarsError::SchemaMismatch(format!("expected {expected:?}, got {actual:?}").into()),
         });
     }
     Ok(df)

@@ -32,7 +32,7 @@ pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
             let path = entry.map_err(|e| EngineError::Io {
                 action: "listing",
                 path: e.path().to_path_buf(),
-                source: e.into(),
+                error: e.into(),
             })?;
             if path.is_file() {
                 paths.push(path);
