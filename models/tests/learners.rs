@@ -407,6 +407,20 @@ fn a_feature_that_moved_out_of_time_gets_challengers_that_leave_it_out() {
             assert!(a.iter().zip(&b).any(|(a, b)| a != b), "{}", c.model.id);
         }
     }
+    // With cross-validation too, and the same on one thread and two.
+    let mut folds = TrainParams { validation: ValidationKind::Folds, min_segment_rows: 500, ..Default::default() };
+    folds.max_train_rows = 6000;
+    folds.gbdt.0.n_trees = 30;
+    folds.gbdt.0.min_data_in_leaf = 20;
+    let folds = folds.check().unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let trained = pool.install(|| train(&sample, holdout, &folds)).unwrap();
+        assert_eq!(trained.candidates.len(), 10);
+        assert!(trained.candidates.iter().all(|c| c.validation.len() == 3), "one in-time metric per fold");
+        trained.candidates.iter().map(|c| serde_json::to_string(&c.model).unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(2));
     // `inf` trains no challengers.
     let mut keep = TrainParams { min_segment_rows: 500, max_train_rows: 6000, ..Default::default() };
     keep.gbdt.0.n_trees = 30;
