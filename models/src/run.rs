@@ -3,9 +3,9 @@
 //!
 //! feature panel + labels (engine) → [`Sample`] → [`train`] (every learner, validation fit and
 //! segment in parallel) → champion → scores of every panel row → tables `features`,
-//! `model_metrics`, `model_calibration`, `feature_importance`, `feature_stability`, `customer_scores`,
-//! `segment_scores`, `invoice_predictions` (from the invoice-level model), and
-//! `models/<model_id>/` artifacts.
+//! `model_metrics`, `model_calibration`, `feature_importance`, `feature_stability`,
+//! `customer_scores`, `segment_scores`, `invoice_predictions` (from the invoice-level model),
+//! and `models/<model_id>/` artifacts.
 
 use std::borrow::Cow;
 use std::time::Instant;

@@ -1,6 +1,8 @@
 //! Training: the out-of-time split, in-time validation (a held-out share of customers, or
 //! customer-grouped cross-validation folds), every (learner × scope × fit) run in parallel with
-//! rayon, calibration on held-out predictions, out-of-time evaluation, and the champion.
+//! rayon (once more without the features that moved out of time, when some did: the `_stable`
+//! challengers, see [`crate::stability`]), calibration on held-out predictions, out-of-time
+//! evaluation, and the champion.
 //!
 //! [`TrainParams`] (`[models]` in a pipeline config) → `check()` → [`Training`] →
 //! [`train`]`(&Sample, …)` → [`Trained`]: the candidates with their metrics, ready for
