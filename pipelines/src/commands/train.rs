@@ -49,13 +49,19 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
     ));
     for (k, c) in trained.candidates.iter().enumerate() {
         printer.line(format!(
-            "  {:<22} held-out AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}",
+            "  {:<27} held-out AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}",
             c.model.id,
             c.oot.auc,
             c.oot.ks,
             c.oot.brier,
             c.oot.max_decile_gap,
             if k == trained.champion { "  ← champion" } else { "" }
+        ));
+    }
+    if let Some(excluded) = ardent_models::stability::excluded(&trained.stability) {
+        printer.line(format!(
+            "  the `_stable` challengers leave out (PSI >= {}, `models.max_feature_psi` in --config): {excluded}",
+            training.max_feature_psi
         ));
     }
     write_models(&out, &trained, &training)?;
