@@ -83,7 +83,8 @@ pub struct TrainParams {
     /// When features' out-of-time values moved this far from their training values (PSI, see
     /// [`crate::stability`]), every learner is also trained without them: the `_stable`
     /// challengers, which the champion rule weighs with the others. Default 0.25 (a large
-    /// shift); `inf` trains no challengers.
+    /// shift); `inf` trains no challengers (written `"inf"` in JSON, which has no infinity).
+    #[serde(with = "crate::json_float")]
     pub max_feature_psi: f64,
     pub logistic: LogisticParams,
     pub scorecard: ScorecardParams,

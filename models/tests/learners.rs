@@ -426,6 +426,10 @@ fn a_feature_that_moved_out_of_time_gets_challengers_that_leave_it_out() {
     keep.gbdt.0.n_trees = 30;
     keep.gbdt.0.min_data_in_leaf = 20;
     keep.max_feature_psi = f64::INFINITY;
+    // The run's manifest records the config as JSON, and `ardent verify` reads it back.
+    let json = serde_json::to_string(&keep).unwrap();
+    assert!(json.contains(r#""max_feature_psi":"inf""#), "{json}");
+    assert_eq!(serde_json::from_str::<TrainParams>(&json).unwrap().max_feature_psi, f64::INFINITY);
     let kept = train(&sample, holdout, &keep.check().unwrap()).unwrap();
     assert!(kept.stability.iter().all(|f| !f.excluded));
     assert_eq!(kept.candidates.len(), 5);
