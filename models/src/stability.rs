@@ -22,6 +22,8 @@ pub const MIN_ROWS: usize = 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureShift {
     pub feature: String,
+    /// The feature's column in the sample.
+    pub column: usize,
     /// PSI of the out-of-time values against the training values (NaN when either is empty).
     pub psi: f64,
     /// Mean of the values present (NaN when none is).
@@ -56,6 +58,7 @@ pub fn feature_stability(sample: &Sample, train: &[usize], oot: &[usize]) -> Vec
             let (t, o) = (column(train), column(oot));
             FeatureShift {
                 feature: sample.features[j].clone(),
+                column: j,
                 psi: PsiReference::new(&t).psi(&o),
                 train_mean: mean_present(&t),
                 oot_mean: mean_present(&o),
@@ -73,24 +76,18 @@ pub fn feature_stability(sample: &Sample, train: &[usize], oot: &[usize]) -> Vec
     shifts
 }
 
-/// Mark the features whose PSI reaches `max_psi` as left out, and return their columns in
-/// `features` (ascending). Nothing is left out when either population has fewer than
-/// [`MIN_ROWS`] rows, or when every feature would be.
-pub fn exclude(
-    shifts: &mut [FeatureShift],
-    features: &[String],
-    train_rows: usize,
-    oot_rows: usize,
-    max_psi: f64,
-) -> Vec<usize> {
+/// Mark the features (`shifts` holds every one) whose PSI reaches `max_psi` as left out, and
+/// return their columns, ascending. Nothing is left out when either population has fewer
+/// than [`MIN_ROWS`] rows, or when every feature would be.
+pub fn exclude(shifts: &mut [FeatureShift], train_rows: usize, oot_rows: usize, max_psi: f64) -> Vec<usize> {
     let moved = shifts.iter().filter(|s| s.psi >= max_psi).count();
-    if train_rows < MIN_ROWS || oot_rows < MIN_ROWS || moved == 0 || moved == features.len() {
+    if train_rows < MIN_ROWS || oot_rows < MIN_ROWS || moved == 0 || moved == shifts.len() {
         return Vec::new();
     }
     let mut columns = Vec::new();
     for s in shifts.iter_mut().filter(|s| s.psi >= max_psi) {
         s.excluded = true;
-        columns.extend(features.iter().position(|f| *f == s.feature));
+        columns.push(s.column);
     }
     columns.sort_unstable();
     columns
@@ -99,20 +96,17 @@ pub fn exclude(
 /// The features the `_stable` challengers leave out, as `name (PSI 0.60)`, largest shift
 /// first; `None` when none is.
 pub fn excluded(shifts: &[FeatureShift]) -> Option<String> {
-    let names: Vec<String> =
-        shifts.iter().filter(|s| s.excluded).map(|s| format!("{} (PSI {:.2})", s.feature, s.psi)).collect();
-    (!names.is_empty()).then(|| names.join(", "))
+    listed(shifts.iter().filter(|s| s.excluded))
 }
 
 /// The features that moved at least `MODERATE`, as `name (PSI 0.60)`, largest first; `None`
 /// when none did.
 pub fn moved(shifts: &[FeatureShift], at_most: usize) -> Option<String> {
-    let names: Vec<String> = shifts
-        .iter()
-        .filter(|s| s.psi >= MODERATE)
-        .take(at_most)
-        .map(|s| format!("{} (PSI {:.2})", s.feature, s.psi))
-        .collect();
+    listed(shifts.iter().filter(|s| s.psi >= MODERATE).take(at_most))
+}
+
+fn listed<'a>(shifts: impl Iterator<Item = &'a FeatureShift>) -> Option<String> {
+    let names: Vec<String> = shifts.map(|s| format!("{} (PSI {:.2})", s.feature, s.psi)).collect();
     (!names.is_empty()).then(|| names.join(", "))
 }
 
@@ -183,7 +177,7 @@ mod tests {
         let (train, oot): (Vec<usize>, Vec<usize>) = (0..2000).zip(2000..4000).unzip();
         let shifts = feature_stability(&s, &train, &oot);
         let mut marked = shifts.clone();
-        assert_eq!(exclude(&mut marked, &s.features, 2000, 2000, LARGE), vec![1, 2], "drifting and gaps");
+        assert_eq!(exclude(&mut marked, 2000, 2000, LARGE), vec![1, 2], "drifting and gaps");
         assert_eq!(
             excluded(&marked).as_deref(),
             Some(format!("drifting (PSI {:.2}), gaps (PSI {:.2})", shifts[0].psi, shifts[1].psi).as_str())
@@ -191,17 +185,17 @@ mod tests {
         // A limit between the two: only the larger shift.
         assert!(shifts[0].psi > shifts[1].psi + 0.1, "{shifts:?}");
         let mut one = shifts.clone();
-        assert_eq!(exclude(&mut one, &s.features, 2000, 2000, shifts[1].psi + 0.05), vec![1]);
+        assert_eq!(exclude(&mut one, 2000, 2000, shifts[1].psi + 0.05), vec![1]);
         assert_eq!(one.iter().filter(|f| f.excluded).count(), 1);
         // Too few rows on either side: PSI is mostly noise, nothing is left out.
         for (t, o) in [(MIN_ROWS - 1, 2000), (2000, MIN_ROWS - 1)] {
             let mut unmarked = shifts.clone();
-            assert!(exclude(&mut unmarked, &s.features, t, o, LARGE).is_empty());
+            assert!(exclude(&mut unmarked, t, o, LARGE).is_empty());
             assert!(unmarked.iter().all(|f| !f.excluded) && excluded(&unmarked).is_none());
         }
         // A limit every feature reaches would leave nothing to train on.
         let mut all = shifts.clone();
-        assert!(exclude(&mut all, &s.features, 2000, 2000, -1.0).is_empty());
+        assert!(exclude(&mut all, 2000, 2000, -1.0).is_empty());
         assert!(all.iter().all(|f| !f.excluded));
     }
 }

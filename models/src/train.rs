@@ -503,8 +503,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     // features); these rows and the out-of-time rows are the same for every candidate.
     let reference: Vec<usize> = split.train.iter().copied().step_by(split.train.len().div_ceil(100_000)).collect();
     let mut stability = feature_stability(sample, &reference, &split.oot);
-    let excluded =
-        stability::exclude(&mut stability, &sample.features, reference.len(), split.oot.len(), t.max_feature_psi);
+    let excluded = stability::exclude(&mut stability, reference.len(), split.oot.len(), t.max_feature_psi);
     let parts = t.validation.parts();
     let held: Vec<Option<usize>> = split.train.iter().map(|&i| held_out_in(sample, i, t.seed, t.validation)).collect();
     // The fit that becomes the model: cross-validation fits every row once more at the end

@@ -226,11 +226,17 @@ fn panel_like(n_customers: usize, months: usize, seed: u64) -> Sample {
     }
 }
 
-fn small_training() -> ardent_models::train::Training {
+/// Parameters small enough for a test panel: segments from 500 rows, 6,000 training rows,
+/// 30 trees.
+fn small_params() -> TrainParams {
     let mut p = TrainParams { min_segment_rows: 500, max_train_rows: 6000, ..Default::default() };
     p.gbdt.0.n_trees = 30;
     p.gbdt.0.min_data_in_leaf = 20;
-    p.check().unwrap()
+    p
+}
+
+fn small_training() -> ardent_models::train::Training {
+    small_params().check().unwrap()
 }
 
 #[test]
@@ -246,12 +252,7 @@ fn training_is_identical_on_one_thread_and_two() {
     let (one, two) = (run(1), run(2));
     assert_eq!(one.len(), 5, "3 learners + logistic and scorecard by segment");
     assert_eq!(one, two);
-    let mut folds = TrainParams { validation: ValidationKind::Folds, ..TrainParams::default() };
-    folds.min_segment_rows = 500;
-    folds.max_train_rows = 6000;
-    folds.gbdt.0.n_trees = 30;
-    folds.gbdt.0.min_data_in_leaf = 20;
-    let folds = folds.check().unwrap();
+    let folds = TrainParams { validation: ValidationKind::Folds, ..small_params() }.check().unwrap();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let trained = pool.install(|| train(&sample, holdout, &folds)).unwrap();
@@ -408,11 +409,7 @@ fn a_feature_that_moved_out_of_time_gets_challengers_that_leave_it_out() {
         }
     }
     // With cross-validation too, and the same on one thread and two.
-    let mut folds = TrainParams { validation: ValidationKind::Folds, min_segment_rows: 500, ..Default::default() };
-    folds.max_train_rows = 6000;
-    folds.gbdt.0.n_trees = 30;
-    folds.gbdt.0.min_data_in_leaf = 20;
-    let folds = folds.check().unwrap();
+    let folds = TrainParams { validation: ValidationKind::Folds, ..small_params() }.check().unwrap();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let trained = pool.install(|| train(&sample, holdout, &folds)).unwrap();
@@ -422,10 +419,7 @@ fn a_feature_that_moved_out_of_time_gets_challengers_that_leave_it_out() {
     };
     assert_eq!(run(1), run(2));
     // `inf` trains no challengers.
-    let mut keep = TrainParams { min_segment_rows: 500, max_train_rows: 6000, ..Default::default() };
-    keep.gbdt.0.n_trees = 30;
-    keep.gbdt.0.min_data_in_leaf = 20;
-    keep.max_feature_psi = f64::INFINITY;
+    let keep = TrainParams { max_feature_psi: f64::INFINITY, ..small_params() };
     // The run's manifest records the config as JSON, and `ardent verify` reads it back.
     let json = serde_json::to_string(&keep).unwrap();
     assert!(json.contains(r#""max_feature_psi":"inf""#), "{json}");
