@@ -37,13 +37,15 @@ pub enum EngineError {
 
     /// The file exists but cannot be parsed as the configured format.
     #[error(
-        "input `{input}`: cannot read {path} as {format}: {reason}. Check that `inputs.{input}.format` matches the file, or re-export it"
+        "input `{input}`: cannot read {path} as {format}: {reason}. Check that `{key}.format` matches the file, or re-export it",
+        key = config_key(.input)
     )]
     Unreadable { input: String, path: PathBuf, format: String, reason: String },
 
     /// A required canonical column has no source column.
     #[error(
-        "input `{input}`: {path} has no column `{source_column}`, which `{column}` is read from. Columns in the file: {available}. Rename the column in the export or map it with `inputs.{input}.columns.{column} = \"<file column>\"`"
+        "input `{input}`: {path} has no column `{source_column}`, which `{column}` is read from. Columns in the file: {available}. Rename the column in the export or map it with `{key}.columns.{column} = \"<file column>\"`",
+        key = config_key(.input)
     )]
     MissingColumn { input: String, path: PathBuf, column: String, source_column: String, available: String },
 
@@ -76,6 +78,12 @@ pub enum EngineError {
     /// An error from polars that the engine did not expect (its message included, as for `Io`).
     #[error("internal error in {context}: {error}")]
     Polars { context: String, error: polars::error::PolarsError },
+}
+
+/// The config section of an input or source named in an error: `inputs.ledger` for
+/// `ledger`, and a source's own `sources.<name>`.
+pub fn config_key(input: &str) -> String {
+    if input.starts_with("sources.") { input.to_string() } else { format!("inputs.{input}") }
 }
 
 impl EngineError {

@@ -46,6 +46,10 @@ pub struct Manifest {
     pub reporting_currency: String,
     pub max_rejected_share: f64,
     pub inputs: Vec<ManifestInput>,
+    /// Combined exports and where their rows went (`rows_read = rows_to_ledger +
+    /// rows_to_payments + ignored`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ManifestSource>,
     pub outputs: Vec<ManifestOutput>,
     /// Absent when the analytics stage did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +103,14 @@ pub struct ManifestInput {
     pub input: &'static str,
     #[serde(flatten)]
     pub counts: InputCounts,
+    pub files: Vec<ManifestFile>,
+}
+
+/// One source in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestSource {
+    #[serde(flatten)]
+    pub read: ardent_engine::ingest::SourceRead,
     pub files: Vec<ManifestFile>,
 }
 
@@ -195,6 +207,7 @@ pub struct RunWriter {
     /// Tables written in parts as stages produce them, in order of their first part.
     open: Vec<Open>,
     inputs: Vec<ManifestInput>,
+    sources: Vec<ManifestSource>,
     outputs: Vec<ManifestOutput>,
     models: Option<ManifestModels>,
     models_skipped: Option<String>,
@@ -211,7 +224,9 @@ impl RunWriter {
         let t0 = Instant::now();
         let mut checksums = Checksums::new();
         let mut h = Sha256::new();
-        for (_, files) in ardent_engine::ingest::resolve_all(&settings.ingest)? {
+        let inputs = ardent_engine::ingest::resolve_all(&settings.ingest)?.into_iter().map(|(_, f)| f);
+        let sources = ardent_engine::ingest::resolve_sources(&settings.ingest)?.into_iter().map(|(_, f)| f);
+        for files in inputs.chain(sources) {
             for f in files {
                 let sum = match known.get(&f.path) {
                     Some(k) => k.clone(),
@@ -237,6 +252,7 @@ impl RunWriter {
             checksums,
             open: Vec::new(),
             inputs: Vec::new(),
+            sources: Vec::new(),
             outputs: Vec::new(),
             models: None,
             models_skipped: None,
@@ -369,6 +385,17 @@ impl RunWriter {
             }
             self.inputs.push(ManifestInput { input: kind.name(), counts: *counts, files });
         }
+        for read in &ingested.sources {
+            let files = read
+                .files
+                .iter()
+                .map(|(path, name, rows)| {
+                    let (sha, bytes) = self.checksums.get(path).cloned().unwrap_or_default();
+                    ManifestFile { path: name.clone(), format: "source", rows: *rows, bytes, sha256: sha }
+                })
+                .collect();
+            self.sources.push(ManifestSource { read: read.clone(), files });
+        }
         let streamed: Vec<TableContract> = Streamed::ALL.iter().map(|t| t.contract().clone()).collect();
         self.record(&streamed, printer)?;
         let Ingested { tables, quarantine, data_quality, .. } = ingested;
@@ -450,6 +477,7 @@ impl RunWriter {
             reporting_currency: settings.ingest.reporting_currency.clone(),
             max_rejected_share: settings.max_rejected_share,
             inputs: self.inputs,
+            sources: self.sources,
             outputs: self.outputs,
             cash_application: self.cash_application,
             models: self.models,

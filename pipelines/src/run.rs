@@ -67,6 +67,27 @@ pub fn ingest_stage(
 
 /// Print rows read, accepted and quarantined per input, and the rules that fired.
 pub fn report_quality(ingested: &Ingested, printer: &Printer) {
+    for s in &ingested.sources {
+        let c = &s.counts;
+        let ignored: Vec<String> = c.rows_ignored.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        printer.line(format!(
+            "source {}: {} rows read = {} to the ledger + {} to payments + {} ignored{}{}",
+            s.source,
+            c.rows_read,
+            c.rows_to_ledger,
+            c.rows_to_payments,
+            c.ignored(),
+            if ignored.is_empty() { String::new() } else { format!(" ({})", ignored.join(", ")) },
+            if c.derived_payments > 0 {
+                format!("; {} payments derived from settlement dates", c.derived_payments)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for note in &ingested.notes {
+        printer.line(note.clone());
+    }
     printer.line(format!(
         "{:<10} {:>12} {:>12} {:>12} {:>8} {:>9}",
         "input", "read", "accepted", "quarantined", "share", "flagged"

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ardent_engine::analytics::{Analysis, AnalyticsParams};
 use ardent_engine::contracts::InputKind;
+use ardent_engine::ingest::source::SourceParams;
 use ardent_engine::ingest::{IngestSpec, InputParams};
 use ardent_models::train::{TrainParams, Training};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,9 @@ pub struct PipelineConfig {
     /// The exports to read.
     #[serde(default)]
     pub inputs: InputsConfig,
+    /// Combined exports whose rows are routed to the ledger and payments (`[sources.<name>]`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, SourceParams>,
     /// Snapshot dates, aging buckets, DSO, CEI and segment parameters.
     #[serde(default)]
     pub analytics: AnalyticsParams,
@@ -320,6 +324,28 @@ pub fn resolve_with_env(
         .into());
     }
     let InputsConfig { ledger, payments, customers, fx_rates } = config.inputs.clone();
+    let mut sources = Vec::new();
+    for (name, params) in &config.sources {
+        if is_remote(&params.path) {
+            return Err(ConfigError(format!(
+                "{}: `sources.{name}.path` = \"{}\": sources read local files for now; copy the export locally (object-store inputs work for `[inputs.*]`)",
+                config_path.display(),
+                params.path
+            ))
+            .into());
+        }
+        if incremental.unwrap_or(false) {
+            return Err(ConfigError(format!(
+                "{}: `sources.{name}`: incremental runs read `[inputs.*]` batches; a source is read whole each run, so set `run.incremental = false`",
+                config_path.display()
+            ))
+            .into());
+        }
+        sources.push(
+            params.check(name, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?,
+        );
+    }
+    let fed = |kind: InputKind| sources.iter().any(|s| s.feeds(kind));
     let mut inputs = Vec::new();
     let mut remote_inputs = Vec::new();
     let mut fetched: Option<Arc<tempfile::TempDir>> = None;
@@ -368,9 +394,9 @@ pub fn resolve_with_env(
             }
             Some(p) => inputs
                 .push(p.check(kind, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?),
-            None if kind.required() => {
+            None if kind.required() && kind != InputKind::Customers && !fed(kind) => {
                 return Err(ConfigError(format!(
-                    "{}: no `[inputs.{}]` section; ledger, payments and customers are required (see `ardent schema`)",
+                    "{}: no `[inputs.{}]` section and no source routes rows to it; the ledger and payments are required, from their own exports or from a `[sources.<name>]` combined export (see `ardent schema` and README \"Combined exports\")",
                     config_path.display(),
                     kind.name()
                 ))
@@ -390,6 +416,7 @@ pub fn resolve_with_env(
         max_rate_age_days: max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS),
         base_dir,
         chunk_rows: chunk_rows.unwrap_or(ardent_engine::ingest::read::CHUNK_ROWS),
+        sources,
     };
     if ingest.chunk_rows == 0 {
         return Err(

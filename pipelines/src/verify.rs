@@ -27,10 +27,21 @@ struct Published {
     data_prefix: String,
     config: PipelineConfig,
     inputs: Vec<PublishedInput>,
+    #[serde(default)]
+    sources: Vec<PublishedSource>,
     outputs: Vec<PublishedOutput>,
     files: Vec<RunFile>,
     /// Present when the analytics stage ran (and so reconciliation did).
     cash_application: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishedSource {
+    source: String,
+    rows_read: u64,
+    rows_to_ledger: u64,
+    rows_to_payments: u64,
+    rows_ignored: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +218,22 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
         })
         .collect();
     checks.push(Check { name: "every input row was accepted or quarantined".into(), problems });
+    if !manifest.sources.is_empty() {
+        let problems = manifest
+            .sources
+            .iter()
+            .filter_map(|s| {
+                let ignored: u64 = s.rows_ignored.values().sum();
+                (s.rows_read != s.rows_to_ledger + s.rows_to_payments + ignored).then(|| {
+                    format!(
+                        "source {}: {} rows read but {} to the ledger + {} to payments + {ignored} ignored",
+                        s.source, s.rows_read, s.rows_to_ledger, s.rows_to_payments
+                    )
+                })
+            })
+            .collect();
+        checks.push(Check { name: "every source row was routed or deliberately ignored".into(), problems });
+    }
 
     let mut problems = Vec::new();
     match manifest.outputs.iter().find(|o| o.table == "reconciliation") {

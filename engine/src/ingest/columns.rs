@@ -16,6 +16,20 @@ use crate::error::{EngineError, Result};
 /// A failure recorded on a row: the rule and the canonical column.
 pub type Failure = (Rule, &'static str);
 
+/// Names of the columns a source adds to the rows it routes (`__ardent.doc_id`, …); the
+/// export's own columns keep their names and are what the quarantine's `raw` shows.
+pub const DERIVED_PREFIX: &str = "__ardent.";
+/// The 1-based row in the export file of each routed row (routed frames are not contiguous
+/// slices of their file).
+pub const ROW_COLUMN: &str = "__ardent.row";
+/// The rule a routed row already failed in its source (`rule/column`), or null.
+pub const FAIL_COLUMN: &str = "__ardent.fail";
+
+/// The 1-based file row of each row of `frame`, when a source routed it.
+fn routed_rows(frame: &DataFrame) -> Option<&UInt64Chunked> {
+    frame.column(ROW_COLUMN).ok().and_then(|c| c.u64().ok())
+}
+
 /// Validation state of one file.
 pub struct FileCheck<'a> {
     pub spec: &'a InputSpec,
@@ -55,7 +69,16 @@ impl<'a> FileCheck<'a> {
         for c in spec.kind.columns().iter().filter(|c| c.required) {
             let source = spec.source(c.name);
             if frame.column(source).is_err() {
-                let available: Vec<String> = frame.get_column_names().iter().map(|n| format!("`{n}`")).collect();
+                let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+                if let Some(hint) = super::read::delimiter_hint(&names, spec.delimiter, &spec.key) {
+                    return Err(EngineError::ColumnFormat {
+                        input: spec.kind.name().to_string(),
+                        path: path.to_path_buf(),
+                        column: "(header)".into(),
+                        message: hint,
+                    });
+                }
+                let available: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                 return Err(EngineError::MissingColumn {
                     input: spec.kind.name().to_string(),
                     path: path.to_path_buf(),
@@ -65,15 +88,19 @@ impl<'a> FileCheck<'a> {
                 });
             }
         }
-        Ok(FileCheck {
-            spec,
-            path,
-            file,
-            frame,
-            verdict: vec![None; frame.height()],
-            detail: Default::default(),
-            first_row: 0,
-        })
+        let mut verdict = vec![None; frame.height()];
+        // Rules a row already failed in its source (a sign, a terms code, a date only the
+        // source parses) come first.
+        if let Some(failed) = frame.column(FAIL_COLUMN).ok().and_then(|c| c.str().ok()) {
+            for (i, f) in failed.iter().enumerate() {
+                let Some((rule, column)) = f.and_then(|f| f.split_once('/')) else { continue };
+                let column = spec.kind.columns().iter().find(|c| c.name == column).map(|c| c.name);
+                if let (Some(rule), Some(column)) = (Rule::parse(rule), column) {
+                    verdict[i] = Some((rule, column));
+                }
+            }
+        }
+        Ok(FileCheck { spec, path, file, frame, verdict, detail: Default::default(), first_row: 0 })
     }
 
     /// Number of rows in the file.
@@ -106,7 +133,7 @@ impl<'a> FileCheck<'a> {
         EngineError::ColumnFormat {
             input: self.spec.kind.name().to_string(),
             path: self.path.to_path_buf(),
-            column: match self.spec.source(column) {
+            column: match self.spec.shown(column) {
                 source if source == column => format!("`{column}`"),
                 source => format!("`{column}` (export column `{source}`)"),
             },
@@ -229,7 +256,7 @@ impl<'a> FileCheck<'a> {
             .filter(|f| *f != parser.format())
             .filter(|f| DateParser::new(f).is_ok_and(|p| sample.iter().all(|s| p.parse(s).is_some())))
             .collect();
-        let key = format!("inputs.{}.date_format", self.spec.kind.name());
+        let key = format!("{}.date_format", self.spec.key);
         let hint = match fitting.as_slice() {
             [] => format!("fix the export or set `{key}` to its strftime format"),
             [one] => format!("the values fit `{key} = \"{one}\"`"),
@@ -346,10 +373,10 @@ impl<'a> FileCheck<'a> {
             return Err(self.format_error(
                 canonical,
                 format!(
-                    "{syntax} of {present} values are not numbers with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `inputs.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
+                    "{syntax} of {present} values are not numbers with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
                     self.spec.numbers.decimal as char,
                     self.first_row + row + 1,
-                    self.spec.kind.name(),
+                    self.spec.key,
                 ),
             ));
         }
@@ -447,11 +474,17 @@ impl<'a> FileCheck<'a> {
 
     /// Lineage columns of the kept rows.
     pub fn lineage(&self, kept: &[usize]) -> [Column; 2] {
-        [
-            StringChunked::full("source_file".into(), &self.file, kept.len()).into_column(),
-            UInt64Chunked::from_iter_values("source_row".into(), kept.iter().map(|&i| (self.first_row + i) as u64 + 1))
-                .into_column(),
-        ]
+        let rows = match routed_rows(self.frame) {
+            Some(rows) => UInt64Chunked::from_iter_values(
+                "source_row".into(),
+                kept.iter().map(|&i| rows.get(i).unwrap_or_default()),
+            ),
+            None => UInt64Chunked::from_iter_values(
+                "source_row".into(),
+                kept.iter().map(|&i| (self.first_row + i) as u64 + 1),
+            ),
+        };
+        [StringChunked::full("source_file".into(), &self.file, kept.len()).into_column(), rows.into_column()]
     }
 }
 
@@ -467,6 +500,22 @@ pub struct RowAt<'a> {
 }
 
 impl RowAt<'_> {
+    /// The 1-based row in the file of the frame's row `i`.
+    pub fn row_number(&self, i: usize) -> u64 {
+        match routed_rows(self.frame) {
+            Some(rows) => rows.get(i).unwrap_or_default(),
+            None => (self.first_row + i) as u64 + 1,
+        }
+    }
+
+    /// The frame's row whose file row is `row` (see [`RowAt::row_number`]).
+    pub fn index_of(&self, row: u64) -> usize {
+        match routed_rows(self.frame) {
+            Some(rows) => rows.iter().position(|r| r == Some(row)).unwrap_or_default(),
+            None => (row as usize).saturating_sub(1 + self.first_row),
+        }
+    }
+
     /// The quarantine entry of the frame's row `i`, failing `rule` on the canonical `column`.
     pub fn entry(
         &self,
@@ -476,11 +525,13 @@ impl RowAt<'_> {
         detail: Option<&str>,
         fx_configured: bool,
     ) -> Entry {
-        let value = self.frame.column(self.spec.source(column)).ok().and_then(|c| any_to_text(&c.get(i).ok()?));
+        let value_of = |name: &str| self.frame.column(name).ok().and_then(|c| any_to_text(&c.get(i).ok()?));
+        // A derived value that could not be derived shows the export's own.
+        let value = value_of(self.spec.source(column)).or_else(|| value_of(self.spec.shown(column)));
         Entry {
             input: self.spec.kind,
             file: self.file.to_string(),
-            row: (self.first_row + i) as u64 + 1,
+            row: self.row_number(i),
             column,
             message: message(self.spec, rule, column, value.as_deref(), detail, fx_configured),
             value,
@@ -502,7 +553,7 @@ fn any_to_text(v: &AnyValue<'_>) -> Option<String> {
 /// The original row as a JSON object of export column → value (text or null).
 pub fn raw_json(frame: &DataFrame, row: usize) -> String {
     let mut map = serde_json::Map::new();
-    for col in frame.columns() {
+    for col in frame.columns().iter().filter(|c| !c.name().starts_with(DERIVED_PREFIX)) {
         let v = col.get(row).ok().and_then(|v| any_to_text(&v));
         map.insert(col.name().to_string(), v.map_or(serde_json::Value::Null, serde_json::Value::String));
     }
@@ -519,6 +570,7 @@ pub fn message(
     fx_configured: bool,
 ) -> String {
     let input = spec.kind.name();
+    let key = &spec.key;
     let v = value.unwrap_or("");
     match rule {
         Rule::MissingValue => format!("`{column}` is empty; every {input} row needs it"),
@@ -542,13 +594,28 @@ pub fn message(
         Rule::NonPositiveRate => format!("rate {v} is not greater than 0"),
         Rule::InvalidNumber => format!("\"{v}\" is not a number"),
         Rule::InvalidBool => format!(
-            "\"{v}\" is neither true ({}) nor false ({}); add the spelling to `inputs.{input}.true_values` or `false_values`",
+            "\"{v}\" is neither true ({}) nor false ({}); add the spelling to `{key}.true_values` or `false_values`",
             spec.bools.true_values.join("/"),
             spec.bools.false_values.join("/")
         ),
         Rule::UnknownDocType => format!(
-            "\"{v}\" is not a document type; map the ERP code with `inputs.{input}.doc_types.{v} = \"invoice\"` (or credit_memo, debit_memo, write_off)"
+            "\"{v}\" is not a document type; map the ERP code with `{key}.doc_types.{v} = \"invoice\"` (or credit_memo, debit_memo, write_off)"
         ),
+        Rule::UnmappedType => format!(
+            "type \"{v}\" is not routed; add it to `{key}.route` (\"invoice\", \"credit_memo\", \"debit_memo\", \"write_off\", \"payment\" or \"ignore\")"
+        ),
+        Rule::InvalidSign => format!(
+            "debit/credit indicator \"{v}\" is neither a debit nor a credit; add it to `{key}.indicator.debit` or `credit`"
+        ),
+        Rule::OppositeSign if spec.kind == crate::contracts::InputKind::Payments => format!(
+            "payment amount {v} has a debit sign: a refund or a reversed payment, which ardent does not apply; export it as a separate adjustment"
+        ),
+        Rule::OppositeSign => format!(
+            "amount {v} has the opposite sign of its document type; if negative invoices are reversals, set `{key}.negative_invoices = \"credit_memo\"`"
+        ),
+        Rule::UnknownTerms => {
+            format!("payment terms \"{v}\" are not in `{key}.terms.days`; add the code with its number of days")
+        }
         Rule::MissingDueDate => {
             format!("{} without a due date; invoices and debit memos need one", detail.unwrap_or("document"))
         }

@@ -17,6 +17,7 @@ pub mod options;
 pub mod parse;
 pub mod quarantine;
 pub mod read;
+pub mod source;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -47,6 +48,25 @@ pub struct IngestSpec {
     pub base_dir: PathBuf,
     /// Rows read and validated at a time (default [`read::CHUNK_ROWS`]).
     pub chunk_rows: usize,
+    /// Combined exports whose rows are routed to the ledger and payments.
+    pub sources: Vec<source::SourceSpec>,
+}
+
+/// Where an input's rows come from.
+#[derive(Debug, Clone, Copy)]
+enum Feed<'a> {
+    /// Its own export files.
+    Files(&'a [SourceFile]),
+    /// The frames a source routed to it, one per file of the source.
+    Routed(&'a [SourceFile], &'a [DataFrame]),
+}
+
+impl<'a> Feed<'a> {
+    fn files(self) -> &'a [SourceFile] {
+        match self {
+            Feed::Files(f) | Feed::Routed(f, _) => f,
+        }
+    }
 }
 
 /// One file that was read.
@@ -63,6 +83,22 @@ pub struct FileRead {
     /// Time spent validating its rows: the row rules (on their own thread) plus the id rule
     /// and handing the rows on; it overlaps with reading and with the file's other chunks.
     pub validate_ms: u64,
+}
+
+/// One source that was read: its name, where its rows went, its files (path, name as
+/// written to outputs, rows).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceRead {
+    pub source: String,
+    #[serde(flatten)]
+    pub counts: source::SourceCounts,
+    #[serde(skip)]
+    pub files: Vec<(PathBuf, String, u64)>,
+}
+
+/// The files of every configured source, by source name.
+pub fn resolve_sources(spec: &IngestSpec) -> Result<Vec<(String, Vec<SourceFile>)>> {
+    spec.sources.iter().map(|s| Ok((s.name.clone(), read::resolve_files(&s.read)?))).collect()
 }
 
 /// The validated canonical tables.
@@ -85,14 +121,31 @@ pub struct Ingested {
     pub files: Vec<FileRead>,
     /// The quarantine entries, for reports.
     pub entries: Vec<Entry>,
+    /// Where the rows of each source went.
+    pub sources: Vec<SourceRead>,
+    /// Customers derived from the ledger and payments when no customers input is configured.
+    pub derived_customers: Option<u64>,
+    /// What a run should tell the user about its inputs.
+    pub notes: Vec<String>,
 }
 
 /// Resolve the files of every configured input, failing on the first missing one.
 pub fn resolve_all(spec: &IngestSpec) -> Result<Vec<(InputSpec, Vec<SourceFile>)>> {
     let mut out = Vec::new();
     for kind in InputKind::ALL {
+        let fed = spec.sources.iter().filter(|s| s.feeds(kind)).count();
+        let configured = spec.inputs.iter().any(|i| i.kind == kind);
+        if fed + usize::from(configured) > 1 {
+            return Err(EngineError::config(format!(
+                "{} is fed by more than one of `[inputs.{}]` and sources ({}); an input comes from one place",
+                kind.name(),
+                kind.name(),
+                spec.sources.iter().filter(|s| s.feeds(kind)).map(|s| format!("sources.{}", s.name)).collect::<Vec<_>>().join(", ")
+            )));
+        }
         match spec.inputs.iter().find(|i| i.kind == kind) {
             Some(input) => out.push((input.clone(), read::resolve_files(input)?)),
+            None if fed > 0 || kind == InputKind::Customers => {}
             None if kind.required() => {
                 return Err(EngineError::config(format!(
                     "no `[inputs.{}]` is configured; it is required (see `ardent schema` for its columns)",
@@ -341,7 +394,7 @@ fn check_chunk(
 fn validate_input<U: Unique>(
     spec: &IngestSpec,
     input: &InputSpec,
-    sources: &[SourceFile],
+    feed: Feed<'_>,
     fx_configured: bool,
     rules: impl Fn(&mut FileCheck<'_>) -> Result<Passed> + Sync,
     unique: &mut U,
@@ -349,6 +402,7 @@ fn validate_input<U: Unique>(
 ) -> Result<InputResult> {
     let mut q = QuarantineBuilder::default();
     let mut counts = InputCounts::default();
+    let sources = feed.files();
     let mut files: Vec<FileRead> = sources
         .iter()
         .map(|source| FileRead {
@@ -375,6 +429,25 @@ fn validate_input<U: Unique>(
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(0);
         scope.spawn(move || {
+            if let Feed::Routed(_, frames) = feed {
+                // A source's rows, routed when it was read: handed on in chunks.
+                let rows = spec.chunk_rows.max(1);
+                for (file, frame) in frames.iter().enumerate() {
+                    let mut start = 0;
+                    loop {
+                        let chunk = frame.slice(start as i64, rows);
+                        let next = Chunk { file, frame: chunk, first_row: start, file_rows: frame.height(), read_ms: 0 };
+                        if tx.send(Ok(next)).is_err() {
+                            return;
+                        }
+                        start += rows;
+                        if start >= frame.height() {
+                            break;
+                        }
+                    }
+                }
+                return;
+            }
             for (file, source) in sources.iter().enumerate() {
                 let mut t0 = Instant::now();
                 let read = read::read_chunks(input, source, spec.chunk_rows.max(1), |frame, first_row, file_rows| {
@@ -429,7 +502,7 @@ fn validate_input<U: Unique>(
                     .and_then(|c| c.u64().cloned())
                     .map_err(EngineError::polars("locating repeated ids"))?;
                 for (i, detail) in &repeats.rows {
-                    let row = source_rows.get(*i).unwrap_or_default() as usize - 1 - first_row;
+                    let row = at.index_of(source_rows.get(*i).unwrap_or_default());
                     q.push(at.entry(row, Rule::DuplicateId, repeats.column, detail.as_deref(), fx_configured));
                 }
                 let drop: Vec<usize> = repeats.rows.iter().map(|(i, _)| *i).collect();
@@ -550,8 +623,23 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     }
     let resolved = resolve_all(spec)?;
     let find = |kind: InputKind| resolved.iter().find(|(i, _)| i.kind == kind);
-    let required = |kind: InputKind| {
-        find(kind).ok_or_else(|| EngineError::config(format!("no `[inputs.{}]` is configured", kind.name())))
+    // Combined exports are read, routed and linked before anything is validated.
+    let prepared: Vec<source::Prepared> =
+        spec.sources.iter().map(|s| source::prepare(s, &spec.base_dir)).collect::<Result<_>>()?;
+    let required = |kind: InputKind| -> Result<(&InputSpec, Feed<'_>)> {
+        if let Some((input, files)) = find(kind) {
+            return Ok((input, Feed::Files(files)));
+        }
+        prepared
+            .iter()
+            .find_map(|p| {
+                let routed = match kind {
+                    InputKind::Ledger => p.ledger.as_ref(),
+                    _ => p.payments.as_ref(),
+                };
+                routed.map(|(input, frames)| (input, Feed::Routed(&p.files, frames)))
+            })
+            .ok_or_else(|| EngineError::config(format!("no `[inputs.{}]` is configured", kind.name())))
     };
     let fx_configured = find(InputKind::FxRates).is_some();
 
@@ -563,7 +651,7 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
             Some(validate_input(
                 spec,
                 input,
-                sources,
+                Feed::Files(sources),
                 fx_configured,
                 |c| validate::fx_rows(c).map(Passed::rows),
                 &mut rates,
@@ -578,28 +666,42 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     fx.seal();
     let fx_table = concat(fx_parts, &contracts::FX_RATES_TABLE)?;
     let mut customer_ids = IdSet::new();
-    let (input, sources) = required(InputKind::Customers)?;
-    let mut customer_parts = Vec::new();
-    let mut unique = unique_ids(input, "customer_id", &mut customer_ids);
-    let mut customers = validate_input(
-        spec,
-        input,
-        sources,
-        fx_configured,
-        |c| validate::customers_rows(c).map(Passed::rows),
-        &mut unique,
-        |passed, _| {
-            customer_parts.push(passed.rows.clone());
-            Ok(())
-        },
-    )?;
-    drop(unique);
-    let mut customers_table = concat(customer_parts, &contracts::CUSTOMERS_TABLE)?;
-    drop_superseded(&mut customers, input, &customer_ids, |rows| remove_rows(&mut customers_table, rows).map(Some))?;
+    let (ledger_input, ledger_sources) = required(InputKind::Ledger)?;
+    let (payments_input, payments_sources) = required(InputKind::Payments)?;
+    let (customers, mut customers_table, derived_customers) = match find(InputKind::Customers) {
+        Some((input, sources)) => {
+            let mut customer_parts = Vec::new();
+            let mut unique = unique_ids(input, "customer_id", &mut customer_ids);
+            let mut customers = validate_input(
+                spec,
+                input,
+                Feed::Files(sources),
+                fx_configured,
+                |c| validate::customers_rows(c).map(Passed::rows),
+                &mut unique,
+                |passed, _| {
+                    customer_parts.push(passed.rows.clone());
+                    Ok(())
+                },
+            )?;
+            drop(unique);
+            let mut table = concat(customer_parts, &contracts::CUSTOMERS_TABLE)?;
+            drop_superseded(&mut customers, input, &customer_ids, |rows| remove_rows(&mut table, rows).map(Some))?;
+            (Some(customers), table, None)
+        }
+        None => {
+            let feeds = [(ledger_input, ledger_sources), (payments_input, payments_sources)];
+            let table = derive_customers(spec, &feeds, &mut customer_ids)?;
+            let n = table.height() as u64;
+            (None, table, Some(n))
+        }
+    };
+    if derived_customers.is_some() {
+        customers_table.rechunk_mut();
+    }
     let reference = Reference { fx, fx_configured, customers: customer_ids };
     sink.start(&customers_table, &fx_table)?;
 
-    let (ledger_input, ledger_sources) = required(InputKind::Ledger)?;
     let mut doc_ids = IdSet::new();
     // Credit memos whose `applies_to` is not (yet) a known document: decided once the
     // ledger is complete.
@@ -631,7 +733,6 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     }
     drop_superseded(&mut ledger, ledger_input, &doc_ids, |rows| sink.remove(Streamed::Ledger, rows))?;
 
-    let (payments_input, payments_sources) = required(InputKind::Payments)?;
     let mut payment_ids = IdSet::new();
     let mut unknown_refs = Vec::new();
     let mut unique = unique_ids(payments_input, "payment_id", &mut payment_ids);
@@ -655,8 +756,8 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     }
     drop((doc_ids, payment_ids));
 
-    let mut results: Vec<InputResult> = fx_result.into_iter().collect();
-    results.extend([customers, ledger, payments]);
+    let mut results: Vec<InputResult> = fx_result.into_iter().chain(customers).collect();
+    results.extend([ledger, payments]);
     let mut q = QuarantineBuilder::default();
     let mut counts = Vec::new();
     let mut files = Vec::new();
@@ -675,9 +776,102 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
         payment_refs: empty(&contracts::PAYMENT_REFS_TABLE)?,
     };
     let q = q.sorted();
-    let data_quality = quarantine::data_quality(&counts, q.entries())?;
+    let sources: Vec<SourceRead> = prepared
+        .iter()
+        .map(|p| SourceRead {
+            source: p.name.clone(),
+            counts: p.counts.clone(),
+            files: p
+                .files
+                .iter()
+                .zip(&p.file_rows)
+                .map(|(f, rows)| (f.path.clone(), read::display_path(&f.path, &spec.base_dir), *rows))
+                .collect(),
+        })
+        .collect();
+    let mut notes: Vec<String> = prepared.iter().flat_map(|p| p.notes.iter().cloned()).collect();
+    if let Some(n) = derived_customers {
+        notes.push(format!(
+            "customers: no customers input is configured; {n} customers come from the ledger and payments, all in segment UNKNOWN"
+        ));
+    }
+    let data_quality = quarantine::data_quality(&counts, &sources, derived_customers, q.entries())?;
     let quarantine = q.to_frame()?;
-    Ok(Ingested { tables, quarantine, data_quality, counts, files, entries: q.into_entries() })
+    Ok(Ingested {
+        tables,
+        quarantine,
+        data_quality,
+        counts,
+        files,
+        entries: q.into_entries(),
+        sources,
+        derived_customers,
+        notes,
+    })
+}
+
+/// The customers table when no customers input is configured: every customer id of the
+/// ledger, then of payments, in the order met, segment `UNKNOWN`, lineage where first met.
+fn derive_customers(spec: &IngestSpec, feeds: &[(&InputSpec, Feed<'_>)], ids: &mut IdSet) -> Result<DataFrame> {
+    let (mut file, mut row) = (Vec::new(), Vec::new());
+    let mut note = |name: &str, values: &StringChunked, rows: &dyn Fn(usize) -> u64| {
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = columns::clean(v)
+                && ids.insert(v)
+            {
+                file.push(name.to_string());
+                row.push(rows(i));
+            }
+        }
+    };
+    for (input, feed) in feeds {
+        let column = input.source("customer_id");
+        let names: Vec<String> = feed.files().iter().map(|f| read::display_path(&f.path, &spec.base_dir)).collect();
+        let text = |frame: &DataFrame| -> Result<StringChunked> {
+            let col = frame.column(column).map_err(|_| EngineError::MissingColumn {
+                input: input.kind.name().to_string(),
+                path: std::path::PathBuf::from(column),
+                column: "customer_id".into(),
+                source_column: column.to_string(),
+                available: frame.get_column_names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+            })?;
+            let t = col.cast(&DataType::String).map_err(EngineError::polars("reading customer ids"))?;
+            Ok(t.str().map_err(EngineError::polars("reading customer ids"))?.clone())
+        };
+        match feed {
+            Feed::Routed(_, frames) => {
+                for (k, frame) in frames.iter().enumerate() {
+                    let rows = frame.column(columns::ROW_COLUMN).ok().and_then(|c| c.u64().ok().cloned());
+                    let at = |i: usize| rows.as_ref().and_then(|r| r.get(i)).unwrap_or(i as u64 + 1);
+                    note(&names[k], &text(frame)?, &at);
+                }
+            }
+            Feed::Files(files) => {
+                for (k, f) in files.iter().enumerate() {
+                    read::read_chunks(input, f, spec.chunk_rows.max(1), |frame, first_row, _| {
+                        note(&names[k], &text(&frame)?, &|i| (first_row + i) as u64 + 1);
+                        Ok(())
+                    })?;
+                }
+            }
+        }
+    }
+    let n = ids.len();
+    let all: Vec<&str> = (0..n as u32).map(|i| ids.get(i)).collect();
+    let contract = &contracts::CUSTOMERS_TABLE;
+    let mut columns = Vec::new();
+    for c in contract.columns.iter() {
+        let name = c.name.as_ref();
+        let column = match name {
+            "customer_id" => StringChunked::from_iter_values(name.into(), all.iter().copied()).into_column(),
+            "segment" => StringChunked::full(name.into(), "UNKNOWN", n).into_column(),
+            "source_file" => StringChunked::from_iter_values(name.into(), file.iter().map(String::as_str)).into_column(),
+            "source_row" => UInt64Chunked::from_vec(name.into(), row.clone()).into_column(),
+            _ => Column::full_null(name.into(), n, &c.ty.dtype()),
+        };
+        columns.push(column);
+    }
+    DataFrame::new(n, columns).map_err(EngineError::polars("building the derived customers table"))
 }
 
 /// Decide which references of a chunk of payments exist in the (complete) ledger, flag each

@@ -208,6 +208,8 @@ impl InputParams {
             .collect();
         Ok(InputSpec {
             kind,
+            key: format!("inputs.{}", kind.name()),
+            origins: Vec::new(),
             location: self.path.clone(),
             path,
             shown_as: None,
@@ -234,6 +236,13 @@ fn is_url(path: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct InputSpec {
     pub kind: InputKind,
+    /// Where this input is configured, for messages: `inputs.ledger`, or `sources.<name>`
+    /// for the rows a source routed here.
+    pub key: String,
+    /// For rows a source routed here: canonical column → the export column(s) its value was
+    /// derived from, as messages name them (the frame holds the derived value under
+    /// [`super::columns::DERIVED_PREFIX`]).
+    pub origins: Vec<(&'static str, String)>,
     /// The location as configured (for messages).
     pub location: String,
     /// The resolved local path, glob or folder.
@@ -261,6 +270,11 @@ impl InputSpec {
     /// The export column mapped to a canonical column.
     pub fn source<'a>(&'a self, canonical: &'a str) -> &'a str {
         self.columns.iter().find(|(c, _)| *c == canonical).map(|(_, s)| s.as_str()).unwrap_or(canonical)
+    }
+
+    /// The export column(s) a canonical column comes from, as messages name them.
+    pub fn shown<'a>(&'a self, canonical: &'a str) -> &'a str {
+        self.origins.iter().find(|(c, _)| *c == canonical).map(|(_, s)| s.as_str()).unwrap_or(self.source(canonical))
     }
 
     /// The canonical document type of an export code (exact match first, then ignoring case).

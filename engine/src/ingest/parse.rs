@@ -41,12 +41,49 @@ enum Token {
 pub struct DateParser {
     format: String,
     fast: Option<Vec<Token>>,
+    /// `date_format = "excel"`: serial day numbers of spreadsheets.
+    excel: bool,
+}
+
+/// The `date_format` of spreadsheet serial day numbers (`45292` is 2024-01-01; day 0 is
+/// 1899-12-30, the convention of Excel's 1900 date system after its leap-year bug).
+pub const EXCEL_SERIAL: &str = "excel";
+
+/// Days between 1899-12-30 (serial day 0) and 1970-01-01.
+const EXCEL_EPOCH_OFFSET: i64 = 25_569;
+
+/// A spreadsheet serial day number (`45292`, `45292.0`, or with a time fraction
+/// `45292.5`, whose date is the whole part) as days since 1970-01-01.
+fn parse_excel_serial(s: &str) -> Option<i32> {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let serial: i64 = whole.parse().ok()?;
+    // 1 (1900-01-01) .. 2958465 (9999-12-31): Excel's own range.
+    if !(1..=2_958_465).contains(&serial) {
+        return None;
+    }
+    i32::try_from(serial - EXCEL_EPOCH_OFFSET).ok()
+}
+
+/// The date part of an ISO-style timestamp: the text before a `T` or a space that is followed
+/// by a time (`HH:MM`). `None` when `s` is not a timestamp.
+fn date_part_of_timestamp(s: &str) -> Option<&str> {
+    let cut = s.find(['T', ' '])?;
+    let time = s.as_bytes().get(cut + 1..cut + 6)?;
+    let looks_like_time = time[..2].iter().all(u8::is_ascii_digit) && time[2] == b':' && time[3..].iter().all(u8::is_ascii_digit);
+    (cut > 0 && looks_like_time).then(|| &s[..cut])
 }
 
 impl DateParser {
     /// Build a parser; fails with a readable message when the format is not a date format.
     pub fn new(format: &str) -> Result<Self, String> {
         use chrono::format::{Item, StrftimeItems};
+        if format == EXCEL_SERIAL {
+            return Ok(DateParser { format: format.to_string(), fast: None, excel: true });
+        }
         let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
         if items.iter().any(|i| matches!(i, Item::Error)) {
             return Err(format!("`{format}` is not a valid strftime format"));
@@ -60,7 +97,7 @@ impl DateParser {
                 "`{format}` does not identify a calendar date (it needs a year, a month and a day, e.g. %Y-%m-%d)"
             ));
         }
-        Ok(DateParser { format: format.to_string(), fast: compile_fast(format) })
+        Ok(DateParser { format: format.to_string(), fast: compile_fast(format), excel: false })
     }
 
     /// The strftime format.
@@ -71,10 +108,16 @@ impl DateParser {
     /// Parse one value to days since the epoch, `None` if it is not a date in this format.
     pub fn parse(&self, s: &str) -> Option<i32> {
         let s = s.trim();
-        match &self.fast {
+        if self.excel {
+            return parse_excel_serial(s);
+        }
+        let parsed = match &self.fast {
             Some(tokens) => parse_fast(tokens, s.as_bytes()).map(epoch_days),
             None => NaiveDate::parse_from_str(s, &self.format).ok().map(epoch_days),
-        }
+        };
+        // A timestamp whose date part is in this format (`2025-04-02T00:00:00.000Z`,
+        // `2025-04-02 13:05:00+02:00`): the date as written, in the timestamp's own offset.
+        parsed.or_else(|| self.parse(date_part_of_timestamp(s)?))
     }
 }
 
@@ -183,6 +226,80 @@ impl Default for NumberFormat {
     }
 }
 
+/// Currency symbols written around amounts.
+const CURRENCY_SYMBOLS: &[&str] = &["$", "€", "£", "¥", "₹", "₩", "₪", "₺", "₽", "R$", "US$", "A$", "C$", "CHF", "kr"];
+
+/// Take off what surrounds the digits of an amount: one sign (leading `-`/`+`, trailing `-`
+/// as SAP writes it, or accounting parentheses) and a currency symbol or ISO code before or
+/// after the number (`$1,234.56`, `-$1,234.56`, `($1,234.56)`, `1.234,56- EUR`, `EUR 12`).
+/// Two signs (`-(5)`, `--5`) are a syntax error, never a guess.
+fn strip_sign_and_currency(mut b: &[u8]) -> Result<(&[u8], bool), DecimalError> {
+    // The common case, digits at both ends, needs none of this.
+    if b.first().is_some_and(u8::is_ascii_digit) && b.last().is_some_and(u8::is_ascii_digit) {
+        return Ok((b, false));
+    }
+    let mut signs = 0;
+    let mut negative = false;
+    let mut currency = false;
+    loop {
+        let before = b.len();
+        b = b.trim_ascii();
+        if b.len() >= 2 && b[0] == b'(' && b[b.len() - 1] == b')' {
+            signs += 1;
+            negative = true;
+            b = &b[1..b.len() - 1];
+        }
+        match (b.first(), b.last()) {
+            (Some(b'-'), _) => {
+                signs += 1;
+                negative = true;
+                b = &b[1..];
+            }
+            (Some(b'+'), _) => {
+                signs += 1;
+                b = &b[1..];
+            }
+            (_, Some(b'-')) if b.len() > 1 => {
+                signs += 1;
+                negative = true;
+                b = &b[..b.len() - 1];
+            }
+            _ => {}
+        }
+        if !currency {
+            if let Some(rest) = strip_currency(b) {
+                currency = true;
+                b = rest;
+            }
+        }
+        if b.len() == before {
+            break;
+        }
+    }
+    if signs > 1 { Err(DecimalError::Syntax) } else { Ok((b, negative)) }
+}
+
+/// `b` without a currency symbol or a three-letter ISO code at its start or end.
+fn strip_currency(b: &[u8]) -> Option<&[u8]> {
+    for symbol in CURRENCY_SYMBOLS {
+        let sym = symbol.as_bytes();
+        if let Some(rest) = b.strip_prefix(sym) {
+            return Some(rest);
+        }
+        if let Some(rest) = b.strip_suffix(sym) {
+            return Some(rest);
+        }
+    }
+    let code = |c: &[u8]| c.len() == 3 && c.iter().all(u8::is_ascii_uppercase);
+    if b.len() > 4 && code(&b[..3]) && b[3] == b' ' {
+        return Some(&b[4..]);
+    }
+    if b.len() > 4 && code(&b[b.len() - 3..]) && b[b.len() - 4] == b' ' {
+        return Some(&b[..b.len() - 4]);
+    }
+    None
+}
+
 /// Largest magnitude of a `DECIMAL(18, s)` value in units of its last digit.
 pub const DECIMAL18_MAX: i128 = 999_999_999_999_999_999;
 
@@ -193,20 +310,7 @@ impl NumberFormat {
     /// characters in the integer part, and surrounding spaces. Extra decimal places are
     /// accepted only when they are zeros: rounding money silently is never right.
     pub fn parse_scaled(&self, s: &str, scale: u32) -> Result<i128, DecimalError> {
-        let mut b = s.trim().as_bytes();
-        let mut negative = false;
-        if b.len() >= 2 && b[0] == b'(' && b[b.len() - 1] == b')' {
-            negative = true;
-            b = &b[1..b.len() - 1];
-        }
-        match b.first() {
-            Some(b'-') => {
-                negative = !negative;
-                b = &b[1..];
-            }
-            Some(b'+') => b = &b[1..],
-            _ => {}
-        }
+        let (b, negative) = strip_sign_and_currency(s.trim().as_bytes())?;
         let mut units: i128 = 0;
         let mut int_digits = 0usize;
         let mut frac_digits = 0u32;
@@ -374,6 +478,54 @@ mod tests {
         assert_eq!(de.parse_scaled("1234,5", 2), Ok(123_450));
         assert_eq!(us.parse_scaled("99999999999999999999", 2), Err(DecimalError::Overflow));
         assert_eq!(us.parse_scaled("1.0850000000", 10), Ok(10_850_000_000));
+    }
+
+    #[test]
+    fn report_and_erp_money_forms_parse_exactly() {
+        let us = NumberFormat { decimal: b'.', thousands: Some(b',') };
+        let de = NumberFormat { decimal: b',', thousands: Some(b'.') };
+        for (fmt, text, expected) in [
+            (us, "$1,234.56", Ok(123_456)),
+            (us, "-$1,234.56", Ok(-123_456)),
+            (us, "$-1,234.56", Ok(-123_456)),
+            (us, "($1,234.56)", Ok(-123_456)),
+            (us, "USD 12.00", Ok(1200)),
+            (us, "12.00 USD", Ok(1200)),
+            (us, "R$ 5", Ok(500)),
+            (de, "1.234,56-", Ok(-123_456)),
+            (de, "1.234,56 €", Ok(123_456)),
+            (de, "1.234,56- EUR", Ok(-123_456)),
+            (de, "€ -7,5", Ok(-750)),
+            (us, "--5", Err(DecimalError::Syntax)),
+            (us, "-(5)", Err(DecimalError::Syntax)),
+            (us, "5--", Err(DecimalError::Syntax)),
+            (us, "-", Err(DecimalError::Syntax)),
+            (us, "$", Err(DecimalError::Syntax)),
+            (us, "$$5", Err(DecimalError::Syntax)),
+            (us, "usd 5", Err(DecimalError::Syntax)),
+        ] {
+            assert_eq!(fmt.parse_scaled(text, 2), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps_and_spreadsheet_serials_give_their_date() {
+        let iso = DateParser::new("%Y-%m-%d").expect("valid");
+        assert_eq!(iso.parse("2025-04-02T00:00:00.000Z"), Some(ymd(2025, 4, 2)));
+        assert_eq!(iso.parse("2025-04-02T23:30:00+05:30"), Some(ymd(2025, 4, 2)));
+        assert_eq!(iso.parse("2025-04-02 13:05:00"), Some(ymd(2025, 4, 2)));
+        assert_eq!(iso.parse("2025-04-02Tnoon"), None);
+        assert_eq!(iso.parse("2025-04-02 x"), None);
+        let de = DateParser::new("%d.%m.%Y").expect("valid");
+        assert_eq!(de.parse("02.04.2025 00:00:00"), Some(ymd(2025, 4, 2)));
+        let excel = DateParser::new(EXCEL_SERIAL).expect("valid");
+        assert_eq!(excel.parse("45292"), Some(ymd(2024, 1, 1)));
+        assert_eq!(excel.parse("45292.75"), Some(ymd(2024, 1, 1)));
+        // From 1900-03-01 on, Excel's serials and this convention agree.
+        assert_eq!(excel.parse("61"), Some(ymd(1900, 3, 1)));
+        assert_eq!(excel.parse("2024-01-01"), None);
+        assert_eq!(excel.parse("-3"), None);
+        assert_eq!(excel.parse(""), None);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub enum Rule {
     InvalidNumber,
     InvalidBool,
     UnknownDocType,
+    UnmappedType,
+    InvalidSign,
+    OppositeSign,
+    UnknownTerms,
     MissingDueDate,
     DueBeforeDocDate,
     UnknownCurrency,
@@ -61,7 +65,7 @@ impl Outcome {
 
 impl Rule {
     /// Every rule, in the order they are checked on a row (the first failure is recorded).
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 23] = [
         Rule::MissingValue,
         Rule::InvalidDate,
         Rule::InvalidAmount,
@@ -72,6 +76,10 @@ impl Rule {
         Rule::InvalidNumber,
         Rule::InvalidBool,
         Rule::UnknownDocType,
+        Rule::UnmappedType,
+        Rule::InvalidSign,
+        Rule::OppositeSign,
+        Rule::UnknownTerms,
         Rule::MissingDueDate,
         Rule::DueBeforeDocDate,
         Rule::UnknownCurrency,
@@ -96,6 +104,10 @@ impl Rule {
             Rule::InvalidNumber => "invalid_number",
             Rule::InvalidBool => "invalid_bool",
             Rule::UnknownDocType => "unknown_doc_type",
+            Rule::UnmappedType => "unmapped_type",
+            Rule::InvalidSign => "invalid_sign",
+            Rule::OppositeSign => "opposite_sign",
+            Rule::UnknownTerms => "unknown_terms",
             Rule::MissingDueDate => "missing_due_date",
             Rule::DueBeforeDocDate => "due_before_doc_date",
             Rule::UnknownCurrency => "unknown_currency",
@@ -139,6 +151,14 @@ impl Rule {
             Rule::InvalidNumber => "a number (external score) does not parse",
             Rule::InvalidBool => "a flag is not one of the input's true_values / false_values",
             Rule::UnknownDocType => "doc_type is neither a canonical type nor a mapped ERP code",
+            Rule::UnmappedType => {
+                "sources: the type column holds a value that the source's `route` does not map (to a document type, payment or ignore)"
+            }
+            Rule::InvalidSign => "sources: a debit/credit indicator is none of the configured debit or credit spellings",
+            Rule::OppositeSign => {
+                "sources: an amount's sign is the opposite of its type's (a payment with a debit amount, an invoice with a credit amount) and no reversal rule covers it"
+            }
+            Rule::UnknownTerms => "sources: a due date is derived from payment terms, and the terms code is not in `terms.days`",
             Rule::MissingDueDate => "an invoice or debit memo has no due date",
             Rule::DueBeforeDocDate => "the due date is before the document date",
             Rule::UnknownCurrency => "the currency is not an ISO 4217 code",
@@ -242,20 +262,60 @@ pub struct InputCounts {
 }
 
 /// The `data_quality` table: totals per input, then one row per (input, rule, column).
-pub fn data_quality(counts: &[(InputKind, InputCounts)], entries: &[Entry]) -> Result<DataFrame> {
-    let mut input = Vec::new();
+///
+/// A source adds its own rows (input `source.<name>`): `rows_read`, `rows_to_ledger`,
+/// `rows_to_payments` and `rows_ignored` (outcome `total`; read = to_ledger + to_payments +
+/// ignored), the ignored rows by reason (outcome `ignored`), and `derived_payments`. Customers
+/// derived from the ledger (no customers input) are one `rows_derived` row.
+pub fn data_quality(
+    counts: &[(InputKind, InputCounts)],
+    sources: &[super::SourceRead],
+    derived_customers: Option<u64>,
+    entries: &[Entry],
+) -> Result<DataFrame> {
+    let mut input: Vec<String> = Vec::new();
     let mut rule = Vec::new();
     let mut column: Vec<Option<&str>> = Vec::new();
     let mut outcome = Vec::new();
     let mut rows = Vec::new();
     let mut share = Vec::new();
+    for super::SourceRead { source: name, counts: c, .. } in sources {
+        let read = c.rows_read;
+        let ratio = |n: u64| if read == 0 { 0.0 } else { n as f64 / read as f64 };
+        let mut push = |r: &'static str, o: &'static str, n: u64| {
+            input.push(format!("source.{name}"));
+            rule.push(r);
+            column.push(None);
+            outcome.push(o);
+            rows.push(n);
+            share.push(ratio(n));
+        };
+        push("rows_read", "total", read);
+        push("rows_to_ledger", "total", c.rows_to_ledger);
+        push("rows_to_payments", "total", c.rows_to_payments);
+        push("rows_ignored", "total", c.ignored());
+        for (reason, n) in &c.rows_ignored {
+            push(reason, "ignored", *n);
+        }
+        if c.derived_payments > 0 {
+            push("derived_payments", "derived", c.derived_payments);
+        }
+    }
+    if let Some(n) = derived_customers {
+        input.push("customers".into());
+        rule.push("rows_derived");
+        column.push(None);
+        outcome.push("derived");
+        rows.push(n);
+        share.push(1.0);
+    }
     for (kind, c) in counts {
         let read = c.rows_read;
         let ratio = |n: u64| if read == 0 { 0.0 } else { n as f64 / read as f64 };
         for (name, n) in
             [("rows_read", read), ("rows_accepted", c.rows_accepted), ("rows_quarantined", c.rows_quarantined)]
         {
-            input.push(kind.name());
+            input.push(kind.name().to_string());
             rule.push(name);
             column.push(None);
             outcome.push("total");
@@ -267,7 +327,7 @@ pub fn data_quality(counts: &[(InputKind, InputCounts)], entries: &[Entry]) -> R
             *groups.entry((e.rule, e.column)).or_default() += 1;
         }
         for ((r, col), n) in groups {
-            input.push(kind.name());
+            input.push(kind.name().to_string());
             rule.push(r.name());
             column.push(Some(col));
             outcome.push(r.outcome().name());
@@ -279,7 +339,7 @@ pub fn data_quality(counts: &[(InputKind, InputCounts)], entries: &[Entry]) -> R
     DataFrame::new(
         height,
         vec![
-            StringChunked::from_iter_values("input".into(), input.into_iter()).into_column(),
+            StringChunked::from_iter_values("input".into(), input.iter().map(String::as_str)).into_column(),
             StringChunked::from_iter_values("rule".into(), rule.into_iter()).into_column(),
             StringChunked::from_iter_options("column".into(), column.into_iter()).into_column(),
             StringChunked::from_iter_values("outcome".into(), outcome.into_iter()).into_column(),

@@ -4,6 +4,7 @@
 //! types, and validation takes typed columns as they are.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -21,12 +22,13 @@ pub struct SourceFile {
 /// The files at an input's location, in name order (the order batches are applied in).
 pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
     let input = spec.kind.name();
+    let key = &spec.key;
     let location = spec.path.to_string_lossy().to_string();
     let missing = |message: String| EngineError::MissingInput { input: input.to_string(), message };
     let mut paths: Vec<PathBuf> = Vec::new();
     if location.contains(['*', '?', '[']) {
         let entries = glob::glob(&location).map_err(|e| {
-            EngineError::config(format!("`inputs.{input}.path` = \"{}\" is not a valid glob: {e}", spec.location))
+            EngineError::config(format!("`{key}.path` = \"{}\" is not a valid glob: {e}", spec.location))
         })?;
         for entry in entries {
             let path = entry.map_err(|e| EngineError::Io {
@@ -39,7 +41,7 @@ pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
             }
         }
         if paths.is_empty() {
-            return Err(missing(format!("no file matches {location}; check `inputs.{input}.path`")));
+            return Err(missing(format!("no file matches {location}; check `{key}.path`")));
         }
     } else if spec.path.is_dir() {
         let entries = std::fs::read_dir(&spec.path).map_err(EngineError::io("listing", &spec.path))?;
@@ -57,14 +59,14 @@ pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
         }
         if paths.is_empty() {
             return Err(missing(format!(
-                "the folder {location} holds no .csv, .parquet or .ndjson file; check `inputs.{input}.path`"
+                "the folder {location} holds no .csv, .parquet or .ndjson file; check `{key}.path`"
             )));
         }
     } else if spec.path.is_file() {
         paths.push(spec.path.clone());
     } else {
         return Err(missing(format!(
-            "{location} does not exist; check `inputs.{input}.path` (relative paths start at the config file's folder)"
+            "{location} does not exist; check `{key}.path` (relative paths start at the config file's folder)"
         )));
     }
     paths.sort();
@@ -73,7 +75,7 @@ pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
         .map(|path| {
             let format = spec.format.or_else(|| Format::from_path(&path)).ok_or_else(|| {
                 EngineError::config(format!(
-                    "cannot tell the format of {} from its extension; set `inputs.{input}.format` to csv, parquet or ndjson",
+                    "cannot tell the format of {} from its extension; set `{key}.format` to csv, parquet or ndjson",
                     path.display()
                 ))
             })?;
@@ -83,8 +85,20 @@ pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
 }
 
 fn unreadable(spec: &InputSpec, file: &SourceFile, reason: String) -> EngineError {
+    // A CSV that fails because of its delimiter is named as such, not as a wrong format.
+    if file.format == Format::Csv {
+        let header = header_fields(&file.path, spec.delimiter);
+        if let Some(hint) = delimiter_hint(&header, spec.delimiter, &spec.key) {
+            return EngineError::ColumnFormat {
+                input: spec.kind.name().to_string(),
+                path: file.path.clone(),
+                column: "(header)".into(),
+                message: hint,
+            };
+        }
+    }
     EngineError::Unreadable {
-        input: spec.kind.name().to_string(),
+        input: if spec.key.starts_with("sources.") { spec.key.clone() } else { spec.kind.name().to_string() },
         path: file.path.clone(),
         format: file.format.name().to_string(),
         reason: first_line(&reason),
@@ -200,6 +214,41 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
     };
     let frame = frame.map_err(|e| unreadable(spec, file, e.to_string()))?;
     Ok(frame)
+}
+
+/// When a CSV header read with `delimiter` came out as one column that another delimiter
+/// would split, the advice to set it (`the header is separated by ';': set ... = ";"`).
+pub fn delimiter_hint(columns: &[String], delimiter: u8, key: &str) -> Option<String> {
+    let [only] = columns else { return None };
+    [b';', b',', b'\t', b'|']
+        .into_iter()
+        .filter(|&d| d != delimiter)
+        .map(|d| (d, only.matches(d as char).count()))
+        .filter(|&(_, n)| n > 0)
+        .max_by_key(|&(_, n)| n)
+        .map(|(d, _)| {
+            let shown = if d == b'\t' { "\\t".to_string() } else { (d as char).to_string() };
+            format!(
+                "the header read with delimiter {:?} is one column that '{shown}' splits: set `{key}.delimiter = \"{shown}\"`",
+                delimiter as char
+            )
+        })
+}
+
+/// The first line of a CSV file split by `delimiter`, for the hint above.
+pub fn header_fields(path: &Path, delimiter: u8) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    let Ok(file) = File::open(path) else { return Vec::new() };
+    let mut line = Vec::new();
+    if BufReader::new(file).take(64 * 1024).read_until(b'\n', &mut line).is_err() {
+        return Vec::new();
+    }
+    let line = String::from_utf8_lossy(&line);
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.is_empty() {
+        return Vec::new();
+    }
+    line.split(delimiter as char).map(str::to_string).collect()
 }
 
 fn first_line(s: &str) -> String {

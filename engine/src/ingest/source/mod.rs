@@ -1,0 +1,366 @@
+//! Sources: one export read once that feeds several inputs.
+//!
+//! ERPs export one combined file (SAP customer line items, a NetSuite A/R register, a
+//! QuickBooks transaction list) where invoices, credit memos and payments sit side by side,
+//! told apart by a type column, signed by one of several conventions, and linked by a
+//! clearing document, an applied-to column or a settlement date. A `[sources.<name>]` section
+//! says how; [`prepare`] reads the source's files once, routes every row
+//! ([`route::route_file`]), derives the links across all of them, and hands the ledger and
+//! payments validation one frame per file each: the export's own columns (the quarantine's
+//! `raw`), the derived canonical values under [`DERIVED_PREFIX`], the file row of each row
+//! and the rule it already failed. From there routed rows are validated exactly like rows of
+//! a ledger or payments export.
+//!
+//! Every row of a source ends in one place: routed to the ledger (unmapped types too, which
+//! the ledger quarantines as `unmapped_type`), routed to payments, or deliberately ignored
+//! (routed to `ignore`, a total line, a blank or group-header line), and
+//! `rows_read = to_ledger + to_payments + ignored` ([`SourceCounts`]). Invoice rows with a
+//! settlement date also yield a payment each (`derived_payments`).
+//!
+//! The whole source is held in memory while it is routed: links (clearing documents,
+//! customer names) need every file before the first row can be handed on.
+
+pub mod params;
+pub mod report;
+pub mod route;
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN};
+use super::options::InputSpec;
+use super::read::{SourceFile, display_path, resolve_files};
+use crate::contracts::{DocType, InputKind, MONEY_PRECISION, MONEY_SCALE};
+use crate::error::{EngineError, Result};
+pub use params::{Route, SourceParams, SourceSpec};
+use report::Ignored;
+use route::{Parsed, Target};
+
+/// Where the rows of one source went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceCounts {
+    pub rows_read: u64,
+    /// Routed to the ledger (unmapped types included: the ledger quarantines them).
+    pub rows_to_ledger: u64,
+    pub rows_to_payments: u64,
+    /// Deliberately not ingested, by reason.
+    pub rows_ignored: BTreeMap<&'static str, u64>,
+    /// Payments derived from settled invoice rows (not rows of their own).
+    pub derived_payments: u64,
+}
+
+impl SourceCounts {
+    /// Rows ignored for any reason.
+    pub fn ignored(&self) -> u64 {
+        self.rows_ignored.values().sum()
+    }
+}
+
+/// A source after routing: per file, the frame each input validates.
+#[derive(Debug)]
+pub struct Prepared {
+    pub name: String,
+    pub files: Vec<SourceFile>,
+    /// The spec ledger rows are validated with, and one frame per file.
+    pub ledger: Option<(InputSpec, Vec<DataFrame>)>,
+    pub payments: Option<(InputSpec, Vec<DataFrame>)>,
+    pub counts: SourceCounts,
+    /// Rows read from each file (after the header).
+    pub file_rows: Vec<u64>,
+    /// What the run should tell the user (names that collapsed together, …).
+    pub notes: Vec<String>,
+}
+
+/// Read, route and link every file of a source.
+pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared> {
+    let files = resolve_files(&spec.read)?;
+    let mut parsed = Vec::with_capacity(files.len());
+    for file in &files {
+        let frame = report::read_source_file(spec, file)?;
+        parsed.push(route::route_file(spec, frame, &file.path)?);
+    }
+    check_routes(spec, &parsed, &files, base_dir)?;
+    let mut notes = Vec::new();
+    if spec.customer_names {
+        notes.extend(customers_by_name(&mut parsed));
+    }
+    link_clearing(spec, &mut parsed);
+    let mut counts = SourceCounts::default();
+    for p in &parsed {
+        counts.rows_read += p.frame.height() as u64;
+        for t in &p.target {
+            match t {
+                Target::Ledger(_) | Target::Unmapped => counts.rows_to_ledger += 1,
+                Target::Payment => counts.rows_to_payments += 1,
+                Target::Ignored(why) => *counts.rows_ignored.entry(why.name()).or_default() += 1,
+            }
+        }
+        counts.derived_payments += p.settled.iter().filter(|s| s.is_some()).count() as u64;
+    }
+    let build = |kind: InputKind| -> Result<Option<(InputSpec, Vec<DataFrame>)>> {
+        if !spec.feeds(kind) {
+            return Ok(None);
+        }
+        let frames = parsed.iter().map(|p| routed_frame(spec, p, kind)).collect::<Result<Vec<_>>>()?;
+        Ok(Some((spec.routed(kind), frames)))
+    };
+    let ledger = build(InputKind::Ledger)?;
+    let payments = build(InputKind::Payments)?;
+    let file_rows = parsed.iter().map(|p| p.frame.height() as u64).collect();
+    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, notes })
+}
+
+/// When most rows of a source have a type its `route` does not map, the mapping is wrong:
+/// stop with what the column holds instead of quarantining the export.
+fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base_dir: &std::path::Path) -> Result<()> {
+    let Some(column) = &spec.type_column else { return Ok(()) };
+    let mut unmapped = 0usize;
+    let mut considered = 0usize;
+    let mut values: BTreeMap<String, (usize, Option<Route>)> = BTreeMap::new();
+    for p in parsed {
+        for (t, v) in p.target.iter().zip(&p.type_value) {
+            if matches!(t, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
+                continue;
+            }
+            considered += 1;
+            unmapped += usize::from(*t == Target::Unmapped);
+            let key = v.clone().unwrap_or_default();
+            let route = spec.route_of(&key);
+            values.entry(key).or_insert((0, route)).0 += 1;
+        }
+    }
+    if unmapped == 0 || unmapped * 2 <= considered {
+        return Ok(());
+    }
+    let mut by_count: Vec<(&String, &(usize, Option<Route>))> = values.iter().collect();
+    by_count.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = by_count
+        .iter()
+        .take(20)
+        .map(|(v, (n, r))| {
+            let name = if v.is_empty() { "(empty)" } else { v.as_str() };
+            match r {
+                Some(r) => format!("{name} {n} (-> {})", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+                None => format!("{name} {n}"),
+            }
+        })
+        .collect();
+    let suggestion: Vec<String> = by_count
+        .iter()
+        .filter(|(v, (_, r))| r.is_none() && !v.is_empty())
+        .take(8)
+        .map(|(v, _)| format!("\"{v}\" = \"...\""))
+        .collect();
+    Err(EngineError::ColumnFormat {
+        input: format!("sources.{}", spec.name),
+        path: files.first().map(|f| std::path::PathBuf::from(display_path(&f.path, base_dir))).unwrap_or_default(),
+        column: format!("`{column}`"),
+        message: format!(
+            "{unmapped} of {considered} rows have a type that `sources.{}.route` does not map. The column holds {}{}. Route each value: `route = {{ {} }}` with invoice, credit_memo, debit_memo, write_off, payment or ignore",
+            spec.name,
+            shown.join(", "),
+            if by_count.len() > 20 { format!(" and {} more values", by_count.len() - 20) } else { String::new() },
+            suggestion.join(", ")
+        ),
+    })
+}
+
+/// The normalised form of a customer name: lower case, punctuation dropped, runs of spaces
+/// as one (`"ACME, Inc."`, `"Acme Inc"` and `" acme  inc "` are all `"acme inc"`).
+pub fn name_key(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for word in name.split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '&')).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// Customers identified by name: every spelling of a name is replaced by the first one met
+/// (files and rows in order). Returns one note per name written more than one way.
+fn customers_by_name(parsed: &mut [Parsed]) -> Vec<String> {
+    let mut first: BTreeMap<String, String> = BTreeMap::new();
+    let mut spellings: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in parsed.iter_mut() {
+        for c in p.customer.iter_mut().flatten() {
+            let key = name_key(c);
+            let kept = first.entry(key.clone()).or_insert_with(|| c.clone());
+            if kept != c {
+                let seen = spellings.entry(key).or_default();
+                if !seen.contains(c) {
+                    seen.push(c.clone());
+                }
+                *c = kept.clone();
+            }
+        }
+    }
+    spellings
+        .into_iter()
+        .map(|(key, others)| {
+            format!(
+                "customer names {} are one customer, \"{}\" (same name ignoring case, spacing and punctuation)",
+                others.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", "),
+                first.get(&key).cloned().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Links by clearing document: a payment references the invoices and debit memos that share
+/// its clearing document (after any references of its own), and a credit memo or write-off
+/// without `applies_to` reduces the first of them.
+fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) {
+    if spec.clearing_column.is_none() {
+        return;
+    }
+    let mut groups: foldhash::HashMap<String, Vec<String>> = Default::default();
+    for p in parsed.iter() {
+        for i in 0..p.target.len() {
+            let (Target::Ledger(t), Some(c), Some(id)) = (p.target[i], &p.clearing[i], &p.doc_id[i]) else { continue };
+            if t.is_receivable() {
+                groups.entry(c.clone()).or_default().push(id.clone());
+            }
+        }
+    }
+    for p in parsed.iter_mut() {
+        for i in 0..p.target.len() {
+            let Some(c) = &p.clearing[i] else { continue };
+            let Some(members) = groups.get(c) else { continue };
+            let own = p.doc_id[i].as_deref();
+            match p.target[i] {
+                Target::Payment => {
+                    let mut refs: Vec<&str> = Vec::new();
+                    if let Some(r) = &p.refs[i] {
+                        refs.extend(r.split(spec.refs_separator.trim()).map(str::trim).filter(|s| !s.is_empty()));
+                    }
+                    refs.extend(members.iter().map(String::as_str).filter(|m| Some(*m) != own));
+                    let mut seen = foldhash::HashSet::default();
+                    refs.retain(|r| seen.insert(*r));
+                    p.refs[i] = (!refs.is_empty()).then(|| refs.join(";"));
+                }
+                Target::Ledger(DocType::CreditMemo | DocType::WriteOff) if p.applies_to[i].is_none() => {
+                    p.applies_to[i] = members.iter().find(|m| Some(m.as_str()) != own).cloned();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The frame `kind` validates for one parsed file: the export's columns of the rows routed
+/// there, the derived canonical values, each row's file row and the rule it already failed.
+fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFrame> {
+    // (row in the file, whether it is the payment a settled invoice yields)
+    let mut rows: Vec<(usize, bool)> = Vec::new();
+    for (i, t) in p.target.iter().enumerate() {
+        match (kind, t) {
+            (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => rows.push((i, false)),
+            (InputKind::Payments, Target::Payment) => rows.push((i, false)),
+            (InputKind::Payments, Target::Ledger(_)) if p.settled[i].is_some() => rows.push((i, true)),
+            _ => {}
+        }
+    }
+    let idx = IdxCa::from_vec("".into(), rows.iter().map(|&(i, _)| i as IdxSize).collect());
+    let err = || EngineError::polars(format!("routing the rows of source {}", spec.name));
+    let mut frame = p.frame.take(&idx).map_err(err())?;
+    let text = |name: &str, f: &dyn Fn(usize, bool) -> Option<String>| -> Column {
+        StringChunked::from_iter_options(
+            format!("{DERIVED_PREFIX}{name}").into(),
+            rows.iter().map(|&(i, settled)| f(i, settled)),
+        )
+        .into_column()
+    };
+    let amount = |i: usize, settled: bool| match settled {
+        true => p.settled[i].as_ref().and_then(|(_, a)| *a),
+        false => p.amount[i],
+    };
+    let mut columns = vec![
+        UInt64Chunked::from_iter_values(ROW_COLUMN.into(), rows.iter().map(|&(i, _)| i as u64 + 1)).into_column(),
+        text("customer_id", &|i, _| p.customer[i].clone()),
+        Int128Chunked::from_iter_options(
+            format!("{DERIVED_PREFIX}amount").into(),
+            rows.iter().map(|&(i, settled)| amount(i, settled).map(i128::from)),
+        )
+        .into_decimal_unchecked(MONEY_PRECISION, MONEY_SCALE)
+        .into_column(),
+        text("currency", &|i, _| p.currency[i].clone()),
+    ];
+    let fail = |i: usize, settled: bool| -> Option<String> {
+        if settled {
+            return amount(i, true).is_none().then(|| "invalid_amount/amount".to_string());
+        }
+        let (rule, column) = p.fail[i]?;
+        let column = match (kind, column) {
+            (InputKind::Payments, "doc_id") => "payment_id",
+            (InputKind::Payments, "doc_date") => "payment_date",
+            (_, c) => c,
+        };
+        Some(format!("{}/{column}", rule.name()))
+    };
+    columns.push(text(FAIL_COLUMN.trim_start_matches(DERIVED_PREFIX), &fail));
+    match kind {
+        InputKind::Ledger => {
+            columns.push(text("doc_id", &|i, _| p.doc_id[i].clone()));
+            columns.push(text("doc_type", &|i, _| match p.target[i] {
+                Target::Ledger(t) => Some(t.as_str().to_string()),
+                // Unmapped: the value as written, for the quarantine.
+                _ => p.type_value[i].clone(),
+            }));
+            columns.push(text("applies_to", &|i, _| p.applies_to[i].clone()));
+            if spec.terms.is_some() {
+                columns.push(
+                    Int32Chunked::from_iter_options(
+                        format!("{DERIVED_PREFIX}due_date").into(),
+                        rows.iter().map(|&(i, _)| p.due[i]),
+                    )
+                    .into_date()
+                    .into_column(),
+                );
+            }
+        }
+        _ => {
+            columns.push(text("payment_id", &|i, settled| match settled {
+                true => p.doc_id[i].as_ref().map(|d| format!("{d}-settlement")),
+                false => p.payment_id[i].clone(),
+            }));
+            columns.push(text("payment_date", &|i, settled| match settled {
+                true => p.settled[i].as_ref().map(|(d, _)| d.clone()),
+                false => p.pay_date[i].clone(),
+            }));
+            columns.push(text("invoice_refs", &|i, settled| match settled {
+                true => p.doc_id[i].clone(),
+                // Linked references are already `;`-separated, which splitting on the
+                // export's own separator leaves as they are.
+                false => p.refs[i].as_ref().map(|r| {
+                    let sep = match spec.refs_separator.trim() {
+                        "" => spec.refs_separator.as_str(),
+                        t => t,
+                    };
+                    r.split(sep).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(";")
+                }),
+            }));
+        }
+    }
+    for c in columns {
+        frame.with_column(c).map_err(err())?;
+    }
+    Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_key;
+
+    #[test]
+    fn names_normalise_case_spacing_and_punctuation() {
+        assert_eq!(name_key("ACME, Inc."), "acme inc");
+        assert_eq!(name_key("  Acme   Inc "), "acme inc");
+        assert_eq!(name_key("acme inc"), "acme inc");
+        assert_eq!(name_key("Müller GmbH"), "müller gmbh");
+        assert_eq!(name_key("A&B Ltd"), "a&b ltd");
+        assert_ne!(name_key("A&B Ltd"), name_key("AB Ltd"));
+    }
+}

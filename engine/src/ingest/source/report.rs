@@ -1,0 +1,208 @@
+//! Report files: exports made for people before machines. A title block above the header
+//! (found by the configured column names), subtotal and total lines (dropped by a pattern,
+//! counted), and group headers whose customer is written once above its lines (filled down).
+
+use std::io::Read;
+
+use polars::prelude::*;
+
+use super::super::options::Format;
+use super::super::read::{SourceFile, read_file};
+use super::params::SourceSpec;
+use crate::error::{EngineError, Result};
+
+/// Lines searched for the header when `skip_rows` is not set.
+const HEADER_SEARCH_LINES: usize = 100;
+
+/// Read one file of a source whole. CSV is read as text from its header line on; Parquet and
+/// NDJSON keep their types.
+pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFrame> {
+    if file.format != Format::Csv {
+        return read_file(&spec.read, file);
+    }
+    let skip = match spec.skip_rows {
+        Some(n) => n,
+        None => find_header(spec, file)?.unwrap_or(0),
+    };
+    let handle = std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
+    let parse = CsvParseOptions::default()
+        .with_separator(spec.read.delimiter)
+        .with_missing_is_null(true)
+        .with_encoding(CsvEncoding::LossyUtf8);
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_skip_rows(skip)
+        .with_infer_schema_length(Some(0))
+        .with_raise_if_empty(false)
+        .with_parse_options(parse)
+        .into_reader_with_file_handle(handle)
+        .finish()
+        .map_err(|e| EngineError::Unreadable {
+            input: format!("sources.{}", spec.name),
+            path: file.path.clone(),
+            format: "csv".into(),
+            reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+        })
+}
+
+/// The export column names a source's config names (those a header must hold).
+pub fn named_columns(spec: &SourceSpec) -> Vec<String> {
+    let mut names: Vec<String> = spec.columns.values().cloned().collect();
+    names.extend(spec.key.iter().cloned());
+    names.extend(spec.type_column.iter().cloned());
+    names.extend(spec.clearing_column.iter().cloned());
+    names.extend(spec.debit_column.iter().cloned());
+    names.extend(spec.credit_column.iter().cloned());
+    names.extend(spec.indicator.iter().map(|i| i.column.clone()));
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The number of lines above the header: the first of the first 100 lines whose fields hold
+/// every column the config names. `None` when no line does (the read then reports which
+/// columns are missing).
+fn find_header(spec: &SourceSpec, file: &SourceFile) -> Result<Option<usize>> {
+    let wanted = named_columns(spec);
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(&file.path)
+        .map_err(EngineError::io("opening", &file.path))?
+        .take(256 * 1024)
+        .read_to_end(&mut head)
+        .map_err(EngineError::io("reading", &file.path))?;
+    let text = String::from_utf8_lossy(&head);
+    let delimiter = spec.read.delimiter as char;
+    for (n, line) in text.lines().take(HEADER_SEARCH_LINES).enumerate() {
+        let fields = split_fields(line, delimiter);
+        if wanted.iter().all(|w| fields.iter().any(|f| f == w)) {
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
+}
+
+/// The fields of one CSV line (double quotes group, `""` is a quote), trimmed.
+pub fn split_fields(line: &str, delimiter: char) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.trim_start_matches('\u{feff}').chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            c if c == delimiter && !quoted => fields.push(std::mem::take(&mut field).trim().to_string()),
+            c => field.push(c),
+        }
+    }
+    fields.push(field.trim().to_string());
+    fields
+}
+
+/// Why a row of a source was deliberately not ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ignored {
+    /// A subtotal or total line (`drop_rows`).
+    TotalRow,
+    /// A line with nothing to ingest: empty, or only a group header's filled-down value.
+    BlankRow,
+    /// Its type routes to `ignore`.
+    Type,
+}
+
+impl Ignored {
+    /// Every reason, in report order.
+    pub const ALL: [Ignored; 3] = [Ignored::Type, Ignored::TotalRow, Ignored::BlankRow];
+
+    /// Stable name, as written to `data_quality`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ignored::TotalRow => "ignored_total_row",
+            Ignored::BlankRow => "ignored_blank_row",
+            Ignored::Type => "ignored_type",
+        }
+    }
+}
+
+/// Rows matching a `drop_rows` pattern.
+pub fn total_rows(spec: &SourceSpec, frame: &DataFrame, path: &std::path::Path) -> Result<Vec<bool>> {
+    let mut drop = vec![false; frame.height()];
+    for (column, pattern) in &spec.drop_rows {
+        let values = text(frame, column).ok_or_else(|| missing(spec, path, column, frame, "drop_rows"))?;
+        for (d, v) in drop.iter_mut().zip(values.iter()) {
+            *d |= v.is_some_and(|v| pattern.is_match(v.trim()));
+        }
+    }
+    Ok(drop)
+}
+
+/// A column as text (`None` when the frame has no such column).
+pub fn text(frame: &DataFrame, name: &str) -> Option<StringChunked> {
+    let column = frame.column(name).ok()?;
+    let as_text = column.cast(&DataType::String).ok()?;
+    as_text.str().ok().cloned()
+}
+
+/// The structural error of a configured column that the file does not have; `field` is the
+/// setting that names it.
+pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &DataFrame, field: &str) -> EngineError {
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let available: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let hint = match super::super::read::delimiter_hint(&names, spec.read.delimiter, &spec.read.key) {
+        Some(hint) => format!("; {hint}"),
+        None => String::new(),
+    };
+    EngineError::ColumnFormat {
+        input: format!("sources.{}", spec.name),
+        path: path.to_path_buf(),
+        column: format!("`{column}`"),
+        message: format!(
+            "the file has no such column, which `sources.{}.{field}` names. Columns in the file: {}{hint}. Rename the column in the export or change the setting",
+            spec.name,
+            if available.is_empty() { "(none)".into() } else { available.join(", ") }
+        ),
+    }
+}
+
+/// Fill empty values with the value above, skipping rows in `skip` (total lines).
+pub fn fill_down(values: &mut [Option<String>], skip: &[bool]) {
+    let mut last: Option<String> = None;
+    for (v, &s) in values.iter_mut().zip(skip) {
+        if s {
+            continue;
+        }
+        match v {
+            Some(x) if !x.trim().is_empty() => last = Some(x.clone()),
+            _ => *v = last.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_split_on_the_delimiter_outside_quotes() {
+        assert_eq!(split_fields("a;\"b;c\";\"d\"\"e\" ", ';'), ["a", "b;c", "d\"e"]);
+        assert_eq!(split_fields("\u{feff}Type,Date", ','), ["Type", "Date"]);
+        assert_eq!(split_fields("", ','), [""]);
+    }
+
+    #[test]
+    fn fill_down_carries_the_last_value_past_blanks_not_past_totals() {
+        let mut v = vec![Some("Acme".to_string()), None, Some(" ".into()), Some("Total Acme".into()), None];
+        fill_down(&mut v, &[false, false, false, true, false]);
+        assert_eq!(v[1].as_deref(), Some("Acme"));
+        assert_eq!(v[2].as_deref(), Some("Acme"));
+        assert_eq!(v[3].as_deref(), Some("Total Acme"), "a total row keeps its own value");
+        assert_eq!(v[4].as_deref(), Some("Acme"), "and does not become the value filled down");
+    }
+}
