@@ -293,6 +293,19 @@ pub fn resolve_with_env(
     for text in &set {
         overrides.push(set_override(text)?);
     }
+    // A path typed on the command line or set in the environment is relative to the current
+    // folder (as the user sees it), not to the config file's folder as paths in the file are.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for o in &mut overrides {
+        let parts: Vec<&str> = o.key.split('.').collect();
+        let is_path = matches!(parts.as_slice(), ["inputs" | "sources", _, "path"]);
+        if let (true, toml::Value::String(p)) = (is_path, &mut o.value)
+            && !is_remote(p)
+            && Path::new(p.strip_prefix("file://").unwrap_or(p)).is_relative()
+        {
+            *p = cwd.join(p.strip_prefix("file://").unwrap_or(p)).display().to_string();
+        }
+    }
     let config = load_with(&config_path, &overrides)?;
     let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };

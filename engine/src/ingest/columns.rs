@@ -72,7 +72,7 @@ impl<'a> FileCheck<'a> {
                 let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
                 if let Some(hint) = super::read::delimiter_hint(&names, spec.delimiter, &spec.key) {
                     return Err(EngineError::ColumnFormat {
-                        input: spec.kind.name().to_string(),
+                        input: spec.error_name(),
                         path: path.to_path_buf(),
                         column: "(header)".into(),
                         message: hint,
@@ -80,7 +80,7 @@ impl<'a> FileCheck<'a> {
                 }
                 let available: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                 return Err(EngineError::MissingColumn {
-                    input: spec.kind.name().to_string(),
+                    input: spec.error_name(),
                     path: path.to_path_buf(),
                     column: c.name.to_string(),
                     source_column: source.to_string(),
@@ -131,7 +131,7 @@ impl<'a> FileCheck<'a> {
 
     fn format_error(&self, column: &str, message: String) -> EngineError {
         EngineError::ColumnFormat {
-            input: self.spec.kind.name().to_string(),
+            input: self.spec.error_name(),
             path: self.path.to_path_buf(),
             column: match self.spec.shown(column) {
                 source if source == column => format!("`{column}`"),

@@ -272,6 +272,11 @@ impl InputSpec {
         self.columns.iter().find(|(c, _)| *c == canonical).map(|(_, s)| s.as_str()).unwrap_or(canonical)
     }
 
+    /// The name errors give this input: `ledger`, or `sources.<name>` for routed rows.
+    pub fn error_name(&self) -> String {
+        if self.key.starts_with("sources.") { self.key.clone() } else { self.kind.name().to_string() }
+    }
+
     /// The export column(s) a canonical column comes from, as messages name them.
     pub fn shown<'a>(&'a self, canonical: &'a str) -> &'a str {
         self.origins.iter().find(|(c, _)| *c == canonical).map(|(_, s)| s.as_str()).unwrap_or(self.source(canonical))

@@ -319,7 +319,12 @@ impl SourceSpec {
         spec.numbers = NumberFormat::default();
         spec.refs_separator = ";".into();
         spec.doc_types = DocType::ALL.iter().map(|d| (d.as_str().to_string(), *d)).collect();
-        let passthrough = ["disputed", "terms", "method"];
+        // Read as the export writes them (parsed by the ledger's rules with this source's
+        // date format and flags); everything else is derived.
+        let mut passthrough = vec!["disputed", "terms", "method", "doc_date"];
+        if self.terms.is_none() {
+            passthrough.push("due_date");
+        }
         spec.columns = kind
             .columns()
             .iter()

@@ -360,10 +360,11 @@ fn sign(
         SignRule::Indicator => {
             let Some(ind) = spec.indicator.as_ref() else { return (target, None, Some(value.abs())) };
             let is = |list: &[String]| indicator.is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)));
+            // The indicator decides the side, whether the amount is written signed or not.
             if is(&ind.debit) {
-                value
+                value.abs()
             } else if is(&ind.credit) {
-                -value
+                -value.abs()
             } else {
                 return (target, Some((Rule::InvalidSign, "amount")), None);
             }
