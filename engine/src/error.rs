@@ -55,9 +55,9 @@ pub enum EngineError {
 
     /// More rows were rejected than the configured tolerance.
     #[error(
-        "input `{input}`: {rejected} of {read} rows ({share:.2}%) were quarantined, above `max_rejected_share` = {max:.2}%. Most frequent rule: {top_rule}. Nothing was published; see the quarantine report above, fix the export or raise `run.max_rejected_share`"
+        "input `{input}`: {rejected} of {read} rows ({share:.2}%) were quarantined, above `max_rejected_share` = {max:.2}%. Most frequent rule: {top_rule}. Nothing was published; {advice}"
     )]
-    TooManyRejected { input: String, read: u64, rejected: u64, share: f64, max: f64, top_rule: String },
+    TooManyRejected { input: String, read: u64, rejected: u64, share: f64, max: f64, top_rule: String, advice: String },
 
     /// An operating-system error while reading or writing a path. The OS error is part of the
     /// message, not a chained source: `{:#}` would print it twice.

@@ -13,6 +13,7 @@
 //! input.
 
 pub mod columns;
+pub mod excel;
 pub mod options;
 pub mod parse;
 pub mod quarantine;
@@ -980,7 +981,41 @@ fn unknown_applies_to(
     Ok(())
 }
 
+/// What to change when most rejected rows fail `rule`, if a setting decides it.
+fn mapping_advice(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::UnknownDocType => {
+            "rows have a document type the mapping does not know: map each code with `doc_types`, and if the file also holds payments, read it as one combined export with a `[sources.<name>]` section that routes each type (README \"Combined exports\")"
+        }
+        Rule::UnmappedType => "rows have a type the source's `route` does not map: route each value",
+        Rule::NonPositiveAmount => {
+            "rows have an amount of zero or less: if the export writes credits (payments, credit memos) as negative amounts, read it as a combined export with `sign = \"amount\"` (README \"Combined exports\")"
+        }
+        Rule::OppositeSign => "rows have the opposite sign of their type: check the source's `sign` convention",
+        Rule::InvalidSign => "rows have a debit/credit indicator the source does not list: check `indicator`",
+        Rule::UnknownTerms => "rows have payment terms `terms.days` does not list: add each code",
+        Rule::InvalidDate => "rows have dates the configured `date_format` does not read: check it",
+        Rule::InvalidAmount => "rows have amounts that do not read with the configured separators: check `decimal_separator` and `thousands_separator`",
+        Rule::UnknownCustomer => "rows name customers the customers export does not have: check that both exports use the same customer ids",
+        _ => return None,
+    })
+}
+
 impl Ingested {
+    /// The values most rows of `input` failing `rule` hold, as "column `x` holds A 10, B 3".
+    fn values_of(&self, input: InputKind, rule: Rule) -> String {
+        let mut counts: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
+        for e in self.entries.iter().filter(|e| e.input == input && e.rule == rule) {
+            *counts.entry((e.column, e.value.as_deref().unwrap_or("(empty)"))).or_default() += 1;
+        }
+        let mut by_count: Vec<_> = counts.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let column = by_count.first().map(|((c, _), _)| *c).unwrap_or_default();
+        let shown: Vec<String> = by_count.iter().take(6).map(|((_, v), n)| format!("{v} {n}")).collect();
+        let more = if by_count.len() > 6 { format!(" and {} more values", by_count.len() - 6) } else { String::new() };
+        format!("`{column}` holds {}{more}", shown.join(", "))
+    }
+
     /// Fail when any input rejected more than `max_share` of its rows.
     pub fn check_rejected_share(&self, max_share: f64) -> Result<()> {
         for (kind, c) in &self.counts {
@@ -994,8 +1029,20 @@ impl Ingested {
                 for e in self.entries.iter().filter(|e| e.input == *kind && e.rule.outcome() == Outcome::Quarantined) {
                     *by_rule.entry(e.rule.name()).or_default() += 1;
                 }
-                let top =
-                    by_rule.iter().max_by_key(|(_, n)| **n).map(|(r, n)| format!("{r} ({n} rows)")).unwrap_or_default();
+                let top_entry = by_rule.iter().max_by_key(|(_, n)| **n).map(|(r, n)| (*r, *n));
+                let top = top_entry.map(|(r, n)| format!("{r} ({n} rows)")).unwrap_or_default();
+                let rejected = c.rows_quarantined - c.rows_superseded;
+                let advice = match top_entry.and_then(|(r, n)| Some((Rule::parse(r)?, n))) {
+                    // Most rejections share one rule that a mapping decides: the mapping is
+                    // wrong, and a higher threshold would publish wrong numbers.
+                    Some((rule, n)) if n * 2 >= rejected && mapping_advice(rule).is_some() => format!(
+                        "{}: {} {}. Raising `run.max_rejected_share` would publish the rest as if nothing were wrong",
+                        self.values_of(*kind, rule),
+                        n,
+                        mapping_advice(rule).unwrap_or_default()
+                    ),
+                    _ => "see the quarantine report above, fix the export or raise `run.max_rejected_share`".into(),
+                };
                 return Err(EngineError::TooManyRejected {
                     input: kind.name().to_string(),
                     read: c.rows_read,
@@ -1003,6 +1050,7 @@ impl Ingested {
                     share: share * 100.0,
                     max: max_share * 100.0,
                     top_rule: top,
+                    advice,
                 });
             }
         }

@@ -18,6 +18,8 @@ pub enum Format {
     Csv,
     Parquet,
     Ndjson,
+    /// A spreadsheet workbook (xlsx, xlsm, xlsb, xls, ods): one sheet of it.
+    Xlsx,
 }
 
 impl Format {
@@ -28,6 +30,7 @@ impl Format {
             "csv" | "tsv" | "txt" => Some(Format::Csv),
             "parquet" | "pq" => Some(Format::Parquet),
             "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(Format::Xlsx),
             _ => None,
         }
     }
@@ -38,6 +41,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Parquet => "parquet",
             Format::Ndjson => "ndjson",
+            Format::Xlsx => "xlsx",
         }
     }
 }

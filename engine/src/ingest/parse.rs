@@ -68,6 +68,18 @@ fn parse_excel_serial(s: &str) -> Option<i32> {
     i32::try_from(serial - EXCEL_EPOCH_OFFSET).ok()
 }
 
+/// An OData v2 JSON date (`/Date(1743552000000)/`, milliseconds since 1970-01-01 UTC, with
+/// an optional `+0000` offset that does not move the date SAP means) as days since the epoch.
+fn parse_odata_date(s: &str) -> Option<i32> {
+    let inner = s.strip_prefix("/Date(")?.strip_suffix(")/")?;
+    let millis = match inner.get(1..).and_then(|rest| rest.find(['+', '-']).map(|i| i + 1)) {
+        Some(cut) => &inner[..cut],
+        None => inner,
+    };
+    let millis: i64 = millis.parse().ok()?;
+    i32::try_from(millis.div_euclid(86_400_000)).ok()
+}
+
 /// The date part of an ISO-style timestamp: the text before a `T` or a space that is followed
 /// by a time (`HH:MM`). `None` when `s` is not a timestamp.
 fn date_part_of_timestamp(s: &str) -> Option<&str> {
@@ -117,7 +129,24 @@ impl DateParser {
         };
         // A timestamp whose date part is in this format (`2025-04-02T00:00:00.000Z`,
         // `2025-04-02 13:05:00+02:00`): the date as written, in the timestamp's own offset.
-        parsed.or_else(|| self.parse(date_part_of_timestamp(s)?))
+        parsed
+            .or_else(|| self.parse(date_part_of_timestamp(s)?))
+            .or_else(|| parse_odata_date(s))
+            .or_else(|| self.iso_fallback(s))
+    }
+
+    /// An ISO date (`2025-01-31`) under another format: what spreadsheet date cells and APIs
+    /// write. A four-digit year first cannot be read as a day or month, so accepting it never
+    /// changes what a value in the configured format means.
+    fn iso_fallback(&self, s: &str) -> Option<i32> {
+        const ISO: [Token; 5] = [
+            Token::Field(Field::Year),
+            Token::Literal(b'-'),
+            Token::Field(Field::Month),
+            Token::Literal(b'-'),
+            Token::Field(Field::Day),
+        ];
+        (self.format != "%Y-%m-%d" && s.len() == 10).then(|| parse_fast(&ISO, s.as_bytes()).map(epoch_days)).flatten()
     }
 }
 
@@ -518,9 +547,15 @@ mod tests {
         assert_eq!(iso.parse("2025-04-02 x"), None);
         let de = DateParser::new("%d.%m.%Y").expect("valid");
         assert_eq!(de.parse("02.04.2025 00:00:00"), Some(ymd(2025, 4, 2)));
+        assert_eq!(de.parse("2025-04-02"), Some(ymd(2025, 4, 2)), "ISO dates (spreadsheet cells) under any format");
+        assert_eq!(de.parse("2025-13-02"), None);
         let excel = DateParser::new(EXCEL_SERIAL).expect("valid");
         assert_eq!(excel.parse("45292"), Some(ymd(2024, 1, 1)));
         assert_eq!(excel.parse("45292.75"), Some(ymd(2024, 1, 1)));
+        assert_eq!(iso.parse("/Date(1743552000000)/"), Some(ymd(2025, 4, 2)));
+        assert_eq!(iso.parse("/Date(1743552000000+0000)/"), Some(ymd(2025, 4, 2)));
+        assert_eq!(iso.parse("/Date(-86400000)/"), Some(ymd(1969, 12, 31)));
+        assert_eq!(iso.parse("/Date(x)/"), None);
         // From 1900-03-01 on, Excel's serials and this convention agree.
         assert_eq!(excel.parse("61"), Some(ymd(1900, 3, 1)));
         assert_eq!(excel.parse("2024-01-01"), None);

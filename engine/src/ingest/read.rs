@@ -211,6 +211,11 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
         }
         Format::Parquet => ParquetReader::new(handle).finish(),
         Format::Ndjson => JsonReader::new(handle).with_json_format(JsonFormat::JsonLines).finish(),
+        Format::Xlsx => {
+            let grid = super::excel::read_grid(&file.path, None, spec.numbers.decimal)
+                .map_err(|e| unreadable(spec, file, e))?;
+            return super::excel::grid_frame(&grid, 0, &file.path);
+        }
     };
     let frame = frame.map_err(|e| unreadable(spec, file, e.to_string()))?;
     Ok(frame)

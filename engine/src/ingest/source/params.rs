@@ -126,6 +126,9 @@ pub struct SourceParams {
     /// CSV field delimiter. Default: `,`.
     #[serde(default = "default_delimiter")]
     pub delimiter: char,
+    /// Spreadsheets: the sheet to read (by name, case ignored). Default: the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
     /// strftime format of every date column, or `"excel"` for spreadsheet serial numbers.
     /// Timestamps whose date part has this format are read as that date. Default: `%Y-%m-%d`.
     #[serde(default = "default_date_format")]
@@ -256,6 +259,7 @@ pub struct SourceSpec {
     /// How its files are found and read (kind `ledger`, key `sources.<name>`).
     pub read: InputSpec,
     pub skip_rows: Option<usize>,
+    pub sheet: Option<String>,
     /// Canonical column → export column, for the columns the config maps or that exist
     /// under their canonical name.
     pub columns: BTreeMap<String, String>,
@@ -456,6 +460,7 @@ impl SourceParams {
             numbers: read.numbers,
             read,
             skip_rows: self.skip_rows,
+            sheet: self.sheet.clone(),
             columns,
             key: self.key.clone(),
             type_column: self.type_column.clone(),

@@ -17,8 +17,37 @@ const HEADER_SEARCH_LINES: usize = 100;
 /// Read one file of a source whole. CSV is read as text from its header line on; Parquet and
 /// NDJSON keep their types.
 pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFrame> {
-    if file.format != Format::Csv {
-        return read_file(&spec.read, file);
+    match file.format {
+        Format::Csv => {}
+        Format::Ndjson => {
+            let bytes = std::fs::read(&file.path).map_err(EngineError::io("reading", &file.path))?;
+            // One JSON document (an API response) rather than JSON lines.
+            return match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(doc) => json_records(spec, file, doc),
+                Err(_) => read_file(&spec.read, file),
+            };
+        }
+        Format::Parquet => return read_file(&spec.read, file),
+        Format::Xlsx => {
+            let grid = super::super::excel::read_grid(&file.path, spec.sheet.as_deref(), spec.read.numbers.decimal)
+                .map_err(|reason| EngineError::Unreadable {
+                    input: format!("sources.{}", spec.name),
+                    path: file.path.clone(),
+                    format: "xlsx".into(),
+                    reason,
+                })?;
+            let wanted = named_columns(spec);
+            let header = spec.skip_rows.unwrap_or_else(|| {
+                grid.iter()
+                    .take(HEADER_SEARCH_LINES)
+                    .position(|row| {
+                        !wanted.is_empty()
+                            && wanted.iter().all(|w| row.iter().any(|c| c.as_deref().map(str::trim) == Some(w.as_str())))
+                    })
+                    .unwrap_or(0)
+            });
+            return super::super::excel::grid_frame(&grid, header, &file.path);
+        }
     }
     let skip = match spec.skip_rows {
         Some(n) => n,
@@ -43,6 +72,79 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
             format: "csv".into(),
             reason: e.to_string().lines().next().unwrap_or_default().to_string(),
         })
+}
+
+/// The records of a JSON document as a frame of text columns (in the order keys are first
+/// met): a top-level array, or the array an API wraps it in (`{"value": [...]}` in OData v4,
+/// `{"d": {"results": [...]}}` in OData v2, or an object with one array). Numbers keep their
+/// JSON text, nested values are written as JSON.
+fn json_records(spec: &SourceSpec, file: &SourceFile, doc: serde_json::Value) -> Result<DataFrame> {
+    use serde_json::Value;
+    let unreadable = |reason: &str| EngineError::Unreadable {
+        input: format!("sources.{}", spec.name),
+        path: file.path.clone(),
+        format: "json".into(),
+        reason: reason.to_string(),
+    };
+    let records = match doc {
+        Value::Array(a) => a,
+        Value::Object(mut o) => {
+            let found = match (o.remove("value"), o.remove("d")) {
+                (Some(Value::Array(a)), _) => Some(a),
+                (_, Some(Value::Object(mut d))) => match d.remove("results") {
+                    Some(Value::Array(a)) => Some(a),
+                    _ => None,
+                },
+                (_, Some(Value::Array(a))) => Some(a),
+                _ => None,
+            };
+            match found {
+                Some(a) => a,
+                None => {
+                    let arrays: Vec<Value> = o.into_iter().filter_map(|(_, v)| v.is_array().then_some(v)).collect();
+                    match <[Value; 1]>::try_from(arrays) {
+                        Ok([Value::Array(a)]) => a,
+                        _ => return Err(unreadable("a JSON object without one array of records (expected [..], {\"value\": [..]} or {\"d\": {\"results\": [..]}})")),
+                    }
+                }
+            }
+        }
+        _ => return Err(unreadable("a JSON value that is not an array of records")),
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut index: foldhash::HashMap<String, usize> = Default::default();
+    let mut columns: Vec<Vec<Option<String>>> = Vec::new();
+    for (row, record) in records.into_iter().enumerate() {
+        let Value::Object(fields) = record else {
+            return Err(unreadable(&format!("record {} is not a JSON object", row + 1)));
+        };
+        for (key, value) in fields {
+            let k = *index.entry(key.clone()).or_insert_with(|| {
+                names.push(key);
+                columns.push(vec![None; row]);
+                columns.len() - 1
+            });
+            let text = match value {
+                Value::Null => None,
+                Value::String(s) => Some(s),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                other => Some(other.to_string()),
+            };
+            columns[k].resize(row, None);
+            columns[k].push(text);
+        }
+        for c in &mut columns {
+            c.resize(row + 1, None);
+        }
+    }
+    let height = columns.first().map_or(0, Vec::len);
+    let columns: Vec<Column> = names
+        .iter()
+        .zip(columns)
+        .map(|(n, v)| StringChunked::from_iter_options(n.as_str().into(), v.into_iter()).into_column())
+        .collect();
+    DataFrame::new(height, columns).map_err(EngineError::polars("building a frame of JSON records"))
 }
 
 /// The export column names a source's config names (those a header must hold).
