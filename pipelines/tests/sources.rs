@@ -138,3 +138,35 @@ fn sap_fbl5n_routes_signs_and_clears_as_worked_by_hand() {
     assert_eq!(source["rows_read"], 18);
     assert_eq!(source["files"][0]["path"], "fixtures/sap_fbl5n.csv");
 }
+
+#[test]
+fn quickbooks_transaction_list_report_lines_are_counted_and_customers_filled_down() {
+    let config = profile("quickbooks_transactions");
+    let ingested = ingest_with(&config, &[]);
+    let q = quality(&ingested, "source.quickbooks");
+    // 18 lines under the header: 2 group headers, 9 transactions, 2 customer totals, the
+    // grand total, 3 empty lines and the "run at" footer.
+    assert_eq!(q["rows_read"], 18);
+    assert_eq!(q["rows_to_ledger"], 5);
+    assert_eq!(q["rows_to_payments"], 2);
+    assert_eq!(q["ignored_total_row"], 3);
+    assert_eq!(q["ignored_blank_row"], 6);
+    assert_eq!(q["ignored_type"], 2, "the estimate and the sales receipt");
+    assert_eq!(ingested.quarantine.height(), 0, "{}", ingested.quarantine);
+    let ledger = records(&ingested.tables.ledger);
+    let inv = find(&ledger, &[("doc_id", "1001")]);
+    assert_eq!(get(inv, "customer_id"), "Amy's Bird Sanctuary", "the group header's name, filled down");
+    assert_eq!(get(inv, "amount"), "1250.00");
+    assert_eq!(get(inv, "currency"), "USD");
+    assert_eq!(get(find(&ledger, &[("doc_id", "1004")]), "amount"), "900.00", "$900.00");
+    assert_eq!(get(find(&ledger, &[("doc_id", "1005")]), "doc_type"), "credit_memo");
+    let payments = records(&ingested.tables.payments);
+    let unnumbered = find(&payments, &[("payment_id", "row-4")]);
+    assert_eq!(get(unnumbered, "customer_id"), "Amy's Bird Sanctuary");
+    assert_eq!(get(unnumbered, "payment_date"), "2025-02-10");
+
+    let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
+    let open = open_by_customer(&out, "2025-03-31");
+    assert_eq!(open["Amy's Bird Sanctuary"], "320.50");
+    assert_eq!(open["Bill's Windsurf Shop"], "2400.00");
+}

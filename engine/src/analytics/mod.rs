@@ -205,7 +205,9 @@ impl<'a> Context<'a> {
     pub fn new(book: &'a Book, apps: &'a Applications, analysis: &'a Analysis) -> Context<'a> {
         let (first, last) = book.date_range().unwrap_or((0, -1));
         let first = analysis.from.map_or(first, |f| f.max(first));
-        let last = analysis.to.map_or(last, |t| t.min(last));
+        // An explicit `to` may lie after the last event: an export taken on the 7th holds
+        // the month-end before it even when nothing was posted on its last days.
+        let last = analysis.to.unwrap_or(last);
         let as_of = calendar::as_of_dates(&analysis.schedule, first, last);
         let mut months = Vec::new();
         if last >= first {

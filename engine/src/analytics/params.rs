@@ -56,7 +56,8 @@ pub struct AnalyticsParams {
     pub snapshots: Option<SnapshotsParam>,
     /// First as-of date considered (default: the first event date).
     pub from: Option<String>,
-    /// Last as-of date considered (default: the last event date).
+    /// Last as-of date considered (default: the last event date; a later date, such as the
+    /// day the export was taken, reports the month ends up to it).
     pub to: Option<String>,
     /// Upper edges of the aging buckets in days. Default `[0, 30, 60, 90, 120]`: current,
     /// 1-30, 31-60, 61-90, 91-120, 121+.

@@ -61,7 +61,7 @@ pub fn grid_frame(grid: &[Vec<Option<String>>], header: usize, path: &Path) -> R
     let mut names: Vec<String> = Vec::with_capacity(width);
     for k in 0..width {
         let cell = grid.get(header).and_then(|r| r.get(k)).cloned().flatten();
-        let base = cell.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).unwrap_or_else(|| format!("column_{}", k + 1));
+        let base = cell.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).unwrap_or_else(|| super::source::report::unnamed(k));
         let mut name = base.clone();
         let mut n = 1;
         while names.contains(&name) {

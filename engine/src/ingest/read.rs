@@ -242,11 +242,20 @@ pub fn delimiter_hint(columns: &[String], delimiter: u8, key: &str) -> Option<St
 
 /// The first line of a CSV file split by `delimiter`, for the hint above.
 pub fn header_fields(path: &Path, delimiter: u8) -> Vec<String> {
+    header_fields_at(path, delimiter, 0)
+}
+
+/// Line `skip` (0-based) of a CSV file split by `delimiter` (no quoting: for names only).
+pub fn header_fields_at(path: &Path, delimiter: u8, skip: usize) -> Vec<String> {
     use std::io::{BufRead, BufReader};
     let Ok(file) = File::open(path) else { return Vec::new() };
+    let mut reader = BufReader::new(file).take(1024 * 1024);
     let mut line = Vec::new();
-    if BufReader::new(file).take(64 * 1024).read_until(b'\n', &mut line).is_err() {
-        return Vec::new();
+    for _ in 0..=skip {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).is_err() {
+            return Vec::new();
+        }
     }
     let line = String::from_utf8_lossy(&line);
     let line = line.trim_end_matches(['\r', '\n']);

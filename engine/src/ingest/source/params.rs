@@ -212,6 +212,20 @@ pub struct SourceParams {
     /// Separator between several references in `invoice_refs`. Default: `;`.
     #[serde(default = "default_refs_separator")]
     pub refs_separator: String,
+    /// A row without a document number: `quarantine` (default, `missing_value`) or
+    /// `row_number` (its id is `row-<n>`, n its row under the header: reports leave payment
+    /// numbers empty).
+    #[serde(default)]
+    pub missing_id: MissingId,
+}
+
+/// What a row without a document id gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingId {
+    #[default]
+    Quarantine,
+    RowNumber,
 }
 
 fn default_date_format() -> String {
@@ -280,6 +294,7 @@ pub struct SourceSpec {
     pub drop_rows: Vec<(String, Regex)>,
     pub fill_down: Vec<String>,
     pub refs_separator: String,
+    pub missing_id: MissingId,
     pub date: DateParser,
     pub numbers: NumberFormat,
 }
@@ -479,6 +494,7 @@ impl SourceParams {
             drop_rows,
             fill_down: self.fill_down.clone(),
             refs_separator: self.refs_separator.clone(),
+            missing_id: self.missing_id,
         })
     }
 

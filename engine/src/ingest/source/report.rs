@@ -58,7 +58,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
         .with_separator(spec.read.delimiter)
         .with_missing_is_null(true)
         .with_encoding(CsvEncoding::LossyUtf8);
-    CsvReadOptions::default()
+    let mut frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_skip_rows(skip)
         .with_infer_schema_length(Some(0))
@@ -71,7 +71,26 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
             path: file.path.clone(),
             format: "csv".into(),
             reason: e.to_string().lines().next().unwrap_or_default().to_string(),
-        })
+        })?;
+    // A column without a name in the header (the group column of a report, an index written
+    // by pandas) is `column_<n>`, as in spreadsheets.
+    let header = super::super::read::header_fields_at(&file.path, spec.read.delimiter, skip);
+    let renames: Vec<(String, String)> = frame
+        .get_column_names()
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| header.get(*k).is_some_and(|h| h.trim().trim_matches('"').is_empty()))
+        .map(|(k, name)| (name.to_string(), unnamed(k)))
+        .collect();
+    for (from, to) in renames {
+        frame.rename(&from, to.into()).map_err(EngineError::polars("naming an unnamed column"))?;
+    }
+    Ok(frame)
+}
+
+/// The name of a column whose header cell is empty: `column_<n>`, n from 1.
+pub fn unnamed(k: usize) -> String {
+    format!("column_{}", k + 1)
 }
 
 /// The records of a JSON document as a frame of text columns (in the order keys are first
@@ -178,7 +197,11 @@ fn find_header(spec: &SourceSpec, file: &SourceFile) -> Result<Option<usize>> {
     let text = String::from_utf8_lossy(&head);
     let delimiter = spec.read.delimiter as char;
     for (n, line) in text.lines().take(HEADER_SEARCH_LINES).enumerate() {
-        let fields = split_fields(line, delimiter);
+        let fields: Vec<String> = split_fields(line, delimiter)
+            .into_iter()
+            .enumerate()
+            .map(|(k, f)| if f.is_empty() { unnamed(k) } else { f })
+            .collect();
         if wanted.iter().all(|w| fields.iter().any(|f| f == w)) {
             return Ok(Some(n));
         }

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use super::super::columns::clean;
 use super::super::parse::{DECIMAL18_MAX, DateParser, DecimalError, NumberFormat};
 use super::super::quarantine::Rule;
-use super::params::{Reversal, Route, SignRule, SourceSpec};
+use super::params::{MissingId, Reversal, Route, SignRule, SourceSpec};
 use super::report::{Ignored, fill_down, missing, text, total_rows};
 use crate::contracts::{DocType, MONEY_SCALE};
 use crate::error::{EngineError, Result};
@@ -290,6 +290,13 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         let blank = parsed.doc_id[i].is_none()
             && signed[i].is_none()
             && doc_date_text.as_ref().is_none_or(|d| d[i].is_none());
+        if spec.missing_id == MissingId::RowNumber && !blank && !total[i] {
+            for id in [&mut parsed.doc_id[i], &mut parsed.payment_id[i]] {
+                if id.is_none() {
+                    *id = Some(format!("row-{}", i + 1));
+                }
+            }
+        }
         let target = if total[i] {
             Target::Ignored(Ignored::TotalRow)
         } else if parsed.type_value[i].is_none() && blank {
