@@ -170,3 +170,90 @@ fn quickbooks_transaction_list_report_lines_are_counted_and_customers_filled_dow
     assert_eq!(open["Amy's Bird Sanctuary"], "320.50");
     assert_eq!(open["Bill's Windsurf Shop"], "2400.00");
 }
+
+#[test]
+fn invoice_register_settlement_dates_yield_the_payments() {
+    let config = profile("invoice_register");
+    let ingested = ingest_with(&config, &[]);
+    let q = quality(&ingested, "source.register");
+    assert_eq!((q["rows_read"], q["rows_to_ledger"], q["rows_to_payments"]), (7, 7, 0));
+    assert_eq!(q["derived_payments"], 6, "one per settled invoice");
+    let payments = records(&ingested.tables.payments);
+    let p = find(&payments, &[("payment_id", "611365-settlement")]);
+    assert_eq!((get(p, "payment_date"), get(p, "amount"), get(p, "invoice_refs")), ("2013-01-15", "55.94", "611365"));
+    assert_eq!(get(p, "source_row"), "1", "lineage: the invoice row it came from");
+    let ledger = records(&ingested.tables.ledger);
+    assert_eq!(get(find(&ledger, &[("doc_id", "7900770")]), "disputed"), "true");
+    let (_dir, out) = run_verified(&config, &[]);
+    let open = open_by_customer(&out, "2013-07-31");
+    assert_eq!(open["0379-NEVHP"], "1004.00", "never settled");
+    assert_eq!(open["6627-ELFBK"], "250.13", "settled in August");
+    assert_eq!(open.len(), 2);
+}
+
+#[test]
+fn odoo_journal_items_debit_credit_and_matching_numbers() {
+    let config = profile("odoo_journal_items");
+    let ingested = ingest_with(&config, &[]);
+    let ledger = records(&ingested.tables.ledger);
+    let reversal = find(&ledger, &[("doc_id", "RINV/2025/00001")]);
+    assert_eq!((get(reversal, "doc_type"), get(reversal, "amount")), ("credit_memo", "200.00"));
+    assert_eq!(get(reversal, "applies_to"), "INV/2025/00002", "matched A3 with the invoice it reverses");
+    let payments = records(&ingested.tables.payments);
+    assert_eq!(get(find(&payments, &[("payment_id", "PBNK1/2025/00002")]), "invoice_refs"), "INV/2025/00003", "partial match P2");
+    let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
+    let open = open_by_customer(&out, "2025-03-31");
+    assert_eq!(open["Deco Addict"], "600.00");
+    assert_eq!(open["Azure Interior"], "800.00");
+}
+
+#[test]
+fn netsuite_register_debits_credits_and_currencies() {
+    let config = profile("netsuite_ar_register");
+    let ingested = ingest_with(&config, &[]);
+    assert_eq!(quality(&ingested, "source.netsuite")["ignored_type"], 1, "the journal");
+    let ledger = records(&ingested.tables.ledger);
+    assert_eq!(get(find(&ledger, &[("doc_id", "INV1001")]), "amount"), "2400.00");
+    assert_eq!(get(find(&ledger, &[("doc_id", "INV1003")]), "customer_id"), "Orbit Retail, LLC");
+    assert_eq!(get(find(&ledger, &[("doc_id", "RF12")]), "doc_type"), "debit_memo");
+    let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
+    // CM101 reduces INV1001 (oldest due) to 2,250.00; PYMT501 pays it and 150.00 of INV1002.
+    assert_eq!(open_by_customer(&out, "2025-03-31")["Cardinal Supplies Inc."], "525.00");
+}
+
+#[test]
+fn dynamics_bc_workbook_with_applies_to_links() {
+    let config = profile("dynamics_bc_ledger_entries");
+    let ingested = ingest_with(&config, &[]);
+    let ledger = records(&ingested.tables.ledger);
+    let inv = find(&ledger, &[("doc_id", "103019")]);
+    assert_eq!((get(inv, "doc_date"), get(inv, "due_date"), get(inv, "amount")), ("2025-01-14", "2025-02-13", "1320.75"));
+    assert_eq!(get(inv, "currency"), "USD", "an empty Currency Code is LCY");
+    assert_eq!(get(find(&ledger, &[("doc_id", "104004")]), "applies_to"), "103018");
+    assert_eq!(get(find(&ledger, &[("doc_id", "FIN0001")]), "doc_type"), "debit_memo");
+    let payments = records(&ingested.tables.payments);
+    assert_eq!(get(find(&payments, &[("payment_id", "G02041")]), "invoice_refs"), "103018");
+    let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
+    assert_eq!(open_by_customer(&out, "2025-03-31")["10000"], "820.75");
+}
+
+#[test]
+fn sap_s4_odata_json_indicator_terms_and_clearing() {
+    let config = profile("sap_s4_journal_entry_items");
+    let ingested = ingest_with(&config, &[]);
+    let ledger = records(&ingested.tables.ledger);
+    let due = |doc: &str| get(find(&ledger, &[("doc_id", doc)]), "due_date").to_string();
+    assert_eq!(due("1010-0090000101-2025"), "2025-05-02", "given");
+    assert_eq!(due("1010-0090000102-2025"), "2025-05-10", "document date + Z030");
+    assert_eq!(due("1010-0090000103-2025"), "2025-04-29", "document date + Z014");
+    assert_eq!(get(find(&ledger, &[("doc_id", "1010-0090000103-2025")]), "amount"), "1800.50", "a JSON number");
+    let cm = find(&ledger, &[("doc_id", "1010-1600000031-2025")]);
+    assert_eq!((get(cm, "doc_type"), get(cm, "amount")), ("credit_memo", "300.50"), "H on an unsigned amount");
+    let payments = records(&ingested.tables.payments);
+    let p = find(&payments, &[("payment_id", "1010-1400000201-2025")]);
+    assert_eq!((get(p, "amount"), get(p, "invoice_refs")), ("2500.00", "1010-0090000101-2025"));
+    let (_dir, out) = run_verified(&config, &["analytics.to=2025-04-30"]);
+    let open = open_by_customer(&out, "2025-04-30");
+    assert_eq!(open["0010100001"], "740.40");
+    assert_eq!(open["0010100002"], "1500.00");
+}

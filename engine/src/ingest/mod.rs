@@ -1032,7 +1032,17 @@ impl Ingested {
                 let top_entry = by_rule.iter().max_by_key(|(_, n)| **n).map(|(r, n)| (*r, *n));
                 let top = top_entry.map(|(r, n)| format!("{r} ({n} rows)")).unwrap_or_default();
                 let rejected = c.rows_quarantined - c.rows_superseded;
+                // Zero amounts are bad rows; negative ones a sign convention.
+                let negatives = self
+                    .entries
+                    .iter()
+                    .filter(|e| e.input == *kind && e.rule == Rule::NonPositiveAmount)
+                    .filter(|e| e.value.as_deref().is_some_and(|v| v.trim_start().starts_with('-')))
+                    .count() as u64;
                 let advice = match top_entry.and_then(|(r, n)| Some((Rule::parse(r)?, n))) {
+                    Some((Rule::NonPositiveAmount, n)) if negatives * 2 < n => {
+                        "see the quarantine report above, fix the export or raise `run.max_rejected_share`".into()
+                    }
                     // Most rejections share one rule that a mapping decides: the mapping is
                     // wrong, and a higher threshold would publish wrong numbers.
                     Some((rule, n)) if n * 2 >= rejected && mapping_advice(rule).is_some() => format!(

@@ -302,7 +302,8 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         } else if parsed.type_value[i].is_none() && blank {
             Target::Ignored(Ignored::BlankRow)
         } else {
-            match parsed.type_value[i].as_deref().map_or(spec.fallback, |t| spec.route_of(t)) {
+            // An empty type takes the route of `""` when one is configured.
+            match spec.route_of(parsed.type_value[i].as_deref().unwrap_or_default()) {
                 None => Target::Unmapped,
                 Some(Route::Ignore) => Target::Ignored(Ignored::Type),
                 Some(Route::Payment) => Target::Payment,
