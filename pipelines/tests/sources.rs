@@ -257,3 +257,123 @@ fn sap_s4_odata_json_indicator_terms_and_clearing() {
     assert_eq!(open["0010100001"], "740.40");
     assert_eq!(open["0010100002"], "1500.00");
 }
+
+/// Run `ardent validate` on a config; returns the outcome.
+fn validate(config: &Path, set: &[&str]) -> common::Outcome {
+    let mut args = vec!["validate", "--config", config.to_str().unwrap()];
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    common::ardent(&args)
+}
+
+#[test]
+fn a_wrong_delimiter_is_named_as_such() {
+    let o = validate(&profile("sap_fbl5n"), &["sources.fbl5n.delimiter=,"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("`sources.fbl5n.delimiter = \";\"`"), "{}", o.stderr);
+    assert!(!o.stderr.contains(".format`"), "the format is not blamed: {}", o.stderr);
+    // A plain input too.
+    let dir = tempfile::tempdir().unwrap();
+    common::write(&dir.path().join("ledger.csv"), "doc_id;customer_id;doc_type;doc_date;due_date;amount;currency\nD1;C1;invoice;2025-01-01;2025-01-31;1,00;EUR\n");
+    common::write(&dir.path().join("payments.csv"), "payment_id,customer_id,payment_date,amount,currency\n");
+    common::write(&dir.path().join("pipeline.toml"), "[inputs.ledger]\npath = \"ledger.csv\"\n[inputs.payments]\npath = \"payments.csv\"\n");
+    let o = validate(&dir.path().join("pipeline.toml"), &[]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("`inputs.ledger.delimiter = \";\"`"), "{}", o.stderr);
+}
+
+#[test]
+fn a_combined_file_named_as_ledger_and_payments_is_told_to_become_a_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("doc_id,customer_id,doc_type,doc_date,due_date,amount,currency\n");
+    for i in 0..20 {
+        csv.push_str(&format!("I{i},C1,RV,2025-01-0{},2025-02-01,100.00,EUR\n", 1 + i % 9));
+        csv.push_str(&format!("P{i},C1,DZ,2025-01-1{},,100.00,EUR\n", i % 9));
+    }
+    common::write(&dir.path().join("items.csv"), &csv);
+    common::write(
+        &dir.path().join("pipeline.toml"),
+        "[run]\nreporting_currency = \"EUR\"\n[inputs.ledger]\npath = \"items.csv\"\ndoc_types = { RV = \"invoice\" }\n[inputs.payments]\npath = \"items.csv\"\ncolumns = { payment_id = \"doc_id\", payment_date = \"doc_date\" }\n",
+    );
+    let o = validate(&dir.path().join("pipeline.toml"), &[]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("`doc_type` holds DZ 20"), "says what the data holds: {}", o.stderr);
+    assert!(o.stderr.contains("[sources.<name>]"), "points at sources: {}", o.stderr);
+    assert!(!o.stderr.contains("or raise `run.max_rejected_share`"), "{}", o.stderr);
+}
+
+#[test]
+fn most_types_unmapped_is_one_error_that_lists_the_values() {
+    // Codes from another system's documentation: nothing in the file matches.
+    let o = validate(&profile("sap_fbl5n"), &["sources.fbl5n.route={ INV = \"invoice\", PAY = \"payment\" }"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    for part in ["13 of 13 rows", "`Document Type`", "RV 7", "DZ 3", "DG 1", "AB 1", "\"RV\" = \"...\""] {
+        assert!(o.stderr.contains(part), "{part}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn the_wrong_sign_convention_stops_with_the_setting_to_check() {
+    // FBL5N amounts are signed; read as if the type gave the sign, payments are "refunds".
+    let o = validate(&profile("sap_fbl5n"), &["sources.fbl5n.sign=type"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("opposite_sign") && o.stderr.contains("`sign` convention"), "{}", o.stderr);
+}
+
+#[test]
+fn broken_rows_are_quarantined_with_their_file_row_and_reason_and_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(
+        &dir.path().join("items.csv"),
+        "BUKRS;BELNR;BLART;KUNNR;BLDAT;ZTERM;SHKZG;WRBTR;WAERS;AUGBL\n\
+         1000;90001;RV;C1;02.01.2025;Z030;S;100,00;EUR;\n\
+         1000;90002;RV;C1;03.01.2025;Z999;S;100,00;EUR;\n\
+         1000;90003;RV;C1;04.01.2025;Z030;X;100,00;EUR;\n\
+         1000;90004;RV;C1;05.01.2025;Z030;S;1OO,00;EUR;\n\
+         1000;90005;RV;C1;31.02.2025;Z030;S;100,00;EUR;\n\
+         1000;90006;ZZ;C1;06.01.2025;Z030;S;100,00;EUR;\n\
+         1000;14001;DZ;C1;20.01.2025;;H;100,00;EUR;14001\n\
+         1000;14002;DZ;C1;21.01.2025;;S;50,00;EUR;\n\
+         1000;90001;RV;C1;02.01.2025;Z030;S;100,00;EUR;\n",
+    );
+    common::write(
+        &dir.path().join("pipeline.toml"),
+        "[run]\nreporting_currency = \"EUR\"\nmax_rejected_share = 1.0\n\
+         [sources.sap]\npath = \"items.csv\"\ndelimiter = \";\"\ndate_format = \"%d.%m.%Y\"\ndecimal_separator = \",\"\n\
+         columns = { doc_id = \"BELNR\", customer_id = \"KUNNR\", doc_date = \"BLDAT\", amount = \"WRBTR\", currency = \"WAERS\", terms = \"ZTERM\" }\n\
+         type_column = \"BLART\"\nroute = { RV = \"invoice\", DZ = \"payment\" }\n\
+         sign = \"indicator\"\nindicator = { column = \"SHKZG\", debit = [\"S\"], credit = [\"H\"] }\n\
+         clearing_column = \"AUGBL\"\nterms = { days = { Z030 = 30 } }\n",
+    );
+    let ingested = ingest_with(&dir.path().join("pipeline.toml"), &[]);
+    let quarantine = records(&ingested.quarantine);
+    let rule_at = |row: &str| {
+        let r = find(&quarantine, &[("source_row", row)]);
+        (get(r, "input").to_string(), get(r, "rule").to_string(), get(r, "column").to_string())
+    };
+    let l = |rule: &str, column: &str| ("ledger".to_string(), rule.to_string(), column.to_string());
+    assert_eq!(rule_at("2"), l("unknown_terms", "due_date"));
+    assert_eq!(rule_at("3"), l("invalid_sign", "amount"));
+    assert_eq!(rule_at("4"), l("invalid_amount", "amount"));
+    assert_eq!(rule_at("5"), l("invalid_date", "doc_date"));
+    assert_eq!(rule_at("6"), l("unmapped_type", "doc_type"));
+    assert_eq!(rule_at("8"), ("payments".into(), "opposite_sign".into(), "amount".into()), "a debit payment");
+    assert_eq!(rule_at("9"), l("duplicate_id", "doc_id"));
+    let raw = get(find(&quarantine, &[("source_row", "4")]), "raw");
+    assert!(raw.contains("\"WRBTR\":\"1OO,00\"") && !raw.contains("__ardent"), "the row as exported: {raw}");
+    let value = get(find(&quarantine, &[("source_row", "4")]), "value");
+    assert_eq!(value, "1OO,00", "the value as exported");
+    // Every row in one place.
+    let q = quality(&ingested, "source.sap");
+    assert_eq!(q["rows_read"], 9);
+    assert_eq!(q["rows_to_ledger"] + q["rows_to_payments"] + q["rows_ignored"], 9);
+    for (kind, c) in &ingested.counts {
+        assert_eq!(c.rows_read, c.rows_accepted + c.rows_quarantined, "{kind:?}");
+    }
+    let ledger = &ingested.counts.iter().find(|(k, _)| k.name() == "ledger").unwrap().1;
+    assert_eq!((ledger.rows_read, ledger.rows_accepted), (7, 1));
+    // The clearing payment (row 7) references the one accepted invoice.
+    let payments = records(&ingested.tables.payments);
+    assert_eq!(get(find(&payments, &[("payment_id", "14001")]), "invoice_refs"), "null", "90001 is not cleared by 14001");
+}

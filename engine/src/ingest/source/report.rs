@@ -66,11 +66,23 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
         .with_parse_options(parse)
         .into_reader_with_file_handle(handle)
         .finish()
-        .map_err(|e| EngineError::Unreadable {
-            input: format!("sources.{}", spec.name),
-            path: file.path.clone(),
-            format: "csv".into(),
-            reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+        .map_err(|e| {
+            // A CSV that fails because of its delimiter is named as such, not as a wrong format.
+            let header = super::super::read::header_fields_at(&file.path, spec.read.delimiter, skip);
+            match super::super::read::delimiter_hint(&header, spec.read.delimiter, &spec.read.key) {
+                Some(hint) => EngineError::ColumnFormat {
+                    input: format!("sources.{}", spec.name),
+                    path: file.path.clone(),
+                    column: "(header)".into(),
+                    message: hint,
+                },
+                None => EngineError::Unreadable {
+                    input: format!("sources.{}", spec.name),
+                    path: file.path.clone(),
+                    format: "csv".into(),
+                    reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+                },
+            }
         })?;
     // A column without a name in the header (the group column of a report, an index written
     // by pandas) is `column_<n>`, as in spreadsheets.

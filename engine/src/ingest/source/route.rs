@@ -231,6 +231,8 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         None => vec![None; n],
     };
     // Due dates from terms where the export gives none.
+    let baseline_is_doc_date =
+        spec.terms.as_ref().is_some_and(|t| t.baseline.as_deref().is_none_or(|b| b == spec.column("doc_date")));
     let mut due: Vec<Option<i32>> = vec![None; n];
     let mut due_fail: Vec<Option<Rule>> = vec![None; n];
     if let Some(terms) = &spec.terms {
@@ -320,7 +322,12 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         if let (Target::Ledger(t), None, Some(rule)) = (target, fail, due_fail[i])
             && t.is_receivable()
         {
-            fail = Some((rule, "due_date"));
+            // A baseline that is the document date fails as the document date.
+            let column = match (rule, baseline_is_doc_date) {
+                (Rule::InvalidDate, true) => "doc_date",
+                _ => "due_date",
+            };
+            fail = Some((rule, column));
         }
         parsed.fail[i] = fail;
         if let (Target::Ledger(DocType::Invoice), Some((date, paid))) = (target, &settlement)
