@@ -105,6 +105,22 @@ pub struct GenerateArgs {
     /// Inject this share of malformed rows (e.g. 0.02), listed in truth/injected.csv.
     #[arg(long, default_value_t = 0.0)]
     pub dirty: f64,
+    /// Write the ledger and payments as one ERP export in this layout (the profile of the
+    /// same name in pipelines/configs/sources/ reads it): sap_fbl5n,
+    /// sap_s4_journal_entry_items, dynamics_bc_ledger_entries, netsuite_ar_register,
+    /// odoo_journal_items.
+    #[arg(long, value_parser = shape_name)]
+    pub shape: Option<String>,
+}
+
+fn shape_name(s: &str) -> Result<String, String> {
+    match ardent_sample::shapes::Shape::parse(s) {
+        Some(_) => Ok(s.to_string()),
+        None => Err(format!(
+            "unknown shape; one of: {}",
+            ardent_sample::shapes::Shape::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

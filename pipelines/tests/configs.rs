@@ -7,9 +7,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+/// The ready pipelines and the source profiles (`configs/sources/`).
 fn configs() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut found = Vec::new();
+    for dir in [dir.clone(), dir.join("sources")] {
+        let files = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
+        found.extend(files.filter(|p| p.extension().is_some_and(|e| e == "toml")));
+    }
     found.sort();
     found
 }
@@ -17,7 +22,7 @@ fn configs() -> Vec<PathBuf> {
 #[test]
 fn every_ready_pipeline_validates() {
     let found = configs();
-    assert!(found.len() >= 2, "{found:?}");
+    assert!(found.len() >= 9, "{found:?}");
     for config in found {
         let o = common::ardent(&["validate", "--config", config.to_str().unwrap()]);
         assert_eq!(o.code, 0, "{}: {}", config.display(), o.stderr);

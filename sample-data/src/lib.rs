@@ -16,6 +16,7 @@
 pub mod calendar;
 pub mod dirty;
 pub mod model;
+pub mod shapes;
 pub mod tables;
 
 use std::num::NonZeroU32;

@@ -8,7 +8,14 @@ use crate::settings::ConfigError;
 
 /// Generate the exports.
 pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
-    let GenerateArgs { out, preset, customers, months, end, seed, format, dirty } = args;
+    let GenerateArgs { out, preset, customers, months, end, seed, format, dirty, shape } = args;
+    let shape = shape.as_deref().and_then(ardent_sample::shapes::Shape::parse);
+    if shape.is_some() && (dirty > 0.0 || !matches!(format, FormatArg::Csv)) {
+        return Err(ConfigError(
+            "generate: --shape writes the vendor's own format from clean data; leave out --dirty and --format".into(),
+        )
+        .into());
+    }
     let params = GenParams {
         preset: match preset {
             PresetArg::S => Preset::S,
@@ -39,7 +46,14 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
     ));
     let report = ardent_sample::generate(&spec, &out)?;
     for (file, rows) in &report.files {
-        printer.line(format!("{:<18} {:>12} rows", file, rows));
+        let shaped = shape.is_some() && (file.starts_with("ledger") || file.starts_with("payments"));
+        if !shaped {
+            printer.line(format!("{:<18} {:>12} rows", file, rows));
+        }
+    }
+    if let Some(shape) = shape {
+        let rows = ardent_sample::shapes::write_shape(shape, &out)?;
+        printer.line(format!("{:<18} {:>12} rows ({} layout)", shape.file(), rows, shape.name()));
     }
     printer.line(format!(
         "{} invoices, {} ledger documents, {} payments{} in {:.1} s",
