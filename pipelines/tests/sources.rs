@@ -108,7 +108,7 @@ fn sap_fbl5n_routes_signs_and_clears_as_worked_by_hand() {
     assert_eq!(get(doc("0090000001"), "amount"), "1190.00");
     assert_eq!(get(doc("0090000001"), "customer_id"), "0000100001", "leading zeros kept");
     assert_eq!(get(doc("0090000001"), "source_row"), "1", "rows count from the header");
-    assert_eq!(get(doc("0090000008"), "doc_type"), "debit_memo");
+    assert_eq!(get(doc("0090000008"), "doc_type"), "invoice", "DR is SAP's customer invoice");
     assert_eq!(get(doc("0090000008"), "amount"), "75.50");
     // DG 100,00- is a credit memo that reduces the invoice it was cleared with.
     assert_eq!(get(doc("1600000001"), "doc_type"), "credit_memo");
@@ -494,7 +494,7 @@ fn read_text_csv(path: &Path) -> DataFrame {
 /// currencies), the links the layout can carry (see `ardent_sample::shapes`), and, run
 /// against the canonical export given the same information (the links the layout carried,
 /// without what it cannot hold: disputes in all of them, write-offs in BC, NetSuite and
-/// Odoo, debit notes in Odoo),
+/// Odoo, debit memos in SAP and Odoo),
 /// byte-identical aging, kpi_monthly, applications, unapplied cash, cohorts, roll rates and
 /// payment statistics. Scores are left out: models are off, as they need a longer history
 /// than a test affords; they read only these tables.

@@ -6,7 +6,7 @@
 //!
 //! | shape | links carried | not carried |
 //! |---|---|---|
-//! | `sap_fbl5n`, `sap_s4_journal_entry_items` | clearing document: a payment clears the invoices it paid last; a credit memo joins its invoice's clearing | references of partial payments (SAP leaves them as residual items) |
+//! | `sap_fbl5n`, `sap_s4_journal_entry_items` | clearing document: a payment clears the invoices it paid last; a credit memo joins its invoice's clearing | references of partial payments (SAP leaves them as residual items); debit memos (posted as invoices, DR) |
 //! | `dynamics_bc_ledger_entries` | Applies-to Doc. No.: a payment of one invoice, every credit memo | payments of several invoices; write-offs (no document type) |
 //! | `netsuite_ar_register` | none | payment references; write-offs (journals) |
 //! | `odoo_journal_items` | matching number, as for SAP clearing | debit notes (invoices in Odoo); write-offs |
@@ -89,9 +89,10 @@ impl Shape {
         matches!(self, Shape::SapFbl5n | Shape::SapS4)
     }
 
-    /// Whether the export tells debit memos from invoices.
+    /// Whether the export tells debit memos from invoices (SAP posts them as customer
+    /// invoices, DR; Odoo's debit notes are invoices).
     pub fn carries_debit_memos(self) -> bool {
-        !matches!(self, Shape::Odoo)
+        matches!(self, Shape::DynamicsBc | Shape::NetsuiteAr)
     }
 
     /// Whether customers are known by name.
