@@ -59,6 +59,16 @@ pub enum Command {
     /// Check a published output: files match the manifest, schemas match the contracts,
     /// input counts add up, reconciliation passed.
     Verify(VerifyArgs),
+    /// Look at an unknown export (CSV, XLSX, JSON, Parquet): its layout, column roles, date
+    /// and number formats, types, signs and links, the ready profile it matches, and a config
+    /// for it on stdout (`ardent inspect FILE > export.toml`).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The export file.
+    pub file: PathBuf,
 }
 
 /// Size presets of the generator.

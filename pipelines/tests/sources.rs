@@ -615,3 +615,49 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
 fn texts(df: &DataFrame, column: &str) -> Vec<String> {
     df.column(column).unwrap().str().unwrap().iter().map(|v| v.unwrap_or_default().to_string()).collect()
 }
+
+/// `ardent inspect FILE` as a user runs it: its stdout saved as a config that `ardent
+/// validate` accepts. `extra` are the settings a user adds (the FX rates the export does not
+/// hold, the reporting currency). Returns the proposal.
+fn inspect_validates(file: &Path, extra: &[&str]) -> String {
+    let o = common::ardent(&["inspect", file.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "inspect {}: {}", file.display(), o.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("export.toml");
+    std::fs::write(&config, &o.stdout).unwrap();
+    let v = validate(&config, extra);
+    assert_eq!(v.code, 0, "{}:\n{}\n{}\n{}", file.display(), o.stdout, v.stdout, v.stderr);
+    o.stdout
+}
+
+#[test]
+fn inspect_proposes_a_config_that_validates_for_every_fixture_and_generated_shape() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sources/fixtures");
+    let fx = format!("inputs.fx_rates.path={}", fixtures.join("netsuite_fx_rates.csv").display());
+    for (file, profile) in [
+        ("sap_fbl5n.csv", "sap_fbl5n"),
+        ("quickbooks_transactions.csv", "quickbooks_transactions"),
+        ("invoice_register.csv", "invoice_register"),
+        ("odoo_journal_items.csv", "odoo_journal_items"),
+        ("netsuite_ar_register.csv", "netsuite_ar_register"),
+        ("dynamics_bc_customer_ledger_entries.xlsx", "dynamics_bc_ledger_entries"),
+        ("sap_s4_journal_entry_items.json", "sap_s4_journal_entry_items"),
+    ] {
+        let proposal = inspect_validates(&fixtures.join(file), &[&fx]);
+        assert!(proposal.contains(&format!("matches the ready profile {profile} ")), "{file}: {proposal}");
+    }
+    let report = common::ardent(&["inspect", fixtures.join("sap_fbl5n.csv").to_str().unwrap()]).stdout;
+    for found in ["delimiter ';'", "header on line 4", "decimal ','", "RV 7, DZ 3", "signed amounts -> amount", "-> clearing"] {
+        assert!(report.contains(found), "{found}: {report}");
+    }
+    let params = ardent_sample::GenParams { customers: Some(40), months: Some(12), seed: 11, ..Default::default() };
+    let spec = params.check().unwrap();
+    for shape in ardent_sample::shapes::Shape::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        ardent_sample::generate(&spec, dir.path()).unwrap();
+        ardent_sample::shapes::write_shape(shape, dir.path()).unwrap();
+        let fx = format!("inputs.fx_rates.path={}", dir.path().join("fx_rates.csv").display());
+        let proposal = inspect_validates(&dir.path().join(shape.file()), &[&fx, "run.reporting_currency=USD"]);
+        assert!(proposal.contains(&format!("matches the ready profile {} ", shape.name())), "{}: {proposal}", shape.name());
+    }
+}

@@ -14,6 +14,7 @@
 
 pub mod columns;
 pub mod excel;
+pub mod inspect;
 pub mod options;
 pub mod parse;
 pub mod quarantine;

@@ -21,10 +21,9 @@ pub struct SourceFile {
 
 /// The files at an input's location, in name order (the order batches are applied in).
 pub fn resolve_files(spec: &InputSpec) -> Result<Vec<SourceFile>> {
-    let input = spec.kind.name();
     let key = &spec.key;
     let location = spec.path.to_string_lossy().to_string();
-    let missing = |message: String| EngineError::MissingInput { input: input.to_string(), message };
+    let missing = |message: String| EngineError::MissingInput { input: spec.error_name(), message };
     let mut paths: Vec<PathBuf> = Vec::new();
     if location.contains(['*', '?', '[']) {
         let entries = glob::glob(&location).map_err(|e| {

@@ -2,6 +2,7 @@
 //! settings, and returns an error whose class decides the exit code (see [`crate::exit`]).
 
 pub mod generate;
+pub mod inspect;
 pub mod run;
 pub mod schema;
 pub mod score;
@@ -22,5 +23,6 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Train(args) => train::train(args, printer),
         Command::Score(args) => score::score(args, printer),
         Command::Verify(args) => verify::verify(args, printer),
+        Command::Inspect(args) => inspect::inspect(args, printer),
     }
 }
