@@ -96,7 +96,7 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
                 Target::Ignored(why) => *counts.rows_ignored.entry(why.name()).or_default() += 1,
             }
         }
-        counts.derived_payments += p.settled.iter().filter(|s| s.is_some()).count() as u64;
+        counts.derived_payments += p.settled.iter().filter(|s| **s).count() as u64;
     }
     let build = |kind: InputKind| -> Result<Option<(InputSpec, Vec<DataFrame>)>> {
         if !spec.feeds(kind) {
@@ -119,15 +119,19 @@ fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base
     let mut considered = 0usize;
     let mut values: BTreeMap<String, (usize, Option<Route>)> = BTreeMap::new();
     for p in parsed {
-        for (t, v) in p.target.iter().zip(&p.type_value) {
+        for (t, v) in p.target.iter().zip(p.type_value.iter()) {
             if matches!(t, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
                 continue;
             }
             considered += 1;
             unmapped += usize::from(*t == Target::Unmapped);
-            let key = v.clone().unwrap_or_default();
-            let route = spec.route_of(&key);
-            values.entry(key).or_insert((0, route)).0 += 1;
+            let key = v.unwrap_or_default();
+            match values.get_mut(key) {
+                Some(entry) => entry.0 += 1,
+                None => {
+                    values.insert(key.to_string(), (1, spec.route_of(key)));
+                }
+            }
         }
     }
     if unmapped == 0 || unmapped * 2 <= considered {
@@ -185,16 +189,26 @@ fn customers_by_name(parsed: &mut [Parsed]) -> Vec<String> {
     let mut first: BTreeMap<String, String> = BTreeMap::new();
     let mut spellings: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in parsed.iter_mut() {
-        for c in p.customer.iter_mut().flatten() {
-            let key = name_key(c);
-            let kept = first.entry(key.clone()).or_insert_with(|| c.clone());
-            if kept != c {
-                let seen = spellings.entry(key).or_default();
-                if !seen.contains(c) {
-                    seen.push(c.clone());
+        let mut changed = false;
+        let names: Vec<Option<String>> = p
+            .customer
+            .iter()
+            .map(|c| {
+                let c = c?;
+                let key = name_key(c);
+                let kept = first.entry(key.clone()).or_insert_with(|| c.to_string());
+                if kept != c {
+                    changed = true;
+                    let seen = spellings.entry(key).or_default();
+                    if !seen.iter().any(|s| s == c) {
+                        seen.push(c.to_string());
+                    }
                 }
-                *c = kept.clone();
-            }
+                Some(kept.clone())
+            })
+            .collect();
+        if changed {
+            p.customer = StringChunked::from_iter_options(p.customer.name().clone(), names.into_iter());
         }
     }
     spellings
@@ -218,35 +232,48 @@ fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) {
     }
     let mut groups: foldhash::HashMap<String, Vec<String>> = Default::default();
     for p in parsed.iter() {
-        for i in 0..p.target.len() {
-            let (Target::Ledger(t), Some(c), Some(id)) = (p.target[i], &p.clearing[i], &p.doc_id[i]) else { continue };
-            if t.is_receivable() {
-                groups.entry(c.clone()).or_default().push(id.clone());
+        for ((t, c), id) in p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()) {
+            if let (Target::Ledger(t), Some(c), Some(id)) = (t, c, id)
+                && t.is_receivable()
+            {
+                groups.entry(c.to_string()).or_default().push(id.to_string());
             }
         }
     }
+    let separator = match spec.refs_separator.trim() {
+        "" => spec.refs_separator.clone(),
+        t => t.to_string(),
+    };
     for p in parsed.iter_mut() {
-        for i in 0..p.target.len() {
-            let Some(c) = &p.clearing[i] else { continue };
-            let Some(members) = groups.get(c) else { continue };
-            let own = p.doc_id[i].as_deref();
-            match p.target[i] {
-                Target::Payment => {
-                    let mut refs: Vec<&str> = Vec::new();
-                    if let Some(r) = &p.refs[i] {
-                        refs.extend(r.split(spec.refs_separator.trim()).map(str::trim).filter(|s| !s.is_empty()));
+        let (mut refs, mut applies): (Vec<Option<String>>, Vec<Option<String>>) = (Vec::new(), Vec::new());
+        let rows = p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()).zip(p.refs.iter().zip(p.applies_to.iter()));
+        for (((t, c), own), (r, a)) in rows {
+            let members = c.and_then(|c| groups.get(c));
+            let mut new_refs = r.map(str::to_string);
+            let mut new_applies = a.map(str::to_string);
+            if let Some(members) = members {
+                match t {
+                    Target::Payment => {
+                        let mut all: Vec<&str> = Vec::new();
+                        if let Some(r) = r {
+                            all.extend(r.split(separator.as_str()).map(str::trim).filter(|s| !s.is_empty()));
+                        }
+                        all.extend(members.iter().map(String::as_str).filter(|m| Some(*m) != own));
+                        let mut seen = foldhash::HashSet::default();
+                        all.retain(|r| seen.insert(*r));
+                        new_refs = (!all.is_empty()).then(|| all.join(separator.as_str()));
                     }
-                    refs.extend(members.iter().map(String::as_str).filter(|m| Some(*m) != own));
-                    let mut seen = foldhash::HashSet::default();
-                    refs.retain(|r| seen.insert(*r));
-                    p.refs[i] = (!refs.is_empty()).then(|| refs.join(";"));
+                    Target::Ledger(DocType::CreditMemo | DocType::WriteOff) if a.is_none() => {
+                        new_applies = members.iter().find(|m| Some(m.as_str()) != own).cloned();
+                    }
+                    _ => {}
                 }
-                Target::Ledger(DocType::CreditMemo | DocType::WriteOff) if p.applies_to[i].is_none() => {
-                    p.applies_to[i] = members.iter().find(|m| Some(m.as_str()) != own).cloned();
-                }
-                _ => {}
             }
+            refs.push(new_refs);
+            applies.push(new_applies);
         }
+        p.refs = StringChunked::from_iter_options("invoice_refs".into(), refs.into_iter());
+        p.applies_to = StringChunked::from_iter_options("applies_to".into(), applies.into_iter());
     }
 }
 
@@ -259,34 +286,37 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
         match (kind, t) {
             (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => rows.push((i, false)),
             (InputKind::Payments, Target::Payment) => rows.push((i, false)),
-            (InputKind::Payments, Target::Ledger(_)) if p.settled[i].is_some() => rows.push((i, true)),
+            (InputKind::Payments, Target::Ledger(_)) if p.settled[i] => rows.push((i, true)),
             _ => {}
         }
     }
     let idx = IdxCa::from_vec("".into(), rows.iter().map(|&(i, _)| i as IdxSize).collect());
     let err = || EngineError::polars(format!("routing the rows of source {}", spec.name));
     let mut frame = p.frame.take(&idx).map_err(err())?;
-    let text = |name: &str, f: &dyn Fn(usize, bool) -> Option<String>| -> Column {
+    let settlements = rows.iter().any(|&(_, s)| s);
+    // A derived text column: the parsed column's values at the routed rows (sharing its
+    // buffers), or, where settled invoices yield payments, built row by row.
+    let take = |name: &str, ca: &StringChunked| -> Result<Column> {
+        Ok(ca.take(&idx).map_err(err())?.with_name(format!("{DERIVED_PREFIX}{name}").into()).into_column())
+    };
+    let build = |name: &str, f: &dyn Fn(usize, bool) -> Option<String>| -> Column {
         StringChunked::from_iter_options(
             format!("{DERIVED_PREFIX}{name}").into(),
             rows.iter().map(|&(i, settled)| f(i, settled)),
         )
         .into_column()
     };
-    let amount = |i: usize, settled: bool| match settled {
-        true => p.settled[i].as_ref().and_then(|(_, a)| *a),
-        false => p.amount[i],
-    };
+    let amount = |i: usize, settled: bool| if settled { p.settle_amount[i] } else { p.amount[i] };
     let mut columns = vec![
         UInt64Chunked::from_iter_values(ROW_COLUMN.into(), rows.iter().map(|&(i, _)| i as u64 + 1)).into_column(),
-        text("customer_id", &|i, _| p.customer[i].clone()),
+        take("customer_id", &p.customer)?,
         Int128Chunked::from_iter_options(
             format!("{DERIVED_PREFIX}amount").into(),
             rows.iter().map(|&(i, settled)| amount(i, settled).map(i128::from)),
         )
         .into_decimal_unchecked(MONEY_PRECISION, MONEY_SCALE)
         .into_column(),
-        text("currency", &|i, _| p.currency[i].clone()),
+        take("currency", &p.currency)?,
     ];
     let fail = |i: usize, settled: bool| -> Option<String> {
         if settled {
@@ -300,16 +330,17 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
         };
         Some(format!("{}/{column}", rule.name()))
     };
-    columns.push(text(FAIL_COLUMN.trim_start_matches(DERIVED_PREFIX), &fail));
+    columns.push(build(FAIL_COLUMN.trim_start_matches(DERIVED_PREFIX), &fail));
+    let text = |ca: &StringChunked, i: usize| ca.get(i).map(str::to_string);
     match kind {
         InputKind::Ledger => {
-            columns.push(text("doc_id", &|i, _| p.doc_id[i].clone()));
-            columns.push(text("doc_type", &|i, _| match p.target[i] {
+            columns.push(take("doc_id", &p.doc_id)?);
+            columns.push(build("doc_type", &|i, _| match p.target[i] {
                 Target::Ledger(t) => Some(t.as_str().to_string()),
                 // Unmapped: the value as written, for the quarantine.
-                _ => p.type_value[i].clone(),
+                _ => text(&p.type_value, i),
             }));
-            columns.push(text("applies_to", &|i, _| p.applies_to[i].clone()));
+            columns.push(take("applies_to", &p.applies_to)?);
             if spec.terms.is_some() {
                 columns.push(
                     Int32Chunked::from_iter_options(
@@ -321,27 +352,24 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
                 );
             }
         }
+        _ if settlements => {
+            columns.push(build("payment_id", &|i, settled| match settled {
+                true => text(&p.doc_id, i).map(|d| format!("{d}-settlement")),
+                false => text(&p.payment_id, i),
+            }));
+            columns.push(build("payment_date", &|i, settled| match settled {
+                true => text(&p.settle_date, i),
+                false => text(&p.pay_date, i),
+            }));
+            columns.push(build("invoice_refs", &|i, settled| match settled {
+                true => text(&p.doc_id, i),
+                false => text(&p.refs, i),
+            }));
+        }
         _ => {
-            columns.push(text("payment_id", &|i, settled| match settled {
-                true => p.doc_id[i].as_ref().map(|d| format!("{d}-settlement")),
-                false => p.payment_id[i].clone(),
-            }));
-            columns.push(text("payment_date", &|i, settled| match settled {
-                true => p.settled[i].as_ref().map(|(d, _)| d.clone()),
-                false => p.pay_date[i].clone(),
-            }));
-            columns.push(text("invoice_refs", &|i, settled| match settled {
-                true => p.doc_id[i].clone(),
-                // Linked references are already `;`-separated, which splitting on the
-                // export's own separator leaves as they are.
-                false => p.refs[i].as_ref().map(|r| {
-                    let sep = match spec.refs_separator.trim() {
-                        "" => spec.refs_separator.as_str(),
-                        t => t,
-                    };
-                    r.split(sep).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(";")
-                }),
-            }));
+            columns.push(take("payment_id", &p.payment_id)?);
+            columns.push(take("payment_date", &p.pay_date)?);
+            columns.push(take("invoice_refs", &p.refs)?);
         }
     }
     for c in columns {

@@ -336,7 +336,6 @@ impl SourceSpec {
         let mut spec = self.read.clone();
         spec.kind = kind;
         spec.numbers = NumberFormat::default();
-        spec.refs_separator = ";".into();
         spec.doc_types = DocType::ALL.iter().map(|d| (d.as_str().to_string(), *d)).collect();
         // Read as the export writes them (parsed by the ledger's rules with this source's
         // date format and flags); everything else is derived.

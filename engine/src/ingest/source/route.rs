@@ -10,6 +10,7 @@ use super::super::parse::{DECIMAL18_MAX, DateParser, DecimalError, NumberFormat}
 use super::super::quarantine::Rule;
 use super::params::{MissingId, Reversal, Route, SignRule, SourceSpec};
 use super::report::{Ignored, fill_down, missing, text, total_rows};
+use polars::prelude::StringChunked;
 use crate::contracts::{DocType, MONEY_SCALE};
 use crate::error::{EngineError, Result};
 
@@ -23,30 +24,34 @@ pub enum Target {
     Unmapped,
 }
 
-/// One file of a source, parsed and routed. Columns are row-aligned with `frame`.
+/// One file of a source, parsed and routed. Columns are row-aligned with `frame`; text
+/// columns share the export's string buffers unless a value had to change (trimmed, a
+/// float-written id, a composite key, a name, a link).
 #[derive(Debug)]
 pub struct Parsed {
     pub frame: DataFrame,
     pub target: Vec<Target>,
     /// The first rule the row failed in the source, on a canonical ledger column name.
     pub fail: Vec<Option<(Rule, &'static str)>>,
-    pub doc_id: Vec<Option<String>>,
-    pub payment_id: Vec<Option<String>>,
-    pub customer: Vec<Option<String>>,
+    pub doc_id: StringChunked,
+    pub payment_id: StringChunked,
+    pub customer: StringChunked,
     /// Amount without its sign, in cents.
     pub amount: Vec<Option<i64>>,
-    pub currency: Vec<Option<String>>,
+    pub currency: StringChunked,
     /// Due date derived from terms (days since the epoch), when terms are configured.
     pub due: Vec<Option<i32>>,
     /// The date text of a payment row as the export writes it.
-    pub pay_date: Vec<Option<String>>,
-    pub applies_to: Vec<Option<String>>,
-    pub refs: Vec<Option<String>>,
-    pub clearing: Vec<Option<String>>,
-    /// Settlement date text and amount (cents) of invoice rows that were settled.
-    pub settled: Vec<Option<(String, Option<i64>)>>,
+    pub pay_date: StringChunked,
+    pub applies_to: StringChunked,
+    pub refs: StringChunked,
+    pub clearing: StringChunked,
+    /// Invoice rows that were settled: whether, the settlement date text, the amount paid.
+    pub settled: Vec<bool>,
+    pub settle_date: StringChunked,
+    pub settle_amount: Vec<Option<i64>>,
     /// The type value as written (for messages and counts).
-    pub type_value: Vec<Option<String>>,
+    pub type_value: StringChunked,
 }
 
 /// An id as a spreadsheet may have written it: `2960623488.0` is `2960623488`.
@@ -76,14 +81,33 @@ pub fn terms_days(code: &str, map: &std::collections::BTreeMap<String, u16>) -> 
         .flatten()
 }
 
-/// Text values of an export column, trimmed (`None` when empty); filled down when listed.
-fn values(spec: &SourceSpec, frame: &DataFrame, column: &str, skip: &[bool]) -> Option<Vec<Option<String>>> {
-    let ca = text(frame, column)?;
-    let mut v: Vec<Option<String>> = ca.iter().map(|s| clean(s).map(str::to_string)).collect();
-    if spec.fill_down.iter().any(|f| f == column) {
-        fill_down(&mut v, skip);
+/// `ca` with `f` applied to every value; the same buffers when `f` changes nothing.
+pub fn map_text(ca: &StringChunked, f: impl Fn(&str) -> Option<std::borrow::Cow<'_, str>>) -> StringChunked {
+    let changes = |v: Option<&str>| match v {
+        None => false,
+        Some(v) => !matches!(f(v), Some(std::borrow::Cow::Borrowed(b)) if b.len() == v.len()),
+    };
+    if !ca.iter().any(changes) {
+        return ca.clone();
     }
-    Some(v)
+    StringChunked::from_iter_options(ca.name().clone(), ca.iter().map(|v| v.and_then(|v| f(v)).map(|c| c.into_owned())))
+}
+
+/// Text values of an export column, trimmed (empty as null); filled down when listed.
+fn values(spec: &SourceSpec, frame: &DataFrame, column: &str, skip: &[bool]) -> Option<StringChunked> {
+    let ca = text(frame, column)?;
+    let trimmed = map_text(&ca, |v| clean(Some(v)).map(std::borrow::Cow::Borrowed));
+    if !spec.fill_down.iter().any(|f| f == column) {
+        return Some(trimmed);
+    }
+    let mut v: Vec<Option<String>> = trimmed.iter().map(|s| s.map(str::to_string)).collect();
+    fill_down(&mut v, skip);
+    Some(StringChunked::from_iter_options(ca.name().clone(), v.into_iter()))
+}
+
+/// Ids as written, without a spreadsheet's `.0`.
+fn ids(ca: StringChunked) -> StringChunked {
+    map_text(&ca, |v| Some(std::borrow::Cow::Borrowed(normalise_id(v))))
 }
 
 /// Amounts of an export column in cents, signed as written; a column where most values are
@@ -155,46 +179,48 @@ fn dates(frame: &DataFrame, column: &str, parser: &DateParser) -> Option<Vec<Opt
 /// Parse and route every row of one file.
 pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -> Result<Parsed> {
     let n = frame.height();
-    let need = |column: &str, field: &str| -> Result<Vec<Option<String>>> {
+    let nulls = || StringChunked::full_null("".into(), n);
+    let need = |column: &str, field: &str| -> Result<StringChunked> {
         values(spec, &frame, column, &[]).ok_or_else(|| missing(spec, path, column, &frame, field))
     };
     let total = total_rows(spec, &frame, path)?;
     let opt = |name: &str| values(spec, &frame, spec.column(name), &total);
     let type_value = match &spec.type_column {
         Some(c) => values(spec, &frame, c, &total).ok_or_else(|| missing(spec, path, c, &frame, "type_column"))?,
-        None => vec![None; n],
+        None => nulls(),
     };
     // The document id: one column, or a composite key.
-    let doc_id: Vec<Option<String>> = if spec.key.is_empty() {
-        let ids = values(spec, &frame, spec.column("doc_id"), &total)
-            .ok_or_else(|| missing(spec, path, spec.column("doc_id"), &frame, "columns.doc_id"))?;
-        ids.into_iter().map(|v| v.map(|s| normalise_id(&s).to_string())).collect()
+    let doc_id: StringChunked = if spec.key.is_empty() {
+        ids(values(spec, &frame, spec.column("doc_id"), &total)
+            .ok_or_else(|| missing(spec, path, spec.column("doc_id"), &frame, "columns.doc_id"))?)
     } else {
-        let parts: Vec<Vec<Option<String>>> =
-            spec.key.iter().map(|k| need(k, "key")).collect::<Result<_>>()?;
-        (0..n)
-            .map(|i| {
-                let p: Option<Vec<&str>> = parts.iter().map(|p| p[i].as_deref().map(normalise_id)).collect();
+        let parts: Vec<StringChunked> = spec.key.iter().map(|k| need(k, "key")).collect::<Result<_>>()?;
+        let views: Vec<Vec<Option<&str>>> = parts.iter().map(|p| p.iter().collect()).collect();
+        StringChunked::from_iter_options(
+            "doc_id".into(),
+            (0..n).map(|i| {
+                let p: Option<Vec<&str>> = views.iter().map(|v| v[i].map(normalise_id)).collect();
                 p.map(|p| p.join("-"))
-            })
-            .collect()
+            }),
+        )
     };
     let payment_id = match spec.maps("payment_id") {
-        true => need(spec.column("payment_id"), "columns.payment_id")?
-            .into_iter()
-            .map(|v| v.map(|s| normalise_id(&s).to_string()))
-            .collect(),
+        true => ids(need(spec.column("payment_id"), "columns.payment_id")?),
         false => doc_id.clone(),
     };
-    let customer: Vec<Option<String>> = values(spec, &frame, spec.column("customer_id"), &total)
-        .ok_or_else(|| missing(spec, path, spec.column("customer_id"), &frame, "columns.customer_id"))?
-        .into_iter()
-        .map(|v| v.map(|s| if spec.customer_names { s } else { normalise_id(&s).to_string() }))
-        .collect();
-    let currency: Vec<Option<String>> = match opt("currency") {
-        Some(c) => c.into_iter().map(|v| v.or_else(|| spec.currency.clone())).collect(),
+    let customer = values(spec, &frame, spec.column("customer_id"), &total)
+        .ok_or_else(|| missing(spec, path, spec.column("customer_id"), &frame, "columns.customer_id"))?;
+    let customer = if spec.customer_names { customer } else { ids(customer) };
+    let currency = match opt("currency") {
+        Some(c) => match &spec.currency {
+            Some(default) => StringChunked::from_iter_options("currency".into(), c.iter().map(|v| Some(v.unwrap_or(default)))),
+            None => c,
+        },
         None if spec.maps("currency") => return Err(missing(spec, path, spec.column("currency"), &frame, "columns.currency")),
-        None => vec![spec.currency.clone(); n],
+        None => match &spec.currency {
+            Some(c) => StringChunked::full("currency".into(), c, n),
+            None => nulls(),
+        },
     };
     // Amounts, signed as the convention says.
     let signed: Vec<Option<std::result::Result<i64, ()>>> = match spec.sign {
@@ -215,20 +241,21 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         _ => amounts(spec, &frame, spec.column("amount"), path)?
             .ok_or_else(|| missing(spec, path, spec.column("amount"), &frame, "columns.amount"))?,
     };
-    let indicator: Option<Vec<Option<String>>> = match &spec.indicator {
+    let indicator: Option<StringChunked> = match &spec.indicator {
         Some(i) if spec.sign == SignRule::Indicator => Some(need(&i.column, "indicator.column")?),
         _ => None,
     };
+    let indicator: Option<Vec<Option<&str>>> = indicator.as_ref().map(|c| c.iter().collect());
     let doc_date_text = values(spec, &frame, spec.column("doc_date"), &total);
-    let pay_date_text = match spec.maps("payment_date") {
-        true => Some(need(spec.column("payment_date"), "columns.payment_date")?),
-        false => doc_date_text.clone(),
+    let pay_date = match spec.maps("payment_date") {
+        true => need(spec.column("payment_date"), "columns.payment_date")?,
+        false => doc_date_text.clone().unwrap_or_else(nulls),
     };
-    let applies = opt("applies_to");
-    let refs_col = opt("invoice_refs");
-    let clearing: Vec<Option<String>> = match &spec.clearing_column {
-        Some(c) => need(c, "clearing_column")?.into_iter().map(|v| v.map(|s| normalise_id(&s).to_string())).collect(),
-        None => vec![None; n],
+    let applies_to = opt("applies_to").map(ids).unwrap_or_else(nulls);
+    let refs = opt("invoice_refs").unwrap_or_else(nulls);
+    let clearing = match &spec.clearing_column {
+        Some(c) => ids(need(c, "clearing_column")?),
+        None => nulls(),
     };
     // Due dates from terms where the export gives none.
     let baseline_is_doc_date =
@@ -242,12 +269,13 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
             .ok_or_else(|| missing(spec, path, baseline_column, &frame, "terms.baseline"))?;
         let code_column = terms.column.as_deref().unwrap_or(spec.column("terms"));
         let codes = values(spec, &frame, code_column, &total);
+        let codes: Option<Vec<Option<&str>>> = codes.as_ref().map(|c| c.iter().collect());
         for i in 0..n {
             match given.as_ref().and_then(|g| g[i]) {
                 Some(Ok(d)) => due[i] = Some(d),
                 Some(Err(())) => due_fail[i] = Some(Rule::InvalidDate),
                 None => {
-                    let code = codes.as_ref().and_then(|c| c[i].as_deref());
+                    let code = codes.as_ref().and_then(|c| c[i]);
                     match (baseline[i], code.map(|c| terms_days(c, &terms.days))) {
                         (Some(Ok(b)), Some(Some(days))) => due[i] = Some(b + i32::from(days)),
                         (Some(Err(())), _) => due_fail[i] = Some(Rule::InvalidDate),
@@ -259,67 +287,55 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
             }
         }
     }
-    let settlement = match &spec.settlement {
+    let (settle_date, paid) = match &spec.settlement {
         Some(s) => {
             let date = need(&s.date, "settlement.date")?;
             let paid = match &s.amount {
                 Some(a) => Some(amounts(spec, &frame, a, path)?.ok_or_else(|| missing(spec, path, a, &frame, "settlement.amount"))?),
                 None => None,
             };
-            Some((date, paid))
+            (date, paid)
         }
-        None => None,
+        None => (nulls(), None),
     };
 
-    let mut parsed = Parsed {
-        target: Vec::with_capacity(n),
-        fail: vec![None; n],
-        doc_id,
-        payment_id,
-        customer,
-        amount: vec![None; n],
-        currency,
-        due,
-        pay_date: pay_date_text.unwrap_or_else(|| vec![None; n]),
-        applies_to: applies.unwrap_or_else(|| vec![None; n]),
-        refs: refs_col.unwrap_or_else(|| vec![None; n]),
-        clearing,
-        settled: vec![None; n],
-        type_value,
-        frame,
-    };
+    let type_view: Vec<Option<&str>> = type_value.iter().collect();
+    let doc_view: Vec<Option<&str>> = doc_id.iter().collect();
+    let date_view: Option<Vec<Option<&str>>> = doc_date_text.as_ref().map(|d| d.iter().collect());
+    let settle_view: Vec<Option<&str>> = settle_date.iter().collect();
+    let mut target = Vec::with_capacity(n);
+    let mut fails = vec![None; n];
+    let mut amount = vec![None; n];
+    let mut settled = vec![false; n];
+    let mut settle_amount = vec![None; n];
+    // Rows without a number that take their row's (`missing_id = "row_number"`).
+    let mut numbered: Vec<(usize, String)> = Vec::new();
     for i in 0..n {
-        let blank = parsed.doc_id[i].is_none()
-            && signed[i].is_none()
-            && doc_date_text.as_ref().is_none_or(|d| d[i].is_none());
-        if spec.missing_id == MissingId::RowNumber && !blank && !total[i] {
-            for id in [&mut parsed.doc_id[i], &mut parsed.payment_id[i]] {
-                if id.is_none() {
-                    *id = Some(format!("row-{}", i + 1));
-                }
-            }
+        let blank = doc_view[i].is_none() && signed[i].is_none() && date_view.as_ref().is_none_or(|d| d[i].is_none());
+        if spec.missing_id == MissingId::RowNumber && !blank && !total[i] && doc_view[i].is_none() {
+            numbered.push((i, format!("row-{}", i + 1)));
         }
-        let target = if total[i] {
+        let row_target = if total[i] {
             Target::Ignored(Ignored::TotalRow)
-        } else if parsed.type_value[i].is_none() && blank {
+        } else if type_view[i].is_none() && blank {
             Target::Ignored(Ignored::BlankRow)
         } else {
             // An empty type takes the route of `""` when one is configured.
-            match spec.route_of(parsed.type_value[i].as_deref().unwrap_or_default()) {
+            match spec.route_of(type_view[i].unwrap_or_default()) {
                 None => Target::Unmapped,
                 Some(Route::Ignore) => Target::Ignored(Ignored::Type),
                 Some(Route::Payment) => Target::Payment,
                 Some(r) => Target::Ledger(r.doc_type().unwrap_or(DocType::Invoice)),
             }
         };
-        let (target, fail, amount) = sign(spec, target, signed[i], indicator.as_ref().and_then(|v| v[i].as_deref()));
-        parsed.target.push(target);
-        parsed.amount[i] = amount;
-        let mut fail = fail;
-        if target == Target::Unmapped {
+        let (row_target, mut fail, value) =
+            sign(spec, row_target, signed[i], indicator.as_ref().and_then(|v| v[i]));
+        target.push(row_target);
+        amount[i] = value;
+        if row_target == Target::Unmapped {
             fail = Some((Rule::UnmappedType, "doc_type"));
         }
-        if let (Target::Ledger(t), None, Some(rule)) = (target, fail, due_fail[i])
+        if let (Target::Ledger(t), None, Some(rule)) = (row_target, fail, due_fail[i])
             && t.is_receivable()
         {
             // A baseline that is the document date fails as the document date.
@@ -329,22 +345,50 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
             };
             fail = Some((rule, column));
         }
-        parsed.fail[i] = fail;
-        if let (Target::Ledger(DocType::Invoice), Some((date, paid))) = (target, &settlement)
-            && let Some(d) = &date[i]
-        {
-            let paid_amount = match paid {
+        fails[i] = fail;
+        if row_target == Target::Ledger(DocType::Invoice) && settle_view[i].is_some() {
+            settled[i] = true;
+            settle_amount[i] = match &paid {
                 Some(p) => match p[i] {
                     Some(Ok(x)) => Some(x.abs()),
                     Some(Err(())) => None,
-                    None => amount,
+                    None => value,
                 },
-                None => amount,
+                None => value,
             };
-            parsed.settled[i] = Some((d.clone(), paid_amount));
         }
     }
-    Ok(parsed)
+    let with_rows = |ca: StringChunked| -> StringChunked {
+        if numbered.is_empty() {
+            return ca;
+        }
+        let mut v: Vec<Option<String>> = ca.iter().map(|s| s.map(str::to_string)).collect();
+        for (i, id) in &numbered {
+            if v[*i].is_none() {
+                v[*i] = Some(id.clone());
+            }
+        }
+        StringChunked::from_iter_options(ca.name().clone(), v.into_iter())
+    };
+    Ok(Parsed {
+        target,
+        fail: fails,
+        doc_id: with_rows(doc_id),
+        payment_id: with_rows(payment_id),
+        customer,
+        amount,
+        currency,
+        due,
+        pay_date,
+        applies_to,
+        refs,
+        clearing,
+        settled,
+        settle_date,
+        settle_amount,
+        type_value,
+        frame,
+    })
 }
 
 /// Take the sign off an amount by the convention: the row's final target (a negative invoice
