@@ -354,9 +354,8 @@ pub fn resolve_with_env(
             ))
             .into());
         }
-        sources.push(
-            params.check(name, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?,
-        );
+        sources
+            .push(params.check(name, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?);
     }
     let fed = |kind: InputKind| sources.iter().any(|s| s.feeds(kind));
     let mut inputs = Vec::new();

@@ -84,7 +84,10 @@ fn run_verified(config: &Path, set: &[&str]) -> (tempfile::TempDir, PathBuf) {
 fn open_by_customer(out: &Path, as_of: &str) -> HashMap<String, String> {
     let folder = out.join("aging").join(format!("as_of={as_of}"));
     let file = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap().path();
-    records(&read_parquet(&file)).into_iter().map(|r| (get(&r, "customer_id").to_string(), get(&r, "total_open").to_string())).collect()
+    records(&read_parquet(&file))
+        .into_iter()
+        .map(|r| (get(&r, "customer_id").to_string(), get(&r, "total_open").to_string()))
+        .collect()
 }
 
 #[test]
@@ -200,7 +203,11 @@ fn odoo_journal_items_debit_credit_and_matching_numbers() {
     assert_eq!((get(reversal, "doc_type"), get(reversal, "amount")), ("credit_memo", "200.00"));
     assert_eq!(get(reversal, "applies_to"), "INV/2025/00002", "matched A3 with the invoice it reverses");
     let payments = records(&ingested.tables.payments);
-    assert_eq!(get(find(&payments, &[("payment_id", "PBNK1/2025/00002")]), "invoice_refs"), "INV/2025/00003", "partial match P2");
+    assert_eq!(
+        get(find(&payments, &[("payment_id", "PBNK1/2025/00002")]), "invoice_refs"),
+        "INV/2025/00003",
+        "partial match P2"
+    );
     let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
     let open = open_by_customer(&out, "2025-03-31");
     assert_eq!(open["Deco Addict"], "600.00");
@@ -227,7 +234,10 @@ fn dynamics_bc_workbook_with_applies_to_links() {
     let ingested = ingest_with(&config, &[]);
     let ledger = records(&ingested.tables.ledger);
     let inv = find(&ledger, &[("doc_id", "103019")]);
-    assert_eq!((get(inv, "doc_date"), get(inv, "due_date"), get(inv, "amount")), ("2025-01-14", "2025-02-13", "1320.75"));
+    assert_eq!(
+        (get(inv, "doc_date"), get(inv, "due_date"), get(inv, "amount")),
+        ("2025-01-14", "2025-02-13", "1320.75")
+    );
     assert_eq!(get(inv, "currency"), "USD", "an empty Currency Code is LCY");
     assert_eq!(get(find(&ledger, &[("doc_id", "104004")]), "applies_to"), "103018");
     assert_eq!(get(find(&ledger, &[("doc_id", "FIN0001")]), "doc_type"), "debit_memo");
@@ -275,9 +285,15 @@ fn a_wrong_delimiter_is_named_as_such() {
     assert!(!o.stderr.contains(".format`"), "the format is not blamed: {}", o.stderr);
     // A plain input too.
     let dir = tempfile::tempdir().unwrap();
-    common::write(&dir.path().join("ledger.csv"), "doc_id;customer_id;doc_type;doc_date;due_date;amount;currency\nD1;C1;invoice;2025-01-01;2025-01-31;1,00;EUR\n");
+    common::write(
+        &dir.path().join("ledger.csv"),
+        "doc_id;customer_id;doc_type;doc_date;due_date;amount;currency\nD1;C1;invoice;2025-01-01;2025-01-31;1,00;EUR\n",
+    );
     common::write(&dir.path().join("payments.csv"), "payment_id,customer_id,payment_date,amount,currency\n");
-    common::write(&dir.path().join("pipeline.toml"), "[inputs.ledger]\npath = \"ledger.csv\"\n[inputs.payments]\npath = \"payments.csv\"\n");
+    common::write(
+        &dir.path().join("pipeline.toml"),
+        "[inputs.ledger]\npath = \"ledger.csv\"\n[inputs.payments]\npath = \"payments.csv\"\n",
+    );
     let o = validate(&dir.path().join("pipeline.toml"), &[]);
     assert_eq!(o.code, 4, "{}", o.stderr);
     assert!(o.stderr.contains("`inputs.ledger.delimiter = \";\"`"), "{}", o.stderr);
@@ -375,7 +391,11 @@ fn broken_rows_are_quarantined_with_their_file_row_and_reason_and_counts_add_up(
     assert_eq!((ledger.rows_read, ledger.rows_accepted), (7, 1));
     // The clearing payment (row 7) references the one accepted invoice.
     let payments = records(&ingested.tables.payments);
-    assert_eq!(get(find(&payments, &[("payment_id", "14001")]), "invoice_refs"), "null", "90001 is not cleared by 14001");
+    assert_eq!(
+        get(find(&payments, &[("payment_id", "14001")]), "invoice_refs"),
+        "null",
+        "90001 is not cleared by 14001"
+    );
 }
 
 /// An id or name as the canonical export writes it: the SAP shapes key documents by
@@ -426,7 +446,12 @@ fn assert_same(a: &DataFrame, b: &DataFrame, what: &str) {
         for (x, y) in a.columns().iter().zip(b.columns()) {
             if !x.as_materialized_series().equals_missing(y.as_materialized_series()) {
                 let row = (0..a.height()).find(|&i| x.get(i).ok() != y.get(i).ok()).unwrap_or_default();
-                panic!("{what} differs in `{}` at row {row}:\n{}\n{}", x.name(), a.slice(row as i64, 3), b.slice(row as i64, 3));
+                panic!(
+                    "{what} differs in `{}` at row {row}:\n{}\n{}",
+                    x.name(),
+                    a.slice(row as i64, 3),
+                    b.slice(row as i64, 3)
+                );
             }
         }
     }
@@ -529,7 +554,8 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
                     types.iter().map(|t| t.map(|t| if t == "debit_memo" { "invoice" } else { t })).collect();
                 ledger.with_column(types.with_name("doc_type".into()).into_column()).unwrap();
             }
-            let doc = ["doc_id", "customer_id", "doc_type", "doc_date", "due_date", "amount", "currency", "amount_reporting"];
+            let doc =
+                ["doc_id", "customer_id", "doc_type", "doc_date", "due_date", "amount", "currency", "amount_reporting"];
             // Layouts write a due date on credit memos (their posting date); ardent ages
             // invoices and debit memos only, so only theirs are compared.
             let receivable_due = |df: &DataFrame| -> DataFrame {
@@ -546,14 +572,24 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
             };
             assert_same(&receivable_due(&ledger), &receivable_due(&read.tables.ledger), &format!("{what}: ledger"));
             let pay = ["payment_id", "customer_id", "payment_date", "amount", "currency", "amount_reporting"];
-            assert_same(&select(&base.tables.payments, &pay), &select(&read.tables.payments, &pay), &format!("{what}: payments"));
+            assert_same(
+                &select(&base.tables.payments, &pay),
+                &select(&read.tables.payments, &pay),
+                &format!("{what}: payments"),
+            );
 
             // The links: never one the canonical export does not have.
             let refs = |df: &DataFrame| -> HashMap<String, Vec<String>> {
                 records(&canonical_frame(&select(df, &["payment_id", "invoice_refs"])))
                     .into_iter()
                     .map(|r| {
-                        let mut v: Vec<String> = r["invoice_refs"].as_deref().unwrap_or("").split(';').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                        let mut v: Vec<String> = r["invoice_refs"]
+                            .as_deref()
+                            .unwrap_or("")
+                            .split(';')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect();
                         v.sort();
                         (get(&r, "payment_id").to_string(), v)
                     })
@@ -562,7 +598,11 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
             let (want, got) = (refs(&base.tables.payments), refs(&read.tables.payments));
             let mut carried = 0;
             for (p, got_refs) in &got {
-                assert!(got_refs.iter().all(|r| want[p].contains(r)), "{what}: {p} references {got_refs:?}, the export {:?}", want[p]);
+                assert!(
+                    got_refs.iter().all(|r| want[p].contains(r)),
+                    "{what}: {p} references {got_refs:?}, the export {:?}",
+                    want[p]
+                );
                 carried += got_refs.len();
             }
             if shape != Shape::NetsuiteAr {
@@ -575,17 +615,24 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
                 std::fs::copy(canonical.path().join(f), same.path().join(f)).unwrap();
             }
             let mut l = read_text_csv(&canonical.path().join("ledger.csv"));
-            let shaped_applies: HashMap<String, Option<String>> = records(&canonical_frame(&select(&read.tables.ledger, &["doc_id", "applies_to"])))
-                .into_iter()
-                .map(|r| (get(&r, "doc_id").to_string(), r["applies_to"].clone()))
-                .collect();
+            let shaped_applies: HashMap<String, Option<String>> =
+                records(&canonical_frame(&select(&read.tables.ledger, &["doc_id", "applies_to"])))
+                    .into_iter()
+                    .map(|r| (get(&r, "doc_id").to_string(), r["applies_to"].clone()))
+                    .collect();
             let ids: Vec<String> = texts(&l, "doc_id");
             let types: Vec<String> = texts(&l, "doc_type");
             let keep: BooleanChunked = types.iter().map(|t| shape.carries_write_offs() || t != "write_off").collect();
             let applies: StringChunked = ids.iter().map(|id| shaped_applies.get(id).cloned().flatten()).collect();
             let types: StringChunked = types
                 .iter()
-                .map(|t| Some(if !shape.carries_debit_memos() && t == "debit_memo" { "invoice".to_string() } else { t.clone() }))
+                .map(|t| {
+                    Some(if !shape.carries_debit_memos() && t == "debit_memo" {
+                        "invoice".to_string()
+                    } else {
+                        t.clone()
+                    })
+                })
                 .collect();
             l.with_column(applies.with_name("applies_to".into()).into_column()).unwrap();
             // No layout here carries disputes (SAP keeps them in dispute management, not in line items).
@@ -595,7 +642,8 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
             write_csv(&mut l, &same.path().join("ledger.csv"));
             let mut p = read_text_csv(&canonical.path().join("payments.csv"));
             let pids = texts(&p, "payment_id");
-            let new_refs: StringChunked = pids.iter().map(|id| Some(got[id].join(";")).filter(|s| !s.is_empty())).collect();
+            let new_refs: StringChunked =
+                pids.iter().map(|id| Some(got[id].join(";")).filter(|s| !s.is_empty())).collect();
             p.with_column(new_refs.with_name("invoice_refs".into()).into_column()).unwrap();
             write_csv(&mut p, &same.path().join("payments.csv"));
             let (out_shaped, out_same) = (shaped.path().join("out"), same.path().join("out"));
@@ -647,7 +695,9 @@ fn inspect_proposes_a_config_that_validates_for_every_fixture_and_generated_shap
         assert!(proposal.contains(&format!("matches the ready profile {profile} ")), "{file}: {proposal}");
     }
     let report = common::ardent(&["inspect", fixtures.join("sap_fbl5n.csv").to_str().unwrap()]).stdout;
-    for found in ["delimiter ';'", "header on line 4", "decimal ','", "RV 7, DZ 3", "signed amounts -> amount", "-> clearing"] {
+    for found in
+        ["delimiter ';'", "header on line 4", "decimal ','", "RV 7, DZ 3", "signed amounts -> amount", "-> clearing"]
+    {
         assert!(report.contains(found), "{found}: {report}");
     }
     let params = ardent_sample::GenParams { customers: Some(40), months: Some(12), seed: 11, ..Default::default() };
@@ -658,6 +708,10 @@ fn inspect_proposes_a_config_that_validates_for_every_fixture_and_generated_shap
         ardent_sample::shapes::write_shape(shape, dir.path()).unwrap();
         let fx = format!("inputs.fx_rates.path={}", dir.path().join("fx_rates.csv").display());
         let proposal = inspect_validates(&dir.path().join(shape.file()), &[&fx, "run.reporting_currency=USD"]);
-        assert!(proposal.contains(&format!("matches the ready profile {} ", shape.name())), "{}: {proposal}", shape.name());
+        assert!(
+            proposal.contains(&format!("matches the ready profile {} ", shape.name())),
+            "{}: {proposal}",
+            shape.name()
+        );
     }
 }

@@ -291,12 +291,16 @@ pub fn write_shape(shape: Shape, out: &Path) -> Result<u64, GenError> {
         // The master keyed by name, as the ERP's customer list is.
         let path = out.join("customers.csv");
         let mut master = read_csv(&path)?;
-        let named: Vec<Option<String>> = texts(&master, "customer_id").iter().map(|c| c.as_deref().map(customer_name)).collect();
+        let named: Vec<Option<String>> =
+            texts(&master, "customer_id").iter().map(|c| c.as_deref().map(customer_name)).collect();
         master
             .with_column(StringChunked::from_iter_options("customer_id".into(), named.into_iter()).into_column())
             .map_err(|e| GenError::Write { path: path.clone(), reason: e.to_string() })?;
-        let mut file = std::fs::File::create(&path).map_err(|e| GenError::Write { path: path.clone(), reason: e.to_string() })?;
-        CsvWriter::new(&mut file).finish(&mut master).map_err(|e| GenError::Write { path: path.clone(), reason: e.to_string() })?;
+        let mut file =
+            std::fs::File::create(&path).map_err(|e| GenError::Write { path: path.clone(), reason: e.to_string() })?;
+        CsvWriter::new(&mut file)
+            .finish(&mut master)
+            .map_err(|e| GenError::Write { path: path.clone(), reason: e.to_string() })?;
     }
     write("pipeline.toml", &pipeline(shape)?)?;
     Ok((docs.len() + pays.len()) as u64)
@@ -485,7 +489,8 @@ fn dynamics_bc(docs: &[Doc], pays: &[Pay]) -> String {
             };
             let amount = money(signed(d), '.', None);
             let amount = if signed(d) < 0 { format!("-{amount}") } else { amount };
-            let applies = if d.kind == "credit_memo" { d.applies_to.clone().unwrap_or_default() } else { String::new() };
+            let applies =
+                if d.kind == "credit_memo" { d.applies_to.clone().unwrap_or_default() } else { String::new() };
             let _ = writeln!(
                 s,
                 "{},{kind},{},{customer},{name},,{},{amount},{amount},0,{},{applies},No,{entry}",
@@ -550,7 +555,8 @@ fn netsuite(docs: &[Doc], pays: &[Pay]) -> String {
 }
 
 fn odoo(docs: &[Doc], pays: &[Pay], links: &Links) -> String {
-    let mut s = String::from("Date,Journal Entry,Journal,Account,Partner,Label,Debit,Credit,Matching,Due Date,Currency\n");
+    let mut s =
+        String::from("Date,Journal Entry,Journal,Account,Partner,Label,Debit,Credit,Matching,Due Date,Currency\n");
     // Matching numbers A1, A2, … in the order the reconciliations are first met.
     let mut numbers: HashMap<String, usize> = HashMap::new();
     let mut matching = |clearing: Option<&str>| -> String {

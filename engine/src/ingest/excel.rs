@@ -15,7 +15,11 @@ use crate::error::{EngineError, Result};
 
 /// The cells of one sheet: the named one, or the first. Rows are as the sheet stores them
 /// (from its first used row), each as long as the widest.
-pub fn read_grid(path: &Path, sheet: Option<&str>, decimal: u8) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
+pub fn read_grid(
+    path: &Path,
+    sheet: Option<&str>,
+    decimal: u8,
+) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
     let mut workbook = open_workbook_auto(path).map_err(|e| e.to_string())?;
     let names = workbook.sheet_names();
     let name = match sheet {
@@ -61,7 +65,10 @@ pub fn grid_frame(grid: &[Vec<Option<String>>], header: usize, path: &Path) -> R
     let mut names: Vec<String> = Vec::with_capacity(width);
     for k in 0..width {
         let cell = grid.get(header).and_then(|r| r.get(k)).cloned().flatten();
-        let base = cell.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).unwrap_or_else(|| super::source::report::unnamed(k));
+        let base = cell
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| super::source::report::unnamed(k));
         let mut name = base.clone();
         let mut n = 1;
         while names.contains(&name) {

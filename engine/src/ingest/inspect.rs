@@ -66,14 +66,82 @@ pub struct Inspection {
 
 /// Names each role goes by in the field (compared ignoring case, spaces and punctuation).
 const ROLE_NAMES: &[(&str, &[&str])] = &[
-    ("type", &["documenttype", "type", "transactiontype", "accountingdocumenttype", "belegart", "doctype", "vouchertype", "journal", "blart"]),
-    ("doc_id", &["documentnumber", "documentno", "num", "invoicenumber", "accountingdocument", "belegnummer", "docid", "journalentry", "voucherno", "number", "invoiceno", "belnr"]),
-    ("customer_id", &["account", "customer", "customerno", "customerid", "kunde", "konto", "customerid", "partner", "name", "contact", "party", "kunnr", "customername"]),
-    ("doc_date", &["documentdate", "date", "invoicedate", "postingdate", "belegdatum", "docdate", "transactiondate", "bldat"]),
+    (
+        "type",
+        &[
+            "documenttype",
+            "type",
+            "transactiontype",
+            "accountingdocumenttype",
+            "belegart",
+            "doctype",
+            "vouchertype",
+            "journal",
+            "blart",
+        ],
+    ),
+    (
+        "doc_id",
+        &[
+            "documentnumber",
+            "documentno",
+            "num",
+            "invoicenumber",
+            "accountingdocument",
+            "belegnummer",
+            "docid",
+            "journalentry",
+            "voucherno",
+            "number",
+            "invoiceno",
+            "belnr",
+        ],
+    ),
+    (
+        "customer_id",
+        &[
+            "account",
+            "customer",
+            "customerno",
+            "customerid",
+            "kunde",
+            "konto",
+            "customerid",
+            "partner",
+            "name",
+            "contact",
+            "party",
+            "kunnr",
+            "customername",
+        ],
+    ),
+    (
+        "doc_date",
+        &["documentdate", "date", "invoicedate", "postingdate", "belegdatum", "docdate", "transactiondate", "bldat"],
+    ),
     ("due_date", &["netduedate", "duedate", "nettofalligkeit", "nettofälligkeit", "duedatereceiveby", "faedt"]),
-    ("amount", &["amountindoccurr", "amount", "invoiceamount", "amountintransactioncurrency", "betrag", "betraginhauswahrung", "total", "wrbtr", "wrshb"]),
-    ("currency", &["documentcurrency", "currency", "currencycode", "transactioncurrency", "wahrung", "währung", "waers"]),
-    ("clearing", &["clearingdocument", "matching", "clearingaccountingdocument", "ausgleichsbeleg", "matchingnumber", "augbl"]),
+    (
+        "amount",
+        &[
+            "amountindoccurr",
+            "amount",
+            "invoiceamount",
+            "amountintransactioncurrency",
+            "betrag",
+            "betraginhauswahrung",
+            "total",
+            "wrbtr",
+            "wrshb",
+        ],
+    ),
+    (
+        "currency",
+        &["documentcurrency", "currency", "currencycode", "transactioncurrency", "wahrung", "währung", "waers"],
+    ),
+    (
+        "clearing",
+        &["clearingdocument", "matching", "clearingaccountingdocument", "ausgleichsbeleg", "matchingnumber", "augbl"],
+    ),
     ("applies_to", &["appliestodocno", "appliedto", "appliedtotransaction", "againstvoucher", "invoicereference"]),
     ("settlement", &["settleddate", "paiddate", "datepaid", "settlementdate", "cleareddate"]),
     ("debit", &["debit", "amountdebit", "soll", "debitamount"]),
@@ -122,7 +190,13 @@ fn squash(s: &str) -> String {
 /// Read a sample of `path` and decide what it can.
 pub fn inspect(path: &Path) -> Result<Inspection> {
     let format = Format::from_path(path).unwrap_or(Format::Csv);
-    let mut out = Inspection { path: path.display().to_string(), format: format.name(), utf8: true, decimal: '.', ..Default::default() };
+    let mut out = Inspection {
+        path: path.display().to_string(),
+        format: format.name(),
+        utf8: true,
+        decimal: '.',
+        ..Default::default()
+    };
     let (header, rows): (Vec<String>, Vec<Vec<Option<String>>>) = match format {
         Format::Csv => {
             let mut bytes = Vec::new();
@@ -144,8 +218,13 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             let at = find_header(&split);
             out.skip_rows = at;
             let header: Vec<String> = split.get(at).cloned().unwrap_or_default();
-            let header = header.into_iter().enumerate().map(|(k, h)| if h.is_empty() { unnamed(k) } else { h }).collect();
-            let rows = split.into_iter().skip(at + 1).map(|r| r.into_iter().map(|v| Some(v).filter(|v| !v.is_empty())).collect()).collect();
+            let header =
+                header.into_iter().enumerate().map(|(k, h)| if h.is_empty() { unnamed(k) } else { h }).collect();
+            let rows = split
+                .into_iter()
+                .skip(at + 1)
+                .map(|r| r.into_iter().map(|v| Some(v).filter(|v| !v.is_empty())).collect())
+                .collect();
             (header, rows)
         }
         Format::Xlsx => {
@@ -155,11 +234,16 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 format: "xlsx".into(),
                 reason,
             })?;
-            let split: Vec<Vec<String>> = grid.iter().map(|r| r.iter().map(|c| c.clone().unwrap_or_default()).collect()).collect();
+            let split: Vec<Vec<String>> =
+                grid.iter().map(|r| r.iter().map(|c| c.clone().unwrap_or_default()).collect()).collect();
             let at = find_header(&split);
             out.skip_rows = at;
             let header = split.get(at).cloned().unwrap_or_default();
-            let header = header.into_iter().enumerate().map(|(k, h)| if h.trim().is_empty() { unnamed(k) } else { h.trim().to_string() }).collect();
+            let header = header
+                .into_iter()
+                .enumerate()
+                .map(|(k, h)| if h.trim().is_empty() { unnamed(k) } else { h.trim().to_string() })
+                .collect();
             (header, grid.into_iter().skip(at + 1).collect())
         }
         Format::Ndjson | Format::Parquet => {
@@ -185,7 +269,12 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
 
 fn read_frame(path: &Path, format: Format) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
-    let unreadable = |e: String| EngineError::Unreadable { input: "inspect".into(), path: path.to_path_buf(), format: format.name().into(), reason: e };
+    let unreadable = |e: String| EngineError::Unreadable {
+        input: "inspect".into(),
+        path: path.to_path_buf(),
+        format: format.name().into(),
+        reason: e,
+    };
     if format == Format::Parquet {
         let file = std::fs::File::open(path).map_err(EngineError::io("opening", path))?;
         return ParquetReader::new(file).with_slice(Some((0, 100_000))).finish().map_err(|e| unreadable(e.to_string()));
@@ -194,14 +283,18 @@ fn read_frame(path: &Path, format: Format) -> Result<polars::prelude::DataFrame>
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(_) => {
             // A JSON document: read as a source reads it.
-            let params: super::source::SourceParams =
-                serde_json::from_value(serde_json::json!({ "path": path.display().to_string(), "route": { "*": "invoice" } }))
-                    .map_err(|e| unreadable(e.to_string()))?;
+            let params: super::source::SourceParams = serde_json::from_value(
+                serde_json::json!({ "path": path.display().to_string(), "route": { "*": "invoice" } }),
+            )
+            .map_err(|e| unreadable(e.to_string()))?;
             let spec = params.check("inspect", Path::new("."))?;
             let file = super::read::SourceFile { path: path.to_path_buf(), format };
             super::source::report::read_source_file(&spec, &file)
         }
-        Err(_) => JsonReader::new(std::io::Cursor::new(bytes)).with_json_format(JsonFormat::JsonLines).finish().map_err(|e| unreadable(e.to_string())),
+        Err(_) => JsonReader::new(std::io::Cursor::new(bytes))
+            .with_json_format(JsonFormat::JsonLines)
+            .finish()
+            .map_err(|e| unreadable(e.to_string())),
     }
 }
 
@@ -245,7 +338,12 @@ fn find_header(lines: &[Vec<String>]) -> usize {
 }
 
 fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]) {
-    let values = |k: usize| rows.iter().filter_map(move |r| r.get(k).cloned().flatten()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let values = |k: usize| {
+        rows.iter()
+            .filter_map(move |r| r.get(k).cloned().flatten())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     // Number notation: a decimal comma when amounts end in ",dd".
     let all: Vec<String> = (0..header.len()).flat_map(values).take(200_000).collect();
     let comma = all.iter().filter(|v| ends_in_two(v, ',')).count();
@@ -275,7 +373,8 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
                 list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 c.values = Some(list);
             }
-            c.names = vs.iter().filter(|v| v.contains(' ') && v.chars().any(char::is_alphabetic)).count() * 2 > vs.len();
+            c.names =
+                vs.iter().filter(|v| v.contains(' ') && v.chars().any(char::is_alphabetic)).count() * 2 > vs.len();
         }
         out.columns.push(c);
     }
@@ -291,7 +390,10 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
         };
         let taken: Vec<String> = out.roles.values().cloned().collect();
         let found = names.iter().find_map(|n| {
-            out.columns.iter().find(|c| squash(&c.name) == *n && fits(c) && !taken.contains(&c.name)).map(|c| c.name.clone())
+            out.columns
+                .iter()
+                .find(|c| squash(&c.name) == *n && fits(c) && !taken.contains(&c.name))
+                .map(|c| c.name.clone())
         });
         if let Some(f) = found {
             out.roles.insert(role, f);
@@ -318,7 +420,8 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
             .collect();
     }
     // Total lines in the first column or the customer column.
-    let candidates: Vec<usize> = [0].into_iter().chain(out.roles.get("customer_id").and_then(|c| header.iter().position(|h| h == c))).collect();
+    let candidates: Vec<usize> =
+        [0].into_iter().chain(out.roles.get("customer_id").and_then(|c| header.iter().position(|h| h == c))).collect();
     for k in candidates {
         let vs: Vec<String> = values(k).collect();
         if vs.iter().any(|v| v.starts_with('*')) {
@@ -333,7 +436,10 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
 }
 
 fn ends_in_two(v: &str, sep: char) -> bool {
-    let t = v.trim().trim_end_matches(['-', ')', ' ']).trim_end_matches(|c: char| c.is_alphabetic() || c == '€' || c == '$');
+    let t = v
+        .trim()
+        .trim_end_matches(['-', ')', ' '])
+        .trim_end_matches(|c: char| c.is_alphabetic() || c == '€' || c == '$');
     let b = t.trim_end().as_bytes();
     b.len() >= 4 && b[b.len() - 3] == sep as u8 && b[b.len() - 2].is_ascii_digit() && b[b.len() - 1].is_ascii_digit()
 }
@@ -346,7 +452,8 @@ fn date_format(values: &[String]) -> Option<String> {
         .iter()
         .find(|f| {
             // Within 1900..2100, so that numbers (90000101) are not taken for dates.
-            DateParser::new(f).is_ok_and(|p| sample.iter().all(|v| p.parse(v).is_some_and(|d| (-25_567..47_482).contains(&d))))
+            DateParser::new(f)
+                .is_ok_and(|p| sample.iter().all(|v| p.parse(v).is_some_and(|d| (-25_567..47_482).contains(&d))))
         })
         .map(|f| f.to_string())
 }
@@ -360,8 +467,11 @@ impl Inspection {
         let currency_values = role("currency")
             .and_then(|c| self.columns.iter().find(|x| x.name == c).and_then(|x| x.values.clone()))
             .and_then(|v| v.first().map(|(c, _)| c.clone()));
-        let reporting = currency_values.clone().filter(|c| crate::contracts::is_currency(c)).unwrap_or_else(|| "USD".into());
-        s.push_str(&format!("\n[run]\nreporting_currency = \"{reporting}\"   # check: the currency the numbers are reported in\n"));
+        let reporting =
+            currency_values.clone().filter(|c| crate::contracts::is_currency(c)).unwrap_or_else(|| "USD".into());
+        s.push_str(&format!(
+            "\n[run]\nreporting_currency = \"{reporting}\"   # check: the currency the numbers are reported in\n"
+        ));
         s.push_str("\n[sources.export]\n");
         s.push_str(&format!("path = {}\n", toml_str(path)));
         if let Some(d) = self.delimiter.filter(|d| *d != ',') {
@@ -370,7 +480,9 @@ impl Inspection {
         if self.skip_rows > 0 {
             s.push_str(&format!("skip_rows = {}   # title lines above the header\n", self.skip_rows));
         }
-        let date = role("doc_date").and_then(|c| self.columns.iter().find(|x| x.name == c)).and_then(|c| c.date_format.clone());
+        let date = role("doc_date")
+            .and_then(|c| self.columns.iter().find(|x| x.name == c))
+            .and_then(|c| c.date_format.clone());
         match &date {
             Some(f) if f != "%Y-%m-%d" => s.push_str(&format!("date_format = {}\n", toml_str(f))),
             Some(_) => {}
@@ -406,19 +518,32 @@ impl Inspection {
         }
         s.push_str(&format!("columns = {{ {} }}\n", columns.join(", ")));
         // SAP numbers documents per company code and fiscal year.
-        let named = |names: &[&str]| self.columns.iter().find(|c| names.contains(&squash(&c.name).as_str())).map(|c| c.name.clone());
-        if let (Some(cc), Some(fy), Some(doc)) = (named(&["companycode", "bukrs"]), named(&["fiscalyear", "gjahr"]), role("doc_id")) {
-            s.push_str(&format!("key = [{}, {}, {}]   # document numbers repeat across company codes and fiscal years\n", toml_str(&cc), toml_str(&doc), toml_str(&fy)));
+        let named = |names: &[&str]| {
+            self.columns.iter().find(|c| names.contains(&squash(&c.name).as_str())).map(|c| c.name.clone())
+        };
+        if let (Some(cc), Some(fy), Some(doc)) =
+            (named(&["companycode", "bukrs"]), named(&["fiscalyear", "gjahr"]), role("doc_id"))
+        {
+            s.push_str(&format!(
+                "key = [{}, {}, {}]   # document numbers repeat across company codes and fiscal years\n",
+                toml_str(&cc),
+                toml_str(&doc),
+                toml_str(&fy)
+            ));
         }
-        let partly = |r: &str| role(r).and_then(|c| self.columns.iter().find(|x| x.name == c)).is_some_and(|c| c.filled < self.rows);
+        let partly = |r: &str| {
+            role(r).and_then(|c| self.columns.iter().find(|x| x.name == c)).is_some_and(|c| c.filled < self.rows)
+        };
         match role("currency") {
             None => s.push_str(&format!("currency = \"{reporting}\"   # check: the export has no currency column\n")),
-            Some(_) if partly("currency") => {
-                s.push_str(&format!("currency = \"{reporting}\"   # check: the currency of rows that leave it empty (local currency)\n"))
-            }
+            Some(_) if partly("currency") => s.push_str(&format!(
+                "currency = \"{reporting}\"   # check: the currency of rows that leave it empty (local currency)\n"
+            )),
             Some(_) => {}
         }
-        if partly("due_date") && let Some(t) = role("terms") {
+        if partly("due_date")
+            && let Some(t) = role("terms")
+        {
             let codes: Vec<String> = self
                 .columns
                 .iter()
@@ -441,7 +566,9 @@ impl Inspection {
         {
             s.push_str("customer_names = true   # customers are known by name\n");
         }
-        if self.fill_down && let Some(c) = role("customer_id") {
+        if self.fill_down
+            && let Some(c) = role("customer_id")
+        {
             s.push_str(&format!("fill_down = [{}]   # the customer is written on group header lines\n", toml_str(&c)));
         }
         if let Some(p) = &self.total_pattern {
@@ -467,7 +594,10 @@ impl Inspection {
                 }
                 for (v, n, r) in &self.type_routes {
                     if r.is_none() {
-                        s.push_str(&format!("# check: {n} rows of type {} are not recognised and ignored; route them\n", toml_str(v)));
+                        s.push_str(&format!(
+                            "# check: {n} rows of type {} are not recognised and ignored; route them\n",
+                            toml_str(v)
+                        ));
                     }
                 }
             }
@@ -476,16 +606,34 @@ impl Inspection {
             }
         }
         if let Some(d) = role("settlement").filter(|_| !has_payments) {
-            s.push_str(&format!("settlement = {{ date = {} }}   # a settled invoice yields its payment\n", toml_str(&d)));
+            s.push_str(&format!(
+                "settlement = {{ date = {} }}   # a settled invoice yields its payment\n",
+                toml_str(&d)
+            ));
         }
-        let amount_negative = role("amount").and_then(|c| self.columns.iter().find(|x| x.name == c)).is_some_and(|c| c.negative);
+        let amount_negative =
+            role("amount").and_then(|c| self.columns.iter().find(|x| x.name == c)).is_some_and(|c| c.negative);
         if let (Some(d), Some(c)) = (role("debit"), role("credit"))
             && role("amount").is_none()
         {
-            s.push_str(&format!("sign = \"columns\"\ndebit_column = {}\ncredit_column = {}\nnegative_invoices = \"credit_memo\"\n", toml_str(&d), toml_str(&c)));
+            s.push_str(&format!(
+                "sign = \"columns\"\ndebit_column = {}\ncredit_column = {}\nnegative_invoices = \"credit_memo\"\n",
+                toml_str(&d),
+                toml_str(&c)
+            ));
         } else if let Some(i) = role("indicator") {
-            let values: Vec<String> = self.columns.iter().find(|x| x.name == i).and_then(|x| x.values.clone()).unwrap_or_default().into_iter().map(|(v, _)| v).collect();
-            let is = |list: &[&str]| values.iter().filter(|v| list.contains(&v.as_str())).map(|v| toml_str(v)).collect::<Vec<_>>().join(", ");
+            let values: Vec<String> = self
+                .columns
+                .iter()
+                .find(|x| x.name == i)
+                .and_then(|x| x.values.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect();
+            let is = |list: &[&str]| {
+                values.iter().filter(|v| list.contains(&v.as_str())).map(|v| toml_str(v)).collect::<Vec<_>>().join(", ")
+            };
             s.push_str(&format!(
                 "sign = \"indicator\"\nindicator = {{ column = {}, debit = [{}], credit = [{}] }}   # check\nnegative_invoices = \"credit_memo\"\n",
                 toml_str(&i),
@@ -538,7 +686,14 @@ mod tests {
 
     #[test]
     fn delimiters_and_headers_are_found_under_title_lines() {
-        let lines = ["Report title", "Company", "", "Type;Date;Num;Amount", "Invoice;01.02.2025;1;1.234,56", "Payment;02.02.2025;2;100,00"];
+        let lines = [
+            "Report title",
+            "Company",
+            "",
+            "Type;Date;Num;Amount",
+            "Invoice;01.02.2025;1;1.234,56",
+            "Payment;02.02.2025;2;100,00",
+        ];
         let d = sniff_delimiter(&lines);
         assert_eq!(d, ';');
         let split: Vec<Vec<String>> = lines.iter().map(|l| split_fields(l, d)).collect();

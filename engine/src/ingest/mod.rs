@@ -142,7 +142,12 @@ pub fn resolve_all(spec: &IngestSpec) -> Result<Vec<(InputSpec, Vec<SourceFile>)
                 "{} is fed by more than one of `[inputs.{}]` and sources ({}); an input comes from one place",
                 kind.name(),
                 kind.name(),
-                spec.sources.iter().filter(|s| s.feeds(kind)).map(|s| format!("sources.{}", s.name)).collect::<Vec<_>>().join(", ")
+                spec.sources
+                    .iter()
+                    .filter(|s| s.feeds(kind))
+                    .map(|s| format!("sources.{}", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         match spec.inputs.iter().find(|i| i.kind == kind) {
@@ -438,7 +443,8 @@ fn validate_input<U: Unique>(
                     let mut start = 0;
                     loop {
                         let chunk = frame.slice(start as i64, rows);
-                        let next = Chunk { file, frame: chunk, first_row: start, file_rows: frame.height(), read_ms: 0 };
+                        let next =
+                            Chunk { file, frame: chunk, first_row: start, file_rows: frame.height(), read_ms: 0 };
                         if tx.send(Ok(next)).is_err() {
                             return;
                         }
@@ -867,7 +873,9 @@ fn derive_customers(spec: &IngestSpec, feeds: &[(&InputSpec, Feed<'_>)], ids: &m
         let column = match name {
             "customer_id" => StringChunked::from_iter_values(name.into(), all.iter().copied()).into_column(),
             "segment" => StringChunked::full(name.into(), "UNKNOWN", n).into_column(),
-            "source_file" => StringChunked::from_iter_values(name.into(), file.iter().map(String::as_str)).into_column(),
+            "source_file" => {
+                StringChunked::from_iter_values(name.into(), file.iter().map(String::as_str)).into_column()
+            }
             "source_row" => UInt64Chunked::from_vec(name.into(), row.clone()).into_column(),
             _ => Column::full_null(name.into(), n, &c.ty.dtype()),
         };
@@ -996,8 +1004,12 @@ fn mapping_advice(rule: Rule) -> Option<&'static str> {
         Rule::InvalidSign => "rows have a debit/credit indicator the source does not list: check `indicator`",
         Rule::UnknownTerms => "rows have payment terms `terms.days` does not list: add each code",
         Rule::InvalidDate => "rows have dates the configured `date_format` does not read: check it",
-        Rule::InvalidAmount => "rows have amounts that do not read with the configured separators: check `decimal_separator` and `thousands_separator`",
-        Rule::UnknownCustomer => "rows name customers the customers export does not have: check that both exports use the same customer ids",
+        Rule::InvalidAmount => {
+            "rows have amounts that do not read with the configured separators: check `decimal_separator` and `thousands_separator`"
+        }
+        Rule::UnknownCustomer => {
+            "rows name customers the customers export does not have: check that both exports use the same customer ids"
+        }
         _ => return None,
     })
 }

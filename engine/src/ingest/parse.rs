@@ -56,8 +56,7 @@ const EXCEL_EPOCH_OFFSET: i64 = 25_569;
 /// `45292.5`, whose date is the whole part) as days since 1970-01-01.
 fn parse_excel_serial(s: &str) -> Option<i32> {
     let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let serial: i64 = whole.parse().ok()?;
@@ -85,7 +84,8 @@ fn parse_odata_date(s: &str) -> Option<i32> {
 fn date_part_of_timestamp(s: &str) -> Option<&str> {
     let cut = s.find(['T', ' '])?;
     let time = s.as_bytes().get(cut + 1..cut + 6)?;
-    let looks_like_time = time[..2].iter().all(u8::is_ascii_digit) && time[2] == b':' && time[3..].iter().all(u8::is_ascii_digit);
+    let looks_like_time =
+        time[..2].iter().all(u8::is_ascii_digit) && time[2] == b':' && time[3..].iter().all(u8::is_ascii_digit);
     (cut > 0 && looks_like_time).then(|| &s[..cut])
 }
 

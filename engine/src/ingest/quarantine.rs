@@ -154,11 +154,15 @@ impl Rule {
             Rule::UnmappedType => {
                 "sources: the type column holds a value that the source's `route` does not map (to a document type, payment or ignore)"
             }
-            Rule::InvalidSign => "sources: a debit/credit indicator is none of the configured debit or credit spellings",
+            Rule::InvalidSign => {
+                "sources: a debit/credit indicator is none of the configured debit or credit spellings"
+            }
             Rule::OppositeSign => {
                 "sources: an amount's sign is the opposite of its type's (a payment with a debit amount, an invoice with a credit amount) and no reversal rule covers it"
             }
-            Rule::UnknownTerms => "sources: a due date is derived from payment terms, and the terms code is not in `terms.days`",
+            Rule::UnknownTerms => {
+                "sources: a due date is derived from payment terms, and the terms code is not in `terms.days`"
+            }
             Rule::MissingDueDate => "an invoice or debit memo has no due date",
             Rule::DueBeforeDocDate => "the due date is before the document date",
             Rule::UnknownCurrency => "the currency is not an ISO 4217 code",

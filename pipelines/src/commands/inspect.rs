@@ -93,7 +93,8 @@ pub fn inspect(args: InspectArgs, printer: &Printer) -> anyhow::Result<()> {
             let list: Vec<String> = v.iter().take(8).map(|(v, n)| format!("{v} {n}")).collect();
             what.push(format!("{} values: {}{}", v.len(), list.join(", "), if v.len() > 8 { ", ..." } else { "" }));
         }
-        let role = found.roles.iter().find(|(_, col)| **col == c.name).map(|(r, _)| format!(" -> {r}")).unwrap_or_default();
+        let role =
+            found.roles.iter().find(|(_, col)| **col == c.name).map(|(r, _)| format!(" -> {r}")).unwrap_or_default();
         head.push(format!("#   {:<28} {:>8}  {}{role}", c.name, c.filled, what.join("; ")));
     }
     for n in &found.notes {
@@ -111,7 +112,10 @@ pub fn inspect(args: InspectArgs, printer: &Printer) -> anyhow::Result<()> {
         }
         None => head.push("# no ready profile matches; the proposal below is made from the file alone".into()),
     }
-    head.push("# Save this output as a config (relative paths start at its folder) and run `ardent validate --config` on it.".into());
+    head.push(
+        "# Save this output as a config (relative paths start at its folder) and run `ardent validate --config` on it."
+            .into(),
+    );
     for line in head {
         printer.line(line);
     }

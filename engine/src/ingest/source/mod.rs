@@ -145,7 +145,10 @@ fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base
         .map(|(v, (n, r))| {
             let name = if v.is_empty() { "(empty)" } else { v.as_str() };
             match r {
-                Some(r) => format!("{name} {n} (-> {})", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+                Some(r) => format!(
+                    "{name} {n} (-> {})",
+                    serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+                ),
                 None => format!("{name} {n}"),
             }
         })
@@ -174,7 +177,9 @@ fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base
 /// as one (`"ACME, Inc."`, `"Acme Inc"` and `" acme  inc "` are all `"acme inc"`).
 pub fn name_key(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
-    for word in name.split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '&')).filter(|w| !w.is_empty()) {
+    for word in
+        name.split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '&')).filter(|w| !w.is_empty())
+    {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -246,7 +251,8 @@ fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) {
     };
     for p in parsed.iter_mut() {
         let (mut refs, mut applies): (Vec<Option<String>>, Vec<Option<String>>) = (Vec::new(), Vec::new());
-        let rows = p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()).zip(p.refs.iter().zip(p.applies_to.iter()));
+        let rows =
+            p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()).zip(p.refs.iter().zip(p.applies_to.iter()));
         for (((t, c), own), (r, a)) in rows {
             let members = c.and_then(|c| groups.get(c));
             let mut new_refs = r.map(str::to_string);

@@ -435,11 +435,15 @@ impl SourceParams {
             SignRule::Indicator if self.indicator.is_none() => {
                 return Err(bad(
                     "sign",
-                    "is \"indicator\" but no `indicator = { column = ..., debit = [...], credit = [...] }` is set".into(),
+                    "is \"indicator\" but no `indicator = { column = ..., debit = [...], credit = [...] }` is set"
+                        .into(),
                 ));
             }
             SignRule::Columns if self.debit_column.is_none() || self.credit_column.is_none() => {
-                return Err(bad("sign", "is \"columns\" but `debit_column` and `credit_column` are not both set".into()));
+                return Err(bad(
+                    "sign",
+                    "is \"columns\" but `debit_column` and `credit_column` are not both set".into(),
+                ));
             }
             _ => {}
         }
@@ -455,8 +459,9 @@ impl SourceParams {
         }
         let mut drop_rows = Vec::new();
         for (column, pattern) in &self.drop_rows {
-            let re = Regex::new(pattern)
-                .map_err(|e| bad("drop_rows", format!("`{column}` = \"{pattern}\" is not a regular expression: {e}")))?;
+            let re = Regex::new(pattern).map_err(|e| {
+                bad("drop_rows", format!("`{column}` = \"{pattern}\" is not a regular expression: {e}"))
+            })?;
             drop_rows.push((column.clone(), re));
         }
         if self.settlement.is_some() && !self.feeds_invoices() {

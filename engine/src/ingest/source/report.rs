@@ -42,7 +42,9 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
                     .take(HEADER_SEARCH_LINES)
                     .position(|row| {
                         !wanted.is_empty()
-                            && wanted.iter().all(|w| row.iter().any(|c| c.as_deref().map(str::trim) == Some(w.as_str())))
+                            && wanted
+                                .iter()
+                                .all(|w| row.iter().any(|c| c.as_deref().map(str::trim) == Some(w.as_str())))
                     })
                     .unwrap_or(0)
             });
@@ -135,7 +137,11 @@ fn json_records(spec: &SourceSpec, file: &SourceFile, doc: serde_json::Value) ->
                     let arrays: Vec<Value> = o.into_iter().filter_map(|(_, v)| v.is_array().then_some(v)).collect();
                     match <[Value; 1]>::try_from(arrays) {
                         Ok([Value::Array(a)]) => a,
-                        _ => return Err(unreadable("a JSON object without one array of records (expected [..], {\"value\": [..]} or {\"d\": {\"results\": [..]}})")),
+                        _ => {
+                            return Err(unreadable(
+                                "a JSON object without one array of records (expected [..], {\"value\": [..]} or {\"d\": {\"results\": [..]}})",
+                            ));
+                        }
                     }
                 }
             }

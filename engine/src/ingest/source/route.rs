@@ -10,9 +10,9 @@ use super::super::parse::{DECIMAL18_MAX, DateParser, DecimalError, NumberFormat}
 use super::super::quarantine::Rule;
 use super::params::{MissingId, Reversal, Route, SignRule, SourceSpec};
 use super::report::{Ignored, fill_down, missing, text, total_rows};
-use polars::prelude::StringChunked;
 use crate::contracts::{DocType, MONEY_SCALE};
 use crate::error::{EngineError, Result};
+use polars::prelude::StringChunked;
 
 /// Where a row of a source ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,10 +213,14 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     let customer = if spec.customer_names { customer } else { ids(customer) };
     let currency = match opt("currency") {
         Some(c) => match &spec.currency {
-            Some(default) => StringChunked::from_iter_options("currency".into(), c.iter().map(|v| Some(v.unwrap_or(default)))),
+            Some(default) => {
+                StringChunked::from_iter_options("currency".into(), c.iter().map(|v| Some(v.unwrap_or(default))))
+            }
             None => c,
         },
-        None if spec.maps("currency") => return Err(missing(spec, path, spec.column("currency"), &frame, "columns.currency")),
+        None if spec.maps("currency") => {
+            return Err(missing(spec, path, spec.column("currency"), &frame, "columns.currency"));
+        }
         None => match &spec.currency {
             Some(c) => StringChunked::full("currency".into(), c, n),
             None => nulls(),
@@ -225,9 +229,12 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     // Amounts, signed as the convention says.
     let signed: Vec<Option<std::result::Result<i64, ()>>> = match spec.sign {
         SignRule::Columns => {
-            let (d, c) = (spec.debit_column.as_deref().unwrap_or_default(), spec.credit_column.as_deref().unwrap_or_default());
-            let debit = amounts(spec, &frame, d, path)?.ok_or_else(|| missing(spec, path, d, &frame, "debit_column"))?;
-            let credit = amounts(spec, &frame, c, path)?.ok_or_else(|| missing(spec, path, c, &frame, "credit_column"))?;
+            let (d, c) =
+                (spec.debit_column.as_deref().unwrap_or_default(), spec.credit_column.as_deref().unwrap_or_default());
+            let debit =
+                amounts(spec, &frame, d, path)?.ok_or_else(|| missing(spec, path, d, &frame, "debit_column"))?;
+            let credit =
+                amounts(spec, &frame, c, path)?.ok_or_else(|| missing(spec, path, c, &frame, "credit_column"))?;
             debit
                 .into_iter()
                 .zip(credit)
@@ -291,7 +298,10 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         Some(s) => {
             let date = need(&s.date, "settlement.date")?;
             let paid = match &s.amount {
-                Some(a) => Some(amounts(spec, &frame, a, path)?.ok_or_else(|| missing(spec, path, a, &frame, "settlement.amount"))?),
+                Some(a) => Some(
+                    amounts(spec, &frame, a, path)?
+                        .ok_or_else(|| missing(spec, path, a, &frame, "settlement.amount"))?,
+                ),
                 None => None,
             };
             (date, paid)
@@ -328,8 +338,7 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
                 Some(r) => Target::Ledger(r.doc_type().unwrap_or(DocType::Invoice)),
             }
         };
-        let (row_target, mut fail, value) =
-            sign(spec, row_target, signed[i], indicator.as_ref().and_then(|v| v[i]));
+        let (row_target, mut fail, value) = sign(spec, row_target, signed[i], indicator.as_ref().and_then(|v| v[i]));
         target.push(row_target);
         amount[i] = value;
         if row_target == Target::Unmapped {
