@@ -715,3 +715,38 @@ fn inspect_proposes_a_config_that_validates_for_every_fixture_and_generated_shap
         );
     }
 }
+
+#[test]
+fn columns_with_their_own_date_format_and_names_that_collapse() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(
+        &dir.path().join("items.csv"),
+        "Type,No,Customer,Date,Due,Paid on,Amount\n\
+         Invoice,1,\"ACME, Inc.\",31.01.2025,20250302,,100.00\n\
+         Invoice,2,Acme Inc,01.02.2025,20250303,,50.00\n\
+         Payment,3,acme  inc,10.02.2025,,20250210,100.00\n\
+         Invoice,4,Other Co,05.02.2025,2025030x,,10.00\n",
+    );
+    common::write(
+        &dir.path().join("pipeline.toml"),
+        "[run]\nreporting_currency = \"USD\"\nmax_rejected_share = 1.0\n[sources.x]\npath = \"items.csv\"\ndate_format = \"%d.%m.%Y\"\n\
+         date_formats = { Due = \"%Y%m%d\", \"Paid on\" = \"%Y%m%d\" }\n\
+         columns = { doc_id = \"No\", customer_id = \"Customer\", doc_date = \"Date\", due_date = \"Due\", payment_date = \"Paid on\", amount = \"Amount\" }\n\
+         currency = \"USD\"\ncustomer_names = true\ntype_column = \"Type\"\nroute = { Invoice = \"invoice\", Payment = \"payment\" }\n",
+    );
+    let ingested = ingest_with(&dir.path().join("pipeline.toml"), &[]);
+    let ledger = records(&ingested.tables.ledger);
+    let one = find(&ledger, &[("doc_id", "1")]);
+    assert_eq!((get(one, "doc_date"), get(one, "due_date")), ("2025-01-31", "2025-03-02"));
+    assert_eq!(get(find(&ledger, &[("doc_id", "2")]), "customer_id"), "ACME, Inc.", "the first spelling met");
+    let pay = find(&records(&ingested.tables.payments), &[("payment_id", "3")]).clone();
+    assert_eq!((get(&pay, "payment_date"), get(&pay, "customer_id")), ("2025-02-10", "ACME, Inc."));
+    let q = find(&records(&ingested.quarantine), &[("source_row", "4")]).clone();
+    assert_eq!((get(&q, "rule"), get(&q, "column"), get(&q, "value")), ("invalid_date", "due_date", "2025030x"));
+    assert!(
+        ingested.notes.iter().any(|n| n.contains("\"Acme Inc\", \"acme  inc\" are one customer, \"ACME, Inc.\"")),
+        "{:?}",
+        ingested.notes
+    );
+    assert_eq!(quality(&ingested, "customers")["rows_derived"], 2);
+}

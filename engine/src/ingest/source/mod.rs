@@ -347,6 +347,12 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
                 _ => text(&p.type_value, i),
             }));
             columns.push(take("applies_to", &p.applies_to)?);
+            if let Some(d) = &p.doc_date {
+                columns.push(take("doc_date", d)?);
+            }
+            if let (Some(d), None) = (&p.due_date, &spec.terms) {
+                columns.push(take("due_date", d)?);
+            }
             if spec.terms.is_some() {
                 columns.push(
                     Int32Chunked::from_iter_options(

@@ -133,6 +133,10 @@ pub struct SourceParams {
     /// Timestamps whose date part has this format are read as that date. Default: `%Y-%m-%d`.
     #[serde(default = "default_date_format")]
     pub date_format: String,
+    /// Export column → its own date format, where it differs from `date_format`
+    /// (`{ "Net Due Date" = "%Y%m%d" }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub date_formats: BTreeMap<String, String>,
     /// Default: `.`.
     #[serde(default = "default_decimal")]
     pub decimal_separator: char,
@@ -296,6 +300,8 @@ pub struct SourceSpec {
     pub refs_separator: String,
     pub missing_id: MissingId,
     pub date: DateParser,
+    /// Export columns with their own date format.
+    pub date_formats: Vec<(String, DateParser)>,
     pub numbers: NumberFormat,
 }
 
@@ -303,6 +309,16 @@ impl SourceSpec {
     /// The export column mapped to canonical `name` (the canonical name itself by default).
     pub fn column<'a>(&'a self, name: &'a str) -> &'a str {
         self.columns.get(name).map(String::as_str).unwrap_or(name)
+    }
+
+    /// The date parser of an export column: its own format, else `date_format`.
+    pub fn date_of(&self, column: &str) -> &DateParser {
+        self.date_formats.iter().find(|(c, _)| c == column).map(|(_, p)| p).unwrap_or(&self.date)
+    }
+
+    /// Whether an export column has a date format of its own.
+    pub fn own_date_format(&self, column: &str) -> bool {
+        self.date_formats.iter().any(|(c, _)| c == column)
     }
 
     /// Whether the config maps `name` explicitly.
@@ -339,8 +355,11 @@ impl SourceSpec {
         spec.doc_types = DocType::ALL.iter().map(|d| (d.as_str().to_string(), *d)).collect();
         // Read as the export writes them (parsed by the ledger's rules with this source's
         // date format and flags); everything else is derived.
-        let mut passthrough = vec!["disputed", "terms", "method", "doc_date"];
-        if self.terms.is_none() {
+        let mut passthrough = vec!["disputed", "terms", "method"];
+        if !self.own_date_format(self.column("doc_date")) {
+            passthrough.push("doc_date");
+        }
+        if self.terms.is_none() && !self.own_date_format(self.column("due_date")) {
             passthrough.push("due_date");
         }
         spec.columns = kind
@@ -467,6 +486,11 @@ impl SourceParams {
         if self.settlement.is_some() && !self.feeds_invoices() {
             return Err(bad("settlement", "is set but no route sends rows to invoices".into()));
         }
+        let mut date_formats = Vec::new();
+        for (column, format) in &self.date_formats {
+            let parser = DateParser::new(format).map_err(|m| bad("date_formats", format!("`{column}`: {m}")))?;
+            date_formats.push((column.clone(), parser));
+        }
         let mut columns = self.columns.clone();
         for (canonical, export) in &mut columns {
             if export.trim().is_empty() {
@@ -499,6 +523,7 @@ impl SourceParams {
             fill_down: self.fill_down.clone(),
             refs_separator: self.refs_separator.clone(),
             missing_id: self.missing_id,
+            date_formats,
         })
     }
 

@@ -52,6 +52,21 @@ pub struct Parsed {
     pub settle_amount: Vec<Option<i64>>,
     /// The type value as written (for messages and counts).
     pub type_value: StringChunked,
+    /// Document and due dates of columns with their own format, as ISO dates (values that
+    /// are not dates in it as written, for the rules to reject).
+    pub doc_date: Option<StringChunked>,
+    pub due_date: Option<StringChunked>,
+}
+
+/// Dates of a column with its own format rewritten as ISO dates, which every date format
+/// reads; a value that is not a date stays as written.
+fn iso_dates(ca: &StringChunked, parser: &DateParser) -> StringChunked {
+    map_text(ca, |v| {
+        Some(match parser.parse(v) {
+            Some(d) => std::borrow::Cow::Owned(super::super::parse::from_epoch_days(d).to_string()),
+            None => std::borrow::Cow::Borrowed(v),
+        })
+    })
 }
 
 /// An id as a spreadsheet may have written it: `2960623488.0` is `2960623488`.
@@ -254,10 +269,21 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     };
     let indicator: Option<Vec<Option<&str>>> = indicator.as_ref().map(|c| c.iter().collect());
     let doc_date_text = values(spec, &frame, spec.column("doc_date"), &total);
+    let pay_column = if spec.maps("payment_date") { spec.column("payment_date") } else { spec.column("doc_date") };
     let pay_date = match spec.maps("payment_date") {
         true => need(spec.column("payment_date"), "columns.payment_date")?,
         false => doc_date_text.clone().unwrap_or_else(nulls),
     };
+    let pay_date =
+        if spec.own_date_format(pay_column) { iso_dates(&pay_date, spec.date_of(pay_column)) } else { pay_date };
+    let own = |canonical: &str| -> Option<StringChunked> {
+        let column = spec.column(canonical);
+        if !spec.own_date_format(column) {
+            return None;
+        }
+        values(spec, &frame, column, &total).map(|ca| iso_dates(&ca, spec.date_of(column)))
+    };
+    let (doc_date_iso, due_date_iso) = (own("doc_date"), own("due_date"));
     let applies_to = opt("applies_to").map(ids).unwrap_or_else(nulls);
     let refs = opt("invoice_refs").unwrap_or_else(nulls);
     let clearing = match &spec.clearing_column {
@@ -270,9 +296,9 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     let mut due: Vec<Option<i32>> = vec![None; n];
     let mut due_fail: Vec<Option<Rule>> = vec![None; n];
     if let Some(terms) = &spec.terms {
-        let given = dates(&frame, spec.column("due_date"), &spec.date);
+        let given = dates(&frame, spec.column("due_date"), spec.date_of(spec.column("due_date")));
         let baseline_column = terms.baseline.as_deref().unwrap_or(spec.column("doc_date"));
-        let baseline = dates(&frame, baseline_column, &spec.date)
+        let baseline = dates(&frame, baseline_column, spec.date_of(baseline_column))
             .ok_or_else(|| missing(spec, path, baseline_column, &frame, "terms.baseline"))?;
         let code_column = terms.column.as_deref().unwrap_or(spec.column("terms"));
         let codes = values(spec, &frame, code_column, &total);
@@ -297,6 +323,7 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     let (settle_date, paid) = match &spec.settlement {
         Some(s) => {
             let date = need(&s.date, "settlement.date")?;
+            let date = if spec.own_date_format(&s.date) { iso_dates(&date, spec.date_of(&s.date)) } else { date };
             let paid = match &s.amount {
                 Some(a) => Some(
                     amounts(spec, &frame, a, path)?
@@ -396,6 +423,8 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         settle_date,
         settle_amount,
         type_value,
+        doc_date: doc_date_iso,
+        due_date: due_date_iso,
         frame,
     })
 }
