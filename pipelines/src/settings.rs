@@ -406,6 +406,8 @@ pub fn resolve_with_env(
             }
             Some(p) => inputs
                 .push(p.check(kind, &base_dir).map_err(|e| ConfigError(format!("{}: {e}", config_path.display())))?),
+            // A source's ledger may come without payments (a snapshot of open items).
+            None if kind == InputKind::Payments && fed(InputKind::Ledger) => {}
             None if kind.required() && kind != InputKind::Customers && !fed(kind) => {
                 return Err(ConfigError(format!(
                     "{}: no `[inputs.{}]` section and no source routes rows to it; the ledger and payments are required, from their own exports or from a `[sources.<name>]` combined export (see `ardent schema` and README \"Combined exports\")",

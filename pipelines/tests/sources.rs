@@ -690,6 +690,9 @@ fn inspect_proposes_a_config_that_validates_for_every_fixture_and_generated_shap
         ("netsuite_ar_register.csv", "netsuite_ar_register"),
         ("dynamics_bc_customer_ledger_entries.xlsx", "dynamics_bc_ledger_entries"),
         ("sap_s4_journal_entry_items.json", "sap_s4_journal_entry_items"),
+        ("erpnext_general_ledger.csv", "erpnext_general_ledger"),
+        ("xero_aged_receivables_detail.csv", "xero_aged_receivables_detail"),
+        ("quickbooks_ar_aging_detail.csv", "quickbooks_ar_aging_detail"),
     ] {
         let proposal = inspect_validates(&fixtures.join(file), &[&fx]);
         assert!(proposal.contains(&format!("matches the ready profile {profile} ")), "{file}: {proposal}");
@@ -749,4 +752,61 @@ fn columns_with_their_own_date_format_and_names_that_collapse() {
         ingested.notes
     );
     assert_eq!(quality(&ingested, "customers")["rows_derived"], 2);
+}
+
+#[test]
+fn xero_and_quickbooks_aging_reports_are_snapshots_of_open_items() {
+    let xero = profile("xero_aged_receivables_detail");
+    let ingested = ingest_with(&xero, &[]);
+    let q = quality(&ingested, "source.xero");
+    assert_eq!((q["rows_read"], q["rows_to_ledger"], q["ignored_blank_row"], q["ignored_total_row"]), (9, 4, 2, 3));
+    let ledger = records(&ingested.tables.ledger);
+    let cn = find(&ledger, &[("doc_id", "CN-0004")]);
+    assert_eq!(
+        (get(cn, "doc_type"), get(cn, "amount"), get(cn, "customer_id")),
+        ("credit_memo", "100.00", "Ridgeway University")
+    );
+    assert_eq!(get(find(&ledger, &[("doc_id", "INV-0012")]), "doc_date"), "2025-01-15", "12 Mar 2025 style dates");
+    assert_eq!(ingested.tables.payments.height(), 0);
+    assert!(ingested.notes.iter().any(|n| n.contains("snapshot of open items")), "{:?}", ingested.notes);
+    let (_dir, out) = run_verified(&xero, &["analytics.to=2025-03-31"]);
+    let open = open_by_customer(&out, "2025-03-31");
+    assert_eq!(
+        (open["City Limousines"].as_str(), open["Ridgeway University"].as_str()),
+        ("800.00", "1150.00"),
+        "the report's totals"
+    );
+
+    let qb = profile("quickbooks_ar_aging_detail");
+    let ingested = ingest_with(&qb, &[]);
+    let ledger = records(&ingested.tables.ledger);
+    assert_eq!(
+        get(find(&ledger, &[("doc_id", "1002")]), "amount"),
+        "320.50",
+        "the open balance, not the original amount"
+    );
+    let payments = records(&ingested.tables.payments);
+    assert_eq!(get(find(&payments, &[("customer_id", "Freeman Sporting Goods")]), "amount"), "75.00");
+    let (_dir, out) = run_verified(&qb, &["analytics.to=2025-03-31"]);
+    let open = open_by_customer(&out, "2025-03-31");
+    assert_eq!((open["Bill's Windsurf Shop"].as_str(), open["Amy's Bird Sanctuary"].as_str()), ("2400.00", "320.50"));
+}
+
+#[test]
+fn erpnext_general_ledger_against_voucher_links_and_standard_terms() {
+    let config = profile("erpnext_general_ledger");
+    let ingested = ingest_with(&config, &[]);
+    let ledger = records(&ingested.tables.ledger);
+    let inv = find(&ledger, &[("doc_id", "ACC-SINV-2025-00001")]);
+    assert_eq!(get(inv, "due_date"), "2025-02-06", "posting date + the standard 30 days");
+    let ret = find(&ledger, &[("doc_id", "ACC-SINV-2025-00003")]);
+    assert_eq!((get(ret, "doc_type"), get(ret, "applies_to")), ("credit_memo", "ACC-SINV-2025-00002"));
+    let wo = find(&ledger, &[("doc_id", "ACC-JV-2025-00001")]);
+    assert_eq!(
+        (get(wo, "doc_type"), get(wo, "amount"), get(wo, "applies_to")),
+        ("write_off", "20.00", "ACC-SINV-2025-00004")
+    );
+    let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
+    let open = open_by_customer(&out, "2025-03-31");
+    assert_eq!((open["Grant Plastics Ltd."].as_str(), open["West View Software Ltd."].as_str()), ("400.00", "460.00"));
 }

@@ -61,6 +61,8 @@ pub struct Inspection {
     pub total_pattern: Option<String>,
     /// Whether the customer column is filled on group header lines only.
     pub fill_down: bool,
+    /// The column that holds group header lines (a customer, or an aging bucket), if any.
+    pub group_column: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -322,11 +324,16 @@ fn find_header(lines: &[Vec<String>]) -> usize {
     let sample = &lines[..lines.len().min(HEADER_LINES)];
     let width = |l: &Vec<String>| l.iter().filter(|f| !f.trim().is_empty()).count();
     let widest = sample.iter().map(width).max().unwrap_or(0);
+    // A header's fields are names: at most a quarter of them read as numbers or dates.
+    let parsers: Vec<DateParser> = COMMON_DATE_FORMATS.iter().filter_map(|f| DateParser::new(f).ok()).collect();
+    let us = NumberFormat { decimal: b'.', thousands: Some(b',') };
+    let eu = NumberFormat { decimal: b',', thousands: Some(b'.') };
+    let data_like = |f: &str| {
+        us.parse_scaled(f, 2).is_ok() || eu.parse_scaled(f, 2).is_ok() || parsers.iter().any(|p| p.parse(f).is_some())
+    };
     let labels = |l: &Vec<String>| {
-        l.iter().filter(|f| !f.trim().is_empty()).all(|f| {
-            let t = f.trim();
-            !t.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '$')
-        })
+        let filled: Vec<&str> = l.iter().map(|f| f.trim()).filter(|f| !f.is_empty()).collect();
+        filled.iter().filter(|f| data_like(f)).count() * 4 <= filled.len()
     };
     sample
         .iter()
@@ -338,12 +345,43 @@ fn find_header(lines: &[Vec<String>]) -> usize {
 }
 
 fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]) {
+    // Report lines: a line with one value (a group header: `Acme Inc`, `Current`) or a total
+    // line (`Total ...`, `*`) says nothing about the columns' formats.
+    let filled = |r: &Vec<Option<String>>| -> Vec<usize> {
+        r.iter()
+            .enumerate()
+            .filter(|(_, v)| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
+            .map(|(k, _)| k)
+            .collect()
+    };
+    let totalish = |v: &str| v.starts_with("Total") || v.starts_with("TOTAL") || v.starts_with('*');
+    let report_line: Vec<bool> = rows
+        .iter()
+        .map(|r| {
+            let f = filled(r);
+            f.len() == 1 || f.iter().any(|&k| r[k].as_deref().is_some_and(|v| totalish(v.trim())))
+        })
+        .collect();
     let values = |k: usize| {
         rows.iter()
-            .filter_map(move |r| r.get(k).cloned().flatten())
+            .zip(&report_line)
+            .filter(|(_, skip)| !**skip)
+            .filter_map(move |(r, _)| r.get(k).cloned().flatten())
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
+    // Group headers: lines whose one value sits in the same column.
+    let mut singles: BTreeMap<usize, usize> = BTreeMap::new();
+    for r in rows {
+        let f = filled(r);
+        if let [k] = f.as_slice()
+            && !r[*k].as_deref().is_some_and(|v| totalish(v.trim()))
+        {
+            *singles.entry(*k).or_default() += 1;
+        }
+    }
+    out.group_column =
+        singles.iter().max_by_key(|(_, n)| **n).filter(|(_, n)| **n >= 2).map(|(k, _)| header[*k].clone());
     // Number notation: a decimal comma when amounts end in ",dd".
     let all: Vec<String> = (0..header.len()).flat_map(values).take(200_000).collect();
     let comma = all.iter().filter(|v| ends_in_two(v, ',')).count();
@@ -389,15 +427,41 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
             _ => true,
         };
         let taken: Vec<String> = out.roles.values().cloned().collect();
-        let found = names.iter().find_map(|n| {
+        let exact = names.iter().find_map(|n| {
             out.columns
                 .iter()
                 .find(|c| squash(&c.name) == *n && fits(c) && !taken.contains(&c.name))
                 .map(|c| c.name.clone())
         });
-        if let Some(f) = found {
+        // Debit and credit columns often carry their currency: `Debit (USD)`.
+        let prefixed = || {
+            if !matches!(*role, "debit" | "credit") {
+                return None;
+            }
+            out.columns
+                .iter()
+                .find(|c| squash(&c.name).starts_with(role) && fits(c) && !taken.contains(&c.name))
+                .map(|c| c.name.clone())
+        };
+        if let Some(f) = exact.or_else(prefixed) {
             out.roles.insert(role, f);
         }
+    }
+    // An applies-to column names documents of the file.
+    if let (Some(a), Some(d)) = (out.roles.get("applies_to").cloned(), out.roles.get("doc_id").cloned()) {
+        let ids: std::collections::HashSet<String> =
+            header.iter().position(|h| *h == d).map(|k| values(k).collect()).unwrap_or_default();
+        let refs: Vec<String> = header.iter().position(|h| *h == a).map(|k| values(k).collect()).unwrap_or_default();
+        if refs.iter().filter(|r| ids.contains(*r)).count() * 2 < refs.len() {
+            out.roles.remove("applies_to");
+        }
+    }
+    // No customer column, but group headers: the customer heads its lines.
+    if !out.roles.contains_key("customer_id")
+        && let Some(g) = out.group_column.clone()
+        && !g.starts_with("column_")
+    {
+        out.roles.insert("group_header", g);
     }
     // A report's unnamed first column holding the customer on group header lines.
     if let Some(first) = out.columns.first()
@@ -423,7 +487,7 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
     let candidates: Vec<usize> =
         [0].into_iter().chain(out.roles.get("customer_id").and_then(|c| header.iter().position(|h| h == c))).collect();
     for k in candidates {
-        let vs: Vec<String> = values(k).collect();
+        let vs: Vec<&str> = rows.iter().filter_map(|r| r.get(k).and_then(|v| v.as_deref())).map(str::trim).collect();
         if vs.iter().any(|v| v.starts_with('*')) {
             out.total_pattern = Some(format!("{}\u{1f}^\\*", header[k]));
         } else if vs.iter().any(|v| v.starts_with("Total")) {
@@ -506,6 +570,7 @@ impl Inspection {
         ] {
             match role(r) {
                 Some(c) => columns.push(format!("{canonical} = {}", toml_str(&c))),
+                None if canonical == "customer_id" && role("group_header").is_some() => {}
                 None if ["doc_id", "customer_id", "doc_date"].contains(&canonical) => {
                     undecided.push(format!("which column is `{canonical}`"))
                 }
@@ -541,6 +606,11 @@ impl Inspection {
             )),
             Some(_) => {}
         }
+        if role("due_date").is_none() {
+            s.push_str(
+                "terms = { default_days = 30 }   # check: the export has no due dates; your standard payment terms\n",
+            );
+        }
         if partly("due_date")
             && let Some(t) = role("terms")
         {
@@ -565,6 +635,12 @@ impl Inspection {
             && self.columns.iter().find(|x| x.name == c).is_some_and(|x| x.names)
         {
             s.push_str("customer_names = true   # customers are known by name\n");
+        }
+        if let Some(g) = role("group_header") {
+            s.push_str(&format!(
+                "group_header = {}   # the customer's name heads its lines\ncustomer_names = true\n",
+                toml_str(&g)
+            ));
         }
         if self.fill_down
             && let Some(c) = role("customer_id")

@@ -153,6 +153,8 @@ pub fn resolve_all(spec: &IngestSpec) -> Result<Vec<(InputSpec, Vec<SourceFile>)
         match spec.inputs.iter().find(|i| i.kind == kind) {
             Some(input) => out.push((input.clone(), read::resolve_files(input)?)),
             None if fed > 0 || kind == InputKind::Customers => {}
+            // A source's ledger may come without payments (a snapshot of open items).
+            None if kind == InputKind::Payments && spec.sources.iter().any(|s| s.feeds(InputKind::Ledger)) => {}
             None if kind.required() => {
                 return Err(EngineError::config(format!(
                     "no `[inputs.{}]` is configured; it is required (see `ardent schema` for its columns)",
@@ -675,7 +677,12 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     let fx_table = concat(fx_parts, &contracts::FX_RATES_TABLE)?;
     let mut customer_ids = IdSet::new();
     let (ledger_input, ledger_sources) = required(InputKind::Ledger)?;
-    let (payments_input, payments_sources) = required(InputKind::Payments)?;
+    // A source that routes no payments (a snapshot of open items) needs none.
+    let payments_feed = match required(InputKind::Payments) {
+        Ok(feed) => Some(feed),
+        Err(_) if find(InputKind::Ledger).is_none() => None,
+        Err(e) => return Err(e),
+    };
     let (customers, mut customers_table, derived_customers) = match find(InputKind::Customers) {
         Some((input, sources)) => {
             let mut customer_parts = Vec::new();
@@ -698,7 +705,8 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
             (Some(customers), table, None)
         }
         None => {
-            let feeds = [(ledger_input, ledger_sources), (payments_input, payments_sources)];
+            let feeds: Vec<(&InputSpec, Feed<'_>)> =
+                std::iter::once((ledger_input, ledger_sources)).chain(payments_feed).collect();
             let table = derive_customers(spec, &feeds, &mut customer_ids)?;
             let n = table.height() as u64;
             (None, table, Some(n))
@@ -743,29 +751,36 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
 
     let mut payment_ids = IdSet::new();
     let mut unknown_refs = Vec::new();
-    let mut unique = unique_ids(payments_input, "payment_id", &mut payment_ids);
-    let mut payments = validate_input(
-        spec,
-        payments_input,
-        payments_sources,
-        fx_configured,
-        |c| validate::payments_rows(c, &reference).map(|(rows, refs)| Passed { rows, refs: Some(refs) }),
-        &mut unique,
-        |passed, _| {
-            let refs = passed.refs.clone().unwrap_or_default();
-            let refs = resolve_payment_refs(&passed.rows, refs, &doc_ids, payments_input, &mut unknown_refs)?;
-            sink.rows(Streamed::Payments, &passed.rows)?;
-            sink.rows(Streamed::PaymentRefs, &refs)
-        },
-    )?;
-    drop(unique);
-    for e in unknown_refs {
-        payments.quarantine.push(e);
-    }
+    let payments = match payments_feed {
+        Some((payments_input, payments_sources)) => {
+            let mut unique = unique_ids(payments_input, "payment_id", &mut payment_ids);
+            let mut payments = validate_input(
+                spec,
+                payments_input,
+                payments_sources,
+                fx_configured,
+                |c| validate::payments_rows(c, &reference).map(|(rows, refs)| Passed { rows, refs: Some(refs) }),
+                &mut unique,
+                |passed, _| {
+                    let refs = passed.refs.clone().unwrap_or_default();
+                    let refs = resolve_payment_refs(&passed.rows, refs, &doc_ids, payments_input, &mut unknown_refs)?;
+                    sink.rows(Streamed::Payments, &passed.rows)?;
+                    sink.rows(Streamed::PaymentRefs, &refs)
+                },
+            )?;
+            drop(unique);
+            for e in unknown_refs {
+                payments.quarantine.push(e);
+            }
+            Some(payments)
+        }
+        None => None,
+    };
     drop((doc_ids, payment_ids));
 
     let mut results: Vec<InputResult> = fx_result.into_iter().chain(customers).collect();
-    results.extend([ledger, payments]);
+    results.push(ledger);
+    results.extend(payments);
     let mut q = QuarantineBuilder::default();
     let mut counts = Vec::new();
     let mut files = Vec::new();
@@ -798,6 +813,11 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
         })
         .collect();
     let mut notes: Vec<String> = prepared.iter().flat_map(|p| p.notes.iter().cloned()).collect();
+    if payments_feed.is_none() {
+        notes.push(
+            "payments: no source routes any and no payments input is configured; the ledger's amounts are all that is known (a snapshot of open items)".into(),
+        );
+    }
     if let Some(n) = derived_customers {
         notes.push(format!(
             "customers: no customers input is configured; {n} customers come from the ledger and payments, all in segment UNKNOWN"

@@ -226,8 +226,19 @@ fn parse_fast(tokens: &[Token], s: &[u8]) -> Option<NaiveDate> {
 }
 
 /// Date formats tried when a whole column fails, to suggest the right `date_format`.
-pub const COMMON_DATE_FORMATS: &[&str] =
-    &["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m-%d-%Y"];
+pub const COMMON_DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y%m%d",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%m-%d-%Y",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%b %d, %Y",
+];
 
 /// Why a decimal could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,9 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("dynamics_bc_ledger_entries", include_str!("../../configs/sources/dynamics_bc_ledger_entries.toml")),
     ("odoo_journal_items", include_str!("../../configs/sources/odoo_journal_items.toml")),
     ("invoice_register", include_str!("../../configs/sources/invoice_register.toml")),
+    ("erpnext_general_ledger", include_str!("../../configs/sources/erpnext_general_ledger.toml")),
+    ("xero_aged_receivables_detail", include_str!("../../configs/sources/xero_aged_receivables_detail.toml")),
+    ("quickbooks_ar_aging_detail", include_str!("../../configs/sources/quickbooks_ar_aging_detail.toml")),
 ];
 
 /// The export column names a profile's source names, and the source's name.
@@ -55,7 +58,8 @@ fn matches(found: &Inspection) -> Vec<(&'static str, String, usize, usize)> {
         })
         .filter(|(_, _, hits, named)| *named > 0 && hits * 10 >= named * 8)
         .collect();
-    out.sort_by(|a, b| (b.2 * a.3).cmp(&(a.2 * b.3)));
+    // The larger share of a profile's columns first; of equal shares, the profile that names more.
+    out.sort_by(|a, b| (b.2 * a.3).cmp(&(a.2 * b.3)).then(b.2.cmp(&a.2)));
     out
 }
 

@@ -112,6 +112,10 @@ pub struct Terms {
     /// `NET<n>`, `Net <n>`, `N<n>` or `<n>` (any case, spaces ignored) mean n days.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub days: BTreeMap<String, u16>,
+    /// Days for rows without a terms code (an export with no terms column at all: the
+    /// company's standard terms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_days: Option<u16>,
 }
 
 /// One combined export as written in a pipeline config (`[sources.<name>]`).
@@ -213,6 +217,11 @@ pub struct SourceParams {
     /// ignored and counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fill_down: Vec<String>,
+    /// The export column that holds the customer on group header lines: a line whose only
+    /// value is in this column names the customer of the lines below it (Xero and QuickBooks
+    /// reports), and is itself ignored and counted. Then `columns.customer_id` is not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_header: Option<String>,
     /// Separator between several references in `invoice_refs`. Default: `;`.
     #[serde(default = "default_refs_separator")]
     pub refs_separator: String,
@@ -298,6 +307,7 @@ pub struct SourceSpec {
     pub drop_rows: Vec<(String, Regex)>,
     pub fill_down: Vec<String>,
     pub refs_separator: String,
+    pub group_header: Option<String>,
     pub missing_id: MissingId,
     pub date: DateParser,
     /// Export columns with their own date format.
@@ -382,6 +392,9 @@ impl SourceSpec {
             (InputKind::Payments, "payment_id") if !self.maps("payment_id") => own("doc_id"),
             (InputKind::Payments, "payment_date") if !self.maps("payment_date") => own("doc_date"),
             (_, "doc_type") => self.type_column.clone().unwrap_or_else(|| "(route \"*\")".into()),
+            (_, "customer_id") if self.group_header.is_some() => {
+                format!("{} (group header)", self.group_header.as_deref().unwrap_or_default())
+            }
             (_, "amount") => match self.sign {
                 SignRule::Columns => format!(
                     "{} - {}",
@@ -522,6 +535,7 @@ impl SourceParams {
             drop_rows,
             fill_down: self.fill_down.clone(),
             refs_separator: self.refs_separator.clone(),
+            group_header: self.group_header.clone(),
             missing_id: self.missing_id,
             date_formats,
         })

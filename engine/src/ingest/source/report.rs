@@ -193,6 +193,14 @@ pub fn named_columns(spec: &SourceSpec) -> Vec<String> {
     names.extend(spec.debit_column.iter().cloned());
     names.extend(spec.credit_column.iter().cloned());
     names.extend(spec.indicator.iter().map(|i| i.column.clone()));
+    names.extend(spec.group_header.iter().cloned());
+    if spec.group_header.is_some() {
+        // The customer comes from the group headers.
+        let customer = spec.column("customer_id").to_string();
+        if !spec.maps("customer_id") {
+            names.retain(|n| *n != customer);
+        }
+    }
     names.sort();
     names.dedup();
     names
@@ -312,6 +320,33 @@ pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &
             if available.is_empty() { "(none)".into() } else { available.join(", ") }
         ),
     }
+}
+
+/// Group header lines: rows whose only value is in `column` (total lines aside). Returns,
+/// per row, whether it is a header, and the value of the header above it (its group).
+pub fn group_headers(frame: &DataFrame, column: &str, totals: &[bool]) -> Option<(Vec<bool>, Vec<Option<String>>)> {
+    let n = frame.height();
+    let mut filled = vec![0u32; n];
+    for c in frame.columns() {
+        let Ok(t) = c.cast(&DataType::String) else { continue };
+        let Ok(t) = t.str() else { continue };
+        for (f, v) in filled.iter_mut().zip(t.iter()) {
+            *f += u32::from(v.is_some_and(|v| !v.trim().is_empty()));
+        }
+    }
+    let values = text(frame, column)?;
+    let mut header = vec![false; n];
+    let mut group = Vec::with_capacity(n);
+    let mut current: Option<String> = None;
+    for (i, v) in values.iter().enumerate() {
+        let v = v.map(str::trim).filter(|v| !v.is_empty());
+        if v.is_some() && filled[i] == 1 && !totals[i] {
+            header[i] = true;
+            current = v.map(str::to_string);
+        }
+        group.push(current.clone());
+    }
+    Some((header, group))
 }
 
 /// Fill empty values with the value above, skipping rows in `skip` (total lines).

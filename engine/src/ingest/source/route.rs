@@ -223,8 +223,21 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         true => ids(need(spec.column("payment_id"), "columns.payment_id")?),
         false => doc_id.clone(),
     };
-    let customer = values(spec, &frame, spec.column("customer_id"), &total)
-        .ok_or_else(|| missing(spec, path, spec.column("customer_id"), &frame, "columns.customer_id"))?;
+    let groups = match &spec.group_header {
+        Some(g) => Some(
+            super::report::group_headers(&frame, g, &total)
+                .ok_or_else(|| missing(spec, path, g, &frame, "group_header"))?,
+        ),
+        None => None,
+    };
+    let customer = match &groups {
+        Some((header, group)) => StringChunked::from_iter_options(
+            "customer_id".into(),
+            group.iter().zip(header).map(|(g, h)| if *h { None } else { g.as_deref() }),
+        ),
+        None => values(spec, &frame, spec.column("customer_id"), &total)
+            .ok_or_else(|| missing(spec, path, spec.column("customer_id"), &frame, "columns.customer_id"))?,
+    };
     let customer = if spec.customer_names { customer } else { ids(customer) };
     let currency = match opt("currency") {
         Some(c) => match &spec.currency {
@@ -309,7 +322,11 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
                 Some(Err(())) => due_fail[i] = Some(Rule::InvalidDate),
                 None => {
                     let code = codes.as_ref().and_then(|c| c[i]);
-                    match (baseline[i], code.map(|c| terms_days(c, &terms.days))) {
+                    let days = match code {
+                        Some(c) => Some(terms_days(c, &terms.days)),
+                        None => terms.default_days.map(Some),
+                    };
+                    match (baseline[i], days) {
                         (Some(Ok(b)), Some(Some(days))) => due[i] = Some(b + i32::from(days)),
                         (Some(Err(())), _) => due_fail[i] = Some(Rule::InvalidDate),
                         (_, Some(None)) => due_fail[i] = Some(Rule::UnknownTerms),
@@ -349,12 +366,14 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     let mut numbered: Vec<(usize, String)> = Vec::new();
     for i in 0..n {
         let blank = doc_view[i].is_none() && signed[i].is_none() && date_view.as_ref().is_none_or(|d| d[i].is_none());
-        if spec.missing_id == MissingId::RowNumber && !blank && !total[i] && doc_view[i].is_none() {
+        let group_line = groups.as_ref().is_some_and(|(h, _)| h[i]);
+        if spec.missing_id == MissingId::RowNumber && !blank && !total[i] && !group_line && doc_view[i].is_none() {
             numbered.push((i, format!("row-{}", i + 1)));
         }
+        let group_header = groups.as_ref().is_some_and(|(h, _)| h[i]);
         let row_target = if total[i] {
             Target::Ignored(Ignored::TotalRow)
-        } else if type_view[i].is_none() && blank {
+        } else if group_header || (type_view[i].is_none() && blank) {
             Target::Ignored(Ignored::BlankRow)
         } else {
             // An empty type takes the route of `""` when one is configured.
