@@ -43,6 +43,9 @@ pub struct FileCheck<'a> {
     /// Row number in the file of the frame's first row, minus one (frames are slices of a
     /// file).
     pub first_row: usize,
+    /// For rows a source routed: the export file as read, whose row (`__ardent.row`) the
+    /// quarantine's `raw` shows.
+    pub raw: Option<&'a DataFrame>,
 }
 
 impl std::fmt::Debug for FileCheck<'_> {
@@ -100,7 +103,7 @@ impl<'a> FileCheck<'a> {
                 }
             }
         }
-        Ok(FileCheck { spec, path, file, frame, verdict, detail: Default::default(), first_row: 0 })
+        Ok(FileCheck { spec, path, file, frame, verdict, detail: Default::default(), first_row: 0, raw: None })
     }
 
     /// Number of rows in the file.
@@ -443,7 +446,13 @@ impl<'a> FileCheck<'a> {
         let mut count = 0;
         for (i, v) in self.verdict.iter().enumerate() {
             let Some((rule, column)) = *v else { continue };
-            let at = RowAt { spec: self.spec, file: &self.file, frame: self.frame, first_row: self.first_row };
+            let at = RowAt {
+                spec: self.spec,
+                file: &self.file,
+                frame: self.frame,
+                first_row: self.first_row,
+                raw: self.raw,
+            };
             q.push(at.entry(i, rule, column, self.detail.get(&i).map(String::as_str), fx_configured));
             count += 1;
         }
@@ -497,6 +506,8 @@ pub struct RowAt<'a> {
     pub frame: &'a DataFrame,
     /// Row number in the file of the frame's first row, minus one.
     pub first_row: usize,
+    /// The export file as read, when a source routed the frame's rows.
+    pub raw: Option<&'a DataFrame>,
 }
 
 impl RowAt<'_> {
@@ -536,7 +547,10 @@ impl RowAt<'_> {
             message: message(self.spec, rule, column, value.as_deref(), detail, fx_configured),
             value,
             rule,
-            raw: raw_json(self.frame, i),
+            raw: match self.raw {
+                Some(file) => raw_json(file, self.row_number(i) as usize - 1),
+                None => raw_json(self.frame, i),
+            },
         }
     }
 }

@@ -59,14 +59,23 @@ pub struct IngestSpec {
 enum Feed<'a> {
     /// Its own export files.
     Files(&'a [SourceFile]),
-    /// The frames a source routed to it, one per file of the source.
-    Routed(&'a [SourceFile], &'a [DataFrame]),
+    /// The frames a source routed to it, one per file of the source, and the files as read
+    /// (for the quarantine's `raw`).
+    Routed(&'a [SourceFile], &'a [DataFrame], &'a [DataFrame]),
 }
 
 impl<'a> Feed<'a> {
     fn files(self) -> &'a [SourceFile] {
         match self {
-            Feed::Files(f) | Feed::Routed(f, _) => f,
+            Feed::Files(f) | Feed::Routed(f, _, _) => f,
+        }
+    }
+
+    /// The export file as read, for rows a source routed.
+    fn raw(self, file: usize) -> Option<&'a DataFrame> {
+        match self {
+            Feed::Files(_) => None,
+            Feed::Routed(_, _, originals) => originals.get(file),
         }
     }
 }
@@ -367,6 +376,7 @@ fn check_chunk(
             let slice = at.frame.slice((k * step) as i64, step);
             let mut check = FileCheck::new(at.spec, path, at.file.to_string(), &slice)?;
             check.first_row = at.first_row + k * step;
+            check.raw = at.raw;
             let passed = rules(&mut check)?;
             let mut failed = QuarantineBuilder::default();
             let rejected = check.quarantine(&mut failed, fx_configured);
@@ -438,7 +448,7 @@ fn validate_input<U: Unique>(
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(0);
         scope.spawn(move || {
-            if let Feed::Routed(_, frames) = feed {
+            if let Feed::Routed(_, frames, _) = feed {
                 // A source's rows, routed when it was read: handed on in chunks.
                 let rows = spec.chunk_rows.max(1);
                 for (file, frame) in frames.iter().enumerate() {
@@ -487,6 +497,7 @@ fn validate_input<U: Unique>(
                         file: &names[chunk.file],
                         frame: &chunk.frame,
                         first_row: chunk.first_row,
+                        raw: feed.raw(chunk.file),
                     };
                     let (passed, failed, rejected) =
                         check_chunk(at, &sources[chunk.file].path, slice_target, rules, fx_configured)?;
@@ -503,7 +514,7 @@ fn validate_input<U: Unique>(
             let Chunk { file, frame, first_row, file_rows, read_ms } = chunk;
             let t1 = Instant::now();
             q.extend(failed);
-            let at = RowAt { spec: input, file: &names[file], frame: &frame, first_row };
+            let at = RowAt { spec: input, file: &names[file], frame: &frame, first_row, raw: feed.raw(file) };
             let repeats = unique.check(&passed.rows, file as u32, file_rows - first_row)?;
             if !repeats.rows.is_empty() {
                 let source_rows = passed
@@ -647,7 +658,7 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
                     InputKind::Ledger => p.ledger.as_ref(),
                     _ => p.payments.as_ref(),
                 };
-                routed.map(|(input, frames)| (input, Feed::Routed(&p.files, frames)))
+                routed.map(|(input, frames)| (input, Feed::Routed(&p.files, frames, &p.originals)))
             })
             .ok_or_else(|| EngineError::config(format!("no `[inputs.{}]` is configured", kind.name())))
     };
@@ -867,7 +878,7 @@ fn derive_customers(spec: &IngestSpec, feeds: &[(&InputSpec, Feed<'_>)], ids: &m
             Ok(t.str().map_err(EngineError::polars("reading customer ids"))?.clone())
         };
         match feed {
-            Feed::Routed(_, frames) => {
+            Feed::Routed(_, frames, _) => {
                 for (k, frame) in frames.iter().enumerate() {
                     let rows = frame.column(columns::ROW_COLUMN).ok().and_then(|c| c.u64().ok().cloned());
                     let at = |i: usize| rows.as_ref().and_then(|r| r.get(i)).unwrap_or(i as u64 + 1);

@@ -68,6 +68,8 @@ pub struct Prepared {
     pub counts: SourceCounts,
     /// Rows read from each file (after the header).
     pub file_rows: Vec<u64>,
+    /// Each file as read: the quarantine's `raw` shows its rows.
+    pub originals: Vec<DataFrame>,
     /// What the run should tell the user (names that collapsed together, …).
     pub notes: Vec<String>,
 }
@@ -85,7 +87,7 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
     if spec.customer_names {
         notes.extend(customers_by_name(&mut parsed));
     }
-    link_clearing(spec, &mut parsed);
+    link_clearing(spec, &mut parsed)?;
     let mut counts = SourceCounts::default();
     for p in &parsed {
         counts.rows_read += p.frame.height() as u64;
@@ -105,10 +107,11 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
         let frames = parsed.iter().map(|p| routed_frame(spec, p, kind)).collect::<Result<Vec<_>>>()?;
         Ok(Some((spec.routed(kind), frames)))
     };
-    let ledger = build(InputKind::Ledger)?;
-    let payments = build(InputKind::Payments)?;
+    let (ledger, payments) = rayon::join(|| build(InputKind::Ledger), || build(InputKind::Payments));
+    let (ledger, payments) = (ledger?, payments?);
     let file_rows = parsed.iter().map(|p| p.frame.height() as u64).collect();
-    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, notes })
+    let originals = parsed.into_iter().map(|p| p.frame).collect();
+    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, originals, notes })
 }
 
 /// When most rows of a source have a type its `route` does not map, the mapping is wrong:
@@ -231,56 +234,119 @@ fn customers_by_name(parsed: &mut [Parsed]) -> Vec<String> {
 /// Links by clearing document: a payment references the invoices and debit memos that share
 /// its clearing document (after any references of its own), and a credit memo or write-off
 /// without `applies_to` reduces the first of them.
-fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) {
+fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) -> Result<()> {
     if spec.clearing_column.is_none() {
-        return;
-    }
-    let mut groups: foldhash::HashMap<String, Vec<String>> = Default::default();
-    for p in parsed.iter() {
-        for ((t, c), id) in p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()) {
-            if let (Target::Ledger(t), Some(c), Some(id)) = (t, c, id)
-                && t.is_receivable()
-            {
-                groups.entry(c.to_string()).or_default().push(id.to_string());
-            }
-        }
+        return Ok(());
     }
     let separator = match spec.refs_separator.trim() {
         "" => spec.refs_separator.clone(),
         t => t.to_string(),
     };
-    for p in parsed.iter_mut() {
-        let (mut refs, mut applies): (Vec<Option<String>>, Vec<Option<String>>) = (Vec::new(), Vec::new());
-        let rows =
-            p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()).zip(p.refs.iter().zip(p.applies_to.iter()));
-        for (((t, c), own), (r, a)) in rows {
-            let members = c.and_then(|c| groups.get(c));
-            let mut new_refs = r.map(str::to_string);
-            let mut new_applies = a.map(str::to_string);
-            if let Some(members) = members {
-                match t {
-                    Target::Payment => {
-                        let mut all: Vec<&str> = Vec::new();
-                        if let Some(r) = r {
-                            all.extend(r.split(separator.as_str()).map(str::trim).filter(|s| !s.is_empty()));
+    const NONE: u32 = u32::MAX;
+    let linked: Vec<(StringChunked, StringChunked)> = {
+        use rayon::prelude::*;
+        let clearing: Vec<Vec<Option<&str>>> = parsed.iter().map(|p| p.clearing.iter().collect()).collect();
+        let ids: Vec<Vec<Option<&str>>> = parsed.iter().map(|p| p.doc_id.iter().collect()).collect();
+        // Clearing document → its receivables, in file order: the first and last of a chain
+        // through `members` (file, row, next), so no group needs an allocation of its own.
+        let rows: usize = parsed.iter().map(|p| p.target.len()).sum();
+        let mut groups: foldhash::HashMap<&str, (u32, u32)> = Default::default();
+        groups.reserve(rows / 2);
+        let mut members: Vec<(u32, u32, u32)> = Vec::new();
+        for (f, p) in parsed.iter().enumerate() {
+            for (i, t) in p.target.iter().enumerate() {
+                if let (Target::Ledger(t), Some(c), Some(_)) = (t, clearing[f][i], ids[f][i])
+                    && t.is_receivable()
+                {
+                    let k = members.len() as u32;
+                    members.push((f as u32, i as u32, NONE));
+                    match groups.get_mut(c) {
+                        Some((_, last)) => {
+                            members[*last as usize].2 = k;
+                            *last = k;
                         }
-                        all.extend(members.iter().map(String::as_str).filter(|m| Some(*m) != own));
-                        let mut seen = foldhash::HashSet::default();
-                        all.retain(|r| seen.insert(*r));
-                        new_refs = (!all.is_empty()).then(|| all.join(separator.as_str()));
+                        None => {
+                            groups.insert(c, (k, k));
+                        }
                     }
-                    Target::Ledger(DocType::CreditMemo | DocType::WriteOff) if a.is_none() => {
-                        new_applies = members.iter().find(|m| Some(m.as_str()) != own).cloned();
-                    }
-                    _ => {}
                 }
             }
-            refs.push(new_refs);
-            applies.push(new_applies);
         }
-        p.refs = StringChunked::from_iter_options("invoice_refs".into(), refs.into_iter());
-        p.applies_to = StringChunked::from_iter_options("applies_to".into(), applies.into_iter());
+        let chain = |first: u32| {
+            std::iter::successors(Some(first), |&k| Some(members[k as usize].2).filter(|&n| n != NONE))
+                .map(|k| members[k as usize])
+                .map(|(f, i, _)| ids[f as usize][i as usize].unwrap_or_default())
+        };
+        // Each file's new columns, built a slice of rows at a time in parallel.
+        const SLICE: usize = 1 << 16;
+        parsed
+            .iter()
+            .enumerate()
+            .map(|(f, p)| {
+                let n = p.target.len();
+                let (refs_in, applies_in): (Vec<Option<&str>>, Vec<Option<&str>>) =
+                    (p.refs.iter().collect(), p.applies_to.iter().collect());
+                let parts: Vec<(StringChunked, StringChunked)> = (0..n.div_ceil(SLICE).max(1))
+                    .into_par_iter()
+                    .map(|k| {
+                        let rows = (k * SLICE)..((k + 1) * SLICE).min(n);
+                        let mut refs = StringChunkedBuilder::new("invoice_refs".into(), rows.len());
+                        let mut applies = StringChunkedBuilder::new("applies_to".into(), rows.len());
+                        let mut joined = String::new();
+                        let mut seen: Vec<&str> = Vec::new();
+                        for i in rows {
+                            let (t, r, a, own) = (p.target[i], refs_in[i], applies_in[i], ids[f][i]);
+                            let first = clearing[f][i].and_then(|c| groups.get(c)).map(|(first, _)| *first);
+                            match (t, first) {
+                                (Target::Payment, Some(first)) => {
+                                    seen.clear();
+                                    let given = r.into_iter().flat_map(|r| r.split(separator.as_str())).map(str::trim);
+                                    for id in given.chain(chain(first)) {
+                                        if !id.is_empty() && Some(id) != own && !seen.contains(&id) {
+                                            seen.push(id);
+                                        }
+                                    }
+                                    joined.clear();
+                                    for (k, id) in seen.iter().enumerate() {
+                                        if k > 0 {
+                                            joined.push_str(&separator);
+                                        }
+                                        joined.push_str(id);
+                                    }
+                                    refs.append_option((!seen.is_empty()).then_some(joined.as_str()));
+                                    applies.append_option(a);
+                                }
+                                (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), Some(first))
+                                    if a.is_none() =>
+                                {
+                                    refs.append_option(r);
+                                    applies.append_option(chain(first).find(|m| Some(*m) != own));
+                                }
+                                _ => {
+                                    refs.append_option(r);
+                                    applies.append_option(a);
+                                }
+                            }
+                        }
+                        (refs.finish(), applies.finish())
+                    })
+                    .collect();
+                let mut parts = parts.into_iter();
+                let (mut refs, mut applies) = parts.next().unwrap_or_default();
+                for (r, a) in parts {
+                    refs.append(&r)?;
+                    applies.append(&a)?;
+                }
+                Ok((refs, applies))
+            })
+            .collect::<PolarsResult<_>>()
+            .map_err(EngineError::polars("linking by clearing document"))?
+    };
+    for (p, (refs, applies)) in parsed.iter_mut().zip(linked) {
+        p.refs = refs;
+        p.applies_to = applies;
     }
+    Ok(())
 }
 
 /// The frame `kind` validates for one parsed file: the export's columns of the rows routed
@@ -298,7 +364,18 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
     }
     let idx = IdxCa::from_vec("".into(), rows.iter().map(|&(i, _)| i as IdxSize).collect());
     let err = || EngineError::polars(format!("routing the rows of source {}", spec.name));
-    let mut frame = p.frame.take(&idx).map_err(err())?;
+    // Only the columns the rules read as exported; the quarantine's `raw` comes from the
+    // file as read (`Prepared::originals`).
+    let routed = spec.routed(kind);
+    let mut passthrough: Vec<&str> = routed
+        .columns
+        .iter()
+        .map(|(_, c)| c.as_str())
+        .filter(|c| !c.starts_with(DERIVED_PREFIX) && p.frame.column(c).is_ok())
+        .collect();
+    passthrough.sort_unstable();
+    passthrough.dedup();
+    let mut frame = p.frame.select(passthrough.iter().copied()).map_err(err())?.take(&idx).map_err(err())?;
     let settlements = rows.iter().any(|&(_, s)| s);
     // A derived text column: the parsed column's values at the routed rows (sharing its
     // buffers), or, where settled invoices yield payments, built row by row.
@@ -341,11 +418,18 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
     match kind {
         InputKind::Ledger => {
             columns.push(take("doc_id", &p.doc_id)?);
-            columns.push(build("doc_type", &|i, _| match p.target[i] {
-                Target::Ledger(t) => Some(t.as_str().to_string()),
-                // Unmapped: the value as written, for the quarantine.
-                _ => text(&p.type_value, i),
-            }));
+            let type_value: Vec<Option<&str>> = p.type_value.iter().collect();
+            columns.push(
+                StringChunked::from_iter_options(
+                    format!("{DERIVED_PREFIX}doc_type").into(),
+                    rows.iter().map(|&(i, _)| match p.target[i] {
+                        Target::Ledger(t) => Some(t.as_str()),
+                        // Unmapped: the value as written, for the quarantine.
+                        _ => type_value[i],
+                    }),
+                )
+                .into_column(),
+            );
             columns.push(take("applies_to", &p.applies_to)?);
             if let Some(d) = &p.doc_date {
                 columns.push(take("doc_date", d)?);

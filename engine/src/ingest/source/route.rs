@@ -12,7 +12,7 @@ use super::params::{MissingId, Reversal, Route, SignRule, SourceSpec};
 use super::report::{Ignored, fill_down, missing, text, total_rows};
 use crate::contracts::{DocType, MONEY_SCALE};
 use crate::error::{EngineError, Result};
-use polars::prelude::StringChunked;
+use polars::prelude::{StringChunked, StringChunkedBuilder};
 
 /// Where a row of a source ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +132,7 @@ fn amounts(
     frame: &DataFrame,
     column: &str,
     path: &std::path::Path,
+    offset: usize,
 ) -> Result<Option<Vec<Option<std::result::Result<i64, ()>>>>> {
     let Ok(col) = frame.column(column) else { return Ok(None) };
     // Typed numbers (Parquet, NDJSON) are read through their text with a '.' decimal point.
@@ -171,7 +172,7 @@ fn amounts(
             message: format!(
                 "{syntax} of {present} values are not amounts with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `sources.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
                 numbers.decimal as char,
-                row + 1,
+                offset + row + 1,
                 spec.name
             ),
         });
@@ -191,8 +192,58 @@ fn dates(frame: &DataFrame, column: &str, parser: &DateParser) -> Option<Vec<Opt
     Some(ca.iter().map(|v| clean(v).map(|s| parser.parse(s).ok_or(()))).collect())
 }
 
-/// Parse and route every row of one file.
+/// Rows routed at a time: a fixed number (not the thread count), so that what is decided
+/// per slice (a column where most amounts fail) is the same on any machine.
+const SLICE_ROWS: usize = 1 << 18;
+
+/// Parse and route every row of one file, its slices in parallel (a report whose lines
+/// depend on the lines above them, filled down or under group headers, in one piece).
 pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -> Result<Parsed> {
+    use rayon::prelude::*;
+    let n = frame.height();
+    if n <= SLICE_ROWS || !spec.fill_down.is_empty() || spec.group_header.is_some() {
+        return route_slice(spec, frame, path, 0);
+    }
+    let parts: Vec<Parsed> = (0..n.div_ceil(SLICE_ROWS))
+        .into_par_iter()
+        .map(|k| route_slice(spec, frame.slice((k * SLICE_ROWS) as i64, SLICE_ROWS), path, k * SLICE_ROWS))
+        .collect::<Result<_>>()?;
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else { return route_slice(spec, frame, path, 0) };
+    let err = || EngineError::polars("combining routed slices");
+    for p in parts {
+        for (into, from) in [
+            (&mut all.doc_id, &p.doc_id),
+            (&mut all.payment_id, &p.payment_id),
+            (&mut all.customer, &p.customer),
+            (&mut all.currency, &p.currency),
+            (&mut all.pay_date, &p.pay_date),
+            (&mut all.applies_to, &p.applies_to),
+            (&mut all.refs, &p.refs),
+            (&mut all.clearing, &p.clearing),
+            (&mut all.settle_date, &p.settle_date),
+            (&mut all.type_value, &p.type_value),
+        ] {
+            into.append(from).map_err(err())?;
+        }
+        for (into, from) in [(&mut all.doc_date, &p.doc_date), (&mut all.due_date, &p.due_date)] {
+            if let (Some(into), Some(from)) = (into.as_mut(), from) {
+                into.append(from).map_err(err())?;
+            }
+        }
+        all.target.extend(p.target);
+        all.fail.extend(p.fail);
+        all.amount.extend(p.amount);
+        all.due.extend(p.due);
+        all.settled.extend(p.settled);
+        all.settle_amount.extend(p.settle_amount);
+    }
+    all.frame = frame;
+    Ok(all)
+}
+
+/// Parse and route the rows of one slice of a file; `offset` is the slice's first row.
+fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offset: usize) -> Result<Parsed> {
     let n = frame.height();
     let nulls = || StringChunked::full_null("".into(), n);
     let need = |column: &str, field: &str| -> Result<StringChunked> {
@@ -211,13 +262,26 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     } else {
         let parts: Vec<StringChunked> = spec.key.iter().map(|k| need(k, "key")).collect::<Result<_>>()?;
         let views: Vec<Vec<Option<&str>>> = parts.iter().map(|p| p.iter().collect()).collect();
-        StringChunked::from_iter_options(
-            "doc_id".into(),
-            (0..n).map(|i| {
-                let p: Option<Vec<&str>> = views.iter().map(|v| v[i].map(normalise_id)).collect();
-                p.map(|p| p.join("-"))
-            }),
-        )
+        // One buffer for every id: no allocation per row.
+        let mut out = StringChunkedBuilder::new("doc_id".into(), n);
+        let mut id = String::new();
+        for i in 0..n {
+            id.clear();
+            let mut whole = true;
+            for (k, v) in views.iter().enumerate() {
+                match v[i] {
+                    Some(part) => {
+                        if k > 0 {
+                            id.push('-');
+                        }
+                        id.push_str(normalise_id(part));
+                    }
+                    None => whole = false,
+                }
+            }
+            if whole { out.append_value(&id) } else { out.append_null() }
+        }
+        out.finish()
     };
     let payment_id = match spec.maps("payment_id") {
         true => ids(need(spec.column("payment_id"), "columns.payment_id")?),
@@ -259,10 +323,10 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         SignRule::Columns => {
             let (d, c) =
                 (spec.debit_column.as_deref().unwrap_or_default(), spec.credit_column.as_deref().unwrap_or_default());
-            let debit =
-                amounts(spec, &frame, d, path)?.ok_or_else(|| missing(spec, path, d, &frame, "debit_column"))?;
-            let credit =
-                amounts(spec, &frame, c, path)?.ok_or_else(|| missing(spec, path, c, &frame, "credit_column"))?;
+            let debit = amounts(spec, &frame, d, path, offset)?
+                .ok_or_else(|| missing(spec, path, d, &frame, "debit_column"))?;
+            let credit = amounts(spec, &frame, c, path, offset)?
+                .ok_or_else(|| missing(spec, path, c, &frame, "credit_column"))?;
             debit
                 .into_iter()
                 .zip(credit)
@@ -273,7 +337,7 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
                 })
                 .collect()
         }
-        _ => amounts(spec, &frame, spec.column("amount"), path)?
+        _ => amounts(spec, &frame, spec.column("amount"), path, offset)?
             .ok_or_else(|| missing(spec, path, spec.column("amount"), &frame, "columns.amount"))?,
     };
     let indicator: Option<StringChunked> = match &spec.indicator {
@@ -343,7 +407,7 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
             let date = if spec.own_date_format(&s.date) { iso_dates(&date, spec.date_of(&s.date)) } else { date };
             let paid = match &s.amount {
                 Some(a) => Some(
-                    amounts(spec, &frame, a, path)?
+                    amounts(spec, &frame, a, path, offset)?
                         .ok_or_else(|| missing(spec, path, a, &frame, "settlement.amount"))?,
                 ),
                 None => None,
@@ -368,7 +432,7 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
         let blank = doc_view[i].is_none() && signed[i].is_none() && date_view.as_ref().is_none_or(|d| d[i].is_none());
         let group_line = groups.as_ref().is_some_and(|(h, _)| h[i]);
         if spec.missing_id == MissingId::RowNumber && !blank && !total[i] && !group_line && doc_view[i].is_none() {
-            numbered.push((i, format!("row-{}", i + 1)));
+            numbered.push((i, format!("row-{}", offset + i + 1)));
         }
         let group_header = groups.as_ref().is_some_and(|(h, _)| h[i]);
         let row_target = if total[i] {
