@@ -536,9 +536,15 @@ impl RowAt<'_> {
         detail: Option<&str>,
         fx_configured: bool,
     ) -> Entry {
-        let value_of = |name: &str| self.frame.column(name).ok().and_then(|c| any_to_text(&c.get(i).ok()?));
-        // A derived value that could not be derived shows the export's own.
-        let value = value_of(self.spec.source(column)).or_else(|| value_of(self.spec.shown(column)));
+        let value_of = |frame: &DataFrame, name: &str, row: usize| {
+            frame.column(name).ok().and_then(|c| any_to_text(&c.get(row).ok()?))
+        };
+        // A derived value that could not be derived shows the export's own (in the file as
+        // read, for rows a source routed).
+        let value = value_of(self.frame, self.spec.source(column), i).or_else(|| match self.raw {
+            Some(file) => value_of(file, self.spec.shown(column), self.row_number(i) as usize - 1),
+            None => value_of(self.frame, self.spec.shown(column), i),
+        });
         Entry {
             input: self.spec.kind,
             file: self.file.to_string(),
