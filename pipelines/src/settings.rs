@@ -526,6 +526,19 @@ pub fn show(settings: &Settings) -> String {
     for input in &settings.ingest.inputs {
         out.push_str(&format!("#   input {:<12} {}\n", input.kind.name(), input.location));
     }
+    for source in &settings.ingest.sources {
+        let feeds: Vec<&str> = [InputKind::Ledger, InputKind::Payments]
+            .into_iter()
+            .filter(|k| source.feeds(*k))
+            .map(InputKind::name)
+            .collect();
+        out.push_str(&format!(
+            "#   source {:<11} {} (to {})\n",
+            source.name,
+            source.read.location,
+            feeds.join(" and ")
+        ));
+    }
     out.push_str("# effective config (keys not shown take the defaults in the README):\n\n");
     out.push_str(&toml::to_string(&settings.config).unwrap_or_else(|e| format!("# cannot print: {e}\n")));
     out

@@ -810,3 +810,83 @@ fn erpnext_general_ledger_against_voucher_links_and_standard_terms() {
     let open = open_by_customer(&out, "2025-03-31");
     assert_eq!((open["Grant Plastics Ltd."].as_str(), open["West View Software Ltd."].as_str()), ("400.00", "460.00"));
 }
+
+/// Every profile's fixture, broken as exports break: an amount that is not one, and a type
+/// no route knows. The broken row is quarantined with its rule; every other row goes where
+/// it went before, and the counts add up.
+#[test]
+fn every_shape_broken_keeps_every_row_accounted_for() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sources/fixtures");
+    // (profile, source, fixture, text to break, broken text, rule). A settled invoice whose
+    // amount breaks takes its settlement payment with it: two entries for the register.
+    let cases = [
+        ("sap_fbl5n", "fbl5n", "sap_fbl5n.csv", ";1.190,00;EUR", ";1.19O,00;EUR", "invalid_amount"),
+        ("sap_fbl5n", "fbl5n", "sap_fbl5n.csv", ";2025;RV;01;05.01.2025", ";2025;RX;01;05.01.2025", "unmapped_type"),
+        (
+            "quickbooks_transactions",
+            "quickbooks",
+            "quickbooks_transactions.csv",
+            ",320.50",
+            ",32O.50",
+            "invalid_amount",
+        ),
+        (
+            "quickbooks_transactions",
+            "quickbooks",
+            "quickbooks_transactions.csv",
+            ",Invoice,1004,",
+            ",Invioce,1004,",
+            "unmapped_type",
+        ),
+        ("invoice_register", "register", "invoice_register.csv", ",61.74,", ",61.7.4,", "invalid_amount"),
+        ("odoo_journal_items", "odoo", "odoo_journal_items.csv", ",800.00,0.00,", ",8OO.00,0.00,", "invalid_amount"),
+        ("odoo_journal_items", "odoo", "odoo_journal_items.csv", ",Bank,121000", ",Bnak,121000", "unmapped_type"),
+        ("netsuite_ar_register", "netsuite", "netsuite_ar_register.csv", ",650.00,", ",65O.00,", "invalid_amount"),
+        ("erpnext_general_ledger", "erpnext", "erpnext_general_ledger.csv", ",450.00,", ",45O.00,", "invalid_amount"),
+        (
+            "xero_aged_receivables_detail",
+            "xero",
+            "xero_aged_receivables_detail.csv",
+            ",300.00\n",
+            ",3OO.00\n",
+            "invalid_amount",
+        ),
+        (
+            "quickbooks_ar_aging_detail",
+            "qb_aging",
+            "quickbooks_ar_aging_detail.csv",
+            ",320.50\n",
+            ",32O.50\n",
+            "invalid_amount",
+        ),
+    ];
+    for (profile_name, source, file, from, to, rule) in cases {
+        let what = format!("{profile_name}: {to:?}");
+        let text = std::fs::read_to_string(fixtures.join(file)).unwrap();
+        assert!(text.contains(from), "{what}: the fixture has no {from:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join(file);
+        std::fs::write(&broken, text.replacen(from, to, 1)).unwrap();
+        let set_path = format!("sources.{source}.path={}", broken.display());
+        let good = ingest_with(&profile(profile_name), &[]);
+        let bad = ingest_with(&profile(profile_name), &[&set_path, "run.max_rejected_share=1.0"]);
+        let q = records(&bad.quarantine);
+        let hits: Vec<&Record> = q.iter().filter(|r| get(r, "rule") == rule).collect();
+        let expected = if profile_name == "invoice_register" { 2 } else { 1 };
+        assert_eq!(hits.len(), expected, "{what}: {q:#?}");
+        assert!(
+            get(hits[0], "raw")
+                .contains(to.trim_matches(['\n', ',', ';']).split([',', ';']).find(|p| !p.is_empty()).unwrap()),
+            "{what}: raw {}",
+            get(hits[0], "raw")
+        );
+        let (g, b) = (quality(&good, &format!("source.{source}")), quality(&bad, &format!("source.{source}")));
+        assert_eq!(g["rows_read"], b["rows_read"], "{what}: same rows read");
+        assert_eq!(b["rows_read"], b["rows_to_ledger"] + b["rows_to_payments"] + b["rows_ignored"], "{what}");
+        for (kind, c) in &bad.counts {
+            assert_eq!(c.rows_read, c.rows_accepted + c.rows_quarantined, "{what}: {kind:?}");
+        }
+        let accepted = |i: &Ingested| i.tables.ledger.height() + i.tables.payments.height();
+        assert_eq!(accepted(&bad) + expected, accepted(&good), "{what}: only the broken row is lost");
+    }
+}

@@ -306,11 +306,9 @@ fn strip_sign_and_currency(mut b: &[u8]) -> Result<(&[u8], bool), DecimalError> 
             }
             _ => {}
         }
-        if !currency {
-            if let Some(rest) = strip_currency(b) {
-                currency = true;
-                b = rest;
-            }
+        if !currency && let Some(rest) = strip_currency(b) {
+            currency = true;
+            b = rest;
         }
         if b.len() == before {
             break;

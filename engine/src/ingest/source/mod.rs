@@ -6,9 +6,10 @@
 //! clearing document, an applied-to column or a settlement date. A `[sources.<name>]` section
 //! says how; [`prepare`] reads the source's files once, routes every row
 //! ([`route::route_file`]), derives the links across all of them, and hands the ledger and
-//! payments validation one frame per file each: the export's own columns (the quarantine's
-//! `raw`), the derived canonical values under [`DERIVED_PREFIX`], the file row of each row
-//! and the rule it already failed. From there routed rows are validated exactly like rows of
+//! payments validation one frame per file each: the export columns the rules read as written
+//! (dates, flags), the derived canonical values under [`DERIVED_PREFIX`], the file row of each
+//! row and the rule it already failed; the file as read stays beside them for the quarantine's
+//! `raw` ([`Prepared::originals`]). From there routed rows are validated exactly like rows of
 //! a ledger or payments export.
 //!
 //! Every row of a source ends in one place: routed to the ledger (unmapped types too, which

@@ -479,15 +479,15 @@ impl SourceParams {
             }
             _ => {}
         }
-        if let Some(i) = &self.indicator {
-            if let Some(both) = i.debit.iter().find(|d| i.credit.iter().any(|c| c.eq_ignore_ascii_case(d))) {
-                return Err(bad("indicator", format!("lists \"{both}\" as both debit and credit")));
-            }
+        if let Some(i) = &self.indicator
+            && let Some(both) = i.debit.iter().find(|d| i.credit.iter().any(|c| c.eq_ignore_ascii_case(d)))
+        {
+            return Err(bad("indicator", format!("lists \"{both}\" as both debit and credit")));
         }
-        if let Some(c) = &self.currency {
-            if !crate::contracts::is_currency(c) {
-                return Err(bad("currency", format!("= \"{c}\" is not an ISO 4217 currency code")));
-            }
+        if let Some(c) = &self.currency
+            && !crate::contracts::is_currency(c)
+        {
+            return Err(bad("currency", format!("= \"{c}\" is not an ISO 4217 currency code")));
         }
         let mut drop_rows = Vec::new();
         for (column, pattern) in &self.drop_rows {

@@ -105,7 +105,7 @@ pub fn map_text(ca: &StringChunked, f: impl Fn(&str) -> Option<std::borrow::Cow<
     if !ca.iter().any(changes) {
         return ca.clone();
     }
-    StringChunked::from_iter_options(ca.name().clone(), ca.iter().map(|v| v.and_then(|v| f(v)).map(|c| c.into_owned())))
+    StringChunked::from_iter_options(ca.name().clone(), ca.iter().map(|v| v.and_then(&f).map(|c| c.into_owned())))
 }
 
 /// Text values of an export column, trimmed (empty as null); filled down when listed.
@@ -125,6 +125,9 @@ fn ids(ca: StringChunked) -> StringChunked {
     map_text(&ca, |v| Some(std::borrow::Cow::Borrowed(normalise_id(v))))
 }
 
+/// Cents of one value: `Err` when the value is not an amount (the row fails `invalid_amount`).
+type Cents = std::result::Result<i64, ()>;
+
 /// Amounts of an export column in cents, signed as written; a column where most values are
 /// not numbers is a structural error naming the setting to change.
 fn amounts(
@@ -133,7 +136,7 @@ fn amounts(
     column: &str,
     path: &std::path::Path,
     offset: usize,
-) -> Result<Option<Vec<Option<std::result::Result<i64, ()>>>>> {
+) -> Result<Option<Vec<Option<Cents>>>> {
     let Ok(col) = frame.column(column) else { return Ok(None) };
     // Typed numbers (Parquet, NDJSON) are read through their text with a '.' decimal point.
     let numbers = if col.dtype().is_primitive_numeric() || matches!(col.dtype(), DataType::Decimal(_, _)) {
@@ -143,7 +146,7 @@ fn amounts(
     };
     let ca = text(frame, column).unwrap_or_else(|| StringChunked::full_null("".into(), frame.height()));
     let (mut present, mut syntax, mut first_bad) = (0usize, 0usize, None);
-    let out: Vec<Option<std::result::Result<i64, ()>>> = ca
+    let out: Vec<Option<Cents>> = ca
         .iter()
         .enumerate()
         .map(|(i, v)| {
@@ -319,7 +322,7 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
         },
     };
     // Amounts, signed as the convention says.
-    let signed: Vec<Option<std::result::Result<i64, ()>>> = match spec.sign {
+    let signed: Vec<Option<Cents>> = match spec.sign {
         SignRule::Columns => {
             let (d, c) =
                 (spec.debit_column.as_deref().unwrap_or_default(), spec.credit_column.as_deref().unwrap_or_default());
@@ -517,7 +520,7 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
 fn sign(
     spec: &SourceSpec,
     target: Target,
-    signed: Option<std::result::Result<i64, ()>>,
+    signed: Option<Cents>,
     indicator: Option<&str>,
 ) -> (Target, Option<(Rule, &'static str)>, Option<i64>) {
     let (Target::Ledger(_) | Target::Payment) = target else { return (target, None, None) };
