@@ -314,11 +314,31 @@ fn a_combined_file_named_as_ledger_and_payments_is_told_to_become_a_source() {
         csv.push_str(&format!("P{i},C1,DZ,2025-01-1{},,100.00,EUR\n", i % 9));
     }
     common::write(&dir.path().join("items.csv"), &csv);
-    common::write(
-        &dir.path().join("pipeline.toml"),
-        "[run]\nreporting_currency = \"EUR\"\n[inputs.ledger]\npath = \"items.csv\"\ndoc_types = { RV = \"invoice\" }\n[inputs.payments]\npath = \"items.csv\"\ncolumns = { payment_id = \"doc_id\", payment_date = \"doc_date\" }\n",
+    common::write(&dir.path().join("payments.csv"), "payment_id,customer_id,payment_date,amount,currency\n");
+    let config = dir.path().join("pipeline.toml");
+    let ledger = "[run]\nreporting_currency = \"EUR\"\n[inputs.ledger]\npath = \"items.csv\"\ndoc_types = { RV = \"invoice\" }\n";
+    // The same file named twice: a config error before anything is read.
+    let payments =
+        "[inputs.payments]\npath = \"items.csv\"\ncolumns = { payment_id = \"doc_id\", payment_date = \"doc_date\" }\n";
+    common::write(&config, &format!("{ledger}{payments}"));
+    let o = validate(&config, &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("both read") && o.stderr.contains("[sources.<name>]") && o.stderr.contains("ardent inspect"),
+        "{}",
+        o.stderr
     );
-    let o = validate(&dir.path().join("pipeline.toml"), &[]);
+    // Payments have no document types; mapping them is a mistake said as such.
+    common::write(
+        &config,
+        &format!("{ledger}[inputs.payments]\npath = \"payments.csv\"\ndoc_types = {{ DZ = \"invoice\" }}\n"),
+    );
+    let o = validate(&config, &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("`inputs.payments.doc_types`") && o.stderr.contains("only the ledger"), "{}", o.stderr);
+    // The combined file as the ledger: half its rows fail one rule a mapping decides.
+    common::write(&config, &format!("{ledger}[inputs.payments]\npath = \"payments.csv\"\n"));
+    let o = validate(&config, &[]);
     assert_eq!(o.code, 5, "{}", o.stderr);
     assert!(o.stderr.contains("`doc_type` holds DZ 20"), "says what the data holds: {}", o.stderr);
     assert!(o.stderr.contains("[sources.<name>]"), "points at sources: {}", o.stderr);

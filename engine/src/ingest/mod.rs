@@ -160,7 +160,21 @@ pub fn resolve_all(spec: &IngestSpec) -> Result<Vec<(InputSpec, Vec<SourceFile>)
             )));
         }
         match spec.inputs.iter().find(|i| i.kind == kind) {
-            Some(input) => out.push((input.clone(), read::resolve_files(input)?)),
+            Some(input) => {
+                let files = read::resolve_files(input)?;
+                // The ledger's file read again as payments: every document would be paid by itself.
+                let ledger = out.iter().find(|(i, _): &&(InputSpec, Vec<SourceFile>)| i.kind == InputKind::Ledger);
+                if let (InputKind::Payments, Some((_, ledger_files))) = (kind, ledger)
+                    && let Some(both) = files.iter().find(|f| ledger_files.iter().any(|l| l.path == f.path))
+                {
+                    return Err(EngineError::config(format!(
+                        "`inputs.ledger` and `inputs.payments` both read {}: a file with documents and payments together is one combined export; read it once with a `[sources.<name>]` section that routes each type to the ledger or payments (README \"Combined exports\"; `ardent inspect {}` proposes one)",
+                        both.path.display(),
+                        both.path.display()
+                    )));
+                }
+                out.push((input.clone(), files));
+            }
             None if fed > 0 || kind == InputKind::Customers => {}
             // A source's ledger may come without payments (a snapshot of open items).
             None if kind == InputKind::Payments && spec.sources.iter().any(|s| s.feeds(InputKind::Ledger)) => {}

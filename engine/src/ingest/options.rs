@@ -178,6 +178,12 @@ impl InputParams {
                 key("false_values")
             )));
         }
+        if kind != InputKind::Ledger && !self.doc_types.is_empty() {
+            return Err(EngineError::config(format!(
+                "`{}` maps document types, but only the ledger has them; a file with documents and payments together is one combined export: read it with a `[sources.<name>]` section that routes each type (README \"Combined exports\")",
+                key("doc_types")
+            )));
+        }
         let mut doc_types: Vec<(String, DocType)> = DocType::ALL.iter().map(|d| (d.as_str().to_string(), *d)).collect();
         for (code, target) in &self.doc_types {
             let Some(doc_type) = DocType::parse(target) else {
