@@ -88,7 +88,6 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
     if spec.customer_names {
         notes.extend(customers_by_name(&mut parsed));
     }
-    link_clearing(spec, &mut parsed)?;
     let mut counts = SourceCounts::default();
     for p in &parsed {
         counts.rows_read += p.frame.height() as u64;
@@ -101,15 +100,21 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
         }
         counts.derived_payments += p.settled.iter().filter(|s| **s).count() as u64;
     }
+    let links = Links::new(spec, &parsed);
     let build = |kind: InputKind| -> Result<Option<(InputSpec, Vec<DataFrame>)>> {
         if !spec.feeds(kind) {
             return Ok(None);
         }
-        let frames = parsed.iter().map(|p| routed_frame(spec, p, kind)).collect::<Result<Vec<_>>>()?;
+        let frames = parsed
+            .iter()
+            .enumerate()
+            .map(|(f, p)| routed_frame(spec, p, f, links.as_ref(), kind))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Some((spec.routed(kind), frames)))
     };
     let (ledger, payments) = rayon::join(|| build(InputKind::Ledger), || build(InputKind::Payments));
     let (ledger, payments) = (ledger?, payments?);
+    drop(links);
     let file_rows = parsed.iter().map(|p| p.frame.height() as u64).collect();
     let originals = parsed.into_iter().map(|p| p.frame).collect();
     Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, originals, notes })
@@ -234,22 +239,27 @@ fn customers_by_name(parsed: &mut [Parsed]) -> Vec<String> {
 
 /// Links by clearing document: a payment references the invoices and debit memos that share
 /// its clearing document (after any references of its own), and a credit memo or write-off
-/// without `applies_to` reduces the first of them.
-fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) -> Result<()> {
-    if spec.clearing_column.is_none() {
-        return Ok(());
-    }
-    let separator = match spec.refs_separator.trim() {
-        "" => spec.refs_separator.clone(),
-        t => t.to_string(),
-    };
-    const NONE: u32 = u32::MAX;
-    let linked: Vec<(StringChunked, StringChunked)> = {
-        use rayon::prelude::*;
+/// without `applies_to` reduces the first of them. Built once over every file; each routed
+/// frame asks it for its rows' links only.
+struct Links<'a> {
+    separator: String,
+    clearing: Vec<Vec<Option<&'a str>>>,
+    ids: Vec<Vec<Option<&'a str>>>,
+    /// Clearing document → the first and last of its receivables in `members`.
+    groups: foldhash::HashMap<&'a str, (u32, u32)>,
+    /// (file, row, next member of the same group), in file order: no group needs an
+    /// allocation of its own.
+    members: Vec<(u32, u32, u32)>,
+}
+
+/// The end of a chain of [`Links::members`].
+const NO_MEMBER: u32 = u32::MAX;
+
+impl<'a> Links<'a> {
+    fn new(spec: &SourceSpec, parsed: &'a [Parsed]) -> Option<Links<'a>> {
+        spec.clearing_column.as_ref()?;
         let clearing: Vec<Vec<Option<&str>>> = parsed.iter().map(|p| p.clearing.iter().collect()).collect();
         let ids: Vec<Vec<Option<&str>>> = parsed.iter().map(|p| p.doc_id.iter().collect()).collect();
-        // Clearing document → its receivables, in file order: the first and last of a chain
-        // through `members` (file, row, next), so no group needs an allocation of its own.
         let rows: usize = parsed.iter().map(|p| p.target.len()).sum();
         let mut groups: foldhash::HashMap<&str, (u32, u32)> = Default::default();
         groups.reserve(rows / 2);
@@ -260,7 +270,7 @@ fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) -> Result<()> {
                     && t.is_receivable()
                 {
                     let k = members.len() as u32;
-                    members.push((f as u32, i as u32, NONE));
+                    members.push((f as u32, i as u32, NO_MEMBER));
                     match groups.get_mut(c) {
                         Some((_, last)) => {
                             members[*last as usize].2 = k;
@@ -273,86 +283,58 @@ fn link_clearing(spec: &SourceSpec, parsed: &mut [Parsed]) -> Result<()> {
                 }
             }
         }
-        let chain = |first: u32| {
-            std::iter::successors(Some(first), |&k| Some(members[k as usize].2).filter(|&n| n != NONE))
-                .map(|k| members[k as usize])
-                .map(|(f, i, _)| ids[f as usize][i as usize].unwrap_or_default())
+        let separator = match spec.refs_separator.trim() {
+            "" => spec.refs_separator.clone(),
+            t => t.to_string(),
         };
-        // Each file's new columns, built a slice of rows at a time in parallel.
-        const SLICE: usize = 1 << 16;
-        parsed
-            .iter()
-            .enumerate()
-            .map(|(f, p)| {
-                let n = p.target.len();
-                let (refs_in, applies_in): (Vec<Option<&str>>, Vec<Option<&str>>) =
-                    (p.refs.iter().collect(), p.applies_to.iter().collect());
-                let parts: Vec<(StringChunked, StringChunked)> = (0..n.div_ceil(SLICE).max(1))
-                    .into_par_iter()
-                    .map(|k| {
-                        let rows = (k * SLICE)..((k + 1) * SLICE).min(n);
-                        let mut refs = StringChunkedBuilder::new("invoice_refs".into(), rows.len());
-                        let mut applies = StringChunkedBuilder::new("applies_to".into(), rows.len());
-                        let mut joined = String::new();
-                        let mut seen: Vec<&str> = Vec::new();
-                        for i in rows {
-                            let (t, r, a, own) = (p.target[i], refs_in[i], applies_in[i], ids[f][i]);
-                            let first = clearing[f][i].and_then(|c| groups.get(c)).map(|(first, _)| *first);
-                            match (t, first) {
-                                (Target::Payment, Some(first)) => {
-                                    seen.clear();
-                                    let given = r.into_iter().flat_map(|r| r.split(separator.as_str())).map(str::trim);
-                                    for id in given.chain(chain(first)) {
-                                        if !id.is_empty() && Some(id) != own && !seen.contains(&id) {
-                                            seen.push(id);
-                                        }
-                                    }
-                                    joined.clear();
-                                    for (k, id) in seen.iter().enumerate() {
-                                        if k > 0 {
-                                            joined.push_str(&separator);
-                                        }
-                                        joined.push_str(id);
-                                    }
-                                    refs.append_option((!seen.is_empty()).then_some(joined.as_str()));
-                                    applies.append_option(a);
-                                }
-                                (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), Some(first))
-                                    if a.is_none() =>
-                                {
-                                    refs.append_option(r);
-                                    applies.append_option(chain(first).find(|m| Some(*m) != own));
-                                }
-                                _ => {
-                                    refs.append_option(r);
-                                    applies.append_option(a);
-                                }
-                            }
-                        }
-                        (refs.finish(), applies.finish())
-                    })
-                    .collect();
-                let mut parts = parts.into_iter();
-                let (mut refs, mut applies) = parts.next().unwrap_or_default();
-                for (r, a) in parts {
-                    refs.append(&r)?;
-                    applies.append(&a)?;
-                }
-                Ok((refs, applies))
-            })
-            .collect::<PolarsResult<_>>()
-            .map_err(EngineError::polars("linking by clearing document"))?
-    };
-    for (p, (refs, applies)) in parsed.iter_mut().zip(linked) {
-        p.refs = refs;
-        p.applies_to = applies;
+        Some(Links { separator, clearing, ids, groups, members })
     }
-    Ok(())
+
+    /// The document ids of the group of file `f`'s row `i`, in file order.
+    fn group(&self, f: usize, i: usize) -> impl Iterator<Item = &'a str> + '_ {
+        let first = self.clearing[f][i].and_then(|c| self.groups.get(c)).map(|(first, _)| *first);
+        std::iter::successors(first, |&k| Some(self.members[k as usize].2).filter(|&n| n != NO_MEMBER))
+            .map(|k| self.members[k as usize])
+            .map(|(f, i, _)| self.ids[f as usize][i as usize].unwrap_or_default())
+    }
+
+    /// A payment's references: its own, then its group's, once each, without itself.
+    fn refs(&self, f: usize, i: usize, given: Option<&'a str>, seen: &mut Vec<&'a str>, out: &mut String) -> bool {
+        let own = self.ids[f][i];
+        seen.clear();
+        let given = given.into_iter().flat_map(|r| r.split(self.separator.as_str())).map(str::trim);
+        for id in given.chain(self.group(f, i)) {
+            if !id.is_empty() && Some(id) != own && !seen.contains(&id) {
+                seen.push(id);
+            }
+        }
+        out.clear();
+        for (k, id) in seen.iter().enumerate() {
+            if k > 0 {
+                out.push_str(&self.separator);
+            }
+            out.push_str(id);
+        }
+        !seen.is_empty()
+    }
+
+    /// What a credit memo or write-off without `applies_to` reduces: its group's first
+    /// receivable.
+    fn applies_to(&self, f: usize, i: usize) -> Option<&'a str> {
+        let own = self.ids[f][i];
+        self.group(f, i).find(|m| Some(*m) != own)
+    }
 }
 
 /// The frame `kind` validates for one parsed file: the export's columns of the rows routed
 /// there, the derived canonical values, each row's file row and the rule it already failed.
-fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFrame> {
+fn routed_frame(
+    spec: &SourceSpec,
+    p: &Parsed,
+    f: usize,
+    links: Option<&Links<'_>>,
+    kind: InputKind,
+) -> Result<DataFrame> {
     // (row in the file, whether it is the payment a settled invoice yields)
     let mut rows: Vec<(usize, bool)> = Vec::new();
     for (i, t) in p.target.iter().enumerate() {
@@ -431,7 +413,21 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
                 )
                 .into_column(),
             );
-            columns.push(take("applies_to", &p.applies_to)?);
+            match links {
+                None => columns.push(take("applies_to", &p.applies_to)?),
+                Some(links) => {
+                    let given: Vec<Option<&str>> = p.applies_to.iter().collect();
+                    let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}applies_to").into(), rows.len());
+                    for &(i, _) in &rows {
+                        let linked = match (p.target[i], given[i]) {
+                            (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), None) => links.applies_to(f, i),
+                            (_, a) => a,
+                        };
+                        out.append_option(linked);
+                    }
+                    columns.push(out.finish().into_column());
+                }
+            }
             if let Some(d) = &p.doc_date {
                 columns.push(take("doc_date", d)?);
             }
@@ -458,15 +454,31 @@ fn routed_frame(spec: &SourceSpec, p: &Parsed, kind: InputKind) -> Result<DataFr
                 true => text(&p.settle_date, i),
                 false => text(&p.pay_date, i),
             }));
-            columns.push(build("invoice_refs", &|i, settled| match settled {
-                true => text(&p.doc_id, i),
-                false => text(&p.refs, i),
+            columns.push(build("invoice_refs", &|i, settled| match (settled, links) {
+                (true, _) => text(&p.doc_id, i),
+                (false, None) => text(&p.refs, i),
+                (false, Some(links)) => {
+                    let (mut out, mut seen) = (String::new(), Vec::new());
+                    links.refs(f, i, p.refs.get(i), &mut seen, &mut out).then_some(out)
+                }
             }));
         }
         _ => {
             columns.push(take("payment_id", &p.payment_id)?);
             columns.push(take("payment_date", &p.pay_date)?);
-            columns.push(take("invoice_refs", &p.refs)?);
+            match links {
+                None => columns.push(take("invoice_refs", &p.refs)?),
+                Some(links) => {
+                    let given: Vec<Option<&str>> = p.refs.iter().collect();
+                    let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}invoice_refs").into(), rows.len());
+                    let (mut joined, mut seen) = (String::new(), Vec::new());
+                    for &(i, _) in &rows {
+                        let linked = links.refs(f, i, given[i], &mut seen, &mut joined);
+                        out.append_option(linked.then_some(joined.as_str()));
+                    }
+                    columns.push(out.finish().into_column());
+                }
+            }
         }
     }
     for c in columns {
