@@ -832,9 +832,18 @@ fn erpnext_general_ledger_against_voucher_links_and_standard_terms() {
         (get(wo, "doc_type"), get(wo, "amount"), get(wo, "applies_to")),
         ("write_off", "20.00", "ACC-SINV-2025-00004")
     );
+    // One payment entry against two invoices: two ledger rows, one payment.
+    let payments = records(&ingested.tables.payments);
+    let split = find(&payments, &[("payment_id", "ACC-PAY-2025-00003")]);
+    assert_eq!(
+        (get(split, "amount"), get(split, "invoice_refs")),
+        ("560.00", "ACC-SINV-2025-00004;ACC-SINV-2025-00005")
+    );
+    assert_eq!(quality(&ingested, "source.erpnext")["ignored_combined_line"], 1);
     let (_dir, out) = run_verified(&config, &["analytics.to=2025-03-31"]);
     let open = open_by_customer(&out, "2025-03-31");
-    assert_eq!((open["Grant Plastics Ltd."].as_str(), open["West View Software Ltd."].as_str()), ("400.00", "460.00"));
+    // West View: 980 - 500 - 20 (written off) - 260 on ACC-SINV-2025-00004; 300 paid in full.
+    assert_eq!((open["Grant Plastics Ltd."].as_str(), open["West View Software Ltd."].as_str()), ("400.00", "200.00"));
 }
 
 /// Every profile's fixture, broken as exports break: an amount that is not one, and a type

@@ -39,6 +39,8 @@ pub struct ColumnReport {
     pub values: Option<Vec<(String, usize)>>,
     /// Share of values with a space and a letter (names rather than ids).
     pub names: bool,
+    /// Whether a value occurs more than once.
+    pub repeats: bool,
 }
 
 /// What `inspect` found.
@@ -406,6 +408,7 @@ fn analyse(out: &mut Inspection, header: &[String], rows: &[Vec<Option<String>>]
             for v in &vs {
                 *counts.entry(v.as_str()).or_default() += 1;
             }
+            c.repeats = counts.len() < vs.len();
             if counts.len() <= 40 {
                 let mut list: Vec<(String, usize)> = counts.into_iter().map(|(v, n)| (v.to_string(), n)).collect();
                 list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -723,6 +726,13 @@ impl Inspection {
         }
         if let Some(c) = role("clearing") {
             s.push_str(&format!("clearing_column = {}\n", toml_str(&c)));
+        }
+        let repeated =
+            role("doc_id").and_then(|c| self.columns.iter().find(|x| x.name == c)).is_some_and(|c| c.repeats);
+        if repeated {
+            s.push_str(
+                "combine_lines = true   # check: document numbers repeat; their rows are lines of one document\n",
+            );
         }
         if role("doc_id").is_some() && has_payments {
             s.push_str("missing_id = \"row_number\"   # rows without a number (payments in reports) take their row\n");

@@ -88,6 +88,9 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
     if spec.customer_names {
         notes.extend(customers_by_name(&mut parsed));
     }
+    if spec.combine_lines {
+        combine_lines(spec, &mut parsed);
+    }
     let mut counts = SourceCounts::default();
     for p in &parsed {
         counts.rows_read += p.frame.height() as u64;
@@ -180,6 +183,62 @@ fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base
             suggestion.join(", ")
         ),
     })
+}
+
+/// Lines of one document (same id, same route, in any file of the source): the first line
+/// takes the amounts of the others and their references, and they are ignored as combined.
+/// Lines that failed a rule stay as they are (the rules report them).
+fn combine_lines(spec: &SourceSpec, parsed: &mut [Parsed]) {
+    let separator = match spec.refs_separator.trim() {
+        "" => spec.refs_separator.clone(),
+        t => t.to_string(),
+    };
+    // (is a payment, id) → its first line.
+    let mut first: foldhash::HashMap<(bool, String), (usize, usize)> = Default::default();
+    let mut extra_refs: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+    for f in 0..parsed.len() {
+        for i in 0..parsed[f].target.len() {
+            let p = &parsed[f];
+            let (payment, id) = match p.target[i] {
+                Target::Payment => (true, p.payment_id.get(i)),
+                Target::Ledger(_) => (false, p.doc_id.get(i)),
+                _ => continue,
+            };
+            let (Some(id), None, Some(amount)) = (id, p.fail[i], p.amount[i]) else { continue };
+            let refs = p.refs.get(i).map(str::to_string);
+            match first.get(&(payment, id.to_string())) {
+                Some(&(f0, i0)) if parsed[f0].target[i0] == parsed[f].target[i] => {
+                    if let Some(total) = &mut parsed[f0].amount[i0] {
+                        *total += amount;
+                    }
+                    extra_refs.entry((f0, i0)).or_default().extend(refs);
+                    parsed[f].target[i] = Target::Ignored(Ignored::CombinedLine);
+                }
+                Some(_) => {}
+                None => {
+                    first.insert((payment, id.to_string()), (f, i));
+                }
+            }
+        }
+    }
+    for (f, p) in parsed.iter_mut().enumerate() {
+        let mine: Vec<(&(usize, usize), &Vec<String>)> = extra_refs.range((f, 0)..(f + 1, 0)).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut refs: Vec<Option<String>> = p.refs.iter().map(|r| r.map(str::to_string)).collect();
+        for ((_, i), more) in mine {
+            let mut all: Vec<String> =
+                refs[*i].iter().flat_map(|r| r.split(separator.as_str()).map(|s| s.trim().to_string())).collect();
+            for r in more.iter().flat_map(|r| r.split(separator.as_str())).map(str::trim) {
+                if !r.is_empty() && !all.iter().any(|a| a == r) {
+                    all.push(r.to_string());
+                }
+            }
+            refs[*i] = (!all.is_empty()).then(|| all.join(&separator));
+        }
+        p.refs = StringChunked::from_iter_options(p.refs.name().clone(), refs.into_iter());
+    }
 }
 
 /// The normalised form of a customer name: lower case, punctuation dropped, runs of spaces

@@ -225,6 +225,13 @@ pub struct SourceParams {
     /// Separator between several references in `invoice_refs`. Default: `;`.
     #[serde(default = "default_refs_separator")]
     pub refs_separator: String,
+    /// Rows with the same document id and route are lines of one document (an ERPNext
+    /// payment against two invoices is two ledger lines; an SAP document has several items):
+    /// the first line carries the document with the amounts of all its lines added and their
+    /// references joined; the others are counted as `ignored_combined_line`. Default false
+    /// (a repeated id is a `duplicate_id`).
+    #[serde(default)]
+    pub combine_lines: bool,
     /// A row without a document number: `quarantine` (default, `missing_value`) or
     /// `row_number` (its id is `row-<n>`, n its row under the header: reports leave payment
     /// numbers empty).
@@ -308,6 +315,7 @@ pub struct SourceSpec {
     pub fill_down: Vec<String>,
     pub refs_separator: String,
     pub group_header: Option<String>,
+    pub combine_lines: bool,
     pub missing_id: MissingId,
     pub date: DateParser,
     /// Export columns with their own date format.
@@ -536,6 +544,7 @@ impl SourceParams {
             fill_down: self.fill_down.clone(),
             refs_separator: self.refs_separator.clone(),
             group_header: self.group_header.clone(),
+            combine_lines: self.combine_lines,
             missing_id: self.missing_id,
             date_formats,
         })

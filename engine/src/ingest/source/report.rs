@@ -266,11 +266,13 @@ pub enum Ignored {
     BlankRow,
     /// Its type routes to `ignore`.
     Type,
+    /// A further line of a document whose first line carries it (`combine_lines`).
+    CombinedLine,
 }
 
 impl Ignored {
     /// Every reason, in report order.
-    pub const ALL: [Ignored; 3] = [Ignored::Type, Ignored::TotalRow, Ignored::BlankRow];
+    pub const ALL: [Ignored; 4] = [Ignored::Type, Ignored::TotalRow, Ignored::BlankRow, Ignored::CombinedLine];
 
     /// Stable name, as written to `data_quality`.
     pub fn name(self) -> &'static str {
@@ -278,6 +280,7 @@ impl Ignored {
             Ignored::TotalRow => "ignored_total_row",
             Ignored::BlankRow => "ignored_blank_row",
             Ignored::Type => "ignored_type",
+            Ignored::CombinedLine => "ignored_combined_line",
         }
     }
 }
