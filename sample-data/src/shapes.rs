@@ -10,9 +10,13 @@
 //! | `dynamics_bc_ledger_entries` | Applies-to Doc. No.: a payment of one invoice, every credit memo | payments of several invoices; write-offs (no document type) |
 //! | `netsuite_ar_register` | none | payment references; write-offs (journals) |
 //! | `odoo_journal_items` | matching number, as for SAP clearing | debit notes (invoices in Odoo); write-offs |
+//! | `quickbooks_transactions` | none | payment references; debit memos (invoices in QuickBooks); write-offs |
+//! | `erpnext_general_ledger` | Against Voucher: every reference of a payment (one row each, under one voucher), every credit note and write-off | due dates (the standard terms stand in); debit memos (sales invoices) |
 //!
-//! Customers of the name-based shapes (NetSuite, Odoo) are known by their names, and the
-//! customer master written beside them is keyed by name too.
+//! Customers of the name-based shapes (NetSuite, Odoo, QuickBooks, ERPNext) are known by
+//! their names, and the customer master written beside them is keyed by name too. The
+//! profiles of Odoo, QuickBooks and ERPNext read one home currency; the generated world has six,
+//! so those exports carry a Currency column that the generated pipeline maps.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -30,11 +34,21 @@ pub enum Shape {
     DynamicsBc,
     NetsuiteAr,
     Odoo,
+    QuickbooksTransactions,
+    ErpnextGeneralLedger,
 }
 
 impl Shape {
     /// Every shape.
-    pub const ALL: [Shape; 5] = [Shape::SapFbl5n, Shape::SapS4, Shape::DynamicsBc, Shape::NetsuiteAr, Shape::Odoo];
+    pub const ALL: [Shape; 7] = [
+        Shape::SapFbl5n,
+        Shape::SapS4,
+        Shape::DynamicsBc,
+        Shape::NetsuiteAr,
+        Shape::Odoo,
+        Shape::QuickbooksTransactions,
+        Shape::ErpnextGeneralLedger,
+    ];
 
     /// The name: the profile's file stem in `pipelines/configs/sources/`.
     pub fn name(self) -> &'static str {
@@ -44,6 +58,8 @@ impl Shape {
             Shape::DynamicsBc => "dynamics_bc_ledger_entries",
             Shape::NetsuiteAr => "netsuite_ar_register",
             Shape::Odoo => "odoo_journal_items",
+            Shape::QuickbooksTransactions => "quickbooks_transactions",
+            Shape::ErpnextGeneralLedger => "erpnext_general_ledger",
         }
     }
 
@@ -60,6 +76,8 @@ impl Shape {
             Shape::DynamicsBc => "bc",
             Shape::NetsuiteAr => "netsuite",
             Shape::Odoo => "odoo",
+            Shape::QuickbooksTransactions => "quickbooks",
+            Shape::ErpnextGeneralLedger => "erpnext",
         }
     }
 
@@ -71,6 +89,8 @@ impl Shape {
             Shape::DynamicsBc => "customer_ledger_entries.csv",
             Shape::NetsuiteAr => "ar_register.csv",
             Shape::Odoo => "journal_items.csv",
+            Shape::QuickbooksTransactions => "transactions.csv",
+            Shape::ErpnextGeneralLedger => "general_ledger.csv",
         }
     }
 
@@ -81,23 +101,33 @@ impl Shape {
             Shape::DynamicsBc => include_str!("../../pipelines/configs/sources/dynamics_bc_ledger_entries.toml"),
             Shape::NetsuiteAr => include_str!("../../pipelines/configs/sources/netsuite_ar_register.toml"),
             Shape::Odoo => include_str!("../../pipelines/configs/sources/odoo_journal_items.toml"),
+            Shape::QuickbooksTransactions => {
+                include_str!("../../pipelines/configs/sources/quickbooks_transactions.toml")
+            }
+            Shape::ErpnextGeneralLedger => include_str!("../../pipelines/configs/sources/erpnext_general_ledger.toml"),
         }
     }
 
     /// Whether the export has a place for write-offs.
     pub fn carries_write_offs(self) -> bool {
-        matches!(self, Shape::SapFbl5n | Shape::SapS4)
+        matches!(self, Shape::SapFbl5n | Shape::SapS4 | Shape::ErpnextGeneralLedger)
     }
 
     /// Whether the export tells debit memos from invoices (SAP posts them as customer
-    /// invoices, DR; Odoo's debit notes are invoices).
+    /// invoices, DR; Odoo's debit notes, QuickBooks' and ERPNext's late fees are invoices).
     pub fn carries_debit_memos(self) -> bool {
         matches!(self, Shape::DynamicsBc | Shape::NetsuiteAr)
     }
 
+    /// Whether the export carries due dates (ERPNext's general ledger does not: the
+    /// profile's standard terms stand in).
+    pub fn carries_due_dates(self) -> bool {
+        !matches!(self, Shape::ErpnextGeneralLedger)
+    }
+
     /// Whether customers are known by name.
     pub fn by_name(self) -> bool {
-        matches!(self, Shape::NetsuiteAr | Shape::Odoo)
+        matches!(self, Shape::NetsuiteAr | Shape::Odoo | Shape::QuickbooksTransactions | Shape::ErpnextGeneralLedger)
     }
 }
 
@@ -277,6 +307,8 @@ pub fn write_shape(shape: Shape, out: &Path) -> Result<u64, GenError> {
         Shape::DynamicsBc => dynamics_bc(&docs, &pays),
         Shape::NetsuiteAr => netsuite(&docs, &pays),
         Shape::Odoo => odoo(&docs, &pays, &links),
+        Shape::QuickbooksTransactions => quickbooks(&docs, &pays),
+        Shape::ErpnextGeneralLedger => erpnext(&docs, &pays),
     };
     let write = |name: &str, text: &str| {
         let path = out.join(name);
@@ -319,8 +351,9 @@ fn pipeline(shape: Shape) -> Result<String, GenError> {
         .cloned()
         .ok_or_else(|| bad(format!("no [sources.{}]", shape.source())))?;
     source.insert("path".into(), shape.file().into());
-    if shape == Shape::Odoo {
-        // Odoo's journal items carry the currency in their Currency column.
+    if matches!(shape, Shape::Odoo | Shape::QuickbooksTransactions | Shape::ErpnextGeneralLedger) {
+        // Their profiles read the home currency; the generated world has six, in a Currency
+        // column (Odoo's journal items have one; the QuickBooks and ERPNext reports here add it).
         if let Some(toml::Value::Table(columns)) = source.get_mut("columns") {
             columns.insert("currency".into(), "Currency".into());
         }
@@ -594,6 +627,106 @@ fn odoo(docs: &[Doc], pays: &[Pay], links: &Links) -> String {
                 p.date,
                 p.currency
             );
+        }
+    }
+    s
+}
+
+fn quickbooks(docs: &[Doc], pays: &[Pay]) -> String {
+    let mut s = String::from(
+        "Transaction List by Customer\nGenerated Company\n\"All Dates\"\n\n,Date,Transaction Type,Num,Posting,Memo/Description,Account,Due Date,Amount,Currency\n",
+    );
+    let us = |c: i64| csv_field(&money(c, '.', Some(',')));
+    let mut total = 0i64;
+    for (customer, ds, ps) in by_customer(docs, pays) {
+        let name = csv_field(&customer_name(customer));
+        let _ = writeln!(s, "{name},,,,,,,,,");
+        let mut sub = 0i64;
+        for d in ds {
+            // QuickBooks has no debit memo: a late fee is an invoice.
+            let kind = if d.kind == "credit_memo" { "Credit Memo" } else { "Invoice" };
+            sub += signed(d);
+            let due = d.due.as_deref().map(us_date).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                ",{},{kind},{},Yes,,Accounts Receivable (A/R),{due},{},{}",
+                us_date(&d.date),
+                d.id,
+                us(d.cents),
+                d.currency
+            );
+        }
+        for p in ps {
+            sub -= p.cents;
+            let _ = writeln!(
+                s,
+                ",{},Payment,{},Yes,,Accounts Receivable (A/R),,{},{}",
+                us_date(&p.date),
+                p.id,
+                us(p.cents),
+                p.currency
+            );
+        }
+        total += sub;
+        let _ = writeln!(
+            s,
+            "Total for {},,,,,,,,{},",
+            customer_name(customer),
+            csv_field(&format!("${}", money(sub, '.', Some(','))))
+        );
+    }
+    let _ = writeln!(s, "TOTAL,,,,,,,,{},", csv_field(&format!("${}", money(total, '.', Some(',')))));
+    s.push_str("\n\n\"Monday, January 05, 2026 09:12 AM GMT-08:00\"\n");
+    s
+}
+
+fn erpnext(docs: &[Doc], pays: &[Pay]) -> String {
+    let mut s = String::from(
+        "Posting Date,Account,Debit (USD),Credit (USD),Balance (USD),Voucher Type,Voucher No,Against Account,Party Type,Party,Against Voucher Type,Against Voucher,Remarks,Currency\n",
+    );
+    let m = |c: i64| money(c, '.', None);
+    for (customer, ds, ps) in by_customer(docs, pays) {
+        let name = csv_field(&customer_name(customer));
+        for d in ds {
+            let (kind, debit, credit, against) = match d.kind.as_str() {
+                "credit_memo" => ("Sales Invoice", 0, d.cents, d.applies_to.as_deref()),
+                "write_off" => ("Journal Entry", 0, d.cents, d.applies_to.as_deref()),
+                // ERPNext has no debit memo: a late fee is a sales invoice.
+                _ => ("Sales Invoice", d.cents, 0, None),
+            };
+            let (against_type, against) = match against {
+                Some(a) => ("Sales Invoice", a),
+                None => ("", ""),
+            };
+            let _ = writeln!(
+                s,
+                "{},Debtors - GC,{},{},0.00,{kind},{},Sales - GC,Customer,{name},{against_type},{against},,{}",
+                d.date,
+                m(debit),
+                m(credit),
+                d.id,
+                d.currency
+            );
+        }
+        for p in ps {
+            // One row per invoice paid, under one voucher; the amount on the first.
+            let refs: Vec<Option<&str>> =
+                if p.refs.is_empty() { vec![None] } else { p.refs.iter().map(|r| Some(r.as_str())).collect() };
+            for (k, r) in refs.iter().enumerate() {
+                let amount = if k == 0 { p.cents } else { 0 };
+                let (against_type, against) = match r {
+                    Some(r) => ("Sales Invoice", *r),
+                    None => ("", ""),
+                };
+                let _ = writeln!(
+                    s,
+                    "{},Debtors - GC,0.00,{},0.00,Payment Entry,{},Bank - GC,Customer,{name},{against_type},{against},,{}",
+                    p.date,
+                    m(amount),
+                    p.id,
+                    p.currency
+                );
+            }
         }
     }
     s
