@@ -118,7 +118,7 @@ pub struct GenerateArgs {
     /// Write the ledger and payments as one ERP export in this layout (the profile of the
     /// same name in pipelines/configs/sources/ reads it): sap_fbl5n,
     /// sap_s4_journal_entry_items, dynamics_bc_ledger_entries, netsuite_ar_register,
-    /// odoo_journal_items, quickbooks_transactions, erpnext_general_ledger.
+    /// odoo_journal_items, quickbooks_transactions, erpnext_general_ledger, invoice_register.
     #[arg(long, value_parser = shape_name)]
     pub shape: Option<String>,
 }

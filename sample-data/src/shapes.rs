@@ -11,6 +11,7 @@
 //! | `netsuite_ar_register` | none | payment references; write-offs (journals) |
 //! | `odoo_journal_items` | matching number, as for SAP clearing | debit notes (invoices in Odoo); write-offs |
 //! | `quickbooks_transactions` | none | payment references; debit memos (invoices in QuickBooks); write-offs |
+//! | `invoice_register` | a settlement date per invoice (the last payment that referenced it), from which the profile derives one payment for the invoice amount | payments as paid (partial, lump, unapplied); credit and debit memos; write-offs |
 //! | `erpnext_general_ledger` | Against Voucher: every reference of a payment (one row each, under one voucher), every credit note and write-off | due dates (the standard terms stand in); debit memos (sales invoices) |
 //!
 //! Customers of the name-based shapes (NetSuite, Odoo, QuickBooks, ERPNext) are known by
@@ -36,11 +37,12 @@ pub enum Shape {
     Odoo,
     QuickbooksTransactions,
     ErpnextGeneralLedger,
+    InvoiceRegister,
 }
 
 impl Shape {
     /// Every shape.
-    pub const ALL: [Shape; 7] = [
+    pub const ALL: [Shape; 8] = [
         Shape::SapFbl5n,
         Shape::SapS4,
         Shape::DynamicsBc,
@@ -48,6 +50,7 @@ impl Shape {
         Shape::Odoo,
         Shape::QuickbooksTransactions,
         Shape::ErpnextGeneralLedger,
+        Shape::InvoiceRegister,
     ];
 
     /// The name: the profile's file stem in `pipelines/configs/sources/`.
@@ -60,6 +63,7 @@ impl Shape {
             Shape::Odoo => "odoo_journal_items",
             Shape::QuickbooksTransactions => "quickbooks_transactions",
             Shape::ErpnextGeneralLedger => "erpnext_general_ledger",
+            Shape::InvoiceRegister => "invoice_register",
         }
     }
 
@@ -78,6 +82,7 @@ impl Shape {
             Shape::Odoo => "odoo",
             Shape::QuickbooksTransactions => "quickbooks",
             Shape::ErpnextGeneralLedger => "erpnext",
+            Shape::InvoiceRegister => "register",
         }
     }
 
@@ -91,6 +96,7 @@ impl Shape {
             Shape::Odoo => "journal_items.csv",
             Shape::QuickbooksTransactions => "transactions.csv",
             Shape::ErpnextGeneralLedger => "general_ledger.csv",
+            Shape::InvoiceRegister => "invoice_register.csv",
         }
     }
 
@@ -105,7 +111,19 @@ impl Shape {
                 include_str!("../../pipelines/configs/sources/quickbooks_transactions.toml")
             }
             Shape::ErpnextGeneralLedger => include_str!("../../pipelines/configs/sources/erpnext_general_ledger.toml"),
+            Shape::InvoiceRegister => include_str!("../../pipelines/configs/sources/invoice_register.toml"),
         }
+    }
+
+    /// Whether the export holds payments (an invoice register holds settlement dates, from
+    /// which the profile derives one payment per settled invoice).
+    pub fn carries_payments(self) -> bool {
+        !matches!(self, Shape::InvoiceRegister)
+    }
+
+    /// Whether the export holds credit memos and debit memos (a register holds invoices).
+    pub fn carries_memos(self) -> bool {
+        !matches!(self, Shape::InvoiceRegister)
     }
 
     /// Whether the export has a place for write-offs.
@@ -309,6 +327,7 @@ pub fn write_shape(shape: Shape, out: &Path) -> Result<u64, GenError> {
         Shape::Odoo => odoo(&docs, &pays, &links),
         Shape::QuickbooksTransactions => quickbooks(&docs, &pays),
         Shape::ErpnextGeneralLedger => erpnext(&docs, &pays),
+        Shape::InvoiceRegister => register(&docs, &pays),
     };
     let write = |name: &str, text: &str| {
         let path = out.join(name);
@@ -351,7 +370,10 @@ fn pipeline(shape: Shape) -> Result<String, GenError> {
         .cloned()
         .ok_or_else(|| bad(format!("no [sources.{}]", shape.source())))?;
     source.insert("path".into(), shape.file().into());
-    if matches!(shape, Shape::Odoo | Shape::QuickbooksTransactions | Shape::ErpnextGeneralLedger) {
+    if matches!(
+        shape,
+        Shape::Odoo | Shape::QuickbooksTransactions | Shape::ErpnextGeneralLedger | Shape::InvoiceRegister
+    ) {
         // Their profiles read the home currency; the generated world has six, in a Currency
         // column (Odoo's journal items have one; the QuickBooks and ERPNext reports here add it).
         if let Some(toml::Value::Table(columns)) = source.get_mut("columns") {
@@ -728,6 +750,34 @@ fn erpnext(docs: &[Doc], pays: &[Pay]) -> String {
                 );
             }
         }
+    }
+    s
+}
+
+/// An invoice register: invoices only, each with the date of the last payment that
+/// referenced it as its settlement date (open when none did).
+fn register(docs: &[Doc], pays: &[Pay]) -> String {
+    let mut settled: HashMap<&str, &str> = HashMap::new();
+    for p in pays {
+        for r in &p.refs {
+            settled.insert(r.as_str(), p.date.as_str());
+        }
+    }
+    let mut s = String::from(
+        "countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate,Currency\n",
+    );
+    for d in docs.iter().filter(|d| d.kind == "invoice") {
+        let settled = settled.get(d.id.as_str()).map(|date| us_date(date)).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "0,{},,{},{},{},{},No,{settled},Paper,,,{}",
+            d.customer,
+            d.id,
+            us_date(&d.date),
+            d.due.as_deref().map(us_date).unwrap_or_default(),
+            money(d.cents, '.', None),
+            d.currency
+        );
     }
     s
 }
