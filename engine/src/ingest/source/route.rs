@@ -207,10 +207,12 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     if n <= SLICE_ROWS || !spec.fill_down.is_empty() || spec.group_header.is_some() {
         return route_slice(spec, frame, path, 0);
     }
-    let parts: Vec<Parsed> = (0..n.div_ceil(SLICE_ROWS))
+    let parts: Vec<Result<Parsed>> = (0..n.div_ceil(SLICE_ROWS))
         .into_par_iter()
         .map(|k| route_slice(spec, frame.slice((k * SLICE_ROWS) as i64, SLICE_ROWS), path, k * SLICE_ROWS))
-        .collect::<Result<_>>()?;
+        .collect();
+    // The first slice's error, whatever the thread count.
+    let parts: Vec<Parsed> = parts.into_iter().collect::<Result<_>>()?;
     let mut parts = parts.into_iter();
     let Some(mut all) = parts.next() else { return route_slice(spec, frame, path, 0) };
     let err = || EngineError::polars("combining routed slices");
@@ -374,7 +376,7 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
     let baseline_is_doc_date =
         spec.terms.as_ref().is_some_and(|t| t.baseline.as_deref().is_none_or(|b| b == spec.column("doc_date")));
     let mut due: Vec<Option<i32>> = vec![None; n];
-    let mut due_fail: Vec<Option<Rule>> = vec![None; n];
+    let mut due_fail: Vec<Option<(Rule, &'static str)>> = vec![None; n];
     if let Some(terms) = &spec.terms {
         let given = dates(&frame, spec.column("due_date"), spec.date_of(spec.column("due_date")));
         let baseline_column = terms.baseline.as_deref().unwrap_or(spec.column("doc_date"));
@@ -386,7 +388,7 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
         for i in 0..n {
             match given.as_ref().and_then(|g| g[i]) {
                 Some(Ok(d)) => due[i] = Some(d),
-                Some(Err(())) => due_fail[i] = Some(Rule::InvalidDate),
+                Some(Err(())) => due_fail[i] = Some((Rule::InvalidDate, "due_date")),
                 None => {
                     let code = codes.as_ref().and_then(|c| c[i]);
                     let days = match code {
@@ -395,8 +397,12 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
                     };
                     match (baseline[i], days) {
                         (Some(Ok(b)), Some(Some(days))) => due[i] = Some(b + i32::from(days)),
-                        (Some(Err(())), _) => due_fail[i] = Some(Rule::InvalidDate),
-                        (_, Some(None)) => due_fail[i] = Some(Rule::UnknownTerms),
+                        // A baseline that is the document date fails as the document date.
+                        (Some(Err(())), _) => {
+                            due_fail[i] =
+                                Some((Rule::InvalidDate, if baseline_is_doc_date { "doc_date" } else { "due_date" }))
+                        }
+                        (_, Some(None)) => due_fail[i] = Some((Rule::UnknownTerms, "due_date")),
                         // No baseline date or no terms: the ledger's rules report the missing due date.
                         _ => {}
                     }
@@ -457,15 +463,10 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
         if row_target == Target::Unmapped {
             fail = Some((Rule::UnmappedType, "doc_type"));
         }
-        if let (Target::Ledger(t), None, Some(rule)) = (row_target, fail, due_fail[i])
+        if let (Target::Ledger(t), None, Some(failed)) = (row_target, fail, due_fail[i])
             && t.is_receivable()
         {
-            // A baseline that is the document date fails as the document date.
-            let column = match (rule, baseline_is_doc_date) {
-                (Rule::InvalidDate, true) => "doc_date",
-                _ => "due_date",
-            };
-            fail = Some((rule, column));
+            fail = Some(failed);
         }
         fails[i] = fail;
         if row_target == Target::Ledger(DocType::Invoice) && settle_view[i].is_some() {
