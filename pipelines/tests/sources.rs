@@ -961,3 +961,37 @@ fn every_shape_broken_keeps_every_row_accounted_for() {
         assert_eq!(accepted(&bad) + expected, accepted(&good), "{what}: only the broken row is lost");
     }
 }
+
+#[test]
+fn spreadsheet_sheets_by_name_and_json_part_files_in_a_folder() {
+    let bc = profile("dynamics_bc_ledger_entries");
+    let by_name = ingest_with(&bc, &["sources.bc.sheet=customer ledger entries"]);
+    assert_eq!(by_name.tables.ledger.height(), 5, "the sheet named (case ignored)");
+    let settings = resolve(Overrides {
+        config: Some(bc.clone()),
+        set: vec!["sources.bc.sheet=Sheet9".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let err = ingest(&settings.ingest).unwrap_err().to_string();
+    assert!(err.contains("no sheet \"Sheet9\"") && err.contains("Customer Ledger Entries"), "{err}");
+
+    // An API's answer saved page by page: a folder of JSON part files, read in name order.
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sources/fixtures/sap_s4_journal_entry_items.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let items = doc["value"].as_array().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (k, part) in items.chunks(2).enumerate() {
+        let page = serde_json::json!({ "d": { "results": part } });
+        std::fs::write(dir.path().join(format!("part-{k:03}.json")), page.to_string()).unwrap();
+    }
+    let path = format!("sources.s4.path={}", dir.path().display());
+    let parts = ingest_with(&profile("sap_s4_journal_entry_items"), &[&path]);
+    let whole = ingest_with(&profile("sap_s4_journal_entry_items"), &[]);
+    let ids = |i: &Ingested| texts(&i.tables.ledger, "doc_id");
+    assert_eq!(ids(&parts), ids(&whole));
+    assert_eq!(quality(&parts, "source.s4")["rows_read"], 6);
+    let p = records(&parts.tables.payments);
+    assert_eq!(get(&p[0], "invoice_refs"), "1010-0090000101-2025", "cleared across part files");
+}
