@@ -215,6 +215,15 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
     let parts: Vec<Parsed> = parts.into_iter().collect::<Result<_>>()?;
     let mut parts = parts.into_iter();
     let Some(mut all) = parts.next() else { return route_slice(spec, frame, path, 0) };
+    // Room for every row at once: growing by doubling touches twice the memory, and fresh
+    // pages are what this stage pays for most.
+    let more = n - all.target.len();
+    all.target.reserve_exact(more);
+    all.fail.reserve_exact(more);
+    all.amount.reserve_exact(more);
+    all.due.reserve_exact(more);
+    all.settled.reserve_exact(more);
+    all.settle_amount.reserve_exact(more);
     let err = || EngineError::polars("combining routed slices");
     for p in parts {
         for (into, from) in [
