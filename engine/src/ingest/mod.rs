@@ -59,9 +59,8 @@ pub struct IngestSpec {
 enum Feed<'a> {
     /// Its own export files.
     Files(&'a [SourceFile]),
-    /// The frames a source routed to it, one per file of the source, and the files as read
-    /// (for the quarantine's `raw`).
-    Routed(&'a [SourceFile], &'a [DataFrame], &'a [DataFrame]),
+    /// The rows a source routed to it, built into frames a chunk at a time.
+    Routed(&'a [SourceFile], &'a source::Routing<'a>, InputKind),
 }
 
 impl<'a> Feed<'a> {
@@ -75,7 +74,7 @@ impl<'a> Feed<'a> {
     fn raw(self, file: usize) -> Option<&'a DataFrame> {
         match self {
             Feed::Files(_) => None,
-            Feed::Routed(_, _, originals) => originals.get(file),
+            Feed::Routed(_, routing, _) => routing.original(file),
         }
     }
 }
@@ -462,20 +461,29 @@ fn validate_input<U: Unique>(
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(0);
         scope.spawn(move || {
-            if let Feed::Routed(_, frames, _) = feed {
-                // A source's rows, routed when it was read: handed on in chunks.
+            if let Feed::Routed(files, routing, kind) = feed {
+                // A source's rows, routed when it was read: their frames built a range of the
+                // file at a time while the range before is validated.
                 let rows = spec.chunk_rows.max(1);
-                for (file, frame) in frames.iter().enumerate() {
+                for file in 0..files.len() {
+                    let n = routing.file_rows(file);
                     let mut start = 0;
                     loop {
-                        let chunk = frame.slice(start as i64, rows);
-                        let next =
-                            Chunk { file, frame: chunk, first_row: start, file_rows: frame.height(), read_ms: 0 };
-                        if tx.send(Ok(next)).is_err() {
+                        let t0 = Instant::now();
+                        let end = (start + rows).min(n);
+                        let next = routing.frame(kind, file, start..end).map(|frame| Chunk {
+                            file,
+                            frame,
+                            first_row: start,
+                            file_rows: n,
+                            read_ms: t0.elapsed().as_millis() as u64,
+                        });
+                        let stop = next.is_err();
+                        if tx.send(next).is_err() || stop {
                             return;
                         }
-                        start += rows;
-                        if start >= frame.height() {
+                        start = end;
+                        if start >= n {
                             break;
                         }
                     }
@@ -661,18 +669,21 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     // Combined exports are read, routed and linked before anything is validated.
     let prepared: Vec<source::Prepared> =
         spec.sources.iter().map(|s| source::prepare(s, &spec.base_dir)).collect::<Result<_>>()?;
+    let routings: Vec<source::Routing<'_>> =
+        spec.sources.iter().zip(&prepared).map(|(s, p)| source::Routing::new(s, p)).collect();
     let required = |kind: InputKind| -> Result<(&InputSpec, Feed<'_>)> {
         if let Some((input, files)) = find(kind) {
             return Ok((input, Feed::Files(files)));
         }
         prepared
             .iter()
-            .find_map(|p| {
+            .zip(&routings)
+            .find_map(|(p, routing)| {
                 let routed = match kind {
                     InputKind::Ledger => p.ledger.as_ref(),
                     _ => p.payments.as_ref(),
                 };
-                routed.map(|(input, frames)| (input, Feed::Routed(&p.files, frames, &p.originals)))
+                routed.map(|input| (input, Feed::Routed(&p.files, routing, kind)))
             })
             .ok_or_else(|| EngineError::config(format!("no `[inputs.{}]` is configured", kind.name())))
     };
@@ -892,11 +903,11 @@ fn derive_customers(spec: &IngestSpec, feeds: &[(&InputSpec, Feed<'_>)], ids: &m
             Ok(t.str().map_err(EngineError::polars("reading customer ids"))?.clone())
         };
         match feed {
-            Feed::Routed(_, frames, _) => {
-                for (k, frame) in frames.iter().enumerate() {
-                    let rows = frame.column(columns::ROW_COLUMN).ok().and_then(|c| c.u64().ok().cloned());
-                    let at = |i: usize| rows.as_ref().and_then(|r| r.get(i)).unwrap_or(i as u64 + 1);
-                    note(&names[k], &text(frame)?, &at);
+            Feed::Routed(files, routing, kind) => {
+                for k in 0..files.len() {
+                    let rows = routing.customers(*kind, k);
+                    let values: StringChunked = rows.iter().map(|(c, _)| *c).collect();
+                    note(&names[k], &values, &|i| rows[i].1);
                 }
             }
             Feed::Files(files) => {

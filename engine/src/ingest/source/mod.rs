@@ -58,19 +58,20 @@ impl SourceCounts {
     }
 }
 
-/// A source after routing: per file, the frame each input validates.
+/// A source after routing: what each row is and its derived values; the frames the ledger and
+/// payments validate are built from it a chunk at a time ([`Routing`]).
 #[derive(Debug)]
 pub struct Prepared {
     pub name: String,
     pub files: Vec<SourceFile>,
-    /// The spec ledger rows are validated with, and one frame per file.
-    pub ledger: Option<(InputSpec, Vec<DataFrame>)>,
-    pub payments: Option<(InputSpec, Vec<DataFrame>)>,
+    /// The specs ledger and payment rows are validated with, when the source feeds them.
+    pub ledger: Option<InputSpec>,
+    pub payments: Option<InputSpec>,
     pub counts: SourceCounts,
     /// Rows read from each file (after the header).
     pub file_rows: Vec<u64>,
-    /// Each file as read: the quarantine's `raw` shows its rows.
-    pub originals: Vec<DataFrame>,
+    /// Each file, parsed and routed (its frame as read is the quarantine's `raw`).
+    pub parsed: Vec<Parsed>,
     /// What the run should tell the user (names that collapsed together, …).
     pub notes: Vec<String>,
 }
@@ -103,24 +104,59 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
         }
         counts.derived_payments += p.settled.iter().filter(|s| **s).count() as u64;
     }
-    let links = Links::new(spec, &parsed);
-    let build = |kind: InputKind| -> Result<Option<(InputSpec, Vec<DataFrame>)>> {
-        if !spec.feeds(kind) {
-            return Ok(None);
-        }
-        let frames = parsed
-            .iter()
-            .enumerate()
-            .map(|(f, p)| routed_frame(spec, p, f, links.as_ref(), kind))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some((spec.routed(kind), frames)))
-    };
-    let (ledger, payments) = rayon::join(|| build(InputKind::Ledger), || build(InputKind::Payments));
-    let (ledger, payments) = (ledger?, payments?);
-    drop(links);
+    let fed = |kind: InputKind| spec.feeds(kind).then(|| spec.routed(kind));
+    let (ledger, payments) = (fed(InputKind::Ledger), fed(InputKind::Payments));
     let file_rows = parsed.iter().map(|p| p.frame.height() as u64).collect();
-    let originals = parsed.into_iter().map(|p| p.frame).collect();
-    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, originals, notes })
+    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, parsed, notes })
+}
+
+/// Builds the frames a source's rows are validated in, a range of rows of a file at a time,
+/// so no routed copy of the whole source is ever held.
+#[derive(Debug)]
+pub struct Routing<'a> {
+    spec: &'a SourceSpec,
+    parsed: &'a [Parsed],
+    links: Option<Links<'a>>,
+}
+
+impl<'a> Routing<'a> {
+    /// The routing of a prepared source (its clearing links derived once, over every file).
+    pub fn new(spec: &'a SourceSpec, prepared: &'a Prepared) -> Self {
+        Routing { spec, parsed: &prepared.parsed, links: Links::new(spec, &prepared.parsed) }
+    }
+
+    /// Rows in each file.
+    pub fn file_rows(&self, file: usize) -> usize {
+        self.parsed.get(file).map_or(0, |p| p.target.len())
+    }
+
+    /// The frame `kind` validates for rows `rows` of file `file`.
+    pub fn frame(&self, kind: InputKind, file: usize, rows: std::ops::Range<usize>) -> Result<DataFrame> {
+        routed_frame(self.spec, &self.parsed[file], file, self.links.as_ref(), kind, rows)
+    }
+
+    /// The file as read: the quarantine's `raw` of its rows.
+    pub fn original(&self, file: usize) -> Option<&'a DataFrame> {
+        self.parsed.get(file).map(|p| &p.frame)
+    }
+
+    /// The customer and 1-based file row of every row of file `file` routed to `kind`, in order.
+    pub fn customers(&self, kind: InputKind, file: usize) -> Vec<(Option<&'a str>, u64)> {
+        let p = &self.parsed[file];
+        let mut out = Vec::new();
+        for (i, (t, c)) in p.target.iter().zip(p.customer.iter()).enumerate() {
+            let routed = match (kind, t) {
+                (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => true,
+                (InputKind::Payments, Target::Payment) => true,
+                (InputKind::Payments, Target::Ledger(_)) => p.settled[i],
+                _ => false,
+            };
+            if routed {
+                out.push((c, i as u64 + 1));
+            }
+        }
+        out
+    }
 }
 
 /// When most rows of a source have a type its `route` does not map, the mapping is wrong:
@@ -300,6 +336,7 @@ fn customers_by_name(parsed: &mut [Parsed]) -> Vec<String> {
 /// its clearing document (after any references of its own), and a credit memo or write-off
 /// without `applies_to` reduces the first of them. Built once over every file; each routed
 /// frame asks it for its rows' links only.
+#[derive(Debug)]
 struct Links<'a> {
     separator: String,
     clearing: Vec<Vec<Option<&'a str>>>,
@@ -393,10 +430,13 @@ fn routed_frame(
     f: usize,
     links: Option<&Links<'_>>,
     kind: InputKind,
+    range: std::ops::Range<usize>,
 ) -> Result<DataFrame> {
     // (row in the file, whether it is the payment a settled invoice yields)
     let mut rows: Vec<(usize, bool)> = Vec::new();
-    for (i, t) in p.target.iter().enumerate() {
+    let (first, len) = (range.start, range.len());
+    for (i, t) in p.target[range].iter().enumerate() {
+        let i = first + i;
         match (kind, t) {
             (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => rows.push((i, false)),
             (InputKind::Payments, Target::Payment) => rows.push((i, false)),
@@ -460,14 +500,15 @@ fn routed_frame(
     match kind {
         InputKind::Ledger => {
             columns.push(take("doc_id", &p.doc_id)?);
-            let type_value: Vec<Option<&str>> = p.type_value.iter().collect();
+            let type_value = p.type_value.slice(first as i64, len);
+            let type_value: Vec<Option<&str>> = type_value.iter().collect();
             columns.push(
                 StringChunked::from_iter_options(
                     format!("{DERIVED_PREFIX}doc_type").into(),
                     rows.iter().map(|&(i, _)| match p.target[i] {
                         Target::Ledger(t) => Some(t.as_str()),
                         // Unmapped: the value as written, for the quarantine.
-                        _ => type_value[i],
+                        _ => type_value[i - first],
                     }),
                 )
                 .into_column(),
@@ -475,10 +516,11 @@ fn routed_frame(
             match links {
                 None => columns.push(take("applies_to", &p.applies_to)?),
                 Some(links) => {
-                    let given: Vec<Option<&str>> = p.applies_to.iter().collect();
+                    let given = p.applies_to.slice(first as i64, len);
+                    let given: Vec<Option<&str>> = given.iter().collect();
                     let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}applies_to").into(), rows.len());
                     for &(i, _) in &rows {
-                        let linked = match (p.target[i], given[i]) {
+                        let linked = match (p.target[i], given[i - first]) {
                             (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), None) => links.applies_to(f, i),
                             (_, a) => a,
                         };
@@ -528,11 +570,12 @@ fn routed_frame(
             match links {
                 None => columns.push(take("invoice_refs", &p.refs)?),
                 Some(links) => {
-                    let given: Vec<Option<&str>> = p.refs.iter().collect();
+                    let given = p.refs.slice(first as i64, len);
+                    let given: Vec<Option<&str>> = given.iter().collect();
                     let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}invoice_refs").into(), rows.len());
                     let (mut joined, mut seen) = (String::new(), Vec::new());
                     for &(i, _) in &rows {
-                        let linked = links.refs(f, i, given[i], &mut seen, &mut joined);
+                        let linked = links.refs(f, i, given[i - first], &mut seen, &mut joined);
                         out.append_option(linked.then_some(joined.as_str()));
                     }
                     columns.push(out.finish().into_column());
