@@ -903,11 +903,11 @@ fn derive_customers(spec: &IngestSpec, feeds: &[(&InputSpec, Feed<'_>)], ids: &m
             Ok(t.str().map_err(EngineError::polars("reading customer ids"))?.clone())
         };
         match feed {
-            Feed::Routed(files, routing, kind) => {
-                for k in 0..files.len() {
+            Feed::Routed(_, routing, kind) => {
+                for (k, name) in names.iter().enumerate() {
                     let rows = routing.customers(*kind, k);
                     let values: StringChunked = rows.iter().map(|(c, _)| *c).collect();
-                    note(&names[k], &values, &|i| rows[i].1);
+                    note(name, &values, &|i| rows[i].1);
                 }
             }
             Feed::Files(files) => {
