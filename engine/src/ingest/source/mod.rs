@@ -5,12 +5,13 @@
 //! told apart by a type column, signed by one of several conventions, and linked by a
 //! clearing document, an applied-to column or a settlement date. A `[sources.<name>]` section
 //! says how; [`prepare`] reads the source's files once, routes every row
-//! ([`route::route_file`]), derives the links across all of them, and hands the ledger and
-//! payments validation one frame per file each: the export columns the rules read as written
-//! (dates, flags), the derived canonical values under [`DERIVED_PREFIX`], the file row of each
-//! row and the rule it already failed; the file as read stays beside them for the quarantine's
-//! `raw` ([`Prepared::originals`]). From there routed rows are validated exactly like rows of
-//! a ledger or payments export.
+//! ([`route::route_file`]) and derives what needs every file (customer names, lines of one
+//! document); [`Routing`] links by clearing document and hands the ledger's and payments'
+//! validation their frames a range of rows at a time: the export columns the rules read as
+//! written (dates, flags), the derived canonical values under [`DERIVED_PREFIX`], the file row
+//! of each row and the rule it already failed; the file as read stays beside them for the
+//! quarantine's `raw`. From there routed rows are validated exactly like rows of a ledger or
+//! payments export.
 //!
 //! Every row of a source ends in one place: routed to the ledger (unmapped types too, which
 //! the ledger quarantines as `unmapped_type`), routed to payments, or deliberately ignored
