@@ -6,7 +6,7 @@
 //!
 //! [`TrainParams`] (`[models]` in a pipeline config) → `check()` → [`Training`] →
 //! [`train`]`(&Sample, …)` → [`Trained`]: the candidates with their metrics, ready for
-//! [`crate::tables`] and [`crate::artifact`].
+//! [`crate::run`] and [`crate::artifact`].
 //!
 //! Determinism: folds and the training subsample come from a hash of the seed and the
 //! customer id, every fit is deterministic on its own, and results are gathered in job

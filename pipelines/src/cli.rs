@@ -143,7 +143,7 @@ pub struct PipelineArgs {
     pub max_rejected_share: Option<f64>,
     /// Set any config key, e.g. `--set models.enabled=false` or
     /// `--set inputs.ledger.path=s3://bucket/ledger/` (repeatable; after the environment's
-    /// ARDENT_<SECTION>__<KEY> variables).
+    /// `ARDENT_<SECTION>__<KEY>` variables).
     #[arg(long, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Print the resolved settings (defaults < config file < environment < flags) and exit.

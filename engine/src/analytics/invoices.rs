@@ -69,7 +69,7 @@ pub struct InvoiceRow {
 }
 
 /// The invoice panel: rows in (as-of, document) order. The invoice's own features are
-/// computed when asked for ([`InvoicePanel::features`]) from the document and the open
+/// computed when asked for ([`InvoicePanel::invoice_features`]) from the document and the open
 /// amount, so a panel of tens of millions of rows stays small (32 bytes a row).
 #[derive(Debug, Clone, Default)]
 pub struct InvoicePanel {

@@ -3,7 +3,7 @@
 //! rejection can be traced and fixed. Rows kept with a warning (a payment referencing an
 //! unknown invoice) are listed here too, as `flagged`.
 //!
-//! [`QuarantineBuilder`] collects entries during validation; [`QuarantineBuilder::finish`]
+//! [`QuarantineBuilder`] collects entries during validation; [`QuarantineBuilder::to_frame`]
 //! gives the `quarantine` table, and [`data_quality`] summarises it per input and rule.
 
 use polars::prelude::*;
