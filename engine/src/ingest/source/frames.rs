@@ -27,7 +27,7 @@ impl<'a> Routing<'a> {
         Routing { spec, parsed: &prepared.parsed, links: Links::new(spec, &prepared.parsed) }
     }
 
-    /// Rows in each file.
+    /// The rows of file `file` (under its header).
     pub fn file_rows(&self, file: usize) -> usize {
         self.parsed.get(file).map_or(0, |p| p.target.len())
     }
