@@ -21,11 +21,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
-
-use polars::prelude::*;
 
 const LEDGER: &str = "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency,applies_to,disputed,terms
 I1,A,invoice,2024-01-05,2024-02-04,1000.00,USD,,false,NET30
@@ -82,18 +78,10 @@ snapshots = ["2024-01-31", "2024-02-29", "2024-03-31"]
 "#;
 
 /// Every column of every row, as text (money "1400.00", dates "2024-01-31").
-type Record = HashMap<String, Option<String>>;
+use common::Record;
 
 fn records(path: &Path) -> Vec<Record> {
-    let df = ParquetReader::new(File::open(path).unwrap()).finish().unwrap();
-    let columns: Vec<(String, Series)> = df
-        .columns()
-        .iter()
-        .map(|c| (c.name().to_string(), c.as_materialized_series().cast(&DataType::String).unwrap()))
-        .collect();
-    (0..df.height())
-        .map(|i| columns.iter().map(|(name, s)| (name.clone(), s.str().unwrap().get(i).map(str::to_string))).collect())
-        .collect()
+    common::records(&common::read_parquet(path))
 }
 
 fn find<'a>(rows: &'a [Record], key: &[(&str, &str)]) -> &'a Record {

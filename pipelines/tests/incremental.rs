@@ -34,15 +34,7 @@ fn analytics(m: &Value) -> Vec<(String, String)> {
 }
 
 fn run(config: &Path, out: &Path) -> common::Outcome {
-    let o = common::ardent(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "models.enabled=false",
-    ]);
+    let o = common::run_without_models(config, out);
     assert_eq!(o.code, 0, "{}", o.stderr);
     o
 }

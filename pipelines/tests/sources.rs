@@ -27,23 +27,7 @@ fn ingest_with(config: &Path, set: &[&str]) -> Ingested {
     ingest(&settings.ingest).unwrap()
 }
 
-/// Every column of every row as text (money "1190.00", dates "2025-01-02").
-type Record = HashMap<String, Option<String>>;
-
-fn records(df: &DataFrame) -> Vec<Record> {
-    let columns: Vec<(String, Series)> = df
-        .columns()
-        .iter()
-        .map(|c| (c.name().to_string(), c.as_materialized_series().cast(&DataType::String).unwrap()))
-        .collect();
-    (0..df.height())
-        .map(|i| columns.iter().map(|(name, s)| (name.clone(), s.str().unwrap().get(i).map(str::to_string))).collect())
-        .collect()
-}
-
-fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
-}
+use common::{Record, read_parquet, records};
 
 fn get<'a>(r: &'a Record, column: &str) -> &'a str {
     r.get(column).unwrap_or_else(|| panic!("no column {column}")).as_deref().unwrap_or("null")
@@ -514,15 +498,7 @@ fn outputs(out: &Path) -> Vec<(String, DataFrame)> {
 }
 
 fn run_to(config: &Path, out: &Path) {
-    let o = common::ardent(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "models.enabled=false",
-    ]);
+    let o = common::run_without_models(config, out);
     assert_eq!(o.code, 0, "{}: {}\n{}", config.display(), o.stdout, o.stderr);
 }
 

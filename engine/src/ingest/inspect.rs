@@ -661,7 +661,7 @@ impl Inspection {
                 let routes: Vec<String> = self
                     .type_routes
                     .iter()
-                    .map(|(v, _, r)| format!("{} = \"{}\"", toml_str(v), route_name(r.unwrap_or(Route::Ignore))))
+                    .map(|(v, _, r)| format!("{} = \"{}\"", toml_str(v), r.unwrap_or(Route::Ignore).name()))
                     .collect();
                 let mut routes = routes;
                 if partly("type") {
@@ -747,17 +747,6 @@ impl Inspection {
             }
         }
         s
-    }
-}
-
-fn route_name(r: Route) -> &'static str {
-    match r {
-        Route::Invoice => "invoice",
-        Route::CreditMemo => "credit_memo",
-        Route::DebitMemo => "debit_memo",
-        Route::WriteOff => "write_off",
-        Route::Payment => "payment",
-        Route::Ignore => "ignore",
     }
 }
 

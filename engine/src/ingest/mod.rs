@@ -843,8 +843,10 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
             files: p
                 .files
                 .iter()
-                .zip(&p.file_rows)
-                .map(|(f, rows)| (f.path.clone(), read::display_path(&f.path, &spec.base_dir), *rows))
+                .zip(&p.parsed)
+                .map(|(f, parsed)| {
+                    (f.path.clone(), read::display_path(&f.path, &spec.base_dir), parsed.frame.height() as u64)
+                })
                 .collect(),
         })
         .collect();

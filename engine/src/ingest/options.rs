@@ -88,22 +88,22 @@ pub struct InputParams {
     pub refs_separator: String,
 }
 
-fn default_date_format() -> String {
+pub(crate) fn default_date_format() -> String {
     "%Y-%m-%d".into()
 }
-fn default_delimiter() -> char {
+pub(crate) fn default_delimiter() -> char {
     ','
 }
-fn default_decimal() -> char {
+pub(crate) fn default_decimal() -> char {
     '.'
 }
-fn default_true() -> Vec<String> {
+pub(crate) fn default_true() -> Vec<String> {
     ["true", "t", "yes", "y", "1", "x"].map(String::from).to_vec()
 }
-fn default_false() -> Vec<String> {
+pub(crate) fn default_false() -> Vec<String> {
     ["false", "f", "no", "n", "0"].map(String::from).to_vec()
 }
-fn default_refs_separator() -> String {
+pub(crate) fn default_refs_separator() -> String {
     ";".into()
 }
 

@@ -1,4 +1,4 @@
-//! Shared helpers of the CLI tests: running the binary and generating data.
+//! Shared helpers of the CLI tests: running the binary, generating data, reading tables.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -81,4 +81,40 @@ pub fn file_hashes(manifest: &serde_json::Value, keep: impl Fn(&str) -> bool) ->
         .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
         .filter(|(p, _)| keep(p))
         .collect()
+}
+
+/// Run the pipeline `config` into `out` without its models (the tables they read are
+/// published either way).
+pub fn run_without_models(config: &Path, out: &Path) -> Outcome {
+    ardent(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "models.enabled=false",
+    ])
+}
+
+/// A row of a table: every column as text (money "1190.00", dates "2025-01-02").
+pub type Record = std::collections::HashMap<String, Option<String>>;
+
+/// Every row of `df` as a [`Record`].
+pub fn records(df: &polars::prelude::DataFrame) -> Vec<Record> {
+    use polars::prelude::*;
+    let columns: Vec<(String, Series)> = df
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.as_materialized_series().cast(&DataType::String).unwrap()))
+        .collect();
+    (0..df.height())
+        .map(|i| columns.iter().map(|(name, s)| (name.clone(), s.str().unwrap().get(i).map(str::to_string))).collect())
+        .collect()
+}
+
+/// A Parquet file as a frame.
+pub fn read_parquet(path: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
 }

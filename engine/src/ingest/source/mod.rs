@@ -71,8 +71,6 @@ pub struct Prepared {
     pub ledger: Option<InputSpec>,
     pub payments: Option<InputSpec>,
     pub counts: SourceCounts,
-    /// Rows read from each file (after the header).
-    pub file_rows: Vec<u64>,
     /// Each file, parsed and routed (its frame as read is the quarantine's `raw`).
     pub parsed: Vec<Parsed>,
     /// What the run should tell the user (names that collapsed together, …).
@@ -109,8 +107,7 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
     }
     let fed = |kind: InputKind| spec.feeds(kind).then(|| spec.routed(kind));
     let (ledger, payments) = (fed(InputKind::Ledger), fed(InputKind::Payments));
-    let file_rows = parsed.iter().map(|p| p.frame.height() as u64).collect();
-    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, file_rows, parsed, notes })
+    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, parsed, notes })
 }
 
 /// When most rows of a source have a type its `route` does not map, the mapping is wrong:
@@ -147,10 +144,7 @@ fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base
         .map(|(v, (n, r))| {
             let name = if v.is_empty() { "(empty)" } else { v.as_str() };
             match r {
-                Some(r) => format!(
-                    "{name} {n} (-> {})",
-                    serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-                ),
+                Some(r) => format!("{name} {n} (-> {})", r.name()),
                 None => format!("{name} {n}"),
             }
         })

@@ -28,6 +28,18 @@ pub enum Route {
 }
 
 impl Route {
+    /// The config spelling (`invoice`, `credit_memo`, …, `payment`, `ignore`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Invoice => "invoice",
+            Route::CreditMemo => "credit_memo",
+            Route::DebitMemo => "debit_memo",
+            Route::WriteOff => "write_off",
+            Route::Payment => "payment",
+            Route::Ignore => "ignore",
+        }
+    }
+
     /// The ledger document type of this route, `None` for payments and ignored rows.
     pub fn doc_type(self) -> Option<DocType> {
         match self {
@@ -128,30 +140,30 @@ pub struct SourceParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// CSV field delimiter. Default: `,`.
-    #[serde(default = "default_delimiter")]
+    #[serde(default = "crate::ingest::options::default_delimiter")]
     pub delimiter: char,
     /// Spreadsheets: the sheet to read (by name, case ignored). Default: the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
     /// strftime format of every date column, or `"excel"` for spreadsheet serial numbers.
     /// Timestamps whose date part has this format are read as that date. Default: `%Y-%m-%d`.
-    #[serde(default = "default_date_format")]
+    #[serde(default = "crate::ingest::options::default_date_format")]
     pub date_format: String,
     /// Export column → its own date format, where it differs from `date_format`
     /// (`{ "Net Due Date" = "%Y%m%d" }`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub date_formats: BTreeMap<String, String>,
     /// Default: `.`.
-    #[serde(default = "default_decimal")]
+    #[serde(default = "crate::ingest::options::default_decimal")]
     pub decimal_separator: char,
     /// Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thousands_separator: Option<char>,
     /// Spellings of true for `disputed`. Default: true, t, yes, y, 1, x.
-    #[serde(default = "default_true")]
+    #[serde(default = "crate::ingest::options::default_true")]
     pub true_values: Vec<String>,
     /// Default: false, f, no, n, 0.
-    #[serde(default = "default_false")]
+    #[serde(default = "crate::ingest::options::default_false")]
     pub false_values: Vec<String>,
     /// Canonical column → export column: `doc_id`, `customer_id`, `doc_date`, `due_date`,
     /// `amount`, `currency`, `applies_to`, `disputed`, `terms` for documents; `payment_id`
@@ -223,7 +235,7 @@ pub struct SourceParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_header: Option<String>,
     /// Separator between several references in `invoice_refs`. Default: `;`.
-    #[serde(default = "default_refs_separator")]
+    #[serde(default = "crate::ingest::options::default_refs_separator")]
     pub refs_separator: String,
     /// Rows with the same document id and route are lines of one document (an ERPNext
     /// payment against two invoices is two ledger lines; an SAP document has several items):
@@ -246,25 +258,6 @@ pub enum MissingId {
     #[default]
     Quarantine,
     RowNumber,
-}
-
-fn default_date_format() -> String {
-    "%Y-%m-%d".into()
-}
-fn default_delimiter() -> char {
-    ','
-}
-fn default_decimal() -> char {
-    '.'
-}
-fn default_true() -> Vec<String> {
-    ["true", "t", "yes", "y", "1", "x"].map(String::from).to_vec()
-}
-fn default_false() -> Vec<String> {
-    ["false", "f", "no", "n", "0"].map(String::from).to_vec()
-}
-fn default_refs_separator() -> String {
-    ";".into()
 }
 
 /// The columns a source may map, and whether the value is derived by the source (and kept

@@ -271,9 +271,6 @@ pub enum Ignored {
 }
 
 impl Ignored {
-    /// Every reason, in report order.
-    pub const ALL: [Ignored; 4] = [Ignored::Type, Ignored::TotalRow, Ignored::BlankRow, Ignored::CombinedLine];
-
     /// Stable name, as written to `data_quality`.
     pub fn name(self) -> &'static str {
         match self {
