@@ -971,3 +971,24 @@ fn spreadsheet_sheets_by_name_and_json_part_files_in_a_folder() {
     let p = records(&parts.tables.payments);
     assert_eq!(get(&p[0], "invoice_refs"), "1010-0090000101-2025", "cleared across part files");
 }
+
+#[test]
+fn json_numbers_are_read_as_written_never_through_a_float() {
+    // 18 significant digits: a float would read 1234567890123456.8.
+    let dir = tempfile::tempdir().unwrap();
+    common::write(
+        &dir.path().join("items.json"),
+        r#"{"value": [{"No": 1, "Customer": "C1", "Date": "2025-01-02", "Due": "2025-02-01", "Amount": 1234567890123456.78},
+                      {"No": 2, "Customer": "C1", "Date": "2025-01-03", "Due": "2025-02-02", "Amount": 0.1}]}"#,
+    );
+    common::write(
+        &dir.path().join("pipeline.toml"),
+        "[run]\nreporting_currency = \"USD\"\n[sources.x]\npath = \"items.json\"\ncurrency = \"USD\"\n\
+         columns = { doc_id = \"No\", customer_id = \"Customer\", doc_date = \"Date\", due_date = \"Due\", amount = \"Amount\" }\n\
+         route = { \"*\" = \"invoice\" }\n",
+    );
+    let ingested = ingest_with(&dir.path().join("pipeline.toml"), &[]);
+    let ledger = records(&ingested.tables.ledger);
+    assert_eq!(get(find(&ledger, &[("doc_id", "1")]), "amount"), "1234567890123456.78");
+    assert_eq!(get(find(&ledger, &[("doc_id", "2")]), "amount"), "0.10");
+}

@@ -283,23 +283,13 @@ fn read_frame(path: &Path, format: Format) -> Result<polars::prelude::DataFrame>
         let file = std::fs::File::open(path).map_err(EngineError::io("opening", path))?;
         return ParquetReader::new(file).with_slice(Some((0, 100_000))).finish().map_err(|e| unreadable(e.to_string()));
     }
-    let bytes = std::fs::read(path).map_err(EngineError::io("reading", path))?;
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(_) => {
-            // A JSON document: read as a source reads it.
-            let params: super::source::SourceParams = serde_json::from_value(
-                serde_json::json!({ "path": path.display().to_string(), "route": { "*": "invoice" } }),
-            )
+    // JSON documents and JSON lines, read as a source reads them.
+    let params: super::source::SourceParams =
+        serde_json::from_value(serde_json::json!({ "path": path.display().to_string(), "route": { "*": "invoice" } }))
             .map_err(|e| unreadable(e.to_string()))?;
-            let spec = params.check("inspect", Path::new("."))?;
-            let file = super::read::SourceFile { path: path.to_path_buf(), format };
-            super::source::report::read_source_file(&spec, &file)
-        }
-        Err(_) => JsonReader::new(std::io::Cursor::new(bytes))
-            .with_json_format(JsonFormat::JsonLines)
-            .finish()
-            .map_err(|e| unreadable(e.to_string())),
-    }
+    let spec = params.check("inspect", Path::new("."))?;
+    let file = super::read::SourceFile { path: path.to_path_buf(), format };
+    super::source::report::read_source_file(&spec, &file)
 }
 
 /// The delimiter that splits most lines into the same number (> 1) of fields.

@@ -2,9 +2,11 @@
 //! (found by the configured column names), subtotal and total lines (dropped by a pattern,
 //! counted), and group headers whose customer is written once above its lines (filled down).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use polars::prelude::*;
+use serde_json::value::RawValue;
 
 use super::super::options::Format;
 use super::super::read::{SourceFile, read_file};
@@ -22,10 +24,19 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
         Format::Ndjson => {
             let bytes = std::fs::read(&file.path).map_err(EngineError::io("reading", &file.path))?;
             // One JSON document (an API response) rather than JSON lines.
-            return match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(doc) => json_records(spec, file, doc),
-                Err(_) => read_file(&spec.read, file),
-            };
+            if let Ok(doc) = serde_json::from_slice::<&serde_json::value::RawValue>(&bytes) {
+                return json_records(spec, file, doc);
+            }
+            // JSON lines, from the bytes already read.
+            return JsonReader::new(std::io::Cursor::new(bytes))
+                .with_json_format(JsonFormat::JsonLines)
+                .finish()
+                .map_err(|e| EngineError::Unreadable {
+                    input: format!("sources.{}", spec.name),
+                    path: file.path.clone(),
+                    format: "ndjson".into(),
+                    reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+                });
         }
         Format::Parquet => return read_file(&spec.read, file),
         Format::Xlsx => {
@@ -109,64 +120,38 @@ pub fn unnamed(k: usize) -> String {
 
 /// The records of a JSON document as a frame of text columns (in the order keys are first
 /// met): a top-level array, or the array an API wraps it in (`{"value": [...]}` in OData v4,
-/// `{"d": {"results": [...]}}` in OData v2, or an object with one array). Numbers keep their
-/// JSON text, nested values are written as JSON.
-fn json_records(spec: &SourceSpec, file: &SourceFile, doc: serde_json::Value) -> Result<DataFrame> {
-    use serde_json::Value;
+/// `{"d": {"results": [...]}}` in OData v2, or an object with one array). Numbers keep the
+/// text they were written with (no float in between), nested values are written as JSON.
+fn json_records(spec: &SourceSpec, file: &SourceFile, doc: &RawValue) -> Result<DataFrame> {
     let unreadable = |reason: &str| EngineError::Unreadable {
         input: format!("sources.{}", spec.name),
         path: file.path.clone(),
         format: "json".into(),
         reason: reason.to_string(),
     };
-    let records = match doc {
-        Value::Array(a) => a,
-        Value::Object(mut o) => {
-            let found = match (o.remove("value"), o.remove("d")) {
-                (Some(Value::Array(a)), _) => Some(a),
-                (_, Some(Value::Object(mut d))) => match d.remove("results") {
-                    Some(Value::Array(a)) => Some(a),
-                    _ => None,
-                },
-                (_, Some(Value::Array(a))) => Some(a),
-                _ => None,
-            };
-            match found {
-                Some(a) => a,
-                None => {
-                    let arrays: Vec<Value> = o.into_iter().filter_map(|(_, v)| v.is_array().then_some(v)).collect();
-                    match <[Value; 1]>::try_from(arrays) {
-                        Ok([Value::Array(a)]) => a,
-                        _ => {
-                            return Err(unreadable(
-                                "a JSON object without one array of records (expected [..], {\"value\": [..]} or {\"d\": {\"results\": [..]}})",
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        _ => return Err(unreadable("a JSON value that is not an array of records")),
-    };
+    let records = records_of(doc).ok_or_else(|| {
+        unreadable(
+            "a JSON value without one array of records (expected [..], {\"value\": [..]} or {\"d\": {\"results\": [..]}})",
+        )
+    })?;
     let mut names: Vec<String> = Vec::new();
     let mut index: foldhash::HashMap<String, usize> = Default::default();
     let mut columns: Vec<Vec<Option<String>>> = Vec::new();
     for (row, record) in records.into_iter().enumerate() {
-        let Value::Object(fields) = record else {
-            return Err(unreadable(&format!("record {} is not a JSON object", row + 1)));
-        };
+        let fields: BTreeMap<String, &RawValue> = serde_json::from_str(record.get())
+            .map_err(|_| unreadable(&format!("record {} is not a JSON object", row + 1)))?;
         for (key, value) in fields {
             let k = *index.entry(key.clone()).or_insert_with(|| {
                 names.push(key);
                 columns.push(vec![None; row]);
                 columns.len() - 1
             });
-            let text = match value {
-                Value::Null => None,
-                Value::String(s) => Some(s),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                other => Some(other.to_string()),
+            let raw = value.get().trim();
+            let text = match raw.as_bytes().first() {
+                _ if raw == "null" => None,
+                Some(b'"') => Some(serde_json::from_str::<String>(raw).map_err(|e| unreadable(&e.to_string()))?),
+                // Numbers, true/false, nested objects and arrays: as written.
+                _ => Some(raw.to_string()),
             };
             columns[k].resize(row, None);
             columns[k].push(text);
@@ -182,6 +167,31 @@ fn json_records(spec: &SourceSpec, file: &SourceFile, doc: serde_json::Value) ->
         .map(|(n, v)| StringChunked::from_iter_options(n.as_str().into(), v.into_iter()).into_column())
         .collect();
     DataFrame::new(height, columns).map_err(EngineError::polars("building a frame of JSON records"))
+}
+
+/// The records of a JSON document: a top-level array, `value`, `d` (an array, or an object
+/// with `results`), or an object's one array.
+fn records_of(doc: &RawValue) -> Option<Vec<&RawValue>> {
+    fn array(v: &RawValue) -> Option<Vec<&RawValue>> {
+        serde_json::from_str(v.get()).ok()
+    }
+    if let Some(records) = array(doc) {
+        return Some(records);
+    }
+    let object: BTreeMap<String, &RawValue> = serde_json::from_str(doc.get()).ok()?;
+    if let Some(records) = object.get("value").and_then(|v| array(v)) {
+        return Some(records);
+    }
+    if let Some(d) = object.get("d") {
+        if let Some(records) = array(d) {
+            return Some(records);
+        }
+        let d: BTreeMap<String, &RawValue> = serde_json::from_str(d.get()).ok()?;
+        return d.get("results").and_then(|v| array(v));
+    }
+    let mut arrays = object.values().filter_map(|v| array(v));
+    let one = arrays.next()?;
+    arrays.next().is_none().then_some(one)
 }
 
 /// The export column names a source's config names (those a header must hold).
