@@ -56,6 +56,15 @@ pub fn ingest_stage(
     let ms = started.elapsed().as_millis() as u64;
     let rows: u64 = ingested.counts.iter().map(|(_, c)| c.rows_read).sum();
     printer.note(format!("ingest: {rows} rows from {} files in {ms} ms", ingested.files.len()));
+    for s in &ingested.sources {
+        printer.note(format!(
+            "  {:<24} {:>10} rows  read {:>6} ms  route  {:>6} ms",
+            format!("source {}", s.source),
+            s.counts.rows_read,
+            s.read_ms,
+            s.route_ms
+        ));
+    }
     for f in &ingested.files {
         printer.note(format!(
             "  {:<24} {:>10} rows  read {:>6} ms  validate {:>6} ms",

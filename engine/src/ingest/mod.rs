@@ -104,6 +104,12 @@ pub struct SourceRead {
     pub counts: source::SourceCounts,
     #[serde(skip)]
     pub files: Vec<(PathBuf, String, u64)>,
+    /// Time spent reading the source's files whole, and routing and linking their rows
+    /// (before validation, whose time is the routed inputs' own).
+    #[serde(skip)]
+    pub read_ms: u64,
+    #[serde(skip)]
+    pub route_ms: u64,
 }
 
 /// The files of every configured source, by source name.
@@ -669,8 +675,18 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     // Combined exports are read, routed and linked before anything is validated.
     let prepared: Vec<source::Prepared> =
         spec.sources.iter().map(|s| source::prepare(s, &spec.base_dir)).collect::<Result<_>>()?;
-    let routings: Vec<source::Routing<'_>> =
-        spec.sources.iter().zip(&prepared).map(|(s, p)| source::Routing::new(s, p)).collect();
+    let mut link_ms = Vec::with_capacity(prepared.len());
+    let routings: Vec<source::Routing<'_>> = spec
+        .sources
+        .iter()
+        .zip(&prepared)
+        .map(|(s, p)| {
+            let t0 = Instant::now();
+            let routing = source::Routing::new(s, p);
+            link_ms.push(t0.elapsed().as_millis() as u64);
+            routing
+        })
+        .collect();
     let required = |kind: InputKind| -> Result<(&InputSpec, Feed<'_>)> {
         if let Some((input, files)) = find(kind) {
             return Ok((input, Feed::Files(files)));
@@ -837,9 +853,12 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     let q = q.sorted();
     let sources: Vec<SourceRead> = prepared
         .iter()
-        .map(|p| SourceRead {
+        .zip(link_ms)
+        .map(|(p, link_ms)| SourceRead {
             source: p.name.clone(),
             counts: p.counts.clone(),
+            read_ms: p.read_ms,
+            route_ms: p.route_ms + link_ms,
             files: p
                 .files
                 .iter()

@@ -71,20 +71,27 @@ fn routed_frame(
     kind: InputKind,
     range: std::ops::Range<usize>,
 ) -> Result<DataFrame> {
-    // (row in the file, whether it is the payment a settled invoice yields)
-    let mut rows: Vec<(usize, bool)> = Vec::new();
     let (first, len) = (range.start, range.len());
+    // Whether each row of the range goes to `kind`; (row in the file, whether it is the
+    // payment a settled invoice yields) of those that do.
+    let mut mask = Vec::with_capacity(len);
+    let mut rows: Vec<(usize, bool)> = Vec::with_capacity(len);
     for (i, t) in p.target[range].iter().enumerate() {
         let i = first + i;
-        match (kind, t) {
-            (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => rows.push((i, false)),
-            (InputKind::Payments, Target::Payment) => rows.push((i, false)),
-            (InputKind::Payments, Target::Ledger(_)) if p.settled[i] => rows.push((i, true)),
-            _ => {}
-        }
+        let row = match (kind, t) {
+            (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => Some(false),
+            (InputKind::Payments, Target::Payment) => Some(false),
+            (InputKind::Payments, Target::Ledger(_)) if p.settled[i] => Some(true),
+            _ => None,
+        };
+        mask.push(row.is_some());
+        rows.extend(row.map(|settled| (i, settled)));
     }
-    let idx = IdxCa::from_vec("".into(), rows.iter().map(|&(i, _)| i as IdxSize).collect());
+    let mask = BooleanChunked::from_slice("".into(), &mask);
     let err = || EngineError::polars(format!("routing the rows of source {}", spec.name));
+    // The rows of the range routed here: a slice shares the file's buffers, the filter
+    // copies only the routed rows' views.
+    let pick = |ca: &StringChunked| ca.slice(first as i64, len).filter(&mask);
     // Only the columns the rules read as exported; the quarantine's `raw` comes from the
     // file as read (`Prepared::originals`).
     let routed = spec.routed(kind);
@@ -96,12 +103,20 @@ fn routed_frame(
         .collect();
     passthrough.sort_unstable();
     passthrough.dedup();
-    let mut frame = p.frame.select(passthrough.iter().copied()).map_err(err())?.take(&idx).map_err(err())?;
+    let mut frame = p
+        .frame
+        .select(passthrough.iter().copied())
+        .map_err(err())?
+        .slice(first as i64, len)
+        .filter(&mask)
+        .map_err(err())?;
     let settlements = rows.iter().any(|&(_, s)| s);
+    // This range of a column (its views are read by row: `i - first`).
+    let range_of = |ca: &StringChunked| ca.slice(first as i64, len);
     // A derived text column: the parsed column's values at the routed rows (sharing its
     // buffers), or, where settled invoices yield payments, built row by row.
     let take = |name: &str, ca: &StringChunked| -> Result<Column> {
-        Ok(ca.take(&idx).map_err(err())?.with_name(format!("{DERIVED_PREFIX}{name}").into()).into_column())
+        Ok(pick(ca).map_err(err())?.with_name(format!("{DERIVED_PREFIX}{name}").into()).into_column())
     };
     let build = |name: &str, f: &dyn Fn(usize, bool) -> Option<String>| -> Column {
         StringChunked::from_iter_options(
@@ -139,7 +154,7 @@ fn routed_frame(
     match kind {
         InputKind::Ledger => {
             columns.push(take("doc_id", &p.doc_id)?);
-            let type_value = p.type_value.slice(first as i64, len);
+            let type_value = range_of(&p.type_value);
             let type_value: Vec<Option<&str>> = type_value.iter().collect();
             columns.push(
                 StringChunked::from_iter_options(
@@ -155,12 +170,15 @@ fn routed_frame(
             match links {
                 None => columns.push(take("applies_to", &p.applies_to)?),
                 Some(links) => {
-                    let given = p.applies_to.slice(first as i64, len);
-                    let given: Vec<Option<&str>> = given.iter().collect();
+                    let (given, ids) = (range_of(&p.applies_to), range_of(&p.doc_id));
+                    let (given, ids): (Vec<_>, Vec<_>) = (given.iter().collect(), ids.iter().collect());
                     let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}applies_to").into(), rows.len());
                     for &(i, _) in &rows {
-                        let linked = match (p.target[i], given[i - first]) {
-                            (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), None) => links.applies_to(f, i),
+                        let k = i - first;
+                        let linked = match (p.target[i], given[k]) {
+                            (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), None) => {
+                                links.applies_to((f, i), ids[k])
+                            }
                             (_, a) => a,
                         };
                         out.append_option(linked);
@@ -186,6 +204,8 @@ fn routed_frame(
             }
         }
         _ if settlements => {
+            let ids = range_of(&p.doc_id);
+            let ids: Vec<_> = ids.iter().collect();
             columns.push(build("payment_id", &|i, settled| match settled {
                 true => text(&p.doc_id, i).map(|d| format!("{d}-settlement")),
                 false => text(&p.payment_id, i),
@@ -199,7 +219,8 @@ fn routed_frame(
                 (false, None) => text(&p.refs, i),
                 (false, Some(links)) => {
                     let (mut out, mut seen) = (String::new(), Vec::new());
-                    links.refs(f, i, p.refs.get(i), &mut seen, &mut out).then_some(out)
+                    let k = i - first;
+                    links.refs((f, i), ids[k], p.refs.get(i), &mut seen, &mut out).then_some(out)
                 }
             }));
         }
@@ -209,12 +230,13 @@ fn routed_frame(
             match links {
                 None => columns.push(take("invoice_refs", &p.refs)?),
                 Some(links) => {
-                    let given = p.refs.slice(first as i64, len);
-                    let given: Vec<Option<&str>> = given.iter().collect();
+                    let (given, ids) = (range_of(&p.refs), range_of(&p.doc_id));
+                    let (given, ids): (Vec<_>, Vec<_>) = (given.iter().collect(), ids.iter().collect());
                     let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}invoice_refs").into(), rows.len());
                     let (mut joined, mut seen) = (String::new(), Vec::new());
                     for &(i, _) in &rows {
-                        let linked = links.refs(f, i, given[i - first], &mut seen, &mut joined);
+                        let k = i - first;
+                        let linked = links.refs((f, i), ids[k], given[k], &mut seen, &mut joined);
                         out.append_option(linked.then_some(joined.as_str()));
                     }
                     columns.push(out.finish().into_column());

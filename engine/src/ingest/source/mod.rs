@@ -75,16 +75,25 @@ pub struct Prepared {
     pub parsed: Vec<Parsed>,
     /// What the run should tell the user (names that collapsed together, …).
     pub notes: Vec<String>,
+    /// Time spent reading the files whole, and routing their rows (links included).
+    pub read_ms: u64,
+    pub route_ms: u64,
 }
 
 /// Read, route and link every file of a source.
 pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared> {
     let files = resolve_files(&spec.read)?;
     let mut parsed = Vec::with_capacity(files.len());
+    let (mut read_ms, mut route_ms) = (0, 0);
     for file in &files {
+        let t0 = std::time::Instant::now();
         let frame = report::read_source_file(spec, file)?;
+        read_ms += t0.elapsed().as_millis() as u64;
+        let t0 = std::time::Instant::now();
         parsed.push(route::route_file(spec, frame, &file.path)?);
+        route_ms += t0.elapsed().as_millis() as u64;
     }
+    let t0 = std::time::Instant::now();
     check_routes(spec, &parsed, &files, base_dir)?;
     let mut notes = Vec::new();
     if spec.customer_names {
@@ -105,9 +114,10 @@ pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared
         }
         counts.derived_payments += p.settled.iter().filter(|s| **s).count() as u64;
     }
+    route_ms += t0.elapsed().as_millis() as u64;
     let fed = |kind: InputKind| spec.feeds(kind).then(|| spec.routed(kind));
     let (ledger, payments) = (fed(InputKind::Ledger), fed(InputKind::Payments));
-    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, parsed, notes })
+    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, parsed, notes, read_ms, route_ms })
 }
 
 /// When most rows of a source have a type its `route` does not map, the mapping is wrong:

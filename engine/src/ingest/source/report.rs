@@ -297,8 +297,16 @@ pub fn total_rows(spec: &SourceSpec, frame: &DataFrame, path: &std::path::Path) 
     let mut drop = vec![false; frame.height()];
     for (column, pattern) in &spec.drop_rows {
         let values = text(frame, column).ok_or_else(|| missing(spec, path, column, frame, "drop_rows"))?;
+        // Report columns repeat a value down many lines: match each run once.
+        let mut last: Option<(&str, bool)> = None;
         for (d, v) in drop.iter_mut().zip(values.iter()) {
-            *d |= v.is_some_and(|v| pattern.is_match(v.trim()));
+            let Some(v) = v else { continue };
+            let matched = match last {
+                Some((l, m)) if l == v => m,
+                _ => pattern.is_match(v.trim()),
+            };
+            last = Some((v, matched));
+            *d |= matched;
         }
     }
     Ok(drop)

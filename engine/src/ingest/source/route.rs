@@ -183,16 +183,40 @@ fn amounts(
     Ok(Some(out))
 }
 
-/// Dates of an export column as days since the epoch (`Err` for a value that is not one).
-fn dates(frame: &DataFrame, column: &str, parser: &DateParser) -> Option<Vec<Option<std::result::Result<i32, ()>>>> {
-    let col = frame.column(column).ok()?;
-    if let Ok(d) = col.cast(&DataType::Date).and_then(|d| d.date().map(|d| d.phys.clone()))
-        && matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _))
-    {
-        return Some(d.iter().map(|v| v.map(Ok)).collect());
+/// The dates of an export column, read a row at a time: typed dates as they are, text
+/// through its date format. Parsed only where asked, since a baseline date is needed only
+/// where the export gives no due date.
+enum Dates<'a> {
+    Typed(Vec<Option<i32>>),
+    Text(Vec<Option<&'a str>>, &'a DateParser),
+}
+
+impl<'a> Dates<'a> {
+    /// Days since the epoch of row `i` (`Err` for a value that is not a date).
+    fn get(&self, i: usize) -> Option<std::result::Result<i32, ()>> {
+        match self {
+            Dates::Typed(d) => d[i].map(Ok),
+            Dates::Text(t, parser) => clean(t[i]).map(|s| parser.parse(s).ok_or(())),
+        }
     }
-    let ca = text(frame, column)?;
-    Some(ca.iter().map(|v| clean(v).map(|s| parser.parse(s).ok_or(()))).collect())
+}
+
+/// The dates of an export column (`None` when the frame has no such column); `text` holds the
+/// column as text for the views to borrow.
+fn dates<'a>(
+    frame: &DataFrame,
+    column: &str,
+    parser: &'a DateParser,
+    text_of: &'a mut Option<StringChunked>,
+) -> Option<Dates<'a>> {
+    let col = frame.column(column).ok()?;
+    if matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _))
+        && let Ok(d) = col.cast(&DataType::Date).and_then(|d| d.date().map(|d| d.phys.clone()))
+    {
+        return Some(Dates::Typed(d.iter().collect()));
+    }
+    let ca = text_of.insert(text(frame, column)?);
+    Some(Dates::Text(ca.iter().collect(), parser))
 }
 
 /// Rows routed at a time: a fixed number (not the thread count), so that what is decided
@@ -387,15 +411,16 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
     let mut due: Vec<Option<i32>> = vec![None; n];
     let mut due_fail: Vec<Option<(Rule, &'static str)>> = vec![None; n];
     if let Some(terms) = &spec.terms {
-        let given = dates(&frame, spec.column("due_date"), spec.date_of(spec.column("due_date")));
+        let (mut given_text, mut baseline_text) = (None, None);
+        let given = dates(&frame, spec.column("due_date"), spec.date_of(spec.column("due_date")), &mut given_text);
         let baseline_column = terms.baseline.as_deref().unwrap_or(spec.column("doc_date"));
-        let baseline = dates(&frame, baseline_column, spec.date_of(baseline_column))
+        let baseline = dates(&frame, baseline_column, spec.date_of(baseline_column), &mut baseline_text)
             .ok_or_else(|| missing(spec, path, baseline_column, &frame, "terms.baseline"))?;
         let code_column = terms.column.as_deref().unwrap_or(spec.column("terms"));
         let codes = values(spec, &frame, code_column, &total);
         let codes: Option<Vec<Option<&str>>> = codes.as_ref().map(|c| c.iter().collect());
         for i in 0..n {
-            match given.as_ref().and_then(|g| g[i]) {
+            match given.as_ref().and_then(|g| g.get(i)) {
                 Some(Ok(d)) => due[i] = Some(d),
                 Some(Err(())) => due_fail[i] = Some((Rule::InvalidDate, "due_date")),
                 None => {
@@ -404,7 +429,7 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
                         Some(c) => Some(terms_days(c, &terms.days)),
                         None => terms.default_days.map(Some),
                     };
-                    match (baseline[i], days) {
+                    match (baseline.get(i), days) {
                         (Some(Ok(b)), Some(Some(days))) => due[i] = Some(b + i32::from(days)),
                         // A baseline that is the document date fails as the document date.
                         (Some(Err(())), _) => {
@@ -446,6 +471,7 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
     let mut settle_amount = vec![None; n];
     // Rows without a number that take their row's (`missing_id = "row_number"`).
     let mut numbered: Vec<(usize, String)> = Vec::new();
+    let mut last_route: Option<(&str, Option<Route>)> = None;
     for i in 0..n {
         let blank = doc_view[i].is_none() && signed[i].is_none() && date_view.as_ref().is_none_or(|d| d[i].is_none());
         let group_line = groups.as_ref().is_some_and(|(h, _)| h[i]);
@@ -458,8 +484,15 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
         } else if group_header || (type_view[i].is_none() && blank) {
             Target::Ignored(Ignored::BlankRow)
         } else {
-            // An empty type takes the route of `""` when one is configured.
-            match spec.route_of(type_view[i].unwrap_or_default()) {
+            // An empty type takes the route of `""` when one is configured. Types repeat
+            // down the file: each run is looked up once.
+            let value = type_view[i].unwrap_or_default();
+            let route = match last_route {
+                Some((v, r)) if v == value => r,
+                _ => spec.route_of(value),
+            };
+            last_route = Some((value, route));
+            match route {
                 None => Target::Unmapped,
                 Some(Route::Ignore) => Target::Ignored(Ignored::Type),
                 Some(Route::Payment) => Target::Payment,
