@@ -118,7 +118,9 @@ pub struct GenerateArgs {
     /// Write the ledger and payments as one ERP export in this layout (the profile of the
     /// same name in pipelines/configs/sources/ reads it): sap_fbl5n,
     /// sap_s4_journal_entry_items, dynamics_bc_ledger_entries, netsuite_ar_register,
-    /// odoo_journal_items, quickbooks_transactions, erpnext_general_ledger, invoice_register.
+    /// odoo_journal_items, quickbooks_transactions, erpnext_general_ledger, invoice_register;
+    /// or as an aging report of the items open at the last month end:
+    /// quickbooks_ar_aging_detail, xero_aged_receivables_detail.
     #[arg(long, value_parser = shape_name)]
     pub shape: Option<String>,
 }
@@ -128,7 +130,12 @@ fn shape_name(s: &str) -> Result<String, String> {
         Some(_) => Ok(s.to_string()),
         None => Err(format!(
             "unknown shape; one of: {}",
-            ardent_sample::shapes::Shape::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            ardent_sample::shapes::Shape::ALL
+                .iter()
+                .chain(&ardent_sample::shapes::Shape::REPORTS)
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

@@ -13,6 +13,7 @@
 //! With a dirty rate, [`dirty`] injects malformed rows of every validation rule as extra rows
 //! (the good rows are never touched) and lists them in `truth/injected.csv`.
 
+pub mod aging_reports;
 pub mod calendar;
 pub mod dirty;
 pub mod model;

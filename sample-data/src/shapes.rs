@@ -14,6 +14,8 @@
 //! | `invoice_register` | a settlement date per invoice (the last payment that referenced it), from which the profile derives one payment for the invoice amount | payments as paid (partial, lump, unapplied); credit and debit memos; write-offs |
 //! | `erpnext_general_ledger` | Against Voucher: every reference of a payment (one row each, under one voucher), every credit note and write-off | due dates (the standard terms stand in); debit memos (sales invoices) |
 //!
+//! | `quickbooks_ar_aging_detail`, `xero_aged_receivables_detail` | none: open items at the last month end, written by [`crate::aging_reports`] from a run's cash application | every transaction before the date; why a payment or credit is unapplied; Xero: payment types |
+//!
 //! Customers of the name-based shapes (NetSuite, Odoo, QuickBooks, ERPNext) are known by
 //! their names, and the customer master written beside them is keyed by name too. The
 //! profiles of Odoo, QuickBooks and ERPNext read one home currency; the generated world has six,
@@ -38,6 +40,9 @@ pub enum Shape {
     QuickbooksTransactions,
     ErpnextGeneralLedger,
     InvoiceRegister,
+    /// Snapshots of open items at a date ([`crate::aging_reports`]).
+    QuickbooksArAging,
+    XeroAgedReceivables,
 }
 
 impl Shape {
@@ -64,12 +69,23 @@ impl Shape {
             Shape::QuickbooksTransactions => "quickbooks_transactions",
             Shape::ErpnextGeneralLedger => "erpnext_general_ledger",
             Shape::InvoiceRegister => "invoice_register",
+            Shape::QuickbooksArAging => "quickbooks_ar_aging_detail",
+            Shape::XeroAgedReceivables => "xero_aged_receivables_detail",
         }
     }
 
+    /// The aging reports: open items at a date, written from a run's cash application
+    /// ([`crate::aging_reports::write_aging_report`]), not from the transactions.
+    pub const REPORTS: [Shape; 2] = [Shape::QuickbooksArAging, Shape::XeroAgedReceivables];
+
     /// The shape of a name.
     pub fn parse(name: &str) -> Option<Shape> {
-        Shape::ALL.into_iter().find(|s| s.name() == name)
+        Shape::ALL.into_iter().chain(Shape::REPORTS).find(|s| s.name() == name)
+    }
+
+    /// Whether the shape is an aging report (open items at a date).
+    pub fn is_report(self) -> bool {
+        Shape::REPORTS.contains(&self)
     }
 
     /// The profile's `[sources.<name>]` section name.
@@ -83,6 +99,8 @@ impl Shape {
             Shape::QuickbooksTransactions => "quickbooks",
             Shape::ErpnextGeneralLedger => "erpnext",
             Shape::InvoiceRegister => "register",
+            Shape::QuickbooksArAging => "qb_aging",
+            Shape::XeroAgedReceivables => "xero",
         }
     }
 
@@ -97,6 +115,8 @@ impl Shape {
             Shape::QuickbooksTransactions => "transactions.csv",
             Shape::ErpnextGeneralLedger => "general_ledger.csv",
             Shape::InvoiceRegister => "invoice_register.csv",
+            Shape::QuickbooksArAging => "ar_aging_detail.csv",
+            Shape::XeroAgedReceivables => "aged_receivables_detail.csv",
         }
     }
 
@@ -112,6 +132,10 @@ impl Shape {
             }
             Shape::ErpnextGeneralLedger => include_str!("../../pipelines/configs/sources/erpnext_general_ledger.toml"),
             Shape::InvoiceRegister => include_str!("../../pipelines/configs/sources/invoice_register.toml"),
+            Shape::QuickbooksArAging => include_str!("../../pipelines/configs/sources/quickbooks_ar_aging_detail.toml"),
+            Shape::XeroAgedReceivables => {
+                include_str!("../../pipelines/configs/sources/xero_aged_receivables_detail.toml")
+            }
         }
     }
 
@@ -145,7 +169,15 @@ impl Shape {
 
     /// Whether customers are known by name.
     pub fn by_name(self) -> bool {
-        matches!(self, Shape::NetsuiteAr | Shape::Odoo | Shape::QuickbooksTransactions | Shape::ErpnextGeneralLedger)
+        matches!(
+            self,
+            Shape::NetsuiteAr
+                | Shape::Odoo
+                | Shape::QuickbooksTransactions
+                | Shape::ErpnextGeneralLedger
+                | Shape::QuickbooksArAging
+                | Shape::XeroAgedReceivables
+        )
     }
 }
 
@@ -174,7 +206,7 @@ struct Pay {
     refs: Vec<String>,
 }
 
-fn read_csv(path: &Path) -> Result<DataFrame, GenError> {
+pub(crate) fn read_csv(path: &Path) -> Result<DataFrame, GenError> {
     let err = |e: PolarsError| GenError::Write { path: path.to_path_buf(), reason: e.to_string() };
     CsvReadOptions::default()
         .with_has_header(true)
@@ -202,7 +234,7 @@ fn cents(text: &str) -> i64 {
 }
 
 /// `cents` as text with `decimal` and `thousands` (none when 0), sign as the caller writes it.
-fn money(cents: i64, decimal: char, thousands: Option<char>) -> String {
+pub(crate) fn money(cents: i64, decimal: char, thousands: Option<char>) -> String {
     let units = (cents.unsigned_abs() / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in units.chars().enumerate() {
@@ -227,7 +259,7 @@ fn us_date(iso: &str) -> String {
     date(iso, |y, m, d| format!("{}/{}/{y}", m.trim_start_matches('0'), d.trim_start_matches('0')))
 }
 
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', ';', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
@@ -272,6 +304,12 @@ impl Links {
 /// pipeline that reads it with the shape's profile (customers and fx_rates stay canonical),
 /// and remove the canonical ledger and payments. Returns the rows written.
 pub fn write_shape(shape: Shape, out: &Path) -> Result<u64, GenError> {
+    if shape.is_report() {
+        return Err(GenError::Params(format!(
+            "{} is an aging report: its open items come from a run's cash application (`ardent generate --shape` computes them)",
+            shape.name()
+        )));
+    }
     let ledger = read_csv(&out.join("ledger.csv"))?;
     let payments = read_csv(&out.join("payments.csv"))?;
     let col = |df: &DataFrame, n: &str| texts(df, n);
@@ -328,12 +366,21 @@ pub fn write_shape(shape: Shape, out: &Path) -> Result<u64, GenError> {
         Shape::QuickbooksTransactions => quickbooks(&docs, &pays),
         Shape::ErpnextGeneralLedger => erpnext(&docs, &pays),
         Shape::InvoiceRegister => register(&docs, &pays),
+        Shape::QuickbooksArAging | Shape::XeroAgedReceivables => unreachable!("reports are refused above"),
     };
     let write = |name: &str, text: &str| {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|e| GenError::Write { path, reason: e.to_string() })
     };
     write(shape.file(), &text)?;
+    replace_canonical(shape, out, None)?;
+    Ok((docs.len() + pays.len()) as u64)
+}
+
+/// Remove the canonical ledger and payments that `shape`'s export now holds, key the customer
+/// master by name where the shape knows customers by name, and write the pipeline that reads
+/// the export (with `analytics.to = as_of` for a snapshot).
+pub(crate) fn replace_canonical(shape: Shape, out: &Path, as_of: Option<&str>) -> Result<(), GenError> {
     for name in ["ledger.csv", "payments.csv"] {
         let path = out.join(name);
         std::fs::remove_file(&path).map_err(|e| GenError::Write { path, reason: e.to_string() })?;
@@ -353,14 +400,14 @@ pub fn write_shape(shape: Shape, out: &Path) -> Result<u64, GenError> {
             .finish(&mut master)
             .map_err(|e| GenError::Write { path: path.clone(), reason: e.to_string() })?;
     }
-    write("pipeline.toml", &pipeline(shape)?)?;
-    Ok((docs.len() + pays.len()) as u64)
+    let path = out.join("pipeline.toml");
+    std::fs::write(&path, pipeline(shape, as_of)?).map_err(|e| GenError::Write { path, reason: e.to_string() })
 }
 
 /// The pipeline of a generated shape: canonical customers and fx_rates, the profile's source
 /// reading the shaped file. Shapes whose profile assumes one currency carry the generated
 /// currencies in a column the pipeline maps.
-fn pipeline(shape: Shape) -> Result<String, GenError> {
+fn pipeline(shape: Shape, as_of: Option<&str>) -> Result<String, GenError> {
     let bad = |e: String| GenError::Params(format!("the profile of {}: {e}", shape.name()));
     let profile: toml::Table = toml::from_str(shape.profile()).map_err(|e| bad(e.to_string()))?;
     let mut source = profile
@@ -372,7 +419,12 @@ fn pipeline(shape: Shape) -> Result<String, GenError> {
     source.insert("path".into(), shape.file().into());
     if matches!(
         shape,
-        Shape::Odoo | Shape::QuickbooksTransactions | Shape::ErpnextGeneralLedger | Shape::InvoiceRegister
+        Shape::Odoo
+            | Shape::QuickbooksTransactions
+            | Shape::ErpnextGeneralLedger
+            | Shape::InvoiceRegister
+            | Shape::QuickbooksArAging
+            | Shape::XeroAgedReceivables
     ) {
         // Their profiles read the home currency; the generated world has six, in a Currency
         // column (Odoo's journal items have one; the QuickBooks and ERPNext reports here add it).
@@ -386,6 +438,12 @@ fn pipeline(shape: Shape) -> Result<String, GenError> {
     let mut run = toml::Table::new();
     run.insert("reporting_currency".into(), "USD".into());
     doc.insert("run".into(), toml::Value::Table(run));
+    if let Some(as_of) = as_of {
+        // A snapshot: its last month end is the report's date.
+        let mut analytics = toml::Table::new();
+        analytics.insert("to".into(), as_of.into());
+        doc.insert("analytics".into(), toml::Value::Table(analytics));
+    }
     let input = |path: &str| {
         let mut t = toml::Table::new();
         t.insert("path".into(), path.into());
@@ -397,9 +455,12 @@ fn pipeline(shape: Shape) -> Result<String, GenError> {
     doc.insert("inputs".into(), toml::Value::Table(inputs));
     doc.insert("sources".into(), toml::Value::Table(sources));
     let body = toml::to_string(&doc).map_err(|e| bad(e.to_string()))?;
+    let what = match as_of {
+        Some(d) => format!("the generated items open on {d} as that aging report"),
+        None => "the generated ledger and payments as one\n# export in that layout".to_string(),
+    };
     Ok(format!(
-        "# Written by `ardent generate --shape {}`: the generated ledger and payments as one\n\
-         # export in that layout, read with pipelines/configs/sources/{}.toml.\n\n{body}",
+        "# Written by `ardent generate --shape {}`: {what},\n# read with pipelines/configs/sources/{}.toml.\n\n{body}",
         shape.name(),
         shape.name()
     ))
@@ -798,8 +859,8 @@ mod tests {
 
     #[test]
     fn every_shape_has_its_profile_section() {
-        for shape in Shape::ALL {
-            let text = pipeline(shape).expect("profile parses");
+        for shape in Shape::ALL.into_iter().chain(Shape::REPORTS) {
+            let text = pipeline(shape, None).expect("profile parses");
             assert!(text.contains(&format!("[sources.{}]", shape.source())), "{text}");
             assert!(text.contains(shape.file()), "{text}");
             assert_eq!(Shape::parse(shape.name()), Some(shape));

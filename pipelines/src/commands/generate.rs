@@ -51,9 +51,25 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
             printer.line(format!("{:<18} {:>12} rows", file, rows));
         }
     }
-    if let Some(shape) = shape {
-        let rows = ardent_sample::shapes::write_shape(shape, &out)?;
-        printer.line(format!("{:<18} {:>12} rows ({} layout)", shape.file(), rows, shape.name()));
+    match shape {
+        Some(shape) if shape.is_report() => {
+            // A snapshot of what ardent's cash application left open at the last month end.
+            let as_of = super::open_items::report_date(spec.end);
+            let items = super::open_items::open_at(&out, as_of)?;
+            let as_of = as_of.to_string();
+            let rows = ardent_sample::aging_reports::write_aging_report(shape, &items, &as_of, &out)?;
+            printer.line(format!(
+                "{:<18} {:>12} rows ({} layout: the items open on {as_of})",
+                shape.file(),
+                rows,
+                shape.name()
+            ));
+        }
+        Some(shape) => {
+            let rows = ardent_sample::shapes::write_shape(shape, &out)?;
+            printer.line(format!("{:<18} {:>12} rows ({} layout)", shape.file(), rows, shape.name()));
+        }
+        None => {}
     }
     printer.line(format!(
         "{} invoices, {} ledger documents, {} payments{} in {:.1} s",

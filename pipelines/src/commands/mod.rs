@@ -3,6 +3,7 @@
 
 pub mod generate;
 pub mod inspect;
+pub mod open_items;
 pub mod run;
 pub mod schema;
 pub mod score;
