@@ -39,7 +39,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   4  data error (unreadable file, missing required column, wrong date or number format)
   5  data quality: more rows rejected than run.max_rejected_share allows; nothing published
   6  I/O error (permission denied, disk full, object store unreachable) while reading or writing
-  7  verify: the published output does not match its manifest or contracts";
+  7  verify: the published output does not match its manifest or contracts
+  8  another run is writing the same output (it holds the write lock); retry later";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -90,17 +90,48 @@ impl Staging {
         &self.dir
     }
 
+    /// The runs published before this one that pruning keeps (newest first, at most `keep -
+    /// 1`): the published run and the history its manifest carries. `None` for the history of
+    /// an output published before manifests carried one.
+    pub fn published_history(&self, keep: usize) -> anyhow::Result<Vec<String>> {
+        let text = match &self.target {
+            Location::Local(root) => {
+                let path = root.join(MANIFEST);
+                match std::fs::read(&path) {
+                    Ok(t) => Some(t),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(EngineError::Io { action: "reading", path, error: e }.into()),
+                }
+            }
+            Location::Remote(remote) => remote.get(MANIFEST)?,
+        };
+        let Some(text) = text else { return Ok(Vec::new()) };
+        #[derive(serde::Deserialize)]
+        struct Published {
+            run_id: String,
+            #[serde(default)]
+            previous_runs: Vec<String>,
+        }
+        let Ok(published) = serde_json::from_slice::<Published>(&text) else { return Ok(Vec::new()) };
+        let mut history = vec![published.run_id];
+        history.extend(published.previous_runs);
+        history.truncate(keep.saturating_sub(1));
+        Ok(history)
+    }
+
     /// Publish the staged run (its `_manifest.json` already written, `manifest` its
     /// bytes), then keep only the `keep` newest published runs.
-    pub fn commit(self, run_id: &str, manifest: &[u8], keep: usize, printer: &Printer) -> anyhow::Result<()> {
+    /// `kept` are the runs published before (from [`Staging::published_history`]): every other
+    /// run folder is deleted once this one is published.
+    pub fn commit(self, run_id: &str, manifest: &[u8], kept: &[String], printer: &Printer) -> anyhow::Result<()> {
         match &self.target {
-            Location::Local(root) => commit_local(root, &self.dir, run_id, keep, printer),
-            Location::Remote(remote) => commit_remote(remote, &self.dir, run_id, manifest, keep, printer),
+            Location::Local(root) => commit_local(root, &self.dir, run_id, kept, printer),
+            Location::Remote(remote) => commit_remote(remote, &self.dir, run_id, manifest, kept, printer),
         }
     }
 }
 
-fn commit_local(root: &Path, staged: &Path, run_id: &str, keep: usize, printer: &Printer) -> anyhow::Result<()> {
+fn commit_local(root: &Path, staged: &Path, run_id: &str, kept: &[String], printer: &Printer) -> anyhow::Result<()> {
     let runs = root.join(RUNS);
     let final_dir = runs.join(run_id);
     // Temporary links a killed run left behind.
@@ -110,9 +141,14 @@ fn commit_local(root: &Path, staged: &Path, run_id: &str, keep: usize, printer: 
             let _ = std::fs::remove_file(entry.path());
         }
     }
+    // Durable before visible: every file and folder of the run reaches the disk before the
+    // renames that publish it, and each rename before the next step relies on it.
+    sync_tree(staged)?;
     std::fs::rename(staged, &final_dir).map_err(EngineError::io("moving into place", &final_dir))?;
+    sync_dir(&runs)?;
     // The commit point: `current` now names the new run.
     replace_with_link(root, CURRENT, &Path::new(RUNS).join(run_id))?;
+    sync_dir(root)?;
     printer.note(format!("publish: {} now points to run {run_id}", root.join(CURRENT).display()));
     // Stable paths for BI tools, each through `current`; they switched with it.
     let mut names: Vec<String> = std::fs::read_dir(&final_dir)
@@ -138,16 +174,14 @@ fn commit_local(root: &Path, staged: &Path, run_id: &str, keep: usize, printer: 
             std::fs::remove_file(&at).map_err(EngineError::io("removing", &at))?;
         }
     }
+    sync_dir(root)?;
     let mut ids: Vec<String> = std::fs::read_dir(&runs)
         .map_err(EngineError::io("listing", &runs))?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     ids.sort();
-    // A partial folder can hold a manifest (killed between writing it and the rename): it
-    // is still not a published run.
-    let complete = |id: &str| !id.ends_with(PARTIAL) && runs.join(id).join(MANIFEST).exists();
-    for id in doomed(&ids, run_id, keep, complete) {
+    for id in doomed(&ids, run_id, kept) {
         let dir = runs.join(&id);
         std::fs::remove_dir_all(&dir).map_err(EngineError::io("removing an old run", &dir))?;
     }
@@ -183,7 +217,7 @@ fn commit_remote(
     staged: &Path,
     run_id: &str,
     manifest: &[u8],
-    keep: usize,
+    kept: &[String],
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let files = crate::publish::relative_files(staged)?;
@@ -198,30 +232,38 @@ fn commit_remote(
     let mut ids: Vec<String> = listed.iter().filter_map(|(rel, _)| rel.split('/').nth(1).map(str::to_string)).collect();
     ids.sort();
     ids.dedup();
-    let complete = |id: &str| listed.iter().any(|(rel, _)| *rel == format!("{RUNS}/{id}/{MANIFEST}"));
-    for id in doomed(&ids, run_id, keep, complete) {
+    for id in doomed(&ids, run_id, kept) {
         remote.delete_all(&format!("{RUNS}/{id}"))?;
     }
     Ok(())
 }
 
-/// Run folders to delete after `current` was published: everything except `current` and
-/// the `keep - 1` newest complete runs before it. Runs after `current` and incomplete ones
-/// are leftovers of killed runs. Run ids sort by their start time.
-fn doomed(ids: &[String], current: &str, keep: usize, complete: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut kept_before = 0;
-    let mut doomed = Vec::new();
-    for id in ids.iter().rev() {
-        if id == current {
-            continue;
-        }
-        if id.as_str() < current && complete(id) && kept_before + 1 < keep {
-            kept_before += 1;
+/// Run folders to delete after `current` was published: every one but `current` and the
+/// runs published before it that are kept (`kept`). A folder of a run that never published
+/// (killed before or during its commit, or refused) is never kept, whatever it holds.
+fn doomed(ids: &[String], current: &str, kept: &[String]) -> Vec<String> {
+    ids.iter().filter(|id| id.as_str() != current && !kept.contains(id)).cloned().collect()
+}
+
+/// fsync every file and folder under `dir`, the deepest first, and `dir` itself.
+fn sync_tree(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(EngineError::io("listing", dir))? {
+        let entry = entry.map_err(EngineError::io("listing", dir))?;
+        let path = entry.path();
+        if entry.file_type().map_err(EngineError::io("listing", &path))?.is_dir() {
+            sync_tree(&path)?;
         } else {
-            doomed.push(id.clone());
+            std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(EngineError::io("syncing to disk", &path))?;
         }
     }
-    doomed
+    sync_dir(dir)
+}
+
+/// fsync a folder, so the names created, renamed or removed in it are on disk.
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(EngineError::io("syncing to disk", dir))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -229,15 +271,12 @@ mod tests {
     use super::doomed;
 
     #[test]
-    fn pruning_keeps_the_published_run_and_the_newest_complete_ones_before_it() {
+    fn pruning_keeps_the_published_run_and_those_published_before_it_only() {
         let ids: Vec<String> = ["a", "b", "b.partial", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
-        // "d" is published; "e" came from a run killed after it; "b" never finished.
-        let complete = |id: &str| id != "b" && !id.ends_with(".partial");
-        let mut gone = doomed(&ids, "d", 2, complete);
-        gone.sort();
-        assert_eq!(gone, ["a", "b", "b.partial", "e"]);
-        let mut gone = doomed(&ids, "d", 1, complete);
-        gone.sort();
-        assert_eq!(gone, ["a", "b", "b.partial", "c", "e"]);
+        // "d" is published; "a" was published before it; "c" finished but never published
+        // (killed between its two renames); "e" came from a run killed after "d".
+        let kept = ["a".to_string()];
+        assert_eq!(doomed(&ids, "d", &kept), ["b", "b.partial", "c", "e"]);
+        assert_eq!(doomed(&ids, "d", &[]), ["a", "b", "b.partial", "c", "e"]);
     }
 }

@@ -22,6 +22,8 @@ pub const DATA_QUALITY: u8 = 5;
 pub const IO: u8 = 6;
 /// `ardent verify` found a published output that does not match its manifest.
 pub const VERIFY: u8 = 7;
+/// Another run is writing the same output location (it holds the write lock).
+pub const BUSY: u8 = 8;
 
 fn of_kind(kind: ErrorKind) -> u8 {
     match kind {
@@ -51,6 +53,12 @@ pub fn code(err: &anyhow::Error) -> u8 {
                 GenError::Params(_) => CONFIG,
                 GenError::Write { .. } => IO,
             };
+        }
+        if cause.downcast_ref::<crate::publish::RunFolderChanged>().is_some() {
+            return IO;
+        }
+        if cause.downcast_ref::<crate::lock::Busy>().is_some() {
+            return BUSY;
         }
         if cause.downcast_ref::<crate::verify::VerifyFailed>().is_some() {
             return VERIFY;

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod commit;
 pub mod exit;
 pub mod location;
+pub mod lock;
 pub mod printer;
 pub mod publish;
 pub mod run;

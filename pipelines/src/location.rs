@@ -237,6 +237,63 @@ impl Remote {
             .map_err(self.err("writing", rel))
     }
 
+    /// Create `rel` with `bytes` only if it does not exist (a conditional PUT: of two
+    /// writers, one wins). Returns the version written, or `None` when `rel` existed.
+    pub fn put_new(&self, rel: &str, bytes: Vec<u8>) -> Result<Option<object_store::UpdateVersion>, StoreError> {
+        self.put_mode(rel, bytes, object_store::PutMode::Create)
+    }
+
+    /// Replace `rel` with `bytes` only if it is still at `version` (a conditional PUT).
+    /// Returns the version written, or `None` when `rel` changed since.
+    pub fn put_if(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        version: object_store::UpdateVersion,
+    ) -> Result<Option<object_store::UpdateVersion>, StoreError> {
+        self.put_mode(rel, bytes, object_store::PutMode::Update(version))
+    }
+
+    fn put_mode(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        mode: object_store::PutMode,
+    ) -> Result<Option<object_store::UpdateVersion>, StoreError> {
+        let path = self.path_of(rel);
+        let opts = object_store::PutOptions { mode, ..Default::default() };
+        match self.runtime.block_on(self.store.put_opts(&path, PutPayload::from(bytes), opts)) {
+            Ok(r) => Ok(Some(object_store::UpdateVersion { e_tag: r.e_tag, version: r.version })),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(None),
+            Err(e) => Err(self.err("writing", rel)(e)),
+        }
+    }
+
+    /// The bytes of `rel` and their version, or `None` when it does not exist.
+    pub fn get_versioned(&self, rel: &str) -> Result<Option<(Vec<u8>, object_store::UpdateVersion)>, StoreError> {
+        let path = self.path_of(rel);
+        let got = self.runtime.block_on(async {
+            match self.store.get(&path).await {
+                Ok(r) => {
+                    let version =
+                        object_store::UpdateVersion { e_tag: r.meta.e_tag.clone(), version: r.meta.version.clone() };
+                    r.bytes().await.map(|b| Some((b.to_vec(), version)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.map_err(self.err("reading", rel))
+    }
+
+    /// Delete `rel` (nothing when it does not exist).
+    pub fn delete(&self, rel: &str) -> Result<(), StoreError> {
+        match self.runtime.block_on(self.store.delete(&self.path_of(rel))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err("deleting", rel)(e)),
+        }
+    }
+
     /// Upload the local file `from` to `rel`, in parts when it is large.
     pub fn upload(&self, from: &Path, rel: &str) -> Result<(), anyhow::Error> {
         let len = std::fs::metadata(from)?.len();

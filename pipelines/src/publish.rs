@@ -5,6 +5,7 @@
 //! runs. The manifest lists every file with its size and SHA-256, so `ardent verify` can
 //! check a published output.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,10 @@ pub struct Manifest {
     pub batches: Option<Plan>,
     /// Every file of the run (tables, partitions, model artifacts), except the manifest.
     pub files: Vec<RunFile>,
+    /// Runs published before this one and kept (newest first): pruning keeps these and
+    /// deletes only other folders, so a run that never published cannot displace one that did.
+    #[serde(default)]
+    pub previous_runs: Vec<String>,
 }
 
 /// One published file.
@@ -212,10 +217,58 @@ pub struct RunWriter {
     models: Option<ManifestModels>,
     models_skipped: Option<String>,
     cash_application: Option<CashApplication>,
+    /// Every file this writer finished, by path in the run folder, as it was when finished:
+    /// the run folder must hold exactly these when it is published.
+    written: BTreeMap<String, RunFile>,
     write_ms: u64,
 }
 
+/// The run folder no longer holds what the run wrote (a file removed, changed or added by
+/// something else): nothing is published (exit code 6).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the run folder {dir} changed while the run was writing it ({what}); nothing was published. Keep other processes out of the output folder and run again"
+)]
+pub struct RunFolderChanged {
+    pub dir: String,
+    pub what: String,
+}
+
 impl RunWriter {
+    /// Record the file at `rel` in the run folder as finished: its size and checksum now.
+    fn wrote(&mut self, rel: &str) -> Result<(), EngineError> {
+        let full = self.staged.path().join(rel);
+        let (sha256, bytes) = sha256(&full).map_err(EngineError::io("checksumming", &full))?;
+        self.written.insert(rel.to_string(), RunFile { path: rel.to_string(), bytes, sha256 });
+        Ok(())
+    }
+
+    /// Check that the run folder's files (`found`) are exactly those the writer finished.
+    fn check_written(&self, found: &[RunFile]) -> Result<(), RunFolderChanged> {
+        let mut problems = Vec::new();
+        for f in found {
+            match self.written.get(&f.path) {
+                None => problems.push(format!("{} appeared", f.path)),
+                Some(w) if w != f => problems.push(format!("{} changed ({} bytes, now {})", f.path, w.bytes, f.bytes)),
+                Some(_) => {}
+            }
+        }
+        for path in self.written.keys() {
+            if !found.iter().any(|f| &f.path == path) {
+                problems.push(format!("{path} is missing"));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let more = problems.len().saturating_sub(5);
+        problems.truncate(5);
+        if more > 0 {
+            problems.push(format!("and {more} more"));
+        }
+        Err(RunFolderChanged { dir: self.staged.path().display().to_string(), what: problems.join(", ") })
+    }
+
     /// Checksum the input files, name the run and open its staging folder, before ingest
     /// (the validated tables are written into it as they are validated). `known` holds
     /// checksums already taken (of archived batches), so those files are not read again.
@@ -257,8 +310,14 @@ impl RunWriter {
             models: None,
             models_skipped: None,
             cash_application: None,
+            written: BTreeMap::new(),
             write_ms: t0.elapsed().as_millis() as u64,
         })
+    }
+
+    /// The run's id (its folder is `runs/<run_id>/`).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
     }
 
     fn open_table(&mut self, contract: &TableContract) -> Result<&mut Open, EngineError> {
@@ -306,15 +365,12 @@ impl RunWriter {
     /// (`<table>/as_of=YYYY-MM-DD/part-0.parquet`).
     fn append_partition(&mut self, contract: &TableContract, as_of: i32, mut df: DataFrame) -> Result<(), EngineError> {
         let t0 = Instant::now();
-        let path = self
-            .staged
-            .path()
-            .join(contract.name)
-            .join(format!("as_of={}", ardent_engine::calendar::format_day(as_of)))
-            .join("part-0.parquet");
+        let rel = format!("{}/as_of={}/part-0.parquet", contract.name, ardent_engine::calendar::format_day(as_of));
+        let path = self.staged.path().join(&rel);
         let open = self.open_table(contract)?;
         open.rows += write_table(&mut df, contract, &path)?;
         open.partitions = Some(open.partitions.unwrap_or_default() + 1);
+        self.wrote(&rel)?;
         self.write_ms += t0.elapsed().as_millis() as u64;
         Ok(())
     }
@@ -340,7 +396,9 @@ impl RunWriter {
                 }
                 None => {
                     printer.note(format!("publish: wrote {}.parquet ({rows} rows)", contract.name));
-                    format!("{}.parquet", contract.name)
+                    let name = format!("{}.parquet", contract.name);
+                    self.wrote(&name)?;
+                    name
                 }
             };
             self.outputs.push(ManifestOutput::new(contract, path, rows, partitions));
@@ -354,6 +412,10 @@ impl RunWriter {
         self.finish_table(contract)?;
         let path = self.staged.path().join(format!("{}.parquet", contract.name));
         let removed = remove_rows_from_file(&path, contract, rows)?;
+        // A table finished before is rewritten: record it as it is now.
+        if self.written.contains_key(&format!("{}.parquet", contract.name)) {
+            self.wrote(&format!("{}.parquet", contract.name))?;
+        }
         if let Some(o) = self.open.iter_mut().find(|o| o.contract.name == contract.name) {
             o.rows -= removed.height() as u64;
         }
@@ -367,6 +429,7 @@ impl RunWriter {
         let name = format!("{}.parquet", contract.name);
         let rows = write_table(&mut df, contract, &self.staged.path().join(&name))?;
         drop(df);
+        self.wrote(&name)?;
         printer.note(format!("publish: wrote {name} ({rows} rows)"));
         self.outputs.push(ManifestOutput::new(contract, name, rows, None));
         self.write_ms += t0.elapsed().as_millis() as u64;
@@ -423,7 +486,11 @@ impl RunWriter {
         let mut candidates = Vec::new();
         let (mut champion, mut invoice_champion) = (String::new(), None);
         for (id, file, card) in &run.artifacts {
-            ardent_models::artifact::write(&self.staged.path().join("models").join(id), file, card)?;
+            let dir = self.staged.path().join("models").join(id);
+            ardent_models::artifact::write(&dir, file, card)?;
+            for (rel, _) in relative_files(&dir)? {
+                self.wrote(&format!("models/{id}/{rel}"))?;
+            }
             match (file.champion, file.task.as_str()) {
                 (true, "invoice_late") => invoice_champion = Some(id.clone()),
                 (true, _) => champion = id.clone(),
@@ -459,11 +526,15 @@ impl RunWriter {
         settings: &Settings,
         mut timings: Timings,
         batches: Option<&Plan>,
+        lock: &crate::lock::WriteLock,
         printer: &Printer,
     ) -> anyhow::Result<Manifest> {
         let t0 = Instant::now();
         let staging = self.staged.path();
         let files = checksum_tree(staging)?;
+        // Publish only what this run wrote, as it wrote it.
+        self.check_written(&files)?;
+        let previous_runs = self.staged.published_history(settings.keep_runs)?;
         timings.push(("publish", self.write_ms + t0.elapsed().as_millis() as u64));
         let manifest = Manifest {
             data_prefix: format!("{RUNS}/{}/", self.run_id),
@@ -485,11 +556,14 @@ impl RunWriter {
             timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
             batches: batches.cloned(),
             files,
+            previous_runs,
         };
         let json = serde_json::to_string_pretty(&manifest).context("serialising the manifest")?;
         let manifest_path = staging.join(MANIFEST);
         std::fs::write(&manifest_path, &json).map_err(EngineError::io("writing", &manifest_path))?;
-        self.staged.commit(&manifest.run_id, json.as_bytes(), settings.keep_runs, printer)?;
+        // Never publish without the lock (an object-store lease may have been taken over).
+        lock.check()?;
+        self.staged.commit(&manifest.run_id, json.as_bytes(), &manifest.previous_runs, printer)?;
         Ok(manifest)
     }
 }

@@ -163,3 +163,127 @@ fn an_output_folder_in_the_old_flat_layout_is_taken_over() {
     let v = verify(&out);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 }
+
+/// Start `ardent run --out out` with `extra` arguments, without waiting.
+fn spawn_run(out: &Path, extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ardent"))
+        .args(["run", "--out", out.to_str().unwrap()])
+        .args(extra)
+        .env_remove("ARDENT_CONFIG")
+        .env_remove("ARDENT_OUT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> (i32, String) {
+    let o = child.wait_with_output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Two runs into one output at once, 20 times: each time exactly one publishes, the other
+/// stops at once with exit code 8 naming the holder, the output verifies, and the run
+/// published before the trial is still kept (issue 19: 5 trials in 6 corrupted the output).
+#[test]
+fn two_runs_into_one_output_one_publishes_and_the_other_exits_8() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let fast = ["--set", "models.enabled=false"];
+    assert_eq!(common::ardent(&["run", "--out", out.to_str().unwrap(), fast[0], fast[1]]).code, 0);
+    for trial in 0..20 {
+        let before = manifest(&out)["run_id"].as_str().unwrap().to_string();
+        let (a, b) = (spawn_run(&out, &fast), spawn_run(&out, &fast));
+        let (a, b) = (finish(a), finish(b));
+        let mut codes = [a.0, b.0];
+        codes.sort();
+        assert_eq!(codes, [0, 8], "trial {trial}: one publishes, one is refused:\n{}\n{}", a.1, b.1);
+        let refused = if a.0 == 8 { &a.1 } else { &b.1 };
+        assert!(refused.contains("is being written by run") && refused.contains("pid "), "trial {trial}: {refused}");
+        let v = verify(&out);
+        assert_eq!(v.code, 0, "trial {trial}: {}{}", v.stdout, v.stderr);
+        let now = manifest(&out);
+        assert_ne!(now["run_id"].as_str().unwrap(), before, "trial {trial}: the winner published");
+        assert_eq!(now["previous_runs"][0].as_str().unwrap(), before, "trial {trial}: the earlier run is kept");
+        assert!(run_ids(&out).contains(&before), "trial {trial}: the earlier run's folder is kept");
+    }
+    assert!(!out.join(".ardent.lock").exists(), "the last run released its lock");
+}
+
+/// Stop a run right after it prints a line containing `marker`, call `meanwhile`, then let
+/// it go on; returns its exit code and stderr.
+fn run_paused_after(out: &Path, marker: &str, meanwhile: impl FnOnce()) -> (i32, String) {
+    let mut child = spawn_run(out, &[]);
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains(marker) {
+            let pid = child.id().to_string();
+            assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+            meanwhile();
+            assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+            break;
+        }
+    }
+    for line in lines {
+        text.push_str(&line.unwrap());
+        text.push('\n');
+    }
+    (child.wait().unwrap().code().unwrap_or(-1), text)
+}
+
+/// A table removed from the run folder while the run goes on is not published missing: the
+/// run checks every file against what it wrote and refuses (exit 6); the previous output
+/// stays published.
+#[test]
+fn a_file_removed_from_the_run_folder_before_commit_is_never_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(common::ardent(&["run", "--out", out.to_str().unwrap()]).code, 0);
+    let first = manifest(&out)["run_id"].as_str().unwrap().to_string();
+    let runs = out.join("runs");
+    let (code, stderr) = run_paused_after(&out, "publish: wrote customer_scores.parquet", || {
+        let partial = std::fs::read_dir(&runs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".partial"))
+            .expect("a run folder being written");
+        std::fs::remove_file(partial.join("customers.parquet")).unwrap();
+    });
+    assert_eq!(code, 6, "{stderr}");
+    assert!(stderr.contains("customers.parquet is missing") && stderr.contains("nothing was published"), "{stderr}");
+    assert_eq!(manifest(&out)["run_id"].as_str().unwrap(), first);
+    assert_eq!(verify(&out).code, 0);
+}
+
+/// A run folder complete but never published (the run died between moving it into place
+/// and switching `current` to it) is pruned by the next run, and the run that was published
+/// before stays: pruning keeps published runs only.
+#[test]
+fn a_run_that_never_published_cannot_displace_a_published_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = || assert_eq!(common::ardent(&["run", "--out", out.to_str().unwrap()]).code, 0);
+    run();
+    let published = manifest(&out)["run_id"].as_str().unwrap().to_string();
+    // A later, complete run folder that `current` never named.
+    let orphan = format!("{published}-orphan");
+    let copy = Command::new("cp")
+        .args([
+            "-r",
+            out.join("runs").join(&published).to_str().unwrap(),
+            out.join("runs").join(&orphan).to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    run();
+    let ids = run_ids(&out);
+    assert!(ids.contains(&published), "the run published before is kept: {ids:?}");
+    assert!(!ids.contains(&orphan), "the run that never published is pruned: {ids:?}");
+    assert_eq!(verify(&out).code, 0);
+}

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::batches::{self, BatchState};
 use crate::cli::{PipelineArgs, RunArgs};
+use crate::lock::WriteLock;
 use crate::printer::Printer;
 use crate::publish::RunSink;
 use crate::publish::{Checksums, Manifest, RunWriter};
@@ -25,6 +26,9 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     if settings.out.is_remote() {
         settings.out.has_published()?;
     }
+    // One writer per output: taken before any work, held until published or failed.
+    let started = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let lock = WriteLock::acquire(&settings.out, &format!("starting at {started}"), printer)?;
     let mut settings = settings;
     let total = 2 + u64::from(settings.analytics) + u64::from(settings.models);
     printer.stage("ingest", 0, total);
@@ -60,6 +64,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     // The validated tables are written into the staging folder as ingest produces them; a
     // run that fails from here on removes it.
     let mut writer = RunWriter::open(&settings, known, printer)?;
+    lock.name_run(writer.run_id());
     let mut sink = RunSink::new(&settings, Some(&mut writer), settings.analytics);
     let (ingested, ingest_timings) = ingest_stage(&settings, &mut sink, printer)?;
     timings.extend(ingest_timings);
@@ -74,7 +79,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     }
     printer.stage("publish", total - 1, total);
     let plan = batches.as_ref().map(|(_, plan, ..)| plan);
-    let manifest = writer.commit(&settings, timings, plan, printer)?;
+    let manifest = writer.commit(&settings, timings, plan, &lock, printer)?;
     // Only a published run records its batches: a failed or killed one is retried whole.
     if let Some((state, plan, dir, _)) = batches {
         state.record(&plan, &manifest.run_id, &dir)?;
