@@ -198,3 +198,75 @@ fn a_run_reads_its_exports_from_s3_and_publishes_there_atomically() {
     assert_eq!(missing.code, 3, "{}", missing.stderr);
     assert!(missing.stderr.contains("s3://ardent-test/nothing-here"), "{}", missing.stderr);
 }
+
+fn s3_env(moto: &Moto) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ENDPOINT", moto.endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
+    ]
+}
+
+/// Two runs into one S3 output at once, 20 times: the lease object lets exactly one publish,
+/// the other exits 8 naming the holder, the output verifies and the run published before the
+/// trial is kept. A lease left by a dead run is taken over once it expired, not before.
+#[test]
+fn two_runs_into_one_s3_output_one_publishes_and_the_other_exits_8() {
+    let Some(moto) = start_moto() else { return };
+    let out = format!("s3://{BUCKET}/concurrent");
+    let args = ["run", "--out", out.as_str(), "--set", "models.enabled=false"];
+    assert_eq!(ardent_s3(&moto, &args).code, 0);
+    let s3 = store(&moto);
+    let manifest = || -> serde_json::Value {
+        let bytes =
+            block_on(async { s3.get(&ObjectPath::from("concurrent/_manifest.json")).await?.bytes().await }).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_ardent"))
+            .args(args)
+            .env_remove("ARDENT_CONFIG")
+            .env_remove("ARDENT_OUT")
+            .envs(s3_env(&moto))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for trial in 0..20 {
+        let before = manifest()["run_id"].as_str().unwrap().to_string();
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+        let mut codes = [a.status.code().unwrap_or(-1), b.status.code().unwrap_or(-1)];
+        codes.sort();
+        assert_eq!(codes, [0, 8], "trial {trial}:\n{}\n{}", text(&a), text(&b));
+        let refused = if a.status.code() == Some(8) { text(&a) } else { text(&b) };
+        assert!(refused.contains("is being written by run"), "trial {trial}: {refused}");
+        let v = ardent_s3(&moto, &["verify", &out]);
+        assert_eq!(v.code, 0, "trial {trial}: {}{}", v.stdout, v.stderr);
+        let now = manifest();
+        assert_ne!(now["run_id"].as_str().unwrap(), before, "trial {trial}");
+        assert_eq!(now["previous_runs"][0].as_str().unwrap(), before, "trial {trial}: the earlier run is kept");
+    }
+    let lease = ObjectPath::from("concurrent/_lock.json");
+    assert!(block_on(s3.head(&lease)).is_err(), "the last run released its lease");
+
+    // A live lease refuses; an expired one (its run died) is taken over.
+    let holder = |expires: &str| {
+        format!(
+            r#"{{"host":"elsewhere","pid":4242,"run_id":"20260101T000000.000Z-dead","since":"2026-01-01T00:00:00Z","expires":"{expires}"}}"#
+        )
+    };
+    block_on(s3.put(&lease, PutPayload::from(holder("2999-01-01T00:00:00Z").into_bytes()))).unwrap();
+    let busy = ardent_s3(&moto, &args);
+    assert_eq!(busy.code, 8, "{}", busy.stderr);
+    assert!(busy.stderr.contains("run 20260101T000000.000Z-dead (pid 4242 on elsewhere"), "{}", busy.stderr);
+    block_on(s3.put(&lease, PutPayload::from(holder("2020-01-01T00:00:00Z").into_bytes()))).unwrap();
+    let took = ardent_s3(&moto, &args);
+    assert_eq!(took.code, 0, "{}", took.stderr);
+    assert!(took.stdout.contains("took over the expired lease of run 20260101T000000.000Z-dead"), "{}", took.stdout);
+    assert!(block_on(s3.head(&lease)).is_err(), "and released it");
+}
