@@ -64,6 +64,12 @@ pub enum EngineError {
     #[error("{action} {path}: {error}")]
     Io { action: &'static str, path: PathBuf, error: std::io::Error },
 
+    /// The temporary folder cannot take a file the run needs (missing, unwritable, full).
+    #[error(
+        "{action} in the temporary folder {dir}: {error}. Set TMPDIR to a writable folder with room for it ({room})"
+    )]
+    TempSpace { action: &'static str, dir: PathBuf, error: std::io::Error, room: &'static str },
+
     /// Validated tables cannot be analysed as configured (for example no FX rate to revalue
     /// an open amount at an as-of date).
     #[error("{message}")]
@@ -98,7 +104,7 @@ impl EngineError {
             EngineError::TooManyRejected { .. } => ErrorKind::DataQuality,
             EngineError::Analysis { .. } => ErrorKind::Data,
             EngineError::Reconciliation { .. } => ErrorKind::Internal,
-            EngineError::Io { .. } => ErrorKind::Io,
+            EngineError::Io { .. } | EngineError::TempSpace { .. } => ErrorKind::Io,
             EngineError::Polars { .. } => ErrorKind::Internal,
         }
     }

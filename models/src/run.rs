@@ -325,10 +325,11 @@ pub fn run(
     };
     let ctx = Context::new(book, apps, analysis);
     // Deleted by the system when closed, or when the process ends however it ends.
-    let file = tempfile::tempfile().map_err(|e| {
-        ModelError::Data(format!(
-            "cannot create a temporary file for the feature panel: {e}. Set TMPDIR to a writable folder with room for about 160 bytes per customer and month end"
-        ))
+    let file = tempfile::tempfile().map_err(|e| ardent_engine::EngineError::TempSpace {
+        action: "creating the feature panel's file",
+        dir: std::env::temp_dir(),
+        error: e,
+        room: ardent_engine::analytics::features::PANEL_ROOM,
     })?;
     let (panel, values) = features::panel_spilled(&ctx, file)?;
     let labels = labels::customer_default(&ctx, &panel, &t.labeling);

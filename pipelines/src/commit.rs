@@ -71,10 +71,13 @@ impl Staging {
                 Ok(Staging { target: out.clone(), dir, _temp: None, created })
             }
             Location::Remote(_) => {
-                let temp = tempfile::Builder::new()
-                    .prefix("ardent-run-")
-                    .tempdir()
-                    .map_err(EngineError::io("creating a staging folder in", &std::env::temp_dir()))?;
+                let temp =
+                    tempfile::Builder::new().prefix("ardent-run-").tempdir().map_err(|e| EngineError::TempSpace {
+                        action: "creating the run's staging folder",
+                        dir: std::env::temp_dir(),
+                        error: e,
+                        room: "the size of the run's outputs",
+                    })?;
                 Ok(Staging {
                     target: out.clone(),
                     dir: temp.path().to_path_buf(),

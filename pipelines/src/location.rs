@@ -107,6 +107,14 @@ impl Remote {
     fn parse(text: &str) -> Result<Remote, ConfigError> {
         let bad = |why: String| ConfigError(format!("`{}`: {why}", redact(text)));
         let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("not a URL".into()))?;
+        if rest.contains(['?', '#']) {
+            return Err(bad(
+                "a query string does not belong in the URL (it can carry credentials: aws_secret_access_key=, sig=, \
+                 X-Amz-Credential=, …); name the object or prefix only and set credentials in the environment \
+                 (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_SAS_KEY …)"
+                    .into(),
+            ));
+        }
         if rest.contains('@') {
             return Err(bad(
                 "credentials do not belong in the URL; set them in the environment (AWS_ACCESS_KEY_ID and \
@@ -354,13 +362,18 @@ impl Remote {
     }
 }
 
-/// `text` with any user info (`user:secret@`) after the scheme masked, for messages.
+/// `text` with any user info (`user:secret@`) after the scheme masked and any query string
+/// or fragment cut off, for messages.
 pub fn redact(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else { return text.to_string() };
+    let rest = match rest.find(['?', '#']) {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
     let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     match authority.rfind('@') {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => text.to_string(),
+        None => format!("{scheme}://{rest}"),
     }
 }
 
@@ -394,6 +407,11 @@ mod tests {
         assert!(!err.contains("hunter2") && !err.contains("AKIA"), "{err}");
         assert_eq!(redact("s3://user:pw@bucket/key"), "s3://***@bucket/key");
         assert_eq!(redact("s3://bucket/a@b"), "s3://bucket/a@b", "an @ in the key is not user info");
+        let err =
+            Location::parse("s3://bucket/x?aws_secret_access_key=hunter2", Path::new(".")).unwrap_err().to_string();
+        assert!(err.contains("query string does not belong in the URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(redact("az://c/p?sig=hunter2#frag"), "az://c/p");
     }
 
     #[test]

@@ -374,10 +374,14 @@ pub fn resolve_with_env(
                 let dir = match &fetched {
                     Some(d) => d.clone(),
                     None => {
-                        let d = tempfile::Builder::new()
-                            .prefix("ardent-inputs-")
-                            .tempdir()
-                            .map_err(|e| at(format!("cannot create a folder for the fetched exports: {e}")))?;
+                        let d = tempfile::Builder::new().prefix("ardent-inputs-").tempdir().map_err(|e| {
+                            ardent_engine::EngineError::TempSpace {
+                                action: "creating a folder for the fetched exports",
+                                dir: std::env::temp_dir(),
+                                error: e,
+                                room: "the size of the remote exports",
+                            }
+                        })?;
                         fetched.insert(Arc::new(d)).clone()
                     }
                 };

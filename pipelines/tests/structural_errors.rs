@@ -273,3 +273,46 @@ fn missing_revaluation_rate_exits_4_and_says_what_to_do() {
     let o = run(dir.path(), &config);
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
+
+/// A file that is not the expected export (a key file named like it, a binary) fails with
+/// exit 4 without its first line reaching the terminal or JSON logs; a parser's complaint
+/// does not quote the file either (issue 19: a secrets file's first line landed in logs).
+#[test]
+fn a_file_that_is_not_an_export_never_has_its_content_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    for content in [
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIsecret0\nregion=eu-west-1\n".as_bytes(),
+        b"\x00\x01PK\x03\x04 secret0 binary\n",
+        "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency\nsecret0,C1,invoice,2025-01-01,2025-02-01,\"1,x\n"
+            .as_bytes(),
+    ] {
+        std::fs::write(dir.path().join("ledger.csv"), content).unwrap();
+        let o = run(dir.path(), &config);
+        assert_one_error(&o, 4, &["ledger.csv"]);
+        let json = ardent(&["--log-format", "json", "validate", "--config", &config]);
+        for text in [&o.stdout, &o.stderr, &json.stdout, &json.stderr] {
+            assert!(!text.contains("secret0"), "content echoed: {text}");
+        }
+    }
+}
+
+/// An object-store URL whose query string can carry credentials is refused, and neither the
+/// query nor its value is printed.
+#[test]
+fn a_url_with_a_query_string_is_refused_without_echoing_it() {
+    let o = ardent(&["run", "--out", "s3://bucket/out?aws_secret_access_key=hunter2"]);
+    assert_one_error(&o, 2, &["query string does not belong in the URL", "s3://bucket/out"]);
+    assert!(!o.stderr.contains("hunter2") && !o.stdout.contains("hunter2"), "{}", o.stderr);
+}
+
+/// A temporary folder that cannot take the run's temporary files is an I/O failure (exit 6)
+/// naming the folder and TMPDIR, not a data error.
+#[test]
+fn an_unusable_temporary_folder_exits_6_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = common::ardent_env(&[("TMPDIR", "/nonexistent-ardent-tmp")], &["run", "--out", out.to_str().unwrap()]);
+    assert_one_error(&o, 6, &["/nonexistent-ardent-tmp", "Set TMPDIR"]);
+    assert!(!out.join("_manifest.json").exists());
+}

@@ -330,7 +330,12 @@ impl SpilledValues {
             let mut file = &self.file;
             file.seek(SeekFrom::Start(((at + lo - start) * ROW) as u64))
                 .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(|e| EngineError::Analysis { message: format!("reading the spilled feature panel: {e}") })?;
+                .map_err(|e| EngineError::TempSpace {
+                    action: "reading the feature panel back",
+                    dir: std::env::temp_dir(),
+                    error: e,
+                    room: PANEL_ROOM,
+                })?;
             out.extend(bytes.as_chunks::<8>().0.iter().map(|b| f64::from_le_bytes(*b)));
         }
         if out.len() != rows.len() * FEATURES.len() {
@@ -342,15 +347,19 @@ impl SpilledValues {
     }
 }
 
+/// The room the feature panel's temporary file takes.
+pub const PANEL_ROOM: &str = "about 160 bytes per customer and month end";
+
 /// Build the panel like [`panel`], but write its feature values to `file` as each slice is
 /// computed ([`SpilledValues`]); the returned panel's `values` are empty. Only the panel's
 /// index columns (24 bytes a row) and one slice of values are ever in memory.
 pub fn panel_spilled(ctx: &Context<'_>, file: std::fs::File) -> Result<(Panel, SpilledValues)> {
     use std::io::Write;
-    let io = |e: std::io::Error| EngineError::Analysis {
-        message: format!(
-            "writing the feature panel to a temporary file: {e}. Free disk space in the temporary folder (TMPDIR)"
-        ),
+    let io = |e: std::io::Error| EngineError::TempSpace {
+        action: "writing the feature panel",
+        dir: std::env::temp_dir(),
+        error: e,
+        room: PANEL_ROOM,
     };
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     // Per month: (customer, open cents, billed-90d cents) in customer order, slice after slice.

@@ -81,13 +81,12 @@ impl<'a> FileCheck<'a> {
                         message: hint,
                     });
                 }
-                let available: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                 return Err(EngineError::MissingColumn {
                     input: spec.error_name(),
                     path: path.to_path_buf(),
                     column: c.name.to_string(),
                     source_column: source.to_string(),
-                    available: if available.is_empty() { "(none)".into() } else { available.join(", ") },
+                    available: super::read::column_list(&names),
                 });
             }
         }

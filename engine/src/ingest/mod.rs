@@ -918,7 +918,9 @@ fn derive_customers(spec: &IngestSpec, feeds: &[(&InputSpec, Feed<'_>)], ids: &m
                 path: std::path::PathBuf::from(column),
                 column: "customer_id".into(),
                 source_column: column.to_string(),
-                available: frame.get_column_names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                available: read::column_list(
+                    &frame.get_column_names().iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                ),
             })?;
             let t = col.cast(&DataType::String).map_err(EngineError::polars("reading customer ids"))?;
             Ok(t.str().map_err(EngineError::polars("reading customer ids"))?.clone())

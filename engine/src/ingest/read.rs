@@ -100,7 +100,7 @@ fn unreadable(spec: &InputSpec, file: &SourceFile, reason: String) -> EngineErro
         input: if spec.key.starts_with("sources.") { spec.key.clone() } else { spec.kind.name().to_string() },
         path: file.path.clone(),
         format: file.format.name().to_string(),
-        reason: first_line(&reason),
+        reason: without_content(&first_line(&reason)),
     }
 }
 
@@ -237,6 +237,50 @@ pub fn delimiter_hint(columns: &[String], delimiter: u8, key: &str) -> Option<St
                 delimiter as char
             )
         })
+}
+
+/// The column names of a file for a message: listed when they look like a header (two or
+/// more names of printable text, none longer than 64 characters), else only described, so
+/// that a file which is not the expected export (a key file, a binary) never has its first
+/// line echoed into logs.
+pub fn column_list(names: &[String]) -> String {
+    let header_like = names.len() >= 2
+        && names.iter().all(|n| n.chars().count() <= 64 && !n.chars().any(|c| c.is_control() || c == '\u{fffd}'));
+    match names {
+        [] => "(none)".to_string(),
+        _ if header_like => names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        [one] => format!(
+            "one field of {} characters, not shown (the first line has no column names split by the delimiter: is this the right file?)",
+            one.chars().count()
+        ),
+        _ => format!(
+            "{} fields, not shown (the first line does not look like column names: is this the right file?)",
+            names.len()
+        ),
+    }
+}
+
+/// A parser's reason for refusing a file, without the file's content: text it quotes
+/// between backticks or double quotes is replaced by `(value not shown)`.
+pub fn without_content(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    while let Some(start) = rest.find(['`', '"']) {
+        let quote = rest[start..].chars().next().unwrap_or('`');
+        out.push_str(&rest[..start]);
+        match rest[start + 1..].find(quote) {
+            Some(end) => {
+                out.push_str("(value not shown)");
+                rest = &rest[start + 1 + end + 1..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The first line of a CSV file split by `delimiter`, for the hint above.

@@ -35,7 +35,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
                     input: format!("sources.{}", spec.name),
                     path: file.path.clone(),
                     format: "ndjson".into(),
-                    reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+                    reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
                 });
         }
         Format::Parquet => return read_file(&spec.read, file),
@@ -93,7 +93,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
                     input: format!("sources.{}", spec.name),
                     path: file.path.clone(),
                     format: "csv".into(),
-                    reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+                    reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
                 },
             }
         })?;
@@ -323,7 +323,6 @@ pub fn text(frame: &DataFrame, name: &str) -> Option<StringChunked> {
 /// setting that names it.
 pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &DataFrame, field: &str) -> EngineError {
     let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
-    let available: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     let hint = match super::super::read::delimiter_hint(&names, spec.read.delimiter, &spec.read.key) {
         Some(hint) => format!("; {hint}"),
         None => String::new(),
@@ -335,7 +334,7 @@ pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &
         message: format!(
             "the file has no such column, which `sources.{}.{field}` names. Columns in the file: {}{hint}. Rename the column in the export or change the setting",
             spec.name,
-            if available.is_empty() { "(none)".into() } else { available.join(", ") }
+            super::super::read::column_list(&names)
         ),
     }
 }
