@@ -213,3 +213,96 @@ fn payment_references_are_split_on_the_configured_separator_and_rewritten_canoni
         assert_eq!(ing.entries.len(), 0, "every reference is a known document");
     }
 }
+
+/// The customers, ledger and payments of two customers whose ids differ only in a non-ASCII
+/// letter, written in `encode`; returns the config path (with `encoding` when given).
+fn accented_exports(
+    dir: &std::path::Path,
+    encode: &dyn Fn(&str) -> Vec<u8>,
+    encoding: Option<&str>,
+) -> std::path::PathBuf {
+    let files = [
+        ("customers.csv", "customer_id,segment\nMÜLLER-01,smb\nMÖLLER-01,smb\n"),
+        (
+            "ledger.csv",
+            "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency\nR-1,MÜLLER-01,invoice,2025-01-02,2025-02-01,100.00,EUR\nR-2,MÖLLER-01,invoice,2025-01-03,2025-02-02,250.00,EUR\n",
+        ),
+        ("payments.csv", "payment_id,customer_id,payment_date,amount,currency\nZ-1,MÖLLER-01,2025-01-20,250.00,EUR\n"),
+    ];
+    let mut config = String::from("[run]\nreporting_currency = \"EUR\"\n");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), encode(text)).unwrap();
+        let input = name.trim_end_matches(".csv");
+        config.push_str(&format!("\n[inputs.{input}]\npath = \"{name}\"\n"));
+        if let Some(e) = encoding {
+            config.push_str(&format!("encoding = \"{e}\"\n"));
+        }
+    }
+    std::fs::write(dir.join("pipeline.toml"), config).unwrap();
+    dir.join("pipeline.toml")
+}
+
+/// Latin-1, windows-1252 and UTF-16 exports with non-ASCII ids: read exactly with `encoding`
+/// set; without it refused with the encoding named, never read with letters replaced (issue
+/// 19: MÜLLER-01 and MÖLLER-01 both became M�LLER-01, and the second customer's invoice was
+/// accepted under the first).
+#[test]
+fn exports_in_other_encodings_are_read_exactly_or_refused_never_mangled() {
+    let latin1 = |s: &str| s.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect::<Vec<u8>>();
+    let utf16 =
+        |s: &str| [0xFF, 0xFE].into_iter().chain(s.encode_utf16().flat_map(u16::to_le_bytes)).collect::<Vec<u8>>();
+    for (label, encode, suggested) in [
+        ("latin-1", &latin1 as &dyn Fn(&str) -> Vec<u8>, "windows-1252"),
+        ("windows-1252", &latin1, "windows-1252"),
+        ("utf-16", &utf16, "utf-16le"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = accented_exports(dir.path(), encode, Some(label));
+        let read = ingest_config(&config);
+        assert_eq!(read.quarantine.height(), 0, "{label}: {}", read.quarantine);
+        let ids: Vec<String> = read
+            .tables
+            .customers
+            .column("customer_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["MÜLLER-01", "MÖLLER-01"], "{label}: two customers, as written");
+        let owner = read.tables.ledger.column("customer_id").unwrap().str().unwrap().get(1).map(str::to_string);
+        assert_eq!(owner.as_deref(), Some("MÖLLER-01"), "{label}: R-2 stays with its own customer");
+
+        // Without `encoding`: one structural error that names the encoding to set.
+        let dir = tempfile::tempdir().unwrap();
+        let config = accented_exports(dir.path(), encode, None);
+        let o = common::ardent(&["validate", "--config", config.to_str().unwrap()]);
+        assert_eq!(o.code, 4, "{label}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("not UTF-8") && o.stderr.contains(&format!("encoding = \"{suggested}\"")),
+            "{label}: {}",
+            o.stderr
+        );
+    }
+}
+
+/// A UTF-8 export with a few rows holding stray bytes: those rows are quarantined as
+/// `invalid_encoding` on their column, the others accepted; nothing is read with a letter
+/// replaced.
+#[test]
+fn a_few_rows_with_bytes_that_are_not_utf8_are_quarantined_naming_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = accented_exports(dir.path(), &|s: &str| s.as_bytes().to_vec(), None);
+    let mut ledger = std::fs::read(dir.path().join("ledger.csv")).unwrap();
+    ledger.extend_from_slice(b"R-3,M\xc3\x9cLLER-01,invoice,2025-01-04,2025-02-03,75.00,EUR\nR-4,M\xdcLLER-01,invoice,2025-01-05,2025-02-04,80.00,EUR\nR-5,M\xc3\x9cLLER-01,invoice,2025-01-06,2025-02-05,90.00,EUR\n");
+    std::fs::write(dir.path().join("ledger.csv"), ledger).unwrap();
+    let read = ingest_config(&config);
+    let q = common::records(&read.quarantine);
+    assert_eq!(q.len(), 1, "{}", read.quarantine);
+    assert_eq!(q[0]["rule"].as_deref(), Some("invalid_encoding"));
+    assert_eq!(q[0]["column"].as_deref(), Some("customer_id"));
+    assert_eq!(q[0]["source_row"].as_deref(), Some("4"));
+    let docs: Vec<&str> = read.tables.ledger.column("doc_id").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(docs, ["R-1", "R-2", "R-3", "R-5"]);
+}

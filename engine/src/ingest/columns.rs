@@ -592,6 +592,10 @@ pub fn message(
     let key = &spec.key;
     let v = value.unwrap_or("");
     match rule {
+        Rule::InvalidEncoding => format!(
+            "`{column}` holds bytes that are not {} text (shown as U+FFFD); re-export the file in that encoding, or set `{key}.encoding` to the one it was written in",
+            spec.encoding.name()
+        ),
         Rule::MissingValue => format!("`{column}` is empty; every {input} row needs it"),
         Rule::InvalidDate => {
             format!("\"{v}\" is not a date in the format \"{}\"; fix the value in the export", spec.date.format())

@@ -48,7 +48,8 @@ pub struct ColumnReport {
 pub struct Inspection {
     pub path: String,
     pub format: &'static str,
-    pub utf8: bool,
+    /// The text encoding the sample looks like (CSV).
+    pub encoding: super::encoding::Encoding,
     pub delimiter: Option<char>,
     /// Lines above the header.
     pub skip_rows: usize,
@@ -197,7 +198,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     let mut out = Inspection {
         path: path.display().to_string(),
         format: format.name(),
-        utf8: true,
+        encoding: super::encoding::Encoding::Utf8,
         decimal: '.',
         ..Default::default()
     };
@@ -209,12 +210,17 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 .take(SAMPLE_BYTES)
                 .read_to_end(&mut bytes)
                 .map_err(EngineError::io("reading", path))?;
-            out.utf8 = std::str::from_utf8(&bytes).is_ok()
+            // A sample cut in the middle of a character is still UTF-8.
+            let utf8 = std::str::from_utf8(&bytes).is_ok()
                 || std::str::from_utf8(&bytes[..bytes.len().saturating_sub(3)]).is_ok();
-            if !out.utf8 {
-                out.notes.push("the file is not UTF-8 (a Windows code page such as 1252?): re-export it as UTF-8, or its non-ASCII letters will not read as written".into());
+            out.encoding = if utf8 { super::encoding::Encoding::Utf8 } else { super::encoding::sniff(&bytes) };
+            if !utf8 {
+                out.notes.push(format!(
+                    "the file is not UTF-8; its bytes look like {}, which the proposal sets (check it: windows-1252 and latin-1 differ only in rare characters)",
+                    out.encoding.name()
+                ));
             }
-            let text = String::from_utf8_lossy(&bytes);
+            let text = super::encoding::decode_sample(&bytes, out.encoding);
             let lines: Vec<&str> = text.lines().collect();
             let delimiter = sniff_delimiter(&lines);
             out.delimiter = Some(delimiter);
@@ -531,6 +537,9 @@ impl Inspection {
         ));
         s.push_str("\n[sources.export]\n");
         s.push_str(&format!("path = {}\n", toml_str(path)));
+        if self.encoding != super::encoding::Encoding::Utf8 {
+            s.push_str(&format!("encoding = \"{}\"   # check: the bytes are not UTF-8\n", self.encoding.name()));
+        }
         if let Some(d) = self.delimiter.filter(|d| *d != ',') {
             s.push_str(&format!("delimiter = {}\n", toml_str(&d.to_string())));
         }

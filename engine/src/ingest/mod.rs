@@ -13,6 +13,7 @@
 //! input.
 
 pub mod columns;
+pub mod encoding;
 pub mod excel;
 pub mod inspect;
 pub mod options;

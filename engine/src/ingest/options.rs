@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::encoding::Encoding;
 use super::parse::{BoolSpellings, DateParser, NumberFormat};
 use crate::contracts::{DocType, InputKind};
 use crate::error::{EngineError, Result};
@@ -86,6 +87,10 @@ pub struct InputParams {
     /// it and around each reference are ignored.
     #[serde(default = "default_refs_separator")]
     pub refs_separator: String,
+    /// Text encoding of CSV files: utf-8, windows-1252, latin-1, utf-16 (by its byte order
+    /// mark), utf-16le, utf-16be. Default: utf-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 pub(crate) fn default_date_format() -> String {
@@ -122,6 +127,7 @@ impl InputParams {
             false_values: default_false(),
             doc_types: BTreeMap::new(),
             refs_separator: default_refs_separator(),
+            encoding: None,
         }
     }
 
@@ -197,6 +203,16 @@ impl InputParams {
         if self.refs_separator.is_empty() {
             return Err(EngineError::config(format!("`{}` cannot be empty", key("refs_separator"))));
         }
+        let encoding = match &self.encoding {
+            None => Encoding::Utf8,
+            Some(label) => Encoding::parse(label).ok_or_else(|| {
+                EngineError::config(format!(
+                    "`{}` = \"{label}\" is not an encoding ardent reads; use one of {}",
+                    key("encoding"),
+                    Encoding::LABELS
+                ))
+            })?,
+        };
         if self.path.trim().is_empty() {
             return Err(EngineError::config(format!("`{}` cannot be empty", key("path"))));
         }
@@ -232,6 +248,7 @@ impl InputParams {
             doc_types,
             delimiter,
             refs_separator: self.refs_separator.clone(),
+            encoding,
         })
     }
 }
@@ -274,6 +291,8 @@ pub struct InputSpec {
     pub doc_types: Vec<(String, DocType)>,
     pub delimiter: u8,
     pub refs_separator: String,
+    /// Text encoding of CSV files.
+    pub encoding: Encoding,
 }
 
 impl InputSpec {

@@ -15,6 +15,7 @@ use crate::error::{EngineError, Result};
 /// where the row is still usable, kept and flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
+    InvalidEncoding,
     MissingValue,
     InvalidDate,
     InvalidAmount,
@@ -65,7 +66,8 @@ impl Outcome {
 
 impl Rule {
     /// Every rule, in the order they are checked on a row (the first failure is recorded).
-    pub const ALL: [Rule; 23] = [
+    pub const ALL: [Rule; 24] = [
+        Rule::InvalidEncoding,
         Rule::MissingValue,
         Rule::InvalidDate,
         Rule::InvalidAmount,
@@ -94,6 +96,7 @@ impl Rule {
     /// Stable snake_case name, as written to the quarantine.
     pub fn name(self) -> &'static str {
         match self {
+            Rule::InvalidEncoding => "invalid_encoding",
             Rule::MissingValue => "missing_value",
             Rule::InvalidDate => "invalid_date",
             Rule::InvalidAmount => "invalid_amount",
@@ -137,6 +140,9 @@ impl Rule {
     /// What the rule checks, for `ardent schema`.
     pub fn doc(self) -> &'static str {
         match self {
+            Rule::InvalidEncoding => {
+                "a value holds bytes that are not text in the input's `encoding` (UTF-8 unless set); the row is quarantined, never read with the bytes replaced"
+            }
             Rule::MissingValue => "a required value is empty",
             Rule::InvalidDate => "a date does not parse with the input's date_format",
             Rule::InvalidAmount => {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::encoding::Text;
 use super::options::{Format, InputSpec};
 use crate::error::{EngineError, Result};
 
@@ -194,19 +195,22 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
     let handle = File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
     let frame = match file.format {
         Format::Csv => {
-            let parse = CsvParseOptions::default()
-                .with_separator(spec.delimiter)
-                .with_missing_is_null(true)
-                .with_encoding(CsvEncoding::LossyUtf8);
-            CsvReadOptions::default()
+            let parse = CsvParseOptions::default().with_separator(spec.delimiter).with_missing_is_null(true);
+            // Every column as text: a value that fails to parse must reach the quarantine
+            // as written, and ids keep their leading zeros.
+            let options = CsvReadOptions::default()
                 .with_has_header(true)
-                // Every column as text: a value that fails to parse must reach the quarantine
-                // as written, and ids keep their leading zeros.
                 .with_infer_schema_length(Some(0))
                 .with_raise_if_empty(false)
-                .with_parse_options(parse)
-                .into_reader_with_file_handle(handle)
-                .finish()
+                .with_parse_options(parse);
+            match super::encoding::decode(&file.path, spec.encoding, &spec.error_name())? {
+                Text::AsStored => options.into_reader_with_file_handle(handle).finish(),
+                Text::Decoded { bytes, lossy } => {
+                    let read = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish();
+                    let frame = read.map_err(|e| unreadable(spec, file, e.to_string()))?;
+                    return if lossy { mark_invalid_text(spec, frame) } else { Ok(frame) };
+                }
+            }
         }
         Format::Parquet => ParquetReader::new(handle).finish(),
         Format::Ndjson => JsonReader::new(handle).with_json_format(JsonFormat::JsonLines).finish(),
@@ -217,6 +221,25 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
         }
     };
     let frame = frame.map_err(|e| unreadable(spec, file, e.to_string()))?;
+    Ok(frame)
+}
+
+/// Rows of a file read with bytes that were not text marked (U+FFFD): each fails
+/// `invalid_encoding` on the first column the input reads that holds one (a column the
+/// input does not read is not ingested, and its bytes reach nothing published).
+fn mark_invalid_text(spec: &InputSpec, mut frame: DataFrame) -> Result<DataFrame> {
+    let mut fail: Vec<Option<String>> = vec![None; frame.height()];
+    for (canonical, source) in &spec.columns {
+        let Ok(col) = frame.column(source) else { continue };
+        let Ok(text) = col.str() else { continue };
+        for (f, v) in fail.iter_mut().zip(text.iter()) {
+            if f.is_none() && v.is_some_and(|v| v.contains('\u{fffd}')) {
+                *f = Some(format!("{}/{canonical}", super::quarantine::Rule::InvalidEncoding.name()));
+            }
+        }
+    }
+    let fail = StringChunked::from_iter_options(super::columns::FAIL_COLUMN.into(), fail.into_iter());
+    frame.with_column(fail.into_column()).map_err(EngineError::polars("marking rows that are not text"))?;
     Ok(frame)
 }
 

@@ -71,7 +71,7 @@ pub fn inspect(args: InspectArgs, printer: &Printer) -> anyhow::Result<()> {
     if found.format == "csv" {
         head.push(format!(
             "#   encoding {}, delimiter {:?}, header on line {}",
-            if found.utf8 { "UTF-8" } else { "not UTF-8" },
+            found.encoding.name(),
             found.delimiter.unwrap_or(','),
             found.skip_rows + 1
         ));

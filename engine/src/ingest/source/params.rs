@@ -142,6 +142,9 @@ pub struct SourceParams {
     /// CSV field delimiter. Default: `,`.
     #[serde(default = "crate::ingest::options::default_delimiter")]
     pub delimiter: char,
+    /// Text encoding of CSV files (as an input's `encoding`). Default: utf-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// Spreadsheets: the sheet to read (by name, case ignored). Default: the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
@@ -262,7 +265,7 @@ pub enum MissingId {
 
 /// The columns a source may map, and whether the value is derived by the source (and kept
 /// under [`DERIVED_PREFIX`]) or passed through as written.
-const SOURCE_COLUMNS: &[&str] = &[
+pub(crate) const SOURCE_COLUMNS: &[&str] = &[
     "doc_id",
     "customer_id",
     "doc_date",
@@ -330,6 +333,19 @@ impl SourceSpec {
     /// Whether an export column has a date format of its own.
     pub fn own_date_format(&self, column: &str) -> bool {
         self.date_formats.iter().any(|(c, _)| c == column)
+    }
+
+    /// The export columns the source reads, each with the canonical column a failure in it is
+    /// reported on (key parts on `doc_id`, the type column on `doc_type`).
+    pub fn read_columns(&self) -> Vec<(&'static str, &str)> {
+        let mut out: Vec<(&'static str, &str)> = self
+            .columns
+            .iter()
+            .filter_map(|(c, e)| SOURCE_COLUMNS.iter().find(|s| **s == c.as_str()).map(|s| (*s, e.as_str())))
+            .collect();
+        out.extend(self.key.iter().map(|k| ("doc_id", k.as_str())));
+        out.extend(self.type_column.iter().map(|t| ("doc_type", t.as_str())));
+        out
     }
 
     /// Whether the config maps `name` explicitly.
@@ -423,6 +439,7 @@ impl SourceParams {
         let mut reading = InputParams::new(self.path.clone());
         reading.format = self.format;
         reading.delimiter = self.delimiter;
+        reading.encoding = self.encoding.clone();
         reading.date_format = self.date_format.clone();
         reading.decimal_separator = self.decimal_separator;
         reading.thousands_separator = self.thousands_separator;

@@ -8,6 +8,7 @@ use std::io::Read;
 use polars::prelude::*;
 use serde_json::value::RawValue;
 
+use super::super::encoding::Text;
 use super::super::options::Format;
 use super::super::read::{SourceFile, read_file};
 use super::params::SourceSpec;
@@ -62,41 +63,48 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
             return super::super::excel::grid_frame(&grid, header, &file.path);
         }
     }
+    let text = super::super::encoding::decode(&file.path, spec.read.encoding, &format!("sources.{}", spec.name))?;
+    let head = match &text {
+        Text::AsStored => None,
+        Text::Decoded { bytes, .. } => Some(&bytes[..bytes.len().min(HEAD_BYTES)]),
+    };
     let skip = match spec.skip_rows {
         Some(n) => n,
-        None => find_header(spec, file)?.unwrap_or(0),
+        None => find_header(spec, file, head)?.unwrap_or(0),
     };
-    let handle = std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
-    let parse = CsvParseOptions::default()
-        .with_separator(spec.read.delimiter)
-        .with_missing_is_null(true)
-        .with_encoding(CsvEncoding::LossyUtf8);
-    let mut frame = CsvReadOptions::default()
+    let parse = CsvParseOptions::default().with_separator(spec.read.delimiter).with_missing_is_null(true);
+    let options = CsvReadOptions::default()
         .with_has_header(true)
         .with_skip_rows(skip)
         .with_infer_schema_length(Some(0))
         .with_raise_if_empty(false)
-        .with_parse_options(parse)
-        .into_reader_with_file_handle(handle)
-        .finish()
-        .map_err(|e| {
-            // A CSV that fails because of its delimiter is named as such, not as a wrong format.
-            let header = super::super::read::header_fields_at(&file.path, spec.read.delimiter, skip);
-            match super::super::read::delimiter_hint(&header, spec.read.delimiter, &spec.read.key) {
-                Some(hint) => EngineError::ColumnFormat {
-                    input: format!("sources.{}", spec.name),
-                    path: file.path.clone(),
-                    column: "(header)".into(),
-                    message: hint,
-                },
-                None => EngineError::Unreadable {
-                    input: format!("sources.{}", spec.name),
-                    path: file.path.clone(),
-                    format: "csv".into(),
-                    reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
-                },
-            }
-        })?;
+        .with_parse_options(parse);
+    let lossy = matches!(text, Text::Decoded { lossy: true, .. });
+    let read = match text {
+        Text::AsStored => {
+            let handle = std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
+            options.into_reader_with_file_handle(handle).finish()
+        }
+        Text::Decoded { bytes, .. } => options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish(),
+    };
+    let mut frame = read.map_err(|e| {
+        // A CSV that fails because of its delimiter is named as such, not as a wrong format.
+        let header = super::super::read::header_fields_at(&file.path, spec.read.delimiter, skip);
+        match super::super::read::delimiter_hint(&header, spec.read.delimiter, &spec.read.key) {
+            Some(hint) => EngineError::ColumnFormat {
+                input: format!("sources.{}", spec.name),
+                path: file.path.clone(),
+                column: "(header)".into(),
+                message: hint,
+            },
+            None => EngineError::Unreadable {
+                input: format!("sources.{}", spec.name),
+                path: file.path.clone(),
+                format: "csv".into(),
+                reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
+            },
+        }
+    })?;
     // A column without a name in the header (the group column of a report, an index written
     // by pandas) is `column_<n>`, as in spreadsheets.
     let header = super::super::read::header_fields_at(&file.path, spec.read.delimiter, skip);
@@ -110,8 +118,21 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
     for (from, to) in renames {
         frame.rename(&from, to.into()).map_err(EngineError::polars("naming an unnamed column"))?;
     }
+    if lossy {
+        // Routing quarantines the rows whose read columns hold bytes that were not text.
+        let marker = StringChunked::full_null(LOSSY_COLUMN.into(), frame.height());
+        frame
+            .with_column(marker.into_column())
+            .map_err(EngineError::polars("marking a file read with bytes replaced"))?;
+    }
     Ok(frame)
 }
+
+/// Present (all null) in a file read with bytes that were not text replaced by U+FFFD.
+pub const LOSSY_COLUMN: &str = "__ardent.lossy";
+
+/// Bytes searched for the header when `skip_rows` is not set.
+const HEAD_BYTES: usize = 256 * 1024;
 
 /// The name of a column whose header cell is empty: `column_<n>`, n from 1.
 pub fn unnamed(k: usize) -> String {
@@ -219,17 +240,22 @@ pub fn named_columns(spec: &SourceSpec) -> Vec<String> {
 /// The number of lines above the header: the first of the first 100 lines whose fields hold
 /// every column the config names. `None` when no line does (the read then reports which
 /// columns are missing).
-fn find_header(spec: &SourceSpec, file: &SourceFile) -> Result<Option<usize>> {
+fn find_header(spec: &SourceSpec, file: &SourceFile, decoded: Option<&[u8]>) -> Result<Option<usize>> {
     let wanted = named_columns(spec);
     if wanted.is_empty() {
         return Ok(None);
     }
     let mut head = Vec::new();
-    std::fs::File::open(&file.path)
-        .map_err(EngineError::io("opening", &file.path))?
-        .take(256 * 1024)
-        .read_to_end(&mut head)
-        .map_err(EngineError::io("reading", &file.path))?;
+    match decoded {
+        Some(bytes) => head.extend_from_slice(bytes),
+        None => {
+            std::fs::File::open(&file.path)
+                .map_err(EngineError::io("opening", &file.path))?
+                .take(HEAD_BYTES as u64)
+                .read_to_end(&mut head)
+                .map_err(EngineError::io("reading", &file.path))?;
+        }
+    }
     let text = String::from_utf8_lossy(&head);
     let delimiter = spec.read.delimiter as char;
     for (n, line) in text.lines().take(HEADER_SEARCH_LINES).enumerate() {

@@ -219,6 +219,9 @@ fn dates<'a>(
     Some(Dates::Text(ca.iter().collect(), parser))
 }
 
+/// A read column's values, with the canonical column a failure in it is reported on.
+type ColumnView<'a> = (&'static str, Vec<Option<&'a str>>);
+
 /// Rows routed at a time: a fixed number (not the thread count), so that what is decided
 /// per slice (a column where most amounts fail) is the same on any machine.
 const SLICE_ROWS: usize = 1 << 18;
@@ -460,6 +463,13 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
         None => (nulls(), None),
     };
 
+    // A file read with bytes that were not text replaced: the columns to look for them in.
+    let lossy_columns: Option<Vec<(&'static str, StringChunked)>> = frame
+        .column(super::report::LOSSY_COLUMN)
+        .is_ok()
+        .then(|| spec.read_columns().into_iter().filter_map(|(c, e)| text(&frame, e).map(|t| (c, t))).collect());
+    let not_text: Option<Vec<ColumnView<'_>>> =
+        lossy_columns.as_ref().map(|cols| cols.iter().map(|(c, t)| (*c, t.iter().collect())).collect());
     let type_view: Vec<Option<&str>> = type_value.iter().collect();
     let doc_view: Vec<Option<&str>> = doc_id.iter().collect();
     let date_view: Option<Vec<Option<&str>>> = doc_date_text.as_ref().map(|d| d.iter().collect());
@@ -509,6 +519,14 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
             && t.is_receivable()
         {
             fail = Some(failed);
+        }
+        if fail.is_none()
+            && matches!(row_target, Target::Ledger(_) | Target::Payment)
+            && let Some(column) = not_text.as_ref().and_then(|cols| {
+                cols.iter().find(|(_, v)| v[i].is_some_and(|v| v.contains('\u{fffd}'))).map(|(c, _)| *c)
+            })
+        {
+            fail = Some((Rule::InvalidEncoding, column));
         }
         fails[i] = fail;
         if row_target == Target::Ledger(DocType::Invoice) && settle_view[i].is_some() {
