@@ -306,3 +306,80 @@ fn a_few_rows_with_bytes_that_are_not_utf8_are_quarantined_naming_the_column() {
     let docs: Vec<&str> = read.tables.ledger.column("doc_id").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(docs, ["R-1", "R-2", "R-3", "R-5"]);
 }
+
+/// A mini pipeline (customers, ledger, payments) whose ledger is `ledger`.
+fn with_ledger(dir: &std::path::Path, ledger: &str) -> std::path::PathBuf {
+    let config = accented_exports(dir, &|s: &str| s.as_bytes().to_vec(), None);
+    std::fs::write(dir.join("ledger.csv"), ledger).unwrap();
+    config
+}
+
+const HEADER: &str = "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency\n";
+
+/// Rows with more or fewer fields than the header are quarantined as `wrong_field_count` with
+/// their row, and the rest of the file is read (issue 19: one over-long row failed the whole
+/// file without a line number; a short row was accepted, or reported as an empty doc_date).
+#[test]
+fn rows_with_other_field_counts_are_quarantined_with_their_row_not_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!(
+        "{HEADER}R-1,MÜLLER-01,invoice,2025-01-02,2025-02-01,100.00,EUR\n\
+         R-2,MÖLLER-01,invoice,2025-01-03,2025-02-02,1,250.00,EUR\n\
+         R-3,MÜLLER-01,invoice,2025-01-04,2025-02-03,75.00\n\
+         R-4,MÜLLER-01,invoice,2025-01-05,\"2025-02-04\",\"80.00\",EUR\n"
+    );
+    let read = ingest_config(&with_ledger(dir.path(), &ledger));
+    let q = common::records(&read.quarantine);
+    let got: Vec<(String, String, String)> = q
+        .iter()
+        .map(|r| {
+            let f = |k: &str| r[k].clone().unwrap_or_default();
+            (f("source_row"), f("rule"), f("column"))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2".into(), "wrong_field_count".into(), "doc_id".into()),
+            ("3".into(), "wrong_field_count".into(), "doc_id".into())
+        ],
+        "{}",
+        read.quarantine
+    );
+    let docs: Vec<&str> = read.tables.ledger.column("doc_id").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(docs, ["R-1", "R-4"]);
+}
+
+/// The file-level outcomes of CSV structure: most rows with another field count is one error
+/// naming the delimiter; a header naming a read column twice is refused (it was read "first
+/// wins"); an empty file is refused as empty (it got "rename the column" advice); a file with
+/// only its header is an input with no rows.
+#[test]
+fn csv_structure_errors_are_told_once_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let validate = |ledger: &str| {
+        let config = with_ledger(dir.path(), ledger);
+        common::ardent(&["validate", "--config", config.to_str().unwrap()])
+    };
+    let o = validate(&format!(
+        "{HEADER}R-1,C,invoice,2025-01-02,2025-02-01,1,00,EUR\nR-2,C,invoice,2025-01-02,2025-02-01,2,50,EUR\n"
+    ));
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("2 of 2 rows have a number of fields other than the header's 7")
+            && o.stderr.contains("inputs.ledger.delimiter"),
+        "{}",
+        o.stderr
+    );
+    let o = validate(
+        "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency,amount\nR-1,MÜLLER-01,invoice,2025-01-02,2025-02-01,1.00,EUR,2.00\n",
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("`amount`") && o.stderr.contains("2 times (columns 6 and 8)"), "{}", o.stderr);
+    let o = validate("");
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("the file is empty") && !o.stderr.contains("Rename the column"), "{}", o.stderr);
+    let o = validate(HEADER);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("ledger") && o.stdout.contains(" 0 "), "{}", o.stdout);
+}

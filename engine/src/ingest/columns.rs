@@ -72,7 +72,12 @@ impl<'a> FileCheck<'a> {
         for c in spec.kind.columns().iter().filter(|c| c.required) {
             let source = spec.source(c.name);
             if frame.column(source).is_err() {
-                let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+                let names: Vec<String> = frame
+                    .get_column_names()
+                    .iter()
+                    .filter(|n| !n.starts_with(DERIVED_PREFIX))
+                    .map(|n| n.to_string())
+                    .collect();
                 if let Some(hint) = super::read::delimiter_hint(&names, spec.delimiter, &spec.key) {
                     return Err(EngineError::ColumnFormat {
                         input: spec.error_name(),
@@ -592,6 +597,7 @@ pub fn message(
     let key = &spec.key;
     let v = value.unwrap_or("");
     match rule {
+        Rule::WrongFieldCount => "the row has more or fewer fields than the header, so its values cannot be told apart; fix the row in the export (a delimiter inside an unquoted value?)".to_string(),
         Rule::InvalidEncoding => format!(
             "`{column}` holds bytes that are not {} text (shown as U+FFFD); re-export the file in that encoding, or set `{key}.encoding` to the one it was written in",
             spec.encoding.name()

@@ -17,6 +17,7 @@
 
 use std::path::Path;
 
+use super::structure::{Structure, scan};
 use crate::error::{EngineError, Result, config_key};
 
 /// A text encoding an input may declare.
@@ -64,22 +65,39 @@ impl Encoding {
     pub const LABELS: &'static str = "utf-8, windows-1252, latin-1, utf-16, utf-16le, utf-16be";
 }
 
-/// A CSV file's text, ready for the parser.
+/// A CSV file's text, ready for the parser, and its structure ([`scan`]).
 #[derive(Debug)]
 pub enum Text {
     /// Valid UTF-8 as stored: the parser reads the file itself.
-    AsStored,
+    AsStored(Structure),
     /// Decoded (or, for `lossy`, UTF-8 with the bytes that were not UTF-8 replaced by U+FFFD,
     /// whose rows the validation quarantines).
-    Decoded { bytes: Vec<u8>, lossy: bool },
+    Decoded { bytes: Vec<u8>, lossy: bool, structure: Structure },
 }
 
-/// Decode the CSV file at `path` for `input` (its config name, for messages).
-pub fn decode(path: &Path, encoding: Encoding, input: &str) -> Result<Text> {
-    // Most exports are valid UTF-8: checked a block at a time, the parser then reads the
-    // file itself, and no copy of it is made.
-    if encoding == Encoding::Utf8 && is_utf8(path).map_err(EngineError::io("reading", path))? {
-        return Ok(Text::AsStored);
+impl Text {
+    /// What the structure pass found.
+    pub fn structure(&self) -> &Structure {
+        match self {
+            Text::AsStored(s) | Text::Decoded { structure: s, .. } => s,
+        }
+    }
+}
+
+/// Decode the CSV file at `path` for `input` (its config name, for messages), and scan its
+/// structure (fields split by `delimiter`, under `skip_lines` title lines).
+pub fn decode(path: &Path, encoding: Encoding, input: &str, delimiter: u8, skip_lines: usize) -> Result<Text> {
+    let scanned = |bytes: &[u8]| scan(bytes, delimiter, skip_lines).map_err(EngineError::io("reading", path));
+    // Most exports are valid UTF-8: one pass a block at a time checks the bytes and the
+    // structure, the parser then reads the file itself, and no copy of it is made.
+    let mut as_stored = None;
+    if encoding == Encoding::Utf8 {
+        let file = std::fs::File::open(path).map_err(EngineError::io("opening", path))?;
+        let structure = scan(file, delimiter, skip_lines).map_err(EngineError::io("reading", path))?;
+        if structure.utf8 {
+            return Ok(Text::AsStored(structure));
+        }
+        as_stored = Some(structure);
     }
     let bytes = std::fs::read(path).map_err(EngineError::io("reading", path))?;
     let refuse = |message: String| EngineError::ColumnFormat {
@@ -91,9 +109,6 @@ pub fn decode(path: &Path, encoding: Encoding, input: &str) -> Result<Text> {
     let key = config_key(input);
     match encoding {
         Encoding::Utf8 => {
-            if std::str::from_utf8(&bytes).is_ok() {
-                return Ok(Text::AsStored);
-            }
             let (bad_lines, lines, first_bad, header_bad) = invalid_lines(&bytes);
             if header_bad || bad_lines * 2 > lines {
                 return Err(refuse(format!(
@@ -103,14 +118,24 @@ pub fn decode(path: &Path, encoding: Encoding, input: &str) -> Result<Text> {
                     Encoding::LABELS
                 )));
             }
-            Ok(Text::Decoded { bytes: String::from_utf8_lossy(&bytes).into_owned().into_bytes(), lossy: true })
+            // U+FFFD replaces bytes of 0x80 and above only: no delimiter, quote or line end
+            // changes, and the structure found is the file's.
+            let structure = as_stored.unwrap_or_default();
+            Ok(Text::Decoded {
+                bytes: String::from_utf8_lossy(&bytes).into_owned().into_bytes(),
+                lossy: true,
+                structure,
+            })
         }
         Encoding::Latin1 => {
-            Ok(Text::Decoded { bytes: bytes.iter().map(|&b| b as char).collect::<String>().into_bytes(), lossy: false })
+            let bytes = bytes.iter().map(|&b| b as char).collect::<String>().into_bytes();
+            let structure = scanned(&bytes)?;
+            Ok(Text::Decoded { bytes, lossy: false, structure })
         }
         Encoding::Windows1252 => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
-            Ok(Text::Decoded { bytes: text.into_owned().into_bytes(), lossy: false })
+            let bytes = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes).0.into_owned().into_bytes();
+            let structure = scanned(&bytes)?;
+            Ok(Text::Decoded { bytes, lossy: false, structure })
         }
         Encoding::Utf16 | Encoding::Utf16Le | Encoding::Utf16Be => {
             let (body, big) = match (bytes.get(..2), encoding) {
@@ -121,7 +146,11 @@ pub fn decode(path: &Path, encoding: Encoding, input: &str) -> Result<Text> {
             };
             let decoder = if big { encoding_rs::UTF_16BE } else { encoding_rs::UTF_16LE };
             match decoder.decode_without_bom_handling_and_without_replacement(body) {
-                Some(text) => Ok(Text::Decoded { bytes: text.into_owned().into_bytes(), lossy: false }),
+                Some(text) => {
+                    let bytes = text.into_owned().into_bytes();
+                    let structure = scanned(&bytes)?;
+                    Ok(Text::Decoded { bytes, lossy: false, structure })
+                }
                 None => Err(refuse(format!(
                     "the bytes are not {} text (an odd length or a broken surrogate pair); the bytes look like {}: check `{key}.encoding`",
                     if big { "UTF-16BE" } else { "UTF-16LE" },
@@ -140,32 +169,6 @@ pub fn decode_sample(bytes: &[u8], encoding: Encoding) -> String {
         Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
         Encoding::Utf16 | Encoding::Utf16Le => encoding_rs::UTF_16LE.decode(bytes).0.into_owned(),
         Encoding::Utf16Be => encoding_rs::UTF_16BE.decode(bytes).0.into_owned(),
-    }
-}
-
-/// Whether the file at `path` is UTF-8, read 1 MiB at a time (a character split between two
-/// blocks is carried over).
-fn is_utf8(path: &Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut carried = 0usize;
-    loop {
-        let n = file.read(&mut buf[carried..])?;
-        if n == 0 {
-            return Ok(carried == 0);
-        }
-        let filled = carried + n;
-        match std::str::from_utf8(&buf[..filled]) {
-            Ok(_) => carried = 0,
-            // An incomplete character at the end of the block: keep it for the next one.
-            Err(e) if e.error_len().is_none() && filled - e.valid_up_to() < 4 => {
-                let start = e.valid_up_to();
-                buf.copy_within(start..filled, 0);
-                carried = filled - start;
-            }
-            Err(_) => return Ok(false),
-        }
     }
 }
 
@@ -228,8 +231,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().join("x.csv");
         std::fs::write(&path, bytes).expect("written");
-        match decode(&path, encoding, "ledger").expect("decodes") {
-            Text::AsStored => String::from_utf8(bytes.to_vec()).expect("utf-8"),
+        match decode(&path, encoding, "ledger", b',', 0).expect("decodes") {
+            Text::AsStored(_) => String::from_utf8(bytes.to_vec()).expect("utf-8"),
             Text::Decoded { bytes, .. } => String::from_utf8(bytes).expect("utf-8"),
         }
     }
@@ -254,14 +257,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().join("x.csv");
         std::fs::write(&path, b"id,name\n1,ok\n2,M\xdcLLER\n3,fine\n4,also\n").expect("written");
-        match decode(&path, Encoding::Utf8, "ledger").expect("a few bad rows are quarantined, not refused") {
-            Text::Decoded { bytes, lossy: true } => {
+        match decode(&path, Encoding::Utf8, "ledger", b',', 0).expect("a few bad rows are quarantined, not refused") {
+            Text::Decoded { bytes, lossy: true, .. } => {
                 assert!(String::from_utf8(bytes).expect("utf-8").contains("M\u{fffd}LLER"))
             }
             other => panic!("{other:?}"),
         }
         std::fs::write(&path, b"id,name\n1,M\xdcLLER\n2,M\xd6LLER\n").expect("written");
-        let err = decode(&path, Encoding::Utf8, "ledger").expect_err("refused").to_string();
+        let err = decode(&path, Encoding::Utf8, "ledger", b',', 0).expect_err("refused").to_string();
         assert!(
             err.contains("2 of 3 lines") && err.contains("windows-1252") && err.contains("inputs.ledger.encoding"),
             "{err}"
@@ -269,7 +272,7 @@ mod tests {
         let utf16: Vec<u8> =
             [0xFF, 0xFE].into_iter().chain("id,name\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         std::fs::write(&path, &utf16).expect("written");
-        let err = decode(&path, Encoding::Utf8, "ledger").expect_err("refused").to_string();
+        let err = decode(&path, Encoding::Utf8, "ledger", b',', 0).expect_err("refused").to_string();
         assert!(err.contains("utf-16le"), "{err}");
     }
 }

@@ -21,6 +21,7 @@ pub mod parse;
 pub mod quarantine;
 pub mod read;
 pub mod source;
+pub mod structure;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -15,6 +15,7 @@ use crate::error::{EngineError, Result};
 /// where the row is still usable, kept and flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
+    WrongFieldCount,
     InvalidEncoding,
     MissingValue,
     InvalidDate,
@@ -66,7 +67,8 @@ impl Outcome {
 
 impl Rule {
     /// Every rule, in the order they are checked on a row (the first failure is recorded).
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 25] = [
+        Rule::WrongFieldCount,
         Rule::InvalidEncoding,
         Rule::MissingValue,
         Rule::InvalidDate,
@@ -96,6 +98,7 @@ impl Rule {
     /// Stable snake_case name, as written to the quarantine.
     pub fn name(self) -> &'static str {
         match self {
+            Rule::WrongFieldCount => "wrong_field_count",
             Rule::InvalidEncoding => "invalid_encoding",
             Rule::MissingValue => "missing_value",
             Rule::InvalidDate => "invalid_date",
@@ -140,6 +143,9 @@ impl Rule {
     /// What the rule checks, for `ardent schema`.
     pub fn doc(self) -> &'static str {
         match self {
+            Rule::WrongFieldCount => {
+                "a CSV row has more or fewer fields than the header (its values cannot be told apart); when most rows do, the file is refused instead"
+            }
             Rule::InvalidEncoding => {
                 "a value holds bytes that are not text in the input's `encoding` (UTF-8 unless set); the row is quarantined, never read with the bytes replaced"
             }

@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use super::encoding::Text;
 use super::options::{Format, InputSpec};
+use super::structure::Structure;
 use crate::error::{EngineError, Result};
 
 /// One export file to read.
@@ -195,22 +196,58 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
     let handle = File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
     let frame = match file.format {
         Format::Csv => {
-            let parse = CsvParseOptions::default().with_separator(spec.delimiter).with_missing_is_null(true);
-            // Every column as text: a value that fails to parse must reach the quarantine
-            // as written, and ids keep their leading zeros.
+            // Rows with too many fields are cut to the header's (and quarantined below), so
+            // that one of them does not fail the file. Every column as text: a value that
+            // fails to parse must reach the quarantine as written, and ids keep their zeros.
             let options = CsvReadOptions::default()
                 .with_has_header(true)
                 .with_infer_schema_length(Some(0))
                 .with_raise_if_empty(false)
-                .with_parse_options(parse);
-            match super::encoding::decode(&file.path, spec.encoding, &spec.error_name())? {
-                Text::AsStored => options.into_reader_with_file_handle(handle).finish(),
-                Text::Decoded { bytes, lossy } => {
-                    let read = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish();
+                .with_parse_options(
+                    CsvParseOptions::default()
+                        .with_separator(spec.delimiter)
+                        .with_missing_is_null(true)
+                        .with_truncate_ragged_lines(true),
+                );
+            if spec.encoding == super::encoding::Encoding::Utf8 {
+                // The usual case, a UTF-8 file: its structure is scanned on a thread of its own
+                // while the parser reads it (both from the page cache).
+                let (structure, read) = std::thread::scope(|scope| {
+                    let scan = scope.spawn(|| {
+                        let f = File::open(&file.path)?;
+                        super::structure::scan(f, spec.delimiter, 0)
+                    });
+                    let read = options.clone().into_reader_with_file_handle(handle).finish();
+                    (scan.join(), read)
+                });
+                let structure = structure
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the structure pass stopped")))
+                    .map_err(EngineError::io("reading", &file.path))?;
+                if structure.utf8 {
+                    check_structure(spec, &file.path, &structure)?;
                     let frame = read.map_err(|e| unreadable(spec, file, e.to_string()))?;
-                    return if lossy { mark_invalid_text(spec, frame) } else { Ok(frame) };
+                    return if structure.ragged.is_empty() {
+                        Ok(frame)
+                    } else {
+                        mark_rows(spec, frame, &structure, false)
+                    };
                 }
             }
+            // Not UTF-8 (declared, or found so): decoded first.
+            let text = super::encoding::decode(&file.path, spec.encoding, &spec.error_name(), spec.delimiter, 0)?;
+            check_structure(spec, &file.path, text.structure())?;
+            let Text::Decoded { bytes, lossy, structure } = text else {
+                return Err(EngineError::io("reading", &file.path)(std::io::Error::other(
+                    "the file changed while read",
+                )));
+            };
+            let read = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish();
+            let frame = read.map_err(|e| unreadable(spec, file, e.to_string()))?;
+            return if !structure.ragged.is_empty() || lossy {
+                mark_rows(spec, frame, &structure, lossy)
+            } else {
+                Ok(frame)
+            };
         }
         Format::Parquet => ParquetReader::new(handle).finish(),
         Format::Ndjson => JsonReader::new(handle).with_json_format(JsonFormat::JsonLines).finish(),
@@ -224,22 +261,97 @@ pub fn read_file(spec: &InputSpec, file: &SourceFile) -> Result<DataFrame> {
     Ok(frame)
 }
 
-/// Rows of a file read with bytes that were not text marked (U+FFFD): each fails
-/// `invalid_encoding` on the first column the input reads that holds one (a column the
-/// input does not read is not ingested, and its bytes reach nothing published).
-fn mark_invalid_text(spec: &InputSpec, mut frame: DataFrame) -> Result<DataFrame> {
+/// Refuse a CSV file whose structure no row rule can handle: an empty file (no header), a
+/// column the input reads named twice in the header, or most rows with a number of fields
+/// other than the header's (a wrong delimiter or quoting, not a few bad rows).
+pub fn check_structure(spec: &InputSpec, path: &Path, s: &Structure) -> Result<()> {
+    let read: Vec<&str> = spec.columns.iter().map(|(_, source)| source.as_str()).collect();
+    check_header(spec, path, s, &read)?;
+    // A header that another delimiter splits: that is the mistake, whatever the rows say.
+    if let Some(hint) = delimiter_hint(&s.header, spec.delimiter, &spec.key) {
+        return Err(EngineError::ColumnFormat {
+            input: spec.error_name(),
+            path: path.to_path_buf(),
+            column: "(header)".into(),
+            message: hint,
+        });
+    }
+    if !s.ragged.is_empty() && s.ragged.len() as u64 * 2 > s.records {
+        let (row, fields) = s.ragged[0];
+        return Err(EngineError::ColumnFormat {
+            input: spec.error_name(),
+            path: path.to_path_buf(),
+            column: "(every column)".into(),
+            message: format!(
+                "{} of {} rows have a number of fields other than the header's {} (the first, row {}, has {fields}); check `{}.delimiter` and the export's quoting",
+                s.ragged.len(),
+                s.records,
+                s.header.len(),
+                row + 1,
+                spec.key
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Refuse a CSV file without a header, or whose header names a column in `read` (the
+/// columns the input reads) more than once.
+pub fn check_header(spec: &InputSpec, path: &Path, s: &Structure, read: &[&str]) -> Result<()> {
+    let refuse = |column: String, message: String| EngineError::ColumnFormat {
+        input: spec.error_name(),
+        path: path.to_path_buf(),
+        column,
+        message,
+    };
+    if s.header.is_empty() && s.records == 0 {
+        return Err(refuse(
+            "(header)".into(),
+            "the file is empty, without even a header line; an export with no rows still has its header: re-export it, or remove the file".into(),
+        ));
+    }
+    for (name, at) in s.duplicates() {
+        if read.contains(&name.as_str()) {
+            let at: Vec<String> = at.iter().map(usize::to_string).collect();
+            return Err(refuse(
+                format!("`{name}`"),
+                format!(
+                    "the header names it {} times (columns {}), and ardent cannot tell which one is meant: rename the others in the export",
+                    at.len(),
+                    at.join(" and ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Mark the rows that fail before any value is read: a row whose number of fields is not the
+/// header's fails `wrong_field_count` on the input's key column; in a file read with bytes
+/// that were not text replaced (U+FFFD, `lossy`), a row fails `invalid_encoding` on the first
+/// column the input reads that holds one (a column the input does not read is not ingested,
+/// and its bytes reach nothing published).
+fn mark_rows(spec: &InputSpec, mut frame: DataFrame, s: &Structure, lossy: bool) -> Result<DataFrame> {
     let mut fail: Vec<Option<String>> = vec![None; frame.height()];
-    for (canonical, source) in &spec.columns {
-        let Ok(col) = frame.column(source) else { continue };
-        let Ok(text) = col.str() else { continue };
-        for (f, v) in fail.iter_mut().zip(text.iter()) {
-            if f.is_none() && v.is_some_and(|v| v.contains('\u{fffd}')) {
-                *f = Some(format!("{}/{canonical}", super::quarantine::Rule::InvalidEncoding.name()));
+    let key = spec.kind.columns().first().map_or("", |c| c.name);
+    for &(row, _) in &s.ragged {
+        if let Some(f) = fail.get_mut(row as usize) {
+            *f = Some(format!("{}/{key}", super::quarantine::Rule::WrongFieldCount.name()));
+        }
+    }
+    if lossy {
+        for (canonical, source) in &spec.columns {
+            let Ok(col) = frame.column(source) else { continue };
+            let Ok(text) = col.str() else { continue };
+            for (f, v) in fail.iter_mut().zip(text.iter()) {
+                if f.is_none() && v.is_some_and(|v| v.contains('\u{fffd}')) {
+                    *f = Some(format!("{}/{canonical}", super::quarantine::Rule::InvalidEncoding.name()));
+                }
             }
         }
     }
     let fail = StringChunked::from_iter_options(super::columns::FAIL_COLUMN.into(), fail.into_iter());
-    frame.with_column(fail.into_column()).map_err(EngineError::polars("marking rows that are not text"))?;
+    frame.with_column(fail.into_column()).map_err(EngineError::polars("marking rows that fail before their values"))?;
     Ok(frame)
 }
 

@@ -63,16 +63,30 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
             return super::super::excel::grid_frame(&grid, header, &file.path);
         }
     }
-    let text = super::super::encoding::decode(&file.path, spec.read.encoding, &format!("sources.{}", spec.name))?;
-    let head = match &text {
-        Text::AsStored => None,
-        Text::Decoded { bytes, .. } => Some(&bytes[..bytes.len().min(HEAD_BYTES)]),
-    };
+    // The header line first (the title lines above it are not the table), in the file's
+    // encoding; then the text and its structure from the header on.
     let skip = match spec.skip_rows {
         Some(n) => n,
-        None => find_header(spec, file, head)?.unwrap_or(0),
+        None => find_header(spec, file)?.unwrap_or(0),
     };
-    let parse = CsvParseOptions::default().with_separator(spec.read.delimiter).with_missing_is_null(true);
+    let text = super::super::encoding::decode(
+        &file.path,
+        spec.read.encoding,
+        &format!("sources.{}", spec.name),
+        spec.read.delimiter,
+        skip,
+    )?;
+    // Report lines that are not routed (group headers, totals) may be short: routing
+    // quarantines the routed rows among those with other field counts, and no share of them
+    // refuses the file.
+    let named = named_columns(spec);
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    super::super::read::check_header(&spec.read, &file.path, text.structure(), &named)?;
+    let ragged = text.structure().ragged.clone();
+    let parse = CsvParseOptions::default()
+        .with_separator(spec.read.delimiter)
+        .with_missing_is_null(true)
+        .with_truncate_ragged_lines(!ragged.is_empty());
     let options = CsvReadOptions::default()
         .with_has_header(true)
         .with_skip_rows(skip)
@@ -81,7 +95,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
         .with_parse_options(parse);
     let lossy = matches!(text, Text::Decoded { lossy: true, .. });
     let read = match text {
-        Text::AsStored => {
+        Text::AsStored(_) => {
             let handle = std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path))?;
             options.into_reader_with_file_handle(handle).finish()
         }
@@ -125,8 +139,22 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
             .with_column(marker.into_column())
             .map_err(EngineError::polars("marking a file read with bytes replaced"))?;
     }
+    if !ragged.is_empty() {
+        // Routing quarantines the rows with a number of fields other than the header's.
+        let mut fields: Vec<Option<u32>> = vec![None; frame.height()];
+        for (row, n) in ragged {
+            if let Some(f) = fields.get_mut(row as usize) {
+                *f = Some(n);
+            }
+        }
+        let marker = UInt32Chunked::from_iter_options(RAGGED_COLUMN.into(), fields.into_iter());
+        frame.with_column(marker.into_column()).map_err(EngineError::polars("marking rows with other field counts"))?;
+    }
     Ok(frame)
 }
+
+/// In a file with rows whose number of fields is not the header's: that number on those rows.
+pub const RAGGED_COLUMN: &str = "__ardent.fields";
 
 /// Present (all null) in a file read with bytes that were not text replaced by U+FFFD.
 pub const LOSSY_COLUMN: &str = "__ardent.lossy";
@@ -240,23 +268,18 @@ pub fn named_columns(spec: &SourceSpec) -> Vec<String> {
 /// The number of lines above the header: the first of the first 100 lines whose fields hold
 /// every column the config names. `None` when no line does (the read then reports which
 /// columns are missing).
-fn find_header(spec: &SourceSpec, file: &SourceFile, decoded: Option<&[u8]>) -> Result<Option<usize>> {
+fn find_header(spec: &SourceSpec, file: &SourceFile) -> Result<Option<usize>> {
     let wanted = named_columns(spec);
     if wanted.is_empty() {
         return Ok(None);
     }
     let mut head = Vec::new();
-    match decoded {
-        Some(bytes) => head.extend_from_slice(bytes),
-        None => {
-            std::fs::File::open(&file.path)
-                .map_err(EngineError::io("opening", &file.path))?
-                .take(HEAD_BYTES as u64)
-                .read_to_end(&mut head)
-                .map_err(EngineError::io("reading", &file.path))?;
-        }
-    }
-    let text = String::from_utf8_lossy(&head);
+    std::fs::File::open(&file.path)
+        .map_err(EngineError::io("opening", &file.path))?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(EngineError::io("reading", &file.path))?;
+    let text = super::super::encoding::decode_sample(&head, spec.read.encoding);
     let delimiter = spec.read.delimiter as char;
     for (n, line) in text.lines().take(HEADER_SEARCH_LINES).enumerate() {
         let fields: Vec<String> = split_fields(line, delimiter)
@@ -348,7 +371,12 @@ pub fn text(frame: &DataFrame, name: &str) -> Option<StringChunked> {
 /// The structural error of a configured column that the file does not have; `field` is the
 /// setting that names it.
 pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &DataFrame, field: &str) -> EngineError {
-    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .filter(|n| !n.starts_with(super::super::columns::DERIVED_PREFIX))
+        .map(|n| n.to_string())
+        .collect();
     let hint = match super::super::read::delimiter_hint(&names, spec.read.delimiter, &spec.read.key) {
         Some(hint) => format!("; {hint}"),
         None => String::new(),
@@ -370,7 +398,7 @@ pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &
 pub fn group_headers(frame: &DataFrame, column: &str, totals: &[bool]) -> Option<(Vec<bool>, Vec<Option<String>>)> {
     let n = frame.height();
     let mut filled = vec![0u32; n];
-    for c in frame.columns() {
+    for c in frame.columns().iter().filter(|c| !c.name().starts_with(super::super::columns::DERIVED_PREFIX)) {
         let Ok(t) = c.cast(&DataType::String) else { continue };
         let Ok(t) = t.str() else { continue };
         for (f, v) in filled.iter_mut().zip(t.iter()) {

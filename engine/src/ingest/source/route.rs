@@ -470,6 +470,10 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
         .then(|| spec.read_columns().into_iter().filter_map(|(c, e)| text(&frame, e).map(|t| (c, t))).collect());
     let not_text: Option<Vec<ColumnView<'_>>> =
         lossy_columns.as_ref().map(|cols| cols.iter().map(|(c, t)| (*c, t.iter().collect())).collect());
+    // Rows whose number of fields is not the header's (routed rows are quarantined; report
+    // lines that are ignored may be short).
+    let ragged: Option<Vec<Option<u32>>> =
+        frame.column(super::report::RAGGED_COLUMN).ok().and_then(|c| c.u32().ok().map(|c| c.iter().collect()));
     let type_view: Vec<Option<&str>> = type_value.iter().collect();
     let doc_view: Vec<Option<&str>> = doc_id.iter().collect();
     let date_view: Option<Vec<Option<&str>>> = doc_date_text.as_ref().map(|d| d.iter().collect());
@@ -519,6 +523,12 @@ fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offs
             && t.is_receivable()
         {
             fail = Some(failed);
+        }
+        if fail.is_none()
+            && matches!(row_target, Target::Ledger(_) | Target::Payment)
+            && ragged.as_ref().is_some_and(|r| r[i].is_some())
+        {
+            fail = Some((Rule::WrongFieldCount, "doc_id"));
         }
         if fail.is_none()
             && matches!(row_target, Target::Ledger(_) | Target::Payment)
