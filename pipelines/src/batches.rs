@@ -2,8 +2,10 @@
 //! input's location holds is a batch. [`BatchState`] (`<state>/batches.json`) records each
 //! batch ingested so far by SHA-256; [`plan`] compares the delivered files with it;
 //! [`archive`] copies new batches into `<state>/batches/<input>/`, which is what the run then
-//! reads (so a drop folder may be emptied after each delivery); [`BatchState::record`] runs
-//! only after the output was published, so a failed or killed run records nothing.
+//! reads (so a drop folder may be emptied after each delivery, even while or right after a run
+//! was killed: the archive is never pruned, and a batch archived but not recorded is new again
+//! for the next run); [`BatchState::record`] runs only after the output was published, so a
+//! failed or killed run records nothing.
 //!
 //! Rules (README, "Incremental runs"):
 //! - a file whose content was ingested before is skipped, whatever its name (delivered twice);
@@ -106,18 +108,50 @@ impl BatchState {
         let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
         let json = serde_json::to_vec_pretty(&self)?;
         std::fs::write(&tmp, json).map_err(EngineError::io("writing", &tmp))?;
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(EngineError::io("writing", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(EngineError::io("moving into place", &path))?;
+        std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(EngineError::io("writing", dir))?;
         Ok(())
     }
 }
 
-/// Compare what each input's location holds with `state`.
-pub fn plan(settings: &Settings, state: &BatchState) -> anyhow::Result<Plan> {
+/// Compare what each input's location holds with `state` (whose folder is `dir`). Batches a
+/// killed run archived without recording them are new batches again, whether or not the drop
+/// folder still holds them; an input whose drop folder is empty (or gone) has no new batch,
+/// as long as batches of it were archived before.
+pub fn plan(settings: &Settings, state: &BatchState, dir: &Path) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     for spec in &settings.ingest.inputs {
         let known = state.inputs.get(spec.kind.name()).map(Vec::as_slice).unwrap_or_default();
         let mut b = InputBatches { earlier: known.len(), ..Default::default() };
-        for file in resolve_files(spec)? {
+        // Archived, not recorded: a run was killed (or failed) after archiving them.
+        let folder = dir.join(ARCHIVE).join(spec.kind.name());
+        let mut unrecorded: Vec<PathBuf> =
+            std::fs::read_dir(&folder).map(|entries| entries.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        unrecorded.retain(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            !name.starts_with('.') && p.is_file() && !known.iter().any(|k| k.name == name)
+        });
+        unrecorded.sort();
+        for path in unrecorded {
+            let (sha, bytes) = sha256(&path).map_err(EngineError::io("checksumming", &path))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if known.iter().chain(b.pending.iter().map(|p| &p.batch)).any(|k| k.sha256 == sha) {
+                continue;
+            }
+            b.new.push(name.clone());
+            b.pending.push(Pending {
+                from: path.clone(),
+                batch: Batch { name: name.clone(), delivered_as: name, sha256: sha, bytes, run_id: String::new() },
+            });
+        }
+        let delivered = match resolve_files(spec) {
+            Ok(files) => files,
+            // An emptied drop folder: the archive holds what was delivered.
+            Err(EngineError::MissingInput { .. }) if !known.is_empty() || !b.pending.is_empty() => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        for file in delivered {
             let (sha, bytes) = sha256(&file.path).map_err(EngineError::io("checksumming", &file.path))?;
             let delivered = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let seen = known.iter().chain(b.pending.iter().map(|p| &p.batch)).any(|k| k.sha256 == sha);
@@ -168,9 +202,10 @@ pub fn copy_archive(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 /// Copy the plan's new batches into the archive and point every input at its archive
-/// folder, with the latest export winning for ledger and customers. Files a killed run
-/// left in the archive without recording them are removed first. Returns the checksum of
-/// every archived file, for the manifest.
+/// folder, with the latest export winning for ledger and customers. The archive only grows:
+/// a batch a killed run archived without recording it is in the plan again ([`plan`]), and
+/// only half-copied files (`.<name>.tmp`) are removed. Returns the checksum of every
+/// archived file, for the manifest.
 pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Settings) -> anyhow::Result<Checksums> {
     let mut sums = Checksums::new();
     for spec in &mut settings.ingest.inputs {
@@ -179,7 +214,7 @@ pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Setti
         let recorded = state.inputs.get(spec.kind.name()).map(Vec::as_slice).unwrap_or_default();
         for entry in std::fs::read_dir(&folder).map_err(EngineError::io("listing", &folder))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !recorded.iter().any(|b| b.name == name) {
+            if name.starts_with('.') && name.ends_with(".tmp") {
                 std::fs::remove_file(entry.path()).map_err(EngineError::io("removing", &entry.path()))?;
             }
         }
@@ -190,8 +225,14 @@ pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Setti
             for p in &b.pending {
                 sums.insert(folder.join(&p.batch.name), (p.batch.sha256.clone(), p.batch.bytes));
                 let to = folder.join(&p.batch.name);
+                if p.from == to {
+                    // Archived by a run that did not publish: already in place.
+                    continue;
+                }
+                // Copied whole, on disk, then renamed: the archive never holds half a batch.
                 let tmp = folder.join(format!(".{}.tmp", p.batch.name));
                 std::fs::copy(&p.from, &tmp).map_err(EngineError::io("archiving", &p.from))?;
+                std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(EngineError::io("archiving", &tmp))?;
                 std::fs::rename(&tmp, &to).map_err(EngineError::io("archiving", &to))?;
             }
         }

@@ -165,3 +165,109 @@ fn batches_are_ingested_once_and_the_latest_export_wins() {
     let v = common::ardent(&["verify", out.to_str().unwrap()]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 }
+
+/// Start `ardent run` and SIGKILL it right after it prints a line containing `marker`.
+fn run_killed_after(config: &Path, out: &Path, marker: &str) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ardent"))
+        .args(["run", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(["--set", "models.enabled=false"])
+        .env_remove("ARDENT_CONFIG")
+        .env_remove("ARDENT_OUT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    // Lines from both streams, as they come.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).for_each(|l| drop(tx2.send(l))));
+    for line in rx {
+        if line.contains(marker) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        }
+    }
+    panic!("the run ended without printing `{marker}`: {:?}", child.wait());
+}
+
+/// Every order of deliver, kill, empty and deliver again that an operator can produce: each
+/// batch is ingested exactly once, none is lost, and the outputs end as one run over all the
+/// data gives (issue 19: emptying the drop folder made the next run exit 3, and a batch
+/// archived by a killed run was deleted once the drop folder was emptied).
+#[test]
+fn no_order_of_deliver_kill_empty_and_redeliver_loses_or_doubles_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = common::generate(&dir.path().join("full"), 120, 5, 0.0);
+    let data = full.parent().unwrap();
+    let (lh, ledger) = csv_lines(&data.join("ledger.csv"));
+    let (ph, payments) = csv_lines(&data.join("payments.csv"));
+    let whole_out = dir.path().join("whole");
+    run(&full, &whole_out);
+    let whole = analytics(&manifest(&whole_out));
+    // Three batches of the data, by thirds.
+    let thirds = |v: &[String], k: usize| v[v.len() * k / 3..v.len() * (k + 1) / 3].to_vec();
+    let kill_points = ["archived", "publish: wrote ledger.parquet", "now points to run"];
+    // (what happens to batch 2 before the final runs): killed at a point, then the drop
+    // folder emptied or the batch delivered again.
+    for (case, kill_at) in kill_points.iter().enumerate() {
+        for empty in [true, false] {
+            let what = format!("killed after `{kill_at}`, drop folder {}", if empty { "emptied" } else { "kept" });
+            let root = dir.path().join(format!("case-{case}-{empty}"));
+            let drop = root.join("drop");
+            let deliver = |k: usize| {
+                write_csv(&drop.join(format!("ledger/ledger_{k}.csv")), &lh, &thirds(&ledger, k));
+                write_csv(&drop.join(format!("payments/payments_{k}.csv")), &ph, &thirds(&payments, k));
+            };
+            let empty_drop = || {
+                for input in ["ledger", "payments"] {
+                    for f in std::fs::read_dir(drop.join(input)).unwrap() {
+                        std::fs::remove_file(f.unwrap().path()).unwrap();
+                    }
+                }
+            };
+            let config = root.join("pipeline.toml");
+            common::write(
+                &config,
+                &format!(
+                    "[run]\nincremental = true\nstate = \"{}\"\nmax_rejected_share = 0.5\n\n\
+                     [inputs.fx_rates]\npath = \"{}\"\n[inputs.customers]\npath = \"{}\"\n\
+                     [inputs.ledger]\npath = \"drop/ledger/\"\n[inputs.payments]\npath = \"drop/payments/\"\n",
+                    root.join("state").display(),
+                    data.join("fx_rates.csv").display(),
+                    data.join("customers.csv").display(),
+                ),
+            );
+            let out = root.join("out");
+            deliver(0);
+            run(&config, &out);
+            // The drop folder emptied after a published run: nothing new, nothing lost.
+            empty_drop();
+            let o = run(&config, &out);
+            assert!(o.stdout.contains("no new export batch"), "{what}: {}", o.stdout);
+            deliver(1);
+            run_killed_after(&config, &out, kill_at);
+            if empty {
+                empty_drop();
+            } else {
+                // Delivered again (same content) next to the copy the killed run archived.
+                deliver(1);
+            }
+            deliver(2);
+            let o = run(&config, &out);
+            assert!(o.stdout.contains("archived"), "{what}: {}", o.stdout);
+            let m = manifest(&out);
+            assert_eq!(m["inputs"][2]["rows_read"], ledger.len() as u64, "{what}: every ledger row once");
+            assert_eq!(m["inputs"][3]["rows_read"], payments.len() as u64, "{what}: every payment once");
+            assert_eq!(analytics(&m), whole, "{what}: batch by batch = all at once");
+            let o = run(&config, &out);
+            assert!(o.stdout.contains("no new export batch"), "{what}: {}", o.stdout);
+            let v = common::ardent(&["verify", out.to_str().unwrap()]);
+            assert_eq!(v.code, 0, "{what}: {}{}", v.stdout, v.stderr);
+        }
+    }
+}

@@ -36,7 +36,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     let batches = match settings.state.clone() {
         Some(dir) => {
             let state = BatchState::load(&dir)?;
-            let plan = batches::plan(&settings, &state)?;
+            let plan = batches::plan(&settings, &state, &dir)?;
             for (input, b) in &plan.inputs {
                 printer.line(format!(
                     "batches {input:<10} {} new, {} ingested before, {} delivered again (skipped){}",
@@ -55,6 +55,10 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
                 return Ok(None);
             }
             let sums = batches::archive(&plan, &state, &dir, &mut settings)?;
+            let archived: usize = plan.inputs.values().map(|b| b.new.len()).sum();
+            // From here on the drop folder may be emptied: the archive keeps every new batch,
+            // and a run that does not publish leaves them to the next one.
+            printer.line(format!("archived {archived} new batch(es) in {}", dir.display()));
             Some((state, plan, dir, sums))
         }
         None => None,

@@ -22,7 +22,7 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
     let _scratch = match settings.state.clone() {
         Some(dir) => {
             let state = BatchState::load(&dir)?;
-            let plan = batches::plan(&settings, &state)?;
+            let plan = batches::plan(&settings, &state, &dir)?;
             let scratch = tempfile::Builder::new().prefix("ardent-validate-").tempdir().map_err(|e| {
                 ardent_engine::EngineError::TempSpace {
                     action: "creating a scratch copy of the batch archive",
