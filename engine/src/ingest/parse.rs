@@ -89,6 +89,11 @@ fn date_part_of_timestamp(s: &str) -> Option<&str> {
     (cut > 0 && looks_like_time).then(|| &s[..cut])
 }
 
+/// The dates ardent reads: years 1000 to 9999 (four digits, as every format writes them); a
+/// value outside them (an OData timestamp of year −2, say) is not a date of the books.
+const FIRST_DAY: i32 = -354_285; // 1000-01-01
+const LAST_DAY: i32 = 2_932_896; // 9999-12-31
+
 impl DateParser {
     /// Build a parser; fails with a readable message when the format is not a date format.
     pub fn new(format: &str) -> Result<Self, String> {
@@ -103,7 +108,13 @@ impl DateParser {
         // Prove that the format round-trips a date, so that a format without a day or year
         // is caught in config checking rather than as millions of quarantined rows.
         let probe = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default();
-        let text = probe.format(format).to_string();
+        // A field a date does not have (`%H`, `%Z`) fails to format: not a date format.
+        let mut text = String::new();
+        if std::fmt::Write::write_fmt(&mut text, format_args!("{}", probe.format(format))).is_err() {
+            return Err(format!(
+                "`{format}` asks for a time or a zone, which a date does not have; use a date format (e.g. %Y-%m-%d)"
+            ));
+        }
         if NaiveDate::parse_from_str(&text, format).ok() != Some(probe) {
             return Err(format!(
                 "`{format}` does not identify a calendar date (it needs a year, a month and a day, e.g. %Y-%m-%d)"
@@ -133,6 +144,7 @@ impl DateParser {
             .or_else(|| self.parse(date_part_of_timestamp(s)?))
             .or_else(|| parse_odata_date(s))
             .or_else(|| self.iso_fallback(s))
+            .filter(|d| (FIRST_DAY..=LAST_DAY).contains(d))
     }
 
     /// An ISO date (`2025-01-31`) under another format: what spreadsheet date cells and APIs
@@ -495,6 +507,20 @@ mod tests {
     fn date_format_without_a_day_is_rejected() {
         assert!(DateParser::new("%Y-%m").is_err());
         assert!(DateParser::new("%Q").is_err());
+    }
+
+    /// Found by fuzzing (`pipelines/examples/fuzz.rs`): a format with a time field panicked
+    /// while it was checked, and an OData timestamp of year −2 read as a date.
+    #[test]
+    fn time_formats_are_refused_and_dates_outside_four_digit_years_are_not_dates() {
+        let err = DateParser::new("%d.%m.%HY").err().unwrap_or_default();
+        assert!(err.contains("a time or a zone"), "{err}");
+        assert!(DateParser::new("%Y-%m-%d %Z").is_err());
+        let iso = DateParser::new("%Y-%m-%d").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(iso.parse("/Date(-62200000000000)/"), None);
+        assert_eq!(iso.parse("0999-12-31"), None);
+        assert_eq!(iso.parse("1000-01-01"), Some(-354_285));
+        assert_eq!(iso.parse("9999-12-31"), Some(2_932_896));
     }
 
     #[test]
