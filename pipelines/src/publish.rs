@@ -461,15 +461,17 @@ impl RunWriter {
         }
         let streamed: Vec<TableContract> = Streamed::ALL.iter().map(|t| t.contract().clone()).collect();
         self.record(&streamed, printer)?;
-        let Ingested { tables, quarantine, data_quality, .. } = ingested;
+        let Ingested { tables, mut quarantine, data_quality, .. } = ingested;
         for (contract, df) in [
             (&contracts::CUSTOMERS_TABLE, tables.customers),
             (&contracts::FX_RATES_TABLE, tables.fx_rates),
             (&contracts::DATA_QUALITY_TABLE, data_quality),
-            (&contracts::QUARANTINE_TABLE, quarantine),
         ] {
             self.table(contract, df, printer)?;
         }
+        // The quarantine a part at a time: however many rows failed, only one part is held.
+        quarantine.write_parts(|part| self.append(&contracts::QUARANTINE_TABLE, &part))?;
+        self.record(std::slice::from_ref(&contracts::QUARANTINE_TABLE), printer)?;
         Ok(())
     }
 

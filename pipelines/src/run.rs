@@ -113,8 +113,10 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
             c.rows_flagged
         ));
         let mut by_rule: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
-        for e in ingested.entries.iter().filter(|e| e.input == *kind) {
-            *by_rule.entry((e.rule.name(), e.column, e.rule.outcome().name())).or_default() += 1;
+        for ((input, rule, column), n) in &ingested.summary.counts {
+            if input == kind {
+                *by_rule.entry((rule.name(), column, rule.outcome().name())).or_default() += n;
+            }
         }
         if c.rows_superseded > 0 {
             printer.line(format!(
@@ -124,10 +126,11 @@ pub fn report_quality(ingested: &Ingested, printer: &Printer) {
         }
         for ((rule, column, outcome), n) in by_rule {
             let example = ingested
-                .entries
+                .summary
+                .examples
                 .iter()
-                .find(|e| e.input == *kind && e.rule.name() == rule && e.column == column)
-                .map(|e| format!("e.g. {} row {}: {}", e.file, e.row, e.message))
+                .find(|((i, r, c), _)| i == kind && r.name() == rule && *c == column)
+                .map(|(_, e)| format!("e.g. {} row {}: {}", e.file, e.row, e.message))
                 .unwrap_or_default();
             let tag = if outcome == Outcome::Flagged.name() { " (kept)" } else { "" };
             printer.line(format!("  {:>8} {rule}{tag} [{column}]  {example}", n));

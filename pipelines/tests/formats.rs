@@ -72,9 +72,10 @@ fn ndjson_inputs_are_read() {
     assert_eq!(disputed, vec![Some(true), Some(false)]);
     // The payment is kept; its unknown reference is flagged.
     assert_eq!(ing.tables.payments.height(), 1);
-    assert_eq!(ing.entries.len(), 1);
-    assert_eq!(ing.entries[0].rule.name(), "unknown_reference");
-    assert_eq!(ing.entries[0].value.as_deref(), Some("0999"));
+    let q = common::records(&ing.quarantine.frame().unwrap());
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["rule"].as_deref(), Some("unknown_reference"));
+    assert_eq!(q[0]["value"].as_deref(), Some("0999"));
     let known: Vec<Option<bool>> = ing.tables.payment_refs.column("known").unwrap().bool().unwrap().iter().collect();
     assert_eq!(known, vec![Some(true), Some(false)]);
 }
@@ -111,9 +112,12 @@ fn a_folder_of_batches_is_read_in_name_order_and_repeats_are_duplicates() {
         files,
         vec![Some("ledger/2025-01-01.csv"), Some("ledger/2025-01-01.csv"), Some("ledger/2025-02-01.csv")]
     );
-    assert_eq!(ing.entries.len(), 1);
-    let dup = &ing.entries[0];
-    assert_eq!((dup.rule.name(), dup.file.as_str(), dup.row), ("duplicate_id", "ledger/2025-02-01.csv", 2));
+    let q = common::records(&ing.quarantine.frame().unwrap());
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (q[0]["rule"].as_deref(), q[0]["source_file"].as_deref(), q[0]["source_row"].as_deref()),
+        (Some("duplicate_id"), Some("ledger/2025-02-01.csv"), Some("2"))
+    );
     let ledger = ing.counts.iter().find(|(k, _)| k.name() == "ledger").unwrap().1;
     assert_eq!((ledger.rows_read, ledger.rows_accepted, ledger.rows_quarantined), (4, 3, 1));
 }
@@ -142,8 +146,9 @@ fn typed_amounts_too_large_for_decimal_18_are_invalid_not_missing() {
     );
     let ing = ingest_config(&d.join("pipeline.toml"));
     assert_eq!(ing.tables.ledger.height(), 1);
-    assert_eq!(ing.entries.len(), 1);
-    assert_eq!((ing.entries[0].rule.name(), ing.entries[0].row), ("invalid_amount", 2));
+    let q = common::records(&ing.quarantine.frame().unwrap());
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0]["rule"].as_deref(), q[0]["source_row"].as_deref()), (Some("invalid_amount"), Some("2")));
 }
 
 #[test]
@@ -167,8 +172,9 @@ fn an_amount_that_overflows_decimal_18_in_the_reporting_currency_is_invalid() {
     let ing = ingest_config(&d.join("pipeline.toml"));
     assert_eq!(ing.tables.ledger.height(), 1);
     assert_eq!(ing.tables.ledger.column("amount_reporting").unwrap().null_count(), 0);
-    assert_eq!(ing.entries.len(), 1);
-    assert_eq!((ing.entries[0].rule.name(), ing.entries[0].row), ("invalid_amount", 2));
+    let q = common::records(&ing.quarantine.frame().unwrap());
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0]["rule"].as_deref(), q[0]["source_row"].as_deref()), (Some("invalid_amount"), Some("2")));
 }
 
 #[test]
@@ -210,7 +216,7 @@ fn payment_references_are_split_on_the_configured_separator_and_rewritten_canoni
         assert_eq!(strings(refs, "payment_id"), some(&["P0", "P2", "P2", "P3"]), "{separator:?}");
         assert_eq!(strings(refs, "position"), some(&["1", "1", "2", "1"]), "{separator:?}");
         assert_eq!(strings(refs, "doc_id"), some(&["0001", "0002", "0003", "0004"]), "{separator:?}");
-        assert_eq!(ing.entries.len(), 0, "every reference is a known document");
+        assert_eq!(ing.quarantine.height(), 0, "every reference is a known document");
     }
 }
 
@@ -259,7 +265,7 @@ fn exports_in_other_encodings_are_read_exactly_or_refused_never_mangled() {
         let dir = tempfile::tempdir().unwrap();
         let config = accented_exports(dir.path(), encode, Some(label));
         let read = ingest_config(&config);
-        assert_eq!(read.quarantine.height(), 0, "{label}: {}", read.quarantine);
+        assert_eq!(read.quarantine.height(), 0, "{label}: {}", read.quarantine.frame().unwrap());
         let ids: Vec<String> = read
             .tables
             .customers
@@ -298,8 +304,8 @@ fn a_few_rows_with_bytes_that_are_not_utf8_are_quarantined_naming_the_column() {
     ledger.extend_from_slice(b"R-3,M\xc3\x9cLLER-01,invoice,2025-01-04,2025-02-03,75.00,EUR\nR-4,M\xdcLLER-01,invoice,2025-01-05,2025-02-04,80.00,EUR\nR-5,M\xc3\x9cLLER-01,invoice,2025-01-06,2025-02-05,90.00,EUR\n");
     std::fs::write(dir.path().join("ledger.csv"), ledger).unwrap();
     let read = ingest_config(&config);
-    let q = common::records(&read.quarantine);
-    assert_eq!(q.len(), 1, "{}", read.quarantine);
+    let q = common::records(&read.quarantine.frame().unwrap());
+    assert_eq!(q.len(), 1, "{}", read.quarantine.frame().unwrap());
     assert_eq!(q[0]["rule"].as_deref(), Some("invalid_encoding"));
     assert_eq!(q[0]["column"].as_deref(), Some("customer_id"));
     assert_eq!(q[0]["source_row"].as_deref(), Some("4"));
@@ -329,7 +335,7 @@ fn rows_with_other_field_counts_are_quarantined_with_their_row_not_the_file() {
          R-4,MÜLLER-01,invoice,2025-01-05,\"2025-02-04\",\"80.00\",EUR\n"
     );
     let read = ingest_config(&with_ledger(dir.path(), &ledger));
-    let q = common::records(&read.quarantine);
+    let q = common::records(&read.quarantine.frame().unwrap());
     let got: Vec<(String, String, String)> = q
         .iter()
         .map(|r| {
@@ -344,7 +350,7 @@ fn rows_with_other_field_counts_are_quarantined_with_their_row_not_the_file() {
             ("3".into(), "wrong_field_count".into(), "doc_id".into())
         ],
         "{}",
-        read.quarantine
+        read.quarantine.frame().unwrap()
     );
     let docs: Vec<&str> = read.tables.ledger.column("doc_id").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(docs, ["R-1", "R-4"]);

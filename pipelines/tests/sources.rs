@@ -87,7 +87,7 @@ fn sap_fbl5n_routes_signs_and_clears_as_worked_by_hand() {
     assert_eq!(q["ignored_total_row"], 5);
     assert_eq!(q["ignored_type"], 1, "the AB clearing entry");
     assert_eq!(quality(&ingested, "customers")["rows_derived"], 4);
-    assert_eq!(ingested.quarantine.height(), 0, "{}", ingested.quarantine);
+    assert_eq!(ingested.quarantine.height(), 0, "{}", ingested.quarantine.frame().unwrap());
 
     let ledger = records(&ingested.tables.ledger);
     let doc = |n: &str| find(&ledger, &[("doc_id", &format!("1000-{n}-2025"))]);
@@ -139,7 +139,7 @@ fn quickbooks_transaction_list_report_lines_are_counted_and_customers_filled_dow
     assert_eq!(q["ignored_total_row"], 3);
     assert_eq!(q["ignored_blank_row"], 6);
     assert_eq!(q["ignored_type"], 2, "the estimate and the sales receipt");
-    assert_eq!(ingested.quarantine.height(), 0, "{}", ingested.quarantine);
+    assert_eq!(ingested.quarantine.height(), 0, "{}", ingested.quarantine.frame().unwrap());
     let ledger = records(&ingested.tables.ledger);
     let inv = find(&ledger, &[("doc_id", "1001")]);
     assert_eq!(get(inv, "customer_id"), "Amy's Bird Sanctuary", "the group header's name, filled down");
@@ -373,7 +373,7 @@ fn broken_rows_are_quarantined_with_their_file_row_and_reason_and_counts_add_up(
          clearing_column = \"AUGBL\"\nterms = { days = { Z030 = 30 } }\n",
     );
     let ingested = ingest_with(&dir.path().join("pipeline.toml"), &[]);
-    let quarantine = records(&ingested.quarantine);
+    let quarantine = records(&ingested.quarantine.frame().unwrap());
     let rule_at = |row: &str| {
         let r = find(&quarantine, &[("source_row", row)]);
         (get(r, "input").to_string(), get(r, "rule").to_string(), get(r, "column").to_string())
@@ -543,7 +543,7 @@ fn every_generated_shape_reads_back_as_the_canonical_export() {
             ardent_sample::generate(&spec, shaped.path()).unwrap();
             write_shape(shape, shaped.path()).unwrap();
             let read = ingest_with(&shaped.path().join("pipeline.toml"), &[]);
-            assert_eq!(read.quarantine.height(), 0, "{what}: {}", read.quarantine);
+            assert_eq!(read.quarantine.height(), 0, "{what}: {}", read.quarantine.frame().unwrap());
 
             // The data: what every layout carries.
             let mut ledger = base.tables.ledger.clone();
@@ -789,7 +789,7 @@ fn columns_with_their_own_date_format_and_names_that_collapse() {
     assert_eq!(get(find(&ledger, &[("doc_id", "2")]), "customer_id"), "ACME, Inc.", "the first spelling met");
     let pay = find(&records(&ingested.tables.payments), &[("payment_id", "3")]).clone();
     assert_eq!((get(&pay, "payment_date"), get(&pay, "customer_id")), ("2025-02-10", "ACME, Inc."));
-    let q = find(&records(&ingested.quarantine), &[("source_row", "4")]).clone();
+    let q = find(&records(&ingested.quarantine.frame().unwrap()), &[("source_row", "4")]).clone();
     assert_eq!((get(&q, "rule"), get(&q, "column"), get(&q, "value")), ("invalid_date", "due_date", "2025030x"));
     assert!(
         ingested.notes.iter().any(|n| n.contains("\"Acme Inc\", \"acme  inc\" are one customer, \"ACME, Inc.\"")),
@@ -882,7 +882,7 @@ fn generated_aging_reports_read_back_as_the_canonical_aging_at_their_date() {
             write_aging_report(shape, &items, &d, shaped.path()).unwrap();
             let config = shaped.path().join("pipeline.toml");
             let read = ingest_with(&config, &[]);
-            assert_eq!(read.quarantine.height(), 0, "{what}: {}", read.quarantine);
+            assert_eq!(read.quarantine.height(), 0, "{what}: {}", read.quarantine.frame().unwrap());
 
             // The lines: every open item at its open amount. Xero has no type column: a
             // payment's unapplied amount is a credit.
@@ -1043,7 +1043,7 @@ fn every_shape_broken_keeps_every_row_accounted_for() {
         let set_path = format!("sources.{source}.path={}", broken.display());
         let good = ingest_with(&profile(profile_name), &[]);
         let bad = ingest_with(&profile(profile_name), &[&set_path, "run.max_rejected_share=1.0"]);
-        let q = records(&bad.quarantine);
+        let q = records(&bad.quarantine.frame().unwrap());
         let hits: Vec<&Record> = q.iter().filter(|r| get(r, "rule") == rule).collect();
         let expected = if profile_name == "invoice_register" { 2 } else { 1 };
         assert_eq!(hits.len(), expected, "{what}: {q:#?}");

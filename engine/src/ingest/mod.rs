@@ -21,6 +21,7 @@ pub mod parse;
 pub mod quarantine;
 pub mod read;
 pub mod source;
+pub mod spill;
 pub mod structure;
 pub mod validate;
 
@@ -133,12 +134,13 @@ pub struct Tables {
 #[derive(Debug)]
 pub struct Ingested {
     pub tables: Tables,
-    pub quarantine: DataFrame,
+    /// The quarantine table, written a part at a time (its rows may be on disk).
+    pub quarantine: spill::Quarantine,
     pub data_quality: DataFrame,
     pub counts: Vec<(InputKind, InputCounts)>,
     pub files: Vec<FileRead>,
-    /// The quarantine entries, for reports.
-    pub entries: Vec<Entry>,
+    /// What the reports need of the quarantine (counts, examples, frequent values).
+    pub summary: spill::Summary,
     /// Where the rows of each source went.
     pub sources: Vec<SourceRead>,
     /// Customers derived from the ledger and payments when no customers input is configured.
@@ -583,6 +585,7 @@ fn validate_input<U: Unique>(
             counts.rows_accepted += accepted.height() as u64;
             counts.rows_quarantined += rejected;
             accept(&passed, unique)?;
+            q.end_chunk()?;
             let f = &mut files[file];
             f.rows += read;
             f.read_ms += read_ms;
@@ -640,7 +643,7 @@ fn drop_superseded(
                 raw: serde_json::json!({ column: id }).to_string(),
             },
         };
-        r.quarantine.push(entry);
+        r.quarantine.push_late(entry);
     }
     let n = rows.len() as u64;
     r.counts.rows_accepted -= n;
@@ -799,7 +802,7 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
         .collect();
     drop(replaced);
     for e in flagged {
-        ledger.quarantine.push(e);
+        ledger.quarantine.push_late(e);
     }
     drop_superseded(&mut ledger, ledger_input, &doc_ids, |rows| sink.remove(Streamed::Ledger, rows))?;
 
@@ -824,7 +827,7 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
             )?;
             drop(unique);
             for e in unknown_refs {
-                payments.quarantine.push(e);
+                payments.quarantine.push_late(e);
             }
             Some(payments)
         }
@@ -835,15 +838,17 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     let mut results: Vec<InputResult> = fx_result.into_iter().chain(customers).collect();
     results.push(ledger);
     results.extend(payments);
-    let mut q = QuarantineBuilder::default();
+    let mut quarantined = Vec::new();
+    let mut summary = spill::Summary::default();
     let mut counts = Vec::new();
     let mut files = Vec::new();
     for mut r in results {
-        r.counts.rows_flagged =
-            r.quarantine.entries().iter().filter(|e| e.rule.outcome() == Outcome::Flagged).count() as u64;
+        r.counts.rows_flagged = r.quarantine.summary().rows(r.kind, Outcome::Flagged);
         counts.push((r.kind, r.counts));
+        let (q, s) = r.quarantine.finish(r.files.iter().map(|f| f.name.clone()).collect())?;
+        quarantined.push(q);
+        summary.merge(s);
         files.extend(r.files);
-        q.extend(r.quarantine);
     }
     let tables = Tables {
         ledger: empty(&contracts::LEDGER_TABLE)?,
@@ -852,7 +857,6 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
         fx_rates: fx_table,
         payment_refs: empty(&contracts::PAYMENT_REFS_TABLE)?,
     };
-    let q = q.sorted();
     let sources: Vec<SourceRead> = prepared
         .iter()
         .zip(link_ms)
@@ -882,19 +886,9 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
             "customers: no customers input is configured; {n} customers come from the ledger and payments, all in segment UNKNOWN"
         ));
     }
-    let data_quality = quarantine::data_quality(&counts, &sources, derived_customers, q.entries())?;
-    let quarantine = q.to_frame()?;
-    Ok(Ingested {
-        tables,
-        quarantine,
-        data_quality,
-        counts,
-        files,
-        entries: q.into_entries(),
-        sources,
-        derived_customers,
-        notes,
-    })
+    let data_quality = quarantine::data_quality(&counts, &sources, derived_customers, &summary)?;
+    let quarantine = spill::Quarantine::new(quarantined, summary.clone());
+    Ok(Ingested { tables, quarantine, data_quality, counts, files, summary, sources, derived_customers, notes })
 }
 
 /// The customers table when no customers input is configured: every customer id of the
@@ -1098,10 +1092,7 @@ fn mapping_advice(rule: Rule) -> Option<&'static str> {
 impl Ingested {
     /// The values most rows of `input` failing `rule` hold, as "column `x` holds A 10, B 3".
     fn values_of(&self, input: InputKind, rule: Rule) -> String {
-        let mut counts: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
-        for e in self.entries.iter().filter(|e| e.input == input && e.rule == rule) {
-            *counts.entry((e.column, e.value.as_deref().unwrap_or("(empty)"))).or_default() += 1;
-        }
+        let counts = self.summary.values.get(&(input, rule)).cloned().unwrap_or_default();
         let mut by_count: Vec<_> = counts.into_iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let column = by_count.first().map(|((c, _), _)| *c).unwrap_or_default();
@@ -1120,19 +1111,16 @@ impl Ingested {
             let share = (c.rows_quarantined - c.rows_superseded) as f64 / c.rows_read as f64;
             if share > max_share {
                 let mut by_rule: std::collections::BTreeMap<&str, u64> = Default::default();
-                for e in self.entries.iter().filter(|e| e.input == *kind && e.rule.outcome() == Outcome::Quarantined) {
-                    *by_rule.entry(e.rule.name()).or_default() += 1;
+                for ((i, r, _), n) in &self.summary.counts {
+                    if i == kind && r.outcome() == Outcome::Quarantined {
+                        *by_rule.entry(r.name()).or_default() += n;
+                    }
                 }
                 let top_entry = by_rule.iter().max_by_key(|(_, n)| **n).map(|(r, n)| (*r, *n));
                 let top = top_entry.map(|(r, n)| format!("{r} ({n} rows)")).unwrap_or_default();
                 let rejected = c.rows_quarantined - c.rows_superseded;
                 // Zero amounts are bad rows; negative ones a sign convention.
-                let negatives = self
-                    .entries
-                    .iter()
-                    .filter(|e| e.input == *kind && e.rule == Rule::NonPositiveAmount)
-                    .filter(|e| e.value.as_deref().is_some_and(|v| v.trim_start().starts_with('-')))
-                    .count() as u64;
+                let negatives = self.summary.negatives.get(kind).copied().unwrap_or_default();
                 let advice = match top_entry.and_then(|(r, n)| Some((Rule::parse(r)?, n))) {
                     Some((Rule::NonPositiveAmount, n)) if negatives * 2 < n => {
                         "see the quarantine report above, fix the export or raise `run.max_rejected_share`".into()

@@ -207,62 +207,70 @@ pub struct Entry {
     pub raw: String,
 }
 
-/// Collects quarantine entries during validation.
+/// Collects one input's quarantine entries during validation, in table order a chunk at a
+/// time, with entries beyond [`super::spill::IN_MEMORY`] in a temporary file
+/// ([`super::spill`]); a slice's builder holds its few entries until its chunk takes them.
 #[derive(Debug, Default)]
 pub struct QuarantineBuilder {
-    entries: Vec<Entry>,
+    /// The current chunk's entries, in any order.
+    chunk: Vec<Entry>,
+    /// Entries in table order not yet written to `spill`.
+    ordered: Vec<Entry>,
+    spill: Option<super::spill::SpillFile>,
+    /// Entries decided after the input's rows (flagged references, replaced rows).
+    late: Vec<Entry>,
+    summary: super::spill::Summary,
 }
 
 impl QuarantineBuilder {
-    /// Record an entry.
+    /// Record an entry of the current chunk.
     pub fn push(&mut self, entry: Entry) {
-        self.entries.push(entry);
+        self.summary.add(&entry);
+        self.chunk.push(entry);
     }
 
-    /// Take over another builder's entries.
+    /// Record an entry decided after the input's rows (it is merged into place when the
+    /// table is written).
+    pub fn push_late(&mut self, entry: Entry) {
+        self.summary.add(&entry);
+        self.late.push(entry);
+    }
+
+    /// Take over a slice's entries (of the current chunk), after those taken before.
     pub fn extend(&mut self, other: QuarantineBuilder) {
-        self.entries.extend(other.entries);
+        self.summary.merge(other.summary);
+        self.chunk.extend(other.chunk);
+        self.ordered.extend(other.ordered);
+        self.late.extend(other.late);
     }
 
-    /// Entries so far.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    /// The current chunk is complete: its entries join the table order (by row, then rule),
+    /// and go to the temporary file when too many are held.
+    pub fn end_chunk(&mut self) -> Result<()> {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.sort_by_key(|e| (e.row, Rule::ALL.iter().position(|r| *r == e.rule)));
+        self.ordered.extend(chunk);
+        if self.ordered.len() >= super::spill::IN_MEMORY {
+            let spill = match &mut self.spill {
+                Some(s) => s,
+                None => self.spill.insert(super::spill::SpillFile::new()?),
+            };
+            spill.write(&self.ordered)?;
+            self.ordered.clear();
+        }
+        Ok(())
     }
 
-    /// Number of rejected rows of an input.
-    pub fn rejected(&self, input: InputKind) -> u64 {
-        self.entries.iter().filter(|e| e.input == input && e.rule.outcome() == Outcome::Quarantined).count() as u64
+    /// What the reports need, so far.
+    pub fn summary(&self) -> &super::spill::Summary {
+        &self.summary
     }
 
-    /// Sort entries by input, file, row and rule (the order of the table).
-    pub fn sorted(mut self) -> Self {
-        self.entries.sort_by(|a, b| (a.input, &a.file, a.row, a.rule).cmp(&(b.input, &b.file, b.row, b.rule)));
-        self
-    }
-
-    /// The entries, in their current order.
-    pub fn into_entries(self) -> Vec<Entry> {
-        self.entries
-    }
-
-    /// The `quarantine` table of the entries in their current order.
-    pub fn to_frame(&self) -> Result<DataFrame> {
-        let e = &self.entries;
-        let text = |name: &str, f: &dyn Fn(&Entry) -> String| -> Column {
-            StringChunked::from_iter_values(name.into(), e.iter().map(f)).into_column()
-        };
-        let columns = vec![
-            text("input", &|x| x.input.name().to_string()),
-            text("source_file", &|x| x.file.clone()),
-            UInt64Chunked::from_vec("source_row".into(), e.iter().map(|x| x.row).collect()).into_column(),
-            text("column", &|x| x.column.to_string()),
-            StringChunked::from_iter_options("value".into(), e.iter().map(|x| x.value.as_deref())).into_column(),
-            text("rule", &|x| x.rule.name().to_string()),
-            text("outcome", &|x| x.rule.outcome().name().to_string()),
-            text("message", &|x| x.message.clone()),
-            text("raw", &|x| x.raw.clone()),
-        ];
-        DataFrame::new(e.len(), columns).map_err(EngineError::polars("building the quarantine table"))
+    /// The input's quarantine, its files named in the order read.
+    pub fn finish(mut self, files: Vec<String>) -> Result<(super::spill::InputQuarantine, super::spill::Summary)> {
+        self.end_chunk()?;
+        let q = super::spill::InputQuarantine { spill: self.spill, ordered: self.ordered, late: self.late, files };
+        Ok((q, self.summary))
     }
 }
 
@@ -287,7 +295,7 @@ pub fn data_quality(
     counts: &[(InputKind, InputCounts)],
     sources: &[super::SourceRead],
     derived_customers: Option<u64>,
-    entries: &[Entry],
+    summary: &super::spill::Summary,
 ) -> Result<DataFrame> {
     let mut input: Vec<String> = Vec::new();
     let mut rule = Vec::new();
@@ -338,10 +346,7 @@ pub fn data_quality(
             rows.push(n);
             share.push(ratio(n));
         }
-        let mut groups: std::collections::BTreeMap<(Rule, &str), u64> = Default::default();
-        for e in entries.iter().filter(|e| e.input == *kind) {
-            *groups.entry((e.rule, e.column)).or_default() += 1;
-        }
+        let groups = summary.counts.iter().filter(|((i, _, _), _)| i == kind).map(|((_, r, c), n)| ((*r, *c), *n));
         for ((r, col), n) in groups {
             input.push(kind.name().to_string());
             rule.push(r.name());
