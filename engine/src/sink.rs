@@ -27,6 +27,56 @@ pub fn check_contract(df: &DataFrame, contract: &TableContract) -> Result<()> {
     Ok(())
 }
 
+/// A file writer that keeps the first operating-system error it met: the Parquet writer
+/// reports a failed write (a full disk) as a malformed file, and the error it hides is what
+/// the user needs (exit code 6, "No space left on device").
+struct Recording<W> {
+    inner: W,
+    failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+impl<W: std::io::Write> std::io::Write for Recording<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl<W> Recording<W> {
+    fn keep(&self, e: &std::io::Error) {
+        if let Ok(mut first) = self.failed.lock()
+            && first.is_none()
+        {
+            *first = Some(std::io::Error::new(e.kind(), e.to_string()));
+        }
+    }
+}
+
+/// A buffered writer of `path` that records its first I/O error in `failed`.
+fn recording(
+    path: &Path,
+    failed: &std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
+) -> Result<BufWriter<Recording<File>>> {
+    let file = File::create(path).map_err(EngineError::io("creating", path))?;
+    Ok(BufWriter::new(Recording { inner: file, failed: failed.clone() }))
+}
+
+/// The error of a failed write: the operating system's when one was met, else the writer's.
+fn write_failed(
+    path: &Path,
+    failed: &std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
+) -> impl FnOnce(PolarsError) -> EngineError + 'static {
+    let path = path.to_path_buf();
+    let failed = failed.clone();
+    move |e| match failed.lock().ok().and_then(|mut f| f.take()) {
+        Some(error) => EngineError::Io { action: "writing", path, error },
+        None => write_error(&path)(e),
+    }
+}
+
 fn write_error(path: &Path) -> impl FnOnce(PolarsError) -> EngineError + '_ {
     move |e| match e {
         PolarsError::IO { error, .. } => EngineError::Io {
@@ -139,9 +189,10 @@ impl TableStream {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(EngineError::io("creating", parent))?;
         }
-        let file = File::create(path).map_err(EngineError::io("creating", path))?;
+        let failed = Default::default();
+        let file = recording(path, &failed)?;
         let schema: Schema = contract.file_columns().map(|c| (c.name.as_ref().into(), c.ty.dtype())).collect();
-        let mut writer = parquet_writer(BufWriter::new(file)).batched(&schema).map_err(write_error(path))?;
+        let mut writer = parquet_writer(file).batched(&schema).map_err(write_failed(path, &failed))?;
         let (sender, chunks) = std::sync::mpsc::sync_channel::<DataFrame>(2);
         let at = path.to_path_buf();
         let worker = std::thread::spawn(move || -> Result<()> {
@@ -150,11 +201,11 @@ impl TableStream {
                 while start < df.height() {
                     let mut part = df.slice(start as i64, ROW_GROUP_ROWS);
                     part.rechunk_mut_par();
-                    writer.write_batch(&part).map_err(write_error(&at))?;
+                    writer.write_batch(&part).map_err(write_failed(&at, &failed))?;
                     start += ROW_GROUP_ROWS;
                 }
             }
-            writer.finish().map_err(write_error(&at))?;
+            writer.finish().map_err(write_failed(&at, &failed))?;
             Ok(())
         });
         Ok(TableStream {
@@ -229,9 +280,9 @@ pub fn write_table(df: &mut DataFrame, contract: &TableContract, path: &Path) ->
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(EngineError::io("creating", parent))?;
     }
-    let file = File::create(path).map_err(EngineError::io("creating", path))?;
-    let mut writer = BufWriter::new(file);
-    parquet_writer(&mut writer).finish(df).map_err(write_error(path))?;
+    let failed = Default::default();
+    let mut writer = recording(path, &failed)?;
+    parquet_writer(&mut writer).finish(df).map_err(write_failed(path, &failed))?;
     use std::io::Write;
     writer.flush().map_err(EngineError::io("writing", path))?;
     Ok(df.height() as u64)

@@ -287,3 +287,66 @@ fn a_run_that_never_published_cannot_displace_a_published_one() {
     assert!(!ids.contains(&orphan), "the run that never published is pruned: {ids:?}");
     assert_eq!(verify(&out).code, 0);
 }
+
+/// A small tmpfs mounted for a test, unmounted when dropped; `None` (and the test says it is
+/// skipped) where this process may not mount one.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", at.to_str()?])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+            return None;
+        }
+        Some(Tmpfs(at.to_path_buf()))
+    }
+
+    /// Fill the file system but for about `leave` bytes.
+    fn fill(&self, leave: u64) {
+        let out = Command::new("df").args(["-B1", "--output=avail", self.0.to_str().unwrap()]).output().unwrap();
+        let avail: u64 = String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+        let filler = vec![0u8; avail.saturating_sub(leave) as usize];
+        std::fs::write(self.0.join("filler"), filler).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk under the output is an I/O failure (exit 6, naming the file and the OS
+/// error), nothing is published, nothing is left behind, and the output published before
+/// stays whole; a full temporary folder likewise (issue 19: a full disk while writing a
+/// Parquet file exited 1 as an "internal error").
+#[test]
+fn a_full_disk_or_temporary_folder_exits_6_and_the_last_output_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), "8m") else { return };
+    let out = disk.0.join("out");
+    let fast = ["--set", "models.enabled=false"];
+    assert_eq!(common::ardent(&["run", "--out", out.to_str().unwrap(), fast[0], fast[1]]).code, 0);
+    let first = manifest(&out)["run_id"].as_str().unwrap().to_string();
+    disk.fill(200_000);
+    let o = common::ardent(&["run", "--out", out.to_str().unwrap(), fast[0], fast[1]]);
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    assert!(o.stderr.contains("No space left on device"), "{}", o.stderr);
+    assert_eq!(manifest(&out)["run_id"].as_str().unwrap(), first);
+    assert_eq!(run_ids(&out), [first.clone()], "the failed run left nothing");
+    assert_eq!(verify(&out).code, 0);
+
+    // The temporary folder full: the models' feature panel cannot be written.
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
+    let Some(tmp) = Tmpfs::mount(&dir.path().join("tmp"), "64k") else { return };
+    let o = common::ardent_env(&[("TMPDIR", tmp.0.to_str().unwrap())], &["run", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    assert!(o.stderr.contains("Set TMPDIR"), "{}", o.stderr);
+    assert_eq!(manifest(&out)["run_id"].as_str().unwrap(), first);
+}
