@@ -339,7 +339,7 @@ fn a_full_disk_or_temporary_folder_exits_6_and_the_last_output_stays() {
     assert_eq!(o.code, 6, "{}", o.stderr);
     assert!(o.stderr.contains("No space left on device"), "{}", o.stderr);
     assert_eq!(manifest(&out)["run_id"].as_str().unwrap(), first);
-    assert_eq!(run_ids(&out), [first.clone()], "the failed run left nothing");
+    assert_eq!(run_ids(&out), std::slice::from_ref(&first), "the failed run left nothing");
     assert_eq!(verify(&out).code, 0);
 
     // The temporary folder full: the models' feature panel cannot be written.
