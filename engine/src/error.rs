@@ -125,6 +125,12 @@ impl EngineError {
         let path = path.into();
         move |error| EngineError::Io { action, path, error }
     }
+
+    /// A failure in the temporary folder while `action` (a file that needs `room`), for
+    /// `map_err`.
+    pub fn temp(action: &'static str, room: &'static str) -> impl Fn(std::io::Error) -> Self + Copy {
+        move |error| EngineError::TempSpace { action, dir: std::env::temp_dir(), error, room }
+    }
 }
 
 /// Result alias of the engine.

@@ -325,12 +325,10 @@ pub fn run(
     };
     let ctx = Context::new(book, apps, analysis);
     // Deleted by the system when closed, or when the process ends however it ends.
-    let file = tempfile::tempfile().map_err(|e| ardent_engine::EngineError::TempSpace {
-        action: "creating the feature panel's file",
-        dir: std::env::temp_dir(),
-        error: e,
-        room: ardent_engine::analytics::features::PANEL_ROOM,
-    })?;
+    let file = tempfile::tempfile().map_err(ardent_engine::EngineError::temp(
+        "creating the feature panel's file",
+        ardent_engine::analytics::features::PANEL_ROOM,
+    ))?;
     let (panel, values) = features::panel_spilled(&ctx, file)?;
     let labels = labels::customer_default(&ctx, &panel, &t.labeling);
     let l = &t.labeling;

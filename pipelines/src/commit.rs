@@ -71,13 +71,12 @@ impl Staging {
                 Ok(Staging { target: out.clone(), dir, _temp: None, created })
             }
             Location::Remote(_) => {
-                let temp =
-                    tempfile::Builder::new().prefix("ardent-run-").tempdir().map_err(|e| EngineError::TempSpace {
-                        action: "creating the run's staging folder",
-                        dir: std::env::temp_dir(),
-                        error: e,
-                        room: "the size of the run's outputs",
-                    })?;
+                let temp = tempfile::Builder::new().prefix("ardent-run-").tempdir().map_err(
+                    ardent_engine::EngineError::temp(
+                        "creating the run's staging folder",
+                        "the size of the run's outputs",
+                    ),
+                )?;
                 Ok(Staging {
                     target: out.clone(),
                     dir: temp.path().to_path_buf(),

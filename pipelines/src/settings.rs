@@ -374,14 +374,12 @@ pub fn resolve_with_env(
                 let dir = match &fetched {
                     Some(d) => d.clone(),
                     None => {
-                        let d = tempfile::Builder::new().prefix("ardent-inputs-").tempdir().map_err(|e| {
-                            ardent_engine::EngineError::TempSpace {
-                                action: "creating a folder for the fetched exports",
-                                dir: std::env::temp_dir(),
-                                error: e,
-                                room: "the size of the remote exports",
-                            }
-                        })?;
+                        let d = tempfile::Builder::new().prefix("ardent-inputs-").tempdir().map_err(
+                            ardent_engine::EngineError::temp(
+                                "creating a folder for the fetched exports",
+                                "the size of the remote exports",
+                            ),
+                        )?;
                         fetched.insert(Arc::new(d)).clone()
                     }
                 };

@@ -330,12 +330,7 @@ impl SpilledValues {
             let mut file = &self.file;
             file.seek(SeekFrom::Start(((at + lo - start) * ROW) as u64))
                 .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(|e| EngineError::TempSpace {
-                    action: "reading the feature panel back",
-                    dir: std::env::temp_dir(),
-                    error: e,
-                    room: PANEL_ROOM,
-                })?;
+                .map_err(EngineError::temp("reading the feature panel back", PANEL_ROOM))?;
             out.extend(bytes.as_chunks::<8>().0.iter().map(|b| f64::from_le_bytes(*b)));
         }
         if out.len() != rows.len() * FEATURES.len() {
@@ -355,12 +350,7 @@ pub const PANEL_ROOM: &str = "about 160 bytes per customer and month end";
 /// index columns (24 bytes a row) and one slice of values are ever in memory.
 pub fn panel_spilled(ctx: &Context<'_>, file: std::fs::File) -> Result<(Panel, SpilledValues)> {
     use std::io::Write;
-    let io = |e: std::io::Error| EngineError::TempSpace {
-        action: "writing the feature panel",
-        dir: std::env::temp_dir(),
-        error: e,
-        room: PANEL_ROOM,
-    };
+    let io = EngineError::temp("writing the feature panel", PANEL_ROOM);
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     // Per month: (customer, open cents, billed-90d cents) in customer order, slice after slice.
     let mut months: Vec<Vec<(u32, i64, i64)>> = vec![Vec::new(); ctx.months.len()];

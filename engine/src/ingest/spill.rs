@@ -103,23 +103,16 @@ impl SpillFile {
     /// A new, empty spill file in the temporary folder (deleted when dropped, or when the
     /// process ends however it ends).
     pub fn new() -> Result<SpillFile> {
-        let file = tempfile::tempfile().map_err(|error| EngineError::TempSpace {
-            action: "creating a file for quarantined rows",
-            dir: std::env::temp_dir(),
-            error,
-            room: "about 300 bytes per quarantined row",
-        })?;
+        let file = tempfile::tempfile().map_err(EngineError::temp(
+            "creating a file for quarantined rows",
+            "about 300 bytes per quarantined row",
+        ))?;
         Ok(SpillFile { writer: BufWriter::with_capacity(1 << 20, file), entries: 0 })
     }
 
     /// Append entries.
     pub fn write(&mut self, entries: &[Entry]) -> Result<()> {
-        let io = |error| EngineError::TempSpace {
-            action: "writing quarantined rows",
-            dir: std::env::temp_dir(),
-            error,
-            room: "about 300 bytes per quarantined row",
-        };
+        let io = EngineError::temp("writing quarantined rows", "about 300 bytes per quarantined row");
         for e in entries {
             let w = &mut self.writer;
             w.write_all(&[e.input as u8, rule_index(e.rule)]).map_err(io)?;
@@ -134,12 +127,7 @@ impl SpillFile {
 
     /// Read the entries back, in order.
     pub fn reader(mut self) -> Result<SpillReader> {
-        let io = |error| EngineError::TempSpace {
-            action: "reading quarantined rows back",
-            dir: std::env::temp_dir(),
-            error,
-            room: "about 300 bytes per quarantined row",
-        };
+        let io = EngineError::temp("reading quarantined rows back", "about 300 bytes per quarantined row");
         self.writer.flush().map_err(io)?;
         let mut file = self.writer.into_inner().map_err(|e| io(e.into_error()))?;
         std::io::Seek::rewind(&mut file).map_err(io)?;
@@ -278,12 +266,10 @@ impl Quarantine {
             let mut memory = ordered.iter();
             loop {
                 let next = match &mut reader {
-                    Some(r) => match r.next_row().map_err(|error| EngineError::TempSpace {
-                        action: "reading quarantined rows back",
-                        dir: std::env::temp_dir(),
-                        error,
-                        room: "about 300 bytes per quarantined row",
-                    })? {
+                    Some(r) => match r.next_row().map_err(EngineError::temp(
+                        "reading quarantined rows back",
+                        "about 300 bytes per quarantined row",
+                    ))? {
                         Some(row) => Some(row),
                         None => {
                             reader = None;

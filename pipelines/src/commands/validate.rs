@@ -23,14 +23,12 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
         Some(dir) => {
             let state = BatchState::load(&dir)?;
             let plan = batches::plan(&settings, &state, &dir)?;
-            let scratch = tempfile::Builder::new().prefix("ardent-validate-").tempdir().map_err(|e| {
-                ardent_engine::EngineError::TempSpace {
-                    action: "creating a scratch copy of the batch archive",
-                    dir: std::env::temp_dir(),
-                    error: e,
-                    room: "the size of the archived batches",
-                }
-            })?;
+            let scratch = tempfile::Builder::new().prefix("ardent-validate-").tempdir().map_err(
+                ardent_engine::EngineError::temp(
+                    "creating a scratch copy of the batch archive",
+                    "the size of the archived batches",
+                ),
+            )?;
             batches::copy_archive(&dir, scratch.path())?;
             batches::archive(&plan, &state, scratch.path(), &mut settings)?;
             let new: usize = plan.inputs.values().map(|b| b.new.len()).sum();
