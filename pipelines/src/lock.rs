@@ -11,7 +11,7 @@
 //!   and says whose it was.
 //! - **In an object store**: `<prefix>/_lock.json`, a lease object created only if absent
 //!   (object_store's `PutMode::Create`: S3 `If-None-Match: *`), which the holder renews every
-//!   [`RENEW_EVERY`] by a conditional update on the version it wrote (`PutMode::Update`: S3
+//!   a quarter of its length by a conditional update on the version it wrote (`PutMode::Update`: S3
 //!   `If-Match`). A lease not renewed for [`LEASE`] (its holder died) is taken over by the next
 //!   run, again by a conditional update, so of two runs taking over only one wins. A holder
 //!   that fails to renew (its lease was taken) refuses to publish ([`WriteLock::check`]).
@@ -33,10 +33,18 @@ use crate::printer::Printer;
 pub const LOCAL_LOCK: &str = ".ardent.lock";
 /// The lease object of an output in an object store.
 pub const REMOTE_LOCK: &str = "_lock.json";
-/// How long a lease lasts without renewal.
+/// How long a lease lasts without renewal (renewed every quarter of it).
 pub const LEASE: Duration = Duration::from_secs(120);
-/// How often the holder renews it.
-pub const RENEW_EVERY: Duration = Duration::from_secs(30);
+
+/// The lease length: [`LEASE`], or `ARDENT_LOCK_LEASE_SECONDS` (a store whose clients' clocks
+/// differ by more than a minute wants longer; tests want shorter). Renewed every third of it.
+fn lease_length() -> Duration {
+    std::env::var("ARDENT_LOCK_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s >= 1)
+        .map_or(LEASE, Duration::from_secs)
+}
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -331,7 +339,7 @@ impl RemoteLease {
                 renewer: None,
             };
             std::thread::spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(lease_length() / 4) {
                     if !lease.renew() {
                         return;
                     }
@@ -401,7 +409,7 @@ impl RemoteLease {
 
 /// The lease's bytes, with a fresh expiry.
 fn lease_bytes(me: &mut Holder) -> Vec<u8> {
-    let expires = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let expires = Utc::now() + chrono::Duration::from_std(lease_length()).unwrap_or_default();
     me.expires = Some(expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     serde_json::to_vec(me).unwrap_or_default()
 }

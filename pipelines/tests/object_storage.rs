@@ -270,3 +270,34 @@ fn two_runs_into_one_s3_output_one_publishes_and_the_other_exits_8() {
     assert!(took.stdout.contains("took over the expired lease of run 20260101T000000.000Z-dead"), "{}", took.stdout);
     assert!(block_on(s3.head(&lease)).is_err(), "and released it");
 }
+
+/// A run longer than its lease keeps it by renewing it (a 2-second lease renewed every half
+/// second over a run of several seconds with models): it publishes, and releases the lease.
+#[test]
+fn a_run_longer_than_its_lease_renews_it_and_publishes() {
+    let Some(moto) = start_moto() else { return };
+    let out = format!("s3://{BUCKET}/renewed");
+    let mut env: Vec<(&str, String)> = s3_env(&moto).into_iter().collect();
+    env.push(("ARDENT_LOCK_LEASE_SECONDS", "2".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let started = Instant::now();
+    let long = Command::new(env!("CARGO_BIN_EXE_ardent"))
+        .args(["run", "--out", &out])
+        .env_remove("ARDENT_CONFIG")
+        .env_remove("ARDENT_OUT")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // After the first lease would have expired unrenewed, a second run still finds it held.
+    std::thread::sleep(Duration::from_millis(2500));
+    let second = common::ardent_env(&env, &["run", "--out", &out]);
+    let first = long.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(started.elapsed() > Duration::from_secs(3), "the run outlived its lease");
+    assert_eq!(second.code, 8, "the renewed lease kept the second run out: {}", second.stderr);
+    let s3 = store(&moto);
+    assert!(block_on(s3.head(&ObjectPath::from("renewed/_lock.json"))).is_err(), "released");
+    assert_eq!(ardent_s3(&moto, &["verify", &out]).code, 0);
+}
