@@ -4,7 +4,7 @@
 //!
 //! - a UTF-8 file with a few rows holding bytes that are not UTF-8 is read with those bytes
 //!   marked (U+FFFD), and each such row is quarantined as `invalid_encoding` on the column
-//!   that holds them ([`Text::lossy`]);
+//!   that holds them ([`Text::Decoded`] with `lossy`);
 //! - when most lines (or the header) are not UTF-8, the file is refused with one structural
 //!   error that names the encoding the bytes look like;
 //! - a declared encoding that cannot decode the bytes (UTF-16 with a broken surrogate pair) is

@@ -3,8 +3,9 @@
 //! rejection can be traced and fixed. Rows kept with a warning (a payment referencing an
 //! unknown invoice) are listed here too, as `flagged`.
 //!
-//! [`QuarantineBuilder`] collects entries during validation; [`QuarantineBuilder::to_frame`]
-//! gives the `quarantine` table, and [`data_quality`] summarises it per input and rule.
+//! [`QuarantineBuilder`] collects an input's entries during validation (beyond a bound in a
+//! temporary file, [`super::spill`]); [`super::spill::Quarantine`] writes the `quarantine`
+//! table a part at a time, and [`data_quality`] summarises it per input and rule.
 
 use polars::prelude::*;
 

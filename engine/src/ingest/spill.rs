@@ -32,8 +32,8 @@ pub struct Summary {
     pub counts: BTreeMap<(InputKind, Rule, &'static str), u64>,
     /// The first entry met per (input, rule, column).
     pub examples: BTreeMap<(InputKind, Rule, &'static str), Entry>,
-    /// Rows per value per (input, rule): (column, value) → rows, for the first [`VALUES`]
-    /// distinct values met.
+    /// Rows per value per (input, rule): (column, value) → rows, for the first 1,000 distinct
+    /// values met.
     pub values: BTreeMap<(InputKind, Rule), ValueCounts>,
     /// Rows failing `non_positive_amount` with a negative amount, per input.
     pub negatives: BTreeMap<InputKind, u64>,
