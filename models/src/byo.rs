@@ -15,8 +15,16 @@ use crate::matrix::{Roles, Sample};
 use crate::score::{ACTIONS, Account, BANDS, score_row};
 use crate::train::{Holdout, Trained, Training, train};
 
-/// Read a CSV (header row, types inferred) or Parquet file.
-pub fn read_table(path: &Path) -> Result<DataFrame> {
+/// Spellings of a missing value in a CSV feature table (case ignored), besides the empty
+/// field: what spreadsheets, R and pandas write.
+pub const NULL_SPELLINGS: [&str; 10] = ["NA", "N/A", "NaN", "null", "None", "-", "?", "#N/A", "#NA", "."];
+
+/// Read a CSV or Parquet feature table. CSV: the delimiter sniffed from the first lines, every
+/// column read as text and then typed over the whole file: a column whose values (other than
+/// empty fields, [`NULL_SPELLINGS`] and `nulls`) are all numbers (`1.00E+05` and `-3` too) is
+/// numeric, all true/false boolean, anything else text; a column that is numbers but for a
+/// few values is refused naming the first of them (a typo must not turn a feature into text).
+pub fn read_table(path: &Path, nulls: &[String]) -> Result<DataFrame> {
     let fail = |reason: String| ModelError::Data(format!("cannot read {}: {reason}", path.display()));
     let handle = File::open(path).map_err(|e| ModelError::Artifact {
         action: "opening",
@@ -25,15 +33,81 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
     })?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
-        "csv" => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .into_reader_with_file_handle(handle)
-            .finish()
-            .map_err(|e| fail(e.to_string())),
+        "csv" | "tsv" | "txt" => {
+            let mut head = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(&handle, 64 * 1024), &mut head)
+                .map_err(|e| fail(e.to_string()))?;
+            let text = String::from_utf8_lossy(&head);
+            let lines: Vec<&str> = text.lines().collect();
+            let delimiter = ardent_engine::ingest::inspect::sniff_delimiter(&lines);
+            let handle = File::open(path).map_err(|e| fail(e.to_string()))?;
+            let df = CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .with_parse_options(CsvParseOptions::default().with_separator(delimiter as u8))
+                .into_reader_with_file_handle(handle)
+                .finish()
+                .map_err(|e| fail(format!("{e} (read with delimiter {delimiter:?})")))?;
+            type_columns(df, path, nulls)
+        }
         "parquet" | "pq" => ParquetReader::new(handle).finish().map_err(|e| fail(e.to_string())),
         _ => Err(fail("the file must end in .csv or .parquet".into())),
     }
+}
+
+/// Type every text column of `df` over all its values (see [`read_table`]).
+fn type_columns(df: DataFrame, path: &Path, nulls: &[String]) -> Result<DataFrame> {
+    let is_null = |v: &str| {
+        let v = v.trim();
+        v.is_empty()
+            || NULL_SPELLINGS.iter().any(|n| n.eq_ignore_ascii_case(v))
+            || nulls.iter().any(|n| n.eq_ignore_ascii_case(v))
+    };
+    let mut columns = Vec::with_capacity(df.width());
+    for col in df.columns() {
+        let Ok(text) = col.str() else {
+            columns.push(col.clone());
+            continue;
+        };
+        let name = col.name().clone();
+        let (mut numbers, mut bools, mut others, mut first_other) = (0usize, 0usize, 0usize, None);
+        for (i, v) in text.iter().enumerate() {
+            let Some(v) = v.filter(|v| !is_null(v)) else { continue };
+            let v = v.trim();
+            if v.parse::<f64>().is_ok() {
+                numbers += 1;
+            } else if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+                bools += 1;
+            } else {
+                others += 1;
+                first_other.get_or_insert((i, v.to_string()));
+            }
+        }
+        let present = numbers + bools + others;
+        if others == 0 && bools == 0 {
+            // Numbers, or nothing at all (a column empty on every row is a missing number).
+            let values: Float64Chunked =
+                text.iter().map(|v| v.filter(|v| !is_null(v)).and_then(|v| v.trim().parse::<f64>().ok())).collect();
+            columns.push(values.with_name(name).into_column());
+        } else if others == 0 && numbers == 0 {
+            let values: BooleanChunked =
+                text.iter().map(|v| v.filter(|v| !is_null(v)).map(|v| v.trim().eq_ignore_ascii_case("true"))).collect();
+            columns.push(values.with_name(name).into_column());
+        } else if numbers * 20 >= present * 19 {
+            // 95% numbers: the others are typos or a missing-value spelling to name.
+            let (row, value) = first_other.unwrap_or_default();
+            return Err(ModelError::Data(format!(
+                "{}, column `{name}`, row {}: \"{value}\" is not a number, though {numbers} of the column's {present} values are; fix it, or if it means a missing value name it with --null-value \"{value}\" (already missing: empty, {})",
+                path.display(),
+                row + 1,
+                NULL_SPELLINGS.join(", ")
+            )));
+        } else {
+            let values: StringChunked = text.iter().map(|v| v.filter(|v| !is_null(v))).collect();
+            columns.push(values.with_name(name).into_column());
+        }
+    }
+    DataFrame::new(df.height(), columns).map_err(|e| ModelError::Data(e.to_string()))
 }
 
 /// Train on a feature table. The holdout is the rows from `oot_from`, or the last

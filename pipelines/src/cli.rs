@@ -188,6 +188,10 @@ pub struct TableArgs {
     /// Column with a segment per row (one model per segment is trained too).
     #[arg(long)]
     pub segment_column: Option<String>,
+    /// A spelling of a missing value in a CSV table (repeat the flag for several), besides
+    /// the empty field, NA, N/A, NaN, null, None, -, ?, #N/A, #NA and . (case ignored).
+    #[arg(long = "null-value")]
+    pub null_values: Vec<String>,
 }
 
 #[derive(Debug, Args)]

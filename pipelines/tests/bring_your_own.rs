@@ -128,3 +128,89 @@ fn a_table_without_the_models_features_names_what_is_missing() {
     assert_eq!(o.code, 4, "{}", o.stderr);
     assert!(o.stderr.contains("the label must be true/false or 0/1"), "{}", o.stderr);
 }
+
+/// A numeric table as Excel writes it (semicolons, scientific notation, `n/a` cells late in
+/// the file) trains without preprocessing; a typo in a numeric column is named with its row
+/// and value; a 1-row file with a missing value scores exactly like that row in the batch
+/// (issue 20: `1.00E+05` failed the table with exit 4, one late `n/a` failed the file, one
+/// early dropped the column, and a 1-row file's empty column was read as text).
+#[test]
+fn a_table_written_by_excel_trains_and_one_row_scores_as_in_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut excel = String::new();
+    for (i, line) in table().lines().enumerate() {
+        let mut f: Vec<String> = line.split(',').map(str::to_string).collect();
+        if i > 0 {
+            // Bureau scores in scientific notation, and `n/a` where it is missing, late rows only.
+            if let Ok(v) = f[4].parse::<f64>() {
+                f[4] = format!("{v:.2E}").replace('E', "E+");
+            } else if i > 11_000 {
+                f[4] = "n/a".into();
+            }
+        }
+        writeln!(excel, "{}", f.join(";")).unwrap();
+    }
+    let t = dir.path().join("excel.csv");
+    write(&t, &excel);
+    let models = dir.path().join("models");
+    let o = ardent(&[
+        "train",
+        "--table",
+        t.to_str().unwrap(),
+        "--label",
+        "defaulted",
+        "--id-column",
+        "account",
+        "--model",
+        "logistic",
+        "--out",
+        models.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
+    assert_eq!(file.model.features, vec!["late_days", "utilisation", "bureau"], "bureau stays a feature");
+
+    // A typo: named with its row and value, and how to declare a missing-value spelling.
+    let typo = excel.replacen("n/a", "n.a.", 1);
+    write(&t, &typo);
+    let o =
+        ardent(&["train", "--table", t.to_str().unwrap(), "--label", "defaulted", "--out", models.to_str().unwrap()]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("column `bureau`, row")
+            && o.stderr.contains("\"n.a.\" is not a number")
+            && o.stderr.contains("--null-value"),
+        "{}",
+        o.stderr
+    );
+    write(&t, &excel);
+
+    // One row with its bureau missing, alone and in the batch: the same score.
+    let header = "account;month;late_days;utilisation;bureau;defaulted";
+    let row = "Z0001;2025-06-28;12;0.400;;0";
+    let one = dir.path().join("one.csv");
+    write(&one, &format!("{header}\n{row}\n"));
+    let batch = dir.path().join("batch.csv");
+    write(&batch, &format!("{header}\nZ0000;2025-06-28;3;0.100;612;0\n{row}\nZ0002;2025-06-28;40;0.900;1.23E+02;1\n"));
+    let score = |table: &std::path::Path, out: &str| {
+        let out = dir.path().join(out);
+        let o = ardent(&[
+            "score",
+            "--model",
+            models.join("logistic").to_str().unwrap(),
+            "--table",
+            table.to_str().unwrap(),
+            "--id-column",
+            "account",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        std::fs::read_to_string(out).unwrap()
+    };
+    let alone = score(&one, "one.csv");
+    let together = score(&batch, "batch.csv");
+    let line = alone.lines().nth(1).unwrap();
+    assert!(line.starts_with("Z0001,"), "{alone}");
+    assert_eq!(together.lines().nth(2), Some(line), "the row scores the same alone and in a batch");
+}

@@ -299,7 +299,7 @@ fn read_frame(path: &Path, format: Format) -> Result<polars::prelude::DataFrame>
 }
 
 /// The delimiter that splits most lines into the same number (> 1) of fields.
-fn sniff_delimiter(lines: &[&str]) -> char {
+pub fn sniff_delimiter(lines: &[&str]) -> char {
     let sample: Vec<&&str> = lines.iter().filter(|l| !l.trim().is_empty()).take(200).collect();
     let mut best = (',', 0usize);
     for d in [',', ';', '\t', '|'] {

@@ -11,7 +11,7 @@ use crate::printer::Printer;
 pub fn score(args: ScoreArgs, printer: &Printer) -> anyhow::Result<()> {
     let ScoreArgs { model, table, out } = args;
     let file = artifact::read(&model)?;
-    let df = read_table(&table.table)?;
+    let df = read_table(&table.table, &table.null_values)?;
     let source = table.table.display().to_string();
     let roles = Roles {
         source: &source,

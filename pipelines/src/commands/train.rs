@@ -28,7 +28,7 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
     }
     params.per_segment = params.per_segment && table.segment_column.is_some();
     let training = params.check().map_err(|e| ConfigError(e.to_string()))?;
-    let df = read_table(&table.table)?;
+    let df = read_table(&table.table, &table.null_values)?;
     let source = table.table.display().to_string();
     let roles = Roles {
         source: &source,
