@@ -172,7 +172,7 @@ impl Sample {
             }
         }
         let (label, positive) = match roles.label {
-            Some(name) => read_label(column(name)?.as_materialized_series(), source, name)?,
+            Some(name) => read_label(column(name)?.as_materialized_series(), source, name, roles.positive)?,
             None => (vec![None; n], String::new()),
         };
         let time = match roles.time {
@@ -197,45 +197,81 @@ pub struct Roles<'a> {
     /// How the table is named in messages (its path).
     pub source: &'a str,
     pub label: Option<&'a str>,
+    /// The label's positive value (`bad`, `1`, `yes`); default: the rarer of two values.
+    pub positive: Option<&'a str>,
     pub time: Option<&'a str>,
     pub id: Option<&'a str>,
     pub segment: Option<&'a str>,
 }
 
-fn read_label(s: &polars::prelude::Series, source: &str, name: &str) -> Result<(Vec<Option<bool>>, String)> {
-    let bad = |row: usize, v: String| {
-        ModelError::Data(format!(
-            "{source}, row {}, column `{name}`: the label must be true/false or 0/1, but is {v}. Fix the value or leave it empty to score the row without training on it",
-            row + 1
-        ))
+/// The label as positive / negative / unlabelled. Its values are read as text (`true`, `1`,
+/// `1.0`, `bad` …): with `positive` given, that value (case ignored) is the positive class and
+/// any other the negative one; without it, a label of two values makes the rarer one positive
+/// (true/false and 0/1 as before). More than two values is an error that lists them.
+fn read_label(
+    s: &polars::prelude::Series,
+    source: &str,
+    name: &str,
+    positive: Option<&str>,
+) -> Result<(Vec<Option<bool>>, String)> {
+    let text = s.cast(&DataType::String).map_err(|e| ModelError::Data(e.to_string()))?;
+    let text = text.str().map_err(|e| ModelError::Data(e.to_string()))?;
+    // Numbers written as floats (1.0) read as the integers they are.
+    let canonical = |v: &str| -> String {
+        let v = v.trim();
+        match v.parse::<f64>() {
+            Ok(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => v.to_string(),
+        }
     };
-    let raw: Vec<Option<bool>> = if s.dtype() == &DataType::Boolean {
-        s.bool().map_err(|e| ModelError::Data(e.to_string()))?.iter().collect()
-    } else if s.dtype().is_primitive_numeric() {
-        let f = s.cast(&DataType::Float64).map_err(|e| ModelError::Data(e.to_string()))?;
-        let f = f.f64().map_err(|e| ModelError::Data(e.to_string()))?;
-        f.iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                None => Ok(None),
-                Some(0.0) => Ok(Some(false)),
-                Some(1.0) => Ok(Some(true)),
-                Some(v) => Err(bad(i, v.to_string())),
-            })
-            .collect::<Result<_>>()?
-    } else {
-        return Err(ModelError::Data(format!(
-            "{source}, column `{name}`: the label must be boolean or 0/1, but the column is {}",
-            s.dtype()
-        )));
+    let values: Vec<Option<String>> = text.iter().map(|v| v.filter(|v| !v.trim().is_empty()).map(canonical)).collect();
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for v in values.iter().flatten() {
+        *counts.entry(v.as_str()).or_default() += 1;
+    }
+    let listed = || counts.iter().map(|(v, n)| format!("{v} ({n} rows)")).collect::<Vec<_>>().join(", ");
+    let positive_value: String = match positive {
+        Some(p) => {
+            let p = canonical(p);
+            match counts.keys().find(|v| v.eq_ignore_ascii_case(&p)) {
+                Some(v) => v.to_string(),
+                None => {
+                    return Err(ModelError::Data(format!(
+                        "{source}, column `{name}`: --positive \"{p}\" is none of the label's values: {}",
+                        listed()
+                    )));
+                }
+            }
+        }
+        None => {
+            if counts.len() > 2 {
+                return Err(ModelError::Data(format!(
+                    "{source}, column `{name}`: the label has {} values ({}); it needs two, one of them named the positive class with --positive",
+                    counts.len(),
+                    listed()
+                )));
+            }
+            // true/false and 0/1 keep their meaning; the rarer value is the positive class.
+            let mut by_count: Vec<(&str, usize)> = counts.iter().map(|(v, n)| (*v, *n)).collect();
+            by_count.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| rank(b.0).cmp(&rank(a.0))));
+            by_count.first().map(|(v, _)| v.to_string()).unwrap_or_else(|| "1".into())
+        }
     };
-    let ones = raw.iter().filter(|v| **v == Some(true)).count();
-    let zeros = raw.iter().filter(|v| **v == Some(false)).count();
-    // The minority class is the positive one, whatever the table calls it (DESIGN §6).
-    if ones <= zeros {
-        Ok((raw, format!("{name} = 1")))
-    } else {
-        Ok((raw.into_iter().map(|v| v.map(|b| !b)).collect(), format!("{name} = 0")))
+    let raw: Vec<Option<bool>> = values.iter().map(|v| v.as_ref().map(|v| *v == positive_value)).collect();
+    let how = match positive {
+        Some(_) => "named with --positive".to_string(),
+        None if counts.len() == 2 => format!("the rarer of {}", listed()),
+        None => "the only value".to_string(),
+    };
+    Ok((raw, format!("{name} = {positive_value} ({how})")))
+}
+
+/// How much a label value looks like "the event happened", for ties: 1 and true first.
+fn rank(v: &str) -> u8 {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" => 2,
+        "0" | "false" | "no" | "n" => 0,
+        _ => 1,
     }
 }
 

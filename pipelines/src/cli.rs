@@ -198,9 +198,14 @@ pub struct TableArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub table: TableArgs,
-    /// The outcome column: true/false or 0/1 (the rarer value is the positive class).
+    /// The outcome column: any two values (true/false, 0/1, good/bad …); the rarer one is the
+    /// positive class unless --positive names it.
     #[arg(long)]
     pub label: String,
+    /// The label's value that is the positive class (the event the model predicts, e.g.
+    /// `bad`); every other value is the negative class.
+    #[arg(long)]
+    pub positive: Option<String>,
     /// Column with each row's observation date (YYYY-MM-DD or a date type).
     #[arg(long)]
     pub time_column: Option<String>,

@@ -126,7 +126,7 @@ fn a_table_without_the_models_features_names_what_is_missing() {
     assert!(o.stderr.contains("has no column `utilisation`"), "{}", o.stderr);
     let o = ardent(&["train", "--table", t.to_str().unwrap(), "--label", "late_days"]);
     assert_eq!(o.code, 4, "{}", o.stderr);
-    assert!(o.stderr.contains("the label must be true/false or 0/1"), "{}", o.stderr);
+    assert!(o.stderr.contains("the label has") && o.stderr.contains("--positive"), "{}", o.stderr);
 }
 
 /// A numeric table as Excel writes it (semicolons, scientific notation, `n/a` cells late in
@@ -213,4 +213,47 @@ fn a_table_written_by_excel_trains_and_one_row_scores_as_in_the_batch() {
     let line = alone.lines().nth(1).unwrap();
     assert!(line.starts_with("Z0001,"), "{alone}");
     assert_eq!(together.lines().nth(2), Some(line), "the row scores the same alone and in a batch");
+}
+
+/// A text label (`good`/`bad`) trains with the positive class named (`--positive bad`), or by
+/// default the rarer value, and the run says which it chose; a named value the label does not
+/// have is refused listing the values (issue 20: a text label was refused).
+#[test]
+fn a_text_label_trains_with_its_positive_class_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = table()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                return format!("{l}\n");
+            }
+            let (rest, y) = l.rsplit_once(',').unwrap();
+            format!("{rest},{}\n", if y == "1" { "bad" } else { "good" })
+        })
+        .collect();
+    let t = dir.path().join("credit.csv");
+    write(&t, &text);
+    let models = dir.path().join("models");
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--table", t.to_str().unwrap(), "--label", "defaulted", "--id-column", "account"];
+        args.extend(["--model", "logistic", "--out", models.to_str().unwrap()]);
+        args.extend(extra);
+        ardent(&args)
+    };
+    let o = train(&["--positive", "BAD"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("positive class: defaulted = bad (named with --positive)"), "{}", o.stdout);
+    let named = ardent_models::artifact::read(&models.join("logistic")).unwrap().metrics.out_of_time.auc;
+    assert!(named > 0.7, "{named}");
+    let o = train(&[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("positive class: defaulted = bad (the rarer of bad ("), "{}", o.stdout);
+    let o = train(&["--positive", "late"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--positive \"late\" is none of the label's values: bad (") && o.stderr.contains("good ("),
+        "{}",
+        o.stderr
+    );
 }

@@ -16,6 +16,7 @@ pub fn score(args: ScoreArgs, printer: &Printer) -> anyhow::Result<()> {
     let roles = Roles {
         source: &source,
         label: None,
+        positive: None,
         time: None,
         id: table.id_column.as_deref(),
         segment: table.segment_column.as_deref(),

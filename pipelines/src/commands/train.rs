@@ -11,7 +11,7 @@ use crate::settings::{ConfigError, load};
 
 /// Train, evaluate and save every model.
 pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
-    let TrainArgs { table, label, time_column, oot_from, model, config, out } = args;
+    let TrainArgs { table, label, positive, time_column, oot_from, model, config, out } = args;
     let mut params = match &config {
         Some(path) => load(path)?.models,
         None => TrainParams::default(),
@@ -33,6 +33,7 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
     let roles = Roles {
         source: &source,
         label: Some(&label),
+        positive: positive.as_deref(),
         time: time_column.as_deref(),
         id: table.id_column.as_deref(),
         segment: table.segment_column.as_deref(),
