@@ -110,6 +110,46 @@ fn type_columns(df: DataFrame, path: &Path, nulls: &[String]) -> Result<DataFram
     DataFrame::new(df.height(), columns).map_err(|e| ModelError::Data(e.to_string()))
 }
 
+/// The feature columns of a table: its numeric and boolean columns other than the label,
+/// time, id and segment columns, without the id-like ones (whole numbers, a different one on
+/// every row of at least 100: a row number or a customer number, not a property of it), which
+/// are returned second so that the run can say it left them out. Name such a column with
+/// `--id-column` to use it as the id.
+pub fn feature_columns(df: &DataFrame, roles: &Roles<'_>) -> (Vec<String>, Vec<String>) {
+    let reserved = [roles.label, roles.time, roles.id, roles.segment];
+    let (mut features, mut id_like) = (Vec::new(), Vec::new());
+    for c in df.columns() {
+        let name = c.name().as_str();
+        if reserved.contains(&Some(name)) || !(c.dtype().is_primitive_numeric() || c.dtype() == &DataType::Boolean) {
+            continue;
+        }
+        if is_id_like(c) {
+            id_like.push(name.to_string());
+        } else {
+            features.push(name.to_string());
+        }
+    }
+    (features, id_like)
+}
+
+fn is_id_like(c: &Column) -> bool {
+    let n = c.len();
+    if n < 100 || c.dtype() == &DataType::Boolean || c.null_count() > 0 {
+        return false;
+    }
+    let Ok(values) = c.cast(&DataType::Float64) else { return false };
+    let Ok(values) = values.f64() else { return false };
+    let mut seen: Vec<i64> = Vec::with_capacity(n);
+    for v in values.iter().flatten() {
+        if v.fract() != 0.0 || v.abs() > 9e15 {
+            return false;
+        }
+        seen.push(v as i64);
+    }
+    seen.sort_unstable();
+    seen.windows(2).all(|w| w[0] != w[1])
+}
+
 /// Train on a feature table. The holdout is the rows from `oot_from`, or the last
 /// `oot_months` dates of the time column, or (without one) a seeded 20% of the ids.
 pub fn train_table(
@@ -118,7 +158,8 @@ pub fn train_table(
     oot_from: Option<i32>,
     t: &Training,
 ) -> Result<(Sample, Trained)> {
-    let sample = Sample::from_frame(df, roles, None)?;
+    let (features, _) = feature_columns(df, roles);
+    let sample = Sample::from_frame(df, roles, Some(&features))?;
     let holdout = match (roles.time, oot_from) {
         (Some(_), Some(from)) => Holdout::From(from),
         (Some(_), None) => Holdout::LastDates { n: t.oot_months, gap_days: 0 },

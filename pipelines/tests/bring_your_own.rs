@@ -257,3 +257,33 @@ fn a_text_label_trains_with_its_positive_class_named() {
         o.stderr
     );
 }
+
+/// A row-number column is not a feature unless it is named as the id, and the run says it
+/// left it out (issue 20: an id column became a feature unless --id-column was given).
+#[test]
+fn an_id_like_column_is_not_a_feature_and_the_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = table()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { format!("row_no,{l}\n") } else { format!("{},{l}\n", 100_000 + i) })
+        .collect();
+    let t = dir.path().join("numbered.csv");
+    write(&t, &text);
+    let models = dir.path().join("models");
+    let o = ardent(&[
+        "train",
+        "--table",
+        t.to_str().unwrap(),
+        "--label",
+        "defaulted",
+        "--model",
+        "logistic",
+        "--out",
+        models.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("left out as id-like (a different whole number on every row): row_no"), "{}", o.stdout);
+    let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
+    assert_eq!(file.model.features, vec!["late_days", "utilisation", "bureau"]);
+}

@@ -38,6 +38,13 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
         id: table.id_column.as_deref(),
         segment: table.segment_column.as_deref(),
     };
+    let (_, id_like) = ardent_models::byo::feature_columns(&df, &roles);
+    if !id_like.is_empty() {
+        printer.line(format!(
+            "left out as id-like (a different whole number on every row): {}; name one with --id-column to use it as the id",
+            id_like.join(", ")
+        ));
+    }
     let (sample, trained) = train_table(&df, &roles, oot_from.map(epoch_days), &training)?;
     printer.line(format!(
         "{} rows, {} features; positive class: {}; {} training and {} held-out rows ({})",
