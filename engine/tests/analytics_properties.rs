@@ -435,9 +435,13 @@ fn features_by_hand() {
     // February 29: the second invoice is open and not yet due; the first was paid in 35 days, 20 late.
     assert_eq!(value(feb, "open_ar"), 50.0);
     assert_eq!(value(feb, "past_due_share"), 0.0);
-    assert_eq!(value(feb, "invoices_90d"), 2.0);
-    assert_eq!(value(feb, "billed_90d"), 150.0);
-    assert_eq!(value(feb, "invoices_paid_365d"), 1.0);
+    // The history began on 01-01: on 02-29 it covers 60 days of the 90- and 365-day windows,
+    // so counts and amounts over them are at a full window's pace.
+    assert_eq!(value(feb, "invoices_90d"), 2.0 * 90.0 / 60.0);
+    assert_eq!(value(feb, "billed_90d"), 150.0 * 90.0 / 60.0);
+    assert_eq!(value(feb, "invoices_paid_365d"), 365.0 / 60.0);
+    // Daily billing over the last 90 days against the last 365: the same 60 days, so usual.
+    assert!((value(feb, "billing_trend") - 1.0).abs() < 1e-12);
     assert_eq!(value(feb, "avg_days_to_pay_365d"), 35.0);
     assert_eq!(value(feb, "weighted_days_late_365d"), 20.0);
     assert_eq!(value(feb, "share_paid_late_365d"), 1.0);

@@ -6,10 +6,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::champion::Judgement;
 use crate::error::{ModelError, Result};
 use crate::metrics::{Bin, Metrics};
 use crate::model::{Fitted, Model};
 use crate::score::Scoring;
+use crate::significance::CalibrationTest;
 use crate::stability;
 use crate::train::{Candidate, Trained};
 
@@ -66,6 +68,12 @@ pub struct MetricsInfo {
     #[serde(with = "crate::json_float")]
     pub out_of_time_psi: f64,
     pub calibrated: bool,
+    /// The calibration test per out-of-time decile (absent in model files before it).
+    #[serde(default)]
+    pub calibration_test: Option<CalibrationTest>,
+    /// The champion rule's tests (absent in model files before it).
+    #[serde(default)]
+    pub judgement: Option<Judgement>,
 }
 
 /// Points = base_score at base_odds (good:bad), pdo points to double the odds.
@@ -122,6 +130,8 @@ pub fn model_file(
             out_of_time_calibration: c.oot_calibration.clone(),
             out_of_time_psi: c.oot_psi,
             calibrated: c.calibrated,
+            calibration_test: Some(c.calibration.clone()),
+            judgement: Some(c.judgement),
         },
         points: PointsScale { base_score: scoring.base_score, base_odds: scoring.base_odds, pdo: scoring.pdo },
         bands: scoring.bands,
@@ -173,6 +183,8 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
         ("observed default rate", o.observed_rate),
         ("largest decile gap", o.max_decile_gap),
         ("PSI vs training", f.metrics.out_of_time_psi),
+        ("AUC standard error (DeLong)", f.metrics.judgement.map_or(f64::NAN, |j| j.auc_std_error)),
+        ("Spiegelhalter z", f.metrics.calibration_test.as_ref().map_or(f64::NAN, |c| c.spiegelhalter_z)),
     ] {
         s += &format!("| {name} | {v:.4} |\n");
     }
@@ -181,22 +193,26 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
     s += &format!(
         "Calibration: {}.\n\n",
         match (f.metrics.calibrated, stability::moved(&trained.stability, 3)) {
-            (true, _) => "every out-of-time decile's mean PD is within tolerance of its observed rate".to_string(),
-            (false, None) => "**not within tolerance** in at least one out-of-time decile — read PDs as a ranking, not as exact rates".to_string(),
+            (true, _) => "every out-of-time decile's observed rate is within tolerance of its mean PD, or within the sampling noise of its size".to_string(),
+            (false, None) => "**failed** in at least one out-of-time decile (beyond tolerance and beyond sampling noise) — read PDs as a ranking, not as exact rates".to_string(),
             (false, Some(moved)) => format!(
-                "**not within tolerance** in at least one out-of-time decile — read PDs as a ranking, not as exact rates. The features that moved most since training: {moved} (see Feature stability)"
+                "**failed** in at least one out-of-time decile (beyond tolerance and beyond sampling noise) — read PDs as a ranking, not as exact rates. The features that moved most since training: {moved} (see Feature stability)"
             ),
         }
     );
-    s += "## Calibration by decile (out of time)\n\n| decile | rows | mean PD | observed | gap |\n|---|---|---|---|---|\n";
+    s += "## Calibration by decile (out of time)\n\nA decile passes when |gap| is at most the allowed gap: `models.max_calibration_gap`, or the sampling noise of the decile's size at the champion rule's confidence, whichever is wider.\n\n| decile | rows | mean PD | observed | gap | allowed gap | passed |\n|---|---|---|---|---|---|---|\n";
+    let tests = f.metrics.calibration_test.as_ref().map(|t| &t.deciles[..]).unwrap_or_default();
     for b in &f.metrics.out_of_time_calibration {
+        let test = tests.iter().find(|d| d.decile == b.decile);
         s += &format!(
-            "| {} | {} | {:.4} | {:.4} | {:+.4} |\n",
+            "| {} | {} | {:.4} | {:.4} | {:+.4} | {} | {} |\n",
             b.decile,
             b.rows,
             b.mean_pd,
             b.observed_rate,
-            b.mean_pd - b.observed_rate
+            b.mean_pd - b.observed_rate,
+            test.map_or("—".to_string(), |d| format!("{:.4}", d.allowed_gap)),
+            test.map_or("—", |d| if d.passed { "yes" } else { "**no**" }),
         );
     }
     s += "\n## Feature stability (out of time vs training)\n\nPSI of each feature's out-of-time values against its training values (missing values are a bin of their own): under 0.1 stable, 0.1–0.25 moderate, 0.25 and over large. The `_stable` challengers leave out the features at or above `models.max_feature_psi` (`left out` = yes); a model that uses a feature that moved scores rows unlike the ones it learned from.\n\n| feature | PSI | shift | training mean | out-of-time mean | missing (training → out of time) | left out |\n|---|---|---|---|---|---|---|\n";

@@ -22,6 +22,12 @@ pub enum ModelError {
     #[error("{0}")]
     NotEnoughHistory(String),
 
+    /// No candidate model ranks the out-of-time rows better than a constant (the champion
+    /// rule, [`crate::champion`]): scores would carry no information. `ardent run` publishes
+    /// everything else and says why models were skipped.
+    #[error("{0}")]
+    NoSignal(String),
+
     /// A model artifact cannot be read or written.
     #[error("{action} {path}: {reason}")]
     Artifact { action: &'static str, path: PathBuf, reason: String },
@@ -40,7 +46,7 @@ impl ModelError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ModelError::Params(_) => ErrorKind::Config,
-            ModelError::Data(_) | ModelError::NotEnoughHistory(_) => ErrorKind::Data,
+            ModelError::Data(_) | ModelError::NotEnoughHistory(_) | ModelError::NoSignal(_) => ErrorKind::Data,
             ModelError::Artifact { .. } => ErrorKind::Io,
             ModelError::Linfa(_) => ErrorKind::Internal,
             ModelError::Engine(e) => e.kind(),

@@ -9,12 +9,15 @@
 //! - [`model`]: a trained model (learner per segment + calibration) and the row-level
 //!   prediction every score goes through.
 //! - [`metrics`]: AUC, Gini, KS, Brier, log-loss, calibration by decile, PSI.
+//! - [`significance`]: AUC standard errors and paired differences (DeLong), the calibration test.
+//! - [`champion`]: which candidate scores.
 //! - [`stability`]: which features moved between the training and out-of-time rows.
 //!
 //! It reads what `ardent-engine` produces and never imports `ardent` (the pipelines crate).
 
 pub mod artifact;
 pub mod byo;
+pub mod champion;
 pub mod clusters;
 pub mod error;
 pub mod gbdt;
@@ -27,6 +30,7 @@ pub mod model;
 pub mod run;
 pub mod score;
 pub mod scorecard;
+pub mod significance;
 pub mod stability;
 pub mod train;
 

@@ -148,9 +148,10 @@ pub struct Bin {
     pub max_pd: f64,
 }
 
-/// Rows split into `bins` groups of equal size by predicted probability; equal
-/// probabilities never straddle two bins.
-pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<Bin> {
+/// Row indices split into `bins` groups of equal size by predicted probability, lowest
+/// first, each with its 1-based number; equal probabilities never straddle two groups, and
+/// empty groups are left out.
+pub fn decile_rows(p: &[f64], bins: usize) -> Vec<(u32, Vec<usize>)> {
     let idx = order(p);
     let n = idx.len();
     let mut out = Vec::new();
@@ -164,18 +165,25 @@ pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<Bin> {
         if end <= start {
             continue;
         }
-        let rows = &idx[start..end];
-        out.push(Bin {
-            decile: b as u32 + 1,
+        out.push((b as u32 + 1, idx[start..end].to_vec()));
+        start = end;
+    }
+    out
+}
+
+/// Rows split into `bins` groups of equal size by predicted probability ([`decile_rows`]).
+pub fn calibration(p: &[f64], y: &[bool], bins: usize) -> Vec<Bin> {
+    decile_rows(p, bins)
+        .into_iter()
+        .map(|(decile, rows)| Bin {
+            decile,
             rows: rows.len(),
             mean_pd: rows.iter().map(|&i| p[i]).sum::<f64>() / rows.len() as f64,
             observed_rate: rows.iter().filter(|&&i| y[i]).count() as f64 / rows.len() as f64,
             min_pd: p[rows[0]],
             max_pd: p[rows[rows.len() - 1]],
-        });
-        start = end;
-    }
-    out
+        })
+        .collect()
 }
 
 /// Population stability index of `actual` against `expected`, over the deciles of

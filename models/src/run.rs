@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use ardent_engine::analytics::features::{self, FEATURES};
 use ardent_engine::analytics::frame::{
-    boolean, count, date, float_opt, frame, int, money, money_opt, part_ranges, text,
+    boolean, boolean_opt, count, date, float_opt, frame, int, money, money_opt, part_ranges, text,
 };
 use ardent_engine::analytics::{Analysis, Context, invoices, labels};
 use ardent_engine::book::Book;
@@ -85,7 +85,43 @@ pub static MODEL_METRICS_TABLE: TableContract = TableContract {
         out("observed_rate", O::Float, false, "Observed default rate"),
         out("max_decile_gap", O::Float, false, "Largest |mean PD − observed rate| over the ten deciles"),
         out("psi", O::Float, true, "PSI of the out-of-time scores against the training scores"),
-        out("calibrated", O::Bool, false, "Every out-of-time decile within `models.max_calibration_gap`"),
+        out("auc_std_error", O::Float, true, "DeLong standard error of the out-of-time AUC (out_of_time rows only)"),
+        out(
+            "beats_constant",
+            O::Bool,
+            true,
+            "The out-of-time AUC is above 0.5 by more than noise at `models.significance` (out_of_time rows only)",
+        ),
+        out(
+            "auc_below_best",
+            O::Float,
+            true,
+            "Out-of-time AUC of the best calibrated model that beats a constant minus this one's (out_of_time rows of such models only)",
+        ),
+        out(
+            "within_noise_of_best",
+            O::Bool,
+            true,
+            "`auc_below_best` is within noise (paired DeLong test at `models.significance`): the model may be champion if it is the simplest such (out_of_time rows only)",
+        ),
+        out(
+            "calibration_worst_z",
+            O::Float,
+            true,
+            "Largest |observed − mean PD| / standard error over the out-of-time deciles (out_of_time rows only)",
+        ),
+        out(
+            "spiegelhalter_z",
+            O::Float,
+            true,
+            "Spiegelhalter's calibration z over the out-of-time rows (out_of_time rows only)",
+        ),
+        out(
+            "calibrated",
+            O::Bool,
+            false,
+            "Every out-of-time decile within `models.max_calibration_gap` of its mean PD or within sampling noise at `models.significance`",
+        ),
         out("champion", O::Bool, false, "The model that scores"),
     ]),
     partition: None,
@@ -384,7 +420,9 @@ pub fn run(
     // Too little invoice history skips the invoice model only; the customer models stand.
     let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice {
         Ok((trained, df)) => (Some(trained), df, None),
-        Err(ModelError::NotEnoughHistory(why)) => (None, empty_invoice_predictions()?, Some(why)),
+        Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why)) => {
+            (None, empty_invoice_predictions()?, Some(why))
+        }
         Err(e) => return Err(e),
     };
     lap("training", &mut timings);
@@ -620,6 +658,19 @@ fn metrics_table(sets: &[&Trained]) -> Result<DataFrame> {
             float_opt("observed_rate", rows.iter().map(|r| Some(r.2.observed_rate))),
             float_opt("max_decile_gap", rows.iter().map(|r| Some(r.2.max_decile_gap))),
             float_opt("psi", rows.iter().map(|r| r.3.and_then(opt))),
+            // The champion rule's tests are of the out-of-time rows only (r.3 is their PSI).
+            float_opt("auc_std_error", rows.iter().map(|r| r.3.and(opt(cand(r.0).judgement.auc_std_error)))),
+            boolean_opt("beats_constant", rows.iter().map(|r| r.3.and(Some(cand(r.0).judgement.beats_constant)))),
+            float_opt("auc_below_best", rows.iter().map(|r| r.3.and(opt(cand(r.0).judgement.auc_below_best)))),
+            boolean_opt(
+                "within_noise_of_best",
+                rows.iter().map(|r| {
+                    let j = cand(r.0).judgement;
+                    r.3.and(j.auc_below_best.is_finite().then_some(j.within_noise_of_best))
+                }),
+            ),
+            float_opt("calibration_worst_z", rows.iter().map(|r| r.3.and(opt(cand(r.0).calibration.worst_z)))),
+            float_opt("spiegelhalter_z", rows.iter().map(|r| r.3.and(opt(cand(r.0).calibration.spiegelhalter_z)))),
             boolean("calibrated", rows.iter().map(|r| cand(r.0).calibrated)),
             boolean("champion", rows.iter().map(|r| r.0.1 == sets[r.0.0].champion)),
         ],

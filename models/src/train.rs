@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use ardent_engine::analytics::invoices::{InvoiceLabelParams, InvoiceLabeling};
 use ardent_engine::analytics::labels::{LabelParams, Labeling};
 
+use crate::champion::{self, Entrant, Judgement};
 use crate::error::{ModelError, Result};
 use crate::gbdt::{GbdtParams, ValidGbdtParams};
 use crate::logistic::{LogisticParams, ValidLogisticParams};
@@ -35,6 +36,7 @@ use crate::metrics::{self, Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Part, Platt};
 use crate::score::{ScoreParams, Scoring};
 use crate::scorecard::{self, ScorecardParams, ValidScorecardParams};
+use crate::significance::{self, CalibrationTest};
 use crate::stability::{self, FeatureShift, feature_stability};
 
 /// `[models]` as written in a config; every field optional.
@@ -77,9 +79,14 @@ pub struct TrainParams {
     /// Segment the models by k-means clusters of payment behaviour (this many) instead of
     /// the first segment column. Default: none.
     pub clusters: Option<usize>,
-    /// A model counts as calibrated when no out-of-time decile's mean PD is further than this
-    /// from its observed rate. Default 0.02.
+    /// The calibration test's tolerance: an out-of-time decile passes when its observed rate
+    /// is within this of its mean PD, or within sampling noise (`significance`), whichever
+    /// is wider ([`crate::champion`]). Default 0.02.
     pub max_calibration_gap: f64,
+    /// The false-alarm rate of the champion rule's tests: a calibrated model fails the
+    /// calibration test, a constant seems to beat itself, or a model seems better than an
+    /// equal one, with about this probability. Default 0.05.
+    pub significance: f64,
     /// When features' out-of-time values moved this far from their training values (PSI, see
     /// [`crate::stability`]), every learner is also trained without them: the `_stable`
     /// challengers, which the champion rule weighs with the others. Default 0.25 (a large
@@ -109,6 +116,7 @@ impl Default for TrainParams {
             seed: 42,
             clusters: None,
             max_calibration_gap: 0.02,
+            significance: 0.05,
             max_feature_psi: stability::LARGE,
             logistic: LogisticParams::default(),
             scorecard: ScorecardParams::default(),
@@ -182,6 +190,7 @@ pub struct Training {
     pub seed: u64,
     pub clusters: Option<usize>,
     pub max_calibration_gap: f64,
+    pub significance: f64,
     pub max_feature_psi: f64,
     pub logistic: ValidLogisticParams,
     pub scorecard: ValidScorecardParams,
@@ -225,6 +234,9 @@ impl TrainParams {
         if !(self.max_calibration_gap > 0.0 && self.max_calibration_gap < 1.0) {
             return bad(format!("`models.max_calibration_gap` must be in (0, 1), but is {}", self.max_calibration_gap));
         }
+        if !(self.significance > 0.0 && self.significance < 0.5) {
+            return bad(format!("`models.significance` must be in (0, 0.5), but is {}", self.significance));
+        }
         if self.max_feature_psi.is_nan() || self.max_feature_psi <= 0.0 {
             return bad(format!(
                 "`models.max_feature_psi` must be above 0 (`inf`: no `_stable` challengers), but is {}",
@@ -248,6 +260,7 @@ impl TrainParams {
             seed: self.seed,
             clusters: self.clusters,
             max_calibration_gap: self.max_calibration_gap,
+            significance: self.significance,
             max_feature_psi: self.max_feature_psi,
             logistic: self.logistic.clone().check()?,
             scorecard: self.scorecard.clone().check()?,
@@ -409,8 +422,12 @@ pub struct Candidate {
     pub oot_calibration: Vec<Bin>,
     /// PSI of the out-of-time scores against the training scores.
     pub oot_psi: f64,
-    /// Whether every out-of-time decile is within the calibration tolerance.
+    /// Whether every out-of-time decile passes the calibration test (`calibration`).
     pub calibrated: bool,
+    /// The calibration test of the out-of-time PDs ([`crate::significance`]).
+    pub calibration: CalibrationTest,
+    /// The champion rule's tests of this model ([`crate::champion`]).
+    pub judgement: Judgement,
     /// Importance per feature (sums to 1), of the portfolio part.
     pub importance: Vec<f64>,
     /// Calibrated predictions on (up to 100k of) the training rows: the reference
@@ -593,6 +610,8 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
     let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
     let mut candidates = Vec::new();
+    // Out-of-time PDs per candidate, for the champion rule's paired tests.
+    let mut oot_pds: Vec<Vec<f64>> = Vec::new();
     for (&stable, &kind) in variants.iter().flat_map(|v| t.learners.iter().map(move |k| (v, k))) {
         let suffix = if stable { "_stable" } else { "" };
         let left_out: Vec<String> =
@@ -672,11 +691,14 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             let train_pd = model.predict_at(&sample.x, &reference, &train_seg, &sample.segments);
             let oot_pd = model.predict_at(&sample.x, &split.oot, &oot_seg, &sample.segments);
             let oot = Metrics::of(&oot_pd, &y_oot);
+            let calibration = significance::calibration_test(&oot_pd, &y_oot, t.max_calibration_gap, t.significance);
             let importance = model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
             candidates.push(Candidate {
                 scope,
                 validation: cv,
-                calibrated: oot.max_decile_gap <= t.max_calibration_gap,
+                calibrated: calibration.passed,
+                calibration,
+                judgement: Judgement::default(),
                 oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),
                 oot_psi: metrics::psi(&train_pd, &oot_pd),
                 oot,
@@ -685,38 +707,27 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 model,
                 excluded: left_out.clone(),
             });
+            oot_pds.push(oot_pd);
         }
     }
-    let (champion, champion_reason) = choose(&candidates, t);
-    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone(), stability })
-}
-
-fn choose(candidates: &[Candidate], t: &Training) -> (usize, String) {
-    let best_auc = |pool: &mut dyn Iterator<Item = usize>| {
-        pool.fold(None, |best: Option<usize>, k| match best {
-            Some(b) if candidates[b].oot.auc >= candidates[k].oot.auc => Some(b),
-            _ => Some(k),
+    let entrants: Vec<Entrant<'_>> = candidates
+        .iter()
+        .zip(&oot_pds)
+        .map(|(c, pd)| Entrant {
+            id: &c.model.id,
+            kind: c.model.kind,
+            scope: c.scope,
+            features: c.model.features.len() - c.excluded.len(),
+            brier: c.oot.brier,
+            calibration: &c.calibration,
+            oot_pd: pd,
         })
-    };
-    if let Some(k) = best_auc(&mut (0..candidates.len()).filter(|&k| candidates[k].calibrated)) {
-        let c = &candidates[k];
-        return (
-            k,
-            format!(
-                "highest out-of-time AUC ({:.4}) among the models whose out-of-time deciles are all within {:.1} percentage points of the observed default rate",
-                c.oot.auc,
-                t.max_calibration_gap * 100.0
-            ),
-        );
+        .collect();
+    let choice = champion::choose(&entrants, &y_oot, t.significance)?;
+    drop(entrants);
+    for (c, j) in candidates.iter_mut().zip(choice.judgements) {
+        c.judgement = j;
     }
-    let k = (0..candidates.len())
-        .fold(0, |b, k| if candidates[k].oot.calibration_error < candidates[b].oot.calibration_error { k } else { b });
-    (
-        k,
-        format!(
-            "no model kept every out-of-time decile within {:.1} percentage points, so the best calibrated one (mean decile gap {:.4}) was chosen",
-            t.max_calibration_gap * 100.0,
-            candidates[k].oot.calibration_error
-        ),
-    )
+    let (champion, champion_reason) = (choice.champion, choice.reason);
+    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone(), stability })
 }

@@ -237,7 +237,7 @@ pub fn analytics_stage(
         };
         let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training, out) {
             Ok(run) => run,
-            Err(ModelError::NotEnoughHistory(why)) => {
+            Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why)) => {
                 // Dashboards are still worth publishing; the manifest says why models are absent.
                 printer.line(format!("models skipped: {why}"));
                 if let Some(w) = writer {
