@@ -189,27 +189,41 @@ fn score(
     if account.in_default {
         pd = 1.0;
     }
+    let band = band(pd, s);
     if let Some(describe) = describe {
         if account.in_default {
             reasons.push("already in default on the as-of date".to_string());
         }
         let mut contrib = vec![0.0; model.features.len()];
         model.contributions(x, segment, &mut contrib);
-        let mut order: Vec<usize> = (0..contrib.len()).filter(|&j| contrib[j] > 1e-9).collect();
+        // Features in order of how much they raise the risk against the typical customer.
+        let mut order: Vec<usize> = (0..contrib.len()).collect();
         order.sort_by(|&a, &b| contrib[b].total_cmp(&contrib[a]).then(a.cmp(&b)));
-        for j in order {
+        let shown = |j: usize| {
+            let name = &model.features[j];
+            let value = if x[j].is_nan() { format!("{name} is missing") } else { format!("{name} = {}", number(x[j])) };
+            match describe(name) {
+                Some(d) => format!("{value} ({})", d.to_lowercase()),
+                None => value,
+            }
+        };
+        for &j in order.iter().take_while(|&&j| contrib[j] > 1e-9) {
             if reasons.len() == 4 {
                 break;
             }
-            let name = &model.features[j];
-            let value = if x[j].is_nan() { format!("{name} is missing") } else { format!("{name} = {}", number(x[j])) };
-            reasons.push(match describe(name) {
-                Some(d) => format!("{value} ({})", d.to_lowercase()),
-                None => value,
-            });
+            reasons.push(shown(j));
+        }
+        // Above band A with no feature worse than the typical customer's: the risk is the
+        // portfolio's own at this profile. Say so, and name the features that lower it least.
+        if reasons.is_empty() && band > 0 {
+            let least: Vec<String> = order.iter().take(2).map(|&j| shown(j)).collect();
+            reasons.push(format!(
+                "overall profile: no feature is worse than the typical customer's; band {} comes from the portfolio's base risk; closest to adverse: {}",
+                BANDS[band],
+                least.join("; ")
+            ));
         }
     }
-    let band = band(pd, s);
     let base = match account.credit_limit_cents.filter(|&l| l > 0) {
         Some(l) => l as f64,
         None => account.billed_90d_cents.max(0) as f64 * 2.0 / 3.0,

@@ -303,6 +303,45 @@ fn holdout_models_never_train_on_the_customers_they_are_calibrated_on() {
 }
 
 #[test]
+fn every_row_above_band_a_has_a_reason_on_every_learner() {
+    use ardent_models::score::{Account, BANDS, ScoreParams, score_row};
+    let sample = panel_like(400, 12, 9);
+    let trained = train(&sample, Holdout::LastDates { n: 3, gap_days: 0 }, &small_training()).unwrap();
+    let scoring = ScoreParams::default().check().unwrap();
+    let account = Account { exposure_cents: 10_000, credit_limit_cents: None, billed_90d_cents: 0, in_default: false };
+    let kinds: std::collections::BTreeSet<&str> = trained.candidates.iter().map(|c| c.model.kind.name()).collect();
+    assert_eq!(kinds.len(), 3, "every learner is checked");
+    let mut profile_only = 0;
+    for c in &trained.candidates {
+        for i in 0..sample.len() {
+            let segment = &sample.segments[sample.segment[i] as usize];
+            let s = score_row(&c.model, &scoring, sample.row(i), segment, &account, &|_| None);
+            assert!(
+                s.band == 0 || !s.reasons.is_empty(),
+                "{} row {i}: band {} without a reason",
+                c.model.id,
+                BANDS[s.band]
+            );
+            assert!(s.reasons.len() <= 4);
+            if s.reasons.first().is_some_and(|r| r.starts_with("overall profile")) {
+                profile_only += 1;
+                assert!(
+                    s.reasons[0].contains("f0")
+                        || s.reasons[0].contains("f1")
+                        || s.reasons[0].contains("f2")
+                        || s.reasons[0].contains("f3"),
+                    "{}",
+                    s.reasons[0]
+                );
+            }
+        }
+    }
+    // The typical customer here defaults 7.6% of the time (band C): many rows have no feature
+    // worse than typical, and still get a reason.
+    assert!(profile_only > 0, "the overall-profile reason was exercised");
+}
+
+#[test]
 fn one_row_scores_exactly_as_its_batch() {
     let sample = panel_like(400, 12, 9);
     let trained = train(&sample, Holdout::LastDates { n: 3, gap_days: 0 }, &small_training()).unwrap();

@@ -558,7 +558,16 @@ impl RowAt<'_> {
             None => raw_json(self.frame, i),
         };
         raw.shrink_to_fit();
-        Entry { input: self.spec.kind, file: self.file.to_string(), row: self.row_number(i), column, message, value, rule, raw }
+        Entry {
+            input: self.spec.kind,
+            file: self.file.to_string(),
+            row: self.row_number(i),
+            column,
+            message,
+            value,
+            rule,
+            raw,
+        }
     }
 }
 
