@@ -38,12 +38,14 @@ pub struct ModelFile {
 /// The training window and sample.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainingInfo {
-    pub train_from: String,
-    pub train_to: String,
+    /// Observation dates of the training and held-out rows; `None` for a table without a
+    /// time column.
+    pub train_from: Option<String>,
+    pub train_to: Option<String>,
     pub train_rows: usize,
     pub train_rows_available: usize,
-    pub out_of_time_from: String,
-    pub out_of_time_to: String,
+    pub out_of_time_from: Option<String>,
+    pub out_of_time_to: Option<String>,
     pub out_of_time_rows: usize,
     pub holdout: String,
     /// How the model was validated and calibrated in time (`models.validation`), readable.
@@ -111,12 +113,12 @@ pub fn model_file(
         champion: k == trained.champion,
         label: c.model.positive.clone(),
         training: TrainingInfo {
-            train_from: day(s.train_window.0),
-            train_to: day(s.train_window.1),
+            train_from: s.dated.then(|| day(s.train_window.0)),
+            train_to: s.dated.then(|| day(s.train_window.1)),
             train_rows: s.train.len(),
             train_rows_available: s.train_rows_available,
-            out_of_time_from: day(s.oot_window.0),
-            out_of_time_to: day(s.oot_window.1),
+            out_of_time_from: s.dated.then(|| day(s.oot_window.0)),
+            out_of_time_to: s.dated.then(|| day(s.oot_window.1)),
             out_of_time_rows: s.oot.len(),
             holdout: s.holdout.clone(),
             validation: trained.training.validation.describe(),
@@ -155,13 +157,24 @@ pub fn model_card(f: &ModelFile, trained: &Trained, k: usize) -> String {
     );
     s += &format!("- **Predicts**: probability that {}\n", f.label);
     s += &format!("- **Champion**: {}\n", if f.champion { format!("yes — {champion_reason}") } else { "no".into() });
+    let observed = |from: &Option<String>, to: &Option<String>| match (from, to) {
+        (Some(from), Some(to)) => format!(" observed {from} to {to}"),
+        _ => String::new(),
+    };
     s += &format!(
-        "- **Training**: {} rows (of {} labelled) observed {} to {}; {}; seed {}\n",
-        t.train_rows, t.train_rows_available, t.train_from, t.train_to, t.validation, t.seed
+        "- **Training**: {} rows (of {} labelled){}; {}; seed {}\n",
+        t.train_rows,
+        t.train_rows_available,
+        observed(&t.train_from, &t.train_to),
+        t.validation,
+        t.seed
     );
     s += &format!(
-        "- **Out of time**: {} rows observed {} to {} ({})\n",
-        t.out_of_time_rows, t.out_of_time_from, t.out_of_time_to, t.holdout
+        "- **{}**: {} rows{} ({})\n",
+        if t.out_of_time_from.is_some() { "Out of time" } else { "Held out" },
+        t.out_of_time_rows,
+        observed(&t.out_of_time_from, &t.out_of_time_to),
+        t.holdout
     );
     s += &if t.excluded_features.is_empty() {
         "\n".to_string()

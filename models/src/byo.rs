@@ -150,6 +150,20 @@ fn is_id_like(c: &Column) -> bool {
     seen.windows(2).all(|w| w[0] != w[1])
 }
 
+/// Feature columns of `df` holding infinite values, with how many: [`Sample::from_frame`]
+/// reads them as missing values (in training and in scoring alike), and the commands say so.
+pub fn non_finite(df: &DataFrame, roles: &Roles<'_>) -> Vec<(String, usize)> {
+    let (features, _) = feature_columns(df, roles);
+    features
+        .into_iter()
+        .filter_map(|name| {
+            let col = df.column(&name).ok()?.cast(&DataType::Float64).ok()?;
+            let n = col.f64().ok()?.iter().filter(|v| v.is_some_and(f64::is_infinite)).count();
+            (n > 0).then_some((name, n))
+        })
+        .collect()
+}
+
 /// Train on a feature table. The holdout is the rows from `oot_from`, or the last
 /// `oot_months` dates of the time column, or (without one) a seeded 20% of the ids.
 pub fn train_table(

@@ -91,7 +91,7 @@ pub fn choose(entrants: &[Entrant<'_>], y: &[bool], alpha: f64) -> Result<Choice
     let positives = y.iter().filter(|&&v| v).count();
     let Some(aucs) = PairedAucs::new(&scores, y) else {
         return Err(ModelError::NoSignal(format!(
-            "the {} out-of-time rows hold {positives} positive(s) and {} negative(s): too few to tell a model from a constant; more labelled history is needed",
+            "the {} held-out rows hold {positives} positive(s) and {} negative(s): too few to tell a model from a constant; more labelled history is needed",
             y.len(),
             y.len() - positives
         )));
@@ -114,7 +114,7 @@ pub fn choose(entrants: &[Entrant<'_>], y: &[bool], alpha: f64) -> Result<Choice
     if informative.is_empty() {
         let best = (0..entrants.len()).fold(0, |b, k| if aucs.auc[k] > aucs.auc[b] { k } else { b });
         return Err(ModelError::NoSignal(format!(
-            "no model ranks the out-of-time rows better than a constant at {confidence:.0}% confidence: the best, {}, has AUC {:.4} ± {:.4} (one standard error) on {} rows with {positives} positives; more labelled history or other features are needed",
+            "no model ranks the held-out rows better than a constant at {confidence:.0}% confidence: the best, {}, has AUC {:.4} ± {:.4} (one standard error) on {} rows with {positives} positives; more labelled history or other features are needed",
             entrants[best].id,
             aucs.auc[best],
             aucs.std_error(best),
@@ -130,7 +130,7 @@ pub fn choose(entrants: &[Entrant<'_>], y: &[bool], alpha: f64) -> Result<Choice
         return Ok(Choice {
             champion: k,
             reason: format!(
-                "no model that beats a constant passed the calibration test (every out-of-time decile within {} or within sampling noise at {confidence:.0}% confidence), so the one with the lowest out-of-time Brier score ({:.4}) was chosen; its PDs are not calibrated",
+                "no model that beats a constant passed the calibration test (every out-of-time decile within {} or within sampling noise at {confidence:.0}% confidence), so the one with the lowest held-out Brier score ({:.4}) was chosen; its PDs are not calibrated",
                 "`models.max_calibration_gap`", entrants[k].brier
             ),
             judgements,
@@ -156,13 +156,13 @@ pub fn choose(entrants: &[Entrant<'_>], y: &[bool], alpha: f64) -> Result<Choice
         .unwrap_or(best);
     let reason = if champion == best {
         format!(
-            "the highest out-of-time AUC ({:.4} ± {:.4}) among the calibrated models that beat a constant, and no simpler one is within noise of it",
+            "the highest held-out AUC ({:.4} ± {:.4}) among the calibrated models that beat a constant, and no simpler one is within noise of it",
             aucs.auc[best],
             aucs.std_error(best)
         )
     } else {
         format!(
-            "the simplest calibrated model whose out-of-time AUC ({:.4}) is within noise of the best one ({} at {:.4}: {:.4} apart, less than the {:.4} that {confidence:.0}% confidence asks on these rows)",
+            "the simplest calibrated model whose held-out AUC ({:.4}) is within noise of the best one ({} at {:.4}: {:.4} apart, less than the {:.4} that {confidence:.0}% confidence asks on these rows)",
             aucs.auc[champion],
             entrants[best].id,
             aucs.auc[best],

@@ -126,7 +126,8 @@ impl Sample {
     }
 
     /// A feature table read from CSV or Parquet. Every numeric or boolean column other than
-    /// the label, time, id and segment columns is a feature (nulls are missing values);
+    /// the label, time, id and segment columns is a feature (nulls and infinite values are
+    /// missing values);
     /// `features` restricts and orders them. The label may be boolean or 0/1; its less
     /// frequent value becomes the positive class.
     pub fn from_frame(df: &DataFrame, roles: &Roles<'_>, features: Option<&[String]>) -> Result<Sample> {
@@ -167,8 +168,10 @@ impl Sample {
                 .cast(&DataType::Float64)
                 .map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
             let values = values.f64().map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+            // Infinite values (a division by zero upstream) are missing values: no learner
+            // can place them, and one would stop a logistic regression.
             for (i, v) in values.iter().enumerate() {
-                x[[i, j]] = v.unwrap_or(f64::NAN);
+                x[[i, j]] = v.filter(|v| v.is_finite()).unwrap_or(f64::NAN);
             }
         }
         let (label, positive) = match roles.label {

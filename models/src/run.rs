@@ -479,6 +479,9 @@ pub fn run(
             if k == trained.champion { "  ← champion" } else { "" }
         ));
     }
+    for (id, why) in &trained.failed {
+        summary.push(format!("  {id:<27} failed and was left out: {why}"));
+    }
     summary.push(format!("  champion {}: {}", model.id, trained.champion_reason));
     if let Some(moved) = stability::moved(&trained.stability, 4) {
         summary.push(format!("  features that moved since training (PSI >= {}): {moved}", stability::MODERATE));

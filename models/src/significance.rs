@@ -57,7 +57,7 @@ fn midranks(v: &[f64]) -> Vec<f64> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairedAucs {
     pub auc: Vec<f64>,
-    /// covariance[a][b] of the AUC estimates of score sets a and b.
+    /// `covariance[a][b]`: the covariance of the AUC estimates of score sets a and b.
     pub covariance: Vec<Vec<f64>>,
 }
 

@@ -290,11 +290,15 @@ pub struct Split {
     pub oot: Vec<usize>,
     /// Labelled training rows before subsampling.
     pub train_rows_available: usize,
-    /// First and last observation date of the training rows, and of the out-of-time rows.
+    /// First and last observation date of the training rows, and of the out-of-time rows
+    /// (meaningless when not `dated`).
     pub train_window: (i32, i32),
     pub oot_window: (i32, i32),
     /// How the holdout was chosen, readable.
     pub holdout: String,
+    /// The rows have observation dates (a time column, or the panel's month ends); a table
+    /// without a time column is held out by customer and has no windows.
+    pub dated: bool,
 }
 
 /// FNV-1a over the seed and a key: stable across platforms and releases.
@@ -406,6 +410,7 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
         oot,
         train_rows_available: available,
         holdout: how,
+        dated: !matches!(holdout, Holdout::Customers),
     })
 }
 
@@ -446,6 +451,8 @@ pub struct Trained {
     pub champion: usize,
     /// Why the champion was chosen, readable.
     pub champion_reason: String,
+    /// Learners (model ids) whose fit failed, with the error: left out, the others stand.
+    pub failed: Vec<(String, String)>,
     pub training: Training,
     /// How far each feature moved from the training rows (the PSI reference rows) to the
     /// out-of-time rows, largest shift first; `excluded` marks those the `_stable`
@@ -581,19 +588,19 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             })
             .map(|(&i, _)| i)
     };
-    let fitted: Vec<Fitted> = longest_first(
+    let fitted: Vec<Result<Fitted>> = longest_first(
         jobs.len(),
         |k| rows_of(jobs[k]).count() * jobs[k].kind.relative_cost(),
         |k| {
             let leave_out = if jobs[k].stable { &excluded[..] } else { &[] };
             fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), leave_out, t)
         },
-    )
-    .into_iter()
-    .collect::<Result<_>>()?;
+    );
     let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>, stable: bool| {
-        jobs.iter().position(|j| *j == Job { kind, segment, fold, stable }).map(|k| &fitted[k])
+        jobs.iter().position(|j| *j == Job { kind, segment, fold, stable }).and_then(|k| fitted[k].as_ref().ok())
     };
+    // A learner whose fit fails is left out, and says why; the others go on.
+    let mut failed: Vec<(String, String)> = Vec::new();
     let y_train: Vec<bool> = split.train.iter().map(|&i| sample.label[i] == Some(true)).collect();
     let y_oot: Vec<bool> = split.oot.iter().map(|&i| sample.label[i] == Some(true)).collect();
     // In-time metrics of the calibrated held-out probabilities, per part (NaN = not scored).
@@ -614,6 +621,14 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     let mut oot_pds: Vec<Vec<f64>> = Vec::new();
     for (&stable, &kind) in variants.iter().flat_map(|v| t.learners.iter().map(move |k| (v, k))) {
         let suffix = if stable { "_stable" } else { "" };
+        if let Some(e) = jobs
+            .iter()
+            .zip(&fitted)
+            .find_map(|(j, f)| (j.kind == kind && j.stable == stable).then_some(f.as_ref().err()).flatten())
+        {
+            failed.push((format!("{}{suffix}", kind.name()), e.to_string()));
+            continue;
+        }
         let left_out: Vec<String> =
             if stable { excluded.iter().map(|&j| sample.features[j].clone()).collect() } else { Vec::new() };
         // Per scope: the final part, and the calibrated held-out probability of every held-out
@@ -710,6 +725,10 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             oot_pds.push(oot_pd);
         }
     }
+    if candidates.is_empty() {
+        let why: Vec<String> = failed.iter().map(|(id, e)| format!("{id}: {e}")).collect();
+        return Err(ModelError::Data(format!("every learner failed. {}", why.join("; "))));
+    }
     let entrants: Vec<Entrant<'_>> = candidates
         .iter()
         .zip(&oot_pds)
@@ -729,5 +748,5 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         c.judgement = j;
     }
     let (champion, champion_reason) = (choice.champion, choice.reason);
-    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone(), stability })
+    Ok(Trained { split, candidates, champion, champion_reason, training: t.clone(), stability, failed })
 }

@@ -62,7 +62,7 @@ fn train_then_score_a_table_of_your_own() {
         let file = ardent_models::artifact::read(&models.join(id)).unwrap();
         assert_eq!(file.model.features, vec!["late_days", "utilisation", "bureau"]);
         assert!(file.metrics.out_of_time.auc > 0.7, "{id}: {}", file.metrics.out_of_time.auc);
-        assert_eq!(file.training.out_of_time_from, "2025-05-28");
+        assert_eq!(file.training.out_of_time_from.as_deref(), Some("2025-05-28"));
     }
     assert!(models.join("scorecard").join("scorecard.sql").exists());
 
@@ -286,4 +286,146 @@ fn an_id_like_column_is_not_a_feature_and_the_run_says_so() {
     assert!(o.stdout.contains("left out as id-like (a different whole number on every row): row_no"), "{}", o.stdout);
     let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
     assert_eq!(file.model.features, vec!["late_days", "utilisation", "bureau"]);
+}
+
+#[test]
+fn an_infinite_value_is_a_missing_value_and_the_run_names_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every 50th row's utilisation was divided by zero upstream.
+    let text: String = table()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            if i > 0 && i % 50 == 0 {
+                f[3] = if i % 100 == 0 { "-inf" } else { "inf" };
+            }
+            format!("{}\n", f.join(","))
+        })
+        .collect();
+    let t = dir.path().join("infinite.csv");
+    write(&t, &text);
+    let models = dir.path().join("models");
+    let o = ardent(&[
+        "train",
+        "--table",
+        t.to_str().unwrap(),
+        "--label",
+        "defaulted",
+        "--id-column",
+        "account",
+        "--time-column",
+        "month",
+        "--oot-from",
+        "2025-05-01",
+        "--model",
+        "logistic",
+        "--out",
+        models.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout
+            .contains("column utilisation: 240 infinite value(s) are treated as missing, in training and in scoring"),
+        "{}",
+        o.stdout
+    );
+    let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
+    assert!(file.model.features.contains(&"utilisation".to_string()));
+    // Scoring reads them the same way: an infinite row scores as the same row left empty.
+    let rows = "account,month,late_days,utilisation,bureau\nA1,2025-06-28,30,inf,650\nA2,2025-06-28,30,,650\n";
+    let s = dir.path().join("two.csv");
+    write(&s, rows);
+    let scored = dir.path().join("scored.csv");
+    let o = ardent(&[
+        "score",
+        "--model",
+        models.join("logistic").to_str().unwrap(),
+        "--table",
+        s.to_str().unwrap(),
+        "--id-column",
+        "account",
+        "--out",
+        scored.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = std::fs::read_to_string(&scored).unwrap();
+    let pds: Vec<&str> = out.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!(pds[0], pds[1], "{out}");
+}
+
+#[test]
+fn a_learner_that_fails_is_left_out_and_the_others_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // No feature can reach an information value of 50: the scorecard cannot be fitted, and
+    // the logistic regression and the trees do not care.
+    let t = dir.path().join("features.csv");
+    write(&t, &table());
+    let config = dir.path().join("train.toml");
+    write(&config, "[models.scorecard]\nmin_iv = 50.0\n");
+    let models = dir.path().join("models");
+    let o = ardent(&[
+        "train",
+        "--table",
+        t.to_str().unwrap(),
+        "--label",
+        "defaulted",
+        "--id-column",
+        "account",
+        "--time-column",
+        "month",
+        "--oot-from",
+        "2025-05-01",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        models.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("scorecard                   failed and was left out:"), "{}", o.stdout);
+    assert!(o.stdout.contains("minimum information value 50"), "{}", o.stdout);
+    assert!(!models.join("scorecard").exists());
+    for id in ["logistic", "gbdt"] {
+        assert!(ardent_models::artifact::read(&models.join(id)).is_ok(), "{id} is written");
+    }
+}
+
+#[test]
+fn train_logs_json_and_a_table_without_dates_gets_no_placeholder_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("features.csv");
+    write(&t, &table());
+    let models = dir.path().join("models");
+    let o = ardent(&[
+        "--log-format",
+        "json",
+        "train",
+        "--table",
+        t.to_str().unwrap(),
+        "--label",
+        "defaulted",
+        "--id-column",
+        "account",
+        "--model",
+        "logistic",
+        "--out",
+        models.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let events: Vec<serde_json::Value> = o.stderr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        events.iter().any(|e| e["message"].as_str().is_some_and(|m| m.starts_with("train: reading"))),
+        "{}",
+        o.stderr
+    );
+    let summary = events.iter().find(|e| e["event"] == "train_summary").expect("a train_summary event");
+    assert_eq!(summary["champion"], "logistic");
+    assert_eq!(summary["rows"], 12_000);
+    assert_eq!(summary["candidates"][0]["beats_constant"], true);
+    assert!(summary["holdout"].as_str().unwrap().contains("no time column"));
+    let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
+    assert_eq!(file.training.train_from, None);
+    let card = std::fs::read_to_string(models.join("logistic").join("model_card.md")).unwrap();
+    assert!(!card.contains("1970"), "{card}");
+    assert!(card.contains("- **Held out**: "), "{card}");
 }

@@ -28,6 +28,8 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
     }
     params.per_segment = params.per_segment && table.segment_column.is_some();
     let training = params.check().map_err(|e| ConfigError(e.to_string()))?;
+    let started = std::time::Instant::now();
+    printer.note(format!("train: reading {}", table.table.display()));
     let df = read_table(&table.table, &table.null_values)?;
     let source = table.table.display().to_string();
     let roles = Roles {
@@ -45,6 +47,15 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
             id_like.join(", ")
         ));
     }
+    for (name, n) in ardent_models::byo::non_finite(&df, &roles) {
+        printer
+            .line(format!("column {name}: {n} infinite value(s) are treated as missing, in training and in scoring"));
+    }
+    printer.note(format!(
+        "train: {} rows read; fitting {} in parallel",
+        df.height(),
+        training.learners.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    ));
     let (sample, trained) = train_table(&df, &roles, oot_from.map(epoch_days), &training)?;
     printer.line(format!(
         "{} rows, {} features; positive class: {}; {} training and {} held-out rows ({})",
@@ -66,6 +77,9 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
             if k == trained.champion { "  ← champion" } else { "" }
         ));
     }
+    for (id, why) in &trained.failed {
+        printer.line(format!("  {id:<27} failed and was left out: {why}"));
+    }
     if let Some(excluded) = ardent_models::stability::excluded(&trained.stability) {
         printer.line(format!(
             "  the `_stable` challengers leave out (PSI >= {}, `models.max_feature_psi` in --config): {excluded}",
@@ -73,6 +87,34 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
         ));
     }
     write_models(&out, &trained, &training)?;
+    printer.event(
+        "train_summary",
+        serde_json::json!({
+            "status": "written",
+            "table": table.table.display().to_string(),
+            "rows": sample.len(),
+            "features": sample.features,
+            "positive": sample.positive,
+            "training_rows": trained.split.train.len(),
+            "held_out_rows": trained.split.oot.len(),
+            "holdout": trained.split.holdout,
+            "candidates": trained.candidates.iter().enumerate().map(|(k, c)| serde_json::json!({
+                "model_id": c.model.id,
+                "auc": c.oot.auc,
+                "auc_std_error": c.judgement.auc_std_error,
+                "brier": c.oot.brier,
+                "max_decile_gap": c.oot.max_decile_gap,
+                "calibrated": c.calibrated,
+                "beats_constant": c.judgement.beats_constant,
+                "champion": k == trained.champion,
+            })).collect::<Vec<_>>(),
+            "failed": trained.failed.iter().map(|(id, why)| serde_json::json!({"model_id": id, "error": why})).collect::<Vec<_>>(),
+            "champion": trained.champion().model.id,
+            "champion_reason": trained.champion_reason,
+            "out": out.display().to_string(),
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+        }),
+    );
     printer.line(format!(
         "champion {}: {}\nmodels written to {}; score with: ardent score --model {} --table FILE",
         trained.champion().model.id,
