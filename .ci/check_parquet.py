@@ -1,7 +1,8 @@
 """Read every Parquet file of a published ardent output with DuckDB and with pyarrow, and
 check what BI tools depend on: the manifest's row counts, DECIMAL(18,2) money, DATE dates.
 With a scores file from `ardent score --model OUT/models/scorecard`, also check that the
-exported scorecard SQL, run by DuckDB on the features table, gives the same PDs."""
+exported scorecard SQL, run by DuckDB on the features table, gives the same PDs; with
+`--scorecard-sql MODEL_DIR TABLE SCORES ID_COLUMN`, check that of any scorecard on any table."""
 
 import json
 import pathlib
@@ -57,25 +58,38 @@ def main(out: pathlib.Path) -> None:
     print(f"  AR at {as_of}: kpi_monthly {ar_end} = aging {aged}")
 
 
-def check_scorecard_sql(out: pathlib.Path, scores: pathlib.Path) -> None:
-    model = json.loads((out / "models" / "scorecard" / "model.json").read_text())["model"]
+def check_scorecard_sql(model_dir: pathlib.Path, table: pathlib.Path, scores: pathlib.Path, key: str = "") -> None:
+    """The scorecard's SQL, run by DuckDB on `table` (Parquet or CSV), gives the PDs that
+    `ardent score` wrote to `scores`, matched by row number in both Parquet files, or by the
+    id column `key`."""
+    model = json.loads((model_dir / "model.json").read_text())["model"]
     part = model["parts"][0]
     offset, factor = part["fitted"]["offset"], part["fitted"]["factor"]
     a, b = part["calibration"]["a"], part["calibration"]["b"]
-    sql = "\n".join(l for l in (out / "models" / "scorecard" / "scorecard.sql").read_text().splitlines() if not l.startswith("--"))
+    sql = "\n".join(l for l in (model_dir / "scorecard.sql").read_text().splitlines() if not l.startswith("--"))
     con = duckdb.connect()
-    rows = con.execute(
-        f"""select f.customer_id, f.as_of, 1 / (1 + exp(-({a} * (({offset} - points) / {factor}) + {b}))) as pd_sql, s.pd
-            from (select file_row_number as r, customer_id, as_of, ({sql})::double as points
-                  from read_parquet('{out / 'features.parquet'}', file_row_number = true)) f
-            join (select file_row_number as r, pd from read_parquet('{scores}', file_row_number = true)) s using (r)"""
+
+    def rows(path: pathlib.Path) -> str:
+        if path.suffix == ".csv":
+            return f"read_csv('{path}')"
+        return f"(select file_row_number as r, * from read_parquet('{path}', file_row_number = true))"
+
+    on = f'"{key}"' if key else "r"
+    result = con.execute(
+        f"""select 1 / (1 + exp(-({a} * (({offset} - points) / {factor}) + {b}))) as pd_sql, s.pd
+            from (select {on} as k, ({sql})::double as points from {rows(table)}) f
+            join (select {on} as k, pd from {rows(scores)}) s using (k)"""
     ).fetchall()
-    worst = max(abs(r[2] - r[3]) for r in rows)
-    assert rows and worst < 1e-9, (len(rows), worst)
-    print(f"  scorecard.sql in DuckDB = ardent score on {len(rows)} rows (largest PD difference {worst:.1e})")
+    worst = max(abs(r[0] - r[1]) for r in result)
+    assert result and worst < 1e-9, (len(result), worst)
+    print(f"  {model_dir.name}/scorecard.sql in DuckDB = ardent score on {len(result)} rows of {table.name} (largest PD difference {worst:.1e})")
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1]))
-    if len(sys.argv) > 2:
-        check_scorecard_sql(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+    if sys.argv[1] == "--scorecard-sql":
+        check_scorecard_sql(pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), pathlib.Path(sys.argv[4]), sys.argv[5])
+    else:
+        main(pathlib.Path(sys.argv[1]))
+        if len(sys.argv) > 2:
+            out = pathlib.Path(sys.argv[1])
+            check_scorecard_sql(out / "models" / "scorecard", out / "features.parquet", pathlib.Path(sys.argv[2]))

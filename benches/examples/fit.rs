@@ -22,7 +22,7 @@ fn load(dir: &Path, name: &str) -> Sample {
     let path = dir.join(format!("{name}.parquet"));
     let df = read_table(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     let source = path.display().to_string();
-    Sample::from_frame(&df, &Roles { source: &source, label: Some("label"), ..Default::default() }, None)
+    Sample::from_frame(&df, &Roles { source: &source, label: Some("label"), ..Default::default() }, None, None)
         .unwrap_or_else(|e| panic!("{e}"))
 }
 

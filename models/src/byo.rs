@@ -103,33 +103,80 @@ fn type_columns(df: DataFrame, path: &Path, nulls: &[String]) -> Result<DataFram
                 NULL_SPELLINGS.join(", ")
             )));
         } else {
-            let values: StringChunked = text.iter().map(|v| v.filter(|v| !is_null(v))).collect();
+            // Text keeps its words: `none` or `NA` is a level of a category (no other debtors,
+            // not applicable), not a missing value; only an empty field and the spellings named
+            // with --null-value are.
+            let values: StringChunked = text
+                .iter()
+                .map(|v| v.filter(|v| !v.trim().is_empty() && !nulls.iter().any(|n| n.eq_ignore_ascii_case(v.trim()))))
+                .collect();
             columns.push(values.with_name(name).into_column());
         }
     }
     DataFrame::new(df.height(), columns).map_err(|e| ModelError::Data(e.to_string()))
 }
 
-/// The feature columns of a table: its numeric and boolean columns other than the label,
-/// time, id and segment columns, without the id-like ones (whole numbers, a different one on
-/// every row of at least 100: a row number or a customer number, not a property of it), which
-/// are returned second so that the run can say it left them out. Name such a column with
+/// A table's feature columns, and the columns left out with why.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureColumns {
+    /// Numeric, boolean, text and declared categorical columns other than the label, time,
+    /// id and segment columns, in table order.
+    pub features: Vec<String>,
+    /// Numeric columns holding a different whole number on every row of at least 100: a row
+    /// or customer number, not a property of it.
+    pub id_like: Vec<String>,
+    /// Text columns with a different value on every row of at least 100, or more than
+    /// [`MAX_LEVELS`] values: ids or free text, not categories.
+    pub free_text: Vec<String>,
+    /// Text columns of dates (YYYY-MM-DD): a time, not a category (`--time-column`).
+    pub dates: Vec<String>,
+}
+
+/// Most levels a text column may have to be a categorical feature.
+pub const MAX_LEVELS: usize = 1000;
+
+/// The feature columns of a table ([`FeatureColumns`]); name a left-out column with
 /// `--id-column` to use it as the id.
-pub fn feature_columns(df: &DataFrame, roles: &Roles<'_>) -> (Vec<String>, Vec<String>) {
+pub fn feature_columns(df: &DataFrame, roles: &Roles<'_>) -> FeatureColumns {
     let reserved = [roles.label, roles.time, roles.id, roles.segment];
-    let (mut features, mut id_like) = (Vec::new(), Vec::new());
+    let mut out = FeatureColumns::default();
     for c in df.columns() {
         let name = c.name().as_str();
-        if reserved.contains(&Some(name)) || !(c.dtype().is_primitive_numeric() || c.dtype() == &DataType::Boolean) {
+        if reserved.contains(&Some(name)) {
             continue;
         }
-        if is_id_like(c) {
-            id_like.push(name.to_string());
-        } else {
-            features.push(name.to_string());
+        if c.dtype() == &DataType::String && is_dates(c) && !roles.categorical.iter().any(|n| n == name) {
+            out.dates.push(name.to_string());
+        } else if crate::matrix::is_categorical(c, roles) {
+            let distinct = c.n_unique().unwrap_or(0).saturating_sub(usize::from(c.null_count() > 0));
+            let present = c.len() - c.null_count();
+            if (present >= 100 && distinct == present) || distinct > MAX_LEVELS {
+                out.free_text.push(name.to_string());
+            } else {
+                out.features.push(name.to_string());
+            }
+        } else if c.dtype().is_primitive_numeric() || c.dtype() == &DataType::Boolean {
+            if is_id_like(c) {
+                out.id_like.push(name.to_string());
+            } else {
+                out.features.push(name.to_string());
+            }
         }
     }
-    (features, id_like)
+    out
+}
+
+/// A text column whose every value is a date.
+fn is_dates(c: &Column) -> bool {
+    let Ok(text) = c.str() else { return false };
+    let mut any = false;
+    for v in text.iter().flatten() {
+        if ardent_engine::calendar::parse_day(v.trim()).is_none() {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 fn is_id_like(c: &Column) -> bool {
@@ -153,11 +200,15 @@ fn is_id_like(c: &Column) -> bool {
 /// Feature columns of `df` holding infinite values, with how many: [`Sample::from_frame`]
 /// reads them as missing values (in training and in scoring alike), and the commands say so.
 pub fn non_finite(df: &DataFrame, roles: &Roles<'_>) -> Vec<(String, usize)> {
-    let (features, _) = feature_columns(df, roles);
-    features
+    feature_columns(df, roles)
+        .features
         .into_iter()
         .filter_map(|name| {
-            let col = df.column(&name).ok()?.cast(&DataType::Float64).ok()?;
+            let col = df.column(&name).ok()?;
+            if crate::matrix::is_categorical(col, roles) {
+                return None;
+            }
+            let col = col.cast(&DataType::Float64).ok()?;
             let n = col.f64().ok()?.iter().filter(|v| v.is_some_and(f64::is_infinite)).count();
             (n > 0).then_some((name, n))
         })
@@ -172,8 +223,8 @@ pub fn train_table(
     oot_from: Option<i32>,
     t: &Training,
 ) -> Result<(Sample, Trained)> {
-    let (features, _) = feature_columns(df, roles);
-    let sample = Sample::from_frame(df, roles, Some(&features))?;
+    let features = feature_columns(df, roles).features;
+    let sample = Sample::from_frame(df, roles, Some(&features), None)?;
     let holdout = match (roles.time, oot_from) {
         (Some(_), Some(from)) => Holdout::From(from),
         (Some(_), None) => Holdout::LastDates { n: t.oot_months, gap_days: 0 },
@@ -201,7 +252,7 @@ pub fn write_models(out: &Path, trained: &Trained, t: &Training) -> Result<Vec<M
 /// Score every row of a table with a saved model: the id column (when given), then `pd`,
 /// `score_points`, `risk_band`, `reason_1..4` and `recommended_action`.
 pub fn score_table(file: &ModelFile, df: &DataFrame, roles: &Roles<'_>) -> Result<DataFrame> {
-    let sample = Sample::from_frame(df, roles, Some(&file.model.features))?;
+    let sample = Sample::from_frame(df, roles, Some(&file.model.features), Some(&file.model.levels))?;
     let scoring = crate::score::ScoreParams {
         bands: file.bands.to_vec(),
         base_score: file.points.base_score,

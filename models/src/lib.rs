@@ -6,6 +6,7 @@
 //! - [`matrix`]: the one crossing from tables to ndarray ([`matrix::Sample`]).
 //! - [`logistic`], [`scorecard`], [`gbdt`]: the learners, each in linfa's
 //!   `Params` → `check()` → `fit` → `predict` style.
+//! - [`categories`]: categorical features: level codes, ranks by default rate, pooling.
 //! - [`model`]: a trained model (learner per segment + calibration) and the row-level
 //!   prediction every score goes through.
 //! - [`metrics`]: AUC, Gini, KS, Brier, log-loss, calibration by decile, PSI.
@@ -17,6 +18,7 @@
 
 pub mod artifact;
 pub mod byo;
+pub mod categories;
 pub mod champion;
 pub mod clusters;
 pub mod error;

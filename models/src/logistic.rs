@@ -98,6 +98,28 @@ pub struct Scale {
     pub sd: f64,
     /// Whether a "missing" indicator column follows the standardised value.
     pub missing_indicator: bool,
+    /// A categorical feature's indicator columns (one-hot), in place of the standardised
+    /// value ([`crate::categories`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_hot: Option<OneHot>,
+}
+
+/// One-hot coding of a categorical feature: one indicator per level with at least
+/// `models.min_level_rows` training rows. Rare levels and levels unseen in training set no
+/// indicator (all zero: the reference the intercept stands for).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneHot {
+    /// Per code (the last entry: unseen), its indicator's index, or `None`.
+    pub indicator_of: Vec<Option<usize>>,
+    /// Training share of each indicator (among rows with a value): the baseline of reasons.
+    pub shares: Vec<f64>,
+}
+
+impl Scale {
+    /// Design columns of this feature.
+    fn width(&self) -> usize {
+        self.one_hot.as_ref().map_or(1, |o| o.shares.len()) + usize::from(self.missing_indicator)
+    }
 }
 
 /// Clipping, standardisation and missing indicators learnt from training rows.
@@ -120,7 +142,7 @@ impl Standardiser {
                 let mut v: Vec<f64> = col.iter().copied().filter(|v| !v.is_nan()).collect();
                 let missing_indicator = v.len() < col.len();
                 if v.is_empty() {
-                    return Scale { lo: 0.0, hi: 0.0, mean: 0.0, sd: 1.0, missing_indicator: false };
+                    return Scale { lo: 0.0, hi: 0.0, mean: 0.0, sd: 1.0, missing_indicator: false, one_hot: None };
                 }
                 v.sort_by(f64::total_cmp);
                 let (lo, hi) = (quantile(&v, 0.005), quantile(&v, 0.995));
@@ -128,23 +150,70 @@ impl Standardiser {
                 let mean = v.iter().map(|x| x.clamp(lo, hi)).sum::<f64>() / n;
                 let var = v.iter().map(|x| (x.clamp(lo, hi) - mean).powi(2)).sum::<f64>() / n;
                 let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
-                Scale { lo, hi, mean, sd, missing_indicator }
+                Scale { lo, hi, mean, sd, missing_indicator, one_hot: None }
             })
             .collect();
         Standardiser { scales }
     }
 
+    /// [`Standardiser::fit`] with categorical features (`levels[j]`: number of levels of
+    /// feature `j`), one-hot coded with levels of fewer than `min_rows` rows pooled.
+    pub fn fit_categorical(x: ArrayView2<'_, f64>, levels: &[Option<usize>], min_rows: usize) -> Standardiser {
+        let mut prep = Standardiser::fit(x);
+        for (j, k) in levels.iter().enumerate() {
+            let Some(k) = *k else { continue };
+            let mut counts = vec![0usize; k + 1];
+            for &v in x.column(j).iter().filter(|v| !v.is_nan()) {
+                counts[(v.max(0.0) as usize).min(k)] += 1;
+            }
+            let present: usize = counts.iter().sum();
+            let mut indicator_of = vec![None; k + 1];
+            let mut shares = Vec::new();
+            for c in 0..k {
+                if counts[c] >= min_rows.max(1) {
+                    indicator_of[c] = Some(shares.len());
+                    shares.push(counts[c] as f64 / present.max(1) as f64);
+                }
+            }
+            let s = &mut prep.scales[j];
+            *s = Scale {
+                lo: 0.0,
+                hi: 0.0,
+                mean: 0.0,
+                sd: 1.0,
+                missing_indicator: s.missing_indicator,
+                one_hot: Some(OneHot { indicator_of, shares }),
+            };
+        }
+        prep
+    }
+
     /// Number of design columns.
     pub fn width(&self) -> usize {
-        self.scales.iter().map(|s| 1 + usize::from(s.missing_indicator)).sum()
+        self.scales.iter().map(Scale::width).sum()
     }
 
     /// The design columns of one row, written to `out` (`width()` long).
     pub fn design_row(&self, x: ArrayView1<'_, f64>, out: &mut [f64]) {
         let mut k = 0;
         for (s, &v) in self.scales.iter().zip(x.iter()) {
-            out[k] = if v.is_nan() { 0.0 } else { (v.clamp(s.lo, s.hi) - s.mean) / s.sd };
-            k += 1;
+            match &s.one_hot {
+                Some(o) => {
+                    let cols = &mut out[k..k + o.shares.len()];
+                    cols.iter_mut().for_each(|c| *c = 0.0);
+                    let last = o.indicator_of.len().saturating_sub(1);
+                    if !v.is_nan()
+                        && let Some(Some(i)) = o.indicator_of.get((v.max(0.0) as usize).min(last))
+                    {
+                        cols[*i] = 1.0;
+                    }
+                    k += o.shares.len();
+                }
+                None => {
+                    out[k] = if v.is_nan() { 0.0 } else { (v.clamp(s.lo, s.hi) - s.mean) / s.sd };
+                    k += 1;
+                }
+            }
             if s.missing_indicator {
                 out[k] = if v.is_nan() { 1.0 } else { 0.0 };
                 k += 1;
@@ -343,8 +412,18 @@ impl Logistic {
         self.prep.design_row(x, &mut d);
         let mut k = 0;
         for (j, s) in self.prep.scales.iter().enumerate() {
-            out[j] = self.fit.coef[k] * d[k];
-            k += 1;
+            match &s.one_hot {
+                // Each indicator against its training share: zero for the typical mix of levels.
+                Some(o) => {
+                    out[j] =
+                        o.shares.iter().enumerate().map(|(i, share)| self.fit.coef[k + i] * (d[k + i] - share)).sum();
+                    k += o.shares.len();
+                }
+                None => {
+                    out[j] = self.fit.coef[k] * d[k];
+                    k += 1;
+                }
+            }
             if s.missing_indicator {
                 out[j] += self.fit.coef[k] * d[k];
                 k += 1;
@@ -363,6 +442,21 @@ impl Fit<Array2<f64>, Array1<bool>, ModelError> for ValidLogisticParams {
         let fit = newton(&design, &y, self)?;
         Ok(Logistic { prep, fit })
     }
+}
+
+/// Fit on raw features with categorical ones (`levels[j]`: number of levels of feature `j`),
+/// one-hot coded ([`Standardiser::fit_categorical`]).
+pub fn fit_categorical(
+    p: &ValidLogisticParams,
+    x: ArrayView2<'_, f64>,
+    y: &[bool],
+    levels: &[Option<usize>],
+    min_level_rows: usize,
+) -> Result<Logistic> {
+    let prep = Standardiser::fit_categorical(x, levels, min_level_rows);
+    let design = prep.design(x);
+    let fit = newton(&design, y, p)?;
+    Ok(Logistic { prep, fit })
 }
 
 impl PredictInplace<Array2<f64>, Array1<f64>> for Logistic {

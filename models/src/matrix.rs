@@ -10,7 +10,7 @@ use ardent_engine::book::Book;
 use ardent_engine::calendar::parse_day;
 use foldhash::HashMap;
 use ndarray::{Array2, ArrayView1};
-use polars::prelude::{DataFrame, DataType, TimeUnit};
+use polars::prelude::{Column, DataFrame, DataType, PolarsError, TimeUnit};
 
 use crate::error::{ModelError, Result};
 
@@ -36,9 +36,17 @@ pub struct Sample {
     /// What the positive class is, in the words of the source ("default within 90 days",
     /// or `label = 0` when a table codes its minority class as 0).
     pub positive: String,
+    /// Per feature, the levels of a categorical one (sorted; `x` holds the level's index, see
+    /// [`crate::categories`]), `None` for a numeric one.
+    pub levels: Vec<Option<Vec<String>>>,
 }
 
 impl Sample {
+    /// The levels a model records: empty when every feature is numeric.
+    pub fn model_levels(&self) -> Vec<Option<Vec<String>>> {
+        if self.levels.iter().all(Option::is_none) { Vec::new() } else { self.levels.clone() }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.label.len()
@@ -97,6 +105,7 @@ impl Sample {
             segment,
             segments,
             positive: positive.to_string(),
+            levels: vec![None; FEATURES.len()],
         })
     }
 
@@ -122,15 +131,23 @@ impl Sample {
             segment: rows.iter().map(|&i| self.segment[i]).collect(),
             segments: self.segments.clone(),
             positive: self.positive.clone(),
+            levels: self.levels.clone(),
         })
     }
 
     /// A feature table read from CSV or Parquet. Every numeric or boolean column other than
-    /// the label, time, id and segment columns is a feature (nulls and infinite values are
-    /// missing values);
-    /// `features` restricts and orders them. The label may be boolean or 0/1; its less
-    /// frequent value becomes the positive class.
-    pub fn from_frame(df: &DataFrame, roles: &Roles<'_>, features: Option<&[String]>) -> Result<Sample> {
+    /// the label, time, id and segment columns is a numeric feature (nulls and infinite
+    /// values are missing values), and every text column (and every column named in
+    /// `roles.categorical`) a categorical one ([`crate::categories`]); `features` restricts
+    /// and orders them, with the levels each categorical one had in training (to score a
+    /// table with a trained model, `known`). The label may be boolean, 0/1 or two values of text; see
+    /// `read_label` for which is positive.
+    pub fn from_frame(
+        df: &DataFrame,
+        roles: &Roles<'_>,
+        features: Option<&[String]>,
+        known: Option<&[Option<Vec<String>>]>,
+    ) -> Result<Sample> {
         let source = roles.source;
         let column = |name: &str| {
             df.column(name).map_err(|_| {
@@ -145,33 +162,59 @@ impl Sample {
                 .columns()
                 .iter()
                 .filter(|c| !reserved.contains(&Some(c.name().as_str())))
-                .filter(|c| c.dtype().is_primitive_numeric() || c.dtype() == &DataType::Boolean)
+                .filter(|c| {
+                    c.dtype().is_primitive_numeric()
+                        || c.dtype() == &DataType::Boolean
+                        || c.dtype() == &DataType::String
+                })
                 .map(|c| c.name().to_string())
                 .collect(),
         };
         if features.is_empty() {
             return Err(ModelError::Data(format!(
-                "{source} has no numeric feature columns besides the label, time, id and segment columns"
+                "{source} has no feature columns (numbers, true/false or text) besides the label, time, id and segment columns"
             )));
         }
         let n = df.height();
         let mut x = Array2::<f64>::from_elem((n, features.len()), f64::NAN);
+        let mut levels: Vec<Option<Vec<String>>> = Vec::with_capacity(features.len());
         for (j, name) in features.iter().enumerate() {
             let col = column(name)?;
-            if !(col.dtype().is_primitive_numeric() || col.dtype() == &DataType::Boolean) {
-                return Err(ModelError::Data(format!(
-                    "{source}, column `{name}`: features must be numeric or boolean, but it is {}. Encode it as numbers first",
-                    col.dtype()
-                )));
-            }
-            let values = col
-                .cast(&DataType::Float64)
-                .map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
-            let values = values.f64().map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
-            // Infinite values (a division by zero upstream) are missing values: no learner
-            // can place them, and one would stop a logistic regression.
-            for (i, v) in values.iter().enumerate() {
-                x[[i, j]] = v.filter(|v| v.is_finite()).unwrap_or(f64::NAN);
+            let categorical = match known {
+                Some(known) => known.get(j).cloned().flatten(),
+                None if is_categorical(col, roles) => Some(level_names(col, source)?),
+                None => None,
+            };
+            match categorical {
+                Some(names) => {
+                    // Codes: the level's index; an unseen level is `names.len()`, missing NaN.
+                    for (i, v) in level_values(col, source)?.iter().enumerate() {
+                        x[[i, j]] = match v {
+                            None => f64::NAN,
+                            Some(v) => names.binary_search_by(|l| l.as_str().cmp(v)).unwrap_or(names.len()) as f64,
+                        };
+                    }
+                    levels.push(Some(names));
+                }
+                None => {
+                    if !(col.dtype().is_primitive_numeric() || col.dtype() == &DataType::Boolean) {
+                        return Err(ModelError::Data(format!(
+                            "{source}, column `{name}`: the model reads it as numbers, but it is {}",
+                            col.dtype()
+                        )));
+                    }
+                    let values = col
+                        .cast(&DataType::Float64)
+                        .map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+                    let values =
+                        values.f64().map_err(|e| ModelError::Data(format!("{source}, column `{name}`: {e}")))?;
+                    // Infinite values (a division by zero upstream) are missing values: no
+                    // learner can place them, and one would stop a logistic regression.
+                    for (i, v) in values.iter().enumerate() {
+                        x[[i, j]] = v.filter(|v| v.is_finite()).unwrap_or(f64::NAN);
+                    }
+                    levels.push(None);
+                }
             }
         }
         let (label, positive) = match roles.label {
@@ -190,8 +233,37 @@ impl Sample {
             Some(name) => codes(column(name)?.as_materialized_series(), source, name)?,
             None => (vec![0; n], vec!["ALL".to_string()]),
         };
-        Ok(Sample { features, x, label, time, group, group_names, segment, segments, positive })
+        Ok(Sample { features, x, label, time, group, group_names, segment, segments, positive, levels })
     }
+}
+
+/// Whether a table column is a categorical feature: text, or named categorical.
+pub fn is_categorical(col: &Column, roles: &Roles<'_>) -> bool {
+    col.dtype() == &DataType::String || roles.categorical.iter().any(|c| c == col.name().as_str())
+}
+
+/// A categorical column's values as text (integers as written, `3` not `3.0`).
+fn level_values(col: &Column, source: &str) -> Result<Vec<Option<String>>> {
+    let err = |e: PolarsError| ModelError::Data(format!("{source}, column `{}`: {e}", col.name()));
+    let text = col.cast(&DataType::String).map_err(err)?;
+    let text = text.str().map_err(err)?;
+    Ok(text
+        .iter()
+        .map(|v| {
+            v.map(str::trim).filter(|v| !v.is_empty()).map(|v| match v.parse::<f64>() {
+                Ok(f) if f.fract() == 0.0 && f.abs() < 1e15 && !v.contains(['e', 'E']) => format!("{}", f as i64),
+                _ => v.to_string(),
+            })
+        })
+        .collect())
+}
+
+/// A categorical column's levels, sorted.
+pub fn level_names(col: &Column, source: &str) -> Result<Vec<String>> {
+    let mut names: Vec<String> = level_values(col, source)?.into_iter().flatten().collect();
+    names.sort_unstable();
+    names.dedup();
+    Ok(names)
 }
 
 /// Which columns of a feature table play which role.
@@ -205,6 +277,8 @@ pub struct Roles<'a> {
     pub time: Option<&'a str>,
     pub id: Option<&'a str>,
     pub segment: Option<&'a str>,
+    /// Numeric columns to read as categorical (codes such as 1–5 that are not quantities).
+    pub categorical: &'a [String],
 }
 
 /// The label as positive / negative / unlabelled. Its values are read as text (`true`, `1`,

@@ -89,8 +89,24 @@ impl Fitted {
             Fitted::Logistic(m) => {
                 let mut k = 0;
                 for (j, s) in m.prep.scales.iter().enumerate() {
-                    v[j] += m.fit.coef[k].abs();
-                    k += 1;
+                    // A numeric feature's |coefficient| is the standard deviation of its part of
+                    // the log-odds (its values are standardised); a one-hot feature's is the
+                    // same standard deviation over its levels' shares (pooled levels at 0).
+                    match &s.one_hot {
+                        Some(o) => {
+                            let coef = &m.fit.coef[k..k + o.shares.len()];
+                            let mean: f64 = o.shares.iter().zip(coef).map(|(sh, c)| sh * c).sum();
+                            let pooled = (1.0 - o.shares.iter().sum::<f64>()).max(0.0);
+                            let var = o.shares.iter().zip(coef).map(|(sh, c)| sh * (c - mean).powi(2)).sum::<f64>()
+                                + pooled * mean * mean;
+                            v[j] += var.sqrt();
+                            k += o.shares.len();
+                        }
+                        None => {
+                            v[j] += m.fit.coef[k].abs();
+                            k += 1;
+                        }
+                    }
                     if s.missing_indicator {
                         v[j] += m.fit.coef[k].abs();
                         k += 1;
@@ -185,9 +201,18 @@ pub struct Model {
     /// Behavioural clusters that pick the part of a row (instead of its segment column).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clusters: Option<Clusters>,
+    /// Per feature, the training levels of a categorical one (how a table's text is coded
+    /// before scoring, [`crate::categories`]); empty when every feature is numeric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<Option<Vec<String>>>,
 }
 
 impl Model {
+    /// The levels of feature `j` when it is categorical.
+    pub fn levels_of(&self, j: usize) -> Option<&[String]> {
+        self.levels.get(j).and_then(|l| l.as_deref())
+    }
+
     /// The part that scores `segment`.
     pub fn part(&self, segment: &str) -> &Part {
         self.parts
@@ -226,6 +251,7 @@ impl Model {
         // `gbdt::Scorer`), or walked in blocks of rows together (see `Gbdt::logits`).
         if let ([part], None, Some(values)) = (self.parts.as_slice(), &self.clusters, x.as_slice())
             && let Fitted::Gbdt(trees) = &part.fitted
+            && trees.categories.is_empty()
         {
             let width = x.ncols();
             let scorer = Scorer::new(trees);

@@ -940,6 +940,7 @@ fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Result<(Traine
         segment: (0..fit.len()).map(|i| customers.segment[customer_of(&fit, i)]).collect(),
         segments: customers.segments.clone(),
         positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
+        levels: vec![None; names.len()],
     };
     drop(fit);
     let mut it = t.clone();

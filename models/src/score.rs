@@ -201,7 +201,14 @@ fn score(
         order.sort_by(|&a, &b| contrib[b].total_cmp(&contrib[a]).then(a.cmp(&b)));
         let shown = |j: usize| {
             let name = &model.features[j];
-            let value = if x[j].is_nan() { format!("{name} is missing") } else { format!("{name} = {}", number(x[j])) };
+            let value = match (x[j].is_nan(), model.levels_of(j)) {
+                (true, _) => format!("{name} is missing"),
+                (false, Some(levels)) => match levels.get(x[j] as usize) {
+                    Some(level) => format!("{name} = {level}"),
+                    None => format!("{name} is a level unseen in training"),
+                },
+                (false, None) => format!("{name} = {}", number(x[j])),
+            };
             match describe(name) {
                 Some(d) => format!("{value} ({})", d.to_lowercase()),
                 None => value,

@@ -15,6 +15,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::categories::LevelOrder;
 use crate::error::{ModelError, Result};
 use crate::linalg::sigmoid;
 use crate::logistic::{ValidLogisticParams, newton};
@@ -132,10 +133,20 @@ pub struct Characteristic {
     pub mean_points: f64,
     #[serde(with = "crate::json_float")]
     pub coefficient: f64,
+    /// A categorical feature's training levels (sorted) and their order by default rate: the
+    /// bins hold ranks of that order, so each bin is a group of levels ([`crate::categories`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<LevelOrder>,
 }
 
 impl Characteristic {
     fn attribute(&self, v: f64) -> &Attribute {
+        let v = match &self.order {
+            Some(o) => o.apply(v),
+            None => v,
+        };
         if v.is_nan() {
             return &self.missing;
         }
@@ -189,6 +200,29 @@ impl Scorecard {
         for c in &self.characteristics {
             let col = format!("\"{}\"", c.feature.replace('"', "\"\""));
             let mut s = format!("  CASE\n    WHEN {col} IS NULL THEN {}\n", num(c.missing.points));
+            if let Some(order) = &c.order {
+                // Each bin is a list of levels; levels pooled as rare, and levels the training
+                // table did not have, score as the "other" group (the ELSE).
+                let other = c.attribute(c.levels.len() as f64).points;
+                let quoted = |l: &str| format!("'{}'", l.replace('\'', "''"));
+                let mut by_points: Vec<(f64, Vec<String>)> = Vec::new();
+                for (code, level) in c.levels.iter().enumerate() {
+                    if order.pooled.get(code).copied().unwrap_or(true) {
+                        continue;
+                    }
+                    let points = c.attribute(code as f64).points;
+                    match by_points.iter_mut().find(|(p, _)| *p == points) {
+                        Some((_, levels)) => levels.push(quoted(level)),
+                        None => by_points.push((points, vec![quoted(level)])),
+                    }
+                }
+                for (points, levels) in by_points.iter().filter(|(p, _)| *p != other) {
+                    s += &format!("    WHEN CAST({col} AS VARCHAR) IN ({}) THEN {}\n", levels.join(", "), num(*points));
+                }
+                s += &format!("    ELSE {}\n  END", num(other));
+                parts.push(s);
+                continue;
+            }
             for (v, a) in &c.special {
                 s += &format!("    WHEN {col} = {} THEN {}\n", value(*v), num(a.points));
             }
@@ -246,9 +280,11 @@ fn pava(upper: &[f64], counts: &[Count], increasing: bool) -> (Vec<f64>, Vec<Cou
 /// A feature's value-bin edges and counts, its missing count, and its special values' counts.
 type Binned = (Vec<f64>, Vec<Count>, Count, Vec<(f64, Count)>);
 
-fn bin_feature(col: ArrayView1<'_, f64>, y: &[bool], p: &ValidScorecardParams) -> Binned {
+fn bin_feature(col: ArrayView1<'_, f64>, y: &[bool], p: &ValidScorecardParams, categorical: bool) -> Binned {
     let mut missing = Count::default();
-    let mut special: Vec<(f64, Count)> = p.special_values.iter().map(|&v| (v, Count::default())).collect();
+    // Ranks of levels are not values: no special ones among them.
+    let specials: &[f64] = if categorical { &[] } else { &p.special_values };
+    let mut special: Vec<(f64, Count)> = specials.iter().map(|&v| (v, Count::default())).collect();
     let mut values: Vec<(f64, bool)> = Vec::with_capacity(col.len());
     for (&v, &bad) in col.iter().zip(y) {
         let slot =
@@ -322,15 +358,50 @@ fn range_label(upper: &[f64], k: usize) -> String {
     }
 }
 
-/// Fit a scorecard on raw features.
-pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], features: &[String], p: &ValidScorecardParams) -> Result<Scorecard> {
+/// The levels in value bin `k` of a categorical feature (ranks between the bin's edges),
+/// "other" standing for rare and unseen levels: `{A11, A12}`.
+fn level_label(order: &LevelOrder, names: &[String], upper: &[f64], k: usize) -> String {
+    let lo = k.checked_sub(1).map_or(f64::NEG_INFINITY, |i| upper[i]);
+    let hi = upper.get(k).copied().unwrap_or(f64::INFINITY);
+    let mut shown = Vec::new();
+    let mut ranks: Vec<f64> = order.rank.clone();
+    ranks.sort_by(f64::total_cmp);
+    ranks.dedup();
+    for r in ranks.into_iter().filter(|&r| r > lo && r <= hi) {
+        for code in order.codes_at(r) {
+            match names.get(code) {
+                Some(name) if !order.pooled.get(code).copied().unwrap_or(true) => shown.push(name.clone()),
+                _ if !shown.iter().any(|s| s == "other") => shown.push("other".into()),
+                _ => {}
+            }
+        }
+    }
+    format!("{{{}}}", shown.join(", "))
+}
+
+/// Fit a scorecard on raw features; `levels[j]` holds the training levels of a categorical
+/// feature `j` (its values are level codes, [`crate::categories`]), whose levels with fewer
+/// than `min_level_rows` rows are pooled.
+pub fn fit(
+    x: ArrayView2<'_, f64>,
+    y: &[bool],
+    features: &[String],
+    levels: &[Option<Vec<String>>],
+    min_level_rows: usize,
+    p: &ValidScorecardParams,
+) -> Result<Scorecard> {
     let n = y.len();
     let bads = y.iter().filter(|&&b| b).count();
     if bads == 0 || bads == n {
         return Err(ModelError::Data(format!("cannot fit a scorecard: all {n} training rows are in one class")));
     }
     let (goods_f, bads_f) = ((n - bads) as f64, bads as f64);
-    let binned: Vec<_> = (0..x.ncols()).into_par_iter().map(|j| bin_feature(x.column(j), y, p)).collect();
+    let counts: Vec<Option<usize>> =
+        (0..x.ncols()).map(|j| levels.get(j).and_then(|l| l.as_ref().map(Vec::len))).collect();
+    let orders = crate::categories::orders(x, y, &counts, min_level_rows);
+    let ranked = crate::categories::ranked(x, &orders);
+    let binned: Vec<_> =
+        (0..x.ncols()).into_par_iter().map(|j| bin_feature(ranked.column(j), y, p, orders[j].is_some())).collect();
     let attr = |label: String, c: Count| Attribute {
         label,
         rows: c.rows,
@@ -342,8 +413,12 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], features: &[String], p: &ValidSco
     let mut characteristics = Vec::new();
     let mut dropped = Vec::new();
     for (j, (upper, counts, missing, special)) in binned.into_iter().enumerate() {
-        let value_attrs: Vec<Attribute> =
-            counts.iter().enumerate().map(|(k, c)| attr(range_label(&upper, k), *c)).collect();
+        let names = levels.get(j).cloned().flatten().unwrap_or_default();
+        let label = |k: usize| match &orders[j] {
+            Some(o) => level_label(o, &names, &upper, k),
+            None => range_label(&upper, k),
+        };
+        let value_attrs: Vec<Attribute> = counts.iter().enumerate().map(|(k, c)| attr(label(k), *c)).collect();
         let missing = attr("missing".into(), missing);
         let special: Vec<(f64, Attribute)> = special.into_iter().map(|(v, c)| (v, attr(format!("= {v}"), c))).collect();
         let all = value_attrs.iter().chain(std::iter::once(&missing)).chain(special.iter().map(|s| &s.1));
@@ -367,6 +442,8 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], features: &[String], p: &ValidSco
             information_value: iv,
             mean_points: 0.0,
             coefficient: 0.0,
+            levels: if orders[j].is_some() { names } else { Vec::new() },
+            order: orders[j].clone(),
         });
     }
     if characteristics.is_empty() {
@@ -403,11 +480,14 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], features: &[String], p: &ValidSco
     Ok(Scorecard { characteristics, offset, factor, dropped })
 }
 
-/// Scorecard parameters with the feature names (linfa datasets carry none), for `Fit`.
+/// Scorecard parameters with the feature names and categorical levels (linfa datasets carry
+/// none), for `Fit`.
 #[derive(Debug, Clone)]
 pub struct Named<'a> {
     pub params: &'a ValidScorecardParams,
     pub features: &'a [String],
+    pub levels: &'a [Option<Vec<String>>],
+    pub min_level_rows: usize,
 }
 
 impl Fit<Array2<f64>, Array1<bool>, ModelError> for Named<'_> {
@@ -415,7 +495,7 @@ impl Fit<Array2<f64>, Array1<bool>, ModelError> for Named<'_> {
 
     fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<bool>>) -> Result<Scorecard> {
         let y: Vec<bool> = dataset.targets.iter().copied().collect();
-        fit(dataset.records.view(), &y, self.features, self.params)
+        fit(dataset.records.view(), &y, self.features, self.levels, self.min_level_rows, self.params)
     }
 }
 

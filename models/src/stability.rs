@@ -144,6 +144,7 @@ mod tests {
             segment: vec![0; rows],
             segments: vec!["ALL".into()],
             positive: "label".into(),
+            levels: vec![None; 3],
         }
     }
 

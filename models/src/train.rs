@@ -83,6 +83,9 @@ pub struct TrainParams {
     /// is within this of its mean PD, or within sampling noise (`significance`), whichever
     /// is wider ([`crate::champion`]). Default 0.02.
     pub max_calibration_gap: f64,
+    /// Categorical levels with fewer training rows than this are pooled with the levels
+    /// unseen in training into one "other" group ([`crate::categories`]). Default 20.
+    pub min_level_rows: usize,
     /// The false-alarm rate of the champion rule's tests: a calibrated model fails the
     /// calibration test, a constant seems to beat itself, or a model seems better than an
     /// equal one, with about this probability. Default 0.05.
@@ -117,6 +120,7 @@ impl Default for TrainParams {
             clusters: None,
             max_calibration_gap: 0.02,
             significance: 0.05,
+            min_level_rows: crate::categories::MIN_LEVEL_ROWS,
             max_feature_psi: stability::LARGE,
             logistic: LogisticParams::default(),
             scorecard: ScorecardParams::default(),
@@ -191,6 +195,7 @@ pub struct Training {
     pub clusters: Option<usize>,
     pub max_calibration_gap: f64,
     pub significance: f64,
+    pub min_level_rows: usize,
     pub max_feature_psi: f64,
     pub logistic: ValidLogisticParams,
     pub scorecard: ValidScorecardParams,
@@ -261,6 +266,7 @@ impl TrainParams {
             clusters: self.clusters,
             max_calibration_gap: self.max_calibration_gap,
             significance: self.significance,
+            min_level_rows: self.min_level_rows.max(1),
             max_feature_psi: self.max_feature_psi,
             logistic: self.logistic.clone().check()?,
             scorecard: self.scorecard.clone().check()?,
@@ -488,12 +494,27 @@ fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], excluded: &[usize], t: &
         x.column_mut(j).fill(f64::NAN);
     }
     let y: Array1<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    let levels: Vec<Option<usize>> = sample.levels.iter().map(|l| l.as_ref().map(Vec::len)).collect();
+    if levels.iter().any(Option::is_some) {
+        let y = y.to_vec();
+        let m = t.min_level_rows;
+        return Ok(match kind {
+            Kind::Logistic => {
+                Fitted::Logistic(crate::logistic::fit_categorical(&t.logistic, x.view(), &y, &levels, m)?)
+            }
+            Kind::Scorecard => {
+                Fitted::Scorecard(scorecard::fit(x.view(), &y, &sample.features, &sample.levels, m, &t.scorecard)?)
+            }
+            Kind::Gbdt => Fitted::Gbdt(crate::gbdt::fit_categorical(x.view(), &y, &t.gbdt, &levels, m)?),
+        });
+    }
     let data = DatasetBase::new(x, y);
     Ok(match kind {
         Kind::Logistic => Fitted::Logistic(t.logistic.fit(&data)?),
-        Kind::Scorecard => {
-            Fitted::Scorecard(scorecard::Named { params: &t.scorecard, features: &sample.features }.fit(&data)?)
-        }
+        Kind::Scorecard => Fitted::Scorecard(
+            scorecard::Named { params: &t.scorecard, features: &sample.features, levels: &[], min_level_rows: 1 }
+                .fit(&data)?,
+        ),
         Kind::Gbdt => Fitted::Gbdt(t.gbdt.fit(&data)?),
     })
 }
@@ -674,6 +695,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                 positive: positive.clone(),
                 parts: vec![portfolio.1.clone()],
                 clusters: None,
+                levels: sample.model_levels(),
             },
             cv_of(&portfolio.2),
         )];
@@ -698,6 +720,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
                     positive,
                     parts: seg_parts,
                     clusters: None,
+                    levels: sample.model_levels(),
                 },
                 cv,
             ));

@@ -160,7 +160,7 @@ fn scorecard_bins_are_monotone_and_special_values_get_their_own_bin() {
     }
     let features: Vec<String> = (0..4).map(|j| format!("x{j}")).collect();
     let p = ValidScorecardParams { special_values: vec![-999.0], ..Default::default() };
-    let card = scorecard::fit(x.view(), &y, &features, &p).unwrap();
+    let card = scorecard::fit(x.view(), &y, &features, &[], 1, &p).unwrap();
     let x0 = card.characteristics.iter().find(|c| c.feature == "x0").unwrap();
     assert_eq!(x0.special.len(), 1);
     assert_eq!(x0.special[0].1.rows, 200);
@@ -223,6 +223,7 @@ fn panel_like(n_customers: usize, months: usize, seed: u64) -> Sample {
         segment,
         segments: vec!["north".into(), "south".into()],
         positive: "default".into(),
+        levels: vec![None; 4],
     }
 }
 

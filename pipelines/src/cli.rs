@@ -192,6 +192,10 @@ pub struct TableArgs {
     /// the empty field, NA, N/A, NaN, null, None, -, ?, #N/A, #NA and . (case ignored).
     #[arg(long = "null-value")]
     pub null_values: Vec<String>,
+    /// A numeric column to read as categorical (codes such as 1–5 that are not quantities;
+    /// repeat the flag for several). Text columns are categorical already.
+    #[arg(long = "categorical")]
+    pub categorical: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -429,3 +429,97 @@ fn train_logs_json_and_a_table_without_dates_gets_no_placeholder_dates() {
     assert!(!card.contains("1970"), "{card}");
     assert!(card.contains("- **Held out**: "), "{card}");
 }
+
+/// 3,000 applicants whose risk is in two text columns (`region`: five levels, one rare) and
+/// one integer code (`grade` 1–4, not a quantity: grade 3 is the riskiest); the label is
+/// good/bad text.
+fn categorical_table() -> String {
+    let mut s = String::from("applicant,region,grade,income,risk\n");
+    let mut state = 987654321u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let regions = [("north", -1.5), ("south", 1.2), ("east", 0.0), ("west", 0.4)];
+    for a in 0..3000 {
+        let (region, r) = if a % 300 == 7 { ("islands", 2.0) } else { regions[(next() * 4.0) as usize % 4] };
+        let grade = 1 + (next() * 4.0) as usize % 4;
+        let g = [0.0, -0.8, 1.6, 0.2][grade - 1];
+        let income = 20.0 + next() * 80.0;
+        let z: f64 = -1.6 + r + g;
+        let bad = next() < 1.0 / (1.0 + (-z).exp());
+        writeln!(s, "P{a:05},{region},{grade},{income:.1},{}", if bad { "bad" } else { "good" }).unwrap();
+    }
+    s
+}
+
+#[test]
+fn text_and_declared_categorical_columns_are_features_of_every_learner() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("applicants.csv");
+    write(&t, &categorical_table());
+    let models = dir.path().join("models");
+    let o = ardent(&[
+        "train",
+        "--table",
+        t.to_str().unwrap(),
+        "--label",
+        "risk",
+        "--positive",
+        "bad",
+        "--id-column",
+        "applicant",
+        "--categorical",
+        "grade",
+        "--out",
+        models.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("3 features (2 categorical: region (5 levels), grade (4 levels))"), "{}", o.stdout);
+    assert!(!o.stdout.contains("left out"), "{}", o.stdout);
+    // Income carries nothing: every learner must have learnt from the categories.
+    for id in ["logistic", "scorecard", "gbdt"] {
+        let line = o.stdout.lines().find(|l| l.trim_start().starts_with(&format!("{id} "))).unwrap();
+        let auc: f64 = line.split("AUC ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(auc > 0.72, "{id} learnt from the categories: {line}");
+        let file = ardent_models::artifact::read(&models.join(id)).unwrap();
+        assert_eq!(file.model.features, ["region", "grade", "income"]);
+        assert_eq!(
+            file.model.levels[0].as_deref(),
+            Some(&["east", "islands", "north", "south", "west"].map(String::from)[..]),
+            "{id}: model.json carries the level map"
+        );
+        assert_eq!(file.model.levels[1].as_deref(), Some(&["1", "2", "3", "4"].map(String::from)[..]));
+        assert!(file.model.levels[2].is_none(), "income is numeric");
+    }
+    // Scoring: an unseen region scores as the pooled "other" group (here with the rare
+    // islands), a missing one as missing, and reasons name levels, not codes.
+    let rows = "applicant,region,grade,income\nA,islands,3,50\nB,atlantis,3,50\nC,north,2,50\nD,,3,50\n";
+    let s = dir.path().join("new.csv");
+    write(&s, rows);
+    for id in ["logistic", "scorecard", "gbdt"] {
+        let scored = dir.path().join(format!("{id}.csv"));
+        let o = ardent(&[
+            "score",
+            "--model",
+            models.join(id).to_str().unwrap(),
+            "--table",
+            s.to_str().unwrap(),
+            "--id-column",
+            "applicant",
+            "--out",
+            scored.to_str().unwrap(),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let out = std::fs::read_to_string(&scored).unwrap();
+        let pd = |row: usize| -> f64 { out.lines().nth(row).unwrap().split(',').nth(1).unwrap().parse().unwrap() };
+        assert_eq!(pd(1), pd(2), "{id}: an unseen region scores as the rare ones\n{out}");
+        assert!(pd(3) < pd(1), "{id}: north at grade 2 is the safest\n{out}");
+        assert!(!out.contains("region = 2") && !out.contains("grade = 2.0"), "{id}: reasons name levels\n{out}");
+    }
+    // The scorecard's SQL lists levels per bin (CI runs it in DuckDB against ardent score).
+    let sql = std::fs::read_to_string(models.join("scorecard").join("scorecard.sql")).unwrap();
+    assert!(sql.contains(r#"WHEN CAST("region" AS VARCHAR) IN ("#) && sql.contains("'north'"), "{sql}");
+}

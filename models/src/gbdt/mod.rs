@@ -20,6 +20,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::categories::{self, LevelOrder};
 use crate::error::{ModelError, Result};
 use crate::linalg::{logit, sigmoid};
 
@@ -164,11 +165,20 @@ pub struct Gbdt {
     pub trees: Vec<Tree>,
     /// Total split gain per feature.
     pub gain: Vec<f64>,
+    /// Per feature, the order of a categorical feature's levels the trees split on (the
+    /// trees compare ranks, [`crate::categories`]); empty when every feature is numeric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Option<LevelOrder>>,
 }
 
 impl Gbdt {
     /// Log-odds of the positive class for one row.
     pub fn logit(&self, x: ArrayView1<'_, f64>) -> f64 {
+        if !self.categories.is_empty() {
+            let mut ranked = Vec::with_capacity(x.len());
+            categories::ranked_row(&x.to_vec(), &self.categories, &mut ranked);
+            return self.logit_slice(&ranked);
+        }
         // Rows of a standard-layout matrix are contiguous: walk the trees on the slice.
         match x.as_slice() {
             Some(s) => self.logit_slice(s),
@@ -190,6 +200,9 @@ impl Gbdt {
     /// moves (0.68M) were slower). Each row's sum runs in tree order, exactly as in
     /// [`Gbdt::logit`].
     pub fn logits(&self, rows: &[&[f64]]) -> Vec<f64> {
+        if !self.categories.is_empty() {
+            return rows.iter().map(|r| self.logit(ndarray::ArrayView1::from(*r))).collect();
+        }
         const LANES: usize = 8;
         let mut acc = vec![0.0; rows.len()];
         for (block, out) in rows.chunks(LANES).zip(acc.chunks_mut(LANES)) {
@@ -221,6 +234,11 @@ impl Gbdt {
     /// values they add up to the log-odds.
     pub fn contributions(&self, x: ArrayView1<'_, f64>, out: &mut [f64]) {
         out.iter_mut().for_each(|o| *o = 0.0);
+        let mut ranked = x.to_vec();
+        if !self.categories.is_empty() {
+            categories::ranked_row(&x.to_vec(), &self.categories, &mut ranked);
+        }
+        let x = &ranked;
         for t in &self.trees {
             let mut i = 0;
             loop {
@@ -511,7 +529,26 @@ pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], p: &ValidGbdtParams) -> Result<Gb
             break;
         }
     }
-    Ok(Gbdt { init, trees, gain })
+    Ok(Gbdt { init, trees, gain, categories: Vec::new() })
+}
+
+/// [`fit`] with categorical features (`levels[j]`: the number of levels of feature `j`, or
+/// `None` for a numeric one): the trees split each categorical feature's levels ranked by
+/// default rate on these rows ([`crate::categories`]).
+pub fn fit_categorical(
+    x: ArrayView2<'_, f64>,
+    y: &[bool],
+    p: &ValidGbdtParams,
+    levels: &[Option<usize>],
+    min_level_rows: usize,
+) -> Result<Gbdt> {
+    if levels.iter().all(Option::is_none) {
+        return fit(x, y, p);
+    }
+    let orders = categories::orders(x, y, levels, min_level_rows);
+    let mut g = fit(categories::ranked(x, &orders).view(), y, p)?;
+    g.categories = orders;
+    Ok(g)
 }
 
 impl Fit<Array2<f64>, Array1<bool>, ModelError> for ValidGbdtParams {

@@ -20,6 +20,7 @@ pub fn score(args: ScoreArgs, printer: &Printer) -> anyhow::Result<()> {
         time: None,
         id: table.id_column.as_deref(),
         segment: table.segment_column.as_deref(),
+        categorical: &table.categorical,
     };
     let mut scores = score_table(&file, &df, &roles)?;
     write_frame(&mut scores, &out)?;

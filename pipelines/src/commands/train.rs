@@ -39,12 +39,26 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
         time: time_column.as_deref(),
         id: table.id_column.as_deref(),
         segment: table.segment_column.as_deref(),
+        categorical: &table.categorical,
     };
-    let (_, id_like) = ardent_models::byo::feature_columns(&df, &roles);
-    if !id_like.is_empty() {
+    let columns = ardent_models::byo::feature_columns(&df, &roles);
+    if !columns.id_like.is_empty() {
         printer.line(format!(
             "left out as id-like (a different whole number on every row): {}; name one with --id-column to use it as the id",
-            id_like.join(", ")
+            columns.id_like.join(", ")
+        ));
+    }
+    if !columns.dates.is_empty() {
+        printer.line(format!(
+            "left out as dates: {}; name one with --time-column to hold out its latest rows",
+            columns.dates.join(", ")
+        ));
+    }
+    if !columns.free_text.is_empty() {
+        printer.line(format!(
+            "left out as ids or free text (a different value on every row, or more than {} values): {}; name one with --id-column to use it as the id",
+            ardent_models::byo::MAX_LEVELS,
+            columns.free_text.join(", ")
         ));
     }
     for (name, n) in ardent_models::byo::non_finite(&df, &roles) {
@@ -57,10 +71,21 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
         training.learners.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
     ));
     let (sample, trained) = train_table(&df, &roles, oot_from.map(epoch_days), &training)?;
+    let categorical: Vec<String> = sample
+        .features
+        .iter()
+        .zip(&sample.levels)
+        .filter_map(|(f, l)| l.as_ref().map(|l| format!("{f} ({} levels)", l.len())))
+        .collect();
     printer.line(format!(
-        "{} rows, {} features; positive class: {}; {} training and {} held-out rows ({})",
+        "{} rows, {} features{}; positive class: {}; {} training and {} held-out rows ({})",
         sample.len(),
         sample.features.len(),
+        if categorical.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} categorical: {})", categorical.len(), categorical.join(", "))
+        },
         sample.positive,
         trained.split.train.len(),
         trained.split.oot.len(),
