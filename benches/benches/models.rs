@@ -7,7 +7,9 @@
 use ardent_bench::{applied, dataset, ingested, machine};
 use ardent_engine::analytics::{Context, features, labels};
 use ardent_models::matrix::Sample;
-use ardent_models::train::{Holdout, TrainParams, train};
+use ardent_models::params::TrainParams;
+use ardent_models::split::Holdout;
+use ardent_models::train::train;
 use ardent_sample::{OutFormat, Preset};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -16,7 +16,9 @@ use ardent_bench::{applied, ingested};
 use ardent_engine::analytics::{Context, features, labels};
 use ardent_models::matrix::Sample;
 use ardent_models::metrics;
-use ardent_models::train::{Holdout, TrainParams, train};
+use ardent_models::params::TrainParams;
+use ardent_models::split::Holdout;
+use ardent_models::train::train;
 use foldhash::HashMap;
 use polars::prelude::*;
 

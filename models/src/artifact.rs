@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::champion::Judgement;
 use crate::error::{ModelError, Result};
 use crate::metrics::{Bin, Metrics};
-use crate::model::{Fitted, Model};
+use crate::model::{Fitted, Model, Task};
 use crate::score::Scoring;
 use crate::significance::CalibrationTest;
 use crate::stability;
@@ -22,7 +22,7 @@ pub struct ModelFile {
     pub model: Model,
     /// What is predicted: `customer_default` or `invoice_late` (`ardent run`), `table`
     /// (`ardent train`).
-    pub task: String,
+    pub task: Task,
     /// Whether this model won among those trained for its task.
     pub champion: bool,
     /// What a positive row is (the label definition).
@@ -100,7 +100,7 @@ fn learner_params(trained: &Trained, c: &Candidate) -> serde_json::Value {
 pub fn model_file(
     trained: &Trained,
     k: usize,
-    task: &str,
+    task: Task,
     scoring: &Scoring,
     day: &dyn Fn(i32) -> String,
 ) -> ModelFile {
@@ -109,7 +109,7 @@ pub fn model_file(
     ModelFile {
         ardent_version: env!("CARGO_PKG_VERSION").to_string(),
         model: c.model.clone(),
-        task: task.to_string(),
+        task,
         champion: k == trained.champion,
         label: c.model.positive.clone(),
         training: TrainingInfo {

@@ -12,8 +12,10 @@ use rayon::prelude::*;
 use crate::artifact::{self, ModelFile};
 use crate::error::{ModelError, Result};
 use crate::matrix::{Roles, Sample};
+use crate::params::Training;
 use crate::score::{ACTIONS, Account, BANDS, score_row};
-use crate::train::{Holdout, Trained, Training, train};
+use crate::split::Holdout;
+use crate::train::{Trained, train};
 
 /// Spellings of a missing value in a CSV feature table (case ignored), besides the empty
 /// field: what spreadsheets, R and pandas write.
@@ -241,7 +243,7 @@ pub fn train_table(
 pub fn write_models(out: &Path, trained: &Trained, t: &Training) -> Result<Vec<ModelFile>> {
     let mut files = Vec::new();
     for (k, c) in trained.candidates.iter().enumerate() {
-        let file = artifact::model_file(trained, k, "table", &t.scoring, &format_day);
+        let file = artifact::model_file(trained, k, crate::model::Task::Table, &t.scoring, &format_day);
         let card = artifact::model_card(&file, trained, k);
         artifact::write(&out.join(&c.model.id), &file, &card)?;
         files.push(file);

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-use crate::model::Kind;
+use crate::model::{Kind, Scope};
 use crate::significance::{CalibrationTest, PairedAucs, normal_upper_quantile};
 
 /// What the rule needs to know of one candidate.
@@ -28,8 +28,7 @@ use crate::significance::{CalibrationTest, PairedAucs, normal_upper_quantile};
 pub struct Entrant<'a> {
     pub id: &'a str,
     pub kind: Kind,
-    /// `portfolio` or `by_segment`.
-    pub scope: &'a str,
+    pub scope: Scope,
     pub features: usize,
     pub brier: f64,
     pub calibration: &'a CalibrationTest,
@@ -44,7 +43,7 @@ impl Entrant<'_> {
             Kind::Logistic | Kind::Scorecard => 0,
             Kind::Gbdt => 1,
         };
-        (kind, u8::from(self.scope != "portfolio"), self.features)
+        (kind, u8::from(self.scope != Scope::Portfolio), self.features)
     }
 }
 
@@ -214,7 +213,7 @@ mod tests {
             .map(|c| Entrant {
                 id: c.id,
                 kind: c.kind,
-                scope: "portfolio",
+                scope: Scope::Portfolio,
                 features: 10,
                 brier: c.brier,
                 calibration: &c.test,

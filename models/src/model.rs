@@ -27,6 +27,38 @@ pub enum Kind {
     Gbdt,
 }
 
+/// What a model covers: one model for the whole portfolio, or one per segment (with the
+/// portfolio's for segments without their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Portfolio,
+    BySegment,
+}
+
+/// What a model predicts, as its `model.json` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// `ardent run`'s customer-level default label.
+    CustomerDefault,
+    /// `ardent run`'s invoice-level late-payment label.
+    InvoiceLate,
+    /// `ardent train`'s label of a table.
+    Table,
+}
+
+impl Task {
+    /// The name written in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::CustomerDefault => "customer_default",
+            Task::InvoiceLate => "invoice_late",
+            Task::Table => "table",
+        }
+    }
+}
+
 impl Kind {
     /// The name used in configs, ids and tables.
     pub fn name(self) -> &'static str {

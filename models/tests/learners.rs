@@ -9,8 +9,10 @@ use ardent_models::gbdt::{self, ValidGbdtParams};
 use ardent_models::logistic::{Standardiser, ValidLogisticParams, newton};
 use ardent_models::matrix::Sample;
 use ardent_models::metrics::auc;
+use ardent_models::params::{TrainParams, ValidationKind};
 use ardent_models::scorecard::{self, ValidScorecardParams};
-use ardent_models::train::{Holdout, TrainParams, ValidationKind, held_out_in, train};
+use ardent_models::split::{Holdout, held_out_in};
+use ardent_models::train::train;
 use linfa::prelude::*;
 use ndarray::{Array1, Array2};
 
@@ -236,7 +238,7 @@ fn small_params() -> TrainParams {
     p
 }
 
-fn small_training() -> ardent_models::train::Training {
+fn small_training() -> ardent_models::params::Training {
     small_params().check().unwrap()
 }
 

@@ -493,8 +493,8 @@ impl RunWriter {
             for (rel, _) in relative_files(&dir)? {
                 self.wrote(&format!("models/{id}/{rel}"))?;
             }
-            match (file.champion, file.task.as_str()) {
-                (true, "invoice_late") => invoice_champion = Some(id.clone()),
+            match (file.champion, file.task) {
+                (true, ardent_models::model::Task::InvoiceLate) => invoice_champion = Some(id.clone()),
                 (true, _) => champion = id.clone(),
                 _ => {}
             }
@@ -507,7 +507,7 @@ impl RunWriter {
         }
         self.models = Some(ManifestModels { champion, invoice_champion, candidates });
         // The features table (and any other `None` below) was written in parts while the models ran.
-        self.record(&[ardent_models::run::features_contract()], printer)?;
+        self.record(&[ardent_models::tables::features_contract()], printer)?;
         for (contract, df) in run.tables {
             match df {
                 Some(df) => self.table(&contract, df, printer)?,

@@ -9,7 +9,7 @@ use ardent_engine::analytics::{Analysis, AnalyticsParams};
 use ardent_engine::contracts::InputKind;
 use ardent_engine::ingest::source::SourceParams;
 use ardent_engine::ingest::{IngestSpec, InputParams};
-use ardent_models::train::{TrainParams, Training};
+use ardent_models::params::{TrainParams, Training};
 use serde::{Deserialize, Serialize};
 
 use crate::location::{Location, Remote};

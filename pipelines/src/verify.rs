@@ -258,7 +258,7 @@ fn contracts_of(config: &PipelineConfig) -> anyhow::Result<Vec<TableContract>> {
     let analysis =
         config.analytics.check().map_err(|e| NotPublished(format!("the manifest's config does not check: {e}")))?;
     let mut all = ardent_engine::analytics::output_tables(&analysis);
-    all.extend(ardent_models::run::contracts());
+    all.extend(ardent_models::tables::contracts());
     Ok(all)
 }
 

@@ -25,7 +25,7 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
         serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
 
     let mut contracts = default_output_tables();
-    contracts.extend(ardent_models::run::contracts());
+    contracts.extend(ardent_models::tables::contracts());
     let listed = manifest["outputs"].as_array().unwrap();
     assert_eq!(listed.len(), contracts.len(), "every documented table is published");
     for contract in &contracts {

@@ -34,7 +34,7 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
         out.push('\n');
     }
     let mut outputs = default_output_tables();
-    outputs.extend(ardent_models::run::contracts());
+    outputs.extend(ardent_models::tables::contracts());
     for t in &outputs {
         if table.is_some_and(|x| x != t.name) {
             continue;

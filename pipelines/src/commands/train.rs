@@ -3,7 +3,7 @@
 use ardent_engine::ingest::parse::epoch_days;
 use ardent_models::byo::{read_table, train_table, write_models};
 use ardent_models::matrix::Roles;
-use ardent_models::train::TrainParams;
+use ardent_models::params::TrainParams;
 
 use crate::cli::{LearnerArg, TrainArgs};
 use crate::printer::Printer;

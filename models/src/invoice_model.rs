@@ -1,0 +1,143 @@
+//! The invoice-level late-payment model of `ardent run`: trained on the invoice panel (every
+//! open invoice at every month end, with its customer's features) and applied to the invoices
+//! open at the latest month end (`invoice_predictions`).
+
+use ardent_engine::analytics::features::{self, FEATURES};
+use ardent_engine::analytics::frame::{date, float_opt, frame, int, money, text};
+use ardent_engine::analytics::{Context, invoices};
+use ardent_engine::book::Book;
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::matrix::Sample;
+use crate::params::Training;
+use crate::run::{Held, column, train_drawn, visit};
+use crate::split::{Holdout, first_oot_date, in_subsample};
+use crate::tables::INVOICE_PREDICTIONS_TABLE;
+use crate::train::Trained;
+
+/// Train the invoice-level model (trees, portfolio-wide) on the invoice panel and predict
+/// every invoice open at the latest month end. The panel has a row per open invoice and
+/// month end (tens of millions on large books), so its feature matrix is built only for the
+/// rows the model reads: the training subsample, the out-of-time rows and the latest month
+/// end; the split is decided on the whole panel first, exactly as training would.
+pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Result<(Trained, DataFrame)> {
+    let Held { panel, values, rows: customers, .. } = held;
+    let l = &t.invoice_labeling;
+    let book = ctx.book;
+    let docs = &book.docs;
+    // Decide the split on the whole panel (counted, not held), exactly as `split` would,
+    // then build only the rows it reads and the latest month end's.
+    let outline = invoices::outline(ctx, panel, l);
+    // A row's label is known by due + days_late, at most terms + days_late after t0.
+    let gap_days = outline.max_terms.max(0) + l.days_late;
+    let holdout = Holdout::LastDates { n: t.oot_months, gap_days };
+    let first_oot = first_oot_date(&outline.labelled.keys().copied().collect(), t.oot_months)?;
+    let available: usize = outline.labelled.iter().filter(|&(&d, _)| d + gap_days <= first_oot).map(|(_, n)| n).sum();
+    let keep = if available > t.max_train_rows { t.max_train_rows as f64 / available as f64 } else { 1.0 };
+    let latest = outline.latest.unwrap_or(0);
+    let group_name =
+        |r: &invoices::InvoiceRow| customers.group_names[customers.group[r.customer_row as usize] as usize].as_str();
+    let fits = |r: &invoices::InvoiceRow| {
+        let train =
+            r.as_of + gap_days <= first_oot && (keep >= 1.0 || in_subsample(t.seed, group_name(r), r.as_of, keep));
+        r.label.is_some() && (r.as_of >= first_oot || train)
+    };
+    let inv = invoices::panel(ctx, panel, l, |r| r.as_of == latest || fits(r));
+    // The rows the model trains and tests on, and the latest month end's that it predicts:
+    // the latter's matrix is built only once training is done and its matrix is dropped.
+    let (fit, open): (Vec<_>, Vec<_>) = (
+        inv.rows.iter().copied().filter(|r| fits(r)).collect(),
+        inv.rows.iter().copied().filter(|r| r.as_of == latest).collect(),
+    );
+    drop(inv);
+    let (fit, open) = (invoices::InvoicePanel { rows: fit }, invoices::InvoicePanel { rows: open });
+    let names = invoices::feature_names();
+    let own = invoices::INVOICE_FEATURES.len();
+    let customer_of = |inv: &invoices::InvoicePanel, i: usize| inv.rows[i].customer_row as usize;
+    let sample = Sample {
+        features: names.clone(),
+        x: invoice_matrix(book, &fit, values)?,
+        label: fit.rows.iter().map(|r| r.label).collect(),
+        time: fit.rows.iter().map(|r| r.as_of).collect(),
+        group: (0..fit.len()).map(|i| customers.group[customer_of(&fit, i)]).collect(),
+        group_names: customers.group_names.clone(),
+        segment: (0..fit.len()).map(|i| customers.segment[customer_of(&fit, i)]).collect(),
+        segments: customers.segments.clone(),
+        positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
+        levels: vec![None; names.len()],
+    };
+    drop(fit);
+    let mut it = t.clone();
+    it.learners = vec![crate::model::Kind::Gbdt];
+    it.per_segment = false;
+    let mut trained = train_drawn(&sample, holdout, &it, available)?;
+    drop(sample);
+    for c in &mut trained.candidates {
+        c.model.id = format!("invoice_{}", c.model.id);
+    }
+    let model = &trained.champion().model;
+    // The invoices open at the latest month end.
+    let x = invoice_matrix(book, &open, values)?;
+    let late_col = own + column("weighted_days_late_365d");
+    let segment = |i: usize| customers.segments[customers.segment[customer_of(&open, i)] as usize].as_str();
+    let p: Vec<f64> = (0..open.len()).into_par_iter().map(|i| model.pd(x.row(i), segment(i))).collect();
+    let due = |i: usize| {
+        let d = open.rows[i].doc as usize;
+        docs.due[d].unwrap_or(docs.date[d])
+    };
+    let expected: Vec<i32> = p
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let usual = x[[i, late_col]];
+            let usual = if usual.is_nan() { 0.0 } else { usual };
+            let days = usual.max(p * f64::from(l.days_late)).round() as i32;
+            (due(i) + days).max(latest + 1)
+        })
+        .collect();
+    let ids = &ctx.book.customers.ids;
+    let rows = 0..open.len();
+    let df = frame(
+        &INVOICE_PREDICTIONS_TABLE,
+        vec![
+            date("as_of", rows.clone().map(|_| latest)),
+            text("doc_id", rows.clone().map(|i| docs.id.get(open.rows[i].doc as usize))),
+            text("customer_id", rows.clone().map(|i| ids.get(docs.customer[open.rows[i].doc as usize] as usize))),
+            text("segment", rows.clone().map(segment)),
+            date("due_date", rows.clone().map(due)),
+            money("open_amount", rows.clone().map(|i| open.rows[i].open_cents)),
+            int("days_past_due", rows.clone().map(|i| i64::from(latest - due(i)))),
+            float_opt("p_late", p.iter().map(|&v| Some(v))),
+            date("expected_pay_date", expected.iter().copied()),
+            text("model_id", rows.map(|_| model.id.as_str())),
+        ],
+    )?;
+    Ok((trained, df))
+}
+
+/// The invoice model's matrix for the rows of `inv`: the invoice's own features, then its
+/// customer's (read back from the spilled panel, in panel order).
+fn invoice_matrix(
+    book: &Book,
+    inv: &invoices::InvoicePanel,
+    values: &features::SpilledValues,
+) -> Result<ndarray::Array2<f64>> {
+    let own = invoices::INVOICE_FEATURES.len();
+    let mut x = ndarray::Array2::<f64>::zeros((inv.len(), own + FEATURES.len()));
+    for (i, mut row) in x.outer_iter_mut().enumerate() {
+        for (cell, v) in row.iter_mut().zip(inv.invoice_features(book, i)) {
+            *cell = v;
+        }
+    }
+    let mut by_customer_row: Vec<u32> = (0..inv.len() as u32).collect();
+    by_customer_row.sort_unstable_by_key(|&i| inv.rows[i as usize].customer_row);
+    visit(values, by_customer_row.iter().map(|&i| inv.rows[i as usize].customer_row as usize), |k, v| {
+        let mut row = x.row_mut(by_customer_row[k] as usize);
+        for (cell, &v) in row.iter_mut().skip(own).zip(v) {
+            *cell = v;
+        }
+    })?;
+    Ok(x)
+}
