@@ -50,6 +50,11 @@ pub struct ModelRun {
     pub summary: Vec<String>,
     /// Wall time per step, in milliseconds.
     pub timings: Vec<(&'static str, u64)>,
+    /// Why the customer models were skipped (too little history, no signal), when they were:
+    /// `customer_scores` and `segment_scores` are then empty.
+    pub customer_skipped: Option<String>,
+    /// Why the invoice model was skipped, when it was: `invoice_predictions` is then empty.
+    pub invoice_skipped: Option<String>,
 }
 
 pub(crate) fn column(name: &str) -> usize {
@@ -117,47 +122,42 @@ pub fn run(
     );
     let mut rows = Sample::panel_rows(book, &panel, labels.label.clone(), &positive)?;
     lap("features_labels", &mut timings);
+    let mut customer_skipped: Option<String> = None;
     let holdout = Holdout::LastDates { n: t.oot_months, gap_days: l.horizon_days };
     // Decide the split on the whole panel, then read back only the rows it uses: training
-    // on them with nothing left to subsample makes the same split.
-    let whole = split(&rows, holdout, t)?;
-    let picked: Vec<usize> = {
-        let mut p = whole.train.clone();
-        p.extend_from_slice(&whole.oot);
-        p.sort_unstable();
-        p
-    };
-    let mut x = Vec::with_capacity(picked.len() * FEATURES.len());
-    visit(&values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
-    let x = ndarray::Array2::from_shape_vec((picked.len(), FEATURES.len()), x)
-        .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
-    let mut sample = rows.select(&picked, x)?;
-    // Behavioural segments replace the segment column when asked for; they are fitted on
-    // the training rows only, and every panel row gets its cluster.
-    let clusters = match t.clusters {
-        Some(k) => {
-            let train_rows: Vec<usize> =
-                (0..picked.len()).filter(|&j| whole.train.binary_search(&picked[j]).is_ok()).collect();
-            let c = Clusters::fit(&sample, &train_rows, k, t.seed)?;
-            sample.segment = (0..sample.len()).map(|i| c.assign(sample.row(i)) as u32).collect();
-            sample.segments = c.names.clone();
-            visit(&values, 0..panel.len(), |i, v| rows.segment[i] = c.assign(ndarray::ArrayView1::from(v)) as u32)?;
-            rows.segments = c.names.clone();
-            Some(c)
+    // on them with nothing left to subsample makes the same split. A customer label too
+    // short or without signal skips the customer models only: the invoice model may stand.
+    let customer = match split(&rows, holdout, t) {
+        Ok(whole) => Some(customer_sample(&values, &mut rows, &panel, whole, t)?),
+        Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why)) => {
+            customer_skipped = Some(why);
+            None
         }
-        None => None,
+        Err(e) => return Err(e),
     };
     let held = Held { panel, values, rows, labels };
     // The customer models and the invoice model train side by side: each is deterministic on
     // its own, and together they keep both cores busy (on `m`: 9.5–9.9 s one after the other,
     // 7.4–7.9 s side by side).
-    let (trained, invoice) =
-        rayon::join(|| train_drawn(&sample, holdout, t, whole.train_rows_available), || invoice_model(&ctx, &held, t));
-    drop(sample);
-    let mut trained = trained?;
-    for c in &mut trained.candidates {
-        c.model.clusters = clusters.clone();
-    }
+    let (trained, invoice) = rayon::join(
+        || customer.as_ref().map(|(sample, whole, _)| train_drawn(sample, holdout, t, whole.train_rows_available)),
+        || invoice_model(&ctx, &held, t),
+    );
+    let clusters = customer.and_then(|(_, _, clusters)| clusters);
+    let trained = match trained {
+        Some(Ok(mut trained)) => {
+            for c in &mut trained.candidates {
+                c.model.clusters = clusters.clone();
+            }
+            Some(trained)
+        }
+        Some(Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why))) => {
+            customer_skipped = Some(why);
+            None
+        }
+        Some(Err(e)) => return Err(e),
+        None => None,
+    };
     // Too little invoice history skips the invoice model only; the customer models stand.
     let (invoice_trained, invoice_predictions, invoice_skipped) = match invoice {
         Ok((trained, df)) => (Some(trained), df, None),
@@ -166,14 +166,20 @@ pub fn run(
         }
         Err(e) => return Err(e),
     };
+    if let (None, Some(customer), Some(invoice)) = (&trained, &customer_skipped, &invoice_skipped) {
+        return Err(ModelError::NotEnoughHistory(format!("customer model: {customer}; invoice model: {invoice}")));
+    }
     lap("training", &mut timings);
-    let champion = trained.champion();
-    let model = &champion.model;
-    let reference = (!champion.train_pd.is_empty()).then(|| PsiReference::new(&champion.train_pd));
-    let segment_rows = score_months(&ctx, &held, model, reference.as_ref(), t, out)?;
+    let champion = trained.as_ref().map(Trained::champion);
+    let reference = champion.filter(|c| !c.train_pd.is_empty()).map(|c| PsiReference::new(&c.train_pd));
+    let segment_rows = score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out)?;
     lap("scoring", &mut timings);
-    let mut sets = vec![&trained];
-    let mut tasks = vec![Task::CustomerDefault];
+    let mut sets = Vec::new();
+    let mut tasks = Vec::new();
+    if let Some(tr) = &trained {
+        sets.push(tr);
+        tasks.push(Task::CustomerDefault);
+    }
     if let Some(it) = &invoice_trained {
         sets.push(it);
         tasks.push(Task::InvoiceLate);
@@ -199,40 +205,14 @@ pub fn run(
         })
         .collect();
     lap("model_tables", &mut timings);
-    let mut summary = vec![format!(
-        "models: {} training rows ({} – {}), {} out-of-time rows ({} – {})",
-        trained.split.train.len(),
-        format_day(trained.split.train_window.0),
-        format_day(trained.split.train_window.1),
-        trained.split.oot.len(),
-        format_day(trained.split.oot_window.0),
-        format_day(trained.split.oot_window.1),
-    )];
-    for (k, c) in trained.candidates.iter().enumerate() {
-        summary.push(format!(
-            "  {:<27} out-of-time AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}{}",
-            c.model.id,
-            c.oot.auc,
-            c.oot.ks,
-            c.oot.brier,
-            c.oot.max_decile_gap,
-            if c.calibrated { "" } else { "  (not calibrated)" },
-            if k == trained.champion { "  ← champion" } else { "" }
-        ));
+    let mut summary = Vec::new();
+    match (&trained, &customer_skipped) {
+        (Some(trained), _) => customer_summary(trained, t, &mut summary),
+        (None, Some(why)) => summary
+            .push(format!("models: customer model skipped (customer_scores and segment_scores are empty): {why}")),
+        (None, None) => {}
     }
-    for (id, why) in &trained.failed {
-        summary.push(format!("  {id:<27} failed and was left out: {why}"));
-    }
-    summary.push(format!("  champion {}: {}", model.id, trained.champion_reason));
-    if let Some(moved) = stability::moved(&trained.stability, 4) {
-        summary.push(format!("  features that moved since training (PSI >= {}): {moved}", stability::MODERATE));
-    }
-    if let Some(excluded) = stability::excluded(&trained.stability) {
-        summary.push(format!(
-            "  the `_stable` challengers leave out (PSI >= {}, `models.max_feature_psi`): {excluded}",
-            t.max_feature_psi
-        ));
-    }
+    let invoice_skipped_why = invoice_skipped.clone();
     match (&invoice_trained, invoice_skipped) {
         (Some(it), _) => {
             for (k, c) in it.candidates.iter().enumerate() {
@@ -250,7 +230,84 @@ pub fn run(
         (None, Some(why)) => summary.push(format!("  invoice model skipped (invoice_predictions is empty): {why}")),
         (None, None) => {}
     }
-    Ok(ModelRun { tables, artifacts, summary, timings })
+    Ok(ModelRun { tables, artifacts, summary, timings, customer_skipped, invoice_skipped: invoice_skipped_why })
+}
+
+/// The run summary's lines of the customer models.
+fn customer_summary(trained: &Trained, t: &Training, summary: &mut Vec<String>) {
+    summary.push(format!(
+        "models: {} training rows ({} – {}), {} out-of-time rows ({} – {})",
+        trained.split.train.len(),
+        format_day(trained.split.train_window.0),
+        format_day(trained.split.train_window.1),
+        trained.split.oot.len(),
+        format_day(trained.split.oot_window.0),
+        format_day(trained.split.oot_window.1),
+    ));
+    for (k, c) in trained.candidates.iter().enumerate() {
+        summary.push(format!(
+            "  {:<27} out-of-time AUC {:.4}  KS {:.4}  Brier {:.4}  largest decile gap {:.4}{}{}",
+            c.model.id,
+            c.oot.auc,
+            c.oot.ks,
+            c.oot.brier,
+            c.oot.max_decile_gap,
+            if c.calibrated { "" } else { "  (not calibrated)" },
+            if k == trained.champion { "  ← champion" } else { "" }
+        ));
+    }
+    for (id, why) in &trained.failed {
+        summary.push(format!("  {id:<27} failed and was left out: {why}"));
+    }
+    summary.push(format!("  champion {}: {}", trained.champion().model.id, trained.champion_reason));
+    if let Some(moved) = stability::moved(&trained.stability, 4) {
+        summary.push(format!("  features that moved since training (PSI >= {}): {moved}", stability::MODERATE));
+    }
+    if let Some(excluded) = stability::excluded(&trained.stability) {
+        summary.push(format!(
+            "  the `_stable` challengers leave out (PSI >= {}, `models.max_feature_psi`): {excluded}",
+            t.max_feature_psi
+        ));
+    }
+}
+
+/// The customer sample of the split `whole`: its rows' feature values read back from the
+/// spill, and behavioural clusters fitted on its training rows when asked for (every panel
+/// row of `rows` then gets its cluster as its segment).
+fn customer_sample(
+    values: &features::SpilledValues,
+    rows: &mut Sample,
+    panel: &features::Panel,
+    whole: crate::split::Split,
+    t: &Training,
+) -> Result<(Sample, crate::split::Split, Option<Clusters>)> {
+    let picked: Vec<usize> = {
+        let mut p = whole.train.clone();
+        p.extend_from_slice(&whole.oot);
+        p.sort_unstable();
+        p
+    };
+    let mut x = Vec::with_capacity(picked.len() * FEATURES.len());
+    visit(values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
+    let x = ndarray::Array2::from_shape_vec((picked.len(), FEATURES.len()), x)
+        .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
+    let mut sample = rows.select(&picked, x)?;
+    // Behavioural segments replace the segment column when asked for; they are fitted on
+    // the training rows only, and every panel row gets its cluster.
+    let clusters = match t.clusters {
+        Some(k) => {
+            let train_rows: Vec<usize> =
+                (0..picked.len()).filter(|&j| whole.train.binary_search(&picked[j]).is_ok()).collect();
+            let c = Clusters::fit(&sample, &train_rows, k, t.seed)?;
+            sample.segment = (0..sample.len()).map(|i| c.assign(sample.row(i)) as u32).collect();
+            sample.segments = c.names.clone();
+            visit(values, 0..panel.len(), |i, v| rows.segment[i] = c.assign(ndarray::ArrayView1::from(v)) as u32)?;
+            rows.segments = c.names.clone();
+            Some(c)
+        }
+        None => None,
+    };
+    Ok((sample, whole, clusters))
 }
 
 /// Train on `sample`, whose training subsample is already drawn from `available` labelled
@@ -293,11 +350,12 @@ impl Held {
 /// Score every panel row, one month end at a time, reading the values back from the spill:
 /// each month's `features` rows, and for the latest `customer_months` its `customer_scores`
 /// rows, go to `out`; returns the `segment_scores` rows. Reasons are formatted only for the
-/// rows published in `customer_scores`.
+/// rows published in `customer_scores`. Without a customer `model` only `features` is
+/// written, and an empty `customer_scores`.
 fn score_months(
     ctx: &Context<'_>,
     held: &Held,
-    model: &crate::model::Model,
+    model: Option<&crate::model::Model>,
     reference: Option<&PsiReference>,
     t: &Training,
     out: &mut dyn TableSink,
@@ -317,7 +375,8 @@ fn score_months(
             let part = day.start + part.start..day.start + part.end;
             values.read(part.clone(), &mut buf)?;
             let f = FEATURES.len();
-            scores.par_extend(part.clone().into_par_iter().map(|i| {
+            scores.par_extend(part.clone().into_par_iter().filter_map(|i| {
+                let model = model?;
                 let c = panel.customer[i] as usize;
                 let at = (i - part.start) * f;
                 let x = ndarray::ArrayView1::from(&buf[at..at + f]);
@@ -328,11 +387,11 @@ fn score_months(
                     in_default: labels.in_default[i],
                 };
                 let seg = &rows.segments[rows.segment[i] as usize];
-                if as_of < published_from {
+                Some(if as_of < published_from {
                     score_row_without_reasons(model, &t.scoring, x, seg, &account)
                 } else {
                     score_row(model, &t.scoring, x, seg, &account, &describe)
-                }
+                })
             }));
             let df = features::table(ctx, panel, part.clone(), &buf)?;
             let mut cols = df.columns().to_vec();
@@ -343,11 +402,16 @@ fn score_months(
             cols.push(boolean("in_default", labels.in_default[part].iter().copied()));
             out.rows(&features_table, frame(&features_table, cols)?)?;
         }
+        let Some(model) = model else { continue };
         segment_rows.extend(segment_scores(panel, day.clone(), rows, &scores, labels, reference));
         if as_of >= published_from {
             let df = customer_scores(book, panel, day.clone(), rows, &scores, &labels.in_default, &model.id)?;
             out.rows(&CUSTOMER_SCORES_TABLE, df)?;
         }
+    }
+    if model.is_none() {
+        // Without customer models the table is published empty.
+        out.rows(&CUSTOMER_SCORES_TABLE, customer_scores(book, panel, 0..0, rows, &[], &labels.in_default, "")?)?;
     }
     Ok(segment_rows)
 }

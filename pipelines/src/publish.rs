@@ -84,11 +84,19 @@ pub struct RunFile {
 /// The models of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestModels {
-    /// The customer-level champion (it writes customer_scores).
-    pub champion: String,
+    /// The customer-level champion (it writes customer_scores); absent when the customer
+    /// models were skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub champion: Option<String>,
+    /// Why the customer models were skipped (customer_scores and segment_scores are empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_skipped: Option<String>,
     /// The invoice-level model (it writes invoice_predictions); absent when it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice_champion: Option<String>,
+    /// Why the invoice model was skipped (invoice_predictions is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_skipped: Option<String>,
     /// Every candidate's folder under `models/`, its out-of-time AUC and calibration.
     pub candidates: Vec<ManifestModel>,
 }
@@ -486,7 +494,7 @@ impl RunWriter {
     /// Write the model tables and artifacts.
     pub fn models(&mut self, run: ModelRun, printer: &Printer) -> anyhow::Result<()> {
         let mut candidates = Vec::new();
-        let (mut champion, mut invoice_champion) = (String::new(), None);
+        let (mut champion, mut invoice_champion) = (None, None);
         for (id, file, card) in &run.artifacts {
             let dir = self.staged.path().join("models").join(id);
             ardent_models::artifact::write(&dir, file, card)?;
@@ -495,7 +503,7 @@ impl RunWriter {
             }
             match (file.champion, file.task) {
                 (true, ardent_models::model::Task::InvoiceLate) => invoice_champion = Some(id.clone()),
-                (true, _) => champion = id.clone(),
+                (true, _) => champion = Some(id.clone()),
                 _ => {}
             }
             candidates.push(ManifestModel {
@@ -505,7 +513,13 @@ impl RunWriter {
                 calibrated: file.metrics.calibrated,
             });
         }
-        self.models = Some(ManifestModels { champion, invoice_champion, candidates });
+        self.models = Some(ManifestModels {
+            champion,
+            customer_skipped: run.customer_skipped.clone(),
+            invoice_champion,
+            invoice_skipped: run.invoice_skipped.clone(),
+            candidates,
+        });
         // The features table (and any other `None` below) was written in parts while the models ran.
         self.record(&[ardent_models::tables::features_contract()], printer)?;
         for (contract, df) in run.tables {

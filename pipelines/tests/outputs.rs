@@ -194,3 +194,34 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
 fn manifest_files(out: &Path) -> Vec<(String, String)> {
     common::file_hashes(&common::manifest(out), |_| true)
 }
+
+#[test]
+fn the_invoice_model_stands_when_the_customer_model_cannot_be_trained() {
+    // A default label no customer reaches in 90 days (700 days past due): only write-offs
+    // are positive, too few to train on. Invoices are still paid late often enough.
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::ardent_in(dir.path(), &["run", "--set", "models.label.dpd=700"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains(
+            "models: customer model skipped (customer_scores and segment_scores are empty): the training rows hold"
+        ),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("models skipped:"), "{}", o.stdout);
+    let out = dir.path().join("ardent-out");
+    let manifest = common::manifest(&out);
+    let models = &manifest["models"];
+    assert_eq!(models["invoice_champion"], "invoice_gbdt", "{models}");
+    assert!(models["champion"].is_null(), "{models}");
+    assert!(models["customer_skipped"].as_str().unwrap().contains("at least 30 of each are needed"));
+    let rows = |table: &str| {
+        manifest["outputs"].as_array().unwrap().iter().find(|t| t["table"] == table).unwrap()["rows"].as_u64().unwrap()
+    };
+    assert_eq!(rows("customer_scores"), 0);
+    assert_eq!(rows("segment_scores"), 0);
+    assert!(rows("invoice_predictions") > 0);
+    assert!(rows("features") > 0, "the panel is published either way");
+    assert_eq!(common::ardent(&["verify", out.to_str().unwrap()]).code, 0);
+}
