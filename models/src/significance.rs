@@ -112,15 +112,11 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-/// One decile of [`calibration_test`].
+/// One decile of [`calibration_test`] (its rows, mean PD and observed rate are the decile's
+/// [`metrics::Bin`] of the same number).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DecileTest {
     pub decile: u32,
-    pub rows: usize,
-    #[serde(with = "crate::json_float")]
-    pub mean_pd: f64,
-    #[serde(with = "crate::json_float")]
-    pub observed_rate: f64,
     /// Standard error of the observed rate if the PDs were right: √(Σ p(1−p)) / rows.
     #[serde(with = "crate::json_float")]
     pub std_error: f64,
@@ -173,15 +169,7 @@ pub fn calibration_test(p: &[f64], y: &[bool], tolerance: f64, alpha: f64) -> Ca
                 0.0
             };
             worst_z = worst_z.max(this_z);
-            DecileTest {
-                decile: *decile,
-                rows: rows.len(),
-                mean_pd,
-                observed_rate,
-                std_error,
-                allowed_gap,
-                passed: gap <= allowed_gap + 1e-12,
-            }
+            DecileTest { decile: *decile, std_error, allowed_gap, passed: gap <= allowed_gap + 1e-12 }
         })
         .collect();
     let (mut num, mut den) = (0.0, 0.0);

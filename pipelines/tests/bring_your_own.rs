@@ -7,7 +7,20 @@ mod common;
 
 use std::fmt::Write;
 
-use common::{ardent, write};
+use common::{Outcome, ardent, write};
+
+/// `ardent train --table TABLE --label LABEL --out MODELS` with `extra` flags.
+fn train(table: &str, label: &str, models: &str, extra: &[&str]) -> Outcome {
+    train_with(&[], table, label, models, extra)
+}
+
+/// [`train`] after the global flags `global` (`--log-format json`).
+fn train_with(global: &[&str], table: &str, label: &str, models: &str, extra: &[&str]) -> Outcome {
+    let mut args = global.to_vec();
+    args.extend(["train", "--table", table, "--label", label, "--out", models]);
+    args.extend_from_slice(extra);
+    ardent(&args)
+}
 
 /// 2,000 accounts × 6 months; risk rises with `late_days` and `utilisation`; `bureau` is
 /// missing for every seventh row.
@@ -40,21 +53,8 @@ fn train_then_score_a_table_of_your_own() {
     write(&t, &table());
     let models = dir.path().join("models");
     let (t_s, m_s) = (t.to_str().unwrap(), models.to_str().unwrap());
-    let o = ardent(&[
-        "train",
-        "--table",
-        t_s,
-        "--label",
-        "defaulted",
-        "--time-column",
-        "month",
-        "--id-column",
-        "account",
-        "--oot-from",
-        "2025-05-01",
-        "--out",
-        m_s,
-    ]);
+    let o =
+        train(t_s, "defaulted", m_s, &["--time-column", "month", "--id-column", "account", "--oot-from", "2025-05-01"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("positive class: defaulted = 1"), "{}", o.stdout);
     assert!(o.stdout.contains("rows dated from 2025-05-01"), "{}", o.stdout);
@@ -98,17 +98,7 @@ fn a_table_without_the_models_features_names_what_is_missing() {
     let t = dir.path().join("features.csv");
     write(&t, &table());
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "train",
-        "--table",
-        t.to_str().unwrap(),
-        "--label",
-        "defaulted",
-        "--model",
-        "logistic",
-        "--out",
-        models.to_str().unwrap(),
-    ]);
+    let o = train(t.to_str().unwrap(), "defaulted", models.to_str().unwrap(), &["--model", "logistic"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("a seeded 20% of customers"), "{}", o.stdout);
     let other = dir.path().join("other.csv");
@@ -153,19 +143,12 @@ fn a_table_written_by_excel_trains_and_one_row_scores_as_in_the_batch() {
     let t = dir.path().join("excel.csv");
     write(&t, &excel);
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "train",
-        "--table",
+    let o = train(
         t.to_str().unwrap(),
-        "--label",
         "defaulted",
-        "--id-column",
-        "account",
-        "--model",
-        "logistic",
-        "--out",
         models.to_str().unwrap(),
-    ]);
+        &["--id-column", "account", "--model", "logistic"],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
     assert_eq!(file.model.features, vec!["late_days", "utilisation", "bureau"], "bureau stays a feature");
@@ -271,17 +254,7 @@ fn an_id_like_column_is_not_a_feature_and_the_run_says_so() {
     let t = dir.path().join("numbered.csv");
     write(&t, &text);
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "train",
-        "--table",
-        t.to_str().unwrap(),
-        "--label",
-        "defaulted",
-        "--model",
-        "logistic",
-        "--out",
-        models.to_str().unwrap(),
-    ]);
+    let o = train(t.to_str().unwrap(), "defaulted", models.to_str().unwrap(), &["--model", "logistic"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("left out as id-like (a different whole number on every row): row_no"), "{}", o.stdout);
     let file = ardent_models::artifact::read(&models.join("logistic")).unwrap();
@@ -306,23 +279,12 @@ fn an_infinite_value_is_a_missing_value_and_the_run_names_its_column() {
     let t = dir.path().join("infinite.csv");
     write(&t, &text);
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "train",
-        "--table",
+    let o = train(
         t.to_str().unwrap(),
-        "--label",
         "defaulted",
-        "--id-column",
-        "account",
-        "--time-column",
-        "month",
-        "--oot-from",
-        "2025-05-01",
-        "--model",
-        "logistic",
-        "--out",
         models.to_str().unwrap(),
-    ]);
+        &["--id-column", "account", "--time-column", "month", "--oot-from", "2025-05-01", "--model", "logistic"],
+    );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(
         o.stdout
@@ -364,23 +326,21 @@ fn a_learner_that_fails_is_left_out_and_the_others_are_written() {
     let config = dir.path().join("train.toml");
     write(&config, "[models.scorecard]\nmin_iv = 50.0\n");
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "train",
-        "--table",
+    let o = train(
         t.to_str().unwrap(),
-        "--label",
         "defaulted",
-        "--id-column",
-        "account",
-        "--time-column",
-        "month",
-        "--oot-from",
-        "2025-05-01",
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
         models.to_str().unwrap(),
-    ]);
+        &[
+            "--id-column",
+            "account",
+            "--time-column",
+            "month",
+            "--oot-from",
+            "2025-05-01",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("scorecard                   failed and was left out:"), "{}", o.stdout);
     assert!(o.stdout.contains("minimum information value 50"), "{}", o.stdout);
@@ -396,21 +356,13 @@ fn train_logs_json_and_a_table_without_dates_gets_no_placeholder_dates() {
     let t = dir.path().join("features.csv");
     write(&t, &table());
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "--log-format",
-        "json",
-        "train",
-        "--table",
+    let o = train_with(
+        &["--log-format", "json"],
         t.to_str().unwrap(),
-        "--label",
         "defaulted",
-        "--id-column",
-        "account",
-        "--model",
-        "logistic",
-        "--out",
         models.to_str().unwrap(),
-    ]);
+        &["--id-column", "account", "--model", "logistic"],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let events: Vec<serde_json::Value> = o.stderr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(
@@ -461,21 +413,12 @@ fn text_and_declared_categorical_columns_are_features_of_every_learner() {
     let t = dir.path().join("applicants.csv");
     write(&t, &categorical_table());
     let models = dir.path().join("models");
-    let o = ardent(&[
-        "train",
-        "--table",
+    let o = train(
         t.to_str().unwrap(),
-        "--label",
         "risk",
-        "--positive",
-        "bad",
-        "--id-column",
-        "applicant",
-        "--categorical",
-        "grade",
-        "--out",
         models.to_str().unwrap(),
-    ]);
+        &["--positive", "bad", "--id-column", "applicant", "--categorical", "grade"],
+    );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("3 features (2 categorical: region (5 levels), grade (4 levels))"), "{}", o.stdout);
     assert!(!o.stdout.contains("left out"), "{}", o.stdout);
