@@ -197,10 +197,14 @@ fn manifest_files(out: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn the_invoice_model_stands_when_the_customer_model_cannot_be_trained() {
-    // A default label no customer reaches in 90 days (700 days past due): only write-offs
-    // are positive, too few to train on. Invoices are still paid late often enough.
+    // A default label no customer reaches (700 days past due, or a write-off, within one
+    // day): no positives, as on a real ledger without defaults. Invoices are still paid late
+    // often enough for the invoice model.
     let dir = tempfile::tempdir().unwrap();
-    let o = common::ardent_in(dir.path(), &["run", "--set", "models.label.dpd=700"]);
+    let o = common::ardent_in(
+        dir.path(),
+        &["run", "--set", "models.label.dpd=700", "--set", "models.label.horizon_days=1"],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stdout.contains(
@@ -213,7 +217,7 @@ fn the_invoice_model_stands_when_the_customer_model_cannot_be_trained() {
     let out = dir.path().join("ardent-out");
     let manifest = common::manifest(&out);
     let models = &manifest["models"];
-    assert_eq!(models["invoice_champion"], "invoice_gbdt", "{models}");
+    assert!(models["invoice_champion"].as_str().unwrap().starts_with("invoice_gbdt"), "{models}");
     assert!(models["champion"].is_null(), "{models}");
     assert!(models["customer_skipped"].as_str().unwrap().contains("at least 30 of each are needed"));
     let rows = |table: &str| {

@@ -9,10 +9,10 @@ use std::path::Path;
 fn bundled_sample_matches_its_generator_command() {
     let config = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipeline.toml")).unwrap();
     assert!(
-        config.contains("ardent generate --customers 400 --months 24 --seed 2025"),
+        config.contains("ardent generate --customers 400 --months 36 --seed 2025"),
         "the command documented in pipeline.toml changed; update this test with it"
     );
-    let params = ardent_sample::GenParams { customers: Some(400), months: Some(24), seed: 2025, ..Default::default() };
+    let params = ardent_sample::GenParams { customers: Some(400), months: Some(36), seed: 2025, ..Default::default() };
     let dir = tempfile::tempdir().unwrap();
     ardent_sample::generate(&params.check().unwrap(), dir.path()).unwrap();
     for name in ["customers.csv", "ledger.csv", "payments.csv", "fx_rates.csv"] {
