@@ -157,3 +157,71 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
         dated: !matches!(holdout, Holdout::Customers),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::params::TrainParams;
+
+    /// 50 customers × 12 month ends (day 30·m), the last two months unlabelled.
+    fn sample() -> Sample {
+        let (customers, months) = (50usize, 12usize);
+        let rows = customers * months;
+        Sample {
+            features: vec!["f".into()],
+            x: ndarray::Array2::zeros((rows, 1)),
+            label: (0..rows).map(|i| (i / customers < months - 2).then_some(i % 7 == 0)).collect(),
+            time: (0..rows).map(|i| 30 * (i / customers) as i32).collect(),
+            group: (0..rows).map(|i| (i % customers) as u32).collect(),
+            group_names: (0..customers).map(|c| format!("C{c:03}")).collect(),
+            segment: vec![0; rows],
+            segments: vec!["ALL".into()],
+            positive: "bad".into(),
+            levels: vec![None],
+        }
+    }
+
+    #[test]
+    fn the_last_labelled_dates_are_held_out_with_the_horizon_as_a_gap() {
+        let s = sample();
+        let t = TrainParams::default().check().unwrap();
+        let split = split(&s, Holdout::LastDates { n: 3, gap_days: 60 }, &t).unwrap();
+        // Labelled month ends are 0..=9 (days 0..=270): the last 3 start at day 210; training
+        // rows must be dated 60 days before it, so months 0..=5 (day 150 at the latest).
+        assert!(split.oot.iter().all(|&i| s.time[i] >= 210 && s.label[i].is_some()));
+        assert_eq!(split.oot.len(), 3 * 50);
+        assert!(split.train.iter().all(|&i| s.time[i] + 60 <= 210));
+        assert_eq!(split.train.len(), 6 * 50);
+        assert_eq!((split.train_window, split.oot_window), ((0, 150), (210, 270)));
+        assert!(split.dated);
+        let too_many = super::split(&s, Holdout::LastDates { n: 10, gap_days: 0 }, &t).unwrap_err();
+        assert!(matches!(too_many, ModelError::NotEnoughHistory(_)), "{too_many}");
+    }
+
+    #[test]
+    fn without_dates_whole_customers_are_held_out_and_the_subsample_is_seeded() {
+        let s = sample();
+        let mut params = TrainParams::default();
+        params.max_train_rows = 1000;
+        let t = params.check().unwrap();
+        let split = split(&s, Holdout::Customers, &t).unwrap();
+        let held: BTreeSet<u32> = split.oot.iter().map(|&i| s.group[i]).collect();
+        assert!(split.train.iter().all(|&i| !held.contains(&s.group[i])), "a customer is never on both sides");
+        assert!((5..=20).contains(&held.len()), "about a fifth of 50 customers: {}", held.len());
+        assert!(!split.dated);
+        // Subsampling keeps about the asked share, the same rows on every call.
+        let kept: Vec<bool> =
+            (0..s.len()).map(|i| in_subsample(42, &s.group_names[s.group[i] as usize], s.time[i], 0.3)).collect();
+        let share = kept.iter().filter(|&&k| k).count() as f64 / s.len() as f64;
+        assert!((0.2..0.4).contains(&share), "{share}");
+        let again: Vec<bool> =
+            (0..s.len()).map(|i| in_subsample(42, &s.group_names[s.group[i] as usize], s.time[i], 0.3)).collect();
+        assert_eq!(kept, again);
+        // Validation parts hold whole customers out too.
+        for i in 0..s.len() {
+            let first = s.group[i] as usize;
+            assert_eq!(held_out_in(&s, i, 42, Validation::Folds(3)), held_out_in(&s, first, 42, Validation::Folds(3)));
+        }
+    }
+}
