@@ -202,9 +202,7 @@ mod tests {
     #[test]
     fn without_dates_whole_customers_are_held_out_and_the_subsample_is_seeded() {
         let s = sample();
-        let mut params = TrainParams::default();
-        params.max_train_rows = 1000;
-        let t = params.check().unwrap();
+        let t = TrainParams { max_train_rows: 1000, ..Default::default() }.check().unwrap();
         let split = split(&s, Holdout::Customers, &t).unwrap();
         let held: BTreeSet<u32> = split.oot.iter().map(|&i| s.group[i]).collect();
         assert!(split.train.iter().all(|&i| !held.contains(&s.group[i])), "a customer is never on both sides");
