@@ -65,10 +65,12 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
         printer
             .line(format!("column {name}: {n} infinite value(s) are treated as missing, in training and in scoring"));
     }
+    let learners: Vec<&str> = training.learners.iter().map(|k| k.name()).collect();
     printer.note(format!(
-        "train: {} rows read; fitting {} in parallel",
+        "train: {} rows read; fitting {}{}",
         df.height(),
-        training.learners.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+        learners.join(", "),
+        if learners.len() > 1 { " in parallel" } else { "" }
     ));
     let (sample, trained) = train_table(&df, &roles, oot_from.map(epoch_days), &training)?;
     let categorical: Vec<String> = sample
