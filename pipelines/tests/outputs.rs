@@ -229,3 +229,25 @@ fn the_invoice_model_stands_when_the_customer_model_cannot_be_trained() {
     assert!(rows("features") > 0, "the panel is published either way");
     assert_eq!(common::ardent(&["verify", out.to_str().unwrap()]).code, 0);
 }
+
+#[test]
+fn the_customer_models_stand_when_the_invoice_model_cannot_be_trained() {
+    // An invoice label that needs a year past the due date to be known leaves the invoice
+    // model a held-out sample of one class; the customer models do not need it.
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::ardent_in(dir.path(), &["run", "--set", "models.invoice_label.days_late=365"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("invoice model skipped (invoice_predictions is empty):"), "{}", o.stdout);
+    let out = dir.path().join("ardent-out");
+    let manifest = common::manifest(&out);
+    let models = &manifest["models"];
+    assert!(models["champion"].as_str().is_some(), "{models}");
+    assert!(models["invoice_champion"].is_null(), "{models}");
+    assert!(models["invoice_skipped"].as_str().is_some(), "{models}");
+    let rows = |table: &str| {
+        manifest["outputs"].as_array().unwrap().iter().find(|t| t["table"] == table).unwrap()["rows"].as_u64().unwrap()
+    };
+    assert_eq!(rows("invoice_predictions"), 0);
+    assert!(rows("customer_scores") > 0 && rows("segment_scores") > 0);
+    assert_eq!(common::ardent(&["verify", out.to_str().unwrap()]).code, 0);
+}
