@@ -130,7 +130,8 @@ type Rows = Vec<(usize, i64, i64, [f64; FEATURES.len()])>;
 /// multiplied by this, is what a full window would hold at the same pace. Without it a
 /// count over 365 days grows through the first year of every ledger for no reason of the
 /// customer's, and a model trained on that year reads the full counts of later years as a
-/// drop in risk (on the bundled sample it lowered out-of-time PDs by 40%).
+/// drop in risk (on a 24-month sample `invoices_paid_365d` alone lowered the mean
+/// out-of-time log-odds by 0.86).
 fn window_scale(t0: i32, days: i32, history: i32) -> f64 {
     let covered = (t0 - history + 1).clamp(1, days);
     f64::from(days) / f64::from(covered)
