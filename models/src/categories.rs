@@ -109,8 +109,7 @@ pub fn orders(
         .collect()
 }
 
-/// `x` with every categorical feature's codes replaced by their ranks (a copy only when some
-/// feature is categorical).
+/// A copy of `x` with every categorical feature's codes replaced by their ranks.
 pub fn ranked(x: ndarray::ArrayView2<'_, f64>, orders: &[Option<LevelOrder>]) -> ndarray::Array2<f64> {
     let mut out = x.to_owned();
     for (j, o) in orders.iter().enumerate() {

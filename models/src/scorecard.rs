@@ -399,7 +399,13 @@ pub fn fit(
     let counts: Vec<Option<usize>> =
         (0..x.ncols()).map(|j| levels.get(j).and_then(|l| l.as_ref().map(Vec::len))).collect();
     let orders = crate::categories::orders(x, y, &counts, min_level_rows);
-    let ranked = crate::categories::ranked(x, &orders);
+    // Bins of categorical features are bins of their levels' ranks; numeric features are
+    // binned as they are (no copy of the matrix when none is categorical).
+    let ranked_copy = orders.iter().any(Option::is_some).then(|| crate::categories::ranked(x, &orders));
+    let ranked = match &ranked_copy {
+        Some(r) => r.view(),
+        None => x.view(),
+    };
     let binned: Vec<_> =
         (0..x.ncols()).into_par_iter().map(|j| bin_feature(ranked.column(j), y, p, orders[j].is_some())).collect();
     let attr = |label: String, c: Count| Attribute {
