@@ -77,7 +77,7 @@ fn main() {
             c.oot.max_decile_gap,
             c.oot.mean_pd,
             c.oot.observed_rate,
-            c.calibrated
+            c.calibrated()
         );
     }
     for c in &trained.candidates {

@@ -131,7 +131,7 @@ pub fn model_file(
             out_of_time: c.oot,
             out_of_time_calibration: c.oot_calibration.clone(),
             out_of_time_psi: c.oot_psi,
-            calibrated: c.calibrated,
+            calibrated: c.calibrated(),
             calibration_test: Some(c.calibration.clone()),
             judgement: Some(c.judgement),
         },

@@ -199,34 +199,35 @@ fn is_id_like(c: &Column) -> bool {
     seen.windows(2).all(|w| w[0] != w[1])
 }
 
-/// Feature columns of `df` holding infinite values, with how many: [`Sample::from_frame`]
-/// reads them as missing values (in training and in scoring alike), and the commands say so.
-pub fn non_finite(df: &DataFrame, roles: &Roles<'_>) -> Vec<(String, usize)> {
-    feature_columns(df, roles)
-        .features
-        .into_iter()
+/// Of the feature columns `features` of `df`, those holding infinite values, with how many:
+/// [`Sample::from_frame`] reads them as missing values (in training and in scoring alike), and
+/// the commands say so.
+pub fn non_finite(df: &DataFrame, features: &[String], roles: &Roles<'_>) -> Vec<(String, usize)> {
+    features
+        .iter()
         .filter_map(|name| {
-            let col = df.column(&name).ok()?;
+            let col = df.column(name).ok()?;
             if crate::matrix::is_categorical(col, roles) {
                 return None;
             }
             let col = col.cast(&DataType::Float64).ok()?;
             let n = col.f64().ok()?.iter().filter(|v| v.is_some_and(f64::is_infinite)).count();
-            (n > 0).then_some((name, n))
+            (n > 0).then_some((name.clone(), n))
         })
         .collect()
 }
 
-/// Train on a feature table. The holdout is the rows from `oot_from`, or the last
-/// `oot_months` dates of the time column, or (without one) a seeded 20% of the ids.
+/// Train on the feature columns `features` of a table ([`feature_columns`]). The holdout is
+/// the rows from `oot_from`, or the last `oot_months` dates of the time column, or (without
+/// one) a seeded 20% of the ids.
 pub fn train_table(
     df: &DataFrame,
     roles: &Roles<'_>,
+    features: &[String],
     oot_from: Option<i32>,
     t: &Training,
 ) -> Result<(Sample, Trained)> {
-    let features = feature_columns(df, roles).features;
-    let sample = Sample::from_frame(df, roles, Some(&features), None)?;
+    let sample = Sample::from_frame(df, roles, Some(features), None)?;
     let holdout = match (roles.time, oot_from) {
         (Some(_), Some(from)) => Holdout::From(from),
         (Some(_), None) => Holdout::LastDates { n: t.oot_months, gap_days: 0 },

@@ -121,9 +121,9 @@ pub fn ranked(x: ndarray::ArrayView2<'_, f64>, orders: &[Option<LevelOrder>]) ->
 }
 
 /// One row with its categorical codes replaced by their ranks, into `out`.
-pub fn ranked_row(x: &[f64], orders: &[Option<LevelOrder>], out: &mut Vec<f64>) {
+pub fn ranked_row(x: ndarray::ArrayView1<'_, f64>, orders: &[Option<LevelOrder>], out: &mut Vec<f64>) {
     out.clear();
-    out.extend(x.iter().zip(orders.iter().map(Some).chain(std::iter::repeat(None))).map(|(&v, o)| match o {
+    out.extend(x.iter().enumerate().map(|(j, &v)| match orders.get(j) {
         Some(Some(o)) => o.apply(v),
         _ => v,
     }));

@@ -182,13 +182,20 @@ impl Sample {
             let col = column(name)?;
             let categorical = match known {
                 Some(known) => known.get(j).cloned().flatten(),
-                None if is_categorical(col, roles) => Some(level_names(col, source)?),
+                None if is_categorical(col, roles) => Some(Vec::new()),
                 None => None,
             };
             match categorical {
-                Some(names) => {
+                Some(mut names) => {
+                    let values = level_values(col, source)?;
+                    if known.is_none() {
+                        // Training: the levels are the column's own.
+                        names = values.iter().flatten().cloned().collect();
+                        names.sort_unstable();
+                        names.dedup();
+                    }
                     // Codes: the level's index; an unseen level is `names.len()`, missing NaN.
-                    for (i, v) in level_values(col, source)?.iter().enumerate() {
+                    for (i, v) in values.iter().enumerate() {
                         x[[i, j]] = match v {
                             None => f64::NAN,
                             Some(v) => names.binary_search_by(|l| l.as_str().cmp(v)).unwrap_or(names.len()) as f64,
@@ -256,14 +263,6 @@ fn level_values(col: &Column, source: &str) -> Result<Vec<Option<String>>> {
             })
         })
         .collect())
-}
-
-/// A categorical column's levels, sorted.
-pub fn level_names(col: &Column, source: &str) -> Result<Vec<String>> {
-    let mut names: Vec<String> = level_values(col, source)?.into_iter().flatten().collect();
-    names.sort_unstable();
-    names.dedup();
-    Ok(names)
 }
 
 /// Which columns of a feature table play which role.

@@ -252,7 +252,7 @@ fn customer_summary(trained: &Trained, t: &Training, summary: &mut Vec<String>) 
             c.oot.ks,
             c.oot.brier,
             c.oot.max_decile_gap,
-            if c.calibrated { "" } else { "  (not calibrated)" },
+            if c.calibrated() { "" } else { "  (not calibrated)" },
             if k == trained.champion { "  ← champion" } else { "" }
         ));
     }

@@ -343,7 +343,7 @@ pub(crate) fn metrics_table(sets: &[&Trained]) -> Result<DataFrame> {
             ),
             float_opt("calibration_worst_z", rows.iter().map(|r| r.3.and(opt(cand(r.0).calibration.worst_z)))),
             float_opt("spiegelhalter_z", rows.iter().map(|r| r.3.and(opt(cand(r.0).calibration.spiegelhalter_z)))),
-            boolean("calibrated", rows.iter().map(|r| cand(r.0).calibrated)),
+            boolean("calibrated", rows.iter().map(|r| cand(r.0).calibrated())),
             boolean("champion", rows.iter().map(|r| r.0.1 == sets[r.0.0].champion)),
         ],
     )?)

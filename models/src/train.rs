@@ -15,9 +15,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use linfa::dataset::DatasetBase;
-use linfa::traits::Fit;
-use ndarray::Array1;
 use rayon::prelude::*;
 
 use crate::champion::{self, Entrant, Judgement};
@@ -44,8 +41,6 @@ pub struct Candidate {
     pub oot_calibration: Vec<Bin>,
     /// PSI of the out-of-time scores against the training scores.
     pub oot_psi: f64,
-    /// Whether every out-of-time decile passes the calibration test (`calibration`).
-    pub calibrated: bool,
     /// The calibration test of the out-of-time PDs ([`crate::significance`]).
     pub calibration: CalibrationTest,
     /// The champion rule's tests of this model ([`crate::champion`]).
@@ -77,6 +72,13 @@ pub struct Trained {
     pub stability: Vec<FeatureShift>,
 }
 
+impl Candidate {
+    /// Whether every out-of-time decile passes the calibration test.
+    pub fn calibrated(&self) -> bool {
+        self.calibration.passed
+    }
+}
+
 impl Trained {
     /// The champion.
     pub fn champion(&self) -> &Candidate {
@@ -96,37 +98,24 @@ struct Job {
     stable: bool,
 }
 
-/// One fit through the learners' linfa `Fit` implementations.
-/// The features left out (`excluded`) are missing on every row the learner sees, so none of
+/// One fit of one learner on `rows`, categorical features included (the learners' linfa
+/// `Fit` implementations are these fits without them). The features left out (`excluded`) are missing on every row the learner sees, so none of
 /// them takes part in the fit, and the fitted model ignores their values when it scores.
 fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], excluded: &[usize], t: &Training) -> Result<Fitted> {
     let mut x = sample.x.select(ndarray::Axis(0), rows);
     for &j in excluded {
         x.column_mut(j).fill(f64::NAN);
     }
-    let y: Array1<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    let y: Vec<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
+    // Each learner's fit that knows categorical features (with none it is its plain fit).
     let levels: Vec<Option<usize>> = sample.levels.iter().map(|l| l.as_ref().map(Vec::len)).collect();
-    if levels.iter().any(Option::is_some) {
-        let y = y.to_vec();
-        let m = t.min_level_rows;
-        return Ok(match kind {
-            Kind::Logistic => {
-                Fitted::Logistic(crate::logistic::fit_categorical(&t.logistic, x.view(), &y, &levels, m)?)
-            }
-            Kind::Scorecard => {
-                Fitted::Scorecard(scorecard::fit(x.view(), &y, &sample.features, &sample.levels, m, &t.scorecard)?)
-            }
-            Kind::Gbdt => Fitted::Gbdt(crate::gbdt::fit_categorical(x.view(), &y, &t.gbdt, &levels, m)?),
-        });
-    }
-    let data = DatasetBase::new(x, y);
+    let m = t.min_level_rows;
     Ok(match kind {
-        Kind::Logistic => Fitted::Logistic(t.logistic.fit(&data)?),
-        Kind::Scorecard => Fitted::Scorecard(
-            scorecard::Named { params: &t.scorecard, features: &sample.features, levels: &[], min_level_rows: 1 }
-                .fit(&data)?,
-        ),
-        Kind::Gbdt => Fitted::Gbdt(t.gbdt.fit(&data)?),
+        Kind::Logistic => Fitted::Logistic(crate::logistic::fit_categorical(&t.logistic, x.view(), &y, &levels, m)?),
+        Kind::Scorecard => {
+            Fitted::Scorecard(scorecard::fit(x.view(), &y, &sample.features, &sample.levels, m, &t.scorecard)?)
+        }
+        Kind::Gbdt => Fitted::Gbdt(crate::gbdt::fit_categorical(x.view(), &y, &t.gbdt, &levels, m)?),
     })
 }
 
@@ -345,7 +334,6 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             candidates.push(Candidate {
                 scope,
                 validation: cv,
-                calibrated: calibration.passed,
                 calibration,
                 judgement: Judgement::default(),
                 oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),

@@ -176,7 +176,7 @@ impl Gbdt {
     pub fn logit(&self, x: ArrayView1<'_, f64>) -> f64 {
         if !self.categories.is_empty() {
             let mut ranked = Vec::with_capacity(x.len());
-            categories::ranked_row(&x.to_vec(), &self.categories, &mut ranked);
+            categories::ranked_row(x, &self.categories, &mut ranked);
             return self.logit_slice(&ranked);
         }
         // Rows of a standard-layout matrix are contiguous: walk the trees on the slice.
@@ -236,7 +236,7 @@ impl Gbdt {
         out.iter_mut().for_each(|o| *o = 0.0);
         let mut ranked = x.to_vec();
         if !self.categories.is_empty() {
-            categories::ranked_row(&x.to_vec(), &self.categories, &mut ranked);
+            categories::ranked_row(x, &self.categories, &mut ranked);
         }
         let x = &ranked;
         for t in &self.trees {

@@ -61,7 +61,7 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
             columns.free_text.join(", ")
         ));
     }
-    for (name, n) in ardent_models::byo::non_finite(&df, &roles) {
+    for (name, n) in ardent_models::byo::non_finite(&df, &columns.features, &roles) {
         printer
             .line(format!("column {name}: {n} infinite value(s) are treated as missing, in training and in scoring"));
     }
@@ -72,7 +72,7 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
         learners.join(", "),
         if learners.len() > 1 { " in parallel" } else { "" }
     ));
-    let (sample, trained) = train_table(&df, &roles, oot_from.map(epoch_days), &training)?;
+    let (sample, trained) = train_table(&df, &roles, &columns.features, oot_from.map(epoch_days), &training)?;
     let categorical: Vec<String> = sample
         .features
         .iter()
@@ -131,7 +131,7 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
                 "auc_std_error": c.judgement.auc_std_error,
                 "brier": c.oot.brier,
                 "max_decile_gap": c.oot.max_decile_gap,
-                "calibrated": c.calibrated,
+                "calibrated": c.calibrated(),
                 "beats_constant": c.judgement.beats_constant,
                 "champion": k == trained.champion,
             })).collect::<Vec<_>>(),
