@@ -45,7 +45,7 @@ pub struct FileCheck<'a> {
     pub first_row: usize,
     /// For rows a source routed: the export file as read, whose row (`__ardent.row`) the
     /// quarantine's `raw` shows.
-    pub raw: Option<&'a DataFrame>,
+    pub raw: Option<Raw<'a>>,
 }
 
 impl std::fmt::Debug for FileCheck<'_> {
@@ -511,7 +511,35 @@ pub struct RowAt<'a> {
     /// Row number in the file of the frame's first row, minus one.
     pub first_row: usize,
     /// The export file as read, when a source routed the frame's rows.
-    pub raw: Option<&'a DataFrame>,
+    pub raw: Option<Raw<'a>>,
+}
+
+/// The rows of an export file as read, for the quarantine's `raw` of rows a source routed
+/// (row `k` is the file's data row `k + 1`).
+#[derive(Debug, Clone, Copy)]
+pub enum Raw<'a> {
+    /// The file read whole.
+    Frame(&'a DataFrame),
+    /// The file's bytes, read back a record at a time.
+    Lines(&'a super::source::blocks::CsvBlocks),
+}
+
+impl Raw<'_> {
+    /// The value of export column `name` in row `row`.
+    fn value(&self, name: &str, row: usize) -> Option<String> {
+        match self {
+            Raw::Frame(frame) => frame.column(name).ok().and_then(|c| any_to_text(&c.get(row).ok()?)),
+            Raw::Lines(lines) => lines.value(name, row),
+        }
+    }
+
+    /// Row `row` as a JSON object of export column → value.
+    fn json(&self, row: usize) -> String {
+        match self {
+            Raw::Frame(frame) => raw_json(frame, row),
+            Raw::Lines(lines) => lines.raw_json(row),
+        }
+    }
 }
 
 impl RowAt<'_> {
@@ -545,16 +573,16 @@ impl RowAt<'_> {
         };
         // A derived value that could not be derived shows the export's own (in the file as
         // read, for rows a source routed).
-        let value = value_of(self.frame, self.spec.source(column), i).or_else(|| match self.raw {
-            Some(file) => value_of(file, self.spec.shown(column), self.row_number(i) as usize - 1),
+        let value = value_of(self.frame, self.spec.source(column), i).or_else(|| match &self.raw {
+            Some(file) => file.value(self.spec.shown(column), self.row_number(i) as usize - 1),
             None => value_of(self.frame, self.spec.shown(column), i),
         });
         // Texts are held until their chunk reaches the temporary file: without their growth
         // slack a chunk of quarantined rows takes a third less memory.
         let mut message = message(self.spec, rule, column, value.as_deref(), detail, fx_configured);
         message.shrink_to_fit();
-        let mut raw = match self.raw {
-            Some(file) => raw_json(file, self.row_number(i) as usize - 1),
+        let mut raw = match &self.raw {
+            Some(file) => file.json(self.row_number(i) as usize - 1),
             None => raw_json(self.frame, i),
         };
         raw.shrink_to_fit();

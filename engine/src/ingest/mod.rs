@@ -74,10 +74,10 @@ impl<'a> Feed<'a> {
     }
 
     /// The export file as read, for rows a source routed.
-    fn raw(self, file: usize) -> Option<&'a DataFrame> {
+    fn raw(self, file: usize) -> Option<columns::Raw<'a>> {
         match self {
             Feed::Files(_) => None,
-            Feed::Routed(_, routing, _) => routing.original(file),
+            Feed::Routed(_, routing, _) => routing.raw(file),
         }
     }
 }
@@ -472,29 +472,22 @@ fn validate_input<U: Unique>(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(0);
         scope.spawn(move || {
             if let Feed::Routed(files, routing, kind) = feed {
-                // A source's rows, routed when it was read: their frames built a range of the
-                // file at a time while the range before is validated.
-                let rows = spec.chunk_rows.max(1);
+                // A source's rows, routed a block at a time when it was read: each block's
+                // links written while the block before is validated.
                 for file in 0..files.len() {
                     let n = routing.file_rows(file);
-                    let mut start = 0;
-                    loop {
+                    for (k, block) in routing.blocks(file).iter().enumerate() {
                         let t0 = Instant::now();
-                        let end = (start + rows).min(n);
-                        let next = routing.frame(kind, file, start..end).map(|frame| Chunk {
+                        let next = routing.frame(kind, file, k).map(|frame| Chunk {
                             file,
                             frame,
-                            first_row: start,
+                            first_row: block.first_row,
                             file_rows: n,
                             read_ms: t0.elapsed().as_millis() as u64,
                         });
                         let stop = next.is_err();
                         if tx.send(next).is_err() || stop {
                             return;
-                        }
-                        start = end;
-                        if start >= n {
-                            break;
                         }
                     }
                 }
@@ -680,18 +673,7 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     // Combined exports are read, routed and linked before anything is validated.
     let prepared: Vec<source::Prepared> =
         spec.sources.iter().map(|s| source::prepare(s, &spec.base_dir)).collect::<Result<_>>()?;
-    let mut link_ms = Vec::with_capacity(prepared.len());
-    let routings: Vec<source::Routing<'_>> = spec
-        .sources
-        .iter()
-        .zip(&prepared)
-        .map(|(s, p)| {
-            let t0 = Instant::now();
-            let routing = source::Routing::new(s, p);
-            link_ms.push(t0.elapsed().as_millis() as u64);
-            routing
-        })
-        .collect();
+    let routings: Vec<source::Routing<'_>> = prepared.iter().map(source::Routing::new).collect();
     let required = |kind: InputKind| -> Result<(&InputSpec, Feed<'_>)> {
         if let Some((input, files)) = find(kind) {
             return Ok((input, Feed::Files(files)));
@@ -859,19 +841,16 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     };
     let sources: Vec<SourceRead> = prepared
         .iter()
-        .zip(link_ms)
-        .map(|(p, link_ms)| SourceRead {
+        .map(|p| SourceRead {
             source: p.name.clone(),
             counts: p.counts.clone(),
             read_ms: p.read_ms,
-            route_ms: p.route_ms + link_ms,
+            route_ms: p.route_ms,
             files: p
                 .files
                 .iter()
-                .zip(&p.parsed)
-                .map(|(f, parsed)| {
-                    (f.path.clone(), read::display_path(&f.path, &spec.base_dir), parsed.frame.height() as u64)
-                })
+                .zip(&p.routed)
+                .map(|(f, routed)| (f.path.clone(), read::display_path(&f.path, &spec.base_dir), routed.rows as u64))
                 .collect(),
         })
         .collect();

@@ -46,8 +46,21 @@ impl Structure {
 
 /// Scan the CSV text read from `reader`, after skipping `skip_lines` lines (title lines of a
 /// report), with fields split by `delimiter` and quoted with `"`.
-pub fn scan(mut reader: impl Read, delimiter: u8, skip_lines: usize) -> std::io::Result<Structure> {
-    let mut s = Scanner { delimiter, skip: skip_lines, ..Default::default() };
+pub fn scan(reader: impl Read, delimiter: u8, skip_lines: usize) -> std::io::Result<Structure> {
+    scan_records(reader, delimiter, skip_lines, false).map(|(s, _)| s)
+}
+
+/// [`scan`], and where each data record starts: its byte offset in the file (a record's
+/// bytes run to the next one's start), when `starts` is asked for.
+pub fn scan_records(
+    mut reader: impl Read,
+    delimiter: u8,
+    skip_lines: usize,
+    starts: bool,
+) -> std::io::Result<(Structure, Vec<u64>)> {
+    let mut s = Scanner { delimiter, skip: skip_lines, starts: starts.then(Vec::new), ..Default::default() };
+    // The file offset of `buf[0]`.
+    let mut base = 0u64;
     let mut buf = vec![0u8; 4 << 20];
     // Bytes of an incomplete last line, carried to the next block.
     let mut carried = 0usize;
@@ -66,7 +79,7 @@ pub fn scan(mut reader: impl Read, delimiter: u8, skip_lines: usize) -> std::io:
         if n == 0 {
             if filled > start {
                 s.utf8 &= std::str::from_utf8(&buf[start..filled]).is_ok();
-                s.line(&buf[start..filled]);
+                s.line(&buf[start..filled], base + start as u64);
             }
             break;
         }
@@ -84,29 +97,38 @@ pub fn scan(mut reader: impl Read, delimiter: u8, skip_lines: usize) -> std::io:
             let delimiter = s.delimiter;
             let pieces = split_at_lines(block, PIECES);
             use rayon::prelude::*;
+            let want = s.starts.is_some();
             let counted: Vec<Counted> = pieces
                 .par_iter()
                 .map(|p| {
-                    let (records, ragged) = plain_lines(p, delimiter, expected);
-                    (std::str::from_utf8(p).is_ok(), records, ragged)
+                    let (records, ragged, starts) = plain_lines(p, delimiter, expected, want);
+                    (std::str::from_utf8(p).is_ok(), records, ragged, starts)
                 })
                 .collect();
-            for (utf8, records, ragged) in counted {
+            for (p, (utf8, records, ragged, starts)) in pieces.iter().zip(counted) {
                 s.utf8 &= utf8;
                 s.ragged.extend(ragged.into_iter().map(|(r, n)| (s.records + r, n)));
                 s.records += records;
+                if let Some(all) = &mut s.starts {
+                    let at = base + (p.as_ptr() as usize - buf.as_ptr() as usize) as u64;
+                    all.extend(starts.into_iter().map(|o| at + u64::from(o)));
+                }
             }
         } else {
             s.utf8 &= std::str::from_utf8(block).is_ok();
+            let mut at = base + start as u64;
             for line in block[..block.len() - 1].split(|&b| b == b'\n') {
-                s.line(line);
+                s.line(line, at);
+                at += line.len() as u64 + 1;
             }
         }
         buf.copy_within(end..filled, 0);
         carried = filled - end;
+        base += end as u64;
     }
     s.finish();
-    Ok(Structure { header: s.header, records: s.records, ragged: s.ragged, utf8: s.utf8 })
+    let starts = s.starts.take().unwrap_or_default();
+    Ok((Structure { header: s.header, records: s.records, ragged: s.ragged, utf8: s.utf8 }, starts))
 }
 
 #[derive(Debug)]
@@ -124,6 +146,8 @@ struct Scanner {
     in_quotes: bool,
     /// Fields of the record being read.
     fields: u32,
+    /// The file offset of every data record's first byte, when asked for.
+    starts: Option<Vec<u64>>,
 }
 
 impl Default for Scanner {
@@ -139,15 +163,23 @@ impl Default for Scanner {
             utf8: true,
             in_quotes: false,
             fields: 0,
+            starts: None,
         }
     }
 }
 
 impl Scanner {
-    fn line(&mut self, line: &[u8]) {
+    /// One line (without its line end) that starts at file offset `at`.
+    fn line(&mut self, line: &[u8], at: u64) {
         if self.skip > 0 {
             self.skip -= 1;
             return;
+        }
+        if self.seen_header
+            && !self.in_quotes
+            && let Some(starts) = &mut self.starts
+        {
+            starts.push(at);
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !self.seen_header {
@@ -202,9 +234,9 @@ impl Scanner {
     }
 }
 
-/// A piece's count: whether it is UTF-8, its records, and (record, fields) of those whose
-/// number of fields is not the header's.
-type Counted = (bool, u64, Vec<(u64, u32)>);
+/// A piece's count: whether it is UTF-8, its records, (record, fields) of those whose
+/// number of fields is not the header's, and where its records start (when asked for).
+type Counted = (bool, u64, Vec<(u64, u32)>, Vec<u32>);
 
 /// Pieces a quote-free block is counted in, in parallel (a fixed number: the result does not
 /// depend on it, the pieces only spread the work).
@@ -229,14 +261,18 @@ fn split_at_lines(block: &[u8], n: usize) -> Vec<&[u8]> {
     pieces
 }
 
-/// The records of whole lines without any quote (`block` ends with a line end), and those
-/// whose number of fields is not `expected`: (record in the block, its fields). The
-/// delimiters and line ends of each 8-byte word are found as bit masks; a line's fields are
-/// the delimiters before its end plus one.
-fn plain_lines(block: &[u8], delimiter: u8, expected: u32) -> (u64, Vec<(u64, u32)>) {
+/// The records of whole lines without any quote (`block` ends with a line end), those
+/// whose number of fields is not `expected`: (record in the block, its fields), and, when
+/// `starts`, each record's offset in the block. The delimiters and line ends of each 8-byte
+/// word are found as bit masks; a line's fields are the delimiters before its end plus one.
+fn plain_lines(block: &[u8], delimiter: u8, expected: u32, starts: bool) -> (u64, Vec<(u64, u32)>, Vec<u32>) {
     let (mut records, mut ragged) = (0u64, Vec::new());
+    let mut at = Vec::new();
     let (mut delimiters, mut line_start) = (0u32, 0usize);
     let mut check = |end: usize, delimiters: u32, line_start: usize| {
+        if starts {
+            at.push(line_start as u32);
+        }
         let len = end - line_start;
         // A blank line (or only a carriage return) is a record without fields.
         let blank = len == 0 || (len == 1 && block[line_start] == b'\r');
@@ -274,7 +310,7 @@ fn plain_lines(block: &[u8], delimiter: u8, expected: u32) -> (u64, Vec<(u64, u3
             line_start = offset + j + 1;
         }
     }
-    (records, ragged)
+    (records, ragged, at)
 }
 
 /// The high bit of every byte of `w` equal to `c` (and of no other byte).

@@ -1,75 +1,177 @@
-//! The frames the ledger's and payments' validation read from a routed source, a range of a
-//! file's rows at a time: the export columns the rules read as written, the derived canonical
-//! values under [`DERIVED_PREFIX`], each row's file row and the rule it already failed.
+//! The frames the ledger's and payments' validation read from a routed source: for each
+//! range of a file's rows, the rows routed to each input, with the export columns the rules
+//! read as written, the derived canonical values under [`DERIVED_PREFIX`], each row's file
+//! row and the rule it already failed. Built as the rows are routed (the rows as read are
+//! then dropped); links by clearing document, which need every row, are written into them
+//! when they are handed to validation ([`Routing::frame`]).
 
 use polars::prelude::*;
 
-use super::super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN};
-use super::Prepared;
-use super::links::Links;
+use super::super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN, Raw};
+use super::links::{LinkBuilder, Links, NO_GROUP};
 use super::params::SourceSpec;
 use super::route::{Parsed, Target};
+use super::{Prepared, RawRows};
 use crate::contracts::{DocType, InputKind, MONEY_PRECISION, MONEY_SCALE};
 use crate::error::{EngineError, Result};
 
-/// Builds the frames a source's rows are validated in, a range of rows of a file at a time,
-/// so no routed copy of the whole source is ever held.
+/// Per routed row, the clearing group whose links it takes ([`NO_GROUP`]: none, but its
+/// references are still written the linked way); null where links do not apply.
+const GROUP_COLUMN: &str = "__ardent.clearing_group";
+/// The row's own document id, which its links leave out.
+const OWN_COLUMN: &str = "__ardent.own_id";
+
+/// The rows of one range of a file routed to the ledger and to payments.
+#[derive(Debug)]
+pub struct Block {
+    /// 0-based file row of the range's first row, and its rows.
+    pub first_row: usize,
+    pub rows: usize,
+    pub ledger: DataFrame,
+    pub payments: DataFrame,
+}
+
+/// Builds the frames a source's rows are validated in, from the blocks routed when it was
+/// read.
 #[derive(Debug)]
 pub struct Routing<'a> {
-    spec: &'a SourceSpec,
-    parsed: &'a [Parsed],
-    links: Option<Links<'a>>,
+    prepared: &'a Prepared,
 }
 
 impl<'a> Routing<'a> {
-    /// The routing of a prepared source (its clearing links derived once, over every file).
-    pub fn new(spec: &'a SourceSpec, prepared: &'a Prepared) -> Self {
-        Routing { spec, parsed: &prepared.parsed, links: Links::new(spec, &prepared.parsed) }
+    pub fn new(prepared: &'a Prepared) -> Self {
+        Routing { prepared }
+    }
+
+    /// The blocks of file `file`.
+    pub fn blocks(&self, file: usize) -> &'a [Block] {
+        self.prepared.routed.get(file).map_or(&[], |f| f.blocks.as_slice())
     }
 
     /// The rows of file `file` (under its header).
     pub fn file_rows(&self, file: usize) -> usize {
-        self.parsed.get(file).map_or(0, |p| p.target.len())
+        self.prepared.routed.get(file).map_or(0, |f| f.rows)
     }
 
-    /// The frame `kind` validates for rows `rows` of file `file`.
-    pub fn frame(&self, kind: InputKind, file: usize, rows: std::ops::Range<usize>) -> Result<DataFrame> {
-        routed_frame(self.spec, &self.parsed[file], file, self.links.as_ref(), kind, rows)
+    /// The frame `kind` validates for block `block` of file `file`, its links written.
+    pub fn frame(&self, kind: InputKind, file: usize, block: usize) -> Result<DataFrame> {
+        let b = &self.blocks(file)[block];
+        let frame = match kind {
+            InputKind::Ledger => &b.ledger,
+            _ => &b.payments,
+        };
+        match &self.prepared.links {
+            Some(links) => linked(frame, links, kind),
+            None => Ok(frame.clone()),
+        }
     }
 
     /// The file as read: the quarantine's `raw` of its rows.
-    pub fn original(&self, file: usize) -> Option<&'a DataFrame> {
-        self.parsed.get(file).map(|p| &p.frame)
+    pub fn raw(&self, file: usize) -> Option<Raw<'a>> {
+        match &self.prepared.routed.get(file)?.raw {
+            RawRows::Frame(frame) => Some(Raw::Frame(frame)),
+            RawRows::Lines(lines) => Some(Raw::Lines(lines)),
+        }
     }
 
     /// The customer and 1-based file row of every row of file `file` routed to `kind`, in order.
     pub fn customers(&self, kind: InputKind, file: usize) -> Vec<(Option<&'a str>, u64)> {
-        let p = &self.parsed[file];
         let mut out = Vec::new();
-        for (i, (t, c)) in p.target.iter().zip(p.customer.iter()).enumerate() {
-            let routed = match (kind, t) {
-                (InputKind::Ledger, Target::Ledger(_) | Target::Unmapped) => true,
-                (InputKind::Payments, Target::Payment) => true,
-                (InputKind::Payments, Target::Ledger(_)) => p.settled[i],
-                _ => false,
-            };
-            if routed {
-                out.push((c, i as u64 + 1));
+        for b in self.blocks(file) {
+            let frame = if kind == InputKind::Ledger { &b.ledger } else { &b.payments };
+            let customers = frame.column(&format!("{DERIVED_PREFIX}customer_id")).ok().and_then(|c| c.str().ok());
+            let rows = frame.column(ROW_COLUMN).ok().and_then(|c| c.u64().ok());
+            if let (Some(customers), Some(rows)) = (customers, rows) {
+                out.extend(customers.iter().zip(rows.iter()).map(|(c, r)| (c, r.unwrap_or_default())));
             }
         }
         out
     }
 }
 
-/// The frame `kind` validates for one parsed file: the export's columns of the rows routed
-/// there, the derived canonical values, each row's file row and the rule it already failed.
+/// `frame` with the links of its rows written: a payment's references, a credit memo's or
+/// write-off's `applies_to`.
+fn linked(frame: &DataFrame, links: &Links, kind: InputKind) -> Result<DataFrame> {
+    let err = || EngineError::polars("writing the links of routed rows");
+    let (Ok(groups), Ok(own)) = (frame.column(GROUP_COLUMN), frame.column(OWN_COLUMN)) else {
+        return Ok(frame.clone());
+    };
+    let (groups, own) = (groups.u32().map_err(err())?, own.str().map_err(err())?);
+    let target = match kind {
+        InputKind::Ledger => format!("{DERIVED_PREFIX}applies_to"),
+        _ => format!("{DERIVED_PREFIX}invoice_refs"),
+    };
+    let given = frame.column(&target).and_then(|c| c.str().cloned()).map_err(err())?;
+    let mut out = StringChunkedBuilder::new(target.as_str().into(), frame.height());
+    let (mut joined, mut seen) = (String::new(), Vec::new());
+    for ((g, own), given) in groups.iter().zip(own.iter()).zip(given.iter()) {
+        match (g, kind) {
+            (None, _) => out.append_option(given),
+            (Some(g), InputKind::Ledger) => out.append_option(links.applies_to(g, own)),
+            (Some(g), _) => {
+                let some = links.refs(g, own, given, &mut seen, &mut joined);
+                out.append_option(some.then_some(joined.as_str()));
+            }
+        }
+    }
+    let mut frame = frame.drop_many([GROUP_COLUMN, OWN_COLUMN]);
+    frame.with_column(out.finish().into_column()).map_err(err())?;
+    Ok(frame)
+}
+
+/// Record the clearing group of each row of rows `range` of parsed file `p` in `links`
+/// (in file order: a group's receivables are kept in the order met). Returns, per row, the
+/// group whose links it takes (see [`GROUP_COLUMN`]).
+pub fn groups(p: &Parsed, range: std::ops::Range<usize>, links: &mut LinkBuilder) -> Vec<Option<u32>> {
+    let n = range.len();
+    let mut group: Vec<Option<u32>> = vec![None; n];
+    let (clearing, ids) = (p.clearing.slice(range.start as i64, n), p.doc_id.slice(range.start as i64, n));
+    for (k, ((c, id), t)) in clearing.iter().zip(ids.iter()).zip(&p.target[range.clone()]).enumerate() {
+        let i = range.start + k;
+        group[k] = match (t, c, id) {
+            (Target::Ledger(t), Some(c), Some(id)) if t.is_receivable() => {
+                links.receivable(c, id);
+                None
+            }
+            (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), c, _) => {
+                // A memo without `applies_to` of its own reduces its group's first receivable.
+                p.applies_to.get(i).is_none().then(|| c.map_or(NO_GROUP, |c| links.other(c)))
+            }
+            (Target::Payment, c, _) => Some(c.map_or(NO_GROUP, |c| links.other(c))),
+            _ => None,
+        };
+    }
+    group
+}
+
+/// The block of rows `range` of parsed file `p` (whose first row is file row `offset` + 1):
+/// the frames of the rows routed to the ledger and to payments, with each row's clearing
+/// group from [`groups`] when the source links by clearing document.
+pub fn block(
+    spec: &SourceSpec,
+    p: &Parsed,
+    range: std::ops::Range<usize>,
+    offset: usize,
+    groups: Option<&Vec<Option<u32>>>,
+) -> Result<Block> {
+    let (ledger, payments) = rayon::join(
+        || routed_frame(spec, p, InputKind::Ledger, range.clone(), offset, groups),
+        || routed_frame(spec, p, InputKind::Payments, range.clone(), offset, groups),
+    );
+    Ok(Block { first_row: offset + range.start, rows: range.len(), ledger: ledger?, payments: payments? })
+}
+
+/// The frame `kind` validates for rows `range` of one parsed file (whose first row is file
+/// row `offset` + 1): the export's columns of the rows routed there, the derived canonical
+/// values, each row's file row and the rule it already failed, and, where links apply, each
+/// row's group and own id.
 fn routed_frame(
     spec: &SourceSpec,
     p: &Parsed,
-    f: usize,
-    links: Option<&Links<'_>>,
     kind: InputKind,
     range: std::ops::Range<usize>,
+    offset: usize,
+    groups: Option<&Vec<Option<u32>>>,
 ) -> Result<DataFrame> {
     let (first, len) = (range.start, range.len());
     // Whether each row of the range goes to `kind`; (row in the file, whether it is the
@@ -93,7 +195,7 @@ fn routed_frame(
     // copies only the routed rows' views.
     let pick = |ca: &StringChunked| ca.slice(first as i64, len).filter(&mask);
     // Only the columns the rules read as exported; the quarantine's `raw` comes from the
-    // file as read (`Prepared::originals`).
+    // file as read.
     let routed = spec.routed(kind);
     let mut passthrough: Vec<&str> = routed
         .columns
@@ -111,8 +213,6 @@ fn routed_frame(
         .filter(&mask)
         .map_err(err())?;
     let settlements = rows.iter().any(|&(_, s)| s);
-    // This range of a column (its views are read by row: `i - first`).
-    let range_of = |ca: &StringChunked| ca.slice(first as i64, len);
     // A derived text column: the parsed column's values at the routed rows (sharing its
     // buffers), or, where settled invoices yield payments, built row by row.
     let take = |name: &str, ca: &StringChunked| -> Result<Column> {
@@ -127,7 +227,8 @@ fn routed_frame(
     };
     let amount = |i: usize, settled: bool| if settled { p.settle_amount[i] } else { p.amount[i] };
     let mut columns = vec![
-        UInt64Chunked::from_iter_values(ROW_COLUMN.into(), rows.iter().map(|&(i, _)| i as u64 + 1)).into_column(),
+        UInt64Chunked::from_iter_values(ROW_COLUMN.into(), rows.iter().map(|&(i, _)| (offset + i) as u64 + 1))
+            .into_column(),
         take("customer_id", &p.customer)?,
         Int128Chunked::from_iter_options(
             format!("{DERIVED_PREFIX}amount").into(),
@@ -154,7 +255,7 @@ fn routed_frame(
     match kind {
         InputKind::Ledger => {
             columns.push(take("doc_id", &p.doc_id)?);
-            let type_value = range_of(&p.type_value);
+            let type_value = p.type_value.slice(first as i64, len);
             let type_value: Vec<Option<&str>> = type_value.iter().collect();
             columns.push(
                 StringChunked::from_iter_options(
@@ -167,25 +268,7 @@ fn routed_frame(
                 )
                 .into_column(),
             );
-            match links {
-                None => columns.push(take("applies_to", &p.applies_to)?),
-                Some(links) => {
-                    let (given, ids) = (range_of(&p.applies_to), range_of(&p.doc_id));
-                    let (given, ids): (Vec<_>, Vec<_>) = (given.iter().collect(), ids.iter().collect());
-                    let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}applies_to").into(), rows.len());
-                    for &(i, _) in &rows {
-                        let k = i - first;
-                        let linked = match (p.target[i], given[k]) {
-                            (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), None) => {
-                                links.applies_to((f, i), ids[k])
-                            }
-                            (_, a) => a,
-                        };
-                        out.append_option(linked);
-                    }
-                    columns.push(out.finish().into_column());
-                }
-            }
+            columns.push(take("applies_to", &p.applies_to)?);
             if let Some(d) = &p.doc_date {
                 columns.push(take("doc_date", d)?);
             }
@@ -204,8 +287,6 @@ fn routed_frame(
             }
         }
         _ if settlements => {
-            let ids = range_of(&p.doc_id);
-            let ids: Vec<_> = ids.iter().collect();
             columns.push(build("payment_id", &|i, settled| match settled {
                 true => text(&p.doc_id, i).map(|d| format!("{d}-settlement")),
                 false => text(&p.payment_id, i),
@@ -214,35 +295,23 @@ fn routed_frame(
                 true => text(&p.settle_date, i),
                 false => text(&p.pay_date, i),
             }));
-            columns.push(build("invoice_refs", &|i, settled| match (settled, links) {
-                (true, _) => text(&p.doc_id, i),
-                (false, None) => text(&p.refs, i),
-                (false, Some(links)) => {
-                    let (mut out, mut seen) = (String::new(), Vec::new());
-                    let k = i - first;
-                    links.refs((f, i), ids[k], p.refs.get(i), &mut seen, &mut out).then_some(out)
-                }
+            columns.push(build("invoice_refs", &|i, settled| match settled {
+                true => text(&p.doc_id, i),
+                false => text(&p.refs, i),
             }));
         }
         _ => {
             columns.push(take("payment_id", &p.payment_id)?);
             columns.push(take("payment_date", &p.pay_date)?);
-            match links {
-                None => columns.push(take("invoice_refs", &p.refs)?),
-                Some(links) => {
-                    let (given, ids) = (range_of(&p.refs), range_of(&p.doc_id));
-                    let (given, ids): (Vec<_>, Vec<_>) = (given.iter().collect(), ids.iter().collect());
-                    let mut out = StringChunkedBuilder::new(format!("{DERIVED_PREFIX}invoice_refs").into(), rows.len());
-                    let (mut joined, mut seen) = (String::new(), Vec::new());
-                    for &(i, _) in &rows {
-                        let k = i - first;
-                        let linked = links.refs((f, i), ids[k], given[k], &mut seen, &mut joined);
-                        out.append_option(linked.then_some(joined.as_str()));
-                    }
-                    columns.push(out.finish().into_column());
-                }
-            }
+            columns.push(take("invoice_refs", &p.refs)?);
         }
+    }
+    if let Some(groups) = groups {
+        columns.push(
+            UInt32Chunked::from_iter_options(GROUP_COLUMN.into(), rows.iter().map(|&(i, _)| groups[i - first]))
+                .into_column(),
+        );
+        columns.push(take(OWN_COLUMN.trim_start_matches(DERIVED_PREFIX), &p.doc_id)?);
     }
     for c in columns {
         frame.with_column(c).map_err(err())?;

@@ -1,109 +1,125 @@
 //! Links by clearing document across every file of a source: which receivables share a
 //! clearing document, so that a payment references them and a credit memo reduces the first.
+//! Every row is a member of its clearing document's group, found as the rows are routed; a
+//! group's receivables are complete, and so its links known, once every row has been read.
 
 use super::params::SourceSpec;
-use super::route::{Parsed, Target};
 
 /// Links by clearing document: a payment references the invoices and debit memos that share
 /// its clearing document (after any references of its own), and a credit memo or write-off
-/// without `applies_to` reduces the first of them. Built once over every file; each routed
-/// frame asks it for its rows' links only, by the row's clearing document.
+/// without `applies_to` reduces the first of them. Built a range of rows at a time, in file
+/// order ([`LinkBuilder`]); each routed row keeps its group, and its links are written when
+/// its frame is handed to validation, once every file has been read.
 #[derive(Debug)]
-pub(super) struct Links<'a> {
+pub(super) struct Links {
     separator: String,
-    /// The group of each row of each file ([`NO_GROUP`] for a row without a clearing
-    /// document, or whose clearing document clears no receivable).
-    row_group: Vec<Vec<u32>>,
-    /// The ids of group `g`'s receivables are `members[offsets[g]..offsets[g + 1]]`, in file
-    /// order: one allocation for every group, each group's ids side by side.
+    /// The ids of group `g`'s receivables are `members[offsets[g]..offsets[g + 1]]` (positions
+    /// in `ids`), in file order.
     offsets: Vec<u32>,
-    members: Vec<&'a str>,
+    members: Vec<u32>,
+    ids: Ids,
 }
 
-/// A row in no group.
-const NO_GROUP: u32 = u32::MAX;
+/// A row in no group: its clearing document clears no receivable (or it has none).
+pub(super) const NO_GROUP: u32 = u32::MAX;
 
-impl<'a> Links<'a> {
-    pub(super) fn new(spec: &SourceSpec, parsed: &'a [Parsed]) -> Option<Links<'a>> {
-        spec.clearing_column.as_ref()?;
-        let rows: usize = parsed.iter().map(|p| p.target.len()).sum();
-        let mut groups = Groups::with_capacity(rows / 2);
-        // (group, id) of every receivable with a clearing document, in file order.
-        let mut found: Vec<(u32, &'a str)> = Vec::new();
-        // Rows whose clearing document had no receivable yet when they were met.
-        let mut later: Vec<(usize, usize, &'a str)> = Vec::new();
-        let mut row_group: Vec<Vec<u32>> = Vec::with_capacity(parsed.len());
-        // One pass in file order: a payment usually follows the items it clears closely, so
-        // its look-up finds their group while it is still in cache.
-        for (f, p) in parsed.iter().enumerate() {
-            let mut groups_of = Vec::with_capacity(p.target.len());
-            for (i, ((t, c), id)) in p.target.iter().zip(p.clearing.iter()).zip(p.doc_id.iter()).enumerate() {
-                let g = match (t, c, id) {
-                    (Target::Ledger(t), Some(c), Some(id)) if t.is_receivable() => {
-                        let g = groups.insert(c);
-                        found.push((g, id));
-                        g
-                    }
-                    (Target::Ledger(_) | Target::Payment, Some(c), _) => groups.get(c).unwrap_or_else(|| {
-                        later.push((f, i, c));
-                        NO_GROUP
-                    }),
-                    _ => NO_GROUP,
-                };
-                groups_of.push(g);
-            }
-            row_group.push(groups_of);
-        }
-        for (f, i, c) in later {
-            row_group[f][i] = groups.get(c).unwrap_or(NO_GROUP);
-        }
+/// Receivables' ids, side by side in one buffer.
+#[derive(Debug, Default)]
+struct Ids {
+    text: String,
+    ends: Vec<u64>,
+}
+
+impl Ids {
+    fn push(&mut self, id: &str) -> u32 {
+        self.text.push_str(id);
+        self.ends.push(self.text.len() as u64);
+        (self.ends.len() - 1) as u32
+    }
+
+    fn get(&self, k: u32) -> &str {
+        let k = k as usize;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.text[start..self.ends[k] as usize]
+    }
+}
+
+/// Collects the clearing groups while the rows are routed.
+#[derive(Debug)]
+pub(super) struct LinkBuilder {
+    groups: Groups,
+    /// (group, id) of every receivable with a clearing document, in file order.
+    found: Vec<(u32, u32)>,
+    ids: Ids,
+}
+
+impl LinkBuilder {
+    pub(super) fn new() -> Self {
+        LinkBuilder { groups: Groups::default(), found: Vec::new(), ids: Ids::default() }
+    }
+
+    /// The group of a receivable with clearing document `clearing` and id `id`.
+    pub(super) fn receivable(&mut self, clearing: &str, id: &str) -> u32 {
+        let g = self.groups.insert(clearing);
+        let k = self.ids.push(id);
+        self.found.push((g, k));
+        g
+    }
+
+    /// The group of another row with clearing document `clearing` (its receivables may come
+    /// later in the file).
+    pub(super) fn other(&mut self, clearing: &str) -> u32 {
+        self.groups.insert(clearing)
+    }
+
+    /// Every row has been seen: the groups' members side by side.
+    pub(super) fn finish(self, spec: &SourceSpec) -> Links {
         // A counting sort by group keeps file order within each group.
-        let mut offsets = vec![0u32; groups.len() + 1];
-        for &(g, _) in &found {
+        let mut offsets = vec![0u32; self.groups.len() + 1];
+        for &(g, _) in &self.found {
             offsets[g as usize + 1] += 1;
         }
         for g in 1..offsets.len() {
             offsets[g] += offsets[g - 1];
         }
-        let mut members = vec![""; found.len()];
+        let mut members = vec![0u32; self.found.len()];
         let mut at = offsets.clone();
-        for (g, id) in found {
-            members[at[g as usize] as usize] = id;
+        for (g, k) in self.found {
+            members[at[g as usize] as usize] = k;
             at[g as usize] += 1;
         }
         let separator = match spec.refs_separator.trim() {
             "" => spec.refs_separator.clone(),
             t => t.to_string(),
         };
-        Some(Links { separator, row_group, offsets, members })
+        Links { separator, offsets, members, ids: self.ids }
+    }
+}
+
+impl Links {
+    /// The ids of the receivables of group `g`, in file order.
+    fn group(&self, g: u32) -> impl Iterator<Item = &str> {
+        let range = match g {
+            NO_GROUP => 0..0,
+            g => self.offsets[g as usize] as usize..self.offsets[g as usize + 1] as usize,
+        };
+        self.members[range].iter().map(|&k| self.ids.get(k))
     }
 
-    /// The ids of the receivables that share file `f`'s row `i`'s clearing document, in file
-    /// order.
-    fn group(&self, f: usize, i: usize) -> &[&'a str] {
-        match self.row_group[f][i] {
-            NO_GROUP => &[],
-            g => &self.members[self.offsets[g as usize] as usize..self.offsets[g as usize + 1] as usize],
-        }
-    }
-
-    /// A payment's references (file `f`, row `i`, own id `own`): its own (`given`), then
-    /// those of its clearing document's group, once each, without its own id. Written to
-    /// `out`; false when there are none.
+    /// A payment's references (group `g`, own id `own`): its own (`given`), then those of its
+    /// clearing document's group, once each, without its own id. Written to `out`; false
+    /// when there are none.
     pub(super) fn refs<'s>(
-        &self,
-        (f, i): (usize, usize),
+        &'s self,
+        g: u32,
         own: Option<&str>,
         given: Option<&'s str>,
         seen: &mut Vec<&'s str>,
         out: &mut String,
-    ) -> bool
-    where
-        'a: 's,
-    {
+    ) -> bool {
         seen.clear();
         let given = given.into_iter().flat_map(|r| r.split(self.separator.as_str())).map(str::trim);
-        for id in given.chain(self.group(f, i).iter().copied()) {
+        for id in given.chain(self.group(g)) {
             if !id.is_empty() && Some(id) != own && !seen.contains(&id) {
                 seen.push(id);
             }
@@ -118,46 +134,36 @@ impl<'a> Links<'a> {
         !seen.is_empty()
     }
 
-    /// What a credit memo or write-off (file `f`, row `i`, own id `own`) without `applies_to`
+    /// What a credit memo or write-off (group `g`, own id `own`) without `applies_to`
     /// reduces: the first receivable of its clearing document's group other than itself.
-    pub(super) fn applies_to(&self, (f, i): (usize, usize), own: Option<&str>) -> Option<&'a str> {
-        self.group(f, i).iter().copied().find(|m| Some(*m) != own)
+    pub(super) fn applies_to(&self, g: u32, own: Option<&str>) -> Option<&str> {
+        self.group(g).find(|m| Some(*m) != own)
     }
 }
 
 /// Clearing documents → their group. Documents written as numbers (most ERPs number them)
 /// are keyed by their value and length, which is faster to hash and compare than their
 /// text; any other text is keyed as written.
-#[derive(Debug)]
-struct Groups<'a> {
+#[derive(Debug, Default)]
+struct Groups {
     numbers: foldhash::HashMap<u64, u32>,
-    texts: foldhash::HashMap<&'a str, u32>,
+    texts: foldhash::HashMap<String, u32>,
 }
 
-impl<'a> Groups<'a> {
-    fn with_capacity(n: usize) -> Self {
-        let mut numbers: foldhash::HashMap<u64, u32> = Default::default();
-        numbers.reserve(n);
-        Groups { numbers, texts: Default::default() }
-    }
-
+impl Groups {
     fn len(&self) -> usize {
         self.numbers.len() + self.texts.len()
     }
 
     /// The group of `c`, a new one when `c` is new.
-    fn insert(&mut self, c: &'a str) -> u32 {
+    fn insert(&mut self, c: &str) -> u32 {
         let next = self.len() as u32;
         match number_key(c) {
             Some(k) => *self.numbers.entry(k).or_insert(next),
-            None => *self.texts.entry(c).or_insert(next),
-        }
-    }
-
-    fn get(&self, c: &str) -> Option<u32> {
-        match number_key(c) {
-            Some(k) => self.numbers.get(&k).copied(),
-            None => self.texts.get(c).copied(),
+            None => match self.texts.get(c) {
+                Some(&g) => g,
+                None => *self.texts.entry(c.to_string()).or_insert(next),
+            },
         }
     }
 }

@@ -4,24 +4,27 @@
 //! QuickBooks transaction list) where invoices, credit memos and payments sit side by side,
 //! told apart by a type column, signed by one of several conventions, and linked by a
 //! clearing document, an applied-to column or a settlement date. A `[sources.<name>]` section
-//! says how; [`prepare`] reads the source's files once, routes every row
-//! ([`route::route_file`]) and derives what needs every file (customer names, lines of one
-//! document); [`Routing`] links by clearing document and hands the ledger's and payments'
-//! validation their frames a range of rows at a time: the export columns the rules read as
-//! written (dates, flags), the derived canonical values under `__ardent.*`, the file row
-//! of each row and the rule it already failed; the file as read stays beside them for the
-//! quarantine's `raw`. From there routed rows are validated exactly like rows of a ledger or
-//! payments export.
+//! says how; [`prepare`] reads the source's files once and routes every row
+//! ([`route::route_slice`]) a block of rows at a time: each block becomes the frames its
+//! ledger and payment rows are validated in ([`frames::block`]: the export columns the rules
+//! read as written, the derived canonical values under `__ardent.*`, the file row of each row
+//! and the rule it already failed), and the rows as read are dropped. Links by clearing
+//! document need every row, so they are gathered as the blocks pass and written into each
+//! frame when validation takes it ([`Routing::frame`]). From there routed rows are validated
+//! exactly like rows of a ledger or payments export.
+//!
+//! A UTF-8 CSV file is read and parsed a block at a time ([`blocks`]), and the quarantine's
+//! `raw` is read back from its bytes; any other file (XLSX, JSON, Parquet, another encoding),
+//! and every file of a source whose rows depend on the rows above them (fill-down, group
+//! headers) or on every row (customer names, lines of one document), is read whole first.
 //!
 //! Every row of a source ends in one place: routed to the ledger (unmapped types too, which
 //! the ledger quarantines as `unmapped_type`), routed to payments, or deliberately ignored
 //! (routed to `ignore`, a total line, a blank or group-header line), and
 //! `rows_read = to_ledger + to_payments + ignored` ([`SourceCounts`]). Invoice rows with a
 //! settlement date also yield a payment each (`derived_payments`).
-//!
-//! The whole source is held in memory while it is routed: links (clearing documents,
-//! customer names) need every file before the first row can be handed on.
 
+pub mod blocks;
 mod frames;
 mod links;
 pub mod params;
@@ -29,17 +32,19 @@ pub mod report;
 pub mod route;
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use polars::prelude::*;
 
-use super::options::InputSpec;
+use super::options::{Format, InputSpec};
 use super::read::{SourceFile, display_path, resolve_files};
 use crate::contracts::InputKind;
 use crate::error::{EngineError, Result};
-pub use frames::Routing;
+pub use frames::{Block, Routing};
+use links::{LinkBuilder, Links};
 pub use params::{Route, SourceParams, SourceSpec};
 use report::Ignored;
-use route::{Parsed, Target};
+use route::{Parsed, SLICE_ROWS, Target};
 
 /// Where the rows of one source went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -61,8 +66,26 @@ impl SourceCounts {
     }
 }
 
-/// A source after routing: what each row is and its derived values; the frames the ledger and
-/// payments validate are built from it a chunk at a time ([`Routing`]).
+/// The rows of one file as read, for the quarantine's `raw`.
+#[derive(Debug)]
+pub enum RawRows {
+    /// Read whole: the frame as read.
+    Frame(DataFrame),
+    /// Mapped: each record read back from the file's bytes.
+    Lines(blocks::CsvBlocks),
+}
+
+/// One file of a source after routing: its rows' frames a block at a time.
+#[derive(Debug)]
+pub struct RoutedFile {
+    pub blocks: Vec<Block>,
+    /// Rows under the header.
+    pub rows: usize,
+    pub raw: RawRows,
+}
+
+/// A source after routing: the frames its ledger and payment rows are validated in, and its
+/// clearing links.
 #[derive(Debug)]
 pub struct Prepared {
     pub name: String,
@@ -71,82 +94,259 @@ pub struct Prepared {
     pub ledger: Option<InputSpec>,
     pub payments: Option<InputSpec>,
     pub counts: SourceCounts,
-    /// Each file, parsed and routed (its frame as read is the quarantine's `raw`).
-    pub parsed: Vec<Parsed>,
+    pub routed: Vec<RoutedFile>,
+    links: Option<Links>,
     /// What the run should tell the user (names that collapsed together, …).
     pub notes: Vec<String>,
-    /// Time spent reading the files whole, and routing their rows (links included).
+    /// Time spent reading (parsing) the files, and routing their rows (links included); the
+    /// two overlap when a file is read a block at a time.
     pub read_ms: u64,
     pub route_ms: u64,
+}
+
+/// The type values of a source's rows and how they were routed, for [`check_routes`].
+#[derive(Debug, Default)]
+struct Types {
+    values: BTreeMap<String, usize>,
+    unmapped: usize,
+    considered: usize,
+}
+
+impl Types {
+    /// Count the rows `range` of `p` (runs of one value at a time: types repeat down a file).
+    fn add(&mut self, p: &Parsed, range: std::ops::Range<usize>) {
+        let types = p.type_value.slice(range.start as i64, range.len());
+        let mut run: Option<(&str, usize)> = None;
+        for (t, v) in p.target[range].iter().zip(types.iter()) {
+            if matches!(t, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
+                continue;
+            }
+            self.considered += 1;
+            self.unmapped += usize::from(*t == Target::Unmapped);
+            let v = v.unwrap_or_default();
+            match &mut run {
+                Some((value, n)) if *value == v => *n += 1,
+                _ => {
+                    if let Some((value, n)) = run.replace((v, 1)) {
+                        self.count(value, n);
+                    }
+                }
+            }
+        }
+        if let Some((value, n)) = run {
+            self.count(value, n);
+        }
+    }
+
+    fn count(&mut self, value: &str, n: usize) {
+        match self.values.get_mut(value) {
+            Some(c) => *c += n,
+            None => {
+                self.values.insert(value.to_string(), n);
+            }
+        }
+    }
+}
+
+impl SourceCounts {
+    /// Count where the rows `range` of `p` went.
+    fn add(&mut self, p: &Parsed, range: std::ops::Range<usize>) {
+        self.rows_read += range.len() as u64;
+        for t in &p.target[range.clone()] {
+            match t {
+                Target::Ledger(_) | Target::Unmapped => self.rows_to_ledger += 1,
+                Target::Payment => self.rows_to_payments += 1,
+                Target::Ignored(why) => *self.rows_ignored.entry(why.name()).or_default() += 1,
+            }
+        }
+        self.derived_payments += p.settled[range].iter().filter(|s| **s).count() as u64;
+    }
+}
+
+/// What routing the blocks of a source gathers.
+struct Gathered<'a> {
+    spec: &'a SourceSpec,
+    counts: SourceCounts,
+    types: Types,
+    links: Option<LinkBuilder>,
+}
+
+impl Gathered<'_> {
+    /// Count rows `range` of parsed rows `p` and record their clearing groups (in file
+    /// order); returns their groups when the source links by clearing document.
+    fn count(&mut self, p: &Parsed, range: std::ops::Range<usize>) -> Option<Vec<Option<u32>>> {
+        self.counts.add(p, range.clone());
+        if self.spec.type_column.is_some() {
+            self.types.add(p, range.clone());
+        }
+        self.links.as_mut().map(|links| frames::groups(p, range, links))
+    }
+
+    /// The block of rows `range` of parsed rows `p` (whose first row is file row `offset`
+    /// + 1), counted.
+    fn block(&mut self, p: &Parsed, range: std::ops::Range<usize>, offset: usize) -> Result<Block> {
+        let groups = self.count(p, range.clone());
+        frames::block(self.spec, p, range, offset, groups.as_ref())
+    }
+
+    /// Every block of a file parsed whole.
+    fn blocks(&mut self, p: &Parsed) -> Result<Vec<Block>> {
+        let n = p.target.len();
+        let mut out = Vec::with_capacity(n.div_ceil(SLICE_ROWS));
+        let mut start = 0;
+        loop {
+            let end = (start + SLICE_ROWS).min(n);
+            out.push(self.block(p, start..end, 0)?);
+            start = end;
+            if start >= n {
+                return Ok(out);
+            }
+        }
+    }
 }
 
 /// Read, route and link every file of a source.
 pub fn prepare(spec: &SourceSpec, base_dir: &std::path::Path) -> Result<Prepared> {
     let files = resolve_files(&spec.read)?;
-    let mut parsed = Vec::with_capacity(files.len());
     let (mut read_ms, mut route_ms) = (0, 0);
-    for file in &files {
-        let t0 = std::time::Instant::now();
-        let frame = report::read_source_file(spec, file)?;
-        read_ms += t0.elapsed().as_millis() as u64;
-        let t0 = std::time::Instant::now();
-        parsed.push(route::route_file(spec, frame, &file.path)?);
-        route_ms += t0.elapsed().as_millis() as u64;
+    let mut gathered = Gathered { spec, counts: SourceCounts::default(), types: Types::default(), links: None };
+    if spec.clearing_column.is_some() {
+        gathered.links = Some(LinkBuilder::new());
     }
-    let t0 = std::time::Instant::now();
-    check_routes(spec, &parsed, &files, base_dir)?;
     let mut notes = Vec::new();
-    if spec.customer_names {
-        notes.extend(customers_by_name(&mut parsed));
-    }
-    if spec.combine_lines {
-        combine_lines(spec, &mut parsed);
-    }
-    let mut counts = SourceCounts::default();
-    for p in &parsed {
-        counts.rows_read += p.frame.height() as u64;
-        for t in &p.target {
-            match t {
-                Target::Ledger(_) | Target::Unmapped => counts.rows_to_ledger += 1,
-                Target::Payment => counts.rows_to_payments += 1,
-                Target::Ignored(why) => *counts.rows_ignored.entry(why.name()).or_default() += 1,
-            }
+    let mut routed = Vec::with_capacity(files.len());
+    // Rows that depend on the rows above them, or on every row: every file whole first.
+    let whole = !spec.fill_down.is_empty() || spec.group_header.is_some() || spec.customer_names || spec.combine_lines;
+    if whole {
+        let mut parsed = Vec::with_capacity(files.len());
+        for file in &files {
+            let t0 = Instant::now();
+            let frame = report::read_source_file(spec, file)?;
+            read_ms += t0.elapsed().as_millis() as u64;
+            let t0 = Instant::now();
+            parsed.push(route::route_file(spec, frame, &file.path)?);
+            route_ms += t0.elapsed().as_millis() as u64;
         }
-        counts.derived_payments += p.settled.iter().filter(|s| **s).count() as u64;
+        let t0 = Instant::now();
+        if spec.customer_names {
+            notes.extend(customers_by_name(&mut parsed));
+        }
+        if spec.combine_lines {
+            combine_lines(spec, &mut parsed);
+        }
+        for p in parsed {
+            let blocks = gathered.blocks(&p)?;
+            routed.push(RoutedFile { blocks, rows: p.target.len(), raw: RawRows::Frame(p.frame) });
+        }
+        route_ms += t0.elapsed().as_millis() as u64;
+    } else {
+        for file in &files {
+            let (file_read, file_route) = route_one(&mut gathered, file, &mut routed)?;
+            read_ms += file_read;
+            route_ms += file_route;
+        }
     }
-    route_ms += t0.elapsed().as_millis() as u64;
+    let Gathered { counts, types, links, .. } = gathered;
+    check_routes(spec, &types, &files, base_dir)?;
     let fed = |kind: InputKind| spec.feeds(kind).then(|| spec.routed(kind));
     let (ledger, payments) = (fed(InputKind::Ledger), fed(InputKind::Payments));
-    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, parsed, notes, read_ms, route_ms })
+    let links = links.map(|l| l.finish(spec));
+    Ok(Prepared { name: spec.name.clone(), files, ledger, payments, counts, routed, links, notes, read_ms, route_ms })
+}
+
+/// Blocks of a file routed at a time, in parallel.
+const ROUTED_AT_ONCE: usize = 2;
+
+/// Route one file whose rows stand alone: a UTF-8 CSV a block at a time (the next block
+/// parsed while this one is routed), any other whole. Returns the time spent reading and
+/// routing.
+fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<RoutedFile>) -> Result<(u64, u64)> {
+    let spec = gathered.spec;
+    let csv = match (file.format, spec.read.encoding) {
+        (Format::Csv, super::encoding::Encoding::Utf8) => {
+            let t0 = Instant::now();
+            let named = report::named_columns(spec);
+            let named: Vec<&str> = named.iter().map(String::as_str).collect();
+            let skip = report::title_lines(spec, file)?;
+            blocks::CsvBlocks::open(spec, file, skip, &named)?.map(|c| (c, t0.elapsed().as_millis() as u64))
+        }
+        _ => None,
+    };
+    let Some((csv, scan_ms)) = csv else {
+        let t0 = Instant::now();
+        let frame = report::read_source_file(spec, file)?;
+        let read_ms = t0.elapsed().as_millis() as u64;
+        let t0 = Instant::now();
+        let p = route::route_file(spec, frame, &file.path)?;
+        let blocks = gathered.blocks(&p)?;
+        routed.push(RoutedFile { blocks, rows: p.target.len(), raw: RawRows::Frame(p.frame) });
+        return Ok((read_ms, t0.elapsed().as_millis() as u64));
+    };
+    let n = csv.rows();
+    let mut blocks = Vec::with_capacity(n.div_ceil(spec.block_rows.max(1)));
+    let (mut read_ms, mut route_ms) = (scan_ms, 0);
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<DataFrame>, u64)>(ROUTED_AT_ONCE);
+        let csv = &csv;
+        let block_rows = spec.block_rows.max(1);
+        scope.spawn(move || {
+            let (mut start, mut buf) = (0, Vec::new());
+            loop {
+                let t0 = Instant::now();
+                let end = (start + block_rows).min(n);
+                let frame = csv.frame(file, start..end, &mut buf);
+                let stop = frame.is_err();
+                if tx.send((start, frame, t0.elapsed().as_millis() as u64)).is_err() || stop {
+                    return;
+                }
+                start = end;
+                if start >= n {
+                    return;
+                }
+            }
+        });
+        // Blocks are routed a few at a time in parallel; their clearing groups are recorded
+        // in file order between the two parallel steps.
+        use rayon::prelude::*;
+        let mut rx = rx.into_iter().peekable();
+        while rx.peek().is_some() {
+            let batch: Vec<(usize, Result<DataFrame>, u64)> = rx.by_ref().take(ROUTED_AT_ONCE).collect();
+            let t0 = Instant::now();
+            read_ms += batch.iter().map(|b| b.2).sum::<u64>();
+            let parsed: Vec<Result<(usize, Parsed)>> = batch
+                .into_par_iter()
+                .map(|(start, frame, _)| Ok((start, route::route_slice(spec, frame?, &file.path, start)?)))
+                .collect();
+            let parsed: Vec<(usize, Parsed)> = parsed.into_iter().collect::<Result<_>>()?;
+            let groups: Vec<Option<Vec<Option<u32>>>> =
+                parsed.iter().map(|(_, p)| gathered.count(p, 0..p.target.len())).collect();
+            let built: Vec<Result<Block>> = parsed
+                .par_iter()
+                .zip(groups.par_iter())
+                .map(|((start, p), g)| frames::block(spec, p, 0..p.target.len(), *start, g.as_ref()))
+                .collect();
+            for b in built {
+                blocks.push(b?);
+            }
+            route_ms += t0.elapsed().as_millis() as u64;
+        }
+        Ok(())
+    })?;
+    routed.push(RoutedFile { blocks, rows: n, raw: RawRows::Lines(csv) });
+    Ok((read_ms, route_ms))
 }
 
 /// When most rows of a source have a type its `route` does not map, the mapping is wrong:
 /// stop with what the column holds instead of quarantining the export.
-fn check_routes(spec: &SourceSpec, parsed: &[Parsed], files: &[SourceFile], base_dir: &std::path::Path) -> Result<()> {
+fn check_routes(spec: &SourceSpec, types: &Types, files: &[SourceFile], base_dir: &std::path::Path) -> Result<()> {
     let Some(column) = &spec.type_column else { return Ok(()) };
-    let mut unmapped = 0usize;
-    let mut considered = 0usize;
-    let mut values: BTreeMap<String, (usize, Option<Route>)> = BTreeMap::new();
-    for p in parsed {
-        for (t, v) in p.target.iter().zip(p.type_value.iter()) {
-            if matches!(t, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
-                continue;
-            }
-            considered += 1;
-            unmapped += usize::from(*t == Target::Unmapped);
-            let key = v.unwrap_or_default();
-            match values.get_mut(key) {
-                Some(entry) => entry.0 += 1,
-                None => {
-                    values.insert(key.to_string(), (1, spec.route_of(key)));
-                }
-            }
-        }
-    }
+    let (unmapped, considered) = (types.unmapped, types.considered);
+    let values: BTreeMap<&String, (usize, Option<Route>)> =
+        types.values.iter().map(|(v, n)| (v, (*n, spec.route_of(v)))).collect();
     if unmapped == 0 || unmapped * 2 <= considered {
         return Ok(());
     }
-    let mut by_count: Vec<(&String, &(usize, Option<Route>))> = values.iter().collect();
+    let mut by_count: Vec<(&String, &(usize, Option<Route>))> = values.iter().map(|(v, c)| (*v, c)).collect();
     by_count.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
     let shown: Vec<String> = by_count
         .iter()

@@ -317,6 +317,11 @@ pub struct SourceSpec {
     /// Export columns with their own date format.
     pub date_formats: Vec<(String, DateParser)>,
     pub numbers: NumberFormat,
+    /// Rows of a CSV file parsed and routed at a time ([`super::blocks::BLOCK_ROWS`]; not a
+    /// config setting). Any size gives the same rows; a multiple of the routing's slices
+    /// also gives the same structural decisions (a column where most amounts fail) as a
+    /// file read whole. Tests set it small to cross block boundaries cheaply.
+    pub block_rows: usize,
 }
 
 impl SourceSpec {
@@ -557,6 +562,7 @@ impl SourceParams {
             combine_lines: self.combine_lines,
             missing_id: self.missing_id,
             date_formats,
+            block_rows: super::blocks::BLOCK_ROWS,
         })
     }
 

@@ -65,10 +65,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
     }
     // The header line first (the title lines above it are not the table), in the file's
     // encoding; then the text and its structure from the header on.
-    let skip = match spec.skip_rows {
-        Some(n) => n,
-        None => find_header(spec, file)?.unwrap_or(0),
-    };
+    let skip = title_lines(spec, file)?;
     let text = super::super::encoding::decode(
         &file.path,
         spec.read.encoding,
@@ -263,6 +260,15 @@ pub fn named_columns(spec: &SourceSpec) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// The number of title lines above a CSV file's header: `skip_rows`, else as found
+/// ([`find_header`]), else none.
+pub fn title_lines(spec: &SourceSpec, file: &SourceFile) -> Result<usize> {
+    match spec.skip_rows {
+        Some(n) => Ok(n),
+        None => Ok(find_header(spec, file)?.unwrap_or(0)),
+    }
 }
 
 /// The number of lines above the header: the first of the first 100 lines whose fields hold

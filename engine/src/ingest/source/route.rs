@@ -224,7 +224,7 @@ type ColumnView<'a> = (&'static str, Vec<Option<&'a str>>);
 
 /// Rows routed at a time: a fixed number (not the thread count), so that what is decided
 /// per slice (a column where most amounts fail) is the same on any machine.
-const SLICE_ROWS: usize = 1 << 18;
+pub const SLICE_ROWS: usize = 1 << 18;
 
 /// Parse and route every row of one file, its slices in parallel (a report whose lines
 /// depend on the lines above them, filled down or under group headers, in one piece).
@@ -284,7 +284,7 @@ pub fn route_file(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path) -
 }
 
 /// Parse and route the rows of one slice of a file; `offset` is the slice's first row.
-fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offset: usize) -> Result<Parsed> {
+pub fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, offset: usize) -> Result<Parsed> {
     let n = frame.height();
     let nulls = || StringChunked::full_null("".into(), n);
     let need = |column: &str, field: &str| -> Result<StringChunked> {

@@ -1,0 +1,263 @@
+//! A CSV source read a block of rows at a time: one structure pass finds where every record
+//! starts (and which have other field counts), and each block of [`BLOCK_ROWS`] records is
+//! read into one reused buffer, parsed on its own and routed, so that the whole file is never
+//! held, as bytes or as columns. The quarantine's `raw` of a routed row is read back from the
+//! file ([`CsvBlocks::raw_json`]), only for the rows that need one.
+//!
+//! Used for UTF-8 CSV files of sources whose rows do not depend on the rows above them (no
+//! fill-down, no group headers) and that need no pass over every row before routing
+//! (customer names, lines of one document); any other file is read whole.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::sync::Mutex;
+
+use polars::prelude::*;
+
+use super::super::read::SourceFile;
+use super::super::structure::{Structure, scan_records};
+use super::params::SourceSpec;
+use super::report::{RAGGED_COLUMN, unnamed};
+use crate::error::{EngineError, Result};
+
+/// Rows parsed and routed at a time: the routing's slices ([`super::route::SLICE_ROWS`]),
+/// so that what routing decides per slice is the same whichever way the file is read.
+pub const BLOCK_ROWS: usize = super::route::SLICE_ROWS;
+
+/// An open CSV file, its column names and where each record starts.
+pub struct CsvBlocks {
+    file: Mutex<std::fs::File>,
+    len: u64,
+    names: Vec<String>,
+    /// Byte offset of every data record (under the header).
+    starts: Vec<u64>,
+    /// (record, fields) of the records whose number of fields is not the header's.
+    ragged: Vec<(u64, u32)>,
+    delimiter: u8,
+    source: String,
+}
+
+impl std::fmt::Debug for CsvBlocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvBlocks").field("names", &self.names).field("rows", &self.starts.len()).finish()
+    }
+}
+
+impl CsvBlocks {
+    /// Open `file` and find its records under `skip` title lines and the header. `None` when
+    /// the file is not UTF-8 as stored (it is then decoded and read whole).
+    pub fn open(spec: &SourceSpec, file: &SourceFile, skip: usize, named: &[&str]) -> Result<Option<CsvBlocks>> {
+        let open = || std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path));
+        let delimiter = spec.read.delimiter;
+        let (structure, starts) =
+            scan_records(open()?, delimiter, skip, true).map_err(EngineError::io("reading", &file.path))?;
+        if !structure.utf8 {
+            return Ok(None);
+        }
+        super::super::read::check_header(&spec.read, &file.path, &structure, named)?;
+        let handle = open()?;
+        let len = handle.metadata().map_err(EngineError::io("reading", &file.path))?.len();
+        let mut head = Vec::new();
+        let header_end = starts.first().copied().unwrap_or(len);
+        (&handle).take(header_end).read_to_end(&mut head).map_err(EngineError::io("reading", &file.path))?;
+        let names = header_names(spec, file, &head, skip, &structure)?;
+        Ok(Some(CsvBlocks {
+            file: Mutex::new(handle),
+            len,
+            names,
+            starts,
+            ragged: structure.ragged,
+            delimiter,
+            source: format!("sources.{}", spec.name),
+        }))
+    }
+
+    /// Data records in the file.
+    pub fn rows(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The bytes of records `rows`, read into `buf`.
+    fn bytes<'b>(&self, rows: Range<usize>, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
+        let start = self.starts.get(rows.start).copied().unwrap_or(self.len);
+        let end = self.starts.get(rows.end).copied().unwrap_or(self.len).max(start);
+        buf.resize((end - start) as usize, 0);
+        let mut file = self.file.lock().map_err(|_| std::io::Error::other("a reader of the file stopped"))?;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        Ok(buf)
+    }
+
+    /// Records `rows` as a frame of text columns, as the whole file would be read (rows with
+    /// other field counts marked in [`RAGGED_COLUMN`] when the file has any); `buf` holds
+    /// their bytes while they are parsed.
+    pub fn frame(&self, file: &SourceFile, rows: Range<usize>, buf: &mut Vec<u8>) -> Result<DataFrame> {
+        let bytes = self.bytes(rows.clone(), buf).map_err(EngineError::io("reading", &file.path))?;
+        let schema: Schema = self.names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
+        let options = CsvReadOptions::default()
+            .with_has_header(false)
+            .with_schema(Some(Arc::new(schema)))
+            .with_raise_if_empty(false)
+            .with_parse_options(
+                CsvParseOptions::default()
+                    .with_separator(self.delimiter)
+                    .with_missing_is_null(true)
+                    .with_truncate_ragged_lines(true),
+            );
+        let mut frame = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish().map_err(|e| {
+            EngineError::Unreadable {
+                input: self.source.clone(),
+                path: file.path.clone(),
+                format: "csv".into(),
+                reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
+            }
+        })?;
+        if frame.height() != rows.len() {
+            return Err(EngineError::Unreadable {
+                input: self.source.clone(),
+                path: file.path.clone(),
+                format: "csv".into(),
+                reason: format!(
+                    "rows {}..{} parse as {} records where the structure pass found {}",
+                    rows.start + 1,
+                    rows.end,
+                    frame.height(),
+                    rows.len()
+                ),
+            });
+        }
+        if !self.ragged.is_empty() {
+            let (from, to) = (rows.start as u64, rows.end as u64);
+            let first = self.ragged.partition_point(|&(r, _)| r < from);
+            let mut fields: Vec<Option<u32>> = vec![None; rows.len()];
+            for &(r, n) in self.ragged[first..].iter().take_while(|&&(r, _)| r < to) {
+                fields[(r - from) as usize] = Some(n);
+            }
+            let marker = UInt32Chunked::from_iter_options(RAGGED_COLUMN.into(), fields.into_iter());
+            frame
+                .with_column(marker.into_column())
+                .map_err(EngineError::polars("marking rows with other field counts"))?;
+        }
+        Ok(frame)
+    }
+
+    /// The values of 0-based record `row` as the parser reads them: quotes removed (`""` a
+    /// quote), an empty field null, fields beyond the header's dropped, missing ones null.
+    fn values(&self, row: usize) -> Vec<Option<String>> {
+        let mut buf = Vec::new();
+        // A file that can no longer be read shows its row as empty.
+        let mut line = self.bytes(row..row + 1, &mut buf).unwrap_or_default();
+        line = line.strip_suffix(b"\n").unwrap_or(line);
+        line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut out = record_fields(line, self.delimiter);
+        out.resize(self.names.len(), None);
+        out
+    }
+
+    /// The quarantine's `raw` of 0-based record `row`: export column → value, as JSON.
+    pub fn raw_json(&self, row: usize) -> String {
+        let mut map = serde_json::Map::new();
+        for (name, v) in self.names.iter().zip(self.values(row)) {
+            map.insert(name.clone(), v.map_or(serde_json::Value::Null, serde_json::Value::String));
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+
+    /// The value of column `name` in 0-based record `row`.
+    pub fn value(&self, name: &str, row: usize) -> Option<String> {
+        let k = self.names.iter().position(|n| n == name)?;
+        self.values(row).swap_remove(k)
+    }
+}
+
+/// The fields of one record's bytes (without its line end): a field that starts with a quote
+/// runs to the closing quote (`""` inside is a quote, what follows it up to the delimiter is
+/// kept); an empty field is null.
+fn record_fields(line: &[u8], delimiter: u8) -> Vec<Option<String>> {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    loop {
+        let mut value = Vec::new();
+        let quoted = line.get(i) == Some(&b'"');
+        if quoted {
+            i += 1;
+            while i < line.len() {
+                if line[i] == b'"' {
+                    if line.get(i + 1) == Some(&b'"') {
+                        value.push(b'"');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                value.push(line[i]);
+                i += 1;
+            }
+        }
+        let end = memchr::memchr(delimiter, &line[i..]).map_or(line.len(), |at| i + at);
+        value.extend_from_slice(&line[i..end]);
+        fields.push((!value.is_empty()).then(|| String::from_utf8_lossy(&value).into_owned()));
+        if end >= line.len() {
+            break;
+        }
+        i = end + 1;
+    }
+    fields
+}
+
+/// The column names as the whole-file read gives them: the parser's own reading of the
+/// header line (duplicates renamed its way), a name left empty as `column_<n>`.
+fn header_names(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    head: &[u8],
+    skip: usize,
+    structure: &Structure,
+) -> Result<Vec<String>> {
+    let mut start = 0;
+    for _ in 0..skip {
+        match memchr::memchr(b'\n', &head[start..]) {
+            Some(at) => start += at + 1,
+            None => start = head.len(),
+        }
+    }
+    let header = &head[start..];
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_raise_if_empty(false)
+        .with_parse_options(CsvParseOptions::default().with_separator(spec.read.delimiter))
+        .into_reader_with_file_handle(std::io::Cursor::new(header))
+        .finish()
+        .map_err(|e| EngineError::Unreadable {
+            input: format!("sources.{}", spec.name),
+            path: file.path.clone(),
+            format: "csv".into(),
+            reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
+        })?;
+    Ok(frame
+        .get_column_names()
+        .iter()
+        .enumerate()
+        .map(|(k, name)| match structure.header.get(k) {
+            Some(h) if h.is_empty() => unnamed(k),
+            _ => name.to_string(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_fields;
+
+    #[test]
+    fn fields_of_a_record_as_the_parser_reads_them() {
+        let f = |s: &str| record_fields(s.as_bytes(), b';');
+        let v = |x: &[Option<&str>]| x.iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
+        assert_eq!(f("a;;b"), v(&[Some("a"), None, Some("b")]));
+        assert_eq!(f("\"x;y\";\"q\"\"\";"), v(&[Some("x;y"), Some("q\""), None]));
+        assert_eq!(f(""), v(&[None]));
+        assert_eq!(f("\"multi\nline\";2"), v(&[Some("multi\nline"), Some("2")]));
+    }
+}
