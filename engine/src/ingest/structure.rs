@@ -342,6 +342,26 @@ mod tests {
         assert!(s.utf8);
     }
 
+    /// Each record's offset is its first byte, whether its block has quotes (counted line by
+    /// line) or not (counted eight bytes at a time), under title lines and a byte order mark.
+    #[test]
+    fn record_starts_point_at_each_record() {
+        let text = b"\xEF\xBB\xBFtitle\n\na,b\r\n1,2\r\n\"x\ny\",3\n\n4,5\n6,7";
+        let (s, starts) = scan_records(&text[..], b',', 2, true).expect("scans");
+        assert_eq!(s.records, 5);
+        let at: Vec<&[u8]> = starts.iter().map(|&o| &text[o as usize..(o as usize + 3).min(text.len())]).collect();
+        assert_eq!(at, [&b"1,2"[..], b"\"x\n", b"\n4,", b"4,5", b"6,7"]);
+        let mut plain = b"id;v\n".to_vec();
+        for i in 0..300_000 {
+            plain.extend_from_slice(format!("{i};x\n").as_bytes());
+        }
+        let (s, starts) = scan_records(&plain[..], b';', 0, true).expect("scans");
+        assert_eq!((s.records, starts.len()), (300_000, 300_000));
+        for (i, &o) in starts.iter().enumerate().step_by(9_999) {
+            assert!(plain[o as usize..].starts_with(format!("{i};x\n").as_bytes()), "record {i}");
+        }
+    }
+
     #[test]
     fn blocks_split_anywhere_give_the_same_answer() {
         let mut text = b"id,name\n".to_vec();

@@ -142,7 +142,8 @@ impl CsvBlocks {
     }
 
     /// The values of 0-based record `row` as the parser reads them: quotes removed (`""` a
-    /// quote), an empty field null, fields beyond the header's dropped, missing ones null.
+    /// quote), an empty unquoted field null, fields beyond the header's dropped, missing ones
+    /// null.
     fn values(&self, row: usize) -> Vec<Option<String>> {
         let mut buf = Vec::new();
         // A file that can no longer be read shows its row as empty.
@@ -172,7 +173,7 @@ impl CsvBlocks {
 
 /// The fields of one record's bytes (without its line end): a field that starts with a quote
 /// runs to the closing quote (`""` inside is a quote, what follows it up to the delimiter is
-/// kept); an empty field is null.
+/// kept); an empty field is null, an empty quoted one (`""`) empty text.
 fn record_fields(line: &[u8], delimiter: u8) -> Vec<Option<String>> {
     let mut fields = Vec::new();
     let mut i = 0;
@@ -197,7 +198,8 @@ fn record_fields(line: &[u8], delimiter: u8) -> Vec<Option<String>> {
         }
         let end = memchr::memchr(delimiter, &line[i..]).map_or(line.len(), |at| i + at);
         value.extend_from_slice(&line[i..end]);
-        fields.push((!value.is_empty()).then(|| String::from_utf8_lossy(&value).into_owned()));
+        // Empty and unquoted is missing (null); `""` is an empty text, as the parser reads it.
+        fields.push((quoted || !value.is_empty()).then(|| String::from_utf8_lossy(&value).into_owned()));
         if end >= line.len() {
             break;
         }
@@ -257,6 +259,7 @@ mod tests {
         let v = |x: &[Option<&str>]| x.iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
         assert_eq!(f("a;;b"), v(&[Some("a"), None, Some("b")]));
         assert_eq!(f("\"x;y\";\"q\"\"\";"), v(&[Some("x;y"), Some("q\""), None]));
+        assert_eq!(f("\"\";a"), v(&[Some(""), Some("a")]), "an empty quoted value is empty text");
         assert_eq!(f(""), v(&[None]));
         assert_eq!(f("\"multi\nline\";2"), v(&[Some("multi\nline"), Some("2")]));
     }

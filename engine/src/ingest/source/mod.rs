@@ -6,7 +6,7 @@
 //! clearing document, an applied-to column or a settlement date. A `[sources.<name>]` section
 //! says how; [`prepare`] reads the source's files once and routes every row
 //! ([`route::route_slice`]) a block of rows at a time: each block becomes the frames its
-//! ledger and payment rows are validated in ([`frames::block`]: the export columns the rules
+//! ledger and payment rows are validated in (`frames::block`: the export columns the rules
 //! read as written, the derived canonical values under `__ardent.*`, the file row of each row
 //! and the rule it already failed), and the rows as read are dropped. Links by clearing
 //! document need every row, so they are gathered as the blocks pass and written into each

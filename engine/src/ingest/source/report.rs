@@ -263,7 +263,7 @@ pub fn named_columns(spec: &SourceSpec) -> Vec<String> {
 }
 
 /// The number of title lines above a CSV file's header: `skip_rows`, else as found
-/// ([`find_header`]), else none.
+/// (`find_header`), else none.
 pub fn title_lines(spec: &SourceSpec, file: &SourceFile) -> Result<usize> {
     match spec.skip_rows {
         Some(n) => Ok(n),
