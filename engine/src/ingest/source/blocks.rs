@@ -17,7 +17,7 @@ use polars::prelude::*;
 use super::super::read::SourceFile;
 use super::super::structure::{Structure, scan_records};
 use super::params::SourceSpec;
-use super::report::{RAGGED_COLUMN, unnamed};
+use super::report::{RAGGED_COLUMN, unnamed, unreadable};
 use crate::error::{EngineError, Result};
 
 /// Rows parsed and routed at a time: the routing's slices ([`super::route::SLICE_ROWS`]),
@@ -34,7 +34,6 @@ pub struct CsvBlocks {
     /// (record, fields) of the records whose number of fields is not the header's.
     ragged: Vec<(u64, u32)>,
     delimiter: u8,
-    source: String,
 }
 
 impl std::fmt::Debug for CsvBlocks {
@@ -61,15 +60,7 @@ impl CsvBlocks {
         let header_end = starts.first().copied().unwrap_or(len);
         (&handle).take(header_end).read_to_end(&mut head).map_err(EngineError::io("reading", &file.path))?;
         let names = header_names(spec, file, &head, skip, &structure)?;
-        Ok(Some(CsvBlocks {
-            file: Mutex::new(handle),
-            len,
-            names,
-            starts,
-            ragged: structure.ragged,
-            delimiter,
-            source: format!("sources.{}", spec.name),
-        }))
+        Ok(Some(CsvBlocks { file: Mutex::new(handle), len, names, starts, ragged: structure.ragged, delimiter }))
     }
 
     /// Data records in the file.
@@ -91,7 +82,13 @@ impl CsvBlocks {
     /// Records `rows` as a frame of text columns, as the whole file would be read (rows with
     /// other field counts marked in [`RAGGED_COLUMN`] when the file has any); `buf` holds
     /// their bytes while they are parsed.
-    pub fn frame(&self, file: &SourceFile, rows: Range<usize>, buf: &mut Vec<u8>) -> Result<DataFrame> {
+    pub fn frame(
+        &self,
+        spec: &SourceSpec,
+        file: &SourceFile,
+        rows: Range<usize>,
+        buf: &mut Vec<u8>,
+    ) -> Result<DataFrame> {
         let bytes = self.bytes(rows.clone(), buf).map_err(EngineError::io("reading", &file.path))?;
         let schema: Schema = self.names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
         let options = CsvReadOptions::default()
@@ -104,17 +101,13 @@ impl CsvBlocks {
                     .with_missing_is_null(true)
                     .with_truncate_ragged_lines(true),
             );
-        let mut frame = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish().map_err(|e| {
-            EngineError::Unreadable {
-                input: self.source.clone(),
-                path: file.path.clone(),
-                format: "csv".into(),
-                reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
-            }
-        })?;
+        let mut frame = options
+            .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+            .finish()
+            .map_err(|e| unreadable(spec, &file.path, "csv", &e))?;
         if frame.height() != rows.len() {
             return Err(EngineError::Unreadable {
-                input: self.source.clone(),
+                input: format!("sources.{}", spec.name),
                 path: file.path.clone(),
                 format: "csv".into(),
                 reason: format!(
@@ -232,12 +225,7 @@ fn header_names(
         .with_parse_options(CsvParseOptions::default().with_separator(spec.read.delimiter))
         .into_reader_with_file_handle(std::io::Cursor::new(header))
         .finish()
-        .map_err(|e| EngineError::Unreadable {
-            input: format!("sources.{}", spec.name),
-            path: file.path.clone(),
-            format: "csv".into(),
-            reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
-        })?;
+        .map_err(|e| unreadable(spec, &file.path, "csv", &e))?;
     Ok(frame
         .get_column_names()
         .iter()

@@ -294,7 +294,7 @@ fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<Ro
             loop {
                 let t0 = Instant::now();
                 let end = (start + block_rows).min(n);
-                let frame = csv.frame(file, start..end, &mut buf);
+                let frame = csv.frame(spec, file, start..end, &mut buf);
                 let stop = frame.is_err();
                 if tx.send((start, frame, t0.elapsed().as_millis() as u64)).is_err() || stop {
                     return;

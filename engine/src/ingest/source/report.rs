@@ -32,12 +32,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
             return JsonReader::new(std::io::Cursor::new(bytes))
                 .with_json_format(JsonFormat::JsonLines)
                 .finish()
-                .map_err(|e| EngineError::Unreadable {
-                    input: format!("sources.{}", spec.name),
-                    path: file.path.clone(),
-                    format: "ndjson".into(),
-                    reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
-                });
+                .map_err(|e| unreadable(spec, &file.path, "ndjson", &e));
         }
         Format::Parquet => return read_file(&spec.read, file),
         Format::Xlsx => {
@@ -108,12 +103,7 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
                 column: "(header)".into(),
                 message: hint,
             },
-            None => EngineError::Unreadable {
-                input: format!("sources.{}", spec.name),
-                path: file.path.clone(),
-                format: "csv".into(),
-                reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
-            },
+            None => unreadable(spec, &file.path, "csv", &e),
         }
     })?;
     // A column without a name in the header (the group column of a report, an index written
@@ -148,6 +138,17 @@ pub fn read_source_file(spec: &SourceSpec, file: &SourceFile) -> Result<DataFram
         frame.with_column(marker.into_column()).map_err(EngineError::polars("marking rows with other field counts"))?;
     }
     Ok(frame)
+}
+
+/// A file of source `spec` the parser could not read as `format`: the first line of its
+/// error, without the file's content.
+pub fn unreadable(spec: &SourceSpec, path: &std::path::Path, format: &str, e: &PolarsError) -> EngineError {
+    EngineError::Unreadable {
+        input: format!("sources.{}", spec.name),
+        path: path.to_path_buf(),
+        format: format.into(),
+        reason: super::super::read::without_content(e.to_string().lines().next().unwrap_or_default()),
+    }
 }
 
 /// In a file with rows whose number of fields is not the header's: that number on those rows.
