@@ -1237,3 +1237,131 @@ fn a_source_read_a_block_at_a_time_equals_the_source_read_whole() {
     );
     assert_eq!(q["rows_read"], q["rows_to_ledger"] + q["rows_to_payments"] + q["rows_ignored"]);
 }
+
+/// Every convention a source can be configured with, read straight from the file's records a
+/// block at a time and read whole (parsed into columns first) gives the same tables: sign by
+/// indicator and by debit/credit columns, due dates from terms (a baseline in a date format of
+/// its own, codes from a map, default days), row numbers as ids, a default currency, payment ids
+/// and references from columns of their own, memos with `applies_to`, settlement dates with the
+/// amount paid, a due date in a format of its own; with values padded, quoted, float-written,
+/// broken, and types unmapped or empty.
+#[test]
+fn every_source_convention_read_from_records_equals_the_source_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "BELNR;BLART;KUNNR;BLDAT;BASE;ZTERM;FAEDT;SHKZG;SOLL;HABEN;WRBTR;WAERS;AUGDT;PAID;PAYID;REF;ZUONR;TEXT\n",
+    );
+    let date = |d: u32| format!("{:02}.{:02}.{}", 1 + d % 28, 1 + (d / 28) % 12, 2024 + d / 336);
+    let compact = |d: u32| format!("{}{:02}{:02}", 2024 + d / 336, 1 + (d / 28) % 12, 1 + d % 28);
+    for i in 0..3_000u32 {
+        let (kind, debit) = match i % 10 {
+            0..=5 => ("RV", true),
+            6 => ("DG", false),
+            7 | 8 => ("DZ", false),
+            _ => (["AB", "XX", "", " RV "][(i / 10 % 4) as usize], true),
+        };
+        let id = match i % 37 {
+            3 => String::new(),
+            4 => format!("{}.0", 4_000_000 + i),
+            5 => format!(" {} ", 4_000_000 + i),
+            _ => format!("{}", 4_000_000 + i),
+        };
+        let amount = match i % 211 {
+            7 => "1x,50".to_string(),
+            8 => "\"2.500,00\"".to_string(),
+            _ => format!("{},{:02}", 10 + i % 500, i % 100),
+        };
+        let (soll, haben) = if debit { (amount.clone(), String::new()) } else { (String::new(), amount.clone()) };
+        let indicator = match i % 101 {
+            9 => "?",
+            _ if debit => "S",
+            _ => "h",
+        };
+        let base = if i % 13 == 0 { String::new() } else { compact(i + 3) };
+        let terms = ["NET30", "Z045", "", "SOMETIME", "Net 15"][(i % 5) as usize];
+        let due = if i % 3 == 0 {
+            date(i + 40)
+        } else if i % 97 == 1 {
+            "31.02.2024".into()
+        } else {
+            String::new()
+        };
+        let currency = ["EUR", "", " EUR"][(i % 3) as usize];
+        let settled = if kind == "RV" && i % 4 == 0 { compact(i + 50) } else { String::new() };
+        let paid = if i % 8 == 0 { format!("{},00", 5 + i % 50) } else { String::new() };
+        let payid = if kind == "DZ" && i % 7 != 0 { format!("P{i}") } else { String::new() };
+        let refs = if kind == "DZ" && i % 5 == 0 {
+            format!("{}|{}", 4_000_000 + i - 1, 4_000_000 + i - 2)
+        } else {
+            String::new()
+        };
+        let applies = if kind == "DG" && i % 3 == 0 { format!("{}.0", 4_000_000 + i - 6) } else { String::new() };
+        let note = if i % 250 == 0 { "\"a note; \"\"quoted\"\"\nover two lines\"" } else { "" };
+        text += &format!(
+            "{id};{kind};C{:03};{};{base};{terms};{due};{indicator};{soll};{haben};{amount};{currency};{settled};{paid};{payid};{refs};{applies};{note}\n",
+            i % 40,
+            date(i)
+        );
+    }
+    common::write(&dir.path().join("items.csv"), &text);
+    let common_part = "[run]\nreporting_currency = \"EUR\"\nmax_rejected_share = 1.0\n\
+         [sources.s]\npath = \"items.csv\"\ndelimiter = \";\"\ndate_format = \"%d.%m.%Y\"\n\
+         decimal_separator = \",\"\nthousands_separator = \".\"\ntype_column = \"BLART\"\n\
+         route = { RV = \"invoice\", DG = \"credit_memo\", DZ = \"payment\", AB = \"ignore\" }\n";
+    let configs = [
+        // Indicator signs, terms from a baseline in its own format, row numbers as ids, a
+        // default currency, payment ids and references and memo links from their columns.
+        "sign = \"indicator\"\nindicator = { column = \"SHKZG\", debit = [\"S\"], credit = [\"H\"] }\n\
+         missing_id = \"row_number\"\ncurrency = \"EUR\"\n\
+         date_formats = { BASE = \"%Y%m%d\" }\n\
+         terms = { baseline = \"BASE\", column = \"ZTERM\", days = { Z045 = 45 }, default_days = 14 }\n\
+         columns = { doc_id = \"BELNR\", customer_id = \"KUNNR\", doc_date = \"BLDAT\", due_date = \"FAEDT\", amount = \"WRBTR\", currency = \"WAERS\", payment_id = \"PAYID\", invoice_refs = \"REF\", applies_to = \"ZUONR\" }\n",
+        // Debit and credit columns, settlement dates with the amount paid, a due date and a
+        // settlement date in formats of their own.
+        "sign = \"columns\"\ndebit_column = \"SOLL\"\ncredit_column = \"HABEN\"\n\
+         settlement = { date = \"AUGDT\", amount = \"PAID\" }\n\
+         date_formats = { AUGDT = \"%Y%m%d\", FAEDT = \"%d.%m.%Y\" }\n\
+         columns = { doc_id = \"BELNR\", customer_id = \"KUNNR\", doc_date = \"BLDAT\", due_date = \"FAEDT\", currency = \"WAERS\" }\n",
+    ];
+    for (k, config) in configs.iter().enumerate() {
+        let path = dir.path().join(format!("pipeline{k}.toml"));
+        common::write(&path, &format!("{common_part}{config}"));
+        let ingest_in = |block_rows: Option<usize>, set: &[&str]| {
+            let mut settings = resolve(Overrides {
+                config: Some(path.clone()),
+                set: set.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            })
+            .unwrap();
+            if let Some(rows) = block_rows {
+                settings.ingest.sources[0].block_rows = rows;
+            }
+            ingest(&settings.ingest).unwrap()
+        };
+        let whole = ingest_in(None, &["sources.s.fill_down=[\"KUNNR\"]"]);
+        assert!(
+            whole.tables.ledger.height() > 300,
+            "config {k}: the ledger is read ({})",
+            whole.tables.ledger.height()
+        );
+        assert!(whole.quarantine.frame().unwrap().height() > 10, "config {k}: broken rows are quarantined");
+        for rows in [500, 1 << 18] {
+            let blocks = ingest_in(Some(rows), &[]);
+            for (a, b, what) in [
+                (&blocks.tables.ledger, &whole.tables.ledger, "ledger"),
+                (&blocks.tables.payments, &whole.tables.payments, "payments"),
+                (&blocks.tables.payment_refs, &whole.tables.payment_refs, "payment_refs"),
+                (&blocks.tables.customers, &whole.tables.customers, "customers"),
+                (&blocks.data_quality, &whole.data_quality, "data_quality"),
+            ] {
+                assert!(a.equals_missing(b), "config {k}: {what} with blocks of {rows} rows:\n{a}\nread whole:\n{b}");
+            }
+            let (qa, qb) = (blocks.quarantine.frame().unwrap(), whole.quarantine.frame().unwrap());
+            assert!(
+                qa.equals_missing(&qb),
+                "config {k}: quarantine with blocks of {rows} rows:\n{qa}\nread whole:\n{qb}"
+            );
+            assert_eq!(blocks.sources[0].counts, whole.sources[0].counts, "config {k}");
+        }
+    }
+}

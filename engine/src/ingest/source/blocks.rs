@@ -68,8 +68,27 @@ impl CsvBlocks {
         self.starts.len()
     }
 
+    /// The column names, as the parser reads the header.
+    pub(super) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Where records `rows` start in the file.
+    pub(super) fn starts(&self, rows: Range<usize>) -> &[u64] {
+        &self.starts[rows]
+    }
+
+    /// (record, fields) of the records of `rows` whose number of fields is not the header's.
+    pub(super) fn ragged(&self, rows: Range<usize>) -> &[(u64, u32)] {
+        let (from, to) = (
+            self.ragged.partition_point(|&(r, _)| r < rows.start as u64),
+            self.ragged.partition_point(|&(r, _)| r < rows.end as u64),
+        );
+        &self.ragged[from..to]
+    }
+
     /// The bytes of records `rows`, read into `buf`.
-    fn bytes<'b>(&self, rows: Range<usize>, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
+    pub(super) fn bytes<'b>(&self, rows: Range<usize>, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
         let start = self.starts.get(rows.start).copied().unwrap_or(self.len);
         let end = self.starts.get(rows.end).copied().unwrap_or(self.len).max(start);
         buf.resize((end - start) as usize, 0);
@@ -167,7 +186,7 @@ impl CsvBlocks {
 /// The fields of one record's bytes (without its line end): a field that starts with a quote
 /// runs to the closing quote (`""` inside is a quote, what follows it up to the delimiter is
 /// kept); an empty field is null, an empty quoted one (`""`) empty text.
-fn record_fields(line: &[u8], delimiter: u8) -> Vec<Option<String>> {
+pub(super) fn record_fields(line: &[u8], delimiter: u8) -> Vec<Option<String>> {
     let mut fields = Vec::new();
     let mut i = 0;
     loop {

@@ -17,9 +17,21 @@ use crate::error::{EngineError, Result};
 
 /// Per routed row, the clearing group whose links it takes ([`NO_GROUP`]: none, but its
 /// references are still written the linked way); null where links do not apply.
-const GROUP_COLUMN: &str = "__ardent.clearing_group";
-/// The row's own document id, which its links leave out.
-const OWN_COLUMN: &str = "__ardent.own_id";
+pub(super) const GROUP_COLUMN: &str = "__ardent.clearing_group";
+/// The row's own document id, which its links leave out, where the input's id column may
+/// differ from it ([`own_id_column`]).
+pub(super) const OWN_COLUMN: &str = "__ardent.own_id";
+
+/// The column of a `kind` row's own document id: the ledger's id is it; a payment's is it
+/// unless payment ids come from a column of their own or settled invoices yield payments
+/// (whose ids are the invoice's with `-settlement`), which then carry [`OWN_COLUMN`].
+pub(super) fn own_id_column(spec: &SourceSpec, kind: InputKind) -> String {
+    match kind {
+        InputKind::Ledger => format!("{DERIVED_PREFIX}doc_id"),
+        _ if spec.maps("payment_id") || spec.settlement.is_some() => OWN_COLUMN.to_string(),
+        _ => format!("{DERIVED_PREFIX}payment_id"),
+    }
+}
 
 /// The rows of one range of a file routed to the ledger and to payments.
 #[derive(Debug)]
@@ -93,7 +105,7 @@ impl<'a> Routing<'a> {
 /// write-off's `applies_to`.
 fn linked(frame: &DataFrame, links: &Links, kind: InputKind) -> Result<DataFrame> {
     let err = || EngineError::polars("writing the links of routed rows");
-    let (Ok(groups), Ok(own)) = (frame.column(GROUP_COLUMN), frame.column(OWN_COLUMN)) else {
+    let (Ok(groups), Ok(own)) = (frame.column(GROUP_COLUMN), frame.column(links.own_column(kind))) else {
         return Ok(frame.clone());
     };
     let (groups, own) = (groups.u32().map_err(err())?, own.str().map_err(err())?);
@@ -311,7 +323,9 @@ fn routed_frame(
             UInt32Chunked::from_iter_options(GROUP_COLUMN.into(), rows.iter().map(|&(i, _)| groups[i - first]))
                 .into_column(),
         );
-        columns.push(take(OWN_COLUMN.trim_start_matches(DERIVED_PREFIX), &p.doc_id)?);
+        if own_id_column(spec, kind) == OWN_COLUMN {
+            columns.push(take(OWN_COLUMN.trim_start_matches(DERIVED_PREFIX), &p.doc_id)?);
+        }
     }
     for c in columns {
         frame.with_column(c).map_err(err())?;

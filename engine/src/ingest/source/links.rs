@@ -4,6 +4,7 @@
 //! group's receivables are complete, and so its links known, once every row has been read.
 
 use super::params::SourceSpec;
+use crate::contracts::InputKind;
 
 /// Links by clearing document: a payment references the invoices and debit memos that share
 /// its clearing document (after any references of its own), and a credit memo or write-off
@@ -18,6 +19,8 @@ pub(super) struct Links {
     offsets: Vec<u32>,
     members: Vec<u32>,
     ids: Ids,
+    /// The column of a ledger row's and of a payment's own id (see `frames::own_id_column`).
+    own: [String; 2],
 }
 
 /// A row in no group: its clearing document clears no receivable (or it has none).
@@ -92,11 +95,17 @@ impl LinkBuilder {
             "" => spec.refs_separator.clone(),
             t => t.to_string(),
         };
-        Links { separator, offsets, members, ids: self.ids }
+        let own = [InputKind::Ledger, InputKind::Payments].map(|kind| super::frames::own_id_column(spec, kind));
+        Links { separator, offsets, members, ids: self.ids, own }
     }
 }
 
 impl Links {
+    /// The column of a `kind` row's own id.
+    pub(super) fn own_column(&self, kind: InputKind) -> &str {
+        &self.own[usize::from(kind != InputKind::Ledger)]
+    }
+
     /// The ids of the receivables of group `g`, in file order.
     fn group(&self, g: u32) -> impl Iterator<Item = &str> {
         let range = match g {

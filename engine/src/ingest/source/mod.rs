@@ -28,6 +28,7 @@ pub mod blocks;
 mod frames;
 mod links;
 pub mod params;
+mod records;
 pub mod report;
 pub mod route;
 
@@ -138,6 +139,15 @@ impl Types {
         }
     }
 
+    /// Add the counts of a later block.
+    fn merge(&mut self, other: Types) {
+        for (value, n) in other.values {
+            *self.values.entry(value).or_default() += n;
+        }
+        self.unmapped += other.unmapped;
+        self.considered += other.considered;
+    }
+
     fn count(&mut self, value: &str, n: usize) {
         match self.values.get_mut(value) {
             Some(c) => *c += n,
@@ -149,6 +159,17 @@ impl Types {
 }
 
 impl SourceCounts {
+    /// Add the counts of a later block.
+    fn merge(&mut self, other: SourceCounts) {
+        self.rows_read += other.rows_read;
+        self.rows_to_ledger += other.rows_to_ledger;
+        self.rows_to_payments += other.rows_to_payments;
+        for (why, n) in other.rows_ignored {
+            *self.rows_ignored.entry(why).or_default() += n;
+        }
+        self.derived_payments += other.derived_payments;
+    }
+
     /// Count where the rows `range` of `p` went.
     fn add(&mut self, p: &Parsed, range: std::ops::Range<usize>) {
         self.rows_read += range.len() as u64;
@@ -284,6 +305,12 @@ fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<Ro
     };
     let n = csv.rows();
     let mut blocks = Vec::with_capacity(n.div_ceil(spec.block_rows.max(1)));
+    if let Some(plan) = records::Plan::new(spec, csv.names()) {
+        let t0 = Instant::now();
+        route_records(gathered, file, &csv, &plan, &mut blocks)?;
+        routed.push(RoutedFile { blocks, rows: n, raw: RawRows::Lines(csv) });
+        return Ok((scan_ms, t0.elapsed().as_millis() as u64));
+    }
     let (mut read_ms, mut route_ms) = (scan_ms, 0);
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<DataFrame>, u64)>(ROUTED_AT_ONCE);
@@ -334,6 +361,75 @@ fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<Ro
     })?;
     routed.push(RoutedFile { blocks, rows: n, raw: RawRows::Lines(csv) });
     Ok((read_ms, route_ms))
+}
+
+/// Route a CSV file a block of records at a time straight from its bytes
+/// ([`records::route_block`]), blocks in parallel; their counts and clearing groups are taken
+/// in file order on a thread of their own while later blocks are routed.
+fn route_records(
+    gathered: &mut Gathered<'_>,
+    file: &SourceFile,
+    csv: &blocks::CsvBlocks,
+    plan: &records::Plan<'_>,
+    out: &mut Vec<Block>,
+) -> Result<()> {
+    let (spec, n) = (gathered.spec, csv.rows());
+    let rows = spec.block_rows.max(1);
+    // A file without rows still has its (empty) block.
+    let ranges: Vec<std::ops::Range<usize>> =
+        (0..n.div_ceil(rows).max(1)).map(|k| k * rows..((k + 1) * rows).min(n)).collect();
+    // Buffers the blocks' bytes are read into, reused (fresh pages cost more than reading).
+    let buffers: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+    let route = |r: &std::ops::Range<usize>| -> Result<records::Routed> {
+        let mut buf = buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default();
+        let bytes = csv.bytes(r.clone(), &mut buf).map_err(EngineError::io("reading", &file.path))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| EngineError::Unreadable {
+            input: format!("sources.{}", spec.name),
+            path: file.path.clone(),
+            format: "csv".into(),
+            reason: format!("rows {}..{} are not UTF-8 any more: {e}", r.start + 1, r.end),
+        })?;
+        let routed =
+            records::route_block(plan, &file.path, text, csv.starts(r.clone()), r.start, csv.ragged(r.clone()));
+        if let Ok(mut b) = buffers.lock() {
+            b.push(buf);
+        }
+        routed
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        // Blocks are routed in any order; they are finished in file order.
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<records::Routed>)>();
+        let finisher = scope.spawn(move || -> Result<()> {
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            for (k, routed) in rx {
+                waiting.insert(k, routed);
+                while let Some(routed) = waiting.remove(&next) {
+                    let Gathered { counts, types, links, .. } = &mut *gathered;
+                    out.push(routed?.finish(counts, types, links.as_mut())?);
+                    next += 1;
+                }
+            }
+            Ok(())
+        });
+        {
+            use rayon::prelude::*;
+            // A failed block stops the blocks after it from starting.
+            let failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
+            ranges.par_iter().enumerate().for_each_with(tx, |tx, (k, r)| {
+                if k > failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                let routed = route(r);
+                if routed.is_err() {
+                    failed.fetch_min(k, std::sync::atomic::Ordering::Relaxed);
+                }
+                let _ = tx.send((k, routed));
+            });
+        }
+        // A panic on the finishing thread goes on here.
+        finisher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// When most rows of a source have a type its `route` does not map, the mapping is wrong:

@@ -71,7 +71,9 @@ fn iso_dates(ca: &StringChunked, parser: &DateParser) -> StringChunked {
 
 /// An id as a spreadsheet may have written it: `2960623488.0` is `2960623488`.
 pub fn normalise_id(s: &str) -> &str {
-    match s.split_once('.') {
+    // Most ids have no '.': one byte search decides.
+    let Some(dot) = memchr::memchr(b'.', s.as_bytes()) else { return s };
+    match Some((&s[..dot], &s[dot + 1..])) {
         Some((whole, zeros))
             if !whole.is_empty()
                 && whole.bytes().all(|b| b.is_ascii_digit())
@@ -126,7 +128,67 @@ fn ids(ca: StringChunked) -> StringChunked {
 }
 
 /// Cents of one value: `Err` when the value is not an amount (the row fails `invalid_amount`).
-type Cents = std::result::Result<i64, ()>;
+pub(super) type Cents = std::result::Result<i64, ()>;
+
+/// The amounts of one export column as they are read, a value at a time: how many were
+/// present and how many were not numbers at all, to tell a wrong number format (most values
+/// fail) from a few broken values (their rows fail).
+#[derive(Debug, Default)]
+pub(super) struct AmountColumn {
+    present: usize,
+    syntax: usize,
+    /// Row (in the slice) and value of the first that is not a number.
+    first_bad: Option<(usize, String)>,
+}
+
+impl AmountColumn {
+    /// The cents of value `v` (as read) of row `i`, signed as written.
+    pub(super) fn parse(&mut self, numbers: &NumberFormat, v: Option<&str>, i: usize) -> Option<Cents> {
+        let s = clean(v)?;
+        self.present += 1;
+        match numbers.parse_scaled(s, MONEY_SCALE as u32) {
+            Ok(x) if x.abs() <= DECIMAL18_MAX => Some(Ok(x as i64)),
+            Ok(_) => Some(Err(())),
+            Err(e) => {
+                if e == DecimalError::Syntax {
+                    self.syntax += 1;
+                    self.first_bad.get_or_insert_with(|| (i, s.to_string()));
+                }
+                Some(Err(()))
+            }
+        }
+    }
+
+    /// A column where most values are not numbers is a structural error naming the setting
+    /// to change; `offset` is the slice's first row.
+    pub(super) fn check(
+        &self,
+        spec: &SourceSpec,
+        numbers: &NumberFormat,
+        column: &str,
+        path: &std::path::Path,
+        offset: usize,
+    ) -> Result<()> {
+        if self.syntax == 0 || self.syntax * 2 <= self.present {
+            return Ok(());
+        }
+        let (row, value) = self.first_bad.clone().unwrap_or_default();
+        let other = if numbers.decimal == b'.' { ',' } else { '.' };
+        Err(EngineError::ColumnFormat {
+            input: format!("sources.{}", spec.name),
+            path: path.to_path_buf(),
+            column: format!("`{column}`"),
+            message: format!(
+                "{} of {} values are not amounts with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `sources.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
+                self.syntax,
+                self.present,
+                numbers.decimal as char,
+                offset + row + 1,
+                spec.name
+            ),
+        })
+    }
+}
 
 /// Amounts of an export column in cents, signed as written; a column where most values are
 /// not numbers is a structural error naming the setting to change.
@@ -145,42 +207,146 @@ fn amounts(
         spec.numbers
     };
     let ca = text(frame, column).unwrap_or_else(|| StringChunked::full_null("".into(), frame.height()));
-    let (mut present, mut syntax, mut first_bad) = (0usize, 0usize, None);
-    let out: Vec<Option<Cents>> = ca
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let s = clean(v)?;
-            present += 1;
-            match numbers.parse_scaled(s, MONEY_SCALE as u32) {
-                Ok(x) if x.abs() <= DECIMAL18_MAX => Some(Ok(x as i64)),
-                Ok(_) => Some(Err(())),
-                Err(e) => {
-                    if e == DecimalError::Syntax {
-                        syntax += 1;
-                        first_bad.get_or_insert((i, s.to_string()));
-                    }
-                    Some(Err(()))
-                }
-            }
-        })
-        .collect();
-    if syntax > 0 && syntax * 2 > present {
-        let (row, value) = first_bad.unwrap_or_default();
-        let other = if numbers.decimal == b'.' { ',' } else { '.' };
-        return Err(EngineError::ColumnFormat {
-            input: format!("sources.{}", spec.name),
-            path: path.to_path_buf(),
-            column: format!("`{column}`"),
-            message: format!(
-                "{syntax} of {present} values are not amounts with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `sources.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
-                numbers.decimal as char,
-                offset + row + 1,
-                spec.name
-            ),
-        });
-    }
+    let mut read = AmountColumn::default();
+    let out: Vec<Option<Cents>> = ca.iter().enumerate().map(|(i, v)| read.parse(&numbers, v, i)).collect();
+    read.check(spec, &numbers, column, path, offset)?;
     Ok(Some(out))
+}
+
+/// The signed amount of a debit/credit column pair.
+pub(super) fn debit_less_credit(d: Option<Cents>, c: Option<Cents>) -> Option<Cents> {
+    match (d, c) {
+        (None, None) => None,
+        (Some(Err(())), _) | (_, Some(Err(()))) => Some(Err(())),
+        (d, c) => Some(Ok(d.and_then(|x| x.ok()).unwrap_or(0) - c.and_then(|x| x.ok()).unwrap_or(0))),
+    }
+}
+
+/// The type route of a run of rows: types repeat down a file, each run is looked up once.
+#[derive(Debug, Default)]
+pub(super) struct RouteRun {
+    value: String,
+    route: Option<Option<Route>>,
+}
+
+impl RouteRun {
+    fn route(&mut self, spec: &SourceSpec, value: &str) -> Option<Route> {
+        match self.route {
+            Some(r) if self.value == value => r,
+            _ => {
+                let r = spec.route_of(value);
+                self.value.clear();
+                self.value.push_str(value);
+                self.route = Some(r);
+                r
+            }
+        }
+    }
+}
+
+/// Where a row goes before its amount is read: a total line, a blank or group-header line
+/// (`blank_line`), or its type's route (an empty type takes the route of `""` when one is
+/// configured).
+pub(super) fn row_target(
+    spec: &SourceSpec,
+    total: bool,
+    blank_line: bool,
+    type_value: Option<&str>,
+    run: &mut RouteRun,
+) -> Target {
+    if total {
+        return Target::Ignored(Ignored::TotalRow);
+    }
+    if blank_line {
+        return Target::Ignored(Ignored::BlankRow);
+    }
+    match run.route(spec, type_value.unwrap_or_default()) {
+        None => Target::Unmapped,
+        Some(Route::Ignore) => Target::Ignored(Ignored::Type),
+        Some(Route::Payment) => Target::Payment,
+        Some(r) => Target::Ledger(r.doc_type().unwrap_or(DocType::Invoice)),
+    }
+}
+
+/// A due date from terms where the export gives none (`given`): the baseline date plus the
+/// days of the row's terms code (or the default days). Returns the date or the rule the row
+/// fails, neither when the ledger's own rules will report a missing due date.
+pub(super) fn due_from_terms(
+    terms: &super::params::Terms,
+    given: Option<std::result::Result<i32, ()>>,
+    code: Option<&str>,
+    baseline: Option<std::result::Result<i32, ()>>,
+    baseline_is_doc_date: bool,
+) -> (Option<i32>, Option<(Rule, &'static str)>) {
+    match given {
+        Some(Ok(d)) => return (Some(d), None),
+        Some(Err(())) => return (None, Some((Rule::InvalidDate, "due_date"))),
+        None => {}
+    }
+    let days = match code {
+        Some(c) => Some(terms_days(c, &terms.days)),
+        None => terms.default_days.map(Some),
+    };
+    match (baseline, days) {
+        (Some(Ok(b)), Some(Some(days))) => (Some(b + i32::from(days)), None),
+        // A baseline that is the document date fails as the document date.
+        (Some(Err(())), _) => {
+            (None, Some((Rule::InvalidDate, if baseline_is_doc_date { "doc_date" } else { "due_date" })))
+        }
+        (_, Some(None)) => (None, Some((Rule::UnknownTerms, "due_date"))),
+        // No baseline date or no terms: the ledger's rules report the missing due date.
+        _ => (None, None),
+    }
+}
+
+/// The first rule a row fails in the source, after its sign (`fail`): an unmapped type, a
+/// receivable's due date from terms, another number of fields than the header's, bytes that
+/// were not text (`not_text`: the canonical column of the first such value).
+pub(super) fn row_fail(
+    target: Target,
+    mut fail: Option<(Rule, &'static str)>,
+    due_fail: Option<(Rule, &'static str)>,
+    ragged: bool,
+    not_text: impl FnOnce() -> Option<&'static str>,
+) -> Option<(Rule, &'static str)> {
+    if target == Target::Unmapped {
+        fail = Some((Rule::UnmappedType, "doc_type"));
+    }
+    if let (Target::Ledger(t), None, Some(failed)) = (target, fail, due_fail)
+        && t.is_receivable()
+    {
+        fail = Some(failed);
+    }
+    let routed = matches!(target, Target::Ledger(_) | Target::Payment);
+    if fail.is_none() && routed && ragged {
+        fail = Some((Rule::WrongFieldCount, "doc_id"));
+    }
+    if fail.is_none()
+        && routed
+        && let Some(column) = not_text()
+    {
+        fail = Some((Rule::InvalidEncoding, column));
+    }
+    fail
+}
+
+/// The payment a settled invoice row yields: `None` when the row is not a settled invoice,
+/// else the amount paid (the settlement amount column's, `paid`, when there is one; the
+/// invoice's otherwise; `None` inside when it is not an amount).
+pub(super) fn settlement(
+    target: Target,
+    settle_date: Option<&str>,
+    paid: Option<Option<Cents>>,
+    value: Option<i64>,
+) -> Option<Option<i64>> {
+    if target != Target::Ledger(DocType::Invoice) || settle_date.is_none() {
+        return None;
+    }
+    Some(match paid {
+        Some(Some(Ok(x))) => Some(x.abs()),
+        Some(Some(Err(()))) => None,
+        Some(None) | None => value,
+    })
 }
 
 /// The dates of an export column, read a row at a time: typed dates as they are, text
@@ -368,15 +534,7 @@ pub fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, 
                 .ok_or_else(|| missing(spec, path, d, &frame, "debit_column"))?;
             let credit = amounts(spec, &frame, c, path, offset)?
                 .ok_or_else(|| missing(spec, path, c, &frame, "credit_column"))?;
-            debit
-                .into_iter()
-                .zip(credit)
-                .map(|(d, c)| match (d, c) {
-                    (None, None) => None,
-                    (Some(Err(())), _) | (_, Some(Err(()))) => Some(Err(())),
-                    (d, c) => Some(Ok(d.and_then(|x| x.ok()).unwrap_or(0) - c.and_then(|x| x.ok()).unwrap_or(0))),
-                })
-                .collect()
+            debit.into_iter().zip(credit).map(|(d, c)| debit_less_credit(d, c)).collect()
         }
         _ => amounts(spec, &frame, spec.column("amount"), path, offset)?
             .ok_or_else(|| missing(spec, path, spec.column("amount"), &frame, "columns.amount"))?,
@@ -423,28 +581,9 @@ pub fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, 
         let codes = values(spec, &frame, code_column, &total);
         let codes: Option<Vec<Option<&str>>> = codes.as_ref().map(|c| c.iter().collect());
         for i in 0..n {
-            match given.as_ref().and_then(|g| g.get(i)) {
-                Some(Ok(d)) => due[i] = Some(d),
-                Some(Err(())) => due_fail[i] = Some((Rule::InvalidDate, "due_date")),
-                None => {
-                    let code = codes.as_ref().and_then(|c| c[i]);
-                    let days = match code {
-                        Some(c) => Some(terms_days(c, &terms.days)),
-                        None => terms.default_days.map(Some),
-                    };
-                    match (baseline.get(i), days) {
-                        (Some(Ok(b)), Some(Some(days))) => due[i] = Some(b + i32::from(days)),
-                        // A baseline that is the document date fails as the document date.
-                        (Some(Err(())), _) => {
-                            due_fail[i] =
-                                Some((Rule::InvalidDate, if baseline_is_doc_date { "doc_date" } else { "due_date" }))
-                        }
-                        (_, Some(None)) => due_fail[i] = Some((Rule::UnknownTerms, "due_date")),
-                        // No baseline date or no terms: the ledger's rules report the missing due date.
-                        _ => {}
-                    }
-                }
-            }
+            let code = codes.as_ref().and_then(|c| c[i]);
+            let given = given.as_ref().and_then(|g| g.get(i));
+            (due[i], due_fail[i]) = due_from_terms(terms, given, code, baseline.get(i), baseline_is_doc_date);
         }
     }
     let (settle_date, paid) = match &spec.settlement {
@@ -485,70 +624,29 @@ pub fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, 
     let mut settle_amount = vec![None; n];
     // Rows without a number that take their row's (`missing_id = "row_number"`).
     let mut numbered: Vec<(usize, String)> = Vec::new();
-    let mut last_route: Option<(&str, Option<Route>)> = None;
+    let mut run = RouteRun::default();
     for i in 0..n {
         let blank = doc_view[i].is_none() && signed[i].is_none() && date_view.as_ref().is_none_or(|d| d[i].is_none());
         let group_line = groups.as_ref().is_some_and(|(h, _)| h[i]);
         if spec.missing_id == MissingId::RowNumber && !blank && !total[i] && !group_line && doc_view[i].is_none() {
             numbered.push((i, format!("row-{}", offset + i + 1)));
         }
-        let group_header = groups.as_ref().is_some_and(|(h, _)| h[i]);
-        let row_target = if total[i] {
-            Target::Ignored(Ignored::TotalRow)
-        } else if group_header || (type_view[i].is_none() && blank) {
-            Target::Ignored(Ignored::BlankRow)
-        } else {
-            // An empty type takes the route of `""` when one is configured. Types repeat
-            // down the file: each run is looked up once.
-            let value = type_view[i].unwrap_or_default();
-            let route = match last_route {
-                Some((v, r)) if v == value => r,
-                _ => spec.route_of(value),
-            };
-            last_route = Some((value, route));
-            match route {
-                None => Target::Unmapped,
-                Some(Route::Ignore) => Target::Ignored(Ignored::Type),
-                Some(Route::Payment) => Target::Payment,
-                Some(r) => Target::Ledger(r.doc_type().unwrap_or(DocType::Invoice)),
-            }
-        };
-        let (row_target, mut fail, value) = sign(spec, row_target, signed[i], indicator.as_ref().and_then(|v| v[i]));
+        let blank_line = group_line || (type_view[i].is_none() && blank);
+        let row_target = row_target(spec, total[i], blank_line, type_view[i], &mut run);
+        let (row_target, fail, value) = sign(spec, row_target, signed[i], indicator.as_ref().and_then(|v| v[i]));
         target.push(row_target);
         amount[i] = value;
-        if row_target == Target::Unmapped {
-            fail = Some((Rule::UnmappedType, "doc_type"));
-        }
-        if let (Target::Ledger(t), None, Some(failed)) = (row_target, fail, due_fail[i])
-            && t.is_receivable()
-        {
-            fail = Some(failed);
-        }
-        if fail.is_none()
-            && matches!(row_target, Target::Ledger(_) | Target::Payment)
-            && ragged.as_ref().is_some_and(|r| r[i].is_some())
-        {
-            fail = Some((Rule::WrongFieldCount, "doc_id"));
-        }
-        if fail.is_none()
-            && matches!(row_target, Target::Ledger(_) | Target::Payment)
-            && let Some(column) = not_text.as_ref().and_then(|cols| {
+        let ragged = ragged.as_ref().is_some_and(|r| r[i].is_some());
+        let not_text = || {
+            not_text.as_ref().and_then(|cols| {
                 cols.iter().find(|(_, v)| v[i].is_some_and(|v| v.contains('\u{fffd}'))).map(|(c, _)| *c)
             })
-        {
-            fail = Some((Rule::InvalidEncoding, column));
-        }
-        fails[i] = fail;
-        if row_target == Target::Ledger(DocType::Invoice) && settle_view[i].is_some() {
+        };
+        fails[i] = row_fail(row_target, fail, due_fail[i], ragged, not_text);
+        let paid = paid.as_ref().map(|p| p[i]);
+        if let Some(paid) = settlement(row_target, settle_view[i], paid, value) {
             settled[i] = true;
-            settle_amount[i] = match &paid {
-                Some(p) => match p[i] {
-                    Some(Ok(x)) => Some(x.abs()),
-                    Some(Err(())) => None,
-                    None => value,
-                },
-                None => value,
-            };
+            settle_amount[i] = paid;
         }
     }
     let with_rows = |ca: StringChunked| -> StringChunked {
@@ -588,7 +686,7 @@ pub fn route_slice(spec: &SourceSpec, frame: DataFrame, path: &std::path::Path, 
 
 /// Take the sign off an amount by the convention: the row's final target (a negative invoice
 /// may become a credit memo), the failure if any, and the amount without its sign.
-fn sign(
+pub(super) fn sign(
     spec: &SourceSpec,
     target: Target,
     signed: Option<Cents>,
