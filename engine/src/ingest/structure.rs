@@ -53,10 +53,33 @@ pub fn scan(reader: impl Read, delimiter: u8, skip_lines: usize) -> std::io::Res
 /// [`scan`], and where each data record starts: its byte offset in the file (a record's
 /// bytes run to the next one's start), when `starts` is asked for.
 pub fn scan_records(
+    reader: impl Read,
+    delimiter: u8,
+    skip_lines: usize,
+    starts: bool,
+) -> std::io::Result<(Structure, Vec<u64>)> {
+    scan_records_with(reader, delimiter, skip_lines, starts, |_| {})
+}
+
+/// What a scan has found so far, told after each piece of the file it reads.
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// The header's names (empty until the header is read).
+    pub header: &'a [String],
+    /// Where each data record found so far starts (when asked for).
+    pub starts: &'a [u64],
+    /// (record, fields) of the records found so far whose number of fields is not the header's.
+    pub ragged: &'a [(u64, u32)],
+}
+
+/// [`scan_records`], telling `found` what it has found after each piece it reads (so that
+/// the records found can be used while the rest of the file is scanned).
+pub fn scan_records_with(
     mut reader: impl Read,
     delimiter: u8,
     skip_lines: usize,
     starts: bool,
+    mut found: impl FnMut(Found<'_>),
 ) -> std::io::Result<(Structure, Vec<u64>)> {
     let mut s = Scanner { delimiter, skip: skip_lines, starts: starts.then(Vec::new), ..Default::default() };
     // The file offset of `buf[0]`.
@@ -125,6 +148,7 @@ pub fn scan_records(
         buf.copy_within(end..filled, 0);
         carried = filled - end;
         base += end as u64;
+        found(Found { header: &s.header, starts: s.starts.as_deref().unwrap_or_default(), ragged: &s.ragged });
     }
     s.finish();
     let starts = s.starts.take().unwrap_or_default();

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use polars::prelude::*;
 
 use super::super::read::SourceFile;
-use super::super::structure::{Structure, scan_records};
+use super::super::structure::scan_records_with;
 use super::params::SourceSpec;
 use super::report::{RAGGED_COLUMN, unnamed, unreadable};
 use crate::error::{EngineError, Result};
@@ -46,21 +46,52 @@ impl CsvBlocks {
     /// Open `file` and find its records under `skip` title lines and the header. `None` when
     /// the file is not UTF-8 as stored (it is then decoded and read whole).
     pub fn open(spec: &SourceSpec, file: &SourceFile, skip: usize, named: &[&str]) -> Result<Option<CsvBlocks>> {
+        Self::open_with(spec, file, skip, named, |_| {})
+    }
+
+    /// [`CsvBlocks::open`], telling `found` the column names and the records found so far
+    /// while the file is scanned, so that blocks of them can be routed meanwhile. What it is
+    /// told holds only if the file turns out to be UTF-8 with a sound header (the result says).
+    pub(super) fn open_with(
+        spec: &SourceSpec,
+        file: &SourceFile,
+        skip: usize,
+        named: &[&str],
+        mut found: impl FnMut(Scanned<'_>),
+    ) -> Result<Option<CsvBlocks>> {
         let open = || std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path));
         let delimiter = spec.read.delimiter;
-        let (structure, starts) =
-            scan_records(open()?, delimiter, skip, true).map_err(EngineError::io("reading", &file.path))?;
+        let handle = open()?;
+        let len = handle.metadata().map_err(EngineError::io("reading", &file.path))?.len();
+        let head = |header_end: u64| -> Result<Vec<u8>> {
+            let mut head = Vec::new();
+            (&handle).take(header_end).read_to_end(&mut head).map_err(EngineError::io("reading", &file.path))?;
+            Ok(head)
+        };
+        let mut names: Option<Result<Vec<String>>> = None;
+        let (structure, starts) = scan_records_with(open()?, delimiter, skip, true, |f| {
+            let Some(&first) = f.starts.first() else { return };
+            let names = names.get_or_insert_with(|| head(first).and_then(|h| header_names(spec, file, &h, skip, f.header)));
+            if let Ok(names) = names {
+                found(Scanned { names, starts: f.starts, ragged: f.ragged });
+            }
+        })
+        .map_err(EngineError::io("reading", &file.path))?;
         if !structure.utf8 {
             return Ok(None);
         }
         super::super::read::check_header(&spec.read, &file.path, &structure, named)?;
-        let handle = open()?;
-        let len = handle.metadata().map_err(EngineError::io("reading", &file.path))?.len();
-        let mut head = Vec::new();
-        let header_end = starts.first().copied().unwrap_or(len);
-        (&handle).take(header_end).read_to_end(&mut head).map_err(EngineError::io("reading", &file.path))?;
-        let names = header_names(spec, file, &head, skip, &structure)?;
+        let names = match names {
+            Some(names) => names?,
+            None => header_names(spec, file, &head(starts.first().copied().unwrap_or(len))?, skip, &structure.header)?,
+        };
+        (&handle).seek(SeekFrom::Start(0)).map_err(EngineError::io("reading", &file.path))?;
         Ok(Some(CsvBlocks { file: Mutex::new(handle), len, names, starts, ragged: structure.ragged, delimiter }))
+    }
+
+    /// The file's length in bytes.
+    pub(super) fn len(&self) -> u64 {
+        self.len
     }
 
     /// Data records in the file.
@@ -91,11 +122,7 @@ impl CsvBlocks {
     pub(super) fn bytes<'b>(&self, rows: Range<usize>, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
         let start = self.starts.get(rows.start).copied().unwrap_or(self.len);
         let end = self.starts.get(rows.end).copied().unwrap_or(self.len).max(start);
-        buf.resize((end - start) as usize, 0);
-        let mut file = self.file.lock().map_err(|_| std::io::Error::other("a reader of the file stopped"))?;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(buf)?;
-        Ok(buf)
+        read_range(&self.file, start..end, buf)
     }
 
     /// Records `rows` as a frame of text columns, as the whole file would be read (rows with
@@ -183,6 +210,34 @@ impl CsvBlocks {
     }
 }
 
+/// What a scan has found so far: the column names and where each record found starts (and
+/// which have another number of fields than the header's).
+#[derive(Debug)]
+pub(super) struct Scanned<'a> {
+    pub(super) names: &'a [String],
+    pub(super) starts: &'a [u64],
+    pub(super) ragged: &'a [(u64, u32)],
+}
+
+/// The entries of `ragged` ((record, fields), by record) of records `rows`.
+pub(super) fn ragged_in(ragged: &[(u64, u32)], rows: Range<usize>) -> &[(u64, u32)] {
+    let at = |row: usize| ragged.partition_point(|&(r, _)| r < row as u64);
+    &ragged[at(rows.start)..at(rows.end)]
+}
+
+/// Bytes `range` of a file, read into `buf`.
+pub(super) fn read_range<'b>(
+    file: &Mutex<std::fs::File>,
+    range: Range<u64>,
+    buf: &'b mut Vec<u8>,
+) -> std::io::Result<&'b [u8]> {
+    buf.resize((range.end - range.start) as usize, 0);
+    let mut file = file.lock().map_err(|_| std::io::Error::other("a reader of the file stopped"))?;
+    file.seek(SeekFrom::Start(range.start))?;
+    file.read_exact(buf)?;
+    Ok(buf)
+}
+
 /// The fields of one record's bytes (without its line end): a field that starts with a quote
 /// runs to the closing quote (`""` inside is a quote, what follows it up to the delimiter is
 /// kept); an empty field is null, an empty quoted one (`""`) empty text.
@@ -227,7 +282,7 @@ fn header_names(
     file: &SourceFile,
     head: &[u8],
     skip: usize,
-    structure: &Structure,
+    header: &[String],
 ) -> Result<Vec<String>> {
     let mut start = 0;
     for _ in 0..skip {
@@ -236,20 +291,20 @@ fn header_names(
             None => start = head.len(),
         }
     }
-    let header = &head[start..];
+    let line = &head[start..];
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_raise_if_empty(false)
         .with_parse_options(CsvParseOptions::default().with_separator(spec.read.delimiter))
-        .into_reader_with_file_handle(std::io::Cursor::new(header))
+        .into_reader_with_file_handle(std::io::Cursor::new(line))
         .finish()
         .map_err(|e| unreadable(spec, &file.path, "csv", &e))?;
     Ok(frame
         .get_column_names()
         .iter()
         .enumerate()
-        .map(|(k, name)| match structure.header.get(k) {
+        .map(|(k, name)| match header.get(k) {
             Some(h) if h.is_empty() => unnamed(k),
             _ => name.to_string(),
         })

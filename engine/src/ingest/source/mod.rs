@@ -283,13 +283,22 @@ const ROUTED_AT_ONCE: usize = 2;
 /// routing.
 fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<RoutedFile>) -> Result<(u64, u64)> {
     let spec = gathered.spec;
+    let mut blocks = Vec::new();
     let csv = match (file.format, spec.read.encoding) {
         (Format::Csv, super::encoding::Encoding::Utf8) => {
             let t0 = Instant::now();
             let named = report::named_columns(spec);
             let named: Vec<&str> = named.iter().map(String::as_str).collect();
             let skip = report::title_lines(spec, file)?;
-            blocks::CsvBlocks::open(spec, file, skip, &named)?.map(|c| (c, t0.elapsed().as_millis() as u64))
+            match route_scanning(gathered, file, skip, &named, &mut blocks)? {
+                Scan::Routed(csv, scan_ms) => {
+                    let rows = csv.rows();
+                    routed.push(RoutedFile { blocks, rows, raw: RawRows::Lines(csv) });
+                    return Ok((scan_ms, (t0.elapsed().as_millis() as u64).saturating_sub(scan_ms)));
+                }
+                Scan::Unrouted(csv) => Some((csv, t0.elapsed().as_millis() as u64)),
+                Scan::NotUtf8 => None,
+            }
         }
         _ => None,
     };
@@ -304,13 +313,6 @@ fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<Ro
         return Ok((read_ms, t0.elapsed().as_millis() as u64));
     };
     let n = csv.rows();
-    let mut blocks = Vec::with_capacity(n.div_ceil(spec.block_rows.max(1)));
-    if let Some(plan) = records::Plan::new(spec, csv.names()) {
-        let t0 = Instant::now();
-        route_records(gathered, file, &csv, &plan, &mut blocks)?;
-        routed.push(RoutedFile { blocks, rows: n, raw: RawRows::Lines(csv) });
-        return Ok((scan_ms, t0.elapsed().as_millis() as u64));
-    }
     let (mut read_ms, mut route_ms) = (scan_ms, 0);
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<DataFrame>, u64)>(ROUTED_AT_ONCE);
@@ -363,72 +365,119 @@ fn route_one(gathered: &mut Gathered<'_>, file: &SourceFile, routed: &mut Vec<Ro
     Ok((read_ms, route_ms))
 }
 
+/// How a UTF-8 CSV file of a source was read by [`route_scanning`].
+enum Scan {
+    /// Routed from its records (and the time the scan took).
+    Routed(blocks::CsvBlocks, u64),
+    /// Scanned only: a column routing reads is not in its header (parsing it says which).
+    Unrouted(blocks::CsvBlocks),
+    /// Not UTF-8 after all: decoded and read whole instead.
+    NotUtf8,
+}
+
 /// Route a CSV file a block of records at a time straight from its bytes
-/// ([`records::route_block`]), blocks in parallel; their counts and clearing groups are taken
-/// in file order on a thread of their own while later blocks are routed.
-fn route_records(
+/// ([`records::route_block`]) while the rest of the file is scanned for where its records
+/// start: each block is routed as soon as the scan has found its records, blocks in
+/// parallel. Once the scan has shown the file sound (UTF-8, its header as expected), the
+/// blocks' counts and clearing groups are taken in file order on a thread of their own
+/// while later blocks are routed; before that nothing of the source has changed, so a file
+/// that is not UTF-8 is simply read the other way.
+fn route_scanning(
     gathered: &mut Gathered<'_>,
     file: &SourceFile,
-    csv: &blocks::CsvBlocks,
-    plan: &records::Plan<'_>,
+    skip: usize,
+    named: &[&str],
     out: &mut Vec<Block>,
-) -> Result<()> {
-    let (spec, n) = (gathered.spec, csv.rows());
+) -> Result<Scan> {
+    use std::sync::{Mutex, OnceLock, mpsc};
+    let spec = gathered.spec;
     let rows = spec.block_rows.max(1);
-    // A file without rows still has its (empty) block.
-    let ranges: Vec<std::ops::Range<usize>> =
-        (0..n.div_ceil(rows).max(1)).map(|k| k * rows..((k + 1) * rows).min(n)).collect();
+    let reader = Mutex::new(std::fs::File::open(&file.path).map_err(EngineError::io("opening", &file.path))?);
     // Buffers the blocks' bytes are read into, reused (fresh pages cost more than reading).
-    let buffers: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-    let route = |r: &std::ops::Range<usize>| -> Result<records::Routed> {
+    let buffers: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    // Decided by the header: `None` when a column routing reads is missing.
+    let plan: OnceLock<Option<records::Plan<'_>>> = OnceLock::new();
+    // Block `k`: records starting at `starts` (the first is 0-based row `k * rows`), the last
+    // running to `end`.
+    let route = |k: usize, starts: &[u64], end: u64, ragged: &[(u64, u32)], plan: &records::Plan<'_>| {
         let mut buf = buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default();
-        let bytes = csv.bytes(r.clone(), &mut buf).map_err(EngineError::io("reading", &file.path))?;
-        let text = std::str::from_utf8(bytes).map_err(|e| EngineError::Unreadable {
-            input: format!("sources.{}", spec.name),
-            path: file.path.clone(),
-            format: "csv".into(),
-            reason: format!("rows {}..{} are not UTF-8 any more: {e}", r.start + 1, r.end),
-        })?;
-        let routed =
-            records::route_block(plan, &file.path, text, csv.starts(r.clone()), r.start, csv.ragged(r.clone()));
+        let start = starts.first().copied().unwrap_or(end);
+        let routed = blocks::read_range(&reader, start..end.max(start), &mut buf)
+            .map_err(EngineError::io("reading", &file.path))
+            .and_then(|bytes| {
+                std::str::from_utf8(bytes).map_err(|e| EngineError::Unreadable {
+                    input: format!("sources.{}", spec.name),
+                    path: file.path.clone(),
+                    format: "csv".into(),
+                    reason: format!("rows {}.. are not UTF-8: {e}", k * rows + 1),
+                })
+            })
+            .and_then(|text| records::route_block(plan, &file.path, text, starts, k * rows, ragged));
         if let Ok(mut b) = buffers.lock() {
             b.push(buf);
         }
         routed
     };
-    std::thread::scope(|scope| -> Result<()> {
-        // Blocks are routed in any order; they are finished in file order.
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<records::Routed>)>();
-        let finisher = scope.spawn(move || -> Result<()> {
-            let mut waiting = BTreeMap::new();
+    let (tx, rx) = mpsc::channel::<(usize, Result<records::Routed>)>();
+    let t0 = Instant::now();
+    std::thread::scope(|threads| -> Result<Scan> {
+        let (scan, finisher) = rayon::scope(|pool| -> Result<(Scan, Option<_>)> {
+            let (route, plan) = (&route, &plan);
             let mut next = 0;
-            for (k, routed) in rx {
-                waiting.insert(k, routed);
-                while let Some(routed) = waiting.remove(&next) {
-                    let Gathered { counts, types, links, .. } = &mut *gathered;
-                    out.push(routed?.finish(counts, types, links.as_mut())?);
-                    next += 1;
-                }
-            }
-            Ok(())
-        });
-        {
-            use rayon::prelude::*;
-            // A failed block stops the blocks after it from starting.
-            let failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
-            ranges.par_iter().enumerate().for_each_with(tx, |tx, (k, r)| {
-                if k > failed.load(std::sync::atomic::Ordering::Relaxed) {
+            // Blocks are spawned only once the plan is decided and holds.
+            let spawn = |k: usize, starts: Vec<u64>, end: u64, ragged: Vec<(u64, u32)>| {
+                let tx = tx.clone();
+                pool.spawn(move |_| {
+                    if let Some(Some(p)) = plan.get() {
+                        let _ = tx.send((k, route(k, &starts, end, &ragged, p)));
+                    }
+                });
+            };
+            let csv = blocks::CsvBlocks::open_with(spec, file, skip, named, |found| {
+                if plan.get_or_init(|| records::Plan::new(spec, found.names)).is_none() {
                     return;
                 }
-                let routed = route(r);
-                if routed.is_err() {
-                    failed.fetch_min(k, std::sync::atomic::Ordering::Relaxed);
+                while found.starts.len() > (next + 1) * rows {
+                    let r = next * rows..(next + 1) * rows;
+                    let ragged = blocks::ragged_in(found.ragged, r.clone()).to_vec();
+                    spawn(next, found.starts[r.clone()].to_vec(), found.starts[r.end], ragged);
+                    next += 1;
                 }
-                let _ = tx.send((k, routed));
+            })?;
+            let Some(csv) = csv else { return Ok((Scan::NotUtf8, None)) };
+            let scan_ms = t0.elapsed().as_millis() as u64;
+            if plan.get_or_init(|| records::Plan::new(spec, csv.names())).is_none() {
+                return Ok((Scan::Unrouted(csv), None));
+            }
+            // The blocks the scan had not completed (a file without rows still has its block).
+            let n = csv.rows();
+            for k in next..n.div_ceil(rows).max(1) {
+                let r = k * rows..((k + 1) * rows).min(n);
+                let end = if r.end < n { csv.starts(r.end..r.end + 1)[0] } else { csv.len() };
+                spawn(k, csv.starts(r.clone()).to_vec(), end, csv.ragged(r).to_vec());
+            }
+            // The file is sound: its blocks are taken in file order as they come.
+            let finisher = threads.spawn(move || -> Result<()> {
+                let mut waiting = BTreeMap::new();
+                let mut next = 0;
+                for (k, routed) in rx {
+                    waiting.insert(k, routed);
+                    while let Some(routed) = waiting.remove(&next) {
+                        let Gathered { counts, types, links, .. } = &mut *gathered;
+                        out.push(routed?.finish(counts, types, links.as_mut())?);
+                        next += 1;
+                    }
+                }
+                Ok(())
             });
+            Ok((Scan::Routed(csv, scan_ms), Some(finisher)))
+        })?;
+        drop(tx);
+        if let Some(finisher) = finisher {
+            // A panic on the finishing thread goes on here.
+            finisher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         }
-        // A panic on the finishing thread goes on here.
-        finisher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        Ok(scan)
     })
 }
 

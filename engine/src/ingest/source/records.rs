@@ -276,14 +276,58 @@ struct Out {
     customer: StringChunkedBuilder,
     amount: Vec<Option<i128>>,
     currency: StringChunkedBuilder,
-    fail: StringChunkedBuilder,
-    /// Ledger: doc_id, doc_type, applies_to; payments: payment_id, payment_date, invoice_refs.
-    text: [StringChunkedBuilder; 3],
+    fail: Sparse,
+    /// Ledger: doc_id, doc_type; payments: payment_id, payment_date.
+    text: [StringChunkedBuilder; 2],
+    /// Ledger: applies_to; payments: invoice_refs.
+    links: Sparse,
     doc_date: Option<StringChunkedBuilder>,
     due_date: Option<StringChunkedBuilder>,
     due: Option<Vec<Option<i32>>>,
     own: Option<StringChunkedBuilder>,
     from: Vec<u32>,
+}
+
+/// A text column whose values are mostly missing (failures, links): only the values present
+/// are kept while the rows are routed, and a column of nulls is never written.
+struct Sparse {
+    name: String,
+    rows: usize,
+    /// (row, end of its value in `text`) of each value present.
+    present: Vec<(u32, usize)>,
+    text: String,
+}
+
+impl Sparse {
+    fn new(name: String) -> Sparse {
+        Sparse { name, rows: 0, present: Vec::new(), text: String::new() }
+    }
+
+    fn push(&mut self, v: Option<&str>) {
+        if let Some(v) = v {
+            self.text.push_str(v);
+            self.present.push((self.rows as u32, self.text.len()));
+        }
+        self.rows += 1;
+    }
+
+    fn finish(self) -> StringChunked {
+        if self.present.is_empty() {
+            return StringChunked::full_null(self.name.into(), self.rows);
+        }
+        let mut out = StringChunkedBuilder::new(self.name.into(), self.rows);
+        let (mut next, mut start) = (self.present.iter().peekable(), 0);
+        for i in 0..self.rows as u32 {
+            match next.next_if(|(row, _)| *row == i) {
+                Some(&(_, end)) => {
+                    out.append_value(&self.text[start..end]);
+                    start = end;
+                }
+                None => out.append_null(),
+            }
+        }
+        out.finish()
+    }
 }
 
 /// One routed row's values, as the rules read them.
@@ -302,10 +346,11 @@ impl Out {
     fn new(plan: &Plan<'_>, kind: InputKind, n: usize) -> Out {
         let b = |name: &str| StringChunkedBuilder::new(format!("{DERIVED_PREFIX}{name}").into(), n);
         let k = usize::from(kind != InputKind::Ledger);
-        let names = match kind {
-            InputKind::Ledger => ["doc_id", "doc_type", "applies_to"],
-            _ => ["payment_id", "payment_date", "invoice_refs"],
+        let (names, links) = match kind {
+            InputKind::Ledger => (["doc_id", "doc_type"], "applies_to"),
+            _ => (["payment_id", "payment_date"], "invoice_refs"),
         };
+        let sparse = |name: &str| Sparse::new(format!("{DERIVED_PREFIX}{name}"));
         let ledger = kind == InputKind::Ledger;
         let spec = plan.spec;
         Out {
@@ -318,8 +363,9 @@ impl Out {
             customer: b("customer_id"),
             amount: Vec::with_capacity(n),
             currency: b("currency"),
-            fail: b(FAIL_COLUMN.trim_start_matches(DERIVED_PREFIX)),
+            fail: Sparse::new(FAIL_COLUMN.to_string()),
             text: names.map(b),
+            links: sparse(links),
             doc_date: (ledger && plan.own_doc_date.is_some()).then(|| b("doc_date")),
             due_date: (ledger && plan.own_due_date.is_some() && spec.terms.is_none()).then(|| b("due_date")),
             due: (ledger && spec.terms.is_some()).then(|| Vec::with_capacity(n)),
@@ -339,10 +385,11 @@ impl Out {
         self.customer.append_option(row.customer);
         self.amount.push(row.amount.map(i128::from));
         self.currency.append_option(row.currency);
-        self.fail.append_option(row.fail.as_deref());
-        for (b, v) in self.text.iter_mut().zip(text) {
-            b.append_option(v);
-        }
+        self.fail.push(row.fail.as_deref());
+        let [id, second, links] = text;
+        self.text[0].append_option(id);
+        self.text[1].append_option(second);
+        self.links.push(links);
         if let Some(own) = &mut self.own {
             own.append_option(row.doc_id);
         }
@@ -362,6 +409,7 @@ impl Out {
         columns.push(self.currency.finish().into_column());
         columns.push(self.fail.finish().into_column());
         columns.extend(self.text.map(|b| b.finish().into_column()));
+        columns.push(self.links.finish().into_column());
         columns.extend(self.doc_date.map(|b| b.finish().into_column()));
         columns.extend(self.due_date.map(|b| b.finish().into_column()));
         if let Some(due) = self.due {
