@@ -1365,3 +1365,50 @@ fn every_source_convention_read_from_records_equals_the_source_read_whole() {
         }
     }
 }
+
+/// A CSV source that is not UTF-8 after all (a Latin-1 byte far down the file, no `encoding`
+/// set) is read the other way, whole, even though its first blocks were already being routed
+/// from their records while the scan went on: the same tables as the file read whole, the row
+/// with the byte quarantined as `invalid_encoding`.
+#[test]
+fn a_source_found_not_utf8_late_is_read_whole_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"BELNR;BLART;KUNNR;BLDAT;WRBTR;WAERS\n".to_vec();
+    for i in 0..3_000u32 {
+        let customer = if i == 2_900 { b"C\xE9".to_vec() } else { format!("C{:02}", i % 30).into_bytes() };
+        bytes.extend_from_slice(format!("{};RV;", 5_000_000 + i).as_bytes());
+        bytes.extend_from_slice(&customer);
+        bytes.extend_from_slice(format!(";{:02}.03.2025;{},00;EUR\n", 1 + i % 28, 10 + i).as_bytes());
+    }
+    std::fs::write(dir.path().join("items.csv"), &bytes).unwrap();
+    let config = dir.path().join("pipeline.toml");
+    common::write(
+        &config,
+        "[run]\nreporting_currency = \"EUR\"\nmax_rejected_share = 1.0\n\
+         [sources.s]\npath = \"items.csv\"\ndelimiter = \";\"\ndate_format = \"%d.%m.%Y\"\n\
+         decimal_separator = \",\"\ntype_column = \"BLART\"\nroute = { RV = \"invoice\" }\n\
+         terms = { default_days = 30 }\n\
+         columns = { doc_id = \"BELNR\", customer_id = \"KUNNR\", doc_date = \"BLDAT\", amount = \"WRBTR\", currency = \"WAERS\" }\n",
+    );
+    let ingest_in = |block_rows: Option<usize>, set: &[&str]| {
+        let mut settings = resolve(Overrides {
+            config: Some(config.clone()),
+            set: set.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        if let Some(rows) = block_rows {
+            settings.ingest.sources[0].block_rows = rows;
+        }
+        ingest(&settings.ingest).unwrap()
+    };
+    let whole = ingest_in(None, &["sources.s.fill_down=[\"KUNNR\"]"]);
+    let blocks = ingest_in(Some(500), &[]);
+    assert_eq!(blocks.tables.ledger.height(), 2_999);
+    assert!(blocks.tables.ledger.equals_missing(&whole.tables.ledger));
+    let q = records(&blocks.quarantine.frame().unwrap());
+    assert_eq!(q.len(), 1, "{q:#?}");
+    assert_eq!(get(&q[0], "rule"), "invalid_encoding");
+    assert_eq!(get(&q[0], "source_row"), "2901", "rows count from the header");
+    assert!(blocks.quarantine.frame().unwrap().equals_missing(&whole.quarantine.frame().unwrap()));
+}
