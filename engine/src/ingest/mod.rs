@@ -67,14 +67,6 @@ enum Feed<'a> {
 }
 
 impl<'a> Feed<'a> {
-    /// The rows a source routed to the input, when they are known before validation (room
-    /// for their ids is then made once instead of by doubling).
-    fn routed_rows(&self) -> Option<usize> {
-        let Feed::Routed(files, routing, kind) = self else { return None };
-        let blocks = (0..files.len()).flat_map(|f| routing.blocks(f));
-        Some(blocks.map(|b| if *kind == InputKind::Ledger { b.ledger.height() } else { b.payments.height() }).sum())
-    }
-
     fn files(self) -> &'a [SourceFile] {
         match self {
             Feed::Files(f) | Feed::Routed(f, _, _) => f,
@@ -598,9 +590,6 @@ fn validate_input<U: Unique>(
     Ok(InputResult { kind: input.kind, counts, files, quarantine: q, superseded })
 }
 
-/// Bytes of id text made room for per routed row (room not used is never touched).
-const ROUTED_ID_BYTES: usize = 32;
-
 /// The uniqueness rule of an input on its id `column` (fx_rates are keyed by date and
 /// currency instead: [`UniqueRates`]).
 fn unique_ids<'s>(input: &InputSpec, column: &'static str, seen: &'s mut IdSet) -> UniqueIds<'s> {
@@ -769,9 +758,6 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     sink.start(&customers_table, &fx_table)?;
 
     let mut doc_ids = IdSet::new();
-    if let Some(rows) = ledger_sources.routed_rows() {
-        doc_ids.reserve(rows, ROUTED_ID_BYTES);
-    }
     // Credit memos whose `applies_to` is not (yet) a known document: decided once the
     // ledger is complete.
     let mut pending: Vec<(String, Entry)> = Vec::new();
@@ -803,9 +789,6 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
     drop_superseded(&mut ledger, ledger_input, &doc_ids, |rows| sink.remove(Streamed::Ledger, rows))?;
 
     let mut payment_ids = IdSet::new();
-    if let Some(rows) = payments_feed.as_ref().and_then(|(_, feed)| feed.routed_rows()) {
-        payment_ids.reserve(rows, ROUTED_ID_BYTES);
-    }
     let mut unknown_refs = Vec::new();
     let payments = match payments_feed {
         Some((payments_input, payments_sources)) => {

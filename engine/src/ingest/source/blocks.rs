@@ -71,7 +71,8 @@ impl CsvBlocks {
         let mut names: Option<Result<Vec<String>>> = None;
         let (structure, starts) = scan_records_with(open()?, delimiter, skip, true, |f| {
             let Some(&first) = f.starts.first() else { return };
-            let names = names.get_or_insert_with(|| head(first).and_then(|h| header_names(spec, file, &h, skip, f.header)));
+            let names =
+                names.get_or_insert_with(|| head(first).and_then(|h| header_names(spec, file, &h, skip, f.header)));
             if let Ok(names) = names {
                 found(Scanned { names, starts: f.starts, ragged: f.ragged });
             }

@@ -63,6 +63,11 @@ impl LinkBuilder {
 
     /// The group of a receivable with clearing document `clearing` and id `id`.
     pub(super) fn receivable(&mut self, clearing: &str, id: &str) -> u32 {
+        self.receivable_keyed(Clearing::of(clearing), id)
+    }
+
+    /// [`LinkBuilder::receivable`] of a clearing document already keyed.
+    pub(super) fn receivable_keyed(&mut self, clearing: Clearing<'_>, id: &str) -> u32 {
         let g = self.groups.insert(clearing);
         let k = self.ids.push(id);
         self.found.push((g, k));
@@ -72,6 +77,11 @@ impl LinkBuilder {
     /// The group of another row with clearing document `clearing` (its receivables may come
     /// later in the file).
     pub(super) fn other(&mut self, clearing: &str) -> u32 {
+        self.groups.insert(Clearing::of(clearing))
+    }
+
+    /// [`LinkBuilder::other`] of a clearing document already keyed.
+    pub(super) fn other_keyed(&mut self, clearing: Clearing<'_>) -> u32 {
         self.groups.insert(clearing)
     }
 
@@ -165,15 +175,29 @@ impl Groups {
     }
 
     /// The group of `c`, a new one when `c` is new.
-    fn insert(&mut self, c: &str) -> u32 {
+    fn insert(&mut self, c: Clearing<'_>) -> u32 {
         let next = self.len() as u32;
-        match number_key(c) {
-            Some(k) => *self.numbers.entry(k).or_insert(next),
-            None => match self.texts.get(c) {
+        match c {
+            Clearing::Number(k) => *self.numbers.entry(k).or_insert(next),
+            Clearing::Text(c) => match self.texts.get(c) {
                 Some(&g) => g,
                 None => *self.texts.entry(c.to_string()).or_insert(next),
             },
         }
+    }
+}
+
+/// A clearing document as groups are keyed: a text of digits by its number ([`number_key`]),
+/// any other by its text. Keying is done where the rows are routed, in parallel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Clearing<'a> {
+    Number(u64),
+    Text(&'a str),
+}
+
+impl<'a> Clearing<'a> {
+    pub(super) fn of(c: &'a str) -> Clearing<'a> {
+        number_key(c).map_or(Clearing::Text(c), Clearing::Number)
     }
 }
 

@@ -10,8 +10,6 @@
 //! source reads is in the header; otherwise the block is parsed into a frame and the
 //! frame's routing reports the missing column.
 
-use std::ops::Range;
-
 use polars::prelude::*;
 use regex::Regex;
 
@@ -19,7 +17,7 @@ use super::super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN, clean};
 use super::super::parse::{DateParser, NumberFormat, from_epoch_days};
 use super::super::quarantine::Rule;
 use super::frames::{Block, GROUP_COLUMN, OWN_COLUMN, own_id_column};
-use super::links::{LinkBuilder, NO_GROUP};
+use super::links::{Clearing, LinkBuilder, NO_GROUP};
 use super::params::{MissingId, SignRule, SourceSpec};
 use super::report::Ignored;
 use super::route::{
@@ -215,24 +213,52 @@ pub(super) struct Routed {
 /// What a block's rows contribute to the clearing groups, in file order.
 #[derive(Debug, Default)]
 struct LinkRows {
-    /// Clearing documents and ids, side by side.
+    /// Clearing documents that are not numbers, side by side.
     text: String,
-    rows: Vec<(u32, LinkRow)>,
+    rows: Vec<LinkRow>,
 }
 
+/// A row of a block that takes part in the clearing groups.
 #[derive(Debug)]
-enum LinkRow {
-    /// A receivable with a clearing document (its range in `text`) and an id.
-    Receivable(Range<usize>, Range<usize>),
-    /// A payment, or a memo without `applies_to`: takes its clearing document's links.
-    Member(Option<Range<usize>>),
+struct LinkRow {
+    /// The row in the block.
+    row: u32,
+    /// For a receivable with a clearing document, its row in the block's ledger frame (whose
+    /// id it is); [`MEMBER`] for a payment or a memo without `applies_to`, which takes its
+    /// clearing document's links.
+    ledger_row: u32,
+    clearing: Key,
+}
+
+const MEMBER: u32 = u32::MAX;
+
+/// A clearing document keyed while routing: a number, a text in [`LinkRows::text`], or none.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    None,
+    Number(u64),
+    Text(u32, u32),
 }
 
 impl LinkRows {
-    fn push(&mut self, s: &str) -> Range<usize> {
-        let start = self.text.len();
-        self.text.push_str(s);
-        start..self.text.len()
+    fn key(&mut self, c: Option<&str>) -> Key {
+        match c.map(Clearing::of) {
+            None => Key::None,
+            Some(Clearing::Number(k)) => Key::Number(k),
+            Some(Clearing::Text(t)) => {
+                let start = self.text.len() as u32;
+                self.text.push_str(t);
+                Key::Text(start, self.text.len() as u32)
+            }
+        }
+    }
+
+    fn clearing(&self, key: Key) -> Option<Clearing<'_>> {
+        match key {
+            Key::None => None,
+            Key::Number(k) => Some(Clearing::Number(k)),
+            Key::Text(a, b) => Some(Clearing::Text(&self.text[a as usize..b as usize])),
+        }
     }
 }
 
@@ -249,17 +275,21 @@ impl Routed {
         counts.merge(mine);
         types.merge(my_types);
         let Some(builder) = links else { return Ok(block) };
+        let err = || EngineError::polars("writing the clearing groups of routed rows");
         let mut group: Vec<Option<u32>> = vec![None; block.rows];
-        for (row, link) in &rows.rows {
-            group[*row as usize] = match link {
-                LinkRow::Receivable(c, id) => {
-                    builder.receivable(&rows.text[c.clone()], &rows.text[id.clone()]);
+        let ids =
+            block.ledger.column(&format!("{DERIVED_PREFIX}doc_id")).and_then(|c| c.str().cloned()).map_err(err())?;
+        for link in &rows.rows {
+            let clearing = rows.clearing(link.clearing);
+            group[link.row as usize] = match (link.ledger_row, clearing) {
+                (MEMBER, c) => Some(c.map_or(NO_GROUP, |c| builder.other_keyed(c))),
+                (at, Some(c)) => {
+                    builder.receivable_keyed(c, ids.get(at as usize).unwrap_or_default());
                     None
                 }
-                LinkRow::Member(c) => Some(c.as_ref().map_or(NO_GROUP, |c| builder.other(&rows.text[c.clone()]))),
+                (_, None) => None,
             };
         }
-        let err = || EngineError::polars("writing the clearing groups of routed rows");
         for (frame, from) in [&mut block.ledger, &mut block.payments].into_iter().zip(&from) {
             let column = UInt32Chunked::from_iter_options(GROUP_COLUMN.into(), from.iter().map(|&i| group[i as usize]));
             frame.with_column(column.into_column()).map_err(err())?;
@@ -461,7 +491,7 @@ pub(super) fn route_block(
     let (mut counts, mut types) = (SourceCounts::default(), Types::default());
     // Room for every row's clearing document and id: growing by doubling copies and touches
     // fresh pages; what is not used is never touched.
-    let mut links = LinkRows { text: String::with_capacity(text.len() / 2), rows: Vec::with_capacity(n) };
+    let mut links = LinkRows::default();
     // The amount columns as read: the amount (or debit, then credit), then the settlement's.
     let mut read = [AmountColumn::default(), AmountColumn::default(), AmountColumn::default()];
     let mut run = RouteRun::default();
@@ -606,17 +636,17 @@ pub(super) fn route_block(
         let applies_to = plan.applies_to.and_then(|c| clean(f[c])).map(normalise_id);
         if let Some(c) = plan.clearing {
             let clearing = clean(f[c]).map(normalise_id);
-            let link = match (target, clearing, doc_id) {
-                (Target::Ledger(t), Some(c), Some(d)) if t.is_receivable() => {
-                    Some(LinkRow::Receivable(links.push(c), links.push(d)))
-                }
-                (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), c, _) if applies_to.is_none() => {
-                    Some(LinkRow::Member(c.map(|c| links.push(c))))
-                }
-                (Target::Payment, c, _) => Some(LinkRow::Member(c.map(|c| links.push(c)))),
+            let ledger_row = match (target, clearing, doc_id) {
+                // The id is the one the row is given in the ledger's frame (below).
+                (Target::Ledger(t), Some(_), Some(_)) if t.is_receivable() => Some(out[0].row.len() as u32),
+                (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), _, _) if applies_to.is_none() => Some(MEMBER),
+                (Target::Payment, _, _) => Some(MEMBER),
                 _ => None,
             };
-            links.rows.extend(link.map(|l| (i as u32, l)));
+            if let Some(ledger_row) = ledger_row {
+                let clearing = links.key(clearing);
+                links.rows.push(LinkRow { row: i as u32, ledger_row, clearing });
+            }
         }
         let failed = |kind: InputKind| {
             fail.map(|(rule, column)| {
