@@ -232,10 +232,19 @@ pub(super) fn read_range<'b>(
     range: Range<u64>,
     buf: &'b mut Vec<u8>,
 ) -> std::io::Result<&'b [u8]> {
-    buf.resize((range.end - range.start) as usize, 0);
+    let len = (range.end - range.start) as usize;
+    buf.clear();
+    buf.reserve(len);
     let mut file = file.lock().map_err(|_| std::io::Error::other("a reader of the file stopped"))?;
     file.seek(SeekFrom::Start(range.start))?;
-    file.read_exact(buf)?;
+    // Read into the buffer's spare room (not zeroed first).
+    (&mut *file).take(len as u64).read_to_end(buf)?;
+    if buf.len() != len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file is shorter than when it was scanned",
+        ));
+    }
     Ok(buf)
 }
 

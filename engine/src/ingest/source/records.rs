@@ -304,7 +304,10 @@ struct Out {
     passthrough: Vec<(String, usize, StringChunkedBuilder)>,
     row: Vec<u64>,
     customer: StringChunkedBuilder,
-    amount: Vec<Option<i128>>,
+    /// Amounts, and the rows without one (0 in `amount`): most blocks have none, and their
+    /// amounts become the column without a copy.
+    amount: Vec<i128>,
+    no_amount: Vec<u32>,
     currency: StringChunkedBuilder,
     fail: Sparse,
     /// Ledger: doc_id, doc_type; payments: payment_id, payment_date.
@@ -392,6 +395,7 @@ impl Out {
             row: Vec::with_capacity(n),
             customer: b("customer_id"),
             amount: Vec::with_capacity(n),
+            no_amount: Vec::new(),
             currency: b("currency"),
             fail: Sparse::new(FAIL_COLUMN.to_string()),
             text: names.map(b),
@@ -413,7 +417,10 @@ impl Out {
         }
         self.row.push(row.file_row);
         self.customer.append_option(row.customer);
-        self.amount.push(row.amount.map(i128::from));
+        if row.amount.is_none() {
+            self.no_amount.push(self.amount.len() as u32);
+        }
+        self.amount.push(row.amount.map_or(0, i128::from));
         self.currency.append_option(row.currency);
         self.fail.push(row.fail.as_deref());
         let [id, second, links] = text;
@@ -431,11 +438,20 @@ impl Out {
         let mut columns: Vec<Column> = self.passthrough.into_iter().map(|(_, _, b)| b.finish().into_column()).collect();
         columns.push(UInt64Chunked::from_vec(ROW_COLUMN.into(), self.row).into_column());
         columns.push(self.customer.finish().into_column());
-        columns.push(
-            Int128Chunked::from_iter_options(format!("{DERIVED_PREFIX}amount").into(), self.amount.into_iter())
-                .into_decimal_unchecked(MONEY_PRECISION, MONEY_SCALE)
-                .into_column(),
-        );
+        let name = format!("{DERIVED_PREFIX}amount").into();
+        let amount = match self.no_amount.is_empty() {
+            true => Int128Chunked::from_vec(name, self.amount),
+            false => {
+                let mut missing = self.no_amount.iter().peekable();
+                let values =
+                    self.amount.iter().enumerate().map(|(i, v)| match missing.next_if(|&&m| m as usize == i) {
+                        Some(_) => None,
+                        None => Some(*v),
+                    });
+                Int128Chunked::from_iter_options(name, values)
+            }
+        };
+        columns.push(amount.into_decimal_unchecked(MONEY_PRECISION, MONEY_SCALE).into_column());
         columns.push(self.currency.finish().into_column());
         columns.push(self.fail.finish().into_column());
         columns.extend(self.text.map(|b| b.finish().into_column()));
