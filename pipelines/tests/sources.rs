@@ -1119,6 +1119,36 @@ fn json_numbers_are_read_as_written_never_through_a_float() {
     assert_eq!(get(find(&ledger, &[("doc_id", "2")]), "amount"), "0.10");
 }
 
+/// A source's ingest with blocks of `block_rows` rows (`None`: the default) and `set`.
+fn ingest_in_blocks(config: &Path, block_rows: Option<usize>, set: &[&str]) -> Ingested {
+    let mut settings = resolve(Overrides {
+        config: Some(config.to_path_buf()),
+        set: set.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    if let Some(rows) = block_rows {
+        settings.ingest.sources[0].block_rows = rows;
+    }
+    ingest(&settings.ingest).unwrap()
+}
+
+/// Two ingests of one source give the same tables, quarantine and counts (`what` says which).
+fn assert_same_ingest(a: &Ingested, b: &Ingested, what: &str) {
+    for (x, y, table) in [
+        (&a.tables.ledger, &b.tables.ledger, "ledger"),
+        (&a.tables.payments, &b.tables.payments, "payments"),
+        (&a.tables.payment_refs, &b.tables.payment_refs, "payment_refs"),
+        (&a.tables.customers, &b.tables.customers, "customers"),
+        (&a.data_quality, &b.data_quality, "data_quality"),
+    ] {
+        assert!(x.equals_missing(y), "{what}: {table}:\n{x}\nagainst:\n{y}");
+    }
+    let (qa, qb) = (a.quarantine.frame().unwrap(), b.quarantine.frame().unwrap());
+    assert!(qa.equals_missing(&qb), "{what}: quarantine:\n{qa}\nagainst:\n{qb}");
+    assert_eq!(a.sources[0].counts, b.sources[0].counts, "{what}");
+}
+
 /// A UTF-8 CSV source is parsed and routed a block of rows at a time, its links gathered as
 /// the blocks pass and a quarantined row's `raw` read back from the file; the same file read
 /// whole (a fill-down of a column that is never empty changes no value but reads it whole)
@@ -1179,33 +1209,11 @@ fn a_source_read_a_block_at_a_time_equals_the_source_read_whole() {
          clearing_column = \"AUGBL\"\ndrop_rows = { BUKRS = '^\\*' }\n",
     );
     let config = dir.path().join("pipeline.toml");
-    let ingest_in = |block_rows: Option<usize>, set: &[&str]| {
-        let mut settings = resolve(Overrides {
-            config: Some(config.clone()),
-            set: set.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        })
-        .unwrap();
-        if let Some(rows) = block_rows {
-            settings.ingest.sources[0].block_rows = rows;
-        }
-        ingest(&settings.ingest).unwrap()
-    };
+    let ingest_in = |block_rows: Option<usize>, set: &[&str]| ingest_in_blocks(&config, block_rows, set);
     let whole = ingest_in(None, &["sources.sap.fill_down=[\"KUNNR\"]"]);
     for rows in [500, 1024, 1 << 18] {
         let blocks = ingest_in(Some(rows), &[]);
-        for (a, b, what) in [
-            (&blocks.tables.ledger, &whole.tables.ledger, "ledger"),
-            (&blocks.tables.payments, &whole.tables.payments, "payments"),
-            (&blocks.tables.payment_refs, &whole.tables.payment_refs, "payment_refs"),
-            (&blocks.tables.customers, &whole.tables.customers, "customers"),
-            (&blocks.data_quality, &whole.data_quality, "data_quality"),
-        ] {
-            assert!(a.equals_missing(b), "{what} with blocks of {rows} rows:\n{a}\nread whole:\n{b}");
-        }
-        let (qa, qb) = (blocks.quarantine.frame().unwrap(), whole.quarantine.frame().unwrap());
-        assert!(qa.equals_missing(&qb), "quarantine with blocks of {rows} rows:\n{qa}\nread whole:\n{qb}");
-        assert_eq!(blocks.sources[0].counts, whole.sources[0].counts);
+        assert_same_ingest(&blocks, &whole, &format!("blocks of {rows} rows against the file read whole"));
     }
     // And the outcome is the one intended: memos and early payments linked across blocks.
     let blocks = ingest_in(Some(500), &[]);
@@ -1326,18 +1334,7 @@ fn every_source_convention_read_from_records_equals_the_source_read_whole() {
     for (k, config) in configs.iter().enumerate() {
         let path = dir.path().join(format!("pipeline{k}.toml"));
         common::write(&path, &format!("{common_part}{config}"));
-        let ingest_in = |block_rows: Option<usize>, set: &[&str]| {
-            let mut settings = resolve(Overrides {
-                config: Some(path.clone()),
-                set: set.iter().map(|s| s.to_string()).collect(),
-                ..Default::default()
-            })
-            .unwrap();
-            if let Some(rows) = block_rows {
-                settings.ingest.sources[0].block_rows = rows;
-            }
-            ingest(&settings.ingest).unwrap()
-        };
+        let ingest_in = |block_rows: Option<usize>, set: &[&str]| ingest_in_blocks(&path, block_rows, set);
         let whole = ingest_in(None, &["sources.s.fill_down=[\"KUNNR\"]"]);
         assert!(
             whole.tables.ledger.height() > 300,
@@ -1347,21 +1344,7 @@ fn every_source_convention_read_from_records_equals_the_source_read_whole() {
         assert!(whole.quarantine.frame().unwrap().height() > 10, "config {k}: broken rows are quarantined");
         for rows in [500, 1 << 18] {
             let blocks = ingest_in(Some(rows), &[]);
-            for (a, b, what) in [
-                (&blocks.tables.ledger, &whole.tables.ledger, "ledger"),
-                (&blocks.tables.payments, &whole.tables.payments, "payments"),
-                (&blocks.tables.payment_refs, &whole.tables.payment_refs, "payment_refs"),
-                (&blocks.tables.customers, &whole.tables.customers, "customers"),
-                (&blocks.data_quality, &whole.data_quality, "data_quality"),
-            ] {
-                assert!(a.equals_missing(b), "config {k}: {what} with blocks of {rows} rows:\n{a}\nread whole:\n{b}");
-            }
-            let (qa, qb) = (blocks.quarantine.frame().unwrap(), whole.quarantine.frame().unwrap());
-            assert!(
-                qa.equals_missing(&qb),
-                "config {k}: quarantine with blocks of {rows} rows:\n{qa}\nread whole:\n{qb}"
-            );
-            assert_eq!(blocks.sources[0].counts, whole.sources[0].counts, "config {k}");
+            assert_same_ingest(&blocks, &whole, &format!("config {k}, blocks of {rows} rows against read whole"));
         }
     }
 }
@@ -1390,25 +1373,13 @@ fn a_source_found_not_utf8_late_is_read_whole_instead() {
          terms = { default_days = 30 }\n\
          columns = { doc_id = \"BELNR\", customer_id = \"KUNNR\", doc_date = \"BLDAT\", amount = \"WRBTR\", currency = \"WAERS\" }\n",
     );
-    let ingest_in = |block_rows: Option<usize>, set: &[&str]| {
-        let mut settings = resolve(Overrides {
-            config: Some(config.clone()),
-            set: set.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        })
-        .unwrap();
-        if let Some(rows) = block_rows {
-            settings.ingest.sources[0].block_rows = rows;
-        }
-        ingest(&settings.ingest).unwrap()
-    };
+    let ingest_in = |block_rows: Option<usize>, set: &[&str]| ingest_in_blocks(&config, block_rows, set);
     let whole = ingest_in(None, &["sources.s.fill_down=[\"KUNNR\"]"]);
     let blocks = ingest_in(Some(500), &[]);
     assert_eq!(blocks.tables.ledger.height(), 2_999);
-    assert!(blocks.tables.ledger.equals_missing(&whole.tables.ledger));
+    assert_same_ingest(&blocks, &whole, "found not UTF-8 against read whole");
     let q = records(&blocks.quarantine.frame().unwrap());
     assert_eq!(q.len(), 1, "{q:#?}");
     assert_eq!(get(&q[0], "rule"), "invalid_encoding");
     assert_eq!(get(&q[0], "source_row"), "2901", "rows count from the header");
-    assert!(blocks.quarantine.frame().unwrap().equals_missing(&whole.quarantine.frame().unwrap()));
 }
