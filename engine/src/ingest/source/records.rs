@@ -33,6 +33,8 @@ use crate::error::{EngineError, Result};
 pub(super) struct Plan<'s> {
     spec: &'s SourceSpec,
     width: usize,
+    /// Fields a record is split into: up to the last one read (the others are never looked at).
+    read_width: usize,
     type_column: Option<usize>,
     /// The document id: the key's parts (joined with `-`), or the id column alone.
     id: Vec<usize>,
@@ -172,10 +174,11 @@ impl<'s> Plan<'s> {
             amount_names.push(String::new());
         }
         amount_names.extend(settle.as_ref().and_then(|s| s.amount).map(|c| names[c].clone()));
-        Some(Plan {
+        let mut plan = Plan {
             spec,
             amount_names,
             width: names.len(),
+            read_width: names.len(),
             type_column,
             id,
             payment_id,
@@ -194,7 +197,38 @@ impl<'s> Plan<'s> {
             settle,
             drop,
             passthrough: [passthrough(InputKind::Ledger), passthrough(InputKind::Payments)],
-        })
+        };
+        plan.read_width = plan.columns().max().map_or(0, |c| c + 1);
+        Some(plan)
+    }
+
+    /// Every column position the plan reads.
+    fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        let one = [
+            self.type_column,
+            self.payment_id,
+            Some(self.customer),
+            self.currency,
+            Some(self.amount.0),
+            self.amount.1,
+            self.indicator,
+            self.doc_date,
+            self.pay_date.map(|p| p.0),
+            self.own_doc_date.map(|p| p.0),
+            self.own_due_date.map(|p| p.0),
+            self.applies_to,
+            self.refs,
+            self.clearing,
+        ];
+        let terms = self.terms.iter().flat_map(|t| [t.given.map(|g| g.0), Some(t.baseline.0), t.codes]);
+        let settle = self.settle.iter().flat_map(|s| [Some(s.date), s.amount]);
+        one.into_iter()
+            .chain(terms)
+            .chain(settle)
+            .flatten()
+            .chain(self.id.iter().copied())
+            .chain(self.drop.iter().map(|d| d.0))
+            .chain(self.passthrough.iter().flatten().map(|p| p.1))
     }
 }
 
@@ -515,6 +549,8 @@ pub(super) fn route_block(
     let mut drop_runs: Vec<(String, bool)> = vec![(String::new(), false); plan.drop.len()];
     let mut type_run: Option<(String, usize)> = None;
     let mut next_ragged = ragged.iter().peekable();
+    // Most blocks hold no quote at all: then no record needs looking for one.
+    let quotes = memchr::memchr(b'"', text.as_bytes()).is_some();
     let (mut plain, mut id, mut row_id, mut settle_id) =
         (Vec::with_capacity(plan.width), String::new(), String::new(), String::new());
     let (mut pay_iso, mut doc_iso, mut due_iso, mut settle_iso) =
@@ -529,19 +565,20 @@ pub(super) fn route_block(
         // header's dropped, missing ones missing.
         let quoted: Vec<Option<String>>;
         let fields: Vec<Option<&str>>;
-        let f: &[Option<&str>] = if memchr::memchr(b'"', record.as_bytes()).is_none() {
+        let f: &[Option<&str>] = if !quotes || memchr::memchr(b'"', record.as_bytes()).is_none() {
             plain.clear();
             let mut from = 0;
             for at in memchr::memchr_iter(delimiter, record.as_bytes()) {
                 plain.push(Some(&record[from..at]).filter(|v| !v.is_empty()));
                 from = at + 1;
-                if plain.len() == plan.width {
+                if plain.len() == plan.read_width {
                     break;
                 }
             }
-            if plain.len() < plan.width {
+            if plain.len() < plan.read_width {
                 plain.push(Some(&record[from..]).filter(|v| !v.is_empty()));
             }
+            // Fields past the last one read are never looked at.
             plain.resize(plan.width, None);
             &plain
         } else {

@@ -71,8 +71,8 @@ fn iso_dates(ca: &StringChunked, parser: &DateParser) -> StringChunked {
 
 /// An id as a spreadsheet may have written it: `2960623488.0` is `2960623488`.
 pub fn normalise_id(s: &str) -> &str {
-    // Most ids have no '.': one byte search decides.
-    let Some(dot) = memchr::memchr(b'.', s.as_bytes()) else { return s };
+    // Most ids have no '.' (ids are short: a plain search beats a vectorised one).
+    let Some(dot) = s.bytes().position(|b| b == b'.') else { return s };
     match Some((&s[..dot], &s[dot + 1..])) {
         Some((whole, zeros))
             if !whole.is_empty()
