@@ -13,10 +13,13 @@
 //! frame when validation takes it ([`Routing::frame`]). From there routed rows are validated
 //! exactly like rows of a ledger or payments export.
 //!
-//! A UTF-8 CSV file is read and parsed a block at a time ([`blocks`]), and the quarantine's
-//! `raw` is read back from its bytes; any other file (XLSX, JSON, Parquet, another encoding),
-//! and every file of a source whose rows depend on the rows above them (fill-down, group
-//! headers) or on every row (customer names, lines of one document), is read whole first.
+//! A UTF-8 CSV file is routed straight from its records' bytes (`records::route_block`, the
+//! same per-row rules), each block as soon as the scan for where records start has found it
+//! ([`blocks`]), and the quarantine's `raw` is read back from its bytes; one whose header lacks
+//! a column routing reads is parsed a block at a time instead (the parsed frame's routing
+//! names the column); any other file (XLSX, JSON, Parquet, another encoding), and every file
+//! of a source whose rows depend on the rows above them (fill-down, group headers) or on every
+//! row (customer names, lines of one document), is read whole first.
 //!
 //! Every row of a source ends in one place: routed to the ledger (unmapped types too, which
 //! the ledger quarantines as `unmapped_type`), routed to payments, or deliberately ignored
