@@ -7,7 +7,7 @@ customers, fx_rates) and its cash application (applications.parquet), as a team 
 ardent only for cash application would. It writes aging.parquet, kpi_monthly.parquet and
 cohorts.parquet to RESULT_DIR and prints its wall time in seconds as JSON.
 
-The definitions are DESIGN §3 with ardent's defaults: month-end as-of dates, buckets on days
+The definitions are docs/definitions.md with ardent's defaults: month-end as-of dates, buckets on days
 past due (≤0, 1-30, 31-60, 61-90, 91-120, 121+), open amounts revalued at the as-of date's
 rate (the latest rate at most 7 days old), half-even rounding of each document's converted
 amount, delinquency = past due, DSO over 90 days, cohorts at document-date rates.

@@ -1,4 +1,4 @@
-"""The ingest rules of DESIGN §2 in DuckDB SQL, as a yardstick for `ardent validate`.
+"""The ingest rules of docs/contracts.md in DuckDB SQL, as a yardstick for `ardent validate`.
 
 Usage: python benches/peers/ingest_duckdb.py DATA_DIR [THREADS]
 

@@ -1,4 +1,4 @@
-//! Cash application (DESIGN §3): which payment and which credit paid which invoice, when.
+//! Cash application (docs/definitions.md): which payment and which credit paid which invoice, when.
 //!
 //! [`apply_cash`] replays each customer's events in a fixed order — by date; on one date
 //! invoices and debit memos, then credit memos and write-offs, then payments; ties by id —

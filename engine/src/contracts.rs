@@ -1,5 +1,5 @@
-//! The data contracts: the canonical columns of every input (DESIGN §2) and the columns of
-//! every table ardent writes (DESIGN §5).
+//! The data contracts: the canonical columns of every input (docs/contracts.md) and the columns of
+//! every table ardent writes (docs/contracts.md, "Outputs").
 //!
 //! Readers map export columns onto [`InputKind::columns`]; validation enforces them; the sink
 //! checks written frames against [`TableContract`]s; `ardent schema` prints both.

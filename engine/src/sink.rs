@@ -1,4 +1,4 @@
-//! Writing tables as Parquet for BI tools (DESIGN §5): zstd, full statistics, money as
+//! Writing tables as Parquet for BI tools (docs/contracts.md, "Outputs"): zstd, full statistics, money as
 //! `DECIMAL(18,2)`, dates as `DATE`. [`write_table`] first checks the frame against its
 //! [`TableContract`], so a table never leaves ardent with a column its documentation does
 //! not promise.

@@ -1,4 +1,4 @@
-//! Behavioural segments (DESIGN §4): customers grouped by how they pay, not by how they are
+//! Behavioural segments (docs/definitions.md, "Models"): customers grouped by how they pay, not by how they are
 //! filed. k-means (linfa-clustering) on standardised payment features of the training rows;
 //! every row then joins its nearest centroid. Clusters are named `cluster_1` … `cluster_k`
 //! from the promptest payers (lowest weighted days late at the centroid) to the latest.

@@ -1,6 +1,6 @@
 //! # ardent-models
 //!
-//! Delinquency models (DESIGN §4), fed by the engine's point-in-time feature panel and
+//! Delinquency models (docs/definitions.md, "Models"), fed by the engine's point-in-time feature panel and
 //! labels, or by any feature table:
 //!
 //! - [`matrix`]: the one crossing from tables to ndarray ([`matrix::Sample`]).

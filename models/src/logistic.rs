@@ -4,7 +4,7 @@
 //! class.
 //!
 //! Why not `linfa-logistic` itself: it treats the *more frequent* class as positive and its
-//! L-BFGS fit was measured 10–19× slower than scikit-learn's (DESIGN §6). With a few dozen
+//! L-BFGS fit was measured 10–19× slower than scikit-learn's (docs/dependencies.md). With a few dozen
 //! columns, Newton's method (IRLS) converges in under ten passes over the data, each pass
 //! accumulating the gradient and Hessian in parallel chunks that are summed in a fixed order,
 //! so the fit is the same whatever the thread count. It minimises the same objective as

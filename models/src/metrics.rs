@@ -1,4 +1,4 @@
-//! How good a probability is (DESIGN §4): discrimination (AUC, Gini, KS), accuracy (Brier,
+//! How good a probability is (docs/definitions.md, "Models"): discrimination (AUC, Gini, KS), accuracy (Brier,
 //! log-loss), calibration by decile, and population stability (PSI).
 //!
 //! Every function takes predicted probabilities of the positive class and the observed

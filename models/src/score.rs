@@ -1,4 +1,4 @@
-//! Scores for the collections worklist (DESIGN §4): probability of default, score points,
+//! Scores for the collections worklist (docs/definitions.md, "Models"): probability of default, score points,
 //! risk band, up to four reason codes, the recommended action and credit limit, expected
 //! loss and the priority rank.
 //!

@@ -1,7 +1,7 @@
 //! Credit scorecards: monotone weight-of-evidence (WoE) binning of every feature, with its
 //! own bins for missing and special values, a logistic regression on the WoE values, and
 //! points scaled so that `base_score` points mean odds of `base_odds` good to one bad and
-//! every `pdo` points double the odds (DESIGN §4: 600 points at 1:19, 50 to double).
+//! every `pdo` points double the odds (docs/definitions.md, "Models": 600 points at 1:19, 50 to double).
 //!
 //! [`ScorecardParams`] → `check()` → [`ValidScorecardParams`] → `fit` → [`Scorecard`], which
 //! serialises to JSON and prints as a SQL `CASE` expression ([`Scorecard::sql`]). The

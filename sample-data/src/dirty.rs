@@ -1,5 +1,5 @@
 //! Dirty rows for testing validation: after a good row, with probability `rate`, the
-//! [`Injector`] writes an extra copy of it broken in exactly one way — one rule of DESIGN §2 —
+//! [`Injector`] writes an extra copy of it broken in exactly one way — one rule of docs/contracts.md —
 //! with a fresh id (except for duplicates), so no good row can be rejected as a side effect.
 //! `truth/injected.csv` lists every injected row with the rule and outcome validation must
 //! report.

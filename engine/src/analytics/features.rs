@@ -1,4 +1,4 @@
-//! `features`: the point-in-time panel that delinquency models learn from (DESIGN §4) — one
+//! `features`: the point-in-time panel that delinquency models learn from (docs/definitions.md, "Models") — one
 //! row per (observation date, customer) at every month end, with features computed only
 //! from what was known at that date: documents dated `≤ t0`, applications dated `≤ t0`, and
 //! invoices settled by `t0`. Nothing after `t0` is read, so a feature never changes when

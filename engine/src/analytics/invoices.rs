@@ -1,4 +1,4 @@
-//! The invoice-level panel (DESIGN §4): one row per (month end `t0`, invoice open at `t0`
+//! The invoice-level panel (docs/definitions.md, "Models"): one row per (month end `t0`, invoice open at `t0`
 //! whose outcome is not yet decided), with the invoice's own features and its customer's
 //! point-in-time features, and the invoice-level label: the invoice is paid more than
 //! `days_late` days after its due date, or not at all (a write-off counts as not paid).

@@ -1,6 +1,6 @@
 //! `kpi_monthly`: the numbers a finance team runs the business on, per month and segment —
 //! AR, credit sales, cash, the DSO family (standard, countback, best possible, ADD), CEI,
-//! delinquency, days to pay, bad debt and collection rate (DESIGN §3).
+//! delinquency, days to pay, bad debt and collection rate (docs/definitions.md).
 //!
 //! [`Monthly::build`] walks every receivable once across the month ends and accumulates,
 //! per month and group, the balances that KPIs, [`super::cohorts`] and

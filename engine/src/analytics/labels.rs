@@ -1,4 +1,4 @@
-//! Customer-level default labels for the feature panel (DESIGN §4): a customer observed at
+//! Customer-level default labels for the feature panel (docs/definitions.md, "Models"): a customer observed at
 //! `t0` defaults when, within `(t0, t0 + horizon]`, at least `share` of the amount open at
 //! `t0` reaches `dpd` days past due while still open, or anything of it is written off.
 //!

@@ -1,4 +1,4 @@
-//! AR analytics (DESIGN §3): from the [`Book`] and its cash [`Applications`] to the
+//! AR analytics (docs/definitions.md): from the [`Book`] and its cash [`Applications`] to the
 //! dashboard tables, as of every snapshot date.
 //!
 //! [`analyse`] takes checked [`Analysis`] parameters and builds, each in its own module:

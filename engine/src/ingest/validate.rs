@@ -1,4 +1,4 @@
-//! The rules of each input (DESIGN §2). The row rules (`*_rows`) read the canonical columns
+//! The rules of each input (docs/contracts.md). The row rules (`*_rows`) read the canonical columns
 //! of one slice of a file, record the first rule each row fails, and return the accepted
 //! rows as a typed canonical frame; they depend on nothing but the row and [`Reference`]
 //! (what the small inputs established), so slices are checked in parallel. The one rule that

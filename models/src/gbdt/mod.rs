@@ -3,7 +3,7 @@
 //! on plain vectors and rayon, in linfa's `Fit`/`Predict` style: [`GbdtParams`] → `check()`
 //! → [`ValidGbdtParams`] → `fit` → [`Gbdt`].
 //!
-//! Why our own: DESIGN §6 — `perpetual` needs nightly or is ~60× slower than LightGBM,
+//! Why our own: docs/dependencies.md — `perpetual` needs nightly or is ~60× slower than LightGBM,
 //! `lightgbm3` needs clang, libclang and CMake ≥ 3.28 at build time, XGBoost bindings
 //! download binaries. This is ~400 lines, builds on stable with nothing extra, and a
 //! benchmark script compares its AUC with LightGBM's on the same matrix
