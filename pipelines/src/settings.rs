@@ -106,15 +106,25 @@ pub const DEFAULT_KEEP_RUNS: usize = 2;
 pub const DEFAULT_OUT: &str = "ardent-out";
 
 /// The bundled sample pipeline, used when no config is given: the checkout's own when run
-/// from its root (as the README's first command is), else the one this binary was built from.
-/// (Build outputs may be shared between clones; the compile-time path can name another.)
-pub fn bundled_config() -> PathBuf {
+/// from its root (as the README's first command is), else the copy inside the binary, written
+/// out once to the user's cache folder (`$XDG_CACHE_HOME/ardent`, else `$HOME/.cache/ardent`,
+/// else the system's temporary folder) so that the binary alone runs the demo anywhere.
+pub fn bundled_config() -> Result<PathBuf, ConfigError> {
     let here = Path::new("sample-data").join("pipeline.toml");
     if here.is_file() && Path::new("Cargo.toml").is_file() && Path::new("pipelines").is_dir() {
-        return std::env::current_dir().map(|d| d.join(&here)).unwrap_or(here);
+        return Ok(std::env::current_dir().map(|d| d.join(&here)).unwrap_or(here));
     }
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).join("sample-data").join("pipeline.toml")
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let root = var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ardent");
+    ardent_sample::bundled::materialise(&root).map_err(|e| {
+        ConfigError(format!(
+            "no --config given, and the bundled sample cannot be written to {}: {e}; give a pipeline with --config, or set XDG_CACHE_HOME to a folder that can be written",
+            root.display()
+        ))
+    })
 }
 
 /// Read and parse a config file.
@@ -288,7 +298,10 @@ pub fn resolve_with_env(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, anyhow::Error> {
     let Overrides { config, set, max_rejected_share, out } = flags;
-    let config_path = config.unwrap_or_else(bundled_config);
+    let config_path = match config {
+        Some(c) => c,
+        None => bundled_config()?,
+    };
     let mut overrides = env_overrides(env);
     for text in &set {
         overrides.push(set_override(text)?);

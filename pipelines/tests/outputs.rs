@@ -17,10 +17,23 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 #[test]
 fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
+    // A copy of the binary alone, run from an empty folder far from the checkout: the sample
+    // it carries is written to the cache folder and run.
     let dir = tempfile::tempdir().unwrap();
-    let o = common::ardent_in(dir.path(), &["run"]);
+    let (bin, work, cache) = (dir.path().join("bin"), dir.path().join("work"), dir.path().join("cache"));
+    for d in [&bin, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let exe = bin.join("ardent");
+    std::fs::copy(env!("CARGO_BIN_EXE_ardent"), &exe).unwrap();
+    let o = common::run_binary(&exe, &work, &[("XDG_CACHE_HOME", cache.to_str().unwrap())], &["run"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let out = dir.path().join("ardent-out");
+    let sample = std::fs::read_dir(cache.join("ardent")).unwrap().map(|e| e.unwrap().path()).collect::<Vec<_>>();
+    assert_eq!(sample.len(), 1, "one sample folder, no staging left: {sample:?}");
+    for (path, bytes) in ardent_sample::bundled::FILES {
+        assert_eq!(&std::fs::read(sample[0].join(path)).unwrap(), bytes, "{path}");
+    }
+    let out = work.join("ardent-out");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap();
 

@@ -14,6 +14,7 @@
 //! (the good rows are never touched) and lists them in `truth/injected.csv`.
 
 pub mod aging_reports;
+pub mod bundled;
 pub mod calendar;
 pub mod dirty;
 pub mod model;

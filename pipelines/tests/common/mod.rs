@@ -28,7 +28,12 @@ pub fn ardent_env(env: &[(&str, &str)], args: &[&str]) -> Outcome {
 }
 
 fn run_ardent(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_ardent"))
+    run_binary(Path::new(env!("CARGO_BIN_EXE_ardent")), dir, env, args)
+}
+
+/// Run an `ardent` binary at `exe` (a copy of the built one, say) in `dir`.
+pub fn run_binary(exe: &Path, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Outcome {
+    let out = Command::new(exe)
         .args(args)
         .current_dir(dir)
         .env_remove("ARDENT_CONFIG")
