@@ -33,8 +33,8 @@ pub fn fingerprint() -> String {
 pub fn materialise(root: &Path) -> std::io::Result<PathBuf> {
     let dir = root.join(format!("sample-{}", fingerprint()));
     let config = dir.join("pipeline.toml");
-    if FILES.iter().all(|(path, bytes)| std::fs::metadata(dir.join(path)).is_ok_and(|m| m.len() == bytes.len() as u64))
-    {
+    let intact = || FILES.iter().all(|(path, bytes)| std::fs::read(dir.join(path)).is_ok_and(|b| b == *bytes));
+    if intact() {
         return Ok(config);
     }
     std::fs::create_dir_all(root)?;
@@ -46,10 +46,14 @@ pub fn materialise(root: &Path) -> std::io::Result<PathBuf> {
         }
         std::fs::write(&file, bytes)?;
     }
+    // A damaged copy (a file changed or cut short) is replaced.
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     match std::fs::rename(&staging, &dir) {
         Ok(()) => Ok(config),
         // Another run put it there first: use that one.
-        Err(_) if config.is_file() => {
+        Err(_) if intact() => {
             let _ = std::fs::remove_dir_all(&staging);
             Ok(config)
         }
@@ -66,21 +70,22 @@ mod tests {
 
     #[test]
     fn the_sample_written_out_is_the_committed_sample_and_is_written_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = materialise(dir.path()).unwrap();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let config = materialise(dir.path()).expect("the sample is written");
         let committed = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let folder = config.parent().expect("a folder").to_path_buf();
         for (path, _) in FILES {
-            let written = std::fs::read(config.parent().unwrap().join(path)).unwrap();
-            assert_eq!(written, std::fs::read(committed.join(path)).unwrap(), "{path}");
+            let written = std::fs::read(folder.join(path)).expect("written");
+            assert_eq!(written, std::fs::read(committed.join(path)).expect("committed"), "{path}");
         }
         // A second call finds it in place.
-        let stamp = std::fs::metadata(&config).unwrap().modified().unwrap();
-        assert_eq!(materialise(dir.path()).unwrap(), config);
-        assert_eq!(std::fs::metadata(&config).unwrap().modified().unwrap(), stamp);
+        let stamp = std::fs::metadata(&config).and_then(|m| m.modified()).expect("a time");
+        assert_eq!(materialise(dir.path()).expect("the sample is written"), config);
+        assert_eq!(std::fs::metadata(&config).and_then(|m| m.modified()).expect("a time"), stamp);
         // A sample cut short is written again.
-        std::fs::write(config.parent().unwrap().join("exports/ledger.csv"), b"doc_id\n").unwrap();
-        let _ = std::fs::remove_dir_all(config.parent().unwrap());
-        let again = materialise(dir.path()).unwrap();
-        assert!(again.is_file());
+        std::fs::write(folder.join("exports/ledger.csv"), b"doc_id\n").expect("written");
+        assert_eq!(materialise(dir.path()).expect("the sample is written"), config);
+        let ledger = |root: &Path| std::fs::read(root.join("exports/ledger.csv")).expect("a ledger");
+        assert_eq!(ledger(&folder), ledger(committed), "a damaged sample is written again");
     }
 }
