@@ -279,7 +279,7 @@ pub fn score_table(file: &ModelFile, df: &DataFrame, roles: &Roles<'_>) -> Resul
     cols.push(Column::new("pd".into(), scores.iter().map(|s| s.pd).collect::<Vec<f64>>()));
     cols.push(Column::new(
         "score_points".into(),
-        scores.iter().map(|s| (s.points * 100.0).round() / 100.0).collect::<Vec<f64>>(),
+        scores.iter().map(|s| s.points.map(|p| (p * 100.0).round() / 100.0)).collect::<Vec<Option<f64>>>(),
     ));
     cols.push(Column::new("risk_band".into(), scores.iter().map(|s| BANDS[s.band]).collect::<Vec<&str>>()));
     for k in 0..4 {

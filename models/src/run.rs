@@ -449,7 +449,7 @@ fn customer_scores(
             text("segment", at.clone().map(|i| rows.segments[rows.segment[i] as usize].as_str())),
             text("model_id", at.clone().map(|_| model_id)),
             float_opt("pd", at.clone().map(|i| Some(score(i).pd))),
-            float_opt("score_points", at.clone().map(|i| Some((score(i).points * 100.0).round() / 100.0))),
+            float_opt("score_points", at.clone().map(|i| score(i).points.map(|p| (p * 100.0).round() / 100.0))),
             text("risk_band", at.clone().map(|i| BANDS[score(i).band])),
             ardent_engine::analytics::frame::text_opt("reason_1", at.clone().map(|i| reason(i, 0))),
             ardent_engine::analytics::frame::text_opt("reason_2", at.clone().map(|i| reason(i, 1))),
@@ -492,8 +492,8 @@ fn segment_scores(
             let members = &groups[g];
             let n = members.len() as f64;
             let exposure: i64 = members.iter().map(|&i| panel.open_cents[i].max(0)).sum();
-            let mut by_band = [0u64; 5];
-            let mut exp_band = [0i64; 5];
+            let mut by_band = [0u64; BANDS.len()];
+            let mut exp_band = [0i64; BANDS.len()];
             for &i in members {
                 by_band[score(i).band] += 1;
                 exp_band[score(i).band] += panel.open_cents[i].max(0);

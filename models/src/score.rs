@@ -101,16 +101,21 @@ impl ScoreParams {
     }
 }
 
-/// The risk bands.
-pub const BANDS: [&str; 5] = ["A", "B", "C", "D", "E"];
+/// The risk bands: A (safest) to E by PD, and `default` for a customer already in default on
+/// the as-of date, which no model scores.
+pub const BANDS: [&str; 6] = ["A", "B", "C", "D", "E", "default"];
+
+/// The band of customers already in default (an index into [`BANDS`]).
+pub const DEFAULT_BAND: usize = 5;
 
 /// What collections should do per band.
-pub const ACTIONS: [&str; 5] = [
+pub const ACTIONS: [&str; 6] = [
     "No action: standard terms",
     "Send a reminder before the next due date",
     "Call about past-due items this week",
     "Hold new orders until past-due items are paid; agree a payment plan",
     "Escalate to collections and stop further credit",
+    "In default: no further credit; recover through collections, a payment plan or legal action",
 ];
 
 /// What the run knows about a customer besides its features.
@@ -130,7 +135,8 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub pd: f64,
-    pub points: f64,
+    /// Score points; none for a customer already in default (no model score applies).
+    pub points: Option<f64>,
     /// Index into [`BANDS`].
     pub band: usize,
     /// Readable reasons, strongest first.
@@ -189,7 +195,7 @@ fn score(
     if account.in_default {
         pd = 1.0;
     }
-    let band = band(pd, s);
+    let band = if account.in_default { DEFAULT_BAND } else { band(pd, s) };
     if let Some(describe) = describe {
         if account.in_default {
             reasons.push("already in default on the as-of date".to_string());
@@ -222,7 +228,7 @@ fn score(
         }
         // Above band A with no feature worse than the typical customer's: the risk is the
         // portfolio's own at this profile. Say so, and name the features that lower it least.
-        if reasons.is_empty() && band > 0 {
+        if reasons.is_empty() && band > 0 && band != DEFAULT_BAND {
             let least: Vec<String> = order.iter().take(2).map(|&j| shown(j)).collect();
             reasons.push(format!(
                 "overall profile: no feature is worse than the typical customer's; band {} comes from the portfolio's base risk; closest to adverse: {}",
@@ -236,10 +242,12 @@ fn score(
         None => account.billed_90d_cents.max(0) as f64 * 2.0 / 3.0,
     };
     // Limits are recommended in whole hundreds of the reporting currency.
-    let recommended_limit_cents = ((base * s.limit_multipliers[band]) / 10_000.0).floor() as i64 * 10_000;
+    // No further credit in default.
+    let multiplier = s.limit_multipliers.get(band).copied().unwrap_or(0.0);
+    let recommended_limit_cents = ((base * multiplier) / 10_000.0).floor() as i64 * 10_000;
     Score {
         pd,
-        points: points(pd.clamp(1e-9, 1.0 - 1e-9), s.base_score, s.base_odds, s.pdo),
+        points: (!account.in_default).then(|| points(pd.clamp(1e-9, 1.0 - 1e-9), s.base_score, s.base_odds, s.pdo)),
         band,
         reasons,
         recommended_limit_cents,

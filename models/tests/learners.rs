@@ -344,6 +344,36 @@ fn every_row_above_band_a_has_a_reason_on_every_learner() {
     assert!(profile_only > 0, "the overall-profile reason was exercised");
 }
 
+/// A customer already in default is not scored by a model: band `default`, PD 1, no points
+/// (not the points of a PD of 1, which are a made-up number far below the scale), no further
+/// credit, the default action, and the reason said; the same row not in default is scored.
+#[test]
+fn a_customer_already_in_default_gets_the_default_band_and_no_points() {
+    use ardent_models::score::{ACTIONS, Account, BANDS, DEFAULT_BAND, ScoreParams, score_row};
+    let sample = panel_like(400, 12, 9);
+    let trained = train(&sample, Holdout::LastDates { n: 3, gap_days: 0 }, &small_training()).unwrap();
+    let scoring = ScoreParams::default().check().unwrap();
+    let account = |in_default| Account {
+        exposure_cents: 250_000,
+        credit_limit_cents: Some(1_000_000),
+        billed_90d_cents: 90_000,
+        in_default,
+    };
+    for c in &trained.candidates {
+        let segment = &sample.segments[sample.segment[0] as usize];
+        let s = score_row(&c.model, &scoring, sample.row(0), segment, &account(true), &|_| None);
+        assert_eq!(BANDS[s.band], "default", "{}", c.model.id);
+        assert_eq!(s.band, DEFAULT_BAND);
+        assert_eq!((s.pd, s.points), (1.0, None), "{}", c.model.id);
+        assert_eq!(s.recommended_limit_cents, 0, "no further credit");
+        assert_eq!(s.expected_loss_cents, 250_000);
+        assert!(ACTIONS[s.band].starts_with("In default"));
+        assert_eq!(s.reasons.first().map(String::as_str), Some("already in default on the as-of date"));
+        let performing = score_row(&c.model, &scoring, sample.row(0), segment, &account(false), &|_| None);
+        assert!(performing.band < DEFAULT_BAND && performing.points.is_some_and(f64::is_finite));
+    }
+}
+
 #[test]
 fn one_row_scores_exactly_as_its_batch() {
     let sample = panel_like(400, 12, 9);
