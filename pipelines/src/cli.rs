@@ -21,6 +21,11 @@ pub struct Cli {
     /// object per line, ending with a `run_summary` event).
     #[arg(long, global = true, value_enum, default_value = "text", env = "ARDENT_LOG_FORMAT")]
     pub log_format: LogFormatArg,
+
+    /// Only warnings and errors on stderr: no progress notes and no progress bar (what a
+    /// command prints on stdout, and `run_summary` in JSON mode, stay).
+    #[arg(long, short, global = true, env = "ARDENT_QUIET")]
+    pub quiet: bool,
 }
 
 /// `--log-format`.
@@ -242,8 +247,19 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Print only this table (input or output name).
+    /// Print only this table (input or output name, or `rules`).
     pub table: Option<String>,
+    /// `text` to read, or `json` for tools: every table with its columns (name, type,
+    /// nullable, doc) and every validation rule.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SchemaFormat,
+}
+
+/// `ardent schema --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

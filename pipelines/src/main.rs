@@ -15,11 +15,12 @@ fn main() -> ExitCode {
     let printer = Printer::new(match cli.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
-    });
+    })
+    .quiet(cli.quiet);
     if let Some(n) = cli.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global()
     {
-        printer.note(format!("warning: cannot set {n} threads: {e}"));
+        printer.warn(format!("cannot set {n} threads: {e}"));
     }
     match ardent::commands::dispatch(cli, &printer) {
         Ok(()) => {

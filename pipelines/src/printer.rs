@@ -27,6 +27,8 @@ pub enum LogFormat {
 #[derive(Debug, Default)]
 pub struct Printer {
     format: LogFormat,
+    /// `--quiet`: no notes, no progress (warnings, errors, results and `run_summary` stay).
+    quiet: bool,
     progress: Mutex<Option<ProgressBar>>,
 }
 
@@ -37,7 +39,12 @@ fn timestamp() -> String {
 impl Printer {
     /// A printer writing diagnostics in `format`.
     pub fn new(format: LogFormat) -> Printer {
-        Printer { format, progress: Mutex::new(None) }
+        Printer { format, quiet: false, progress: Mutex::new(None) }
+    }
+
+    /// The same printer, quiet (`--quiet`) or not.
+    pub fn quiet(self, quiet: bool) -> Printer {
+        Printer { quiet, ..self }
     }
 
     /// Print one result line to stdout.
@@ -49,13 +56,26 @@ impl Printer {
         });
     }
 
-    /// A diagnostic note (progress, hints) on stderr.
+    /// A diagnostic note (progress, hints) on stderr; nothing when quiet.
     pub fn note(&self, text: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
         match self.format {
             LogFormat::Text => self.suspend(|| {
                 let _ = writeln!(std::io::stderr().lock(), "{}", text.as_ref());
             }),
             LogFormat::Json => self.json(json!({"level": "info", "message": text.as_ref()})),
+        }
+    }
+
+    /// A warning on stderr, quiet or not.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        match self.format {
+            LogFormat::Text => self.suspend(|| {
+                let _ = writeln!(std::io::stderr().lock(), "warning: {}", text.as_ref());
+            }),
+            LogFormat::Json => self.json(json!({"level": "warn", "message": text.as_ref()})),
         }
     }
 
@@ -85,6 +105,9 @@ impl Printer {
     /// Start stage `index` of `total` (`ingest`, `analytics`, …): moves the progress bar on a
     /// terminal; a `stage` event in JSON mode.
     pub fn stage(&self, name: &str, index: u64, total: u64) {
+        if self.quiet {
+            return;
+        }
         if self.format == LogFormat::Json {
             self.event("stage", json!({"stage": name, "index": index, "of": total}));
             return;

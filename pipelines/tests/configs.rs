@@ -79,9 +79,11 @@ fn a_misspelt_environment_key_is_a_config_error_naming_the_variable() {
 
 #[test]
 fn show_settings_of_the_bundled_sample() {
-    let o = common::ardent(&["run", "--show-settings", "--set", "models.enabled=false"]);
+    // From the checkout's root, as the README's first command runs: the checkout's sample.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let o = common::ardent_in(repo, &["run", "--show-settings", "--set", "models.enabled=false"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display().to_string();
+    let root = repo.display().to_string();
     insta::assert_snapshot!(o.stdout.replace(&root, "<repo>"));
 }
 

@@ -156,6 +156,67 @@ fn schema_of_an_unknown_table_names_the_tables() {
     assert!(o.stderr.contains("no table named `invoices`") && o.stderr.contains("payment_refs"), "{}", o.stderr);
 }
 
+/// `ardent schema --format json`: the same contracts as the text, for tools: every input,
+/// every published table with its columns' Parquet types and nullability, every rule.
+#[test]
+fn schema_as_json_lists_the_contracts_the_text_lists() {
+    let o = common::ardent(&["schema", "--format", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let schema: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let names = |key: &str| -> Vec<String> {
+        schema[key].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    let mut contracts = default_output_tables();
+    contracts.extend(ardent_models::tables::contracts());
+    assert_eq!(names("outputs"), contracts.iter().map(|c| c.name.to_string()).collect::<Vec<_>>());
+    assert_eq!(names("inputs"), ["fx_rates", "customers", "ledger", "payments"], "in the order they are read");
+    assert!(names("rules").contains(&"duplicate_id".to_string()));
+    let text = common::ardent(&["schema"]).stdout;
+    for t in schema["outputs"].as_array().unwrap() {
+        let head = format!("output {}", t["path"].as_str().unwrap());
+        let section = text.split("\n\n").find(|s| s.starts_with(&head)).unwrap_or_else(|| panic!("{head}"));
+        for c in t["columns"].as_array().unwrap() {
+            let line = section.lines().find(|l| l.split_whitespace().next() == c["name"].as_str()).unwrap();
+            assert!(line.contains(c["type"].as_str().unwrap()), "{line}");
+            assert_eq!(line.contains("nullable"), c["nullable"].as_bool().unwrap(), "{line}");
+        }
+    }
+    let scores = schema["outputs"].as_array().unwrap().iter().find(|t| t["name"] == "customer_scores").unwrap();
+    let points = scores["columns"].as_array().unwrap().iter().find(|c| c["name"] == "score_points").unwrap();
+    assert_eq!((points["type"].as_str(), points["nullable"].as_bool()), (Some("DOUBLE"), Some(true)));
+    // One table, and `rules`.
+    let one: serde_json::Value =
+        serde_json::from_str(&common::ardent(&["schema", "aging", "--format", "json"]).stdout).unwrap();
+    assert_eq!(one["outputs"].as_array().unwrap().len(), 1);
+    assert_eq!(one["outputs"][0]["partitioned_by"], "as_of");
+    assert!(one["inputs"].as_array().unwrap().is_empty() && one["rules"].as_array().unwrap().is_empty());
+}
+
+/// `--quiet`: a run prints no notes on stderr (its results on stdout stay); without it, it does.
+#[test]
+fn quiet_runs_say_nothing_on_stderr_but_their_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let config = repo.join("sample-data/pipeline.toml");
+    let args = |quiet: bool| {
+        let mut a = vec!["validate", "--config", config.to_str().unwrap(), "--set", "models.enabled=false"];
+        if quiet {
+            a.push("--quiet");
+        }
+        common::ardent_in(dir.path(), &a)
+    };
+    let (loud, quiet) = (args(false), args(true));
+    assert_eq!((loud.code, quiet.code), (0, 0), "{}", quiet.stderr);
+    assert!(loud.stderr.contains("ingest:"), "{}", loud.stderr);
+    assert_eq!(quiet.stderr, "", "quiet");
+    assert_eq!(quiet.stdout, loud.stdout, "the results are the same");
+    let json = common::ardent_in(
+        dir.path(),
+        &["--log-format", "json", "-q", "validate", "--config", config.to_str().unwrap()],
+    );
+    assert!(json.stderr.lines().all(|l| !l.contains("\"level\":\"info\",\"message\"")), "{}", json.stderr);
+}
+
 #[test]
 fn help_lists_commands_and_exit_codes() {
     let o = common::ardent(&["--help"]);
