@@ -85,6 +85,10 @@ pub(crate) fn visit(
     Ok(())
 }
 
+/// Told what the stage is doing as it goes (`building the feature panel…`, `scoring month end
+/// 3 of 36 (1154 customers)`), for a progress display.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
 /// Train, evaluate and score on the book; the `features` and `customer_scores` tables go to
 /// `out` in parts.
 ///
@@ -98,7 +102,9 @@ pub fn run(
     analysis: &Analysis,
     t: &Training,
     out: &mut dyn TableSink,
+    progress: Progress<'_>,
 ) -> Result<ModelRun> {
+    progress("building the feature panel and labels");
     let mut timings = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, u64)>| {
@@ -136,6 +142,7 @@ pub fn run(
         Err(e) => return Err(e),
     };
     let held = Held { panel, values, rows, labels };
+    progress("training the customer and invoice models");
     // The customer models and the invoice model train side by side: each is deterministic on
     // its own, and together they keep both cores busy (on `m`: 9.5–9.9 s one after the other,
     // 7.4–7.9 s side by side).
@@ -172,7 +179,7 @@ pub fn run(
     lap("training", &mut timings);
     let champion = trained.as_ref().map(Trained::champion);
     let reference = champion.filter(|c| !c.train_pd.is_empty()).map(|c| PsiReference::new(&c.train_pd));
-    let segment_rows = score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out)?;
+    let segment_rows = score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out, progress)?;
     lap("scoring", &mut timings);
     let mut sets = Vec::new();
     let mut tasks = Vec::new();
@@ -359,6 +366,7 @@ fn score_months(
     reference: Option<&PsiReference>,
     t: &Training,
     out: &mut dyn TableSink,
+    progress: Progress<'_>,
 ) -> Result<Vec<SegmentRow>> {
     let Held { panel, values, rows, labels } = held;
     let dates = held.months();
@@ -368,8 +376,9 @@ fn score_months(
     let features_table = features_contract();
     let mut segment_rows = Vec::new();
     let mut buf = Vec::new();
-    for day in &dates {
+    for (k, day) in dates.iter().enumerate() {
         let as_of = panel.as_of[day.start];
+        progress(&format!("scoring month end {} of {} ({} customers)", k + 1, dates.len(), day.len()));
         let mut scores: Vec<Score> = Vec::with_capacity(day.len());
         for part in part_ranges(day.len()) {
             let part = day.start + part.start..day.start + part.end;

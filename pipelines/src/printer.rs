@@ -126,6 +126,22 @@ impl Printer {
         bar.set_message(name.to_string());
     }
 
+    /// What stage `stage` is doing now (`scoring month end 3 of 36 …`): the progress bar's
+    /// message on a terminal, a `progress` event in JSON mode; nothing when quiet.
+    pub fn step(&self, stage: &str, step: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.format {
+            LogFormat::Json => self.event("progress", json!({"stage": stage, "step": step})),
+            LogFormat::Text => {
+                if let Some(bar) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    bar.set_message(format!("{stage}: {step}"));
+                }
+            }
+        }
+    }
+
     /// Remove the progress bar.
     pub fn finish(&self) {
         if let Some(bar) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).take() {

@@ -235,7 +235,8 @@ pub fn analytics_stage(
             Some(w) => w,
             None => &mut DiscardTables,
         };
-        let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training, out) {
+        let progress = |step: &str| printer.step("models", step);
+        let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training, out, &progress) {
             Ok(run) => run,
             Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why)) => {
                 // Dashboards are still worth publishing; the manifest says why models are absent.

@@ -19,6 +19,21 @@ fn json_logs_end_with_a_run_summary_that_matches_the_manifest() {
     let stages: Vec<&str> =
         events.iter().filter(|e| e["event"] == "stage").map(|e| e["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["ingest", "analytics", "models", "publish"]);
+    // Inside the long models stage, what it is doing: each month end scored, in order.
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "progress" && e["stage"] == "models")
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps.first(), Some(&"building the feature panel and labels"), "{steps:?}");
+    assert!(steps.contains(&"training the customer and invoice models"), "{steps:?}");
+    let scored: Vec<&&str> = steps.iter().filter(|s| s.starts_with("scoring month end")).collect();
+    assert!(scored.len() > 12, "{steps:?}");
+    assert!(
+        scored[0].starts_with("scoring month end 1 of ")
+            && scored.last().unwrap().contains(&format!("{} of {}", scored.len(), scored.len())),
+        "{scored:?}"
+    );
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_summary");
     assert_eq!(summary["status"], "published");
