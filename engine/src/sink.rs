@@ -159,11 +159,34 @@ impl TableSink for CollectTables {
 /// Rows per row group of every table ardent writes.
 pub const ROW_GROUP_ROWS: usize = 1 << 18;
 
-fn parquet_writer<W: std::io::Write>(w: W) -> ParquetWriter<W> {
+/// A Parquet writer for a table of `schema`, with the settings every table ardent writes gets.
+pub fn parquet_writer<W: std::io::Write>(w: W, schema: &Schema) -> ParquetWriter<W> {
     ParquetWriter::new(w)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(ROW_GROUP_ROWS))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![arrow_schema_entry(schema)])))
+}
+
+/// The key under which Parquet files carry their Arrow schema.
+const ARROW_SCHEMA_KEY: &str = "ARROW:schema";
+
+/// The `ARROW:schema` entry of a file of `schema`, at the oldest Arrow compatibility level:
+/// text as (large) strings, not string views. polars embeds its newest types otherwise, and
+/// Arrow readers before pyarrow 15 refuse the file (`Unrecognized type: 24`); the data pages
+/// are the same either way (Parquet byte arrays), only the type readers restore differs. The
+/// entry is the IPC schema message, length-prefixed, in base64, as polars' writer makes its
+/// own (which it leaves out when one is given).
+fn arrow_schema_entry(schema: &Schema) -> (String, String) {
+    use base64::Engine;
+    use polars_arrow::io::ipc::write::{default_ipc_fields, schema_to_bytes};
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    let message = schema_to_bytes(&arrow, &default_ipc_fields(arrow.iter_values()), None);
+    let mut prefixed = Vec::with_capacity(message.len() + 8);
+    prefixed.extend_from_slice(&[255u8; 4]);
+    prefixed.extend_from_slice(&(message.len() as u32).to_le_bytes());
+    prefixed.extend_from_slice(&message);
+    (ARROW_SCHEMA_KEY.to_string(), base64::engine::general_purpose::STANDARD.encode(prefixed))
 }
 
 /// A table written a chunk at a time, with the same settings as [`write_table`]; each
@@ -192,7 +215,7 @@ impl TableStream {
         let failed = Default::default();
         let file = recording(path, &failed)?;
         let schema: Schema = contract.file_columns().map(|c| (c.name.as_ref().into(), c.ty.dtype())).collect();
-        let mut writer = parquet_writer(file).batched(&schema).map_err(write_failed(path, &failed))?;
+        let mut writer = parquet_writer(file, &schema).batched(&schema).map_err(write_failed(path, &failed))?;
         let (sender, chunks) = std::sync::mpsc::sync_channel::<DataFrame>(2);
         let at = path.to_path_buf();
         let worker = std::thread::spawn(move || -> Result<()> {
@@ -282,8 +305,46 @@ pub fn write_table(df: &mut DataFrame, contract: &TableContract, path: &Path) ->
     }
     let failed = Default::default();
     let mut writer = recording(path, &failed)?;
-    parquet_writer(&mut writer).finish(df).map_err(write_failed(path, &failed))?;
+    parquet_writer(&mut writer, &df.schema().clone()).finish(df).map_err(write_failed(path, &failed))?;
     use std::io::Write;
     writer.flush().map_err(EngineError::io("writing", path))?;
     Ok(df.height() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema embedded in every file reads back as the table's, with text as large strings
+    /// (what Arrow readers before string views understand), and the writer keeps it.
+    #[test]
+    fn files_embed_the_arrow_schema_old_readers_understand() {
+        use base64::Engine;
+        use polars_arrow::datatypes::ArrowDataType;
+        let mut df = df!(
+            "customer_id" => ["C1", "C2"],
+            "rows" => [1u64, 2],
+            "as_of" => [19_000i32, 19_001],
+        )
+        .expect("a frame");
+        df.apply("as_of", |c| c.cast(&DataType::Date).expect("dates")).expect("dates");
+        let schema = df.schema().clone();
+        let (key, value) = arrow_schema_entry(&schema);
+        assert_eq!(key, ARROW_SCHEMA_KEY);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(value.as_bytes()).expect("base64");
+        assert_eq!(&bytes[..4], &[255u8; 4], "an IPC message, length-prefixed");
+        let len = u32::from_le_bytes(bytes[4..8].try_into().expect("a length")) as usize;
+        let (arrow, _, _) =
+            polars_arrow::io::ipc::read::deserialize_schema(&bytes[8..8 + len]).expect("a schema message");
+        let types: Vec<&ArrowDataType> = arrow.iter_values().map(|f| &f.dtype).collect();
+        assert_eq!(types, [&ArrowDataType::LargeUtf8, &ArrowDataType::UInt64, &ArrowDataType::Date32]);
+        // Written to a file, the entry is the one in its footer (polars adds no other).
+        let mut file = Vec::new();
+        parquet_writer(&mut file, &schema).finish(&mut df).expect("written");
+        let text = String::from_utf8_lossy(&file);
+        assert_eq!(text.matches(ARROW_SCHEMA_KEY).count(), 1);
+        assert!(text.contains(&arrow_schema_entry(&schema).1));
+        let back = ParquetReader::new(std::io::Cursor::new(file)).finish().expect("read back");
+        assert!(back.equals(&df));
+    }
 }

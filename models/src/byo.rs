@@ -300,6 +300,7 @@ pub fn write_frame(df: &mut DataFrame, path: &Path) -> Result<()> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
         CsvWriter::new(file).finish(df).map_err(|e| err(e.to_string()))
     } else {
-        ParquetWriter::new(file).finish(df).map(|_| ()).map_err(|e| err(e.to_string()))
+        let schema = df.schema().clone();
+        ardent_engine::sink::parquet_writer(file, &schema).finish(df).map(|_| ()).map_err(|e| err(e.to_string()))
     }
 }
