@@ -3,7 +3,20 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::ingest::parse::{epoch_days, from_epoch_days};
+/// Days between 0001-01-01 (chrono's day 1 of the common era) and 1970-01-01, the epoch of
+/// polars' `Date`.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// Days since 1970-01-01 of a calendar date (polars' physical `Date`).
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
+}
+
+/// The calendar date of a polars `Date` value.
+pub fn from_epoch_days(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
+}
 
 /// The month (`year × 12 + month − 1`) that `day` falls in.
 pub fn month_of(day: i32) -> i32 {

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::book::Book;
 use crate::contracts::DocType;
-use crate::ingest::parse::div_half_even;
+use crate::money::div_half_even;
 
 /// What an application's source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

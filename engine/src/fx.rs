@@ -6,7 +6,7 @@
 use foldhash::HashMap;
 
 use crate::contracts::RATE_SCALE;
-use crate::ingest::parse::convert_half_even;
+use crate::money::convert_half_even;
 
 /// The rate 1.0 in fixed point.
 pub const RATE_ONE: i128 = 10i128.pow(RATE_SCALE as u32);

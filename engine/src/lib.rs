@@ -27,6 +27,7 @@ pub mod error;
 pub mod fx;
 pub mod ids;
 pub mod ingest;
+pub mod money;
 pub mod sink;
 
 pub use error::{EngineError, ErrorKind, Result};

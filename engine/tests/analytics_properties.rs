@@ -83,7 +83,7 @@ fn rate_col(name: &str, values: Vec<i128>) -> Column {
 }
 
 fn convert(cents: i64, rate: i128) -> i64 {
-    ardent_engine::ingest::parse::convert_half_even(i128::from(cents), rate, 10) as i64
+    ardent_engine::money::convert_half_even(i128::from(cents), rate, 10) as i64
 }
 
 /// The canonical tables of a ledger, rows in the given orders.

@@ -44,7 +44,7 @@ fn date_case((f, text): (usize, String)) -> Result<(), TestCaseError> {
     if let Some(days) = parser.parse(&text)
         && DATE_FORMATS[f] != "excel"
     {
-        let date = ardent_engine::ingest::parse::from_epoch_days(days);
+        let date = ardent_engine::calendar::from_epoch_days(days);
         let written = date.format(DATE_FORMATS[f]).to_string();
         prop_assert_eq!(
             parser.parse(&written),

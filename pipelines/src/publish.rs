@@ -175,7 +175,7 @@ impl CashApplication {
     fn of(s: &ardent_engine::analytics::applications::CashSummary) -> CashApplication {
         let received = s.received.max(1) as f64;
         CashApplication {
-            received_reporting: ardent_engine::ingest::parse::format_cents(i128::from(s.received)),
+            received_reporting: ardent_engine::money::format_cents(i128::from(s.received)),
             applied_share_by_rule: s.by_rule.iter().map(|(r, c)| (r.as_str(), *c as f64 / received)).collect(),
             unapplied_share: s.unapplied as f64 / received,
         }

@@ -2,7 +2,7 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-pub use ardent_engine::ingest::parse::{epoch_days as day, from_epoch_days as date};
+pub use ardent_engine::calendar::{epoch_days as day, from_epoch_days as date};
 
 /// Month of year (1–12) of a day.
 pub fn month_of_year(d: i32) -> u32 {

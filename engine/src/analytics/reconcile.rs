@@ -19,7 +19,7 @@ use crate::calendar::format_day;
 use crate::cash::SourceKind;
 use crate::contracts::{OutType as O, TableContract, out};
 use crate::error::Result;
-use crate::ingest::parse::format_cents;
+use crate::money::format_cents;
 
 /// `reconciliation`.
 pub static RECONCILIATION_TABLE: TableContract = TableContract {

@@ -6,7 +6,7 @@
 
 use crate::cash::{Applications, SourceKind};
 use crate::contracts::RATE_SCALE;
-use crate::ingest::parse::convert_half_even;
+use crate::money::convert_half_even;
 
 /// Applications to an invoice up to a date, by kind (invoice currency, cents).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

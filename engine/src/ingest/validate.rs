@@ -12,8 +12,9 @@ use crate::ids::IdSet;
 use polars::prelude::*;
 
 use super::columns::{FileCheck, TextCol, clean, decimal_column};
-use super::parse::{DECIMAL18_MAX, from_epoch_days};
+use super::parse::DECIMAL18_MAX;
 use super::quarantine::Rule;
+use crate::calendar::from_epoch_days;
 use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;

@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use ardent_engine::analytics::walk::settled_by;
+use ardent_engine::calendar::from_epoch_days;
 use ardent_engine::cash::apply_cash;
 use ardent_engine::contracts::DocType;
 use ardent_engine::ingest::ingest;
-use ardent_engine::ingest::parse::from_epoch_days;
 use ardent_sample::aging_reports::{OpenItem, OpenKind};
 use chrono::{Datelike, NaiveDate};
 
@@ -31,7 +31,7 @@ pub fn open_at(dir: &Path, as_of: NaiveDate) -> anyhow::Result<Vec<OpenItem>> {
     let ingested = ingest(&settings.ingest)?;
     let book = crate::run::index(&settings, &ingested)?;
     let apps = apply_cash(&book);
-    let t = ardent_engine::ingest::parse::epoch_days(as_of);
+    let t = ardent_engine::calendar::epoch_days(as_of);
     let iso = |d: i32| from_epoch_days(d).to_string();
     let (docs, pays) = (&book.docs, &book.payments);
     let mut items = Vec::new();

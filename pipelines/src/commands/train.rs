@@ -1,6 +1,6 @@
 //! `ardent train`: the learners of `ardent run` on any feature table.
 
-use ardent_engine::ingest::parse::epoch_days;
+use ardent_engine::calendar::epoch_days;
 use ardent_models::byo::{read_table, train_table, write_models};
 use ardent_models::matrix::Roles;
 use ardent_models::params::TrainParams;

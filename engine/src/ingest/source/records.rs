@@ -14,7 +14,7 @@ use polars::prelude::*;
 use regex::Regex;
 
 use super::super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN, clean};
-use super::super::parse::{DateParser, NumberFormat, from_epoch_days};
+use super::super::parse::{DateParser, NumberFormat};
 use super::super::quarantine::Rule;
 use super::frames::{Block, GROUP_COLUMN, OWN_COLUMN, own_id_column};
 use super::links::{Clearing, LinkBuilder, NO_GROUP};
@@ -25,6 +25,7 @@ use super::route::{
     settlement, sign,
 };
 use super::{SourceCounts, Types};
+use crate::calendar::from_epoch_days;
 use crate::contracts::{DocType, InputKind, MONEY_PRECISION, MONEY_SCALE};
 use crate::error::{EngineError, Result};
 

@@ -63,7 +63,7 @@ pub struct Parsed {
 fn iso_dates(ca: &StringChunked, parser: &DateParser) -> StringChunked {
     map_text(ca, |v| {
         Some(match parser.parse(v) {
-            Some(d) => std::borrow::Cow::Owned(super::super::parse::from_epoch_days(d).to_string()),
+            Some(d) => std::borrow::Cow::Owned(crate::calendar::from_epoch_days(d).to_string()),
             None => std::borrow::Cow::Borrowed(v),
         })
     })
