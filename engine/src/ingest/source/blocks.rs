@@ -43,16 +43,12 @@ impl std::fmt::Debug for CsvBlocks {
 }
 
 impl CsvBlocks {
-    /// Open `file` and find its records under `skip` title lines and the header. `None` when
-    /// the file is not UTF-8 as stored (it is then decoded and read whole).
-    pub fn open(spec: &SourceSpec, file: &SourceFile, skip: usize, named: &[&str]) -> Result<Option<CsvBlocks>> {
-        Self::open_with(spec, file, skip, named, |_| {})
-    }
-
-    /// [`CsvBlocks::open`], telling `found` the column names and the records found so far
-    /// while the file is scanned, so that blocks of them can be routed meanwhile. What it is
-    /// told holds only if the file turns out to be UTF-8 with a sound header (the result says).
-    pub(super) fn open_with(
+    /// Open `file` and find its records under `skip` title lines and the header, telling
+    /// `found` the column names and the records found so far while the file is scanned, so
+    /// that blocks of them can be routed meanwhile. `None` when the file is not UTF-8 as
+    /// stored (it is then decoded and read whole); what `found` was told holds only if the
+    /// result is a `CsvBlocks` (the file UTF-8, its header sound).
+    pub(super) fn open(
         spec: &SourceSpec,
         file: &SourceFile,
         skip: usize,

@@ -8,11 +8,23 @@
 use polars::prelude::*;
 
 use super::super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN, Raw};
-use super::links::{LinkBuilder, Links, NO_GROUP};
+use super::super::quarantine::Rule;
+use super::links::{LinkBuilder, Links, NO_GROUP, Role, role};
 use super::params::SourceSpec;
 use super::route::{Parsed, Target};
 use super::{Prepared, RawRows};
-use crate::contracts::{DocType, InputKind, MONEY_PRECISION, MONEY_SCALE};
+use crate::contracts::{InputKind, MONEY_PRECISION, MONEY_SCALE};
+
+/// The `__ardent.fail` text of a row routed to `kind` that failed `rule` on canonical
+/// `column` (named as `kind` names it: a payment's id and date are `payment_id`, `payment_date`).
+pub(super) fn fail_text(kind: InputKind, (rule, column): (Rule, &'static str)) -> String {
+    let column = match (kind, column) {
+        (InputKind::Payments, "doc_id") => "payment_id",
+        (InputKind::Payments, "doc_date") => "payment_date",
+        (_, c) => c,
+    };
+    format!("{}/{column}", rule.name())
+}
 use crate::error::{EngineError, Result};
 
 /// Per routed row, the clearing group whose links it takes ([`NO_GROUP`]: none, but its
@@ -140,16 +152,12 @@ pub fn groups(p: &Parsed, range: std::ops::Range<usize>, links: &mut LinkBuilder
     let (clearing, ids) = (p.clearing.slice(range.start as i64, n), p.doc_id.slice(range.start as i64, n));
     for (k, ((c, id), t)) in clearing.iter().zip(ids.iter()).zip(&p.target[range.clone()]).enumerate() {
         let i = range.start + k;
-        group[k] = match (t, c, id) {
-            (Target::Ledger(t), Some(c), Some(id)) if t.is_receivable() => {
+        group[k] = match (role(*t, c.is_some(), id.is_some(), || p.applies_to.get(i).is_some()), c, id) {
+            (Some(Role::Receivable), Some(c), Some(id)) => {
                 links.receivable(c, id);
                 None
             }
-            (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), c, _) => {
-                // A memo without `applies_to` of its own reduces its group's first receivable.
-                p.applies_to.get(i).is_none().then(|| c.map_or(NO_GROUP, |c| links.other(c)))
-            }
-            (Target::Payment, c, _) => Some(c.map_or(NO_GROUP, |c| links.other(c))),
+            (Some(Role::Member), c, _) => Some(c.map_or(NO_GROUP, |c| links.other(c))),
             _ => None,
         };
     }
@@ -252,15 +260,9 @@ fn routed_frame(
     ];
     let fail = |i: usize, settled: bool| -> Option<String> {
         if settled {
-            return amount(i, true).is_none().then(|| "invalid_amount/amount".to_string());
+            return amount(i, true).is_none().then(|| fail_text(kind, (Rule::InvalidAmount, "amount")));
         }
-        let (rule, column) = p.fail[i]?;
-        let column = match (kind, column) {
-            (InputKind::Payments, "doc_id") => "payment_id",
-            (InputKind::Payments, "doc_date") => "payment_date",
-            (_, c) => c,
-        };
-        Some(format!("{}/{column}", rule.name()))
+        p.fail[i].map(|f| fail_text(kind, f))
     };
     columns.push(build(FAIL_COLUMN.trim_start_matches(DERIVED_PREFIX), &fail));
     let text = |ca: &StringChunked, i: usize| ca.get(i).map(str::to_string);

@@ -4,7 +4,8 @@
 //! group's receivables are complete, and so its links known, once every row has been read.
 
 use super::params::SourceSpec;
-use crate::contracts::InputKind;
+use super::route::Target;
+use crate::contracts::{DocType, InputKind};
 
 /// Links by clearing document: a payment references the invoices and debit memos that share
 /// its clearing document (after any references of its own), and a credit memo or write-off
@@ -21,6 +22,27 @@ pub(super) struct Links {
     ids: Ids,
     /// The column of a ledger row's and of a payment's own id (see `frames::own_id_column`).
     own: [String; 2],
+}
+
+/// How a routed row takes part in the clearing groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A receivable with a clearing document and an id: a member others link to.
+    Receivable,
+    /// A payment, or a credit memo or write-off without `applies_to`: takes its clearing
+    /// document's links (a payment references the receivables, a memo reduces the first).
+    Member,
+}
+
+/// The role of a row routed to `target`, with or without a clearing document and an id;
+/// `applies_to` tells whether it names its own invoice (asked only of memos).
+pub(super) fn role(target: Target, clearing: bool, id: bool, applies_to: impl FnOnce() -> bool) -> Option<Role> {
+    match target {
+        Target::Ledger(t) if t.is_receivable() => (clearing && id).then_some(Role::Receivable),
+        Target::Ledger(DocType::CreditMemo | DocType::WriteOff) => (!applies_to()).then_some(Role::Member),
+        Target::Payment => Some(Role::Member),
+        _ => None,
+    }
 }
 
 /// A row in no group: its clearing document clears no receivable (or it has none).

@@ -116,30 +116,50 @@ struct Types {
     considered: usize,
 }
 
-impl Types {
-    /// Count the rows `range` of `p` (runs of one value at a time: types repeat down a file).
-    fn add(&mut self, p: &Parsed, range: std::ops::Range<usize>) {
-        let types = p.type_value.slice(range.start as i64, range.len());
-        let mut run: Option<(&str, usize)> = None;
-        for (t, v) in p.target[range].iter().zip(types.iter()) {
-            if matches!(t, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
-                continue;
-            }
-            self.considered += 1;
-            self.unmapped += usize::from(*t == Target::Unmapped);
-            let v = v.unwrap_or_default();
-            match &mut run {
-                Some((value, n)) if *value == v => *n += 1,
-                _ => {
-                    if let Some((value, n)) = run.replace((v, 1)) {
-                        self.count(value, n);
-                    }
+/// [`Types`] counted a row at a time, by runs of one value (types repeat down a file).
+#[derive(Debug, Default)]
+struct TypeRuns {
+    types: Types,
+    run: Option<(String, usize)>,
+}
+
+impl TypeRuns {
+    /// A row routed to `target` whose type column holds `value` (total and blank lines do
+    /// not count).
+    fn row(&mut self, target: Target, value: Option<&str>) {
+        if matches!(target, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
+            return;
+        }
+        self.types.considered += 1;
+        self.types.unmapped += usize::from(target == Target::Unmapped);
+        let v = value.unwrap_or_default();
+        match &mut self.run {
+            Some((value, n)) if value == v => *n += 1,
+            _ => {
+                if let Some((value, n)) = self.run.replace((v.to_string(), 1)) {
+                    self.types.count(&value, n);
                 }
             }
         }
-        if let Some((value, n)) = run {
-            self.count(value, n);
+    }
+
+    fn finish(mut self) -> Types {
+        if let Some((value, n)) = self.run.take() {
+            self.types.count(&value, n);
         }
+        self.types
+    }
+}
+
+impl Types {
+    /// Count the rows `range` of `p`.
+    fn add(&mut self, p: &Parsed, range: std::ops::Range<usize>) {
+        let types = p.type_value.slice(range.start as i64, range.len());
+        let mut runs = TypeRuns::default();
+        for (t, v) in p.target[range].iter().zip(types.iter()) {
+            runs.row(*t, v);
+        }
+        self.merge(runs.finish());
     }
 
     /// Add the counts of a later block.
@@ -173,17 +193,22 @@ impl SourceCounts {
         self.derived_payments += other.derived_payments;
     }
 
+    /// Count a row routed to `target` (`settled`: an invoice that also yields a payment).
+    fn row(&mut self, target: Target, settled: bool) {
+        self.rows_read += 1;
+        match target {
+            Target::Ledger(_) | Target::Unmapped => self.rows_to_ledger += 1,
+            Target::Payment => self.rows_to_payments += 1,
+            Target::Ignored(why) => *self.rows_ignored.entry(why.name()).or_default() += 1,
+        }
+        self.derived_payments += u64::from(settled);
+    }
+
     /// Count where the rows `range` of `p` went.
     fn add(&mut self, p: &Parsed, range: std::ops::Range<usize>) {
-        self.rows_read += range.len() as u64;
-        for t in &p.target[range.clone()] {
-            match t {
-                Target::Ledger(_) | Target::Unmapped => self.rows_to_ledger += 1,
-                Target::Payment => self.rows_to_payments += 1,
-                Target::Ignored(why) => *self.rows_ignored.entry(why.name()).or_default() += 1,
-            }
+        for (t, settled) in p.target[range.clone()].iter().zip(&p.settled[range]) {
+            self.row(*t, *settled);
         }
-        self.derived_payments += p.settled[range].iter().filter(|s| **s).count() as u64;
     }
 }
 
@@ -436,7 +461,7 @@ fn route_scanning(
                     }
                 });
             };
-            let csv = blocks::CsvBlocks::open_with(spec, file, skip, named, |found| {
+            let csv = blocks::CsvBlocks::open(spec, file, skip, named, |found| {
                 if plan.get_or_init(|| records::Plan::new(spec, found.names)).is_none() {
                     return;
                 }
@@ -513,18 +538,19 @@ fn check_routes(spec: &SourceSpec, types: &Types, files: &[SourceFile], base_dir
         .take(8)
         .map(|(v, _)| format!("\"{v}\" = \"...\""))
         .collect();
-    Err(EngineError::ColumnFormat {
-        input: format!("sources.{}", spec.name),
-        path: files.first().map(|f| std::path::PathBuf::from(display_path(&f.path, base_dir))).unwrap_or_default(),
-        column: format!("`{column}`"),
-        message: format!(
+    let path = files.first().map(|f| std::path::PathBuf::from(display_path(&f.path, base_dir))).unwrap_or_default();
+    Err(report::column_error(
+        spec,
+        &path,
+        column,
+        format!(
             "{unmapped} of {considered} rows have a type that `sources.{}.route` does not map. The column holds {}{}. Route each value: `route = {{ {} }}` with invoice, credit_memo, debit_memo, write_off, payment or ignore",
             spec.name,
             shown.join(", "),
             if by_count.len() > 20 { format!(" and {} more values", by_count.len() - 20) } else { String::new() },
             suggestion.join(", ")
         ),
-    })
+    ))
 }
 
 /// Lines of one document (same id, same route, in any file of the source): the first line

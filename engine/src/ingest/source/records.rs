@@ -16,17 +16,16 @@ use regex::Regex;
 use super::super::columns::{DERIVED_PREFIX, FAIL_COLUMN, ROW_COLUMN, clean};
 use super::super::parse::{DateParser, NumberFormat};
 use super::super::quarantine::Rule;
-use super::frames::{Block, GROUP_COLUMN, OWN_COLUMN, own_id_column};
-use super::links::{Clearing, LinkBuilder, NO_GROUP};
+use super::frames::{Block, GROUP_COLUMN, OWN_COLUMN, fail_text, own_id_column};
+use super::links::{Clearing, LinkBuilder, NO_GROUP, Role, role};
 use super::params::{MissingId, SignRule, SourceSpec};
-use super::report::Ignored;
 use super::route::{
     AmountColumn, Cents, RouteRun, Target, debit_less_credit, due_from_terms, normalise_id, row_fail, row_target,
     settlement, sign,
 };
-use super::{SourceCounts, Types};
+use super::{SourceCounts, TypeRuns, Types};
 use crate::calendar::from_epoch_days;
-use crate::contracts::{DocType, InputKind, MONEY_PRECISION, MONEY_SCALE};
+use crate::contracts::{InputKind, MONEY_PRECISION, MONEY_SCALE};
 use crate::error::{EngineError, Result};
 
 /// Where each value a source reads sits in a record (positions in the header).
@@ -539,16 +538,13 @@ pub(super) fn route_block(
     let delimiter = spec.read.delimiter;
     let numbers: &NumberFormat = &spec.numbers;
     let mut out = [Out::new(plan, InputKind::Ledger, n), Out::new(plan, InputKind::Payments, n)];
-    let (mut counts, mut types) = (SourceCounts::default(), Types::default());
-    // Room for every row's clearing document and id: growing by doubling copies and touches
-    // fresh pages; what is not used is never touched.
+    let (mut counts, mut types) = (SourceCounts::default(), TypeRuns::default());
     let mut links = LinkRows::default();
     // The amount columns as read: the amount (or debit, then credit), then the settlement's.
     let mut read = [AmountColumn::default(), AmountColumn::default(), AmountColumn::default()];
     let mut run = RouteRun::default();
     // Total-line patterns matched once per run of equal values.
     let mut drop_runs: Vec<(String, bool)> = vec![(String::new(), false); plan.drop.len()];
-    let mut type_run: Option<(String, usize)> = None;
     let mut next_ragged = ragged.iter().peekable();
     // Most blocks hold no quote at all: then no record needs looking for one.
     let quotes = memchr::memchr(b'"', text.as_bytes()).is_some();
@@ -556,9 +552,9 @@ pub(super) fn route_block(
         (Vec::with_capacity(plan.width), String::new(), String::new(), String::new());
     let (mut pay_iso, mut doc_iso, mut due_iso, mut settle_iso) =
         (String::new(), String::new(), String::new(), String::new());
-    for k in 0..n {
-        let start = (starts[k] - base) as usize;
-        let end = starts.get(k + 1).map_or(text.len(), |s| (s - base) as usize);
+    for i in 0..n {
+        let start = (starts[i] - base) as usize;
+        let end = starts.get(i + 1).map_or(text.len(), |s| (s - base) as usize);
         let mut record = &text[start..end];
         record = record.strip_suffix('\n').unwrap_or(record);
         record = record.strip_suffix('\r').unwrap_or(record);
@@ -589,7 +585,6 @@ pub(super) fn route_block(
             fields = quoted.iter().map(|v| v.as_deref()).collect();
             &fields
         };
-        let i = k;
         let file_row = (first_row + i) as u64 + 1;
         let mut total = false;
         for ((at, pattern), (last, matched)) in plan.drop.iter().zip(&mut drop_runs) {
@@ -667,51 +662,25 @@ pub(super) fn route_block(
         let paid = plan.settle.as_ref().and_then(|s| s.amount).map(|c| read[2].parse(numbers, f[c], i));
         let settled = settlement(target, settle_date, paid, value);
 
-        counts.rows_read += 1;
-        match target {
-            Target::Ledger(_) | Target::Unmapped => counts.rows_to_ledger += 1,
-            Target::Payment => counts.rows_to_payments += 1,
-            Target::Ignored(why) => *counts.rows_ignored.entry(why.name()).or_default() += 1,
-        }
-        counts.derived_payments += u64::from(settled.is_some());
-        if spec.type_column.is_some() && !matches!(target, Target::Ignored(Ignored::TotalRow | Ignored::BlankRow)) {
-            types.considered += 1;
-            types.unmapped += usize::from(target == Target::Unmapped);
-            let v = type_value.unwrap_or_default();
-            match &mut type_run {
-                Some((value, count)) if value == v => *count += 1,
-                _ => {
-                    if let Some((value, count)) = type_run.replace((v.to_string(), 1)) {
-                        types.count(&value, count);
-                    }
-                }
-            }
+        counts.row(target, settled.is_some());
+        if spec.type_column.is_some() {
+            types.row(target, type_value);
         }
         let applies_to = plan.applies_to.and_then(|c| clean(f[c])).map(normalise_id);
         if let Some(c) = plan.clearing {
             let clearing = clean(f[c]).map(normalise_id);
-            let ledger_row = match (target, clearing, doc_id) {
+            let ledger_row = match role(target, clearing.is_some(), doc_id.is_some(), || applies_to.is_some()) {
                 // The id is the one the row is given in the ledger's frame (below).
-                (Target::Ledger(t), Some(_), Some(_)) if t.is_receivable() => Some(out[0].row.len() as u32),
-                (Target::Ledger(DocType::CreditMemo | DocType::WriteOff), _, _) if applies_to.is_none() => Some(MEMBER),
-                (Target::Payment, _, _) => Some(MEMBER),
-                _ => None,
+                Some(Role::Receivable) => Some(out[0].row.len() as u32),
+                Some(Role::Member) => Some(MEMBER),
+                None => None,
             };
             if let Some(ledger_row) = ledger_row {
                 let clearing = links.key(clearing);
                 links.rows.push(LinkRow { row: i as u32, ledger_row, clearing });
             }
         }
-        let failed = |kind: InputKind| {
-            fail.map(|(rule, column)| {
-                let column = match (kind, column) {
-                    (InputKind::Payments, "doc_id") => "payment_id",
-                    (InputKind::Payments, "doc_date") => "payment_date",
-                    (_, c) => c,
-                };
-                format!("{}/{column}", rule.name())
-            })
-        };
+        let failed = |kind: InputKind| fail.map(|f| fail_text(kind, f));
         let row = |kind: InputKind| Row {
             file_row,
             block_row: i as u32,
@@ -765,13 +734,10 @@ pub(super) fn route_block(
                 }
                 None => None,
             };
-            let fail = paid.is_none().then(|| format!("{}/amount", Rule::InvalidAmount.name()));
+            let fail = paid.is_none().then(|| fail_text(InputKind::Payments, (Rule::InvalidAmount, "amount")));
             let row = Row { amount: paid, fail, ..row(InputKind::Payments) };
             out[1].push(f, &row, [id, date, doc_id]);
         }
-    }
-    if let Some((value, count)) = type_run {
-        types.count(&value, count);
     }
     for (read, column) in read.iter().zip(&plan.amount_names) {
         read.check(spec, numbers, column, path, first_row)?;
@@ -782,7 +748,7 @@ pub(super) fn route_block(
     Ok(Routed {
         block: Block { first_row, rows: n, ledger, payments },
         counts,
-        types,
+        types: types.finish(),
         links,
         from: [ledger_from, payments_from],
     })

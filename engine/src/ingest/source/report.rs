@@ -375,6 +375,17 @@ pub fn text(frame: &DataFrame, name: &str) -> Option<StringChunked> {
     as_text.str().ok().cloned()
 }
 
+/// A structural error of source `spec` in column `column` of file `path`: `message` says what
+/// the column holds and which setting to change.
+pub fn column_error(spec: &SourceSpec, path: &std::path::Path, column: &str, message: String) -> EngineError {
+    EngineError::ColumnFormat {
+        input: format!("sources.{}", spec.name),
+        path: path.to_path_buf(),
+        column: format!("`{column}`"),
+        message,
+    }
+}
+
 /// The structural error of a configured column that the file does not have; `field` is the
 /// setting that names it.
 pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &DataFrame, field: &str) -> EngineError {
@@ -388,16 +399,16 @@ pub fn missing(spec: &SourceSpec, path: &std::path::Path, column: &str, frame: &
         Some(hint) => format!("; {hint}"),
         None => String::new(),
     };
-    EngineError::ColumnFormat {
-        input: format!("sources.{}", spec.name),
-        path: path.to_path_buf(),
-        column: format!("`{column}`"),
-        message: format!(
+    column_error(
+        spec,
+        path,
+        column,
+        format!(
             "the file has no such column, which `sources.{}.{field}` names. Columns in the file: {}{hint}. Rename the column in the export or change the setting",
             spec.name,
             super::super::read::column_list(&names)
         ),
-    }
+    )
 }
 
 /// Group header lines: rows whose only value is in `column` (total lines aside). Returns,

@@ -174,11 +174,11 @@ impl AmountColumn {
         }
         let (row, value) = self.first_bad.clone().unwrap_or_default();
         let other = if numbers.decimal == b'.' { ',' } else { '.' };
-        Err(EngineError::ColumnFormat {
-            input: format!("sources.{}", spec.name),
-            path: path.to_path_buf(),
-            column: format!("`{column}`"),
-            message: format!(
+        Err(super::report::column_error(
+            spec,
+            path,
+            column,
+            format!(
                 "{} of {} values are not amounts with decimal separator '{}' (first: \"{value}\" at row {}); if the export writes decimals with '{other}', set `sources.{}.decimal_separator = \"{other}\"` (and `thousands_separator`)",
                 self.syntax,
                 self.present,
@@ -186,7 +186,7 @@ impl AmountColumn {
                 offset + row + 1,
                 spec.name
             ),
-        })
+        ))
     }
 }
 
