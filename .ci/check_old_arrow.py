@@ -16,8 +16,12 @@ import pyarrow.parquet as pq
 def main(out: pathlib.Path) -> None:
     manifest = json.loads((out / "_manifest.json").read_text())
     for table in manifest["outputs"]:
-        path = out / table["path"]
-        files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+        if table.get("version") is not None:
+            # A Delta table: the data files of the version this run committed.
+            files = [out / table["table"] / f["path"] for f in table["files"]]
+        else:
+            path = out / manifest["data_prefix"] / table["path"]
+            files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
         rows = 0
         for f in files:
             t = pq.read_table(f)
@@ -32,6 +36,8 @@ def main(out: pathlib.Path) -> None:
                     assert ty == pa.date32(), (table["table"], name, ty)
                 elif declared == "STRING":
                     assert pa.types.is_string(ty) or pa.types.is_large_string(ty), (table["table"], name, ty)
+                elif declared == "INT64":
+                    assert ty == pa.int64(), (table["table"], name, ty)
         assert rows == table["rows"], (table["table"], rows, table["rows"])
     print(f"pyarrow {pa.__version__} read {len(manifest['outputs'])} tables")
 

@@ -191,7 +191,8 @@ pub enum OutType {
     Rate,
     /// Boolean.
     Bool,
-    /// Unsigned 64-bit integer (counts, row numbers).
+    /// A count or row number: unsigned 64-bit inside ardent, written as signed 64-bit (`BIGINT`),
+    /// the integer every reader maps to its own (Spark reads unsigned 64-bit as `decimal(20,0)`).
     Count,
     /// Signed 64-bit integer (days).
     Int,
@@ -202,7 +203,7 @@ pub enum OutType {
 }
 
 impl OutType {
-    /// The polars type a frame must have to be written as this type.
+    /// The polars type a frame carries for this type inside ardent.
     pub fn dtype(self) -> DataType {
         match self {
             OutType::Text => DataType::String,
@@ -217,6 +218,15 @@ impl OutType {
         }
     }
 
+    /// The polars type written to files: [`OutType::dtype`], except counts, which are signed
+    /// (no count comes near 2^63).
+    pub fn stored_dtype(self) -> DataType {
+        match self {
+            OutType::Count => DataType::Int64,
+            other => other.dtype(),
+        }
+    }
+
     /// The Parquet type a BI tool sees.
     pub fn parquet_name(self) -> &'static str {
         match self {
@@ -225,7 +235,7 @@ impl OutType {
             OutType::Money => "DECIMAL(18,2)",
             OutType::Rate => "DECIMAL(18,10)",
             OutType::Bool => "BOOLEAN",
-            OutType::Count => "UINT64",
+            OutType::Count => "INT64",
             OutType::Int => "INT64",
             OutType::Float => "DOUBLE",
             OutType::Timestamp => "TIMESTAMP(MICROS,UTC)",

@@ -12,19 +12,57 @@ use polars::prelude::*;
 use crate::contracts::TableContract;
 use crate::error::{EngineError, Result};
 
-/// Check that `df` has exactly the contract's columns, in order, with their types.
+/// Check that `df` has exactly the contract's columns, in order, with their types (counts
+/// as ardent carries them or as they are stored).
 pub fn check_contract(df: &DataFrame, contract: &TableContract) -> Result<()> {
     let actual: Vec<(String, DataType)> =
         df.columns().iter().map(|c| (c.name().to_string(), c.dtype().clone())).collect();
     let expected: Vec<(String, DataType)> =
         contract.file_columns().map(|c| (c.name.to_string(), c.ty.dtype())).collect();
-    if actual != expected {
+    let matches = actual.len() == expected.len()
+        && actual.iter().zip(contract.file_columns()).all(|((name, dtype), c)| {
+            name == c.name.as_ref() && (*dtype == c.ty.dtype() || *dtype == c.ty.stored_dtype())
+        });
+    if !matches {
         return Err(EngineError::Polars {
             context: format!("table `{}` does not match its contract", contract.name),
             error: polars::error::PolarsError::SchemaMismatch(format!("expected {expected:?}, got {actual:?}").into()),
         });
     }
     Ok(())
+}
+
+/// `df` with every column of the type it is stored as (counts signed); fails on a count
+/// beyond the signed range rather than writing a wrong one.
+pub fn to_stored(df: &DataFrame, contract: &TableContract) -> Result<DataFrame> {
+    let mut out = df.clone();
+    for c in contract.file_columns() {
+        let stored = c.ty.stored_dtype();
+        let column = out.column(c.name.as_ref()).map_err(|e| polars_error(contract, e))?;
+        if *column.dtype() != stored {
+            let cast = column.strict_cast(&stored).map_err(|e| polars_error(contract, e))?;
+            out.with_column(cast).map_err(|e| polars_error(contract, e))?;
+        }
+    }
+    Ok(out)
+}
+
+/// `df` read back from a stored file with every column of the type ardent carries it as.
+pub fn to_internal(df: DataFrame, contract: &TableContract) -> Result<DataFrame> {
+    let mut out = df;
+    for c in contract.file_columns() {
+        let inside = c.ty.dtype();
+        let column = out.column(c.name.as_ref()).map_err(|e| polars_error(contract, e))?;
+        if *column.dtype() != inside {
+            let cast = column.strict_cast(&inside).map_err(|e| polars_error(contract, e))?;
+            out.with_column(cast).map_err(|e| polars_error(contract, e))?;
+        }
+    }
+    Ok(out)
+}
+
+fn polars_error(contract: &TableContract, error: PolarsError) -> EngineError {
+    EngineError::Polars { context: format!("converting table `{}` to its stored types", contract.name), error }
 }
 
 /// A file writer that keeps the first operating-system error it met: the Parquet writer
@@ -214,7 +252,7 @@ impl TableStream {
         }
         let failed = Default::default();
         let file = recording(path, &failed)?;
-        let schema: Schema = contract.file_columns().map(|c| (c.name.as_ref().into(), c.ty.dtype())).collect();
+        let schema: Schema = contract.file_columns().map(|c| (c.name.as_ref().into(), c.ty.stored_dtype())).collect();
         let mut writer = parquet_writer(file, &schema).batched(&schema).map_err(write_failed(path, &failed))?;
         let (sender, chunks) = std::sync::mpsc::sync_channel::<DataFrame>(2);
         let at = path.to_path_buf();
@@ -251,7 +289,8 @@ impl TableStream {
     /// Append rows.
     pub fn write(&mut self, df: &DataFrame) -> Result<()> {
         check_contract(df, &self.contract)?;
-        let sent = self.sender.as_ref().is_some_and(|s| s.send(df.clone()).is_ok());
+        let stored = to_stored(df, &self.contract)?;
+        let sent = self.sender.as_ref().is_some_and(|s| s.send(stored).is_ok());
         if !sent {
             // The writer stopped on an error: report it.
             self.join()?;
@@ -287,6 +326,7 @@ pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]
             next += 1;
         }
         let local: Vec<u64> = rows[from..next].iter().map(|&r| r - start as u64).collect();
+        chunk = to_internal(chunk, contract)?;
         if !local.is_empty() {
             removed.push(crate::ingest::remove_rows(&mut chunk, &local)?);
         }
@@ -300,6 +340,8 @@ pub fn remove_rows_from_file(path: &Path, contract: &TableContract, rows: &[u64]
 /// Write `df` to `path` as one Parquet file; returns the number of rows written.
 pub fn write_table(df: &mut DataFrame, contract: &TableContract, path: &Path) -> Result<u64> {
     check_contract(df, contract)?;
+    let mut stored = to_stored(df, contract)?;
+    let df = &mut stored;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(EngineError::io("creating", parent))?;
     }
@@ -346,5 +388,32 @@ mod tests {
         assert!(text.contains(&arrow_schema_entry(&schema).1));
         let back = ParquetReader::new(std::io::Cursor::new(file)).finish().expect("read back");
         assert!(back.equals(&df));
+    }
+
+    /// Counts leave ardent as signed 64-bit integers and come back unsigned; a count beyond
+    /// the signed range is an error, never a wrong number.
+    #[test]
+    fn counts_are_stored_signed_and_read_back_unsigned() {
+        use crate::contracts::{OutType, out};
+        let contract = TableContract {
+            name: "t",
+            doc: "",
+            columns: std::borrow::Cow::Owned(vec![
+                out("id", OutType::Text, false, ""),
+                out("n", OutType::Count, false, ""),
+            ]),
+            partition: None,
+        };
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("t.parquet");
+        let mut df = df!("id" => ["a", "b"], "n" => [3u64, 7]).expect("a frame");
+        assert_eq!(write_table(&mut df, &contract, &path).expect("written"), 2);
+        let back = ParquetReader::new(File::open(&path).expect("the file")).finish().expect("read back");
+        assert_eq!(back.column("n").expect("n").dtype(), &DataType::Int64);
+        check_contract(&back, &contract).expect("stored counts meet the contract");
+        let inside = to_internal(back, &contract).expect("unsigned again");
+        assert!(inside.equals(&df));
+        let mut huge = df!("id" => ["a"], "n" => [u64::MAX]).expect("a frame");
+        assert!(write_table(&mut huge, &contract, &dir.path().join("huge.parquet")).is_err());
     }
 }

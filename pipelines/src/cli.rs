@@ -65,6 +65,10 @@ pub enum Command {
     /// Check a published output: files match the manifest, schemas match the contracts,
     /// input counts add up, reconciliation passed.
     Verify(VerifyArgs),
+    /// Write the report of a published output: one self-contained HTML page (KPIs and
+    /// trends, aging, roll-forward, roll rates, cohorts, overdue customers, the worklist, data
+    /// quality, the model). Every run also publishes its own report.html.
+    Report(ReportArgs),
     /// Look at an unknown export (CSV, XLSX, JSON, Parquet): its layout, column roles, date
     /// and number formats, types, signs and links, the ready profile it matches, and a config
     /// for it on stdout (`ardent inspect FILE > export.toml`).
@@ -184,7 +188,8 @@ pub enum LearnerArg {
 /// Which columns of a feature table play which role.
 #[derive(Debug, Args)]
 pub struct TableArgs {
-    /// The feature table (.csv with a header row, or .parquet).
+    /// The feature table: .csv with a header row, .parquet, or a Delta table folder (such as a
+    /// published `ardent-out/features`, read at its latest version).
     #[arg(long)]
     pub table: PathBuf,
     /// Column that identifies the entity (customer); folds never split one.
@@ -260,6 +265,16 @@ pub struct SchemaArgs {
 pub enum SchemaFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The published output: a folder or an object-store URL (default: ./ardent-out).
+    #[arg(default_value = "ardent-out", env = "ARDENT_OUT")]
+    pub out: String,
+    /// Where to write the page.
+    #[arg(long = "to", default_value = "report.html")]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

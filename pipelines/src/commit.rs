@@ -33,6 +33,17 @@ pub const RUNS: &str = "runs";
 pub const CURRENT: &str = "current";
 const PARTIAL: &str = ".partial";
 
+/// What the output held before this run.
+#[derive(Debug, Default)]
+pub struct PublishedBefore {
+    /// Runs published before that are kept (newest first).
+    pub runs: Vec<String>,
+    /// The Delta tables the published run had, and those it had emptied (published by an
+    /// earlier run, not produced since).
+    pub delta_tables: Vec<String>,
+    pub emptied: Vec<String>,
+}
+
 /// A run folder being written.
 #[derive(Debug)]
 pub struct Staging {
@@ -92,10 +103,10 @@ impl Staging {
         &self.dir
     }
 
-    /// The runs published before this one that pruning keeps (newest first, at most `keep -
-    /// 1`): the published run and the history its manifest carries. `None` for the history of
-    /// an output published before manifests carried one.
-    pub fn published_history(&self, keep: usize) -> anyhow::Result<Vec<String>> {
+    /// What was published before this run: the runs pruning keeps (newest first, at most
+    /// `keep - 1`: the published run and the history its manifest carries) and its Delta
+    /// tables. Empty for an output published before manifests carried these.
+    pub fn published_before(&self, keep: usize) -> anyhow::Result<PublishedBefore> {
         let text = match &self.target {
             Location::Local(root) => {
                 let path = root.join(MANIFEST);
@@ -107,23 +118,34 @@ impl Staging {
             }
             Location::Remote(remote) => remote.get(MANIFEST)?,
         };
-        let Some(text) = text else { return Ok(Vec::new()) };
+        let Some(text) = text else { return Ok(PublishedBefore::default()) };
+        #[derive(serde::Deserialize)]
+        struct Output {
+            table: String,
+            #[serde(default)]
+            version: Option<u64>,
+        }
         #[derive(serde::Deserialize)]
         struct Published {
             run_id: String,
             #[serde(default)]
             previous_runs: Vec<String>,
+            #[serde(default)]
+            outputs: Vec<Output>,
+            #[serde(default)]
+            emptied_tables: Vec<String>,
         }
-        let Ok(published) = serde_json::from_slice::<Published>(&text) else { return Ok(Vec::new()) };
-        let mut history = vec![published.run_id];
-        history.extend(published.previous_runs);
-        history.truncate(keep.saturating_sub(1));
-        Ok(history)
+        let Ok(published) = serde_json::from_slice::<Published>(&text) else { return Ok(PublishedBefore::default()) };
+        let mut runs = vec![published.run_id];
+        runs.extend(published.previous_runs);
+        runs.truncate(keep.saturating_sub(1));
+        let delta_tables = published.outputs.into_iter().filter(|o| o.version.is_some()).map(|o| o.table).collect();
+        Ok(PublishedBefore { runs, delta_tables, emptied: published.emptied_tables })
     }
 
     /// Publish the staged run (its `_manifest.json` already written, `manifest` its
     /// bytes), then keep only the `keep` newest published runs.
-    /// `kept` are the runs published before (from [`Staging::published_history`]): every other
+    /// `kept` are the runs published before (from [`Staging::published_before`]): every other
     /// run folder is deleted once this one is published.
     pub fn commit(self, run_id: &str, manifest: &[u8], kept: &[String], printer: &Printer) -> anyhow::Result<()> {
         match &self.target {
@@ -141,6 +163,19 @@ fn commit_local(root: &Path, staged: &Path, run_id: &str, kept: &[String], print
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') && name.contains(".link-") {
             let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    // A plain Parquet run links each of its names at the root: a Delta table of an earlier
+    // run by the same name would be replaced. Refused before anything is published.
+    for entry in std::fs::read_dir(staged).map_err(EngineError::io("listing", staged))?.flatten() {
+        let at = root.join(entry.file_name());
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) && at.join(crate::delta::LOG_FOLDER).is_dir() {
+            return Err(crate::settings::ConfigError(format!(
+                "{} is a Delta table, and this run publishes plain Parquet under the same name; nothing was \
+                 published. Publish plain Parquet to another folder, or keep run.table_format = \"delta\"",
+                at.display()
+            ))
+            .into());
         }
     }
     // Durable before visible: every file and folder of the run reaches the disk before the

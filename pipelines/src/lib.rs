@@ -2,7 +2,8 @@
 //!
 //! `cli` parses, `settings` resolves (defaults < config file < environment < flags),
 //! `commands` run, `run` holds the stages in order, `publish` writes a run folder and its
-//! manifest, `commit` makes it the published output atomically, `location` reaches local
+//! manifest, `report` draws its report.html, `delta` commits its tables as Delta table versions, `commit` makes the run the
+//! published output atomically, `location` reaches local
 //! folders and object stores, `verify` checks a published output, `printer` is the only
 //! stdout writer, and `exit` maps errors to exit codes.
 
@@ -10,11 +11,13 @@ pub mod batches;
 pub mod cli;
 pub mod commands;
 pub mod commit;
+pub mod delta;
 pub mod exit;
 pub mod location;
 pub mod lock;
 pub mod printer;
 pub mod publish;
+pub mod report;
 pub mod run;
 pub mod settings;
 pub mod verify;

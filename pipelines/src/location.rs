@@ -164,7 +164,13 @@ impl Remote {
         if rel.is_empty() { self.url.clone() } else { format!("{}/{rel}", self.url) }
     }
 
-    fn path_of(&self, rel: &str) -> ObjectPath {
+    /// The store (at the bucket's root) and the runtime that drives it, for delta-rs.
+    pub(crate) fn store_and_runtime(&self) -> (Arc<dyn ObjectStore>, Arc<tokio::runtime::Runtime>) {
+        (self.store.clone(), self.runtime.clone())
+    }
+
+    /// The object path of `rel` under this prefix.
+    pub(crate) fn path_of(&self, rel: &str) -> ObjectPath {
         rel.split('/').filter(|p| !p.is_empty()).fold(self.prefix.clone(), |p, part| p.clone().join(part))
     }
 

@@ -1,9 +1,11 @@
 //! Publishing a run. [`RunWriter`] writes every table as soon as a stage produces it, the
 //! models and finally `_manifest.json` into a run folder `runs/<run_id>/` (staged as
-//! `runs/<run_id>.partial/` locally, in a temporary folder for object stores);
-//! [`crate::commit`] then makes it the published output in one atomic step and prunes old
-//! runs. The manifest lists every file with its size and SHA-256, so `ardent verify` can
-//! check a published output.
+//! `runs/<run_id>.partial/` locally, in a temporary folder for object stores). With Delta
+//! tables (the default) [`crate::delta`] then moves each table's files into its Delta table
+//! and commits a version of it, and the manifest records the versions; with plain Parquet
+//! the tables stay in the run folder. [`crate::commit`] then makes the run the published
+//! output in one atomic step and prunes old runs. The manifest lists every file with its size
+//! and SHA-256, so `ardent verify` can check a published output.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -27,9 +29,10 @@ use sha2::{Digest, Sha256};
 
 use crate::batches::Plan;
 use crate::commit::{MANIFEST, RUNS, Staging};
+use crate::delta::{StagedTable, Tables};
 use crate::printer::Printer;
 use crate::run::Timings;
-use crate::settings::{PipelineConfig, Settings};
+use crate::settings::{PipelineConfig, Settings, TableFormat};
 
 /// `_manifest.json`: what a run read, wrote and how long it took.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +43,8 @@ pub struct Manifest {
     pub data_prefix: String,
     pub ardent_version: &'static str,
     pub polars_version: &'static str,
+    /// `delta` (each table a Delta table at `<table>/`, its version below) or `parquet`.
+    pub table_format: &'static str,
     pub started_at: String,
     pub finished_at: String,
     pub config_path: String,
@@ -67,6 +72,11 @@ pub struct Manifest {
     pub batches: Option<Plan>,
     /// Every file of the run (tables, partitions, model artifacts), except the manifest.
     pub files: Vec<RunFile>,
+    /// Delta tables an earlier run published that this run does not produce: each holds an
+    /// empty version (committed by the run that first left it out), so no reader takes an old
+    /// run's rows for this run's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub emptied_tables: Vec<String>,
     /// Runs published before this one and kept (newest first): pruning keeps these and
     /// deletes only other folders, so a run that never published cannot displace one that did.
     #[serde(default)]
@@ -141,13 +151,23 @@ pub struct ManifestFile {
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestOutput {
     pub table: &'static str,
-    /// A file, or a folder (ending in `/`) of Hive-style partitions.
+    /// Plain Parquet: a file, or a folder (ending in `/`) of Hive-style partitions, relative
+    /// to `data_prefix`. Delta: the table's folder (`<table>/`) relative to the output root.
     pub path: String,
     pub rows: u64,
     /// The partition column and the number of partitions, for partitioned tables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partitioned_by: Option<(&'static str, u64)>,
     pub columns: Vec<(String, String)>,
+    /// Delta: the table version this run committed (read it with time travel to read the
+    /// run consistently across tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Delta: the version's data files, relative to the table folder.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<RunFile>,
+    #[serde(skip)]
+    contract: TableContract,
 }
 
 impl ManifestOutput {
@@ -158,7 +178,15 @@ impl ManifestOutput {
             rows,
             partitioned_by: contract.partition.zip(partitions),
             columns: contract.columns.iter().map(|c| (c.name.to_string(), c.ty.parquet_name().to_string())).collect(),
+            version: None,
+            files: Vec::new(),
+            contract: contract.clone(),
         }
+    }
+
+    /// Whether `file` (relative to the staging folder) belongs to this table.
+    fn holds(&self, file: &str) -> bool {
+        file == self.path || (self.path.ends_with('/') && file.starts_with(&self.path))
     }
 }
 
@@ -181,6 +209,9 @@ impl CashApplication {
         }
     }
 }
+
+/// The report every run carries, in its run folder (and linked at a local output's root).
+pub const REPORT: &str = "report.html";
 
 /// SHA-256 (hex) and size of files, by path.
 pub type Checksums = std::collections::HashMap<PathBuf, (String, u64)>;
@@ -531,14 +562,35 @@ impl RunWriter {
         Ok(())
     }
 
+    /// Write the run's `report.html` from its staged tables. A report that cannot be made is
+    /// a warning, not a failed run: the tables are what the run is for.
+    fn report(&mut self, currency: &str, printer: &Printer) -> anyhow::Result<()> {
+        let mut source = crate::report::data::Source::default();
+        for o in self.outputs.iter().filter(|o| crate::report::needed(o.table)) {
+            for rel in self.written.keys().filter(|rel| o.holds(rel)) {
+                source.add(o.table, crate::report::partition_of(rel), self.staged.path().join(rel));
+            }
+        }
+        let champion = self.models.as_ref().and_then(|m| m.champion.clone());
+        match crate::report::render(&source, &self.run_id, currency, champion.as_deref()) {
+            Ok(html) => {
+                crate::report::write(&self.staged.path().join(REPORT), &html)?;
+                self.wrote(REPORT)?;
+                printer.note(format!("publish: wrote {REPORT}"));
+            }
+            Err(e) => printer.warn(format!("publish: no {REPORT} for this run: {e:#}")),
+        }
+        Ok(())
+    }
+
     /// Record why models were skipped.
     pub fn models_skipped(&mut self, why: String) {
         self.models_skipped = Some(why);
     }
 
-    /// Write the manifest last and publish the run.
+    /// Commit the tables (Delta), write the manifest last and publish the run.
     pub fn commit(
-        self,
+        mut self,
         settings: &Settings,
         mut timings: Timings,
         batches: Option<&Plan>,
@@ -546,17 +598,55 @@ impl RunWriter {
         printer: &Printer,
     ) -> anyhow::Result<Manifest> {
         let t0 = Instant::now();
-        let staging = self.staged.path();
-        let files = checksum_tree(staging)?;
+        let staging = self.staged.path().to_path_buf();
+        self.report(&settings.ingest.reporting_currency, printer)?;
+        let mut files = checksum_tree(&staging)?;
         // Publish only what this run wrote, as it wrote it.
         self.check_written(&files)?;
-        let previous_runs = self.staged.published_history(settings.keep_runs)?;
+        let before = self.staged.published_before(settings.keep_runs)?;
+        let delta = match settings.table_format {
+            TableFormat::Parquet => None,
+            TableFormat::Delta => {
+                let (table_files, run_files): (Vec<RunFile>, Vec<RunFile>) =
+                    files.into_iter().partition(|f| self.outputs.iter().any(|o| o.holds(&f.path)));
+                files = run_files;
+                let staged: Vec<StagedTable<'_>> = self
+                    .outputs
+                    .iter()
+                    .map(|o| StagedTable {
+                        contract: &o.contract,
+                        files: table_files.iter().filter(|f| o.holds(&f.path)).cloned().collect(),
+                    })
+                    .collect();
+                let produced = |t: &String| self.outputs.iter().any(|o| o.table == *t);
+                let retired: Vec<String> = before.delta_tables.iter().filter(|t| !produced(t)).cloned().collect();
+                let mut emptied: Vec<String> =
+                    before.emptied.iter().chain(&retired).filter(|t| !produced(t)).cloned().collect();
+                emptied.sort();
+                emptied.dedup();
+                let tables = Tables::at(&settings.out)?;
+                // Never commit without the lock (an object-store lease may have been taken over).
+                lock.check()?;
+                let committed = tables.publish(&staging, &self.run_id, &staged, &retired, printer)?;
+                crate::delta::remove_emptied(&staging, &staged);
+                for (o, c) in self.outputs.iter_mut().zip(committed) {
+                    o.path = format!("{}/", o.table);
+                    o.version = Some(c.version);
+                    o.files = c.files;
+                }
+                let mut names: Vec<String> = self.outputs.iter().map(|o| o.table.to_string()).collect();
+                names.extend(emptied.iter().cloned());
+                Some((tables, names, emptied))
+            }
+        };
+        let emptied_tables = delta.as_ref().map(|(_, _, e)| e.clone()).unwrap_or_default();
         timings.push(("publish", self.write_ms + t0.elapsed().as_millis() as u64));
         let manifest = Manifest {
             data_prefix: format!("{RUNS}/{}/", self.run_id),
             run_id: self.run_id,
             ardent_version: env!("CARGO_PKG_VERSION"),
             polars_version: "0.55.2",
+            table_format: settings.table_format.name(),
             started_at: self.started_at,
             finished_at: now(),
             config_path: settings.config_path.display().to_string(),
@@ -572,7 +662,8 @@ impl RunWriter {
             timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),
             batches: batches.cloned(),
             files,
-            previous_runs,
+            emptied_tables,
+            previous_runs: before.runs,
         };
         let json = serde_json::to_string_pretty(&manifest).context("serialising the manifest")?;
         let manifest_path = staging.join(MANIFEST);
@@ -580,6 +671,14 @@ impl RunWriter {
         // Never publish without the lock (an object-store lease may have been taken over).
         lock.check()?;
         self.staged.commit(&manifest.run_id, json.as_bytes(), &manifest.previous_runs, printer)?;
+        if let Some((tables, names, _)) = delta {
+            let mut keep = vec![manifest.run_id.clone()];
+            keep.extend(manifest.previous_runs.iter().cloned());
+            let deleted = tables.prune(&names, &keep)?;
+            if deleted > 0 {
+                printer.note(format!("publish: deleted {deleted} data files of runs no longer kept"));
+            }
+        }
         Ok(manifest)
     }
 }

@@ -73,6 +73,31 @@ pub struct RunConfig {
     /// smaller value lowers peak memory a little at some cost in speed. At least 1.
     /// Default: 262144.
     pub chunk_rows: Option<usize>,
+    /// How tables are published: `"delta"` (a Delta Lake table per output at a stable path,
+    /// `<out>/<table>/`, one commit per table per run) or `"parquet"` (plain files in the run
+    /// folder, linked from `<out>/<table>.parquet` locally). Default: `"delta"`.
+    pub table_format: Option<TableFormat>,
+}
+
+/// How the output tables are published (`run.table_format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableFormat {
+    /// A Delta Lake table per output table at `<out>/<table>/`.
+    #[default]
+    Delta,
+    /// Plain Parquet files in the run folder `runs/<run_id>/`.
+    Parquet,
+}
+
+impl TableFormat {
+    /// The config value.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::Delta => "delta",
+            TableFormat::Parquet => "parquet",
+        }
+    }
 }
 
 /// A stage that `run.stages` can choose.
@@ -244,6 +269,8 @@ pub struct Settings {
     pub max_rejected_share: f64,
     pub out: Location,
     pub keep_runs: usize,
+    /// How the tables are published.
+    pub table_format: TableFormat,
     /// The state folder, when runs are incremental.
     pub state: Option<PathBuf>,
     /// Whether the analytics stage runs.
@@ -332,6 +359,7 @@ pub fn resolve_with_env(
         state,
         keep_runs,
         chunk_rows,
+        table_format,
     } = config.run.clone();
     let stages = stages.unwrap_or_else(|| vec![Stage::Ingest, Stage::Analytics, Stage::Models]);
     let analytics = stages.contains(&Stage::Analytics);
@@ -506,6 +534,7 @@ pub fn resolve_with_env(
         max_rejected_share,
         out,
         keep_runs,
+        table_format: table_format.unwrap_or_default(),
         state,
         analytics,
         models,
@@ -534,7 +563,12 @@ pub fn show(settings: &Settings) -> String {
         .collect();
     out.push_str("# resolved:\n");
     out.push_str(&format!("#   stages             {} (then publish)\n", stages.join(", ")));
-    out.push_str(&format!("#   out                {}  (keeping {} runs)\n", settings.out, settings.keep_runs));
+    out.push_str(&format!(
+        "#   out                {}  ({} tables, keeping {} runs)\n",
+        settings.out,
+        settings.table_format.name(),
+        settings.keep_runs
+    ));
     out.push_str(&format!("#   reporting_currency {}\n", settings.ingest.reporting_currency));
     out.push_str(&format!("#   max_rejected_share {}\n", settings.max_rejected_share));
     out.push_str(&format!("#   max_rate_age_days  {}\n", settings.ingest.max_rate_age_days));

@@ -1,9 +1,10 @@
 //! `ardent verify OUT`: is a published output what its manifest says? [`verify`] reads the
 //! root `_manifest.json` of a local folder or object-store prefix and returns a [`Report`]
 //! of every check: each listed file exists with its size and SHA-256, the run folder holds
-//! nothing unlisted, every table's Parquet footer (read with the `parquet` crate) matches
-//! its documented contract for the run's config and its row count, the input counts add up,
-//! and every reconciliation check passed.
+//! nothing unlisted, each Delta table's version named by the manifest was committed by the run
+//! and holds exactly the files listed, every table's Parquet footer (read with the `parquet`
+//! crate) matches its documented contract for the run's config and its row count, the input
+//! counts add up, and every reconciliation check passed.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -58,6 +59,11 @@ struct PublishedOutput {
     path: String,
     rows: u64,
     columns: Vec<(String, String)>,
+    /// Delta: the version the run committed, and its data files.
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    files: Vec<RunFile>,
 }
 
 /// A published output that cannot be verified at all (no manifest).
@@ -168,9 +174,93 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
     }
     checks.push(Check { name: format!("{} files match the manifest (size, SHA-256)", manifest.files.len()), problems });
 
-    let contracts = contracts_of(&manifest.config)?;
+    // Each Delta table's version: committed by this run, holding exactly the files listed.
+    let delta: Vec<&PublishedOutput> = manifest.outputs.iter().filter(|o| o.version.is_some()).collect();
+    // Where each table's data files can be read locally, by output.
+    let mut table_files: Vec<Vec<(String, PathBuf)>> = Vec::with_capacity(manifest.outputs.len());
+    if !delta.is_empty() {
+        let tables = crate::delta::Tables::at(out)?;
+        let mut problems = Vec::new();
+        for o in &manifest.outputs {
+            let Some(version) = o.version else { continue };
+            let name = o.table.as_str();
+            match tables.run_of_version(name, version)? {
+                Some(run) if run == manifest.run_id => {}
+                Some(run) => problems.push(format!("{name}: version {version} was committed by run {run}")),
+                None => problems.push(format!("{name}: no version {version} committed by ardent")),
+            }
+            let listed: Vec<(String, u64)> = o.files.iter().map(|f| (f.path.clone(), f.bytes)).collect();
+            match tables.files_at(name, Some(version))? {
+                None => problems.push(format!("{name}: no Delta table with version {version}")),
+                Some(mut found) => {
+                    found.sort();
+                    let mut listed = listed.clone();
+                    listed.sort();
+                    if found != listed {
+                        problems.push(format!(
+                            "{name}: version {version} holds {} files, the manifest lists {} (or their sizes differ)",
+                            found.len(),
+                            listed.len()
+                        ));
+                    }
+                }
+            }
+        }
+        checks.push(Check {
+            name: format!("{} Delta table versions were committed by this run and hold the files listed", delta.len()),
+            problems,
+        });
+    }
     let mut problems = Vec::new();
     for o in &manifest.outputs {
+        let mut files = Vec::new();
+        if o.version.is_some() {
+            for f in &o.files {
+                let rel = format!("{}/{}", o.table, f.path);
+                let full = match (out, &fetched) {
+                    (Location::Local(root), _) => root.join(&rel),
+                    (Location::Remote(remote), Some(temp)) => {
+                        let to = temp.path().join("_tables").join(&rel);
+                        if let Err(e) = remote.fetch(&rel, &to) {
+                            problems.push(format!("{rel}: listed in the manifest but not fetched: {e}"));
+                            continue;
+                        }
+                        to
+                    }
+                    (Location::Remote(_), None) => unreachable!("a remote output is fetched into a temporary folder"),
+                };
+                match crate::publish::sha256(&full) {
+                    Err(e) => problems.push(format!("{rel}: listed in the manifest but unreadable: {e}")),
+                    Ok((_, bytes)) if bytes != f.bytes => {
+                        problems.push(format!("{rel}: {bytes} bytes, the manifest says {}", f.bytes))
+                    }
+                    Ok((sha, _)) if sha != f.sha256 => {
+                        problems.push(format!("{rel}: SHA-256 {sha}, the manifest says {}", f.sha256))
+                    }
+                    Ok(_) => {}
+                }
+                files.push((rel, full));
+            }
+        } else {
+            for f in manifest
+                .files
+                .iter()
+                .filter(|f| f.path == o.path || (o.path.ends_with('/') && f.path.starts_with(&o.path)))
+            {
+                files.push((f.path.clone(), run_dir.join(&f.path)));
+            }
+        }
+        files.retain(|(rel, _)| rel.ends_with(".parquet"));
+        table_files.push(files);
+    }
+    if !delta.is_empty() {
+        let n: usize = delta.iter().map(|o| o.files.len()).sum();
+        checks.push(Check { name: format!("{n} Delta data files match the manifest (size, SHA-256)"), problems });
+    }
+
+    let contracts = contracts_of(&manifest.config)?;
+    let mut problems = Vec::new();
+    for (o, files) in manifest.outputs.iter().zip(&table_files) {
         let Some(contract) = contracts.iter().find(|c| c.name == o.table) else {
             problems.push(format!("{}: not a table ardent documents (see `ardent schema`)", o.table));
             continue;
@@ -180,22 +270,16 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
         if o.columns != documented {
             problems.push(format!("{}: the manifest's columns differ from the documented contract", o.table));
         }
-        let files: Vec<&RunFile> = manifest
-            .files
-            .iter()
-            .filter(|f| f.path == o.path || (o.path.ends_with('/') && f.path.starts_with(&o.path)))
-            .filter(|f| f.path.ends_with(".parquet"))
-            .collect();
         // A partitioned table without rows has no partition (no month end in a short history).
         if files.is_empty() && !(o.path.ends_with('/') && o.rows == 0) {
             problems.push(format!("{}: no Parquet file under {}", o.table, o.path));
             continue;
         }
         let mut rows = 0;
-        for f in files {
-            match check_footer(&run_dir.join(&f.path), contract) {
+        for (rel, full) in files {
+            match check_footer(full, contract) {
                 Ok(n) => rows += n,
-                Err(why) => problems.push(format!("{}: {why}", f.path)),
+                Err(why) => problems.push(format!("{rel}: {why}")),
             }
         }
         if rows != o.rows {
@@ -237,17 +321,21 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
     }
 
     let mut problems = Vec::new();
-    match manifest.outputs.iter().find(|o| o.table == "reconciliation") {
+    match manifest.outputs.iter().position(|o| o.table == "reconciliation") {
         None if manifest.cash_application.is_none() => {
             checks.push(Check { name: "reconciliation: not run (no analytics stage)".into(), problems });
             return Ok(Report { run_id: manifest.run_id, checks });
         }
         None => problems.push("no reconciliation table".to_string()),
-        Some(o) => match failed_reconciliations(&run_dir.join(&o.path)) {
-            Ok(0) => {}
-            Ok(n) => problems.push(format!("{n} reconciliation check(s) did not pass")),
-            Err(why) => problems.push(format!("{}: {why}", o.path)),
-        },
+        Some(i) => {
+            for (rel, full) in &table_files[i] {
+                match failed_reconciliations(full) {
+                    Ok(0) => {}
+                    Ok(n) => problems.push(format!("{n} reconciliation check(s) did not pass")),
+                    Err(why) => problems.push(format!("{rel}: {why}")),
+                }
+            }
+        }
     }
     checks.push(Check { name: "every reconciliation check passed".into(), problems });
     Ok(Report { run_id: manifest.run_id, checks })

@@ -80,8 +80,9 @@ snapshots = ["2024-01-31", "2024-02-29", "2024-03-31"]
 /// Every column of every row, as text (money "1400.00", dates "2024-01-31").
 use common::Record;
 
-fn records(path: &Path) -> Vec<Record> {
-    common::records(&common::read_parquet(path))
+/// Every row of the published table `name`.
+fn records(out: &Path, name: &str) -> Vec<Record> {
+    common::records(&common::table(out, name))
 }
 
 fn find<'a>(rows: &'a [Record], key: &[(&str, &str)]) -> &'a Record {
@@ -133,7 +134,7 @@ fn run_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn cash_application_follows_the_rules_by_hand() {
     let (_dir, out) = run_fixture();
-    let apps = records(&out.join("applications.parquet"));
+    let apps = records(&out, "applications");
     assert_eq!(apps.len(), 11);
     let expect = [
         ("P1", "I1", "400.00", "400.00", "reference"),
@@ -154,7 +155,7 @@ fn cash_application_follows_the_rules_by_hand() {
         assert_eq!((text(r, "amount"), text(r, "amount_reporting"), text(r, "rule")), (amount, reporting, rule));
     }
     assert_eq!(text(find(&apps, &[("source_id", "Q3")]), "source_amount"), "600.00");
-    let left = records(&out.join("unapplied_cash.parquet"));
+    let left = records(&out, "unapplied_cash");
     assert_eq!(left.len(), 2);
     let p4 = find(&left, &[("source_id", "P4")]);
     assert_eq!((text(p4, "unapplied"), text(p4, "reason")), ("450.00", "overpayment"));
@@ -165,7 +166,7 @@ fn cash_application_follows_the_rules_by_hand() {
 #[test]
 fn aging_as_of_each_date_by_hand() {
     let (_dir, out) = run_fixture();
-    let aging = |date: &str| records(&out.join("aging").join(format!("as_of={date}")).join("part-0.parquet"));
+    let aging = |date: &str| common::records(&common::partition(&out, "aging", &format!("as_of={date}")));
     let buckets = ["current", "1_30", "31_60", "61_90", "91_120", "121_plus"];
     // (customer, as_of, buckets, [total, past_due, open invoices, max_dpd, oldest due,
     // unapplied cash, net balance, disputed])
@@ -236,7 +237,7 @@ fn aging_as_of_each_date_by_hand() {
 #[test]
 fn monthly_kpis_by_hand() {
     let (_dir, out) = run_fixture();
-    let kpi = records(&out.join("kpi_monthly.parquet"));
+    let kpi = records(&out, "kpi_monthly");
     // 3 months × (portfolio + 2 segments).
     assert_eq!(kpi.len(), 9);
     let all = |month: &str| find(&kpi, &[("month", month), ("segment", "ALL")]);
@@ -309,7 +310,7 @@ fn monthly_kpis_by_hand() {
 #[test]
 fn cohorts_and_roll_rates_by_hand() {
     let (_dir, out) = run_fixture();
-    let cohorts = records(&out.join("cohorts.parquet"));
+    let cohorts = records(&out, "cohorts");
     let jan = |age: &str| find(&cohorts, &[("cohort_month", "2024-01-01"), ("age_months", age), ("segment", "ALL")]);
     // January billed I1 1000 + I2 500 + I3 300 + J1 2200 (2000 EUR at 1.10) + J2 1000.
     // (paid, credited, written off, open) at each month end, J1 at its document rate 1.10.
@@ -339,7 +340,7 @@ fn cohorts_and_roll_rates_by_hand() {
     assert_eq!([text(feb1, "billed"), text(feb1, "paid"), text(feb1, "open")], ["1450.00", "1050.00", "400.00"]);
     assert_eq!(cohorts.iter().filter(|r| text(r, "segment") == "ALL").count(), 3 + 2 + 1);
 
-    let roll = records(&out.join("roll_rates.parquet"));
+    let roll = records(&out, "roll_rates");
     let all: Vec<Record> = roll.into_iter().filter(|r| text(r, "segment") == "ALL").collect();
     let amount = |month: &str, from: &str, to: &str| {
         text(find(&all, &[("month", month), ("from_bucket", from), ("to_bucket", to)]), "amount").to_string()
@@ -369,7 +370,7 @@ fn cohorts_and_roll_rates_by_hand() {
 #[test]
 fn payment_stats_and_reconciliation_by_hand() {
     let (_dir, out) = run_fixture();
-    let stats = records(&out.join("customer_payment_stats.parquet"));
+    let stats = records(&out, "customer_payment_stats");
     // B has paid nothing in full (J1 was written off), so it has no row.
     assert!(stats.iter().all(|r| text(r, "customer_id") == "A"));
     assert_eq!(stats.len(), 2, "A has settled invoices as of February and March");
@@ -380,7 +381,7 @@ fn payment_stats_and_reconciliation_by_hand() {
     close(a, "weighted_days_late", 29250.0 / 2850.0);
     assert_eq!(text(a, "trend_days_late"), "null");
 
-    let checks = records(&out.join("reconciliation.parquet"));
+    let checks = records(&out, "reconciliation");
     assert!(checks.iter().all(|r| text(r, "passed") == "true"));
     let open_usd = find(
         &checks,
@@ -405,18 +406,14 @@ fn weekly_snapshots_land_on_sundays_and_agree_with_month_ends() {
     let (_dir, out) = run_with(
         &CONFIG.replace(r#"snapshots = ["2024-01-31", "2024-02-29", "2024-03-31"]"#, r#"snapshots = "week_end""#),
     );
-    let mut dates: Vec<String> = std::fs::read_dir(out.join("aging"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    dates.sort();
+    let dates = common::partitions(&out, "aging");
     // Sundays from the first document (2024-01-05) to the last event (2024-03-31, a Sunday).
     assert_eq!(dates.len(), 13, "{dates:?}");
     assert_eq!((dates[0].as_str(), dates[12].as_str()), ("as_of=2024-01-07", "as_of=2024-03-31"));
-    let march = records(&out.join("aging/as_of=2024-03-31/part-0.parquet"));
+    let march = common::records(&common::partition(&out, "aging", "as_of=2024-03-31"));
     assert_eq!(text(find(&march, &[("customer_id", "B")]), "total_open"), "700.00");
-    let checks = records(&out.join("reconciliation.parquet"));
+    let checks = records(&out, "reconciliation");
     assert!(checks.len() >= 13 * 3 && checks.iter().all(|r| text(r, "passed") == "true"));
     // The monthly tables keep month ends whatever the snapshot schedule.
-    assert_eq!(records(&out.join("kpi_monthly.parquet")).len(), 9);
+    assert_eq!(records(&out, "kpi_monthly").len(), 9);
 }

@@ -187,7 +187,8 @@ fn a_run_reads_its_exports_from_s3_and_publishes_there_atomically() {
         &block_on(async { s3.get(&ObjectPath::from("published/_manifest.json")).await?.bytes().await }).unwrap(),
     )
     .unwrap();
-    let key = format!("published/{}kpi_monthly.parquet", m2["data_prefix"].as_str().unwrap());
+    let kpi = m2["outputs"].as_array().unwrap().iter().find(|o| o["table"] == "kpi_monthly").unwrap();
+    let key = format!("published/kpi_monthly/{}", kpi["files"][0]["path"].as_str().unwrap());
     block_on(s3.put(&ObjectPath::from(key.as_str()), PutPayload::from(b"PAR1".to_vec()))).unwrap();
     let v = ardent_s3(&moto, &["verify", &out]);
     assert_eq!(v.code, 7, "{}{}", v.stdout, v.stderr);
@@ -300,4 +301,91 @@ fn a_run_longer_than_its_lease_renews_it_and_publishes() {
     let s3 = store(&moto);
     assert!(block_on(s3.head(&ObjectPath::from("renewed/_lock.json"))).is_err(), "released");
     assert_eq!(ardent_s3(&moto, &["verify", &out]).code, 0);
+}
+
+/// A Python with the `deltalake` package: `ARDENT_TEST_PYTHON` (`.ci/run` sets it to its venv).
+fn python_with_deltalake() -> Option<PathBuf> {
+    let python = PathBuf::from(std::env::var_os("ARDENT_TEST_PYTHON")?);
+    let ok = Command::new(&python).args(["-c", "import deltalake"]).status().is_ok_and(|s| s.success());
+    ok.then_some(python)
+}
+
+/// Delta tables in S3 are read without ardent: deltalake (Python) reads every table at
+/// `s3://…/<table>` (no manifest) and at the versions a manifest names (time travel, one run
+/// across tables); 20 readers polling while runs publish never see a partial table or a
+/// missing file; old runs' files are deleted only once no kept version names them.
+#[test]
+fn delta_tables_in_s3_are_read_without_ardent_and_never_partially() {
+    let Some(moto) = start_moto() else { return };
+    let Some(python) = python_with_deltalake() else {
+        eprintln!("SKIPPED: no Python with deltalake (set ARDENT_TEST_PYTHON; .ci/run does)");
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers/delta_readers.py");
+    let root = format!("s3://{BUCKET}/delta");
+    let args = ["run", "--out", root.as_str(), "--set", "models.enabled=false"];
+    let first = ardent_s3(&moto, &args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let s3 = store(&moto);
+    let manifest = || -> serde_json::Value {
+        let bytes = block_on(async { s3.get(&ObjectPath::from("delta/_manifest.json")).await?.bytes().await }).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let m1 = manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let first_manifest = dir.path().join("first.json");
+    std::fs::write(&first_manifest, serde_json::to_vec(&m1).unwrap()).unwrap();
+    let rows = |t: &str| m1["outputs"].as_array().unwrap().iter().find(|o| o["table"] == t).unwrap()["rows"].clone();
+    let polled: Vec<String> =
+        ["kpi_monthly", "aging", "ledger", "roll_rates"].iter().map(|t| format!("{t}={}", rows(t))).collect();
+
+    let stop = dir.path().join("stop");
+    let mut readers = Command::new(&python)
+        .arg(&script)
+        .args(["poll", root.as_str(), stop.to_str().unwrap(), "20"])
+        .args(&polled)
+        .envs(s3_env(&moto))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    for _ in 0..3 {
+        let o = ardent_s3(&moto, &args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    std::fs::write(&stop, b"").unwrap();
+    let mut out = String::new();
+    readers.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let status = readers.wait().unwrap();
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("readers said: {out}"));
+    eprintln!("readers: {summary}");
+    assert!(status.success(), "readers saw partial tables: {summary}");
+    assert!(summary["reads"].as_u64().unwrap() >= 80, "{summary}");
+    assert!(summary["versions_seen"].as_array().unwrap().len() >= 2, "readers saw the runs publish: {summary}");
+
+    // Time travel: the latest run, and the first (its files are gone: keep_runs = 2 keeps
+    // only the last two runs' versions, so reading it fails rather than returning a part).
+    let latest = dir.path().join("latest.json");
+    std::fs::write(&latest, serde_json::to_vec(&manifest()).unwrap()).unwrap();
+    let check = |m: &Path| {
+        Command::new(&python)
+            .arg(&script)
+            .args(["versions", root.as_str(), m.to_str().unwrap()])
+            .envs(s3_env(&moto))
+            .output()
+            .unwrap()
+    };
+    let o = check(&latest);
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let o = check(&first_manifest);
+    let said: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let problems = said["problems"].as_array().unwrap();
+    assert!(!o.status.success() && !problems.is_empty(), "the first run's files were pruned: {said}");
+    assert!(
+        problems.iter().all(|p| p.as_str().unwrap().to_lowercase().contains("not found")),
+        "its versions fail for missing files, nothing else: {said}"
+    );
+    assert_eq!(manifest()["outputs"][0]["version"], 3);
+    assert_eq!(ardent_s3(&moto, &["verify", &root]).code, 0);
 }

@@ -43,7 +43,7 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
     assert_eq!(listed.len(), contracts.len(), "every documented table is published");
     for contract in &contracts {
         let entry = listed.iter().find(|t| t["table"] == contract.name).unwrap();
-        let files = parquet_files(&out.join(entry["path"].as_str().unwrap()));
+        let files: Vec<PathBuf> = common::table_files(&out, contract.name).into_iter().map(|(_, p)| p).collect();
         assert!(!files.is_empty(), "{}", contract.name);
         let mut rows = 0;
         for path in &files {
@@ -93,24 +93,6 @@ fn run_without_arguments_publishes_the_bundled_sample_with_bi_ready_parquet() {
     assert_eq!(stability["rows"].as_u64().unwrap(), champion_features);
 }
 
-/// The Parquet files of a table: one file, or every file under a partitioned folder (sorted).
-fn parquet_files(path: &Path) -> Vec<PathBuf> {
-    if path.is_file() {
-        return vec![path.to_path_buf()];
-    }
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(path).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            out.extend(parquet_files(&p));
-        } else if p.extension().is_some_and(|e| e == "parquet") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Check one file against its contract; returns its row count.
 fn check_file(path: &Path, contract: &TableContract) -> u64 {
     let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
@@ -128,6 +110,18 @@ fn check_file(path: &Path, contract: &TableContract) -> u64 {
             OutType::Rate => assert_eq!(logical, Some(LogicalType::decimal(10, 18)), "{at}"),
             OutType::Date => assert_eq!(logical, Some(LogicalType::Date), "{at}"),
             OutType::Text => assert_eq!(logical, Some(LogicalType::String), "{at}"),
+            // Signed: Spark reads unsigned 64-bit integers as decimal(20,0).
+            OutType::Count | OutType::Int => {
+                assert_eq!(descr.physical_type(), parquet::basic::Type::INT64, "{at}");
+                assert!(
+                    match &logical {
+                        None => true,
+                        Some(LogicalType::Integer(int)) => int.bit_width == 64 && int.is_signed,
+                        Some(_) => false,
+                    },
+                    "{at}: {logical:?}"
+                );
+            }
             _ => {}
         }
     }
@@ -247,7 +241,7 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
         assert_eq!(o.code, 0, "{}", o.stderr);
         outputs.push(out);
     }
-    let quarantine = std::fs::metadata(outputs[0].join("quarantine.parquet")).unwrap().len();
+    let quarantine = std::fs::metadata(&common::table_files(&outputs[0], "quarantine")[0].1).unwrap().len();
     assert!(quarantine > 2_000, "the dirty data should fill the quarantine");
     // The manifests list every file of the run with its SHA-256.
     let [a, b] = [&outputs[0], &outputs[1]].map(|o| manifest_files(o));
@@ -259,9 +253,17 @@ fn published_tables_are_byte_identical_whatever_the_thread_count() {
     assert!(a.iter().filter(|(p, _)| p.ends_with("/model.json")).count() >= 4, "{a:?}");
     for ((pa, sa), (pb, sb)) in a.iter().zip(&b) {
         assert_eq!(pa, pb);
-        assert_eq!(sa, sb, "{pa} differs between 1 and 2 threads");
+        if pa != "report.html" {
+            assert_eq!(sa, sb, "{pa} differs between 1 and 2 threads");
+        }
     }
     assert_eq!(a.len(), b.len());
+    // The report names its run; otherwise it is the same page.
+    let page = |out: &Path| {
+        let id = common::manifest(out)["run_id"].as_str().unwrap().to_string();
+        std::fs::read_to_string(out.join("report.html")).unwrap().replace(&id, "<run>")
+    };
+    assert!(page(&outputs[0]) == page(&outputs[1]), "report.html differs between 1 and 2 threads");
 }
 
 /// (path, SHA-256) of every file the output's manifest lists.
@@ -324,4 +326,98 @@ fn the_customer_models_stand_when_the_invoice_model_cannot_be_trained() {
     assert_eq!(rows("invoice_predictions"), 0);
     assert!(rows("customer_scores") > 0 && rows("segment_scores") > 0);
     assert_eq!(common::ardent(&["verify", out.to_str().unwrap()]).code, 0);
+}
+
+/// The JSON the report page carries (what its charts draw and its tables show).
+fn report_data(html: &str) -> serde_json::Value {
+    let start = html.find(r#"<script type="application/json" id="report-data">"#).unwrap();
+    let rest = &html[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
+}
+
+/// Cents of a decimal text ("-1234.50").
+fn cents(text: &str) -> i128 {
+    let negative = text.starts_with('-');
+    let (units, frac) = text.trim_start_matches('-').split_once('.').unwrap_or((text, "0"));
+    let v = units.parse::<i128>().unwrap() * 100 + format!("{frac:0<2}")[..2].parse::<i128>().unwrap();
+    if negative { -v } else { v }
+}
+
+/// Every run publishes report.html; `ardent report OUT` makes the same page from the published
+/// tables; its numbers are the tables' (tiles, aging stack, roll-forward, overdue list,
+/// worklist), every chart has its canvas, and the page needs nothing from the network.
+#[test]
+fn the_report_shows_the_numbers_of_the_tables_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = common::ardent(&["run", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let published = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let again = dir.path().join("again.html");
+    let o = common::ardent(&["report", out.to_str().unwrap(), "--to", again.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), published, "the run's report = the report of its output");
+    assert!(!published.contains("http://") && !published.contains("https://cdn"), "no network needed");
+    for id in ["dso", "cei", "delinquency", "aging", "rollforward", "calibration", "importance"] {
+        assert!(published.contains(&format!(r#"<canvas id="{id}">"#)), "{id}");
+    }
+    assert!(published.contains(r#"data-charts-total="7""#));
+    let data = report_data(&published);
+
+    // Tiles and roll-forward against kpi_monthly's portfolio rows.
+    let kpi = common::records(&common::table(&out, "kpi_monthly"));
+    let mut portfolio: Vec<&common::Record> = kpi.iter().filter(|r| r["segment"].as_deref() == Some("ALL")).collect();
+    portfolio.sort_by(|a, b| a["month"].cmp(&b["month"]));
+    let last = portfolio.last().unwrap();
+    assert_eq!(data["as_of"].as_str(), last["month"].as_deref());
+    assert_eq!(data["tiles"][0]["value"].as_str(), last["ar_end"].as_deref());
+    // Shown grouped in thousands: 5895635.65 as 5,895,635.65.
+    let shown = ardent::report::page::group(last["ar_end"].as_deref().unwrap());
+    assert!(shown.contains(',') && published.contains(&format!(r#"<div class="value">{shown}</div>"#)), "{shown}");
+    let rf = data["roll_forward"].as_array().unwrap();
+    assert_eq!(rf.len(), 12);
+    for (row, k) in rf.iter().zip(&portfolio[portfolio.len() - 12..]) {
+        assert_eq!(row["month"].as_str(), k["month"].as_deref());
+        assert_eq!(row["ar_end"].as_str(), k["ar_end"].as_deref());
+        let c = |f: &str| cents(row[f].as_str().unwrap());
+        assert_eq!(c("ar_begin") + c("credit_sales") - c("cash_applied") - c("write_offs") + c("other"), c("ar_end"));
+    }
+
+    // The aging stack: per as-of date, the buckets' sums and the total are the table's, to the cent.
+    let partitions = common::partitions(&out, "aging");
+    let stack = &data["aging"];
+    assert_eq!(stack["as_of"].as_array().unwrap().len(), partitions.len());
+    let latest = partitions.last().unwrap();
+    let rows = common::records(&common::partition(&out, "aging", latest));
+    let sum = |col: &str| rows.iter().map(|r| cents(r[col].as_deref().unwrap())).sum::<i128>();
+    let i = partitions.len() - 1;
+    assert_eq!(cents(stack["total"][i].as_str().unwrap()), sum("total_open"));
+    let buckets: i128 = stack["buckets"].as_array().unwrap().iter().map(|b| cents(b[1][i].as_str().unwrap())).sum();
+    assert_eq!(buckets, sum("total_open"), "the buckets add up to the total open");
+    // The most overdue customer is the one with the largest past due at the latest date.
+    let top = rows
+        .iter()
+        .max_by_key(|r| (cents(r["past_due"].as_deref().unwrap()), std::cmp::Reverse(r["customer_id"].clone())))
+        .unwrap();
+    assert_eq!(data["top_overdue"][0]["customer_id"].as_str(), top["customer_id"].as_deref());
+    assert_eq!(data["top_overdue"][0]["past_due"].as_str(), top["past_due"].as_deref());
+
+    // Roll rates: each row of the matrix sums to 1 (every amount goes somewhere).
+    for row in data["roll_rates"]["rates"].as_array().unwrap() {
+        let total: f64 = row.as_array().unwrap().iter().filter_map(|v| v.as_f64()).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{row}");
+    }
+    // The worklist starts with priority 1 of the latest scores.
+    let scores = common::records(&common::table(&out, "customer_scores"));
+    let newest = scores.iter().filter_map(|r| r["as_of"].clone()).max().unwrap();
+    let first = scores
+        .iter()
+        .find(|r| r["as_of"] == Some(newest.clone()) && r["priority_rank"].as_deref() == Some("1"))
+        .unwrap();
+    assert_eq!(data["worklist"][0]["customer_id"].as_str(), first["customer_id"].as_deref());
+    // The model section names the champion of the manifest.
+    let m = common::manifest(&out);
+    assert_eq!(data["model"]["model_id"], m["models"]["champion"]);
+    assert_eq!(data["model"]["deciles"].as_array().unwrap().len(), 10);
 }

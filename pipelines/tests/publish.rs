@@ -36,21 +36,97 @@ fn rerunning_the_same_config_publishes_identical_data_and_keeps_two_runs() {
     }
     let ids: Vec<&str> = manifests.iter().map(|m| m["run_id"].as_str().unwrap()).collect();
     assert!(ids[0] < ids[1] && ids[1] < ids[2], "each run gets a new, later id: {ids:?}");
+    let hashes = |m: &serde_json::Value| common::file_hashes(m, |_| true);
     for m in &manifests[1..] {
-        assert_eq!(m["files"], manifests[0]["files"], "same inputs and config, same bytes");
-        assert_eq!(m["outputs"], manifests[0]["outputs"]);
+        assert_eq!(hashes(m), hashes(&manifests[0]), "same inputs and config, same bytes");
+        assert_eq!(m["outputs"].as_array().unwrap().len(), manifests[0]["outputs"].as_array().unwrap().len());
     }
-    // The published run and the one before it stay; the first is pruned.
+    // Each run is one version of every table, at a stable path, committed by the run.
+    for (i, m) in manifests.iter().enumerate() {
+        for o in m["outputs"].as_array().unwrap() {
+            let table = o["table"].as_str().unwrap();
+            assert_eq!(o["path"].as_str().unwrap(), format!("{table}/"));
+            assert_eq!(o["version"].as_i64().unwrap(), i as i64, "{table}");
+        }
+    }
+    let log = std::fs::read_to_string(out.join("kpi_monthly/_delta_log/00000000000000000002.json")).unwrap();
+    assert!(log.contains(&format!(r#""ardent_run_id":"{}""#, ids[2])), "{log}");
+    // The published run and the one before it stay; the first is pruned, in runs/ and in
+    // every table (its versions' files), never the logs.
     assert_eq!(run_ids(&out), [ids[1], ids[2]]);
     assert_eq!(std::fs::read_link(out.join("current")).unwrap(), Path::new("runs").join(ids[2]));
-    // Stable paths for BI tools lead to the published run's files.
-    assert_eq!(
-        std::fs::read(out.join("kpi_monthly.parquet")).unwrap(),
-        std::fs::read(out.join("runs").join(ids[2]).join("kpi_monthly.parquet")).unwrap()
-    );
+    for table in ["kpi_monthly", "aging"] {
+        let mut runs: Vec<String> = walk(&out.join(table))
+            .iter()
+            .filter_map(|p| p.strip_suffix(".parquet")?.rsplit("part-").next().map(str::to_string))
+            .collect();
+        runs.sort();
+        runs.dedup();
+        assert_eq!(runs, [ids[1], ids[2]], "{table}");
+        assert!(out.join(table).join("_delta_log/00000000000000000000.json").is_file());
+    }
     let v = verify(&out);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("verified"), "{}", v.stdout);
+}
+
+/// Every file under `dir`, relative to it.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(walk(&entry.path()).into_iter().map(|p| format!("{name}/{p}")));
+        } else {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// Plain Parquet publishing (`run.table_format = "parquet"`): the tables stay in the run
+/// folder and stable paths at the output root link to the published run's files.
+#[test]
+fn plain_parquet_publishing_links_stable_paths_to_the_published_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "run.table_format=\"parquet\"",
+        "--set",
+        "models.enabled=false",
+    ];
+    for _ in 0..2 {
+        let o = common::ardent(&args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    let m = manifest(&out);
+    assert_eq!(m["table_format"], "parquet");
+    let id = m["run_id"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read(out.join("kpi_monthly.parquet")).unwrap(),
+        std::fs::read(out.join("runs").join(id).join("kpi_monthly.parquet")).unwrap()
+    );
+    assert_eq!(std::fs::read_link(out.join("aging")).unwrap(), Path::new("current").join("aging"));
+    assert!(!out.join("kpi_monthly").exists(), "no Delta table");
+    assert_eq!(verify(&out).code, 0);
+    // Switching to Delta: the tables move to their stable folders, the links go.
+    let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", "models.enabled=false"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(out.join("aging/_delta_log").is_dir() && !out.join("kpi_monthly.parquet").exists());
+    assert!(std::fs::symlink_metadata(out.join("aging")).unwrap().is_dir());
+    assert_eq!(verify(&out).code, 0);
+    // And back is refused before anything is published: a link would replace a Delta table.
+    let published = manifest(&out)["run_id"].clone();
+    let o = common::ardent(&args);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("is a Delta table, and this run publishes plain Parquet"), "{}", o.stderr);
+    assert_eq!(manifest(&out)["run_id"], published);
+    assert_eq!(verify(&out).code, 0);
 }
 
 #[test]
@@ -62,21 +138,30 @@ fn verify_fails_with_exit_7_on_a_damaged_output_and_3_without_one() {
     assert_eq!(v.code, 3, "{}", v.stderr);
     assert!(v.stderr.contains("no readable manifest"), "{}", v.stderr);
 
-    // A truncated table, and a file nobody listed.
-    let run = out.join(manifest(&out)["data_prefix"].as_str().unwrap());
-    let table = run.join("kpi_monthly.parquet");
+    // A truncated table, a file nobody listed, and a version of another table that the
+    // run did not commit.
+    let m = manifest(&out);
+    let run = out.join(m["data_prefix"].as_str().unwrap());
+    let kpi = m["outputs"].as_array().unwrap().iter().find(|o| o["table"] == "kpi_monthly").unwrap();
+    let file = kpi["files"][0]["path"].as_str().unwrap();
+    let table = out.join("kpi_monthly").join(file);
     let bytes = std::fs::read(&table).unwrap();
     std::fs::write(&table, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(run.join("stray.parquet"), b"not listed").unwrap();
+    let log = out.join("cohorts/_delta_log/00000000000000000000.json");
+    let text =
+        std::fs::read_to_string(&log).unwrap().replace(m["run_id"].as_str().unwrap(), "20200101T000000.000Z-00000000");
+    std::fs::write(&log, text).unwrap();
     let v = verify(&out);
     assert_eq!(v.code, 7, "{}{}", v.stdout, v.stderr);
     assert!(
-        v.stdout.contains("kpi_monthly.parquet: ") && v.stdout.contains("bytes, the manifest says"),
+        v.stdout.contains(&format!("kpi_monthly/{file}: ")) && v.stdout.contains("bytes, the manifest says"),
         "{}",
         v.stdout
     );
     assert!(v.stdout.contains("stray.parquet: in the run folder but not in the manifest"), "{}", v.stdout);
     assert!(v.stdout.contains("not a readable Parquet file"), "{}", v.stdout);
+    assert!(v.stdout.contains("cohorts: version 0 was committed by run 20200101T000000.000Z-00000000"), "{}", v.stdout);
 }
 
 /// Start `ardent run` and SIGKILL it right after it prints a line containing `marker`
@@ -117,18 +202,24 @@ fn a_run_killed_at_any_point_leaves_the_last_published_output_intact() {
         "publish: wrote ledger.parquet",
         "publish: wrote customer_scores.parquet",
         "publish: wrote aging/",
+        "publish: kpi_monthly version",
     ] {
         assert!(run_and_kill_after(&out, marker), "the run never printed `{marker}`");
         let now = manifest(&out);
         let id = now["run_id"].as_str().unwrap();
         // A kill lands a moment after the line; at the last points the run may have
         // committed by then, and then the new run must be whole.
-        if !marker.starts_with("publish: wrote") {
+        if !marker.starts_with("publish: ") {
             assert_eq!(id, first_id, "killed after `{marker}`, the previous output must stay published");
         }
         let v = verify(&out);
         assert_eq!(v.code, 0, "killed after `{marker}`: {}{}", v.stdout, v.stderr);
-        assert_eq!(now["files"], first["files"], "killed after `{marker}`: the data must not change");
+        // Same inputs, same bytes, whichever run is published.
+        assert_eq!(
+            common::file_hashes(&now, |_| true),
+            common::file_hashes(&first, |_| true),
+            "killed after `{marker}`: the data must not change"
+        );
     }
     // Killed right after the commit: the new run is published and whole.
     assert!(run_and_kill_after(&out, "now points to run"));
@@ -153,7 +244,7 @@ fn an_output_folder_in_the_old_flat_layout_is_taken_over() {
         common::write(&out.join(name), body);
     }
     common::write(&out.join("notes.txt"), "not ardent's");
-    let o = common::ardent(&["run", "--out", out.to_str().unwrap()]);
+    let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", "run.table_format=\"parquet\""]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     for name in ["_manifest.json", "ledger.parquet", "aging"] {
         let link = std::fs::read_link(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -349,4 +440,45 @@ fn a_full_disk_or_temporary_folder_exits_6_and_the_last_output_stays() {
     assert_eq!(o.code, 6, "{}", o.stderr);
     assert!(o.stderr.contains("Set TMPDIR"), "{}", o.stderr);
     assert_eq!(manifest(&out)["run_id"].as_str().unwrap(), first);
+}
+
+/// A Delta table an earlier run published and a later run does not produce (models turned
+/// off) gets an empty version, so no reader takes the old scores for the new run's; its old
+/// files go once no kept run needs them, and it fills again when the models come back.
+#[test]
+fn a_table_a_run_does_not_produce_is_emptied_not_left_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = common::ardent(&args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        manifest(&out)
+    };
+    let with_models = run(&[]);
+    assert!(with_models["outputs"].as_array().unwrap().iter().any(|o| o["table"] == "customer_scores"));
+    let scores_files = || -> Vec<String> {
+        walk(&out.join("customer_scores")).into_iter().filter(|p| p.ends_with(".parquet")).collect()
+    };
+    assert_eq!(scores_files().len(), 1);
+    let without = run(&["--set", "models.enabled=false"]);
+    let emptied: Vec<&str> =
+        without["emptied_tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(emptied.contains(&"customer_scores") && emptied.contains(&"model_metrics"), "{emptied:?}");
+    let log = std::fs::read_to_string(out.join("customer_scores/_delta_log/00000000000000000001.json")).unwrap();
+    assert!(log.contains(r#""remove""#) && !log.contains(r#""add""#), "an empty version: {log}");
+    assert!(log.contains(without["run_id"].as_str().unwrap()));
+    // The first run is still kept (keep_runs = 2): its scores file stays for time travel.
+    assert_eq!(scores_files().len(), 1);
+    let again = run(&["--set", "models.enabled=false"]);
+    assert_eq!(again["emptied_tables"], without["emptied_tables"], "still emptied, not emptied again");
+    assert!(!out.join("customer_scores/_delta_log/00000000000000000002.json").exists());
+    assert!(scores_files().is_empty(), "the first run is no longer kept: its files go");
+    assert_eq!(verify(&out).code, 0);
+    let back = run(&[]);
+    assert!(back["emptied_tables"].is_null(), "{}", back["emptied_tables"]);
+    let scores = back["outputs"].as_array().unwrap().iter().find(|o| o["table"] == "customer_scores").unwrap();
+    assert_eq!(scores["version"], 2);
+    assert_eq!(verify(&out).code, 0);
 }

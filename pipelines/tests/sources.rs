@@ -27,7 +27,7 @@ fn ingest_with(config: &Path, set: &[&str]) -> Ingested {
     ingest(&settings.ingest).unwrap()
 }
 
-use common::{Record, read_parquet, records};
+use common::{Record, records};
 
 fn get<'a>(r: &'a Record, column: &str) -> &'a str {
     r.get(column).unwrap_or_else(|| panic!("no column {column}")).as_deref().unwrap_or("null")
@@ -66,9 +66,7 @@ fn run_verified(config: &Path, set: &[&str]) -> (tempfile::TempDir, PathBuf) {
 
 /// Total open AR of every customer in `aging` as of a date (reporting currency).
 fn open_by_customer(out: &Path, as_of: &str) -> HashMap<String, String> {
-    let folder = out.join("aging").join(format!("as_of={as_of}"));
-    let file = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap().path();
-    records(&read_parquet(&file))
+    records(&common::partition(out, "aging", &format!("as_of={as_of}")))
         .into_iter()
         .map(|r| (get(&r, "customer_id").to_string(), get(&r, "total_open").to_string()))
         .collect()
@@ -475,15 +473,11 @@ fn select(df: &DataFrame, columns: &[&str]) -> DataFrame {
 fn outputs(out: &Path) -> Vec<(String, DataFrame)> {
     let mut tables = Vec::new();
     for name in ["kpi_monthly", "applications", "unapplied_cash", "cohorts", "roll_rates", "customer_payment_stats"] {
-        tables.push((name.to_string(), read_parquet(&out.join(format!("{name}.parquet")))));
+        tables.push((name.to_string(), common::table(out, name)));
     }
     let mut aging: Option<DataFrame> = None;
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join("aging")).unwrap().map(|e| e.unwrap().path()).collect();
-    parts.sort();
-    for part in parts {
-        let file = std::fs::read_dir(&part).unwrap().next().unwrap().unwrap().path();
-        let mut df = read_parquet(&file);
-        let as_of = part.file_name().unwrap().to_string_lossy().to_string();
+    for as_of in common::partitions(out, "aging") {
+        let mut df = common::partition(out, "aging", &as_of);
         df.with_column(StringChunked::full("as_of".into(), &as_of, df.height()).into_column()).unwrap();
         aging = Some(match aging {
             Some(mut a) => {
@@ -839,9 +833,10 @@ fn xero_and_quickbooks_aging_reports_are_snapshots_of_open_items() {
 
 /// Aging of every customer in a run's `aging` at `as_of`, by customer.
 fn aging_at(out: &Path, as_of: &str) -> HashMap<String, Record> {
-    let folder = out.join("aging").join(format!("as_of={as_of}"));
-    let file = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap().path();
-    records(&read_parquet(&file)).into_iter().map(|r| (get(&r, "customer_id").to_string(), r)).collect()
+    records(&common::partition(out, "aging", &format!("as_of={as_of}")))
+        .into_iter()
+        .map(|r| (get(&r, "customer_id").to_string(), r))
+        .collect()
 }
 
 fn cents_text(c: i64) -> String {

@@ -41,8 +41,10 @@ pub struct InputColumn {
 #[derive(Debug, Serialize)]
 pub struct OutputTable {
     pub name: String,
-    /// Where it is written in a run folder.
+    /// Its Delta table folder under the output (`run.table_format = "delta"`, the default).
     pub path: String,
+    /// Its file, or partition files, in the run folder with `run.table_format = "parquet"`.
+    pub parquet_path: String,
     pub partitioned_by: Option<&'static str>,
     pub doc: String,
     pub columns: Vec<OutputColumn>,
@@ -95,7 +97,8 @@ pub fn schema_of(table: Option<&str>) -> Result<Schema, ConfigError> {
         .filter(|t| wanted(t.name))
         .map(|t| OutputTable {
             name: t.name.to_string(),
-            path: match t.partition {
+            path: format!("{}/", t.name),
+            parquet_path: match t.partition {
                 Some(key) => format!("{}/{key}=<value>/part-0.parquet", t.name),
                 None => format!("{}.parquet", t.name),
             },
@@ -154,8 +157,14 @@ pub fn schema_text(table: Option<&str>) -> Result<String, ConfigError> {
     }
     for t in &schema.outputs {
         match t.partitioned_by {
-            Some(key) => out.push_str(&format!("output {} (Hive-partitioned by {key})\n  {}\n", t.path, t.doc)),
-            None => out.push_str(&format!("output {}\n  {}\n", t.path, t.doc)),
+            Some(key) => out.push_str(&format!(
+                "output {} (Delta table partitioned by {key}; plain Parquet: {})\n  {}\n",
+                t.path, t.parquet_path, t.doc
+            )),
+            None => out.push_str(&format!(
+                "output {} (Delta table; plain Parquet: {})\n  {}\n",
+                t.path, t.parquet_path, t.doc
+            )),
         }
         for c in &t.columns {
             let nullable = if c.nullable { "nullable" } else { "" };

@@ -1,7 +1,7 @@
 //! `ardent score`: score any feature table with a saved model.
 
 use ardent_models::artifact;
-use ardent_models::byo::{read_table, score_table, write_frame};
+use ardent_models::byo::{score_table, write_frame};
 use ardent_models::matrix::Roles;
 
 use crate::cli::ScoreArgs;
@@ -11,7 +11,7 @@ use crate::printer::Printer;
 pub fn score(args: ScoreArgs, printer: &Printer) -> anyhow::Result<()> {
     let ScoreArgs { model, table, out } = args;
     let file = artifact::read(&model)?;
-    let df = read_table(&table.table, &table.null_values)?;
+    let df = super::read_feature_table(&table.table, &table.null_values)?;
     let source = table.table.display().to_string();
     let roles = Roles {
         source: &source,

@@ -1,7 +1,7 @@
 //! `ardent train`: the learners of `ardent run` on any feature table.
 
 use ardent_engine::calendar::epoch_days;
-use ardent_models::byo::{read_table, train_table, write_models};
+use ardent_models::byo::{train_table, write_models};
 use ardent_models::matrix::Roles;
 use ardent_models::params::TrainParams;
 
@@ -30,7 +30,7 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
     let training = params.check().map_err(|e| ConfigError(e.to_string()))?;
     let started = std::time::Instant::now();
     printer.note(format!("train: reading {}", table.table.display()));
-    let df = read_table(&table.table, &table.null_values)?;
+    let df = super::read_feature_table(&table.table, &table.null_values)?;
     let source = table.table.display().to_string();
     let roles = Roles {
         source: &source,

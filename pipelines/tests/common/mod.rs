@@ -77,15 +77,95 @@ pub fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap()
 }
 
-/// (path, SHA-256) of the run files a manifest lists, those whose path `keep` accepts.
+/// (path, SHA-256) of the files a manifest lists, those whose path `keep` accepts. A Delta
+/// table's data files are named as plain Parquet publishing names them in the run folder
+/// (`kpi_monthly.parquet`, `aging/as_of=2024-03-31/part-0.parquet`), so runs compare alike
+/// whatever their format and run id.
 pub fn file_hashes(manifest: &serde_json::Value, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
-    manifest["files"]
+    let mut all: Vec<(String, String)> = manifest["files"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| (f["path"].as_str().unwrap().to_string(), f["sha256"].as_str().unwrap().to_string()))
-        .filter(|(p, _)| keep(p))
-        .collect()
+        .collect();
+    for o in manifest["outputs"].as_array().unwrap() {
+        let table = o["table"].as_str().unwrap();
+        for f in o["files"].as_array().into_iter().flatten() {
+            let path = f["path"].as_str().unwrap();
+            let key = match path.rsplit_once('/') {
+                Some((partition, _)) => format!("{table}/{partition}/part-0.parquet"),
+                None => format!("{table}.parquet"),
+            };
+            all.push((key, f["sha256"].as_str().unwrap().to_string()));
+        }
+    }
+    all.sort();
+    all.into_iter().filter(|(p, _)| keep(p)).collect()
+}
+
+/// The data files of the published table `table` at a local output, by partition (`""` for
+/// an unpartitioned table, else `as_of=2024-03-31`), whatever the table format.
+pub fn table_files(out: &Path, table: &str) -> Vec<(String, PathBuf)> {
+    let m = manifest(out);
+    let o = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["table"] == table)
+        .unwrap_or_else(|| panic!("no table {table}"));
+    let mut files: Vec<(String, PathBuf)> = if o["version"].is_null() {
+        let prefix = m["data_prefix"].as_str().unwrap();
+        let path = o["path"].as_str().unwrap();
+        m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .filter(|p| *p == path || (path.ends_with('/') && p.starts_with(path)))
+            .map(|p| {
+                let partition = p.strip_prefix(path).and_then(|r| r.split_once('/')).map(|(d, _)| d.to_string());
+                (partition.unwrap_or_default(), out.join(prefix).join(p))
+            })
+            .collect()
+    } else {
+        o["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .map(|p| {
+                let partition = p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+                (partition, out.join(table).join(p))
+            })
+            .collect()
+    };
+    files.sort();
+    files
+}
+
+/// The published table `table` at a local output as a frame (every partition; the partition
+/// column is not in the files).
+pub fn table(out: &Path, name: &str) -> polars::prelude::DataFrame {
+    let files = table_files(out, name);
+    assert!(!files.is_empty(), "{name} has no files");
+    let mut frames = files.iter().map(|(_, p)| read_parquet(p));
+    let first = frames.next().unwrap();
+    frames.fold(first, |mut acc, df| {
+        acc.vstack_mut(&df).unwrap();
+        acc
+    })
+}
+
+/// One partition (`as_of=2024-03-31`) of a partitioned published table.
+pub fn partition(out: &Path, name: &str, partition: &str) -> polars::prelude::DataFrame {
+    let files = table_files(out, name);
+    let (_, path) = files.iter().find(|(p, _)| p == partition).unwrap_or_else(|| panic!("{name} has no {partition}"));
+    read_parquet(path)
+}
+
+/// The partitions of a partitioned published table, in order.
+pub fn partitions(out: &Path, name: &str) -> Vec<String> {
+    table_files(out, name).into_iter().map(|(p, _)| p).collect()
 }
 
 /// Run the pipeline `config` into `out` without its models (the tables they read are
