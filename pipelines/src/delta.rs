@@ -18,7 +18,7 @@
 //!    by time travel to those versions.
 //!
 //! A table a run does not produce (the models stage turned off, say) is emptied by a commit of
-//! its own rather than left holding an older run's rows. Retention ([`prune`]) deletes the data
+//! its own rather than left holding an older run's rows. Retention ([`Tables::prune`]) deletes the data
 //! files of runs no longer kept (`run.keep_runs`): never a file of the table's current version,
 //! and never the log, so time travel to the kept runs' versions keeps working.
 

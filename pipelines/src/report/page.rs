@@ -92,7 +92,8 @@ fn heat(v: Option<f64>) -> String {
     match v {
         Some(x) => {
             let a = x.clamp(0.0, 1.0);
-            format!(" style=\"background: rgba(37, 99, 235, {a:.2})\"")
+            let ink = if a > 0.55 { "; color: #fff" } else { "" };
+            format!(" style=\"background: rgba(37, 99, 235, {a:.2}){ink}\"")
         }
         None => String::new(),
     }
@@ -254,7 +255,7 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
         for w in &data.worklist {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td></tr>",
                 w.priority_rank.map(|r| r.to_string()).unwrap_or_else(|| "–".into()),
                 esc(&w.customer_id),
                 w.risk_band.as_deref().map(esc).unwrap_or_else(|| "–".into()),
@@ -272,7 +273,7 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
         for q in &data.quality {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&q.input),
                 esc(&q.rule),
                 esc(&q.outcome),
@@ -337,7 +338,7 @@ figure.chart { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; 
 figcaption { font-weight: 600; } .canvas { position: relative; height: 280px; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #e5e7eb; padding: 4px 8px; } th { background: #f1f5f9; text-align: left; }
-table.num td { text-align: right; } table.num td:first-child, table.num td:nth-child(2) { text-align: left; }
+table.num td { text-align: right; } table.num td:first-child, table.num td:nth-child(2), table.num td.t { text-align: left; }
 table.heat td { text-align: right; font-size: 12px; }
 code { background: #eef2ff; padding: 1px 4px; border-radius: 4px; }
 "#;
