@@ -19,10 +19,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ardent_engine::EngineError;
+use ardent_engine::ingest::IngestSpec;
 use ardent_engine::ingest::read::resolve_files;
 use serde::{Deserialize, Serialize};
 
-use crate::publish::{Checksums, sha256};
+use crate::files::{Checksums, sha256};
 use crate::settings::Settings;
 
 const STATE_FILE: &str = "batches.json";
@@ -201,14 +202,21 @@ pub fn copy_archive(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copy the plan's new batches into the archive and point every input at its archive
-/// folder, with the latest export winning for ledger and customers. The archive only grows:
-/// a batch a killed run archived without recording it is in the plan again ([`plan`]), and
-/// only half-copied files (`.<name>.tmp`) are removed. Returns the checksum of every
-/// archived file, for the manifest.
-pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Settings) -> anyhow::Result<Checksums> {
+/// Copy the plan's new batches into the archive. The archive only grows: a batch a killed run
+/// archived without recording it is in the plan again ([`plan`]), and only half-copied files
+/// (`.<name>.tmp`) are removed. Returns the checksum of every archived file, for the
+/// manifest, and what the run reads instead of the drop folders: every input at its archive
+/// folder, the latest export winning for ledger and customers (the resolved settings stay as
+/// they were; the run makes its own from them with [`Settings::reading`]).
+pub fn archive(
+    plan: &Plan,
+    state: &BatchState,
+    dir: &Path,
+    ingest: &IngestSpec,
+) -> anyhow::Result<(Checksums, IngestSpec)> {
     let mut sums = Checksums::new();
-    for spec in &mut settings.ingest.inputs {
+    let mut reads = ingest.clone();
+    for spec in &mut reads.inputs {
         let folder = dir.join(ARCHIVE).join(spec.kind.name());
         std::fs::create_dir_all(&folder).map_err(EngineError::io("creating", &folder))?;
         let recorded = state.inputs.get(spec.kind.name()).map(Vec::as_slice).unwrap_or_default();
@@ -240,5 +248,5 @@ pub fn archive(plan: &Plan, state: &BatchState, dir: &Path, settings: &mut Setti
         spec.path = folder;
         spec.latest_wins = true;
     }
-    Ok(sums)
+    Ok((sums, reads))
 }

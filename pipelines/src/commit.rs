@@ -1,6 +1,6 @@
 //! How a finished run folder becomes the published output in one atomic step, locally and
 //! in object stores, and how old runs are pruned. [`Staging`] is made by
-//! [`crate::publish`], filled with the run's files, and consumed by [`Staging::commit`].
+//! the run writer (publish.rs), filled with the run's files, and consumed by [`Staging::commit`].
 //!
 //! Layout of an output location:
 //!
@@ -22,15 +22,11 @@ use std::path::{Path, PathBuf};
 
 use ardent_engine::EngineError;
 
+use crate::config_error::ConfigError;
+use crate::layout::{CURRENT, DELTA_LOG, MANIFEST, RUNS};
 use crate::location::{Location, Remote};
 use crate::printer::Printer;
 
-/// The manifest's file name, at the output root and in every run folder.
-pub const MANIFEST: &str = "_manifest.json";
-/// The folder of run folders.
-pub const RUNS: &str = "runs";
-/// (local) The link to the published run folder.
-pub const CURRENT: &str = "current";
 const PARTIAL: &str = ".partial";
 
 /// What the output held before this run.
@@ -169,8 +165,8 @@ fn commit_local(root: &Path, staged: &Path, run_id: &str, kept: &[String], print
     // run by the same name would be replaced. Refused before anything is published.
     for entry in std::fs::read_dir(staged).map_err(EngineError::io("listing", staged))?.flatten() {
         let at = root.join(entry.file_name());
-        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) && at.join(crate::delta::LOG_FOLDER).is_dir() {
-            return Err(crate::settings::ConfigError(format!(
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) && at.join(DELTA_LOG).is_dir() {
+            return Err(ConfigError(format!(
                 "{} is a Delta table, and this run publishes plain Parquet under the same name; nothing was \
                  published. Publish plain Parquet to another folder, or keep run.table_format = \"delta\"",
                 at.display()
@@ -186,7 +182,11 @@ fn commit_local(root: &Path, staged: &Path, run_id: &str, kept: &[String], print
     // The commit point: `current` now names the new run.
     replace_with_link(root, CURRENT, &Path::new(RUNS).join(run_id))?;
     sync_dir(root)?;
-    printer.note(format!("publish: {} now points to run {run_id}", root.join(CURRENT).display()));
+    printer.info(
+        "run_published",
+        format!("publish: {} now points to run {run_id}", root.join(CURRENT).display()),
+        serde_json::json!({"run_id": run_id, "out": root.display().to_string()}),
+    );
     // Stable paths for BI tools, each through `current`; they switched with it.
     let mut names: Vec<String> = std::fs::read_dir(&final_dir)
         .map_err(EngineError::io("listing", &final_dir))?
@@ -257,14 +257,18 @@ fn commit_remote(
     kept: &[String],
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let files = crate::publish::relative_files(staged)?;
+    let files = crate::files::relative_files(staged)?;
     for (rel, full) in files.iter().filter(|(rel, _)| rel != MANIFEST) {
         remote.upload(full, &format!("{RUNS}/{run_id}/{rel}"))?;
     }
     remote.put(&format!("{RUNS}/{run_id}/{MANIFEST}"), manifest.to_vec())?;
     // The commit point: one PUT replaces the root manifest.
     remote.put(MANIFEST, manifest.to_vec())?;
-    printer.note(format!("publish: {} now names run {run_id} ({} files)", remote.url_of(MANIFEST), files.len()));
+    printer.info(
+        "run_published",
+        format!("publish: {} now names run {run_id} ({} files)", remote.url_of(MANIFEST), files.len()),
+        serde_json::json!({"run_id": run_id, "out": remote.url_of(""), "files": files.len()}),
+    );
     let listed = remote.list(RUNS)?;
     let mut ids: Vec<String> = listed.iter().filter_map(|(rel, _)| rel.split('/').nth(1).map(str::to_string)).collect();
     ids.sort();

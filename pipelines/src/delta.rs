@@ -13,8 +13,8 @@
 //!    carries `ardent_run_id` in its commit info. The first run creates the table; a run whose
 //!    contract changed (another config, another ardent version) replaces the table's schema in
 //!    the same commit;
-//! 3. [`crate::publish`] then records each table's version in the run's manifest and publishes
-//!    the manifest ([`crate::commit`]), so a reader can read one run consistently across tables
+//! 3. the run writer (publish.rs) then records each table's version in the run's manifest and
+//!    publishes the manifest (commit.rs), so a reader can read one run consistently across tables
 //!    by time travel to those versions.
 //!
 //! A table a run does not produce (the models stage turned off, say) is emptied by a commit of
@@ -39,14 +39,13 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 
+use crate::files::RunFile;
+use crate::layout::DELTA_LOG;
 use crate::location::Location;
 use crate::printer::Printer;
-use crate::publish::RunFile;
 
 /// The commit-info key that names the run a version came from.
 pub const RUN_ID_KEY: &str = "ardent_run_id";
-/// A table's transaction log folder.
-pub const LOG_FOLDER: &str = "_delta_log";
 
 /// A table of the run as it lies in the staging folder.
 #[derive(Debug)]
@@ -176,7 +175,7 @@ impl Tables {
     /// Whether there can be no table `name` at all (a local folder that does not exist,
     /// which delta-rs reports as an invalid location rather than as no table).
     fn surely_absent(&self, name: &str) -> bool {
-        matches!(&self.out, Location::Local(root) if !root.join(name).join(LOG_FOLDER).is_dir())
+        matches!(&self.out, Location::Local(root) if !root.join(name).join(DELTA_LOG).is_dir())
     }
 
     /// The table `name` at its latest version, or `None` where there is no Delta table.
@@ -259,13 +258,21 @@ impl Tables {
                 files.push(RunFile { path: rel, bytes: f.bytes, sha256: f.sha256.clone() });
             }
             let version = self.commit(table.contract.name, Some(table.contract), adds, run_id)?;
-            printer.note(format!("publish: {name} version {version} ({} files)", files.len()));
+            printer.info(
+                "table_committed",
+                format!("publish: {name} version {version} ({} files)", files.len()),
+                serde_json::json!({"table": name, "version": version, "files": files.len()}),
+            );
             committed.push(Committed { table: name.to_string(), version, files });
         }
         for name in retired {
             if self.load(name)?.is_some() {
                 let version = self.commit(name, None, Vec::new(), run_id)?;
-                printer.note(format!("publish: {name} version {version} (emptied: this run does not produce it)"));
+                printer.info(
+                    "table_emptied",
+                    format!("publish: {name} version {version} (emptied: this run does not produce it)"),
+                    serde_json::json!({"table": name, "version": version}),
+                );
             }
         }
         Ok(committed)
@@ -384,7 +391,7 @@ impl Tables {
             let current: Vec<String> =
                 self.files_at(name, None)?.unwrap_or_default().into_iter().map(|(p, _)| p).collect();
             let doomed = |rel: &str| {
-                !rel.starts_with(LOG_FOLDER)
+                !rel.starts_with(DELTA_LOG)
                     && run_of(rel).is_some_and(|run| !keep.iter().any(|k| k == run))
                     && !current.iter().any(|c| c == rel)
             };
@@ -394,7 +401,7 @@ impl Tables {
                     if !dir.is_dir() {
                         continue;
                     }
-                    for (rel, full) in crate::publish::relative_files(&dir)? {
+                    for (rel, full) in crate::files::relative_files(&dir)? {
                         if doomed(&rel) {
                             std::fs::remove_file(&full).map_err(EngineError::io("removing an old data file", &full))?;
                             deleted += 1;
@@ -461,7 +468,7 @@ fn add_action(contract: &TableContract, rel: &str, bytes: u64, rows: u64) -> Add
 /// The data files of the Delta table in the folder `dir` at its latest version, in path
 /// order; `None` when `dir` is not a Delta table.
 pub fn latest_files(dir: &Path) -> anyhow::Result<Option<Vec<PathBuf>>> {
-    if !dir.join(LOG_FOLDER).is_dir() {
+    if !dir.join(DELTA_LOG).is_dir() {
         return Ok(None);
     }
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else {
@@ -471,7 +478,8 @@ pub fn latest_files(dir: &Path) -> anyhow::Result<Option<Vec<PathBuf>>> {
     Ok(tables.files_at(name, None)?.map(|files| files.into_iter().map(|(rel, _)| dir.join(rel)).collect()))
 }
 
-/// Folders a staged file leaves behind once its table's files moved out.
+/// Folders the staged tables leave behind once their files moved out (a partitioned table's
+/// folder too when it had no partition at all), so the run folder holds only its own files.
 pub fn remove_emptied(staged: &Path, tables: &[StagedTable<'_>]) {
     let mut dirs: Vec<PathBuf> = tables
         .iter()
@@ -479,6 +487,7 @@ pub fn remove_emptied(staged: &Path, tables: &[StagedTable<'_>]) {
         .filter_map(|f| staged.join(&f.path).parent().map(Path::to_path_buf))
         .filter(|d| d != staged)
         .collect();
+    dirs.extend(tables.iter().filter(|t| t.contract.partition.is_some()).map(|t| staged.join(t.contract.name)));
     dirs.sort();
     dirs.dedup();
     // Deepest first: a partition folder before its table folder.

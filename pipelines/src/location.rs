@@ -6,7 +6,7 @@
 //!
 //! The engine reads and writes local files only. Remote inputs are fetched into a local
 //! folder before ingest ([`Remote::fetch`]); outputs are written locally and uploaded by
-//! [`crate::publish`]. Data moves one way and the engine never sees a URL.
+//! the publishing modules. Data moves one way and the engine never sees a URL.
 
 use std::fmt;
 use std::io::Read;
@@ -17,7 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
-use crate::settings::ConfigError;
+use crate::config_error::ConfigError;
 
 /// An object-store operation that failed (exit code 6, or 3 when an input is missing).
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +64,8 @@ impl Location {
     /// Whether an output was published here (a root `_manifest.json` exists).
     pub fn has_published(&self) -> anyhow::Result<bool> {
         match self {
-            Location::Local(root) => Ok(root.join(crate::commit::MANIFEST).exists()),
-            Location::Remote(r) => Ok(r.exists(crate::commit::MANIFEST)?),
+            Location::Local(root) => Ok(root.join(crate::layout::MANIFEST).exists()),
+            Location::Remote(r) => Ok(r.exists(crate::layout::MANIFEST)?),
         }
     }
 

@@ -56,8 +56,10 @@ impl Printer {
         });
     }
 
-    /// A diagnostic note (progress, hints) on stderr; nothing when quiet.
-    pub fn note(&self, text: impl AsRef<str>) {
+    /// What happened, on stderr: `text` for a person, or in JSON mode the event `event` with
+    /// `fields` (and `text` as its `message`), so that every line a log collector gets is
+    /// structured; nothing when quiet.
+    pub fn info(&self, event: &str, text: impl AsRef<str>, fields: Value) {
         if self.quiet {
             return;
         }
@@ -65,7 +67,13 @@ impl Printer {
             LogFormat::Text => self.suspend(|| {
                 let _ = writeln!(std::io::stderr().lock(), "{}", text.as_ref());
             }),
-            LogFormat::Json => self.json(json!({"level": "info", "message": text.as_ref()})),
+            LogFormat::Json => {
+                let mut object = json!({"level": "info", "event": event, "message": text.as_ref()});
+                if let (Some(o), Value::Object(f)) = (object.as_object_mut(), fields) {
+                    o.extend(f);
+                }
+                self.json(object);
+            }
         }
     }
 
@@ -75,7 +83,7 @@ impl Printer {
             LogFormat::Text => self.suspend(|| {
                 let _ = writeln!(std::io::stderr().lock(), "warning: {}", text.as_ref());
             }),
-            LogFormat::Json => self.json(json!({"level": "warn", "message": text.as_ref()})),
+            LogFormat::Json => self.json(json!({"level": "warn", "event": "warning", "message": text.as_ref()})),
         }
     }
 
@@ -98,7 +106,9 @@ impl Printer {
             LogFormat::Text => {
                 let _ = writeln!(std::io::stderr().lock(), "error: {message}");
             }
-            LogFormat::Json => self.json(json!({"level": "error", "message": message, "exit_code": exit_code})),
+            LogFormat::Json => {
+                self.json(json!({"level": "error", "event": "error", "message": message, "exit_code": exit_code}))
+            }
         }
     }
 

@@ -8,9 +8,6 @@
 //! and SHA-256, so `ardent verify` can check a published output.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -24,14 +21,16 @@ use ardent_engine::sink::{TableSink, TableStream, remove_rows_from_file, write_t
 use ardent_engine::{EngineError, contracts::InputKind};
 use ardent_models::run::ModelRun;
 use polars::prelude::DataFrame;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::batches::Plan;
-use crate::commit::{MANIFEST, RUNS, Staging};
+use crate::commit::Staging;
 use crate::delta::{StagedTable, Tables};
+use crate::files::{Checksums, RunFile, checksum_tree, relative_files, sha256};
+use crate::layout::{MANIFEST, REPORT, RUNS};
 use crate::printer::Printer;
-use crate::run::Timings;
 use crate::settings::{PipelineConfig, Settings, TableFormat};
 
 /// `_manifest.json`: what a run read, wrote and how long it took.
@@ -81,14 +80,6 @@ pub struct Manifest {
     /// deletes only other folders, so a run that never published cannot displace one that did.
     #[serde(default)]
     pub previous_runs: Vec<String>,
-}
-
-/// One published file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RunFile {
-    pub path: String,
-    pub bytes: u64,
-    pub sha256: String,
 }
 
 /// The models of a run.
@@ -210,29 +201,6 @@ impl CashApplication {
     }
 }
 
-/// The report every run carries, in its run folder (and linked at a local output's root).
-pub const REPORT: &str = "report.html";
-
-/// SHA-256 (hex) and size of files, by path.
-pub type Checksums = std::collections::HashMap<PathBuf, (String, u64)>;
-
-pub(crate) fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        bytes += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    let digest = hasher.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), bytes))
-}
-
 fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -336,7 +304,7 @@ impl RunWriter {
             d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
         );
         let staged = Staging::new(&settings.out, &run_id)?;
-        printer.note(format!("publish: staging run {run_id}"));
+        printer.info("run_staged", format!("publish: staging run {run_id}"), json!({"run_id": run_id}));
         Ok(RunWriter {
             staged,
             run_id,
@@ -430,11 +398,19 @@ impl RunWriter {
             let partitions = self.open.iter().find(|o| o.contract.name == contract.name).and_then(|o| o.partitions);
             let path = match partitions {
                 Some(n) => {
-                    printer.note(format!("publish: wrote {}/ ({rows} rows in {n} partitions)", contract.name));
+                    printer.info(
+                        "table_written",
+                        format!("publish: wrote {}/ ({rows} rows in {n} partitions)", contract.name),
+                        json!({"table": contract.name, "rows": rows, "partitions": n}),
+                    );
                     format!("{}/", contract.name)
                 }
                 None => {
-                    printer.note(format!("publish: wrote {}.parquet ({rows} rows)", contract.name));
+                    printer.info(
+                        "table_written",
+                        format!("publish: wrote {}.parquet ({rows} rows)", contract.name),
+                        json!({"table": contract.name, "rows": rows}),
+                    );
                     let name = format!("{}.parquet", contract.name);
                     self.wrote(&name)?;
                     name
@@ -469,7 +445,11 @@ impl RunWriter {
         let rows = write_table(&mut df, contract, &self.staged.path().join(&name))?;
         drop(df);
         self.wrote(&name)?;
-        printer.note(format!("publish: wrote {name} ({rows} rows)"));
+        printer.info(
+            "table_written",
+            format!("publish: wrote {name} ({rows} rows)"),
+            json!({"table": contract.name, "rows": rows}),
+        );
         self.outputs.push(ManifestOutput::new(contract, name, rows, None));
         self.write_ms += t0.elapsed().as_millis() as u64;
         Ok(())
@@ -576,7 +556,7 @@ impl RunWriter {
             Ok(html) => {
                 crate::report::write(&self.staged.path().join(REPORT), &html)?;
                 self.wrote(REPORT)?;
-                printer.note(format!("publish: wrote {REPORT}"));
+                printer.info("report_written", format!("publish: wrote {REPORT}"), json!({"path": REPORT}));
             }
             Err(e) => printer.warn(format!("publish: no {REPORT} for this run: {e:#}")),
         }
@@ -592,7 +572,7 @@ impl RunWriter {
     pub fn commit(
         mut self,
         settings: &Settings,
-        mut timings: Timings,
+        mut timings: Vec<(&'static str, u64)>,
         batches: Option<&Plan>,
         lock: &crate::lock::WriteLock,
         printer: &Printer,
@@ -676,43 +656,15 @@ impl RunWriter {
             keep.extend(manifest.previous_runs.iter().cloned());
             let deleted = tables.prune(&names, &keep)?;
             if deleted > 0 {
-                printer.note(format!("publish: deleted {deleted} data files of runs no longer kept"));
+                printer.info(
+                    "files_pruned",
+                    format!("publish: deleted {deleted} data files of runs no longer kept"),
+                    json!({"files": deleted}),
+                );
             }
         }
         Ok(manifest)
     }
-}
-
-/// Every file under `dir` (recursively) with its `/`-separated relative path, in path order.
-pub(crate) fn relative_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            if entry.file_type()?.is_dir() {
-                walk(&entry.path(), &rel, out)?;
-            } else {
-                out.push((rel, entry.path()));
-            }
-        }
-        Ok(())
-    }
-    let mut found = Vec::new();
-    walk(dir, "", &mut found).map_err(EngineError::io("listing", dir))?;
-    found.sort();
-    Ok(found)
-}
-
-/// Size and SHA-256 of every file under `dir`.
-fn checksum_tree(dir: &Path) -> anyhow::Result<Vec<RunFile>> {
-    relative_files(dir)?
-        .into_iter()
-        .map(|(path, full)| {
-            let (sha256, bytes) = sha256(&full).map_err(EngineError::io("checksumming", &full))?;
-            Ok(RunFile { path, bytes, sha256 })
-        })
-        .collect()
 }
 
 /// Where ingest sends the validated ledger, payments and payment references: into the
@@ -724,12 +676,20 @@ pub struct RunSink<'a> {
     writer: Option<&'a mut RunWriter>,
     with_book: bool,
     book: Option<BookFeed>,
+    /// Where to say how far ingest got (rows validated per table), if anywhere.
+    progress: Option<&'a Printer>,
+    validated: [u64; 3],
 }
 
 impl<'a> RunSink<'a> {
     /// Write to `writer` (if any); build the book when `with_book`.
     pub fn new(settings: &'a Settings, writer: Option<&'a mut RunWriter>, with_book: bool) -> Self {
-        RunSink { settings, writer, with_book, book: None }
+        RunSink { settings, writer, with_book, book: None, progress: None, validated: [0; 3] }
+    }
+
+    /// Say on `printer` how many rows of each table are validated, a chunk at a time.
+    pub fn with_progress(self, printer: &'a Printer) -> Self {
+        RunSink { progress: Some(printer), ..self }
     }
 
     /// Sort the book into event order (`None` without `with_book`).
@@ -759,6 +719,15 @@ impl Sink for RunSink<'_> {
     fn rows(&mut self, table: Streamed, rows: &DataFrame) -> Result<(), EngineError> {
         if let Some(w) = self.writer.as_deref_mut() {
             w.append(table.contract(), rows)?;
+        }
+        if let Some(printer) = self.progress {
+            let i = match table {
+                Streamed::Ledger => 0,
+                Streamed::Payments => 1,
+                Streamed::PaymentRefs => 2,
+            };
+            self.validated[i] += rows.height() as u64;
+            printer.step("ingest", &format!("{}: {} rows validated", table.contract().name, self.validated[i]));
         }
         if let Some(b) = &mut self.book {
             match table {

@@ -9,10 +9,14 @@ use ardent_engine::EngineError;
 use ardent_engine::analytics::analyse_into;
 use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
+use ardent_engine::contracts::TableContract;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, Sink, ingest_into};
 use ardent_engine::sink::{DiscardTables, TableSink};
 use ardent_models::ModelError;
+use polars::prelude::DataFrame;
+
+use serde_json::json;
 
 use crate::printer::Printer;
 use crate::publish::{RunSink, RunWriter};
@@ -37,7 +41,11 @@ pub fn fetch_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<Tim
                 }
                 .into());
             }
-            printer.note(format!("fetched {} file(s) for {} from {url}", names.len(), r.kind.name()));
+            printer.info(
+                "inputs_fetched",
+                format!("fetched {} file(s) for {} from {url}", names.len(), r.kind.name()),
+                json!({"input": r.kind.name(), "files": names.len(), "from": url}),
+            );
         }
         timings.push(("fetch", started.elapsed().as_millis() as u64));
     }
@@ -55,21 +63,30 @@ pub fn ingest_stage(
     let ingested = ingest_into(&settings.ingest, sink)?;
     let ms = started.elapsed().as_millis() as u64;
     let rows: u64 = ingested.counts.iter().map(|(_, c)| c.rows_read).sum();
-    printer.note(format!("ingest: {rows} rows from {} files in {ms} ms", ingested.files.len()));
+    printer.info(
+        "ingested",
+        format!("ingest: {rows} rows from {} files in {ms} ms", ingested.files.len()),
+        json!({"rows": rows, "files": ingested.files.len(), "ms": ms}),
+    );
     for s in &ingested.sources {
-        printer.note(format!(
-            "  {:<24} {:>10} rows  read {:>6} ms  route  {:>6} ms",
-            format!("source {}", s.source),
-            s.counts.rows_read,
-            s.read_ms,
-            s.route_ms
-        ));
+        printer.info(
+            "source_read",
+            format!(
+                "  {:<24} {:>10} rows  read {:>6} ms  route  {:>6} ms",
+                format!("source {}", s.source),
+                s.counts.rows_read,
+                s.read_ms,
+                s.route_ms
+            ),
+            json!({"source": s.source, "rows": s.counts.rows_read, "read_ms": s.read_ms, "route_ms": s.route_ms}),
+        );
     }
     for f in &ingested.files {
-        printer.note(format!(
-            "  {:<24} {:>10} rows  read {:>6} ms  validate {:>6} ms",
-            f.name, f.rows, f.read_ms, f.validate_ms
-        ));
+        printer.info(
+            "file_read",
+            format!("  {:<24} {:>10} rows  read {:>6} ms  validate {:>6} ms", f.name, f.rows, f.read_ms, f.validate_ms),
+            json!({"input": f.input, "file": f.name, "rows": f.rows, "read_ms": f.read_ms, "validate_ms": f.validate_ms}),
+        );
     }
     Ok((ingested, vec![("ingest", ms)]))
 }
@@ -182,15 +199,21 @@ pub fn analytics_stage(
     timings.push(("cash_application", started.elapsed().as_millis() as u64));
     let started = Instant::now();
     let dashboards = match writer.as_deref_mut() {
-        Some(w) => analyse_into(&book, &apps, &settings.analysis, w)?,
+        Some(w) => analyse_into(&book, &apps, &settings.analysis, &mut Progress { inner: w, printer, dates: 0 })?,
         // Checking only (validate): the tables are built and dropped.
-        None => analyse_into(&book, &apps, &settings.analysis, &mut DiscardTables)?,
+        None => analyse_into(
+            &book,
+            &apps,
+            &settings.analysis,
+            &mut Progress { inner: &mut DiscardTables, printer, dates: 0 },
+        )?,
     };
     timings.push(("analytics", started.elapsed().as_millis() as u64));
-    printer.note(format!(
-        "  {}",
-        dashboards.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")
-    ));
+    printer.info(
+        "analytics_timings",
+        format!("  {}", dashboards.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")),
+        json!({"timings_ms": dashboards.timings.iter().map(|(s, ms)| (s.to_string(), *ms)).collect::<std::collections::BTreeMap<_, _>>()}),
+    );
     let s = &dashboards.cash_summary;
     let received = s.received.max(1) as f64;
     let shares: Vec<String> = s
@@ -206,11 +229,11 @@ pub fn analytics_stage(
         apps.rows.len()
     ));
     let ms: u64 = timings.iter().map(|(_, ms)| ms).sum();
-    printer.note(format!(
-        "analytics: {} as-of dates, {} kpi rows in {ms} ms",
-        dashboards.as_of_dates.len(),
-        dashboards.kpi_rows
-    ));
+    printer.info(
+        "analysed",
+        format!("analytics: {} as-of dates, {} kpi rows in {ms} ms", dashboards.as_of_dates.len(), dashboards.kpi_rows),
+        json!({"as_of_dates": dashboards.as_of_dates.len(), "kpi_rows": dashboards.kpi_rows, "ms": ms}),
+    );
     if !dashboards.failed_checks.is_empty() {
         for f in &dashboards.failed_checks {
             printer.line(format!("  reconciliation FAILED: {f}"));
@@ -249,10 +272,11 @@ pub fn analytics_stage(
             Err(e) => return Err(e.into()),
         };
         timings.push(("models", started.elapsed().as_millis() as u64));
-        printer.note(format!(
-            "  {}",
-            run.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")
-        ));
+        printer.info(
+            "model_timings",
+            format!("  {}", run.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")),
+            json!({"timings_ms": run.timings.iter().map(|(s, ms)| (s.to_string(), *ms)).collect::<std::collections::BTreeMap<_, _>>()}),
+        );
         for line in &run.summary {
             printer.line(line);
         }
@@ -261,4 +285,29 @@ pub fn analytics_stage(
         }
     }
     Ok(timings)
+}
+
+/// Passes the analytics tables on to `inner`, saying on `printer` which table or as-of date
+/// the stage has reached (the bar's message on a terminal, `progress` events in JSON).
+struct Progress<'a> {
+    inner: &'a mut dyn TableSink,
+    printer: &'a Printer,
+    dates: usize,
+}
+
+impl TableSink for Progress<'_> {
+    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<(), EngineError> {
+        let n = rows.height();
+        self.inner.rows(contract, rows)?;
+        self.printer.step("analytics", &format!("{}: {n} rows", contract.name));
+        Ok(())
+    }
+
+    fn partition(&mut self, contract: &TableContract, as_of: i32, rows: DataFrame) -> Result<(), EngineError> {
+        self.inner.partition(contract, as_of, rows)?;
+        self.dates += 1;
+        let day = ardent_engine::calendar::format_day(as_of);
+        self.printer.step("analytics", &format!("{} as of {day} ({} dates)", contract.name, self.dates));
+        Ok(())
+    }
 }

@@ -14,10 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::location::{Location, Remote};
 
-/// A mistake in the configuration or the flags (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub use crate::config_error::ConfigError;
 
 /// A pipeline config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -283,6 +280,13 @@ pub struct Settings {
     pub remote_inputs: Vec<RemoteInput>,
     /// Holds the local copies of remote inputs for as long as the settings live.
     _fetched: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Settings {
+    /// The same settings reading `ingest` instead (an incremental run reads its archive).
+    pub fn reading(self, ingest: IngestSpec) -> Settings {
+        Settings { ingest, ..self }
+    }
 }
 
 /// An input at an object-store URL and the local folder its files are copied to.

@@ -16,9 +16,9 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use polars::prelude::{ParquetReader, SerReader};
 use serde::Deserialize;
 
-use crate::commit::MANIFEST;
+use crate::files::RunFile;
+use crate::layout::MANIFEST;
 use crate::location::Location;
-use crate::publish::RunFile;
 use crate::settings::PipelineConfig;
 
 /// The parts of `_manifest.json` that verification reads.
@@ -137,7 +137,7 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
     let mut problems = Vec::new();
     let listed: BTreeSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     let present: Vec<(String, u64)> = match out {
-        Location::Local(_) => crate::publish::relative_files(&run_dir)?
+        Location::Local(_) => crate::files::relative_files(&run_dir)?
             .into_iter()
             .map(|(rel, full)| (rel, std::fs::metadata(full).map(|m| m.len()).unwrap_or(0)))
             .collect(),
@@ -161,7 +161,7 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
             }
             remote.fetch(&format!("{prefix}/{}", f.path), &full)?;
         }
-        match crate::publish::sha256(&full) {
+        match crate::files::sha256(&full) {
             Err(e) => problems.push(format!("{}: listed in the manifest but unreadable: {e}", f.path)),
             Ok((_, bytes)) if bytes != f.bytes => {
                 problems.push(format!("{}: {bytes} bytes, the manifest says {}", f.path, f.bytes))
@@ -229,7 +229,7 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
                     }
                     (Location::Remote(_), None) => unreachable!("a remote output is fetched into a temporary folder"),
                 };
-                match crate::publish::sha256(&full) {
+                match crate::files::sha256(&full) {
                     Err(e) => problems.push(format!("{rel}: listed in the manifest but unreadable: {e}")),
                     Ok((_, bytes)) if bytes != f.bytes => {
                         problems.push(format!("{rel}: {bytes} bytes, the manifest says {}", f.bytes))

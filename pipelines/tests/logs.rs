@@ -16,6 +16,37 @@ fn json_logs_end_with_a_run_summary_that_matches_the_manifest() {
     let events: Vec<Value> =
         o.stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     assert!(events.iter().all(|e| e["timestamp"].is_string() && e["level"] == "info"));
+    // Every line is an event with fields, not free text alone.
+    assert!(events.iter().all(|e| e["event"].is_string()), "{}", o.stderr);
+    let of = |name: &str| events.iter().filter(|e| e["event"] == name).collect::<Vec<_>>();
+    let written = of("table_written");
+    let ledger = written.iter().find(|e| e["table"] == "ledger").unwrap();
+    let manifest = common::manifest(&out);
+    let rows_of =
+        |t: &str| manifest["outputs"].as_array().unwrap().iter().find(|o| o["table"] == t).unwrap()["rows"].clone();
+    assert_eq!(ledger["rows"], rows_of("ledger"));
+    let committed = of("table_committed");
+    assert_eq!(committed.len(), manifest["outputs"].as_array().unwrap().len(), "one commit per table");
+    assert!(committed.iter().all(|e| e["version"] == 0 && e["files"].as_u64().unwrap() >= 1));
+    assert_eq!(of("run_published")[0]["run_id"], manifest["run_id"]);
+    let files = of("file_read");
+    assert!(files.iter().any(|e| e["input"] == "ledger" && e["rows"].as_u64().unwrap() > 5_000), "{files:?}");
+    // Progress inside ingest (rows validated per table) and analytics (each as-of date).
+    let progress = |stage: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["event"] == "progress" && e["stage"] == stage)
+            .map(|e| e["step"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let ingest = progress("ingest");
+    let last_ledger = ingest.iter().rev().find(|s| s.starts_with("ledger: ")).unwrap();
+    assert_eq!(*last_ledger, format!("ledger: {} rows validated", rows_of("ledger")), "{ingest:?}");
+    let analytics = progress("analytics");
+    let dates = analytics.iter().filter(|s| s.starts_with("aging as of ")).count();
+    let aging = manifest["outputs"].as_array().unwrap().iter().find(|o| o["table"] == "aging").unwrap();
+    assert_eq!(Some(dates as u64), aging["partitioned_by"][1].as_u64(), "one step per as-of date");
+    assert!(analytics.iter().any(|s| s.starts_with("kpi_monthly: ")), "{analytics:?}");
     let stages: Vec<&str> =
         events.iter().filter(|e| e["event"] == "stage").map(|e| e["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["ingest", "analytics", "models", "publish"]);
@@ -37,7 +68,6 @@ fn json_logs_end_with_a_run_summary_that_matches_the_manifest() {
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_summary");
     assert_eq!(summary["status"], "published");
-    let manifest = common::manifest(&out);
     assert_eq!(summary["run_id"], manifest["run_id"]);
     for (s, m) in summary["inputs"].as_array().unwrap().iter().zip(manifest["inputs"].as_array().unwrap()) {
         assert_eq!(s["input"], m["input"]);

@@ -36,14 +36,24 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
         GenError::Params(m) => anyhow::Error::new(ConfigError(format!("generate: {m}"))),
         other => other.into(),
     })?;
-    printer.note(format!(
-        "generating {} customers over {} months to {} (seed {}) into {}",
-        spec.customers,
-        spec.months,
-        spec.end,
-        spec.seed,
-        out.display()
-    ));
+    printer.info(
+        "generating",
+        format!(
+            "generating {} customers over {} months to {} (seed {}) into {}",
+            spec.customers,
+            spec.months,
+            spec.end,
+            spec.seed,
+            out.display()
+        ),
+        serde_json::json!({
+            "customers": spec.customers,
+            "months": spec.months,
+            "end": spec.end.to_string(),
+            "seed": spec.seed,
+            "out": out.display().to_string(),
+        }),
+    );
     let report = ardent_sample::generate(&spec, &out)?;
     for (file, rows) in &report.files {
         let shaped = shape.is_some() && (file.starts_with("ledger") || file.starts_with("payments"));

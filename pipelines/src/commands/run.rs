@@ -4,10 +4,11 @@ use serde_json::json;
 
 use crate::batches::{self, BatchState};
 use crate::cli::{PipelineArgs, RunArgs};
+use crate::files::Checksums;
 use crate::lock::WriteLock;
 use crate::printer::Printer;
 use crate::publish::RunSink;
-use crate::publish::{Checksums, Manifest, RunWriter};
+use crate::publish::{Manifest, RunWriter};
 use crate::run::{analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
@@ -21,7 +22,11 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
         printer.line(show(&settings));
         return Ok(None);
     }
-    printer.note(format!("pipeline {}", settings.config_path.display()));
+    printer.info(
+        "pipeline",
+        format!("pipeline {}", settings.config_path.display()),
+        json!({"config": settings.config_path.display().to_string()}),
+    );
     // An object store that refuses the credentials fails the run now, not after the work.
     if settings.out.is_remote() {
         settings.out.has_published()?;
@@ -54,7 +59,8 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
                 );
                 return Ok(None);
             }
-            let sums = batches::archive(&plan, &state, &dir, &mut settings)?;
+            let (sums, reads) = batches::archive(&plan, &state, &dir, &settings.ingest)?;
+            settings = settings.reading(reads);
             let archived: usize = plan.inputs.values().map(|b| b.new.len()).sum();
             // From here on the drop folder may be emptied: the archive keeps every new batch,
             // and a run that does not publish leaves them to the next one.
@@ -69,7 +75,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     // run that fails from here on removes it.
     let mut writer = RunWriter::open(&settings, known, printer)?;
     lock.name_run(writer.run_id());
-    let mut sink = RunSink::new(&settings, Some(&mut writer), settings.analytics);
+    let mut sink = RunSink::new(&settings, Some(&mut writer), settings.analytics).with_progress(printer);
     let (ingested, ingest_timings) = ingest_stage(&settings, &mut sink, printer)?;
     timings.extend(ingest_timings);
     report_quality(&ingested, printer);

@@ -29,7 +29,11 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
     params.per_segment = params.per_segment && table.segment_column.is_some();
     let training = params.check().map_err(|e| ConfigError(e.to_string()))?;
     let started = std::time::Instant::now();
-    printer.note(format!("train: reading {}", table.table.display()));
+    printer.info(
+        "table_reading",
+        format!("train: reading {}", table.table.display()),
+        serde_json::json!({"table": table.table.display().to_string()}),
+    );
     let df = super::read_feature_table(&table.table, &table.null_values)?;
     let source = table.table.display().to_string();
     let roles = Roles {
@@ -66,12 +70,16 @@ pub fn train(args: TrainArgs, printer: &Printer) -> anyhow::Result<()> {
             .line(format!("column {name}: {n} infinite value(s) are treated as missing, in training and in scoring"));
     }
     let learners: Vec<&str> = training.learners.iter().map(|k| k.name()).collect();
-    printer.note(format!(
-        "train: {} rows read; fitting {}{}",
-        df.height(),
-        learners.join(", "),
-        if learners.len() > 1 { " in parallel" } else { "" }
-    ));
+    printer.info(
+        "training",
+        format!(
+            "train: {} rows read; fitting {}{}",
+            df.height(),
+            learners.join(", "),
+            if learners.len() > 1 { " in parallel" } else { "" }
+        ),
+        serde_json::json!({"rows": df.height(), "learners": learners}),
+    );
     let (sample, trained) = train_table(&df, &roles, &columns.features, oot_from.map(epoch_days), &training)?;
     let categorical: Vec<String> = sample
         .features

@@ -30,14 +30,19 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
                 ),
             )?;
             batches::copy_archive(&dir, scratch.path())?;
-            batches::archive(&plan, &state, scratch.path(), &mut settings)?;
+            let (_, reads) = batches::archive(&plan, &state, scratch.path(), &settings.ingest)?;
+            settings = settings.reading(reads);
             let new: usize = plan.inputs.values().map(|b| b.new.len()).sum();
-            printer.note(format!("incremental: {new} new batch(es) checked with the batches ingested before"));
+            printer.info(
+                "batches_checked",
+                format!("incremental: {new} new batch(es) checked with the batches ingested before"),
+                serde_json::json!({"new_batches": new}),
+            );
             Some(scratch)
         }
         None => None,
     };
-    let mut sink = RunSink::new(&settings, None, settings.analytics);
+    let mut sink = RunSink::new(&settings, None, settings.analytics).with_progress(printer);
     let (ingested, _) = ingest_stage(&settings, &mut sink, printer)?;
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::commit::MANIFEST;
+use crate::layout::MANIFEST;
 use crate::location::Location;
 use data::{ReportData, Source};
 
@@ -32,7 +32,7 @@ struct Published {
     data_prefix: String,
     reporting_currency: String,
     outputs: Vec<PublishedOutput>,
-    files: Vec<crate::publish::RunFile>,
+    files: Vec<crate::files::RunFile>,
     #[serde(default)]
     models: Option<PublishedModels>,
 }
@@ -44,7 +44,7 @@ struct PublishedOutput {
     #[serde(default)]
     version: Option<u64>,
     #[serde(default)]
-    files: Vec<crate::publish::RunFile>,
+    files: Vec<crate::files::RunFile>,
 }
 
 #[derive(Debug, Deserialize)]
