@@ -9,7 +9,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::contracts::TableContract;
+use crate::contracts::{OutType, TableContract};
 use crate::error::{EngineError, Result};
 
 /// Check that `df` has exactly the contract's columns, in order, with their types (counts
@@ -35,34 +35,29 @@ pub fn check_contract(df: &DataFrame, contract: &TableContract) -> Result<()> {
 /// `df` with every column of the type it is stored as (counts signed); fails on a count
 /// beyond the signed range rather than writing a wrong one.
 pub fn to_stored(df: &DataFrame, contract: &TableContract) -> Result<DataFrame> {
-    let mut out = df.clone();
-    for c in contract.file_columns() {
-        let stored = c.ty.stored_dtype();
-        let column = out.column(c.name.as_ref()).map_err(|e| polars_error(contract, e))?;
-        if *column.dtype() != stored {
-            let cast = column.strict_cast(&stored).map_err(|e| polars_error(contract, e))?;
-            out.with_column(cast).map_err(|e| polars_error(contract, e))?;
-        }
-    }
-    Ok(out)
+    cast_to(df.clone(), contract, OutType::stored_dtype)
 }
 
 /// `df` read back from a stored file with every column of the type ardent carries it as.
 pub fn to_internal(df: DataFrame, contract: &TableContract) -> Result<DataFrame> {
-    let mut out = df;
-    for c in contract.file_columns() {
-        let inside = c.ty.dtype();
-        let column = out.column(c.name.as_ref()).map_err(|e| polars_error(contract, e))?;
-        if *column.dtype() != inside {
-            let cast = column.strict_cast(&inside).map_err(|e| polars_error(contract, e))?;
-            out.with_column(cast).map_err(|e| polars_error(contract, e))?;
-        }
-    }
-    Ok(out)
+    cast_to(df, contract, OutType::dtype)
 }
 
-fn polars_error(contract: &TableContract, error: PolarsError) -> EngineError {
-    EngineError::Polars { context: format!("converting table `{}` to its stored types", contract.name), error }
+/// `df` with each of `contract`'s columns cast (strictly) to `ty` of its type.
+fn cast_to(mut df: DataFrame, contract: &TableContract, ty: fn(OutType) -> DataType) -> Result<DataFrame> {
+    let failed = |error| EngineError::Polars {
+        context: format!("converting the types of table `{}`'s columns", contract.name),
+        error,
+    };
+    for c in contract.file_columns() {
+        let want = ty(c.ty);
+        let column = df.column(c.name.as_ref()).map_err(failed)?;
+        if *column.dtype() != want {
+            let cast = column.strict_cast(&want).map_err(failed)?;
+            df.with_column(cast).map_err(failed)?;
+        }
+    }
+    Ok(df)
 }
 
 /// A file writer that keeps the first operating-system error it met: the Parquet writer

@@ -99,6 +99,24 @@ fn heat(v: Option<f64>) -> String {
     }
 }
 
+/// A table of shares shaded by value: `columns` across, one row per `rows` label.
+fn heat_table(corner: &str, columns: &[String], rows: &[String], values: &[Vec<Option<f64>>]) -> String {
+    let mut html = format!("<table class=\"heat\"><thead><tr><th>{}</th>", esc(corner));
+    for c in columns {
+        let _ = write!(html, "<th>{}</th>", esc(c));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for (label, row) in rows.iter().zip(values) {
+        let _ = write!(html, "<tr><th>{}</th>", esc(label));
+        for v in row {
+            let _ = write!(html, "<td{}>{}</td>", heat(*v), pct(*v));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
 fn tile(t: &Tile) -> String {
     let arrow = match t.direction {
         "up" => "▲",
@@ -196,39 +214,20 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
     if !rr.from.is_empty() {
         let _ = write!(
             body,
-            "<section><h2>Roll rates</h2><p class=\"note\">Share of each bucket's amount at a month end found in each state one month later, amount-weighted over {} months ({} to {}).</p><table class=\"heat\"><thead><tr><th>from \\ to</th>",
+            "<section><h2>Roll rates</h2><p class=\"note\">Share of each bucket's amount at a month end found in each state one month later, amount-weighted over {} months ({} to {}).</p>",
             rr.months.len(),
             esc(rr.months.first().map(String::as_str).unwrap_or("")),
             esc(rr.months.last().map(String::as_str).unwrap_or(""))
         );
-        for t in &rr.to {
-            let _ = write!(body, "<th>{}</th>", esc(t));
-        }
-        body.push_str("</tr></thead><tbody>");
-        for (f, row) in rr.from.iter().zip(&rr.rates) {
-            let _ = write!(body, "<tr><th>{}</th>", esc(f));
-            for v in row {
-                let _ = write!(body, "<td{}>{}</td>", heat(*v), pct(*v));
-            }
-            body.push_str("</tr>");
-        }
-        body.push_str("</tbody></table></section>");
+        body.push_str(&heat_table("from \\ to", &rr.to, &rr.from, &rr.rates));
+        body.push_str("</section>");
     }
     let c = &data.cohorts;
     if !c.cohorts.is_empty() {
-        body.push_str("<section><h2>Billing cohorts</h2><p class=\"note\">Share of each billing month's amount paid by each age in months.</p><table class=\"heat\"><thead><tr><th>billed \\ age</th>");
-        for a in &c.ages {
-            let _ = write!(body, "<th>{a}</th>");
-        }
-        body.push_str("</tr></thead><tbody>");
-        for (m, row) in c.cohorts.iter().zip(&c.paid_share) {
-            let _ = write!(body, "<tr><th>{}</th>", esc(m));
-            for v in row {
-                let _ = write!(body, "<td{}>{}</td>", heat(*v), pct(*v));
-            }
-            body.push_str("</tr>");
-        }
-        body.push_str("</tbody></table></section>");
+        body.push_str("<section><h2>Billing cohorts</h2><p class=\"note\">Share of each billing month's amount paid by each age in months.</p>");
+        let ages: Vec<String> = c.ages.iter().map(i64::to_string).collect();
+        body.push_str(&heat_table("billed \\ age", &ages, &c.cohorts, &c.paid_share));
+        body.push_str("</section>");
     }
     if !data.top_overdue.is_empty() {
         let _ = write!(
