@@ -178,23 +178,9 @@ impl Tables {
         matches!(&self.out, Location::Local(root) if !root.join(name).join(DELTA_LOG).is_dir())
     }
 
-    /// The table `name` at its latest version, or `None` where there is no Delta table.
-    fn load(&self, name: &str) -> anyhow::Result<Option<DeltaTable>> {
-        if self.surely_absent(name) {
-            return Ok(None);
-        }
-        let (url, store) = self.log_store(name)?;
-        let mut table = DeltaTable::new(store);
-        match self.runtime.block_on(table.load()) {
-            Ok(()) => Ok(Some(table)),
-            Err(DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("reading the Delta log of {url}"))),
-        }
-    }
-
-    /// The data files of the table `name` at `version` (`None`: its latest), paths relative to
-    /// the table folder; `None` where there is no such table or version.
-    pub fn files_at(&self, name: &str, version: Option<u64>) -> anyhow::Result<Option<Vec<(String, u64)>>> {
+    /// The table `name` at `version` (`None`: its latest), or `None` where there is no Delta
+    /// table or no such version.
+    fn open(&self, name: &str, version: Option<u64>) -> anyhow::Result<Option<DeltaTable>> {
         if self.surely_absent(name) {
             return Ok(None);
         }
@@ -205,10 +191,16 @@ impl Tables {
             None => self.runtime.block_on(table.load()),
         };
         match loaded {
-            Ok(()) => {}
-            Err(DeltaTableError::NotATable(_) | DeltaTableError::InvalidVersion(_)) => return Ok(None),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading the Delta log of {url}"))),
+            Ok(()) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_) | DeltaTableError::InvalidVersion(_)) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading the Delta log of {url}"))),
         }
+    }
+
+    /// The data files of the table `name` at `version` (`None`: its latest), paths relative to
+    /// the table folder; `None` where there is no such table or version.
+    pub fn files_at(&self, name: &str, version: Option<u64>) -> anyhow::Result<Option<Vec<(String, u64)>>> {
+        let Some(table) = self.open(name, version)? else { return Ok(None) };
         let state = table.snapshot()?;
         let mut files: Vec<(String, u64)> =
             state.log_data().into_iter().map(|f| (f.path().to_string(), f.size().max(0) as u64)).collect();
@@ -257,7 +249,8 @@ impl Tables {
                 adds.push(add_action(table.contract, &rel, f.bytes, rows));
                 files.push(RunFile { path: rel, bytes: f.bytes, sha256: f.sha256.clone() });
             }
-            let version = self.commit(table.contract.name, Some(table.contract), adds, run_id)?;
+            let existing = self.open(name, None)?;
+            let version = self.commit(name, existing, Some(table.contract), adds, run_id)?;
             printer.info(
                 "table_committed",
                 format!("publish: {name} version {version} ({} files)", files.len()),
@@ -266,8 +259,8 @@ impl Tables {
             committed.push(Committed { table: name.to_string(), version, files });
         }
         for name in retired {
-            if self.load(name)?.is_some() {
-                let version = self.commit(name, None, Vec::new(), run_id)?;
+            if let Some(existing) = self.open(name, None)? {
+                let version = self.commit(name, Some(existing), None, Vec::new(), run_id)?;
                 printer.info(
                     "table_emptied",
                     format!("publish: {name} version {version} (emptied: this run does not produce it)"),
@@ -315,11 +308,13 @@ impl Tables {
     }
 
     /// Commit a version of the table `name` that holds exactly `adds`: the first version of a
-    /// new table, else an overwrite (with the contract's schema where it changed; `None` keeps
-    /// the table's own). Returns the version.
+    /// new table (`existing` is `None`), else an overwrite of `existing`, its latest version
+    /// (with the contract's schema where it changed; `None` keeps the table's own). Returns the
+    /// version.
     fn commit(
         &self,
         name: &str,
+        existing: Option<DeltaTable>,
         contract: Option<&TableContract>,
         adds: Vec<Add>,
         run_id: &str,
@@ -333,7 +328,7 @@ impl Tables {
         let partition_columns: Vec<String> =
             contract.and_then(|c| c.partition).map(|p| vec![p.to_string()]).unwrap_or_default();
         let failed = |what: &str| format!("{what} the Delta table {}", self.out_url(name));
-        let Some(table) = self.load(name)? else {
+        let Some(table) = existing else {
             let Some(contract) = contract else { anyhow::bail!("{}: no Delta table to empty", self.out_url(name)) };
             if let Location::Local(root) = &self.out {
                 // A table without rows has no data file to have made its folder.
@@ -382,14 +377,13 @@ impl Tables {
         }
     }
 
-    /// Delete the data files of `tables` that came from runs other than `keep` (the run just
-    /// published and those kept before it), except any file a table's latest version holds.
-    /// The logs stay whole. Returns the number of files deleted.
-    pub fn prune(&self, tables: &[String], keep: &[String]) -> anyhow::Result<usize> {
+    /// Delete the data files of `tables` (each with the data files of the version this run
+    /// committed: none for an emptied table) that came from runs other than `keep` (the run
+    /// just published and those kept before it), never a file of that version. The logs stay
+    /// whole. Returns the number of files deleted.
+    pub fn prune(&self, tables: &[(String, Vec<String>)], keep: &[String]) -> anyhow::Result<usize> {
         let mut deleted = 0;
-        for name in tables {
-            let current: Vec<String> =
-                self.files_at(name, None)?.unwrap_or_default().into_iter().map(|(p, _)| p).collect();
+        for (name, current) in tables {
             let doomed = |rel: &str| {
                 !rel.starts_with(DELTA_LOG)
                     && run_of(rel).is_some_and(|run| !keep.iter().any(|k| k == run))

@@ -12,3 +12,9 @@ pub const REPORT: &str = "report.html";
 
 /// A Delta table's transaction log folder.
 pub const DELTA_LOG: &str = "_delta_log";
+
+/// Whether the run-folder file `file` belongs to the table at `table_path` in the run folder
+/// (`kpi_monthly.parquet`, or a partitioned table's folder `aging/`).
+pub fn table_holds(table_path: &str, file: &str) -> bool {
+    file == table_path || (table_path.ends_with('/') && file.starts_with(table_path))
+}

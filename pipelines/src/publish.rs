@@ -177,7 +177,7 @@ impl ManifestOutput {
 
     /// Whether `file` (relative to the staging folder) belongs to this table.
     fn holds(&self, file: &str) -> bool {
-        file == self.path || (self.path.ends_with('/') && file.starts_with(&self.path))
+        crate::layout::table_holds(&self.path, file)
     }
 }
 
@@ -614,9 +614,14 @@ impl RunWriter {
                     o.version = Some(c.version);
                     o.files = c.files;
                 }
-                let mut names: Vec<String> = self.outputs.iter().map(|o| o.table.to_string()).collect();
-                names.extend(emptied.iter().cloned());
-                Some((tables, names, emptied))
+                // Each table with the data files of its new version (none for an emptied one).
+                let mut versions: Vec<(String, Vec<String>)> = self
+                    .outputs
+                    .iter()
+                    .map(|o| (o.table.to_string(), o.files.iter().map(|f| f.path.clone()).collect()))
+                    .collect();
+                versions.extend(emptied.iter().map(|t| (t.clone(), Vec::new())));
+                Some((tables, versions, emptied))
             }
         };
         let emptied_tables = delta.as_ref().map(|(_, _, e)| e.clone()).unwrap_or_default();
@@ -651,10 +656,10 @@ impl RunWriter {
         // Never publish without the lock (an object-store lease may have been taken over).
         lock.check()?;
         self.staged.commit(&manifest.run_id, json.as_bytes(), &manifest.previous_runs, printer)?;
-        if let Some((tables, names, _)) = delta {
+        if let Some((tables, versions, _)) = delta {
             let mut keep = vec![manifest.run_id.clone()];
             keep.extend(manifest.previous_runs.iter().cloned());
-            let deleted = tables.prune(&names, &keep)?;
+            let deleted = tables.prune(&versions, &keep)?;
             if deleted > 0 {
                 printer.info(
                     "files_pruned",

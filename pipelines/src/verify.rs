@@ -161,16 +161,7 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
             }
             remote.fetch(&format!("{prefix}/{}", f.path), &full)?;
         }
-        match crate::files::sha256(&full) {
-            Err(e) => problems.push(format!("{}: listed in the manifest but unreadable: {e}", f.path)),
-            Ok((_, bytes)) if bytes != f.bytes => {
-                problems.push(format!("{}: {bytes} bytes, the manifest says {}", f.path, f.bytes))
-            }
-            Ok((sha, _)) if sha != f.sha256 => {
-                problems.push(format!("{}: SHA-256 {sha}, the manifest says {}", f.path, f.sha256))
-            }
-            Ok(_) => {}
-        }
+        problems.extend(differs(&f.path, &full, f));
     }
     checks.push(Check { name: format!("{} files match the manifest (size, SHA-256)", manifest.files.len()), problems });
 
@@ -189,13 +180,11 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
                 Some(run) => problems.push(format!("{name}: version {version} was committed by run {run}")),
                 None => problems.push(format!("{name}: no version {version} committed by ardent")),
             }
-            let listed: Vec<(String, u64)> = o.files.iter().map(|f| (f.path.clone(), f.bytes)).collect();
+            let mut listed: Vec<(String, u64)> = o.files.iter().map(|f| (f.path.clone(), f.bytes)).collect();
+            listed.sort();
             match tables.files_at(name, Some(version))? {
                 None => problems.push(format!("{name}: no Delta table with version {version}")),
-                Some(mut found) => {
-                    found.sort();
-                    let mut listed = listed.clone();
-                    listed.sort();
+                Some(found) => {
                     if found != listed {
                         problems.push(format!(
                             "{name}: version {version} holds {} files, the manifest lists {} (or their sizes differ)",
@@ -229,24 +218,11 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
                     }
                     (Location::Remote(_), None) => unreachable!("a remote output is fetched into a temporary folder"),
                 };
-                match crate::files::sha256(&full) {
-                    Err(e) => problems.push(format!("{rel}: listed in the manifest but unreadable: {e}")),
-                    Ok((_, bytes)) if bytes != f.bytes => {
-                        problems.push(format!("{rel}: {bytes} bytes, the manifest says {}", f.bytes))
-                    }
-                    Ok((sha, _)) if sha != f.sha256 => {
-                        problems.push(format!("{rel}: SHA-256 {sha}, the manifest says {}", f.sha256))
-                    }
-                    Ok(_) => {}
-                }
+                problems.extend(differs(&rel, &full, f));
                 files.push((rel, full));
             }
         } else {
-            for f in manifest
-                .files
-                .iter()
-                .filter(|f| f.path == o.path || (o.path.ends_with('/') && f.path.starts_with(&o.path)))
-            {
+            for f in manifest.files.iter().filter(|f| crate::layout::table_holds(&o.path, &f.path)) {
                 files.push((f.path.clone(), run_dir.join(&f.path)));
             }
         }
@@ -339,6 +315,17 @@ pub fn verify(out: &Location) -> anyhow::Result<Report> {
     }
     checks.push(Check { name: "every reconciliation check passed".into(), problems });
     Ok(Report { run_id: manifest.run_id, checks })
+}
+
+/// What is wrong with the file `full` (shown as `rel`) against its manifest entry `f`: unreadable,
+/// another size or another SHA-256.
+fn differs(rel: &str, full: &Path, f: &RunFile) -> Option<String> {
+    match crate::files::sha256(full) {
+        Err(e) => Some(format!("{rel}: listed in the manifest but unreadable: {e}")),
+        Ok((_, bytes)) if bytes != f.bytes => Some(format!("{rel}: {bytes} bytes, the manifest says {}", f.bytes)),
+        Ok((sha, _)) if sha != f.sha256 => Some(format!("{rel}: SHA-256 {sha}, the manifest says {}", f.sha256)),
+        Ok(_) => None,
+    }
 }
 
 /// The documented output contracts for a run's config.

@@ -90,10 +90,7 @@ pub fn of_output(out: &Location) -> anyhow::Result<String> {
                 source.add(&o.table, partition_of(&f.path), local(&format!("{}/{}", o.table, f.path))?);
             }
         } else {
-            let held = manifest
-                .files
-                .iter()
-                .filter(|f| f.path == o.path || (o.path.ends_with('/') && f.path.starts_with(&o.path)));
+            let held = manifest.files.iter().filter(|f| crate::layout::table_holds(&o.path, &f.path));
             for f in held.filter(|f| f.path.ends_with(".parquet")) {
                 source.add(&o.table, partition_of(&f.path), local(&format!("{}{}", manifest.data_prefix, f.path))?);
             }
