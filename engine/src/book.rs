@@ -7,10 +7,12 @@
 //! dashboard table read the book; nothing writes to it.
 
 mod build;
+mod index;
 
 use std::cmp::Ordering;
 
 pub use build::{BookBuilder, BookFeed};
+pub(crate) use index::Index;
 use polars::prelude::*;
 
 use crate::contracts::DocType;

@@ -69,6 +69,10 @@ pub enum Command {
     /// trends, aging, roll-forward, roll rates, cohorts, overdue customers, the worklist, data
     /// quality, the model). Every run also publishes its own report.html.
     Report(ReportArgs),
+    /// Rebuild dashboard tables from a published run's validated tables and cash application
+    /// (no ingest, no cash application), e.g. with other aging buckets:
+    /// `ardent analytics ardent-out --to rebuilt --set analytics.bucket_edges=[0,30,60,90]`.
+    Analytics(AnalyticsArgs),
     /// Look at an unknown export (CSV, XLSX, JSON, Parquet): its layout, column roles, date
     /// and number formats, types, signs and links, the ready profile it matches, and a config
     /// for it on stdout (`ardent inspect FILE > export.toml`).
@@ -275,6 +279,25 @@ pub struct ReportArgs {
     /// Where to write the page.
     #[arg(long = "to", default_value = "report.html")]
     pub to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyticsArgs {
+    /// The published output to read: a folder or an object-store URL (default: ./ardent-out).
+    #[arg(default_value = "ardent-out", env = "ARDENT_OUT")]
+    pub out: String,
+    /// Folder to write the tables to, one Parquet file each (`aging.parquet` holds every as-of
+    /// date, with an `as_of` column).
+    #[arg(long = "to")]
+    pub to: PathBuf,
+    /// Tables to build, comma-separated (default: aging, kpi_monthly, cohorts, roll_rates,
+    /// customer_payment_stats, reconciliation).
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// Change a setting of the run's config, e.g. `--set analytics.bucket_edges=[0,30,60,90]`
+    /// (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //!
 //! `cli` parses, `settings` resolves (defaults < config file < environment < flags),
 //! `commands` run, `run` holds the stages in order, `publish` writes a run folder and its
-//! manifest, `report` draws its report.html, `delta` commits its tables as Delta table versions, `commit` makes the run the
+//! manifest, `published` reads one back, `report` draws its report.html, `delta` commits its tables as Delta table versions, `commit` makes the run the
 //! published output atomically, `location` reaches local
 //! folders and object stores, `verify` checks a published output, `printer` is the only
 //! stdout writer, and `exit` maps errors to exit codes.
@@ -20,6 +20,7 @@ pub mod location;
 pub mod lock;
 pub mod printer;
 pub mod publish;
+pub mod published;
 pub mod report;
 pub mod run;
 pub mod settings;

@@ -545,10 +545,10 @@ impl RunWriter {
     /// Write the run's `report.html` from its staged tables. A report that cannot be made is
     /// a warning, not a failed run: the tables are what the run is for.
     fn report(&mut self, currency: &str, printer: &Printer) -> anyhow::Result<()> {
-        let mut source = crate::report::data::Source::default();
+        let mut source = crate::published::TableFiles::default();
         for o in self.outputs.iter().filter(|o| crate::report::needed(o.table)) {
             for rel in self.written.keys().filter(|rel| o.holds(rel)) {
-                source.add(o.table, crate::report::partition_of(rel), self.staged.path().join(rel));
+                source.add(o.table, crate::published::partition_of(rel), self.staged.path().join(rel));
             }
         }
         let champion = self.models.as_ref().and_then(|m| m.champion.clone());

@@ -248,6 +248,18 @@ pub fn load_with(path: &Path, overrides: &[KeyOverride]) -> Result<PipelineConfi
     })
 }
 
+/// A config (e.g. a published run's) with `overrides` applied in order.
+pub fn with_overrides(config: &PipelineConfig, overrides: &[KeyOverride]) -> Result<PipelineConfig, ConfigError> {
+    let mut table = toml::Table::try_from(config).map_err(|e| ConfigError(format!("the run's config: {e}")))?;
+    for o in overrides {
+        set_key(&mut table, o)?;
+    }
+    table.try_into().map_err(|e: toml::de::Error| {
+        let sources: Vec<&str> = overrides.iter().map(|o| o.source.as_str()).collect();
+        ConfigError(format!("the run's config with {}: {}", sources.join(", "), e.message()))
+    })
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;

@@ -110,6 +110,57 @@ pub fn analyse_into(
     analysis: &Analysis,
     out: &mut dyn TableSink,
 ) -> Result<Analysed> {
+    analyse_some(book, apps, analysis, &Selection::All, out)
+}
+
+/// Which dashboard tables to build.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    All,
+    /// These tables (names of [`contracts`]); the ones they are computed from are built
+    /// without being written.
+    Only(Vec<String>),
+}
+
+impl Selection {
+    fn wants(&self, table: &str) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(names) => names.iter().any(|n| n == table),
+        }
+    }
+}
+
+/// A sink that passes on the selected tables only.
+struct Chosen<'a> {
+    selection: &'a Selection,
+    out: &'a mut dyn TableSink,
+}
+
+impl TableSink for Chosen<'_> {
+    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<()> {
+        if self.selection.wants(contract.name) {
+            self.out.rows(contract, rows)?;
+        }
+        Ok(())
+    }
+
+    fn partition(&mut self, contract: &TableContract, as_of: i32, rows: DataFrame) -> Result<()> {
+        if self.selection.wants(contract.name) {
+            self.out.partition(contract, as_of, rows)?;
+        }
+        Ok(())
+    }
+}
+
+/// Build the `selection` of the dashboard tables into `out` (see [`analyse_into`]).
+pub fn analyse_some(
+    book: &Book,
+    apps: &Applications,
+    analysis: &Analysis,
+    selection: &Selection,
+    out: &mut dyn TableSink,
+) -> Result<Analysed> {
     let ctx = Context::new(book, apps, analysis);
     let mut timings = Vec::new();
     let mut clock = std::time::Instant::now();
@@ -117,22 +168,49 @@ pub fn analyse_into(
         timings.push((name, clock.elapsed().as_millis() as u64));
         clock = std::time::Instant::now();
     };
-    let cash_summary = applications::tables(&ctx, out)?;
-    lap("applications");
-    let aging = aging::build(&ctx, out)?;
-    lap("aging");
-    let monthly = kpi::Monthly::build(&ctx)?;
-    let kpi_monthly = kpi::table(&ctx, &monthly)?;
-    let kpi_rows = kpi_monthly.height();
-    out.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
-    out.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
-    out.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
-    lap("kpi_cohorts_roll_rates");
-    payment_stats::table(&ctx, out)?;
-    lap("customer_payment_stats");
-    let (reconciliation, failed_checks) = reconcile::table(&ctx, &aging)?;
-    out.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
-    lap("reconciliation");
+    let wants = |table: &str| selection.wants(table);
+    let out = &mut Chosen { selection, out };
+    let aging_name = aging::contract(&analysis.buckets).name;
+    let mut cash_summary = applications::CashSummary::default();
+    if wants(applications::APPLICATIONS_TABLE.name) || wants(applications::UNAPPLIED_CASH_TABLE.name) {
+        cash_summary = applications::tables(&ctx, out)?;
+        lap("applications");
+    }
+    let aging = if wants(aging_name) || wants(reconcile::RECONCILIATION_TABLE.name) {
+        let aging = aging::build(&ctx, out)?;
+        lap("aging");
+        Some(aging)
+    } else {
+        None
+    };
+    let mut kpi_rows = 0;
+    let monthly_tables = [kpi::KPI_MONTHLY_TABLE.name, cohorts::COHORTS_TABLE.name, roll_rates::ROLL_RATES_TABLE.name];
+    if monthly_tables.iter().any(|t| wants(t)) {
+        let monthly = kpi::Monthly::build(&ctx)?;
+        if wants(kpi::KPI_MONTHLY_TABLE.name) {
+            let kpi_monthly = kpi::table(&ctx, &monthly)?;
+            kpi_rows = kpi_monthly.height();
+            out.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
+        }
+        if wants(cohorts::COHORTS_TABLE.name) {
+            out.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
+        }
+        if wants(roll_rates::ROLL_RATES_TABLE.name) {
+            out.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
+        }
+        lap("kpi_cohorts_roll_rates");
+    }
+    if wants(payment_stats::PAYMENT_STATS_TABLE.name) {
+        payment_stats::table(&ctx, out)?;
+        lap("customer_payment_stats");
+    }
+    let mut failed_checks = Vec::new();
+    if let (true, Some(aging)) = (wants(reconcile::RECONCILIATION_TABLE.name), &aging) {
+        let (reconciliation, failed) = reconcile::table(&ctx, aging)?;
+        out.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
+        failed_checks = failed;
+        lap("reconciliation");
+    }
     Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings })
 }
 

@@ -6,13 +6,11 @@
 //! book order. Holding the whole ledger as frames cost several times the book itself on the
 //! `l` preset (issue 5, bounded memory); the result is the same book either way.
 
-use std::hash::BuildHasher;
-
 use foldhash::HashMap;
-use hashbrown::HashTable;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::index::Index;
 use super::{Book, Customers, Dimension, Docs, Payments, Texts};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
@@ -43,25 +41,6 @@ fn days<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<impl Iterator<
 
 fn analysis(message: String) -> EngineError {
     EngineError::Analysis { message }
-}
-
-/// Texts plus a hash index over them (ids are unique once validated).
-#[derive(Debug, Default)]
-struct Index {
-    table: HashTable<u32>,
-    hasher: foldhash::fast::FixedState,
-}
-
-impl Index {
-    fn insert(&mut self, texts: &Texts, i: u32) {
-        let hasher = &self.hasher;
-        let hash = hasher.hash_one(texts.get(i as usize));
-        self.table.insert_unique(hash, i, |&j| hasher.hash_one(texts.get(j as usize)));
-    }
-
-    fn find(&self, texts: &Texts, id: &str) -> Option<u32> {
-        self.table.find(self.hasher.hash_one(id), |&j| texts.get(j as usize) == id).copied()
-    }
 }
 
 /// Ledger documents in input order.
@@ -241,7 +220,7 @@ impl BookBuilder {
         let docs = &self.docs;
         self.doc_index.get_or_insert_with(|| {
             let mut index = Index::default();
-            index.table.reserve(docs.docs.len(), |_| 0);
+            index.reserve(docs.docs.len());
             for i in 0..docs.docs.len() {
                 if !docs.removed[i] {
                     index.insert(&docs.docs.id, i as u32);

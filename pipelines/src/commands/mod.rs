@@ -1,6 +1,7 @@
 //! One file per command. Each takes its parsed arguments and a [`Printer`], resolves its
 //! settings, and returns an error whose class decides the exit code (see [`crate::exit`]).
 
+pub mod analytics;
 pub mod generate;
 pub mod inspect;
 pub mod open_items;
@@ -47,6 +48,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Score(args) => score::score(args, printer),
         Command::Verify(args) => verify::verify(args, printer),
         Command::Report(args) => report::report(args, printer),
+        Command::Analytics(args) => analytics::analytics(args, printer),
         Command::Inspect(args) => inspect::inspect(args, printer),
     }
 }

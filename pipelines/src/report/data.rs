@@ -3,54 +3,12 @@
 //! so a test can check the page against the tables and the page never shows a rounded sum.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use anyhow::Context;
 use ardent_engine::money::format_cents;
 use polars::prelude::*;
 use serde::Serialize;
 
-/// Where each table's data files are: `(partition value, file)`; the partition value (an
-/// `as_of` date) becomes an `as_of` text column of the rows read.
-#[derive(Debug, Default)]
-pub struct Source {
-    tables: BTreeMap<String, Vec<(Option<String>, PathBuf)>>,
-}
-
-impl Source {
-    /// Add a data file of `table` (`partition`: the `as_of` of a partitioned table's file).
-    pub fn add(&mut self, table: &str, partition: Option<String>, file: PathBuf) {
-        self.tables.entry(table.to_string()).or_default().push((partition, file));
-    }
-
-    /// Whether the run published `table`.
-    pub fn has(&self, table: &str) -> bool {
-        self.tables.contains_key(table)
-    }
-
-    /// Every row of `table`, or `None` when the run did not publish it.
-    pub fn read(&self, table: &str) -> anyhow::Result<Option<DataFrame>> {
-        let Some(files) = self.tables.get(table) else { return Ok(None) };
-        let mut all: Option<DataFrame> = None;
-        for (partition, path) in files {
-            let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            let mut df = anyhow::Context::with_context(ParquetReader::new(file).finish(), || {
-                format!("reading {}", path.display())
-            })?;
-            if let Some(as_of) = partition {
-                let n = df.height();
-                df.with_column(Column::new("as_of".into(), vec![as_of.as_str(); n]))?;
-            }
-            match &mut all {
-                None => all = Some(df),
-                Some(acc) => {
-                    acc.vstack_mut(&df)?;
-                }
-            }
-        }
-        Ok(all)
-    }
-}
+pub use crate::published::TableFiles as Source;
 
 /// One headline number with its month-on-month change.
 #[derive(Debug, Clone, Serialize, PartialEq)]

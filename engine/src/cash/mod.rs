@@ -16,6 +16,8 @@
 //! converts at its date's rates. Customers are independent, so they run in parallel and the
 //! result does not depend on the thread count.
 
+mod from_table;
+
 use std::collections::BTreeSet;
 
 use rayon::prelude::*;
@@ -92,6 +94,8 @@ pub struct Application {
     pub rule: Rule,
 }
 
+pub use from_table::applications_from_table;
+
 /// Every application, and what stayed unapplied.
 #[derive(Debug, Clone, Default)]
 pub struct Applications {
@@ -129,25 +133,30 @@ pub fn apply_cash(book: &Book) -> Applications {
         out.payment_unapplied.extend(p.payment_unapplied);
         out.credit_unapplied.extend(p.credit_unapplied);
     }
-    // Applications are in event order, so a counting sort by invoice keeps each invoice's
-    // applications in date order.
-    let n_docs = book.docs.len();
+    let (invoice_start, by_invoice) = index_by_invoice(&out.rows, book.docs.len());
+    out.invoice_start = invoice_start;
+    out.by_invoice = by_invoice;
+    out
+}
+
+/// Per document, where its applications start in the returned order, and the applications
+/// (indices into `rows`) grouped by invoice. `rows` are in event order, so a counting sort by
+/// invoice keeps each invoice's applications in date order.
+fn index_by_invoice(rows: &[Application], n_docs: usize) -> (Vec<usize>, Vec<u32>) {
     let mut start = vec![0usize; n_docs + 1];
-    for a in &out.rows {
+    for a in rows {
         start[a.invoice as usize + 1] += 1;
     }
     for i in 0..n_docs {
         start[i + 1] += start[i];
     }
     let mut next = start.clone();
-    let mut by_invoice = vec![0u32; out.rows.len()];
-    for (i, a) in out.rows.iter().enumerate() {
+    let mut by_invoice = vec![0u32; rows.len()];
+    for (i, a) in rows.iter().enumerate() {
         by_invoice[next[a.invoice as usize]] = i as u32;
         next[a.invoice as usize] += 1;
     }
-    out.invoice_start = start;
-    out.by_invoice = by_invoice;
-    out
+    (start, by_invoice)
 }
 
 struct CustomerResult {

@@ -1,0 +1,157 @@
+//! Which applications does a published `applications` table hold? [`applications_from_table`]
+//! reads the table back onto the [`Book`] it was computed from, so the dashboards can be
+//! rebuilt from a run's published tables without applying cash again (`ardent analytics`).
+//!
+//! The result equals [`apply_cash`](super::apply_cash) on the same book: rows are put in
+//! event order whatever the table's row order (customer; date; credit memos and write-offs
+//! before payments; source in book order; invoices oldest due first), and what stayed
+//! unapplied is each source's amount less what the table applied from it.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::{index_by_invoice, Application, Applications, Rule, SourceKind};
+use crate::book::{Book, Index};
+use crate::contracts::DocType;
+use crate::error::{EngineError, Result};
+
+fn problem(row: usize, message: String) -> EngineError {
+    EngineError::Analysis {
+        message: format!(
+            "applications row {row}: {message}; the applications table must come from the same run as the ledger and payments read with it"
+        ),
+    }
+}
+
+fn column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
+    df.column(name).map_err(EngineError::polars(format!("reading column `{name}` of table `applications`")))
+}
+
+fn texts<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
+    column(df, name)?.str().map_err(EngineError::polars(format!("column `{name}` of `applications` as text")))
+}
+
+fn cents(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    let ca = column(df, name)?
+        .decimal()
+        .map_err(EngineError::polars(format!("column `{name}` of `applications` as decimal")))?;
+    // The contract bounds money to DECIMAL(18, 2): the physical value is cents and fits i64.
+    Ok(ca.physical().iter().map(|v| v.map(|x| x as i64)).collect())
+}
+
+fn kind_of(text: &str) -> Option<SourceKind> {
+    [SourceKind::Payment, SourceKind::CreditMemo, SourceKind::WriteOff].into_iter().find(|k| k.as_str() == text)
+}
+
+fn rule_of(text: &str) -> Option<Rule> {
+    Rule::ALL.into_iter().find(|r| r.as_str() == text)
+}
+
+/// The applications of `table` (the `applications` output table) on `book`.
+pub fn applications_from_table(book: &Book, table: &DataFrame) -> Result<Applications> {
+    let docs = Index::of(&book.docs.id);
+    let payments = Index::of(&book.payments.id);
+    let kind = texts(table, "source_type")?;
+    let source = texts(table, "source_id")?;
+    let invoice = texts(table, "invoice_id")?;
+    let rule = texts(table, "rule")?;
+    let date = column(table, "date")?
+        .date()
+        .map_err(EngineError::polars("column `date` of `applications` as date"))?
+        .physical()
+        .clone();
+    let amount = cents(table, "amount")?;
+    let source_amount = cents(table, "source_amount")?;
+
+    let n = table.height();
+    let mut rows = Vec::with_capacity(n);
+    for (i, ((((((k, s), inv), r), d), a), sa)) in kind
+        .iter()
+        .zip(source.iter())
+        .zip(invoice.iter())
+        .zip(rule.iter())
+        .zip(date.iter())
+        .zip(&amount)
+        .zip(&source_amount)
+        .enumerate()
+    {
+        let missing = |c: &str| problem(i, format!("`{c}` is empty"));
+        let k = k.ok_or_else(|| missing("source_type"))?;
+        let kind = kind_of(k).ok_or_else(|| {
+            problem(i, format!("source_type `{k}` is none of payment, credit_memo, write_off"))
+        })?;
+        let s = s.ok_or_else(|| missing("source_id"))?;
+        let src = match kind {
+            SourceKind::Payment => payments.find(&book.payments.id, s),
+            SourceKind::CreditMemo | SourceKind::WriteOff => docs.find(&book.docs.id, s).filter(|&d| {
+                let want = if kind == SourceKind::CreditMemo { DocType::CreditMemo } else { DocType::WriteOff };
+                book.docs.kind[d as usize] == want
+            }),
+        }
+        .ok_or_else(|| problem(i, format!("source_id `{s}` is no {k} of the book")))?;
+        let inv = inv.ok_or_else(|| missing("invoice_id"))?;
+        let target = docs
+            .find(&book.docs.id, inv)
+            .filter(|&d| book.docs.kind[d as usize].is_receivable())
+            .ok_or_else(|| problem(i, format!("invoice_id `{inv}` is no invoice or debit memo of the ledger")))?;
+        let r = r.ok_or_else(|| missing("rule"))?;
+        let rule = rule_of(r).ok_or_else(|| problem(i, format!("rule `{r}` is not a cash application rule")))?;
+        let (Some(date), Some(amount), Some(source_amount)) = (d, *a, *sa) else {
+            return Err(problem(i, "`date`, `amount` or `source_amount` is empty".into()));
+        };
+        if amount <= 0 || source_amount <= 0 {
+            return Err(problem(i, format!("amounts must be positive, not {amount} and {source_amount} cents")));
+        }
+        rows.push(Application { kind, source: src, invoice: target, date, amount, source_amount, rule });
+    }
+
+    // Event order, as apply_cash writes it.
+    let customer_of = |a: &Application| match a.kind {
+        SourceKind::Payment => book.payments.customer[a.source as usize],
+        SourceKind::CreditMemo | SourceKind::WriteOff => book.docs.customer[a.source as usize],
+    };
+    rows.par_sort_by(|a, b| {
+        (customer_of(a), a.date, a.kind == SourceKind::Payment, a.source)
+            .cmp(&(customer_of(b), b.date, b.kind == SourceKind::Payment, b.source))
+            .then_with(|| book.fifo_cmp(a.invoice, b.invoice))
+    });
+
+    let mut payment_unapplied = book.payments.amount.clone();
+    let mut credit_unapplied: Vec<i64> = (0..book.docs.len())
+        .map(|d| if book.docs.kind[d].is_receivable() { 0 } else { book.docs.amount[d] })
+        .collect();
+    for a in &rows {
+        let left = match a.kind {
+            SourceKind::Payment => &mut payment_unapplied[a.source as usize],
+            SourceKind::CreditMemo | SourceKind::WriteOff => &mut credit_unapplied[a.source as usize],
+        };
+        *left -= a.source_amount;
+        if *left < 0 {
+            let id = match a.kind {
+                SourceKind::Payment => book.payments.id.get(a.source as usize),
+                SourceKind::CreditMemo | SourceKind::WriteOff => book.docs.id.get(a.source as usize),
+            };
+            return Err(EngineError::Analysis {
+                message: format!(
+                    "applications: {} `{id}` is applied beyond its amount; the applications table must come from the same run as the ledger and payments read with it",
+                    a.kind.as_str()
+                ),
+            });
+        }
+    }
+    let (invoice_start, by_invoice) = index_by_invoice(&rows, book.docs.len());
+    for d in 0..book.docs.len() {
+        let applied: i64 = by_invoice[invoice_start[d]..invoice_start[d + 1]].iter().map(|&i| rows[i as usize].amount).sum();
+        if applied > book.docs.amount[d] {
+            return Err(EngineError::Analysis {
+                message: format!(
+                    "applications: {} `{}` receives {applied} cents, more than its amount {}; the applications table must come from the same run as the ledger and payments read with it",
+                    book.docs.kind[d].as_str(),
+                    book.docs.id.get(d),
+                    book.docs.amount[d]
+                ),
+            });
+        }
+    }
+    Ok(Applications { rows, payment_unapplied, credit_unapplied, invoice_start, by_invoice })
+}

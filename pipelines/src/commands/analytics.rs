@@ -1,0 +1,211 @@
+//! `ardent analytics OUT --to DIR`: dashboard tables rebuilt from a published run's validated
+//! tables (`ledger`, `payments`, `customers`, `fx_rates`) and its cash application
+//! (`applications`), with the run's own settings or changed ones (`--set`), without ingesting
+//! or applying cash again. The tables go to DIR as plain Parquet, laid out like a Parquet
+//! output (`aging/as_of=…/part-0.parquet`, `<table>.parquet`), and are not published: DIR is
+//! a work folder, not an output with runs and a manifest.
+//!
+//! It is also the equal-work entry point of the peer benchmark (`benches/peers`): the peers
+//! read the same Parquet inputs and write the same three tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use ardent_engine::analytics::{self, Selection};
+use ardent_engine::book::BookBuilder;
+use ardent_engine::cash::applications_from_table;
+use ardent_engine::contracts::TableContract;
+use ardent_engine::error::EngineError;
+use ardent_engine::sink::{write_table, TableSink, TableStream};
+use polars::prelude::*;
+use serde_json::json;
+
+use crate::cli::AnalyticsArgs;
+use crate::location::Location;
+use crate::printer::Printer;
+use crate::published::TableFiles;
+use crate::settings::{self, PipelineConfig, DEFAULT_MAX_RATE_AGE_DAYS};
+
+/// The published tables the dashboards are rebuilt from, with the columns the book reads.
+const INPUTS: [(&str, Option<&[&str]>); 5] = [
+    ("customers", None),
+    ("fx_rates", Some(&["date", "currency", "rate_to_reporting"])),
+    (
+        "ledger",
+        Some(&[
+            "doc_id",
+            "customer_id",
+            "doc_type",
+            "doc_date",
+            "due_date",
+            "amount",
+            "currency",
+            "fx_rate",
+            "amount_reporting",
+            "applies_to",
+            "disputed",
+        ]),
+    ),
+    (
+        "payments",
+        Some(&[
+            "payment_id",
+            "customer_id",
+            "payment_date",
+            "amount",
+            "currency",
+            "fx_rate",
+            "amount_reporting",
+            "invoice_refs",
+        ]),
+    ),
+    ("applications", Some(&["source_type", "source_id", "invoice_id", "date", "amount", "source_amount", "rule"])),
+];
+
+/// The tables built when `--tables` is not given.
+const DEFAULT_TABLES: [&str; 6] =
+    ["aging", "kpi_monthly", "cohorts", "roll_rates", "customer_payment_stats", "reconciliation"];
+
+/// Rebuild the dashboard tables of the output at `args.out` into `args.to`.
+pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
+    let AnalyticsArgs { out, to, tables, set } = args;
+    let clock = Instant::now();
+    let out = Location::parse(&out, Path::new("."))?;
+    let opened = crate::published::open(&out, |t| INPUTS.iter().any(|(name, _)| *name == t))?;
+    let manifest = &opened.manifest;
+    let config: PipelineConfig = serde_json::from_value(
+        manifest.config.clone().with_context(|| format!("{out}: the manifest holds no config to rebuild from"))?,
+    )
+    .with_context(|| format!("{out}: the manifest's config is not one this version reads; run `ardent run` again"))?;
+    let overrides = set.iter().map(|s| settings::set_override(s)).collect::<Result<Vec<_>, _>>()?;
+    let config = settings::with_overrides(&config, &overrides)?;
+    let analysis = config.analytics.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
+    let max_rate_age = config.run.max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS);
+
+    let contracts = analytics::contracts(&analysis);
+    let names: Vec<String> =
+        if tables.is_empty() { DEFAULT_TABLES.iter().map(|t| t.to_string()).collect() } else { tables };
+    for name in &names {
+        if !contracts.iter().any(|c| c.name == name.as_str()) || ["applications", "unapplied_cash"].contains(&name.as_str())
+        {
+            let known: Vec<&str> = DEFAULT_TABLES.to_vec();
+            anyhow::bail!("--tables: `{name}` is not a table this command builds; it builds {}", known.join(", "));
+        }
+    }
+
+    let mut frames = BTreeMap::new();
+    for (table, columns) in INPUTS {
+        let df = read(&opened.files, table, columns)?
+            .with_context(|| format!("{out}: the run published no `{table}` table, so its dashboards cannot be rebuilt"))?;
+        frames.insert(table, df);
+    }
+    let read_ms = clock.elapsed().as_millis() as u64;
+    let mut builder = BookBuilder::new(
+        &frames["customers"],
+        &frames["fx_rates"],
+        &manifest.reporting_currency,
+        max_rate_age,
+        &analysis.segment_columns,
+    )?;
+    builder.ledger(&frames["ledger"])?;
+    builder.payments(&frames["payments"])?;
+    let book = builder.finish()?;
+    let apps = applications_from_table(&book, &frames["applications"])?;
+    drop(frames);
+    let index_ms = clock.elapsed().as_millis() as u64 - read_ms;
+
+    let mut sink = Files::new(&to)?;
+    let analysed = analytics::analyse_some(&book, &apps, &analysis, &Selection::Only(names.clone()), &mut sink)?;
+    let written = sink.finish()?;
+    for check in &analysed.failed_checks {
+        printer.warn(format!("reconciliation: {check}"));
+    }
+    let total_ms = clock.elapsed().as_millis() as u64;
+    let timings: serde_json::Map<String, serde_json::Value> =
+        analysed.timings.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    printer.info(
+        "analytics_rebuilt",
+        format!(
+            "analytics: rebuilt {} from run {} into {} in {total_ms} ms (read {read_ms} ms, book and applications {index_ms} ms)",
+            names.join(", "),
+            manifest.run_id,
+            to.display()
+        ),
+        json!({
+            "run_id": manifest.run_id,
+            "to": to.display().to_string(),
+            "tables": written,
+            "read_ms": read_ms,
+            "index_ms": index_ms,
+            "timings_ms": timings,
+            "total_ms": total_ms,
+        }),
+    );
+    if !analysed.failed_checks.is_empty() {
+        anyhow::bail!("{} reconciliation checks failed (see above)", analysed.failed_checks.len());
+    }
+    Ok(())
+}
+
+/// Every row of a published table (`columns` only, when given), or `None` if it was not published.
+fn read(files: &TableFiles, table: &str, columns: Option<&[&str]>) -> anyhow::Result<Option<DataFrame>> {
+    let Some(paths) = files.paths(table) else { return Ok(None) };
+    let mut all: Option<DataFrame> = None;
+    for path in paths {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let reader = ParquetReader::new(file).with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
+        let df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", path.display()))?;
+        match &mut all {
+            None => all = Some(df),
+            Some(acc) => {
+                acc.vstack_mut(&df)?;
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Writes each table to `<dir>/<table>.parquet` as its parts arrive, and each partition to
+/// `<dir>/<table>/as_of=<date>/part-0.parquet`.
+struct Files {
+    dir: PathBuf,
+    streams: BTreeMap<&'static str, TableStream>,
+    rows: BTreeMap<&'static str, u64>,
+}
+
+impl Files {
+    fn new(dir: &Path) -> anyhow::Result<Files> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Files { dir: dir.to_path_buf(), streams: BTreeMap::new(), rows: BTreeMap::new() })
+    }
+
+    /// Finish every file; rows written per table.
+    fn finish(self) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+        for stream in self.streams.into_values() {
+            stream.finish()?;
+        }
+        Ok(self.rows)
+    }
+}
+
+impl TableSink for Files {
+    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<(), EngineError> {
+        let stream = match self.streams.entry(contract.name) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(TableStream::create(contract, &self.dir.join(format!("{}.parquet", contract.name)))?)
+            }
+        };
+        stream.write(&rows)?;
+        *self.rows.entry(contract.name).or_default() += rows.height() as u64;
+        Ok(())
+    }
+
+    fn partition(&mut self, contract: &TableContract, as_of: i32, mut rows: DataFrame) -> Result<(), EngineError> {
+        let rel = format!("{}/as_of={}/part-0.parquet", contract.name, ardent_engine::calendar::format_day(as_of));
+        *self.rows.entry(contract.name).or_default() += write_table(&mut rows, contract, &self.dir.join(rel))?;
+        Ok(())
+    }
+}
