@@ -12,7 +12,7 @@ mod index;
 use std::cmp::Ordering;
 
 pub use build::{BookBuilder, BookFeed};
-pub(crate) use index::Index;
+pub use index::BookIndex;
 use polars::prelude::*;
 
 use crate::contracts::DocType;
@@ -38,6 +38,12 @@ impl Texts {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         // Only whole `&str`s are pushed, so every range is valid UTF-8.
         std::str::from_utf8(&self.bytes[start..self.ends[i]]).unwrap_or_default()
+    }
+
+    /// The bytes of the string at `i` (no UTF-8 check: for hashing and comparing).
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
     }
 
     /// Number of strings.

@@ -13,6 +13,17 @@ pub fn convert_half_even(value: i128, rate: i128, rate_scale: u32) -> i128 {
     div_half_even(value * rate, 10i128.pow(rate_scale))
 }
 
+/// `value × rate / 10^10` rounded half to even, for rates at [`RATE_SCALE`](crate::contracts::RATE_SCALE)
+/// 10: the divisor is a constant, so the usual 64-bit case compiles to multiplications
+/// instead of a division (aging converts every open amount at every as-of date).
+pub fn at_rate_scale_10(value: i64, rate: i128) -> i64 {
+    const D: i64 = 10_000_000_000;
+    if let Some(p) = i64::try_from(rate).ok().and_then(|r| value.checked_mul(r)) {
+        return half_even(p.div_euclid(D), p.rem_euclid(D), D);
+    }
+    div_half_even(i128::from(value) * rate, i128::from(D)) as i64
+}
+
 /// Round `numerator / divisor` half to even, in integer arithmetic; `divisor` > 0.
 pub fn div_half_even(numerator: i128, divisor: i128) -> i128 {
     // Most conversions fit 64 bits, where division is one instruction; 128-bit division is a

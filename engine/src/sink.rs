@@ -3,6 +3,8 @@
 //! [`TableContract`], so a table never leaves ardent with a column its documentation does
 //! not promise.
 
+mod background;
+
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -11,6 +13,7 @@ use polars::prelude::*;
 
 use crate::contracts::{OutType, TableContract};
 use crate::error::{EngineError, Result};
+pub use background::Background;
 
 /// Check that `df` has exactly the contract's columns, in order, with their types (counts
 /// as ardent carries them or as they are stored).

@@ -6,7 +6,6 @@
 
 use crate::cash::{Applications, SourceKind};
 use crate::contracts::RATE_SCALE;
-use crate::money::convert_half_even;
 
 /// Applications to an invoice up to a date, by kind (invoice currency, cents).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,7 +79,8 @@ pub fn closing(apps: &Applications, d: usize, amount: i64) -> Option<(i32, bool)
 
 /// Cents × rate, rounded half-even.
 pub fn at_rate(cents: i64, rate: i128) -> i64 {
-    convert_half_even(i128::from(cents), rate, RATE_SCALE as u32) as i64
+    const { assert!(RATE_SCALE == 10) };
+    crate::money::at_rate_scale_10(cents, rate)
 }
 
 /// An invoice's movement between two dates in reporting cents at one rate, rounded so that

@@ -10,7 +10,7 @@ use foldhash::HashMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::index::Index;
+use super::index::{BookIndex, Index};
 use super::{Book, Customers, Dimension, Docs, Payments, Texts};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
@@ -283,9 +283,16 @@ impl BookBuilder {
 
     /// Sort everything into book order: documents by customer, date, receivables before
     /// credits, id; payments by customer, date, id; references by payment in the order given.
-    pub fn finish(mut self) -> Result<Book> {
+    pub fn finish(self) -> Result<Book> {
+        self.finish_indexed(false).map(|(book, _)| book)
+    }
+
+    /// [`finish`](Self::finish), and, when `keep_index`, the id indexes built on the way,
+    /// renumbered to book order (so a reader of book-keyed tables need not hash every id again).
+    pub fn finish_indexed(mut self, keep_index: bool) -> Result<(Book, BookIndex)> {
         self.doc_index();
-        let BookBuilder { fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, .. } = self;
+        let BookBuilder { fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, pay_index, .. } =
+            self;
         let RawDocs { docs: d, applies, removed } = raw;
         let doc_index = doc_index.unwrap_or_default();
 
@@ -315,7 +322,11 @@ impl BookBuilder {
             })
             .collect();
         drop(applies);
-        drop(doc_index);
+        let doc_index = keep_index.then(|| {
+            let mut index = doc_index;
+            index.renumber(&position);
+            index
+        });
         // Each column is gathered into book order and its input-order copy freed at once, so
         // building never holds two copies of the ledger.
         let Docs { id: raw_id, customer, kind, date, due, amount, currency, rate, amount_reporting, disputed, .. } = d;
@@ -358,6 +369,11 @@ impl BookBuilder {
             .map(|(pay, pos, d)| (ppos[pay as usize], pos, position[d as usize]))
             .collect();
         known.par_sort_unstable();
+        let pay_index = keep_index.then(|| {
+            let mut index = pay_index;
+            index.renumber(&ppos);
+            index
+        });
         drop(ppos);
         // Gathered a column at a time, like the documents.
         let Payments { id: raw_id, customer, date, amount, currency, rate, amount_reporting, has_refs, .. } = p;
@@ -389,7 +405,9 @@ impl BookBuilder {
 
         customers.doc_start = starts(&docs.customer, customers.len());
         customers.pay_start = starts(&payments.customer, customers.len());
-        Ok(Book { fx, currencies, customers, docs, payments })
+        let index =
+            BookIndex { docs: doc_index.unwrap_or_default(), payments: pay_index.unwrap_or_default() };
+        Ok((Book { fx, currencies, customers, docs, payments }, index))
     }
 }
 

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::{index_by_invoice, Application, Applications, Rule, SourceKind};
-use crate::book::{Book, Index};
+use crate::book::{Book, BookIndex};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
 
@@ -47,10 +47,12 @@ fn rule_of(text: &str) -> Option<Rule> {
     Rule::ALL.into_iter().find(|r| r.as_str() == text)
 }
 
-/// The applications of `table` (the `applications` output table) on `book`.
-pub fn applications_from_table(book: &Book, table: &DataFrame) -> Result<Applications> {
-    let docs = Index::of(&book.docs.id);
-    let payments = Index::of(&book.payments.id);
+/// Rows parsed per task.
+const CHUNK: usize = 1 << 16;
+
+/// The applications of `table` (the `applications` output table) on `book`, whose ids
+/// `index` finds.
+pub fn applications_from_table(book: &Book, index: &BookIndex, table: &DataFrame) -> Result<Applications> {
     let kind = texts(table, "source_type")?;
     let source = texts(table, "source_id")?;
     let invoice = texts(table, "invoice_id")?;
@@ -63,58 +65,42 @@ pub fn applications_from_table(book: &Book, table: &DataFrame) -> Result<Applica
     let amount = cents(table, "amount")?;
     let source_amount = cents(table, "source_amount")?;
 
+    // Parsed in chunks side by side; the first bad row in table order is the one reported.
     let n = table.height();
+    let parts: Vec<Result<Vec<Application>>> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|part| {
+            let (from, len) = (part * CHUNK, CHUNK.min(n - part * CHUNK));
+            let at = |ca: &StringChunked| ca.slice(from as i64, len);
+            let (kind, source, invoice, rule) = (at(kind), at(source), at(invoice), at(rule));
+            let date = date.slice(from as i64, len);
+            let mut rows = Vec::with_capacity(len);
+            for (j, ((((k, s), inv), r), d)) in
+                kind.iter().zip(source.iter()).zip(invoice.iter()).zip(rule.iter()).zip(date.iter()).enumerate()
+            {
+                let i = from + j;
+                rows.push(parse_row(book, index, i, k, s, inv, r, d, amount[i], source_amount[i])?);
+            }
+            Ok(rows)
+        })
+        .collect();
     let mut rows = Vec::with_capacity(n);
-    for (i, ((((((k, s), inv), r), d), a), sa)) in kind
-        .iter()
-        .zip(source.iter())
-        .zip(invoice.iter())
-        .zip(rule.iter())
-        .zip(date.iter())
-        .zip(&amount)
-        .zip(&source_amount)
-        .enumerate()
-    {
-        let missing = |c: &str| problem(i, format!("`{c}` is empty"));
-        let k = k.ok_or_else(|| missing("source_type"))?;
-        let kind = kind_of(k).ok_or_else(|| {
-            problem(i, format!("source_type `{k}` is none of payment, credit_memo, write_off"))
-        })?;
-        let s = s.ok_or_else(|| missing("source_id"))?;
-        let src = match kind {
-            SourceKind::Payment => payments.find(&book.payments.id, s),
-            SourceKind::CreditMemo | SourceKind::WriteOff => docs.find(&book.docs.id, s).filter(|&d| {
-                let want = if kind == SourceKind::CreditMemo { DocType::CreditMemo } else { DocType::WriteOff };
-                book.docs.kind[d as usize] == want
-            }),
-        }
-        .ok_or_else(|| problem(i, format!("source_id `{s}` is no {k} of the book")))?;
-        let inv = inv.ok_or_else(|| missing("invoice_id"))?;
-        let target = docs
-            .find(&book.docs.id, inv)
-            .filter(|&d| book.docs.kind[d as usize].is_receivable())
-            .ok_or_else(|| problem(i, format!("invoice_id `{inv}` is no invoice or debit memo of the ledger")))?;
-        let r = r.ok_or_else(|| missing("rule"))?;
-        let rule = rule_of(r).ok_or_else(|| problem(i, format!("rule `{r}` is not a cash application rule")))?;
-        let (Some(date), Some(amount), Some(source_amount)) = (d, *a, *sa) else {
-            return Err(problem(i, "`date`, `amount` or `source_amount` is empty".into()));
-        };
-        if amount <= 0 || source_amount <= 0 {
-            return Err(problem(i, format!("amounts must be positive, not {amount} and {source_amount} cents")));
-        }
-        rows.push(Application { kind, source: src, invoice: target, date, amount, source_amount, rule });
+    for part in parts {
+        rows.extend(part?);
     }
 
-    // Event order, as apply_cash writes it.
-    let customer_of = |a: &Application| match a.kind {
-        SourceKind::Payment => book.payments.customer[a.source as usize],
-        SourceKind::CreditMemo | SourceKind::WriteOff => book.docs.customer[a.source as usize],
+    // Event order, as apply_cash writes it (a table ardent wrote is in it already).
+    let key = |a: &Application| {
+        let customer = match a.kind {
+            SourceKind::Payment => book.payments.customer[a.source as usize],
+            SourceKind::CreditMemo | SourceKind::WriteOff => book.docs.customer[a.source as usize],
+        };
+        let due = book.docs.due[a.invoice as usize].unwrap_or(book.docs.date[a.invoice as usize]);
+        (customer, a.date, a.kind == SourceKind::Payment, a.source, due, a.invoice)
     };
-    rows.par_sort_by(|a, b| {
-        (customer_of(a), a.date, a.kind == SourceKind::Payment, a.source)
-            .cmp(&(customer_of(b), b.date, b.kind == SourceKind::Payment, b.source))
-            .then_with(|| book.fifo_cmp(a.invoice, b.invoice))
-    });
+    if !rows.par_windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        rows.par_sort_unstable_by_key(key);
+    }
 
     let mut payment_unapplied = book.payments.amount.clone();
     let mut credit_unapplied: Vec<i64> = (0..book.docs.len())
@@ -154,4 +140,47 @@ pub fn applications_from_table(book: &Book, table: &DataFrame) -> Result<Applica
         }
     }
     Ok(Applications { rows, payment_unapplied, credit_unapplied, invoice_start, by_invoice })
+}
+
+/// Row `i` of the table, on the book.
+#[allow(clippy::too_many_arguments)]
+fn parse_row(
+    book: &Book,
+    index: &BookIndex,
+    i: usize,
+    k: Option<&str>,
+    s: Option<&str>,
+    inv: Option<&str>,
+    r: Option<&str>,
+    d: Option<i32>,
+    amount: Option<i64>,
+    source_amount: Option<i64>,
+) -> Result<Application> {
+    let missing = |c: &str| problem(i, format!("`{c}` is empty"));
+    let k = k.ok_or_else(|| missing("source_type"))?;
+    let kind =
+        kind_of(k).ok_or_else(|| problem(i, format!("source_type `{k}` is none of payment, credit_memo, write_off")))?;
+    let s = s.ok_or_else(|| missing("source_id"))?;
+    let source = match kind {
+        SourceKind::Payment => index.payment(book, s),
+        SourceKind::CreditMemo | SourceKind::WriteOff => index.doc(book, s).filter(|&d| {
+            let want = if kind == SourceKind::CreditMemo { DocType::CreditMemo } else { DocType::WriteOff };
+            book.docs.kind[d as usize] == want
+        }),
+    }
+    .ok_or_else(|| problem(i, format!("source_id `{s}` is no {k} of the book")))?;
+    let inv = inv.ok_or_else(|| missing("invoice_id"))?;
+    let invoice = index
+        .doc(book, inv)
+        .filter(|&d| book.docs.kind[d as usize].is_receivable())
+        .ok_or_else(|| problem(i, format!("invoice_id `{inv}` is no invoice or debit memo of the ledger")))?;
+    let r = r.ok_or_else(|| missing("rule"))?;
+    let rule = rule_of(r).ok_or_else(|| problem(i, format!("rule `{r}` is not a cash application rule")))?;
+    let (Some(date), Some(amount), Some(source_amount)) = (d, amount, source_amount) else {
+        return Err(problem(i, "`date`, `amount` or `source_amount` is empty".into()));
+    };
+    if amount <= 0 || source_amount <= 0 {
+        return Err(problem(i, format!("amounts must be positive, not {amount} and {source_amount} cents")));
+    }
+    Ok(Application { kind, source, invoice, date, amount, source_amount, rule })
 }

@@ -18,7 +18,7 @@ use ardent_engine::book::BookBuilder;
 use ardent_engine::cash::applications_from_table;
 use ardent_engine::contracts::TableContract;
 use ardent_engine::error::EngineError;
-use ardent_engine::sink::{write_table, TableSink, TableStream};
+use ardent_engine::sink::{write_table, Background, TableSink, TableStream};
 use polars::prelude::*;
 use serde_json::json;
 
@@ -111,8 +111,8 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     )?;
     builder.ledger(&frames["ledger"])?;
     builder.payments(&frames["payments"])?;
-    let book = builder.finish()?;
-    let apps = applications_from_table(&book, &frames["applications"])?;
+    let (book, index) = builder.finish_indexed(true)?;
+    let apps = applications_from_table(&book, &index, &frames["applications"])?;
     drop(frames);
     let index_ms = clock.elapsed().as_millis() as u64 - read_ms;
 
@@ -168,25 +168,31 @@ fn read(files: &TableFiles, table: &str, columns: Option<&[&str]>) -> anyhow::Re
 }
 
 /// Writes each table to `<dir>/<table>.parquet` as its parts arrive, and each partition to
-/// `<dir>/<table>/as_of=<date>/part-0.parquet`.
+/// `<dir>/<table>/as_of=<date>/part-0.parquet` in the background.
 struct Files {
     dir: PathBuf,
     streams: BTreeMap<&'static str, TableStream>,
     rows: BTreeMap<&'static str, u64>,
+    partitions: Background<(&'static str, u64)>,
 }
 
 impl Files {
     fn new(dir: &Path) -> anyhow::Result<Files> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Files { dir: dir.to_path_buf(), streams: BTreeMap::new(), rows: BTreeMap::new() })
+        let partitions = Background::new(rayon::current_num_threads());
+        Ok(Files { dir: dir.to_path_buf(), streams: BTreeMap::new(), rows: BTreeMap::new(), partitions })
     }
 
     /// Finish every file; rows written per table.
     fn finish(self) -> anyhow::Result<BTreeMap<&'static str, u64>> {
-        for stream in self.streams.into_values() {
+        let Files { streams, mut rows, partitions, .. } = self;
+        for stream in streams.into_values() {
             stream.finish()?;
         }
-        Ok(self.rows)
+        for (table, n) in partitions.finish()? {
+            *rows.entry(table).or_default() += n;
+        }
+        Ok(rows)
     }
 }
 
@@ -205,7 +211,7 @@ impl TableSink for Files {
 
     fn partition(&mut self, contract: &TableContract, as_of: i32, mut rows: DataFrame) -> Result<(), EngineError> {
         let rel = format!("{}/as_of={}/part-0.parquet", contract.name, ardent_engine::calendar::format_day(as_of));
-        *self.rows.entry(contract.name).or_default() += write_table(&mut rows, contract, &self.dir.join(rel))?;
-        Ok(())
+        let (path, contract) = (self.dir.join(rel), contract.clone());
+        self.partitions.submit(move || Ok((contract.name, write_table(&mut rows, &contract, &path)?)))
     }
 }
