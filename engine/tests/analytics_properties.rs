@@ -7,8 +7,8 @@
 use ardent_engine::analytics::features::{self, FEATURES};
 use ardent_engine::analytics::frame::{boolean, date, date_opt, money, text};
 use ardent_engine::analytics::{AnalyticsParams, Context, Dashboards, analyse};
-use ardent_engine::book::{Book, BookTables};
-use ardent_engine::cash::{Applications, SourceKind, apply_cash};
+use ardent_engine::book::{Book, BookIndex, BookTables};
+use ardent_engine::cash::{Applications, SourceKind, applications_from_table, apply_cash};
 use ardent_engine::fx::RATE_ONE;
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -327,6 +327,31 @@ proptest! {
             prop_assert_eq!(applied + unapplied, *amount);
         }
         prop_assert!(d.failed_checks.is_empty(), "{:?}", d.failed_checks);
+    }
+
+    /// The published `applications` table, in any row order, reads back onto the book as the
+    /// cash application it was written from (what `ardent analytics` rebuilds dashboards from).
+    #[test]
+    fn the_applications_table_reads_back_as_the_cash_application(l in ledger(), seed in any::<u64>()) {
+        let (b, apps, d) = run(&l, &identity(l.docs.len()), &identity(l.pays.len()));
+        let index = BookIndex::of(&b);
+        let mut orders = vec![d.applications.clone(), d.applications.reverse()];
+        let n = d.applications.height() as u64;
+        if n > 1 {
+            let picked: Vec<u32> = (0..n).map(|i| ((i * 2_654_435_761 + seed) % n) as u32).collect();
+            let mut seen = vec![false; n as usize];
+            let mut take: Vec<u32> = picked.into_iter().filter(|&i| !std::mem::replace(&mut seen[i as usize], true)).collect();
+            take.extend((0..n as u32).filter(|&i| !seen[i as usize]));
+            orders.push(d.applications.take(&IdxCa::from_vec("i".into(), take)).unwrap());
+        }
+        for table in orders {
+            let read = applications_from_table(&b, &index, &table).unwrap();
+            prop_assert_eq!(&read.rows, &apps.rows);
+            prop_assert_eq!(&read.payment_unapplied, &apps.payment_unapplied);
+            prop_assert_eq!(&read.credit_unapplied, &apps.credit_unapplied);
+            prop_assert_eq!(&read.invoice_start, &apps.invoice_start);
+            prop_assert_eq!(&read.by_invoice, &apps.by_invoice);
+        }
     }
 
     #[test]

@@ -184,3 +184,97 @@ fn parse_row(
     }
     Ok(Application { kind, source, invoice, date, amount, source_amount, rule })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::frame::{boolean, count, date, date_opt, money, text, text_opt};
+    use crate::book::BookTables;
+
+    fn rates(name: &str, n: usize) -> Column {
+        Int128Chunked::from_vec(name.into(), vec![10_000_000_000; n]).into_decimal_unchecked(18, 10).into_column()
+    }
+
+    /// One customer, one 100.00 invoice, one 40.00 payment naming it.
+    fn book() -> Book {
+        let customers = DataFrame::new(
+            1,
+            vec![
+                text("customer_id", ["C1"]),
+                text("segment", ["SMB"]),
+                money("credit_limit", [100_000]),
+                date_opt("onboarded_date", [None]),
+                Float64Chunked::from_iter_options("external_score".into(), [None].into_iter()).into_column(),
+            ],
+        )
+        .unwrap();
+        let fx = DataFrame::new(0, vec![date("date", []), text("currency", Vec::<&str>::new()), rates("rate_to_reporting", 0)])
+            .unwrap();
+        let ledger = DataFrame::new(1, vec![
+            text("doc_id", ["I1"]),
+            text("customer_id", ["C1"]),
+            text("doc_type", ["invoice"]),
+            date("doc_date", [20_000]),
+            date_opt("due_date", [Some(20_030)]),
+            money("amount", [10_000]),
+            text("currency", ["USD"]),
+            rates("fx_rate", 1),
+            money("amount_reporting", [10_000]),
+            text_opt("applies_to", [None]),
+            boolean("disputed", [false]),
+        ])
+        .unwrap();
+        let payments = DataFrame::new(1, vec![
+            text("payment_id", ["P1"]),
+            text("customer_id", ["C1"]),
+            date("payment_date", [20_010]),
+            money("amount", [4_000]),
+            text("currency", ["USD"]),
+            rates("fx_rate", 1),
+            money("amount_reporting", [4_000]),
+            text("invoice_refs", ["I1"]),
+        ])
+        .unwrap();
+        let refs = DataFrame::new(1, vec![
+            text("payment_id", ["P1"]),
+            count("position", [1]),
+            text("doc_id", ["I1"]),
+            boolean("known", [true]),
+        ])
+        .unwrap();
+        let tables =
+            BookTables { ledger: &ledger, payments: &payments, payment_refs: &refs, customers: &customers, fx_rates: &fx };
+        Book::from_tables(tables, "USD", 7, &["segment".to_string()]).unwrap()
+    }
+
+    fn table(invoice: &str, source: &str, cents: i64) -> DataFrame {
+        DataFrame::new(1, vec![
+            text("source_type", ["payment"]),
+            text("source_id", [source]),
+            text("invoice_id", [invoice]),
+            date("date", [20_010]),
+            money("amount", [cents]),
+            money("source_amount", [cents]),
+            text("rule", ["reference"]),
+        ])
+        .unwrap()
+    }
+
+    /// A table that does not belong to the book is refused with the row and the id named,
+    /// and what stayed unapplied is the source's amount less what the table applied from it.
+    #[test]
+    fn rows_that_do_not_fit_the_book_are_named() {
+        let b = book();
+        let index = BookIndex::of(&b);
+        let apps = applications_from_table(&b, &index, &table("I1", "P1", 3_000)).unwrap();
+        assert_eq!(apps.payment_unapplied, vec![1_000]);
+        assert_eq!(apps.of_invoice(0).map(|a| a.amount).collect::<Vec<_>>(), vec![3_000]);
+
+        let err = applications_from_table(&b, &index, &table("I9", "P1", 3_000)).unwrap_err().to_string();
+        assert!(err.contains("applications row 0") && err.contains("`I9`") && err.contains("same run"), "{err}");
+        let err = applications_from_table(&b, &index, &table("I1", "P7", 3_000)).unwrap_err().to_string();
+        assert!(err.contains("source_id `P7` is no payment"), "{err}");
+        let err = applications_from_table(&b, &index, &table("I1", "P1", 5_000)).unwrap_err().to_string();
+        assert!(err.contains("`P1` is applied beyond its amount"), "{err}");
+    }
+}
