@@ -77,8 +77,26 @@ def agree(out, result):
     return None
 
 
+def identical(out, rebuilt):
+    """ardent's rebuilt tables (`ardent analytics`) against its published ones: every row the same."""
+    con = duckdb.connect()
+    for table in ["aging", "kpi_monthly", "cohorts"]:
+        q = ARDENT[table].split(" WHERE ")[0]
+        a, b = q.format(out=out), q.format(out=rebuilt)
+        n = con.sql(f"SELECT count(*) FROM {a}").fetchone()[0]
+        diff = con.sql(f"SELECT (SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})),"
+                       f" (SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a}))").fetchone()
+        if diff != (0, 0):
+            return f"{table}: {diff[0]} published rows not rebuilt, {diff[1]} rebuilt rows not published"
+        print(f"  {table}: {n} rows identical to the published table")
+    return None
+
+
 if __name__ == "__main__":
-    problem = agree(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--identical":
+        problem = identical(sys.argv[2], sys.argv[3])
+    else:
+        problem = agree(sys.argv[1], sys.argv[2])
     if problem:
         print("DISAGREE " + problem)
         sys.exit(1)

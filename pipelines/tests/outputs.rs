@@ -472,5 +472,9 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
 
     let o = common::ardent(&["analytics", out.to_str().unwrap(), "--to", other.to_str().unwrap(), "--tables", "agin"]);
     assert_ne!(o.code, 0);
-    assert!(o.stderr.contains("`agin` is not a table this command builds") && o.stderr.contains("kpi_monthly"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("`agin` is not a table this command builds") && o.stderr.contains("kpi_monthly"),
+        "{}",
+        o.stderr
+    );
 }

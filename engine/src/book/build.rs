@@ -291,8 +291,9 @@ impl BookBuilder {
     /// renumbered to book order (so a reader of book-keyed tables need not hash every id again).
     pub fn finish_indexed(mut self, keep_index: bool) -> Result<(Book, BookIndex)> {
         self.doc_index();
-        let BookBuilder { fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, pay_index, .. } =
-            self;
+        let BookBuilder {
+            fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, pay_index, ..
+        } = self;
         let RawDocs { docs: d, applies, removed } = raw;
         let doc_index = doc_index.unwrap_or_default();
 
@@ -405,8 +406,7 @@ impl BookBuilder {
 
         customers.doc_start = starts(&docs.customer, customers.len());
         customers.pay_start = starts(&payments.customer, customers.len());
-        let index =
-            BookIndex { docs: doc_index.unwrap_or_default(), payments: pay_index.unwrap_or_default() };
+        let index = BookIndex { docs: doc_index.unwrap_or_default(), payments: pay_index.unwrap_or_default() };
         Ok((Book { fx, currencies, customers, docs, payments }, index))
     }
 }

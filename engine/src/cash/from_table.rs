@@ -10,7 +10,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::{index_by_invoice, Application, Applications, Rule, SourceKind};
+use super::{Application, Applications, Rule, SourceKind, index_by_invoice};
 use crate::book::{Book, BookIndex};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
@@ -103,9 +103,8 @@ pub fn applications_from_table(book: &Book, index: &BookIndex, table: &DataFrame
     }
 
     let mut payment_unapplied = book.payments.amount.clone();
-    let mut credit_unapplied: Vec<i64> = (0..book.docs.len())
-        .map(|d| if book.docs.kind[d].is_receivable() { 0 } else { book.docs.amount[d] })
-        .collect();
+    let mut credit_unapplied: Vec<i64> =
+        (0..book.docs.len()).map(|d| if book.docs.kind[d].is_receivable() { 0 } else { book.docs.amount[d] }).collect();
     for a in &rows {
         let left = match a.kind {
             SourceKind::Payment => &mut payment_unapplied[a.source as usize],
@@ -127,7 +126,8 @@ pub fn applications_from_table(book: &Book, index: &BookIndex, table: &DataFrame
     }
     let (invoice_start, by_invoice) = index_by_invoice(&rows, book.docs.len());
     for d in 0..book.docs.len() {
-        let applied: i64 = by_invoice[invoice_start[d]..invoice_start[d + 1]].iter().map(|&i| rows[i as usize].amount).sum();
+        let applied: i64 =
+            by_invoice[invoice_start[d]..invoice_start[d + 1]].iter().map(|&i| rows[i as usize].amount).sum();
         if applied > book.docs.amount[d] {
             return Err(EngineError::Analysis {
                 message: format!(
@@ -158,8 +158,8 @@ fn parse_row(
 ) -> Result<Application> {
     let missing = |c: &str| problem(i, format!("`{c}` is empty"));
     let k = k.ok_or_else(|| missing("source_type"))?;
-    let kind =
-        kind_of(k).ok_or_else(|| problem(i, format!("source_type `{k}` is none of payment, credit_memo, write_off")))?;
+    let kind = kind_of(k)
+        .ok_or_else(|| problem(i, format!("source_type `{k}` is none of payment, credit_memo, write_off")))?;
     let s = s.ok_or_else(|| missing("source_id"))?;
     let source = match kind {
         SourceKind::Payment => index.payment(book, s),
@@ -186,6 +186,7 @@ fn parse_row(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::analytics::frame::{boolean, count, date, date_opt, money, text, text_opt};
@@ -208,55 +209,70 @@ mod tests {
             ],
         )
         .unwrap();
-        let fx = DataFrame::new(0, vec![date("date", []), text("currency", Vec::<&str>::new()), rates("rate_to_reporting", 0)])
-            .unwrap();
-        let ledger = DataFrame::new(1, vec![
-            text("doc_id", ["I1"]),
-            text("customer_id", ["C1"]),
-            text("doc_type", ["invoice"]),
-            date("doc_date", [20_000]),
-            date_opt("due_date", [Some(20_030)]),
-            money("amount", [10_000]),
-            text("currency", ["USD"]),
-            rates("fx_rate", 1),
-            money("amount_reporting", [10_000]),
-            text_opt("applies_to", [None]),
-            boolean("disputed", [false]),
-        ])
+        let fx = DataFrame::new(
+            0,
+            vec![date("date", []), text("currency", Vec::<&str>::new()), rates("rate_to_reporting", 0)],
+        )
         .unwrap();
-        let payments = DataFrame::new(1, vec![
-            text("payment_id", ["P1"]),
-            text("customer_id", ["C1"]),
-            date("payment_date", [20_010]),
-            money("amount", [4_000]),
-            text("currency", ["USD"]),
-            rates("fx_rate", 1),
-            money("amount_reporting", [4_000]),
-            text("invoice_refs", ["I1"]),
-        ])
+        let ledger = DataFrame::new(
+            1,
+            vec![
+                text("doc_id", ["I1"]),
+                text("customer_id", ["C1"]),
+                text("doc_type", ["invoice"]),
+                date("doc_date", [20_000]),
+                date_opt("due_date", [Some(20_030)]),
+                money("amount", [10_000]),
+                text("currency", ["USD"]),
+                rates("fx_rate", 1),
+                money("amount_reporting", [10_000]),
+                text_opt("applies_to", [None]),
+                boolean("disputed", [false]),
+            ],
+        )
         .unwrap();
-        let refs = DataFrame::new(1, vec![
-            text("payment_id", ["P1"]),
-            count("position", [1]),
-            text("doc_id", ["I1"]),
-            boolean("known", [true]),
-        ])
+        let payments = DataFrame::new(
+            1,
+            vec![
+                text("payment_id", ["P1"]),
+                text("customer_id", ["C1"]),
+                date("payment_date", [20_010]),
+                money("amount", [4_000]),
+                text("currency", ["USD"]),
+                rates("fx_rate", 1),
+                money("amount_reporting", [4_000]),
+                text("invoice_refs", ["I1"]),
+            ],
+        )
         .unwrap();
-        let tables =
-            BookTables { ledger: &ledger, payments: &payments, payment_refs: &refs, customers: &customers, fx_rates: &fx };
+        let refs = DataFrame::new(
+            1,
+            vec![text("payment_id", ["P1"]), count("position", [1]), text("doc_id", ["I1"]), boolean("known", [true])],
+        )
+        .unwrap();
+        let tables = BookTables {
+            ledger: &ledger,
+            payments: &payments,
+            payment_refs: &refs,
+            customers: &customers,
+            fx_rates: &fx,
+        };
         Book::from_tables(tables, "USD", 7, &["segment".to_string()]).unwrap()
     }
 
     fn table(invoice: &str, source: &str, cents: i64) -> DataFrame {
-        DataFrame::new(1, vec![
-            text("source_type", ["payment"]),
-            text("source_id", [source]),
-            text("invoice_id", [invoice]),
-            date("date", [20_010]),
-            money("amount", [cents]),
-            money("source_amount", [cents]),
-            text("rule", ["reference"]),
-        ])
+        DataFrame::new(
+            1,
+            vec![
+                text("source_type", ["payment"]),
+                text("source_id", [source]),
+                text("invoice_id", [invoice]),
+                date("date", [20_010]),
+                money("amount", [cents]),
+                money("source_amount", [cents]),
+                text("rule", ["reference"]),
+            ],
+        )
         .unwrap()
     }
 

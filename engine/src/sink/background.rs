@@ -10,11 +10,15 @@ use std::thread::JoinHandle;
 use crate::error::{EngineError, Result};
 
 type Job<T> = Box<dyn FnOnce() -> Result<T> + Send>;
+/// Jobs tagged with their submission number, shared by the workers.
+type Queue<T> = Arc<Mutex<Receiver<(usize, Job<T>)>>>;
+/// What a worker hands back: (submission number, result) of each job it ran.
+type Done<T> = Vec<(usize, Result<T>)>;
 
 /// Worker threads running jobs in the background.
 pub struct Background<T: Send + 'static> {
     sender: Option<SyncSender<(usize, Job<T>)>>,
-    workers: Vec<JoinHandle<Vec<(usize, Result<T>)>>>,
+    workers: Vec<JoinHandle<Done<T>>>,
     submitted: usize,
 }
 
@@ -29,7 +33,7 @@ impl<T: Send + 'static> Background<T> {
     pub fn new(threads: usize) -> Background<T> {
         let threads = threads.max(1);
         let (sender, jobs) = sync_channel::<(usize, Job<T>)>(threads);
-        let jobs: Arc<Mutex<Receiver<(usize, Job<T>)>>> = Arc::new(Mutex::new(jobs));
+        let jobs: Queue<T> = Arc::new(Mutex::new(jobs));
         let workers = (0..threads)
             .map(|_| {
                 let jobs = Arc::clone(&jobs);
@@ -82,6 +86,7 @@ impl<T: Send + 'static> Drop for Background<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -101,14 +106,8 @@ mod tests {
 
         let mut bg = Background::new(2);
         for i in 0..6u64 {
-            bg.submit(move || {
-                if i >= 3 {
-                    Err(EngineError::Analysis { message: format!("job {i}") })
-                } else {
-                    Ok(i)
-                }
-            })
-            .unwrap();
+            bg.submit(move || if i >= 3 { Err(EngineError::Analysis { message: format!("job {i}") }) } else { Ok(i) })
+                .unwrap();
         }
         let err = bg.finish().unwrap_err().to_string();
         assert!(err.contains("job 3"), "{err}");

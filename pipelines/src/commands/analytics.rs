@@ -18,7 +18,7 @@ use ardent_engine::book::BookBuilder;
 use ardent_engine::cash::applications_from_table;
 use ardent_engine::contracts::TableContract;
 use ardent_engine::error::EngineError;
-use ardent_engine::sink::{write_table, Background, TableSink, TableStream};
+use ardent_engine::sink::{Background, TableSink, TableStream, write_table};
 use polars::prelude::*;
 use serde_json::json;
 
@@ -26,7 +26,7 @@ use crate::cli::AnalyticsArgs;
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::published::TableFiles;
-use crate::settings::{self, PipelineConfig, DEFAULT_MAX_RATE_AGE_DAYS};
+use crate::settings::{self, DEFAULT_MAX_RATE_AGE_DAYS, PipelineConfig};
 
 /// The published tables the dashboards are rebuilt from, with the columns the book reads.
 const INPUTS: [(&str, Option<&[&str]>); 5] = [
@@ -88,7 +88,8 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     let names: Vec<String> =
         if tables.is_empty() { DEFAULT_TABLES.iter().map(|t| t.to_string()).collect() } else { tables };
     for name in &names {
-        if !contracts.iter().any(|c| c.name == name.as_str()) || ["applications", "unapplied_cash"].contains(&name.as_str())
+        if !contracts.iter().any(|c| c.name == name.as_str())
+            || ["applications", "unapplied_cash"].contains(&name.as_str())
         {
             let known: Vec<&str> = DEFAULT_TABLES.to_vec();
             anyhow::bail!("--tables: `{name}` is not a table this command builds; it builds {}", known.join(", "));
@@ -97,8 +98,9 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
 
     let mut frames = BTreeMap::new();
     for (table, columns) in INPUTS {
-        let df = read(&opened.files, table, columns)?
-            .with_context(|| format!("{out}: the run published no `{table}` table, so its dashboards cannot be rebuilt"))?;
+        let df = read(&opened.files, table, columns)?.with_context(|| {
+            format!("{out}: the run published no `{table}` table, so its dashboards cannot be rebuilt")
+        })?;
         frames.insert(table, df);
     }
     let read_ms = clock.elapsed().as_millis() as u64;
