@@ -61,10 +61,15 @@ pub struct BookBuilder {
     customers: Customers,
     cust_index: HashMap<String, u32>,
     docs: RawDocs,
-    /// Doc id → input row, built once the ledger is complete (when payments start).
+    /// Doc id → input row, built once the ledger is complete (when the first references
+    /// arrive, or at [`finish`](Self::finish)).
     doc_index: Option<Index>,
     payments: Payments,
-    pay_index: Index,
+    /// Payment id → input row, built when the first references arrive (then kept up to date)
+    /// or at [`finish`](Self::finish).
+    pay_index: Option<Index>,
+    /// Payments have arrived, so the ledger is complete.
+    payments_started: bool,
     /// (payment input row, position, document input row) of every known reference.
     refs: Vec<(u32, u64, u32)>,
 }
@@ -141,7 +146,8 @@ impl BookBuilder {
             docs: RawDocs::default(),
             doc_index: None,
             payments: Payments::default(),
-            pay_index: Index::default(),
+            pay_index: None,
+            payments_started: false,
             refs: Vec::new(),
         })
     }
@@ -166,7 +172,7 @@ impl BookBuilder {
 
     /// Append ledger rows (a chunk of the canonical `ledger` table).
     pub fn ledger(&mut self, l: &DataFrame) -> Result<()> {
-        if self.doc_index.is_some() {
+        if self.payments_started {
             return Err(analysis("ledger rows arrived after payments; the ledger must be complete first".into()));
         }
         let first = self.docs.docs.len();
@@ -176,9 +182,10 @@ impl BookBuilder {
         let ccy = texts(l, "ledger", "currency")?;
         let applies = texts(l, "ledger", "applies_to")?;
         let disputed = column(l, "ledger", "disputed")?.bool().map_err(EngineError::polars("disputed as bool"))?;
-        for (i, (((id, c), k), (cur, (a, disp)))) in ids
+        let customers = self.customers_of("ledger", customers, first)?;
+        for (i, (((id, customer), k), (cur, (a, disp)))) in ids
             .iter()
-            .zip(customers.iter())
+            .zip(customers)
             .zip(kinds.iter())
             .zip(ccy.iter().zip(applies.iter().zip(disputed.iter())))
             .enumerate()
@@ -187,7 +194,6 @@ impl BookBuilder {
             let kind = k
                 .and_then(DocType::parse)
                 .ok_or_else(|| analysis(format!("ledger row {}: unknown doc_type {k:?}", row + 1)))?;
-            let customer = self.customer_of("ledger", c, row)?;
             let currency = self.currency_index(cur.unwrap_or_default());
             let d = &mut self.docs.docs;
             d.id.push(id.unwrap_or_default());
@@ -216,40 +222,66 @@ impl BookBuilder {
         }
     }
 
-    fn doc_index(&mut self) -> &Index {
-        let docs = &self.docs;
-        self.doc_index.get_or_insert_with(|| {
-            let mut index = Index::default();
-            index.reserve(docs.docs.len());
-            for i in 0..docs.docs.len() {
-                if !docs.removed[i] {
-                    index.insert(&docs.docs.id, i as u32);
-                }
+    fn doc_index_of(docs: &RawDocs) -> Index {
+        let mut index = Index::default();
+        index.reserve(docs.docs.len());
+        for i in 0..docs.docs.len() {
+            if !docs.removed[i] {
+                index.insert(&docs.docs.id, i as u32);
             }
-            index
-        })
+        }
+        index
+    }
+
+    fn pay_index_of(payments: &Payments) -> Index {
+        Index::of(&payments.id)
+    }
+
+    /// Build the indexes not built yet: the two side by side when both are missing.
+    fn index(&mut self) {
+        let (docs, payments) = (&self.docs, &self.payments);
+        match (self.doc_index.is_none(), self.pay_index.is_none()) {
+            (true, true) => {
+                let (d, p) = rayon::join(|| Self::doc_index_of(docs), || Self::pay_index_of(payments));
+                self.doc_index = Some(d);
+                self.pay_index = Some(p);
+            }
+            (true, false) => self.doc_index = Some(Self::doc_index_of(docs)),
+            (false, true) => self.pay_index = Some(Self::pay_index_of(payments)),
+            (false, false) => {}
+        }
+    }
+
+    /// The customer of each id in `ids` (looked up side by side).
+    fn customers_of(&self, table: &str, ids: &StringChunked, first: usize) -> Result<Vec<u32>> {
+        let ids: Vec<Option<&str>> = ids.iter().collect();
+        let found: Vec<Result<u32>> = ids.par_iter().enumerate().map(|(i, id)| self.customer_of(table, *id, first + i)).collect();
+        // The first unknown customer in row order is the one reported.
+        found.into_iter().collect()
     }
 
     /// Append payment rows (a chunk of the canonical `payments` table); the ledger must be
     /// complete.
     pub fn payments(&mut self, p: &DataFrame) -> Result<()> {
-        self.doc_index();
+        self.payments_started = true;
         let first = self.payments.len();
         let ids = texts(p, "payments", "payment_id")?;
         let customers = texts(p, "payments", "customer_id")?;
         let ccy = texts(p, "payments", "currency")?;
         let raw_refs = texts(p, "payments", "invoice_refs")?;
-        for (i, (((id, c), cur), r)) in
-            ids.iter().zip(customers.iter()).zip(ccy.iter()).zip(raw_refs.iter()).enumerate()
+        let customers = self.customers_of("payments", customers, first)?;
+        for (i, (((id, customer), cur), r)) in
+            ids.iter().zip(customers).zip(ccy.iter()).zip(raw_refs.iter()).enumerate()
         {
-            let customer = self.customer_of("payments", c, first + i)?;
             let currency = self.currency_index(cur.unwrap_or_default());
             let pay = &mut self.payments;
             pay.id.push(id.unwrap_or_default());
             pay.customer.push(customer);
             pay.currency.push(currency);
             pay.has_refs.push(r.is_some_and(|s| !s.trim().is_empty()));
-            self.pay_index.insert(&pay.id, (first + i) as u32);
+            if let Some(index) = &mut self.pay_index {
+                index.insert(&pay.id, (first + i) as u32);
+            }
         }
         let pay = &mut self.payments;
         pay.date.extend(days(p, "payments", "payment_date")?.map(Option::unwrap_or_default));
@@ -262,17 +294,17 @@ impl BookBuilder {
     /// Append payment references (a chunk of the canonical `payment_refs` table), after the
     /// payments they belong to. References to unknown payments or documents are skipped.
     pub fn payment_refs(&mut self, r: &DataFrame) -> Result<()> {
-        self.doc_index();
+        self.index();
         let pays = texts(r, "payment_refs", "payment_id")?;
         let positions = column(r, "payment_refs", "position")?
             .u64()
             .map_err(EngineError::polars("payment_refs.position as u64"))?;
         let docs = texts(r, "payment_refs", "doc_id")?;
-        let Some(doc_index) = &self.doc_index else { return Ok(()) };
+        let (Some(doc_index), Some(pay_index)) = (&self.doc_index, &self.pay_index) else { return Ok(()) };
         for ((pay, pos), doc) in pays.iter().zip(positions.iter()).zip(docs.iter()) {
             let (Some(pay), Some(doc)) = (pay, doc) else { continue };
             let (Some(p), Some(d)) =
-                (self.pay_index.find(&self.payments.id, pay), doc_index.find(&self.docs.docs.id, doc))
+                (pay_index.find(&self.payments.id, pay), doc_index.find(&self.docs.docs.id, doc))
             else {
                 continue;
             };
@@ -290,7 +322,11 @@ impl BookBuilder {
     /// [`finish`](Self::finish), and, when `keep_index`, the id indexes built on the way,
     /// renumbered to book order (so a reader of book-keyed tables need not hash every id again).
     pub fn finish_indexed(mut self, keep_index: bool) -> Result<(Book, BookIndex)> {
-        self.doc_index();
+        if keep_index {
+            self.index();
+        } else if self.doc_index.is_none() {
+            self.doc_index = Some(Self::doc_index_of(&self.docs));
+        }
         let BookBuilder {
             fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, pay_index, ..
         } = self;
@@ -370,8 +406,8 @@ impl BookBuilder {
             .map(|(pay, pos, d)| (ppos[pay as usize], pos, position[d as usize]))
             .collect();
         known.par_sort_unstable();
-        let pay_index = keep_index.then(|| {
-            let mut index = pay_index;
+        let pay_index = pay_index.filter(|_| keep_index).map(|index| {
+            let mut index = index;
             index.renumber(&ppos);
             index
         });
