@@ -255,7 +255,8 @@ impl BookBuilder {
     /// The customer of each id in `ids` (looked up side by side).
     fn customers_of(&self, table: &str, ids: &StringChunked, first: usize) -> Result<Vec<u32>> {
         let ids: Vec<Option<&str>> = ids.iter().collect();
-        let found: Vec<Result<u32>> = ids.par_iter().enumerate().map(|(i, id)| self.customer_of(table, *id, first + i)).collect();
+        let found: Vec<Result<u32>> =
+            ids.par_iter().enumerate().map(|(i, id)| self.customer_of(table, *id, first + i)).collect();
         // The first unknown customer in row order is the one reported.
         found.into_iter().collect()
     }
@@ -303,8 +304,7 @@ impl BookBuilder {
         let (Some(doc_index), Some(pay_index)) = (&self.doc_index, &self.pay_index) else { return Ok(()) };
         for ((pay, pos), doc) in pays.iter().zip(positions.iter()).zip(docs.iter()) {
             let (Some(pay), Some(doc)) = (pay, doc) else { continue };
-            let (Some(p), Some(d)) =
-                (pay_index.find(&self.payments.id, pay), doc_index.find(&self.docs.docs.id, doc))
+            let (Some(p), Some(d)) = (pay_index.find(&self.payments.id, pay), doc_index.find(&self.docs.docs.id, doc))
             else {
                 continue;
             };
