@@ -459,6 +459,28 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
     assert!(!other.join("kpi_monthly.parquet").exists(), "only the tables asked for");
     let latest = partitions.last().unwrap();
     let again = common::read_parquet(&other.join("aging").join(latest).join("part-0.parquet"));
+    // Built again into the same folder with weekly snapshots, the table is replaced, not mixed.
+    let o = common::ardent(&[
+        "analytics",
+        out.to_str().unwrap(),
+        "--to",
+        rebuilt.to_str().unwrap(),
+        "--tables",
+        "aging",
+        "--set",
+        "analytics.snapshots=week_end",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let weekly: Vec<String> = std::fs::read_dir(rebuilt.join("aging"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(weekly.len() > partitions.len() * 4, "{} weekly partitions", weekly.len());
+    let sunday = |p: &String| {
+        let day = chrono::NaiveDate::parse_from_str(p.trim_start_matches("as_of="), "%Y-%m-%d").unwrap();
+        chrono::Datelike::weekday(&day) == chrono::Weekday::Sun
+    };
+    assert!(weekly.iter().all(sunday), "only the weekly partitions: {weekly:?}");
     let buckets: Vec<String> =
         again.get_column_names().iter().filter(|c| c.starts_with("bucket_")).map(|c| c.to_string()).collect();
     assert_eq!(buckets.len(), 4, "{buckets:?}");

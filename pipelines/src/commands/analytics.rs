@@ -118,6 +118,17 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     drop(frames);
     let index_ms = clock.elapsed().as_millis() as u64 - read_ms;
 
+    // A table built again replaces the one a previous command left in DIR, so partitions of
+    // other as-of dates never mix with the new ones.
+    for name in &names {
+        let (file, folder) = (to.join(format!("{name}.parquet")), to.join(name));
+        if file.exists() {
+            std::fs::remove_file(&file).with_context(|| format!("replacing {}", file.display()))?;
+        }
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder).with_context(|| format!("replacing {}", folder.display()))?;
+        }
+    }
     let mut sink = Files::new(&to)?;
     let analysed = analytics::analyse_some(&book, &apps, &analysis, &Selection::Only(names.clone()), &mut sink)?;
     let written = sink.finish()?;
