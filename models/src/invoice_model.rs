@@ -82,7 +82,15 @@ pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Res
     let x = invoice_matrix(book, &open, values)?;
     let late_col = own + column("weighted_days_late_365d");
     let segment = |i: usize| customers.segments[customers.segment[customer_of(&open, i)] as usize].as_str();
-    let p: Vec<f64> = (0..open.len()).into_par_iter().map(|i| model.pd(x.row(i), segment(i))).collect();
+    let p: Vec<f64> = match x.as_slice() {
+        // Rows of a standard-layout matrix, scored at once (see `Model::pds`).
+        Some(values) if x.ncols() > 0 => {
+            let rows: Vec<&[f64]> = values.chunks(x.ncols()).collect();
+            let segments: Vec<&str> = (0..open.len()).map(segment).collect();
+            model.pds(&rows, &segments)
+        }
+        _ => (0..open.len()).into_par_iter().map(|i| model.pd(x.row(i), segment(i))).collect(),
+    };
     let due = |i: usize| {
         let d = open.rows[i].doc as usize;
         docs.due[d].unwrap_or(docs.date[d])

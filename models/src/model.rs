@@ -306,6 +306,30 @@ impl Model {
             .collect()
     }
 
+    /// Calibrated probabilities of `rows` (row `k` in segment `segments[k]`), each bit for bit
+    /// what [`Model::pd`] gives for the row alone: a portfolio-wide tree ensemble scores them
+    /// in blocks (QuickScorer), anything else row by row in parallel.
+    pub fn pds(&self, rows: &[&[f64]], segments: &[&str]) -> Vec<f64> {
+        if let ([part], None) = (self.parts.as_slice(), &self.clusters)
+            && let Fitted::Gbdt(trees) = &part.fitted
+            && trees.categories.is_empty()
+        {
+            let scorer = Scorer::new(trees);
+            let blocks: Vec<Vec<f64>> = rows
+                .par_chunks(256)
+                .map(|block| {
+                    let z = match &scorer {
+                        Some(s) => s.logits(block),
+                        None => trees.logits(block),
+                    };
+                    z.into_iter().map(|z| part.calibration.apply(z)).collect()
+                })
+                .collect();
+            return blocks.concat();
+        }
+        rows.par_iter().zip(segments.par_iter()).map(|(r, s)| self.pd(ndarray::ArrayView1::from(*r), s)).collect()
+    }
+
     /// Per-feature contributions of one row (see [`Fitted::contributions`]), scaled by the
     /// calibration slope so they are on the calibrated log-odds scale.
     pub fn contributions(&self, x: ArrayView1<'_, f64>, segment: &str, out: &mut [f64]) {

@@ -28,7 +28,7 @@ use crate::matrix::Sample;
 use crate::metrics::PsiReference;
 use crate::model::Task;
 use crate::params::Training;
-use crate::score::{ACTIONS, Account, BANDS, Score, score_row, score_row_without_reasons};
+use crate::score::{ACTIONS, Account, BANDS, Describe, Score, score_row_at};
 use crate::split::{Holdout, split};
 use crate::stability;
 use crate::tables::{
@@ -384,8 +384,17 @@ fn score_months(
             let part = day.start + part.start..day.start + part.end;
             values.read(part.clone(), &mut buf)?;
             let f = FEATURES.len();
+            let segment = |i: usize| rows.segments[rows.segment[i] as usize].as_str();
+            // The PDs of the part at once (tree ensembles score blocks of rows much faster
+            // than one row at a time), then each row's score around its PD.
+            let pds = model.map(|m| {
+                let x: Vec<&[f64]> = buf.chunks(f).take(part.len()).collect();
+                let segments: Vec<&str> = part.clone().map(segment).collect();
+                m.pds(&x, &segments)
+            });
             scores.par_extend(part.clone().into_par_iter().filter_map(|i| {
                 let model = model?;
+                let pd = pds.as_ref()?[i - part.start];
                 let c = panel.customer[i] as usize;
                 let at = (i - part.start) * f;
                 let x = ndarray::ArrayView1::from(&buf[at..at + f]);
@@ -395,12 +404,8 @@ fn score_months(
                     billed_90d_cents: panel.billed_90d_cents[i],
                     in_default: labels.in_default[i],
                 };
-                let seg = &rows.segments[rows.segment[i] as usize];
-                Some(if as_of < published_from {
-                    score_row_without_reasons(model, &t.scoring, x, seg, &account)
-                } else {
-                    score_row(model, &t.scoring, x, seg, &account, &describe)
-                })
+                let describe: Option<Describe<'_>> = (as_of >= published_from).then_some(&describe);
+                Some(score_row_at(model, &t.scoring, x, pd, segment(i), &account, describe))
             }));
             let df = features::table(ctx, panel, part.clone(), &buf)?;
             let mut cols = df.columns().to_vec();

@@ -164,7 +164,7 @@ pub fn score_row(
     account: &Account,
     describe: &dyn Fn(&str) -> Option<&'static str>,
 ) -> Score {
-    score(model, s, x, segment, account, Some(describe))
+    score(model, s, x, model.pd(x, segment), segment, account, Some(describe))
 }
 
 /// [`score_row`] without reasons (`reasons` is empty): the same PD, points, band, limit and
@@ -176,21 +176,35 @@ pub fn score_row_without_reasons(
     segment: &str,
     account: &Account,
 ) -> Score {
-    score(model, s, x, segment, account, None)
+    score(model, s, x, model.pd(x, segment), segment, account, None)
+}
+
+/// [`score_row`] (with reasons when `describe` is given) for a row whose PD is already known:
+/// `pd` must be `model.pd(x, segment)`, e.g. from [`Model::pds`] over many rows at once.
+pub fn score_row_at(
+    model: &Model,
+    s: &Scoring,
+    x: ArrayView1<'_, f64>,
+    pd: f64,
+    segment: &str,
+    account: &Account,
+    describe: Option<Describe<'_>>,
+) -> Score {
+    score(model, s, x, pd, segment, account, describe)
 }
 
 /// What a feature means, for reason texts.
-type Describe<'a> = &'a dyn Fn(&str) -> Option<&'static str>;
+pub type Describe<'a> = &'a dyn Fn(&str) -> Option<&'static str>;
 
 fn score(
     model: &Model,
     s: &Scoring,
     x: ArrayView1<'_, f64>,
+    mut pd: f64,
     segment: &str,
     account: &Account,
     describe: Option<Describe<'_>>,
 ) -> Score {
-    let mut pd = model.pd(x, segment);
     let mut reasons = Vec::new();
     if account.in_default {
         pd = 1.0;
