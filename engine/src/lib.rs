@@ -29,5 +29,6 @@ pub mod ids;
 pub mod ingest;
 pub mod money;
 pub mod sink;
+mod table_columns;
 
 pub use error::{EngineError, ErrorKind, Result};

@@ -18,3 +18,9 @@ pub const DELTA_LOG: &str = "_delta_log";
 pub fn table_holds(table_path: &str, file: &str) -> bool {
     file == table_path || (table_path.ends_with('/') && file.starts_with(table_path))
 }
+
+/// The data file of a partitioned table's partition for `as_of` (a day), relative to the
+/// folder the table's folder is in: `aging/as_of=2025-03-31/part-0.parquet`.
+pub fn partition_file(table: &str, as_of: i32) -> String {
+    format!("{table}/as_of={}/part-0.parquet", ardent_engine::calendar::format_day(as_of))
+}

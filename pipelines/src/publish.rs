@@ -372,7 +372,7 @@ impl RunWriter {
     /// (`<table>/as_of=YYYY-MM-DD/part-0.parquet`).
     fn append_partition(&mut self, contract: &TableContract, as_of: i32, mut df: DataFrame) -> Result<(), EngineError> {
         let t0 = Instant::now();
-        let rel = format!("{}/as_of={}/part-0.parquet", contract.name, ardent_engine::calendar::format_day(as_of));
+        let rel = crate::layout::partition_file(contract.name, as_of);
         let path = self.staged.path().join(&rel);
         let open = self.open_table(contract)?;
         open.rows += write_table(&mut df, contract, &path)?;

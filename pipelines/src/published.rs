@@ -28,11 +28,6 @@ impl TableFiles {
         self.tables.entry(table.to_string()).or_default().push((partition, file));
     }
 
-    /// The data files of `table`, or `None` when the run did not publish it.
-    pub fn paths(&self, table: &str) -> Option<impl Iterator<Item = &std::path::Path>> {
-        self.tables.get(table).map(|files| files.iter().map(|(_, p)| p.as_path()))
-    }
-
     /// Whether the run published `table`.
     pub fn has(&self, table: &str) -> bool {
         self.tables.contains_key(table)
@@ -40,13 +35,19 @@ impl TableFiles {
 
     /// Every row of `table`, or `None` when the run did not publish it.
     pub fn read(&self, table: &str) -> anyhow::Result<Option<DataFrame>> {
+        self.read_columns(table, None)
+    }
+
+    /// Every row of `table`, only `columns` when given (and the partition column), or `None`
+    /// when the run did not publish it.
+    pub fn read_columns(&self, table: &str, columns: Option<&[&str]>) -> anyhow::Result<Option<DataFrame>> {
         let Some(files) = self.tables.get(table) else { return Ok(None) };
         let mut all: Option<DataFrame> = None;
         for (partition, path) in files {
             let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            let mut df = anyhow::Context::with_context(ParquetReader::new(file).finish(), || {
-                format!("reading {}", path.display())
-            })?;
+            let reader =
+                ParquetReader::new(file).with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
+            let mut df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", path.display()))?;
             if let Some(as_of) = partition {
                 let n = df.height();
                 df.with_column(Column::new("as_of".into(), vec![as_of.as_str(); n]))?;

@@ -429,8 +429,11 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
     let out = dir.path().join("out");
     let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", "models.enabled=false"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    let analytics = |to: &Path, extra: &[&str]| {
+        common::ardent(&[&["analytics", out.to_str().unwrap(), "--to", to.to_str().unwrap()], extra].concat())
+    };
     let rebuilt = dir.path().join("rebuilt");
-    let o = common::ardent(&["analytics", out.to_str().unwrap(), "--to", rebuilt.to_str().unwrap()]);
+    let o = analytics(&rebuilt, &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     for table in ["kpi_monthly", "cohorts", "roll_rates", "customer_payment_stats", "reconciliation"] {
         let again = common::read_parquet(&rebuilt.join(format!("{table}.parquet")));
@@ -445,31 +448,25 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
     }
 
     let other = dir.path().join("other");
-    let o = common::ardent(&[
-        "analytics",
-        out.to_str().unwrap(),
-        "--to",
-        other.to_str().unwrap(),
-        "--tables",
-        "aging",
-        "--set",
-        "analytics.bucket_edges=[0,45,90]",
-    ]);
+    let o = analytics(&other, &["--tables", "aging", "--set", "analytics.bucket_edges=[0,45,90]"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!other.join("kpi_monthly.parquet").exists(), "only the tables asked for");
     let latest = partitions.last().unwrap();
     let again = common::read_parquet(&other.join("aging").join(latest).join("part-0.parquet"));
+    let buckets: Vec<String> =
+        again.get_column_names().iter().filter(|c| c.starts_with("bucket_")).map(|c| c.to_string()).collect();
+    assert_eq!(buckets.len(), 4, "{buckets:?}");
+    let published = common::records(&common::partition(&out, "aging", latest));
+    // Money as the tables' exact decimal text ("1190.00"), in cents.
+    let cents = |v: &Option<String>| v.as_deref().unwrap().replace('.', "").parse::<i64>().unwrap();
+    for (new, old) in common::records(&again).iter().zip(&published) {
+        assert_eq!(new["customer_id"], old["customer_id"]);
+        assert_eq!(new["total_open"], old["total_open"], "the same open amounts");
+        assert_eq!(buckets.iter().map(|b| cents(&new[b])).sum::<i64>(), cents(&new["total_open"]));
+    }
+
     // Built again into the same folder with weekly snapshots, the table is replaced, not mixed.
-    let o = common::ardent(&[
-        "analytics",
-        out.to_str().unwrap(),
-        "--to",
-        rebuilt.to_str().unwrap(),
-        "--tables",
-        "aging",
-        "--set",
-        "analytics.snapshots=week_end",
-    ]);
+    let o = analytics(&rebuilt, &["--tables", "aging", "--set", "analytics.snapshots=week_end"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let weekly: Vec<String> = std::fs::read_dir(rebuilt.join("aging"))
         .unwrap()
@@ -481,18 +478,8 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
         chrono::Datelike::weekday(&day) == chrono::Weekday::Sun
     };
     assert!(weekly.iter().all(sunday), "only the weekly partitions: {weekly:?}");
-    let buckets: Vec<String> =
-        again.get_column_names().iter().filter(|c| c.starts_with("bucket_")).map(|c| c.to_string()).collect();
-    assert_eq!(buckets.len(), 4, "{buckets:?}");
-    let published = common::records(&common::partition(&out, "aging", latest));
-    let cents = |v: &Option<String>| (v.as_deref().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
-    for (new, old) in common::records(&again).iter().zip(&published) {
-        assert_eq!(new["customer_id"], old["customer_id"]);
-        assert_eq!(new["total_open"], old["total_open"], "the same open amounts");
-        assert_eq!(buckets.iter().map(|b| cents(&new[b])).sum::<i64>(), cents(&new["total_open"]));
-    }
 
-    let o = common::ardent(&["analytics", out.to_str().unwrap(), "--to", other.to_str().unwrap(), "--tables", "agin"]);
+    let o = analytics(&other, &["--tables", "agin"]);
     assert_ne!(o.code, 0);
     assert!(
         o.stderr.contains("`agin` is not a table this command builds") && o.stderr.contains("kpi_monthly"),

@@ -15,29 +15,7 @@ use super::{Book, Customers, Dimension, Docs, Payments, Texts};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;
-
-fn column<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<&'a Column> {
-    df.column(name).map_err(EngineError::polars(format!("reading column `{name}` of table `{table}`")))
-}
-
-fn texts<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<&'a StringChunked> {
-    column(df, table, name)?.str().map_err(EngineError::polars(format!("column `{name}` of `{table}` as text")))
-}
-
-fn cents<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<impl Iterator<Item = Option<i64>> + 'a> {
-    let ca = column(df, table, name)?
-        .decimal()
-        .map_err(EngineError::polars(format!("column `{name}` of `{table}` as decimal")))?;
-    // Contracts bound money to DECIMAL(18, s), which fits i64.
-    Ok(ca.physical().iter().map(|v| v.map(|x| x as i64)))
-}
-
-fn days<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<impl Iterator<Item = Option<i32>> + 'a> {
-    let ca = column(df, table, name)?
-        .date()
-        .map_err(EngineError::polars(format!("column `{name}` of `{table}` as date")))?;
-    Ok(ca.physical().iter())
-}
+use crate::table_columns::{cents, column, days, texts};
 
 fn analysis(message: String) -> EngineError {
     EngineError::Analysis { message }
@@ -222,19 +200,9 @@ impl BookBuilder {
         }
     }
 
+    /// The document index over the rows not replaced by a later export.
     fn doc_index_of(docs: &RawDocs) -> Index {
-        let mut index = Index::default();
-        index.reserve(docs.docs.len());
-        for i in 0..docs.docs.len() {
-            if !docs.removed[i] {
-                index.insert(&docs.docs.id, i as u32);
-            }
-        }
-        index
-    }
-
-    fn pay_index_of(payments: &Payments) -> Index {
-        Index::of(&payments.id)
+        Index::of_where(&docs.docs.id, |i| !docs.removed[i])
     }
 
     /// Build the indexes not built yet: the two side by side when both are missing.
@@ -242,12 +210,12 @@ impl BookBuilder {
         let (docs, payments) = (&self.docs, &self.payments);
         match (self.doc_index.is_none(), self.pay_index.is_none()) {
             (true, true) => {
-                let (d, p) = rayon::join(|| Self::doc_index_of(docs), || Self::pay_index_of(payments));
+                let (d, p) = rayon::join(|| Self::doc_index_of(docs), || Index::of(&payments.id));
                 self.doc_index = Some(d);
                 self.pay_index = Some(p);
             }
             (true, false) => self.doc_index = Some(Self::doc_index_of(docs)),
-            (false, true) => self.pay_index = Some(Self::pay_index_of(payments)),
+            (false, true) => self.pay_index = Some(Index::of(&payments.id)),
             (false, false) => {}
         }
     }
@@ -359,11 +327,7 @@ impl BookBuilder {
             })
             .collect();
         drop(applies);
-        let doc_index = keep_index.then(|| {
-            let mut index = doc_index;
-            index.renumber(&position);
-            index
-        });
+        let doc_index = keep_index.then(|| doc_index.renumbered(&position));
         // Each column is gathered into book order and its input-order copy freed at once, so
         // building never holds two copies of the ledger.
         let Docs { id: raw_id, customer, kind, date, due, amount, currency, rate, amount_reporting, disputed, .. } = d;
@@ -406,11 +370,7 @@ impl BookBuilder {
             .map(|(pay, pos, d)| (ppos[pay as usize], pos, position[d as usize]))
             .collect();
         known.par_sort_unstable();
-        let pay_index = pay_index.filter(|_| keep_index).map(|index| {
-            let mut index = index;
-            index.renumber(&ppos);
-            index
-        });
+        let pay_index = pay_index.filter(|_| keep_index).map(|index| index.renumbered(&ppos));
         drop(ppos);
         // Gathered a column at a time, like the documents.
         let Payments { id: raw_id, customer, date, amount, currency, rate, amount_reporting, has_refs, .. } = p;

@@ -18,17 +18,17 @@ pub(crate) struct Index {
 impl Index {
     /// An index over every id of `texts`.
     pub(crate) fn of(texts: &Texts) -> Index {
+        Index::of_where(texts, |_| true)
+    }
+
+    /// An index over the ids of the rows of `texts` that `keep` accepts.
+    pub(crate) fn of_where(texts: &Texts, keep: impl Fn(usize) -> bool) -> Index {
         let mut index = Index::default();
-        index.reserve(texts.len());
-        for i in 0..texts.len() {
+        index.table.reserve(texts.len(), |_| 0);
+        for i in (0..texts.len()).filter(|&i| keep(i)) {
             index.insert(texts, i as u32);
         }
         index
-    }
-
-    /// Room for `n` more rows.
-    pub(crate) fn reserve(&mut self, n: usize) {
-        self.table.reserve(n, |_| 0);
     }
 
     /// Add row `i` of `texts`.
@@ -44,11 +44,13 @@ impl Index {
         self.table.find(self.hasher.hash_one(id), |&j| texts.bytes(j as usize) == id).copied()
     }
 
-    /// Renumber every row: row `r` becomes `to[r]` (the texts were reordered the same way).
-    pub(crate) fn renumber(&mut self, to: &[u32]) {
+    /// The index with every row renumbered: row `r` becomes `to[r]` (the texts were reordered
+    /// the same way).
+    pub(crate) fn renumbered(mut self, to: &[u32]) -> Index {
         for r in self.table.iter_mut() {
             *r = to[*r as usize];
         }
+        self
     }
 }
 

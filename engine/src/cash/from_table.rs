@@ -14,6 +14,7 @@ use super::{Application, Applications, Rule, SourceKind, index_by_invoice};
 use crate::book::{Book, BookIndex};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
+use crate::table_columns::{cents, column, texts};
 
 fn problem(row: usize, message: String) -> EngineError {
     EngineError::Analysis {
@@ -21,22 +22,6 @@ fn problem(row: usize, message: String) -> EngineError {
             "applications row {row}: {message}; the applications table must come from the same run as the ledger and payments read with it"
         ),
     }
-}
-
-fn column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
-    df.column(name).map_err(EngineError::polars(format!("reading column `{name}` of table `applications`")))
-}
-
-fn texts<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
-    column(df, name)?.str().map_err(EngineError::polars(format!("column `{name}` of `applications` as text")))
-}
-
-fn cents(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
-    let ca = column(df, name)?
-        .decimal()
-        .map_err(EngineError::polars(format!("column `{name}` of `applications` as decimal")))?;
-    // The contract bounds money to DECIMAL(18, 2): the physical value is cents and fits i64.
-    Ok(ca.physical().iter().map(|v| v.map(|x| x as i64)).collect())
 }
 
 fn kind_of(text: &str) -> Option<SourceKind> {
@@ -53,17 +38,18 @@ const CHUNK: usize = 1 << 16;
 /// The applications of `table` (the `applications` output table) on `book`, whose ids
 /// `index` finds.
 pub fn applications_from_table(book: &Book, index: &BookIndex, table: &DataFrame) -> Result<Applications> {
-    let kind = texts(table, "source_type")?;
-    let source = texts(table, "source_id")?;
-    let invoice = texts(table, "invoice_id")?;
-    let rule = texts(table, "rule")?;
-    let date = column(table, "date")?
+    const T: &str = "applications";
+    let kind = texts(table, T, "source_type")?;
+    let source = texts(table, T, "source_id")?;
+    let invoice = texts(table, T, "invoice_id")?;
+    let rule = texts(table, T, "rule")?;
+    let date = column(table, T, "date")?
         .date()
         .map_err(EngineError::polars("column `date` of `applications` as date"))?
         .physical()
         .clone();
-    let amount = cents(table, "amount")?;
-    let source_amount = cents(table, "source_amount")?;
+    let amount: Vec<Option<i64>> = cents(table, T, "amount")?.collect();
+    let source_amount: Vec<Option<i64>> = cents(table, T, "source_amount")?.collect();
 
     // Parsed in chunks side by side; the first bad row in table order is the one reported.
     let n = table.height();

@@ -20,6 +20,8 @@ mod from_table;
 
 use std::collections::BTreeSet;
 
+pub use from_table::applications_from_table;
+
 use rayon::prelude::*;
 
 use crate::book::Book;
@@ -93,8 +95,6 @@ pub struct Application {
     pub source_amount: i64,
     pub rule: Rule,
 }
-
-pub use from_table::applications_from_table;
 
 /// Every application, and what stayed unapplied.
 #[derive(Debug, Clone, Default)]

@@ -25,7 +25,6 @@ use serde_json::json;
 use crate::cli::AnalyticsArgs;
 use crate::location::Location;
 use crate::printer::Printer;
-use crate::published::TableFiles;
 use crate::settings::{self, DEFAULT_MAX_RATE_AGE_DAYS, PipelineConfig};
 
 /// The published tables the dashboards are rebuilt from, with the columns the book reads.
@@ -64,7 +63,7 @@ const INPUTS: [(&str, Option<&[&str]>); 5] = [
     ("applications", Some(&["source_type", "source_id", "invoice_id", "date", "amount", "source_amount", "rule"])),
 ];
 
-/// The tables built when `--tables` is not given.
+/// The tables this command builds, all of them when `--tables` is not given.
 const DEFAULT_TABLES: [&str; 6] =
     ["aging", "kpi_monthly", "cohorts", "roll_rates", "customer_payment_stats", "reconciliation"];
 
@@ -84,21 +83,15 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     let analysis = config.analytics.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     let max_rate_age = config.run.max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS);
 
-    let contracts = analytics::contracts(&analysis);
     let names: Vec<String> =
         if tables.is_empty() { DEFAULT_TABLES.iter().map(|t| t.to_string()).collect() } else { tables };
-    for name in &names {
-        if !contracts.iter().any(|c| c.name == name.as_str())
-            || ["applications", "unapplied_cash"].contains(&name.as_str())
-        {
-            let known: Vec<&str> = DEFAULT_TABLES.to_vec();
-            anyhow::bail!("--tables: `{name}` is not a table this command builds; it builds {}", known.join(", "));
-        }
+    if let Some(name) = names.iter().find(|n| !DEFAULT_TABLES.contains(&n.as_str())) {
+        anyhow::bail!("--tables: `{name}` is not a table this command builds; it builds {}", DEFAULT_TABLES.join(", "));
     }
 
     let mut frames = BTreeMap::new();
     for (table, columns) in INPUTS {
-        let df = read(&opened.files, table, columns)?.with_context(|| {
+        let df = opened.files.read_columns(table, columns)?.with_context(|| {
             format!("{out}: the run published no `{table}` table, so its dashboards cannot be rebuilt")
         })?;
         frames.insert(table, df);
@@ -162,24 +155,6 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every row of a published table (`columns` only, when given), or `None` if it was not published.
-fn read(files: &TableFiles, table: &str, columns: Option<&[&str]>) -> anyhow::Result<Option<DataFrame>> {
-    let Some(paths) = files.paths(table) else { return Ok(None) };
-    let mut all: Option<DataFrame> = None;
-    for path in paths {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let reader = ParquetReader::new(file).with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
-        let df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", path.display()))?;
-        match &mut all {
-            None => all = Some(df),
-            Some(acc) => {
-                acc.vstack_mut(&df)?;
-            }
-        }
-    }
-    Ok(all)
-}
-
 /// Writes each table to `<dir>/<table>.parquet` as its parts arrive, and each partition to
 /// `<dir>/<table>/as_of=<date>/part-0.parquet` in the background.
 struct Files {
@@ -223,8 +198,7 @@ impl TableSink for Files {
     }
 
     fn partition(&mut self, contract: &TableContract, as_of: i32, mut rows: DataFrame) -> Result<(), EngineError> {
-        let rel = format!("{}/as_of={}/part-0.parquet", contract.name, ardent_engine::calendar::format_day(as_of));
-        let (path, contract) = (self.dir.join(rel), contract.clone());
+        let (path, contract) = (self.dir.join(crate::layout::partition_file(contract.name, as_of)), contract.clone());
         self.partitions.submit(move || Ok((contract.name, write_table(&mut rows, &contract, &path)?)))
     }
 }
