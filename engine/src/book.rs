@@ -193,6 +193,21 @@ pub struct Book {
     pub customers: Customers,
     pub docs: Docs,
     pub payments: Payments,
+    /// The earliest and latest event date of the whole book, when this book holds one shard
+    /// of its customers (see [`BookBuilder::shard_of`]); `None` for a whole book.
+    pub span: Option<(i32, i32)>,
+}
+
+/// What the book of one shard of the customers shares with the whole book, so that every
+/// shard's dashboards cover the same month ends and groups (see `docs/scale-out.md`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Whole {
+    /// Earliest and latest event date over every document and payment.
+    pub span: Option<(i32, i32)>,
+    /// Every currency of the documents and payments, the reporting currency first.
+    pub currencies: Vec<String>,
+    /// Per segment column (in configured order), its values over every customer, sorted.
+    pub segment_values: Vec<Vec<String>>,
 }
 
 /// The canonical tables a book is built from.
@@ -203,6 +218,41 @@ pub struct BookTables<'a> {
     pub payment_refs: &'a DataFrame,
     pub customers: &'a DataFrame,
     pub fx_rates: &'a DataFrame,
+}
+
+impl Whole {
+    /// The whole book's span, currencies and segment values, from the validated `ledger`,
+    /// `payments` and `customers` tables (only the columns these need are read).
+    pub fn of(
+        ledger: &DataFrame,
+        payments: &DataFrame,
+        customers: &DataFrame,
+        reporting_currency: &str,
+        segment_columns: &[String],
+    ) -> Result<Whole> {
+        use crate::table_columns::{days, texts};
+        let dates = days(ledger, "ledger", "doc_date")?.chain(days(payments, "payments", "payment_date")?).flatten();
+        let span = dates.fold(None, |acc: Option<(i32, i32)>, d| match acc {
+            None => Some((d, d)),
+            Some((lo, hi)) => Some((lo.min(d), hi.max(d))),
+        });
+        let mut codes: Vec<&str> = texts(ledger, "ledger", "currency")?
+            .iter()
+            .chain(texts(payments, "payments", "currency")?.iter())
+            .flatten()
+            .filter(|&c| c != reporting_currency)
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut currencies = vec![reporting_currency.to_string()];
+        currencies.extend(codes.into_iter().map(str::to_string));
+        let rows: Vec<usize> = (0..customers.height()).collect();
+        let segment_values = segment_columns
+            .iter()
+            .map(|name| Ok(build::dimension(customers, name, &rows)?.values))
+            .collect::<Result<_>>()?;
+        Ok(Whole { span, currencies, segment_values })
+    }
 }
 
 impl Book {
@@ -221,8 +271,12 @@ impl Book {
         b.finish()
     }
 
-    /// Earliest and latest event date (documents and payments), if there is any event.
+    /// Earliest and latest event date (documents and payments), if there is any event; for
+    /// a shard's book, the whole book's.
     pub fn date_range(&self) -> Option<(i32, i32)> {
+        if self.span.is_some() {
+            return self.span;
+        }
         let dates = self.docs.date.iter().chain(&self.payments.date);
         let min = dates.clone().min()?;
         let max = dates.max()?;

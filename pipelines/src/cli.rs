@@ -73,10 +73,83 @@ pub enum Command {
     /// (no ingest, no cash application), e.g. with other aging buckets:
     /// `ardent analytics ardent-out --to rebuilt --set analytics.bucket_edges=[0,30,60,90]`.
     Analytics(AnalyticsArgs),
+    /// One step of a run split by customer across machines (docs/scale-out.md): `validate`
+    /// once, `split` into N shards, `run` each shard (anywhere), `merge` and publish. The
+    /// published tables equal those of `ardent run`. The Ray driver in `pipelines/ray/` runs
+    /// the steps as tasks.
+    #[command(subcommand)]
+    Shard(ShardStep),
     /// Look at an unknown export (CSV, XLSX, JSON, Parquet): its layout, column roles, date
     /// and number formats, types, signs and links, the ready profile it matches, and a config
     /// for it on stdout (`ardent inspect FILE > export.toml`).
     Inspect(InspectArgs),
+}
+
+/// The steps of a sharded run.
+#[derive(Debug, Subcommand)]
+pub enum ShardStep {
+    /// Ingest and validate every input once, for all shards (ids must be unique across the
+    /// whole export): publishes the validated tables to WORK/validated.
+    Validate(ShardValidateArgs),
+    /// Cut the validated tables into N shards by customer (a stable hash of the customer id).
+    Split(ShardSplitArgs),
+    /// Cash application, aging, payment statistics and the dashboards' partial sums of one
+    /// shard.
+    Run(ShardRunArgs),
+    /// Add the shards' partial sums, put their per-customer tables in order, and publish the
+    /// run to --out, atomically, like `ardent run`.
+    Merge(ShardMergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShardValidateArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Work folder shared by every step (on a cluster: a shared file system).
+    #[arg(long)]
+    pub work: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardSplitArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Work folder shared by every step.
+    #[arg(long)]
+    pub work: PathBuf,
+    /// Number of shards.
+    #[arg(long)]
+    pub shards: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardRunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Work folder shared by every step.
+    #[arg(long)]
+    pub work: PathBuf,
+    /// Number of shards.
+    #[arg(long)]
+    pub shards: u32,
+    /// The shard to run, 0 to N − 1.
+    #[arg(long)]
+    pub shard: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardMergeArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Work folder shared by every step.
+    #[arg(long)]
+    pub work: PathBuf,
+    /// Number of shards.
+    #[arg(long)]
+    pub shards: u32,
+    /// Output location: a folder or an object-store URL (s3://bucket/prefix, gs://, az://).
+    #[arg(long, short, env = "ARDENT_OUT")]
+    pub out: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +227,7 @@ fn shape_name(s: &str) -> Result<String, String> {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
     /// Pipeline config (TOML). Default: the bundled sample pipeline.
     #[arg(long, short, env = "ARDENT_CONFIG")]

@@ -24,4 +24,6 @@ pub mod published;
 pub mod report;
 pub mod run;
 pub mod settings;
+pub mod shards;
+pub mod table_folder;
 pub mod verify;

@@ -50,7 +50,11 @@ pub struct Manifest {
     pub config: PipelineConfig,
     pub reporting_currency: String,
     pub max_rejected_share: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<ManifestInput>,
+    /// A sharded run's `inputs` and `sources`, as its validation step's manifest recorded them.
+    #[serde(flatten)]
+    pub adopted: serde_json::Map<String, serde_json::Value>,
     /// Combined exports and where their rows went (`rows_read = rows_to_ledger +
     /// rows_to_payments + ignored`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -224,6 +228,8 @@ pub struct RunWriter {
     models: Option<ManifestModels>,
     models_skipped: Option<String>,
     cash_application: Option<CashApplication>,
+    /// `inputs` and `sources` taken from another output's manifest (see [`RunWriter::adopt`]).
+    adopted: serde_json::Map<String, serde_json::Value>,
     /// Every file this writer finished, by path in the run folder, as it was when finished:
     /// the run folder must hold exactly these when it is published.
     written: BTreeMap<String, RunFile>,
@@ -317,9 +323,81 @@ impl RunWriter {
             models: None,
             models_skipped: None,
             cash_application: None,
+            adopted: serde_json::Map::new(),
             written: BTreeMap::new(),
             write_ms: t0.elapsed().as_millis() as u64,
         })
+    }
+
+    /// A writer for a run whose inputs another output already ingested and validated (the
+    /// `validated` step of a sharded run, see `docs/scale-out.md`): the run is named from that
+    /// output's manifest and the config instead of the input files, which this machine may
+    /// not hold.
+    pub fn adopting(
+        settings: &Settings,
+        validated: &serde_json::Value,
+        printer: &Printer,
+    ) -> anyhow::Result<RunWriter> {
+        let mut h = Sha256::new();
+        for key in ["inputs", "sources"] {
+            h.update(serde_json::to_vec(&validated[key]).unwrap_or_default());
+        }
+        h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
+        let d = h.finalize();
+        let run_id = format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let staged = Staging::new(&settings.out, &run_id)?;
+        printer.info("run_staged", format!("publish: staging run {run_id}"), json!({"run_id": run_id}));
+        Ok(RunWriter {
+            staged,
+            run_id,
+            started_at: now(),
+            checksums: Checksums::new(),
+            open: Vec::new(),
+            inputs: Vec::new(),
+            sources: Vec::new(),
+            outputs: Vec::new(),
+            models: None,
+            models_skipped: None,
+            cash_application: None,
+            adopted: serde_json::Map::new(),
+            written: BTreeMap::new(),
+            write_ms: 0,
+        })
+    }
+
+    /// Publish another output's validated tables, data quality and quarantine as this run's
+    /// own (read from `files`, in the order a run writes them), and its manifest's `inputs`
+    /// and `sources` (from `validated`).
+    pub fn adopt(
+        &mut self,
+        validated: &serde_json::Value,
+        files: &crate::published::TableFiles,
+        printer: &Printer,
+    ) -> anyhow::Result<()> {
+        for key in ["inputs", "sources"] {
+            if let Some(v) = validated.get(key) {
+                self.adopted.insert(key.to_string(), v.clone());
+            }
+        }
+        let missing = |table: &str| anyhow::anyhow!("the validated output has no `{table}` table; validate again");
+        let streamed: Vec<TableContract> = Streamed::ALL.iter().map(|t| t.contract().clone()).collect();
+        // A file at a time: the ledger of a large run is never held whole.
+        for contract in streamed.iter().chain([&contracts::QUARANTINE_TABLE]) {
+            for file in files.files_of(contract.name) {
+                self.append(contract, &crate::published::read_file(file, None)?)?;
+            }
+        }
+        self.record(&streamed, printer)?;
+        for contract in [&contracts::CUSTOMERS_TABLE, &contracts::FX_RATES_TABLE, &contracts::DATA_QUALITY_TABLE] {
+            let df = files.read(contract.name)?.ok_or_else(|| missing(contract.name))?;
+            self.table(contract, df, printer)?;
+        }
+        self.record(std::slice::from_ref(&contracts::QUARANTINE_TABLE), printer)?;
+        Ok(())
     }
 
     /// The run's id (its folder is `runs/<run_id>/`).
@@ -642,6 +720,7 @@ impl RunWriter {
             sources: self.sources,
             outputs: self.outputs,
             cash_application: self.cash_application,
+            adopted: self.adopted,
             models: self.models,
             models_skipped: self.models_skipped,
             timings_ms: timings.into_iter().map(|(s, ms)| (s.to_string(), ms)).collect(),

@@ -43,15 +43,8 @@ impl TableFiles {
     pub fn read_columns(&self, table: &str, columns: Option<&[&str]>) -> anyhow::Result<Option<DataFrame>> {
         let Some(files) = self.tables.get(table) else { return Ok(None) };
         let mut all: Option<DataFrame> = None;
-        for (partition, path) in files {
-            let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            let reader =
-                ParquetReader::new(file).with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
-            let mut df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", path.display()))?;
-            if let Some(as_of) = partition {
-                let n = df.height();
-                df.with_column(Column::new("as_of".into(), vec![as_of.as_str(); n]))?;
-            }
+        for file in files {
+            let df = read_file(file, columns)?;
             match &mut all {
                 None => all = Some(df),
                 Some(acc) => {
@@ -61,6 +54,25 @@ impl TableFiles {
         }
         Ok(all)
     }
+
+    /// The data files of `table` (none when the run did not publish it), each with its
+    /// partition value; read one with [`read_file`].
+    pub fn files_of(&self, table: &str) -> &[(Option<String>, PathBuf)] {
+        self.tables.get(table).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The rows of one data file of a table (`columns` only, when given), with its partition value
+/// as an `as_of` text column.
+pub fn read_file((partition, path): &(Option<String>, PathBuf), columns: Option<&[&str]>) -> anyhow::Result<DataFrame> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetReader::new(file).with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
+    let mut df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", path.display()))?;
+    if let Some(as_of) = partition {
+        let n = df.height();
+        df.with_column(Column::new("as_of".into(), vec![as_of.as_str(); n]))?;
+    }
+    Ok(df)
 }
 
 /// The partition value (`as_of`) of a data file from its folder, if it has one.
@@ -105,6 +117,8 @@ pub struct PublishedModels {
 #[derive(Debug)]
 pub struct Opened {
     pub manifest: Manifest,
+    /// The manifest as written (every key, including those [`Manifest`] does not read).
+    pub json: serde_json::Value,
     pub files: TableFiles,
     /// Local copies of object-store files, deleted on drop.
     _fetched: Option<tempfile::TempDir>,
@@ -123,6 +137,8 @@ pub fn open(out: &Location, wanted: impl Fn(&str) -> bool) -> anyhow::Result<Ope
             .with_context(|| format!("{}: no manifest; is this an ardent output?", remote.url_of(MANIFEST)))?,
     };
     let manifest: Manifest = serde_json::from_slice(&text)
+        .with_context(|| format!("{out}/{MANIFEST} is not a manifest this version reads"))?;
+    let json: serde_json::Value = serde_json::from_slice(&text)
         .with_context(|| format!("{out}/{MANIFEST} is not a manifest this version reads"))?;
     let temp = match out {
         Location::Remote(_) => Some(tempfile::Builder::new().prefix("ardent-read-").tempdir()?),
@@ -152,5 +168,5 @@ pub fn open(out: &Location, wanted: impl Fn(&str) -> bool) -> anyhow::Result<Ope
             }
         }
     }
-    Ok(Opened { manifest, files, _fetched: temp })
+    Ok(Opened { manifest, json, files, _fetched: temp })
 }

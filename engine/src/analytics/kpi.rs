@@ -95,8 +95,11 @@ pub const C_OPEN_61: usize = 5;
 pub const C_OPEN_AT_90: usize = 6;
 pub const COHORT_FIELDS: usize = 7;
 
-/// Monthly balances and flows per group, exact.
-#[derive(Debug, Clone)]
+/// Monthly balances and flows per group, exact. Every field is a sum over customers, so the
+/// `Monthly` of disjoint sets of customers (the shards of a run) add up, with
+/// [`Monthly::merge`], to the one of their union; it is written between the steps of a
+/// sharded run as JSON.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Monthly {
     /// Number of month indices (the opening date plus the month ends).
     pub k_count: usize,
@@ -141,6 +144,20 @@ impl Monthly {
             }
         }
         self
+    }
+
+    /// The sums of two sets of customers (of books over the same month ends, groups and
+    /// buckets: shards of one run).
+    pub fn merge(self, o: Monthly) -> Result<Monthly> {
+        if (self.k_count, self.groups, self.buckets) != (o.k_count, o.groups, o.buckets) {
+            return Err(EngineError::Analysis {
+                message: format!(
+                    "monthly partial sums of different shapes ({} months × {} groups × {} buckets against {} × {} × {}): the shards were not cut from one run; shard again",
+                    self.k_count, self.groups, self.buckets, o.k_count, o.groups, o.buckets
+                ),
+            });
+        }
+        Ok(self.add(o))
     }
 
     /// A KPI accumulator field.

@@ -89,23 +89,39 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
             .filter(|a| a.kind == SourceKind::Payment)
             .map(|a| (pays.currency[a.source as usize], a.date, a.source_amount)),
     );
-    let mut rows: Vec<(i32, &'static str, usize, i128, i128)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for (k, &t) in ctx.as_of.iter().enumerate() {
         let (bucket_sum, total_open) = aging.totals[k];
-        rows.push((t, "buckets_sum_to_total_open", 0, total_open, bucket_sum));
+        rows.push((t, CHECKS[0], 0, total_open, bucket_sum));
         for c in 0..n {
             let expected = receivables.total(k, c) - applied.total(k, c);
             let actual = i128::from(aging.currency.open[k][c]);
             if expected != 0 || actual != 0 {
-                rows.push((t, "open_ar_equals_documents_minus_applications", c, expected, actual));
+                rows.push((t, CHECKS[1], c, expected, actual));
             }
             let expected = payments.total(k, c) - from_payments.total(k, c);
             let actual = i128::from(aging.currency.unapplied_payments[k][c]);
             if expected != 0 || actual != 0 {
-                rows.push((t, "unapplied_cash_equals_payments_minus_applied", c, expected, actual));
+                rows.push((t, CHECKS[2], c, expected, actual));
             }
         }
     }
+    finish(rows, &book.currencies)
+}
+
+/// A reconciliation row: as-of date, check, currency (index into the currencies), expected,
+/// actual.
+type Row = (i32, &'static str, usize, i128, i128);
+
+/// The checks in the order rows of one as-of date and currency are listed.
+const CHECKS: [&str; 3] = [
+    "buckets_sum_to_total_open",
+    "open_ar_equals_documents_minus_applications",
+    "unapplied_cash_equals_payments_minus_applied",
+];
+
+/// The frame and the failed checks of `rows`, in the order they are given.
+fn finish(rows: Vec<Row>, currencies: &[String]) -> Result<(DataFrame, Vec<String>)> {
     let failed: Vec<String> = rows
         .iter()
         .filter(|r| r.3 != r.4)
@@ -114,7 +130,7 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
                 "{} as of {} ({}): expected {}, got {}",
                 r.1,
                 format_day(r.0),
-                book.currencies[r.2],
+                currencies[r.2],
                 format_cents(r.3),
                 format_cents(r.4)
             )
@@ -125,11 +141,53 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
         vec![
             date("as_of", rows.iter().map(|r| r.0)),
             text("check", rows.iter().map(|r| r.1)),
-            text("scope", rows.iter().map(|r| book.currencies[r.2].as_str())),
+            text("scope", rows.iter().map(|r| currencies[r.2].as_str())),
             money("expected", rows.iter().map(|r| r.3 as i64)),
             money("actual", rows.iter().map(|r| r.4 as i64)),
             boolean("passed", rows.iter().map(|r| r.3 == r.4)),
         ],
     )?;
     Ok((df, failed))
+}
+
+/// The `reconciliation` of the union of disjoint sets of customers (the shards of a run)
+/// from each set's table: every check compares two sums, so the shards' expected and actual
+/// totals add up per as-of date, check and currency, and the checks are taken on the sums.
+/// Rows come in the order one book over every customer lists them; `currencies` are that
+/// book's ([`crate::book::Whole::currencies`]). Returns the frame and the failed checks.
+pub fn merge(parts: &[DataFrame], currencies: &[String]) -> Result<(DataFrame, Vec<String>)> {
+    use crate::table_columns::{cents, days, texts};
+    let mut sums: std::collections::BTreeMap<(i32, usize, usize, usize), (i128, i128)> = Default::default();
+    for df in parts {
+        let table = RECONCILIATION_TABLE.name;
+        let rows = days(df, table, "as_of")?
+            .zip(texts(df, table, "check")?.iter())
+            .zip(texts(df, table, "scope")?.iter())
+            .zip(cents(df, table, "expected")?.zip(cents(df, table, "actual")?));
+        for (((as_of, check), scope), (expected, actual)) in rows {
+            let (Some(as_of), Some(check), Some(scope)) = (as_of, check, scope) else { continue };
+            let k = CHECKS.iter().position(|c| *c == check).ok_or_else(|| crate::error::EngineError::Analysis {
+                message: format!(
+                    "a shard's reconciliation has an unknown check `{check}`; shard again with this version"
+                ),
+            })?;
+            let c = currencies.iter().position(|c| c == scope).ok_or_else(|| crate::error::EngineError::Analysis {
+                message: format!(
+                    "a shard's reconciliation names currency `{scope}`, which the run does not have; shard again"
+                ),
+            })?;
+            // The bucket check comes first on its date, then each currency's two checks.
+            let key = (as_of, usize::from(k > 0), c, k);
+            let sum = sums.entry(key).or_default();
+            sum.0 += i128::from(expected.unwrap_or_default());
+            sum.1 += i128::from(actual.unwrap_or_default());
+        }
+    }
+    // One book lists a currency's checks only when something is open or unapplied in it.
+    let rows = sums
+        .into_iter()
+        .filter(|((_, _, _, k), (e, a))| *k == 0 || *e != 0 || *a != 0)
+        .map(|((as_of, _, c, k), (e, a))| (as_of, CHECKS[k], c, e, a))
+        .collect();
+    finish(rows, currencies)
 }

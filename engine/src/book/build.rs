@@ -11,7 +11,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::index::{BookIndex, Index};
-use super::{Book, Customers, Dimension, Docs, Payments, Texts};
+use super::{Book, Customers, Dimension, Docs, Payments, Texts, Whole};
 use crate::contracts::DocType;
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;
@@ -50,6 +50,8 @@ pub struct BookBuilder {
     payments_started: bool,
     /// (payment input row, position, document input row) of every known reference.
     refs: Vec<(u32, u64, u32)>,
+    /// The event span of the whole book, when this one is a shard of it.
+    span: Option<(i32, i32)>,
 }
 
 impl BookBuilder {
@@ -103,18 +105,7 @@ impl BookBuilder {
             .collect();
         customers.external_score = corder.iter().map(|&r| score[r]).collect();
         for name in segment_columns {
-            let values = texts(t, "customers", name)?;
-            let per_row: Vec<&str> = values.iter().map(|v| v.unwrap_or("UNKNOWN")).collect();
-            let mut distinct: Vec<&str> = per_row.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            let of_customer =
-                corder.iter().map(|&r| distinct.binary_search(&per_row[r]).unwrap_or_default() as u32).collect();
-            customers.dims.push(Dimension {
-                column: name.clone(),
-                values: distinct.into_iter().map(str::to_string).collect(),
-                of_customer,
-            });
+            customers.dims.push(dimension(t, name, &corder)?);
         }
         Ok(BookBuilder {
             fx,
@@ -127,7 +118,39 @@ impl BookBuilder {
             pay_index: None,
             payments_started: false,
             refs: Vec::new(),
+            span: None,
         })
+    }
+
+    /// Build the book of one shard of `whole`'s customers (the customers table given to
+    /// [`new`](Self::new) holds only the shard's): its dashboards use the whole book's event
+    /// span, currencies and segment values, so that its partial sums line up with every other
+    /// shard's and add up to the whole book's.
+    pub fn shard_of(mut self, whole: &Whole) -> Result<BookBuilder> {
+        if whole.segment_values.len() != self.customers.dims.len() {
+            return Err(analysis(format!(
+                "the shard has {} segment columns and the whole book {}; shard again with the same config",
+                self.customers.dims.len(),
+                whole.segment_values.len()
+            )));
+        }
+        for (dim, values) in self.customers.dims.iter_mut().zip(&whole.segment_values) {
+            for v in dim.of_customer.iter_mut() {
+                let value = &dim.values[*v as usize];
+                *v = values.binary_search(value).map_err(|_| {
+                    analysis(format!(
+                        "segment column `{}`: the shard's value `{value}` is not among the whole book's; shard again",
+                        dim.column
+                    ))
+                })? as u32;
+            }
+            dim.values = values.clone();
+        }
+        for code in &whole.currencies {
+            self.currency_index(code);
+        }
+        self.span = whole.span;
+        Ok(self)
     }
 
     fn currency_index(&mut self, code: &str) -> u16 {
@@ -296,8 +319,18 @@ impl BookBuilder {
             self.doc_index = Some(Self::doc_index_of(&self.docs));
         }
         let BookBuilder {
-            fx, currencies, mut customers, docs: raw, doc_index, payments: raw_pay, refs, pay_index, ..
+            fx,
+            currencies,
+            mut customers,
+            docs: mut raw,
+            doc_index,
+            payments: mut raw_pay,
+            refs,
+            pay_index,
+            span,
+            ..
         } = self;
+        let currencies = canonical_currencies(currencies, &mut raw.docs.currency, &mut raw_pay.currency);
         let RawDocs { docs: d, applies, removed } = raw;
         let doc_index = doc_index.unwrap_or_default();
 
@@ -403,8 +436,42 @@ impl BookBuilder {
         customers.doc_start = starts(&docs.customer, customers.len());
         customers.pay_start = starts(&payments.customer, customers.len());
         let index = BookIndex { docs: doc_index.unwrap_or_default(), payments: pay_index.unwrap_or_default() };
-        Ok((Book { fx, currencies, customers, docs, payments }, index))
+        Ok((Book { fx, currencies, customers, docs, payments, span }, index))
     }
+}
+
+/// The `customers` column `name` as a grouping dimension, for the customers' rows in `order`
+/// (a missing value is `UNKNOWN`).
+pub(super) fn dimension(t: &DataFrame, name: &str, order: &[usize]) -> Result<Dimension> {
+    let values = texts(t, "customers", name)?;
+    let per_row: Vec<&str> = values.iter().map(|v| v.unwrap_or("UNKNOWN")).collect();
+    let mut distinct: Vec<&str> = per_row.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let of_customer = order.iter().map(|&r| distinct.binary_search(&per_row[r]).unwrap_or_default() as u32).collect();
+    Ok(Dimension { column: name.to_string(), values: distinct.into_iter().map(str::to_string).collect(), of_customer })
+}
+
+/// The currencies in canonical order, the reporting currency (first seen) first and the others
+/// by code, with the documents' and payments' indexes renumbered: the order of the tables
+/// that list currencies (`reconciliation`) then does not depend on which row came first.
+fn canonical_currencies(mut currencies: Vec<String>, docs: &mut [u16], payments: &mut [u16]) -> Vec<String> {
+    let mut order: Vec<usize> = (1..currencies.len()).collect();
+    order.sort_by(|&a, &b| currencies[a].cmp(&currencies[b]));
+    if order.windows(2).all(|w| w[0] < w[1]) {
+        return currencies;
+    }
+    let mut renumber = vec![0u16; currencies.len()];
+    for (new, &old) in order.iter().enumerate() {
+        renumber[old] = new as u16 + 1;
+    }
+    for c in docs.iter_mut().chain(payments.iter_mut()) {
+        *c = renumber[*c as usize];
+    }
+    let reporting = std::mem::take(&mut currencies[0]);
+    let mut sorted = vec![reporting];
+    sorted.extend(order.into_iter().map(|old| std::mem::take(&mut currencies[old])));
+    sorted
 }
 
 /// `v` in `order` (input rows); `v` is freed.

@@ -9,57 +9,49 @@
 //! read the same Parquet inputs and write the same three tables.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use ardent_engine::analytics::{self, Selection};
 use ardent_engine::book::BookBuilder;
 use ardent_engine::cash::applications_from_table;
-use ardent_engine::contracts::TableContract;
-use ardent_engine::error::EngineError;
-use ardent_engine::sink::{Background, TableSink, TableStream, write_table};
-use polars::prelude::*;
 use serde_json::json;
 
 use crate::cli::AnalyticsArgs;
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::settings::{self, DEFAULT_MAX_RATE_AGE_DAYS, PipelineConfig};
+use crate::table_folder::TableFolder;
+
+/// The `ledger` columns the book reads.
+pub(crate) const LEDGER_COLUMNS: [&str; 11] = [
+    "doc_id",
+    "customer_id",
+    "doc_type",
+    "doc_date",
+    "due_date",
+    "amount",
+    "currency",
+    "fx_rate",
+    "amount_reporting",
+    "applies_to",
+    "disputed",
+];
+
+/// The `payments` columns the book reads (references come from `invoice_refs`).
+pub(crate) const PAYMENTS_COLUMNS: [&str; 8] =
+    ["payment_id", "customer_id", "payment_date", "amount", "currency", "fx_rate", "amount_reporting", "invoice_refs"];
+
+/// The `fx_rates` columns the book reads.
+pub(crate) const FX_COLUMNS: [&str; 3] = ["date", "currency", "rate_to_reporting"];
 
 /// The published tables the dashboards are rebuilt from, with the columns the book reads.
 const INPUTS: [(&str, Option<&[&str]>); 5] = [
     ("customers", None),
-    ("fx_rates", Some(&["date", "currency", "rate_to_reporting"])),
-    (
-        "ledger",
-        Some(&[
-            "doc_id",
-            "customer_id",
-            "doc_type",
-            "doc_date",
-            "due_date",
-            "amount",
-            "currency",
-            "fx_rate",
-            "amount_reporting",
-            "applies_to",
-            "disputed",
-        ]),
-    ),
-    (
-        "payments",
-        Some(&[
-            "payment_id",
-            "customer_id",
-            "payment_date",
-            "amount",
-            "currency",
-            "fx_rate",
-            "amount_reporting",
-            "invoice_refs",
-        ]),
-    ),
+    ("fx_rates", Some(&FX_COLUMNS)),
+    ("ledger", Some(&LEDGER_COLUMNS)),
+    ("payments", Some(&PAYMENTS_COLUMNS)),
     ("applications", Some(&["source_type", "source_id", "invoice_id", "date", "amount", "source_amount", "rule"])),
 ];
 
@@ -122,7 +114,7 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
             std::fs::remove_dir_all(&folder).with_context(|| format!("replacing {}", folder.display()))?;
         }
     }
-    let mut sink = Files::new(&to)?;
+    let mut sink = TableFolder::new(&to)?;
     let analysed = analytics::analyse_some(&book, &apps, &analysis, &Selection::Only(names.clone()), &mut sink)?;
     let written = sink.finish()?;
     for check in &analysed.failed_checks {
@@ -153,52 +145,4 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
         anyhow::bail!("{} reconciliation checks failed (see above)", analysed.failed_checks.len());
     }
     Ok(())
-}
-
-/// Writes each table to `<dir>/<table>.parquet` as its parts arrive, and each partition to
-/// `<dir>/<table>/as_of=<date>/part-0.parquet` in the background.
-struct Files {
-    dir: PathBuf,
-    streams: BTreeMap<&'static str, TableStream>,
-    rows: BTreeMap<&'static str, u64>,
-    partitions: Background<(&'static str, u64)>,
-}
-
-impl Files {
-    fn new(dir: &Path) -> anyhow::Result<Files> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let partitions = Background::new(rayon::current_num_threads());
-        Ok(Files { dir: dir.to_path_buf(), streams: BTreeMap::new(), rows: BTreeMap::new(), partitions })
-    }
-
-    /// Finish every file; rows written per table.
-    fn finish(self) -> anyhow::Result<BTreeMap<&'static str, u64>> {
-        let Files { streams, mut rows, partitions, .. } = self;
-        for stream in streams.into_values() {
-            stream.finish()?;
-        }
-        for (table, n) in partitions.finish()? {
-            *rows.entry(table).or_default() += n;
-        }
-        Ok(rows)
-    }
-}
-
-impl TableSink for Files {
-    fn rows(&mut self, contract: &TableContract, rows: DataFrame) -> Result<(), EngineError> {
-        let stream = match self.streams.entry(contract.name) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(TableStream::create(contract, &self.dir.join(format!("{}.parquet", contract.name)))?)
-            }
-        };
-        stream.write(&rows)?;
-        *self.rows.entry(contract.name).or_default() += rows.height() as u64;
-        Ok(())
-    }
-
-    fn partition(&mut self, contract: &TableContract, as_of: i32, mut rows: DataFrame) -> Result<(), EngineError> {
-        let (path, contract) = (self.dir.join(crate::layout::partition_file(contract.name, as_of)), contract.clone());
-        self.partitions.submit(move || Ok((contract.name, write_table(&mut rows, &contract, &path)?)))
-    }
 }

@@ -9,6 +9,7 @@ pub mod report;
 pub mod run;
 pub mod schema;
 pub mod score;
+pub mod shard;
 pub mod train;
 pub mod validate;
 pub mod verify;
@@ -50,5 +51,6 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Report(args) => report::report(args, printer),
         Command::Analytics(args) => analytics::analytics(args, printer),
         Command::Inspect(args) => inspect::inspect(args, printer),
+        Command::Shard(step) => shard::shard(step, printer),
     }
 }

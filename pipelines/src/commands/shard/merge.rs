@@ -1,0 +1,222 @@
+//! `ardent shard merge`: the shards' results become one run, published to `--out` like
+//! `ardent run` publishes (staged, then committed atomically under the output's write lock).
+//!
+//! - the validated tables, data quality and quarantine are the validation step's;
+//! - per-customer tables are the shards' rows put in the order one machine writes them: every
+//!   customer's rows come from one shard, in order, so a stable sort on the customer id (after
+//!   the as-of date where there is one, and payments before credits in `unapplied_cash`) gives
+//!   exactly that order;
+//! - `kpi_monthly`, `cohorts` and `roll_rates` come from the sum of the shards' monthly
+//!   accumulators (exact integers), with the ratios taken after the sum as one machine takes
+//!   them; `reconciliation` from the sums of the shards' totals.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use ardent_engine::EngineError;
+use ardent_engine::analytics::kpi::Monthly;
+use ardent_engine::analytics::{
+    Analysed, Context, aging, applications, cohorts, kpi, payment_stats, reconcile, roll_rates,
+};
+use ardent_engine::book::BookBuilder;
+use ardent_engine::cash::{Applications, Rule};
+use ardent_engine::contracts::TableContract;
+use ardent_engine::sink::TableSink;
+use polars::prelude::*;
+use serde_json::json;
+
+use super::run::{CASH, CashSums, MONTHLY};
+use super::split::WholeFile;
+use crate::cli::ShardMergeArgs;
+use crate::location::Location;
+use crate::lock::WriteLock;
+use crate::printer::Printer;
+use crate::publish::RunWriter;
+use crate::shards::{self, Split};
+
+/// Merge the shards and publish.
+pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<()> {
+    let ShardMergeArgs { pipeline, work, shards: n, out } = args;
+    let clock = Instant::now();
+    let settings = super::settings(pipeline, out)?;
+    let split = Split::of(&work, n, &settings)?;
+    let whole = WholeFile::read(&split)?;
+    let outs: Vec<PathBuf> = (0..n).map(|i| split.out(i)).collect();
+    if let Some(i) = (0..n).find(|&i| !shards::is_complete(&outs[i as usize])) {
+        anyhow::bail!("shard {i} has not run to completion; run `ardent shard run --shards {n} --shard {i}` first");
+    }
+    if settings.out.is_remote() {
+        settings.out.has_published()?;
+    }
+    let started = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let lock = WriteLock::acquire(&settings.out, &format!("merging shards at {started}"), printer)?;
+    let validated = Location::Local(shards::validated(&work));
+    let opened = crate::published::open(&validated, |_| true)?;
+    if opened.manifest.run_id != whole.validated_run {
+        anyhow::bail!("{validated}: validated again since the split; split and run the shards again");
+    }
+    let mut writer = RunWriter::adopting(&settings, &opened.json, printer)?;
+    lock.name_run(writer.run_id());
+    writer.adopt(&opened.json, &opened.files, printer)?;
+    let adopt_ms = clock.elapsed().as_millis() as u64;
+
+    // A book of every customer and no event, spanning the whole book: the groups, as-of dates
+    // and month ends the dashboards are laid out on.
+    let analysis = &settings.analysis;
+    let customers = opened.files.read("customers")?.context("the validated output has no customers table")?;
+    let fx = opened
+        .files
+        .read_columns("fx_rates", Some(&crate::commands::analytics::FX_COLUMNS))?
+        .context("the validated output has no fx_rates table")?;
+    let book = BookBuilder::new(
+        &customers,
+        &fx,
+        &settings.ingest.reporting_currency,
+        settings.ingest.max_rate_age_days,
+        &analysis.segment_columns,
+    )?
+    .shard_of(&whole.whole)?
+    .finish()?;
+    drop((customers, fx));
+    let none = Applications::default();
+    let ctx = Context::new(&book, &none, analysis);
+
+    let read = |rel: &str| -> anyhow::Result<Vec<DataFrame>> {
+        let mut parts = Vec::new();
+        for dir in &outs {
+            let path = dir.join(rel);
+            if path.exists() {
+                let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+                parts.push(anyhow::Context::with_context(ParquetReader::new(file).finish(), || {
+                    format!("reading {}", path.display())
+                })?);
+            }
+        }
+        Ok(parts)
+    };
+    let table = |contract: &TableContract, by: &[&str]| -> anyhow::Result<DataFrame> {
+        in_order(read(&format!("{}.parquet", contract.name))?, contract, by)
+    };
+    writer.rows(&applications::APPLICATIONS_TABLE, table(&applications::APPLICATIONS_TABLE, &["customer_id"])?)?;
+    let unapplied = &applications::UNAPPLIED_CASH_TABLE;
+    writer.rows(unapplied, unapplied_in_order(read(&format!("{}.parquet", unapplied.name))?)?)?;
+    let aging_contract = aging::contract(&analysis.buckets);
+    for &t in &ctx.as_of {
+        let parts = read(&crate::layout::partition_file(aging_contract.name, t))?;
+        writer.partition(&aging_contract, t, in_order(parts, &aging_contract, &["customer_id"])?)?;
+    }
+    let mut monthly: Option<Monthly> = None;
+    let mut cash = CashSums::default();
+    for dir in &outs {
+        let part: Monthly = serde_json::from_slice(&std::fs::read(dir.join(MONTHLY))?)
+            .with_context(|| format!("reading {}", dir.join(MONTHLY).display()))?;
+        monthly = Some(match monthly {
+            None => part,
+            Some(m) => m.merge(part)?,
+        });
+        let sums: CashSums = serde_json::from_slice(&std::fs::read(dir.join(CASH))?)
+            .with_context(|| format!("reading {}", dir.join(CASH).display()))?;
+        cash.received += sums.received;
+        cash.unapplied += sums.unapplied;
+        for (rule, cents) in sums.by_rule {
+            match cash.by_rule.iter_mut().find(|(r, _)| *r == rule) {
+                Some(slot) => slot.1 += cents,
+                None => cash.by_rule.push((rule, cents)),
+            }
+        }
+    }
+    let monthly = monthly.context("no shard")?;
+    let kpi_monthly = kpi::table(&ctx, &monthly)?;
+    let kpi_rows = kpi_monthly.height();
+    writer.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
+    writer.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
+    writer.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
+    let stats = &payment_stats::PAYMENT_STATS_TABLE;
+    writer.rows(stats, table(stats, &["as_of", "customer_id"])?)?;
+    let (reconciliation, failed) = reconcile::merge(
+        &read(&format!("{}.parquet", reconcile::RECONCILIATION_TABLE.name))?,
+        &whole.whole.currencies,
+    )?;
+    writer.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
+    if !failed.is_empty() {
+        for f in &failed {
+            printer.line(format!("  reconciliation FAILED: {f}"));
+        }
+        return Err(EngineError::Reconciliation {
+            message: format!("{} check(s) failed, first: {}", failed.len(), failed[0]),
+        }
+        .into());
+    }
+    let cash_summary = ardent_engine::analytics::applications::CashSummary {
+        by_rule: Rule::ALL
+            .iter()
+            .map(|&r| (r, cash.by_rule.iter().find(|(name, _)| name == r.as_str()).map_or(0, |(_, c)| *c)))
+            .collect(),
+        received: cash.received,
+        unapplied: cash.unapplied,
+    };
+    let analysed = Analysed {
+        cash_summary,
+        failed_checks: Vec::new(),
+        as_of_dates: ctx.as_of.clone(),
+        kpi_rows,
+        timings: Vec::new(),
+    };
+    writer.dashboards(&analysed, &settings, printer)?;
+    if settings.models {
+        let why =
+            "models are not trained in sharded runs yet (docs/scale-out.md); run `ardent run` for them".to_string();
+        printer.line(format!("models skipped: {why}"));
+        writer.models_skipped(why);
+    }
+    let merge_ms = clock.elapsed().as_millis() as u64;
+    let manifest =
+        writer.commit(&settings, vec![("adopt", adopt_ms), ("merge", merge_ms - adopt_ms)], None, &lock, printer)?;
+    printer.line(format!("published {} tables of {n} shards to {}", manifest.outputs.len(), settings.out));
+    printer.event(
+        "run_summary",
+        json!({
+            "status": "published",
+            "run_id": manifest.run_id,
+            "out": settings.out.to_string(),
+            "shards": n,
+            "outputs": manifest.outputs.iter().map(|o| json!({"table": o.table, "rows": o.rows})).collect::<Vec<_>>(),
+            "timings_ms": manifest.timings_ms.iter().map(|(s, ms)| (s.clone(), json!(ms))).collect::<serde_json::Map<_, _>>(),
+        }),
+    );
+    Ok(())
+}
+
+/// The shards' `parts` of a table as one, rows in one machine's order: stably sorted by `by`.
+fn in_order(parts: Vec<DataFrame>, contract: &TableContract, by: &[&str]) -> anyhow::Result<DataFrame> {
+    let mut all = concat(parts, contract)?;
+    if all.height() > 1 {
+        let by: Vec<PlSmallStr> = by.iter().map(|c| (*c).into()).collect();
+        all = all.sort(by, SortMultipleOptions::default().with_maintain_order(true))?;
+    }
+    Ok(all)
+}
+
+/// `unapplied_cash` lists every unapplied payment (by customer) before every unapplied credit.
+fn unapplied_in_order(parts: Vec<DataFrame>) -> anyhow::Result<DataFrame> {
+    let contract = &applications::UNAPPLIED_CASH_TABLE;
+    let mut all = concat(parts, contract)?;
+    let credit: BooleanChunked = all.column("source_type")?.str()?.iter().map(|t| Some(t != Some("payment"))).collect();
+    all.with_column(credit.with_name("__credit".into()).into_column())?;
+    let all = all.sort(["__credit", "customer_id"], SortMultipleOptions::default().with_maintain_order(true))?;
+    Ok(all.drop("__credit")?)
+}
+
+/// The parts one after the other (an empty frame of the contract's columns when there are none).
+fn concat(parts: Vec<DataFrame>, contract: &TableContract) -> anyhow::Result<DataFrame> {
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        anyhow::bail!("no shard wrote `{}`", contract.name);
+    };
+    for p in parts {
+        all.vstack_mut(&p)?;
+    }
+    all.rechunk_mut();
+    Ok(all)
+}

@@ -1,0 +1,52 @@
+//! `ardent shard validate | split | run | merge`: a run split by customer, one step per
+//! command, so that a cluster scheduler (the Ray driver in `pipelines/ray/`) can run the
+//! shards on other machines. The steps and their work folder are described in
+//! `docs/scale-out.md` and [`crate::shards`]; the published tables equal `ardent run`'s.
+
+mod merge;
+mod run;
+mod split;
+
+use crate::cli::{PipelineArgs, RunArgs, ShardStep, ShardValidateArgs};
+use crate::printer::Printer;
+use crate::settings::{Overrides, Settings, resolve};
+use crate::shards;
+
+/// Run one step of a sharded run.
+pub fn shard(step: ShardStep, printer: &Printer) -> anyhow::Result<()> {
+    match step {
+        ShardStep::Validate(args) => validate(args, printer),
+        ShardStep::Split(args) => split::split(args, printer),
+        ShardStep::Run(args) => run::run(args, printer),
+        ShardStep::Merge(args) => merge::merge(args, printer),
+    }
+}
+
+/// The settings every step resolves the same way (`out` only for the merge), refusing what a
+/// sharded run does not do yet.
+fn settings(pipeline: PipelineArgs, out: Option<String>) -> anyhow::Result<Settings> {
+    let PipelineArgs { config, max_rejected_share, set, show_settings: _ } = pipeline;
+    let settings = resolve(Overrides { config, set, max_rejected_share, out })?;
+    if settings.state.is_some() {
+        anyhow::bail!(
+            "sharded runs are not incremental yet: set `run.incremental = false`, or use `ardent run` for incremental runs"
+        );
+    }
+    if !settings.analytics {
+        anyhow::bail!("a sharded run is for the analytics: `run.stages` must include \"analytics\"");
+    }
+    Ok(settings)
+}
+
+/// `validate`: ingest and validate once, publishing the validated tables (plain Parquet) to
+/// WORK/validated with the ordinary run machinery; a retried attempt publishes again.
+fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
+    let ShardValidateArgs { mut pipeline, work } = args;
+    let checked = PipelineArgs { set: pipeline.set.clone(), show_settings: false, ..pipeline.clone() };
+    settings(checked, None)?;
+    pipeline.set.push(r#"run.stages=["ingest"]"#.to_string());
+    pipeline.set.push(r#"run.table_format="parquet""#.to_string());
+    let out = shards::validated(&work).display().to_string();
+    crate::commands::run::run(RunArgs { pipeline, out: Some(out) }, printer)?;
+    Ok(())
+}
