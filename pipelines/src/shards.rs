@@ -138,12 +138,22 @@ pub fn begin(dir: &Path) -> anyhow::Result<()> {
 pub fn complete(dir: &Path) -> anyhow::Result<()> {
     let files = relative_files(dir)?
         .into_iter()
+        .filter(|(rel, _)| !rel.ends_with(".tmp"))
         .map(|(rel, path)| Ok((rel, std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?.len())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let text = serde_json::to_vec_pretty(&Completed { files })?;
     let (tmp, path) = (dir.join(format!("{COMPLETE}.tmp")), dir.join(COMPLETE));
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Bytes of every file under `dir`.
+pub fn bytes_under(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for (_, path) in relative_files(dir)? {
+        total += std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?.len();
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -487,3 +487,77 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
         o.stderr
     );
 }
+
+#[test]
+fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("single");
+    let o = common::ardent(&["run", "--out", single.to_str().unwrap(), "--set", "models.enabled=false"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // 16 shards of the sample's 400 customers: some shards lack a segment or a currency, and
+    // still line up with the others.
+    for shards in ["2", "16"] {
+        let work = dir.path().join(format!("work-{shards}"));
+        let out = dir.path().join(format!("out-{shards}"));
+        let step = |args: &[&str]| {
+            let common = ["--work", work.to_str().unwrap(), "--set", "models.enabled=false"];
+            let o = common::ardent(&[&["shard"], args, &common].concat());
+            assert_eq!(o.code, 0, "shard {args:?}: {}", o.stderr);
+        };
+        step(&["validate"]);
+        step(&["split", "--shards", shards]);
+        let n: u32 = shards.parse().unwrap();
+        if n == 16 {
+            let split = std::fs::read_dir(&work)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("split-"));
+            let segments = |i: u32| -> std::collections::BTreeSet<String> {
+                let path = split.as_ref().unwrap().join(format!("shard-{i:04}/inputs/customers.parquet"));
+                common::records(&common::read_parquet(&path)).into_iter().filter_map(|r| r["segment"].clone()).collect()
+            };
+            let all: std::collections::BTreeSet<String> = (0..n).flat_map(segments).collect();
+            assert!((0..n).any(|i| segments(i).len() < all.len()), "some shard lacks a segment the run has");
+        }
+        for i in 0..n {
+            if i == 1 {
+                // The merge refuses to publish until every shard has run.
+                let o = common::ardent(&[
+                    "shard",
+                    "merge",
+                    "--work",
+                    work.to_str().unwrap(),
+                    "--shards",
+                    shards,
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--set",
+                    "models.enabled=false",
+                ]);
+                assert_ne!(o.code, 0);
+                assert!(o.stderr.contains("shard 1 has not run"), "{}", o.stderr);
+                assert!(!out.join("_manifest.json").exists(), "nothing published");
+            }
+            step(&["run", "--shards", shards, "--shard", &i.to_string()]);
+        }
+        step(&["merge", "--shards", shards, "--out", out.to_str().unwrap()]);
+        let tables = |out: &Path| -> Vec<String> {
+            common::manifest(out)["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["table"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(tables(&out), tables(&single), "{shards} shards");
+        assert!(tables(&single).len() >= 15);
+        for table in tables(&single) {
+            let (a, b) = (common::table_files(&single, &table), common::table_files(&out, &table));
+            let partitions =
+                |files: &[(String, std::path::PathBuf)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+            assert_eq!(partitions(&a), partitions(&b), "{table}, {shards} shards");
+            let (x, y) = (common::table(&single, &table), common::table(&out, &table));
+            assert!(x.equals_missing(&y), "{table} differs with {shards} shards:\n{x}\n{y}");
+        }
+    }
+}

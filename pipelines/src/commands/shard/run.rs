@@ -112,6 +112,7 @@ pub(super) fn run(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
     std::fs::write(out.join(CASH), serde_json::to_vec_pretty(&cash)?).with_context(|| format!("writing {CASH}"))?;
     shards::complete(&out)?;
     let ms = clock.elapsed().as_millis() as u64;
+    let (bytes_read, bytes_written) = (shards::bytes_under(&inputs)?, shards::bytes_under(&out)?);
     printer.info(
         "shard_done",
         format!(
@@ -126,6 +127,8 @@ pub(super) fn run(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
             "documents": book.docs.len(),
             "applications": apps.rows.len(),
             "read_ms": read_ms,
+            "bytes_read": bytes_read,
+            "bytes_written": bytes_written,
             "timings_ms": analysed.timings.iter().map(|(s, ms)| (s.to_string(), *ms)).collect::<std::collections::BTreeMap<_, _>>(),
             "ms": ms,
         }),
