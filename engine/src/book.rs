@@ -220,38 +220,48 @@ pub struct BookTables<'a> {
     pub fx_rates: &'a DataFrame,
 }
 
-impl Whole {
-    /// The whole book's span, currencies and segment values, from the validated `ledger`,
-    /// `payments` and `customers` tables (only the columns these need are read).
-    pub fn of(
-        ledger: &DataFrame,
-        payments: &DataFrame,
-        customers: &DataFrame,
-        reporting_currency: &str,
-        segment_columns: &[String],
-    ) -> Result<Whole> {
+/// Builds a [`Whole`] from the validated tables a part at a time (the ledger and payments of a
+/// large run are never held whole for it).
+#[derive(Debug, Default)]
+pub struct WholeBuilder {
+    span: Option<(i32, i32)>,
+    currencies: std::collections::BTreeSet<String>,
+}
+
+impl WholeBuilder {
+    fn events(&mut self, table: &str, df: &DataFrame, date: &str) -> Result<()> {
         use crate::table_columns::{days, texts};
-        let dates = days(ledger, "ledger", "doc_date")?.chain(days(payments, "payments", "payment_date")?).flatten();
-        let span = dates.fold(None, |acc: Option<(i32, i32)>, d| match acc {
-            None => Some((d, d)),
-            Some((lo, hi)) => Some((lo.min(d), hi.max(d))),
-        });
-        let mut codes: Vec<&str> = texts(ledger, "ledger", "currency")?
-            .iter()
-            .chain(texts(payments, "payments", "currency")?.iter())
-            .flatten()
-            .filter(|&c| c != reporting_currency)
-            .collect();
-        codes.sort_unstable();
-        codes.dedup();
+        for d in days(df, table, date)?.flatten() {
+            self.span = Some(self.span.map_or((d, d), |(lo, hi)| (lo.min(d), hi.max(d))));
+        }
+        for c in texts(df, table, "currency")?.iter().flatten() {
+            if !self.currencies.contains(c) {
+                self.currencies.insert(c.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows of the validated `ledger` (`doc_date` and `currency` are read).
+    pub fn ledger(&mut self, df: &DataFrame) -> Result<()> {
+        self.events("ledger", df, "doc_date")
+    }
+
+    /// Rows of the validated `payments` (`payment_date` and `currency` are read).
+    pub fn payments(&mut self, df: &DataFrame) -> Result<()> {
+        self.events("payments", df, "payment_date")
+    }
+
+    /// The whole book's span, currencies and (from every customer) segment values.
+    pub fn finish(self, customers: &DataFrame, reporting_currency: &str, segment_columns: &[String]) -> Result<Whole> {
         let mut currencies = vec![reporting_currency.to_string()];
-        currencies.extend(codes.into_iter().map(str::to_string));
+        currencies.extend(self.currencies.into_iter().filter(|c| c != reporting_currency));
         let rows: Vec<usize> = (0..customers.height()).collect();
         let segment_values = segment_columns
             .iter()
             .map(|name| Ok(build::dimension(customers, name, &rows)?.values))
             .collect::<Result<_>>()?;
-        Ok(Whole { span, currencies, segment_values })
+        Ok(Whole { span: self.span, currencies, segment_values })
     }
 }
 

@@ -70,7 +70,7 @@ def _events(stderr: str) -> list[dict]:
 def step(ardent: str, args: list[str], threads: int | None) -> dict:
     """Run `ardent <args>` with JSON diagnostics; return its timing and summary events."""
     started = time.time()
-    command = [ardent, "--log-format", "json", "--quiet"]
+    command = [ardent, "--log-format", "json"]
     if threads:
         command += ["--threads", str(threads)]
     try:
@@ -107,6 +107,10 @@ def run(
     cpus_per_shard: float = 1,
 ) -> dict:
     """Run the four steps on the Ray cluster this process is connected to; returns the record."""
+    if __name__ != "__main__":
+        # Imported (by a scheduler's code, a test): ship this module's code with the tasks, so
+        # the workers need not have it on their path.
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     common = ["--work", work]
     if config:
         common += ["--config", config]
@@ -117,7 +121,10 @@ def run(
     started = time.time()
 
     def one(args: list[str], cpus: float = 1) -> dict:
+        t = time.time()
         result = ray.get(step.options(num_cpus=cpus).remote(ardent, args, threads))
+        # What Ray adds to the process's own time: scheduling, starting a worker, results.
+        result["round_trip_seconds"] = round(time.time() - t, 3)
         record["steps"].append(result)
         return result
 

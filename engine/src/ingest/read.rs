@@ -144,6 +144,17 @@ pub fn parquet_slices(
     path: &Path,
     rows: usize,
     failed: impl Fn(PolarsError) -> EngineError,
+    each: impl FnMut(DataFrame, usize, usize) -> Result<()>,
+) -> Result<()> {
+    parquet_column_slices(path, rows, None, failed, each)
+}
+
+/// [`parquet_slices`] reading only `columns` (all when `None`).
+pub fn parquet_column_slices(
+    path: &Path,
+    rows: usize,
+    columns: Option<&[&str]>,
+    failed: impl Fn(PolarsError) -> EngineError,
     mut each: impl FnMut(DataFrame, usize, usize) -> Result<()>,
 ) -> Result<()> {
     let open = || File::open(path).map_err(EngineError::io("opening", path));
@@ -151,7 +162,9 @@ pub fn parquet_slices(
     let total = metadata.num_rows;
     let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
     for (start, len) in slice_bounds(&groups, total, rows) {
-        let mut reader = ParquetReader::new(open()?).with_slice(Some((start, len)));
+        let mut reader = ParquetReader::new(open()?)
+            .with_slice(Some((start, len)))
+            .with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
         reader.set_metadata(metadata.clone());
         let frame = reader.finish().map_err(&failed)?;
         each(frame, start, total)?;

@@ -27,6 +27,7 @@ use polars::prelude::*;
 use serde_json::json;
 
 use super::run::{CASH, CashSums, MONTHLY};
+use super::sorted::{self, Key};
 use super::split::WholeFile;
 use crate::cli::ShardMergeArgs;
 use crate::location::Location;
@@ -59,7 +60,13 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     let mut writer = RunWriter::adopting(&settings, &opened.json, printer)?;
     lock.name_run(writer.run_id());
     writer.adopt(&opened.json, &opened.files, printer)?;
-    let adopt_ms = clock.elapsed().as_millis() as u64;
+    let mut timings: Vec<(&'static str, u64)> = Vec::new();
+    let mut lap = clock;
+    let mut timed = |name: &'static str, timings: &mut Vec<(&'static str, u64)>| {
+        timings.push((name, lap.elapsed().as_millis() as u64));
+        lap = Instant::now();
+    };
+    timed("adopt", &mut timings);
 
     // A book of every customer and no event, spanning the whole book: the groups, as-of dates
     // and month ends the dashboards are laid out on.
@@ -81,6 +88,7 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     drop((customers, fx));
     let none = Applications::default();
     let ctx = Context::new(&book, &none, analysis);
+    timed("whole_book", &mut timings);
 
     let read = |rel: &str| -> anyhow::Result<Vec<DataFrame>> {
         let mut parts = Vec::new();
@@ -95,17 +103,21 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
         }
         Ok(parts)
     };
-    let table = |contract: &TableContract, by: &[&str]| -> anyhow::Result<DataFrame> {
-        in_order(read(&format!("{}.parquet", contract.name))?, contract, by)
+    // The large per-customer tables: the shards' sorted files merged, a part at a time.
+    let files = |contract: &TableContract| -> Vec<PathBuf> {
+        outs.iter().map(|dir| dir.join(format!("{}.parquet", contract.name))).collect()
     };
-    writer.rows(&applications::APPLICATIONS_TABLE, table(&applications::APPLICATIONS_TABLE, &["customer_id"])?)?;
+    let apps = &applications::APPLICATIONS_TABLE;
+    sorted::merge(&files(apps), Key::Customer, |df| Ok(writer.rows(apps, df)?))?;
     let unapplied = &applications::UNAPPLIED_CASH_TABLE;
     writer.rows(unapplied, unapplied_in_order(read(&format!("{}.parquet", unapplied.name))?)?)?;
+    timed("applications", &mut timings);
     let aging_contract = aging::contract(&analysis.buckets);
     for &t in &ctx.as_of {
         let parts = read(&crate::layout::partition_file(aging_contract.name, t))?;
         writer.partition(&aging_contract, t, in_order(parts, &aging_contract, &["customer_id"])?)?;
     }
+    timed("aging", &mut timings);
     let mut monthly: Option<Monthly> = None;
     let mut cash = CashSums::default();
     for dir in &outs {
@@ -132,13 +144,15 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     writer.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
     writer.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
     writer.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
+    timed("kpi_cohorts_roll_rates", &mut timings);
     let stats = &payment_stats::PAYMENT_STATS_TABLE;
-    writer.rows(stats, table(stats, &["as_of", "customer_id"])?)?;
+    sorted::merge(&files(stats), Key::AsOfCustomer, |df| Ok(writer.rows(stats, df)?))?;
     let (reconciliation, failed) = reconcile::merge(
         &read(&format!("{}.parquet", reconcile::RECONCILIATION_TABLE.name))?,
         &whole.whole.currencies,
     )?;
     writer.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
+    timed("payment_stats_reconciliation", &mut timings);
     if !failed.is_empty() {
         for f in &failed {
             printer.line(format!("  reconciliation FAILED: {f}"));
@@ -170,9 +184,7 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
         printer.line(format!("models skipped: {why}"));
         writer.models_skipped(why);
     }
-    let merge_ms = clock.elapsed().as_millis() as u64;
-    let manifest =
-        writer.commit(&settings, vec![("adopt", adopt_ms), ("merge", merge_ms - adopt_ms)], None, &lock, printer)?;
+    let manifest = writer.commit(&settings, timings, None, &lock, printer)?;
     printer.line(format!("published {} tables of {n} shards to {}", manifest.outputs.len(), settings.out));
     printer.event(
         "run_summary",

@@ -5,6 +5,7 @@
 
 mod merge;
 mod run;
+mod sorted;
 mod split;
 
 use crate::cli::{PipelineArgs, RunArgs, ShardStep, ShardValidateArgs};

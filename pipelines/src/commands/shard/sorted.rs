@@ -1,0 +1,186 @@
+//! How are the shards' copies of a table, each sorted by the same key, read back as one sorted
+//! table without holding any of them whole? A k-way merge of the files, a row-group slice of
+//! each at a time. Keys never tie across shards (a customer's rows are in one shard), so
+//! every run of rows that sorts before the other shards' next row is taken as it is, and the
+//! result is the stable sort of the shards' rows.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ardent_engine::ingest::read::slice_bounds;
+use polars::prelude::*;
+
+/// Rows read from each shard's file at a time, and handed on at a time.
+const SLICE_ROWS: usize = 1 << 16;
+
+/// The sort key of a table: the customer id, after the as-of date when the table has one.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Key {
+    Customer,
+    AsOfCustomer,
+}
+
+/// One shard's file, a slice at a time.
+struct Cursor {
+    path: PathBuf,
+    metadata: polars::io::parquet::metadata::FileMetadataRef,
+    bounds: Vec<(usize, usize)>,
+    next: usize,
+    df: DataFrame,
+    customer: StringChunked,
+    as_of: Option<Int32Chunked>,
+    pos: usize,
+}
+
+impl Cursor {
+    fn open(path: &Path, key: Key) -> anyhow::Result<Option<Cursor>> {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let metadata = anyhow::Context::with_context(ParquetReader::new(file).get_metadata().cloned(), || {
+            format!("reading {}", path.display())
+        })?;
+        let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
+        let bounds = slice_bounds(&groups, metadata.num_rows, SLICE_ROWS);
+        let mut c = Cursor {
+            path: path.to_path_buf(),
+            metadata,
+            bounds,
+            next: 0,
+            df: DataFrame::empty(),
+            customer: StringChunked::from_slice("customer_id".into(), &[] as &[&str]),
+            as_of: None,
+            pos: 0,
+        };
+        Ok(c.load(key)?.then_some(c))
+    }
+
+    /// Read the next non-empty slice; false at the end of the file.
+    fn load(&mut self, key: Key) -> anyhow::Result<bool> {
+        while self.next < self.bounds.len() {
+            let (start, len) = self.bounds[self.next];
+            self.next += 1;
+            if len == 0 {
+                continue;
+            }
+            let file = std::fs::File::open(&self.path).with_context(|| format!("opening {}", self.path.display()))?;
+            let mut reader = ParquetReader::new(file).with_slice(Some((start, len)));
+            reader.set_metadata(self.metadata.clone());
+            let mut df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", self.path.display()))?;
+            df.rechunk_mut();
+            self.customer = df.column("customer_id")?.str()?.clone();
+            self.as_of = match key {
+                Key::Customer => None,
+                Key::AsOfCustomer => Some(df.column("as_of")?.date()?.physical().clone()),
+            };
+            self.df = df;
+            self.pos = 0;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn key(&self, i: usize) -> (i32, &str) {
+        let date = self.as_of.as_ref().and_then(|d| d.get(i)).unwrap_or_default();
+        (date, self.customer.get(i).unwrap_or_default())
+    }
+}
+
+/// Merge the sorted `files` (one per shard; missing ones are skipped) into `emit`, in parts of
+/// about [`SLICE_ROWS`] rows; returns the rows merged.
+pub(super) fn merge(
+    files: &[PathBuf],
+    key: Key,
+    mut emit: impl FnMut(DataFrame) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let mut cursors = Vec::new();
+    for path in files.iter().filter(|p| p.exists()) {
+        if let Some(c) = Cursor::open(path, key)? {
+            cursors.push(c);
+        }
+    }
+    let mut out = Gather::default();
+    // Per cursor, its current slice's piece in `out` (none yet in this part).
+    let mut piece: Vec<Option<usize>> = vec![None; cursors.len()];
+    let mut total = 0u64;
+    while !cursors.is_empty() {
+        // The shard whose next row sorts first, and the one whose next row it must stay below.
+        let mut best = 0;
+        for i in 1..cursors.len() {
+            if cursors[i].key(cursors[i].pos) < cursors[best].key(cursors[best].pos) {
+                best = i;
+            }
+        }
+        let bound = (0..cursors.len())
+            .filter(|&i| i != best)
+            .min_by(|&a, &b| cursors[a].key(cursors[a].pos).cmp(&cursors[b].key(cursors[b].pos)));
+        let (start, end) = (cursors[best].pos, cursors[best].df.height());
+        let mut pos = start + 1;
+        match bound {
+            None => pos = end,
+            Some(b) => {
+                let limit = cursors[b].key(cursors[b].pos);
+                while pos < end && cursors[best].key(pos) < limit {
+                    pos += 1;
+                }
+            }
+        }
+        let p = *piece[best].get_or_insert_with(|| out.piece(&cursors[best].df));
+        out.take(p, start, pos);
+        cursors[best].pos = pos;
+        if pos == end {
+            piece[best] = None;
+            if !cursors[best].load(key)? {
+                cursors.swap_remove(best);
+                piece.swap_remove(best);
+            }
+        }
+        if out.rows() >= SLICE_ROWS {
+            total += out.flush(&mut emit)?;
+            piece.iter_mut().for_each(|p| *p = None);
+        }
+    }
+    total += out.flush(&mut emit)?;
+    Ok(total)
+}
+
+/// The rows of one part of the output: which rows of which slices, gathered at once.
+#[derive(Default)]
+struct Gather {
+    pieces: Vec<DataFrame>,
+    offsets: Vec<IdxSize>,
+    rows: Vec<IdxSize>,
+}
+
+impl Gather {
+    /// Register a slice; its index.
+    fn piece(&mut self, df: &DataFrame) -> usize {
+        let offset =
+            self.offsets.last().copied().unwrap_or(0) + self.pieces.last().map_or(0, |p| p.height() as IdxSize);
+        self.pieces.push(df.clone());
+        self.offsets.push(offset);
+        self.pieces.len() - 1
+    }
+
+    /// Take rows `start..end` of piece `p`.
+    fn take(&mut self, p: usize, start: usize, end: usize) {
+        let at = self.offsets[p];
+        self.rows.extend((start as IdxSize..end as IdxSize).map(|r| at + r));
+    }
+
+    fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn flush(&mut self, emit: &mut impl FnMut(DataFrame) -> anyhow::Result<()>) -> anyhow::Result<u64> {
+        let pieces = std::mem::take(&mut self.pieces);
+        let rows = std::mem::take(&mut self.rows);
+        self.offsets.clear();
+        let mut iter = pieces.into_iter();
+        let Some(mut all) = iter.next() else { return Ok(0) };
+        for p in iter {
+            all.vstack_mut(&p)?;
+        }
+        let n = rows.len() as u64;
+        emit(all.take(&IdxCa::from_vec("rows".into(), rows))?)?;
+        Ok(n)
+    }
+}
