@@ -177,8 +177,8 @@ impl ReportData {
         if let Some(kpi) = source.read("kpi_monthly")? {
             data.portfolio(&kpi)?;
         }
-        if let Some(aging) = source.read("aging")? {
-            data.aging(&aging)?;
+        if source.has("aging") {
+            data.aging(source)?;
         }
         if let Some(roll) = source.read("roll_rates")? {
             data.roll_rates(&roll)?;
@@ -261,62 +261,68 @@ impl ReportData {
         Ok(())
     }
 
-    /// The aging stack and the overdue list from the aging partitions.
-    fn aging(&mut self, aging: &DataFrame) -> anyhow::Result<()> {
-        let as_of = texts(aging, "as_of")?;
-        let buckets: Vec<String> = aging
-            .get_column_names()
-            .iter()
-            .filter_map(|n| n.as_str().strip_prefix("bucket_").map(str::to_string))
-            .collect();
-        let mut dates: Vec<String> = as_of.iter().flatten().cloned().collect();
+    /// The aging stack and the overdue list from the aging partitions, read one at a time (on
+    /// `l` they hold millions of rows).
+    fn aging(&mut self, source: &Source) -> anyhow::Result<()> {
+        let files = source.files_of("aging");
+        let mut dates: Vec<String> = files.iter().filter_map(|(d, _)| d.clone()).collect();
         dates.sort();
         dates.dedup();
-        let index: BTreeMap<&str, usize> = dates.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect();
-        let at = |i: usize| as_of[i].as_deref().and_then(|d| index.get(d).copied());
-        let mut stack = Vec::with_capacity(buckets.len());
-        for b in &buckets {
-            let amounts = cents(aging, &format!("bucket_{b}"))?;
-            let mut sums = vec![0i128; dates.len()];
-            for (i, a) in amounts.iter().enumerate() {
-                if let Some(d) = at(i) {
-                    sums[d] += a.unwrap_or_default();
-                }
-            }
-            stack.push((b.clone(), sums));
-        }
-        let total_open = cents(aging, "total_open")?;
+        let mut buckets: Vec<String> = Vec::new();
+        let mut sums: Vec<Vec<i128>> = Vec::new();
         let mut total = vec![0i128; dates.len()];
-        for (i, a) in total_open.iter().enumerate() {
-            if let Some(d) = at(i) {
-                total[d] += a.unwrap_or_default();
+        // The latest date's customers with something past due.
+        let mut overdue: Vec<Overdue> = Vec::new();
+        let mut past_due_cents: Vec<i128> = Vec::new();
+        for (k, date) in dates.iter().enumerate() {
+            for file in files.iter().filter(|(d, _)| d.as_deref() == Some(date.as_str())) {
+                let aging = crate::published::read_file(file, None)?;
+                if buckets.is_empty() {
+                    buckets = aging
+                        .get_column_names()
+                        .iter()
+                        .filter_map(|n| n.as_str().strip_prefix("bucket_").map(str::to_string))
+                        .collect();
+                    sums = vec![vec![0i128; dates.len()]; buckets.len()];
+                }
+                for (b, name) in buckets.iter().enumerate() {
+                    sums[b][k] += cents(&aging, &format!("bucket_{name}"))?.iter().flatten().sum::<i128>();
+                }
+                let total_open = cents(&aging, "total_open")?;
+                total[k] += total_open.iter().flatten().sum::<i128>();
+                if k + 1 < dates.len() {
+                    continue;
+                }
+                let (customer, segment) = (texts(&aging, "customer_id")?, texts(&aging, "segment")?);
+                let (past_due, limit, dpd) =
+                    (cents(&aging, "past_due")?, cents(&aging, "credit_limit")?, ints(&aging, "max_dpd")?);
+                for i in (0..aging.height()).filter(|&i| past_due[i].unwrap_or_default() > 0) {
+                    past_due_cents.push(past_due[i].unwrap_or_default());
+                    overdue.push(Overdue {
+                        customer_id: customer[i].clone().unwrap_or_default(),
+                        segment: segment[i].clone(),
+                        past_due: money(past_due[i]),
+                        total_open: money(total_open[i]),
+                        max_dpd: dpd[i],
+                        credit_limit: limit[i].map(format_cents),
+                    });
+                }
             }
         }
         self.aging = AgingStack {
-            as_of: dates.clone(),
-            buckets: stack.into_iter().map(|(b, s)| (b, s.into_iter().map(format_cents).collect())).collect(),
+            as_of: dates,
+            buckets: buckets
+                .into_iter()
+                .zip(sums)
+                .map(|(b, s)| (b, s.into_iter().map(format_cents).collect()))
+                .collect(),
             total: total.into_iter().map(format_cents).collect(),
         };
-        let Some(latest) = dates.last() else { return Ok(()) };
-        let (customer, segment) = (texts(aging, "customer_id")?, texts(aging, "segment")?);
-        let (past_due, limit, dpd) =
-            (cents(aging, "past_due")?, cents(aging, "credit_limit")?, ints(aging, "max_dpd")?);
-        let mut rows: Vec<usize> = (0..aging.height())
-            .filter(|&i| as_of[i].as_deref() == Some(latest.as_str()) && past_due[i].unwrap_or_default() > 0)
-            .collect();
-        rows.sort_by(|&a, &b| past_due[b].cmp(&past_due[a]).then_with(|| customer[a].cmp(&customer[b])));
-        self.top_overdue = rows
-            .into_iter()
-            .take(TOP)
-            .map(|i| Overdue {
-                customer_id: customer[i].clone().unwrap_or_default(),
-                segment: segment[i].clone(),
-                past_due: money(past_due[i]),
-                total_open: money(total_open[i]),
-                max_dpd: dpd[i],
-                credit_limit: limit[i].map(format_cents),
-            })
-            .collect();
+        let mut order: Vec<usize> = (0..overdue.len()).collect();
+        order.sort_by(|&a, &b| {
+            past_due_cents[b].cmp(&past_due_cents[a]).then_with(|| overdue[a].customer_id.cmp(&overdue[b].customer_id))
+        });
+        self.top_overdue = order.into_iter().take(TOP).map(|i| overdue[i].clone()).collect();
         Ok(())
     }
 

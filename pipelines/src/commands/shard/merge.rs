@@ -112,10 +112,20 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     let unapplied = &applications::UNAPPLIED_CASH_TABLE;
     writer.rows(unapplied, unapplied_in_order(read(&format!("{}.parquet", unapplied.name))?)?)?;
     timed("applications", &mut timings);
+    // `aging` a date at a time, the next date read and put in order while one is written.
     let aging_contract = aging::contract(&analysis.buckets);
-    for &t in &ctx.as_of {
-        let parts = read(&crate::layout::partition_file(aging_contract.name, t))?;
-        writer.partition(&aging_contract, t, in_order(parts, &aging_contract, &["customer_id"])?)?;
+    let date = |t: i32| -> anyhow::Result<DataFrame> {
+        in_order(read(&crate::layout::partition_file(aging_contract.name, t))?, &aging_contract, &["customer_id"])
+    };
+    let mut next = ctx.as_of.first().map(|&t| date(t)).transpose()?;
+    for (k, &t) in ctx.as_of.iter().enumerate() {
+        let rows = next.take().context("an aging date read ahead")?;
+        let (written, ahead) = rayon::join(
+            || writer.partition(&aging_contract, t, rows),
+            || ctx.as_of.get(k + 1).map(|&t| date(t)).transpose(),
+        );
+        written?;
+        next = ahead?;
     }
     timed("aging", &mut timings);
     let mut monthly: Option<Monthly> = None;

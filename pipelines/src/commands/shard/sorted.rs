@@ -101,37 +101,41 @@ pub(super) fn merge(
     // Per cursor, its current slice's piece in `out` (none yet in this part).
     let mut piece: Vec<Option<usize>> = vec![None; cursors.len()];
     let mut total = 0u64;
-    while !cursors.is_empty() {
-        // The shard whose next row sorts first, and the one whose next row it must stay below.
-        let mut best = 0;
-        for i in 1..cursors.len() {
-            if cursors[i].key(cursors[i].pos) < cursors[best].key(cursors[best].pos) {
-                best = i;
-            }
-        }
-        let bound = (0..cursors.len())
-            .filter(|&i| i != best)
-            .min_by(|&a, &b| cursors[a].key(cursors[a].pos).cmp(&cursors[b].key(cursors[b].pos)));
-        let (start, end) = (cursors[best].pos, cursors[best].df.height());
+    // The cursors by their next row's key, smallest first (keys never tie across shards).
+    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<((i32, String), usize)>> = cursors
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (d, id) = c.key(c.pos);
+            std::cmp::Reverse(((d, id.to_string()), i))
+        })
+        .collect();
+    while let Some(std::cmp::Reverse((_, best))) = heap.pop() {
+        // Take the rows that sort before every other shard's next row.
+        let c = &cursors[best];
+        let (start, end) = (c.pos, c.df.height());
         let mut pos = start + 1;
-        match bound {
+        match heap.peek() {
             None => pos = end,
-            Some(b) => {
-                let limit = cursors[b].key(cursors[b].pos);
-                while pos < end && cursors[best].key(pos) < limit {
+            Some(std::cmp::Reverse(((d, id), _))) => {
+                while pos < end && c.key(pos) < (*d, id.as_str()) {
                     pos += 1;
                 }
             }
         }
         let p = *piece[best].get_or_insert_with(|| out.piece(&cursors[best].df));
         out.take(p, start, pos);
-        cursors[best].pos = pos;
-        if pos == end {
+        let c = &mut cursors[best];
+        c.pos = pos;
+        let more = if pos == end {
             piece[best] = None;
-            if !cursors[best].load(key)? {
-                cursors.swap_remove(best);
-                piece.swap_remove(best);
-            }
+            c.load(key)?
+        } else {
+            true
+        };
+        if more {
+            let (d, id) = c.key(c.pos);
+            heap.push(std::cmp::Reverse(((d, id.to_string()), best)));
         }
         if out.rows() >= SLICE_ROWS {
             total += out.flush(&mut emit)?;
