@@ -158,6 +158,7 @@ pub fn bytes_under(dir: &Path) -> anyhow::Result<u64> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

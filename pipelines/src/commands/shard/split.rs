@@ -122,10 +122,7 @@ pub(super) fn split(args: ShardSplitArgs, printer: &Printer) -> anyhow::Result<(
                 EngineError::Analysis { message }
             })
         })
-        .or_else(|e| match error.take() {
-            Some(inner) => Err(inner),
-            None => Err(e.into()),
-        })?;
+        .map_err(|e| error.take().unwrap_or_else(|| e.into()))?;
         files.finish()?;
     }
     let whole = whole.finish(&customers, &settings.ingest.reporting_currency, &settings.analysis.segment_columns)?;
@@ -257,7 +254,7 @@ impl<'a> ShardWriters<'a> {
 
     fn write(&mut self, i: u32, part: &DataFrame) -> anyhow::Result<()> {
         if self.writers[i as usize].is_none() {
-            self.writers[i as usize] = Some(self.open(i, &part.schema())?);
+            self.writers[i as usize] = Some(self.open(i, part.schema())?);
         }
         let writer = self.writers[i as usize].as_mut().context("a shard's writer")?;
         anyhow::Context::with_context(writer.write_batch(part), || format!("writing shard {i}'s {}", self.table))
