@@ -7,9 +7,10 @@ on this machine and projects the wall time on W workers from the measurements.
 For the data of `--config` (models off: sharded runs do not train models yet):
 
 - `ardent run` on one machine, timed (wall, peak RSS);
-- `ardent shard validate` once, then for each N: `split`, every `shard run` one after the
-  other (each shard's wall, peak RSS, bytes read and written, from ardent's JSON events),
-  and `merge` (into a plain Parquet output);
+- for each N: `ardent shard validate --shards N` (validation cutting the shards on the way),
+  `split` (finding them cut), every `shard run` one after the other (each shard's wall, peak
+  RSS, bytes read and written, from ardent's JSON events), and `merge` (into a plain Parquet
+  output);
 - with `--ray-overhead`: a local Ray cluster (head + 2 workers) runs the bundled sample with
   64 shards, and Ray's cost per task is taken as each task's round trip seen by the driver
   minus the ardent process's own time (serial steps), and as the shard wave's wall time times
@@ -18,7 +19,7 @@ For the data of `--config` (models off: sharded runs do not train models yet):
 A worker is taken to be this machine (its cores, its disk); the projection on W workers with
 N = W shards is
 
-    T(W) = validate + split(W) + max over shards of shard run(W) + merge(W) + Ray's overhead
+    T(W) = validate and cut(W) + split(W) + max over shards of shard run(W) + merge(W) + Ray's overhead
 
 with every term measured (the overhead: 3 serial round trips plus one shard task's). Prints a
 table and writes everything to `--work/projection.json`.
@@ -132,12 +133,11 @@ def main() -> int:
     record["single"] = {k: single[k] for k in ("seconds", "peak_rss_mb")}
     record["single"]["timings_ms"] = event(single, "run_summary").get("timings_ms")
     print(f"one machine: {single['seconds']:.1f} s, peak {single['peak_rss_mb']:.0f} MB")
-    validate = timed(base + ["shard", "validate", "--work", str(work), *common])
-    record["validate"] = {k: validate[k] for k in ("seconds", "peak_rss_mb")}
-    print(f"validate:    {validate['seconds']:.1f} s, peak {validate['peak_rss_mb']:.0f} MB")
     record["runs"] = []
     for n in args.shards:
         shards = ["--work", str(work), "--shards", str(n), *common]
+        # Validation cuts the shards on the way (`--shards`); the split step then finds them.
+        validate = timed(base + ["shard", "validate", *shards])
         split = timed(base + ["shard", "split", *shards])
         runs = []
         for i in range(n):
@@ -155,6 +155,7 @@ def main() -> int:
         merge = timed(base + ["shard", "merge", *shards, "--out", str(work / f"out-{n}")])
         row = {
             "shards": n,
+            "validate": {k: validate[k] for k in ("seconds", "peak_rss_mb")},
             "split": {k: split[k] for k in ("seconds", "peak_rss_mb")},
             "shard_runs": runs,
             "merge": {k: merge[k] for k in ("seconds", "peak_rss_mb")},
@@ -163,7 +164,8 @@ def main() -> int:
         slowest = max(r["seconds"] for r in runs)
         total = sum(r["seconds"] for r in runs)
         print(
-            f"N={n:<3} split {split['seconds']:.1f} s ({split['peak_rss_mb']:.0f} MB); shards: slowest {slowest:.1f} s,"
+            f"N={n:<3} validate and cut {validate['seconds']:.1f} s ({validate['peak_rss_mb']:.0f} MB),"
+            f" split {split['seconds']:.1f} s; shards: slowest {slowest:.1f} s,"
             f" sum {total:.1f} s, peak {max(r['peak_rss_mb'] for r in runs):.0f} MB, read"
             f" {max(r['bytes_read'] or 0 for r in runs) / 1e6:.0f} MB, wrote {max(r['bytes_written'] or 0 for r in runs) / 1e6:.0f} MB"
             f" (largest shard); merge {merge['seconds']:.1f} s ({merge['peak_rss_mb']:.0f} MB)"
@@ -179,11 +181,12 @@ def main() -> int:
         if overhead:
             ray_cost = 3 * overhead["per_serial_task_seconds"] + overhead["per_shard_task_seconds"]
         shard = max(r["seconds"] for r in row["shard_runs"])
-        total = validate["seconds"] + row["split"]["seconds"] + shard + row["merge"]["seconds"] + ray_cost
+        validate = row["validate"]["seconds"]
+        total = validate + row["split"]["seconds"] + shard + row["merge"]["seconds"] + ray_cost
         speedup = single["seconds"] / total
         record["projection"].append({"workers": w, "seconds": round(total, 1), "speedup": round(speedup, 2)})
         print(
-            f"{w:>4} {validate['seconds']:>8.1f}s {row['split']['seconds']:>6.1f}s {shard:>6.1f}s"
+            f"{w:>4} {validate:>8.1f}s {row['split']['seconds']:>6.1f}s {shard:>6.1f}s"
             f" {row['merge']['seconds']:>6.1f}s {ray_cost:>5.2f}s {total:>6.1f}s {speedup:>14.2f}x"
         )
     (work / "projection.json").write_text(json.dumps(record, indent=2))

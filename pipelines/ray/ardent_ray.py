@@ -6,8 +6,9 @@
 Each step is a Ray task that runs the `ardent` binary on whichever node Ray picks:
 
 1. `ardent shard validate`   one task: ingest and validate every input once (ids are unique
-                             across the whole export), published to WORK/validated;
-2. `ardent shard split`      one task: customers cut into N shards by a stable hash of the id;
+                             across the whole export), published to WORK/validated, the rows
+                             cut into N shards by a stable hash of the customer id on the way;
+2. `ardent shard split`      one task: finds the shards cut (or cuts them from WORK/validated);
 3. `ardent shard run`        N tasks, side by side: cash application, per-customer tables and
                              the dashboards' exact partial sums of one shard;
 4. `ardent shard merge`      one task: sums added, rows put in order, the run published to
@@ -128,7 +129,9 @@ def run(
         record["steps"].append(result)
         return result
 
-    one(["shard", "validate", *common])
+    one(["shard", "validate", *n, *common])
+    # Validation cut the shards on the way; the split step finds them complete (and cuts
+    # them from the validated tables only if they are not).
     one(["shard", "split", *n, *common])
     t = time.time()
     runs = [

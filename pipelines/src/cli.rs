@@ -89,7 +89,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ShardStep {
     /// Ingest and validate every input once, for all shards (ids must be unique across the
-    /// whole export): publishes the validated tables to WORK/validated.
+    /// whole export): publishes the validated tables to WORK/validated, and with --shards N
+    /// cuts them into N shards on the way.
     Validate(ShardValidateArgs),
     /// Cut the validated tables into N shards by customer (a stable hash of the customer id).
     Split(ShardSplitArgs),
@@ -108,6 +109,10 @@ pub struct ShardValidateArgs {
     /// Work folder shared by every step (on a cluster: a shared file system).
     #[arg(long)]
     pub work: PathBuf,
+    /// Also cut the validated rows into this many shards as they are validated (then `split`
+    /// with the same N has nothing left to do).
+    #[arg(long)]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]

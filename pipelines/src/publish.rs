@@ -766,7 +766,6 @@ impl RunWriter {
 /// Where ingest sends the validated ledger, payments and payment references: into the
 /// run's staging folder (with a writer) and into the book (when analytics run), a chunk at
 /// a time, so no stage holds them as frames.
-#[derive(Debug)]
 pub struct RunSink<'a> {
     settings: &'a Settings,
     writer: Option<&'a mut RunWriter>,
@@ -775,12 +774,29 @@ pub struct RunSink<'a> {
     /// Where to say how far ingest got (rows validated per table), if anywhere.
     progress: Option<&'a Printer>,
     validated: [u64; 3],
+    /// Another sink given the same rows.
+    also: Option<&'a mut dyn Sink>,
+}
+
+impl std::fmt::Debug for RunSink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSink")
+            .field("with_book", &self.with_book)
+            .field("validated", &self.validated)
+            .field("also", &self.also.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> RunSink<'a> {
     /// Write to `writer` (if any); build the book when `with_book`.
     pub fn new(settings: &'a Settings, writer: Option<&'a mut RunWriter>, with_book: bool) -> Self {
-        RunSink { settings, writer, with_book, book: None, progress: None, validated: [0; 3] }
+        RunSink { settings, writer, with_book, book: None, progress: None, validated: [0; 3], also: None }
+    }
+
+    /// Give `also` every validated row too.
+    pub fn with_also(self, also: &'a mut dyn Sink) -> Self {
+        RunSink { also: Some(also), ..self }
     }
 
     /// Say on `printer` how many rows of each table are validated, a chunk at a time.
@@ -796,6 +812,9 @@ impl<'a> RunSink<'a> {
 
 impl Sink for RunSink<'_> {
     fn start(&mut self, customers: &DataFrame, fx_rates: &DataFrame) -> Result<(), EngineError> {
+        if let Some(also) = self.also.as_deref_mut() {
+            also.start(customers, fx_rates)?;
+        }
         if self.with_book {
             let s = self.settings;
             self.book = Some(
@@ -813,6 +832,9 @@ impl Sink for RunSink<'_> {
     }
 
     fn rows(&mut self, table: Streamed, rows: &DataFrame) -> Result<(), EngineError> {
+        if let Some(also) = self.also.as_deref_mut() {
+            also.rows(table, rows)?;
+        }
         if let Some(w) = self.writer.as_deref_mut() {
             w.append(table.contract(), rows)?;
         }
@@ -836,6 +858,9 @@ impl Sink for RunSink<'_> {
     }
 
     fn remove(&mut self, table: Streamed, rows: &[u64]) -> Result<Option<DataFrame>, EngineError> {
+        if let Some(also) = self.also.as_deref_mut() {
+            also.remove(table, rows)?;
+        }
         if let (Some(b), Streamed::Ledger) = (&mut self.book, table) {
             b.remove_ledger_rows(rows)?;
         }

@@ -25,6 +25,15 @@ use crate::settings::Settings;
 /// Wall time per stage, in milliseconds, in execution order.
 pub type Timings = Vec<(&'static str, u64)>;
 
+/// Receives a run's validated rows as ingest produces them, besides the run's own tables (a
+/// sharded run's validation cuts them into shards as it goes).
+pub trait Tee: ardent_engine::ingest::Sink {
+    /// The run is named, before ingest.
+    fn open(&mut self, run_id: &str) -> anyhow::Result<()>;
+    /// The run is published.
+    fn finish(&mut self) -> anyhow::Result<()>;
+}
+
 /// Copy inputs at object-store URLs into their local folders.
 pub fn fetch_stage(settings: &Settings, printer: &Printer) -> anyhow::Result<Timings> {
     let mut timings = Vec::new();

@@ -70,7 +70,12 @@ impl Split {
         })?;
         let json: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("{} is not an ardent manifest", manifest.display()))?;
-        let run = json["run_id"].as_str().with_context(|| format!("{}: no run_id", manifest.display()))?.to_string();
+        let run = json["run_id"].as_str().with_context(|| format!("{}: no run_id", manifest.display()))?;
+        Ok(Split::for_run(work, shards, settings, run))
+    }
+
+    /// The split of the validated run `run` (see [`Split::of`]).
+    pub fn for_run(work: &Path, shards: u32, settings: &Settings, run: &str) -> Split {
         let mut h = Sha256::new();
         h.update(run.as_bytes());
         h.update(shards.to_be_bytes());
@@ -80,7 +85,7 @@ impl Split {
         let inputs = (&config.analytics, config.run.max_rate_age_days, &settings.ingest.reporting_currency);
         h.update(serde_json::to_vec(&inputs).unwrap_or_default());
         let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(Split { dir: work.join(format!("split-{key}")), shards, validated_run: run })
+        Split { dir: work.join(format!("split-{key}")), shards, validated_run: run.to_string() }
     }
 
     /// `whole.json`: what every shard's book shares with the whole book.

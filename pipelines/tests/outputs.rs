@@ -504,7 +504,12 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
             let o = common::ardent(&[&["shard"], args, &common].concat());
             assert_eq!(o.code, 0, "shard {args:?}: {}", o.stderr);
         };
-        step(&["validate"]);
+        // 16 shards are cut while validating, 2 from the validated tables afterwards.
+        if shards == "16" {
+            step(&["validate", "--shards", shards]);
+        } else {
+            step(&["validate"]);
+        }
         step(&["split", "--shards", shards]);
         let n: u32 = shards.parse().unwrap();
         if n == 16 {

@@ -9,12 +9,18 @@ use crate::lock::WriteLock;
 use crate::printer::Printer;
 use crate::publish::RunSink;
 use crate::publish::{Manifest, RunWriter};
-use crate::run::{analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
+use crate::run::{Tee, analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
 /// Run the pipeline and publish its outputs.
 /// Returns the manifest, or `None` when only the settings were shown.
 pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>> {
+    run_with(args, printer, None)
+}
+
+/// [`run`], with `tee` given the validated rows too (and told the run's id first and when the
+/// run is published).
+pub fn run_with(args: RunArgs, printer: &Printer, mut tee: Option<&mut dyn Tee>) -> anyhow::Result<Option<Manifest>> {
     let RunArgs { pipeline, out } = args;
     let PipelineArgs { config, max_rejected_share, set, show_settings } = pipeline;
     let settings = resolve(Overrides { config, set, max_rejected_share, out })?;
@@ -75,7 +81,13 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     // run that fails from here on removes it.
     let mut writer = RunWriter::open(&settings, known, printer)?;
     lock.name_run(writer.run_id());
+    if let Some(t) = tee.as_deref_mut() {
+        t.open(writer.run_id())?;
+    }
     let mut sink = RunSink::new(&settings, Some(&mut writer), settings.analytics).with_progress(printer);
+    if let Some(t) = tee.as_deref_mut() {
+        sink = sink.with_also(t);
+    }
     let (ingested, ingest_timings) = ingest_stage(&settings, &mut sink, printer)?;
     timings.extend(ingest_timings);
     report_quality(&ingested, printer);
@@ -90,6 +102,9 @@ pub fn run(args: RunArgs, printer: &Printer) -> anyhow::Result<Option<Manifest>>
     printer.stage("publish", total - 1, total);
     let plan = batches.as_ref().map(|(_, plan, ..)| plan);
     let manifest = writer.commit(&settings, timings, plan, &lock, printer)?;
+    if let Some(t) = tee {
+        t.finish()?;
+    }
     // Only a published run records its batches: a failed or killed one is retried whole.
     if let Some((state, plan, dir, _)) = batches {
         state.record(&plan, &manifest.run_id, &dir)?;

@@ -3,9 +3,11 @@
 //!
 //! - the validated tables, data quality and quarantine are the validation step's;
 //! - per-customer tables are the shards' rows put in the order one machine writes them: every
-//!   customer's rows come from one shard, in order, so a stable sort on the customer id (after
-//!   the as-of date where there is one, and payments before credits in `unapplied_cash`) gives
-//!   exactly that order;
+//!   customer's rows come from one shard, in order, so merging the shards' files on the
+//!   customer id (after the as-of date where there is one) gives exactly that order:
+//!   `applications` and `customer_payment_stats` by a k-way merge a slice at a time
+//!   ([`super::sorted`]), `aging` one as-of date at a time and `unapplied_cash` (payments before
+//!   credits) by a stable sort;
 //! - `kpi_monthly`, `cohorts` and `roll_rates` come from the sum of the shards' monthly
 //!   accumulators (exact integers), with the ratios taken after the sum as one machine takes
 //!   them; `reconciliation` from the sums of the shards' totals.

@@ -40,14 +40,33 @@ fn settings(pipeline: PipelineArgs, out: Option<String>) -> anyhow::Result<Setti
 }
 
 /// `validate`: ingest and validate once, publishing the validated tables (plain Parquet) to
-/// WORK/validated with the ordinary run machinery; a retried attempt publishes again.
+/// WORK/validated with the ordinary run machinery (a retried attempt publishes again); with
+/// `--shards N`, the validated rows are cut into the N shards as they are validated, so `split`
+/// has nothing left to do.
 fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
-    let ShardValidateArgs { mut pipeline, work } = args;
+    let ShardValidateArgs { mut pipeline, work, shards } = args;
     let checked = PipelineArgs { set: pipeline.set.clone(), show_settings: false, ..pipeline.clone() };
-    settings(checked, None)?;
+    let settings = settings(checked, None)?;
     pipeline.set.push(r#"run.stages=["ingest"]"#.to_string());
     pipeline.set.push(r#"run.table_format="parquet""#.to_string());
     let out = shards::validated(&work).display().to_string();
-    crate::commands::run::run(RunArgs { pipeline, out: Some(out) }, printer)?;
+    let args = RunArgs { pipeline, out: Some(out) };
+    match shards {
+        Some(0) => anyhow::bail!("--shards must be at least 1"),
+        Some(n) => {
+            let mut cut = split::CutWhileValidating {
+                work,
+                shards: n,
+                settings: &settings,
+                printer,
+                cutter: None,
+                clock: std::time::Instant::now(),
+            };
+            crate::commands::run::run_with(args, printer, Some(&mut cut))?;
+        }
+        None => {
+            crate::commands::run::run(args, printer)?;
+        }
+    }
     Ok(())
 }

@@ -55,8 +55,7 @@ pub(super) const SHARDED: [(&str, Option<&[&str]>); 4] = [
 /// Rows read at a time from each validated table.
 const SLICE_ROWS: usize = 1 << 18;
 
-/// Cut the validated tables into shards, a slice at a time: only the customers' shards and
-/// the payments' ids (to send each reference to its payment's shard) are held.
+/// Cut the validated tables of WORK/validated into shards, a slice at a time.
 pub(super) fn split(args: ShardSplitArgs, printer: &Printer) -> anyhow::Result<()> {
     let ShardSplitArgs { pipeline, work, shards: n } = args;
     let clock = Instant::now();
@@ -70,80 +69,203 @@ pub(super) fn split(args: ShardSplitArgs, printer: &Printer) -> anyhow::Result<(
         );
         return Ok(());
     }
-    shards::begin(&split.dir)?;
     let validated = Location::Local(shards::validated(&work));
     let opened = crate::published::open(&validated, |t| SHARDED.iter().any(|(name, _)| *name == t))?;
     if opened.manifest.run_id != split.validated_run {
         anyhow::bail!("{validated}: validated again while splitting; split again");
     }
-    let customers = opened.files.read("customers")?.context("the validated output has no `customers` table")?;
-    let ids = customers.column("customer_id")?.str()?;
-    let of: HashMap<String, u32> = ids.iter().flatten().map(|id| (id.to_string(), shards::shard_of(id, n))).collect();
-    let by_customer = |id: Option<&str>| {
-        let id = id.unwrap_or_default();
-        of.get(id).copied().unwrap_or_else(|| shards::shard_of(id, n))
-    };
-    let mut whole = WholeBuilder::default();
-    let mut rows = vec![[0u64; 4]; n as usize];
-    // Payments in file order (their ids and shards): references follow their payments, in
-    // the same order, so each is matched by walking forward.
-    let mut payments = PaymentShards::default();
-    for (t, (table, columns)) in SHARDED.iter().enumerate() {
-        let mut files = ShardWriters::new(&split, n, table);
+    let mut cutter = Cutter::new(split)?;
+    for (t, (table, _)) in SHARDED.iter().enumerate() {
         let [(None, path)] = opened.files.files_of(table) else {
             anyhow::bail!("{validated}: the validated output has no single `{table}` file; validate again");
         };
         let failed = |e| EngineError::Polars { context: format!("reading {}", path.display()), error: e };
-        let mut each = |df: DataFrame| -> anyhow::Result<()> {
-            let shard: Vec<u32> = match *table {
-                "payment_refs" => payments.of_references(df.column("payment_id")?.str()?)?,
-                _ => df.column("customer_id")?.str()?.iter().map(by_customer).collect(),
-            };
-            match *table {
-                "ledger" => whole.ledger(&df)?,
-                "payments" => {
-                    whole.payments(&df)?;
-                    payments.add(df.column("payment_id")?.str()?, &shard);
-                }
-                _ => {}
-            }
-            files.note_schema(&df);
-            for (i, part) in by_shard(&df, &shard, n)? {
-                rows[i as usize][t] += part.height() as u64;
-                files.write(i, &part)?;
-            }
-            Ok(())
-        };
         let mut error = None;
-        ardent_engine::ingest::read::parquet_column_slices(path, SLICE_ROWS, *columns, failed, |df, _, _| {
-            each(df).map_err(|e| {
+        ardent_engine::ingest::read::parquet_column_slices(path, SLICE_ROWS, SHARDED[t].1, failed, |df, _, _| {
+            cutter.cut(t, &df).map_err(|e| {
                 let message = format!("{e:#}");
                 error = Some(e);
                 EngineError::Analysis { message }
             })
         })
         .map_err(|e| error.take().unwrap_or_else(|| e.into()))?;
-        files.finish()?;
     }
-    let whole = whole.finish(&customers, &settings.ingest.reporting_currency, &settings.analysis.segment_columns)?;
-    let file = WholeFile { validated_run: split.validated_run.clone(), shards: n, whole, rows };
-    std::fs::write(split.whole(), serde_json::to_vec_pretty(&file)?)
-        .with_context(|| format!("writing {}", split.whole().display()))?;
-    shards::complete(&split.dir)?;
+    let file = cutter.finish(&settings)?;
+    report(&file, clock, printer);
+    Ok(())
+}
+
+/// Say what a split did.
+fn report(file: &WholeFile, clock: Instant, printer: &Printer) {
     let ms = clock.elapsed().as_millis() as u64;
     let total = |t: usize| file.rows.iter().map(|r| r[t]).sum::<u64>();
     printer.info(
         "split_done",
         format!(
-            "split: {} customers, {} documents, {} payments into {n} shards in {ms} ms at {}",
+            "split: {} customers, {} documents, {} payments into {} shards in {ms} ms",
             total(0),
             total(1),
             total(2),
-            split.dir.display()
+            file.shards
         ),
-        json!({"split": split.dir.display().to_string(), "shards": n, "rows": file.rows, "ms": ms}),
+        json!({"shards": file.shards, "rows": file.rows, "ms": ms}),
     );
-    Ok(())
+}
+
+/// Cuts the validated tables into a split's shard folders as their rows arrive (customers
+/// first, then the ledger, payments and references in their validated order), holding only
+/// the customers' shards and the payments' ids (to send each reference to its payment's
+/// shard); [`Cutter::finish`] records the whole book and marks the split complete.
+pub(super) struct Cutter {
+    split: Split,
+    of: HashMap<String, u32>,
+    customers: Option<DataFrame>,
+    whole: WholeBuilder,
+    payments: PaymentShards,
+    writers: Vec<ShardWriters>,
+    rows: Vec<[u64; 4]>,
+}
+
+impl Cutter {
+    /// Start cutting into `split`'s folder (an incomplete one is started afresh).
+    pub(super) fn new(split: Split) -> anyhow::Result<Cutter> {
+        shards::begin(&split.dir)?;
+        let n = split.shards;
+        let writers = SHARDED.iter().map(|(table, _)| ShardWriters::new(&split, table)).collect();
+        Ok(Cutter {
+            split,
+            of: HashMap::new(),
+            customers: None,
+            whole: WholeBuilder::default(),
+            payments: PaymentShards::default(),
+            writers,
+            rows: vec![[0u64; 4]; n as usize],
+        })
+    }
+
+    /// Cut rows of table `t` of [`SHARDED`].
+    pub(super) fn cut(&mut self, t: usize, df: &DataFrame) -> anyhow::Result<()> {
+        let n = self.split.shards;
+        let df = match SHARDED[t].1 {
+            Some(columns) => df.select(columns.iter().copied())?,
+            None => df.clone(),
+        };
+        if t == 0 {
+            for id in df.column("customer_id")?.str()?.iter().flatten() {
+                self.of.insert(id.to_string(), shards::shard_of(id, n));
+            }
+            match &mut self.customers {
+                None => self.customers = Some(df.clone()),
+                Some(all) => {
+                    all.vstack_mut(&df)?;
+                }
+            }
+        }
+        let shard: Vec<u32> = if SHARDED[t].0 == "payment_refs" {
+            self.payments.of_references(df.column("payment_id")?.str()?)?
+        } else {
+            let of = &self.of;
+            df.column("customer_id")?
+                .str()?
+                .iter()
+                .map(|id| {
+                    let id = id.unwrap_or_default();
+                    of.get(id).copied().unwrap_or_else(|| shards::shard_of(id, n))
+                })
+                .collect()
+        };
+        match SHARDED[t].0 {
+            "ledger" => self.whole.ledger(&df)?,
+            "payments" => {
+                self.whole.payments(&df)?;
+                self.payments.add(df.column("payment_id")?.str()?, &shard);
+            }
+            _ => {}
+        }
+        let files = &mut self.writers[t];
+        files.note_schema(&df);
+        for (i, part) in by_shard(&df, &shard, n)? {
+            self.rows[i as usize][t] += part.height() as u64;
+            files.write(i, &part)?;
+        }
+        Ok(())
+    }
+
+    /// Finish every shard's files, write `whole.json` and mark the split complete.
+    pub(super) fn finish(self, settings: &crate::settings::Settings) -> anyhow::Result<WholeFile> {
+        let Cutter { split, customers, whole, writers, rows, .. } = self;
+        for w in writers {
+            w.finish()?;
+        }
+        let customers = customers.context("the split saw no customers table")?;
+        let whole =
+            whole.finish(&customers, &settings.ingest.reporting_currency, &settings.analysis.segment_columns)?;
+        let file = WholeFile { validated_run: split.validated_run.clone(), shards: split.shards, whole, rows };
+        std::fs::write(split.whole(), serde_json::to_vec_pretty(&file)?)
+            .with_context(|| format!("writing {}", split.whole().display()))?;
+        shards::complete(&split.dir)?;
+        Ok(file)
+    }
+}
+
+/// Cuts the validated rows into shards while `ardent shard validate --shards N` ingests them
+/// (no second pass over the validated tables): the split of the validated run is complete
+/// when the run is published.
+pub(super) struct CutWhileValidating<'a> {
+    pub work: std::path::PathBuf,
+    pub shards: u32,
+    pub settings: &'a crate::settings::Settings,
+    pub printer: &'a Printer,
+    pub cutter: Option<Cutter>,
+    pub clock: Instant,
+}
+
+fn engine_error(e: anyhow::Error) -> EngineError {
+    EngineError::Analysis { message: format!("cutting the validated rows into shards: {e:#}") }
+}
+
+impl ardent_engine::ingest::Sink for CutWhileValidating<'_> {
+    fn start(&mut self, customers: &DataFrame, _fx_rates: &DataFrame) -> Result<(), EngineError> {
+        let cutter = self.cutter.as_mut().ok_or_else(|| engine_error(anyhow::anyhow!("the run was not named")))?;
+        cutter.cut(0, customers).map_err(engine_error)
+    }
+
+    fn rows(&mut self, table: ardent_engine::ingest::Streamed, rows: &DataFrame) -> Result<(), EngineError> {
+        use ardent_engine::ingest::Streamed;
+        let t = match table {
+            Streamed::Ledger => 1,
+            Streamed::Payments => 2,
+            Streamed::PaymentRefs => 3,
+        };
+        let cutter = self.cutter.as_mut().ok_or_else(|| engine_error(anyhow::anyhow!("the run was not named")))?;
+        cutter.cut(t, rows).map_err(engine_error)
+    }
+
+    fn remove(
+        &mut self,
+        table: ardent_engine::ingest::Streamed,
+        _rows: &[u64],
+    ) -> Result<Option<DataFrame>, EngineError> {
+        Err(engine_error(anyhow::anyhow!(
+            "a later export replaces rows of `{}` already cut into shards; sharded runs take one export per input",
+            table.contract().name
+        )))
+    }
+}
+
+impl crate::run::Tee for CutWhileValidating<'_> {
+    fn open(&mut self, run_id: &str) -> anyhow::Result<()> {
+        let split = Split::for_run(&self.work, self.shards, self.settings, run_id);
+        self.cutter = Some(Cutter::new(split)?);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let cutter = self.cutter.take().context("the run was not named")?;
+        let file = cutter.finish(self.settings)?;
+        report(&file, self.clock, self.printer);
+        Ok(())
+    }
 }
 
 /// The rows of `df` of each shard that has any, in input order within each.
@@ -219,16 +341,16 @@ impl PaymentShards {
 
 /// One work file per shard of one table, opened when its first rows arrive; every shard
 /// gets the file, empty when it has no rows.
-struct ShardWriters<'a> {
-    split: &'a Split,
-    table: &'a str,
+struct ShardWriters {
+    split: Split,
+    table: &'static str,
     writers: Vec<Option<polars::io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>>>,
     schema: Option<Schema>,
 }
 
-impl<'a> ShardWriters<'a> {
-    fn new(split: &'a Split, n: u32, table: &'a str) -> ShardWriters<'a> {
-        ShardWriters { split, table, writers: (0..n).map(|_| None).collect(), schema: None }
+impl ShardWriters {
+    fn new(split: &Split, table: &'static str) -> ShardWriters {
+        ShardWriters { split: split.clone(), table, writers: (0..split.shards).map(|_| None).collect(), schema: None }
     }
 
     fn open(
