@@ -47,30 +47,45 @@ class Cluster:
 
     def __init__(self, ray_bin: Path, temp: Path, workers: int):
         self.procs: list[subprocess.Popen] = []
+        self.commands: list[tuple[list[str], Path]] = []
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+        self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
         common = ["--num-cpus=1", "--object-store-memory=100000000", "--node-ip-address=127.0.0.1", "--block"]
         logs = temp / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         head = [str(ray_bin), "start", "--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={temp / 'ray'}"]
-        self._start(head + common, logs / "head.log", env)
+        self._start(head + common, logs / "head.log")
         for w in range(workers):
-            self._start([str(ray_bin), "start", f"--address={self.address}"] + common, logs / f"worker-{w}.log", env)
+            self._start([str(ray_bin), "start", f"--address={self.address}"] + common, logs / f"worker-{w}.log")
 
-    def _start(self, command: list[str], log: Path, env: dict) -> None:
-        out = open(log, "w")
-        self.procs.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+    def _start(self, command: list[str], log: Path, at: int | None = None) -> None:
+        out = open(log, "a")
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        if at is None:
+            self.procs.append(proc)
+            self.commands.append((command, log))
+        else:
+            self.procs[at] = proc
         time.sleep(3)
 
     def wait(self, nodes: int, timeout: float = 180) -> None:
+        """Wait for `nodes` live nodes; a worker node that gave up starting (a slow, loaded
+        machine) is started again, twice at most."""
         import ray
 
+        restarts = 0
         deadline = time.time() + timeout
         while time.time() < deadline:
             alive = [n for n in ray.nodes() if n.get("Alive")]
             if len(alive) >= nodes:
                 return
+            for i, p in enumerate(self.procs[1:], start=1):
+                if p.poll() is not None and restarts < 2:
+                    restarts += 1
+                    command, log = self.commands[i]
+                    print(f"worker node {i} stopped starting (exit {p.returncode}); starting it again", flush=True)
+                    self._start(command, log, at=i)
             time.sleep(1)
         raise RuntimeError(f"the cluster did not reach {nodes} nodes in {timeout} s")
 

@@ -57,6 +57,12 @@ pub fn code(err: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<crate::publish::RunFolderChanged>().is_some() {
             return IO;
         }
+        if let Some(e) = cause.downcast_ref::<crate::shards::StepError>() {
+            return match e {
+                crate::shards::StepError::Usage(_) => CONFIG,
+                crate::shards::StepError::NotReady(_) => MISSING_INPUT,
+            };
+        }
         if cause.downcast_ref::<crate::lock::Busy>().is_some() {
             return BUSY;
         }

@@ -27,6 +27,18 @@ use crate::files::relative_files;
 use crate::layout::MANIFEST;
 use crate::settings::Settings;
 
+/// Why a step of a sharded run cannot go on (an error of the run's order or flags, not of
+/// ardent): [`Usage`](StepError::Usage) exits with the config/usage code (2),
+/// [`NotReady`](StepError::NotReady) with the missing-input code (3), so a scheduler does not
+/// retry either.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    NotReady(String),
+}
+
 /// The marker of a complete step folder.
 pub const COMPLETE: &str = "_complete.json";
 
@@ -58,15 +70,15 @@ impl Split {
     /// The split of the run validated in `work` into `shards` with `settings`' analytics.
     pub fn of(work: &Path, shards: u32, settings: &Settings) -> anyhow::Result<Split> {
         if shards == 0 {
-            anyhow::bail!("--shards must be at least 1");
+            return Err(StepError::Usage("--shards must be at least 1".into()).into());
         }
         let manifest = validated(work).join(MANIFEST);
-        let text = std::fs::read(&manifest).with_context(|| {
-            format!(
+        let text = std::fs::read(&manifest).map_err(|_| {
+            StepError::NotReady(format!(
                 "{}: no validated output; run `ardent shard validate --work {}` first",
                 manifest.display(),
                 work.display()
-            )
+            ))
         })?;
         let json: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("{} is not an ardent manifest", manifest.display()))?;
@@ -111,7 +123,8 @@ impl Split {
     /// Check `i` is one of the shards.
     pub fn check(&self, i: u32) -> anyhow::Result<()> {
         if i >= self.shards {
-            anyhow::bail!("--shard {i} is not one of the {} shards (0 to {})", self.shards, self.shards - 1);
+            let why = format!("--shard {i} is not one of the {} shards (0 to {})", self.shards, self.shards - 1);
+            return Err(StepError::Usage(why).into());
         }
         Ok(())
     }

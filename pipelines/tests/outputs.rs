@@ -539,7 +539,7 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
                     "--set",
                     "models.enabled=false",
                 ]);
-                assert_ne!(o.code, 0);
+                assert_eq!(o.code, 3, "a step whose inputs are not ready: {}", o.stderr);
                 assert!(o.stderr.contains("shard 1 has not run"), "{}", o.stderr);
                 assert!(!out.join("_manifest.json").exists(), "nothing published");
             }

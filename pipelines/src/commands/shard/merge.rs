@@ -36,7 +36,7 @@ use crate::location::Location;
 use crate::lock::WriteLock;
 use crate::printer::Printer;
 use crate::publish::RunWriter;
-use crate::shards::{self, Split};
+use crate::shards::{self, Split, StepError};
 
 /// Merge the shards and publish.
 pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<()> {
@@ -47,7 +47,8 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     let whole = WholeFile::read(&split)?;
     let outs: Vec<PathBuf> = (0..n).map(|i| split.out(i)).collect();
     if let Some(i) = (0..n).find(|&i| !shards::is_complete(&outs[i as usize])) {
-        anyhow::bail!("shard {i} has not run to completion; run `ardent shard run --shards {n} --shard {i}` first");
+        let why = format!("shard {i} has not run to completion; run `ardent shard run --shards {n} --shard {i}` first");
+        return Err(StepError::NotReady(why).into());
     }
     if settings.out.is_remote() {
         settings.out.has_published()?;
@@ -57,7 +58,8 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     let validated = Location::Local(shards::validated(&work));
     let opened = crate::published::open(&validated, |_| true)?;
     if opened.manifest.run_id != whole.validated_run {
-        anyhow::bail!("{validated}: validated again since the split; split and run the shards again");
+        let why = format!("{validated}: validated again since the split; split and run the shards again");
+        return Err(StepError::NotReady(why).into());
     }
     let mut writer = RunWriter::adopting(&settings, &opened.json, printer)?;
     lock.name_run(writer.run_id());

@@ -11,7 +11,7 @@ mod split;
 use crate::cli::{PipelineArgs, RunArgs, ShardStep, ShardValidateArgs};
 use crate::printer::Printer;
 use crate::settings::{Overrides, Settings, resolve};
-use crate::shards;
+use crate::shards::{self, StepError};
 
 /// Run one step of a sharded run.
 pub fn shard(step: ShardStep, printer: &Printer) -> anyhow::Result<()> {
@@ -29,12 +29,12 @@ fn settings(pipeline: PipelineArgs, out: Option<String>) -> anyhow::Result<Setti
     let PipelineArgs { config, max_rejected_share, set, show_settings: _ } = pipeline;
     let settings = resolve(Overrides { config, set, max_rejected_share, out })?;
     if settings.state.is_some() {
-        anyhow::bail!(
-            "sharded runs are not incremental yet: set `run.incremental = false`, or use `ardent run` for incremental runs"
-        );
+        let why = "sharded runs are not incremental yet: set `run.incremental = false`, or use `ardent run` for incremental runs";
+        return Err(StepError::Usage(why.into()).into());
     }
     if !settings.analytics {
-        anyhow::bail!("a sharded run is for the analytics: `run.stages` must include \"analytics\"");
+        let why = "a sharded run is for the analytics: `run.stages` must include \"analytics\"";
+        return Err(StepError::Usage(why.into()).into());
     }
     Ok(settings)
 }
@@ -52,7 +52,7 @@ fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
     let out = shards::validated(&work).display().to_string();
     let args = RunArgs { pipeline, out: Some(out) };
     match shards {
-        Some(0) => anyhow::bail!("--shards must be at least 1"),
+        Some(0) => return Err(StepError::Usage("--shards must be at least 1".into()).into()),
         Some(n) => {
             let mut cut = split::CutWhileValidating {
                 work,

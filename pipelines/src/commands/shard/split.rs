@@ -33,11 +33,12 @@ impl WholeFile {
     pub(super) fn read(split: &Split) -> anyhow::Result<WholeFile> {
         let path = split.whole();
         if !shards::is_complete(&split.dir) {
-            anyhow::bail!(
+            let why = format!(
                 "{}: the split is not complete; run `ardent shard split --shards {}` first",
                 split.dir.display(),
                 split.shards
             );
+            return Err(shards::StepError::NotReady(why).into());
         }
         let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_slice(&text).with_context(|| format!("{} is not a split this version reads", path.display()))
@@ -72,7 +73,8 @@ pub(super) fn split(args: ShardSplitArgs, printer: &Printer) -> anyhow::Result<(
     let validated = Location::Local(shards::validated(&work));
     let opened = crate::published::open(&validated, |t| SHARDED.iter().any(|(name, _)| *name == t))?;
     if opened.manifest.run_id != split.validated_run {
-        anyhow::bail!("{validated}: validated again while splitting; split again");
+        let why = format!("{validated}: validated again while splitting; split again");
+        return Err(shards::StepError::NotReady(why).into());
     }
     let mut cutter = Cutter::new(split)?;
     for (t, (table, _)) in SHARDED.iter().enumerate() {
