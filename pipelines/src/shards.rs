@@ -165,6 +165,30 @@ pub fn complete(dir: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Remove the split folders of `work` cut from another validated run than `current` (a new
+/// validation makes them useless: every later step checks the run it was cut from); returns
+/// how many went.
+pub fn prune(work: &Path, current: &str) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    let entries = std::fs::read_dir(work).with_context(|| format!("listing {}", work.display()))?;
+    for entry in entries {
+        let path = entry.with_context(|| format!("listing {}", work.display()))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.starts_with("split-") || !path.is_dir() {
+            continue;
+        }
+        let run = std::fs::read(path.join("whole.json"))
+            .ok()
+            .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["validated_run"].as_str().map(str::to_string));
+        if run.as_deref() != Some(current) {
+            std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Bytes of every file under `dir`.
 pub fn bytes_under(dir: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
@@ -192,6 +216,27 @@ mod tests {
             count[shard_of(&format!("C{i:05}"), 4) as usize] += 1;
         }
         assert!(count.iter().all(|&c| (2250..=2750).contains(&c)), "{count:?}");
+    }
+
+    #[test]
+    fn a_new_validation_prunes_the_splits_of_earlier_ones() {
+        let work = tempfile::tempdir().unwrap();
+        for (dir, run) in [("split-a", Some("r1")), ("split-b", Some("r2")), ("split-c", None)] {
+            let path = work.path().join(dir);
+            std::fs::create_dir_all(&path).unwrap();
+            if let Some(run) = run {
+                std::fs::write(path.join("whole.json"), format!(r#"{{"validated_run": "{run}"}}"#)).unwrap();
+            }
+        }
+        std::fs::create_dir_all(work.path().join("validated")).unwrap();
+        assert_eq!(prune(work.path(), "r2").unwrap(), 2);
+        let left: Vec<String> = std::fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(left, ["split-b", "validated"]);
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
         Some(0) => return Err(StepError::Usage("--shards must be at least 1".into()).into()),
         Some(n) => {
             let mut cut = split::CutWhileValidating {
-                work,
+                work: work.clone(),
                 shards: n,
                 settings: &settings,
                 printer,
@@ -66,6 +66,19 @@ fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
         }
         None => {
             crate::commands::run::run(args, printer)?;
+        }
+    }
+    // Splits of earlier validations are of no use any more.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shards::validated(&work).join(crate::layout::MANIFEST))?)?;
+    if let Some(run) = manifest["run_id"].as_str() {
+        let removed = shards::prune(&work, run)?;
+        if removed > 0 {
+            printer.info(
+                "splits_pruned",
+                format!("removed {removed} split folder(s) of earlier validations"),
+                serde_json::json!({"removed": removed}),
+            );
         }
     }
     Ok(())
