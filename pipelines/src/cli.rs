@@ -115,8 +115,9 @@ pub struct ShardValidateArgs {
     pub shards: Option<u32>,
 }
 
+/// What every step after validation is given: the pipeline, the work folder and N.
 #[derive(Debug, Args)]
-pub struct ShardSplitArgs {
+pub struct ShardWork {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
     /// Work folder shared by every step.
@@ -128,15 +129,15 @@ pub struct ShardSplitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ShardSplitArgs {
+    #[command(flatten)]
+    pub step: ShardWork,
+}
+
+#[derive(Debug, Args)]
 pub struct ShardRunArgs {
     #[command(flatten)]
-    pub pipeline: PipelineArgs,
-    /// Work folder shared by every step.
-    #[arg(long)]
-    pub work: PathBuf,
-    /// Number of shards.
-    #[arg(long)]
-    pub shards: u32,
+    pub step: ShardWork,
     /// The shard to run, 0 to N − 1.
     #[arg(long)]
     pub shard: u32,
@@ -145,13 +146,7 @@ pub struct ShardRunArgs {
 #[derive(Debug, Args)]
 pub struct ShardMergeArgs {
     #[command(flatten)]
-    pub pipeline: PipelineArgs,
-    /// Work folder shared by every step.
-    #[arg(long)]
-    pub work: PathBuf,
-    /// Number of shards.
-    #[arg(long)]
-    pub shards: u32,
+    pub step: ShardWork,
     /// Output location: a folder or an object-store URL (s3://bucket/prefix, gs://, az://).
     #[arg(long, short, env = "ARDENT_OUT")]
     pub out: Option<String>,

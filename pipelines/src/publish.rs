@@ -86,6 +86,25 @@ pub struct Manifest {
     pub previous_runs: Vec<String>,
 }
 
+impl Manifest {
+    /// The `run_summary` event's fields of a published run (a command adds its own).
+    pub fn summary(&self, out: &crate::location::Location) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("status".into(), json!("published"));
+        m.insert("run_id".into(), json!(self.run_id));
+        m.insert("out".into(), json!(out.to_string()));
+        m.insert(
+            "outputs".into(),
+            self.outputs.iter().map(|o| json!({"table": o.table, "rows": o.rows})).collect::<Vec<_>>().into(),
+        );
+        m.insert(
+            "timings_ms".into(),
+            self.timings_ms.iter().map(|(s, ms)| (s.clone(), json!(ms))).collect::<serde_json::Map<_, _>>().into(),
+        );
+        m
+    }
+}
+
 /// The models of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestModels {
@@ -302,6 +321,19 @@ impl RunWriter {
                 checksums.insert(f.path, sum);
             }
         }
+        RunWriter::named(settings, h, started_at, checksums, t0, printer)
+    }
+
+    /// The writer of a run named from `h` (its inputs, hashed) and the config, with its
+    /// staging folder open.
+    fn named(
+        settings: &Settings,
+        mut h: Sha256,
+        started_at: String,
+        checksums: Checksums,
+        t0: Instant,
+        printer: &Printer,
+    ) -> anyhow::Result<RunWriter> {
         h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
         let d = h.finalize();
         let run_id = format!(
@@ -342,31 +374,7 @@ impl RunWriter {
         for key in ["inputs", "sources"] {
             h.update(serde_json::to_vec(&validated[key]).unwrap_or_default());
         }
-        h.update(serde_json::to_vec(&settings.config).unwrap_or_default());
-        let d = h.finalize();
-        let run_id = format!(
-            "{}-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-            d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        let staged = Staging::new(&settings.out, &run_id)?;
-        printer.info("run_staged", format!("publish: staging run {run_id}"), json!({"run_id": run_id}));
-        Ok(RunWriter {
-            staged,
-            run_id,
-            started_at: now(),
-            checksums: Checksums::new(),
-            open: Vec::new(),
-            inputs: Vec::new(),
-            sources: Vec::new(),
-            outputs: Vec::new(),
-            models: None,
-            models_skipped: None,
-            cash_application: None,
-            adopted: serde_json::Map::new(),
-            written: BTreeMap::new(),
-            write_ms: 0,
-        })
+        RunWriter::named(settings, h, now(), Checksums::new(), Instant::now(), printer)
     }
 
     /// Publish another output's validated tables, data quality and quarantine as this run's

@@ -47,6 +47,21 @@ pub fn validated(work: &Path) -> PathBuf {
     work.join("validated")
 }
 
+/// The id of the run published in WORK/validated.
+pub fn validated_run(work: &Path) -> anyhow::Result<String> {
+    let manifest = validated(work).join(MANIFEST);
+    let text = std::fs::read(&manifest).map_err(|_| {
+        StepError::NotReady(format!(
+            "{}: no validated output; run `ardent shard validate --work {}` first",
+            manifest.display(),
+            work.display()
+        ))
+    })?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not an ardent manifest", manifest.display()))?;
+    Ok(json["run_id"].as_str().with_context(|| format!("{}: no run_id", manifest.display()))?.to_string())
+}
+
 /// The shard (of `n`) that customer `id` belongs to: the first 8 bytes of the SHA-256 of its
 /// UTF-8 bytes, big-endian, modulo `n`. The same on every machine and version, and independent
 /// of row order.
@@ -72,18 +87,8 @@ impl Split {
         if shards == 0 {
             return Err(StepError::Usage("--shards must be at least 1".into()).into());
         }
-        let manifest = validated(work).join(MANIFEST);
-        let text = std::fs::read(&manifest).map_err(|_| {
-            StepError::NotReady(format!(
-                "{}: no validated output; run `ardent shard validate --work {}` first",
-                manifest.display(),
-                work.display()
-            ))
-        })?;
-        let json: serde_json::Value = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not an ardent manifest", manifest.display()))?;
-        let run = json["run_id"].as_str().with_context(|| format!("{}: no run_id", manifest.display()))?;
-        Ok(Split::for_run(work, shards, settings, run))
+        let run = validated_run(work)?;
+        Ok(Split::for_run(work, shards, settings, &run))
     }
 
     /// The split of the validated run `run` (see [`Split::of`]).

@@ -499,9 +499,12 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
     for shards in ["2", "16"] {
         let work = dir.path().join(format!("work-{shards}"));
         let out = dir.path().join(format!("out-{shards}"));
-        let step = |args: &[&str]| {
+        let shard = |args: &[&str]| {
             let common = ["--work", work.to_str().unwrap(), "--set", "models.enabled=false"];
-            let o = common::ardent(&[&["shard"], args, &common].concat());
+            common::ardent(&[&["shard"], args, &common].concat())
+        };
+        let step = |args: &[&str]| {
+            let o = shard(args);
             assert_eq!(o.code, 0, "shard {args:?}: {}", o.stderr);
         };
         // 16 shards are cut while validating, 2 from the validated tables afterwards.
@@ -527,18 +530,7 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
         for i in 0..n {
             if i == 1 {
                 // The merge refuses to publish until every shard has run.
-                let o = common::ardent(&[
-                    "shard",
-                    "merge",
-                    "--work",
-                    work.to_str().unwrap(),
-                    "--shards",
-                    shards,
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--set",
-                    "models.enabled=false",
-                ]);
+                let o = shard(&["merge", "--shards", shards, "--out", out.to_str().unwrap()]);
                 assert_eq!(o.code, 3, "a step whose inputs are not ready: {}", o.stderr);
                 assert!(o.stderr.contains("shard 1 has not run"), "{}", o.stderr);
                 assert!(!out.join("_manifest.json").exists(), "nothing published");

@@ -157,19 +157,58 @@ pub fn parquet_column_slices(
     failed: impl Fn(PolarsError) -> EngineError,
     mut each: impl FnMut(DataFrame, usize, usize) -> Result<()>,
 ) -> Result<()> {
-    let open = || File::open(path).map_err(EngineError::io("opening", path));
-    let metadata = ParquetReader::new(open()?).get_metadata().map_err(&failed)?.clone();
-    let total = metadata.num_rows;
-    let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
-    for (start, len) in slice_bounds(&groups, total, rows) {
-        let mut reader = ParquetReader::new(open()?)
-            .with_slice(Some((start, len)))
-            .with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()));
-        reader.set_metadata(metadata.clone());
-        let frame = reader.finish().map_err(&failed)?;
+    let mut slices = ParquetSlices::open(path, rows, columns, &failed)?;
+    let total = slices.rows();
+    while let Some((frame, start)) = slices.next_slice(&failed)? {
         each(frame, start, total)?;
     }
     Ok(())
+}
+
+/// A Parquet file read a slice at a time when asked ([`parquet_column_slices`] drives one;
+/// a merge of several sorted files pulls from each in turn). Slices end on row-group
+/// boundaries where they can (see [`slice_bounds`]); the footer is read once.
+#[derive(Debug)]
+pub struct ParquetSlices {
+    path: PathBuf,
+    metadata: polars::io::parquet::metadata::FileMetadataRef,
+    columns: Option<Vec<String>>,
+    bounds: Vec<(usize, usize)>,
+    next: usize,
+}
+
+impl ParquetSlices {
+    /// Read the footer of the file at `path`; slices of at most `rows` rows, only `columns`
+    /// when given; `failed` names a read error.
+    pub fn open(
+        path: &Path,
+        rows: usize,
+        columns: Option<&[&str]>,
+        failed: impl Fn(PolarsError) -> EngineError,
+    ) -> Result<ParquetSlices> {
+        let file = File::open(path).map_err(EngineError::io("opening", path))?;
+        let metadata = ParquetReader::new(file).get_metadata().map_err(&failed)?.clone();
+        let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
+        let bounds = slice_bounds(&groups, metadata.num_rows, rows);
+        let columns = columns.map(|c| c.iter().map(|s| s.to_string()).collect());
+        Ok(ParquetSlices { path: path.to_path_buf(), metadata, columns, bounds, next: 0 })
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.metadata.num_rows
+    }
+
+    /// The next slice and its first row, `None` after the last (an empty file gives one
+    /// empty frame with the file's columns).
+    pub fn next_slice(&mut self, failed: impl Fn(PolarsError) -> EngineError) -> Result<Option<(DataFrame, usize)>> {
+        let Some(&(start, len)) = self.bounds.get(self.next) else { return Ok(None) };
+        self.next += 1;
+        let file = File::open(&self.path).map_err(EngineError::io("opening", &self.path))?;
+        let mut reader = ParquetReader::new(file).with_slice(Some((start, len))).with_columns(self.columns.clone());
+        reader.set_metadata(self.metadata.clone());
+        Ok(Some((reader.finish().map_err(failed)?, start)))
+    }
 }
 
 /// (start, length) of the slices a file of `total` rows in row groups of `groups` rows is

@@ -110,26 +110,28 @@ pub fn run_with(args: RunArgs, printer: &Printer, mut tee: Option<&mut dyn Tee>)
         state.record(&plan, &manifest.run_id, &dir)?;
     }
     printer.line(format!("published {} tables to {}", manifest.outputs.len(), settings.out));
-    printer.event(
-        "run_summary",
-        json!({
-            "status": "published",
-            "run_id": manifest.run_id,
-            "out": settings.out.to_string(),
-            "inputs": manifest.inputs.iter().map(|i| json!({
-                "input": i.input,
-                "files": i.files.len(),
-                "rows_read": i.counts.rows_read,
-                "rows_accepted": i.counts.rows_accepted,
-                "rows_quarantined": i.counts.rows_quarantined,
-                "rows_flagged": i.counts.rows_flagged,
-                "rows_superseded": i.counts.rows_superseded,
-            })).collect::<Vec<_>>(),
-            "outputs": manifest.outputs.iter().map(|o| json!({"table": o.table, "rows": o.rows})).collect::<Vec<_>>(),
-            "models": manifest.models.as_ref().map(|m| &m.champion),
-            "models_skipped": manifest.models_skipped,
-            "timings_ms": manifest.timings_ms.iter().map(|(s, ms)| (s.clone(), json!(ms))).collect::<serde_json::Map<_, _>>(),
-        }),
+    let mut summary = manifest.summary(&settings.out);
+    summary.insert(
+        "inputs".into(),
+        manifest
+            .inputs
+            .iter()
+            .map(|i| {
+                json!({
+                    "input": i.input,
+                    "files": i.files.len(),
+                    "rows_read": i.counts.rows_read,
+                    "rows_accepted": i.counts.rows_accepted,
+                    "rows_quarantined": i.counts.rows_quarantined,
+                    "rows_flagged": i.counts.rows_flagged,
+                    "rows_superseded": i.counts.rows_superseded,
+                })
+            })
+            .collect::<Vec<_>>()
+            .into(),
     );
+    summary.insert("models".into(), json!(manifest.models.as_ref().map(|m| &m.champion)));
+    summary.insert("models_skipped".into(), json!(manifest.models_skipped));
+    printer.event("run_summary", summary.into());
     Ok(Some(manifest))
 }

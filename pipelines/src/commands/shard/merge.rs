@@ -31,7 +31,7 @@ use serde_json::json;
 use super::run::{CASH, CashSums, MONTHLY};
 use super::sorted::{self, Key};
 use super::split::WholeFile;
-use crate::cli::ShardMergeArgs;
+use crate::cli::{ShardMergeArgs, ShardWork};
 use crate::location::Location;
 use crate::lock::WriteLock;
 use crate::printer::Printer;
@@ -40,7 +40,7 @@ use crate::shards::{self, Split, StepError};
 
 /// Merge the shards and publish.
 pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<()> {
-    let ShardMergeArgs { pipeline, work, shards: n, out } = args;
+    let ShardMergeArgs { step: ShardWork { pipeline, work, shards: n }, out } = args;
     let clock = Instant::now();
     let settings = super::settings(pipeline, out)?;
     let split = Split::of(&work, n, &settings)?;
@@ -200,17 +200,9 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     }
     let manifest = writer.commit(&settings, timings, None, &lock, printer)?;
     printer.line(format!("published {} tables of {n} shards to {}", manifest.outputs.len(), settings.out));
-    printer.event(
-        "run_summary",
-        json!({
-            "status": "published",
-            "run_id": manifest.run_id,
-            "out": settings.out.to_string(),
-            "shards": n,
-            "outputs": manifest.outputs.iter().map(|o| json!({"table": o.table, "rows": o.rows})).collect::<Vec<_>>(),
-            "timings_ms": manifest.timings_ms.iter().map(|(s, ms)| (s.clone(), json!(ms))).collect::<serde_json::Map<_, _>>(),
-        }),
-    );
+    let mut summary = manifest.summary(&settings.out);
+    summary.insert("shards".into(), json!(n));
+    printer.event("run_summary", summary.into());
     Ok(())
 }
 

@@ -69,17 +69,13 @@ fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
     // Splits of earlier validations are of no use any more.
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(shards::validated(&work).join(crate::layout::MANIFEST))?)?;
-    if let Some(run) = manifest["run_id"].as_str() {
-        let removed = shards::prune(&work, run)?;
-        if removed > 0 {
-            printer.info(
-                "splits_pruned",
-                format!("removed {removed} split folder(s) of earlier validations"),
-                serde_json::json!({"removed": removed}),
-            );
-        }
+    let removed = shards::prune(&work, &shards::validated_run(&work)?)?;
+    if removed > 0 {
+        printer.info(
+            "splits_pruned",
+            format!("removed {removed} split folder(s) of earlier validations"),
+            serde_json::json!({"removed": removed}),
+        );
     }
     Ok(())
 }

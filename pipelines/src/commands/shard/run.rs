@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::split::{WholeFile, read};
-use crate::cli::ShardRunArgs;
+use crate::cli::{ShardRunArgs, ShardWork};
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::shards::{self, Split};
@@ -54,7 +54,7 @@ pub(super) fn per_customer_tables(analysis: &ardent_engine::analytics::Analysis)
 
 /// Run shard `args.shard`.
 pub(super) fn run(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
-    let ShardRunArgs { pipeline, work, shards: n, shard: i } = args;
+    let ShardRunArgs { step: ShardWork { pipeline, work, shards: n }, shard: i } = args;
     let clock = Instant::now();
     let settings = super::settings(pipeline, None)?;
     let split = Split::of(&work, n, &settings)?;

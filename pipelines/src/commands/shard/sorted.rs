@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use ardent_engine::ingest::read::slice_bounds;
+use ardent_engine::EngineError;
+use ardent_engine::ingest::read::ParquetSlices;
 use polars::prelude::*;
 
 /// Rows read from each shard's file at a time, and handed on at a time.
@@ -22,49 +22,35 @@ pub(super) enum Key {
 
 /// One shard's file, a slice at a time.
 struct Cursor {
-    path: PathBuf,
-    metadata: polars::io::parquet::metadata::FileMetadataRef,
-    bounds: Vec<(usize, usize)>,
-    next: usize,
+    slices: ParquetSlices,
     df: DataFrame,
     customer: StringChunked,
     as_of: Option<Int32Chunked>,
     pos: usize,
 }
 
+fn failed(path: &Path) -> impl Fn(PolarsError) -> EngineError + '_ {
+    move |e| EngineError::Polars { context: format!("reading {}", path.display()), error: e }
+}
+
 impl Cursor {
     fn open(path: &Path, key: Key) -> anyhow::Result<Option<Cursor>> {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let metadata = anyhow::Context::with_context(ParquetReader::new(file).get_metadata().cloned(), || {
-            format!("reading {}", path.display())
-        })?;
-        let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
-        let bounds = slice_bounds(&groups, metadata.num_rows, SLICE_ROWS);
         let mut c = Cursor {
-            path: path.to_path_buf(),
-            metadata,
-            bounds,
-            next: 0,
+            slices: ParquetSlices::open(path, SLICE_ROWS, None, failed(path))?,
             df: DataFrame::empty(),
             customer: StringChunked::from_slice("customer_id".into(), &[] as &[&str]),
             as_of: None,
             pos: 0,
         };
-        Ok(c.load(key)?.then_some(c))
+        Ok(c.load(path, key)?.then_some(c))
     }
 
     /// Read the next non-empty slice; false at the end of the file.
-    fn load(&mut self, key: Key) -> anyhow::Result<bool> {
-        while self.next < self.bounds.len() {
-            let (start, len) = self.bounds[self.next];
-            self.next += 1;
-            if len == 0 {
+    fn load(&mut self, path: &Path, key: Key) -> anyhow::Result<bool> {
+        while let Some((mut df, _)) = self.slices.next_slice(failed(path))? {
+            if df.height() == 0 {
                 continue;
             }
-            let file = std::fs::File::open(&self.path).with_context(|| format!("opening {}", self.path.display()))?;
-            let mut reader = ParquetReader::new(file).with_slice(Some((start, len)));
-            reader.set_metadata(self.metadata.clone());
-            let mut df = anyhow::Context::with_context(reader.finish(), || format!("reading {}", self.path.display()))?;
             df.rechunk_mut();
             self.customer = df.column("customer_id")?.str()?.clone();
             self.as_of = match key {
@@ -92,9 +78,11 @@ pub(super) fn merge(
     mut emit: impl FnMut(DataFrame) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
     let mut cursors = Vec::new();
+    let mut paths = Vec::new();
     for path in files.iter().filter(|p| p.exists()) {
         if let Some(c) = Cursor::open(path, key)? {
             cursors.push(c);
+            paths.push(path.as_path());
         }
     }
     let mut out = Gather::default();
@@ -129,7 +117,7 @@ pub(super) fn merge(
         c.pos = pos;
         let more = if pos == end {
             piece[best] = None;
-            c.load(key)?
+            c.load(paths[best], key)?
         } else {
             true
         };

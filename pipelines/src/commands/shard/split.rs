@@ -14,7 +14,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::ShardSplitArgs;
+use crate::cli::{ShardSplitArgs, ShardWork};
 use crate::location::Location;
 use crate::printer::Printer;
 use crate::shards::{self, Split};
@@ -58,7 +58,7 @@ const SLICE_ROWS: usize = 1 << 18;
 
 /// Cut the validated tables of WORK/validated into shards, a slice at a time.
 pub(super) fn split(args: ShardSplitArgs, printer: &Printer) -> anyhow::Result<()> {
-    let ShardSplitArgs { pipeline, work, shards: n } = args;
+    let ShardSplitArgs { step: ShardWork { pipeline, work, shards: n } } = args;
     let clock = Instant::now();
     let settings = super::settings(pipeline, None)?;
     let split = Split::of(&work, n, &settings)?;
