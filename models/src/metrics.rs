@@ -67,7 +67,7 @@ fn mean(v: &[f64]) -> f64 {
 /// Indices sorted by score, ties kept together (the index breaks ties only for determinism).
 fn order(p: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    idx.sort_unstable_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
     idx
 }
 
@@ -206,7 +206,7 @@ impl PsiReference {
     /// The reference population `expected`.
     pub fn new(expected: &[f64]) -> PsiReference {
         let mut sorted: Vec<f64> = expected.iter().copied().filter(|x| !x.is_nan()).collect();
-        sorted.sort_by(f64::total_cmp);
+        sorted.sort_unstable_by(f64::total_cmp);
         let mut edges: Vec<f64> = (1..10)
             .filter_map(|k| sorted.get((sorted.len() * k / 10).min(sorted.len().saturating_sub(1))))
             .copied()

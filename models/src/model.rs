@@ -104,6 +104,31 @@ impl Fitted {
         }
     }
 
+    /// Log-odds of rows `rows` of `x`, each bit for bit [`Fitted::logit`] of the row alone: a
+    /// tree ensemble without categorical features is laid out once for QuickScorer (see
+    /// `gbdt::Scorer`, or walked blocks of rows together, see `Gbdt::logits`) and scores
+    /// blocks of rows; anything else scores row by row, in parallel either way.
+    pub fn logits_at(&self, x: &Array2<f64>, rows: &[usize]) -> Vec<f64> {
+        if let (Fitted::Gbdt(trees), Some(values)) = (self, x.as_slice())
+            && trees.categories.is_empty()
+        {
+            let width = x.ncols();
+            let scorer = Scorer::new(trees);
+            let blocks: Vec<Vec<f64>> = rows
+                .par_chunks(256)
+                .map(|block| {
+                    let block: Vec<&[f64]> = block.iter().map(|&i| &values[i * width..(i + 1) * width]).collect();
+                    match &scorer {
+                        Some(s) => s.logits(&block),
+                        None => trees.logits(&block),
+                    }
+                })
+                .collect();
+            return blocks.concat();
+        }
+        rows.par_iter().map(|&i| self.logit(x.row(i))).collect()
+    }
+
     /// Per-feature push on the log-odds (positive = riskier than a typical row).
     pub fn contributions(&self, x: ArrayView1<'_, f64>, out: &mut [f64]) {
         match self {
@@ -279,26 +304,13 @@ impl Model {
     /// PDs of rows `rows` of `x` (no copy of them is made); `segment[k]` is the segment of
     /// row `rows[k]`.
     pub fn predict_at(&self, x: &Array2<f64>, rows: &[usize], segment: &[u32], names: &[String]) -> Vec<f64> {
-        // One portfolio-wide tree ensemble: laid out once for QuickScorer (see
-        // `gbdt::Scorer`), or walked in blocks of rows together (see `Gbdt::logits`).
-        if let ([part], None, Some(values)) = (self.parts.as_slice(), &self.clusters, x.as_slice())
+        // One portfolio-wide tree ensemble scores blocks of rows (see `Fitted::logits_at`).
+        if let ([part], None) = (self.parts.as_slice(), &self.clusters)
             && let Fitted::Gbdt(trees) = &part.fitted
             && trees.categories.is_empty()
+            && x.is_standard_layout()
         {
-            let width = x.ncols();
-            let scorer = Scorer::new(trees);
-            let blocks: Vec<Vec<f64>> = rows
-                .par_chunks(256)
-                .map(|block| {
-                    let block: Vec<&[f64]> = block.iter().map(|&i| &values[i * width..(i + 1) * width]).collect();
-                    let z = match &scorer {
-                        Some(s) => s.logits(&block),
-                        None => trees.logits(&block),
-                    };
-                    z.into_iter().map(|z| part.calibration.apply(z)).collect()
-                })
-                .collect();
-            return blocks.concat();
+            return part.fitted.logits_at(x, rows).into_par_iter().map(|z| part.calibration.apply(z)).collect();
         }
         rows.par_iter()
             .zip(segment.par_iter())

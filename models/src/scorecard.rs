@@ -297,7 +297,8 @@ fn bin_feature(col: ArrayView1<'_, f64>, y: &[bool], p: &ValidScorecardParams, c
             None => values.push((v, bad)),
         }
     }
-    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Bins end only where the value changes, so the order of equal values does not matter.
+    values.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     // Fine bins at quantiles, never splitting equal values.
     let n = values.len();
     let mut upper = Vec::new();

@@ -38,7 +38,7 @@ pub fn normal_upper_quantile(q: f64) -> f64 {
 /// 1-based ranks of `v`, ties sharing their mean rank.
 fn midranks(v: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    idx.sort_unstable_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
     let mut ranks = vec![0.0; v.len()];
     let mut i = 0;
     while i < idx.len() {

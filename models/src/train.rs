@@ -103,13 +103,17 @@ struct Job {
 /// them takes part in the fit, and the fitted model ignores their values when it scores.
 fn fit_one(kind: Kind, sample: &Sample, rows: &[usize], excluded: &[usize], t: &Training) -> Result<Fitted> {
     let mut x = sample.x.select(ndarray::Axis(0), rows);
-    for &j in excluded {
-        x.column_mut(j).fill(f64::NAN);
-    }
     let y: Vec<bool> = rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
     // Each learner's fit that knows categorical features (with none it is its plain fit).
     let levels: Vec<Option<usize>> = sample.levels.iter().map(|l| l.as_ref().map(Vec::len)).collect();
     let m = t.min_level_rows;
+    if kind == Kind::Gbdt && !excluded.is_empty() {
+        let fitted = crate::gbdt::fit_leaving_out(x.view(), &y, &t.gbdt, &levels, m, excluded)?;
+        return Ok(Fitted::Gbdt(fitted));
+    }
+    for &j in excluded {
+        x.column_mut(j).fill(f64::NAN);
+    }
     Ok(match kind {
         Kind::Logistic => Fitted::Logistic(crate::logistic::fit_categorical(&t.logistic, x.view(), &y, &levels, m)?),
         Kind::Scorecard => {
@@ -139,6 +143,25 @@ fn longest_first<T: Send>(n: usize, cost: impl Fn(usize) -> usize, run: impl Fn(
         .collect();
     done.sort_by_key(|&(k, _)| k);
     done.into_iter().map(|(_, v)| v).collect()
+}
+
+/// The log-odds of the held-out training rows `in_scope` (position in `train`, part) from the
+/// fit of the part that held each out, a part's rows scored together.
+fn held_out_logits(
+    fold_models: &[&Fitted],
+    x: &ndarray::Array2<f64>,
+    train: &[usize],
+    in_scope: &[(usize, usize)],
+) -> Vec<f64> {
+    let mut z = vec![0.0; in_scope.len()];
+    for (f, model) in fold_models.iter().enumerate() {
+        let at: Vec<usize> = (0..in_scope.len()).filter(|&k| in_scope[k].1 == f).collect();
+        let rows: Vec<usize> = at.iter().map(|&k| train[in_scope[k].0]).collect();
+        for (&k, v) in at.iter().zip(model.logits_at(x, &rows)) {
+            z[k] = v;
+        }
+    }
+    z
 }
 
 /// Train every learner on `sample` and pick the champion.
@@ -237,114 +260,142 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     };
     let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
     let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
-    let mut candidates = Vec::new();
-    // Out-of-time PDs per candidate, for the champion rule's paired tests.
-    let mut oot_pds: Vec<Vec<f64>> = Vec::new();
-    for (&stable, &kind) in variants.iter().flat_map(|v| t.learners.iter().map(move |k| (v, k))) {
-        let suffix = if stable { "_stable" } else { "" };
-        if let Some(e) = jobs
-            .iter()
-            .zip(&fitted)
-            .find_map(|(j, f)| (j.kind == kind && j.stable == stable).then_some(f.as_ref().err()).flatten())
-        {
-            failed.push((format!("{}{suffix}", kind.name()), e.to_string()));
-            continue;
-        }
-        let left_out: Vec<String> =
-            if stable { excluded.iter().map(|&j| sample.features[j].clone()).collect() } else { Vec::new() };
-        // Per scope: the final part, and the calibrated held-out probability of every held-out
-        // training row in the scope (from the fit that held it out; NaN for rows no fit held
-        // out).
-        let mut parts: Vec<(Option<u32>, Part, Vec<f64>)> = Vec::new();
-        for &segment in scopes_of(kind) {
-            let fold_models: Vec<&Fitted> = (0..t.validation.parts())
-                .map(|f| {
-                    fitted_of(kind, segment, Some(f), stable).unwrap_or_else(|| unreachable!("every part was fitted"))
-                })
-                .collect();
-            let in_scope: Vec<(usize, usize)> = (0..split.train.len())
-                .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
-                .filter_map(|k| held[k].map(|f| (k, f)))
-                .collect();
-            let z: Vec<f64> =
-                in_scope.par_iter().map(|&(k, f)| fold_models[f].logit(sample.row(split.train[k]))).collect();
-            let y: Vec<bool> = in_scope.iter().map(|&(k, _)| y_train[k]).collect();
-            let calibration = Platt::fit(&z, &y);
-            let mut oof = vec![f64::NAN; split.train.len()];
-            for (&(k, _), &z) in in_scope.iter().zip(&z) {
-                oof[k] = calibration.apply(z);
+    // Each learner's candidates (its portfolio model, and its model by segment), the learners
+    // evaluated side by side: each evaluation is deterministic on its own, and they are
+    // collected in learner order. A learner whose fit failed gives its name and the error.
+    let learners: Vec<(bool, Kind)> = variants.iter().flat_map(|&v| t.learners.iter().map(move |&k| (v, k))).collect();
+    type Evaluated = std::result::Result<Vec<(Candidate, Vec<f64>)>, (String, String)>;
+    let evaluated: Vec<Evaluated> = learners
+        .par_iter()
+        .map(|&(stable, kind)| -> Evaluated {
+            let suffix = if stable { "_stable" } else { "" };
+            if let Some(e) = jobs
+                .iter()
+                .zip(&fitted)
+                .find_map(|(j, f)| (j.kind == kind && j.stable == stable).then_some(f.as_ref().err()).flatten())
+            {
+                return Err((format!("{}{suffix}", kind.name()), e.to_string()));
             }
-            let final_fit = fitted_of(kind, segment, model_fit, stable)
-                .unwrap_or_else(|| unreachable!("the final model was fitted"))
-                .clone();
-            parts.push((
-                segment,
-                Part { segment: segment.map(|s| sample.segments[s as usize].clone()), fitted: final_fit, calibration },
-                oof,
-            ));
-        }
-        let positive = sample.positive.clone();
-        let features = sample.features.clone();
-        let portfolio = &parts[0];
-        let mut models = vec![(
-            Scope::Portfolio,
-            Model {
-                id: format!("{}{suffix}", kind.name()),
-                kind,
-                features: features.clone(),
-                positive: positive.clone(),
-                parts: vec![portfolio.1.clone()],
-                clusters: None,
-                levels: sample.model_levels(),
-            },
-            cv_of(&portfolio.2),
-        )];
-        if parts.len() > 1 {
-            let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
-            seg_parts.push(portfolio.1.clone());
-            // Each row as the segment model scores it: its segment's held-out probability,
-            // or the portfolio's for a segment without its own part.
-            let pooled: Vec<f64> = (0..split.train.len())
-                .map(|k| {
-                    let own = parts[1..].iter().find(|p| p.0 == Some(sample.segment[split.train[k]]));
-                    own.map_or(portfolio.2[k], |p| p.2[k])
-                })
-                .collect();
-            let cv = cv_of(&pooled);
-            models.push((
-                Scope::BySegment,
+            let left_out: Vec<String> =
+                if stable { excluded.iter().map(|&j| sample.features[j].clone()).collect() } else { Vec::new() };
+            // Per scope: the final part, and the calibrated held-out probability of every held-out
+            // training row in the scope (from the fit that held it out; NaN for rows no fit held
+            // out).
+            let mut parts: Vec<(Option<u32>, Part, Vec<f64>)> = Vec::new();
+            for &segment in scopes_of(kind) {
+                let fold_models: Vec<&Fitted> = (0..t.validation.parts())
+                    .map(|f| {
+                        fitted_of(kind, segment, Some(f), stable)
+                            .unwrap_or_else(|| unreachable!("every part was fitted"))
+                    })
+                    .collect();
+                let in_scope: Vec<(usize, usize)> = (0..split.train.len())
+                    .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
+                    .filter_map(|k| held[k].map(|f| (k, f)))
+                    .collect();
+                let z = held_out_logits(&fold_models, &sample.x, &split.train, &in_scope);
+                let y: Vec<bool> = in_scope.iter().map(|&(k, _)| y_train[k]).collect();
+                let calibration = Platt::fit(&z, &y);
+                let mut oof = vec![f64::NAN; split.train.len()];
+                for (&(k, _), &z) in in_scope.iter().zip(&z) {
+                    oof[k] = calibration.apply(z);
+                }
+                let final_fit = fitted_of(kind, segment, model_fit, stable)
+                    .unwrap_or_else(|| unreachable!("the final model was fitted"))
+                    .clone();
+                parts.push((
+                    segment,
+                    Part {
+                        segment: segment.map(|s| sample.segments[s as usize].clone()),
+                        fitted: final_fit,
+                        calibration,
+                    },
+                    oof,
+                ));
+            }
+            let positive = sample.positive.clone();
+            let features = sample.features.clone();
+            let portfolio = &parts[0];
+            let mut models = vec![(
+                Scope::Portfolio,
                 Model {
-                    id: format!("{}_by_segment{suffix}", kind.name()),
+                    id: format!("{}{suffix}", kind.name()),
                     kind,
                     features: features.clone(),
-                    positive,
-                    parts: seg_parts,
+                    positive: positive.clone(),
+                    parts: vec![portfolio.1.clone()],
                     clusters: None,
                     levels: sample.model_levels(),
                 },
-                cv,
-            ));
-        }
-        for (scope, model, cv) in models {
-            let train_pd = model.predict_at(&sample.x, &reference, &train_seg, &sample.segments);
-            let oot_pd = model.predict_at(&sample.x, &split.oot, &oot_seg, &sample.segments);
-            let oot = Metrics::of(&oot_pd, &y_oot);
-            let calibration = significance::calibration_test(&oot_pd, &y_oot, t.max_calibration_gap, t.significance);
-            let importance = model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
-            candidates.push(Candidate {
-                scope,
-                validation: cv,
-                calibration,
-                judgement: Judgement::default(),
-                oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),
-                oot_psi: metrics::psi(&train_pd, &oot_pd),
-                oot,
-                importance,
-                train_pd,
-                model,
-                excluded: left_out.clone(),
-            });
-            oot_pds.push(oot_pd);
+                cv_of(&portfolio.2),
+            )];
+            if parts.len() > 1 {
+                let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
+                seg_parts.push(portfolio.1.clone());
+                // Each row as the segment model scores it: its segment's held-out probability,
+                // or the portfolio's for a segment without its own part.
+                let pooled: Vec<f64> = (0..split.train.len())
+                    .map(|k| {
+                        let own = parts[1..].iter().find(|p| p.0 == Some(sample.segment[split.train[k]]));
+                        own.map_or(portfolio.2[k], |p| p.2[k])
+                    })
+                    .collect();
+                let cv = cv_of(&pooled);
+                models.push((
+                    Scope::BySegment,
+                    Model {
+                        id: format!("{}_by_segment{suffix}", kind.name()),
+                        kind,
+                        features: features.clone(),
+                        positive,
+                        parts: seg_parts,
+                        clusters: None,
+                        levels: sample.model_levels(),
+                    },
+                    cv,
+                ));
+            }
+            let mut out = Vec::with_capacity(models.len());
+            for (scope, model, cv) in models {
+                let train_pd = model.predict_at(&sample.x, &reference, &train_seg, &sample.segments);
+                let oot_pd = model.predict_at(&sample.x, &split.oot, &oot_seg, &sample.segments);
+                let oot = Metrics::of(&oot_pd, &y_oot);
+                let calibration =
+                    significance::calibration_test(&oot_pd, &y_oot, t.max_calibration_gap, t.significance);
+                let importance =
+                    model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
+                out.push((
+                    Candidate {
+                        scope,
+                        validation: cv,
+                        calibration,
+                        judgement: Judgement::default(),
+                        oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),
+                        oot_psi: metrics::psi(&train_pd, &oot_pd),
+                        oot,
+                        importance,
+                        train_pd,
+                        model,
+                        excluded: left_out.clone(),
+                    },
+                    oot_pd,
+                ));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut candidates = Vec::new();
+    // Out-of-time PDs per candidate, for the champion rule's paired tests.
+    let mut oot_pds: Vec<Vec<f64>> = Vec::new();
+    for e in evaluated {
+        match e {
+            Ok(models) => {
+                for (c, pd) in models {
+                    candidates.push(c);
+                    oot_pds.push(pd);
+                }
+            }
+            Err(why) => failed.push(why),
         }
     }
     if candidates.is_empty() {

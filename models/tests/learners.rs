@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use ardent_models::gbdt::{self, ValidGbdtParams};
-use ardent_models::logistic::{Standardiser, ValidLogisticParams, newton};
+use ardent_models::logistic::{Standardiser, ValidLogisticParams, base_rate_start, newton, newton_from};
 use ardent_models::matrix::Sample;
 use ardent_models::metrics::auc;
 use ardent_models::params::{TrainParams, ValidationKind};
@@ -76,6 +76,53 @@ fn newton_reaches_linfa_logistics_optimum_with_the_minority_as_positive_class() 
         let row: Vec<f64> = x.row(i).to_vec();
         let p = sigmoid(ours.logit(&row));
         assert!((p - (1.0 - p_linfa[i])).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn a_large_fit_starts_from_its_subsample_and_reaches_the_same_optimum_in_fewer_passes() {
+    // 120k rows: above the size where `newton` first fits every 8th row.
+    let (x, y) = linear_data(120_000, 5);
+    let p = ValidLogisticParams::default();
+    let warm = newton(&x, &y, &p).unwrap();
+    let cold = newton_from(&x, &y, &p, base_rate_start(&x, &y)).unwrap();
+    assert!(warm.converged && cold.converged);
+    for (a, b) in std::iter::once((&warm.intercept, &cold.intercept)).chain(warm.coef.iter().zip(&cold.coef)) {
+        // Both stop within the stopping rule of the one minimum (a Newton decrement under
+        // 1e-10 of the loss: coefficients within about 1e-5 of it on these rows).
+        assert!((a - b).abs() < 1e-5, "warm {a} vs cold {b}");
+    }
+    assert!(warm.iterations < cold.iterations, "warm {} passes, cold {}", warm.iterations, cold.iterations);
+}
+
+#[test]
+fn trees_leaving_features_out_are_the_trees_of_those_features_all_missing() {
+    // Four features, the last categorical (codes 0–3); features 1 and 3 are left out.
+    let mut r = Rng(17);
+    let n = 5000;
+    let mut x = Array2::zeros((n, 4));
+    let mut y = Vec::new();
+    for i in 0..n {
+        for j in 0..3 {
+            x[[i, j]] = if r.next() < 0.05 { f64::NAN } else { r.normal() };
+        }
+        x[[i, 3]] = (r.next() * 4.0).floor();
+        let z = -2.0 + x[[i, 0]].max(0.0) + 0.8 * x[[i, 1]].abs() - 0.5 * x[[i, 2]] + 0.4 * x[[i, 3]];
+        y.push(r.next() < sigmoid(z));
+    }
+    let p = ValidGbdtParams { n_trees: 20, min_data_in_leaf: 20, ..Default::default() };
+    let levels = [None, None, None, Some(4)];
+    let mut blanked = x.clone();
+    for j in [1, 3] {
+        blanked.column_mut(j).fill(f64::NAN);
+    }
+    let expected = gbdt::fit_categorical(blanked.view(), &y, &p, &levels, 10).unwrap();
+    let left_out = gbdt::fit_leaving_out(x.view(), &y, &p, &levels, 10, &[1, 3]).unwrap();
+    assert!(expected.trees.len() > 1);
+    assert_eq!(left_out, expected);
+    // The values of the features left out change nothing.
+    for i in 0..50 {
+        assert_eq!(left_out.logit(x.row(i)), expected.logit(blanked.row(i)));
     }
 }
 

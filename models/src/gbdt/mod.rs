@@ -102,7 +102,7 @@ fn edges(col: ArrayView1<'_, f64>, max_bins: usize) -> Vec<f64> {
     // A strided sample bounds the sort on large tables and is deterministic.
     let stride = (col.len() / 200_000).max(1);
     let mut v: Vec<f64> = col.iter().step_by(stride).copied().filter(|x| !x.is_nan()).collect();
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     v.dedup();
     let value_bins = max_bins - 1;
     if v.len() <= value_bins {
@@ -551,6 +551,46 @@ pub fn fit_categorical(
     let orders = categories::orders(x, y, levels, min_level_rows);
     let mut g = fit(categories::ranked(x, &orders).view(), y, p)?;
     g.categories = orders;
+    Ok(g)
+}
+
+/// [`fit_categorical`] with the features `excluded` left out: they take no part in the fit,
+/// as if missing on every row, and the model ignores their values. A feature missing on
+/// every row has no split to offer (its one value bin has nothing to split), and bins and
+/// histograms are per feature, so the trees are exactly those of a fit on `x` with the
+/// excluded columns all missing; they are fitted on the other columns only, which spares
+/// binning the excluded columns and filling their histograms, and then numbered as in `x`.
+pub fn fit_leaving_out(
+    x: ArrayView2<'_, f64>,
+    y: &[bool],
+    p: &ValidGbdtParams,
+    levels: &[Option<usize>],
+    min_level_rows: usize,
+    excluded: &[usize],
+) -> Result<Gbdt> {
+    let kept: Vec<usize> = (0..x.ncols()).filter(|j| !excluded.contains(j)).collect();
+    let kept_levels: Vec<Option<usize>> = kept.iter().map(|&j| levels[j]).collect();
+    let mut g = fit_categorical(x.select(ndarray::Axis(1), &kept).view(), y, p, &kept_levels, min_level_rows)?;
+    for node in g.trees.iter_mut().flat_map(|t| t.nodes.iter_mut()).filter(|n| n.left != 0) {
+        node.feature = kept[node.feature as usize] as u32;
+    }
+    let mut gain = vec![0.0; x.ncols()];
+    for (&j, &v) in kept.iter().zip(&g.gain) {
+        gain[j] = v;
+    }
+    g.gain = gain;
+    if levels.iter().any(Option::is_some) {
+        // A categorical feature left out gets the order of levels that all-missing values
+        // give (no tree reads it); the others keep theirs.
+        let mut fitted = std::mem::take(&mut g.categories).into_iter();
+        g.categories = (0..x.ncols())
+            .map(|j| match (excluded.contains(&j), levels[j]) {
+                (true, Some(k)) => Some(LevelOrder::fit(std::iter::repeat_n(f64::NAN, y.len()), y, k, min_level_rows)),
+                (true, None) => None,
+                (false, _) => fitted.next().flatten(),
+            })
+            .collect();
+    }
     Ok(g)
 }
 
