@@ -55,6 +55,26 @@ fn main() {
     let trees = gbdt::fit(train.x.view(), &y, &ValidGbdtParams::default()).unwrap_or_else(|e| panic!("{e}"));
     let gb_secs = clock.elapsed().as_secs_f64();
     let q: Vec<f64> = oot.x.outer_iter().map(|r| 1.0 / (1.0 + (-trees.logit(r)).exp())).collect();
+    {
+        let scorer = ardent_models::gbdt::Scorer::new(&trees).unwrap();
+        let w = oot.x.ncols();
+        let vals = oot.x.as_slice().unwrap();
+        let rows: Vec<&[f64]> = vals.chunks(w).collect();
+        let mut best = f64::MAX;
+        let mut sum = 0.0;
+        for _ in 0..5 {
+            let c = Instant::now();
+            let z = scorer.logits(&rows);
+            best = best.min(c.elapsed().as_secs_f64());
+            sum += z.iter().sum::<f64>();
+        }
+        eprintln!(
+            "SCORER {} rows one thread best {:.4}s = {:.0} rows/s (check {sum})",
+            rows.len(),
+            best,
+            rows.len() as f64 / best
+        );
+    }
     println!(
         "{{\"rows\": {}, \"design_columns\": {}, \"logistic_fit_s\": {lr_secs:.4}, \"logistic_iterations\": {}, \"logistic_auc\": {:.6}, \"logistic_log_loss\": {:.6}, \"gbdt_fit_s\": {gb_secs:.4}, \"gbdt_auc\": {:.6}, \"gbdt_log_loss\": {:.6}}}",
         train.len(),

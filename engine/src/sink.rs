@@ -198,7 +198,9 @@ pub const ROW_GROUP_ROWS: usize = 1 << 18;
 /// A Parquet writer for a table of `schema`, with the settings every table ardent writes gets.
 pub fn parquet_writer<W: std::io::Write>(w: W, schema: &Schema) -> ParquetWriter<W> {
     ParquetWriter::new(w)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(ParquetCompression::Zstd(Some(
+            polars::polars_utils::compression::ZstdLevel::try_new(1).expect("1 is a zstd level"),
+        )))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(ROW_GROUP_ROWS))
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![arrow_schema_entry(schema)])))
