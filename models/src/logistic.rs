@@ -377,7 +377,13 @@ pub fn newton_from(d: &Array2<f64>, y: &[bool], p: &ValidLogisticParams, start: 
         )));
     }
     let q = d.ncols() + 1;
-    assert_eq!(start.len(), q, "a start needs the intercept and one coefficient per column");
+    if start.len() != q {
+        return Err(ModelError::Params(format!(
+            "a logistic fit on {} columns starts from {q} coefficients (the intercept first), not {}",
+            q - 1,
+            start.len()
+        )));
+    }
     let mut w = start;
     let (mut loss, mut g, mut h) = pass(d, y, &w, p.l2, true);
     let mut converged = false;
@@ -393,7 +399,6 @@ pub fn newton_from(d: &Array2<f64>, y: &[bool], p: &ValidLogisticParams, start: 
         })?;
         // The Newton decrement: how much the objective is expected to fall.
         let decrement: f64 = g.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>() / 2.0;
-        if d.nrows() == 318587 {}
         if decrement <= p.tol * loss.abs().max(1.0) {
             converged = true;
             break;
@@ -407,7 +412,6 @@ pub fn newton_from(d: &Array2<f64>, y: &[bool], p: &ValidLogisticParams, start: 
             (w, loss, g, h) = (full, l, g1, h1);
             continue;
         }
-        if d.nrows() == 318587 {}
         let mut t = 0.5;
         let mut accepted = None;
         for _ in 0..30 {
