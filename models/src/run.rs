@@ -480,6 +480,19 @@ fn customer_scores(
     )?)
 }
 
+/// The mean of probabilities, the same in whatever order they come (so that a run split by
+/// customer, which adds its shards' sums, gives one machine's mean): each is rounded to a whole
+/// number of 2⁻⁶⁴ and the integers are summed exactly. NaN for none.
+fn order_free_mean(p: impl Iterator<Item = f64>) -> f64 {
+    const ONE: f64 = 18_446_744_073_709_551_616.0; // 2^64
+    let (mut sum, mut n) = (0u128, 0u64);
+    for v in p {
+        sum += (v.clamp(0.0, 1.0) * ONE).round() as u128;
+        n += 1;
+    }
+    sum as f64 / ONE / n as f64
+}
+
 /// `segment_scores` rows of the month end `day` (panel rows): the portfolio (ALL) and each
 /// segment, in name order; `scores` are those rows'.
 fn segment_scores(
@@ -520,7 +533,7 @@ fn segment_scores(
                 segment: name(g).to_string(),
                 customers: members.len() as u64,
                 exposure,
-                mean_pd: members.iter().map(|&i| score(i).pd).sum::<f64>() / n,
+                mean_pd: order_free_mean(members.iter().map(|&i| score(i).pd)),
                 expected_loss: members.iter().map(|&i| score(i).expected_loss_cents).sum(),
                 share_customers: by_band.map(|b| b as f64 / n),
                 share_exposure: exp_band.map(|e| (exposure > 0).then(|| e as f64 / exposure as f64)),
@@ -531,4 +544,22 @@ fn segment_scores(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_free_mean;
+
+    #[test]
+    fn the_mean_pd_does_not_depend_on_the_order_of_the_rows() {
+        // Values whose float sum depends on the order: (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3).
+        let pds = [0.1, 0.2, 0.3, 1e-9, 0.7, 0.999_999_999];
+        let forward = order_free_mean(pds.iter().copied());
+        let backward = order_free_mean(pds.iter().rev().copied());
+        assert_eq!(forward.to_bits(), backward.to_bits());
+        let float: f64 = pds.iter().sum::<f64>() / pds.len() as f64;
+        assert!((forward - float).abs() < 1e-15, "{forward} vs {float}");
+        assert_eq!(order_free_mean([1.0, 1.0].into_iter()), 1.0);
+        assert!(order_free_mean(std::iter::empty()).is_nan());
+    }
 }
