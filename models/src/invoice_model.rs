@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::matrix::Sample;
 use crate::params::Training;
 use crate::run::{Held, column, train_drawn, visit};
-use crate::split::{Holdout, first_oot_date, in_subsample};
+use crate::split::{DatedPlan, Holdout, Outline, in_subsample};
 use crate::tables::INVOICE_PREDICTIONS_TABLE;
 use crate::train::Trained;
 
@@ -33,15 +33,15 @@ pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Res
     // A row's label is known by due + days_late, at most terms + days_late after t0.
     let gap_days = outline.max_terms.max(0) + l.days_late;
     let holdout = Holdout::LastDates { n: t.oot_months, gap_days };
-    let first_oot = first_oot_date(&outline.labelled.keys().copied().collect(), t.oot_months)?;
-    let available: usize = outline.labelled.iter().filter(|&(&d, _)| d + gap_days <= first_oot).map(|(_, n)| n).sum();
-    let keep = if available > t.max_train_rows { t.max_train_rows as f64 / available as f64 } else { 1.0 };
+    let plan =
+        DatedPlan::new(&Outline { labelled: outline.labelled.clone() }, t.oot_months, gap_days, t.max_train_rows)?;
+    let (first_oot, available) = (plan.first_oot, plan.available);
     let latest = outline.latest.unwrap_or(0);
     let group_name =
         |r: &invoices::InvoiceRow| customers.group_names[customers.group[r.customer_row as usize] as usize].as_str();
     let fits = |r: &invoices::InvoiceRow| {
-        let train =
-            r.as_of + gap_days <= first_oot && (keep >= 1.0 || in_subsample(t.seed, group_name(r), r.as_of, keep));
+        let train = r.as_of + gap_days <= first_oot
+            && plan.keep.is_none_or(|keep| in_subsample(t.seed, group_name(r), r.as_of, keep));
         r.label.is_some() && (r.as_of >= first_oot || train)
     };
     let inv = invoices::panel(ctx, panel, l, |r| r.as_of == latest || fits(r));

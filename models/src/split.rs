@@ -3,7 +3,7 @@
 //! training rows, and the in-time validation part that holds each row out. Every choice comes
 //! from a hash of the seed and the customer id (and date), never from row order or threads.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,102 @@ pub fn first_oot_date(labelled_dates: &BTreeSet<i32>, n: usize) -> Result<i32> {
     Ok(*labelled_dates.iter().rev().nth(n - 1).unwrap_or(&i32::MAX))
 }
 
+/// What a [`Holdout::LastDates`] split needs to know about the whole panel: its labelled rows
+/// per observation date. One machine counts its panel; a run split by customer counts each
+/// shard's customers and adds the counts ([`Outline::merge`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outline {
+    pub labelled: BTreeMap<i32, usize>,
+}
+
+impl Outline {
+    /// The labelled rows of `sample` per date.
+    pub fn of(sample: &Sample) -> Outline {
+        let mut labelled = BTreeMap::new();
+        for (&time, label) in sample.time.iter().zip(&sample.label) {
+            if label.is_some() {
+                *labelled.entry(time).or_insert(0) += 1;
+            }
+        }
+        Outline { labelled }
+    }
+
+    /// Add another part's counts.
+    pub fn merge(&mut self, other: &Outline) {
+        for (&date, &n) in &other.labelled {
+            *self.labelled.entry(date).or_insert(0) += n;
+        }
+    }
+}
+
+/// A [`Holdout::LastDates`] split decided on the whole panel's [`Outline`]: from it, each row of
+/// any part of the panel (a shard's customers) is placed by its own date, its customer and the
+/// seed alone ([`split_planned`]), so the parts' splits together are the whole panel's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DatedPlan {
+    /// The first out-of-time date: the `n`-th last labelled date.
+    pub first_oot: i32,
+    /// Training rows end this many days (the label horizon) before `first_oot`.
+    pub gap_days: i32,
+    /// The whole panel's labelled training rows before subsampling.
+    pub available: usize,
+    /// The share of them kept: `max_train_rows / available` when there are more, else all.
+    pub keep: Option<f64>,
+    /// The holdout, readable.
+    n: usize,
+}
+
+impl DatedPlan {
+    /// The plan of the last `n` labelled dates held out, training rows `gap_days` before them,
+    /// at most about `max_train_rows` of them.
+    pub fn new(outline: &Outline, n: usize, gap_days: i32, max_train_rows: usize) -> Result<DatedPlan> {
+        let dates: BTreeSet<i32> = outline.labelled.iter().filter(|&(_, &k)| k > 0).map(|(&d, _)| d).collect();
+        let first_oot = first_oot_date(&dates, n)?;
+        let available: usize =
+            outline.labelled.iter().filter(|&(&d, _)| d + gap_days <= first_oot).map(|(_, &k)| k).sum();
+        let oot: usize = outline.labelled.range(first_oot..).map(|(_, &k)| k).sum();
+        if available == 0 || oot == 0 {
+            return Err(ModelError::NotEnoughHistory(format!(
+                "the split leaves {available} training and {oot} out-of-time rows; both need rows. Check the time column and the out-of-time start"
+            )));
+        }
+        let keep = (available > max_train_rows).then(|| max_train_rows as f64 / available as f64);
+        Ok(DatedPlan { first_oot, gap_days, available, keep, n })
+    }
+}
+
+/// The split of `sample` (the whole panel, or some customers' part of it) by `plan`.
+pub fn split_planned(sample: &Sample, plan: &DatedPlan, seed: u64) -> Split {
+    let labelled = (0..sample.len()).filter(|&i| sample.label[i].is_some());
+    let trains = |i: usize| {
+        sample.time[i] + plan.gap_days <= plan.first_oot
+            && plan.keep.is_none_or(|keep| {
+                in_subsample(seed, &sample.group_names[sample.group[i] as usize], sample.time[i], keep)
+            })
+    };
+    let train: Vec<usize> = labelled.clone().filter(|&i| trains(i)).collect();
+    let oot: Vec<usize> = labelled.filter(|&i| sample.time[i] >= plan.first_oot).collect();
+    let window = |rows: &[usize]| {
+        let lo = rows.iter().map(|&i| sample.time[i]).min().unwrap_or(0);
+        let hi = rows.iter().map(|&i| sample.time[i]).max().unwrap_or(0);
+        (lo, hi)
+    };
+    Split {
+        train_window: window(&train),
+        oot_window: window(&oot),
+        train,
+        oot,
+        train_rows_available: plan.available,
+        holdout: format!(
+            "the last {} labelled month ends (from {}); training dates end {} days (the label horizon) before it",
+            plan.n,
+            format_day(plan.first_oot),
+            plan.gap_days
+        ),
+        dated: true,
+    }
+}
+
 /// Whether the training row of customer `group_name` observed at `time` is in the seeded
 /// subsample that keeps a share `keep` of the training rows (see [`split`]).
 pub fn in_subsample(seed: u64, group_name: &str, time: i32, keep: f64) -> bool {
@@ -96,18 +192,8 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
     let labelled: Vec<usize> = (0..sample.len()).filter(|&i| sample.label[i].is_some()).collect();
     let (train, oot, how): (Vec<usize>, Vec<usize>, String) = match holdout {
         Holdout::LastDates { n, gap_days } => {
-            let dates: BTreeSet<i32> = labelled.iter().map(|&i| sample.time[i]).collect();
-            let first_oot = first_oot_date(&dates, n)?;
-            let train = labelled.iter().copied().filter(|&i| sample.time[i] + gap_days <= first_oot).collect();
-            let oot = labelled.iter().copied().filter(|&i| sample.time[i] >= first_oot).collect();
-            (
-                train,
-                oot,
-                format!(
-                    "the last {n} labelled month ends (from {}); training dates end {gap_days} days (the label horizon) before it",
-                    format_day(first_oot)
-                ),
-            )
+            let plan = DatedPlan::new(&Outline::of(sample), n, gap_days, t.max_train_rows)?;
+            return Ok(split_planned(sample, &plan, t.seed));
         }
         Holdout::From(from) => (
             labelled.iter().copied().filter(|&i| sample.time[i] < from).collect(),
@@ -197,6 +283,37 @@ mod tests {
         assert!(split.dated);
         let too_many = super::split(&s, Holdout::LastDates { n: 10, gap_days: 0 }, &t).unwrap_err();
         assert!(matches!(too_many, ModelError::NotEnoughHistory(_)), "{too_many}");
+    }
+
+    #[test]
+    fn customers_split_apart_and_planned_on_their_added_outlines_give_the_whole_split() {
+        let s = sample();
+        // 420 labelled training rows available: a subsample of about 200 is drawn.
+        let t = TrainParams { max_train_rows: 1000, ..Default::default() }.check().unwrap();
+        let t = Training { max_train_rows: 200, ..t };
+        let holdout = Holdout::LastDates { n: 2, gap_days: 30 };
+        let whole = split(&s, holdout, &t).unwrap();
+        assert!(whole.train.len() < whole.train_rows_available, "subsampled: {}", whole.train.len());
+        // Three parts by customer, as a sharded run cuts them.
+        let parts: Vec<Vec<usize>> = (0..3).map(|k| (0..s.len()).filter(|&i| s.group[i] % 3 == k).collect()).collect();
+        let samples: Vec<Sample> =
+            parts.iter().map(|rows| s.select(rows, s.x.select(ndarray::Axis(0), rows)).unwrap()).collect();
+        let mut outline = Outline::default();
+        for part in &samples {
+            outline.merge(&Outline::of(part));
+        }
+        assert_eq!(outline, Outline::of(&s));
+        let plan = DatedPlan::new(&outline, 2, 30, t.max_train_rows).unwrap();
+        let (mut train, mut oot) = (Vec::new(), Vec::new());
+        for (rows, part) in parts.iter().zip(&samples) {
+            let own = split_planned(part, &plan, t.seed);
+            assert_eq!(own.train_rows_available, whole.train_rows_available);
+            train.extend(own.train.iter().map(|&k| rows[k]));
+            oot.extend(own.oot.iter().map(|&k| rows[k]));
+        }
+        train.sort_unstable();
+        oot.sort_unstable();
+        assert_eq!((train, oot), (whole.train.clone(), whole.oot.clone()));
     }
 
     #[test]
