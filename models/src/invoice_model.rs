@@ -21,32 +21,75 @@ use crate::train::Trained;
 /// every invoice open at the latest month end. The panel has a row per open invoice and
 /// month end (tens of millions on large books), so its feature matrix is built only for the
 /// rows the model reads: the training subsample, the out-of-time rows and the latest month
-/// end; the split is decided on the whole panel first, exactly as training would.
+/// end; the split is decided on the whole panel's counts first, exactly as training would.
+/// Three steps, each on its own so that a run split by customer can run the first and the
+/// last on each shard and the middle once: [`draw`], [`train_drawn`], [`predict_open`].
 pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Result<(Trained, DataFrame)> {
+    // Decide the split on the whole panel (counted, not held).
+    let outline = invoices::outline(ctx, &held.panel, &t.invoice_labeling);
+    let plan = InvoicePlan::new(&outline, t)?;
+    let Drawn { sample, open } = draw(ctx, held, &plan, t)?;
+    let mut trained = train_drawn(&sample, plan.holdout, &invoice_training(t), plan.dated.available)?;
+    drop(sample);
+    for c in &mut trained.candidates {
+        c.model.id = format!("invoice_{}", c.model.id);
+    }
+    let df = predict_open(ctx, held, &open, &trained.champion().model, plan.latest, t)?;
+    Ok((trained, df))
+}
+
+/// How the invoice panel is split, decided on its outline (labelled rows per month end, the
+/// longest terms, the latest month end).
+pub(crate) struct InvoicePlan {
+    pub(crate) dated: DatedPlan,
+    pub(crate) holdout: Holdout,
+    /// The latest month end: its open invoices are predicted.
+    pub(crate) latest: i32,
+}
+
+impl InvoicePlan {
+    pub(crate) fn new(outline: &invoices::Outline, t: &Training) -> Result<InvoicePlan> {
+        // A row's label is known by due + days_late, at most terms + days_late after t0.
+        let gap_days = outline.max_terms.max(0) + t.invoice_labeling.days_late;
+        let dated =
+            DatedPlan::new(&Outline { labelled: outline.labelled.clone() }, t.oot_months, gap_days, t.max_train_rows)?;
+        Ok(InvoicePlan {
+            dated,
+            holdout: Holdout::LastDates { n: t.oot_months, gap_days },
+            latest: outline.latest.unwrap_or(0),
+        })
+    }
+}
+
+/// The invoice model's learners: trees over the whole portfolio.
+fn invoice_training(t: &Training) -> Training {
+    let mut it = t.clone();
+    it.learners = vec![crate::model::Kind::Gbdt];
+    it.per_segment = false;
+    it
+}
+
+/// The invoice panel's rows the plan keeps, as a training sample, and the invoices open at
+/// the latest month end (their matrix is built only once training is done and its matrix is
+/// dropped).
+pub(crate) struct Drawn {
+    pub(crate) sample: Sample,
+    pub(crate) open: invoices::InvoicePanel,
+}
+
+/// Draw the invoice panel's training and out-of-time rows by `plan`, and its open invoices.
+pub(crate) fn draw(ctx: &Context<'_>, held: &Held, plan: &InvoicePlan, t: &Training) -> Result<Drawn> {
     let Held { panel, values, rows: customers, .. } = held;
     let l = &t.invoice_labeling;
-    let book = ctx.book;
-    let docs = &book.docs;
-    // Decide the split on the whole panel (counted, not held), exactly as `split` would,
-    // then build only the rows it reads and the latest month end's.
-    let outline = invoices::outline(ctx, panel, l);
-    // A row's label is known by due + days_late, at most terms + days_late after t0.
-    let gap_days = outline.max_terms.max(0) + l.days_late;
-    let holdout = Holdout::LastDates { n: t.oot_months, gap_days };
-    let plan =
-        DatedPlan::new(&Outline { labelled: outline.labelled.clone() }, t.oot_months, gap_days, t.max_train_rows)?;
-    let (first_oot, available) = (plan.first_oot, plan.available);
-    let latest = outline.latest.unwrap_or(0);
+    let (first_oot, gap_days, latest) = (plan.dated.first_oot, plan.dated.gap_days, plan.latest);
     let group_name =
         |r: &invoices::InvoiceRow| customers.group_names[customers.group[r.customer_row as usize] as usize].as_str();
     let fits = |r: &invoices::InvoiceRow| {
         let train = r.as_of + gap_days <= first_oot
-            && plan.keep.is_none_or(|keep| in_subsample(t.seed, group_name(r), r.as_of, keep));
+            && plan.dated.keep.is_none_or(|keep| in_subsample(t.seed, group_name(r), r.as_of, keep));
         r.label.is_some() && (r.as_of >= first_oot || train)
     };
     let inv = invoices::panel(ctx, panel, l, |r| r.as_of == latest || fits(r));
-    // The rows the model trains and tests on, and the latest month end's that it predicts:
-    // the latter's matrix is built only once training is done and its matrix is dropped.
     let (fit, open): (Vec<_>, Vec<_>) = (
         inv.rows.iter().copied().filter(|r| fits(r)).collect(),
         inv.rows.iter().copied().filter(|r| r.as_of == latest).collect(),
@@ -54,34 +97,41 @@ pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Res
     drop(inv);
     let (fit, open) = (invoices::InvoicePanel { rows: fit }, invoices::InvoicePanel { rows: open });
     let names = invoices::feature_names();
-    let own = invoices::INVOICE_FEATURES.len();
-    let customer_of = |inv: &invoices::InvoicePanel, i: usize| inv.rows[i].customer_row as usize;
+    let customer_of = |i: usize| fit.rows[i].customer_row as usize;
     let sample = Sample {
         features: names.clone(),
-        x: invoice_matrix(book, &fit, values)?,
+        x: invoice_matrix(ctx.book, &fit, values)?,
         label: fit.rows.iter().map(|r| r.label).collect(),
         time: fit.rows.iter().map(|r| r.as_of).collect(),
-        group: (0..fit.len()).map(|i| customers.group[customer_of(&fit, i)]).collect(),
+        group: (0..fit.len()).map(|i| customers.group[customer_of(i)]).collect(),
         group_names: customers.group_names.clone(),
-        segment: (0..fit.len()).map(|i| customers.segment[customer_of(&fit, i)]).collect(),
+        segment: (0..fit.len()).map(|i| customers.segment[customer_of(i)]).collect(),
         segments: customers.segments.clone(),
         positive: format!("the invoice is paid more than {} days after its due date, or not at all", l.days_late),
         levels: vec![None; names.len()],
     };
-    drop(fit);
-    let mut it = t.clone();
-    it.learners = vec![crate::model::Kind::Gbdt];
-    it.per_segment = false;
-    let mut trained = train_drawn(&sample, holdout, &it, available)?;
-    drop(sample);
-    for c in &mut trained.candidates {
-        c.model.id = format!("invoice_{}", c.model.id);
-    }
-    let model = &trained.champion().model;
-    // The invoices open at the latest month end.
-    let x = invoice_matrix(book, &open, values)?;
+    Ok(Drawn { sample, open })
+}
+
+/// `invoice_predictions`: the late-payment probability and expected payment date of every
+/// invoice in `open` (those open at the latest month end `latest`), by `model`.
+pub(crate) fn predict_open(
+    ctx: &Context<'_>,
+    held: &Held,
+    open: &invoices::InvoicePanel,
+    model: &crate::model::Model,
+    latest: i32,
+    t: &Training,
+) -> Result<DataFrame> {
+    let Held { values, rows: customers, .. } = held;
+    let l = &t.invoice_labeling;
+    let book = ctx.book;
+    let docs = &book.docs;
+    let own = invoices::INVOICE_FEATURES.len();
+    let customer_of = |i: usize| open.rows[i].customer_row as usize;
+    let x = invoice_matrix(book, open, values)?;
     let late_col = own + column("weighted_days_late_365d");
-    let segment = |i: usize| customers.segments[customers.segment[customer_of(&open, i)] as usize].as_str();
+    let segment = |i: usize| customers.segments[customers.segment[customer_of(i)] as usize].as_str();
     let p: Vec<f64> = match x.as_slice() {
         // Rows of a standard-layout matrix, scored at once (see `Model::pds`).
         Some(values) if x.ncols() > 0 => {
@@ -122,7 +172,7 @@ pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Res
             text("model_id", rows.map(|_| model.id.as_str())),
         ],
     )?;
-    Ok((trained, df))
+    Ok(df)
 }
 
 /// The invoice model's matrix for the rows of `inv`: the invoice's own features, then its
