@@ -109,6 +109,63 @@ impl Sample {
         })
     }
 
+    /// The samples drawn from parts of one panel split by customer (the shards of a run),
+    /// as one sample in the panel's order: by observation date, then customer id, rows of one
+    /// date and customer in their part's order (the engine orders a panel by date and customer,
+    /// and an invoice panel by date and document, its documents sorted by customer first).
+    /// Customers are renumbered into the sorted union of the parts' customers, which is the
+    /// whole book's when every part is given. The parts must share features, segments and
+    /// levels (a sharded run gives every shard the whole book's); a customer in two parts is
+    /// an error.
+    pub fn merge_parts(parts: &[Sample]) -> Result<Sample> {
+        let Some(first) = parts.first() else {
+            return Err(ModelError::Data("no parts to merge".into()));
+        };
+        for p in parts {
+            if p.features != first.features || p.segments != first.segments || p.levels != first.levels {
+                return Err(ModelError::Data(
+                    "the parts of a sample have different features, segments or levels: they come from different runs"
+                        .into(),
+                ));
+            }
+        }
+        let mut group_names: Vec<String> = parts.iter().flat_map(|p| p.group_names.iter().cloned()).collect();
+        group_names.sort_unstable();
+        if let Some(w) = group_names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ModelError::Data(format!("customer {} is in two parts of the sample", w[0])));
+        }
+        let number = |name: &str| group_names.binary_search_by(|g| g.as_str().cmp(name)).unwrap_or(0) as u32;
+        let renumber: Vec<Vec<u32>> = parts.iter().map(|p| p.group_names.iter().map(|g| number(g)).collect()).collect();
+        // (part, row) in the panel's order: a stable sort keeps a customer's rows of one date
+        // (all in one part) in their part's order.
+        let mut order: Vec<(usize, usize)> =
+            parts.iter().enumerate().flat_map(|(k, p)| (0..p.len()).map(move |i| (k, i))).collect();
+        order.sort_by_key(|&(k, i)| (parts[k].time[i], renumber[k][parts[k].group[i] as usize]));
+        let width = first.features.len();
+        let mut x = Vec::with_capacity(order.len() * width);
+        for &(k, i) in &order {
+            let row = parts[k].x.row(i);
+            match row.as_slice() {
+                Some(r) => x.extend_from_slice(r),
+                None => x.extend(row.iter().copied()),
+            }
+        }
+        let x = Array2::from_shape_vec((order.len(), width), x)
+            .map_err(|e| ModelError::Data(format!("the parts' matrices are not rectangular: {e}")))?;
+        Ok(Sample {
+            features: first.features.clone(),
+            x,
+            label: order.iter().map(|&(k, i)| parts[k].label[i]).collect(),
+            time: order.iter().map(|&(k, i)| parts[k].time[i]).collect(),
+            group: order.iter().map(|&(k, i)| renumber[k][parts[k].group[i] as usize]).collect(),
+            group_names,
+            segment: order.iter().map(|&(k, i)| parts[k].segment[i]).collect(),
+            segments: first.segments.clone(),
+            positive: first.positive.clone(),
+            levels: first.levels.clone(),
+        })
+    }
+
     /// Rows `rows` (in their order) of this sample with the feature matrix `x` (one row per
     /// entry of `rows`).
     pub fn select(&self, rows: &[usize], x: Array2<f64>) -> Result<Sample> {
@@ -414,4 +471,69 @@ fn codes(s: &polars::prelude::Series, source: &str, name: &str) -> Result<(Vec<u
         out.push(id);
     }
     Ok((out, names))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A panel of 7 customers × 4 month ends in the engine's order (date, then customer), two
+    /// rows (documents) per customer and date, one categorical-free feature.
+    fn panel() -> Sample {
+        let names: Vec<String> = (0..7).map(|c| format!("C{c}")).collect();
+        let mut s = Sample {
+            features: vec!["f".into(), "g".into()],
+            x: Array2::zeros((0, 2)),
+            label: Vec::new(),
+            time: Vec::new(),
+            group: Vec::new(),
+            group_names: names,
+            segment: Vec::new(),
+            segments: vec!["A".into(), "B".into()],
+            positive: "bad".into(),
+            levels: vec![None, None],
+        };
+        let mut x = Vec::new();
+        for month in 0..4 {
+            for c in 0..7u32 {
+                for doc in 0..2i32 {
+                    s.time.push(30 * month);
+                    s.group.push(c);
+                    s.segment.push(c % 2);
+                    s.label.push((month < 3).then_some((c + doc as u32) % 3 == 0));
+                    x.extend([f64::from(month * 10 + doc), if c == 3 { f64::NAN } else { f64::from(c) }]);
+                }
+            }
+        }
+        s.x = Array2::from_shape_vec((s.label.len(), 2), x).unwrap();
+        s
+    }
+
+    #[test]
+    fn parts_split_by_customer_merge_back_into_the_panels_order() {
+        let whole = panel();
+        // Three parts as three shards hold them: their own customers only, numbered locally.
+        let parts: Vec<Sample> = [vec![0u32, 4], vec![1, 3, 6], vec![2, 5]]
+            .iter()
+            .map(|own| {
+                let rows: Vec<usize> = (0..whole.len()).filter(|&i| own.contains(&whole.group[i])).collect();
+                let mut p = whole.select(&rows, whole.x.select(ndarray::Axis(0), &rows)).unwrap();
+                p.group_names = own.iter().map(|&c| whole.group_names[c as usize].clone()).collect();
+                p.group = rows.iter().map(|&i| own.iter().position(|&c| c == whole.group[i]).unwrap() as u32).collect();
+                p
+            })
+            .collect();
+        // In any order of the parts.
+        for parts in [parts.clone(), parts.iter().rev().cloned().collect()] {
+            let merged = Sample::merge_parts(&parts).unwrap();
+            assert_eq!(merged.group_names, whole.group_names);
+            assert_eq!((&merged.time, &merged.group, &merged.segment), (&whole.time, &whole.group, &whole.segment));
+            assert_eq!(merged.label, whole.label);
+            let bits = |s: &Sample| s.x.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
+            assert_eq!(bits(&merged), bits(&whole));
+        }
+        let twice = Sample::merge_parts(&[parts[0].clone(), parts[0].clone()]).unwrap_err();
+        assert!(twice.to_string().contains("customer C0 is in two parts"), "{twice}");
+    }
 }
