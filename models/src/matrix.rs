@@ -501,7 +501,7 @@ mod tests {
                     s.time.push(30 * month);
                     s.group.push(c);
                     s.segment.push(c % 2);
-                    s.label.push((month < 3).then_some((c + doc as u32) % 3 == 0));
+                    s.label.push((month < 3).then_some((c + doc as u32).is_multiple_of(3)));
                     x.extend([f64::from(month * 10 + doc), if c == 3 { f64::NAN } else { f64::from(c) }]);
                 }
             }
