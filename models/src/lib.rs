@@ -11,6 +11,7 @@
 //!   prediction every score goes through.
 //! - [`metrics`]: AUC, Gini, KS, Brier, log-loss, calibration by decile, PSI.
 //! - [`significance`]: AUC standard errors and paired differences (DeLong), the calibration test.
+//! - `evaluate`: each learner's candidates calibrated on held-out rows and measured out of time.
 //! - [`champion`]: which candidate scores.
 //! - [`stability`]: which features moved between the training and out-of-time rows.
 //!
@@ -22,6 +23,7 @@ pub mod categories;
 pub mod champion;
 pub mod clusters;
 pub mod error;
+mod evaluate;
 pub mod gbdt;
 pub mod invoice_model;
 mod json_float;

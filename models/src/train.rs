@@ -1,8 +1,8 @@
 //! Training: the out-of-time split, in-time validation (a held-out share of customers, or
 //! customer-grouped cross-validation folds), every (learner × scope × fit) run in parallel with
 //! rayon (once more without the features that moved out of time, when some did: the `_stable`
-//! challengers, see [`crate::stability`]), calibration on held-out predictions, out-of-time
-//! evaluation, and the champion.
+//! challengers, see [`crate::stability`]), calibration on held-out predictions and out-of-time
+//! evaluation (`crate::evaluate`), and the champion.
 //!
 //! [`crate::params::TrainParams`] (`[models]` in a pipeline config) → `check()` →
 //! [`Training`] → [`train`]`(&Sample, `[`Holdout`]`, …)` → [`Trained`]: the candidates with
@@ -19,12 +19,13 @@ use rayon::prelude::*;
 
 use crate::champion::{self, Entrant, Judgement};
 use crate::error::{ModelError, Result};
+use crate::evaluate::{Evaluated, Evaluation};
 use crate::matrix::Sample;
-use crate::metrics::{self, Bin, Metrics};
-use crate::model::{Fitted, Kind, Model, Part, Platt, Scope};
+use crate::metrics::{Bin, Metrics};
+use crate::model::{Fitted, Kind, Model, Scope};
 use crate::params::{Training, Validation};
 use crate::scorecard;
-use crate::significance::{self, CalibrationTest};
+use crate::significance::CalibrationTest;
 use crate::split::{Holdout, Split, held_out_in, split};
 use crate::stability::{self, FeatureShift, feature_stability};
 
@@ -87,15 +88,21 @@ impl Trained {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Job {
-    kind: Kind,
+pub(crate) struct Job {
+    pub(crate) kind: Kind,
     /// `None`: the whole portfolio; `Some(s)`: segment `s` only.
-    segment: Option<u32>,
+    pub(crate) segment: Option<u32>,
     /// The validation part this fit holds out; `None`: the final fit on every training row
     /// (cross-validation only).
-    fold: Option<usize>,
+    pub(crate) fold: Option<usize>,
     /// A `_stable` challenger: fitted without the features that moved out of time.
-    stable: bool,
+    pub(crate) stable: bool,
+}
+
+/// The scopes a learner is fitted in: trees only over the whole portfolio (per segment they
+/// measured no better at twice the cost), the linear learners also per segment.
+pub(crate) fn scopes_of(scopes: &[Option<u32>], kind: Kind) -> &[Option<u32>] {
+    if kind == Kind::Gbdt { &scopes[..1] } else { scopes }
 }
 
 /// One fit of one learner on `rows`, categorical features included (the learners' linfa
@@ -145,25 +152,6 @@ fn longest_first<T: Send>(n: usize, cost: impl Fn(usize) -> usize, run: impl Fn(
     done.into_iter().map(|(_, v)| v).collect()
 }
 
-/// The log-odds of the held-out training rows `in_scope` (position in `train`, part) from the
-/// fit of the part that held each out, a part's rows scored together.
-fn held_out_logits(
-    fold_models: &[&Fitted],
-    x: &ndarray::Array2<f64>,
-    train: &[usize],
-    in_scope: &[(usize, usize)],
-) -> Vec<f64> {
-    let mut z = vec![0.0; in_scope.len()];
-    for (f, model) in fold_models.iter().enumerate() {
-        let at: Vec<usize> = (0..in_scope.len()).filter(|&k| in_scope[k].1 == f).collect();
-        let rows: Vec<usize> = at.iter().map(|&k| train[in_scope[k].0]).collect();
-        for (&k, v) in at.iter().zip(model.logits_at(x, &rows)) {
-            z[k] = v;
-        }
-    }
-    z
-}
-
 /// Train every learner on `sample` and pick the champion.
 pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained> {
     let split = split(sample, holdout, t)?;
@@ -208,13 +196,12 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
         .chain(if own.len() >= 2 { own.iter().map(|&s| Some(s)).collect() } else { vec![] })
         .collect();
     let mut jobs = Vec::new();
-    let scopes_of = |kind: Kind| if kind == Kind::Gbdt { &scopes[..1] } else { &scopes[..] };
     // Every learner with every feature, and when some features moved out of time, once more
     // without them (the `_stable` challengers); the champion rule chooses among them all.
     let variants: &[bool] = if excluded.is_empty() { &[false] } else { &[false, true] };
     for &stable in variants {
         for &kind in &t.learners {
-            for &segment in scopes_of(kind) {
+            for &segment in scopes_of(&scopes, kind) {
                 for fold in (0..parts).map(Some).chain(model_fit.is_none().then_some(None)) {
                     jobs.push(Job { kind, segment, fold, stable });
                 }
@@ -240,150 +227,13 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             fit_one(jobs[k].kind, sample, &rows_of(jobs[k]).collect::<Vec<_>>(), leave_out, t)
         },
     );
-    let fitted_of = |kind: Kind, segment: Option<u32>, fold: Option<usize>, stable: bool| {
-        jobs.iter().position(|j| *j == Job { kind, segment, fold, stable }).and_then(|k| fitted[k].as_ref().ok())
-    };
     // A learner whose fit fails is left out, and says why; the others go on.
     let mut failed: Vec<(String, String)> = Vec::new();
-    let y_train: Vec<bool> = split.train.iter().map(|&i| sample.label[i] == Some(true)).collect();
-    let y_oot: Vec<bool> = split.oot.iter().map(|&i| sample.label[i] == Some(true)).collect();
-    // In-time metrics of the calibrated held-out probabilities, per part (NaN = not scored).
-    let cv_of = |p: &[f64]| -> Vec<Metrics> {
-        (0..parts)
-            .map(|f| {
-                let idx: Vec<usize> = (0..p.len()).filter(|&k| held[k] == Some(f) && !p[k].is_nan()).collect();
-                let q: Vec<f64> = idx.iter().map(|&k| p[k]).collect();
-                let y: Vec<bool> = idx.iter().map(|&k| y_train[k]).collect();
-                Metrics::of(&q, &y)
-            })
-            .collect()
-    };
-    let train_seg: Vec<u32> = reference.iter().map(|&i| sample.segment[i]).collect();
-    let oot_seg: Vec<u32> = split.oot.iter().map(|&i| sample.segment[i]).collect();
-    // Each learner's candidates (its portfolio model, and its model by segment), the learners
-    // evaluated side by side: each evaluation is deterministic on its own, and they are
-    // collected in learner order. A learner whose fit failed gives its name and the error.
+    let eval = Evaluation::new(sample, &split, &held, &reference, &excluded, &scopes, model_fit, t, &jobs, &fitted);
+    // Each learner's candidates, the learners evaluated side by side: each evaluation is
+    // deterministic on its own, and they are collected in learner order.
     let learners: Vec<(bool, Kind)> = variants.iter().flat_map(|&v| t.learners.iter().map(move |&k| (v, k))).collect();
-    type Evaluated = std::result::Result<Vec<(Candidate, Vec<f64>)>, (String, String)>;
-    let evaluated: Vec<Evaluated> = learners
-        .par_iter()
-        .map(|&(stable, kind)| -> Evaluated {
-            let suffix = if stable { "_stable" } else { "" };
-            if let Some(e) = jobs
-                .iter()
-                .zip(&fitted)
-                .find_map(|(j, f)| (j.kind == kind && j.stable == stable).then_some(f.as_ref().err()).flatten())
-            {
-                return Err((format!("{}{suffix}", kind.name()), e.to_string()));
-            }
-            let left_out: Vec<String> =
-                if stable { excluded.iter().map(|&j| sample.features[j].clone()).collect() } else { Vec::new() };
-            // Per scope: the final part, and the calibrated held-out probability of every held-out
-            // training row in the scope (from the fit that held it out; NaN for rows no fit held
-            // out).
-            let mut parts: Vec<(Option<u32>, Part, Vec<f64>)> = Vec::new();
-            for &segment in scopes_of(kind) {
-                let fold_models: Vec<&Fitted> = (0..t.validation.parts())
-                    .map(|f| {
-                        fitted_of(kind, segment, Some(f), stable)
-                            .unwrap_or_else(|| unreachable!("every part was fitted"))
-                    })
-                    .collect();
-                let in_scope: Vec<(usize, usize)> = (0..split.train.len())
-                    .filter(|&k| segment.is_none_or(|s| sample.segment[split.train[k]] == s))
-                    .filter_map(|k| held[k].map(|f| (k, f)))
-                    .collect();
-                let z = held_out_logits(&fold_models, &sample.x, &split.train, &in_scope);
-                let y: Vec<bool> = in_scope.iter().map(|&(k, _)| y_train[k]).collect();
-                let calibration = Platt::fit(&z, &y);
-                let mut oof = vec![f64::NAN; split.train.len()];
-                for (&(k, _), &z) in in_scope.iter().zip(&z) {
-                    oof[k] = calibration.apply(z);
-                }
-                let final_fit = fitted_of(kind, segment, model_fit, stable)
-                    .unwrap_or_else(|| unreachable!("the final model was fitted"))
-                    .clone();
-                parts.push((
-                    segment,
-                    Part {
-                        segment: segment.map(|s| sample.segments[s as usize].clone()),
-                        fitted: final_fit,
-                        calibration,
-                    },
-                    oof,
-                ));
-            }
-            let positive = sample.positive.clone();
-            let features = sample.features.clone();
-            let portfolio = &parts[0];
-            let mut models = vec![(
-                Scope::Portfolio,
-                Model {
-                    id: format!("{}{suffix}", kind.name()),
-                    kind,
-                    features: features.clone(),
-                    positive: positive.clone(),
-                    parts: vec![portfolio.1.clone()],
-                    clusters: None,
-                    levels: sample.model_levels(),
-                },
-                cv_of(&portfolio.2),
-            )];
-            if parts.len() > 1 {
-                let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
-                seg_parts.push(portfolio.1.clone());
-                // Each row as the segment model scores it: its segment's held-out probability,
-                // or the portfolio's for a segment without its own part.
-                let pooled: Vec<f64> = (0..split.train.len())
-                    .map(|k| {
-                        let own = parts[1..].iter().find(|p| p.0 == Some(sample.segment[split.train[k]]));
-                        own.map_or(portfolio.2[k], |p| p.2[k])
-                    })
-                    .collect();
-                let cv = cv_of(&pooled);
-                models.push((
-                    Scope::BySegment,
-                    Model {
-                        id: format!("{}_by_segment{suffix}", kind.name()),
-                        kind,
-                        features: features.clone(),
-                        positive,
-                        parts: seg_parts,
-                        clusters: None,
-                        levels: sample.model_levels(),
-                    },
-                    cv,
-                ));
-            }
-            let mut out = Vec::with_capacity(models.len());
-            for (scope, model, cv) in models {
-                let train_pd = model.predict_at(&sample.x, &reference, &train_seg, &sample.segments);
-                let oot_pd = model.predict_at(&sample.x, &split.oot, &oot_seg, &sample.segments);
-                let oot = Metrics::of(&oot_pd, &y_oot);
-                let calibration =
-                    significance::calibration_test(&oot_pd, &y_oot, t.max_calibration_gap, t.significance);
-                let importance =
-                    model.parts.last().map_or_else(Vec::new, |p| p.fitted.importance(sample.features.len()));
-                out.push((
-                    Candidate {
-                        scope,
-                        validation: cv,
-                        calibration,
-                        judgement: Judgement::default(),
-                        oot_calibration: metrics::calibration(&oot_pd, &y_oot, 10),
-                        oot_psi: metrics::psi(&train_pd, &oot_pd),
-                        oot,
-                        importance,
-                        train_pd,
-                        model,
-                        excluded: left_out.clone(),
-                    },
-                    oot_pd,
-                ));
-            }
-            Ok(out)
-        })
-        .collect();
+    let evaluated: Vec<Evaluated> = learners.par_iter().map(|&(stable, kind)| eval.learner(stable, kind)).collect();
     let mut candidates = Vec::new();
     // Out-of-time PDs per candidate, for the champion rule's paired tests.
     let mut oot_pds: Vec<Vec<f64>> = Vec::new();
@@ -415,7 +265,7 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
             oot_pd: pd,
         })
         .collect();
-    let choice = champion::choose(&entrants, &y_oot, t.significance)?;
+    let choice = champion::choose(&entrants, &eval.y_oot, t.significance)?;
     drop(entrants);
     for (c, j) in candidates.iter_mut().zip(choice.judgements) {
         c.judgement = j;
