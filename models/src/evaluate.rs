@@ -17,21 +17,26 @@ use crate::train::{Candidate, Job, scopes_of};
 pub(crate) type Evaluated = std::result::Result<Vec<(Candidate, Vec<f64>)>, (String, String)>;
 
 /// What every learner's candidates are measured on (the same for all of them) and the fits.
-pub(crate) struct Evaluation<'a> {
-    sample: &'a Sample,
-    split: &'a Split,
+pub(crate) struct Bench<'a> {
+    pub(crate) sample: &'a Sample,
+    pub(crate) split: &'a Split,
     /// The validation part that holds each training row out (`None`: no fit held it out).
-    held: &'a [Option<usize>],
+    pub(crate) held: &'a [Option<usize>],
     /// The training rows that are the reference population for PSI.
-    reference: &'a [usize],
+    pub(crate) reference: &'a [usize],
     /// The features the `_stable` challengers leave out.
-    excluded: &'a [usize],
-    scopes: &'a [Option<u32>],
+    pub(crate) excluded: &'a [usize],
+    pub(crate) scopes: &'a [Option<u32>],
     /// The fit that becomes the model (see `train`).
-    model_fit: Option<usize>,
-    t: &'a Training,
-    jobs: &'a [Job],
-    fitted: &'a [Result<Fitted>],
+    pub(crate) model_fit: Option<usize>,
+    pub(crate) t: &'a Training,
+    pub(crate) jobs: &'a [Job],
+    pub(crate) fitted: &'a [Result<Fitted>],
+}
+
+/// A [`Bench`] with the labels and segments of its training, reference and out-of-time rows.
+pub(crate) struct Evaluation<'a> {
+    bench: Bench<'a>,
     y_train: Vec<bool>,
     pub(crate) y_oot: Vec<bool>,
     train_seg: Vec<u32>,
@@ -39,51 +44,32 @@ pub(crate) struct Evaluation<'a> {
 }
 
 impl<'a> Evaluation<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        sample: &'a Sample,
-        split: &'a Split,
-        held: &'a [Option<usize>],
-        reference: &'a [usize],
-        excluded: &'a [usize],
-        scopes: &'a [Option<u32>],
-        model_fit: Option<usize>,
-        t: &'a Training,
-        jobs: &'a [Job],
-        fitted: &'a [Result<Fitted>],
-    ) -> Evaluation<'a> {
+    pub(crate) fn new(bench: Bench<'a>) -> Evaluation<'a> {
+        let sample = bench.sample;
         let labels = |rows: &[usize]| rows.iter().map(|&i| sample.label[i] == Some(true)).collect();
         let segments = |rows: &[usize]| rows.iter().map(|&i| sample.segment[i]).collect();
         Evaluation {
-            sample,
-            split,
-            held,
-            reference,
-            excluded,
-            scopes,
-            model_fit,
-            t,
-            jobs,
-            fitted,
-            y_train: labels(&split.train),
-            y_oot: labels(&split.oot),
-            train_seg: segments(reference),
-            oot_seg: segments(&split.oot),
+            y_train: labels(&bench.split.train),
+            y_oot: labels(&bench.split.oot),
+            train_seg: segments(bench.reference),
+            oot_seg: segments(&bench.split.oot),
+            bench,
         }
     }
 
     /// The fit of a job, if it succeeded.
     fn fitted_of(&self, kind: Kind, segment: Option<u32>, fold: Option<usize>, stable: bool) -> Option<&'a Fitted> {
         let job = Job { kind, segment, fold, stable };
-        self.jobs.iter().position(|j| *j == job).and_then(|k| self.fitted[k].as_ref().ok())
+        self.bench.jobs.iter().position(|j| *j == job).and_then(|k| self.bench.fitted[k].as_ref().ok())
     }
 
     /// In-time metrics of the calibrated held-out probabilities `p` of the training rows, per
     /// validation part (NaN = not scored).
     fn cv_of(&self, p: &[f64]) -> Vec<Metrics> {
-        (0..self.t.validation.parts())
+        (0..self.bench.t.validation.parts())
             .map(|f| {
-                let idx: Vec<usize> = (0..p.len()).filter(|&k| self.held[k] == Some(f) && !p[k].is_nan()).collect();
+                let idx: Vec<usize> =
+                    (0..p.len()).filter(|&k| self.bench.held[k] == Some(f) && !p[k].is_nan()).collect();
                 let q: Vec<f64> = idx.iter().map(|&k| p[k]).collect();
                 let y: Vec<bool> = idx.iter().map(|&k| self.y_train[k]).collect();
                 Metrics::of(&q, &y)
@@ -93,10 +79,8 @@ impl<'a> Evaluation<'a> {
 
     /// The candidates of learner `kind` (its `_stable` challenger when `stable`).
     pub(crate) fn learner(&self, stable: bool, kind: Kind) -> Evaluated {
-        let Evaluation { sample, split, held, reference, excluded, scopes, model_fit, t, jobs, fitted, .. } = *self;
+        let Bench { sample, split, held, reference, excluded, scopes, model_fit, t, jobs, fitted } = self.bench;
         let (y_train, y_oot, train_seg, oot_seg) = (&self.y_train, &self.y_oot, &self.train_seg, &self.oot_seg);
-        let fitted_of = |kind, segment, fold, stable| self.fitted_of(kind, segment, fold, stable);
-        let cv_of = |p: &[f64]| self.cv_of(p);
         let suffix = if stable { "_stable" } else { "" };
         if let Some(e) = jobs
             .iter()
@@ -114,7 +98,8 @@ impl<'a> Evaluation<'a> {
         for &segment in scopes_of(scopes, kind) {
             let fold_models: Vec<&Fitted> = (0..t.validation.parts())
                 .map(|f| {
-                    fitted_of(kind, segment, Some(f), stable).unwrap_or_else(|| unreachable!("every part was fitted"))
+                    self.fitted_of(kind, segment, Some(f), stable)
+                        .unwrap_or_else(|| unreachable!("every part was fitted"))
                 })
                 .collect();
             let in_scope: Vec<(usize, usize)> = (0..split.train.len())
@@ -128,7 +113,8 @@ impl<'a> Evaluation<'a> {
             for (&(k, _), &z) in in_scope.iter().zip(&z) {
                 oof[k] = calibration.apply(z);
             }
-            let final_fit = fitted_of(kind, segment, model_fit, stable)
+            let final_fit = self
+                .fitted_of(kind, segment, model_fit, stable)
                 .unwrap_or_else(|| unreachable!("the final model was fitted"))
                 .clone();
             parts.push((
@@ -151,7 +137,7 @@ impl<'a> Evaluation<'a> {
                 clusters: None,
                 levels: sample.model_levels(),
             },
-            cv_of(&portfolio.2),
+            self.cv_of(&portfolio.2),
         )];
         if parts.len() > 1 {
             let mut seg_parts: Vec<Part> = parts[1..].iter().map(|p| p.1.clone()).collect();
@@ -164,7 +150,7 @@ impl<'a> Evaluation<'a> {
                     own.map_or(portfolio.2[k], |p| p.2[k])
                 })
                 .collect();
-            let cv = cv_of(&pooled);
+            let cv = self.cv_of(&pooled);
             models.push((
                 Scope::BySegment,
                 Model {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clusters::Clusters;
-use crate::gbdt::{Gbdt, Scorer};
+use crate::gbdt::Gbdt;
 use crate::linalg::{logit, sigmoid};
 use crate::logistic::Logistic;
 use crate::scorecard::Scorecard;
@@ -104,27 +104,14 @@ impl Fitted {
         }
     }
 
-    /// Log-odds of rows `rows` of `x`, each bit for bit [`Fitted::logit`] of the row alone: a
-    /// tree ensemble without categorical features is laid out once for QuickScorer (see
-    /// `gbdt::Scorer`, or walked blocks of rows together, see `Gbdt::logits`) and scores
-    /// blocks of rows; anything else scores row by row, in parallel either way.
+    /// Log-odds of rows `rows` of `x`, each bit for bit [`Fitted::logit`] of the row alone, in
+    /// parallel: a tree ensemble scores blocks of rows ([`Gbdt::score_rows`]), anything else
+    /// row by row.
     pub fn logits_at(&self, x: &Array2<f64>, rows: &[usize]) -> Vec<f64> {
-        if let (Fitted::Gbdt(trees), Some(values)) = (self, x.as_slice())
-            && trees.categories.is_empty()
-        {
+        if let (Fitted::Gbdt(trees), Some(values)) = (self, x.as_slice()) {
             let width = x.ncols();
-            let scorer = Scorer::new(trees);
-            let blocks: Vec<Vec<f64>> = rows
-                .par_chunks(256)
-                .map(|block| {
-                    let block: Vec<&[f64]> = block.iter().map(|&i| &values[i * width..(i + 1) * width]).collect();
-                    match &scorer {
-                        Some(s) => s.logits(&block),
-                        None => trees.logits(&block),
-                    }
-                })
-                .collect();
-            return blocks.concat();
+            let rows: Vec<&[f64]> = rows.iter().map(|&i| &values[i * width..(i + 1) * width]).collect();
+            return trees.score_rows(&rows);
         }
         rows.par_iter().map(|&i| self.logit(x.row(i))).collect()
     }
@@ -308,7 +295,6 @@ impl Model {
         if let ([part], None) = (self.parts.as_slice(), &self.clusters)
             && let Fitted::Gbdt(trees) = &part.fitted
             && trees.categories.is_empty()
-            && x.is_standard_layout()
         {
             return part.fitted.logits_at(x, rows).into_par_iter().map(|z| part.calibration.apply(z)).collect();
         }
@@ -326,18 +312,7 @@ impl Model {
             && let Fitted::Gbdt(trees) = &part.fitted
             && trees.categories.is_empty()
         {
-            let scorer = Scorer::new(trees);
-            let blocks: Vec<Vec<f64>> = rows
-                .par_chunks(256)
-                .map(|block| {
-                    let z = match &scorer {
-                        Some(s) => s.logits(block),
-                        None => trees.logits(block),
-                    };
-                    z.into_iter().map(|z| part.calibration.apply(z)).collect()
-                })
-                .collect();
-            return blocks.concat();
+            return trees.score_rows(rows).into_par_iter().map(|z| part.calibration.apply(z)).collect();
         }
         rows.par_iter().zip(segments.par_iter()).map(|(r, s)| self.pd(ndarray::ArrayView1::from(*r), s)).collect()
     }

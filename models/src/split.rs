@@ -157,14 +157,9 @@ pub fn split_planned(sample: &Sample, plan: &DatedPlan, seed: u64) -> Split {
     };
     let train: Vec<usize> = labelled.clone().filter(|&i| trains(i)).collect();
     let oot: Vec<usize> = labelled.filter(|&i| sample.time[i] >= plan.first_oot).collect();
-    let window = |rows: &[usize]| {
-        let lo = rows.iter().map(|&i| sample.time[i]).min().unwrap_or(0);
-        let hi = rows.iter().map(|&i| sample.time[i]).max().unwrap_or(0);
-        (lo, hi)
-    };
     Split {
-        train_window: window(&train),
-        oot_window: window(&oot),
+        train_window: window(sample, &train),
+        oot_window: window(sample, &oot),
         train,
         oot,
         train_rows_available: plan.available,
@@ -184,6 +179,13 @@ pub fn in_subsample(seed: u64, group_name: &str, time: i32, keep: f64) -> bool {
     let mut key = group_name.as_bytes().to_vec();
     key.extend_from_slice(&time.to_le_bytes());
     (hash(seed, &key) as f64 / u64::MAX as f64) < keep
+}
+
+/// The first and last observation date of `rows` ((0, 0) for none).
+fn window(sample: &Sample, rows: &[usize]) -> (i32, i32) {
+    let lo = rows.iter().map(|&i| sample.time[i]).min().unwrap_or(0);
+    let hi = rows.iter().map(|&i| sample.time[i]).max().unwrap_or(0);
+    (lo, hi)
 }
 
 /// Split the labelled rows of `sample` into training and out-of-time rows; training rows
@@ -228,14 +230,9 @@ pub fn split(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Split> {
     } else {
         train
     };
-    let window = |rows: &[usize]| {
-        let lo = rows.iter().map(|&i| sample.time[i]).min().unwrap_or(0);
-        let hi = rows.iter().map(|&i| sample.time[i]).max().unwrap_or(0);
-        (lo, hi)
-    };
     Ok(Split {
-        train_window: window(&train),
-        oot_window: window(&oot),
+        train_window: window(sample, &train),
+        oot_window: window(sample, &oot),
         train,
         oot,
         train_rows_available: available,

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::champion::{self, Entrant, Judgement};
 use crate::error::{ModelError, Result};
-use crate::evaluate::{Evaluated, Evaluation};
+use crate::evaluate::{Bench, Evaluated, Evaluation};
 use crate::matrix::Sample;
 use crate::metrics::{Bin, Metrics};
 use crate::model::{Fitted, Kind, Model, Scope};
@@ -229,7 +229,18 @@ pub fn train(sample: &Sample, holdout: Holdout, t: &Training) -> Result<Trained>
     );
     // A learner whose fit fails is left out, and says why; the others go on.
     let mut failed: Vec<(String, String)> = Vec::new();
-    let eval = Evaluation::new(sample, &split, &held, &reference, &excluded, &scopes, model_fit, t, &jobs, &fitted);
+    let eval = Evaluation::new(Bench {
+        sample,
+        split: &split,
+        held: &held,
+        reference: &reference,
+        excluded: &excluded,
+        scopes: &scopes,
+        model_fit,
+        t,
+        jobs: &jobs,
+        fitted: &fitted,
+    });
     // Each learner's candidates, the learners evaluated side by side: each evaluation is
     // deterministic on its own, and they are collected in learner order.
     let learners: Vec<(bool, Kind)> = variants.iter().flat_map(|&v| t.learners.iter().map(move |&k| (v, k))).collect();

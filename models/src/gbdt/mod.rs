@@ -229,6 +229,21 @@ impl Gbdt {
         acc.into_iter().map(|a| self.init + a).collect()
     }
 
+    /// Log-odds of many rows, each bit for bit [`Gbdt::logit`], in parallel blocks of 256:
+    /// laid out once for QuickScorer ([`Scorer`]) when every tree fits its bitmask, walked
+    /// eight rows side by side ([`Gbdt::logits`]) otherwise.
+    pub fn score_rows(&self, rows: &[&[f64]]) -> Vec<f64> {
+        let scorer = if self.categories.is_empty() { Scorer::new(self) } else { None };
+        let blocks: Vec<Vec<f64>> = rows
+            .par_chunks(256)
+            .map(|block| match &scorer {
+                Some(s) => s.logits(block),
+                None => self.logits(block),
+            })
+            .collect();
+        blocks.concat()
+    }
+
     /// Per-feature contributions to the log-odds along each tree's path (Saabas): the change
     /// in node value at every split, credited to the split's feature. With the trees' root
     /// values they add up to the log-odds.
