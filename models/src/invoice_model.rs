@@ -29,17 +29,15 @@ pub(crate) fn invoice_model(ctx: &Context<'_>, held: &Held, t: &Training) -> Res
     let outline = invoices::outline(ctx, &held.panel, &t.invoice_labeling);
     let plan = InvoicePlan::new(&outline, t)?;
     let Drawn { sample, open } = draw(ctx, held, &plan, t)?;
-    let mut trained = train_drawn(&sample, plan.holdout, &invoice_training(t), plan.dated.available)?;
+    let trained = train_invoice(&sample, &plan, t)?;
     drop(sample);
-    for c in &mut trained.candidates {
-        c.model.id = format!("invoice_{}", c.model.id);
-    }
     let df = predict_open(ctx, held, &open, &trained.champion().model, plan.latest, t)?;
     Ok((trained, df))
 }
 
 /// How the invoice panel is split, decided on its outline (labelled rows per month end, the
 /// longest terms, the latest month end).
+#[derive(Debug)]
 pub(crate) struct InvoicePlan {
     pub(crate) dated: DatedPlan,
     pub(crate) holdout: Holdout,
@@ -59,6 +57,21 @@ impl InvoicePlan {
             latest: outline.latest.unwrap_or(0),
         })
     }
+}
+
+/// Train the invoice model on the rows drawn by `plan` (from one panel, or the shards' parts
+/// merged).
+pub(crate) fn train_invoice(sample: &Sample, plan: &InvoicePlan, t: &Training) -> Result<Trained> {
+    let mut trained = train_drawn(sample, plan.holdout, &invoice_training(t), plan.dated.available)?;
+    for c in &mut trained.candidates {
+        c.model.id = format!("invoice_{}", c.model.id);
+    }
+    Ok(trained)
+}
+
+/// The invoice panel's rows open at the month end `latest`, to be predicted.
+pub(crate) fn open_at(ctx: &Context<'_>, held: &Held, latest: i32, t: &Training) -> invoices::InvoicePanel {
+    invoices::panel(ctx, &held.panel, &t.invoice_labeling, |r| r.as_of == latest)
 }
 
 /// The invoice model's learners: trees over the whole portfolio.

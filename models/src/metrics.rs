@@ -195,7 +195,7 @@ pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
 
 /// A reference population for PSI, with its decile edges computed once. Missing values
 /// (NaN) have a bin of their own, so a feature that goes missing more often shifts too.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PsiReference {
     edges: Vec<f64>,
     /// Share per bin: one per decile range, then the missing bin.
@@ -218,20 +218,45 @@ impl PsiReference {
     }
 
     fn shares_of(&self, v: &[f64]) -> Vec<f64> {
-        let missing = self.edges.len() + 1;
-        let mut counts = vec![0usize; missing + 1];
+        Self::shares_of_counts(&self.counts(v))
+    }
+
+    fn shares_of_counts(counts: &[u64]) -> Vec<f64> {
+        let n: u64 = counts.iter().sum();
+        counts.iter().map(|&c| (c as f64 / n as f64).max(1e-4)).collect()
+    }
+
+    /// How many of `v` fall in each of the reference's bins (the deciles, then missing):
+    /// counts of parts of a population add up to the whole population's.
+    pub fn counts(&self, v: &[f64]) -> Vec<u64> {
+        let mut counts = vec![0u64; self.bins()];
         for &x in v {
-            counts[if x.is_nan() { missing } else { self.edges.partition_point(|&e| e < x) }] += 1;
+            counts[self.bin(x)] += 1;
         }
-        counts.into_iter().map(|c| (c as f64 / v.len() as f64).max(1e-4)).collect()
+        counts
+    }
+
+    /// The number of bins: one per decile range, then the missing bin.
+    pub fn bins(&self) -> usize {
+        self.edges.len() + 2
+    }
+
+    /// The bin of `x`.
+    pub fn bin(&self, x: f64) -> usize {
+        if x.is_nan() { self.edges.len() + 1 } else { self.edges.partition_point(|&e| e < x) }
     }
 
     /// PSI of `actual` against the reference (NaN when either is empty).
     pub fn psi(&self, actual: &[f64]) -> f64 {
-        if actual.is_empty() || self.shares.iter().all(|&s| s <= 1e-4) {
+        self.psi_of_counts(&self.counts(actual))
+    }
+
+    /// PSI of a population given by its [`PsiReference::counts`] (NaN when either is empty).
+    pub fn psi_of_counts(&self, counts: &[u64]) -> f64 {
+        if counts.iter().sum::<u64>() == 0 || self.shares.iter().all(|&s| s <= 1e-4) {
             return f64::NAN;
         }
-        let a = self.shares_of(actual);
+        let a = Self::shares_of_counts(counts);
         self.shares.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
     }
 }

@@ -30,6 +30,17 @@ pub fn features_contract() -> TableContract {
     t
 }
 
+/// The tables training writes, in publishing order: `model_metrics`, `model_calibration`,
+/// `feature_importance`, `feature_stability`.
+pub fn trained_contracts() -> [TableContract; 4] {
+    [
+        MODEL_METRICS_TABLE.clone(),
+        MODEL_CALIBRATION_TABLE.clone(),
+        FEATURE_IMPORTANCE_TABLE.clone(),
+        FEATURE_STABILITY_TABLE.clone(),
+    ]
+}
+
 /// `model_metrics`.
 pub static MODEL_METRICS_TABLE: TableContract = TableContract {
     name: "model_metrics",
@@ -191,7 +202,7 @@ pub static CUSTOMER_SCORES_TABLE: TableContract = TableContract {
     partition: None,
 };
 
-pub(crate) fn segment_scores_contract() -> TableContract {
+pub fn segment_scores_contract() -> TableContract {
     let mut columns = vec![
         out("as_of", O::Date, false, "Observation date (a month end)"),
         out("segment", O::Text, false, "Segment (ALL for the portfolio)"),

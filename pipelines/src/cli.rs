@@ -97,6 +97,13 @@ pub enum ShardStep {
     /// Cash application, aging, payment statistics and the dashboards' partial sums of one
     /// shard.
     Run(ShardRunArgs),
+    /// The rows of one shard's feature panels that the models train and are tested on (the
+    /// split decided on every shard's counts, as one machine decides it).
+    Draw(ShardRunArgs),
+    /// Train the models once on every shard's drawn rows: model tables, artifacts, champions.
+    Train(ShardTrainArgs),
+    /// Score one shard's customers and open invoices with the champions.
+    Score(ShardRunArgs),
     /// Add the shards' partial sums, put their per-customer tables in order, and publish the
     /// run to --out, atomically, like `ardent run`.
     Merge(ShardMergeArgs),
@@ -141,6 +148,12 @@ pub struct ShardRunArgs {
     /// The shard to run, 0 to N − 1.
     #[arg(long)]
     pub shard: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardTrainArgs {
+    #[command(flatten)]
+    pub step: ShardWork,
 }
 
 #[derive(Debug, Args)]

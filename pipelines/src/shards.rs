@@ -125,6 +125,15 @@ impl Split {
         self.shard(i).join("out")
     }
 
+    /// The models' steps of this split with `settings`' model settings (`[models]`): another
+    /// label, learner or seed works in another folder.
+    pub fn models(&self, settings: &Settings) -> ModelsWork {
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(&settings.config.models).unwrap_or_default());
+        let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        ModelsWork { dir: self.dir.join(format!("models-{key}")) }
+    }
+
     /// Check `i` is one of the shards.
     pub fn check(&self, i: u32) -> anyhow::Result<()> {
         if i >= self.shards {
@@ -132,6 +141,39 @@ impl Split {
             return Err(StepError::Usage(why).into());
         }
         Ok(())
+    }
+}
+
+/// Where the models' steps of a split keep their work: per shard its panel's outline, its
+/// drawn training rows and its scores, and once the trained models.
+#[derive(Debug, Clone)]
+pub struct ModelsWork {
+    pub dir: PathBuf,
+}
+
+impl ModelsWork {
+    fn shard(&self, i: u32, step: &str) -> PathBuf {
+        self.dir.join(format!("shard-{i:04}")).join(step)
+    }
+
+    /// Shard `i`'s outline (labelled rows per month end), written by `shard run`.
+    pub fn outline(&self, i: u32) -> PathBuf {
+        self.shard(i, "outline")
+    }
+
+    /// Shard `i`'s training and out-of-time rows, written by `shard draw`.
+    pub fn drawn(&self, i: u32) -> PathBuf {
+        self.shard(i, "drawn")
+    }
+
+    /// Shard `i`'s scores, written by `shard score`.
+    pub fn scored(&self, i: u32) -> PathBuf {
+        self.shard(i, "scored")
+    }
+
+    /// The trained models, their tables and artifacts, written by `shard train`.
+    pub fn trained(&self) -> PathBuf {
+        self.dir.join("train")
     }
 }
 

@@ -156,7 +156,7 @@ fn customer_rows(
 
 /// What the whole invoice panel holds, without holding it: enough to decide which rows a
 /// model split reads before building them.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outline {
     /// Rows with a label, per observation date.
     pub labelled: std::collections::BTreeMap<i32, usize>,
@@ -186,14 +186,21 @@ pub fn outline(ctx: &Context<'_>, customers: &Panel, l: &InvoiceLabeling) -> Out
             o
         })
         .reduce(Outline::default, |mut a, b| {
-            for (t, n) in b.labelled {
-                *a.labelled.entry(t).or_default() += n;
-            }
-            a.max_terms = a.max_terms.max(b.max_terms);
-            a.latest = a.latest.max(b.latest);
-            a.rows += b.rows;
+            a.merge(&b);
             a
         })
+}
+
+impl Outline {
+    /// Add the outline of other customers (another part of the panel, or a shard's).
+    pub fn merge(&mut self, other: &Outline) {
+        for (&t, &n) in &other.labelled {
+            *self.labelled.entry(t).or_default() += n;
+        }
+        self.max_terms = self.max_terms.max(other.max_terms);
+        self.latest = self.latest.max(other.latest);
+        self.rows += other.rows;
+    }
 }
 
 /// Build the invoice panel at every month end: the rows `keep` accepts (all of them with

@@ -10,7 +10,9 @@
 //!   credits) by a stable sort;
 //! - `kpi_monthly`, `cohorts` and `roll_rates` come from the sum of the shards' monthly
 //!   accumulators (exact integers), with the ratios taken after the sum as one machine takes
-//!   them; `reconciliation` from the sums of the shards' totals.
+//!   them; `reconciliation` from the sums of the shards' totals;
+//! - with the models on, the model tables and artifacts of `shard train` and the shards' scores
+//!   ([`super::models::publish`]).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,6 +51,9 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     if let Some(i) = (0..n).find(|&i| !shards::is_complete(&outs[i as usize])) {
         let why = format!("shard {i} has not run to completion; run `ardent shard run --shards {n} --shard {i}` first");
         return Err(StepError::NotReady(why).into());
+    }
+    if settings.models {
+        super::models::ready(&split, &settings)?;
     }
     if settings.out.is_remote() {
         settings.out.has_published()?;
@@ -193,10 +198,8 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     };
     writer.dashboards(&analysed, &settings, printer)?;
     if settings.models {
-        let why =
-            "models are not trained in sharded runs yet (docs/scale-out.md); run `ardent run` for them".to_string();
-        printer.line(format!("models skipped: {why}"));
-        writer.models_skipped(why);
+        super::models::publish(&split, &settings, &mut writer, printer)?;
+        timed("models", &mut timings);
     }
     let manifest = writer.commit(&settings, timings, None, &lock, printer)?;
     printer.line(format!("published {} tables of {n} shards to {}", manifest.outputs.len(), settings.out));

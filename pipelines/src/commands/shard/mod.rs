@@ -1,9 +1,10 @@
-//! `ardent shard validate | split | run | merge`: a run split by customer, one step per
+//! `ardent shard validate | split | run | draw | train | score | merge`: a run split by customer, one step per
 //! command, so that a cluster scheduler (the Ray driver in `pipelines/ray/`) can run the
 //! shards on other machines. The steps and their work folder are described in
 //! `docs/scale-out.md` and [`crate::shards`]; the published tables equal `ardent run`'s.
 
 mod merge;
+mod models;
 mod run;
 mod sorted;
 mod split;
@@ -19,6 +20,9 @@ pub fn shard(step: ShardStep, printer: &Printer) -> anyhow::Result<()> {
         ShardStep::Validate(args) => validate(args, printer),
         ShardStep::Split(args) => split::split(args, printer),
         ShardStep::Run(args) => run::run(args, printer),
+        ShardStep::Draw(args) => models::draw(args, printer),
+        ShardStep::Train(args) => models::train(args, printer),
+        ShardStep::Score(args) => models::score(args, printer),
         ShardStep::Merge(args) => merge::merge(args, printer),
     }
 }
@@ -34,6 +38,10 @@ fn settings(pipeline: PipelineArgs, out: Option<String>) -> anyhow::Result<Setti
     }
     if !settings.analytics {
         let why = "a sharded run is for the analytics: `run.stages` must include \"analytics\"";
+        return Err(StepError::Usage(why.into()).into());
+    }
+    if settings.models && settings.training.clusters.is_some() {
+        let why = "behavioural clusters (`models.clusters`) are not built for sharded runs yet: leave them out, or use `ardent run`";
         return Err(StepError::Usage(why.into()).into());
     }
     Ok(settings)

@@ -1,0 +1,227 @@
+//! The models stage as the steps of a run split by customer (`ardent shard …`), each giving
+//! exactly what one machine's [`crate::run::run`] gives for the same rows:
+//!
+//! 1. on every shard, [`panel`] then [`PanelOutline::of`]: the labelled rows per month end
+//!    of the customer and invoice panels (counts, which add up);
+//! 2. anywhere, [`Plans::new`] on the added outlines: the first out-of-time month end and the
+//!    share of training rows kept, for both models (what one machine decides on its panel);
+//! 3. on every shard, [`draw`]: the rows the plans keep, with their features;
+//! 4. once, [`train`] on the shards' drawn rows merged into one machine's order
+//!    ([`Sample::merge_parts`]): the model tables, artifacts and champions;
+//! 5. on every shard, [`score`] with the champions: its `features`, `customer_scores` and
+//!    `invoice_predictions` rows and its `segment_scores` sums ([`crate::segments`]), which the
+//!    merge puts in order, ranks and adds ([`segment_scores`]).
+//!
+//! Behavioural clusters (`models.clusters`) are not in this yet (see `docs/scale-out.md`).
+
+use ardent_engine::analytics::{Context, invoices};
+use ardent_engine::sink::TableSink;
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::invoice_model::{self, InvoicePlan};
+use crate::matrix::Sample;
+use crate::metrics::PsiReference;
+use crate::model::Model;
+use crate::params::Training;
+use crate::run::{Held, Models, Progress, Published, customer_holdout, hold, score_months, train_drawn};
+use crate::segments::{self, SegmentSum};
+use crate::split::{DatedPlan, Outline, split_planned};
+use crate::tables::{empty_invoice_predictions, segment_scores_table};
+
+/// A shard's customer panel with its labels (its values in a temporary file).
+pub fn panel(ctx: &Context<'_>, t: &Training) -> Result<Held> {
+    if t.clusters.is_some() {
+        return Err(ModelError::Data(
+            "behavioural clusters (`models.clusters`) are not built for sharded runs yet; leave them out or use `ardent run`"
+                .into(),
+        ));
+    }
+    hold(ctx, t)
+}
+
+/// The labelled rows per month end of a part's customer and invoice panels.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PanelOutline {
+    pub customer: Outline,
+    pub invoice: invoices::Outline,
+}
+
+impl PanelOutline {
+    /// The outline of `held` (the panel of `ctx`'s book).
+    pub fn of(ctx: &Context<'_>, held: &Held, t: &Training) -> PanelOutline {
+        PanelOutline {
+            customer: Outline::of(&held.rows),
+            invoice: invoices::outline(ctx, &held.panel, &t.invoice_labeling),
+        }
+    }
+
+    /// Add another part's outline.
+    pub fn merge(&mut self, other: &PanelOutline) {
+        self.customer.merge(&other.customer);
+        self.invoice.merge(&other.invoice);
+    }
+}
+
+/// The splits of the whole panels, or why a model is skipped (too little history).
+#[derive(Debug)]
+pub struct Plans {
+    customer: std::result::Result<DatedPlan, String>,
+    invoice: std::result::Result<InvoicePlan, String>,
+}
+
+/// Too little history or no signal skips a model; any other error stops the run.
+fn skipped<T>(r: Result<T>) -> Result<std::result::Result<T, String>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why)) => Ok(Err(why)),
+        Err(e) => Err(e),
+    }
+}
+
+impl Plans {
+    /// The plans of the whole panels' outline (the shards' added).
+    pub fn new(outline: &PanelOutline, t: &Training) -> Result<Plans> {
+        let holdout = customer_holdout(t);
+        let crate::split::Holdout::LastDates { n, gap_days } = holdout else {
+            unreachable!("the customer holdout is by date")
+        };
+        Ok(Plans {
+            customer: skipped(DatedPlan::new(&outline.customer, n, gap_days, t.max_train_rows))?,
+            invoice: skipped(InvoicePlan::new(&outline.invoice, t))?,
+        })
+    }
+
+    /// The month end whose open invoices are predicted (none when the invoice model is
+    /// skipped).
+    pub fn latest(&self) -> Option<i32> {
+        self.invoice.as_ref().ok().map(|p| p.latest)
+    }
+}
+
+/// A part's rows kept for training and out-of-time evaluation.
+#[derive(Debug)]
+pub struct Drawn {
+    /// `None` when the customer model is skipped.
+    pub customer: Option<Sample>,
+    /// `None` when the invoice model is skipped.
+    pub invoice: Option<Sample>,
+}
+
+/// The rows of `held` (a shard's panel) the plans keep, with their feature values.
+pub fn draw(ctx: &Context<'_>, held: &Held, plans: &Plans, t: &Training) -> Result<Drawn> {
+    let customer = match &plans.customer {
+        Ok(plan) => {
+            let split = split_planned(&held.rows, plan, t.seed);
+            let mut picked = split.train;
+            picked.extend_from_slice(&split.oot);
+            picked.sort_unstable();
+            let mut x = Vec::with_capacity(picked.len() * held.rows.features.len());
+            crate::run::visit(&held.values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
+            let x = ndarray::Array2::from_shape_vec((picked.len(), held.rows.features.len()), x)
+                .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
+            Some(held.rows.select(&picked, x)?)
+        }
+        Err(_) => None,
+    };
+    let invoice = match &plans.invoice {
+        Ok(plan) => Some(invoice_model::draw(ctx, held, plan, t)?.sample),
+        Err(_) => None,
+    };
+    Ok(Drawn { customer, invoice })
+}
+
+/// What [`train`] gives: what it publishes, the champions the shards score with, and the
+/// reference population of the scores' PSI.
+#[derive(Debug)]
+pub struct TrainedModels {
+    pub published: Published,
+    pub champion: Option<Model>,
+    pub invoice_champion: Option<Model>,
+    pub reference: Option<PsiReference>,
+    pub customer_skipped: Option<String>,
+    pub invoice_skipped: Option<String>,
+}
+
+/// Train on the parts' drawn rows (every shard's, in any order), as one machine trains on its
+/// panel's. Fails with [`ModelError::NotEnoughHistory`] when both models are skipped.
+pub fn train(customer: &[Sample], invoice: &[Sample], plans: &Plans, t: &Training) -> Result<TrainedModels> {
+    let customer_model = || -> Result<std::result::Result<crate::train::Trained, String>> {
+        match &plans.customer {
+            Ok(plan) => {
+                let sample = Sample::merge_parts(customer)?;
+                skipped(train_drawn(&sample, customer_holdout(t), t, plan.available))
+            }
+            Err(why) => Ok(Err(why.clone())),
+        }
+    };
+    let invoice_model = || -> Result<std::result::Result<crate::train::Trained, String>> {
+        match &plans.invoice {
+            Ok(plan) => {
+                let sample = Sample::merge_parts(invoice)?;
+                skipped(invoice_model::train_invoice(&sample, plan, t))
+            }
+            Err(why) => Ok(Err(why.clone())),
+        }
+    };
+    let (c, i) = rayon::join(customer_model, invoice_model);
+    let (c, i) = (c?, i?);
+    let models = Models {
+        customer_skipped: c.as_ref().err().cloned(),
+        invoice_skipped: i.as_ref().err().cloned(),
+        customer: c.ok(),
+        invoice: i.ok(),
+    };
+    models.check()?;
+    let published = models.publish(t)?;
+    Ok(TrainedModels {
+        published,
+        champion: models.customer.as_ref().map(|tr| tr.champion().model.clone()),
+        invoice_champion: models.invoice.as_ref().map(|tr| tr.champion().model.clone()),
+        reference: models.reference(),
+        customer_skipped: models.customer_skipped,
+        invoice_skipped: models.invoice_skipped,
+    })
+}
+
+/// What a shard's scoring gives besides the rows it wrote.
+#[derive(Debug)]
+pub struct Scored {
+    pub segment_sums: Vec<SegmentSum>,
+    /// The shard's `invoice_predictions` (empty when the invoice model was skipped).
+    pub invoice_predictions: DataFrame,
+}
+
+/// Score a shard's panel: its `features` and `customer_scores` rows go to `out` (their
+/// `priority_rank` ranks the shard's customers only: the merge ranks again), its
+/// `invoice_predictions` and `segment_scores` sums are returned. `invoice` is the invoice
+/// champion and the month end it predicts.
+pub fn score(
+    ctx: &Context<'_>,
+    held: &Held,
+    champion: Option<&Model>,
+    reference: Option<&PsiReference>,
+    invoice: Option<(&Model, i32)>,
+    t: &Training,
+    out: &mut dyn TableSink,
+    progress: Progress<'_>,
+) -> Result<Scored> {
+    let segment_sums = score_months(ctx, held, champion, reference, t, out, progress)?;
+    let invoice_predictions = match invoice {
+        Some((model, latest)) => {
+            let open = invoice_model::open_at(ctx, held, latest, t);
+            invoice_model::predict_open(ctx, held, &open, model, latest, t)?
+        }
+        None => empty_invoice_predictions()?,
+    };
+    Ok(Scored { segment_sums, invoice_predictions })
+}
+
+/// `segment_scores` from the shards' sums.
+pub fn segment_scores(
+    sums: impl IntoIterator<Item = SegmentSum>,
+    reference: Option<&PsiReference>,
+) -> Result<DataFrame> {
+    segment_scores_table(&segments::rows(&segments::add(sums), reference))
+}
