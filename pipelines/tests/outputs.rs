@@ -491,21 +491,34 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
 #[test]
 fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
     let dir = tempfile::tempdir().unwrap();
-    let single = dir.path().join("single");
-    let o = common::ardent(&["run", "--out", single.to_str().unwrap(), "--set", "models.enabled=false"]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let single = |models: &str| {
+        let out = dir.path().join(format!("single-models-{models}"));
+        let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", &format!("models.enabled={models}")]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        out
+    };
+    let (with_models, without_models) = (single("true"), single("false"));
     // 16 shards of the sample's 400 customers: some shards lack a segment or a currency, and
-    // still line up with the others.
-    for shards in ["2", "16"] {
+    // still line up with the others. 2 shards without the models, 16 with them.
+    for (shards, models) in [("2", "false"), ("16", "true")] {
+        let single = if models == "true" { &with_models } else { &without_models };
         let work = dir.path().join(format!("work-{shards}"));
         let out = dir.path().join(format!("out-{shards}"));
+        let models_set = format!("models.enabled={models}");
         let shard = |args: &[&str]| {
-            let common = ["--work", work.to_str().unwrap(), "--set", "models.enabled=false"];
+            let common = ["--work", work.to_str().unwrap(), "--set", &models_set];
             common::ardent(&[&["shard"], args, &common].concat())
         };
         let step = |args: &[&str]| {
             let o = shard(args);
             assert_eq!(o.code, 0, "shard {args:?}: {}", o.stderr);
+            o
+        };
+        let refused = |args: &[&str], why: &str| {
+            let o = shard(args);
+            assert_eq!(o.code, 3, "a step whose inputs are not ready: {}", o.stderr);
+            assert!(o.stderr.contains(why), "{args:?}: {}", o.stderr);
+            assert!(!out.join("_manifest.json").exists(), "nothing published");
         };
         // 16 shards are cut while validating, 2 from the validated tables afterwards.
         if shards == "16" {
@@ -527,16 +540,34 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
             let all: std::collections::BTreeSet<String> = (0..n).flat_map(segments).collect();
             assert!((0..n).any(|i| segments(i).len() < all.len()), "some shard lacks a segment the run has");
         }
+        let each = |what: &str| {
+            for i in 0..n {
+                step(&[what, "--shards", shards, "--shard", &i.to_string()]);
+            }
+        };
         for i in 0..n {
             if i == 1 {
-                // The merge refuses to publish until every shard has run.
-                let o = shard(&["merge", "--shards", shards, "--out", out.to_str().unwrap()]);
-                assert_eq!(o.code, 3, "a step whose inputs are not ready: {}", o.stderr);
-                assert!(o.stderr.contains("shard 1 has not run"), "{}", o.stderr);
-                assert!(!out.join("_manifest.json").exists(), "nothing published");
+                // The merge refuses to publish until every shard has run; a shard draws its
+                // training rows only once every shard has counted its panel.
+                refused(&["merge", "--shards", shards, "--out", out.to_str().unwrap()], "shard 1 has not run");
+                if models == "true" {
+                    refused(&["draw", "--shards", shards, "--shard", "0"], "shard 1 has no complete run");
+                }
             }
             step(&["run", "--shards", shards, "--shard", &i.to_string()]);
         }
+        each("draw");
+        if models == "true" {
+            refused(&["score", "--shards", shards, "--shard", "0"], "not trained yet");
+        }
+        let trained = step(&["train", "--shards", shards]);
+        if models == "false" {
+            assert!(trained.stdout.contains("models are off"), "{}", trained.stdout);
+        }
+        if models == "true" {
+            refused(&["merge", "--shards", shards, "--out", out.to_str().unwrap()], "shard 0 has no complete score");
+        }
+        each("score");
         step(&["merge", "--shards", shards, "--out", out.to_str().unwrap()]);
         let tables = |out: &Path| -> Vec<String> {
             common::manifest(out)["outputs"]
@@ -546,15 +577,38 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
                 .map(|o| o["table"].as_str().unwrap().to_string())
                 .collect()
         };
-        assert_eq!(tables(&out), tables(&single), "{shards} shards");
-        assert!(tables(&single).len() >= 15);
-        for table in tables(&single) {
-            let (a, b) = (common::table_files(&single, &table), common::table_files(&out, &table));
+        assert_eq!(tables(&out), tables(single), "{shards} shards");
+        assert!(tables(single).len() >= if models == "true" { 23 } else { 15 });
+        for table in tables(single) {
+            let (a, b) = (common::table_files(single, &table), common::table_files(&out, &table));
             let partitions =
                 |files: &[(String, std::path::PathBuf)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
             assert_eq!(partitions(&a), partitions(&b), "{table}, {shards} shards");
-            let (x, y) = (common::table(&single, &table), common::table(&out, &table));
+            let (x, y) = (common::table(single, &table), common::table(&out, &table));
             assert!(x.equals_missing(&y), "{table} differs with {shards} shards:\n{x}\n{y}");
+        }
+        // The models themselves: every artifact byte for byte, and the manifest's account.
+        let (a, b) = (common::manifest(single), common::manifest(&out));
+        assert_eq!(a["models"], b["models"], "{shards} shards");
+        if models == "true" {
+            let candidates = a["models"]["candidates"].as_array().unwrap();
+            assert!(candidates.len() >= 4, "{candidates:?}");
+            for c in candidates {
+                let path = c["path"].as_str().unwrap();
+                let files = |root: &Path| {
+                    let manifest = common::manifest(root);
+                    let dir = root.join(manifest["data_prefix"].as_str().unwrap()).join(path);
+                    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+                        .collect();
+                    files.sort();
+                    assert!(files.iter().any(|f| f.0 == "model.json"), "{}", dir.display());
+                    files
+                };
+                assert_eq!(files(single), files(&out), "{path} with {shards} shards");
+            }
         }
     }
 }
