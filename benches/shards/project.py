@@ -4,13 +4,13 @@ on this machine and projects the wall time on W workers from the measurements.
     python benches/shards/project.py --ardent target/release/ardent --config DATA/pipeline.toml \
         --work /tmp/shards-l --shards 4 16 64 [--ray-overhead]
 
-For the data of `--config` (models off: sharded runs do not train models yet):
+For the data of `--config`, models included (`--no-models` for the dashboards only):
 
 - `ardent run` on one machine, timed (wall, peak RSS);
 - for each N: `ardent shard validate --shards N` (validation cutting the shards on the way),
   `split` (finding them cut), every `shard run` one after the other (each shard's wall, peak
-  RSS, bytes read and written, from ardent's JSON events), and `merge` (into a plain Parquet
-  output);
+  RSS, bytes read and written, from ardent's JSON events), every `shard draw`, `train`, every
+  `shard score`, and `merge` (into a plain Parquet output);
 - with `--ray-overhead`: a local Ray cluster (head + 2 workers) runs the bundled sample with
   64 shards, and Ray's cost per task is taken as each task's round trip seen by the driver
   minus the ardent process's own time (serial steps), and as the shard wave's wall time times
@@ -19,9 +19,12 @@ For the data of `--config` (models off: sharded runs do not train models yet):
 A worker is taken to be this machine (its cores, its disk); the projection on W workers with
 N = W shards is
 
-    T(W) = validate and cut(W) + split(W) + max over shards of shard run(W) + merge(W) + Ray's overhead
+    T(W) = validate and cut(W) + split(W) + max over shards of shard run(W)
+           + max over shards of draw(W) + train(W) + max over shards of score(W) + merge(W)
+           + Ray's overhead
 
-with every term measured (the overhead: 3 serial round trips plus one shard task's). Prints a
+with every term measured (the overhead: 4 serial round trips plus 3 shard tasks', or 3 and 1
+without the models). Prints a
 table and writes everything to `--work/projection.json`.
 """
 
@@ -95,16 +98,16 @@ def measure_ray_overhead() -> dict:
         ray.shutdown()
     finally:
         cluster.stop()
-    serial = [s for s in record["steps"] if s["step"] != "shard run"]
+    serial = [s for s in record["steps"] if s["step"] in ("shard validate", "shard split", "shard merge")]
     shards = [s for s in record["steps"] if s["step"] == "shard run"]
     per_serial = sum(s["round_trip_seconds"] - s["seconds"] for s in serial) / len(serial)
-    per_shard = (record["shards_wall_seconds"] * nodes - sum(s["seconds"] for s in shards)) / len(shards)
+    per_shard = (record["shards_run_wall_seconds"] * nodes - sum(s["seconds"] for s in shards)) / len(shards)
     return {
         "nodes": nodes,
         "serial_round_trips": [round(s["round_trip_seconds"] - s["seconds"], 3) for s in serial],
         "per_serial_task_seconds": round(per_serial, 3),
         "per_shard_task_seconds": round(max(per_shard, 0.0), 3),
-        "shards_wall_seconds": record["shards_wall_seconds"],
+        "shards_wall_seconds": record["shards_run_wall_seconds"],
     }
 
 
@@ -115,6 +118,7 @@ def main() -> int:
     parser.add_argument("--work", required=True, type=Path)
     parser.add_argument("--shards", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--ray-overhead", action="store_true")
+    parser.add_argument("--no-models", action="store_true", help="the dashboards only (models.enabled=false)")
     parser.add_argument("--ray-overhead-only", action="store_true", help=argparse.SUPPRESS)
     if "--ray-overhead-only" in sys.argv:
         print(json.dumps(measure_ray_overhead()), flush=True)
@@ -124,7 +128,10 @@ def main() -> int:
     os.environ["ARDENT_BIN"] = ardent
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    sets = ["--set", "models.enabled=false", "--set", "run.table_format=parquet"]
+    sets = ["--set", "run.table_format=parquet"]
+    if args.no_models:
+        sets += ["--set", "models.enabled=false"]
+    models = not args.no_models
     base = [ardent, "--log-format", "json"]
     common = ["--config", str(args.config.resolve()), *sets]
     record: dict = {"config": str(args.config), "machine": os.uname().nodename, "cores": os.cpu_count()}
@@ -152,12 +159,34 @@ def main() -> int:
                     "documents": done.get("documents"),
                 }
             )
+
+        def wave(step: str, done_event: str) -> list[dict]:
+            out = []
+            for i in range(n):
+                r = timed(base + ["shard", step, *shards, "--shard", str(i)])
+                out.append(
+                    {
+                        "seconds": r["seconds"],
+                        "peak_rss_mb": r["peak_rss_mb"],
+                        "bytes_written": event(r, done_event).get("bytes_written"),
+                    }
+                )
+            return out
+
+        draws, train, scores = [], {"seconds": 0.0, "peak_rss_mb": 0.0}, []
+        if models:
+            draws = wave("draw", "shard_drawn")
+            train = timed(base + ["shard", "train", *shards])
+            scores = wave("score", "shard_scored")
         merge = timed(base + ["shard", "merge", *shards, "--out", str(work / f"out-{n}")])
         row = {
             "shards": n,
             "validate": {k: validate[k] for k in ("seconds", "peak_rss_mb")},
             "split": {k: split[k] for k in ("seconds", "peak_rss_mb")},
             "shard_runs": runs,
+            "shard_draws": draws,
+            "train": {k: train[k] for k in ("seconds", "peak_rss_mb")},
+            "shard_scores": scores,
             "merge": {k: merge[k] for k in ("seconds", "peak_rss_mb")},
         }
         record["runs"].append(row)
@@ -170,24 +199,37 @@ def main() -> int:
             f" {max(r['bytes_read'] or 0 for r in runs) / 1e6:.0f} MB, wrote {max(r['bytes_written'] or 0 for r in runs) / 1e6:.0f} MB"
             f" (largest shard); merge {merge['seconds']:.1f} s ({merge['peak_rss_mb']:.0f} MB)"
         )
+        if models:
+            print(
+                f"      draw: slowest {max(r['seconds'] for r in draws):.1f} s, peak {max(r['peak_rss_mb'] for r in draws):.0f} MB;"
+                f" train {train['seconds']:.1f} s ({train['peak_rss_mb']:.0f} MB);"
+                f" score: slowest {max(r['seconds'] for r in scores):.1f} s, peak {max(r['peak_rss_mb'] for r in scores):.0f} MB"
+            )
     overhead = ray_overhead() if args.ray_overhead else None
     record["ray_overhead"] = overhead
     print("\nprojected wall time on W workers (each like this machine), N = W shards:")
-    print(f"{'W':>4} {'validate':>9} {'split':>7} {'shard':>7} {'merge':>7} {'ray':>6} {'total':>7} {'vs one machine':>15}")
+    print(
+        f"{'W':>4} {'validate':>9} {'split':>7} {'shard':>7} {'draw':>7} {'train':>7} {'score':>7} {'merge':>7}"
+        f" {'ray':>6} {'total':>7} {'vs one machine':>15}"
+    )
     record["projection"] = []
     for row in record["runs"]:
         w = row["shards"]
         ray_cost = 0.0
         if overhead:
-            ray_cost = 3 * overhead["per_serial_task_seconds"] + overhead["per_shard_task_seconds"]
+            serial, waves = (4, 3) if models else (3, 1)
+            ray_cost = serial * overhead["per_serial_task_seconds"] + waves * overhead["per_shard_task_seconds"]
         shard = max(r["seconds"] for r in row["shard_runs"])
+        draw = max((r["seconds"] for r in row["shard_draws"]), default=0.0)
+        score = max((r["seconds"] for r in row["shard_scores"]), default=0.0)
+        train = row["train"]["seconds"]
         validate = row["validate"]["seconds"]
-        total = validate + row["split"]["seconds"] + shard + row["merge"]["seconds"] + ray_cost
+        total = validate + row["split"]["seconds"] + shard + draw + train + score + row["merge"]["seconds"] + ray_cost
         speedup = single["seconds"] / total
         record["projection"].append({"workers": w, "seconds": round(total, 1), "speedup": round(speedup, 2)})
         print(
-            f"{w:>4} {validate:>8.1f}s {row['split']['seconds']:>6.1f}s {shard:>6.1f}s"
-            f" {row['merge']['seconds']:>6.1f}s {ray_cost:>5.2f}s {total:>6.1f}s {speedup:>14.2f}x"
+            f"{w:>4} {validate:>8.1f}s {row['split']['seconds']:>6.1f}s {shard:>6.1f}s {draw:>6.1f}s {train:>6.1f}s"
+            f" {score:>6.1f}s {row['merge']['seconds']:>6.1f}s {ray_cost:>5.2f}s {total:>6.1f}s {speedup:>14.2f}x"
         )
     (work / "projection.json").write_text(json.dumps(record, indent=2))
     print(f"\nwritten to {work / 'projection.json'}")

@@ -10,15 +10,22 @@ Each step is a Ray task that runs the `ardent` binary on whichever node Ray pick
                              cut into N shards by a stable hash of the customer id on the way;
 2. `ardent shard split`      one task: finds the shards cut (or cuts them from WORK/validated);
 3. `ardent shard run`        N tasks, side by side: cash application, per-customer tables and
-                             the dashboards' exact partial sums of one shard;
-4. `ardent shard merge`      one task: sums added, rows put in order, the run published to
+                             the dashboards' exact partial sums of one shard, and the count of
+                             its feature panels' labelled rows per month end;
+4. `ardent shard draw`       N tasks: the shard's rows the models' split keeps (the split
+                             decided on every shard's counts, as one machine decides it);
+5. `ardent shard train`      one task: the models trained on every shard's rows;
+6. `ardent shard score`      N tasks: the shard's customers and open invoices scored;
+7. `ardent shard merge`      one task: sums added, rows put in order, the run published to
                              --out atomically (the output's write lock is held meanwhile).
+
+With the models off (`--set models.enabled=false`), steps 4 to 6 return at once.
 
 Every node needs the `ardent` binary (the same version) and the work folder at the same path
 (a shared file system); --out may be a folder every node sees or an object-store URL. A task
 whose step folder is already complete returns at once, and one that died half-way is redone
 from a clean folder, so Ray may retry any task (a lost node, a pre-empted worker): the publish
-in step 4 is the only step readers see. Failures that a retry cannot mend (a config error, bad
+in step 7 is the only step readers see. Failures that a retry cannot mend (a config error, bad
 data: exit codes 2 to 5, 7) stop the run with ardent's own message.
 
 Prints one JSON object with each step's wall time, node and ardent's own timings, and exits
@@ -87,7 +94,7 @@ def step(ardent: str, args: list[str], threads: int | None) -> dict:
         if proc.returncode < 0 or proc.returncode in RETRYABLE:
             raise StepInterrupted(f"ardent {name} stopped (exit code {proc.returncode}): {message}")
         raise StepFailed(f"ardent {name} failed with exit code {proc.returncode}: {message}", proc.returncode)
-    keep = {"split_done", "shard_done", "run_summary"}
+    keep = {"split_done", "shard_done", "shard_drawn", "trained", "shard_scored", "run_summary"}
     return {
         "step": name,
         "args": args[2:],
@@ -107,7 +114,7 @@ def run(
     threads: int | None = None,
     cpus_per_shard: float = 1,
 ) -> dict:
-    """Run the four steps on the Ray cluster this process is connected to; returns the record."""
+    """Run the seven steps on the Ray cluster this process is connected to; returns the record."""
     if __name__ != "__main__":
         # Imported (by a scheduler's code, a test): ship this module's code with the tasks, so
         # the workers need not have it on their path.
@@ -133,15 +140,21 @@ def run(
     # Validation cut the shards on the way; the split step finds them complete (and cuts
     # them from the validated tables only if they are not).
     one(["shard", "split", *n, *common])
-    t = time.time()
-    runs = [
-        step.options(num_cpus=cpus_per_shard, scheduling_strategy="SPREAD").remote(
-            ardent, ["shard", "run", *n, "--shard", str(i), *common], threads
-        )
-        for i in range(shards)
-    ]
-    record["steps"].extend(ray.get(runs))
-    record["shards_wall_seconds"] = round(time.time() - t, 3)
+    def each(what: str) -> None:
+        t = time.time()
+        tasks = [
+            step.options(num_cpus=cpus_per_shard, scheduling_strategy="SPREAD").remote(
+                ardent, ["shard", what, *n, "--shard", str(i), *common], threads
+            )
+            for i in range(shards)
+        ]
+        record["steps"].extend(ray.get(tasks))
+        record[f"shards_{what}_wall_seconds"] = round(time.time() - t, 3)
+
+    each("run")
+    each("draw")
+    one(["shard", "train", *n, *common], cpus=cpus_per_shard)
+    each("score")
     one(["shard", "merge", *n, "--out", out, *common])
     record["total_seconds"] = round(time.time() - started, 3)
     return record

@@ -5,10 +5,10 @@
 Starts a Ray cluster on 127.0.0.1 (a head and two worker nodes, one CPU each, each a `ray start
 --block` process), then for the bundled sample and a generated `s` ledger:
 
-- runs `ardent run` on one machine (models off: sharded runs do not train models yet);
+- runs `ardent run` on one machine, models included;
 - runs the sharded pipeline through `ardent_ray.py` with 1, 3 and 4 shards and checks that
-  every published table is identical to the single-machine run's, and that the shards ran on
-  more than one node;
+  every published table, every model file and the manifest's account of the models are
+  identical to the single-machine run's, and that the shards ran on more than one node;
 - once with an `ardent` that fails its first shard task with an I/O error (exit code 6): Ray
   retries the task and the tables are still identical;
 - once with a shard folder left half-written by a dead attempt: the step starts it afresh.
@@ -117,6 +117,14 @@ def identical(a: Path, b: Path) -> list[str]:
         y = compare.read_table(b, mb, tb[name])
         if x.schema != y.schema or not x.equals(y, null_equal=True):
             bad.append(f"{name} ({x.height} against {y.height} rows)")
+    if ma.get("models") != mb.get("models"):
+        bad.append("the manifests' models differ")
+    for c in (ma.get("models") or {}).get("candidates", []):
+        da, db = a / ma["data_prefix"] / c["path"], b / mb["data_prefix"] / c["path"]
+        files = sorted(p.name for p in da.iterdir())
+        if files != sorted(p.name for p in db.iterdir()):
+            bad.append(f"{c['path']}: other files")
+        bad += [f"{c['path']}{f} differs" for f in files if (da / f).read_bytes() != (db / f).read_bytes()]
     return bad
 
 
@@ -155,7 +163,7 @@ def main() -> int:
         s_data = temp / "s-data"
         subprocess.run([ardent, "-q", "generate", "--preset", "s", "--out", s_data], check=True)
         datasets = {"sample": None, "s": str(s_data / "pipeline.toml")}
-        sets = ["models.enabled=false", "run.table_format=parquet"]
+        sets = ["run.table_format=parquet"]
         for name, config in datasets.items():
             single = temp / f"{name}-single"
             command = [ardent, "-q", "run", "--out", single]

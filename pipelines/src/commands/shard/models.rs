@@ -141,9 +141,14 @@ pub(super) fn draw(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> 
     }
     shards::complete(&dir)?;
     let ms = clock.elapsed().as_millis() as u64;
+    let count = |name: &str| rows[name].as_u64().map_or("no (model skipped)".to_string(), |n| n.to_string());
     printer.info(
         "shard_drawn",
-        format!("shard {i}: drew {rows} training and out-of-time rows in {ms} ms (read {read_ms} ms)"),
+        format!(
+            "shard {i}: drew {} customer and {} invoice rows for training and out-of-time tests in {ms} ms (read {read_ms} ms)",
+            count("customer"),
+            count("invoice")
+        ),
         json!({"shard": i, "rows": rows, "read_ms": read_ms, "bytes_written": shards::bytes_under(&dir)?, "ms": ms}),
     );
     Ok(())
