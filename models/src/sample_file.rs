@@ -68,7 +68,7 @@ pub fn write(sample: &Sample, dir: &Path, name: &str) -> Result<()> {
     std::fs::write(&header, text).map_err(io("writing", &header))
 }
 
-/// Read what [`write`] wrote.
+/// Read what [`write()`] wrote.
 pub fn read(dir: &Path, name: &str) -> Result<Sample> {
     let (rows, header) = paths(dir, name);
     let text = std::fs::read(&header).map_err(io("reading", &header))?;

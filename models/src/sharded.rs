@@ -193,21 +193,30 @@ pub struct Scored {
     pub invoice_predictions: DataFrame,
 }
 
+/// What scores a shard: the trained champions and the scores' PSI reference.
+#[derive(Debug, Clone, Copy)]
+pub struct Champions<'a> {
+    /// The customer model's champion (none when it was skipped).
+    pub customer: Option<&'a Model>,
+    /// The reference population of the customer scores' PSI.
+    pub reference: Option<&'a PsiReference>,
+    /// The invoice model's champion and the month end whose open invoices it predicts.
+    pub invoice: Option<(&'a Model, i32)>,
+}
+
 /// Score a shard's panel: its `features` and `customer_scores` rows go to `out` (their
 /// `priority_rank` ranks the shard's customers only: the merge ranks again), its
-/// `invoice_predictions` and `segment_scores` sums are returned. `invoice` is the invoice
-/// champion and the month end it predicts.
+/// `invoice_predictions` and `segment_scores` sums are returned.
 pub fn score(
     ctx: &Context<'_>,
     held: &Held,
-    champion: Option<&Model>,
-    reference: Option<&PsiReference>,
-    invoice: Option<(&Model, i32)>,
+    champions: Champions<'_>,
     t: &Training,
     out: &mut dyn TableSink,
     progress: Progress<'_>,
 ) -> Result<Scored> {
-    let segment_sums = score_months(ctx, held, champion, reference, t, out, progress)?;
+    let Champions { customer, reference, invoice } = champions;
+    let segment_sums = score_months(ctx, held, customer, reference, t, out, progress)?;
     let invoice_predictions = match invoice {
         Some((model, latest)) => {
             let open = invoice_model::open_at(ctx, held, latest, t);

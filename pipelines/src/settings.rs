@@ -32,6 +32,9 @@ pub struct PipelineConfig {
     /// Snapshot dates, aging buckets, DSO, CEI and segment parameters.
     #[serde(default)]
     pub analytics: AnalyticsParams,
+    /// The expected credit loss allowance: lookback and forward-looking scenarios.
+    #[serde(default)]
+    pub ecl: ardent_engine::analytics::ecl::EclParams,
     /// Labels, learners, validation, calibration and scoring of the delinquency models.
     #[serde(default)]
     pub models: TrainParams,
@@ -504,7 +507,11 @@ pub fn resolve_with_env(
         ))
         .into());
     }
-    let analysis = config.analytics.check().map_err(|e| {
+    let mut analysis = config.analytics.check().map_err(|e| {
+        let message = e.to_string();
+        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
+    })?;
+    analysis.ecl = config.ecl.check().map_err(|e| {
         let message = e.to_string();
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;

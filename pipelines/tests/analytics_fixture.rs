@@ -417,3 +417,73 @@ fn weekly_snapshots_land_on_sundays_and_agree_with_month_ends() {
     // The monthly tables keep month ends whatever the snapshot schedule.
     assert_eq!(records(&out, "kpi_monthly").len(), 9);
 }
+
+#[test]
+fn expected_credit_loss_by_hand() {
+    let (_dir, out) = run_fixture();
+    let ecl = records(&out, "ecl");
+    let row = |as_of: &str, bucket: &str| {
+        find(&ecl, &[("as_of", as_of), ("segment", "ALL"), ("method", "roll_rate"), ("bucket", bucket)])
+    };
+    // Transitions of the portfolio (see `cohorts_and_roll_rates_by_hand`), summed over the
+    // lookback (24 months: all of them) as of March:
+    //   current held 2400 + 1750 = 4150, rolled on 1000 + 400 = 1400;
+    //   1_30 held 2200 + 1050 = 3250, rolled on 990 + 300 = 1290;
+    //   31_60 held 990 (February), all of it written off in March (WO1, 900 EUR at 1.10);
+    //   nothing was ever older, so 61_90 and beyond have no rate.
+    // L_31_60 = 990 / 990 = 1 (nothing rolled on: its direct write-off share);
+    // L_1_30 = 1290 / 3250 × 1; L_current = 1400 / 4150 × L_1_30.
+    let l_1_30 = 1290.0 / 3250.0;
+    let l_current = 1400.0 / 4150.0 * l_1_30;
+    close(row("2024-03-31", "31_60"), "historical_loss_rate", 1.0);
+    close(row("2024-03-31", "1_30"), "historical_loss_rate", l_1_30);
+    close(row("2024-03-31", "current"), "historical_loss_rate", l_current);
+    for bucket in ["61_90", "91_120", "121_plus"] {
+        let r = row("2024-03-31", bucket);
+        assert_eq!((text(r, "historical_loss_rate"), text(r, "allowance")), ("null", "0.00"), "{bucket}");
+    }
+    // Open receivables as of March (`aging_as_of_each_date_by_hand`): current 144.00 (I6),
+    // 1_30 400.00 (J4), 31_60 300.00 (J2). Allowance = exposure × rate, to the cent:
+    // 14400 × 1806000 / 13487500 = 1928.19 → 19.28; 40000 × 1290 / 3250 = 15876.92 → 158.77.
+    let allowances = |as_of: &str| ["current", "1_30", "31_60"].map(|b| text(row(as_of, b), "allowance").to_string());
+    assert_eq!(allowances("2024-03-31"), ["19.28", "158.77", "300.00"]);
+    assert_eq!(text(row("2024-03-31", "current"), "exposure"), "144.00");
+    assert_eq!(text(row("2024-03-31", "current"), "months_observed"), "3");
+    // In February the chain 1_30 → 31_60 had no history past 31_60 yet: no rates, no allowance.
+    assert_eq!(allowances("2024-02-29"), ["0.00", "0.00", "0.00"]);
+    // The roll-forward on the ALL row: closing 478.05; opening February's 0; write-offs used
+    // in March WO1 = 900 EUR at 1.20 = 1080.00; charge = 478.05 − 0 + 1080.00.
+    let total = row("2024-03-31", "ALL");
+    let flow = ["exposure", "allowance", "opening_allowance", "write_offs_used", "charge", "closing_allowance"];
+    assert_eq!(flow.map(|c| text(total, c)), ["844.00", "478.05", "0.00", "1080.00", "1558.05", "478.05"]);
+    close(total, "adjusted_loss_rate", 478.05 / 844.0);
+    close(total, "historical_loss_rate", (144.0 * l_current + 400.0 * l_1_30 + 300.0) / 844.0);
+    assert_eq!(text(row("2024-03-31", "1_30"), "opening_allowance"), "null", "the roll-forward is on ALL rows");
+    // One row per month end × group (ALL and two segments) × (6 buckets + ALL).
+    assert_eq!(ecl.len(), 3 * 3 * 7);
+    let checks = records(&out, "reconciliation");
+    let roll_forward: Vec<&Record> = checks.iter().filter(|r| text(r, "check") == "ecl_roll_forward").collect();
+    assert_eq!(roll_forward.len(), 3, "one per month end");
+    assert!(roll_forward.iter().all(|r| text(r, "passed") == "true" && text(r, "scope") == "USD"));
+    // Portfolio, smb and enterprise closings added: March's ALL row and the segments'.
+    let closing: f64 = ["ALL", "smb", "enterprise"]
+        .iter()
+        .map(|s| {
+            let r = find(&ecl, &[("as_of", "2024-03-31"), ("segment", s), ("bucket", "ALL")]);
+            float(r, "closing_allowance").unwrap()
+        })
+        .sum();
+    let march = roll_forward.iter().find(|r| text(r, "as_of") == "2024-03-31").unwrap();
+    close(march, "actual", closing);
+
+    // A management overlay of 1.1 scales every rate, capped at 1 (31_60 stays at 1).
+    let (_dir, out) = run_with(&format!("{CONFIG}\n[ecl]\noverlay = 1.1\n"));
+    let ecl = records(&out, "ecl");
+    let row = |bucket: &str| {
+        find(&ecl, &[("as_of", "2024-03-31"), ("segment", "ALL"), ("method", "roll_rate"), ("bucket", bucket)])
+    };
+    assert_eq!(["current", "1_30", "31_60"].map(|b| text(row(b), "allowance")), ["21.21", "174.65", "300.00"]);
+    close(row("31_60"), "adjusted_loss_rate", 1.0);
+    close(row("1_30"), "overlay", 1.1);
+    close(row("1_30"), "adjusted_loss_rate", l_1_30 * 1.1);
+}

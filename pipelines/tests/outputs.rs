@@ -435,7 +435,7 @@ fn analytics_rebuilds_the_dashboards_of_a_published_run() {
     let rebuilt = dir.path().join("rebuilt");
     let o = analytics(&rebuilt, &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    for table in ["kpi_monthly", "cohorts", "roll_rates", "customer_payment_stats", "reconciliation"] {
+    for table in ["kpi_monthly", "cohorts", "roll_rates", "ecl", "customer_payment_stats", "reconciliation"] {
         let again = common::read_parquet(&rebuilt.join(format!("{table}.parquet")));
         assert!(again.height() > 0, "{table}");
         assert_eq!(common::records(&again), common::records(&common::table(&out, table)), "{table}");

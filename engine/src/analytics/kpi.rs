@@ -113,6 +113,8 @@ pub struct Monthly {
     cohorts: Vec<i128>,
     /// `[k][g][from][to]`, `to` in buckets then paid, credited, written off.
     roll: Vec<i128>,
+    /// `[k][g][bucket]` open receivables at the month end, at the month end's rate.
+    bucket_ar: Vec<i128>,
 }
 
 impl Monthly {
@@ -129,6 +131,7 @@ impl Monthly {
             daily_sales: vec![0; days * groups],
             cohorts: vec![0; k_count * k_count * groups * COHORT_FIELDS],
             roll: vec![0; k_count * groups * buckets * (buckets + 3)],
+            bucket_ar: vec![0; k_count * groups * buckets],
         }
     }
 
@@ -138,6 +141,7 @@ impl Monthly {
             (&mut self.daily_sales, &o.daily_sales),
             (&mut self.cohorts, &o.cohorts),
             (&mut self.roll, &o.roll),
+            (&mut self.bucket_ar, &o.bucket_ar),
         ] {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
@@ -186,6 +190,21 @@ impl Monthly {
 
     fn roll_mut(&mut self, k: usize, g: usize, from: usize, to: usize) -> &mut i128 {
         &mut self.roll[((k * self.groups + g) * self.buckets + from) * (self.buckets + 3) + to]
+    }
+
+    /// Open receivables of group `g` in aging bucket `b` at month end `k`, at that month end's
+    /// rate (the buckets of `ar_end`).
+    pub fn bucket_open(&self, k: usize, g: usize, b: usize) -> i128 {
+        self.bucket_ar[(k * self.groups + g) * self.buckets + b]
+    }
+
+    fn bucket_open_mut(&mut self, k: usize, g: usize, b: usize) -> &mut i128 {
+        &mut self.bucket_ar[(k * self.groups + g) * self.buckets + b]
+    }
+
+    /// Write-offs of group `g` dated in month `k` (`kpi_monthly.write_offs`).
+    pub fn write_offs(&self, k: usize, g: usize) -> i128 {
+        self.kpi(k, g, WRITE_OFFS)
     }
 
     /// Walk every customer's documents once across the month ends.
@@ -286,8 +305,10 @@ impl Monthly {
                 };
                 let rep = i128::from(at_rate(open, rate));
                 let dpd = t - due;
+                let bucket = ctx.analysis.buckets.index(ctx.age(d, t));
                 for &g in groups {
                     *self.kpi_mut(k, g, AR) += rep;
+                    *self.bucket_open_mut(k, g, bucket) += rep;
                     *self.kpi_mut(k, g, OPEN_N) += 1;
                     if dpd <= 0 {
                         *self.kpi_mut(k, g, AR_CURRENT) += rep;

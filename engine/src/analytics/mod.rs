@@ -16,6 +16,7 @@ pub mod aging;
 pub mod applications;
 pub mod cohorts;
 mod context;
+pub mod ecl;
 pub mod features;
 pub mod frame;
 pub mod invoices;
@@ -68,6 +69,7 @@ pub fn contracts(analysis: &Analysis) -> Vec<TableContract> {
         kpi::KPI_MONTHLY_TABLE.clone(),
         cohorts::COHORTS_TABLE.clone(),
         roll_rates::ROLL_RATES_TABLE.clone(),
+        ecl::ECL_TABLE.clone(),
         payment_stats::PAYMENT_STATS_TABLE.clone(),
         reconcile::RECONCILIATION_TABLE.clone(),
     ]
@@ -184,7 +186,13 @@ pub fn analyse_some(
         None
     };
     let mut kpi_rows = 0;
-    let monthly_tables = [kpi::KPI_MONTHLY_TABLE.name, cohorts::COHORTS_TABLE.name, roll_rates::ROLL_RATES_TABLE.name];
+    let monthly_tables = [
+        kpi::KPI_MONTHLY_TABLE.name,
+        cohorts::COHORTS_TABLE.name,
+        roll_rates::ROLL_RATES_TABLE.name,
+        ecl::ECL_TABLE.name,
+    ];
+    let mut ecl_checks = Vec::new();
     if monthly_tables.iter().any(|t| wants(t)) {
         let monthly = kpi::Monthly::build(&ctx)?;
         if wants(kpi::KPI_MONTHLY_TABLE.name) {
@@ -198,6 +206,11 @@ pub fn analyse_some(
         if wants(roll_rates::ROLL_RATES_TABLE.name) {
             out.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
         }
+        if wants(ecl::ECL_TABLE.name) {
+            let (table, checks) = ecl::table(&ctx, &monthly)?;
+            out.rows(&ecl::ECL_TABLE, table)?;
+            ecl_checks = checks;
+        }
         lap("kpi_cohorts_roll_rates");
     }
     if wants(payment_stats::PAYMENT_STATS_TABLE.name) {
@@ -206,7 +219,7 @@ pub fn analyse_some(
     }
     let mut failed_checks = Vec::new();
     if let (true, Some(aging)) = (wants(reconcile::RECONCILIATION_TABLE.name), &aging) {
-        let (reconciliation, failed) = reconcile::table(&ctx, aging)?;
+        let (reconciliation, failed) = reconcile::table(&ctx, aging, &ecl_checks)?;
         out.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
         failed_checks = failed;
         lap("reconciliation");

@@ -121,6 +121,8 @@ pub struct Analysis {
     pub segment_columns: Vec<String>,
     pub revaluation: Revaluation,
     pub payment_stats_days: u32,
+    /// `[ecl]` (a section of its own in a config; the default until the settings set it).
+    pub ecl: super::ecl::Ecl,
 }
 
 /// Customers columns that can split dashboards.
@@ -219,6 +221,7 @@ impl AnalyticsParams {
             segment_columns,
             revaluation: self.revaluation.unwrap_or_default(),
             payment_stats_days,
+            ecl: super::ecl::Ecl::default(),
         })
     }
 }

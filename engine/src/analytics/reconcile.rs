@@ -7,6 +7,8 @@
 //!   receivables dated ≤ t − applications dated ≤ t.
 //! - `unapplied_cash_equals_payments_minus_applied` (per currency): Σ unapplied payments =
 //!   payments dated ≤ t − what was applied from them by t.
+//! - `ecl_roll_forward` (reporting currency, month ends, after the others): Σ over groups of
+//!   the allowance's opening + charge − write-offs used = Σ closing ([`super::ecl`]).
 
 use std::borrow::Cow;
 
@@ -14,6 +16,7 @@ use polars::prelude::DataFrame;
 
 use super::Context;
 use super::aging::Aging;
+use super::ecl::EclCheck;
 use super::frame::{boolean, date, frame, money, text};
 use crate::calendar::format_day;
 use crate::cash::SourceKind;
@@ -66,8 +69,9 @@ impl Dated {
     }
 }
 
-/// Build the `reconciliation` frame and the list of failed checks.
-pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>)> {
+/// Build the `reconciliation` frame and the list of failed checks; `ecl` are the allowance's
+/// checks, listed after the others.
+pub fn table(ctx: &Context<'_>, aging: &Aging, ecl: &[EclCheck]) -> Result<(DataFrame, Vec<String>)> {
     let book = ctx.book;
     let docs = &book.docs;
     let pays = &book.payments;
@@ -106,7 +110,13 @@ pub fn table(ctx: &Context<'_>, aging: &Aging) -> Result<(DataFrame, Vec<String>
             }
         }
     }
+    with_ecl(&mut rows, ecl);
     finish(rows, &book.currencies)
+}
+
+/// The allowance's checks, in the reporting currency (every book lists it first).
+fn with_ecl(rows: &mut Vec<Row>, ecl: &[EclCheck]) {
+    rows.extend(ecl.iter().map(|&(check, t, expected, actual)| (t, check, 0, expected, actual)));
 }
 
 /// A reconciliation row: as-of date, check, currency (index into the currencies), expected,
@@ -155,7 +165,9 @@ fn finish(rows: Vec<Row>, currencies: &[String]) -> Result<(DataFrame, Vec<Strin
 /// totals add up per as-of date, check and currency, and the checks are taken on the sums.
 /// Rows come in the order one book over every customer lists them; `currencies` are that
 /// book's ([`crate::book::Whole::currencies`]). Returns the frame and the failed checks.
-pub fn merge(parts: &[DataFrame], currencies: &[String]) -> Result<(DataFrame, Vec<String>)> {
+/// `ecl` are the allowance's checks (built from the added monthly sums, never by a shard),
+/// listed after the others.
+pub fn merge(parts: &[DataFrame], currencies: &[String], ecl: &[EclCheck]) -> Result<(DataFrame, Vec<String>)> {
     use crate::table_columns::{cents, days, texts};
     let mut sums: std::collections::BTreeMap<(i32, usize, usize, usize), (i128, i128)> = Default::default();
     for df in parts {
@@ -184,10 +196,11 @@ pub fn merge(parts: &[DataFrame], currencies: &[String]) -> Result<(DataFrame, V
         }
     }
     // One book lists a currency's checks only when something is open or unapplied in it.
-    let rows = sums
+    let mut rows = sums
         .into_iter()
         .filter(|((_, _, _, k), (e, a))| *k == 0 || *e != 0 || *a != 0)
         .map(|((as_of, _, c, k), (e, a))| (as_of, CHECKS[k], c, e, a))
         .collect();
+    with_ecl(&mut rows, ecl);
     finish(rows, currencies)
 }

@@ -56,8 +56,9 @@ const INPUTS: [(&str, Option<&[&str]>); 5] = [
 ];
 
 /// The tables this command builds, all of them when `--tables` is not given.
-const DEFAULT_TABLES: [&str; 6] =
-    ["aging", "kpi_monthly", "cohorts", "roll_rates", "customer_payment_stats", "reconciliation"];
+/// (`reconciliation` has the allowance's roll-forward check only with `ecl`.)
+const DEFAULT_TABLES: [&str; 7] =
+    ["aging", "kpi_monthly", "cohorts", "roll_rates", "ecl", "customer_payment_stats", "reconciliation"];
 
 /// Rebuild the dashboard tables of the output at `args.out` into `args.to`.
 pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
@@ -72,7 +73,8 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     .with_context(|| format!("{out}: the manifest's config is not one this version reads; run `ardent run` again"))?;
     let overrides = set.iter().map(|s| settings::set_override(s)).collect::<Result<Vec<_>, _>>()?;
     let config = settings::with_overrides(&config, &overrides)?;
-    let analysis = config.analytics.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
+    let mut analysis = config.analytics.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
+    analysis.ecl = config.ecl.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     let max_rate_age = config.run.max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS);
 
     let names: Vec<String> =

@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use ardent_engine::EngineError;
 use ardent_engine::analytics::kpi::Monthly;
 use ardent_engine::analytics::{
-    Analysed, Context, aging, applications, cohorts, kpi, payment_stats, reconcile, roll_rates,
+    Analysed, Context, aging, applications, cohorts, ecl, kpi, payment_stats, reconcile, roll_rates,
 };
 use ardent_engine::book::BookBuilder;
 use ardent_engine::cash::{Applications, Rule};
@@ -163,12 +163,15 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     writer.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
     writer.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
     writer.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
+    let (ecl_table, ecl_checks) = ecl::table(&ctx, &monthly)?;
+    writer.rows(&ecl::ECL_TABLE, ecl_table)?;
     timed("kpi_cohorts_roll_rates", &mut timings);
     let stats = &payment_stats::PAYMENT_STATS_TABLE;
     sorted::merge(&files(stats), Key::AsOfCustomer, |df| Ok(writer.rows(stats, df)?))?;
     let (reconciliation, failed) = reconcile::merge(
         &read(&format!("{}.parquet", reconcile::RECONCILIATION_TABLE.name))?,
         &whole.whole.currencies,
+        &ecl_checks,
     )?;
     writer.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
     timed("payment_stats_reconciliation", &mut timings);

@@ -247,7 +247,7 @@ fn trained_file(models: &ModelsWork) -> anyhow::Result<TrainedFile> {
         return Err(StepError::NotReady(why).into());
     }
     let path = dir.join(TRAINED);
-    Ok(serde_json::from_slice(&std::fs::read(&path)?).with_context(|| format!("reading {}", path.display()))?)
+    serde_json::from_slice(&std::fs::read(&path)?).with_context(|| format!("reading {}", path.display()))
 }
 
 /// The model `id` of the train folder.
@@ -278,17 +278,12 @@ pub(super) fn score(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()>
         let held = sharded::panel(&ctx, t)?;
         let mut out = TableFolder::new(&dir)?;
         let progress = |step: &str| printer.step("models", step);
-        let invoice = invoice.as_ref().zip(trained.latest);
-        let scored = sharded::score(
-            &ctx,
-            &held,
-            champion.as_ref(),
-            trained.reference.as_ref(),
-            invoice,
-            t,
-            &mut out,
-            &progress,
-        )?;
+        let champions = sharded::Champions {
+            customer: champion.as_ref(),
+            reference: trained.reference.as_ref(),
+            invoice: invoice.as_ref().zip(trained.latest),
+        };
+        let scored = sharded::score(&ctx, &held, champions, t, &mut out, &progress)?;
         out.rows(&INVOICE_PREDICTIONS_TABLE, scored.invoice_predictions)?;
         out.finish()?;
         std::fs::write(dir.join(SEGMENTS), serde_json::to_vec(&scored.segment_sums)?)
