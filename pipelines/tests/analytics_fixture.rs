@@ -487,3 +487,32 @@ fn expected_credit_loss_by_hand() {
     close(row("1_30"), "overlay", 1.1);
     close(row("1_30"), "adjusted_loss_rate", l_1_30 * 1.1);
 }
+
+#[test]
+fn the_allowance_is_backtested_against_the_write_offs_that_followed() {
+    // Three month ends of data: with the default 12-month horizon no month end can be judged.
+    let (_dir, out) = run_fixture();
+    assert_eq!(records(&out, "ecl_backtest").len(), 0);
+    // With a one-month horizon, January and February can.
+    let (_dir, out) = run_with(&format!("{CONFIG}\n[ecl]\nbacktest_months = 1\n"));
+    let rows = records(&out, "ecl_backtest");
+    assert_eq!(rows.len(), 2 * 3, "two month ends × (ALL and two segments)");
+    let row = |as_of: &str, segment: &str| find(&rows, &[("as_of", as_of), ("segment", segment)]);
+    // Nothing open at January 31 was written off by February 29.
+    let jan = row("2024-01-31", "ALL");
+    assert_eq!(
+        ["exposure", "allowance", "realised_write_offs", "coverage"].map(|c| text(jan, c)),
+        ["4600.00", "0.00", "0.00", "null"]
+    );
+    // J1 had 900 EUR open at February 29 (2000 billed, 1100 paid) and was written off on March
+    // 12: 990.00 at February's rate (1.10). February's allowance was 0 (no rates yet).
+    let feb = row("2024-02-29", "ALL");
+    assert_eq!(
+        ["exposure", "allowance", "realised_write_offs", "difference", "horizon_months", "method"]
+            .map(|c| text(feb, c)),
+        ["3790.00", "0.00", "990.00", "-990.00", "1", "roll_rate"]
+    );
+    close(feb, "coverage", 0.0);
+    assert_eq!(text(row("2024-02-29", "enterprise"), "realised_write_offs"), "990.00");
+    assert_eq!(text(row("2024-02-29", "smb"), "realised_write_offs"), "0.00");
+}

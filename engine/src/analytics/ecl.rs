@@ -94,6 +94,9 @@ pub struct EclParams {
     pub scenarios: Option<Vec<ScenarioParams>>,
     /// A single management overlay multiplier instead of scenarios (e.g. 1.1).
     pub overlay: Option<f64>,
+    /// Months after each month end over which `ecl_backtest` counts the write-offs realised
+    /// on the receivables open at it. Default 12.
+    pub backtest_months: Option<u32>,
 }
 
 /// `[ecl]`, checked.
@@ -101,11 +104,12 @@ pub struct EclParams {
 pub struct Ecl {
     pub lookback_months: u32,
     pub scenarios: Vec<ScenarioParams>,
+    pub backtest_months: u32,
 }
 
 impl Default for Ecl {
     fn default() -> Ecl {
-        Ecl { lookback_months: 24, scenarios: Vec::new() }
+        Ecl { lookback_months: 24, scenarios: Vec::new(), backtest_months: 12 }
     }
 }
 
@@ -164,7 +168,11 @@ impl EclParams {
         if names.windows(2).any(|w| w[0] == w[1]) {
             return Err(config("`ecl.scenarios` names a scenario twice".into()));
         }
-        Ok(Ecl { lookback_months, scenarios })
+        let backtest_months = self.backtest_months.unwrap_or(12);
+        if !(1..=120).contains(&backtest_months) {
+            return Err(config(format!("`ecl.backtest_months` must be between 1 and 120, but is {backtest_months}")));
+        }
+        Ok(Ecl { lookback_months, scenarios, backtest_months })
     }
 }
 
@@ -199,10 +207,27 @@ fn share(cents: i128, rate: f64) -> i128 {
 /// One reconciliation check of the allowance per month end: (check, as_of, expected, actual).
 pub type EclCheck = (&'static str, i32, i128, i128);
 
+/// The allowance of one method per month end (`k`, from 1) and group, with the exposure it
+/// covers: what [`backtest`] judges.
+#[derive(Debug, Clone, Default)]
+pub struct Allowances {
+    pub method: &'static str,
+    /// `[k][g]`: (exposure, allowance).
+    pub at: Vec<Vec<(i128, i128)>>,
+}
+
+/// The `ecl` table with its checks and the allowances the backtest judges.
+#[derive(Debug)]
+pub struct Built {
+    pub table: DataFrame,
+    pub checks: Vec<EclCheck>,
+    pub allowances: Vec<Allowances>,
+}
+
 /// The `ecl` table, and its reconciliation check per month end: the roll-forward (opening +
 /// charge − write-offs used = closing, the opening being the previous month end's closing),
 /// summed over every group.
-pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<(DataFrame, Vec<EclCheck>)> {
+pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<Built> {
     let ecl = &ctx.analysis.ecl;
     let names = &ctx.analysis.buckets.names;
     let nb = m.buckets;
@@ -212,6 +237,7 @@ pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<(DataFrame, Vec<EclCheck>
     let mut rows = Rows::default();
     let mut checks = Vec::new();
     let mut closing = vec![0i128; m.groups];
+    let mut allowances = Allowances { method: "roll_rate", at: vec![Vec::new(); m.k_count] };
     for k in 1..m.k_count {
         let as_of = ctx.months[k];
         let first = k.saturating_sub(lookback - 1).max(1);
@@ -254,10 +280,67 @@ pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<(DataFrame, Vec<EclCheck>
             );
             roll_forward.0 += opening + charge - used;
             roll_forward.1 += allowance;
+            allowances.at[k].push((exposure, allowance));
         }
         checks.push(("ecl_roll_forward", as_of, roll_forward.0, roll_forward.1));
     }
-    Ok((rows.frame()?, checks))
+    Ok(Built { table: rows.frame()?, checks, allowances: vec![allowances] })
+}
+
+/// `ecl_backtest`.
+pub static ECL_BACKTEST_TABLE: TableContract = TableContract {
+    name: "ecl_backtest",
+    doc: "Each method's allowance at a month end against the write-offs then realised on the receivables open at it over the following `ecl.backtest_months` months (month ends whose horizon the data covers)",
+    partition: None,
+    columns: Cow::Borrowed(&[
+        out("as_of", O::Date, false, "Month end of the allowance"),
+        out("dimension", O::Text, false, "all, or the customers column the segment comes from"),
+        out("segment", O::Text, false, "ALL, or the segment value"),
+        out("method", O::Text, false, "The allowance's method (see `ecl`)"),
+        out("horizon_months", O::Count, false, "Months after as_of the realised write-offs are counted over"),
+        out("exposure", O::Money, false, "Open receivables at as_of (as_of rate)"),
+        out("allowance", O::Money, false, "The method's allowance at as_of"),
+        out(
+            "realised_write_offs",
+            O::Money,
+            false,
+            "What of the receivables open at as_of was written off within the horizon (as_of rate)",
+        ),
+        out("difference", O::Money, false, "allowance − realised_write_offs (positive: over-provided)"),
+        out("coverage", O::Float, true, "allowance / realised_write_offs (null when nothing was written off)"),
+    ]),
+};
+
+/// The `ecl_backtest` table of `allowances` (each method's): every month end `k` with
+/// `k + backtest_months` in the data, every group.
+pub fn backtest(ctx: &Context<'_>, m: &Monthly, allowances: &[Allowances]) -> Result<DataFrame> {
+    let horizon = ctx.analysis.ecl.backtest_months as usize;
+    let labels = &ctx.groups.labels;
+    let mut rows: Vec<(i32, usize, &str, i128, i128, i128)> = Vec::new();
+    for k in 1..m.k_count.saturating_sub(horizon) {
+        for g in 0..m.groups {
+            for a in allowances {
+                if let Some(&(exposure, allowance)) = a.at.get(k).and_then(|at| at.get(g)) {
+                    rows.push((ctx.months[k], g, a.method, exposure, allowance, m.realised_write_offs(k, g)));
+                }
+            }
+        }
+    }
+    frame(
+        &ECL_BACKTEST_TABLE,
+        vec![
+            date("as_of", rows.iter().map(|r| r.0)),
+            text("dimension", rows.iter().map(|r| labels[r.1].0.as_str())),
+            text("segment", rows.iter().map(|r| labels[r.1].1.as_str())),
+            text("method", rows.iter().map(|r| r.2)),
+            count("horizon_months", rows.iter().map(|_| horizon as u64)),
+            money("exposure", rows.iter().map(|r| r.3 as i64)),
+            money("allowance", rows.iter().map(|r| r.4 as i64)),
+            money("realised_write_offs", rows.iter().map(|r| r.5 as i64)),
+            money("difference", rows.iter().map(|r| (r.4 - r.5) as i64)),
+            float_opt("coverage", rows.iter().map(|r| super::frame::ratio(r.4, r.5))),
+        ],
+    )
 }
 
 /// The roll-forward of a group's allowance over a month.

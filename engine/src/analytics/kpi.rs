@@ -115,6 +115,10 @@ pub struct Monthly {
     roll: Vec<i128>,
     /// `[k][g][bucket]` open receivables at the month end, at the month end's rate.
     bucket_ar: Vec<i128>,
+    /// `[k][g]` what of the receivables open at month end `k` was written off in the
+    /// `ecl.backtest_months` months after it, at `k`'s rate (0 where those months go past the
+    /// data).
+    realised: Vec<i128>,
 }
 
 impl Monthly {
@@ -132,6 +136,7 @@ impl Monthly {
             cohorts: vec![0; k_count * k_count * groups * COHORT_FIELDS],
             roll: vec![0; k_count * groups * buckets * (buckets + 3)],
             bucket_ar: vec![0; k_count * groups * buckets],
+            realised: vec![0; k_count * groups],
         }
     }
 
@@ -142,6 +147,7 @@ impl Monthly {
             (&mut self.cohorts, &o.cohorts),
             (&mut self.roll, &o.roll),
             (&mut self.bucket_ar, &o.bucket_ar),
+            (&mut self.realised, &o.realised),
         ] {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
@@ -202,6 +208,13 @@ impl Monthly {
         &mut self.bucket_ar[(k * self.groups + g) * self.buckets + b]
     }
 
+    /// What of group `g`'s receivables open at month end `k` was written off within
+    /// `ecl.backtest_months` months after it (at `k`'s rate); only meaningful when month end
+    /// `k + ecl.backtest_months` is in the data.
+    pub fn realised_write_offs(&self, k: usize, g: usize) -> i128 {
+        self.realised[k * self.groups + g]
+    }
+
     /// Write-offs of group `g` dated in month `k` (`kpi_monthly.write_offs`).
     pub fn write_offs(&self, k: usize, g: usize) -> i128 {
         self.kpi(k, g, WRITE_OFFS)
@@ -247,6 +260,7 @@ impl Monthly {
         let groups = ctx.groups.of(book, c);
         let first_day = ctx.months[0] + 1;
         let last_month = *ctx.months.last().unwrap_or(&0);
+        let mut scratch = Scratch::default();
         for d in book.customers.docs(c) {
             let kind = docs.kind[d];
             let day = docs.date[d];
@@ -265,7 +279,7 @@ impl Monthly {
                 }
             }
             if kind.is_receivable() {
-                self.receivable(ctx, d, &groups, last_month)?;
+                self.receivable(ctx, d, &groups, last_month, &mut scratch)?;
             }
         }
         let pays = &book.payments;
@@ -279,7 +293,14 @@ impl Monthly {
         Ok(())
     }
 
-    fn receivable(&mut self, ctx: &Context<'_>, d: usize, groups: &[usize], last_month: i32) -> Result<()> {
+    fn receivable(
+        &mut self,
+        ctx: &Context<'_>,
+        d: usize,
+        groups: &[usize],
+        last_month: i32,
+        scratch: &mut Scratch,
+    ) -> Result<()> {
         let docs = &ctx.book.docs;
         let amount = docs.amount[d];
         let due = docs.due[d].unwrap_or(docs.date[d]);
@@ -289,10 +310,18 @@ impl Monthly {
         let mut prev: Option<(usize, Settled)> = None;
         let mut prev_cum = [0i64; 3];
         let mut error: Option<EngineError> = None;
+        // For the allowance's backtest: the written-off total at each month end walked (from
+        // the first), and the month ends the invoice was open at with their rate.
+        let Scratch { written_off_at, open_at } = scratch;
+        written_off_at.clear();
+        open_at.clear();
+        let mut first_k = None;
         walk(ctx.apps, d, docs.date[d], amount, &ctx.months, |k, s| {
             if error.is_some() {
                 return;
             }
+            first_k.get_or_insert(k);
+            written_off_at.push(s.written_off);
             let t = ctx.months[k];
             let open = amount - s.total();
             if open > 0 {
@@ -303,6 +332,7 @@ impl Monthly {
                         return;
                     }
                 };
+                open_at.push((k, rate, s.written_off));
                 let rep = i128::from(at_rate(open, rate));
                 let dpd = t - due;
                 let bucket = ctx.analysis.buckets.index(ctx.age(d, t));
@@ -363,6 +393,24 @@ impl Monthly {
         if let Some(e) = error {
             return Err(e);
         }
+        // Written off within the horizon after each month end it was open at (the walk stops
+        // once the invoice is closed, so later month ends have its final total).
+        let horizon = ctx.analysis.ecl.backtest_months as usize;
+        if let (Some(k0), Some(&last)) = (first_k, written_off_at.last()) {
+            for &(k, rate, before) in open_at.iter() {
+                let end = k + horizon;
+                if end >= self.k_count {
+                    continue;
+                }
+                let after = written_off_at.get(end - k0).copied().unwrap_or(last);
+                let lost = i128::from(at_rate(after - before, rate));
+                if lost != 0 {
+                    for &g in groups {
+                        self.realised[k * self.groups + g] += lost;
+                    }
+                }
+            }
+        }
         if let Some(ck) = cohort {
             let billed = i128::from(docs.amount_reporting[d]);
             let at_90 = docs.date[d] + 90;
@@ -405,6 +453,15 @@ impl Monthly {
         }
         Ok(())
     }
+}
+
+/// Buffers one customer's receivables reuse in [`Monthly::build`].
+#[derive(Default)]
+struct Scratch {
+    /// Written off by each month end the walk visited, from the first.
+    written_off_at: Vec<i64>,
+    /// (month end, rate, written off by then) of each month end the receivable was open at.
+    open_at: Vec<(usize, i128, i64)>,
 }
 
 /// Countback DSO: walk back from the latest month; while the remaining AR is at least the

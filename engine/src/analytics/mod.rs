@@ -70,6 +70,7 @@ pub fn contracts(analysis: &Analysis) -> Vec<TableContract> {
         cohorts::COHORTS_TABLE.clone(),
         roll_rates::ROLL_RATES_TABLE.clone(),
         ecl::ECL_TABLE.clone(),
+        ecl::ECL_BACKTEST_TABLE.clone(),
         payment_stats::PAYMENT_STATS_TABLE.clone(),
         reconcile::RECONCILIATION_TABLE.clone(),
     ]
@@ -206,10 +207,13 @@ pub fn analyse_some(
         if wants(roll_rates::ROLL_RATES_TABLE.name) {
             out.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
         }
-        if wants(ecl::ECL_TABLE.name) {
-            let (table, checks) = ecl::table(&ctx, &monthly)?;
-            out.rows(&ecl::ECL_TABLE, table)?;
-            ecl_checks = checks;
+        if wants(ecl::ECL_TABLE.name) || wants(ecl::ECL_BACKTEST_TABLE.name) {
+            let built = ecl::table(&ctx, &monthly)?;
+            out.rows(&ecl::ECL_TABLE, built.table)?;
+            out.rows(&ecl::ECL_BACKTEST_TABLE, ecl::backtest(&ctx, &monthly, &built.allowances)?)?;
+            if wants(ecl::ECL_TABLE.name) {
+                ecl_checks = built.checks;
+            }
         }
         lap("kpi_cohorts_roll_rates");
     }

@@ -57,8 +57,16 @@ const INPUTS: [(&str, Option<&[&str]>); 5] = [
 
 /// The tables this command builds, all of them when `--tables` is not given.
 /// (`reconciliation` has the allowance's roll-forward check only with `ecl`.)
-const DEFAULT_TABLES: [&str; 7] =
-    ["aging", "kpi_monthly", "cohorts", "roll_rates", "ecl", "customer_payment_stats", "reconciliation"];
+const DEFAULT_TABLES: [&str; 8] = [
+    "aging",
+    "kpi_monthly",
+    "cohorts",
+    "roll_rates",
+    "ecl",
+    "ecl_backtest",
+    "customer_payment_stats",
+    "reconciliation",
+];
 
 /// Rebuild the dashboard tables of the output at `args.out` into `args.to`.
 pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {

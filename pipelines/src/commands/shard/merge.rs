@@ -163,8 +163,10 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     writer.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
     writer.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
     writer.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
-    let (ecl_table, ecl_checks) = ecl::table(&ctx, &monthly)?;
-    writer.rows(&ecl::ECL_TABLE, ecl_table)?;
+    let ecl_built = ecl::table(&ctx, &monthly)?;
+    writer.rows(&ecl::ECL_TABLE, ecl_built.table)?;
+    writer.rows(&ecl::ECL_BACKTEST_TABLE, ecl::backtest(&ctx, &monthly, &ecl_built.allowances)?)?;
+    let ecl_checks = ecl_built.checks;
     timed("kpi_cohorts_roll_rates", &mut timings);
     let stats = &payment_stats::PAYMENT_STATS_TABLE;
     sorted::merge(&files(stats), Key::AsOfCustomer, |df| Ok(writer.rows(stats, df)?))?;
