@@ -406,6 +406,28 @@ fn the_report_shows_the_numbers_of_the_tables_it_reads() {
         let total: f64 = row.as_array().unwrap().iter().filter_map(|v| v.as_f64()).sum();
         assert!((total - 1.0).abs() < 1e-9, "{row}");
     }
+    // Expected credit loss: the provision matrix is the latest month end's portfolio rows of
+    // `ecl` (the ALL row last), and the roll-forward closes each month's allowance.
+    let ecl = common::records(&common::table(&out, "ecl"));
+    let matrix = data["ecl"]["matrix"].as_array().unwrap();
+    let latest_ecl: Vec<&common::Record> = ecl
+        .iter()
+        .filter(|r| r["segment"].as_deref() == Some("ALL") && r["as_of"].as_deref() == data["ecl"]["as_of"].as_str())
+        .collect();
+    assert_eq!(matrix.len(), latest_ecl.len());
+    for (shown, row) in matrix.iter().zip(&latest_ecl) {
+        assert_eq!(shown["bucket"].as_str(), row["bucket"].as_deref());
+        assert_eq!(shown["allowance"].as_str(), row["allowance"].as_deref());
+    }
+    assert_eq!(matrix.last().unwrap()["bucket"], "ALL");
+    let flows = data["ecl"]["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 12);
+    for f in flows {
+        let c = |k: &str| cents(f[k].as_str().unwrap());
+        assert_eq!(c("opening") - c("write_offs_used") + c("charge"), c("closing"), "{f}");
+    }
+    assert_eq!(flows.last().unwrap()["closing"], matrix.last().unwrap()["allowance"]);
+    assert!(!data["ecl"]["backtest"].as_array().unwrap().is_empty(), "the sample has month ends a year before its end");
     // The worklist starts with priority 1 of the latest scores.
     let scores = common::records(&common::table(&out, "customer_scores"));
     let newest = scores.iter().filter_map(|r| r["as_of"].clone()).max().unwrap();

@@ -120,6 +120,45 @@ pub struct Model {
     pub importance: Vec<(String, Option<f64>)>,
 }
 
+/// One bucket of the portfolio's provision matrix at the latest month end.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EclBucket {
+    pub bucket: String,
+    pub exposure: String,
+    pub historical: Option<f64>,
+    pub adjusted: Option<f64>,
+    pub allowance: String,
+}
+
+/// The portfolio allowance's movement over a month.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EclFlow {
+    pub as_of: String,
+    pub opening: String,
+    pub write_offs_used: String,
+    pub charge: String,
+    pub closing: String,
+}
+
+/// A month end's allowance against the write-offs that followed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EclJudged {
+    pub as_of: String,
+    pub allowance: String,
+    pub realised: String,
+    pub coverage: Option<f64>,
+}
+
+/// The expected credit loss of the portfolio (roll-rate method).
+#[derive(Debug, Default, Serialize)]
+pub struct Ecl {
+    pub as_of: String,
+    pub overlay: Option<f64>,
+    pub matrix: Vec<EclBucket>,
+    pub flows: Vec<EclFlow>,
+    pub backtest: Vec<EclJudged>,
+}
+
 /// Everything the report shows.
 #[derive(Debug, Default, Serialize)]
 pub struct ReportData {
@@ -131,6 +170,7 @@ pub struct ReportData {
     pub aging: AgingStack,
     pub roll_forward: Vec<RollForward>,
     pub roll_rates: RollMatrix,
+    pub ecl: Ecl,
     pub cohorts: CohortGrid,
     pub top_overdue: Vec<Overdue>,
     pub worklist: Vec<Work>,
@@ -182,6 +222,9 @@ impl ReportData {
         }
         if let Some(roll) = source.read("roll_rates")? {
             data.roll_rates(&roll)?;
+        }
+        if let Some(ecl) = source.read("ecl")? {
+            data.ecl(&ecl, source.read("ecl_backtest")?.as_ref())?;
         }
         if let Some(cohorts) = source.read("cohorts")? {
             data.cohorts(&cohorts)?;
@@ -374,6 +417,75 @@ impl ReportData {
             })
             .collect();
         self.roll_rates = RollMatrix { months: recent, from: buckets, to: to_states, rates };
+        Ok(())
+    }
+
+    /// The portfolio's provision matrix at the latest month end, the allowance's movement over
+    /// the last [`RECENT_MONTHS`] month ends, and the last judged month ends of the backtest.
+    fn ecl(&mut self, ecl: &DataFrame, backtest: Option<&DataFrame>) -> anyhow::Result<()> {
+        let (segment, method, bucket, as_of) =
+            (texts(ecl, "segment")?, texts(ecl, "method")?, texts(ecl, "bucket")?, texts(ecl, "as_of")?);
+        let rows: Vec<usize> = (0..ecl.height())
+            .filter(|&i| segment[i].as_deref() == Some("ALL") && method[i].as_deref() == Some("roll_rate"))
+            .collect();
+        let Some(latest) = rows.iter().filter_map(|&i| as_of[i].clone()).max() else { return Ok(()) };
+        let (exposure, allowance) = (cents(ecl, "exposure")?, cents(ecl, "allowance")?);
+        let (historical, adjusted, overlay) =
+            (floats(ecl, "historical_loss_rate")?, floats(ecl, "adjusted_loss_rate")?, floats(ecl, "overlay")?);
+        let (opening, used, charge, closing) = (
+            cents(ecl, "opening_allowance")?,
+            cents(ecl, "write_offs_used")?,
+            cents(ecl, "charge")?,
+            cents(ecl, "closing_allowance")?,
+        );
+        let at_latest = |i: &usize| as_of[*i].as_deref() == Some(latest.as_str());
+        self.ecl.as_of = latest.clone();
+        self.ecl.overlay = rows.iter().find(|i| at_latest(i)).and_then(|&i| overlay[i]);
+        self.ecl.matrix = rows
+            .iter()
+            .filter(|i| at_latest(i))
+            .map(|&i| EclBucket {
+                bucket: bucket[i].clone().unwrap_or_default(),
+                exposure: money(exposure[i]),
+                historical: historical[i],
+                adjusted: adjusted[i],
+                allowance: money(allowance[i]),
+            })
+            .collect();
+        let totals: Vec<usize> = rows.iter().copied().filter(|&i| bucket[i].as_deref() == Some("ALL")).collect();
+        self.ecl.flows = totals
+            .iter()
+            .rev()
+            .take(RECENT_MONTHS)
+            .rev()
+            .map(|&i| EclFlow {
+                as_of: as_of[i].clone().unwrap_or_default(),
+                opening: money(opening[i]),
+                write_offs_used: money(used[i]),
+                charge: money(charge[i]),
+                closing: money(closing[i]),
+            })
+            .collect();
+        if let Some(b) = backtest {
+            let (segment, method, as_of) = (texts(b, "segment")?, texts(b, "method")?, texts(b, "as_of")?);
+            let (allowance, realised, coverage) =
+                (cents(b, "allowance")?, cents(b, "realised_write_offs")?, floats(b, "coverage")?);
+            let judged: Vec<usize> = (0..b.height())
+                .filter(|&i| segment[i].as_deref() == Some("ALL") && method[i].as_deref() == Some("roll_rate"))
+                .collect();
+            self.ecl.backtest = judged
+                .iter()
+                .rev()
+                .take(RECENT_MONTHS)
+                .rev()
+                .map(|&i| EclJudged {
+                    as_of: as_of[i].clone().unwrap_or_default(),
+                    allowance: money(allowance[i]),
+                    realised: money(realised[i]),
+                    coverage: coverage[i],
+                })
+                .collect();
+        }
         Ok(())
     }
 

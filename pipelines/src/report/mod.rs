@@ -30,6 +30,8 @@ pub fn needed(table: &str) -> bool {
         "kpi_monthly",
         "aging",
         "roll_rates",
+        "ecl",
+        "ecl_backtest",
         "cohorts",
         "customer_scores",
         "data_quality",

@@ -222,6 +222,58 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
         body.push_str(&heat_table("from \\ to", &rr.to, &rr.from, &rr.rates));
         body.push_str("</section>");
     }
+    let e = &data.ecl;
+    if !e.matrix.is_empty() {
+        let _ = write!(
+            body,
+            "<section><h2>Expected credit loss</h2><p class=\"note\">The portfolio's provision matrix at {} by the roll-rate method: each bucket's share expected to be written off, from the roll rates of the lookback{}.</p>",
+            esc(&e.as_of),
+            e.overlay
+                .filter(|&o| o != 1.0)
+                .map(|o| format!(", times the forward-looking overlay {o:.3}"))
+                .unwrap_or_default()
+        );
+        body.push_str("<table class=\"num\"><thead><tr><th>bucket</th><th>exposure</th><th>historical loss rate</th><th>adjusted loss rate</th><th>allowance</th></tr></thead><tbody>");
+        for b in &e.matrix {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&b.bucket),
+                amount(&b.exposure),
+                pct(b.historical),
+                pct(b.adjusted),
+                amount(&b.allowance)
+            );
+        }
+        body.push_str("</tbody></table><h3>Allowance roll-forward</h3><table class=\"num\"><thead><tr><th>month end</th><th>opening</th><th>− write-offs used</th><th>+ charge</th><th>= closing</th></tr></thead><tbody>");
+        for f in &e.flows {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&f.as_of),
+                amount(&f.opening),
+                amount(&f.write_offs_used),
+                amount(&f.charge),
+                amount(&f.closing)
+            );
+        }
+        body.push_str("</tbody></table>");
+        if !e.backtest.is_empty() {
+            body.push_str("<h3>Backtest</h3><p class=\"note\">Each month end's allowance against what of the receivables then open was written off over the following months (coverage above 100%: over-provided).</p><table class=\"num\"><thead><tr><th>month end</th><th>allowance</th><th>realised write-offs</th><th>coverage</th></tr></thead><tbody>");
+            for j in &e.backtest {
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&j.as_of),
+                    amount(&j.allowance),
+                    amount(&j.realised),
+                    pct(j.coverage)
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+        body.push_str("</section>");
+    }
     let c = &data.cohorts;
     if !c.cohorts.is_empty() {
         body.push_str("<section><h2>Billing cohorts</h2><p class=\"note\">Share of each billing month's amount paid by each age in months.</p>");
