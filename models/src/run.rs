@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use ardent_engine::analytics::ecl::PdSums;
 use ardent_engine::analytics::features::{self, FEATURES};
 use ardent_engine::analytics::frame::{boolean, count, date, float_opt, frame, money, money_opt, part_ranges, text};
 use ardent_engine::analytics::{Analysis, Context, labels};
@@ -56,6 +57,8 @@ pub struct ModelRun {
     pub customer_skipped: Option<String>,
     /// Why the invoice model was skipped, when it was: `invoice_predictions` is then empty.
     pub invoice_skipped: Option<String>,
+    /// The PD method's sums of the expected credit loss (none without a customer model).
+    pub ecl_pd: Option<PdSums>,
 }
 
 pub(crate) fn column(name: &str) -> usize {
@@ -165,7 +168,7 @@ pub fn run(
     lap("training", &mut timings);
     let champion = models.customer.as_ref().map(Trained::champion);
     let reference = models.reference();
-    let sums = score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out, progress)?;
+    let (sums, ecl_pd) = score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out, progress)?;
     lap("scoring", &mut timings);
     let published = models.publish(t)?;
     let mut tables: Vec<(TableContract, Option<DataFrame>)> =
@@ -184,6 +187,7 @@ pub fn run(
         timings,
         customer_skipped,
         invoice_skipped,
+        ecl_pd,
     })
 }
 
@@ -423,7 +427,8 @@ impl Held {
 
 /// Score every panel row, one month end at a time, reading the values back from the spill:
 /// each month's `features` rows, and for the latest `customer_months` its `customer_scores`
-/// rows, go to `out`; returns the `segment_scores` sums. Reasons are formatted only for the
+/// rows, go to `out`; returns the `segment_scores` sums and the expected credit loss's PD
+/// method sums (empty without a model). Reasons are formatted only for the
 /// rows published in `customer_scores`. Without a customer `model` only `features` is
 /// written, and an empty `customer_scores`.
 pub(crate) fn score_months(
@@ -434,8 +439,17 @@ pub(crate) fn score_months(
     t: &Training,
     out: &mut dyn TableSink,
     progress: Progress<'_>,
-) -> Result<Vec<SegmentSum>> {
+) -> Result<(Vec<SegmentSum>, Option<PdSums>)> {
     let Held { panel, values, rows, labels } = held;
+    let ecl = &ctx.analysis.ecl;
+    let overlay = ecl.overlay();
+    // The expected credit loss's PD method, when a loss given default is configured: each
+    // customer's, by its first segment column's value.
+    let mut pd_sums = model.filter(|_| ecl.lgd.is_some()).map(|_| PdSums::default());
+    let lgd: Vec<f64> = match ctx.book.customers.dims.first() {
+        Some(d) => d.of_customer.iter().map(|&v| ecl.lgd_of(&d.values[v as usize]).unwrap_or(0.0)).collect(),
+        None => vec![ecl.lgd.unwrap_or(0.0); ctx.book.customers.len()],
+    };
     let dates = held.months();
     let published_from =
         dates.iter().rev().nth(t.scoring.customer_months - 1).map_or(i32::MIN, |d| panel.as_of[d.start]);
@@ -485,6 +499,16 @@ pub(crate) fn score_months(
         }
         let Some(model) = model else { continue };
         segment_rows.extend(segments::month_sums(panel, day.clone(), rows, &scores, labels, reference));
+        if let Some(sums) = pd_sums.as_mut() {
+            for i in day.clone() {
+                let c = panel.customer[i] as usize;
+                // A customer already in default is credit-impaired: PD 1.
+                let pd = if labels.in_default[i] { 1.0 } else { scores[i - day.start].pd };
+                let customer =
+                    ardent_engine::analytics::ecl::Customer { exposure: panel.open_cents[i], pd, lgd: lgd[c], overlay };
+                sums.add(as_of, &ctx.groups.of(book, c), customer);
+            }
+        }
         if as_of >= published_from {
             let df = customer_scores(book, panel, day.clone(), rows, &scores, &labels.in_default, &model.id)?;
             out.rows(&CUSTOMER_SCORES_TABLE, df)?;
@@ -494,7 +518,7 @@ pub(crate) fn score_months(
         // Without customer models the table is published empty.
         out.rows(&CUSTOMER_SCORES_TABLE, customer_scores(book, panel, 0..0, rows, &[], &labels.in_default, "")?)?;
     }
-    Ok(segment_rows)
+    Ok((segment_rows, pd_sums))
 }
 
 /// `customer_scores` rows of the month end `day` (panel rows); `scores` are those rows'.

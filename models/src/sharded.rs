@@ -189,6 +189,8 @@ pub fn train(customer: &[Sample], invoice: &[Sample], plans: &Plans, t: &Trainin
 #[derive(Debug)]
 pub struct Scored {
     pub segment_sums: Vec<SegmentSum>,
+    /// The expected credit loss's PD method sums (none without a customer model).
+    pub ecl_pd: Option<ardent_engine::analytics::ecl::PdSums>,
     /// The shard's `invoice_predictions` (empty when the invoice model was skipped).
     pub invoice_predictions: DataFrame,
 }
@@ -216,7 +218,7 @@ pub fn score(
     progress: Progress<'_>,
 ) -> Result<Scored> {
     let Champions { customer, reference, invoice } = champions;
-    let segment_sums = score_months(ctx, held, customer, reference, t, out, progress)?;
+    let (segment_sums, ecl_pd) = score_months(ctx, held, customer, reference, t, out, progress)?;
     let invoice_predictions = match invoice {
         Some((model, latest)) => {
             let open = invoice_model::open_at(ctx, held, latest, t);
@@ -224,7 +226,7 @@ pub fn score(
         }
         None => empty_invoice_predictions()?,
     };
-    Ok(Scored { segment_sums, invoice_predictions })
+    Ok(Scored { segment_sums, ecl_pd, invoice_predictions })
 }
 
 /// `segment_scores` from the shards' sums.

@@ -600,6 +600,20 @@ impl RunWriter {
         Ok(())
     }
 
+    /// Write the allowance's tables (`ecl`, `ecl_backtest`), after the models' (the PD method's
+    /// numbers come from them).
+    pub fn ecl(
+        &mut self,
+        parts: ardent_engine::analytics::ecl::Parts,
+        pd: Option<&ardent_engine::analytics::ecl::PdSums>,
+        printer: &Printer,
+    ) -> anyhow::Result<()> {
+        let (ecl, backtest) = parts.finish(pd)?;
+        let [ecl_contract, backtest_contract] = ardent_engine::analytics::ecl::contracts();
+        self.table(&ecl_contract, ecl, printer)?;
+        self.table(&backtest_contract, backtest, printer)
+    }
+
     /// Write the model tables and artifacts.
     pub fn models(&mut self, run: ModelRun, printer: &Printer) -> anyhow::Result<()> {
         let mut candidates = Vec::new();

@@ -256,10 +256,13 @@ pub fn analytics_stage(
         }
         .into());
     }
+    let mut dashboards = dashboards;
+    let ecl = dashboards.ecl.take();
     match writer.as_deref_mut() {
         Some(w) => w.dashboards(&dashboards, settings, printer)?,
         None => drop(dashboards),
     }
+    let mut ecl_pd = None;
     if with_models && settings.training.enabled {
         printer.stage("models", 2, 4);
         let started = Instant::now();
@@ -268,30 +271,35 @@ pub fn analytics_stage(
             None => &mut DiscardTables,
         };
         let progress = |step: &str| printer.step("models", step);
-        let run = match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training, out, &progress) {
-            Ok(run) => run,
+        match ardent_models::run::run(&book, &apps, &settings.analysis, &settings.training, out, &progress) {
+            Ok(mut run) => {
+                timings.push(("models", started.elapsed().as_millis() as u64));
+                printer.info(
+                    "model_timings",
+                    format!("  {}", run.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")),
+                    json!({"timings_ms": run.timings.iter().map(|(s, ms)| (s.to_string(), *ms)).collect::<std::collections::BTreeMap<_, _>>()}),
+                );
+                for line in &run.summary {
+                    printer.line(line);
+                }
+                ecl_pd = run.ecl_pd.take();
+                if let Some(w) = writer.as_deref_mut() {
+                    w.models(run, printer)?;
+                }
+            }
             Err(ModelError::NotEnoughHistory(why) | ModelError::NoSignal(why)) => {
                 // Dashboards are still worth publishing; the manifest says why models are absent.
                 printer.line(format!("models skipped: {why}"));
-                if let Some(w) = writer {
+                if let Some(w) = writer.as_deref_mut() {
                     w.models_skipped(why);
                 }
-                return Ok(timings);
             }
             Err(e) => return Err(e.into()),
-        };
-        timings.push(("models", started.elapsed().as_millis() as u64));
-        printer.info(
-            "model_timings",
-            format!("  {}", run.timings.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")),
-            json!({"timings_ms": run.timings.iter().map(|(s, ms)| (s.to_string(), *ms)).collect::<std::collections::BTreeMap<_, _>>()}),
-        );
-        for line in &run.summary {
-            printer.line(line);
         }
-        if let Some(w) = writer {
-            w.models(run, printer)?;
-        }
+    }
+    // The allowance after the models: the PD method uses their scores.
+    if let (Some(parts), Some(w)) = (ecl, writer) {
+        w.ecl(parts, ecl_pd.as_ref(), printer)?;
     }
     Ok(timings)
 }

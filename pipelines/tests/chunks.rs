@@ -35,7 +35,8 @@ fn assert_same_data(a: &Path, ma: &Value, b: &Path, mb: &Value) {
             continue; // aging partitions: covered by kpi_monthly and reconciliation
         }
         let (x, y) = (common::table(a, table), common::table(b, table));
-        assert!(x.height() > 0 || o["table"] == "unapplied_cash", "{path} is empty");
+        // The allowance's backtest needs a year after a month end: this ledger is shorter.
+        assert!(x.height() > 0 || o["table"] == "unapplied_cash" || o["table"] == "ecl_backtest", "{path} is empty");
         assert!(x.equals_missing(&y), "{path} differs:\n{x}\n{y}");
         compared += 1;
     }

@@ -349,7 +349,7 @@ fn cents(text: &str) -> i128 {
 fn the_report_shows_the_numbers_of_the_tables_it_reads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = common::ardent(&["run", "--out", out.to_str().unwrap()]);
+    let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", "ecl.lgd=0.1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let published = std::fs::read_to_string(out.join("report.html")).unwrap();
     let again = dir.path().join("again.html");
@@ -413,7 +413,13 @@ fn the_report_shows_the_numbers_of_the_tables_it_reads() {
     let latest_ecl: Vec<&common::Record> = ecl
         .iter()
         .filter(|r| r["segment"].as_deref() == Some("ALL") && r["as_of"].as_deref() == data["ecl"]["as_of"].as_str())
+        .filter(|r| r["method"].as_deref() == Some("roll_rate"))
         .collect();
+    // With the models the PD method has its row too.
+    assert!(
+        ecl.iter()
+            .any(|r| r["method"].as_deref() == Some("pd") && r["as_of"].as_deref() == data["ecl"]["as_of"].as_str())
+    );
     assert_eq!(matrix.len(), latest_ecl.len());
     for (shown, row) in matrix.iter().zip(&latest_ecl) {
         assert_eq!(shown["bucket"].as_str(), row["bucket"].as_deref());
@@ -515,7 +521,8 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
     let dir = tempfile::tempdir().unwrap();
     let single = |models: &str| {
         let out = dir.path().join(format!("single-models-{models}"));
-        let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", &format!("models.enabled={models}")]);
+        let models = format!("models.enabled={models}");
+        let o = common::ardent(&["run", "--out", out.to_str().unwrap(), "--set", &models, "--set", "ecl.lgd=0.1"]);
         assert_eq!(o.code, 0, "{}", o.stderr);
         out
     };
@@ -528,7 +535,7 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
         let out = dir.path().join(format!("out-{shards}"));
         let models_set = format!("models.enabled={models}");
         let shard = |args: &[&str]| {
-            let common = ["--work", work.to_str().unwrap(), "--set", &models_set];
+            let common = ["--work", work.to_str().unwrap(), "--set", &models_set, "--set", "ecl.lgd=0.1"];
             common::ardent(&[&["shard"], args, &common].concat())
         };
         let step = |args: &[&str]| {
@@ -609,6 +616,11 @@ fn a_run_split_by_customer_publishes_the_tables_of_one_machine() {
             let (x, y) = (common::table(single, &table), common::table(&out, &table));
             assert!(x.equals_missing(&y), "{table} differs with {shards} shards:\n{x}\n{y}");
         }
+        let pd_rows = common::records(&common::table(&out, "ecl"))
+            .iter()
+            .filter(|r| r["method"].as_deref() == Some("pd"))
+            .count();
+        assert_eq!(pd_rows > 0, models == "true", "the PD method's rows come with the models");
         // The models themselves: every artifact byte for byte, and the manifest's account.
         let (a, b) = (common::manifest(single), common::manifest(&out));
         assert_eq!(a["models"], b["models"], "{shards} shards");

@@ -21,6 +21,11 @@
 //! transitions a rate rests on. The `ALL` row of a group carries the totals and the
 //! roll-forward: opening (the previous month end's closing; 0 at the first), write-offs used
 //! (write-offs dated in the month), charge = closing − opening + write-offs used, closing.
+//!
+//! The PD method (`method = pd`, with `ecl.lgd` set) adds one `ALL` row per month end and group
+//! from the models' scores: Σ over customers of min(1, PD × overlay) × LGD × open receivables,
+//! each to the cent ([`PdSums`], built in the models stage; a customer already in default
+//! counts with PD 1), with its own roll-forward. Both methods are judged in `ecl_backtest`.
 //! Definitions and a worked example: `docs/definitions.md`, "Expected credit loss".
 
 use std::borrow::Cow;
@@ -29,7 +34,7 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use super::Context;
-use super::frame::{count, date, float_opt, frame, money, money_opt, text};
+use super::frame::{count, count_opt, date, float_opt, frame, money, money_opt, text};
 use super::kpi::Monthly;
 use crate::contracts::{OutType as O, TableContract, out};
 use crate::error::{EngineError, Result};
@@ -43,10 +48,20 @@ pub static ECL_TABLE: TableContract = TableContract {
         out("as_of", O::Date, false, "Month end"),
         out("dimension", O::Text, false, "all, or the customers column the segment comes from"),
         out("segment", O::Text, false, "ALL, or the segment value"),
-        out("method", O::Text, false, "roll_rate: the provision matrix by the roll-rate (migration) method"),
+        out(
+            "method",
+            O::Text,
+            false,
+            "roll_rate: the provision matrix by the roll-rate (migration) method; pd: Σ PD × LGD × exposure from the champion model (ALL rows only)",
+        ),
         out("bucket", O::Text, false, "Aging bucket, or ALL for the totals and the roll-forward"),
         out("exposure", O::Money, false, "Open receivables in the bucket at as_of (as_of rate)"),
-        out("months_observed", O::Count, false, "Month-to-month transitions in the lookback the rate rests on"),
+        out(
+            "months_observed",
+            O::Count,
+            true,
+            "roll_rate: month-to-month transitions in the lookback the rate rests on (null for pd)",
+        ),
         out(
             "historical_loss_rate",
             O::Float,
@@ -97,6 +112,14 @@ pub struct EclParams {
     /// Months after each month end over which `ecl_backtest` counts the write-offs realised
     /// on the receivables open at it. Default 12.
     pub backtest_months: Option<u32>,
+    /// Loss given default of the PD method: the share of a defaulted customer's exposure that
+    /// is lost. The PD method runs only when it is set: ardent's default label is a
+    /// delinquency event (`models.label`), most of which is paid in the end, so no default
+    /// value would be honest (on `m` the share of defaulted exposure later written off is
+    /// about 4%).
+    pub lgd: Option<f64>,
+    /// Loss given default per value of the first segment column, where it differs from `lgd`.
+    pub lgd_by_segment: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// `[ecl]`, checked.
@@ -105,15 +128,30 @@ pub struct Ecl {
     pub lookback_months: u32,
     pub scenarios: Vec<ScenarioParams>,
     pub backtest_months: u32,
+    /// The PD method's loss given default (none: the PD method does not run).
+    pub lgd: Option<f64>,
+    pub lgd_by_segment: std::collections::BTreeMap<String, f64>,
 }
 
 impl Default for Ecl {
     fn default() -> Ecl {
-        Ecl { lookback_months: 24, scenarios: Vec::new(), backtest_months: 12 }
+        Ecl {
+            lookback_months: 24,
+            scenarios: Vec::new(),
+            backtest_months: 12,
+            lgd: None,
+            lgd_by_segment: Default::default(),
+        }
     }
 }
 
 impl Ecl {
+    /// The loss given default of a customer of `segment` (the first segment column's value),
+    /// when the PD method runs.
+    pub fn lgd_of(&self, segment: &str) -> Option<f64> {
+        self.lgd.map(|lgd| self.lgd_by_segment.get(segment).copied().unwrap_or(lgd))
+    }
+
     /// The overlay multiplier: Σ weight × multiplier (1 without scenarios).
     pub fn overlay(&self) -> f64 {
         if self.scenarios.is_empty() { 1.0 } else { self.scenarios.iter().map(|s| s.weight * s.multiplier).sum() }
@@ -172,7 +210,23 @@ impl EclParams {
         if !(1..=120).contains(&backtest_months) {
             return Err(config(format!("`ecl.backtest_months` must be between 1 and 120, but is {backtest_months}")));
         }
-        Ok(Ecl { lookback_months, scenarios, backtest_months })
+        let lgd = self.lgd;
+        let lgd_by_segment = self.lgd_by_segment.clone().unwrap_or_default();
+        if lgd.is_none() && !lgd_by_segment.is_empty() {
+            return Err(config(
+                "`ecl.lgd_by_segment` needs `ecl.lgd` too (the loss given default of the other segments)".into(),
+            ));
+        }
+        for (name, v) in lgd
+            .map(|v| ("lgd".to_string(), v))
+            .into_iter()
+            .chain(lgd_by_segment.iter().map(|(s, v)| (format!("lgd_by_segment.{s}"), *v)))
+        {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(config(format!("`ecl.{name}` must be between 0 and 1, but is {v}")));
+            }
+        }
+        Ok(Ecl { lookback_months, scenarios, backtest_months, lgd, lgd_by_segment })
     }
 }
 
@@ -207,42 +261,126 @@ fn share(cents: i128, rate: f64) -> i128 {
 /// One reconciliation check of the allowance per month end: (check, as_of, expected, actual).
 pub type EclCheck = (&'static str, i32, i128, i128);
 
-/// The allowance of one method per month end (`k`, from 1) and group, with the exposure it
-/// covers: what [`backtest`] judges.
-#[derive(Debug, Clone, Default)]
-pub struct Allowances {
-    pub method: &'static str,
-    /// `[k][g]`: (exposure, allowance).
-    pub at: Vec<Vec<(i128, i128)>>,
+/// The PD method's sums per month end and group (the models stage adds every scored
+/// customer-month; the shards' sums add up): exposure, Σ PD × LGD × exposure and the same with
+/// the overlay, each customer's amount rounded to the cent. Customers already in default count
+/// with PD 1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PdSums {
+    /// Month end → per group `[exposure, expected loss, expected loss with the overlay]`.
+    pub months: std::collections::BTreeMap<i32, Vec<[i128; 3]>>,
 }
 
-/// The `ecl` table with its checks and the allowances the backtest judges.
-#[derive(Debug)]
-pub struct Built {
-    pub table: DataFrame,
+impl PdSums {
+    /// Add a customer of `groups` at month end `as_of`.
+    pub fn add(&mut self, as_of: i32, groups: &[usize], customer: Customer) {
+        let Customer { exposure, pd, lgd, overlay } = customer;
+        let e = i128::from(exposure.max(0));
+        let expected = share(e, (pd * lgd).clamp(0.0, 1.0));
+        let adjusted = share(e, ((pd * overlay).min(1.0) * lgd).clamp(0.0, 1.0));
+        let month = self.months.entry(as_of).or_default();
+        for &g in groups {
+            if month.len() <= g {
+                month.resize(g + 1, [0; 3]);
+            }
+            month[g][0] += e;
+            month[g][1] += expected;
+            month[g][2] += adjusted;
+        }
+    }
+
+    /// Add another part's sums (a shard's).
+    pub fn merge(&mut self, other: &PdSums) {
+        for (&as_of, groups) in &other.months {
+            let month = self.months.entry(as_of).or_default();
+            if month.len() < groups.len() {
+                month.resize(groups.len(), [0; 3]);
+            }
+            for (a, b) in month.iter_mut().zip(groups) {
+                for f in 0..3 {
+                    a[f] += b[f];
+                }
+            }
+        }
+    }
+}
+
+/// A scored customer at a month end, as the PD method counts it.
+#[derive(Debug, Clone, Copy)]
+pub struct Customer {
+    /// Open receivables, in reporting cents (a negative balance counts as 0).
+    pub exposure: i64,
+    pub pd: f64,
+    pub lgd: f64,
+    /// The forward-looking overlay (PD × overlay is capped at 1).
+    pub overlay: f64,
+}
+
+/// One row of `ecl`, with its place: month end index, group, method (0 roll rate, 1 PD).
+struct Row {
+    k: usize,
+    g: usize,
+    method: usize,
+    bucket: String,
+    exposure: i128,
+    observed: Option<u64>,
+    historical: Option<f64>,
+    adjusted: Option<f64>,
+    allowance: i128,
+    flow: Option<Flow>,
+}
+
+/// The roll-forward of a group's allowance over a month.
+struct Flow {
+    opening: i128,
+    used: i128,
+    charge: i128,
+    closing: i128,
+}
+
+/// The methods of `ecl`, in the order of their rows.
+const METHODS: [&str; 2] = ["roll_rate", "pd"];
+
+/// What the `ecl` and `ecl_backtest` tables are made of once the monthly sums are built: the
+/// roll-rate method's rows and checks, and what the PD method (from the models, which run
+/// later) needs to join them ([`Parts::finish`]).
+pub struct Parts {
+    rows: Vec<Row>,
+    /// The roll-rate method's reconciliation checks, one per month end.
     pub checks: Vec<EclCheck>,
-    pub allowances: Vec<Allowances>,
+    months: Vec<i32>,
+    labels: Vec<(String, String)>,
+    /// `[k][g]` write-offs dated in month `k`, and written off within the horizon of the
+    /// receivables open at `k`.
+    write_offs: Vec<Vec<i128>>,
+    realised: Vec<Vec<i128>>,
+    horizon: usize,
+    overlay: f64,
 }
 
-/// The `ecl` table, and its reconciliation check per month end: the roll-forward (opening +
-/// charge − write-offs used = closing, the opening being the previous month end's closing),
-/// summed over every group.
-pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<Built> {
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ecl::Parts").field("rows", &self.rows.len()).field("months", &self.months.len()).finish()
+    }
+}
+
+/// The roll-rate method's rows and checks (see the module's documentation), from the monthly
+/// sums; the roll-forward check is (opening + charge − write-offs used, closing) summed over
+/// every group, the opening being the previous month end's closing.
+pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
     let ecl = &ctx.analysis.ecl;
     let names = &ctx.analysis.buckets.names;
     let nb = m.buckets;
     let overlay = ecl.overlay();
     let lookback = ecl.lookback_months as usize;
-    let labels = &ctx.groups.labels;
-    let mut rows = Rows::default();
+    let mut rows = Vec::new();
     let mut checks = Vec::new();
     let mut closing = vec![0i128; m.groups];
-    let mut allowances = Allowances { method: "roll_rate", at: vec![Vec::new(); m.k_count] };
     for k in 1..m.k_count {
         let as_of = ctx.months[k];
         let first = k.saturating_sub(lookback - 1).max(1);
         let mut roll_forward = (0i128, 0i128);
-        for g in 0..m.groups {
+        for (g, closing) in closing.iter_mut().enumerate() {
             let mut moved = vec![vec![0i128; nb + 3]; nb];
             for kk in first..=k {
                 for (from, row) in moved.iter_mut().enumerate() {
@@ -251,12 +389,10 @@ pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<Built> {
                     }
                 }
             }
-            let observed = (k + 1 - first) as u64;
+            let observed = Some((k + 1 - first) as u64);
             let rates = loss_rates(&moved, nb);
-            let (dimension, segment) = (&labels[g].0, &labels[g].1);
-            let (mut exposure, mut allowance, mut weighted) = (0i128, 0i128, 0.0f64);
-            let mut rated = 0i128;
-            for b in 0..nb {
+            let (mut exposure, mut allowance, mut weighted, mut rated) = (0i128, 0i128, 0.0f64, 0i128);
+            for (b, name) in names.iter().enumerate().take(nb) {
                 let e = m.bucket_open(k, g, b);
                 let adjusted = rates[b].map(|r| (r * overlay).min(1.0));
                 let a = adjusted.map_or(0, |r| share(e, r));
@@ -266,25 +402,137 @@ pub fn table(ctx: &Context<'_>, m: &Monthly) -> Result<Built> {
                     weighted += e as f64 * r;
                     rated += e;
                 }
-                rows.push(as_of, dimension, segment, &names[b], e, observed, rates[b], overlay, adjusted, a, None);
+                let bucket = name.clone();
+                rows.push(Row {
+                    k,
+                    g,
+                    method: 0,
+                    bucket,
+                    exposure: e,
+                    observed,
+                    historical: rates[b],
+                    adjusted,
+                    allowance: a,
+                    flow: None,
+                });
             }
-            let opening = if k == 1 { 0 } else { closing[g] };
+            let opening = if k == 1 { 0 } else { *closing };
             let used = m.write_offs(k, g);
             let charge = allowance - opening + used;
-            closing[g] = allowance;
-            let historical = (rated > 0).then(|| weighted / rated as f64);
-            let effective = (exposure > 0).then(|| allowance as f64 / exposure as f64);
-            let flow = Some(Flow { opening, used, charge, closing: allowance });
-            rows.push(
-                as_of, dimension, segment, "ALL", exposure, observed, historical, overlay, effective, allowance, flow,
-            );
+            *closing = allowance;
+            rows.push(Row {
+                k,
+                g,
+                method: 0,
+                bucket: "ALL".into(),
+                exposure,
+                observed,
+                historical: (rated > 0).then(|| weighted / rated as f64),
+                adjusted: (exposure > 0).then(|| allowance as f64 / exposure as f64),
+                allowance,
+                flow: Some(Flow { opening, used, charge, closing: allowance }),
+            });
             roll_forward.0 += opening + charge - used;
             roll_forward.1 += allowance;
-            allowances.at[k].push((exposure, allowance));
         }
         checks.push(("ecl_roll_forward", as_of, roll_forward.0, roll_forward.1));
     }
-    Ok(Built { table: rows.frame()?, checks, allowances: vec![allowances] })
+    let per_month = |f: &dyn Fn(usize, usize) -> i128| -> Vec<Vec<i128>> {
+        (0..m.k_count).map(|k| (0..m.groups).map(|g| f(k, g)).collect()).collect()
+    };
+    Ok(Parts {
+        rows,
+        checks,
+        months: ctx.months.clone(),
+        labels: ctx.groups.labels.clone(),
+        write_offs: per_month(&|k, g| m.write_offs(k, g)),
+        realised: per_month(&|k, g| m.realised_write_offs(k, g)),
+        horizon: ecl.backtest_months as usize,
+        overlay,
+    })
+}
+
+impl Parts {
+    /// The `ecl` and `ecl_backtest` tables: the roll-rate method's rows, and with `pd` (the
+    /// models' sums) the PD method's, one `ALL` row per month end and group the models scored,
+    /// with its own roll-forward (its opening is 0 at the first month end it has).
+    pub fn finish(mut self, pd: Option<&PdSums>) -> Result<(DataFrame, DataFrame)> {
+        if let Some(pd) = pd {
+            let mut closing: Vec<Option<i128>> = vec![None; self.labels.len()];
+            for (k, &as_of) in self.months.iter().enumerate().skip(1) {
+                let Some(groups) = pd.months.get(&as_of) else { continue };
+                for (g, &[exposure, expected, adjusted]) in groups.iter().enumerate() {
+                    let opening = closing[g].unwrap_or(0);
+                    let used = self.write_offs[k][g];
+                    closing[g] = Some(adjusted);
+                    self.rows.push(Row {
+                        k,
+                        g,
+                        method: 1,
+                        bucket: "ALL".into(),
+                        exposure,
+                        observed: None,
+                        historical: (exposure > 0).then(|| expected as f64 / exposure as f64),
+                        adjusted: (exposure > 0).then(|| adjusted as f64 / exposure as f64),
+                        allowance: adjusted,
+                        flow: Some(Flow { opening, used, charge: adjusted - opening + used, closing: adjusted }),
+                    });
+                }
+            }
+        }
+        // By month end, group, method; a method's buckets in their order, ALL last.
+        self.rows.sort_by_key(|r| (r.k, r.g, r.method));
+        let backtest = self.backtest()?;
+        Ok((self.frame()?, backtest))
+    }
+
+    fn frame(&self) -> Result<DataFrame> {
+        let r = &self.rows;
+        let flow = |f: fn(&Flow) -> i128| r.iter().map(move |x| x.flow.as_ref().map(|x| f(x) as i64));
+        frame(
+            &ECL_TABLE,
+            vec![
+                date("as_of", r.iter().map(|x| self.months[x.k])),
+                text("dimension", r.iter().map(|x| self.labels[x.g].0.as_str())),
+                text("segment", r.iter().map(|x| self.labels[x.g].1.as_str())),
+                text("method", r.iter().map(|x| METHODS[x.method])),
+                text("bucket", r.iter().map(|x| x.bucket.as_str())),
+                money("exposure", r.iter().map(|x| x.exposure as i64)),
+                count_opt("months_observed", r.iter().map(|x| x.observed)),
+                float_opt("historical_loss_rate", r.iter().map(|x| x.historical)),
+                float_opt("overlay", r.iter().map(|_| Some(self.overlay))),
+                float_opt("adjusted_loss_rate", r.iter().map(|x| x.adjusted)),
+                money("allowance", r.iter().map(|x| x.allowance as i64)),
+                money_opt("opening_allowance", flow(|f| f.opening)),
+                money_opt("write_offs_used", flow(|f| f.used)),
+                money_opt("charge", flow(|f| f.charge)),
+                money_opt("closing_allowance", flow(|f| f.closing)),
+            ],
+        )
+    }
+
+    /// Every method's `ALL` row at each month end `k` with `k + horizon` in the data, against
+    /// the write-offs realised on the receivables open at `k`.
+    fn backtest(&self) -> Result<DataFrame> {
+        let last = self.months.len().saturating_sub(self.horizon);
+        let judged: Vec<&Row> = self.rows.iter().filter(|r| r.flow.is_some() && r.k < last).collect();
+        let realised = |r: &Row| self.realised[r.k][r.g];
+        frame(
+            &ECL_BACKTEST_TABLE,
+            vec![
+                date("as_of", judged.iter().map(|r| self.months[r.k])),
+                text("dimension", judged.iter().map(|r| self.labels[r.g].0.as_str())),
+                text("segment", judged.iter().map(|r| self.labels[r.g].1.as_str())),
+                text("method", judged.iter().map(|r| METHODS[r.method])),
+                count("horizon_months", judged.iter().map(|_| self.horizon as u64)),
+                money("exposure", judged.iter().map(|r| r.exposure as i64)),
+                money("allowance", judged.iter().map(|r| r.allowance as i64)),
+                money("realised_write_offs", judged.iter().map(|r| realised(r) as i64)),
+                money("difference", judged.iter().map(|r| (r.allowance - realised(r)) as i64)),
+                float_opt("coverage", judged.iter().map(|r| super::frame::ratio(r.allowance, realised(r)))),
+            ],
+        )
+    }
 }
 
 /// `ecl_backtest`.
@@ -298,7 +546,7 @@ pub static ECL_BACKTEST_TABLE: TableContract = TableContract {
         out("segment", O::Text, false, "ALL, or the segment value"),
         out("method", O::Text, false, "The allowance's method (see `ecl`)"),
         out("horizon_months", O::Count, false, "Months after as_of the realised write-offs are counted over"),
-        out("exposure", O::Money, false, "Open receivables at as_of (as_of rate)"),
+        out("exposure", O::Money, false, "The method's exposure at as_of (as_of rate)"),
         out("allowance", O::Money, false, "The method's allowance at as_of"),
         out(
             "realised_write_offs",
@@ -311,114 +559,10 @@ pub static ECL_BACKTEST_TABLE: TableContract = TableContract {
     ]),
 };
 
-/// The `ecl_backtest` table of `allowances` (each method's): every month end `k` with
-/// `k + backtest_months` in the data, every group.
-pub fn backtest(ctx: &Context<'_>, m: &Monthly, allowances: &[Allowances]) -> Result<DataFrame> {
-    let horizon = ctx.analysis.ecl.backtest_months as usize;
-    let labels = &ctx.groups.labels;
-    let mut rows: Vec<(i32, usize, &str, i128, i128, i128)> = Vec::new();
-    for k in 1..m.k_count.saturating_sub(horizon) {
-        for g in 0..m.groups {
-            for a in allowances {
-                if let Some(&(exposure, allowance)) = a.at.get(k).and_then(|at| at.get(g)) {
-                    rows.push((ctx.months[k], g, a.method, exposure, allowance, m.realised_write_offs(k, g)));
-                }
-            }
-        }
-    }
-    frame(
-        &ECL_BACKTEST_TABLE,
-        vec![
-            date("as_of", rows.iter().map(|r| r.0)),
-            text("dimension", rows.iter().map(|r| labels[r.1].0.as_str())),
-            text("segment", rows.iter().map(|r| labels[r.1].1.as_str())),
-            text("method", rows.iter().map(|r| r.2)),
-            count("horizon_months", rows.iter().map(|_| horizon as u64)),
-            money("exposure", rows.iter().map(|r| r.3 as i64)),
-            money("allowance", rows.iter().map(|r| r.4 as i64)),
-            money("realised_write_offs", rows.iter().map(|r| r.5 as i64)),
-            money("difference", rows.iter().map(|r| (r.4 - r.5) as i64)),
-            float_opt("coverage", rows.iter().map(|r| super::frame::ratio(r.4, r.5))),
-        ],
-    )
-}
-
-/// The roll-forward of a group's allowance over a month.
-struct Flow {
-    opening: i128,
-    used: i128,
-    charge: i128,
-    closing: i128,
-}
-
-/// The table's rows, column by column.
-#[derive(Default)]
-struct Rows {
-    as_of: Vec<i32>,
-    dimension: Vec<String>,
-    segment: Vec<String>,
-    bucket: Vec<String>,
-    exposure: Vec<i64>,
-    observed: Vec<u64>,
-    historical: Vec<Option<f64>>,
-    overlay: Vec<f64>,
-    adjusted: Vec<Option<f64>>,
-    allowance: Vec<i64>,
-    flow: Vec<Option<Flow>>,
-}
-
-impl Rows {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        as_of: i32,
-        dimension: &str,
-        segment: &str,
-        bucket: &str,
-        exposure: i128,
-        observed: u64,
-        historical: Option<f64>,
-        overlay: f64,
-        adjusted: Option<f64>,
-        allowance: i128,
-        flow: Option<Flow>,
-    ) {
-        self.as_of.push(as_of);
-        self.dimension.push(dimension.to_string());
-        self.segment.push(segment.to_string());
-        self.bucket.push(bucket.to_string());
-        self.exposure.push(exposure as i64);
-        self.observed.push(observed);
-        self.historical.push(historical);
-        self.overlay.push(overlay);
-        self.adjusted.push(adjusted);
-        self.allowance.push(allowance as i64);
-        self.flow.push(flow);
-    }
-
-    fn frame(self) -> Result<DataFrame> {
-        let flow = |f: fn(&Flow) -> i128| self.flow.iter().map(move |x| x.as_ref().map(|x| f(x) as i64));
-        frame(
-            &ECL_TABLE,
-            vec![
-                date("as_of", self.as_of.iter().copied()),
-                text("dimension", self.dimension.iter().map(String::as_str)),
-                text("segment", self.segment.iter().map(String::as_str)),
-                text("method", self.as_of.iter().map(|_| "roll_rate")),
-                text("bucket", self.bucket.iter().map(String::as_str)),
-                money("exposure", self.exposure.iter().copied()),
-                count("months_observed", self.observed.iter().copied()),
-                float_opt("historical_loss_rate", self.historical.iter().copied()),
-                float_opt("overlay", self.overlay.iter().map(|&o| Some(o))),
-                float_opt("adjusted_loss_rate", self.adjusted.iter().copied()),
-                money("allowance", self.allowance.iter().copied()),
-                money_opt("opening_allowance", flow(|f| f.opening)),
-                money_opt("write_offs_used", flow(|f| f.used)),
-                money_opt("charge", flow(|f| f.charge)),
-                money_opt("closing_allowance", flow(|f| f.closing)),
-            ],
-        )
-    }
+/// The tables of the allowance, in publishing order (after the models', whose PDs the PD
+/// method uses).
+pub fn contracts() -> [TableContract; 2] {
+    [ECL_TABLE.clone(), ECL_BACKTEST_TABLE.clone()]
 }
 
 #[cfg(test)]
@@ -457,6 +601,65 @@ mod tests {
         assert_eq!(r[2], None);
         assert_eq!(r[1], None);
         assert_eq!(r[0], Some(0.0), "current never rolled on, so it needs no older rate");
+    }
+
+    #[test]
+    fn pd_sums_are_exact_per_customer_and_add_up_in_any_order() {
+        // Two customers in groups [0, 1] and [0, 2]: exposure 1000.00 at PD 0.2 and 500.00 at
+        // PD 0.9 (overlay 1.5 caps it at 1), LGD 0.5; a negative exposure counts as 0.
+        let customers = [(vec![0, 1], 100_000, 0.2), (vec![0, 2], 50_000, 0.9), (vec![0, 2], -7_000, 0.5)];
+        let mut whole = PdSums::default();
+        let customer = |e: i64, pd: f64| Customer { exposure: e, pd, lgd: 0.5, overlay: 1.5 };
+        for (groups, e, pd) in &customers {
+            whole.add(19_000, groups, customer(*e, *pd));
+        }
+        assert_eq!(
+            whole.months[&19_000],
+            vec![[150_000, 10_000 + 22_500, 15_000 + 25_000], [100_000, 10_000, 15_000], [50_000, 22_500, 25_000]]
+        );
+        let (mut a, mut b) = (PdSums::default(), PdSums::default());
+        b.add(19_000, &customers[1].0, customer(customers[1].1, customers[1].2));
+        a.add(19_000, &customers[2].0, customer(customers[2].1, customers[2].2));
+        a.add(19_000, &customers[0].0, customer(customers[0].1, customers[0].2));
+        b.merge(&a);
+        assert_eq!(b, whole);
+    }
+
+    #[test]
+    fn the_pd_method_rolls_its_allowance_forward_and_is_backtested() {
+        // Month ends k = 1, 2, 3 (k = 0 is the opening day); one group; the models scored
+        // months 2 and 3 only. Write-offs 40.00 in month 3; 25.00 of what was open at month 2
+        // was written off within the 1-month horizon.
+        let months = vec![19_000, 19_030, 19_060, 19_090];
+        let parts = Parts {
+            rows: Vec::new(),
+            checks: Vec::new(),
+            months: months.clone(),
+            labels: vec![("all".into(), "ALL".into())],
+            write_offs: vec![vec![0], vec![0], vec![0], vec![4_000]],
+            realised: vec![vec![0], vec![0], vec![2_500], vec![0]],
+            horizon: 1,
+            overlay: 1.0,
+        };
+        let mut pd = PdSums::default();
+        pd.months.insert(months[2], vec![[100_000, 3_000, 3_000]]);
+        pd.months.insert(months[3], vec![[80_000, 1_500, 2_000]]);
+        let (table, backtest) = parts.finish(Some(&pd)).unwrap();
+        let cents = |df: &DataFrame, col: &str| -> Vec<Option<i128>> {
+            df.column(col).unwrap().decimal().unwrap().physical().iter().collect()
+        };
+        assert_eq!(table.height(), 2);
+        assert_eq!(cents(&table, "allowance"), [Some(3_000), Some(2_000)]);
+        assert_eq!(cents(&table, "opening_allowance"), [Some(0), Some(3_000)]);
+        assert_eq!(cents(&table, "write_offs_used"), [Some(0), Some(4_000)]);
+        // Month 3: 2,000 − 3,000 + 4,000.
+        assert_eq!(cents(&table, "charge"), [Some(3_000), Some(3_000)]);
+        let rate: Vec<Option<f64>> = table.column("historical_loss_rate").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(rate, [Some(0.03), Some(1_500.0 / 80_000.0)]);
+        // Only month 2 has its horizon (month 3) in the data.
+        assert_eq!(backtest.height(), 1);
+        assert_eq!(cents(&backtest, "realised_write_offs"), [Some(2_500)]);
+        assert_eq!(cents(&backtest, "difference"), [Some(500)]);
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub fn count(name: &str, values: impl IntoIterator<Item = u64>) -> Column {
     UInt64Chunked::from_iter_values(name.into(), values.into_iter()).into_column()
 }
 
+/// Nullable counts.
+pub fn count_opt(name: &str, values: impl IntoIterator<Item = Option<u64>>) -> Column {
+    UInt64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+}
+
 /// Signed integers (days).
 pub fn int(name: &str, values: impl IntoIterator<Item = i64>) -> Column {
     Int64Chunked::from_iter_values(name.into(), values.into_iter()).into_column()

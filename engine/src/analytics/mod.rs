@@ -69,18 +69,17 @@ pub fn contracts(analysis: &Analysis) -> Vec<TableContract> {
         kpi::KPI_MONTHLY_TABLE.clone(),
         cohorts::COHORTS_TABLE.clone(),
         roll_rates::ROLL_RATES_TABLE.clone(),
-        ecl::ECL_TABLE.clone(),
-        ecl::ECL_BACKTEST_TABLE.clone(),
         payment_stats::PAYMENT_STATS_TABLE.clone(),
         reconcile::RECONCILIATION_TABLE.clone(),
     ]
 }
 
 /// Every table a run publishes for these parameters: the validated inputs, data quality
-/// and quarantine, then the analytics tables.
+/// and quarantine, then the analytics tables and the allowance's.
 pub fn output_tables(analysis: &Analysis) -> Vec<TableContract> {
     let mut all: Vec<TableContract> = crate::contracts::OUTPUT_TABLES.iter().map(|t| (*t).clone()).collect();
     all.extend(contracts(analysis));
+    all.extend(ecl::contracts());
     all
 }
 
@@ -103,6 +102,9 @@ pub struct Analysed {
     pub kpi_rows: usize,
     /// Wall time per table builder, in milliseconds.
     pub timings: Vec<(&'static str, u64)>,
+    /// The allowance's tables, to be finished with the models' PDs and written by the caller
+    /// (when `ecl` or `ecl_backtest` is selected).
+    pub ecl: Option<ecl::Parts>,
 }
 
 /// Build every dashboard table into `out` as it is built (the large ones in parts), so the
@@ -193,7 +195,7 @@ pub fn analyse_some(
         roll_rates::ROLL_RATES_TABLE.name,
         ecl::ECL_TABLE.name,
     ];
-    let mut ecl_checks = Vec::new();
+    let mut ecl_parts = None;
     if monthly_tables.iter().any(|t| wants(t)) {
         let monthly = kpi::Monthly::build(&ctx)?;
         if wants(kpi::KPI_MONTHLY_TABLE.name) {
@@ -208,12 +210,8 @@ pub fn analyse_some(
             out.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
         }
         if wants(ecl::ECL_TABLE.name) || wants(ecl::ECL_BACKTEST_TABLE.name) {
-            let built = ecl::table(&ctx, &monthly)?;
-            out.rows(&ecl::ECL_TABLE, built.table)?;
-            out.rows(&ecl::ECL_BACKTEST_TABLE, ecl::backtest(&ctx, &monthly, &built.allowances)?)?;
-            if wants(ecl::ECL_TABLE.name) {
-                ecl_checks = built.checks;
-            }
+            // Written by the caller once the models have run (the PD method needs their PDs).
+            ecl_parts = Some(ecl::build(&ctx, &monthly)?);
         }
         lap("kpi_cohorts_roll_rates");
     }
@@ -223,12 +221,13 @@ pub fn analyse_some(
     }
     let mut failed_checks = Vec::new();
     if let (true, Some(aging)) = (wants(reconcile::RECONCILIATION_TABLE.name), &aging) {
-        let (reconciliation, failed) = reconcile::table(&ctx, aging, &ecl_checks)?;
+        let checks = ecl_parts.as_ref().map_or(&[][..], |p| p.checks.as_slice());
+        let (reconciliation, failed) = reconcile::table(&ctx, aging, checks)?;
         out.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
         failed_checks = failed;
         lap("reconciliation");
     }
-    Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings })
+    Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings, ecl: ecl_parts })
 }
 
 /// Build every dashboard table, all held in memory (see [`analyse_into`]).

@@ -16,6 +16,7 @@ use anyhow::Context;
 use ardent_engine::analytics::{self, Selection};
 use ardent_engine::book::BookBuilder;
 use ardent_engine::cash::applications_from_table;
+use ardent_engine::sink::TableSink;
 use serde_json::json;
 
 use crate::cli::AnalyticsArgs;
@@ -125,7 +126,17 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
     let mut sink = TableFolder::new(&to)?;
-    let analysed = analytics::analyse_some(&book, &apps, &analysis, &Selection::Only(names.clone()), &mut sink)?;
+    let mut analysed = analytics::analyse_some(&book, &apps, &analysis, &Selection::Only(names.clone()), &mut sink)?;
+    if let Some(parts) = analysed.ecl.take() {
+        // The roll-rate method only: the PD method is the models' (`ardent run`).
+        let (ecl, backtest) = parts.finish(None)?;
+        let [ecl_contract, backtest_contract] = analytics::ecl::contracts();
+        for (contract, df) in [(ecl_contract, ecl), (backtest_contract, backtest)] {
+            if names.iter().any(|n| n == contract.name) {
+                sink.rows(&contract, df)?;
+            }
+        }
+    }
     let written = sink.finish()?;
     for check in &analysed.failed_checks {
         printer.warn(format!("reconciliation: {check}"));

@@ -163,17 +163,15 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
     writer.rows(&kpi::KPI_MONTHLY_TABLE, kpi_monthly)?;
     writer.rows(&cohorts::COHORTS_TABLE, cohorts::table(&ctx, &monthly)?)?;
     writer.rows(&roll_rates::ROLL_RATES_TABLE, roll_rates::table(&ctx, &monthly)?)?;
-    let ecl_built = ecl::table(&ctx, &monthly)?;
-    writer.rows(&ecl::ECL_TABLE, ecl_built.table)?;
-    writer.rows(&ecl::ECL_BACKTEST_TABLE, ecl::backtest(&ctx, &monthly, &ecl_built.allowances)?)?;
-    let ecl_checks = ecl_built.checks;
+    // The allowance's tables are written after the models' (the PD method uses their scores).
+    let ecl_parts = ecl::build(&ctx, &monthly)?;
     timed("kpi_cohorts_roll_rates", &mut timings);
     let stats = &payment_stats::PAYMENT_STATS_TABLE;
     sorted::merge(&files(stats), Key::AsOfCustomer, |df| Ok(writer.rows(stats, df)?))?;
     let (reconciliation, failed) = reconcile::merge(
         &read(&format!("{}.parquet", reconcile::RECONCILIATION_TABLE.name))?,
         &whole.whole.currencies,
-        &ecl_checks,
+        &ecl_parts.checks,
     )?;
     writer.rows(&reconcile::RECONCILIATION_TABLE, reconciliation)?;
     timed("payment_stats_reconciliation", &mut timings);
@@ -200,12 +198,15 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
         as_of_dates: ctx.as_of.clone(),
         kpi_rows,
         timings: Vec::new(),
+        ecl: None,
     };
     writer.dashboards(&analysed, &settings, printer)?;
+    let mut ecl_pd = None;
     if settings.models {
-        super::models::publish(&split, &settings, &mut writer, printer)?;
+        ecl_pd = super::models::publish(&split, &settings, &mut writer, printer)?;
         timed("models", &mut timings);
     }
+    writer.ecl(ecl_parts, ecl_pd.as_ref(), printer)?;
     let manifest = writer.commit(&settings, timings, None, &lock, printer)?;
     printer.line(format!("published {} tables of {n} shards to {}", manifest.outputs.len(), settings.out));
     let mut summary = manifest.summary(&settings.out);

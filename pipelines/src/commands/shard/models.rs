@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use ardent_engine::analytics::Context;
+use ardent_engine::analytics::ecl::PdSums;
 use ardent_engine::cash::apply_cash;
 use ardent_engine::contracts::TableContract;
 use ardent_engine::sink::TableSink;
@@ -47,6 +48,8 @@ use crate::table_folder::TableFolder;
 const TRAINED: &str = "trained.json";
 /// A shard's `segment_scores` sums, in its scored folder.
 const SEGMENTS: &str = "segments.json";
+/// A shard's sums of the expected credit loss's PD method, in its scored folder.
+const ECL_PD: &str = "ecl_pd.json";
 
 /// What `shard train` decided, for the score round and the merge.
 #[derive(Debug, Serialize, Deserialize)]
@@ -288,6 +291,9 @@ pub(super) fn score(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()>
         out.finish()?;
         std::fs::write(dir.join(SEGMENTS), serde_json::to_vec(&scored.segment_sums)?)
             .with_context(|| format!("writing {SEGMENTS}"))?;
+        if let Some(pd) = &scored.ecl_pd {
+            std::fs::write(dir.join(ECL_PD), serde_json::to_vec(pd)?).with_context(|| format!("writing {ECL_PD}"))?;
+        }
     }
     shards::complete(&dir)?;
     let ms = clock.elapsed().as_millis() as u64;
@@ -307,20 +313,22 @@ pub(super) fn ready(split: &Split, settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// The merge's part: the models' tables and artifacts of the split, published through
-/// `writer` as one machine's run publishes them. Every shard must be scored.
+/// `writer` as one machine's run publishes them; returns the shards' added sums of the
+/// expected credit loss's PD method (none without a customer model). Every shard must be
+/// scored.
 pub(super) fn publish(
     split: &Split,
     settings: &Settings,
     writer: &mut RunWriter,
     printer: &Printer,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<PdSums>> {
     let models = split.models(settings);
     let trained = trained_file(&models)?;
     every_shard(split, |i| models.scored(i), "score")?;
     if let Some(why) = trained.skipped {
         printer.line(format!("models skipped: {why}"));
         writer.models_skipped(why);
-        return Ok(());
+        return Ok(None);
     }
     let scored: Vec<PathBuf> = (0..split.shards).map(|i| models.scored(i)).collect();
     // A shard without customers wrote no rows (its folder is complete, so no file is missing).
@@ -335,11 +343,18 @@ pub(super) fn publish(
         all.sort(["customer_id"], SortMultipleOptions::default().with_maintain_order(true))?
     };
     let mut sums: Vec<SegmentSum> = Vec::new();
+    let mut ecl_pd: Option<PdSums> = None;
     for dir in &scored {
         let path = dir.join(SEGMENTS);
         let part: Vec<SegmentSum> =
             serde_json::from_slice(&std::fs::read(&path)?).with_context(|| format!("reading {}", path.display()))?;
         sums.extend(part);
+        let path = dir.join(ECL_PD);
+        if path.exists() {
+            let part: PdSums = serde_json::from_slice(&std::fs::read(&path)?)
+                .with_context(|| format!("reading {}", path.display()))?;
+            ecl_pd.get_or_insert_with(PdSums::default).merge(&part);
+        }
     }
     let segment_scores = sharded::segment_scores(sums, trained.reference.as_ref())?;
     let train_dir = models.trained();
@@ -370,8 +385,10 @@ pub(super) fn publish(
         timings: Vec::new(),
         customer_skipped: trained.customer_skipped,
         invoice_skipped: trained.invoice_skipped,
+        ecl_pd: None,
     };
-    writer.models(run, printer)
+    writer.models(run, printer)?;
+    Ok(ecl_pd)
 }
 
 /// The shards' files of a table, one after the other.
