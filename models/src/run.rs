@@ -197,6 +197,29 @@ pub(crate) fn customer_holdout(t: &Training) -> Holdout {
     Holdout::LastDates { n: t.oot_months, gap_days: t.labeling.horizon_days }
 }
 
+/// The customer panel's split decided on its outline (the whole panel's, or every shard's
+/// added): the same as [`split`] with [`customer_holdout`] decides.
+pub(crate) fn customer_plan(outline: &crate::split::Outline, t: &Training) -> Result<crate::split::DatedPlan> {
+    crate::split::DatedPlan::new(outline, t.oot_months, t.labeling.horizon_days, t.max_train_rows)
+}
+
+/// The rows of `rows` that `split` trains and tests on (in panel order), with their feature
+/// values read back from `values`; and their panel rows.
+pub(crate) fn drawn_rows(
+    values: &features::SpilledValues,
+    rows: &Sample,
+    split: &crate::split::Split,
+) -> Result<(Sample, Vec<usize>)> {
+    let mut picked = split.train.clone();
+    picked.extend_from_slice(&split.oot);
+    picked.sort_unstable();
+    let mut x = Vec::with_capacity(picked.len() * rows.features.len());
+    visit(values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
+    let x = ndarray::Array2::from_shape_vec((picked.len(), rows.features.len()), x)
+        .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
+    Ok((rows.select(&picked, x)?, picked))
+}
+
 /// Build the customer panel of `ctx`'s book with its labels; its values wait in a temporary
 /// file.
 pub(crate) fn hold(ctx: &Context<'_>, t: &Training) -> Result<Held> {
@@ -358,17 +381,7 @@ fn customer_sample(
     whole: crate::split::Split,
     t: &Training,
 ) -> Result<(Sample, crate::split::Split, Option<Clusters>)> {
-    let picked: Vec<usize> = {
-        let mut p = whole.train.clone();
-        p.extend_from_slice(&whole.oot);
-        p.sort_unstable();
-        p
-    };
-    let mut x = Vec::with_capacity(picked.len() * FEATURES.len());
-    visit(values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
-    let x = ndarray::Array2::from_shape_vec((picked.len(), FEATURES.len()), x)
-        .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
-    let mut sample = rows.select(&picked, x)?;
+    let (mut sample, picked) = drawn_rows(values, rows, &whole)?;
     // Behavioural segments replace the segment column when asked for; they are fitted on
     // the training rows only, and every panel row gets its cluster.
     let clusters = match t.clusters {

@@ -25,7 +25,9 @@ use crate::matrix::Sample;
 use crate::metrics::PsiReference;
 use crate::model::Model;
 use crate::params::Training;
-use crate::run::{Held, Models, Progress, Published, customer_holdout, hold, score_months, train_drawn};
+use crate::run::{
+    Held, Models, Progress, Published, customer_holdout, customer_plan, drawn_rows, hold, score_months, train_drawn,
+};
 use crate::segments::{self, SegmentSum};
 use crate::split::{DatedPlan, Outline, split_planned};
 use crate::tables::{empty_invoice_predictions, segment_scores_table};
@@ -83,12 +85,8 @@ fn skipped<T>(r: Result<T>) -> Result<std::result::Result<T, String>> {
 impl Plans {
     /// The plans of the whole panels' outline (the shards' added).
     pub fn new(outline: &PanelOutline, t: &Training) -> Result<Plans> {
-        let holdout = customer_holdout(t);
-        let crate::split::Holdout::LastDates { n, gap_days } = holdout else {
-            unreachable!("the customer holdout is by date")
-        };
         Ok(Plans {
-            customer: skipped(DatedPlan::new(&outline.customer, n, gap_days, t.max_train_rows))?,
+            customer: skipped(customer_plan(&outline.customer, t))?,
             invoice: skipped(InvoicePlan::new(&outline.invoice, t))?,
         })
     }
@@ -112,17 +110,7 @@ pub struct Drawn {
 /// The rows of `held` (a shard's panel) the plans keep, with their feature values.
 pub fn draw(ctx: &Context<'_>, held: &Held, plans: &Plans, t: &Training) -> Result<Drawn> {
     let customer = match &plans.customer {
-        Ok(plan) => {
-            let split = split_planned(&held.rows, plan, t.seed);
-            let mut picked = split.train;
-            picked.extend_from_slice(&split.oot);
-            picked.sort_unstable();
-            let mut x = Vec::with_capacity(picked.len() * held.rows.features.len());
-            crate::run::visit(&held.values, picked.iter().copied(), |_, v| x.extend_from_slice(v))?;
-            let x = ndarray::Array2::from_shape_vec((picked.len(), held.rows.features.len()), x)
-                .map_err(|e| ModelError::Data(format!("the training rows are not rectangular: {e}")))?;
-            Some(held.rows.select(&picked, x)?)
-        }
+        Ok(plan) => Some(drawn_rows(&held.values, &held.rows, &split_planned(&held.rows, plan, t.seed))?.0),
         Err(_) => None,
     };
     let invoice = match &plans.invoice {

@@ -459,19 +459,22 @@ fn expected_credit_loss_by_hand() {
     close(total, "adjusted_loss_rate", 478.05 / 844.0);
     close(total, "historical_loss_rate", (144.0 * l_current + 400.0 * l_1_30 + 300.0) / 844.0);
     assert_eq!(text(row("2024-03-31", "1_30"), "opening_allowance"), "null", "the roll-forward is on ALL rows");
-    // One row per month end × group (ALL and two segments) × (6 buckets + ALL).
-    assert_eq!(ecl.len(), 3 * 3 * 7);
+    // One row per month end × group (ALL and two segments) × (6 buckets + ALL of the roll-rate
+    // method, and the loss-rate method's ALL row; no PD method without `ecl.lgd`).
+    assert_eq!(ecl.len(), 3 * 3 * (7 + 1));
+    // With 12 months of horizon no vintage of a 3-month ledger has an outcome: no rate.
+    let vintage = find(&ecl, &[("as_of", "2024-03-31"), ("segment", "ALL"), ("method", "loss_rate")]);
+    assert_eq!((text(vintage, "historical_loss_rate"), text(vintage, "allowance")), ("null", "0.00"));
     let checks = records(&out, "reconciliation");
     let roll_forward: Vec<&Record> = checks.iter().filter(|r| text(r, "check") == "ecl_roll_forward").collect();
     assert_eq!(roll_forward.len(), 3, "one per month end");
     assert!(roll_forward.iter().all(|r| text(r, "passed") == "true" && text(r, "scope") == "USD"));
-    // Portfolio, smb and enterprise closings added: March's ALL row and the segments'.
-    let closing: f64 = ["ALL", "smb", "enterprise"]
+    // Every method's and group's closing allowance at March added (the loss-rate method's is 0:
+    // no vintage has a 12-month outcome yet).
+    let closing: f64 = ecl
         .iter()
-        .map(|s| {
-            let r = find(&ecl, &[("as_of", "2024-03-31"), ("segment", s), ("bucket", "ALL")]);
-            float(r, "closing_allowance").unwrap()
-        })
+        .filter(|r| text(r, "as_of") == "2024-03-31" && text(r, "bucket") == "ALL")
+        .map(|r| float(r, "closing_allowance").unwrap())
         .sum();
     let march = roll_forward.iter().find(|r| text(r, "as_of") == "2024-03-31").unwrap();
     close(march, "actual", closing);
@@ -496,8 +499,9 @@ fn the_allowance_is_backtested_against_the_write_offs_that_followed() {
     // With a one-month horizon, January and February can.
     let (_dir, out) = run_with(&format!("{CONFIG}\n[ecl]\nbacktest_months = 1\n"));
     let rows = records(&out, "ecl_backtest");
-    assert_eq!(rows.len(), 2 * 3, "two month ends × (ALL and two segments)");
-    let row = |as_of: &str, segment: &str| find(&rows, &[("as_of", as_of), ("segment", segment)]);
+    assert_eq!(rows.len(), 2 * 3 * 2, "two month ends × (ALL and two segments) × two methods");
+    let row =
+        |as_of: &str, segment: &str| find(&rows, &[("as_of", as_of), ("segment", segment), ("method", "roll_rate")]);
     // Nothing open at January 31 was written off by February 29.
     let jan = row("2024-01-31", "ALL");
     assert_eq!(
@@ -515,4 +519,26 @@ fn the_allowance_is_backtested_against_the_write_offs_that_followed() {
     close(feb, "coverage", 0.0);
     assert_eq!(text(row("2024-02-29", "enterprise"), "realised_write_offs"), "990.00");
     assert_eq!(text(row("2024-02-29", "smb"), "realised_write_offs"), "0.00");
+
+    // The loss-rate method on billing cohorts, as of March with a one-month horizon (see the
+    // cohorts in `cohorts_and_roll_rates_by_hand`, at document rates):
+    //   age 0: the January and February vintages (their age-1 outcome is known by March) held
+    //   4600 + 1450 open at age 0 and wrote nothing off by age 1: rate 0;
+    //   age 1: only January's: 2290 open at age 1, 990 (J1) written off by age 2: 990 / 2290;
+    //   age 2: no vintage is old enough: it takes age 1's rate.
+    // Exposure: I6 144.00 (March, age 0), J4 400.00 (February, age 1), J2 250.00 (January, age
+    // 2; the debit memo J3 is not in a billing cohort): 794.00. Allowance: 40000 × 990 / 2290
+    // = 17292.58 → 172.93, 25000 × 990 / 2290 = 10807.86 → 108.08; 281.01.
+    let ecl = records(&out, "ecl");
+    let vintage = find(&ecl, &[("as_of", "2024-03-31"), ("segment", "ALL"), ("method", "loss_rate")]);
+    assert_eq!(
+        ["exposure", "allowance", "months_observed", "closing_allowance"].map(|c| text(vintage, c)),
+        ["794.00", "281.01", "2", "281.01"]
+    );
+    close(vintage, "historical_loss_rate", 650.0 * 990.0 / 2290.0 / 794.0);
+    // February: only January's age 0 is judged (rate 0), so nothing is provided.
+    let feb = find(&ecl, &[("as_of", "2024-02-29"), ("segment", "ALL"), ("method", "loss_rate")]);
+    assert_eq!(text(feb, "allowance"), "0.00");
+    let judged = find(&rows, &[("as_of", "2024-02-29"), ("segment", "ALL"), ("method", "loss_rate")]);
+    assert_eq!(text(judged, "realised_write_offs"), "990.00");
 }

@@ -22,6 +22,10 @@
 //! roll-forward: opening (the previous month end's closing; 0 at the first), write-offs used
 //! (write-offs dated in the month), charge = closing − opening + write-offs used, closing.
 //!
+//! The loss-rate method on billing cohorts (`method = loss_rate`, one `ALL` row per month end
+//! and group) is CECL's vintage approach: the rates of invoices by months since billing, from
+//! the write-offs of older billing vintages at the same age (`docs/definitions.md`).
+//!
 //! The PD method (`method = pd`, with `ecl.lgd` set) adds one `ALL` row per month end and group
 //! from the models' scores: Σ over customers of min(1, PD × overlay) × LGD × open receivables,
 //! each to the cent ([`PdSums`], built in the models stage; a customer already in default
@@ -52,7 +56,7 @@ pub static ECL_TABLE: TableContract = TableContract {
             "method",
             O::Text,
             false,
-            "roll_rate: the provision matrix by the roll-rate (migration) method; pd: Σ PD × LGD × exposure from the champion model (ALL rows only)",
+            "roll_rate: the provision matrix by the roll-rate (migration) method; loss_rate: billing cohorts' historical loss rates by age (ALL rows only); pd: Σ PD × LGD × exposure from the champion model (ALL rows only)",
         ),
         out("bucket", O::Text, false, "Aging bucket, or ALL for the totals and the roll-forward"),
         out("exposure", O::Money, false, "Open receivables in the bucket at as_of (as_of rate)"),
@@ -60,7 +64,7 @@ pub static ECL_TABLE: TableContract = TableContract {
             "months_observed",
             O::Count,
             true,
-            "roll_rate: month-to-month transitions in the lookback the rate rests on (null for pd)",
+            "roll_rate: month-to-month transitions in the lookback the rates rest on; loss_rate: vintages behind the youngest age's rate; null for pd",
         ),
         out(
             "historical_loss_rate",
@@ -339,7 +343,7 @@ struct Flow {
 }
 
 /// The methods of `ecl`, in the order of their rows.
-const METHODS: [&str; 2] = ["roll_rate", "pd"];
+const METHODS: [&str; 3] = ["roll_rate", "loss_rate", "pd"];
 
 /// What the `ecl` and `ecl_backtest` tables are made of once the monthly sums are built: the
 /// roll-rate method's rows and checks, and what the PD method (from the models, which run
@@ -364,9 +368,68 @@ impl std::fmt::Debug for Parts {
     }
 }
 
-/// The roll-rate method's rows and checks (see the module's documentation), from the monthly
-/// sums; the roll-forward check is (opening + charge − write-offs used, closing) summed over
-/// every group, the opening being the previous month end's closing.
+/// The loss-rate method at month end `k` for group `g`: its exposure (invoices still open, by
+/// billing month), allowance, exposure-weighted rate and the vintages its youngest age rests on.
+struct Vintages {
+    exposure: i128,
+    allowance: i128,
+    historical: Option<f64>,
+    vintages: u64,
+}
+
+/// The historical loss-rate method on billing cohorts (CECL's vintage approach), point in time:
+/// for each age `a` in months since billing, the rate is what the last `lookback` vintages
+/// whose outcome `horizon` months later is known at `k` (billed in month `c` with
+/// `c + a + horizon ≤ k`) wrote off between ages `a` and `a + horizon`, over what they still
+/// had open at age `a`; ages older than any judged vintage take the oldest judged age's rate.
+/// The invoices billed in month `k − a` and still open at `k` are that age's exposure (at their
+/// document rate, as the cohorts are).
+fn vintages(m: &Monthly, k: usize, g: usize, horizon: usize, lookback: usize, overlay: f64) -> Vintages {
+    use super::kpi::{C_BILLED, C_CREDITED, C_PAID, C_WRITTEN_OFF};
+    let open = |c: usize, a: usize| {
+        m.cohort(c, 0, g, C_BILLED)
+            - m.cohort(c, a, g, C_PAID)
+            - m.cohort(c, a, g, C_CREDITED)
+            - m.cohort(c, a, g, C_WRITTEN_OFF)
+    };
+    let (mut exposure, mut allowance, mut weighted, mut rated) = (0i128, 0i128, 0.0f64, 0i128);
+    let mut last_rate: Option<f64> = None;
+    let mut vintages = 0u64;
+    // Ages from the youngest: an age with no judged vintage keeps the previous age's rate.
+    for a in 0..k {
+        let newest = k.checked_sub(a + horizon).filter(|&c| c >= 1);
+        if let Some(newest) = newest {
+            let oldest = newest.saturating_sub(lookback - 1).max(1);
+            let (mut lost, mut held) = (0i128, 0i128);
+            for c in oldest..=newest {
+                lost += m.cohort(c, a + horizon, g, C_WRITTEN_OFF) - m.cohort(c, a, g, C_WRITTEN_OFF);
+                held += open(c, a);
+            }
+            if a == 0 {
+                vintages = (newest + 1 - oldest) as u64;
+            }
+            if held > 0 {
+                last_rate = Some(lost as f64 / held as f64);
+            }
+        }
+        let e = open(k - a, a);
+        if e <= 0 {
+            continue;
+        }
+        exposure += e;
+        if let Some(r) = last_rate {
+            allowance += share(e, (r * overlay).min(1.0));
+            weighted += e as f64 * r;
+            rated += e;
+        }
+    }
+    Vintages { exposure, allowance, historical: (rated > 0).then(|| weighted / rated as f64), vintages }
+}
+
+/// The roll-rate and loss-rate methods' rows and checks (see the module's documentation),
+/// from the monthly sums; the roll-forward check is (opening + charge − write-offs used,
+/// closing) summed over both methods and every group, the opening being the previous month
+/// end's closing.
 pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
     let ecl = &ctx.analysis.ecl;
     let names = &ctx.analysis.buckets.names;
@@ -376,10 +439,32 @@ pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
     let mut rows = Vec::new();
     let mut checks = Vec::new();
     let mut closing = vec![0i128; m.groups];
+    let mut vintage_closing = vec![0i128; m.groups];
+    let horizon = ecl.backtest_months as usize;
     for k in 1..m.k_count {
         let as_of = ctx.months[k];
         let first = k.saturating_sub(lookback - 1).max(1);
         let mut roll_forward = (0i128, 0i128);
+        for (g, vintage_closing) in vintage_closing.iter_mut().enumerate() {
+            let v = vintages(m, k, g, horizon, lookback, overlay);
+            let opening = if k == 1 { 0 } else { *vintage_closing };
+            let used = m.write_offs(k, g);
+            *vintage_closing = v.allowance;
+            rows.push(Row {
+                k,
+                g,
+                method: 1,
+                bucket: "ALL".into(),
+                exposure: v.exposure,
+                observed: Some(v.vintages),
+                historical: v.historical,
+                adjusted: (v.exposure > 0).then(|| v.allowance as f64 / v.exposure as f64),
+                allowance: v.allowance,
+                flow: Some(Flow { opening, used, charge: v.allowance - opening + used, closing: v.allowance }),
+            });
+            roll_forward.0 += opening + (v.allowance - opening + used) - used;
+            roll_forward.1 += v.allowance;
+        }
         for (g, closing) in closing.iter_mut().enumerate() {
             let mut moved = vec![vec![0i128; nb + 3]; nb];
             for kk in first..=k {
@@ -468,7 +553,7 @@ impl Parts {
                     self.rows.push(Row {
                         k,
                         g,
-                        method: 1,
+                        method: 2,
                         bucket: "ALL".into(),
                         exposure,
                         observed: None,
