@@ -463,6 +463,11 @@ pub(crate) fn score_months(
         Some(d) => d.of_customer.iter().map(|&v| ecl.lgd_of(&d.values[v as usize]).unwrap_or(0.0)).collect(),
         None => vec![ecl.lgd.unwrap_or(0.0); ctx.book.customers.len()],
     };
+    // Each customer's groups, once (not per customer-month).
+    let groups: Vec<Vec<usize>> = match pd_sums {
+        Some(_) => (0..ctx.book.customers.len()).map(|c| ctx.groups.of(ctx.book, c)).collect(),
+        None => Vec::new(),
+    };
     let dates = held.months();
     let published_from =
         dates.iter().rev().nth(t.scoring.customer_months - 1).map_or(i32::MIN, |d| panel.as_of[d.start]);
@@ -519,7 +524,7 @@ pub(crate) fn score_months(
                 let pd = if labels.in_default[i] { 1.0 } else { scores[i - day.start].pd };
                 let customer =
                     ardent_engine::analytics::ecl::Customer { exposure: panel.open_cents[i], pd, lgd: lgd[c], overlay };
-                sums.add(as_of, &ctx.groups.of(book, c), customer);
+                sums.add(as_of, &groups[c], customer);
             }
         }
         if as_of >= published_from {

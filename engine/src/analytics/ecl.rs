@@ -342,6 +342,15 @@ struct Flow {
     closing: i128,
 }
 
+impl Flow {
+    /// From the previous closing (`None` at a method's first month end: opening 0) to
+    /// `closing`, with `used` written off in the month: the charge is what closes it.
+    fn after(previous: Option<i128>, closing: i128, used: i128) -> Flow {
+        let opening = previous.unwrap_or(0);
+        Flow { opening, used, charge: closing - opening + used, closing }
+    }
+}
+
 /// The methods of `ecl`, in the order of their rows.
 const METHODS: [&str; 3] = ["roll_rate", "loss_rate", "pd"];
 
@@ -438,18 +447,21 @@ pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
     let lookback = ecl.lookback_months as usize;
     let mut rows = Vec::new();
     let mut checks = Vec::new();
-    let mut closing = vec![0i128; m.groups];
-    let mut vintage_closing = vec![0i128; m.groups];
+    // The previous month end's closing allowance per group, of each method.
+    let mut closing: [Vec<Option<i128>>; 2] = [vec![None; m.groups], vec![None; m.groups]];
     let horizon = ecl.backtest_months as usize;
     for k in 1..m.k_count {
         let as_of = ctx.months[k];
         let first = k.saturating_sub(lookback - 1).max(1);
         let mut roll_forward = (0i128, 0i128);
-        for (g, vintage_closing) in vintage_closing.iter_mut().enumerate() {
+        let mut close = |method: usize, g: usize, allowance: i128| {
+            let flow = Flow::after(closing[method][g].replace(allowance), allowance, m.write_offs(k, g));
+            roll_forward.0 += flow.opening + flow.charge - flow.used;
+            roll_forward.1 += flow.closing;
+            flow
+        };
+        for g in 0..m.groups {
             let v = vintages(m, k, g, horizon, lookback, overlay);
-            let opening = if k == 1 { 0 } else { *vintage_closing };
-            let used = m.write_offs(k, g);
-            *vintage_closing = v.allowance;
             rows.push(Row {
                 k,
                 g,
@@ -460,12 +472,10 @@ pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
                 historical: v.historical,
                 adjusted: (v.exposure > 0).then(|| v.allowance as f64 / v.exposure as f64),
                 allowance: v.allowance,
-                flow: Some(Flow { opening, used, charge: v.allowance - opening + used, closing: v.allowance }),
+                flow: Some(close(1, g, v.allowance)),
             });
-            roll_forward.0 += opening + (v.allowance - opening + used) - used;
-            roll_forward.1 += v.allowance;
         }
-        for (g, closing) in closing.iter_mut().enumerate() {
+        for g in 0..m.groups {
             let mut moved = vec![vec![0i128; nb + 3]; nb];
             for kk in first..=k {
                 for (from, row) in moved.iter_mut().enumerate() {
@@ -501,10 +511,6 @@ pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
                     flow: None,
                 });
             }
-            let opening = if k == 1 { 0 } else { *closing };
-            let used = m.write_offs(k, g);
-            let charge = allowance - opening + used;
-            *closing = allowance;
             rows.push(Row {
                 k,
                 g,
@@ -515,10 +521,8 @@ pub fn build(ctx: &Context<'_>, m: &Monthly) -> Result<Parts> {
                 historical: (rated > 0).then(|| weighted / rated as f64),
                 adjusted: (exposure > 0).then(|| allowance as f64 / exposure as f64),
                 allowance,
-                flow: Some(Flow { opening, used, charge, closing: allowance }),
+                flow: Some(close(0, g, allowance)),
             });
-            roll_forward.0 += opening + charge - used;
-            roll_forward.1 += allowance;
         }
         checks.push(("ecl_roll_forward", as_of, roll_forward.0, roll_forward.1));
     }
@@ -547,9 +551,7 @@ impl Parts {
             for (k, &as_of) in self.months.iter().enumerate().skip(1) {
                 let Some(groups) = pd.months.get(&as_of) else { continue };
                 for (g, &[exposure, expected, adjusted]) in groups.iter().enumerate() {
-                    let opening = closing[g].unwrap_or(0);
-                    let used = self.write_offs[k][g];
-                    closing[g] = Some(adjusted);
+                    let flow = Flow::after(closing[g].replace(adjusted), adjusted, self.write_offs[k][g]);
                     self.rows.push(Row {
                         k,
                         g,
@@ -560,7 +562,7 @@ impl Parts {
                         historical: (exposure > 0).then(|| expected as f64 / exposure as f64),
                         adjusted: (exposure > 0).then(|| adjusted as f64 / exposure as f64),
                         allowance: adjusted,
-                        flow: Some(Flow { opening, used, charge: adjusted - opening + used, closing: adjusted }),
+                        flow: Some(flow),
                     });
                 }
             }

@@ -206,6 +206,11 @@ fn cents(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<i128>>> {
     Ok(d.physical().iter().collect())
 }
 
+/// The last [`RECENT_MONTHS`] of `rows` (in date order).
+fn recent(rows: &[usize]) -> &[usize] {
+    &rows[rows.len().saturating_sub(RECENT_MONTHS)..]
+}
+
 fn money(v: Option<i128>) -> String {
     format_cents(v.unwrap_or_default())
 }
@@ -453,11 +458,8 @@ impl ReportData {
             })
             .collect();
         let totals: Vec<usize> = rows.iter().copied().filter(|&i| bucket[i].as_deref() == Some("ALL")).collect();
-        self.ecl.flows = totals
+        self.ecl.flows = recent(&totals)
             .iter()
-            .rev()
-            .take(RECENT_MONTHS)
-            .rev()
             .map(|&i| EclFlow {
                 as_of: as_of[i].clone().unwrap_or_default(),
                 opening: money(opening[i]),
@@ -473,11 +475,8 @@ impl ReportData {
             let judged: Vec<usize> = (0..b.height())
                 .filter(|&i| segment[i].as_deref() == Some("ALL") && method[i].as_deref() == Some("roll_rate"))
                 .collect();
-            self.ecl.backtest = judged
+            self.ecl.backtest = recent(&judged)
                 .iter()
-                .rev()
-                .take(RECENT_MONTHS)
-                .rev()
                 .map(|&i| EclJudged {
                     as_of: as_of[i].clone().unwrap_or_default(),
                     allowance: money(allowance[i]),

@@ -216,7 +216,7 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
 }
 
 /// The shards' `parts` of a table as one, rows in one machine's order: stably sorted by `by`.
-fn in_order(parts: Vec<DataFrame>, contract: &TableContract, by: &[&str]) -> anyhow::Result<DataFrame> {
+pub(super) fn in_order(parts: Vec<DataFrame>, contract: &TableContract, by: &[&str]) -> anyhow::Result<DataFrame> {
     let mut all = concat(parts, contract)?;
     if all.height() > 1 {
         let by: Vec<PlSmallStr> = by.iter().map(|c| (*c).into()).collect();

@@ -35,6 +35,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::merge::in_order;
 use super::run::{OUTLINE, shard_book};
 use super::sorted::{self, Key};
 use crate::cli::{ShardRunArgs, ShardTrainArgs, ShardWork};
@@ -116,24 +117,55 @@ fn done_already(printer: &Printer, event: &str, what: &str, dir: &Path) {
     );
 }
 
-/// `ardent shard draw --shard I`.
-pub(super) fn draw(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
+/// A per-shard models step (`draw`, `score`) about to work: its settings, split, models'
+/// folder, work folder and its own folder `folder(models, i)`. `None` (said) when the models
+/// are off or the folder is complete already.
+type ShardStep = (Settings, Split, ModelsWork, PathBuf, PathBuf);
+
+fn shard_step(
+    args: ShardRunArgs,
+    folder: fn(&ModelsWork, u32) -> PathBuf,
+    event: &str,
+    printer: &Printer,
+) -> anyhow::Result<Option<ShardStep>> {
     let ShardRunArgs { step, shard: i } = args;
-    let clock = Instant::now();
-    let Some((settings, split, models, work)) = prepare(step, printer)? else { return Ok(()) };
+    let Some((settings, split, models, work)) = prepare(step, printer)? else { return Ok(None) };
     split.check(i)?;
-    let dir = models.drawn(i);
+    let dir = folder(&models, i);
     if shards::is_complete(&dir) {
-        done_already(printer, "shard_drawn", &format!("shard {i}"), &dir);
-        return Ok(());
+        done_already(printer, event, &format!("shard {i}"), &dir);
+        return Ok(None);
     }
-    let plans = plans(&split, &models, &settings)?;
-    let (book, read_ms) = shard_book(&split, &work, i, &settings)?;
+    Ok(Some((settings, split, models, work, dir)))
+}
+
+/// Build shard `i`'s book, apply cash, build its panel and hand them to `f`; also returns the
+/// milliseconds reading the shard's inputs took.
+fn with_shard_panel<T>(
+    split: &Split,
+    work: &Path,
+    i: u32,
+    settings: &Settings,
+    f: impl FnOnce(&Context<'_>, &ardent_models::run::Held) -> anyhow::Result<T>,
+) -> anyhow::Result<(T, u64)> {
+    let (book, read_ms) = shard_book(split, work, i, settings)?;
     let apps = apply_cash(&book);
     let ctx = Context::new(&book, &apps, &settings.analysis);
-    let t = &settings.training;
-    let held = sharded::panel(&ctx, t)?;
-    let drawn = sharded::draw(&ctx, &held, &plans, t)?;
+    let held = sharded::panel(&ctx, &settings.training)?;
+    Ok((f(&ctx, &held)?, read_ms))
+}
+
+/// `ardent shard draw --shard I`.
+pub(super) fn draw(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
+    let (i, clock) = (args.shard, Instant::now());
+    let Some((settings, split, models, work, dir)) = shard_step(args, ModelsWork::drawn, "shard_drawn", printer)?
+    else {
+        return Ok(());
+    };
+    let plans = plans(&split, &models, &settings)?;
+    let (drawn, read_ms) = with_shard_panel(&split, &work, i, &settings, |ctx, held| {
+        Ok(sharded::draw(ctx, held, &plans, &settings.training)?)
+    })?;
     shards::begin(&dir)?;
     let mut rows = json!({});
     for (name, sample) in [("customer", &drawn.customer), ("invoice", &drawn.invoice)] {
@@ -260,25 +292,16 @@ fn model(models: &ModelsWork, id: &str) -> anyhow::Result<ardent_models::model::
 
 /// `ardent shard score --shard I`.
 pub(super) fn score(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
-    let ShardRunArgs { step, shard: i } = args;
-    let clock = Instant::now();
-    let Some((settings, split, models, work)) = prepare(step, printer)? else { return Ok(()) };
-    split.check(i)?;
-    let dir = models.scored(i);
-    if shards::is_complete(&dir) {
-        done_already(printer, "shard_scored", &format!("shard {i}"), &dir);
+    let (i, clock) = (args.shard, Instant::now());
+    let Some((settings, split, models, work, dir)) = shard_step(args, ModelsWork::scored, "shard_scored", printer)?
+    else {
         return Ok(());
-    }
+    };
     let trained = trained_file(&models)?;
     shards::begin(&dir)?;
     if trained.skipped.is_none() {
         let champion = trained.champion.as_deref().map(|id| model(&models, id)).transpose()?;
         let invoice = trained.invoice_champion.as_deref().map(|id| model(&models, id)).transpose()?;
-        let (book, _) = shard_book(&split, &work, i, &settings)?;
-        let apps = apply_cash(&book);
-        let ctx = Context::new(&book, &apps, &settings.analysis);
-        let t = &settings.training;
-        let held = sharded::panel(&ctx, t)?;
         let mut out = TableFolder::new(&dir)?;
         let progress = |step: &str| printer.step("models", step);
         let champions = sharded::Champions {
@@ -286,7 +309,9 @@ pub(super) fn score(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()>
             reference: trained.reference.as_ref(),
             invoice: invoice.as_ref().zip(trained.latest),
         };
-        let scored = sharded::score(&ctx, &held, champions, t, &mut out, &progress)?;
+        let (scored, _) = with_shard_panel(&split, &work, i, &settings, |ctx, held| {
+            Ok(sharded::score(ctx, held, champions, &settings.training, &mut out, &progress)?)
+        })?;
         out.rows(&INVOICE_PREDICTIONS_TABLE, scored.invoice_predictions)?;
         out.finish()?;
         std::fs::write(dir.join(SEGMENTS), serde_json::to_vec(&scored.segment_sums)?)
@@ -337,11 +362,14 @@ pub(super) fn publish(
     };
     let features = features_contract();
     sorted::merge(&files(features.name), Key::AsOfCustomer, |df| Ok(writer.rows(&features, df)?))?;
-    let customer_scores = ranked(read_all(&files(CUSTOMER_SCORES_TABLE.name), &CUSTOMER_SCORES_TABLE)?)?;
-    let invoice_predictions = {
-        let all = read_all(&files(INVOICE_PREDICTIONS_TABLE.name), &INVOICE_PREDICTIONS_TABLE)?;
-        all.sort(["customer_id"], SortMultipleOptions::default().with_maintain_order(true))?
-    };
+    // One machine's order: stable sorts of the shards' rows (a customer's rows are in one shard).
+    let customer_scores = ranked(in_order(
+        read_all(&files(CUSTOMER_SCORES_TABLE.name))?,
+        &CUSTOMER_SCORES_TABLE,
+        &["as_of", "customer_id"],
+    )?)?;
+    let invoice_predictions =
+        in_order(read_all(&files(INVOICE_PREDICTIONS_TABLE.name))?, &INVOICE_PREDICTIONS_TABLE, &["customer_id"])?;
     let mut sums: Vec<SegmentSum> = Vec::new();
     let mut ecl_pd: Option<PdSums> = None;
     for dir in &scored {
@@ -391,30 +419,21 @@ pub(super) fn publish(
     Ok(ecl_pd)
 }
 
-/// The shards' files of a table, one after the other.
-fn read_all(files: &[PathBuf], contract: &TableContract) -> anyhow::Result<DataFrame> {
-    let mut all: Option<DataFrame> = None;
-    for path in files {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let df =
-            anyhow::Context::with_context(ParquetReader::new(file).finish(), || format!("reading {}", path.display()))?;
-        match &mut all {
-            None => all = Some(df),
-            Some(a) => {
-                a.vstack_mut(&df)?;
-            }
-        }
-    }
-    let mut all = all.with_context(|| format!("no shard wrote `{}`", contract.name))?;
-    all.rechunk_mut();
-    Ok(all)
+/// The shards' files of a table.
+fn read_all(files: &[PathBuf]) -> anyhow::Result<Vec<DataFrame>> {
+    files
+        .iter()
+        .map(|path| {
+            let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            anyhow::Context::with_context(ParquetReader::new(file).finish(), || format!("reading {}", path.display()))
+        })
+        .collect()
 }
 
-/// `customer_scores` of every shard in one machine's order (as-of date, then customer id), its
-/// `priority_rank` ranked across shards as one machine ranks it: per as-of date, highest
-/// expected loss first, then PD, then customer id.
-fn ranked(all: DataFrame) -> anyhow::Result<DataFrame> {
-    let mut all = all.sort(["as_of", "customer_id"], SortMultipleOptions::default().with_maintain_order(true))?;
+/// `customer_scores` of every shard, in one machine's order, with `priority_rank` ranked across
+/// shards as one machine ranks it: per as-of date, highest expected loss first, then PD, then
+/// customer id.
+fn ranked(mut all: DataFrame) -> anyhow::Result<DataFrame> {
     let n = all.height();
     let as_of: Vec<i32> = all.column("as_of")?.date()?.physical().into_no_null_iter().collect();
     let loss: Vec<i128> = all.column("expected_loss")?.decimal()?.physical().into_no_null_iter().collect();
