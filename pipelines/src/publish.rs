@@ -597,6 +597,9 @@ impl RunWriter {
     pub fn dashboards(&mut self, analysed: &Analysed, settings: &Settings, printer: &Printer) -> anyhow::Result<()> {
         self.cash_application = Some(CashApplication::of(&analysed.cash_summary));
         self.record(&analytics::contracts(&settings.analysis), printer)?;
+        if analysed.cash_forecast {
+            self.record(&analytics::cash_forecast::contracts(), printer)?;
+        }
         Ok(())
     }
 

@@ -35,6 +35,9 @@ pub struct PipelineConfig {
     /// The expected credit loss allowance: lookback and forward-looking scenarios.
     #[serde(default)]
     pub ecl: ardent_engine::analytics::ecl::EclParams,
+    /// The 13-week cash forecast: lookback, simulated futures, backtest.
+    #[serde(default)]
+    pub cash_forecast: ardent_engine::analytics::cash_forecast::CashForecastParams,
     /// Labels, learners, validation, calibration and scoring of the delinquency models.
     #[serde(default)]
     pub models: TrainParams,
@@ -512,6 +515,10 @@ pub fn resolve_with_env(
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;
     analysis.ecl = config.ecl.check().map_err(|e| {
+        let message = e.to_string();
+        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
+    })?;
+    analysis.cash_forecast = config.cash_forecast.check().map_err(|e| {
         let message = e.to_string();
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;

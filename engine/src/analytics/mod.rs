@@ -16,6 +16,7 @@ pub mod aging;
 pub mod applications;
 pub mod cohorts;
 mod context;
+pub mod cash_forecast;
 pub mod ecl;
 pub mod features;
 pub mod frame;
@@ -80,6 +81,7 @@ pub fn output_tables(analysis: &Analysis) -> Vec<TableContract> {
     let mut all: Vec<TableContract> = crate::contracts::OUTPUT_TABLES.iter().map(|t| (*t).clone()).collect();
     all.extend(contracts(analysis));
     all.extend(ecl::contracts());
+    all.extend(cash_forecast::contracts());
     all
 }
 
@@ -105,6 +107,8 @@ pub struct Analysed {
     /// The allowance's tables, to be finished with the models' PDs and written by the caller
     /// (when `ecl` or `ecl_backtest` is selected).
     pub ecl: Option<ecl::Parts>,
+    /// The cash forecast's tables ([`cash_forecast::contracts`]) were built into the sink.
+    pub cash_forecast: bool,
 }
 
 /// Build every dashboard table into `out` as it is built (the large ones in parts), so the
@@ -215,6 +219,14 @@ pub fn analyse_some(
         }
         lap("kpi_cohorts_roll_rates");
     }
+    let mut forecast_built = false;
+    if cash_forecast::contracts().iter().any(|t| wants(t.name)) {
+        for (contract, rows) in cash_forecast::contracts().iter().zip(cash_forecast::build(&ctx)?) {
+            out.rows(contract, rows)?;
+        }
+        forecast_built = true;
+        lap("cash_forecast");
+    }
     if wants(payment_stats::PAYMENT_STATS_TABLE.name) {
         payment_stats::table(&ctx, out)?;
         lap("customer_payment_stats");
@@ -227,7 +239,7 @@ pub fn analyse_some(
         failed_checks = failed;
         lap("reconciliation");
     }
-    Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings, ecl: ecl_parts })
+    Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings, ecl: ecl_parts, cash_forecast: forecast_built })
 }
 
 /// Build every dashboard table, all held in memory (see [`analyse_into`]).

@@ -123,6 +123,8 @@ pub struct Analysis {
     pub payment_stats_days: u32,
     /// `[ecl]` (a section of its own in a config; the default until the settings set it).
     pub ecl: super::ecl::Ecl,
+    /// `[cash_forecast]` (a section of its own in a config).
+    pub cash_forecast: super::cash_forecast::CashForecast,
 }
 
 /// Customers columns that can split dashboards.
@@ -222,6 +224,7 @@ impl AnalyticsParams {
             revaluation: self.revaluation.unwrap_or_default(),
             payment_stats_days,
             ecl: super::ecl::Ecl::default(),
+            cash_forecast: super::cash_forecast::CashForecast::default(),
         })
     }
 }

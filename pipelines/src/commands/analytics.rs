@@ -58,13 +58,16 @@ const INPUTS: [(&str, Option<&[&str]>); 5] = [
 
 /// The tables this command builds, all of them when `--tables` is not given.
 /// (`reconciliation` has the allowance's roll-forward check only with `ecl`.)
-const DEFAULT_TABLES: [&str; 8] = [
+const DEFAULT_TABLES: [&str; 11] = [
     "aging",
     "kpi_monthly",
     "cohorts",
     "roll_rates",
     "ecl",
     "ecl_backtest",
+    "cash_forecast",
+    "cash_forecast_backtest",
+    "cash_forecast_accuracy",
     "customer_payment_stats",
     "reconciliation",
 ];
@@ -84,6 +87,7 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     let config = settings::with_overrides(&config, &overrides)?;
     let mut analysis = config.analytics.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     analysis.ecl = config.ecl.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
+    analysis.cash_forecast = config.cash_forecast.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     let max_rate_age = config.run.max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS);
 
     let names: Vec<String> =

@@ -199,6 +199,7 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
         kpi_rows,
         timings: Vec::new(),
         ecl: None,
+        cash_forecast: false,
     };
     writer.dashboards(&analysed, &settings, printer)?;
     let mut ecl_pd = None;
