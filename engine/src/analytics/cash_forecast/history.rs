@@ -25,6 +25,11 @@ pub(super) struct Lateness {
 }
 
 impl Lateness {
+    /// Every customer's.
+    pub(super) fn all(ctx: &Context<'_>) -> Vec<Lateness> {
+        (0..ctx.book.customers.len()).into_par_iter().map(|c| Lateness::of(ctx, c)).collect()
+    }
+
     /// Customer `c`'s invoices closed by payment (not written off): the date the last of the
     /// invoice was applied, its days late (that date − due date) and its amount in reporting
     /// cents at the document's rate as the weight.

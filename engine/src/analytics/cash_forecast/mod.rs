@@ -241,85 +241,227 @@ fn weekly(
 }
 
 /// Build `cash_forecast` (at the data's last day), `cash_forecast_backtest` and
-/// `cash_forecast_accuracy`.
+/// `cash_forecast_accuracy` on one machine: [`History`], then [`Parts`], then
+/// [`Parts::finish`].
 pub fn build(ctx: &Context<'_>) -> Result<[DataFrame; 3]> {
-    let params = &ctx.analysis.cash_forecast;
-    let lateness: Vec<history::Lateness> =
-        (0..ctx.book.customers.len()).into_par_iter().map(|c| history::Lateness::of(ctx, c)).collect();
-    let grid = history::grid(ctx);
-    let seen = history::observe(ctx, &grid, &lateness);
-    let portfolio_late = |t: i32| {
-        let (w, wl) = lateness
-            .par_iter()
-            .map(|l| l.sums(t, history::BASELINE_DAYS))
-            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        if w > 0 { wl as f64 / w as f64 } else { 0.0 }
-    };
-    let hazards_at = |t: i32| hazards::at(&seen, &grid, t, params.lookback_weeks, params.half_life_weeks, MIN_WEEKS);
-    // The quick forecast at every month end, for the spreads.
-    let past: Vec<(i32, [i64; WEEKS], [i64; WEEKS])> = ctx
-        .months
-        .iter()
-        .skip(1)
-        .filter_map(|&t| {
-            let hz = hazards_at(t)?;
-            let (e, a) = simulate::expected_and_actual(ctx, t, &hz, &lateness);
-            Some((t, e, a))
-        })
-        .collect();
-    let run = |t: i32| -> Option<Vec<Weekly>> {
-        let hz = hazards_at(t)?;
-        let totals = simulate::forecast(ctx, t, &hz, &lateness, portfolio_late(t), params);
-        let spread = spread(&past, t, params.lookback_weeks, hz.shock_sd);
-        Some(weekly(t, &totals, &spread, &draws(params.seed, t, params.paths as usize), hz.weeks))
-    };
-    let horizon = 7 * WEEKS as i32;
-    let origins: Vec<i32> = ctx.months.iter().skip(1).copied().filter(|&t| t + horizon <= ctx.last_day).collect();
-    let mut judged = Vec::new();
-    for &t in origins.iter().rev().take(params.backtest_origins as usize).rev() {
-        judged.extend(run(t).unwrap_or_default());
+    let lateness = history::Lateness::all(ctx);
+    let history = History::of(ctx, &lateness);
+    Parts::of(ctx, &history, &lateness).finish(ctx)
+}
+
+/// What the payment history says, summed over customers: the observed weeks per hazard cell
+/// and the naive baseline's lateness sums at each forecast date. Integer sums, so the
+/// shards of a run add theirs up into exactly the one machine's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    grid: Vec<i32>,
+    /// Non-empty (grid date × cell) entries: index, open, paid, other, invoices.
+    seen: Vec<(u32, [i64; 4])>,
+    /// At each forecast date: Σ weight and Σ weight × days late of the year's settlements.
+    late: Vec<(i32, i128, i128)>,
+}
+
+/// Every date a forecast is made at: the month ends and the data's last day.
+fn forecast_dates(ctx: &Context<'_>) -> Vec<i32> {
+    let mut dates: Vec<i32> = ctx.months.iter().skip(1).copied().collect();
+    if dates.last() != Some(&ctx.last_day) {
+        dates.push(ctx.last_day);
     }
-    let live = run(ctx.last_day).unwrap_or_default();
-    let labels = &ctx.groups.labels;
-    let currencies = &ctx.book.currencies;
-    let forecast = frame(
-        &CASH_FORECAST_TABLE,
-        vec![
-            date("as_of", live.iter().map(|r| r.t)),
-            text("dimension", live.iter().map(|r| labels[r.g].0.as_str())),
-            text("segment", live.iter().map(|r| labels[r.g].1.as_str())),
-            text("currency", live.iter().map(|r| currencies[r.currency].as_str())),
-            count("week", live.iter().map(|r| r.week as u64 + 1)),
-            date("week_start", live.iter().map(|r| r.t + 7 * r.week as i32 + 1)),
-            date("week_end", live.iter().map(|r| r.t + 7 * (r.week as i32 + 1))),
-            money("open_at_as_of", live.iter().map(|r| r.open)),
-            money("expected", live.iter().map(|r| r.expected)),
-            money("p10", live.iter().map(|r| r.p[0])),
-            money("p50", live.iter().map(|r| r.p[1])),
-            money("p90", live.iter().map(|r| r.p[2])),
-            float_opt("spread", live.iter().map(|r| Some(r.spread))),
-            count("weeks_observed", live.iter().map(|r| r.weeks_observed as u64)),
-        ],
-    )?;
-    let backtest = frame(
-        &CASH_FORECAST_BACKTEST_TABLE,
-        vec![
-            date("as_of", judged.iter().map(|r| r.t)),
-            text("dimension", judged.iter().map(|r| labels[r.g].0.as_str())),
-            text("segment", judged.iter().map(|r| labels[r.g].1.as_str())),
-            text("currency", judged.iter().map(|r| currencies[r.currency].as_str())),
-            count("week", judged.iter().map(|r| r.week as u64 + 1)),
-            money("actual", judged.iter().map(|r| r.actual)),
-            money("expected", judged.iter().map(|r| r.expected)),
-            money("p10", judged.iter().map(|r| r.p[0])),
-            money("p50", judged.iter().map(|r| r.p[1])),
-            money("p90", judged.iter().map(|r| r.p[2])),
-            money("naive_due_date", judged.iter().map(|r| r.naive[0])),
-            money("naive_customer_lateness", judged.iter().map(|r| r.naive[1])),
-        ],
-    )?;
-    let accuracy = accuracy::table(&judged, labels, currencies)?;
-    Ok([forecast, backtest, accuracy])
+    dates
+}
+
+impl History {
+    /// The history of this book's customers.
+    pub fn build(ctx: &Context<'_>) -> History {
+        History::of(ctx, &history::Lateness::all(ctx))
+    }
+
+    fn of(ctx: &Context<'_>, lateness: &[history::Lateness]) -> History {
+        let grid = history::grid(ctx);
+        let seen = history::observe(ctx, &grid, lateness);
+        let seen = seen
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.invoices > 0)
+            .map(|(i, s)| (i as u32, [s.open, s.paid, s.other, s.invoices]))
+            .collect();
+        let late = forecast_dates(ctx)
+            .into_iter()
+            .map(|t| {
+                let (w, wl) = lateness
+                    .par_iter()
+                    .map(|l| l.sums(t, history::BASELINE_DAYS))
+                    .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+                (t, w, wl)
+            })
+            .collect();
+        History { grid, seen, late }
+    }
+
+    /// Add another part of the customers' history (a shard's).
+    pub fn merge(&mut self, other: &History) -> Result<()> {
+        if self.grid != other.grid || self.late.len() != other.late.len() {
+            return Err(EngineError::Analysis {
+                message: "the cash forecast's histories of the shards cover different dates; run the shards again".into(),
+            });
+        }
+        let mut all: std::collections::BTreeMap<u32, [i64; 4]> = self.seen.iter().copied().collect();
+        for (i, s) in &other.seen {
+            let x = all.entry(*i).or_default();
+            for (a, b) in x.iter_mut().zip(s) {
+                *a += b;
+            }
+        }
+        self.seen = all.into_iter().collect();
+        for (a, b) in self.late.iter_mut().zip(&other.late) {
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+        Ok(())
+    }
+
+    fn cells(&self) -> Vec<history::Seen> {
+        let mut seen = vec![history::Seen::default(); self.grid.len() * CELLS];
+        for &(i, [open, paid, other, invoices]) in &self.seen {
+            seen[i as usize] = history::Seen { open, paid, other, invoices };
+        }
+        seen
+    }
+
+    fn portfolio_late(&self, t: i32) -> f64 {
+        self.late.iter().find(|l| l.0 == t).map_or(0.0, |&(_, w, wl)| if w > 0 { wl as f64 / w as f64 } else { 0.0 })
+    }
+}
+
+/// One forecast's sums over customers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Made {
+    t: i32,
+    totals: simulate::Totals,
+    shock_sd: f64,
+    weeks: usize,
+}
+
+/// The forecasts' sums over this book's customers, made from the whole [`History`]: the quick
+/// forecast at every month end (for the spreads) and the simulated futures at the backtest's
+/// month ends and the data's last day. Integer sums: the shards' add up exactly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Parts {
+    past: Vec<(i32, [i64; WEEKS], [i64; WEEKS])>,
+    made: Vec<Made>,
+}
+
+impl Parts {
+    /// The parts of this book's customers.
+    pub fn build(ctx: &Context<'_>, history: &History) -> Parts {
+        Parts::of(ctx, history, &history::Lateness::all(ctx))
+    }
+
+    fn of(ctx: &Context<'_>, history: &History, lateness: &[history::Lateness]) -> Parts {
+        let params = &ctx.analysis.cash_forecast;
+        let seen = history.cells();
+        let grid = &history.grid;
+        let hazards_at = |t: i32| hazards::at(&seen, grid, t, params.lookback_weeks, params.half_life_weeks, MIN_WEEKS);
+        let past = ctx
+            .months
+            .iter()
+            .skip(1)
+            .filter_map(|&t| {
+                let hz = hazards_at(t)?;
+                let (e, a) = simulate::expected_and_actual(ctx, t, &hz, lateness);
+                Some((t, e, a))
+            })
+            .collect();
+        let horizon = 7 * WEEKS as i32;
+        let judged: Vec<i32> = ctx.months.iter().skip(1).copied().filter(|&t| t + horizon <= ctx.last_day).collect();
+        let mut dates: Vec<i32> = judged.iter().rev().take(params.backtest_origins as usize).rev().copied().collect();
+        dates.push(ctx.last_day);
+        let made = dates
+            .into_iter()
+            .filter_map(|t| {
+                let hz = hazards_at(t)?;
+                let totals = simulate::forecast(ctx, t, &hz, lateness, history.portfolio_late(t), params);
+                Some(Made { t, totals, shock_sd: hz.shock_sd, weeks: hz.weeks })
+            })
+            .collect();
+        Parts { past, made }
+    }
+
+    /// Add another shard's parts.
+    pub fn merge(&mut self, other: &Parts) -> Result<()> {
+        let same = self.past.len() == other.past.len()
+            && self.made.len() == other.made.len()
+            && self.past.iter().zip(&other.past).all(|(a, b)| a.0 == b.0)
+            && self.made.iter().zip(&other.made).all(|(a, b)| a.t == b.t && a.weeks == b.weeks);
+        if !same {
+            return Err(EngineError::Analysis {
+                message: "the cash forecast's parts of the shards were made at different dates; run the shards again"
+                    .into(),
+            });
+        }
+        for (a, b) in self.past.iter_mut().zip(&other.past) {
+            for k in 0..WEEKS {
+                a.1[k] += b.1[k];
+                a.2[k] += b.2[k];
+            }
+        }
+        for (a, b) in self.made.iter_mut().zip(&other.made) {
+            a.totals.add_from(&b.totals);
+        }
+        Ok(())
+    }
+
+    /// The three tables from the summed parts.
+    pub fn finish(&self, ctx: &Context<'_>) -> Result<[DataFrame; 3]> {
+        let params = &ctx.analysis.cash_forecast;
+        let mut judged = Vec::new();
+        let mut live = Vec::new();
+        for m in &self.made {
+            let spread = spread(&self.past, m.t, params.lookback_weeks, m.shock_sd);
+            let rows = weekly(m.t, &m.totals, &spread, &draws(params.seed, m.t, params.paths as usize), m.weeks);
+            if m.t == ctx.last_day { live = rows } else { judged.extend(rows) }
+        }
+        let labels = &ctx.groups.labels;
+        let currencies = &ctx.book.currencies;
+        let forecast = frame(
+            &CASH_FORECAST_TABLE,
+            vec![
+                date("as_of", live.iter().map(|r| r.t)),
+                text("dimension", live.iter().map(|r| labels[r.g].0.as_str())),
+                text("segment", live.iter().map(|r| labels[r.g].1.as_str())),
+                text("currency", live.iter().map(|r| currencies[r.currency].as_str())),
+                count("week", live.iter().map(|r| r.week as u64 + 1)),
+                date("week_start", live.iter().map(|r| r.t + 7 * r.week as i32 + 1)),
+                date("week_end", live.iter().map(|r| r.t + 7 * (r.week as i32 + 1))),
+                money("open_at_as_of", live.iter().map(|r| r.open)),
+                money("expected", live.iter().map(|r| r.expected)),
+                money("p10", live.iter().map(|r| r.p[0])),
+                money("p50", live.iter().map(|r| r.p[1])),
+                money("p90", live.iter().map(|r| r.p[2])),
+                float_opt("spread", live.iter().map(|r| Some(r.spread))),
+                count("weeks_observed", live.iter().map(|r| r.weeks_observed as u64)),
+            ],
+        )?;
+        let backtest = frame(
+            &CASH_FORECAST_BACKTEST_TABLE,
+            vec![
+                date("as_of", judged.iter().map(|r| r.t)),
+                text("dimension", judged.iter().map(|r| labels[r.g].0.as_str())),
+                text("segment", judged.iter().map(|r| labels[r.g].1.as_str())),
+                text("currency", judged.iter().map(|r| currencies[r.currency].as_str())),
+                count("week", judged.iter().map(|r| r.week as u64 + 1)),
+                money("actual", judged.iter().map(|r| r.actual)),
+                money("expected", judged.iter().map(|r| r.expected)),
+                money("p10", judged.iter().map(|r| r.p[0])),
+                money("p50", judged.iter().map(|r| r.p[1])),
+                money("p90", judged.iter().map(|r| r.p[2])),
+                money("naive_due_date", judged.iter().map(|r| r.naive[0])),
+                money("naive_customer_lateness", judged.iter().map(|r| r.naive[1])),
+            ],
+        )?;
+        let accuracy = accuracy::table(&judged, labels, currencies)?;
+        Ok([forecast, backtest, accuracy])
+    }
 }
 
 /// `cash_forecast`.

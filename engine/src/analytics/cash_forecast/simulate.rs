@@ -16,7 +16,7 @@ use crate::analytics::walk::settled_by;
 use crate::cash::SourceKind;
 
 /// Weekly totals of one forecast, per (group, currency, week); document currency, cents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Totals {
     pub groups: usize,
     pub currencies: usize,
@@ -54,6 +54,12 @@ impl Totals {
     }
 
     fn add(mut self, o: &Totals) -> Totals {
+        self.add_from(o);
+        self
+    }
+
+    /// Add another part's totals (another chunk of customers, another shard's).
+    pub fn add_from(&mut self, o: &Totals) {
         for (a, b) in [
             (&mut self.simulated, &o.simulated),
             (&mut self.actual, &o.actual),
@@ -65,7 +71,6 @@ impl Totals {
                 *x += y;
             }
         }
-        self
     }
 }
 
