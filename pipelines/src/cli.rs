@@ -123,7 +123,7 @@ pub struct ShardValidateArgs {
 }
 
 /// What every step after validation is given: the pipeline, the work folder and N.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ShardWork {
     #[command(flatten)]
     pub pipeline: PipelineArgs,

@@ -136,6 +136,15 @@ impl Split {
         ModelsWork { dir: self.dir.join(format!("models-{key}")) }
     }
 
+    /// Where `shard draw` leaves each shard's cash forecast sums, for `[cash_forecast]` as in
+    /// `settings` (other parameters work in another folder): `cash-<key>/shard-i`.
+    pub fn cash_parts(&self, settings: &Settings, i: u32) -> PathBuf {
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(&settings.config.cash_forecast).unwrap_or_default());
+        let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("cash-{key}")).join(format!("shard-{i:04}"))
+    }
+
     /// Check `i` is one of the shards.
     pub fn check(&self, i: u32) -> anyhow::Result<()> {
         if i >= self.shards {

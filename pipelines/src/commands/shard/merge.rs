@@ -202,6 +202,8 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
         cash_forecast: false,
     };
     writer.dashboards(&analysed, &settings, printer)?;
+    super::cash::publish(&split, &settings, &ctx, &mut writer, printer)?;
+    timed("cash_forecast", &mut timings);
     let mut ecl_pd = None;
     if settings.models {
         ecl_pd = super::models::publish(&split, &settings, &mut writer, printer)?;

@@ -3,6 +3,7 @@
 //! shards on other machines. The steps and their work folder are described in
 //! `docs/scale-out.md` and [`crate::shards`]; the published tables equal `ardent run`'s.
 
+mod cash;
 mod merge;
 mod models;
 mod run;

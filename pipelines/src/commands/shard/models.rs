@@ -85,7 +85,7 @@ fn prepare(step: ShardWork, printer: &Printer) -> anyhow::Result<Option<(Setting
 }
 
 /// Every shard's folder `dir(i)` is complete, or the step that writes it is named.
-fn every_shard(split: &Split, dir: impl Fn(u32) -> PathBuf, step: &str) -> anyhow::Result<()> {
+pub(super) fn every_shard(split: &Split, dir: impl Fn(u32) -> PathBuf, step: &str) -> anyhow::Result<()> {
     if let Some(i) = (0..split.shards).find(|&i| !shards::is_complete(&dir(i))) {
         let n = split.shards;
         let why =
@@ -157,6 +157,8 @@ fn with_shard_panel<T>(
 
 /// `ardent shard draw --shard I`.
 pub(super) fn draw(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
+    // The cash forecast's part first: it needs every shard's run, not the models.
+    super::cash::parts(&args.step, args.shard, printer)?;
     let (i, clock) = (args.shard, Instant::now());
     let Some((settings, split, models, work, dir)) = shard_step(args, ModelsWork::drawn, "shard_drawn", printer)?
     else {

@@ -135,6 +135,7 @@ pub(super) fn run(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()> {
             by_rule: s.by_rule.iter().map(|(rule, cents)| (rule.as_str().to_string(), *cents)).collect(),
         };
         std::fs::write(out.join(CASH), serde_json::to_vec_pretty(&cash)?).with_context(|| format!("writing {CASH}"))?;
+        super::cash::write_history(&Context::new(&book, &apps, analysis), &out)?;
         shards::complete(&out)?;
         timings.extend(analysed.timings.iter().map(|(s, ms)| (s.to_string(), *ms)));
     }
