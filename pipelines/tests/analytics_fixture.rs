@@ -542,3 +542,62 @@ fn the_allowance_is_backtested_against_the_write_offs_that_followed() {
     let judged = find(&rows, &[("as_of", "2024-02-29"), ("segment", "ALL"), ("method", "loss_rate")]);
     assert_eq!(text(judged, "realised_write_offs"), "990.00");
 }
+
+/// Copy the CSV `name` from `from` to `to`, keeping the rows whose `column` (a date,
+/// YYYY-MM-DD) is on or before `last`.
+fn copy_until(from: &Path, to: &Path, name: &str, column: &str, last: &str) {
+    let text = std::fs::read_to_string(from.join(name)).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let at = header.split(',').position(|c| c == column).unwrap();
+    let kept: Vec<&str> = lines.filter(|l| l.split(',').nth(at).unwrap() <= last).collect();
+    assert!(kept.len() < text.lines().count() - 1, "{name} has rows after {last}");
+    common::write(&to.join(name), &format!("{header}\n{}\n", kept.join("\n")));
+}
+
+#[test]
+fn a_cash_forecast_is_unchanged_when_later_data_is_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, cut) = (dir.path().join("full"), dir.path().join("cut"));
+    let config = common::generate_months(&full, 300, 24, 21, 0.0);
+    // The same exports as they stood on the forecast date: nothing dated after it.
+    let t = "2025-06-30";
+    copy_until(&full, &cut, "ledger.csv", "doc_date", t);
+    copy_until(&full, &cut, "payments.csv", "payment_date", t);
+    copy_until(&full, &cut, "fx_rates.csv", "date", t);
+    std::fs::copy(full.join("customers.csv"), cut.join("customers.csv")).unwrap();
+    std::fs::copy(&config, cut.join("pipeline.toml")).unwrap();
+    let run = |data: &Path, extra: &[&str]| {
+        let out = data.join("out");
+        let (config, out_arg) = (data.join("pipeline.toml"), out.to_str().unwrap().to_string());
+        let args = [&["run", "--config", config.to_str().unwrap(), "--out", &out_arg, "--set", "models.enabled=false"], extra]
+            .concat();
+        let o = common::ardent(&args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        out
+    };
+    // The full history re-forecasts at t in its backtest; the cut one forecasts at its last day, t.
+    let (later, then) = (run(&full, &[]), run(&cut, &["--set", &format!("analytics.to={t}")]));
+    let key = ["dimension", "segment", "currency", "week"];
+    let values = ["expected", "p10", "p50", "p90"];
+    let rows = |out: &Path, table: &str| {
+        let mut rows: Vec<Vec<String>> = records(out, table)
+            .into_iter()
+            .filter(|r| text(r, "as_of") == t)
+            .map(|r| key.iter().chain(&values).map(|c| text(&r, c).to_string()).collect())
+            .collect();
+        rows.sort();
+        rows
+    };
+    let (backtest, forecast) = (rows(&later, "cash_forecast_backtest"), rows(&then, "cash_forecast"));
+    assert!(forecast.len() >= 13 * 4, "a forecast per week of several groups and currencies: {}", forecast.len());
+    assert!(forecast.iter().any(|r| r[5] != "0.00"), "something is expected to be paid");
+    assert_eq!(forecast, backtest, "the forecast at {t} saw data after it");
+    // And it was judged: what was paid after t is in the backtest, and could not be in the forecast.
+    let actual: f64 = records(&later, "cash_forecast_backtest")
+        .iter()
+        .filter(|r| text(r, "as_of") == t && text(r, "segment") == "ALL")
+        .map(|r| text(r, "actual").parse::<f64>().unwrap())
+        .sum();
+    assert!(actual > 0.0);
+}
