@@ -220,7 +220,7 @@ pub fn analyse_some(
         lap("kpi_cohorts_roll_rates");
     }
     let mut forecast_built = false;
-    if cash_forecast::contracts().iter().any(|t| wants(t.name)) {
+    if analysis.cash_forecast.enabled && cash_forecast::contracts().iter().any(|t| wants(t.name)) {
         for (contract, rows) in cash_forecast::contracts().iter().zip(cash_forecast::build(&ctx)?) {
             out.rows(contract, rows)?;
         }

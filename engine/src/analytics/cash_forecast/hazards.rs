@@ -110,3 +110,44 @@ impl Sums {
         self.invoices += o.invoices;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::analytics::cash_forecast::cell;
+
+    fn seen(open: i64, paid: i64, other: i64, invoices: i64) -> Seen {
+        Seen { open, paid, other, invoices }
+    }
+
+    #[test]
+    fn a_cell_with_enough_invoices_has_its_own_rates_and_a_thin_one_borrows() {
+        // Two observed weeks, starting on days 0 and 7; forecasts at day 14.
+        let grid = [0, 7];
+        let mut s = vec![Seen::default(); 2 * CELLS];
+        // Class 3, not disputed, due the day the week starts: 40 invoices, 10 000 open.
+        let rich = cell(3, false, 0, 0);
+        s[rich] = seen(6_000, 3_000, 600, 20);
+        s[CELLS + rich] = seen(4_000, 1_000, 0, 20);
+        // Class 5 at the same position: only 10 invoice-weeks, so it borrows its position's
+        // rate over every class (its own 90% would be noise).
+        let thin = cell(5, false, 0, 0);
+        s[thin] = seen(1_000, 900, 0, 10);
+        // Equal weights (a very long half-life): pooled over the two weeks.
+        let h = at(&s, &grid, 14, 52, 100_000, 1).unwrap();
+        assert!((h.paid[rich] - 4_000.0 / 10_000.0).abs() < 1e-4, "{}", h.paid[rich]);
+        assert!((h.other[rich] - 600.0 / 10_000.0).abs() < 1e-4);
+        let pooled = (3_000.0 + 1_000.0 + 900.0) / (6_000.0 + 4_000.0 + 1_000.0);
+        assert!((h.paid[thin] - pooled).abs() < 1e-4, "{} vs {pooled}", h.paid[thin]);
+        // A half-life of one week: the week that ended at 14 weighs twice the one before.
+        let h = at(&s, &grid, 14, 52, 1, 1).unwrap();
+        let (w0, w1) = (0.5f64.powf(2.0), 0.5f64.powf(1.0));
+        let expected = (w0 * 3_000.0 + w1 * 1_000.0) / (w0 * 6_000.0 + w1 * 4_000.0);
+        assert!((h.paid[rich] - expected).abs() < 1e-12);
+        // Too few weeks observed by the date: no forecast.
+        assert!(at(&s, &grid, 14, 52, 4, 3).is_none());
+        // Weeks that had not ended by the date are not read.
+        assert_eq!(at(&s, &grid, 13, 52, 4, 1).unwrap().weeks, 1);
+    }
+}

@@ -83,6 +83,8 @@ pub(crate) fn cell(class: usize, disputed: bool, s: i32, due: i32) -> usize {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CashForecastParams {
+    /// Build the cash forecast's tables. Default true.
+    pub enabled: Option<bool>,
     /// Weeks of observed payments the hazards are estimated from. Default 52.
     pub lookback_weeks: Option<u32>,
     /// Simulated futures per forecast. Default 200.
@@ -100,6 +102,7 @@ pub struct CashForecastParams {
 /// `[cash_forecast]`, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CashForecast {
+    pub enabled: bool,
     pub lookback_weeks: u32,
     pub paths: u32,
     pub backtest_origins: u32,
@@ -109,7 +112,7 @@ pub struct CashForecast {
 
 impl Default for CashForecast {
     fn default() -> CashForecast {
-        CashForecast { lookback_weeks: 52, paths: 200, backtest_origins: 24, seed: 7, half_life_weeks: 4 }
+        CashForecast { enabled: true, lookback_weeks: 52, paths: 200, backtest_origins: 24, seed: 7, half_life_weeks: 4 }
     }
 }
 
@@ -118,6 +121,7 @@ impl CashForecastParams {
     pub fn check(&self) -> Result<CashForecast> {
         let d = CashForecast::default();
         let c = CashForecast {
+            enabled: self.enabled.unwrap_or(d.enabled),
             lookback_weeks: self.lookback_weeks.unwrap_or(d.lookback_weeks),
             paths: self.paths.unwrap_or(d.paths),
             backtest_origins: self.backtest_origins.unwrap_or(d.backtest_origins),

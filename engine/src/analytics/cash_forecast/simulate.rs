@@ -273,3 +273,50 @@ pub(super) fn expected_and_actual(
             },
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chance_of_being_paid_by_a_week_compounds_the_weekly_hazards() {
+        let mut paid = [0.0; WEEKS];
+        let mut other = [0.0; WEEKS];
+        (paid[0], paid[1], paid[2]) = (0.5, 0.5, 1.0);
+        other[1] = 0.2;
+        let by = paid_by(&paid, &other);
+        // Week 1: half paid. Week 2: of the half left, 50% paid and 20% credited. Week 3: the
+        // remaining 0.5 × 0.3 = 0.15 is paid.
+        assert_eq!(by[0], 0.5);
+        assert_eq!(by[1], 0.75);
+        assert!((by[2] - 0.9).abs() < 1e-12);
+        assert!((by[WEEKS - 1] - 0.9).abs() < 1e-12, "credited amounts are never cash");
+        // A hazard never takes more than is left after the other exits.
+        let (mut p, mut o) = ([0.0; WEEKS], [0.0; WEEKS]);
+        (p[0], o[0]) = (0.9, 0.5);
+        assert_eq!(paid_by(&p, &o)[0], 0.5);
+    }
+
+    #[test]
+    fn weeks_count_from_the_day_after_the_forecast_date() {
+        assert_eq!(week_of(100, 101), Some(0));
+        assert_eq!(week_of(100, 107), Some(0));
+        assert_eq!(week_of(100, 108), Some(1));
+        assert_eq!(week_of(100, 50), Some(0), "a date already passed falls in week 1");
+        assert_eq!(week_of(100, 100 + 7 * WEEKS as i32), Some(WEEKS - 1));
+        assert_eq!(week_of(100, 101 + 7 * WEEKS as i32), None);
+    }
+
+    #[test]
+    fn draws_are_uniform_and_stable() {
+        let key = hash(7, b"C0000001");
+        assert_eq!(key, hash(7, b"C0000001"));
+        assert_ne!(key, hash(8, b"C0000001"));
+        let u: Vec<f64> = (0..10_000u64).map(|p| uniform(mix(key ^ mix(p + 1)))).collect();
+        assert!(u.iter().all(|&x| x > 0.0 && x < 1.0));
+        let mean = u.iter().sum::<f64>() / u.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        let below = u.iter().filter(|&&x| x < 0.1).count();
+        assert!((900..1100).contains(&below), "{below}");
+    }
+}

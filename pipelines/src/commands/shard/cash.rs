@@ -28,6 +28,7 @@ pub(super) const HISTORY: &str = "cash_history.json";
 const PARTS: &str = "parts.json";
 
 /// Write this shard's history (during `shard run`).
+/// Written whether or not the forecast is on, so a shard's run serves either.
 pub(super) fn write_history(ctx: &Context<'_>, out: &std::path::Path) -> anyhow::Result<()> {
     let history = History::build(ctx);
     std::fs::write(out.join(HISTORY), serde_json::to_vec(&history)?).with_context(|| format!("writing {HISTORY}"))
@@ -40,6 +41,9 @@ pub(super) fn parts(step: &ShardWork, i: u32, printer: &Printer) -> anyhow::Resu
     let split = Split::of(&step.work, step.shards, &settings)?;
     split.check(i)?;
     let dir = split.cash_parts(&settings, i);
+    if !settings.analysis.cash_forecast.enabled {
+        return Ok(());
+    }
     if shards::is_complete(&dir) {
         printer.info(
             "shard_cash_forecast",
@@ -84,6 +88,9 @@ pub(super) fn publish(
     writer: &mut RunWriter,
     printer: &Printer,
 ) -> anyhow::Result<()> {
+    if !settings.analysis.cash_forecast.enabled {
+        return Ok(());
+    }
     every_shard(split, |i| split.cash_parts(settings, i), "draw")?;
     let mut whole: Option<Parts> = None;
     for i in 0..split.shards {
