@@ -570,8 +570,9 @@ fn a_cash_forecast_is_unchanged_when_later_data_is_added() {
     let run = |data: &Path, extra: &[&str]| {
         let out = data.join("out");
         let (config, out_arg) = (data.join("pipeline.toml"), out.to_str().unwrap().to_string());
-        let args = [&["run", "--config", config.to_str().unwrap(), "--out", &out_arg, "--set", "models.enabled=false"], extra]
-            .concat();
+        let args =
+            [&["run", "--config", config.to_str().unwrap(), "--out", &out_arg, "--set", "models.enabled=false"], extra]
+                .concat();
         let o = common::ardent(&args);
         assert_eq!(o.code, 0, "{}", o.stderr);
         out

@@ -14,9 +14,9 @@
 
 pub mod aging;
 pub mod applications;
+pub mod cash_forecast;
 pub mod cohorts;
 mod context;
-pub mod cash_forecast;
 pub mod ecl;
 pub mod features;
 pub mod frame;
@@ -239,7 +239,15 @@ pub fn analyse_some(
         failed_checks = failed;
         lap("reconciliation");
     }
-    Ok(Analysed { cash_summary, failed_checks, as_of_dates: ctx.as_of, kpi_rows, timings, ecl: ecl_parts, cash_forecast: forecast_built })
+    Ok(Analysed {
+        cash_summary,
+        failed_checks,
+        as_of_dates: ctx.as_of,
+        kpi_rows,
+        timings,
+        ecl: ecl_parts,
+        cash_forecast: forecast_built,
+    })
 }
 
 /// Build every dashboard table, all held in memory (see [`analyse_into`]).

@@ -47,10 +47,7 @@ pub(super) fn table(judged: &[Weekly], labels: &[(String, String)], currencies: 
             money("forecast", rows.iter().map(|(_, s, m)| s.forecast[*m] as i64)),
             float_opt("wape", rows.iter().map(|(_, s, m)| ratio(s.abs_error[*m], s.actual))),
             float_opt("bias", rows.iter().map(|(_, s, m)| ratio(s.forecast[*m] - s.actual, s.actual))),
-            float_opt(
-                "coverage",
-                rows.iter().map(|(_, s, m)| (*m == 0).then(|| s.inside as f64 / s.origins as f64)),
-            ),
+            float_opt("coverage", rows.iter().map(|(_, s, m)| (*m == 0).then(|| s.inside as f64 / s.origins as f64))),
         ],
     )
 }

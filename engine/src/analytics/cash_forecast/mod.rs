@@ -112,7 +112,14 @@ pub struct CashForecast {
 
 impl Default for CashForecast {
     fn default() -> CashForecast {
-        CashForecast { enabled: true, lookback_weeks: 52, paths: 200, backtest_origins: 24, seed: 7, half_life_weeks: 4 }
+        CashForecast {
+            enabled: true,
+            lookback_weeks: 52,
+            paths: 200,
+            backtest_origins: 24,
+            seed: 7,
+            half_life_weeks: 4,
+        }
     }
 }
 
@@ -214,13 +221,13 @@ fn weekly(
             if open == 0 {
                 continue;
             }
-            for week in 0..WEEKS {
+            for (week, &spread) in spread.iter().enumerate() {
                 let slot = totals.slot(g, currency, week);
                 // Each future's total moved by its portfolio-wide draw at this week's spread.
                 let mut futures: Vec<i64> = totals.simulated[slot * paths..(slot + 1) * paths]
                     .iter()
                     .zip(draws)
-                    .map(|(&x, z)| (x as f64 * (spread[week] * z).exp()).round() as i64)
+                    .map(|(&x, z)| (x as f64 * (spread * z).exp()).round() as i64)
                     .collect();
                 futures.sort_unstable();
                 let sum: i128 = futures.iter().map(|&x| i128::from(x)).sum();
@@ -235,7 +242,7 @@ fn weekly(
                     p: [quantile(&futures, 0.1), quantile(&futures, 0.5), quantile(&futures, 0.9)],
                     actual: totals.actual[slot],
                     naive: [totals.naive_due[slot], totals.naive_lateness[slot]],
-                    spread: spread[week],
+                    spread,
                     weeks_observed,
                 });
             }
@@ -306,7 +313,8 @@ impl History {
     pub fn merge(&mut self, other: &History) -> Result<()> {
         if self.grid != other.grid || self.late.len() != other.late.len() {
             return Err(EngineError::Analysis {
-                message: "the cash forecast's histories of the shards cover different dates; run the shards again".into(),
+                message: "the cash forecast's histories of the shards cover different dates; run the shards again"
+                    .into(),
             });
         }
         let mut all: std::collections::BTreeMap<u32, [i64; 4]> = self.seen.iter().copied().collect();
@@ -512,7 +520,12 @@ pub static CASH_FORECAST_BACKTEST_TABLE: TableContract = TableContract {
         out("p10", O::Money, false, "The forecast's 10th percentile"),
         out("p50", O::Money, false, "The forecast's median"),
         out("p90", O::Money, false, "The forecast's 90th percentile"),
-        out("naive_due_date", O::Money, false, "Naive forecast: every open invoice paid on its due date (week 1 when past due)"),
+        out(
+            "naive_due_date",
+            O::Money,
+            false,
+            "Naive forecast: every open invoice paid on its due date (week 1 when past due)",
+        ),
         out(
             "naive_customer_lateness",
             O::Money,
