@@ -159,6 +159,37 @@ pub struct Ecl {
     pub backtest: Vec<EclJudged>,
 }
 
+/// One week of the portfolio's cash forecast in one currency.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CashWeek {
+    pub currency: String,
+    pub week: i64,
+    pub week_end: String,
+    pub p10: String,
+    pub p50: String,
+    pub p90: String,
+}
+
+/// How close the forecast came at one week ahead over the backtest (one currency).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CashAccuracy {
+    pub week: i64,
+    pub wape: Option<f64>,
+    pub naive_due_date: Option<f64>,
+    pub naive_lateness: Option<f64>,
+    pub coverage: Option<f64>,
+}
+
+/// The portfolio's cash forecast and its backtest.
+#[derive(Debug, Default, Serialize)]
+pub struct CashForecast {
+    pub as_of: String,
+    pub weeks: Vec<CashWeek>,
+    /// The currency the accuracy is shown for (the one with the most cash in the backtest).
+    pub accuracy_currency: String,
+    pub accuracy: Vec<CashAccuracy>,
+}
+
 /// Everything the report shows.
 #[derive(Debug, Default, Serialize)]
 pub struct ReportData {
@@ -171,6 +202,7 @@ pub struct ReportData {
     pub roll_forward: Vec<RollForward>,
     pub roll_rates: RollMatrix,
     pub ecl: Ecl,
+    pub cash_forecast: CashForecast,
     pub cohorts: CohortGrid,
     pub top_overdue: Vec<Overdue>,
     pub worklist: Vec<Work>,
@@ -230,6 +262,9 @@ impl ReportData {
         }
         if let Some(ecl) = source.read("ecl")? {
             data.ecl(&ecl, source.read("ecl_backtest")?.as_ref())?;
+        }
+        if let Some(forecast) = source.read("cash_forecast")? {
+            data.cash_forecast(&forecast, source.read("cash_forecast_accuracy")?.as_ref())?;
         }
         if let Some(cohorts) = source.read("cohorts")? {
             data.cohorts(&cohorts)?;
@@ -422,6 +457,63 @@ impl ReportData {
             })
             .collect();
         self.roll_rates = RollMatrix { months: recent, from: buckets, to: to_states, rates };
+        Ok(())
+    }
+
+    /// The portfolio's 13 weeks per currency, and the backtest's accuracy per week ahead in the
+    /// currency with the most cash.
+    fn cash_forecast(&mut self, forecast: &DataFrame, accuracy: Option<&DataFrame>) -> anyhow::Result<()> {
+        let (segment, currency, as_of, week_end) = (
+            texts(forecast, "segment")?,
+            texts(forecast, "currency")?,
+            texts(forecast, "as_of")?,
+            texts(forecast, "week_end")?,
+        );
+        let (week, p10, p50, p90) =
+            (ints(forecast, "week")?, cents(forecast, "p10")?, cents(forecast, "p50")?, cents(forecast, "p90")?);
+        for i in (0..forecast.height()).filter(|&i| segment[i].as_deref() == Some("ALL")) {
+            self.cash_forecast.as_of = as_of[i].clone().unwrap_or_default();
+            self.cash_forecast.weeks.push(CashWeek {
+                currency: currency[i].clone().unwrap_or_default(),
+                week: week[i].unwrap_or_default(),
+                week_end: week_end[i].clone().unwrap_or_default(),
+                p10: money(p10[i]),
+                p50: money(p50[i]),
+                p90: money(p90[i]),
+            });
+        }
+        let Some(a) = accuracy else { return Ok(()) };
+        let (segment, currency, method) = (texts(a, "segment")?, texts(a, "currency")?, texts(a, "method")?);
+        let (week, actual, wape, coverage) =
+            (ints(a, "week")?, cents(a, "actual")?, floats(a, "wape")?, floats(a, "coverage")?);
+        let portfolio: Vec<usize> = (0..a.height()).filter(|&i| segment[i].as_deref() == Some("ALL")).collect();
+        let mut totals: std::collections::BTreeMap<&str, i128> = Default::default();
+        for &i in portfolio.iter().filter(|&&i| method[i].as_deref() == Some("p50")) {
+            *totals.entry(currency[i].as_deref().unwrap_or_default()).or_default() += actual[i].unwrap_or_default();
+        }
+        let Some((&top, _)) = totals.iter().max_by_key(|(c, v)| (**v, std::cmp::Reverse(**c))) else { return Ok(()) };
+        self.cash_forecast.accuracy_currency = top.to_string();
+        let of = |w: i64, m: &str, values: &[Option<f64>]| {
+            portfolio
+                .iter()
+                .find(|&&i| {
+                    currency[i].as_deref() == Some(top) && week[i] == Some(w) && method[i].as_deref() == Some(m)
+                })
+                .and_then(|&i| values[i])
+        };
+        let mut weeks: Vec<i64> = portfolio.iter().filter_map(|&i| week[i]).collect();
+        weeks.sort_unstable();
+        weeks.dedup();
+        self.cash_forecast.accuracy = weeks
+            .into_iter()
+            .map(|w| CashAccuracy {
+                week: w,
+                wape: of(w, "p50", &wape),
+                naive_due_date: of(w, "naive_due_date", &wape),
+                naive_lateness: of(w, "naive_customer_lateness", &wape),
+                coverage: of(w, "p50", &coverage),
+            })
+            .collect();
         Ok(())
     }
 

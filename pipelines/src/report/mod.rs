@@ -32,6 +32,8 @@ pub fn needed(table: &str) -> bool {
         "roll_rates",
         "ecl",
         "ecl_backtest",
+        "cash_forecast",
+        "cash_forecast_accuracy",
         "cohorts",
         "customer_scores",
         "data_quality",

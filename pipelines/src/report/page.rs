@@ -274,6 +274,49 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
         }
         body.push_str("</section>");
     }
+    let f = &data.cash_forecast;
+    if !f.weeks.is_empty() {
+        let _ = write!(
+            body,
+            "<section><h2>Cash forecast</h2><p class=\"note\">Cash expected from the receivables open at {} in each of the next 13 weeks, portfolio by document currency: the median of the simulated futures and the range that holds 80% of them.</p>",
+            esc(&f.as_of)
+        );
+        body.push_str("<table class=\"num\"><thead><tr><th>currency</th><th>week</th><th>ending</th><th>P10</th><th>P50</th><th>P90</th></tr></thead><tbody>");
+        for w in &f.weeks {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&w.currency),
+                w.week,
+                esc(&w.week_end),
+                amount(&w.p10),
+                amount(&w.p50),
+                amount(&w.p90)
+            );
+        }
+        body.push_str("</tbody></table>");
+        if !f.accuracy.is_empty() {
+            let _ = write!(
+                body,
+                "<h3>Backtest</h3><p class=\"note\">The forecast re-made at past month ends ({}, the portfolio): weighted absolute percentage error of the median and of two naive forecasts (lower is better), and the share of weeks whose cash fell inside P10–P90 (about 80% is right).</p>",
+                esc(&f.accuracy_currency)
+            );
+            body.push_str("<table class=\"num\"><thead><tr><th>week ahead</th><th>P50 error</th><th>due-date error</th><th>customer-lateness error</th><th>inside P10–P90</th></tr></thead><tbody>");
+            for a in &f.accuracy {
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    a.week,
+                    pct(a.wape),
+                    pct(a.naive_due_date),
+                    pct(a.naive_lateness),
+                    pct(a.coverage)
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+        body.push_str("</section>");
+    }
     let c = &data.cohorts;
     if !c.cohorts.is_empty() {
         body.push_str("<section><h2>Billing cohorts</h2><p class=\"note\">Share of each billing month's amount paid by each age in months.</p>");
