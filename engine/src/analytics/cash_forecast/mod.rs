@@ -4,17 +4,17 @@
 //! forecast made at past month ends (point in time) against what was paid, next to two naive
 //! forecasts.
 //!
-//! The model is a discrete-time hazard on the weekly invoice panel ([`history`],
-//! [`hazards`]): for each cell — the customer's lateness class (its amount-weighted days late
-//! over the 180 days of settlements before the date), whether the invoice is disputed, and the
-//! week relative to the due date — the share of the open amount paid in a week, over the
-//! `lookback_weeks` weeks observed before the forecast date. A forecast ([`simulate`]) plays
-//! `paths` seeded futures of each open invoice: one uniform draw per customer and future
-//! decides all of the customer's invoices (customers pay several invoices together), and one
-//! lognormal shock per future moves every hazard (the portfolio pays faster or slower
-//! together; its spread is how far the observed weeks wandered around the hazards). The
-//! quantiles are the futures' weekly totals, exact integers. Definitions and a worked example:
-//! `docs/definitions.md`, "Cash forecast".
+//! The model is a discrete-time hazard on the weekly invoice panel (`history.rs`,
+//! `hazards.rs`): for each cell — the customer's lateness class (its amount-weighted days late
+//! over the 60 days of settlements before the date), whether the invoice is disputed, and the
+//! position against the due date — the share of the open amount paid in a week, over the
+//! `lookback_weeks` weeks observed before the forecast date, recent weeks weighing more. A
+//! forecast (`simulate.rs`) plays `paths` seeded futures of each open invoice: one uniform draw
+//! per customer and future decides all of the customer's invoices (customers pay several
+//! invoices together). Each future's week totals are then moved by one portfolio-wide draw at
+//! the week's spread: how far past quick forecasts at that week ahead missed (the whole book
+//! paying faster or slower). The quantiles are the futures' week totals. Definitions and a
+//! worked example: `docs/definitions.md`, "Cash forecast".
 
 mod accuracy;
 mod hazards;
