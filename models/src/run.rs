@@ -59,6 +59,8 @@ pub struct ModelRun {
     pub invoice_skipped: Option<String>,
     /// The PD method's sums of the expected credit loss (none without a customer model).
     pub ecl_pd: Option<PdSums>,
+    /// The score alerts (`pd_increase`, `band_drop`), to be written with the ledger's.
+    pub alerts: Vec<ardent_engine::analytics::alerts::Alert>,
 }
 
 pub(crate) fn column(name: &str) -> usize {
@@ -168,7 +170,8 @@ pub fn run(
     lap("training", &mut timings);
     let champion = models.customer.as_ref().map(Trained::champion);
     let reference = models.reference();
-    let (sums, ecl_pd) = score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out, progress)?;
+    let MonthsScored { segment_sums: sums, ecl_pd, alerts } =
+        score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out, progress)?;
     lap("scoring", &mut timings);
     let published = models.publish(t)?;
     let mut tables: Vec<(TableContract, Option<DataFrame>)> =
@@ -188,6 +191,7 @@ pub fn run(
         customer_skipped,
         invoice_skipped,
         ecl_pd,
+        alerts,
     })
 }
 
@@ -438,10 +442,18 @@ impl Held {
     }
 }
 
+/// What scoring every month end gives besides the tables: the `segment_scores` sums, the
+/// expected credit loss's PD method sums and the score alerts (none without a model).
+pub(crate) struct MonthsScored {
+    pub segment_sums: Vec<SegmentSum>,
+    pub ecl_pd: Option<PdSums>,
+    pub alerts: Vec<ardent_engine::analytics::alerts::Alert>,
+}
+
 /// Score every panel row, one month end at a time, reading the values back from the spill:
 /// each month's `features` rows, and for the latest `customer_months` its `customer_scores`
-/// rows, go to `out`; returns the `segment_scores` sums and the expected credit loss's PD
-/// method sums (empty without a model). Reasons are formatted only for the
+/// rows, go to `out`; returns the `segment_scores` sums, the expected credit loss's PD
+/// method sums and the score alerts (empty without a model). Reasons are formatted only for the
 /// rows published in `customer_scores`. Without a customer `model` only `features` is
 /// written, and an empty `customer_scores`.
 pub(crate) fn score_months(
@@ -452,7 +464,7 @@ pub(crate) fn score_months(
     t: &Training,
     out: &mut dyn TableSink,
     progress: Progress<'_>,
-) -> Result<(Vec<SegmentSum>, Option<PdSums>)> {
+) -> Result<MonthsScored> {
     let Held { panel, values, rows, labels } = held;
     let ecl = &ctx.analysis.ecl;
     let overlay = ecl.overlay();
@@ -469,6 +481,14 @@ pub(crate) fn score_months(
         None => Vec::new(),
     };
     let dates = held.months();
+    // Each customer's scores at the month ends the alerts look at (and the one before them).
+    let alerts = &ctx.analysis.alerts;
+    let month_ends: Vec<i32> = dates.iter().map(|d| panel.as_of[d.start]).collect();
+    let alerts_from = month_ends.iter().rev().nth(alerts.months as usize).copied().unwrap_or(i32::MIN);
+    let mut scored: Vec<Vec<ardent_engine::analytics::alerts::Scored>> = match model {
+        Some(_) => vec![Vec::new(); ctx.book.customers.len()],
+        None => Vec::new(),
+    };
     let published_from =
         dates.iter().rev().nth(t.scoring.customer_months - 1).map_or(i32::MIN, |d| panel.as_of[d.start]);
     let book = ctx.book;
@@ -516,6 +536,17 @@ pub(crate) fn score_months(
             out.rows(&features_table, frame(&features_table, cols)?)?;
         }
         let Some(model) = model else { continue };
+        if as_of >= alerts_from {
+            for i in day.clone() {
+                let s = &scores[i - day.start];
+                scored[panel.customer[i] as usize].push(ardent_engine::analytics::alerts::Scored {
+                    as_of,
+                    pd: s.pd,
+                    band: s.band,
+                    in_default: labels.in_default[i],
+                });
+            }
+        }
         segment_rows.extend(segments::month_sums(panel, day.clone(), rows, &scores, labels, reference));
         if let Some(sums) = pd_sums.as_mut() {
             for i in day.clone() {
@@ -536,7 +567,22 @@ pub(crate) fn score_months(
         // Without customer models the table is published empty.
         out.rows(&CUSTOMER_SCORES_TABLE, customer_scores(book, panel, 0..0, rows, &[], &labels.in_default, "")?)?;
     }
-    Ok((segment_rows, pd_sums))
+    let customers = &book.customers;
+    let alerts = scored
+        .par_iter()
+        .enumerate()
+        .filter(|(_, s)| s.len() >= 2)
+        .flat_map_iter(|(c, s)| {
+            ardent_engine::analytics::alerts::from_scores(
+                alerts,
+                &month_ends,
+                customers.ids.get(c),
+                customers.segment(c as u32),
+                s,
+            )
+        })
+        .collect();
+    Ok(MonthsScored { segment_sums: segment_rows, ecl_pd: pd_sums, alerts })
 }
 
 /// `customer_scores` rows of the month end `day` (panel rows); `scores` are those rows'.

@@ -181,6 +181,8 @@ pub struct Scored {
     pub ecl_pd: Option<ardent_engine::analytics::ecl::PdSums>,
     /// The shard's `invoice_predictions` (empty when the invoice model was skipped).
     pub invoice_predictions: DataFrame,
+    /// The score alerts of the shard's customers.
+    pub alerts: Vec<ardent_engine::analytics::alerts::Alert>,
 }
 
 /// What scores a shard: the trained champions and the scores' PSI reference.
@@ -206,7 +208,8 @@ pub fn score(
     progress: Progress<'_>,
 ) -> Result<Scored> {
     let Champions { customer, reference, invoice } = champions;
-    let (segment_sums, ecl_pd) = score_months(ctx, held, customer, reference, t, out, progress)?;
+    let crate::run::MonthsScored { segment_sums, ecl_pd, alerts } =
+        score_months(ctx, held, customer, reference, t, out, progress)?;
     let invoice_predictions = match invoice {
         Some((model, latest)) => {
             let open = invoice_model::open_at(ctx, held, latest, t);
@@ -214,7 +217,7 @@ pub fn score(
         }
         None => empty_invoice_predictions()?,
     };
-    Ok(Scored { segment_sums, ecl_pd, invoice_predictions })
+    Ok(Scored { segment_sums, ecl_pd, invoice_predictions, alerts })
 }
 
 /// `segment_scores` from the shards' sums.

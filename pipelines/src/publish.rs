@@ -617,6 +617,16 @@ impl RunWriter {
         self.table(&backtest_contract, backtest, printer)
     }
 
+    /// Write `alerts`: the ledger's and the scores' (after the models' tables).
+    pub fn alerts(
+        &mut self,
+        alerts: Vec<ardent_engine::analytics::alerts::Alert>,
+        printer: &Printer,
+    ) -> anyhow::Result<()> {
+        let df = ardent_engine::analytics::alerts::table(alerts)?;
+        self.table(&ardent_engine::analytics::alerts::ALERTS_TABLE, df, printer)
+    }
+
     /// Write the model tables and artifacts.
     pub fn models(&mut self, run: ModelRun, printer: &Printer) -> anyhow::Result<()> {
         let mut candidates = Vec::new();

@@ -258,6 +258,8 @@ pub fn analytics_stage(
     }
     let mut dashboards = dashboards;
     let ecl = dashboards.ecl.take();
+    let ledger_alerts = dashboards.alerts.take();
+    let mut score_alerts = Vec::new();
     match writer.as_deref_mut() {
         Some(w) => w.dashboards(&dashboards, settings, printer)?,
         None => drop(dashboards),
@@ -283,6 +285,7 @@ pub fn analytics_stage(
                     printer.line(line);
                 }
                 ecl_pd = run.ecl_pd.take();
+                score_alerts = std::mem::take(&mut run.alerts);
                 if let Some(w) = writer.as_deref_mut() {
                     w.models(run, printer)?;
                 }
@@ -298,8 +301,15 @@ pub fn analytics_stage(
         }
     }
     // The allowance after the models: the PD method uses their scores.
-    if let (Some(parts), Some(w)) = (ecl, writer) {
-        w.ecl(parts, ecl_pd.as_ref(), printer)?;
+    if let Some(w) = writer {
+        if let Some(parts) = ecl {
+            w.ecl(parts, ecl_pd.as_ref(), printer)?;
+        }
+        // The alerts after the models: the score alerts come from them.
+        if let Some(mut alerts) = ledger_alerts {
+            alerts.extend(score_alerts);
+            w.alerts(alerts, printer)?;
+        }
     }
     Ok(timings)
 }

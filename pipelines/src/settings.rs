@@ -38,6 +38,9 @@ pub struct PipelineConfig {
     /// The 13-week cash forecast: lookback, simulated futures, backtest.
     #[serde(default)]
     pub cash_forecast: ardent_engine::analytics::cash_forecast::CashForecastParams,
+    /// Early-warning thresholds.
+    #[serde(default)]
+    pub alerts: ardent_engine::analytics::alerts::AlertsParams,
     /// Labels, learners, validation, calibration and scoring of the delinquency models.
     #[serde(default)]
     pub models: TrainParams,
@@ -519,6 +522,10 @@ pub fn resolve_with_env(
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;
     analysis.cash_forecast = config.cash_forecast.check().map_err(|e| {
+        let message = e.to_string();
+        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
+    })?;
+    analysis.alerts = config.alerts.check().map_err(|e| {
         let message = e.to_string();
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
     })?;

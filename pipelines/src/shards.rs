@@ -98,10 +98,15 @@ impl Split {
         h.update(shards.to_be_bytes());
         // What the shards compute depends on these settings only (the output, its format and
         // the models do not change the split or a shard's tables; `[ecl]` sets the backtest's
-        // horizon in the monthly sums).
+        // horizon in the monthly sums, `[alerts]` the ledger's alerts).
         let config = &settings.config;
-        let inputs =
-            (&config.analytics, config.run.max_rate_age_days, &settings.ingest.reporting_currency, &config.ecl);
+        let inputs = (
+            &config.analytics,
+            config.run.max_rate_age_days,
+            &settings.ingest.reporting_currency,
+            &config.ecl,
+            &config.alerts,
+        );
         h.update(serde_json::to_vec(&inputs).unwrap_or_default());
         let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
         Split { dir: work.join(format!("split-{key}")), shards, validated_run: run.to_string() }

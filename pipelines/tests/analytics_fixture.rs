@@ -602,3 +602,139 @@ fn a_cash_forecast_is_unchanged_when_later_data_is_added() {
         .sum();
     assert!(actual > 0.0);
 }
+
+/// A ledger whose customers each must, or must not, raise one kind of alert.
+const ALERT_LEDGER: &str = "doc_id,customer_id,doc_type,doc_date,due_date,amount,currency,applies_to,disputed,terms
+L1,LIM,invoice,2024-05-10,2024-06-09,1500.00,USD,,false,NET30
+K1,OK,invoice,2024-05-10,2024-06-09,1500.00,USD,,false,NET30
+S1,SLOW,invoice,2023-03-01,2023-03-31,100.00,USD,,false,NET30
+S2,SLOW,invoice,2023-04-01,2023-05-01,100.00,USD,,false,NET30
+S3,SLOW,invoice,2023-05-01,2023-05-31,100.00,USD,,false,NET30
+S4,SLOW,invoice,2023-06-01,2023-07-01,100.00,USD,,false,NET30
+R1,SLOW,invoice,2023-09-01,2023-10-01,100.00,USD,,false,NET30
+R2,SLOW,invoice,2023-09-15,2023-10-15,100.00,USD,,false,NET30
+R3,SLOW,invoice,2023-10-01,2023-10-31,100.00,USD,,false,NET30
+T1,STEADY,invoice,2023-03-01,2023-03-31,100.00,USD,,false,NET30
+T2,STEADY,invoice,2023-04-01,2023-05-01,100.00,USD,,false,NET30
+T3,STEADY,invoice,2023-05-01,2023-05-31,100.00,USD,,false,NET30
+T4,STEADY,invoice,2023-06-01,2023-07-01,100.00,USD,,false,NET30
+U1,STEADY,invoice,2023-09-01,2023-10-01,100.00,USD,,false,NET30
+U2,STEADY,invoice,2023-09-15,2023-10-15,100.00,USD,,false,NET30
+U3,STEADY,invoice,2023-10-01,2023-10-31,100.00,USD,,false,NET30
+D1,DISP,invoice,2024-06-05,2024-07-05,20000.00,USD,,true,NET30
+D2,SMALLD,invoice,2024-06-05,2024-07-05,5000.00,USD,,true,NET30
+D3,OLDD,invoice,2024-04-10,2024-05-10,20000.00,USD,,true,NET30
+";
+
+const ALERT_PAYMENTS: &str = "payment_id,customer_id,payment_date,amount,currency,invoice_refs,method
+PS1,SLOW,2023-03-31,100.00,USD,S1,ach
+PS2,SLOW,2023-05-01,100.00,USD,S2,ach
+PS3,SLOW,2023-05-31,100.00,USD,S3,ach
+PS4,SLOW,2023-07-01,100.00,USD,S4,ach
+PR1,SLOW,2023-10-31,100.00,USD,R1,ach
+PR2,SLOW,2023-11-14,100.00,USD,R2,ach
+PR3,SLOW,2023-11-30,100.00,USD,R3,ach
+PT1,STEADY,2023-03-31,100.00,USD,T1,ach
+PT2,STEADY,2023-05-01,100.00,USD,T2,ach
+PT3,STEADY,2023-05-31,100.00,USD,T3,ach
+PT4,STEADY,2023-07-01,100.00,USD,T4,ach
+PU1,STEADY,2023-10-06,100.00,USD,U1,ach
+PU2,STEADY,2023-10-20,100.00,USD,U2,ach
+PU3,STEADY,2023-11-05,100.00,USD,U3,ach
+";
+
+const ALERT_CUSTOMERS: &str =
+    "customer_id,name,segment,industry,region,country,credit_limit,onboarded_date,external_score
+LIM,Over Limit,smb,retail,EMEA,DE,1000.00,2020-01-01,700
+OK,Within Limit,smb,retail,EMEA,DE,5000.00,2020-01-01,700
+SLOW,Slowing,smb,retail,EMEA,DE,,2020-01-01,700
+STEADY,Steady,smb,retail,EMEA,DE,,2020-01-01,700
+DISP,Disputes,enterprise,energy,EMEA,FR,,2020-01-01,700
+SMALLD,Small Dispute,enterprise,energy,EMEA,FR,,2020-01-01,700
+OLDD,Old Dispute,enterprise,energy,EMEA,FR,,2020-01-01,700
+";
+
+#[test]
+fn each_ledger_alert_is_raised_for_the_customer_that_must_and_not_for_the_one_that_must_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[run]
+reporting_currency = "USD"
+[inputs.ledger]
+path = "ledger.csv"
+[inputs.payments]
+path = "payments.csv"
+[inputs.customers]
+path = "customers.csv"
+[analytics]
+to = "2024-06-30"
+[models]
+enabled = false
+"#;
+    for (name, text) in [
+        ("ledger.csv", ALERT_LEDGER),
+        ("payments.csv", ALERT_PAYMENTS),
+        ("customers.csv", ALERT_CUSTOMERS),
+        ("pipeline.toml", config),
+    ] {
+        common::write(&dir.path().join(name), text);
+    }
+    let out = dir.path().join("out");
+    let o = common::run_without_models(&dir.path().join("pipeline.toml"), &out);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows = records(&out, "alerts");
+    let raised = |customer: &str| -> Vec<(String, String)> {
+        rows.iter()
+            .filter(|r| text(r, "customer_id") == customer)
+            .map(|r| (text(r, "as_of").to_string(), text(r, "kind").to_string()))
+            .collect()
+    };
+    // Over its limit at both month ends the invoice is open: 1,500.00 against 1,000.00.
+    assert_eq!(
+        raised("LIM"),
+        [("2024-05-31".into(), "credit_limit".into()), ("2024-06-30".into(), "credit_limit".into())]
+    );
+    let lim = find(&rows, &[("customer_id", "LIM"), ("as_of", "2024-06-30")]);
+    assert_eq!(text(lim, "evidence"), "open receivables 1500.00 against a credit limit of 1000.00 (150%)");
+    assert_eq!(text(lim, "first_seen"), "2024-05-31");
+    assert_eq!(text(lim, "severity"), "medium");
+    close(lim, "value", 1.5);
+    assert!(raised("OK").is_empty(), "1,500.00 within a 5,000.00 limit");
+    // 30 days late on the three invoices settled in the 90 days to 2023-11-30 and 2023-12-31,
+    // on time on the four the year before: +30 days, twice the 15-day threshold.
+    assert_eq!(
+        raised("SLOW"),
+        [("2023-11-30".into(), "payment_pattern".into()), ("2023-12-31".into(), "payment_pattern".into())]
+    );
+    let slow = find(&rows, &[("customer_id", "SLOW"), ("as_of", "2023-12-31")]);
+    assert_eq!(
+        text(slow, "evidence"),
+        "paid 30.0 days late on the 3 invoices settled in the 90 days to 2023-12-31, against 0.0 days on 4 in the year before"
+    );
+    assert_eq!((text(slow, "severity"), text(slow, "first_seen")), ("high", "2023-11-30"));
+    close(slow, "value", 30.0);
+    assert!(raised("STEADY").is_empty(), "5 days late is not 15 more than on time");
+    // A disputed invoice is new in the month it is issued, and counts from 10,000.00.
+    assert_eq!(raised("DISP"), [("2024-06-30".into(), "new_dispute".into())]);
+    let disp = find(&rows, &[("customer_id", "DISP")]);
+    assert_eq!(
+        text(disp, "evidence"),
+        "1 disputed invoice(s) issued in the month, 20000.00 open; the largest D1 of 2024-06-05: 20000.00 open"
+    );
+    assert_eq!(text(disp, "severity"), "high");
+    assert!(raised("SMALLD").is_empty(), "5,000.00 is below the 10,000.00 threshold");
+    assert_eq!(raised("OLDD"), [("2024-04-30".into(), "new_dispute".into())], "new in April only");
+    // A stricter threshold takes the over-limit alert away.
+    let out2 = dir.path().join("out2");
+    let o = common::ardent(&[
+        "run",
+        "--config",
+        dir.path().join("pipeline.toml").to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--set",
+        "alerts.utilisation=1.6",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(records(&out2, "alerts").iter().all(|r| text(r, "kind") != "credit_limit"));
+}

@@ -13,6 +13,7 @@
 //! so results do not depend on the thread count or the input row order.
 
 pub mod aging;
+pub mod alerts;
 pub mod applications;
 pub mod cash_forecast;
 pub mod cohorts;
@@ -82,6 +83,7 @@ pub fn output_tables(analysis: &Analysis) -> Vec<TableContract> {
     all.extend(contracts(analysis));
     all.extend(ecl::contracts());
     all.extend(cash_forecast::contracts());
+    all.push(alerts::ALERTS_TABLE.clone());
     all
 }
 
@@ -109,6 +111,9 @@ pub struct Analysed {
     pub ecl: Option<ecl::Parts>,
     /// The cash forecast's tables ([`cash_forecast::contracts`]) were built into the sink.
     pub cash_forecast: bool,
+    /// The ledger's alerts, to be written with the models' by the caller (when `alerts` is
+    /// selected).
+    pub alerts: Option<Vec<alerts::Alert>>,
 }
 
 /// Build every dashboard table into `out` as it is built (the large ones in parts), so the
@@ -227,6 +232,11 @@ pub fn analyse_some(
         forecast_built = true;
         lap("cash_forecast");
     }
+    let mut ledger_alerts = None;
+    if wants(alerts::ALERTS_TABLE.name) {
+        ledger_alerts = Some(alerts::from_ledger(&ctx)?);
+        lap("alerts");
+    }
     if wants(payment_stats::PAYMENT_STATS_TABLE.name) {
         payment_stats::table(&ctx, out)?;
         lap("customer_payment_stats");
@@ -247,6 +257,7 @@ pub fn analyse_some(
         timings,
         ecl: ecl_parts,
         cash_forecast: forecast_built,
+        alerts: ledger_alerts,
     })
 }
 

@@ -125,6 +125,8 @@ pub struct Analysis {
     pub ecl: super::ecl::Ecl,
     /// `[cash_forecast]` (a section of its own in a config).
     pub cash_forecast: super::cash_forecast::CashForecast,
+    /// `[alerts]` (a section of its own in a config).
+    pub alerts: super::alerts::Alerts,
 }
 
 /// Customers columns that can split dashboards.
@@ -225,6 +227,7 @@ impl AnalyticsParams {
             payment_stats_days,
             ecl: super::ecl::Ecl::default(),
             cash_forecast: super::cash_forecast::CashForecast::default(),
+            alerts: super::alerts::Alerts::default(),
         })
     }
 }

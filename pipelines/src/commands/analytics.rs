@@ -58,7 +58,7 @@ const INPUTS: [(&str, Option<&[&str]>); 5] = [
 
 /// The tables this command builds, all of them when `--tables` is not given.
 /// (`reconciliation` has the allowance's roll-forward check only with `ecl`.)
-const DEFAULT_TABLES: [&str; 11] = [
+const DEFAULT_TABLES: [&str; 12] = [
     "aging",
     "kpi_monthly",
     "cohorts",
@@ -68,6 +68,7 @@ const DEFAULT_TABLES: [&str; 11] = [
     "cash_forecast",
     "cash_forecast_backtest",
     "cash_forecast_accuracy",
+    "alerts",
     "customer_payment_stats",
     "reconciliation",
 ];
@@ -88,6 +89,7 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
     let mut analysis = config.analytics.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     analysis.ecl = config.ecl.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     analysis.cash_forecast = config.cash_forecast.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
+    analysis.alerts = config.alerts.check().map_err(|e| anyhow::anyhow!("{out}: {e}"))?;
     let max_rate_age = config.run.max_rate_age_days.unwrap_or(DEFAULT_MAX_RATE_AGE_DAYS);
 
     let names: Vec<String> =
@@ -140,6 +142,10 @@ pub fn analytics(args: AnalyticsArgs, printer: &Printer) -> anyhow::Result<()> {
                 sink.rows(&contract, df)?;
             }
         }
+    }
+    if let Some(alerts) = analysed.alerts.take() {
+        // The ledger's alerts only: the score alerts are the models' (`ardent run`).
+        sink.rows(&analytics::alerts::ALERTS_TABLE, analytics::alerts::table(alerts)?)?;
     }
     let written = sink.finish()?;
     for check in &analysed.failed_checks {

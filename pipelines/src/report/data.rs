@@ -190,6 +190,26 @@ pub struct CashForecast {
     pub accuracy: Vec<CashAccuracy>,
 }
 
+/// One alert of the latest month end.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AlertRow {
+    pub customer: String,
+    pub kind: String,
+    pub severity: String,
+    pub first_seen: String,
+    pub evidence: String,
+}
+
+/// The alerts of the latest month end: how many per kind, and the first [`TOP`] (high first,
+/// then new ones, by kind).
+#[derive(Debug, Default, Serialize)]
+pub struct AlertList {
+    pub as_of: String,
+    /// (kind, alerts, of which first seen at as_of).
+    pub counts: Vec<(String, usize, usize)>,
+    pub rows: Vec<AlertRow>,
+}
+
 /// Everything the report shows.
 #[derive(Debug, Default, Serialize)]
 pub struct ReportData {
@@ -203,6 +223,7 @@ pub struct ReportData {
     pub roll_rates: RollMatrix,
     pub ecl: Ecl,
     pub cash_forecast: CashForecast,
+    pub alerts: AlertList,
     pub cohorts: CohortGrid,
     pub top_overdue: Vec<Overdue>,
     pub worklist: Vec<Work>,
@@ -265,6 +286,9 @@ impl ReportData {
         }
         if let Some(forecast) = source.read("cash_forecast")? {
             data.cash_forecast(&forecast, source.read("cash_forecast_accuracy")?.as_ref())?;
+        }
+        if let Some(alerts) = source.read("alerts")? {
+            data.alerts(&alerts)?;
         }
         if let Some(cohorts) = source.read("cohorts")? {
             data.cohorts(&cohorts)?;
@@ -457,6 +481,40 @@ impl ReportData {
             })
             .collect();
         self.roll_rates = RollMatrix { months: recent, from: buckets, to: to_states, rates };
+        Ok(())
+    }
+
+    /// The latest month end's alerts.
+    fn alerts(&mut self, alerts: &DataFrame) -> anyhow::Result<()> {
+        let (as_of, customer, kind) = (texts(alerts, "as_of")?, texts(alerts, "customer_id")?, texts(alerts, "kind")?);
+        let (severity, first_seen, evidence) =
+            (texts(alerts, "severity")?, texts(alerts, "first_seen")?, texts(alerts, "evidence")?);
+        let Some(latest) = as_of.iter().flatten().max().cloned() else { return Ok(()) };
+        let text = |v: &[Option<String>], i: usize| v[i].clone().unwrap_or_default();
+        let mut rows: Vec<usize> =
+            (0..alerts.height()).filter(|&i| as_of[i].as_deref() == Some(latest.as_str())).collect();
+        let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+        for &i in &rows {
+            let c = counts.entry(text(&kind, i)).or_default();
+            c.0 += 1;
+            c.1 += usize::from(first_seen[i] == as_of[i]);
+        }
+        rows.sort_by_key(|&i| (severity[i].as_deref() != Some("high"), first_seen[i] != as_of[i], text(&kind, i), i));
+        self.alerts = AlertList {
+            counts: counts.into_iter().map(|(k, (n, new))| (k, n, new)).collect(),
+            rows: rows
+                .iter()
+                .take(TOP)
+                .map(|&i| AlertRow {
+                    customer: text(&customer, i),
+                    kind: text(&kind, i),
+                    severity: text(&severity, i),
+                    first_seen: text(&first_seen, i),
+                    evidence: text(&evidence, i),
+                })
+                .collect(),
+            as_of: latest,
+        };
         Ok(())
     }
 

@@ -34,6 +34,7 @@ pub fn needed(table: &str) -> bool {
         "ecl_backtest",
         "cash_forecast",
         "cash_forecast_accuracy",
+        "alerts",
         "cohorts",
         "customer_scores",
         "data_quality",

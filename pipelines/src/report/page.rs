@@ -317,6 +317,30 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
         }
         body.push_str("</section>");
     }
+    let a = &data.alerts;
+    if !a.counts.is_empty() {
+        let _ = write!(
+            body,
+            "<section><h2>Alerts</h2><p class=\"note\">Early warnings at {}: customers that got riskier, broke their payment pattern, went over their credit limit or opened a large dispute.</p><table class=\"num\"><thead><tr><th>kind</th><th>alerts</th><th>new this month</th></tr></thead><tbody>",
+            esc(&a.as_of)
+        );
+        for (kind, n, new) in &a.counts {
+            let _ = write!(body, "<tr><td>{}</td><td>{n}</td><td>{new}</td></tr>", esc(kind));
+        }
+        body.push_str("</tbody></table><table><thead><tr><th>customer</th><th>kind</th><th>severity</th><th>since</th><th>evidence</th></tr></thead><tbody>");
+        for r in &a.rows {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.customer),
+                esc(&r.kind),
+                esc(&r.severity),
+                esc(&r.first_seen),
+                esc(&r.evidence)
+            );
+        }
+        body.push_str("</tbody></table></section>");
+    }
     let c = &data.cohorts;
     if !c.cohorts.is_empty() {
         body.push_str("<section><h2>Billing cohorts</h2><p class=\"note\">Share of each billing month's amount paid by each age in months.</p>");

@@ -17,7 +17,7 @@ pub(super) const BASELINE_DAYS: i32 = 365;
 /// A customer's settled invoices in date order, as prefix sums: enough to read its
 /// amount-weighted days late over any window of settlement dates.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Lateness {
+pub struct Lateness {
     dates: Vec<i32>,
     /// Σ weight and Σ weight × days late of the first `i` settlements (`len + 1` entries).
     weight: Vec<i128>,
@@ -33,7 +33,7 @@ impl Lateness {
     /// Customer `c`'s invoices closed by payment (not written off): the date the last of the
     /// invoice was applied, its days late (that date − due date) and its amount in reporting
     /// cents at the document's rate as the weight.
-    pub(super) fn of(ctx: &Context<'_>, c: usize) -> Lateness {
+    pub fn of(ctx: &Context<'_>, c: usize) -> Lateness {
         let docs = &ctx.book.docs;
         let mut closed: Vec<(i32, i32, i64)> = Vec::new();
         for d in ctx.book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable()) {
@@ -66,6 +66,14 @@ impl Lateness {
         let lo = self.dates.partition_point(|&d| d <= t - days);
         let hi = self.dates.partition_point(|&d| d <= t);
         (self.weight[hi] - self.weight[lo], self.weighted_late[hi] - self.weighted_late[lo])
+    }
+
+    /// Amount-weighted days late of the settlements in `(t − days, t]` and how many there
+    /// were, if any.
+    pub fn window(&self, t: i32, days: i32) -> Option<(f64, u64)> {
+        let lo = self.dates.partition_point(|&d| d <= t - days);
+        let hi = self.dates.partition_point(|&d| d <= t);
+        self.mean(t, days).map(|m| (m, (hi - lo) as u64))
     }
 
     /// Amount-weighted days late of the settlements in `(t − days, t]`, if any.

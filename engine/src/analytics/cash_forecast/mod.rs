@@ -21,6 +21,8 @@ mod hazards;
 mod history;
 mod simulate;
 
+pub use history::Lateness;
+
 use std::borrow::Cow;
 
 use polars::prelude::DataFrame;

@@ -28,10 +28,33 @@ pub(super) const HISTORY: &str = "cash_history.json";
 const PARTS: &str = "parts.json";
 
 /// Write this shard's history (during `shard run`).
-/// Written whether or not the forecast is on, so a shard's run serves either.
+/// Written whether or not the forecast is on, so a shard's run serves either. The shard's
+/// ledger alerts go along ([`ALERTS`]).
 pub(super) fn write_history(ctx: &Context<'_>, out: &std::path::Path) -> anyhow::Result<()> {
     let history = History::build(ctx);
-    std::fs::write(out.join(HISTORY), serde_json::to_vec(&history)?).with_context(|| format!("writing {HISTORY}"))
+    std::fs::write(out.join(HISTORY), serde_json::to_vec(&history)?).with_context(|| format!("writing {HISTORY}"))?;
+    let alerts = ardent_engine::analytics::alerts::from_ledger(ctx)?;
+    std::fs::write(out.join(ALERTS), serde_json::to_vec(&alerts)?).with_context(|| format!("writing {ALERTS}"))
+}
+
+/// A shard's ledger alerts (in its `out/` folder) and score alerts (in its `scored` folder).
+pub(super) const ALERTS: &str = "alerts.json";
+
+/// Every shard's alerts in the files `dir(i)/alerts.json` that exist.
+pub(super) fn read_alerts(
+    split: &Split,
+    dir: impl Fn(u32) -> std::path::PathBuf,
+) -> anyhow::Result<Vec<ardent_engine::analytics::alerts::Alert>> {
+    let mut all = Vec::new();
+    for i in 0..split.shards {
+        let path = dir(i).join(ALERTS);
+        if path.exists() {
+            let part: Vec<ardent_engine::analytics::alerts::Alert> = serde_json::from_slice(&std::fs::read(&path)?)
+                .with_context(|| format!("reading {}", path.display()))?;
+            all.extend(part);
+        }
+    }
+    Ok(all)
 }
 
 /// `shard draw`'s cash forecast part for shard `i`: skipped when its folder is complete.

@@ -200,16 +200,20 @@ pub(super) fn merge(args: ShardMergeArgs, printer: &Printer) -> anyhow::Result<(
         timings: Vec::new(),
         ecl: None,
         cash_forecast: false,
+        alerts: None,
     };
     writer.dashboards(&analysed, &settings, printer)?;
     super::cash::publish(&split, &settings, &ctx, &mut writer, printer)?;
     timed("cash_forecast", &mut timings);
-    let mut ecl_pd = None;
+    let (mut ecl_pd, mut score_alerts) = (None, Vec::new());
     if settings.models {
-        ecl_pd = super::models::publish(&split, &settings, &mut writer, printer)?;
+        (ecl_pd, score_alerts) = super::models::publish(&split, &settings, &mut writer, printer)?;
         timed("models", &mut timings);
     }
     writer.ecl(ecl_parts, ecl_pd.as_ref(), printer)?;
+    let mut alerts = super::cash::read_alerts(&split, |i| split.out(i))?;
+    alerts.extend(score_alerts);
+    writer.alerts(alerts, printer)?;
     let manifest = writer.commit(&settings, timings, None, &lock, printer)?;
     printer.line(format!("published {} tables of {n} shards to {}", manifest.outputs.len(), settings.out));
     let mut summary = manifest.summary(&settings.out);

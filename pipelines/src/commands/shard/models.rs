@@ -321,6 +321,8 @@ pub(super) fn score(args: ShardRunArgs, printer: &Printer) -> anyhow::Result<()>
         if let Some(pd) = &scored.ecl_pd {
             std::fs::write(dir.join(ECL_PD), serde_json::to_vec(pd)?).with_context(|| format!("writing {ECL_PD}"))?;
         }
+        std::fs::write(dir.join(super::cash::ALERTS), serde_json::to_vec(&scored.alerts)?)
+            .with_context(|| format!("writing {}", super::cash::ALERTS))?;
     }
     shards::complete(&dir)?;
     let ms = clock.elapsed().as_millis() as u64;
@@ -348,14 +350,14 @@ pub(super) fn publish(
     settings: &Settings,
     writer: &mut RunWriter,
     printer: &Printer,
-) -> anyhow::Result<Option<PdSums>> {
+) -> anyhow::Result<(Option<PdSums>, Vec<ardent_engine::analytics::alerts::Alert>)> {
     let models = split.models(settings);
     let trained = trained_file(&models)?;
     every_shard(split, |i| models.scored(i), "score")?;
     if let Some(why) = trained.skipped {
         printer.line(format!("models skipped: {why}"));
         writer.models_skipped(why);
-        return Ok(None);
+        return Ok((None, Vec::new()));
     }
     let scored: Vec<PathBuf> = (0..split.shards).map(|i| models.scored(i)).collect();
     // A shard without customers wrote no rows (its folder is complete, so no file is missing).
@@ -416,9 +418,10 @@ pub(super) fn publish(
         customer_skipped: trained.customer_skipped,
         invoice_skipped: trained.invoice_skipped,
         ecl_pd: None,
+        alerts: Vec::new(),
     };
     writer.models(run, printer)?;
-    Ok(ecl_pd)
+    Ok((ecl_pd, super::cash::read_alerts(split, |i| models.scored(i))?))
 }
 
 /// The shards' files of a table.
