@@ -14,7 +14,7 @@ import nbformat
 from nbclient import NotebookClient
 
 # Figures each notebook must draw; a notebook that finds no data stops on an assert instead.
-FIGURES = {"portfolio_dashboard": 3, "cohorts_and_roll_rates": 3, "model_report": 3}
+FIGURES = {"portfolio_dashboard": 4, "cohorts_and_roll_rates": 3, "model_report": 3}
 
 
 def main(out: pathlib.Path, executed: pathlib.Path | None) -> None:
