@@ -513,26 +513,16 @@ pub fn resolve_with_env(
         ))
         .into());
     }
-    let mut analysis = config.analytics.check().map_err(|e| {
+    // A section's own check, its message prefixed with the config file.
+    let in_file = |e: &dyn std::fmt::Display| {
         let message = e.to_string();
         ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
-    })?;
-    analysis.ecl = config.ecl.check().map_err(|e| {
-        let message = e.to_string();
-        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
-    })?;
-    analysis.cash_forecast = config.cash_forecast.check().map_err(|e| {
-        let message = e.to_string();
-        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
-    })?;
-    analysis.alerts = config.alerts.check().map_err(|e| {
-        let message = e.to_string();
-        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
-    })?;
-    let training = config.models.check().map_err(|e| {
-        let message = e.to_string();
-        ConfigError(format!("{}: {}", config_path.display(), message.trim_start_matches("config: ")))
-    })?;
+    };
+    let mut analysis = config.analytics.check().map_err(|e| in_file(&e))?;
+    analysis.ecl = config.ecl.check().map_err(|e| in_file(&e))?;
+    analysis.cash_forecast = config.cash_forecast.check().map_err(|e| in_file(&e))?;
+    analysis.alerts = config.alerts.check().map_err(|e| in_file(&e))?;
+    let training = config.models.check().map_err(|e| in_file(&e))?;
     let out = Location::parse(&out.or(file_out).unwrap_or_else(|| DEFAULT_OUT.to_string()), Path::new("."))?;
     let keep_runs = keep_runs.unwrap_or(DEFAULT_KEEP_RUNS);
     if keep_runs == 0 {

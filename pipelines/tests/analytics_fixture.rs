@@ -108,17 +108,23 @@ fn run_fixture() -> (tempfile::TempDir, std::path::PathBuf) {
     run_with(CONFIG)
 }
 
-fn run_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+/// A folder holding `files` (name, text).
+fn folder_of(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (name, text) in [
+    for (name, text) in files {
+        common::write(&dir.path().join(name), text);
+    }
+    dir
+}
+
+fn run_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = folder_of(&[
         ("ledger.csv", LEDGER),
         ("payments.csv", PAYMENTS),
         ("customers.csv", CUSTOMERS),
         ("fx_rates.csv", FX),
         ("pipeline.toml", config),
-    ] {
-        common::write(&dir.path().join(name), text);
-    }
+    ]);
     let out = dir.path().join("out");
     let o = common::ardent(&[
         "run",
@@ -656,7 +662,6 @@ OLDD,Old Dispute,enterprise,energy,EMEA,FR,,2020-01-01,700
 
 #[test]
 fn each_ledger_alert_is_raised_for_the_customer_that_must_and_not_for_the_one_that_must_not() {
-    let dir = tempfile::tempdir().unwrap();
     let config = r#"
 [run]
 reporting_currency = "USD"
@@ -671,14 +676,12 @@ to = "2024-06-30"
 [models]
 enabled = false
 "#;
-    for (name, text) in [
+    let dir = folder_of(&[
         ("ledger.csv", ALERT_LEDGER),
         ("payments.csv", ALERT_PAYMENTS),
         ("customers.csv", ALERT_CUSTOMERS),
         ("pipeline.toml", config),
-    ] {
-        common::write(&dir.path().join(name), text);
-    }
+    ]);
     let out = dir.path().join("out");
     let o = common::run_without_models(&dir.path().join("pipeline.toml"), &out);
     assert_eq!(o.code, 0, "{}", o.stderr);
