@@ -165,10 +165,9 @@ pub struct Alert {
     pub evidence: String,
 }
 
-/// Whether a measure is far past its threshold: at least twice as far from `base` (0 for every
-/// kind: twice the threshold).
-fn high(value: f64, threshold: f64, base: f64) -> bool {
-    value - base >= 2.0 * (threshold - base)
+/// Whether a measure is far past its threshold: at least twice it.
+fn high(value: f64, threshold: f64) -> bool {
+    value >= 2.0 * threshold
 }
 
 fn amount(cents: i64) -> String {
@@ -246,7 +245,7 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                             amount(limit),
                             100.0 * u
                         );
-                        out.push(raise(t, Kind::CreditLimit, high(u, a.utilisation, 0.0), u, a.utilisation, evidence));
+                        out.push(raise(t, Kind::CreditLimit, high(u, a.utilisation), u, a.utilisation, evidence));
                     }
                 }
                 let (recent, before) = (lateness.window(t, 90), lateness.window(t - 90, 365));
@@ -262,7 +261,7 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                             b.0,
                             b.1
                         );
-                        let is_high = high(rise, a.lateness_increase_days, 0.0);
+                        let is_high = high(rise, a.lateness_increase_days);
                         out.push(raise(t, Kind::PaymentPattern, is_high, rise, a.lateness_increase_days, evidence));
                     }
                 }
@@ -279,7 +278,7 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                         amount(largest.1)
                     );
                     let value = total as f64 / 100.0;
-                    out.push(raise(t, Kind::NewDispute, high(value, min, 0.0), value, min, evidence));
+                    out.push(raise(t, Kind::NewDispute, high(value, min), value, min, evidence));
                 }
             }
             Ok(out)
@@ -334,7 +333,7 @@ pub fn from_scores(a: &Alerts, months: &[i32], customer: &str, segment: &str, sc
                 format_day(before.as_of),
                 rise
             );
-            out.push(raise(Kind::PdIncrease, high(rise, a.pd_increase, 0.0), rise, a.pd_increase, evidence));
+            out.push(raise(Kind::PdIncrease, high(rise, a.pd_increase), rise, a.pd_increase, evidence));
         }
         let drop = now.band as f64 - before.band as f64;
         if drop >= f64::from(a.band_drop) {
@@ -347,7 +346,7 @@ pub fn from_scores(a: &Alerts, months: &[i32], customer: &str, segment: &str, sc
                 format_day(before.as_of)
             );
             let threshold = f64::from(a.band_drop);
-            out.push(raise(Kind::BandDrop, high(drop, threshold, 0.0), drop, threshold, evidence));
+            out.push(raise(Kind::BandDrop, high(drop, threshold), drop, threshold, evidence));
         }
     }
     out
