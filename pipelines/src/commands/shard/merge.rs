@@ -12,7 +12,10 @@
 //!   accumulators (exact integers), with the ratios taken after the sum as one machine takes
 //!   them; `reconciliation` from the sums of the shards' totals;
 //! - with the models on, the model tables and artifacts of `shard train` and the shards' scores
-//!   ([`super::models::publish`]).
+//!   ([`super::models::publish`]);
+//! - the cash forecast from the shards' sums of it ([`super::cash::publish`]), the allowance
+//!   from the added monthly sums (and the PD method's), and `alerts` from the shards' ledger and
+//!   score alerts.
 
 use std::path::PathBuf;
 use std::time::Instant;
