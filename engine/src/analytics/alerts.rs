@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Context;
 use super::cash_forecast::Lateness;
-use super::frame::{date, float_opt, frame, text};
+use super::frame::{date, float_opt, frame, money_opt, text};
 use super::walk::{at_rate, walk};
 use crate::calendar::{format_day, month_of};
 use crate::contracts::{OutType as O, TableContract, out};
@@ -159,9 +159,13 @@ pub struct Alert {
     pub kind: Kind,
     /// `high` when the measure is at least twice its threshold, else `medium`.
     pub high: bool,
-    /// The measured number (PD increase, bands, utilisation, days late increase, amount).
+    /// The measured number (PD increase, bands, utilisation, days late increase, new disputed
+    /// amount / its threshold): never money, which is in `amount`.
     pub value: f64,
     pub threshold: f64,
+    /// The money behind the alert, in reporting cents: open receivables (`credit_limit`) or the
+    /// new disputed invoices' open total (`new_dispute`).
+    pub amount: Option<i64>,
     pub evidence: String,
 }
 
@@ -195,7 +199,7 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
         .map(|c| -> Result<Vec<Alert>> {
             let id = book.customers.ids.get(c);
             let mut out = Vec::new();
-            let raise = |as_of, kind, high, value, threshold, evidence: String| Alert {
+            let raise = |as_of, kind, high, value, threshold, amount, evidence: String| Alert {
                 as_of,
                 customer: id.to_string(),
                 segment: segment_of(c),
@@ -203,6 +207,7 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                 high,
                 value,
                 threshold,
+                amount,
                 evidence,
             };
             // Open receivables at each month end of the window (month-end rate), and the new
@@ -245,7 +250,7 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                             amount(limit),
                             100.0 * u
                         );
-                        out.push(raise(t, Kind::CreditLimit, high(u, a.utilisation), u, a.utilisation, evidence));
+                        out.push(raise(t, Kind::CreditLimit, high(u, a.utilisation), u, a.utilisation, Some(o), evidence));
                     }
                 }
                 let (recent, before) = (lateness.window(t, 90), lateness.window(t - 90, 365));
@@ -262,13 +267,12 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                             b.1
                         );
                         let is_high = high(rise, a.lateness_increase_days);
-                        out.push(raise(t, Kind::PaymentPattern, is_high, rise, a.lateness_increase_days, evidence));
+                        out.push(raise(t, Kind::PaymentPattern, is_high, rise, a.lateness_increase_days, None, evidence));
                     }
                 }
                 let new: Vec<&(usize, i64, &str, i32)> = disputes.iter().filter(|x| x.0 == k).collect();
                 if let Some(largest) = new.iter().max_by_key(|x| (x.1, std::cmp::Reverse(x.2))) {
                     let total: i64 = new.iter().map(|x| x.1).sum();
-                    let min = a.dispute_min_cents as f64 / 100.0;
                     let evidence = format!(
                         "{} disputed invoice(s) issued in the month, {} open; the largest {} of {}: {} open",
                         new.len(),
@@ -277,8 +281,10 @@ pub fn from_ledger(ctx: &Context<'_>) -> Result<Vec<Alert>> {
                         format_day(largest.3),
                         amount(largest.1)
                     );
-                    let value = total as f64 / 100.0;
-                    out.push(raise(t, Kind::NewDispute, high(value, min), value, min, evidence));
+                    // The amount against its threshold (a ratio: money stays in `amount`).
+                    let value = total as f64 / a.dispute_min_cents.max(1) as f64;
+                    let is_high = total >= 2 * a.dispute_min_cents;
+                    out.push(raise(t, Kind::NewDispute, is_high, value, 1.0, Some(total), evidence));
                 }
             }
             Ok(out)
@@ -321,6 +327,7 @@ pub fn from_scores(a: &Alerts, months: &[i32], customer: &str, segment: &str, sc
             high,
             value,
             threshold,
+            amount: None,
             evidence,
         };
         let rise = now.pd - before.pd;
@@ -378,6 +385,7 @@ pub fn table(mut alerts: Vec<Alert>) -> Result<DataFrame> {
             text("severity", alerts.iter().map(|x| if x.high { "high" } else { "medium" })),
             float_opt("value", alerts.iter().map(|x| Some(x.value))),
             float_opt("threshold", alerts.iter().map(|x| Some(x.threshold))),
+            money_opt("amount", alerts.iter().map(|x| x.amount)),
             text("evidence", alerts.iter().map(|x| x.evidence.as_str())),
             date("first_seen", first_seen),
         ],
@@ -409,9 +417,20 @@ pub static ALERTS_TABLE: TableContract = TableContract {
             "value",
             O::Float,
             true,
-            "The measure: PD increase, bands worse, open / credit limit, days late increase, new disputed amount",
+            "The measure: PD increase, bands worse, open / credit limit, days late increase, new disputed amount / alerts.dispute_min_amount",
         ),
-        out("threshold", O::Float, true, "The `[alerts]` threshold it passed"),
+        out(
+            "threshold",
+            O::Float,
+            true,
+            "The `[alerts]` threshold it passed (1 for new_dispute: the amount threshold itself)",
+        ),
+        out(
+            "amount",
+            O::Money,
+            true,
+            "credit_limit: open receivables; new_dispute: the new disputed invoices' open total (reporting currency); null otherwise",
+        ),
         out("evidence", O::Text, false, "What was seen, in numbers"),
         out(
             "first_seen",
@@ -468,6 +487,7 @@ mod tests {
             high: false,
             value: 1.2,
             threshold: 1.0,
+            amount: None,
             evidence: String::new(),
         };
         // C1 in January, February, (not March), April, May: two runs. C2 in March only.

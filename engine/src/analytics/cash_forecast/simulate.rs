@@ -97,6 +97,17 @@ pub(super) fn uniform(h: u64) -> f64 {
     ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 
+/// The chance that an invoice of lateness class `class` due on `due`, open at `t`, is paid by
+/// the end of each of the 13 weeks, from the hazards of the cells it passes through.
+fn chances(hazards: &Hazards, class: usize, disputed: bool, t: i32, due: i32) -> [f64; WEEKS] {
+    let (mut paid, mut other) = ([0.0; WEEKS], [0.0; WEEKS]);
+    for k in 0..WEEKS {
+        let i = cell(class, disputed, t + 7 * k as i32, due);
+        (paid[k], other[k]) = (hazards.paid[i], hazards.other[i]);
+    }
+    paid_by(&paid, &other)
+}
+
 /// Week (0-based) of a day after `t`, if within the horizon.
 fn week_of(t: i32, day: i32) -> Option<usize> {
     let w = ((day.max(t + 1) - t - 1) / 7) as usize;
@@ -158,11 +169,6 @@ pub(super) fn forecast(
                     }
                     let currency = docs.currency[d] as usize;
                     let due = docs.due[d].unwrap_or(docs.date[d]);
-                    let (mut paid, mut other) = ([0.0; WEEKS], [0.0; WEEKS]);
-                    for k in 0..WEEKS {
-                        let i = cell(class, docs.disputed[d], t + 7 * k as i32, due);
-                        (paid[k], other[k]) = (hazards.paid[i], hazards.other[i]);
-                    }
                     let mut received = [0i64; WEEKS];
                     for a in ctx.apps.of_invoice(d).filter(|a| a.kind == SourceKind::Payment && a.date > t) {
                         match week_of(t, a.date) {
@@ -183,7 +189,11 @@ pub(super) fn forecast(
                             out.naive_lateness[slot(w)] += left;
                         }
                     }
-                    open.push(Open { currency, amount: left, paid_by: paid_by(&paid, &other) });
+                    open.push(Open {
+                        currency,
+                        amount: left,
+                        paid_by: chances(hazards, class, docs.disputed[d], t, due),
+                    });
                 }
                 if open.len() > first {
                     let key = hash(params.seed, book.customers.ids.get(c).as_bytes()) ^ mix(t as u64);
@@ -240,12 +250,7 @@ pub(super) fn expected_and_actual(
                 }
                 let rate = i128::from(docs.rate[d]);
                 let due = docs.due[d].unwrap_or(docs.date[d]);
-                let (mut paid, mut other) = ([0.0; WEEKS], [0.0; WEEKS]);
-                for k in 0..WEEKS {
-                    let i = cell(class, docs.disputed[d], t + 7 * k as i32, due);
-                    (paid[k], other[k]) = (hazards.paid[i], hazards.other[i]);
-                }
-                let by = paid_by(&paid, &other);
+                let by = chances(hazards, class, docs.disputed[d], t, due);
                 let amount = crate::analytics::walk::at_rate(left, rate) as f64;
                 let mut before = 0.0;
                 for k in 0..WEEKS {
