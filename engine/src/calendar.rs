@@ -18,6 +18,15 @@ pub fn from_epoch_days(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
 }
 
+/// The day `years` calendar years after `day` (29 February goes to 28 February); limitation
+/// periods run in calendar years.
+pub fn add_years(day: i32, years: u32) -> i32 {
+    use chrono::Datelike;
+    let d = from_epoch_days(day);
+    let target = d.year() + years as i32;
+    d.with_year(target).or_else(|| d.with_day(28).and_then(|x| x.with_year(target))).map_or(i32::MAX, epoch_days)
+}
+
 /// The month (`year × 12 + month − 1`) that `day` falls in.
 pub fn month_of(day: i32) -> i32 {
     let d = from_epoch_days(day);

@@ -4,6 +4,8 @@
 //! Readers map export columns onto [`InputKind::columns`]; validation enforces them; the sink
 //! checks written frames against [`TableContract`]s; `ardent schema` prints both.
 
+pub mod activity;
+
 use std::borrow::Cow;
 
 use polars::prelude::{DataType, TimeUnit};
@@ -23,19 +25,23 @@ pub enum InputKind {
     Customers,
     Ledger,
     Payments,
+    /// The collections or CRM system's activity log (optional).
+    Activities,
 }
 
 impl InputKind {
     /// All inputs in validation order.
-    pub const ALL: [InputKind; 4] = [InputKind::FxRates, InputKind::Customers, InputKind::Ledger, InputKind::Payments];
+    pub const ALL: [InputKind; 5] =
+        [InputKind::FxRates, InputKind::Customers, InputKind::Ledger, InputKind::Payments, InputKind::Activities];
 
-    /// The config and table name (`ledger`, `payments`, `customers`, `fx_rates`).
+    /// The config and table name (`ledger`, `payments`, `customers`, `fx_rates`, `activities`).
     pub fn name(self) -> &'static str {
         match self {
             InputKind::FxRates => "fx_rates",
             InputKind::Customers => "customers",
             InputKind::Ledger => "ledger",
             InputKind::Payments => "payments",
+            InputKind::Activities => "activities",
         }
     }
 
@@ -50,6 +56,9 @@ impl InputKind {
                 "AR subledger export: one row per document (invoice, credit memo, debit memo, write-off)"
             }
             InputKind::Payments => "Cash receipts / remittance export: one row per payment",
+            InputKind::Activities => {
+                "Collections / CRM activity log (optional): one row per call, email, letter, visit or other action, with its outcome"
+            }
         }
     }
 
@@ -60,12 +69,13 @@ impl InputKind {
             InputKind::Customers => CUSTOMER_COLUMNS,
             InputKind::Ledger => LEDGER_COLUMNS,
             InputKind::Payments => PAYMENT_COLUMNS,
+            InputKind::Activities => ACTIVITY_COLUMNS,
         }
     }
 
     /// Whether a pipeline must configure this input.
     pub fn required(self) -> bool {
-        !matches!(self, InputKind::FxRates)
+        !matches!(self, InputKind::FxRates | InputKind::Activities)
     }
 }
 
@@ -92,6 +102,11 @@ pub enum ValueType {
     Number,
     /// Zero or more document ids separated by the input's `refs_separator`.
     RefList,
+    /// A date and time with a UTC offset (or in the input's `time_zone`).
+    Timestamp,
+    /// A code translated by one of the input's code mappings (`channels`, `outcomes`,
+    /// `directions`) to a canonical value.
+    Code,
 }
 
 impl ValueType {
@@ -108,6 +123,8 @@ impl ValueType {
             ValueType::Currency => "ISO 4217",
             ValueType::Number => "number",
             ValueType::RefList => "id list",
+            ValueType::Timestamp => "timestamp",
+            ValueType::Code => "code",
         }
     }
 }
@@ -170,6 +187,71 @@ const CUSTOMER_COLUMNS: &[ColumnSpec] = &[
     col("credit_limit", V::Money, false, true, "Credit limit in the reporting currency, >= 0"),
     col("onboarded_date", V::Date, false, true, "Start of the relationship"),
     col("external_score", V::Number, false, true, "External (bureau) score"),
+];
+
+const ACTIVITY_COLUMNS: &[ColumnSpec] = &[
+    col("activity_id", V::Id, true, false, "Activity number, unique per source"),
+    col("customer_id", V::Id, true, false, "Customer (debtor) the activity is about; must exist in customers"),
+    col(
+        "occurred_at",
+        V::Timestamp,
+        true,
+        false,
+        "When it happened: ISO 8601 with a UTC offset (2024-03-05T14:03:00-05:00, ...Z), or without one in the input's `time_zone`",
+    ),
+    col(
+        "channel",
+        V::Code,
+        true,
+        false,
+        "call, email, letter, sms, portal, visit, agency or legal (export codes via `channels`)",
+    ),
+    col("direction", V::Code, false, true, "outbound (default) or inbound (export codes via `directions`)"),
+    col(
+        "outcome",
+        V::Code,
+        true,
+        true,
+        "no_answer, wrong_party, contact, promise_to_pay, dispute, payment_plan, refused, cease_request, validation_notice, resolved; empty: none recorded (export codes via `outcomes`)",
+    ),
+    col(
+        "invoice_refs",
+        V::RefList,
+        false,
+        true,
+        "Documents the activity is about; unknown ones are flagged, the row is kept",
+    ),
+    col(
+        "promised_amount",
+        V::Money,
+        false,
+        true,
+        "Promise to pay: the amount; payment plan: each instalment; > 0, needed with those outcomes",
+    ),
+    col("promised_currency", V::Currency, false, true, "Currency of promised_amount (default: the reporting currency)"),
+    col("promised_date", V::Date, false, true, "Promise: pay by; payment plan: the first instalment's date"),
+    col(
+        "plan_instalments",
+        V::Number,
+        false,
+        true,
+        "Payment plan: number of monthly instalments (whole number >= 1; default 1)",
+    ),
+    col("agent", V::Text, false, true, "Collector or team that acted"),
+    col(
+        "consumer",
+        V::Bool,
+        false,
+        true,
+        "The debtor is a consumer (FDCPA / Regulation F apply); default false (business)",
+    ),
+    col(
+        "debtor_time_zone",
+        V::Text,
+        false,
+        true,
+        "IANA time zone of the debtor (America/Chicago); default: the timestamp's own offset",
+    ),
 ];
 
 const FX_COLUMNS: &[ColumnSpec] = &[
@@ -370,6 +452,43 @@ pub static FX_RATES_TABLE: TableContract = TableContract {
     ]),
 };
 
+/// Validated collections activities (published only when an activities input is configured).
+pub static ACTIVITIES_TABLE: TableContract = TableContract {
+    name: "activities",
+    doc: "Validated collections / CRM activities in canonical form (only when an activities input is configured)",
+    partition: None,
+    columns: Cow::Borrowed(&[
+        out("activity_id", O::Text, false, "Activity number"),
+        out("customer_id", O::Text, false, "Customer id"),
+        out("occurred_at", O::Timestamp, false, "When it happened (UTC)"),
+        out(
+            "local_offset_minutes",
+            O::Int,
+            false,
+            "The debtor's UTC offset then, in minutes (from debtor_time_zone, else the timestamp's own): local time = occurred_at + offset",
+        ),
+        out("channel", O::Text, false, "call, email, letter, sms, portal, visit, agency or legal"),
+        out("direction", O::Text, false, "outbound or inbound"),
+        out("outcome", O::Text, true, "The recorded outcome (null: none recorded)"),
+        out("invoice_refs", O::Text, true, "Documents the activity is about, joined with ';'"),
+        out("promised_amount", O::Money, true, "Promised amount (payment plan: each instalment) in promised_currency"),
+        out("promised_currency", O::Text, true, "Currency of promised_amount"),
+        out(
+            "promised_amount_reporting",
+            O::Money,
+            true,
+            "promised_amount in the reporting currency at the activity's date",
+        ),
+        out("promised_date", O::Date, true, "Pay by (payment plan: the first instalment)"),
+        out("plan_instalments", O::Count, true, "Payment plan: number of monthly instalments"),
+        out("agent", O::Text, true, "Collector or team"),
+        out("consumer", O::Bool, false, "The debtor is a consumer (false when not given)"),
+        out("debtor_time_zone", O::Text, true, "IANA time zone of the debtor, as given"),
+        SOURCE_FILE,
+        SOURCE_ROW,
+    ]),
+};
+
 /// Every rejected or flagged input row.
 pub static QUARANTINE_TABLE: TableContract = TableContract {
     name: "quarantine",
@@ -415,6 +534,7 @@ pub static OUTPUT_TABLES: &[&TableContract] = &[
     &PAYMENT_REFS_TABLE,
     &CUSTOMERS_TABLE,
     &FX_RATES_TABLE,
+    &ACTIVITIES_TABLE,
     &DATA_QUALITY_TABLE,
     &QUARANTINE_TABLE,
 ];

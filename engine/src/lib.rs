@@ -22,6 +22,7 @@ pub mod analytics;
 pub mod book;
 pub mod calendar;
 pub mod cash;
+pub mod collections;
 pub mod contracts;
 pub mod error;
 pub mod fx;

@@ -215,6 +215,10 @@ pub struct GenerateArgs {
     /// Inject this share of malformed rows (e.g. 0.02), listed in truth/injected.csv.
     #[arg(long, default_value_t = 0.0)]
     pub dirty: f64,
+    /// Also write a collections activities log (calls, emails, letters, promises) with
+    /// injected compliance violations listed in truth/compliance_violations.csv.
+    #[arg(long)]
+    pub activities: bool,
     /// Write the ledger and payments as one ERP export in this layout (the profile of the
     /// same name in pipelines/configs/sources/ reads it): sap_fbl5n,
     /// sap_s4_journal_entry_items, dynamics_bc_ledger_entries, netsuite_ar_register,

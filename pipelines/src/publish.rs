@@ -576,7 +576,12 @@ impl RunWriter {
                 .collect();
             self.sources.push(ManifestSource { read: read.clone(), files });
         }
-        let streamed: Vec<TableContract> = Streamed::ALL.iter().map(|t| t.contract().clone()).collect();
+        let mut streamed: Vec<TableContract> = Streamed::ALL.iter().map(|t| t.contract().clone()).collect();
+        // The activities table exists only when the input is configured: runs without one
+        // publish exactly the tables they always did.
+        if ingested.counts.iter().any(|(k, _)| *k == InputKind::Activities) {
+            streamed.push(Streamed::Activities.contract().clone());
+        }
         self.record(&streamed, printer)?;
         let Ingested { tables, mut quarantine, data_quality, .. } = ingested;
         for (contract, df) in [
@@ -808,9 +813,11 @@ pub struct RunSink<'a> {
     book: Option<BookFeed>,
     /// Where to say how far ingest got (rows validated per table), if anywhere.
     progress: Option<&'a Printer>,
-    validated: [u64; 3],
+    validated: [u64; 4],
     /// Another sink given the same rows.
     also: Option<&'a mut dyn Sink>,
+    /// The activities, gathered for the collections tables (when analytics run).
+    activities: Option<ardent_engine::collections::log::LogBuilder>,
 }
 
 impl std::fmt::Debug for RunSink<'_> {
@@ -826,7 +833,16 @@ impl std::fmt::Debug for RunSink<'_> {
 impl<'a> RunSink<'a> {
     /// Write to `writer` (if any); build the book when `with_book`.
     pub fn new(settings: &'a Settings, writer: Option<&'a mut RunWriter>, with_book: bool) -> Self {
-        RunSink { settings, writer, with_book, book: None, progress: None, validated: [0; 3], also: None }
+        RunSink {
+            settings,
+            writer,
+            with_book,
+            book: None,
+            progress: None,
+            validated: [0; 4],
+            also: None,
+            activities: None,
+        }
     }
 
     /// Give `also` every validated row too.
@@ -839,9 +855,10 @@ impl<'a> RunSink<'a> {
         RunSink { progress: Some(printer), ..self }
     }
 
-    /// Sort the book into event order (`None` without `with_book`).
-    pub fn book(self) -> Result<Option<Book>, EngineError> {
-        self.book.map(BookFeed::finish).transpose()
+    /// Sort the book into event order (`None` without `with_book`), with the activities
+    /// gathered (`None` without an activities input).
+    pub fn book(self) -> Result<(Option<Book>, Option<ardent_engine::collections::log::LogBuilder>), EngineError> {
+        Ok((self.book.map(BookFeed::finish).transpose()?, self.activities))
     }
 }
 
@@ -849,6 +866,9 @@ impl Sink for RunSink<'_> {
     fn start(&mut self, customers: &DataFrame, fx_rates: &DataFrame) -> Result<(), EngineError> {
         if let Some(also) = self.also.as_deref_mut() {
             also.start(customers, fx_rates)?;
+        }
+        if self.with_book && self.settings.ingest.inputs.iter().any(|i| i.kind == InputKind::Activities) {
+            self.activities = Some(Default::default());
         }
         if self.with_book {
             let s = self.settings;
@@ -878,6 +898,7 @@ impl Sink for RunSink<'_> {
                 Streamed::Ledger => 0,
                 Streamed::Payments => 1,
                 Streamed::PaymentRefs => 2,
+                Streamed::Activities => 3,
             };
             self.validated[i] += rows.height() as u64;
             printer.step("ingest", &format!("{}: {} rows validated", table.contract().name, self.validated[i]));
@@ -887,6 +908,11 @@ impl Sink for RunSink<'_> {
                 Streamed::Ledger => b.ledger(rows)?,
                 Streamed::Payments => b.payments(rows)?,
                 Streamed::PaymentRefs => b.payment_refs(rows)?,
+                Streamed::Activities => {
+                    if let Some(log) = &mut self.activities {
+                        log.push(rows)?;
+                    }
+                }
             }
         }
         Ok(())

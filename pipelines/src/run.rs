@@ -9,6 +9,8 @@ use ardent_engine::EngineError;
 use ardent_engine::analytics::analyse_into;
 use ardent_engine::book::{Book, BookTables};
 use ardent_engine::cash::apply_cash;
+use ardent_engine::collections::audit::Jurisdictions;
+use ardent_engine::collections::log::LogBuilder;
 use ardent_engine::contracts::TableContract;
 use ardent_engine::ingest::quarantine::Outcome;
 use ardent_engine::ingest::{Ingested, Sink, ingest_into};
@@ -184,11 +186,28 @@ pub fn index(settings: &Settings, ingested: &Ingested) -> Result<Book, EngineErr
 }
 
 /// Sort the book that ingest filled (timed as `index`).
-pub fn index_stage(sink: RunSink<'_>) -> anyhow::Result<(Option<Book>, Timings)> {
+pub fn index_stage(sink: RunSink<'_>) -> anyhow::Result<(Option<Book>, Option<LogBuilder>, Timings)> {
     let started = Instant::now();
-    let book = sink.book()?;
+    let (book, activities) = sink.book()?;
     let timings = if book.is_some() { vec![("index", started.elapsed().as_millis() as u64)] } else { Vec::new() };
-    Ok((book, timings))
+    Ok((book, activities, timings))
+}
+
+/// What the collections tables need besides the book: the activities as ingest gathered
+/// them, and each customer's limitation period (from the validated customers' region and
+/// country).
+#[derive(Debug)]
+pub struct CollectionsInput {
+    pub log: LogBuilder,
+    pub places: Jurisdictions,
+}
+
+impl CollectionsInput {
+    /// The activities of `ingested` with the customers' jurisdictions.
+    pub fn of(log: LogBuilder, book: &Book, ingested: &Ingested, settings: &Settings) -> Result<Self, EngineError> {
+        let places = Jurisdictions::from_customers(book, &ingested.tables.customers, &settings.analysis.compliance)?;
+        Ok(CollectionsInput { log, places })
+    }
 }
 
 /// Apply cash and build every dashboard table from the book, then (with `with_models` and
@@ -198,6 +217,7 @@ pub fn index_stage(sink: RunSink<'_>) -> anyhow::Result<(Option<Book>, Timings)>
 pub fn analytics_stage(
     settings: &Settings,
     book: Book,
+    collections: Option<CollectionsInput>,
     with_models: bool,
     mut writer: Option<&mut RunWriter>,
     printer: &Printer,
@@ -301,7 +321,7 @@ pub fn analytics_stage(
         }
     }
     // The allowance after the models: the PD method uses their scores.
-    if let Some(w) = writer {
+    if let Some(w) = writer.as_deref_mut() {
         if let Some(parts) = ecl {
             w.ecl(parts, ecl_pd.as_ref(), printer)?;
         }
@@ -309,6 +329,35 @@ pub fn analytics_stage(
         if let Some(mut alerts) = ledger_alerts {
             alerts.extend(score_alerts);
             w.alerts(alerts, printer)?;
+        }
+    }
+    if let Some(input) = collections {
+        let started = Instant::now();
+        let log = input.log.finish(&book)?;
+        let last_day = book
+            .date_range()
+            .map_or(i32::MIN, |(_, last)| last)
+            .max((0..log.len()).map(|i| log.local_day(i)).max().unwrap_or(i32::MIN));
+        let a = &settings.analysis;
+        let built = ardent_engine::collections::build(
+            &log,
+            &book,
+            &apps,
+            &input.places,
+            &a.collections,
+            &a.compliance,
+            last_day,
+        )?;
+        timings.push(("collections", started.elapsed().as_millis() as u64));
+        printer.info(
+            "collections",
+            format!("collections: {} activities, {} compliance findings", built.activities, built.findings),
+            json!({"activities": built.activities, "findings": built.findings}),
+        );
+        if let Some(w) = writer.as_deref_mut() {
+            for (contract, df) in built.tables {
+                w.table(&contract, df, printer)?;
+            }
         }
     }
     Ok(timings)

@@ -41,9 +41,22 @@ pub struct PipelineConfig {
     /// Early-warning thresholds.
     #[serde(default)]
     pub alerts: ardent_engine::analytics::alerts::AlertsParams,
+    /// The compliance audit of the activities (contact hours, call frequency, cease requests,
+    /// validation notices, limitation periods). Left out of the written config when not set,
+    /// so configs without it name their runs as before.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub compliance: ardent_engine::collections::audit::ComplianceParams,
+    /// The collections KPIs: promise grace, cash credited after contact, cure window, costs
+    /// per channel. Left out of the written config when not set.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub collections: ardent_engine::collections::kpi::CollectionsParams,
     /// Labels, learners, validation, calibration and scoring of the delinquency models.
     #[serde(default)]
     pub models: TrainParams,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// `[run]`.
@@ -123,6 +136,9 @@ pub struct InputsConfig {
     pub payments: Option<InputParams>,
     pub customers: Option<InputParams>,
     pub fx_rates: Option<InputParams>,
+    /// The collections / CRM activity log (optional; enables the collections tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activities: Option<InputParams>,
 }
 
 /// Default of `run.reporting_currency`.
@@ -402,7 +418,7 @@ pub fn resolve_with_env(
         ))
         .into());
     }
-    let InputsConfig { ledger, payments, customers, fx_rates } = config.inputs.clone();
+    let InputsConfig { ledger, payments, customers, fx_rates, activities } = config.inputs.clone();
     let mut sources = Vec::new();
     for (name, params) in &config.sources {
         if is_remote(&params.path) {
@@ -432,6 +448,7 @@ pub fn resolve_with_env(
         (InputKind::Customers, customers),
         (InputKind::Ledger, ledger),
         (InputKind::Payments, payments),
+        (InputKind::Activities, activities),
     ] {
         match params {
             Some(p) if is_remote(&p.path) => {
@@ -522,6 +539,8 @@ pub fn resolve_with_env(
     analysis.ecl = config.ecl.check().map_err(|e| in_file(&e))?;
     analysis.cash_forecast = config.cash_forecast.check().map_err(|e| in_file(&e))?;
     analysis.alerts = config.alerts.check().map_err(|e| in_file(&e))?;
+    analysis.compliance = config.compliance.check().map_err(|e| in_file(&e))?;
+    analysis.collections = config.collections.check().map_err(|e| in_file(&e))?;
     let training = config.models.check().map_err(|e| in_file(&e))?;
     let out = Location::parse(&out.or(file_out).unwrap_or_else(|| DEFAULT_OUT.to_string()), Path::new("."))?;
     let keep_runs = keep_runs.unwrap_or(DEFAULT_KEEP_RUNS);

@@ -19,6 +19,8 @@
 //! as-of rate; sales, cohorts and roll rates use the document's rate).
 #![allow(clippy::unwrap_used)]
 
+#[path = "fixtures/collections.rs"]
+mod collections;
 mod common;
 
 use std::path::Path;

@@ -13,6 +13,7 @@
 //! With a dirty rate, [`dirty`] injects malformed rows of every validation rule as extra rows
 //! (the good rows are never touched) and lists them in `truth/injected.csv`.
 
+pub mod activities;
 pub mod aging_reports;
 pub mod bundled;
 pub mod calendar;
@@ -85,6 +86,9 @@ pub struct GenParams {
     pub format: OutFormat,
     /// Share of extra malformed rows to inject (0 = clean). Default: 0.
     pub dirty: f64,
+    /// Also write a collections activities log (with injected compliance violations listed
+    /// in `truth/compliance_violations.csv`, and a few placed legacy debts). Default: false.
+    pub activities: bool,
 }
 
 impl Default for GenParams {
@@ -97,6 +101,7 @@ impl Default for GenParams {
             seed: 42,
             format: OutFormat::Csv,
             dirty: 0.0,
+            activities: false,
         }
     }
 }
@@ -111,6 +116,7 @@ pub struct GenSpec {
     pub format: OutFormat,
     pub dirty: f64,
     pub preset: Preset,
+    pub activities: bool,
 }
 
 impl GenParams {
@@ -143,6 +149,7 @@ impl GenParams {
             format: self.format,
             dirty: self.dirty,
             preset: self.preset,
+            activities: self.activities,
         })
     }
 }
@@ -157,6 +164,9 @@ pub struct GenReport {
     pub documents: u64,
     pub payments: u64,
     pub injected: u64,
+    /// Activities written, and compliance violations injected among them.
+    pub activities: u64,
+    pub violations: u64,
     pub seconds: f64,
 }
 
@@ -208,6 +218,31 @@ pub const PAYMENTS: TableDef = TableDef {
 pub const FX_RATES: TableDef = TableDef {
     name: "fx_rates",
     columns: &[("date", Ty::Date), ("currency", Ty::Text), ("rate_to_reporting", Ty::Rate)],
+};
+/// Activities export columns (`--activities`).
+pub const ACTIVITIES: TableDef = TableDef {
+    name: "activities",
+    columns: &[
+        ("activity_id", Ty::Text),
+        ("customer_id", Ty::Text),
+        ("occurred_at", Ty::Text),
+        ("channel", Ty::Text),
+        ("direction", Ty::Text),
+        ("outcome", Ty::Text),
+        ("invoice_refs", Ty::Text),
+        ("promised_amount", Ty::Money),
+        ("promised_currency", Ty::Text),
+        ("promised_date", Ty::Date),
+        ("plan_instalments", Ty::Text),
+        ("agent", Ty::Text),
+        ("consumer", Ty::Bool),
+        ("debtor_time_zone", Ty::Text),
+    ],
+};
+/// The injected compliance violations: the audit must find exactly these.
+const VIOLATIONS: TableDef = TableDef {
+    name: "compliance_violations",
+    columns: &[("rule", Ty::Text), ("customer_id", Ty::Text), ("activity_id", Ty::Text)],
 };
 const TRUTH: TableDef = TableDef {
     name: "customers",
@@ -264,13 +299,32 @@ pub fn generate(spec: &GenSpec, out: &Path) -> Result<GenReport, GenError> {
         dates: &dates,
         injector: &mut injector,
         invoices: 0,
+        logs: None,
+        activities: 0,
+        violations: 0,
     };
 
+    let mut logs = match spec.activities {
+        true => Some((
+            TableWriter::create(out, ACTIVITIES, spec.format)?,
+            TableWriter::create(&truth_dir, VIOLATIONS, OutFormat::Csv)?,
+        )),
+        false => None,
+    };
+    w.logs = logs.as_mut().map(|(a, v)| (a, v));
     let n = spec.customers.get();
-    let simulate = |b: u32| -> Vec<History> {
+    let with_logs = spec.activities;
+    let simulate = |b: u32| -> Vec<(History, Option<activities::Log>)> {
         let from = b * BLOCK;
         let to = (from + BLOCK).min(n);
-        (from..to).into_par_iter().map(|i| model::simulate_customer(&world, i, INVOICES_PER_MONTH)).collect()
+        (from..to)
+            .into_par_iter()
+            .map(|i| {
+                let h = model::simulate_customer(&world, i, INVOICES_PER_MONTH);
+                let log = with_logs.then(|| activities::simulate(&world, &h, spec.seed));
+                (h, log)
+            })
+            .collect()
     };
     let blocks = n.div_ceil(BLOCK);
     let mut current = simulate(0);
@@ -279,11 +333,19 @@ pub fn generate(spec: &GenSpec, out: &Path) -> Result<GenReport, GenError> {
         written?;
         current = next;
     }
-    let invoices = w.invoices;
+    if spec.activities {
+        w.legacy(&world, n, spec.seed)?;
+    }
+    let (invoices, activity_rows, violations) = (w.invoices, w.activities, w.violations);
+    drop(w);
     let mut files = Vec::new();
     let ext = spec.format.ext();
     for (name, writer) in [("fx_rates", fx), ("customers", customers), ("ledger", ledger), ("payments", payments)] {
         files.push((format!("{name}.{ext}"), writer.finish()?));
+    }
+    if let Some((log, truth)) = logs {
+        files.push((format!("activities.{ext}"), log.finish()?));
+        truth.finish()?;
     }
     truth.finish()?;
     let injected = injector.write_list(&truth_dir, ext)?;
@@ -296,6 +358,8 @@ pub fn generate(spec: &GenSpec, out: &Path) -> Result<GenReport, GenError> {
         payments: rows("payments"),
         files,
         injected,
+        activities: activity_rows,
+        violations,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -308,12 +372,19 @@ struct Writers<'a> {
     dates: &'a DateText,
     injector: &'a mut dirty::Injector,
     invoices: u64,
+    /// The activities log and the violations injected into it (`--activities`).
+    logs: Option<(&'a mut TableWriter, &'a mut TableWriter)>,
+    activities: u64,
+    violations: u64,
 }
 
 impl Writers<'_> {
-    fn block(&mut self, histories: &[History]) -> Result<(), GenError> {
+    fn block(&mut self, histories: &[(History, Option<activities::Log>)]) -> Result<(), GenError> {
         let dates = self.dates;
-        for h in histories {
+        for (h, log) in histories {
+            if let Some(log) = log {
+                self.log(&customer_id(h.customer.index), h.customer.index, CURRENCIES[h.customer.currency].0, log)?;
+            }
             let c = &h.customer;
             let id = customer_id(c.index);
             let name = format!("Customer {:07} Ltd", c.index + 1);
@@ -384,6 +455,96 @@ impl Writers<'_> {
         self.customers.flush_block()?;
         self.ledger.flush_block()?;
         self.payments.flush_block()?;
+        if let Some((log, _)) = &mut self.logs {
+            log.flush_block()?;
+        }
+        Ok(())
+    }
+
+    /// Write one customer's activities and its injected violations.
+    fn log(&mut self, customer: &str, index: u32, currency: &str, log: &activities::Log) -> Result<(), GenError> {
+        let dates = self.dates;
+        let Some((out, truth)) = &mut self.logs else { return Ok(()) };
+        let ids: Vec<String> = (0..log.acts.len()).map(|k| format!("A{:07}{:05}", index, k + 1)).collect();
+        for (a, id) in log.acts.iter().zip(&ids) {
+            let at = activities::utc_text(log.zone, a.day, a.minute);
+            let agent = format!("agent_{:02}", a.agent + 1);
+            let instalments = a.promise.filter(|p| p.2 > 1).map(|p| p.2.to_string());
+            out.row(
+                &[
+                    Val::Str(id),
+                    Val::Str(customer),
+                    Val::Owned(at),
+                    Val::Str(a.channel_name()),
+                    Val::Str(a.direction()),
+                    a.outcome_name().map_or(Val::Null, Val::Str),
+                    Val::Null,
+                    a.promise.map_or(Val::Null, |p| Val::Money(p.0)),
+                    if a.promise.is_some() { Val::Str(currency) } else { Val::Null },
+                    a.promise.map_or(Val::Null, |p| Val::Date(p.1)),
+                    instalments.map_or(Val::Null, Val::Owned),
+                    Val::Owned(agent),
+                    Val::Bool(log.consumer),
+                    Val::Str(log.zone),
+                ],
+                dates,
+            )?;
+        }
+        for (rule, k) in &log.violations {
+            truth.row(&[Val::Str(rule.name()), Val::Str(customer), Val::Str(&ids[*k])], dates)?;
+        }
+        self.activities += log.acts.len() as u64;
+        self.violations += log.violations.len() as u64;
+        Ok(())
+    }
+
+    /// The placed legacy debts: customers after the generated ones, each with one old invoice
+    /// never paid, in the jurisdiction with a one-year limitation period.
+    fn legacy(&mut self, world: &World, customers: u32, seed: u64) -> Result<(), GenError> {
+        let dates = self.dates;
+        for k in 0..(customers / 500).max(3) {
+            let index = customers + k;
+            let id = format!("L{:07}", k + 1);
+            let (log, amount) = activities::legacy(world, index, seed);
+            let name = format!("Placed account {:07}", k + 1);
+            self.customers.row(
+                &[
+                    Val::Str(&id),
+                    Val::Str(&name),
+                    Val::Str("smb"),
+                    Val::Str("retail"),
+                    Val::Str(activities::LEGACY_REGION),
+                    Val::Str("US"),
+                    Val::Money(0),
+                    Val::Date(world.start),
+                    Val::Null,
+                ],
+                dates,
+            )?;
+            let doc = format!("95{:07}00001", index);
+            self.ledger.row(
+                &[
+                    Val::Str(&doc),
+                    Val::Str(&id),
+                    Val::Str("invoice"),
+                    Val::Date(world.start),
+                    Val::Date(world.start + 30),
+                    Val::Money(amount),
+                    Val::Str("USD"),
+                    Val::Null,
+                    Val::Bool(false),
+                    Val::Str("NET30"),
+                ],
+                dates,
+            )?;
+            self.invoices += 1;
+            self.log(&id, index, "USD", &log)?;
+        }
+        self.customers.flush_block()?;
+        self.ledger.flush_block()?;
+        if let Some((log, _)) = &mut self.logs {
+            log.flush_block()?;
+        }
         Ok(())
     }
 }
@@ -423,8 +584,23 @@ fn write_pipeline(out: &Path, spec: &GenSpec) -> Result<(), GenError> {
          [inputs.fx_rates]\npath = \"fx_rates.{ext}\"\n\n\
          [inputs.customers]\npath = \"customers.{ext}\"\n\n\
          [inputs.ledger]\npath = \"ledger.{ext}\"\n\n\
-         [inputs.payments]\npath = \"payments.{ext}\"\n",
-        spec.seed, spec.customers, spec.months, spec.end,
+         [inputs.payments]\npath = \"payments.{ext}\"\n{}",
+        spec.seed,
+        spec.customers,
+        spec.months,
+        spec.end,
+        if spec.activities {
+            format!(
+                "\n[inputs.activities]\npath = \"activities.{ext}\"\n\n\
+                 # Synthetic: the placed legacy debts are in {region}, given a {years}-year period so the\n\
+                 # audit has time-barred debts to find (set the periods of the states you collect in).\n\
+                 [compliance.limitation_years]\ndefault = 6\n\"{region}\" = {years}\n",
+                region = activities::LEGACY_REGION,
+                years = activities::LEGACY_LIMITATION_YEARS
+            )
+        } else {
+            String::new()
+        },
     );
     let path = out.join("pipeline.toml");
     std::fs::write(&path, text).map_err(|e| GenError::Write { path, reason: e.to_string() })

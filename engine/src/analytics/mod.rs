@@ -84,6 +84,7 @@ pub fn output_tables(analysis: &Analysis) -> Vec<TableContract> {
     all.extend(ecl::contracts());
     all.extend(cash_forecast::contracts());
     all.push(alerts::ALERTS_TABLE.clone());
+    all.extend(crate::collections::contracts());
     all
 }
 

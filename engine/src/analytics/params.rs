@@ -127,6 +127,10 @@ pub struct Analysis {
     pub cash_forecast: super::cash_forecast::CashForecast,
     /// `[alerts]` (a section of its own in a config).
     pub alerts: super::alerts::Alerts,
+    /// `[compliance]` (a section of its own in a config; read only with an activities input).
+    pub compliance: crate::collections::audit::Compliance,
+    /// `[collections]` (a section of its own in a config; read only with an activities input).
+    pub collections: crate::collections::kpi::Collections,
 }
 
 /// Customers columns that can split dashboards.
@@ -228,6 +232,8 @@ impl AnalyticsParams {
             ecl: super::ecl::Ecl::default(),
             cash_forecast: super::cash_forecast::CashForecast::default(),
             alerts: super::alerts::Alerts::default(),
+            compliance: crate::collections::audit::Compliance::default(),
+            collections: crate::collections::kpi::Collections::default(),
         })
     }
 }

@@ -10,7 +10,9 @@ use polars::prelude::*;
 use super::options::InputSpec;
 use super::parse::{COMMON_DATE_FORMATS, DECIMAL18_MAX, DateParser, DecimalError};
 use super::quarantine::{Entry, QuarantineBuilder, Rule};
+use super::timestamp::{Stamp, StampError, Zone};
 use crate::contracts::MONEY_PRECISION;
+use crate::contracts::activity::{Code, Spellings};
 use crate::error::{EngineError, Result};
 
 /// A failure recorded on a row: the rule and the canonical column.
@@ -432,6 +434,117 @@ impl<'a> FileCheck<'a> {
         Ok(out)
     }
 
+    /// Timestamps of `canonical` (required, non-null): text in the input's layout, or a typed
+    /// Parquet timestamp (with a zone: that instant; without: local in the input's
+    /// `time_zone`). Bad values fail `invalid_timestamp` with the reason; a column where most
+    /// values fail is a structural error.
+    pub fn timestamps(&mut self, canonical: &'static str) -> Result<Vec<Option<Stamp>>> {
+        let n = self.height();
+        let Some(col) = self.source(canonical) else { return Ok(vec![None; n]) };
+        let parser = self.spec.timestamps.clone();
+        let mut out: Vec<Option<Stamp>> = Vec::with_capacity(n);
+        let mut bad: Vec<(usize, String, StampError)> = Vec::new();
+        let mut present = 0usize;
+        if let DataType::Datetime(unit, tz) = col.dtype() {
+            let zone = tz.as_ref().map(|z| Zone::parse(z.as_str()));
+            let per_micro = match unit {
+                TimeUnit::Nanoseconds => -1000,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => 1000,
+            };
+            let phys = col.datetime().map_err(EngineError::polars("reading timestamps"))?.phys.clone();
+            for (i, v) in phys.iter().enumerate() {
+                let Some(v) = v else {
+                    out.push(None);
+                    continue;
+                };
+                present += 1;
+                let micros = if per_micro < 0 { v.div_euclid(1000) } else { v.saturating_mul(per_micro) };
+                let stamp = match zone {
+                    Some(Some(z)) => {
+                        Ok(Stamp { utc_micros: micros, offset_seconds: z.offset_at(micros.div_euclid(1_000_000)) })
+                    }
+                    Some(None) => Err(StampError::Invalid),
+                    // A naive timestamp: its wall time read in the input's zone.
+                    None => chrono::DateTime::from_timestamp_micros(micros)
+                        .ok_or(StampError::Invalid)
+                        .and_then(|t| parser.parse(&t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string())),
+                };
+                match stamp {
+                    Ok(s) => out.push(Some(s)),
+                    Err(e) => {
+                        bad.push((i, v.to_string(), e));
+                        out.push(None);
+                    }
+                }
+            }
+        } else {
+            let text = self.text_column(canonical)?.unwrap_or_else(|| StringChunked::full_null("".into(), n));
+            for (i, v) in text.iter().enumerate() {
+                let Some(s) = clean(v) else {
+                    out.push(None);
+                    continue;
+                };
+                present += 1;
+                match parser.parse(s) {
+                    Ok(t) => out.push(Some(t)),
+                    Err(e) => {
+                        bad.push((i, s.to_string(), e));
+                        out.push(None);
+                    }
+                }
+            }
+        }
+        if !bad.is_empty() && bad.len() * 2 > present {
+            let key = &self.spec.key;
+            let (row, value, why) = &bad[0];
+            let hint = match why {
+                StampError::NoZone => format!(
+                    "they have no UTC offset: set `{key}.time_zone` to the zone the export writes them in (an IANA name such as America/New_York, or UTC)"
+                ),
+                _ => format!("set `{key}.timestamp_format` to the export's strftime layout (e.g. %m/%d/%Y %I:%M %p)"),
+            };
+            return Err(self.format_error(
+                canonical,
+                format!(
+                    "{} of {present} timestamps do not read as {} (first: \"{value}\" at row {}); {hint}",
+                    bad.len(),
+                    parser.layout(),
+                    self.first_row + row + 1
+                ),
+            ));
+        }
+        for (i, _, why) in bad {
+            self.fail(i, Rule::InvalidTimestamp, canonical);
+            match why {
+                StampError::NoZone => {
+                    self.detail.insert(
+                        i,
+                        format!("has no UTC offset and `{}.time_zone` is not set; set it to the zone the export writes times in", self.spec.key),
+                    );
+                }
+                StampError::InGap => {
+                    self.detail.insert(i, "does not exist in the input's `time_zone` (the hour skipped when clocks went forward); fix the value".into());
+                }
+                StampError::Invalid => {}
+            }
+        }
+        Ok(self.finish_nulls(out, canonical, false))
+    }
+
+    /// Canonical codes of `canonical` through the input's `spellings`; values it does not
+    /// know fail `unknown`, empty ones `missing_value` unless nullable.
+    pub fn codes<C: Code>(
+        &mut self,
+        canonical: &'static str,
+        spellings: &Spellings<C>,
+        unknown: Rule,
+        nullable: bool,
+    ) -> Result<Vec<Option<C>>> {
+        let values = self.parse_text(canonical, unknown, |s| spellings.get(s))?;
+        Ok(self.finish_nulls(values, canonical, nullable))
+    }
+
     /// Fail rows whose currency is not an ISO 4217 code.
     pub fn check_currencies(&mut self, currencies: &TextCol<'_>, canonical: &'static str) {
         let mut known: foldhash::HashMap<&str, bool> = Default::default();
@@ -699,13 +812,43 @@ pub fn message(
         Rule::Superseded => {
             format!("{column} \"{v}\" was exported again in a later batch, and the latest export wins")
         }
+        Rule::UnknownReference if spec.kind == crate::contracts::InputKind::Activities => format!(
+            "is about \"{v}\", which is not in the validated ledger; the activity is kept and counted for its customer"
+        ),
         Rule::UnknownReference => format!(
             "references \"{v}\", which is not in the validated ledger; the payment is kept and its cash applied without that reference"
         ),
         Rule::UnknownAppliesTo => format!(
             "applies to \"{v}\", which is not in the validated ledger; the document is kept and applied oldest-due-first"
         ),
+        Rule::InvalidTimestamp => match detail {
+            Some(d) => format!("\"{v}\" {d}"),
+            None => format!(
+                "\"{v}\" is not a date and time in the layout {}; fix the value, or set `{key}.timestamp_format` to the export's strftime layout",
+                spec.timestamps.layout()
+            ),
+        },
+        Rule::UnknownTimeZone => format!(
+            "\"{v}\" is not a time zone; use an IANA name (America/New_York, Europe/Berlin) or an offset (+02:00)"
+        ),
+        Rule::UnknownChannel => code_message::<crate::contracts::activity::Channel>(key, v),
+        Rule::UnknownDirection => code_message::<crate::contracts::activity::Direction>(key, v),
+        Rule::UnknownOutcome => code_message::<crate::contracts::activity::Outcome>(key, v),
+        Rule::IncompletePromise => format!(
+            "{}; a promise needs what was promised and by when (record other outcomes without a promise)",
+            detail.unwrap_or("the promise is incomplete")
+        ),
+        Rule::InvalidInstalments => format!("\"{v}\" is not a whole number of instalments from 1 to 1200"),
     }
+}
+
+fn code_message<C: crate::contracts::activity::Code>(key: &str, v: &str) -> String {
+    format!(
+        "\"{v}\" is not one of {}; map the export's code with `{key}.{}.{v} = \"{}\"`",
+        C::spellings(),
+        C::MAPPING,
+        C::ALL[0].as_str()
+    )
 }
 
 /// A text column under validation: cleaned values plus what is needed to pass the source

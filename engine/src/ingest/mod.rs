@@ -23,6 +23,7 @@ pub mod read;
 pub mod source;
 pub mod spill;
 pub mod structure;
+pub mod timestamp;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -128,6 +129,8 @@ pub struct Tables {
     pub payment_refs: DataFrame,
     pub customers: DataFrame,
     pub fx_rates: DataFrame,
+    /// Empty unless an activities input is configured (and the sink collects it).
+    pub activities: DataFrame,
 }
 
 /// Everything ingestion produced.
@@ -205,10 +208,12 @@ pub enum Streamed {
     Ledger,
     Payments,
     PaymentRefs,
+    /// Only when an activities input is configured.
+    Activities,
 }
 
 impl Streamed {
-    /// All three, in the order they are produced.
+    /// The three every run produces, in the order they are produced.
     pub const ALL: [Streamed; 3] = [Streamed::Ledger, Streamed::Payments, Streamed::PaymentRefs];
 
     /// The table's contract.
@@ -217,6 +222,7 @@ impl Streamed {
             Streamed::Ledger => &contracts::LEDGER_TABLE,
             Streamed::Payments => &contracts::PAYMENTS_TABLE,
             Streamed::PaymentRefs => &contracts::PAYMENT_REFS_TABLE,
+            Streamed::Activities => &contracts::ACTIVITIES_TABLE,
         }
     }
 }
@@ -242,7 +248,7 @@ pub trait Sink {
 /// A [`Sink`] that keeps every chunk in memory: [`ingest`] returns its tables.
 #[derive(Debug, Default)]
 pub struct Collect {
-    parts: [Vec<DataFrame>; 3],
+    parts: [Vec<DataFrame>; 4],
 }
 
 impl Collect {
@@ -603,7 +609,7 @@ pub(crate) fn replaceable_id(kind: InputKind) -> Option<&'static str> {
         InputKind::Customers => Some("customer_id"),
         // Payment rows are referenced by position (payment_refs), and an FX rate is keyed
         // by date and currency: their duplicates stay rejections.
-        InputKind::Payments | InputKind::FxRates => None,
+        InputKind::Payments | InputKind::FxRates | InputKind::Activities => None,
     }
 }
 
@@ -653,6 +659,7 @@ pub fn ingest(spec: &IngestSpec) -> Result<Ingested> {
     ingested.tables.ledger = sink.take(Streamed::Ledger)?;
     ingested.tables.payments = sink.take(Streamed::Payments)?;
     ingested.tables.payment_refs = sink.take(Streamed::PaymentRefs)?;
+    ingested.tables.activities = sink.take(Streamed::Activities)?;
     Ok(ingested)
 }
 
@@ -815,11 +822,38 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
         }
         None => None,
     };
-    drop((doc_ids, payment_ids));
+    drop(payment_ids);
+    let activities = match find(InputKind::Activities) {
+        Some((input, sources)) => {
+            let mut activity_ids = IdSet::new();
+            let mut unique = unique_ids(input, "activity_id", &mut activity_ids);
+            let mut unknown = Vec::new();
+            let mut activities = validate_input(
+                spec,
+                input,
+                Feed::Files(sources),
+                fx_configured,
+                |c| validate::activities_rows(c, &reference).map(Passed::rows),
+                &mut unique,
+                |passed, _| {
+                    unknown_activity_refs(&passed.rows, &doc_ids, input, &mut unknown)?;
+                    sink.rows(Streamed::Activities, &passed.rows)
+                },
+            )?;
+            drop(unique);
+            for e in unknown {
+                activities.quarantine.push_late(e);
+            }
+            Some(activities)
+        }
+        None => None,
+    };
+    drop(doc_ids);
 
     let mut results: Vec<InputResult> = fx_result.into_iter().chain(customers).collect();
     results.push(ledger);
     results.extend(payments);
+    results.extend(activities);
     let mut quarantined = Vec::new();
     let mut summary = spill::Summary::default();
     let mut counts = Vec::new();
@@ -838,6 +872,7 @@ pub fn ingest_into(spec: &IngestSpec, sink: &mut dyn Sink) -> Result<Ingested> {
         customers: customers_table,
         fx_rates: fx_table,
         payment_refs: empty(&contracts::PAYMENT_REFS_TABLE)?,
+        activities: empty(&contracts::ACTIVITIES_TABLE)?,
     };
     let sources: Vec<SourceRead> = prepared
         .iter()
@@ -1044,6 +1079,22 @@ fn unknown_applies_to(
     Ok(())
 }
 
+/// Flag the references of accepted activities to documents not in the validated ledger
+/// (the activity is kept: it is still about its customer).
+fn unknown_activity_refs(rows: &DataFrame, doc_ids: &IdSet, spec: &InputSpec, out: &mut Vec<Entry>) -> Result<()> {
+    let refs = rows
+        .column("invoice_refs")
+        .and_then(|c| c.str().cloned())
+        .map_err(EngineError::polars("checking activity references"))?;
+    for (i, r) in refs.iter().enumerate() {
+        let Some(r) = r else { continue };
+        for part in r.split(';').filter(|p| !doc_ids.contains(p)) {
+            out.push(canonical_entry(rows, i, spec, Rule::UnknownReference, "invoice_refs", part)?);
+        }
+    }
+    Ok(())
+}
+
 /// What to change when most rejected rows fail `rule`, if a setting decides it.
 fn mapping_advice(rule: Rule) -> Option<&'static str> {
     Some(match rule {
@@ -1057,6 +1108,9 @@ fn mapping_advice(rule: Rule) -> Option<&'static str> {
         Rule::OppositeSign => "rows have the opposite sign of their type: check the source's `sign` convention",
         Rule::InvalidSign => "rows have a debit/credit indicator the source does not list: check `indicator`",
         Rule::UnknownTerms => "rows have payment terms `terms.days` does not list: add each code",
+        Rule::UnknownChannel => "rows have a channel the mapping does not know: map each code with `channels`",
+        Rule::UnknownOutcome => "rows have an outcome the mapping does not know: map each code with `outcomes`",
+        Rule::UnknownDirection => "rows have a direction the mapping does not know: map each code with `directions`",
         Rule::InvalidDate => "rows have dates the configured `date_format` does not read: check it",
         Rule::InvalidAmount => {
             "rows have amounts that do not read with the configured separators: check `decimal_separator` and `thousands_separator`"

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::encoding::Encoding;
 use super::parse::{BoolSpellings, DateParser, NumberFormat};
+use super::timestamp::TimestampParser;
+use crate::contracts::activity::{Channel, Code, Direction, Outcome as ActivityOutcome, Spellings};
 use crate::contracts::{DocType, InputKind};
 use crate::error::{EngineError, Result};
 
@@ -91,6 +93,24 @@ pub struct InputParams {
     /// mark), utf-16le, utf-16be. Default: utf-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// Activities: export channel code → canonical channel (`PH = "call"`). The canonical
+    /// spellings are always accepted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channels: BTreeMap<String, String>,
+    /// Activities: export outcome code → canonical outcome (`PTP = "promise_to_pay"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: BTreeMap<String, String>,
+    /// Activities: export direction code → `outbound` or `inbound` (`OUT = "outbound"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub directions: BTreeMap<String, String>,
+    /// Activities: strftime layout of `occurred_at` when it is not ISO 8601 (`%m/%d/%Y %I:%M %p`).
+    /// Default: ISO 8601 with or without an offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// Activities: the time zone of timestamps written without a UTC offset, an IANA name
+    /// (`America/New_York`) or an offset (`+01:00`). Default: none (such rows are quarantined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 pub(crate) fn default_date_format() -> String {
@@ -128,6 +148,11 @@ impl InputParams {
             doc_types: BTreeMap::new(),
             refs_separator: default_refs_separator(),
             encoding: None,
+            channels: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            directions: BTreeMap::new(),
+            timestamp_format: None,
+            time_zone: None,
         }
     }
 
@@ -200,6 +225,40 @@ impl InputParams {
             };
             doc_types.push((code.clone(), doc_type));
         }
+        let activity_settings = [
+            ("channels", !self.channels.is_empty()),
+            ("outcomes", !self.outcomes.is_empty()),
+            ("directions", !self.directions.is_empty()),
+            ("timestamp_format", self.timestamp_format.is_some()),
+            ("time_zone", self.time_zone.is_some()),
+        ];
+        if let Some((field, _)) = activity_settings.iter().find(|(_, set)| *set)
+            && kind != InputKind::Activities
+        {
+            return Err(EngineError::config(format!(
+                "`{}` is a setting of the activities input; {} has no timestamps or activity codes",
+                key(field),
+                kind.name()
+            )));
+        }
+        fn spellings<C: Code>(map: &BTreeMap<String, String>, key: &dyn Fn(&str) -> String) -> Result<Spellings<C>> {
+            Spellings::new(map).map_err(|(code, target)| {
+                EngineError::config(format!(
+                    "`{}.{code}` = \"{target}\" is not one of {}",
+                    key(C::MAPPING),
+                    C::spellings()
+                ))
+            })
+        }
+        let channels = spellings::<Channel>(&self.channels, &key)?;
+        let outcomes = spellings::<ActivityOutcome>(&self.outcomes, &key)?;
+        let directions = spellings::<Direction>(&self.directions, &key)?;
+        let timestamps =
+            TimestampParser::new(self.timestamp_format.as_deref(), self.time_zone.as_deref()).map_err(|m| {
+                let field =
+                    if self.time_zone.is_some() && m.contains("time zone") { "time_zone" } else { "timestamp_format" };
+                EngineError::config(format!("`{}`: {m}", key(field)))
+            })?;
         if self.refs_separator.is_empty() {
             return Err(EngineError::config(format!("`{}` cannot be empty", key("refs_separator"))));
         }
@@ -249,6 +308,10 @@ impl InputParams {
             delimiter,
             refs_separator: self.refs_separator.clone(),
             encoding,
+            channels,
+            outcomes,
+            directions,
+            timestamps,
         })
     }
 }
@@ -293,6 +356,12 @@ pub struct InputSpec {
     pub refs_separator: String,
     /// Text encoding of CSV files.
     pub encoding: Encoding,
+    /// Activities: accepted spellings of channels, outcomes and directions.
+    pub channels: Spellings<Channel>,
+    pub outcomes: Spellings<ActivityOutcome>,
+    pub directions: Spellings<Direction>,
+    /// Activities: how `occurred_at` is read.
+    pub timestamps: TimestampParser,
 }
 
 impl InputSpec {

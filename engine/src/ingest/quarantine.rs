@@ -41,6 +41,13 @@ pub enum Rule {
     UnknownReference,
     UnknownAppliesTo,
     Superseded,
+    InvalidTimestamp,
+    UnknownTimeZone,
+    UnknownChannel,
+    UnknownDirection,
+    UnknownOutcome,
+    IncompletePromise,
+    InvalidInstalments,
 }
 
 /// What happens to a row that fails a rule.
@@ -68,7 +75,7 @@ impl Outcome {
 
 impl Rule {
     /// Every rule, in the order they are checked on a row (the first failure is recorded).
-    pub const ALL: [Rule; 25] = [
+    pub const ALL: [Rule; 32] = [
         Rule::WrongFieldCount,
         Rule::InvalidEncoding,
         Rule::MissingValue,
@@ -94,6 +101,13 @@ impl Rule {
         Rule::UnknownReference,
         Rule::UnknownAppliesTo,
         Rule::Superseded,
+        Rule::InvalidTimestamp,
+        Rule::UnknownTimeZone,
+        Rule::UnknownChannel,
+        Rule::UnknownDirection,
+        Rule::UnknownOutcome,
+        Rule::IncompletePromise,
+        Rule::InvalidInstalments,
     ];
 
     /// Stable snake_case name, as written to the quarantine.
@@ -124,6 +138,13 @@ impl Rule {
             Rule::UnknownReference => "unknown_reference",
             Rule::UnknownAppliesTo => "unknown_applies_to",
             Rule::Superseded => "superseded",
+            Rule::InvalidTimestamp => "invalid_timestamp",
+            Rule::UnknownTimeZone => "unknown_time_zone",
+            Rule::UnknownChannel => "unknown_channel",
+            Rule::UnknownDirection => "unknown_direction",
+            Rule::UnknownOutcome => "unknown_outcome",
+            Rule::IncompletePromise => "incomplete_promise",
+            Rule::InvalidInstalments => "invalid_instalments",
         }
     }
 
@@ -191,6 +212,23 @@ impl Rule {
             Rule::Superseded => {
                 "incremental runs (ledger, customers): a later export batch has the same id, and the latest export wins; not a rejection"
             }
+            Rule::InvalidTimestamp => {
+                "activities: occurred_at is not a date and time in the input's layout, has no UTC offset and the input no `time_zone`, or falls in a daylight-saving gap of that zone"
+            }
+            Rule::UnknownTimeZone => "activities: debtor_time_zone is neither an IANA time zone nor a UTC offset",
+            Rule::UnknownChannel => {
+                "activities: channel is neither a canonical channel nor a code mapped in `channels`"
+            }
+            Rule::UnknownDirection => {
+                "activities: direction is neither outbound/inbound nor a code mapped in `directions`"
+            }
+            Rule::UnknownOutcome => {
+                "activities: outcome is neither a canonical outcome nor a code mapped in `outcomes`"
+            }
+            Rule::IncompletePromise => {
+                "activities: a promise to pay or payment plan without a promised amount or date, or a promised date before the activity"
+            }
+            Rule::InvalidInstalments => "activities: plan_instalments is not a whole number from 1 to 1200",
         }
     }
 }

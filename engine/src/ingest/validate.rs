@@ -15,6 +15,7 @@ use super::columns::{FileCheck, TextCol, clean, decimal_column};
 use super::parse::DECIMAL18_MAX;
 use super::quarantine::Rule;
 use crate::calendar::from_epoch_days;
+use crate::contracts::activity::Code;
 use crate::contracts::{DocType, MONEY_SCALE, RATE_SCALE};
 use crate::error::{EngineError, Result};
 use crate::fx::FxTable;
@@ -475,4 +476,158 @@ pub fn payments_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<(DataFr
         "payments",
     )?;
     Ok((payments, refs))
+}
+
+/// The row rules of activities (docs/contracts.md, "activities"). Returns the accepted
+/// activities; whether each referenced document exists is decided afterwards, against the
+/// complete ledger (flagged, not rejected).
+pub fn activities_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataFrame> {
+    let spec = c.spec;
+    let id_ca = c.text_column("activity_id")?;
+    let id = c.text(id_ca.as_ref(), "activity_id", false);
+    let customer_ca = c.text_column("customer_id")?;
+    let customer = c.text(customer_ca.as_ref(), "customer_id", false);
+    let at = c.timestamps("occurred_at")?;
+    let channel = c.codes("channel", &spec.channels, Rule::UnknownChannel, false)?;
+    let direction = c.codes("direction", &spec.directions, Rule::UnknownDirection, true)?;
+    let outcome = c.codes("outcome", &spec.outcomes, Rule::UnknownOutcome, true)?;
+    let refs_ca = c.text_column("invoice_refs")?;
+    let refs_text = c.text(refs_ca.as_ref(), "invoice_refs", true);
+    let promised = c.decimals("promised_amount", true, MONEY_SCALE as u32, Rule::InvalidAmount)?;
+    fail_non_positive(c, &promised, Rule::NonPositiveAmount, "promised_amount", false);
+    let currency_ca = c.text_column("promised_currency")?;
+    let currency = c.text(currency_ca.as_ref(), "promised_currency", true);
+    c.check_currencies(&currency, "promised_currency");
+    let promised_date = c.dates("promised_date", true)?;
+    let instalments = c.numbers("plan_instalments")?;
+    for (i, n) in instalments.iter().enumerate() {
+        if let Some(n) = n
+            && !(n.fract() == 0.0 && (1.0..=1200.0).contains(n))
+        {
+            c.fail(i, Rule::InvalidInstalments, "plan_instalments");
+        }
+    }
+    let agent_ca = c.text_column("agent")?;
+    let agent = c.text_output(agent_ca.as_ref());
+    let consumer = c.bools("consumer")?;
+    let zone_ca = c.text_column("debtor_time_zone")?;
+    let zone_text = c.text(zone_ca.as_ref(), "debtor_time_zone", true);
+    let mut zones: foldhash::HashMap<&str, Option<super::timestamp::Zone>> = Default::default();
+    let mut offset_minutes: Vec<Option<i64>> = vec![None; c.height()];
+    for i in 0..c.height() {
+        let Some(stamp) = at[i] else { continue };
+        let offset = match zone_text.get(i) {
+            None => stamp.offset_seconds,
+            Some(z) => match *zones.entry(z).or_insert_with(|| super::timestamp::Zone::parse(z)) {
+                Some(zone) => zone.offset_at(stamp.utc_micros.div_euclid(1_000_000)),
+                None => {
+                    c.fail(i, Rule::UnknownTimeZone, "debtor_time_zone");
+                    continue;
+                }
+            },
+        };
+        offset_minutes[i] = Some(i64::from(offset.div_euclid(60)));
+    }
+    check_customers(c, &customer, known);
+    // Promises: complete, not due before they were made (in the debtor's local date), and
+    // converted to the reporting currency at the activity's date.
+    let mut reporting: Vec<Option<i64>> = vec![None; c.height()];
+    let mut cached: Option<(&str, Option<crate::fx::FxSeries<'_>>)> = None;
+    for i in 0..c.height() {
+        if !c.ok(i) {
+            continue;
+        }
+        let (Some(stamp), Some(offset)) = (at[i], offset_minutes[i]) else { continue };
+        let local_day = (stamp.utc_micros.div_euclid(60_000_000) + offset).div_euclid(1440) as i32;
+        if outcome[i].is_some_and(|o| o.is_promise()) {
+            let missing = match (promised[i], promised_date[i]) {
+                (None, _) => Some("promised_amount is empty".to_string()),
+                (_, None) => Some("promised_date is empty".to_string()),
+                (_, Some(d)) if d < local_day => Some(format!(
+                    "promised_date {} is before the activity ({})",
+                    from_epoch_days(d),
+                    from_epoch_days(local_day)
+                )),
+                _ => None,
+            };
+            if let Some(why) = missing {
+                c.fail(i, Rule::IncompletePromise, "outcome");
+                c.detail.insert(i, why);
+                continue;
+            }
+        }
+        let Some(amount) = promised[i] else { continue };
+        let cur = currency.get(i).unwrap_or(known.fx.reporting());
+        if cached.map(|(c, _)| c) != Some(cur) {
+            cached = Some((cur, known.fx.series(cur)));
+        }
+        match cached.and_then(|(_, s)| s).and_then(|s| s.convert(local_day, i128::from(amount))) {
+            Some((_, value)) if value.abs() > DECIMAL18_MAX => c.fail(i, Rule::InvalidAmount, "promised_amount"),
+            Some((_, value)) => reporting[i] = i64::try_from(value).ok(),
+            None => {
+                c.fail(i, Rule::MissingFxRate, "promised_currency");
+                c.detail.insert(
+                    i,
+                    format!("on {} (nor in the {} days before)", from_epoch_days(local_day), known.fx.max_age_days()),
+                );
+            }
+        }
+    }
+    let kept = c.kept();
+    // References as one canonical text (';'-joined, trimmed, empty parts dropped).
+    let separator = match spec.refs_separator.trim() {
+        "" => spec.refs_separator.as_str(),
+        trimmed => trimmed,
+    };
+    let refs: Vec<Option<String>> = kept
+        .iter()
+        .map(|&i| {
+            let parts: Vec<&str> = split(refs_text.get(i)?, separator).filter_map(|p| clean(Some(p))).collect();
+            (!parts.is_empty()).then(|| parts.join(";"))
+        })
+        .collect();
+    let [file, row] = c.lineage(&kept);
+    fn code<C: Code>(v: &[Option<C>], kept: &[usize], name: &str, default: Option<&'static str>) -> Column {
+        StringChunked::from_iter_options(name.into(), kept.iter().map(|&i| v[i].map(C::as_str).or(default)))
+            .into_column()
+    }
+    let occurred =
+        Int64Chunked::from_iter_options("occurred_at".into(), kept.iter().map(|&i| at[i].map(|s| s.utc_micros)))
+            .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+            .into_column();
+    let reporting_currency = known.fx.reporting();
+    frame(
+        kept.len(),
+        vec![
+            id.column("activity_id", &kept),
+            customer.column("customer_id", &kept),
+            occurred,
+            Int64Chunked::from_iter_options("local_offset_minutes".into(), kept.iter().map(|&i| offset_minutes[i]))
+                .into_column(),
+            code(&channel, &kept, "channel", None),
+            code(&direction, &kept, "direction", Some("outbound")),
+            code(&outcome, &kept, "outcome", None),
+            StringChunked::from_iter_options("invoice_refs".into(), refs.iter().map(Option::as_deref)).into_column(),
+            c.decimal_output("promised_amount", &promised, &kept, MONEY_SCALE),
+            StringChunked::from_iter_options(
+                "promised_currency".into(),
+                kept.iter().map(|&i| promised[i].map(|_| currency.get(i).unwrap_or(reporting_currency))),
+            )
+            .into_column(),
+            decimal_column("promised_amount_reporting", &reporting, &kept, MONEY_SCALE),
+            c.date_output("promised_date", &promised_date, &kept),
+            UInt64Chunked::from_iter_options(
+                "plan_instalments".into(),
+                kept.iter().map(|&i| instalments[i].map(|n| n as u64)),
+            )
+            .into_column(),
+            agent.column("agent", &kept),
+            BooleanChunked::from_iter_values("consumer".into(), kept.iter().map(|&i| consumer[i].unwrap_or(false)))
+                .into_column(),
+            zone_text.column("debtor_time_zone", &kept),
+            file,
+            row,
+        ],
+        "activities",
+    )
 }

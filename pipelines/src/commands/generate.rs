@@ -8,7 +8,7 @@ use crate::settings::ConfigError;
 
 /// Generate the exports.
 pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
-    let GenerateArgs { out, preset, customers, months, end, seed, format, dirty, shape } = args;
+    let GenerateArgs { out, preset, customers, months, end, seed, format, dirty, activities, shape } = args;
     let shape = shape.as_deref().and_then(ardent_sample::shapes::Shape::parse);
     if shape.is_some() && (dirty > 0.0 || !matches!(format, FormatArg::Csv)) {
         return Err(ConfigError(
@@ -31,6 +31,7 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
             FormatArg::Parquet => OutFormat::Parquet,
         },
         dirty,
+        activities,
     };
     let spec = params.check().map_err(|e| match e {
         GenError::Params(m) => anyhow::Error::new(ConfigError(format!("generate: {m}"))),
@@ -93,6 +94,12 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
         },
         report.seconds
     ));
+    if report.activities > 0 {
+        printer.line(format!(
+            "{} collections activities, {} compliance violations injected (truth/compliance_violations.csv)",
+            report.activities, report.violations
+        ));
+    }
     printer.line(format!("run it: ardent run --config {}", out.join("pipeline.toml").display()));
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::lock::WriteLock;
 use crate::printer::Printer;
 use crate::publish::RunSink;
 use crate::publish::{Manifest, RunWriter};
-use crate::run::{Tee, analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
+use crate::run::{CollectionsInput, Tee, analytics_stage, fetch_stage, index_stage, ingest_stage, report_quality};
 use crate::settings::{Overrides, resolve, show};
 
 /// Run the pipeline and publish its outputs.
@@ -92,12 +92,16 @@ pub fn run_with(args: RunArgs, printer: &Printer, mut tee: Option<&mut dyn Tee>)
     timings.extend(ingest_timings);
     report_quality(&ingested, printer);
     ingested.check_rejected_share(settings.max_rejected_share)?;
-    let (book, index_timings) = index_stage(sink)?;
+    let (book, activities, index_timings) = index_stage(sink)?;
     timings.extend(index_timings);
+    let collections = match (&book, activities) {
+        (Some(book), Some(log)) => Some(CollectionsInput::of(log, book, &ingested, &settings)?),
+        _ => None,
+    };
     writer.ingested(ingested, printer)?;
     if let Some(book) = book {
         printer.stage("analytics", 1, total);
-        timings.extend(analytics_stage(&settings, book, settings.models, Some(&mut writer), printer)?);
+        timings.extend(analytics_stage(&settings, book, collections, settings.models, Some(&mut writer), printer)?);
     }
     printer.stage("publish", total - 1, total);
     let plan = batches.as_ref().map(|(_, plan, ..)| plan);

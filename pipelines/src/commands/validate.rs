@@ -49,8 +49,8 @@ pub fn validate(args: PipelineArgs, printer: &Printer) -> anyhow::Result<()> {
     // The analytics can still fail (a rate missing for revaluation, a reconciliation check),
     // so they run too: `validate` exits with the code `run` would.
     // Models are not trained (their parameters were checked with the settings).
-    if let (Some(book), _) = index_stage(sink)? {
-        analytics_stage(&settings, book, false, None, printer)?;
+    if let (Some(book), _, _) = index_stage(sink)? {
+        analytics_stage(&settings, book, None, false, None, printer)?;
     }
     printer.line("valid: the inputs can be published (nothing was written)");
     Ok(())

@@ -238,6 +238,11 @@ impl ardent_engine::ingest::Sink for CutWhileValidating<'_> {
             Streamed::Ledger => 1,
             Streamed::Payments => 2,
             Streamed::PaymentRefs => 3,
+            Streamed::Activities => {
+                return Err(engine_error(anyhow::anyhow!(
+                    "a sharded run does not take an activities input yet (docs/scale-out.md); run the pipeline with `ardent run` on one machine, or remove `[inputs.activities]` for the sharded run"
+                )));
+            }
         };
         let cutter = self.cutter.as_mut().ok_or_else(|| engine_error(anyhow::anyhow!("the run was not named")))?;
         cutter.cut(t, rows).map_err(engine_error)

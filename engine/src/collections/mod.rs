@@ -1,0 +1,160 @@
+//! Collections: what the collectors did and whether it was lawful. Built only when an
+//! activities input is configured (runs without one publish exactly what they did before).
+//!
+//! [`log::LogBuilder`] gathers the validated activities as ingest streams them and
+//! [`log::ActivityLog`] holds them in event order by book customer; [`kpi::judge`] judges every
+//! activity on its customer's payments and receivables (promises kept, cash collected after
+//! contact, cures) and [`kpi::table`] adds them into `collections_monthly` and
+//! `collections_agents`; [`audit::audit`] checks each consumer activity against `[compliance]`
+//! and [`findings_table`] writes `compliance_findings`. [`build`] does all of it.
+
+pub mod audit;
+pub mod kpi;
+pub mod log;
+
+use std::borrow::Cow;
+
+use polars::prelude::*;
+
+use crate::book::Book;
+use crate::contracts::activity::Code;
+use crate::contracts::{OutType as O, TableContract, out};
+use crate::error::{EngineError, Result};
+use audit::Finding;
+use log::ActivityLog;
+
+/// Every breach of a compliance rule by a consumer activity.
+pub static COMPLIANCE_FINDINGS_TABLE: TableContract = TableContract {
+    name: "compliance_findings",
+    doc: "Consumer collection activities that break a `[compliance]` rule (FDCPA / Regulation F), one row per activity and rule, with the evidence",
+    partition: None,
+    columns: Cow::Borrowed(&[
+        out(
+            "rule",
+            O::Text,
+            false,
+            "contact_hours, call_frequency, call_after_conversation, after_cease, validation_notice or time_barred",
+        ),
+        out("customer_id", O::Text, false, "Debtor"),
+        out("activity_id", O::Text, false, "The activity in breach (validation_notice: the initial communication)"),
+        out("occurred_at", O::Timestamp, false, "When it happened (UTC)"),
+        out("local_time", O::Text, false, "When it happened in the debtor's local time (YYYY-MM-DD HH:MM)"),
+        out("channel", O::Text, false, "The activity's channel"),
+        out("agent", O::Text, true, "Who acted"),
+        out("severity", O::Text, false, "high (barred outright, or against the debtor's request) or medium"),
+        out(
+            "evidence",
+            O::Text,
+            false,
+            "What the audit saw: the times, counts and earlier activities that make the breach",
+        ),
+        out("citation", O::Text, false, "The rule's source"),
+    ]),
+};
+
+/// The tables a run publishes only when an activities input is configured.
+pub const NEED_ACTIVITIES: [&str; 4] =
+    ["activities", "collections_monthly", "collections_agents", "compliance_findings"];
+
+/// The collections tables, in publishing order.
+pub fn contracts() -> Vec<TableContract> {
+    vec![kpi::monthly_contract(), kpi::agents_contract(), COMPLIANCE_FINDINGS_TABLE.clone()]
+}
+
+/// The collections tables of one run, in [`contracts`] order, and what the run reports.
+#[derive(Debug)]
+pub struct Built {
+    pub tables: Vec<(TableContract, DataFrame)>,
+    pub activities: usize,
+    pub findings: usize,
+}
+
+/// Build the collections tables from the log: KPIs (`[collections]`) and the audit
+/// (`[compliance]`). `last_day` is the last day the data covers.
+pub fn build(
+    log: &ActivityLog,
+    book: &Book,
+    apps: &crate::cash::Applications,
+    places: &audit::Jurisdictions,
+    params: &kpi::Collections,
+    rules: &audit::Compliance,
+    last_day: i32,
+) -> Result<Built> {
+    let judged = kpi::judge(log, book, apps, params, last_day);
+    let costs = params.costs.is_some();
+    let monthly_contract = kpi::monthly_contract();
+    let monthly =
+        kpi::table(&monthly_contract, log, &judged, |i| book.customers.segment(log.customer[i]).to_string(), costs)?;
+    let agents_contract = kpi::agents_contract();
+    let agents =
+        kpi::table(&agents_contract, log, &judged, |i| log.agent_name(i).unwrap_or("UNASSIGNED").to_string(), costs)?;
+    drop(judged);
+    let findings = if rules.enabled { audit::audit(log, book, apps, places, rules, last_day) } else { Vec::new() };
+    let table = findings_table(&findings, log, book)?;
+    Ok(Built {
+        tables: vec![
+            (monthly_contract, monthly),
+            (agents_contract, agents),
+            (COMPLIANCE_FINDINGS_TABLE.clone(), table),
+        ],
+        activities: log.len(),
+        findings: findings.len(),
+    })
+}
+
+/// The `compliance_findings` table.
+pub fn findings_table(findings: &[Finding], log: &ActivityLog, book: &Book) -> Result<DataFrame> {
+    let n = findings.len();
+    let (mut rule, mut customer, mut activity, mut at, mut local) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut channel, mut agent, mut severity, mut evidence, mut citation) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for f in findings {
+        let i = f.activity;
+        rule.push(f.rule.as_str());
+        customer.push(book.customers.ids.get(log.customer[i] as usize));
+        activity.push(log.ids.get(i));
+        at.push(log.at[i]);
+        let m = log.local_minute[i];
+        local.push(format!(
+            "{} {:02}:{:02}",
+            crate::calendar::from_epoch_days(m.div_euclid(1440) as i32),
+            m.rem_euclid(1440) / 60,
+            m.rem_euclid(60)
+        ));
+        channel.push(log.channel[i].as_str());
+        agent.push(log.agent_name(i));
+        severity.push(f.rule.severity());
+        evidence.push(f.evidence.as_str());
+        citation.push(f.rule.citation());
+    }
+    let text = |name: &str, v: &[&str]| Column::new(name.into(), v);
+    DataFrame::new(
+        n,
+        vec![
+            text("rule", &rule),
+            text("customer_id", &customer),
+            text("activity_id", &activity),
+            Int64Chunked::from_vec("occurred_at".into(), at)
+                .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+                .into_column(),
+            Column::new("local_time".into(), local),
+            text("channel", &channel),
+            Column::new("agent".into(), agent),
+            text("severity", &severity),
+            text("evidence", &evidence),
+            text("citation", &citation),
+        ],
+    )
+    .map_err(EngineError::polars("building compliance_findings"))
+}
