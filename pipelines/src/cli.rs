@@ -219,6 +219,10 @@ pub struct GenerateArgs {
     /// injected compliance violations listed in truth/compliance_violations.csv.
     #[arg(long)]
     pub activities: bool,
+    /// With --activities: how often collectors work an account, relative to the default
+    /// (every 3 to 6 days); 3 writes about three times the activities.
+    #[arg(long, default_value_t = 1.0)]
+    pub activity_rate: f64,
     /// Write the ledger and payments as one ERP export in this layout (the profile of the
     /// same name in pipelines/configs/sources/ reads it): sap_fbl5n,
     /// sap_s4_journal_entry_items, dynamics_bc_ledger_entries, netsuite_ar_register,

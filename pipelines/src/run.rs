@@ -320,6 +320,29 @@ pub fn analytics_stage(
             Err(e) => return Err(e.into()),
         }
     }
+    // The collections tables before the alerts: their broken promises join them.
+    let mut promise_alerts = Vec::new();
+    if let Some(input) = collections {
+        let started = Instant::now();
+        let log = input.log.finish(&book)?;
+        let last_day = book
+            .date_range()
+            .map_or(i32::MIN, |(_, last)| last)
+            .max((0..log.len()).map(|i| log.local_day(i)).max().unwrap_or(i32::MIN));
+        let built = ardent_engine::collections::build(&log, &book, &apps, &input.places, &settings.analysis, last_day)?;
+        timings.push(("collections", started.elapsed().as_millis() as u64));
+        printer.info(
+            "collections",
+            format!("collections: {} activities, {} compliance findings", built.activities, built.findings),
+            json!({"activities": built.activities, "findings": built.findings}),
+        );
+        promise_alerts = built.alerts;
+        if let Some(w) = writer.as_deref_mut() {
+            for (contract, df) in built.tables {
+                w.table(&contract, df, printer)?;
+            }
+        }
+    }
     // The allowance after the models: the PD method uses their scores.
     if let Some(w) = writer.as_deref_mut() {
         if let Some(parts) = ecl {
@@ -328,36 +351,8 @@ pub fn analytics_stage(
         // The alerts after the models: the score alerts come from them.
         if let Some(mut alerts) = ledger_alerts {
             alerts.extend(score_alerts);
+            alerts.extend(promise_alerts);
             w.alerts(alerts, printer)?;
-        }
-    }
-    if let Some(input) = collections {
-        let started = Instant::now();
-        let log = input.log.finish(&book)?;
-        let last_day = book
-            .date_range()
-            .map_or(i32::MIN, |(_, last)| last)
-            .max((0..log.len()).map(|i| log.local_day(i)).max().unwrap_or(i32::MIN));
-        let a = &settings.analysis;
-        let built = ardent_engine::collections::build(
-            &log,
-            &book,
-            &apps,
-            &input.places,
-            &a.collections,
-            &a.compliance,
-            last_day,
-        )?;
-        timings.push(("collections", started.elapsed().as_millis() as u64));
-        printer.info(
-            "collections",
-            format!("collections: {} activities, {} compliance findings", built.activities, built.findings),
-            json!({"activities": built.activities, "findings": built.findings}),
-        );
-        if let Some(w) = writer.as_deref_mut() {
-            for (contract, df) in built.tables {
-                w.table(&contract, df, printer)?;
-            }
         }
     }
     Ok(timings)

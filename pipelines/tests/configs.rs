@@ -7,11 +7,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-/// The ready pipelines and the source profiles (`configs/sources/`).
+/// The ready pipelines, the source profiles (`configs/sources/`) and the activity profiles
+/// (`configs/activities/`).
 fn configs() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
     let mut found = Vec::new();
-    for dir in [dir.clone(), dir.join("sources")] {
+    for dir in [dir.clone(), dir.join("sources"), dir.join("activities")] {
         let files = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
         found.extend(files.filter(|p| p.extension().is_some_and(|e| e == "toml")));
     }

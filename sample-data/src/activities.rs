@@ -222,13 +222,13 @@ const AGENTS: u32 = 24;
 const INJECT_SHARE: f64 = 0.25;
 
 /// A customer's natural log, then (on some consumer accounts) one injected violation.
-pub fn simulate(world: &World, h: &History, seed: u64) -> Log {
+pub fn simulate(world: &World, h: &History, seed: u64, rate: f64) -> Log {
     let c = &h.customer;
     let mut rng = activity_rng(seed, c.index);
     // Sole traders among the US small businesses are consumers.
     let consumer = c.country == "US" && c.segment == "smb" && rng.random::<f64>() < 0.6;
     let zone = zone_of(c.country, c.index);
-    let acts = natural(world, h, consumer, &mut rng);
+    let acts = natural(world, h, consumer, rate, &mut rng);
     let mut log = Log { consumer, zone, acts, violations: Vec::new() };
     if consumer && rng.random::<f64>() < INJECT_SHARE {
         inject(world, &mut log, &mut rng);
@@ -236,7 +236,8 @@ pub fn simulate(world: &World, h: &History, seed: u64) -> Log {
     log
 }
 
-fn natural(world: &World, h: &History, consumer: bool, rng: &mut ChaCha8Rng) -> Vec<Act> {
+/// `rate` scales how often an account is worked (1: every 3 to 6 days; 3: every 1 to 2).
+fn natural(world: &World, h: &History, consumer: bool, rate: f64, rng: &mut ChaCha8Rng) -> Vec<Act> {
     let mut balance = Balance::of(h);
     let mut acts: Vec<Act> = Vec::new();
     let agent = rng.random_range(0..AGENTS);
@@ -257,7 +258,7 @@ fn natural(world: &World, h: &History, consumer: bool, rng: &mut ChaCha8Rng) -> 
         if ceased || dpd < 5 || day < next_action {
             continue;
         }
-        next_action = day + rng.random_range(3..7);
+        next_action = day + ((f64::from(rng.random_range(3..7u32)) / rate).round() as i32).max(1);
         let mut act =
             Act { day, minute: 0, channel: Channel::Email, inbound: false, outcome: None, promise: None, agent };
         if consumer && !validated {

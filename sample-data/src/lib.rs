@@ -89,6 +89,9 @@ pub struct GenParams {
     /// Also write a collections activities log (with injected compliance violations listed
     /// in `truth/compliance_violations.csv`, and a few placed legacy debts). Default: false.
     pub activities: bool,
+    /// How often collectors work an account, relative to the default cadence (an action
+    /// every 3 to 6 days): 3 gives about three times the activities. Default: 1.
+    pub activity_rate: f64,
 }
 
 impl Default for GenParams {
@@ -102,6 +105,7 @@ impl Default for GenParams {
             format: OutFormat::Csv,
             dirty: 0.0,
             activities: false,
+            activity_rate: 1.0,
         }
     }
 }
@@ -117,6 +121,7 @@ pub struct GenSpec {
     pub dirty: f64,
     pub preset: Preset,
     pub activities: bool,
+    pub activity_rate: f64,
 }
 
 impl GenParams {
@@ -135,6 +140,12 @@ impl GenParams {
         if !(0.0..=0.5).contains(&self.dirty) {
             return Err(GenError::Params(format!("dirty must be between 0 and 0.5, but is {}", self.dirty)));
         }
+        if !(0.5..=6.0).contains(&self.activity_rate) {
+            return Err(GenError::Params(format!(
+                "activity rate must be between 0.5 and 6, but is {}",
+                self.activity_rate
+            )));
+        }
         if self.dirty > 0.0 && self.format != OutFormat::Csv {
             return Err(GenError::Params(
                 "dirty rows need --format csv: Parquet columns are typed and cannot hold an unparseable date or amount"
@@ -150,6 +161,7 @@ impl GenParams {
             dirty: self.dirty,
             preset: self.preset,
             activities: self.activities,
+            activity_rate: self.activity_rate,
         })
     }
 }
@@ -313,7 +325,7 @@ pub fn generate(spec: &GenSpec, out: &Path) -> Result<GenReport, GenError> {
     };
     w.logs = logs.as_mut().map(|(a, v)| (a, v));
     let n = spec.customers.get();
-    let with_logs = spec.activities;
+    let (with_logs, rate) = (spec.activities, spec.activity_rate);
     let simulate = |b: u32| -> Vec<(History, Option<activities::Log>)> {
         let from = b * BLOCK;
         let to = (from + BLOCK).min(n);
@@ -321,7 +333,7 @@ pub fn generate(spec: &GenSpec, out: &Path) -> Result<GenReport, GenError> {
             .into_par_iter()
             .map(|i| {
                 let h = model::simulate_customer(&world, i, INVOICES_PER_MONTH);
-                let log = with_logs.then(|| activities::simulate(&world, &h, spec.seed));
+                let log = with_logs.then(|| activities::simulate(&world, &h, spec.seed, rate));
                 (h, log)
             })
             .collect()

@@ -136,6 +136,8 @@ pub enum Kind {
     CreditLimit,
     PaymentPattern,
     NewDispute,
+    /// A promise to pay (or a plan's instalment) broken in the month (activities input).
+    BrokenPromise,
 }
 
 impl Kind {
@@ -146,6 +148,7 @@ impl Kind {
             Kind::CreditLimit => "credit_limit",
             Kind::PaymentPattern => "payment_pattern",
             Kind::NewDispute => "new_dispute",
+            Kind::BrokenPromise => "broken_promise",
         }
     }
 }
@@ -176,6 +179,21 @@ fn high(value: f64, threshold: f64) -> bool {
 
 fn amount(cents: i64) -> String {
     format_cents(i128::from(cents))
+}
+
+/// The month ends alerts are raised at for a book and parameters, with the month end before the
+/// first (so each has the one before it): the latest `alerts.months` of the run's month ends.
+pub fn window_ends(
+    book: &crate::book::Book,
+    apps: &crate::cash::Applications,
+    analysis: &crate::analytics::params::Analysis,
+) -> Vec<i32> {
+    let ctx = Context::new(book, apps, analysis);
+    let range = window(&ctx, analysis.alerts.months);
+    if range.is_empty() {
+        return Vec::new();
+    }
+    ctx.months[range.start - 1..range.end].to_vec()
 }
 
 /// The month ends alerts are raised at: the latest `months` (indices into `ctx.months`).
@@ -405,7 +423,7 @@ pub static ALERTS_TABLE: TableContract = TableContract {
             "kind",
             O::Text,
             false,
-            "pd_increase, band_drop (from the champion model's scores), credit_limit, payment_pattern, new_dispute (from the ledger)",
+            "pd_increase, band_drop (from the champion model's scores), credit_limit, payment_pattern, new_dispute (from the ledger), broken_promise (from the activities)",
         ),
         out(
             "severity",

@@ -122,7 +122,13 @@ impl CollectionsParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromiseStatus {
     Kept,
-    Broken,
+    /// Broken at `deadline` (an instalment's date + grace): `due` cents were due by then and
+    /// `paid` were paid.
+    Broken {
+        deadline: i32,
+        due: i64,
+        paid: i64,
+    },
     /// Not due yet (plus grace) at the data's last day.
     Pending,
 }
@@ -256,8 +262,9 @@ fn promise_status(
         if deadline > last_day {
             return PromiseStatus::Pending;
         }
-        if h.paid(made, deadline) < amount * (i64::from(k) + 1) {
-            return PromiseStatus::Broken;
+        let (due, paid) = (amount * (i64::from(k) + 1), h.paid(made, deadline));
+        if paid < due {
+            return PromiseStatus::Broken { deadline, due, paid };
         }
     }
     PromiseStatus::Kept
@@ -327,7 +334,7 @@ fn judge_customer(
             );
             match status {
                 PromiseStatus::Kept => s.promises_kept = 1,
-                PromiseStatus::Broken => s.promises_broken = 1,
+                PromiseStatus::Broken { .. } => s.promises_broken = 1,
                 PromiseStatus::Pending => s.promises_pending = 1,
             }
             out[i - first].promise = Some(status);
@@ -509,4 +516,60 @@ pub fn table(
         ),
     ];
     frame::frame(contract, columns)
+}
+
+/// The `broken_promise` alerts: at each month end of `months`, the customers with a promise
+/// (or a plan's instalment) whose date plus grace fell in the month and was not paid. `value`
+/// is how many broke in the month (threshold 1, `high` from 2), `amount` what was still
+/// unpaid of them (reporting cents).
+pub fn promise_alerts(
+    log: &ActivityLog,
+    book: &Book,
+    judged: &[Judged],
+    months: &[i32],
+) -> Vec<crate::analytics::alerts::Alert> {
+    use crate::analytics::alerts::{Alert, Kind};
+    // (month end, customer) → (count, unpaid, evidence of the first).
+    let mut raised: BTreeMap<(i32, u32), (u32, i64, String)> = BTreeMap::new();
+    for (i, j) in judged.iter().enumerate() {
+        let Some(PromiseStatus::Broken { deadline, due, paid }) = j.promise else { continue };
+        let k = months.partition_point(|&t| t < deadline);
+        let Some(&t) = months.get(k) else { continue };
+        if k == 0 || months[k - 1] >= deadline {
+            continue;
+        }
+        let what = if log.instalments[i] > 1 { "plan" } else { "promise" };
+        let entry = raised.entry((t, log.customer[i])).or_insert_with(|| {
+            (
+                0,
+                0,
+                format!(
+                    "{what} of {} by {} made on {} ({}): {} due by {} with grace, {} paid",
+                    crate::money::format_cents(i128::from(log.promised[i])),
+                    from_epoch_days(log.promised_date[i]),
+                    from_epoch_days(log.local_day(i)),
+                    log.channel[i].as_str(),
+                    crate::money::format_cents(i128::from(due)),
+                    from_epoch_days(deadline),
+                    crate::money::format_cents(i128::from(paid))
+                ),
+            )
+        });
+        entry.0 += 1;
+        entry.1 += due - paid;
+    }
+    raised
+        .into_iter()
+        .map(|((t, c), (count, unpaid, evidence))| Alert {
+            as_of: t,
+            customer: book.customers.ids.get(c as usize).to_string(),
+            segment: book.customers.segment(c).to_string(),
+            kind: Kind::BrokenPromise,
+            high: count >= 2,
+            value: f64::from(count),
+            threshold: 1.0,
+            amount: Some(unpaid),
+            evidence: if count > 1 { format!("{count} broken; first: {evidence}") } else { evidence },
+        })
+        .collect()
 }

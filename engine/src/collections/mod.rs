@@ -61,26 +61,30 @@ pub fn contracts() -> Vec<TableContract> {
     vec![kpi::monthly_contract(), kpi::agents_contract(), COMPLIANCE_FINDINGS_TABLE.clone()]
 }
 
-/// The collections tables of one run, in [`contracts`] order, and what the run reports.
+/// The collections tables of one run, in [`contracts`] order, the `broken_promise` alerts,
+/// and what the run reports.
 #[derive(Debug)]
 pub struct Built {
     pub tables: Vec<(TableContract, DataFrame)>,
+    pub alerts: Vec<crate::analytics::alerts::Alert>,
     pub activities: usize,
     pub findings: usize,
 }
 
-/// Build the collections tables from the log: KPIs (`[collections]`) and the audit
-/// (`[compliance]`). `last_day` is the last day the data covers.
+/// Build the collections tables from the log: KPIs (`[collections]`), the audit
+/// (`[compliance]`) and the broken-promise alerts at the alerts' month ends. `last_day` is the
+/// last day the data covers.
 pub fn build(
     log: &ActivityLog,
     book: &Book,
     apps: &crate::cash::Applications,
     places: &audit::Jurisdictions,
-    params: &kpi::Collections,
-    rules: &audit::Compliance,
+    analysis: &crate::analytics::params::Analysis,
     last_day: i32,
 ) -> Result<Built> {
+    let (params, rules) = (&analysis.collections, &analysis.compliance);
     let judged = kpi::judge(log, book, apps, params, last_day);
+    let alerts = kpi::promise_alerts(log, book, &judged, &crate::analytics::alerts::window_ends(book, apps, analysis));
     let costs = params.costs.is_some();
     let monthly_contract = kpi::monthly_contract();
     let monthly =
@@ -97,6 +101,7 @@ pub fn build(
             (agents_contract, agents),
             (COMPLIANCE_FINDINGS_TABLE.clone(), table),
         ],
+        alerts,
         activities: log.len(),
         findings: findings.len(),
     })

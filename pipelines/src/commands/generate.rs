@@ -8,7 +8,8 @@ use crate::settings::ConfigError;
 
 /// Generate the exports.
 pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
-    let GenerateArgs { out, preset, customers, months, end, seed, format, dirty, activities, shape } = args;
+    let GenerateArgs { out, preset, customers, months, end, seed, format, dirty, activities, activity_rate, shape } =
+        args;
     let shape = shape.as_deref().and_then(ardent_sample::shapes::Shape::parse);
     if shape.is_some() && (dirty > 0.0 || !matches!(format, FormatArg::Csv)) {
         return Err(ConfigError(
@@ -32,6 +33,7 @@ pub fn generate(args: GenerateArgs, printer: &Printer) -> anyhow::Result<()> {
         },
         dirty,
         activities,
+        activity_rate,
     };
     let spec = params.check().map_err(|e| match e {
         GenError::Params(m) => anyhow::Error::new(ConfigError(format!("generate: {m}"))),

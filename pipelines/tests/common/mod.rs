@@ -192,7 +192,22 @@ pub fn records(df: &polars::prelude::DataFrame) -> Vec<Record> {
     let columns: Vec<(String, Series)> = df
         .columns()
         .iter()
-        .map(|c| (c.name().to_string(), c.as_materialized_series().cast(&DataType::String).unwrap()))
+        .map(|c| {
+            let s = c.as_materialized_series();
+            let text = match s.dtype() {
+                // Timestamps (UTC, microseconds) as "2024-02-20 14:00:00 UTC".
+                DataType::Datetime(TimeUnit::Microseconds, _) => StringChunked::from_iter_options(
+                    s.name().clone(),
+                    s.datetime().unwrap().physical().iter().map(|v| {
+                        v.and_then(chrono::DateTime::from_timestamp_micros)
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    }),
+                )
+                .into_series(),
+                _ => s.cast(&DataType::String).unwrap(),
+            };
+            (c.name().to_string(), text)
+        })
         .collect();
     (0..df.height())
         .map(|i| columns.iter().map(|(name, s)| (name.clone(), s.str().unwrap().get(i).map(str::to_string))).collect())
