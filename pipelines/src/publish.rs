@@ -868,7 +868,8 @@ impl Sink for RunSink<'_> {
             also.start(customers, fx_rates)?;
         }
         if self.with_book && self.settings.ingest.inputs.iter().any(|i| i.kind == InputKind::Activities) {
-            self.activities = Some(Default::default());
+            let all_ids = self.settings.analysis.compliance.include_business;
+            self.activities = Some(ardent_engine::collections::log::LogBuilder::new(customers, all_ids)?);
         }
         if self.with_book {
             let s = self.settings;

@@ -328,7 +328,7 @@ pub fn analytics_stage(
         let last_day = book
             .date_range()
             .map_or(i32::MIN, |(_, last)| last)
-            .max((0..log.len()).map(|i| log.local_day(i)).max().unwrap_or(i32::MIN));
+            .max(log.rows.iter().map(|a| a.local_day()).max().unwrap_or(i32::MIN));
         let built = ardent_engine::collections::build(&log, &book, &apps, &input.places, &settings.analysis, last_day)?;
         timings.push(("collections", started.elapsed().as_millis() as u64));
         printer.info(

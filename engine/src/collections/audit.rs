@@ -341,12 +341,12 @@ fn audit_customer(
     c: usize,
 ) -> Vec<Finding> {
     let range = log.of_customer(c);
-    let audited = |i: usize| log.consumer[i] || rules.include_business;
+    let audited = |i: usize| log.rows[i].consumer || rules.include_business;
     if !range.clone().any(audited) {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let outbound = |i: usize| log.direction[i] == Direction::Outbound;
+    let outbound = |i: usize| log.rows[i].direction == Direction::Outbound;
     // Calls placed, for the frequency rule: (local day, index).
     let mut calls: std::collections::VecDeque<(i32, usize)> = Default::default();
     let mut conversation: Option<usize> = None;
@@ -359,8 +359,8 @@ fn audit_customer(
         if !audited(i) {
             continue;
         }
-        let (channel, outcome, day) = (log.channel[i], log.outcome[i], log.local_day(i));
-        let minute = log.local_minute[i].rem_euclid(1440) as u32;
+        let (channel, outcome, day) = (log.rows[i].channel, log.rows[i].outcome, log.rows[i].local_day());
+        let minute = log.rows[i].local_minute().rem_euclid(1440) as u32;
         if outbound(i) {
             if rules.hours_channels.contains(&channel) && !(rules.hours.0..rules.hours.1).contains(&minute) {
                 out.push(Finding {
@@ -369,7 +369,7 @@ fn audit_customer(
                     evidence: format!(
                         "{} at {} debtor's local time, outside {:02}:00-{:02}:00",
                         channel.as_str(),
-                        local_text(log.local_minute[i]),
+                        local_text(log.rows[i].local_minute()),
                         rules.hours.0 / 60,
                         rules.hours.1 / 60
                     ),
@@ -389,14 +389,14 @@ fn audit_customer(
                             "call {} within {} days (since {} on {}); at most {} allowed",
                             calls.len(),
                             rules.call_window_days,
-                            log.ids.get(first),
-                            from_epoch_days(log.local_day(first)),
+                            log.id(first),
+                            from_epoch_days(log.rows[first].local_day()),
                             rules.max_calls
                         ),
                     });
                 }
                 if let Some(j) = conversation
-                    && day - log.local_day(j) < rules.after_conversation_days as i32
+                    && day - log.rows[j].local_day() < rules.after_conversation_days as i32
                 {
                     out.push(Finding {
                         rule: AuditRule::CallAfterConversation,
@@ -404,9 +404,9 @@ fn audit_customer(
                         evidence: format!(
                             "call on {}, {} days after the telephone conversation {} on {}",
                             from_epoch_days(day),
-                            day - log.local_day(j),
-                            log.ids.get(j),
-                            from_epoch_days(log.local_day(j))
+                            day - log.rows[j].local_day(),
+                            log.id(j),
+                            from_epoch_days(log.rows[j].local_day())
                         ),
                     });
                 }
@@ -421,8 +421,8 @@ fn audit_customer(
                         "{} on {} after the cease-communication request {} on {}",
                         channel.as_str(),
                         from_epoch_days(day),
-                        log.ids.get(j),
-                        from_epoch_days(log.local_day(j))
+                        log.id(j),
+                        from_epoch_days(log.rows[j].local_day())
                     ),
                 });
             }
@@ -452,7 +452,7 @@ fn audit_customer(
             }
         }
         if outcome == Some(Outcome::ValidationNotice) && outbound(i) {
-            validated |= initial.is_none_or(|k| day <= log.local_day(k) + rules.validation_days as i32);
+            validated |= initial.is_none_or(|k| day <= log.rows[k].local_day() + rules.validation_days as i32);
             if initial.is_none() {
                 initial = Some(i);
             }
@@ -465,15 +465,15 @@ fn audit_customer(
         }
     }
     if let Some(k) = initial {
-        let deadline = log.local_day(k) + rules.validation_days as i32;
+        let deadline = log.rows[k].local_day() + rules.validation_days as i32;
         if !validated && deadline <= last_day {
             out.push(Finding {
                 rule: AuditRule::ValidationNotice,
                 activity: k,
                 evidence: format!(
                     "initial communication ({}) on {}; no validation notice by {}",
-                    log.channel[k].as_str(),
-                    from_epoch_days(log.local_day(k)),
+                    log.rows[k].channel.as_str(),
+                    from_epoch_days(log.rows[k].local_day()),
                     from_epoch_days(deadline)
                 ),
             });

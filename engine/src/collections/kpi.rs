@@ -13,6 +13,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use foldhash::HashMap;
+
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +23,7 @@ use crate::analytics::frame;
 use crate::book::Book;
 use crate::calendar::{from_epoch_days, month_of, month_start};
 use crate::cash::Applications;
-use crate::contracts::activity::{Channel, Code, Direction, Outcome};
+use crate::contracts::activity::{Channel, Code, Outcome};
 use crate::contracts::{OutColumn, OutType as O, TableContract, out};
 use crate::error::{EngineError, Result};
 
@@ -183,25 +185,52 @@ impl Sums {
     }
 }
 
-/// What one activity contributes, and to which cells.
+/// The sums of every cell of both tables, and the broken promises (for the alerts).
 #[derive(Debug, Clone, Default)]
-pub struct Judged {
-    pub sums: Sums,
-    pub promise: Option<PromiseStatus>,
+pub struct Cells {
+    /// (month, segment value index, channel index) → sums.
+    pub by_segment: HashMap<(i32, u32, u8), Sums>,
+    /// (month, agent index or `u32::MAX`, channel index) → sums.
+    pub by_agent: HashMap<(i32, u32, u8), Sums>,
+    /// (activity, deadline, due, paid) of every broken promise.
+    pub broken: Vec<(usize, i32, i64, i64)>,
 }
 
-/// The customer's history the KPIs read: payments (day, reporting cents) and receivables
-/// (due day, settled day or `i32::MAX`).
+impl Cells {
+    fn merge(mut self, other: Cells) -> Cells {
+        for (k, v) in other.by_segment {
+            self.by_segment.entry(k).or_default().add(&v);
+        }
+        for (k, v) in other.by_agent {
+            self.by_agent.entry(k).or_default().add(&v);
+        }
+        self.broken.extend(other.broken);
+        self
+    }
+}
+
+/// The customer's history the KPIs read: payments by day with running totals, and receivables
+/// by due date with the running latest settlement.
 struct History {
-    payments: Vec<(i32, i64)>,
-    receivables: Vec<(i32, i32, i32)>,
+    /// Payment days, ascending, and the reporting cents paid up to and including each.
+    pay_days: Vec<i32>,
+    paid_through: Vec<i64>,
+    /// Receivable due dates, ascending, and the latest settlement day (`i32::MAX` while open)
+    /// among the receivables due so far.
+    dues: Vec<i32>,
+    latest_settled: Vec<i32>,
 }
 
 impl History {
     fn of(book: &Book, apps: &Applications, c: usize) -> History {
-        let payments =
-            book.customers.payments(c).map(|p| (book.payments.date[p], book.payments.amount_reporting[p])).collect();
-        let receivables = book
+        let (mut pay_days, mut paid_through) = (Vec::new(), Vec::new());
+        let mut total = 0i64;
+        for p in book.customers.payments(c) {
+            total += book.payments.amount_reporting[p];
+            pay_days.push(book.payments.date[p]);
+            paid_through.push(total);
+        }
+        let mut receivables: Vec<(i32, i32)> = book
             .customers
             .docs(c)
             .filter(|&d| book.docs.kind[d].is_receivable())
@@ -216,24 +245,37 @@ impl History {
                         break;
                     }
                 }
-                Some((book.docs.date[d], due, settled))
+                Some((due, settled))
             })
             .collect();
-        History { payments, receivables }
-    }
-
-    /// Reporting cents paid on days `from..=to`.
-    fn paid(&self, from: i32, to: i32) -> i64 {
-        self.payments.iter().filter(|(d, _)| (from..=to).contains(d)).map(|(_, a)| a).sum()
-    }
-
-    /// The settlement days of the receivables past due on `day` (issued, due before it, not
-    /// settled by it).
-    fn past_due(&self, day: i32) -> impl Iterator<Item = i32> + '_ {
-        self.receivables
+        receivables.sort_unstable();
+        let mut latest = i32::MIN;
+        let latest_settled = receivables
             .iter()
-            .filter(move |&&(doc, due, settled)| doc <= day && due < day && settled > day)
-            .map(|r| r.2)
+            .map(|&(_, s)| {
+                latest = latest.max(s);
+                latest
+            })
+            .collect();
+        History { pay_days, paid_through, dues: receivables.iter().map(|r| r.0).collect(), latest_settled }
+    }
+
+    /// Reporting cents paid on days `from..=to` (payment days ascending in the book).
+    fn paid(&self, from: i32, to: i32) -> i64 {
+        let through = |day: i32| {
+            let k = self.pay_days.partition_point(|&d| d <= day);
+            if k == 0 { 0 } else { self.paid_through[k - 1] }
+        };
+        through(to) - through(from - 1)
+    }
+
+    /// When the customer has receivables past due on `day` (due before it, not settled by
+    /// it), the day the last of them was settled (`i32::MAX` when one is still open).
+    fn past_due_settled(&self, day: i32) -> Option<i32> {
+        let k = self.dues.partition_point(|&d| d < day);
+        // The latest settlement among the receivables due so far is past `day` exactly when one
+        // of them is still open on `day`, and then it is the latest of those open.
+        (k > 0 && self.latest_settled[k - 1] > day).then(|| self.latest_settled[k - 1])
     }
 }
 
@@ -270,14 +312,20 @@ fn promise_status(
     PromiseStatus::Kept
 }
 
-/// Judge every activity of the log (in log order).
-pub fn judge(log: &ActivityLog, book: &Book, apps: &Applications, params: &Collections, last_day: i32) -> Vec<Judged> {
+/// Judge every activity of the log and add it into its cells.
+pub fn judge(log: &ActivityLog, book: &Book, apps: &Applications, params: &Collections, last_day: i32) -> Cells {
     use rayon::prelude::*;
-    let per_customer: Vec<Vec<Judged>> = (0..book.customers.len())
+    (0..book.customers.len())
         .into_par_iter()
-        .map(|c| judge_customer(log, book, apps, params, last_day, c))
-        .collect();
-    per_customer.into_iter().flatten().collect()
+        .fold(Cells::default, |mut cells, c| {
+            judge_customer(log, book, apps, params, last_day, c, &mut cells);
+            cells
+        })
+        .reduce(Cells::default, Cells::merge)
+}
+
+fn channel_index(c: Channel) -> u8 {
+    Channel::ALL.iter().position(|&x| x == c).unwrap_or(0) as u8
 }
 
 fn judge_customer(
@@ -287,32 +335,35 @@ fn judge_customer(
     p: &Collections,
     last_day: i32,
     c: usize,
-) -> Vec<Judged> {
+    cells: &mut Cells,
+) {
     let range = log.of_customer(c);
     if range.is_empty() {
-        return Vec::new();
+        return;
     }
     let h = History::of(book, apps, c);
-    let mut out: Vec<Judged> = range.clone().map(|_| Judged::default()).collect();
     let first = range.start;
+    let mut sums: Vec<Sums> = vec![Sums::default(); range.len()];
+    let mut kept: Vec<bool> = vec![false; range.len()];
     // Right-party contacts in time order, for first contacts and the collected credit.
-    let rpc: Vec<usize> = range.clone().filter(|&i| log.outcome[i].is_some_and(Outcome::is_right_party)).collect();
+    let rpc: Vec<usize> = range.clone().filter(|&i| log.rows[i].outcome.is_some_and(Outcome::is_right_party)).collect();
     for i in range.clone() {
-        let s = &mut out[i - first].sums;
-        let (day, outcome) = (log.local_day(i), log.outcome[i]);
+        let a = &log.rows[i];
+        let s = &mut sums[i - first];
+        let (day, outcome) = (a.local_day(), a.outcome);
         s.activities = 1;
         if let Some(costs) = &p.costs {
-            s.cost_cents = costs[Channel::ALL.iter().position(|&ch| ch == log.channel[i]).unwrap_or(0)];
+            s.cost_cents = costs[usize::from(channel_index(a.channel))];
         }
-        let outbound = log.direction[i] == Direction::Outbound;
-        if outbound {
+        if a.outbound() {
             s.attempts = 1;
             s.attempts_contacted = u64::from(outcome.is_some_and(Outcome::is_contact));
             s.attempts_right_party = u64::from(outcome.is_some_and(Outcome::is_right_party));
-            let past_due: Vec<i32> = h.past_due(day).collect();
-            if !past_due.is_empty() && day + p.cure_days <= last_day {
+            if let Some(settled) = h.past_due_settled(day)
+                && day + p.cure_days <= last_day
+            {
                 s.actioned_past_due = 1;
-                s.cured = u64::from(past_due.iter().all(|&settled| settled <= day + p.cure_days));
+                s.cured = u64::from(settled <= day + p.cure_days);
             }
         } else {
             s.inbound = 1;
@@ -320,33 +371,29 @@ fn judge_customer(
         if outcome.is_some_and(Outcome::is_right_party) {
             s.right_party_contacts = 1;
         }
-        if outcome.is_some_and(Outcome::is_promise) && log.promised[i] > 0 {
+        if outcome.is_some_and(Outcome::is_promise) && a.promised > 0 {
             s.promises = 1;
-            s.promised_cents = log.promised[i];
-            let status = promise_status(
-                &h,
-                day,
-                log.promised[i],
-                log.promised_date[i],
-                log.instalments[i],
-                p.promise_grace_days,
-                last_day,
-            );
-            match status {
-                PromiseStatus::Kept => s.promises_kept = 1,
-                PromiseStatus::Broken { .. } => s.promises_broken = 1,
+            s.promised_cents = a.promised;
+            match promise_status(&h, day, a.promised, a.promised_date, a.instalments, p.promise_grace_days, last_day) {
+                PromiseStatus::Kept => {
+                    s.promises_kept = 1;
+                    kept[i - first] = true;
+                }
+                PromiseStatus::Broken { deadline, due, paid } => {
+                    s.promises_broken = 1;
+                    cells.broken.push((i, deadline, due, paid));
+                }
                 PromiseStatus::Pending => s.promises_pending = 1,
             }
-            out[i - first].promise = Some(status);
         }
         if outcome == Some(Outcome::Dispute) {
-            let s = &mut out[i - first].sums;
             s.disputes = 1;
             // Closed by a later `resolved`, or when the last receivable past due at the
             // dispute is settled.
-            let resolved =
-                (i + 1..range.end).find(|&k| log.outcome[k] == Some(Outcome::Resolved)).map(|k| log.local_day(k));
-            let settled = h.past_due(day).max().filter(|&d| d != i32::MAX);
+            let resolved = (i + 1..range.end)
+                .find(|&k| log.rows[k].outcome == Some(Outcome::Resolved))
+                .map(|k| log.rows[k].local_day());
+            let settled = h.past_due_settled(day).filter(|&d| d != i32::MAX);
             if let Some(closed) = [resolved, settled].into_iter().flatten().min().filter(|&d| d <= last_day) {
                 s.disputes_closed = 1;
                 s.dispute_days = (closed - day).max(0) as u64;
@@ -356,26 +403,34 @@ fn judge_customer(
     // First contacts: no right-party contact in the `first_contact_days` before; resolved when
     // its outcome is `resolved` or a promise that was kept.
     for (k, &i) in rpc.iter().enumerate() {
-        let day = log.local_day(i);
-        let earlier = k > 0 && day - log.local_day(rpc[k - 1]) < p.first_contact_days;
+        let day = log.rows[i].local_day();
+        let earlier = k > 0 && day - log.rows[rpc[k - 1]].local_day() < p.first_contact_days;
         if !earlier {
-            let j = &mut out[i - first];
-            j.sums.first_contacts = 1;
-            j.sums.first_contact_resolutions =
-                u64::from(log.outcome[i] == Some(Outcome::Resolved) || j.promise == Some(PromiseStatus::Kept));
+            let s = &mut sums[i - first];
+            s.first_contacts = 1;
+            s.first_contact_resolutions = u64::from(log.rows[i].outcome == Some(Outcome::Resolved) || kept[i - first]);
         }
     }
     // Each payment credited to the latest right-party contact on or before its day, within
     // `collected_within_days`.
-    for &(day, cents) in &h.payments {
-        let credited = rpc.iter().rev().find(|&&i| log.local_day(i) <= day);
+    let mut previous = 0;
+    for (k, &day) in h.pay_days.iter().enumerate() {
+        let cents = h.paid_through[k] - previous;
+        previous = h.paid_through[k];
+        let credited = rpc.iter().rev().find(|&&i| log.rows[i].local_day() <= day);
         if let Some(&i) = credited
-            && day - log.local_day(i) <= p.collected_within_days
+            && day - log.rows[i].local_day() <= p.collected_within_days
         {
-            out[i - first].sums.collected_cents += cents;
+            sums[i - first].collected_cents += cents;
         }
     }
-    out
+    let segment = book.customers.dims.first().map_or(0, |d| d.of_customer[c]);
+    for (k, s) in sums.iter().enumerate() {
+        let a = &log.rows[first + k];
+        let (month, channel) = (month_of(a.local_day()), channel_index(a.channel));
+        cells.by_segment.entry((month, segment, channel)).or_default().add(s);
+        cells.by_agent.entry((month, a.agent, channel)).or_default().add(s);
+    }
 }
 
 /// The columns both tables share after their keys.
@@ -464,29 +519,24 @@ pub fn agents_contract() -> TableContract {
     )
 }
 
-/// The table of `judged` grouped by month × `group_of(activity)` × channel, rows sorted by
-/// key.
+/// The table of `cells` (month × group × channel), rows sorted by month, group name and
+/// channel; `group_name` names a group index.
 pub fn table(
     contract: &TableContract,
-    log: &ActivityLog,
-    judged: &[Judged],
-    group_of: impl Fn(usize) -> String,
+    cells: &HashMap<(i32, u32, u8), Sums>,
+    group_name: impl Fn(u32) -> String,
     costs: bool,
 ) -> Result<DataFrame> {
-    let mut cells: BTreeMap<(i32, String, usize), Sums> = BTreeMap::new();
-    for (i, j) in judged.iter().enumerate() {
-        let channel = Channel::ALL.iter().position(|&c| c == log.channel[i]).unwrap_or(0);
-        let key = (month_of(log.local_day(i)), group_of(i), channel);
-        cells.entry(key).or_default().add(&j.sums);
-    }
+    let mut rows: Vec<(i32, String, u8, &Sums)> =
+        cells.iter().map(|(&(m, g, ch), s)| (m, group_name(g), ch, s)).collect();
+    rows.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
     let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
-    let rows: Vec<(&(i32, String, usize), &Sums)> = cells.iter().collect();
-    let col = |f: &dyn Fn(&Sums) -> u64, name: &str| frame::count(name, rows.iter().map(|(_, s)| f(s)));
-    let rate = |f: &dyn Fn(&Sums) -> Option<f64>, name: &str| frame::float_opt(name, rows.iter().map(|(_, s)| f(s)));
+    let col = |f: &dyn Fn(&Sums) -> u64, name: &str| frame::count(name, rows.iter().map(|r| f(r.3)));
+    let rate = |f: &dyn Fn(&Sums) -> Option<f64>, name: &str| frame::float_opt(name, rows.iter().map(|r| f(r.3)));
     let columns = vec![
-        frame::date("month", rows.iter().map(|(k, _)| month_start(k.0))),
-        frame::text(contract.columns[1].name.as_ref(), rows.iter().map(|(k, _)| k.1.as_str())),
-        frame::text("channel", rows.iter().map(|(k, _)| Channel::ALL[k.2].as_str())),
+        frame::date("month", rows.iter().map(|r| month_start(r.0))),
+        frame::text(contract.columns[1].name.as_ref(), rows.iter().map(|r| r.1.as_str())),
+        frame::text("channel", rows.iter().map(|r| Channel::ALL[usize::from(r.2)].as_str())),
         col(&|s| s.activities, "activities"),
         col(&|s| s.attempts, "attempts"),
         rate(&|s| ratio(s.attempts_contacted, s.attempts), "contact_rate"),
@@ -497,19 +547,19 @@ pub fn table(
         rate(&|s| ratio(s.first_contact_resolutions, s.first_contacts), "first_contact_resolution_rate"),
         col(&|s| s.promises, "promises"),
         rate(&|s| ratio(s.promises, s.right_party_contacts), "promise_rate"),
-        frame::money("promised_amount", rows.iter().map(|(_, s)| s.promised_cents)),
+        frame::money("promised_amount", rows.iter().map(|r| r.3.promised_cents)),
         col(&|s| s.promises_kept, "promises_kept"),
         col(&|s| s.promises_broken, "promises_broken"),
         col(&|s| s.promises_pending, "promises_pending"),
         rate(&|s| ratio(s.promises_kept, s.promises_kept + s.promises_broken), "promise_kept_rate"),
-        frame::money("collected_after_contact", rows.iter().map(|(_, s)| s.collected_cents)),
+        frame::money("collected_after_contact", rows.iter().map(|r| r.3.collected_cents)),
         col(&|s| s.disputes, "disputes"),
         col(&|s| s.disputes_closed, "disputes_closed"),
         rate(&|s| ratio(s.dispute_days, s.disputes_closed), "dispute_days_mean"),
         col(&|s| s.actioned_past_due, "actioned_past_due"),
         col(&|s| s.cured, "cured"),
         rate(&|s| ratio(s.cured, s.actioned_past_due), "cure_rate"),
-        frame::money_opt("cost", rows.iter().map(|(_, s)| costs.then_some(s.cost_cents))),
+        frame::money_opt("cost", rows.iter().map(|r| costs.then_some(r.3.cost_cents))),
         rate(
             &|s| (costs && s.collected_cents > 0).then(|| s.cost_cents as f64 / s.collected_cents as f64),
             "cost_per_collected",
@@ -525,30 +575,32 @@ pub fn table(
 pub fn promise_alerts(
     log: &ActivityLog,
     book: &Book,
-    judged: &[Judged],
+    broken: &[(usize, i32, i64, i64)],
     months: &[i32],
 ) -> Vec<crate::analytics::alerts::Alert> {
     use crate::analytics::alerts::{Alert, Kind};
+    // In log order, whatever order the threads found them in.
+    let mut broken = broken.to_vec();
+    broken.sort_unstable();
     // (month end, customer) → (count, unpaid, evidence of the first).
     let mut raised: BTreeMap<(i32, u32), (u32, i64, String)> = BTreeMap::new();
-    for (i, j) in judged.iter().enumerate() {
-        let Some(PromiseStatus::Broken { deadline, due, paid }) = j.promise else { continue };
+    for &(i, deadline, due, paid) in &broken {
         let k = months.partition_point(|&t| t < deadline);
         let Some(&t) = months.get(k) else { continue };
         if k == 0 || months[k - 1] >= deadline {
             continue;
         }
-        let what = if log.instalments[i] > 1 { "plan" } else { "promise" };
-        let entry = raised.entry((t, log.customer[i])).or_insert_with(|| {
+        let what = if log.rows[i].instalments > 1 { "plan" } else { "promise" };
+        let entry = raised.entry((t, log.rows[i].customer)).or_insert_with(|| {
             (
                 0,
                 0,
                 format!(
                     "{what} of {} by {} made on {} ({}): {} due by {} with grace, {} paid",
-                    crate::money::format_cents(i128::from(log.promised[i])),
-                    from_epoch_days(log.promised_date[i]),
-                    from_epoch_days(log.local_day(i)),
-                    log.channel[i].as_str(),
+                    crate::money::format_cents(i128::from(log.rows[i].promised)),
+                    from_epoch_days(log.rows[i].promised_date),
+                    from_epoch_days(log.rows[i].local_day()),
+                    log.rows[i].channel.as_str(),
                     crate::money::format_cents(i128::from(due)),
                     from_epoch_days(deadline),
                     crate::money::format_cents(i128::from(paid))

@@ -1,7 +1,11 @@
-//! The activity log: the validated `activities` rows as dense columns, customers by the book's
-//! index, in event order (by customer, then instant, then input order). [`LogBuilder`] takes the
-//! validated frames as ingest streams them (or the published table read back); [`LogBuilder::finish`]
-//! resolves customers against the book and sorts. The audit and the collections KPIs read it.
+//! The activity log: the validated `activities` rows as compact [`Activity`] records, customers
+//! by the book's index, in event order (by customer, then instant, then input order).
+//! [`LogBuilder`] takes the validated frames as ingest streams them (customers looked up in the
+//! validated customers table as they pass); [`LogBuilder::finish`] maps them to the book's
+//! customers and sorts. The audit and the collections KPIs read it.
+//!
+//! 10M activities take about 480 MB here: the id text is kept only for the activities the
+//! audit may report (consumer debts, or every debt with `include_business`).
 
 use foldhash::HashMap;
 use polars::prelude::*;
@@ -9,32 +13,57 @@ use polars::prelude::*;
 use crate::book::{Book, Texts};
 use crate::contracts::activity::{Channel, Code, Direction, Outcome};
 use crate::error::{EngineError, Result};
-use crate::table_columns::{self, cents, days, texts};
+use crate::table_columns::{self, texts};
+
+/// One activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    /// Instant, microseconds since 1970-01-01 UTC.
+    pub at: i64,
+    /// Promised amount in reporting cents (0 when none).
+    pub promised: i64,
+    /// Book customer index (after [`LogBuilder::finish`]; the customers table's row before).
+    pub customer: u32,
+    /// Index into [`ActivityLog::ids`].
+    pub id: u32,
+    /// Index into [`ActivityLog::agents`]; `u32::MAX` when not given.
+    pub agent: u32,
+    /// Promised date (first instalment of a plan); `i32::MIN` when none.
+    pub promised_date: i32,
+    /// The debtor's UTC offset, minutes.
+    pub offset_minutes: i16,
+    /// Instalments of a plan (1 for a promise to pay, 0 when none).
+    pub instalments: u16,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub outcome: Option<Outcome>,
+    pub consumer: bool,
+}
+
+impl Activity {
+    /// The debtor's local wall time, minutes since 1970-01-01.
+    pub fn local_minute(&self) -> i64 {
+        self.at.div_euclid(60_000_000) + i64::from(self.offset_minutes)
+    }
+
+    /// The debtor's local calendar day (days since 1970-01-01).
+    pub fn local_day(&self) -> i32 {
+        self.local_minute().div_euclid(1440) as i32
+    }
+
+    /// Outbound (the collector acted).
+    pub fn outbound(&self) -> bool {
+        self.direction == Direction::Outbound
+    }
+}
 
 /// Activities in event order.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityLog {
-    /// Book customer index.
-    pub customer: Vec<u32>,
-    /// Instant, microseconds since 1970-01-01 UTC.
-    pub at: Vec<i64>,
-    /// The debtor's local wall time, minutes since 1970-01-01 (instant + offset).
-    pub local_minute: Vec<i64>,
-    pub channel: Vec<Channel>,
-    pub direction: Vec<Direction>,
-    pub outcome: Vec<Option<Outcome>>,
-    pub consumer: Vec<bool>,
-    /// Promised amount in reporting cents (0 when none).
-    pub promised: Vec<i64>,
-    /// Promised date (first instalment of a plan); `i32::MIN` when none.
-    pub promised_date: Vec<i32>,
-    /// Instalments of a plan (1 for a promise to pay, 0 when none).
-    pub instalments: Vec<u16>,
-    /// Index into `agents`; `u32::MAX` when not given.
-    pub agent: Vec<u32>,
+    pub rows: Vec<Activity>,
     /// Distinct agents, in the order met.
     pub agents: Texts,
-    /// Activity ids.
+    /// Activity ids of the audited activities (others are empty).
     pub ids: Texts,
     /// Per customer `c`: its activities are `start[c]..start[c + 1]`.
     pub start: Vec<usize>,
@@ -43,12 +72,12 @@ pub struct ActivityLog {
 impl ActivityLog {
     /// Number of activities.
     pub fn len(&self) -> usize {
-        self.customer.len()
+        self.rows.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.customer.is_empty()
+        self.rows.is_empty()
     }
 
     /// Activity indices of customer `c`.
@@ -56,41 +85,31 @@ impl ActivityLog {
         self.start[c]..self.start[c + 1]
     }
 
-    /// The debtor's local calendar day of activity `i` (days since 1970-01-01).
-    pub fn local_day(&self, i: usize) -> i32 {
-        self.local_minute[i].div_euclid(1440) as i32
+    /// The id of activity `i` (empty for activities the audit does not read).
+    pub fn id(&self, i: usize) -> &str {
+        self.ids.get(self.rows[i].id as usize)
     }
 
     /// The agent of activity `i`, if given.
     pub fn agent_name(&self, i: usize) -> Option<&str> {
-        let a = self.agent[i];
+        let a = self.rows[i].agent;
         (a != u32::MAX).then(|| self.agents.get(a as usize))
     }
-}
-
-/// One row as read, before customers are resolved.
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    at: i64,
-    local_minute: i64,
-    channel: Channel,
-    direction: Direction,
-    outcome: Option<Outcome>,
-    consumer: bool,
-    promised: i64,
-    promised_date: i32,
-    instalments: u16,
-    agent: u32,
 }
 
 /// Collects validated activity frames in input order.
 #[derive(Debug, Default)]
 pub struct LogBuilder {
-    rows: Vec<Row>,
-    customers: Texts,
+    rows: Vec<Activity>,
+    /// Customer id → row of the validated customers table.
+    customers: HashMap<String, u32>,
+    /// The customers table's ids, by row.
+    customer_ids: Vec<String>,
     ids: Texts,
     agents: Texts,
     agent_index: HashMap<String, u32>,
+    /// Keep every activity's id (the audit reads business debts too).
+    all_ids: bool,
 }
 
 const TABLE: &str = "activities";
@@ -101,36 +120,117 @@ fn code<C: Code>(value: Option<&str>, column: &str) -> Result<C> {
     })
 }
 
+fn bad(column: &str) -> impl FnOnce(PolarsError) -> EngineError + '_ {
+    move |e| EngineError::polars(format!("column `{column}` of `{TABLE}`"))(e)
+}
+
 impl LogBuilder {
+    /// A builder for activities of the customers in `customers` (the validated table);
+    /// `all_ids` keeps the id of every activity, not only of consumer debts'.
+    pub fn new(customers: &DataFrame, all_ids: bool) -> Result<LogBuilder> {
+        let ids = texts(customers, "customers", "customer_id")?;
+        let customer_ids: Vec<String> = ids.iter().map(|v| v.unwrap_or_default().to_string()).collect();
+        let index = customer_ids.iter().enumerate().map(|(k, id)| (id.clone(), k as u32)).collect();
+        let mut b = LogBuilder { customers: index, customer_ids, all_ids, ..LogBuilder::default() };
+        b.ids.push("");
+        Ok(b)
+    }
+
     /// Add validated rows (the `activities` contract).
     pub fn push(&mut self, df: &DataFrame) -> Result<()> {
-        let at = table_columns::column(df, TABLE, "occurred_at")?
-            .datetime()
-            .map_err(EngineError::polars("column `occurred_at` of `activities` as a timestamp"))?
-            .physical()
-            .clone();
+        let at =
+            table_columns::column(df, TABLE, "occurred_at")?.datetime().map_err(bad("occurred_at"))?.physical().clone();
         let offset = table_columns::column(df, TABLE, "local_offset_minutes")?
             .i64()
-            .map_err(EngineError::polars("column `local_offset_minutes` of `activities`"))?
+            .map_err(bad("local_offset_minutes"))?
             .clone();
-        let consumer = table_columns::column(df, TABLE, "consumer")?
-            .bool()
-            .map_err(EngineError::polars("column `consumer` of `activities`"))?
+        let consumer = table_columns::column(df, TABLE, "consumer")?.bool().map_err(bad("consumer"))?.clone();
+        let instalments =
+            table_columns::column(df, TABLE, "plan_instalments")?.u64().map_err(bad("plan_instalments"))?.clone();
+        let promised = table_columns::column(df, TABLE, "promised_amount_reporting")?
+            .decimal()
+            .map_err(bad("promised_amount_reporting"))?
+            .physical()
             .clone();
-        let instalments = table_columns::column(df, TABLE, "plan_instalments")?
-            .cast(&DataType::UInt64)
-            .map_err(EngineError::polars("column `plan_instalments` of `activities`"))?;
-        let instalments = instalments.u64().map_err(EngineError::polars("plan_instalments"))?;
+        let promised_date =
+            table_columns::column(df, TABLE, "promised_date")?.date().map_err(bad("promised_date"))?.physical().clone();
         let (ids, customers) = (texts(df, TABLE, "activity_id")?, texts(df, TABLE, "customer_id")?);
         let (channel, direction, outcome) =
             (texts(df, TABLE, "channel")?, texts(df, TABLE, "direction")?, texts(df, TABLE, "outcome")?);
         let agent = texts(df, TABLE, "agent")?;
-        let mut promised = cents(df, TABLE, "promised_amount_reporting")?;
-        let mut promised_date = days(df, TABLE, "promised_date")?;
-        for i in 0..df.height() {
-            let at = at.get(i).unwrap_or_default();
-            let outcome = outcome.get(i).map(|o| code::<Outcome>(Some(o), "outcome")).transpose()?;
-            let agent = match agent.get(i) {
+        self.rows.reserve(df.height());
+        let columns = at
+            .iter()
+            .zip(offset.iter())
+            .zip(consumer.iter())
+            .zip(instalments.iter())
+            .zip(promised.iter())
+            .zip(promised_date.iter())
+            .zip(ids.iter())
+            .zip(customers.iter())
+            .zip(channel.iter())
+            .zip(direction.iter())
+            .zip(outcome.iter())
+            .zip(agent.iter());
+        // Codes come in few spellings: parse each once.
+        let mut channels: Vec<(String, Channel)> = Vec::new();
+        let mut outcomes: Vec<(String, Option<Outcome>)> = Vec::new();
+        let mut previous: Option<(&str, u32)> = None;
+        for (
+            (
+                (
+                    (
+                        (((((((at, offset), consumer), instalments), promised), promised_date), id), customer),
+                        channel_text,
+                    ),
+                    direction_text,
+                ),
+                outcome_text,
+            ),
+            agent,
+        ) in columns
+        {
+            let customer_id = customer.unwrap_or_default();
+            // A customer's activities usually come together: look up only when it changes.
+            let customer = match previous {
+                Some((p, k)) if p == customer_id => k,
+                _ => {
+                    let Some(&k) = self.customers.get(customer_id) else {
+                        return Err(EngineError::Analysis {
+                            message: format!(
+                                "activity {} is about customer {customer_id}, who is not in the validated customers",
+                                id.unwrap_or_default()
+                            ),
+                        });
+                    };
+                    previous = Some((customer_id, k));
+                    k
+                }
+            };
+            let channel_text = channel_text.unwrap_or_default();
+            let channel = match channels.iter().find(|(t, _)| t == channel_text) {
+                Some((_, c)) => *c,
+                None => {
+                    let c = code::<Channel>(Some(channel_text), "channel")?;
+                    channels.push((channel_text.to_string(), c));
+                    c
+                }
+            };
+            let outcome_text = outcome_text.unwrap_or_default();
+            let outcome = match outcomes.iter().find(|(t, _)| t == outcome_text) {
+                Some((_, o)) => *o,
+                None => {
+                    let o = if outcome_text.is_empty() {
+                        None
+                    } else {
+                        Some(code::<Outcome>(Some(outcome_text), "outcome")?)
+                    };
+                    outcomes.push((outcome_text.to_string(), o));
+                    o
+                }
+            };
+            let direction = if direction_text == Some("inbound") { Direction::Inbound } else { Direction::Outbound };
+            let agent = match agent {
                 None => u32::MAX,
                 Some(a) => match self.agent_index.get(a) {
                     Some(&k) => k,
@@ -142,85 +242,65 @@ impl LogBuilder {
                     }
                 },
             };
-            let promised_cents = promised.next().flatten().unwrap_or(0);
-            self.rows.push(Row {
-                at,
-                local_minute: at.div_euclid(60_000_000) + offset.get(i).unwrap_or(0),
-                channel: code(channel.get(i), "channel")?,
-                direction: code(direction.get(i), "direction")?,
-                outcome,
-                consumer: consumer.get(i).unwrap_or(false),
-                promised: promised_cents,
-                promised_date: promised_date.next().flatten().unwrap_or(i32::MIN),
-                instalments: match (outcome, instalments.get(i)) {
-                    (Some(Outcome::PaymentPlan), n) => n.unwrap_or(1).clamp(1, 1200) as u16,
-                    (Some(Outcome::PromiseToPay), _) => 1,
+            let consumer = consumer.unwrap_or(false);
+            let id = if consumer || self.all_ids {
+                self.ids.push(id.unwrap_or_default());
+                (self.ids.len() - 1) as u32
+            } else {
+                0
+            };
+            self.rows.push(Activity {
+                at: at.unwrap_or_default(),
+                promised: promised.map_or(0, |p| p as i64),
+                customer,
+                id,
+                agent,
+                promised_date: promised_date.unwrap_or(i32::MIN),
+                offset_minutes: offset.unwrap_or(0).clamp(-1440, 1440) as i16,
+                instalments: match outcome {
+                    Some(Outcome::PaymentPlan) => instalments.unwrap_or(1).clamp(1, 1200) as u16,
+                    Some(Outcome::PromiseToPay) => 1,
                     _ => 0,
                 },
-                agent,
+                channel,
+                direction,
+                outcome,
+                consumer,
             });
-            self.customers.push(customers.get(i).unwrap_or_default());
-            self.ids.push(ids.get(i).unwrap_or_default());
         }
         Ok(())
     }
 
-    /// Resolve customers against `book` and sort into event order. A customer the book does
-    /// not have is an error (validation admits only known customers).
+    /// Map customers to `book`'s and sort into event order (a stable sort: activities at the
+    /// same instant keep their input order).
     pub fn finish(self, book: &Book) -> Result<ActivityLog> {
+        use rayon::prelude::*;
         let ids = &book.customers.ids;
         let index: HashMap<&str, u32> = (0..ids.len()).map(|c| (ids.get(c), c as u32)).collect();
-        let mut order: Vec<(u32, i64, u32)> = Vec::with_capacity(self.rows.len());
-        for (k, r) in self.rows.iter().enumerate() {
-            let id = self.customers.get(k);
-            let Some(&c) = index.get(id) else {
+        let to_book: Vec<u32> =
+            self.customer_ids.iter().map(|id| index.get(id.as_str()).copied().unwrap_or(u32::MAX)).collect();
+        drop(index);
+        let mut rows = self.rows;
+        for r in &mut rows {
+            let c = to_book[r.customer as usize];
+            if c == u32::MAX {
                 return Err(EngineError::Analysis {
                     message: format!(
-                        "activity {} is about customer {id}, whom the book does not have",
-                        self.ids.get(k)
+                        "customer {} has activities but is not in the book",
+                        self.customer_ids[r.customer as usize]
                     ),
                 });
-            };
-            order.push((c, r.at, k as u32));
+            }
+            r.customer = c;
         }
-        drop(index);
-        order.sort_unstable();
-        let n = order.len();
-        let mut log = ActivityLog {
-            customer: Vec::with_capacity(n),
-            at: Vec::with_capacity(n),
-            local_minute: Vec::with_capacity(n),
-            channel: Vec::with_capacity(n),
-            direction: Vec::with_capacity(n),
-            outcome: Vec::with_capacity(n),
-            consumer: Vec::with_capacity(n),
-            promised: Vec::with_capacity(n),
-            promised_date: Vec::with_capacity(n),
-            instalments: Vec::with_capacity(n),
-            agent: Vec::with_capacity(n),
-            agents: self.agents,
-            ids: Texts::default(),
-            start: vec![0; book.customers.len() + 1],
-        };
-        for &(c, _, k) in &order {
-            let r = self.rows[k as usize];
-            log.customer.push(c);
-            log.at.push(r.at);
-            log.local_minute.push(r.local_minute);
-            log.channel.push(r.channel);
-            log.direction.push(r.direction);
-            log.outcome.push(r.outcome);
-            log.consumer.push(r.consumer);
-            log.promised.push(r.promised);
-            log.promised_date.push(r.promised_date);
-            log.instalments.push(r.instalments);
-            log.agent.push(r.agent);
-            log.ids.push(self.ids.get(k as usize));
-            log.start[c as usize + 1] += 1;
+        rows.par_sort_by_key(|r| (r.customer, r.at));
+        let mut start = vec![0usize; book.customers.len() + 1];
+        for r in &rows {
+            start[r.customer as usize + 1] += 1;
         }
         for c in 0..book.customers.len() {
-            log.start[c + 1] += log.start[c];
+            start[c + 1] += start[c];
         }
-        Ok(log)
+        Ok(ActivityLog { rows, agents: self.agents, ids: self.ids, start })
     }
 }

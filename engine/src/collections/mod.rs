@@ -83,16 +83,26 @@ pub fn build(
     last_day: i32,
 ) -> Result<Built> {
     let (params, rules) = (&analysis.collections, &analysis.compliance);
-    let judged = kpi::judge(log, book, apps, params, last_day);
-    let alerts = kpi::promise_alerts(log, book, &judged, &crate::analytics::alerts::window_ends(book, apps, analysis));
+    let cells = kpi::judge(log, book, apps, params, last_day);
+    let alerts =
+        kpi::promise_alerts(log, book, &cells.broken, &crate::analytics::alerts::window_ends(book, apps, analysis));
     let costs = params.costs.is_some();
     let monthly_contract = kpi::monthly_contract();
-    let monthly =
-        kpi::table(&monthly_contract, log, &judged, |i| book.customers.segment(log.customer[i]).to_string(), costs)?;
+    let segments = book.customers.dims.first();
+    let monthly = kpi::table(
+        &monthly_contract,
+        &cells.by_segment,
+        |g| segments.map_or("ALL".to_string(), |d| d.values[g as usize].clone()),
+        costs,
+    )?;
     let agents_contract = kpi::agents_contract();
-    let agents =
-        kpi::table(&agents_contract, log, &judged, |i| log.agent_name(i).unwrap_or("UNASSIGNED").to_string(), costs)?;
-    drop(judged);
+    let agents = kpi::table(
+        &agents_contract,
+        &cells.by_agent,
+        |g| if g == u32::MAX { "UNASSIGNED".to_string() } else { log.agents.get(g as usize).to_string() },
+        costs,
+    )?;
+    drop(cells);
     let findings = if rules.enabled { audit::audit(log, book, apps, places, rules, last_day) } else { Vec::new() };
     let table = findings_table(&findings, log, book)?;
     Ok(Built {
@@ -127,17 +137,17 @@ pub fn findings_table(findings: &[Finding], log: &ActivityLog, book: &Book) -> R
     for f in findings {
         let i = f.activity;
         rule.push(f.rule.as_str());
-        customer.push(book.customers.ids.get(log.customer[i] as usize));
-        activity.push(log.ids.get(i));
-        at.push(log.at[i]);
-        let m = log.local_minute[i];
+        customer.push(book.customers.ids.get(log.rows[i].customer as usize));
+        activity.push(log.id(i));
+        at.push(log.rows[i].at);
+        let m = log.rows[i].local_minute();
         local.push(format!(
             "{} {:02}:{:02}",
             crate::calendar::from_epoch_days(m.div_euclid(1440) as i32),
             m.rem_euclid(1440) / 60,
             m.rem_euclid(60)
         ));
-        channel.push(log.channel[i].as_str());
+        channel.push(log.rows[i].channel.as_str());
         agent.push(log.agent_name(i));
         severity.push(f.rule.severity());
         evidence.push(f.evidence.as_str());

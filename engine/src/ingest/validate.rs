@@ -587,9 +587,29 @@ pub fn activities_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataF
         })
         .collect();
     let [file, row] = c.lineage(&kept);
-    fn code<C: Code>(v: &[Option<C>], kept: &[usize], name: &str, default: Option<&'static str>) -> Column {
-        StringChunked::from_iter_options(name.into(), kept.iter().map(|&i| v[i].map(C::as_str).or(default)))
-            .into_column()
+    // A code column as written passes through when every row is kept and spelled canonically
+    // (the usual case: no copy of 10M strings); else it is built from the parsed codes.
+    fn code<C: Code>(
+        c: &FileCheck<'_>,
+        v: &[Option<C>],
+        kept: &[usize],
+        name: &'static str,
+        default: Option<&'static str>,
+    ) -> Result<Column> {
+        let source = c.text_column(name)?;
+        let canonical = kept.len() == v.len()
+            && source.as_ref().is_some_and(|s| {
+                s.iter().zip(v).all(|(text, code)| match (text, code) {
+                    (Some(t), Some(code)) => t == code.as_str(),
+                    (None, None) => default.is_none(),
+                    _ => false,
+                })
+            });
+        Ok(match source {
+            Some(s) if canonical => s.with_name(name.into()).into_column(),
+            _ => StringChunked::from_iter_options(name.into(), kept.iter().map(|&i| v[i].map(C::as_str).or(default)))
+                .into_column(),
+        })
     }
     let occurred =
         Int64Chunked::from_iter_options("occurred_at".into(), kept.iter().map(|&i| at[i].map(|s| s.utc_micros)))
@@ -604,9 +624,9 @@ pub fn activities_rows(c: &mut FileCheck<'_>, known: &Reference) -> Result<DataF
             occurred,
             Int64Chunked::from_iter_options("local_offset_minutes".into(), kept.iter().map(|&i| offset_minutes[i]))
                 .into_column(),
-            code(&channel, &kept, "channel", None),
-            code(&direction, &kept, "direction", Some("outbound")),
-            code(&outcome, &kept, "outcome", None),
+            code(c, &channel, &kept, "channel", None)?,
+            code(c, &direction, &kept, "direction", Some("outbound"))?,
+            code(c, &outcome, &kept, "outcome", None)?,
             StringChunked::from_iter_options("invoice_refs".into(), refs.iter().map(Option::as_deref)).into_column(),
             c.decimal_output("promised_amount", &promised, &kept, MONEY_SCALE),
             StringChunked::from_iter_options(
