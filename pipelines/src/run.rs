@@ -344,7 +344,7 @@ pub fn analytics_stage(
         }
     }
     // The allowance after the models: the PD method uses their scores.
-    if let Some(w) = writer.as_deref_mut() {
+    if let Some(w) = writer {
         if let Some(parts) = ecl {
             w.ecl(parts, ecl_pd.as_ref(), printer)?;
         }

@@ -20,6 +20,9 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use ardent_engine::collections::audit::AuditRule as Violation;
+use ardent_engine::contracts::activity::{Channel, Code, Outcome};
+
 use crate::model::{History, Kind, World};
 
 /// The region (jurisdiction) of the placed legacy debts, and its limitation period in years
@@ -27,69 +30,9 @@ use crate::model::{History, Kind, World};
 pub const LEGACY_REGION: &str = "US-TN";
 pub const LEGACY_LIMITATION_YEARS: u32 = 1;
 
-/// Channels as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Call,
-    Email,
-    Letter,
-    Sms,
-    Portal,
-    Visit,
-    Agency,
-}
-
-impl Channel {
-    fn name(self) -> &'static str {
-        match self {
-            Channel::Call => "call",
-            Channel::Email => "email",
-            Channel::Letter => "letter",
-            Channel::Sms => "sms",
-            Channel::Portal => "portal",
-            Channel::Visit => "visit",
-            Channel::Agency => "agency",
-        }
-    }
-
-    /// A written message (starts the validation clock whatever its outcome).
-    fn written(self) -> bool {
-        matches!(self, Channel::Email | Channel::Letter | Channel::Sms | Channel::Portal)
-    }
-}
-
-/// Outcomes as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    NoAnswer,
-    WrongParty,
-    Contact,
-    PromiseToPay,
-    PaymentPlan,
-    Dispute,
-    Refused,
-    CeaseRequest,
-    ValidationNotice,
-}
-
-impl Outcome {
-    fn name(self) -> &'static str {
-        match self {
-            Outcome::NoAnswer => "no_answer",
-            Outcome::WrongParty => "wrong_party",
-            Outcome::Contact => "contact",
-            Outcome::PromiseToPay => "promise_to_pay",
-            Outcome::PaymentPlan => "payment_plan",
-            Outcome::Dispute => "dispute",
-            Outcome::Refused => "refused",
-            Outcome::CeaseRequest => "cease_request",
-            Outcome::ValidationNotice => "validation_notice",
-        }
-    }
-
-    fn right_party(self) -> bool {
-        !matches!(self, Outcome::NoAnswer | Outcome::WrongParty | Outcome::ValidationNotice)
-    }
+/// A written message (starts the validation clock whatever its outcome).
+fn written(channel: Channel) -> bool {
+    matches!(channel, Channel::Email | Channel::Letter | Channel::Sms | Channel::Portal)
 }
 
 /// One generated activity, in the debtor's local time.
@@ -108,32 +51,7 @@ pub struct Act {
 
 impl Act {
     fn conversation(&self) -> bool {
-        self.channel == Channel::Call && self.outcome.is_some_and(Outcome::right_party)
-    }
-}
-
-/// The rules the injected violations break (the audit's spellings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Violation {
-    ContactHours,
-    CallFrequency,
-    CallAfterConversation,
-    AfterCease,
-    ValidationNotice,
-    TimeBarred,
-}
-
-impl Violation {
-    /// The audit's rule name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Violation::ContactHours => "contact_hours",
-            Violation::CallFrequency => "call_frequency",
-            Violation::CallAfterConversation => "call_after_conversation",
-            Violation::AfterCease => "after_cease",
-            Violation::ValidationNotice => "validation_notice",
-            Violation::TimeBarred => "time_barred",
-        }
+        self.channel == Channel::Call && self.outcome.is_some_and(Outcome::is_right_party)
     }
 }
 
@@ -448,7 +366,7 @@ fn inject(world: &World, log: &mut Log, rng: &mut ChaCha8Rng) {
             }
             acts.remove(0);
             acts.iter()
-                .position(|a| !a.inbound && (a.channel.written() || a.conversation()))
+                .position(|a| !a.inbound && (written(a.channel) || a.conversation()))
                 .filter(|&i| acts[i].day + 5 <= last)
         }
         Violation::TimeBarred => None,
@@ -506,7 +424,7 @@ pub fn legacy(world: &World, index: u32, seed: u64) -> (Log, i64) {
 impl Act {
     /// The columns written for this activity (after id, customer and time).
     pub fn channel_name(&self) -> &'static str {
-        self.channel.name()
+        self.channel.as_str()
     }
 
     /// `inbound` or `outbound`.
@@ -516,6 +434,6 @@ impl Act {
 
     /// The outcome as written (empty when none).
     pub fn outcome_name(&self) -> Option<&'static str> {
-        self.outcome.map(Outcome::name)
+        self.outcome.map(Outcome::as_str)
     }
 }

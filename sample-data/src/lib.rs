@@ -348,8 +348,8 @@ pub fn generate(spec: &GenSpec, out: &Path) -> Result<GenReport, GenError> {
     if spec.activities {
         w.legacy(&world, n, spec.seed)?;
     }
+    // The writers' borrows end here, before their files are finished.
     let (invoices, activity_rows, violations) = (w.invoices, w.activities, w.violations);
-    drop(w);
     let mut files = Vec::new();
     let ext = spec.format.ext();
     for (name, writer) in [("fx_rates", fx), ("customers", customers), ("ledger", ledger), ("payments", payments)] {
@@ -503,7 +503,7 @@ impl Writers<'_> {
             )?;
         }
         for (rule, k) in &log.violations {
-            truth.row(&[Val::Str(rule.name()), Val::Str(customer), Val::Str(&ids[*k])], dates)?;
+            truth.row(&[Val::Str(rule.as_str()), Val::Str(customer), Val::Str(&ids[*k])], dates)?;
         }
         self.activities += log.acts.len() as u64;
         self.violations += log.violations.len() as u64;

@@ -307,30 +307,6 @@ pub fn audit(
     per_customer.into_iter().flatten().collect()
 }
 
-/// The day each receivable of customer `c` was settled in full (`i32::MAX` while open), with
-/// its due date.
-fn receivables(book: &Book, apps: &Applications, c: usize) -> Vec<(i32, i32, i32)> {
-    book.customers
-        .docs(c)
-        .filter_map(|d| {
-            let due = book.docs.due[d]?;
-            if !book.docs.kind[d].is_receivable() {
-                return None;
-            }
-            let mut left = book.docs.amount[d];
-            let mut settled = i32::MAX;
-            for a in apps.of_invoice(d) {
-                left -= a.amount;
-                if left <= 0 {
-                    settled = a.date;
-                    break;
-                }
-            }
-            Some((book.docs.date[d], due, settled))
-        })
-        .collect()
-}
-
 fn audit_customer(
     log: &ActivityLog,
     book: &Book,
@@ -354,7 +330,7 @@ fn audit_customer(
     let mut initial: Option<usize> = None;
     let mut validated = false;
     let years = places.years.get(c).copied().unwrap_or(0);
-    let open = if years > 0 { receivables(book, apps, c) } else { Vec::new() };
+    let open = if years > 0 { super::receivables(book, apps, c) } else { Vec::new() };
     for i in range {
         if !audited(i) {
             continue;

@@ -95,7 +95,7 @@ impl CollectionsParams {
                         )));
                     };
                     let scaled = amount * 100.0;
-                    if !(amount >= 0.0 && amount < 1e9 && (scaled - scaled.round()).abs() < 1e-6) {
+                    if !((0.0..1e9).contains(&amount) && (scaled - scaled.round()).abs() < 1e-6) {
                         return Err(EngineError::config(format!(
                             "`collections.costs.{name}` must be an amount >= 0 with at most 2 decimals, but is {amount}"
                         )));
@@ -230,24 +230,8 @@ impl History {
             pay_days.push(book.payments.date[p]);
             paid_through.push(total);
         }
-        let mut receivables: Vec<(i32, i32)> = book
-            .customers
-            .docs(c)
-            .filter(|&d| book.docs.kind[d].is_receivable())
-            .filter_map(|d| {
-                let due = book.docs.due[d]?;
-                let mut left = book.docs.amount[d];
-                let mut settled = i32::MAX;
-                for a in apps.of_invoice(d) {
-                    left -= a.amount;
-                    if left <= 0 {
-                        settled = a.date;
-                        break;
-                    }
-                }
-                Some((due, settled))
-            })
-            .collect();
+        let mut receivables: Vec<(i32, i32)> =
+            super::receivables(book, apps, c).into_iter().map(|(_, due, settled)| (due, settled)).collect();
         receivables.sort_unstable();
         let mut latest = i32::MIN;
         let latest_settled = receivables

@@ -52,6 +52,24 @@ pub static COMPLIANCE_FINDINGS_TABLE: TableContract = TableContract {
     ]),
 };
 
+/// Customer `c`'s receivables (invoices and debit memos with a due date): (document date, due
+/// date, the day its applications settled it in full or `i32::MAX` while open).
+pub fn receivables(book: &Book, apps: &crate::cash::Applications, c: usize) -> Vec<(i32, i32, i32)> {
+    book.customers
+        .docs(c)
+        .filter(|&d| book.docs.kind[d].is_receivable())
+        .filter_map(|d| {
+            let due = book.docs.due[d]?;
+            let mut left = book.docs.amount[d];
+            let settled = apps.of_invoice(d).find_map(|a| {
+                left -= a.amount;
+                (left <= 0).then_some(a.date)
+            });
+            Some((book.docs.date[d], due, settled.unwrap_or(i32::MAX)))
+        })
+        .collect()
+}
+
 /// The tables a run publishes only when an activities input is configured.
 pub const NEED_ACTIVITIES: [&str; 4] =
     ["activities", "collections_monthly", "collections_agents", "compliance_findings"];

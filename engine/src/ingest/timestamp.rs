@@ -46,7 +46,7 @@ impl Zone {
 
     /// The instant of a local date and time here, with its offset: the earlier one when the
     /// clock was set back (the hour happens twice), `None` in a gap when it was set forward.
-    fn from_local(self, local: NaiveDateTime) -> Option<(NaiveDateTime, i32)> {
+    fn instant_of_local(self, local: NaiveDateTime) -> Option<(NaiveDateTime, i32)> {
         let offset = match self {
             Zone::Fixed(s) => s,
             Zone::Named(tz) => tz.offset_from_local_datetime(&local).earliest()?.fix().local_minus_utc(),
@@ -134,7 +134,7 @@ impl TimestampParser {
         };
         let (utc, offset) = match offset {
             Some(o) => (local - chrono::TimeDelta::seconds(i64::from(o)), o),
-            None => self.zone.ok_or(StampError::NoZone)?.from_local(local).ok_or(StampError::InGap)?,
+            None => self.zone.ok_or(StampError::NoZone)?.instant_of_local(local).ok_or(StampError::InGap)?,
         };
         Ok(Stamp { utc_micros: utc.and_utc().timestamp_micros(), offset_seconds: offset })
     }

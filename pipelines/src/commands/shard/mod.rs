@@ -56,6 +56,12 @@ fn validate(args: ShardValidateArgs, printer: &Printer) -> anyhow::Result<()> {
     let ShardValidateArgs { mut pipeline, work, shards } = args;
     let checked = PipelineArgs { set: pipeline.set.clone(), show_settings: false, ..pipeline.clone() };
     let settings = settings(checked, None)?;
+    if settings.ingest.inputs.iter().any(|i| i.kind == ardent_engine::contracts::InputKind::Activities) {
+        return Err(crate::settings::ConfigError(
+            "a sharded run does not take an activities input yet (docs/scale-out.md, \"Not yet sharded\"): run the pipeline with `ardent run`, or leave `[inputs.activities]` out of the sharded run".into(),
+        )
+        .into());
+    }
     pipeline.set.push(r#"run.stages=["ingest"]"#.to_string());
     pipeline.set.push(r#"run.table_format="parquet""#.to_string());
     let out = shards::validated(&work).display().to_string();
