@@ -2,7 +2,8 @@
 //!
 //! [`ingest_into`] resolves every input's files first (so a missing input stops the run
 //! before anything is read), validates fx_rates and customers (the others check against
-//! them), then the ledger, then payments, a chunk of `chunk_rows` rows at a time (the next
+//! them), then the ledger, then payments, then (when configured) the activities, whose
+//! references are checked against the complete ledger, a chunk of `chunk_rows` rows at a time (the next
 //! chunk is read while one is validated), each row either accepted or quarantined with its
 //! reason. The accepted ledger, payments and payment references go to a [`Sink`] chunk by
 //! chunk, so no input is held whole. Checks that need the whole ledger — payment references
