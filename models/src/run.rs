@@ -16,6 +16,7 @@ use ardent_engine::analytics::{Analysis, Context, labels};
 use ardent_engine::book::Book;
 use ardent_engine::calendar::format_day;
 use ardent_engine::cash::Applications;
+use ardent_engine::collections::effect::{Risk, UNSCORED};
 use ardent_engine::contracts::TableContract;
 use ardent_engine::sink::TableSink;
 use polars::prelude::DataFrame;
@@ -61,6 +62,9 @@ pub struct ModelRun {
     pub ecl_pd: Option<PdSums>,
     /// The score alerts (`pd_increase`, `band_drop`), to be written with the ledger's.
     pub alerts: Vec<ardent_engine::analytics::alerts::Alert>,
+    /// The champion's band of each customer at each month end and its latest PD, for the
+    /// collections tables (none without a customer model).
+    pub risk: Option<Risk>,
 }
 
 pub(crate) fn column(name: &str) -> usize {
@@ -170,7 +174,7 @@ pub fn run(
     lap("training", &mut timings);
     let champion = models.customer.as_ref().map(Trained::champion);
     let reference = models.reference();
-    let MonthsScored { segment_sums: sums, ecl_pd, alerts } =
+    let MonthsScored { segment_sums: sums, ecl_pd, alerts, risk } =
         score_months(&ctx, &held, champion.map(|c| &c.model), reference.as_ref(), t, out, progress)?;
     lap("scoring", &mut timings);
     let published = models.publish(t)?;
@@ -192,6 +196,7 @@ pub fn run(
         invoice_skipped,
         ecl_pd,
         alerts,
+        risk,
     })
 }
 
@@ -448,6 +453,8 @@ pub(crate) struct MonthsScored {
     pub segment_sums: Vec<SegmentSum>,
     pub ecl_pd: Option<PdSums>,
     pub alerts: Vec<ardent_engine::analytics::alerts::Alert>,
+    /// Each customer's band at each month end and its latest PD (none without a model).
+    pub risk: Option<Risk>,
 }
 
 /// Score every panel row, one month end at a time, reading the values back from the spill:
@@ -495,6 +502,13 @@ pub(crate) fn score_months(
     let features_table = features_contract();
     let mut segment_rows = Vec::new();
     let mut buf = Vec::new();
+    let customers_n = ctx.book.customers.len();
+    let mut risk = model.map(|_| Risk {
+        month_ends: month_ends.clone(),
+        names: BANDS.iter().map(|b| b.to_string()).collect(),
+        band: vec![UNSCORED; month_ends.len() * customers_n],
+        pd: vec![None; customers_n],
+    });
     for (k, day) in dates.iter().enumerate() {
         let as_of = panel.as_of[day.start];
         progress(&format!("scoring month end {} of {} ({} customers)", k + 1, dates.len(), day.len()));
@@ -536,6 +550,16 @@ pub(crate) fn score_months(
             out.rows(&features_table, frame(&features_table, cols)?)?;
         }
         let Some(model) = model else { continue };
+        if let Some(risk) = risk.as_mut() {
+            let last = k + 1 == dates.len();
+            for i in day.clone() {
+                let (c, s) = (panel.customer[i] as usize, &scores[i - day.start]);
+                risk.band[k * customers_n + c] = s.band as u8;
+                if last {
+                    risk.pd[c] = Some(if labels.in_default[i] { 1.0 } else { s.pd });
+                }
+            }
+        }
         if as_of >= alerts_from {
             for i in day.clone() {
                 let s = &scores[i - day.start];
@@ -582,7 +606,7 @@ pub(crate) fn score_months(
             )
         })
         .collect();
-    Ok(MonthsScored { segment_sums: segment_rows, ecl_pd: pd_sums, alerts })
+    Ok(MonthsScored { segment_sums: segment_rows, ecl_pd: pd_sums, alerts, risk })
 }
 
 /// `customer_scores` rows of the month end `day` (panel rows); `scores` are those rows'.

@@ -208,7 +208,7 @@ pub fn score(
     progress: Progress<'_>,
 ) -> Result<Scored> {
     let Champions { customer, reference, invoice } = champions;
-    let crate::run::MonthsScored { segment_sums, ecl_pd, alerts } =
+    let crate::run::MonthsScored { segment_sums, ecl_pd, alerts, .. } =
         score_months(ctx, held, customer, reference, t, out, progress)?;
     let invoice_predictions = match invoice {
         Some((model, latest)) => {

@@ -285,6 +285,7 @@ pub fn analytics_stage(
         None => drop(dashboards),
     }
     let mut ecl_pd = None;
+    let mut risk = None;
     if with_models && settings.training.enabled {
         printer.stage("models", 2, 4);
         let started = Instant::now();
@@ -305,6 +306,7 @@ pub fn analytics_stage(
                     printer.line(line);
                 }
                 ecl_pd = run.ecl_pd.take();
+                risk = run.risk.take();
                 score_alerts = std::mem::take(&mut run.alerts);
                 if let Some(w) = writer.as_deref_mut() {
                     w.models(run, printer)?;
@@ -329,7 +331,15 @@ pub fn analytics_stage(
             .date_range()
             .map_or(i32::MIN, |(_, last)| last)
             .max(log.rows.iter().map(|a| a.local_day()).max().unwrap_or(i32::MIN));
-        let built = ardent_engine::collections::build(&log, &book, &apps, &input.places, &settings.analysis, last_day)?;
+        let built = ardent_engine::collections::build(
+            &log,
+            &book,
+            &apps,
+            &input.places,
+            risk.as_ref(),
+            &settings.analysis,
+            last_day,
+        )?;
         timings.push(("collections", started.elapsed().as_millis() as u64));
         printer.info(
             "collections",

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::log::ActivityLog;
+use super::log::{Activity, ActivityLog};
 use crate::book::Book;
 use crate::calendar::from_epoch_days;
 use crate::cash::Applications;
@@ -317,26 +317,46 @@ fn audit_customer(
     c: usize,
 ) -> Vec<Finding> {
     let range = log.of_customer(c);
-    let audited = |i: usize| log.rows[i].consumer || rules.include_business;
-    if !range.clone().any(audited) {
+    if !range.clone().any(|i| log.rows[i].consumer || rules.include_business) {
         return Vec::new();
     }
+    let years = places.years.get(c).copied().unwrap_or(0);
+    let open = if years > 0 { super::receivables(book, apps, c) } else { Vec::new() };
+    let rows = &log.rows[range.clone()];
+    let mut out = audit_rows(rows, &|k| log.id(range.start + k), &open, years, rules, last_day);
+    for f in &mut out {
+        f.activity += range.start;
+    }
+    out
+}
+
+/// Check the activities of one customer (in event order; `id` names the `k`-th), whose
+/// receivables are `open` ([`super::receivables`]) and limitation period `years` (0: none);
+/// findings name the activities by their position in `rows`.
+pub(crate) fn audit_rows<'a>(
+    rows: &[Activity],
+    id: &dyn Fn(usize) -> &'a str,
+    open: &[(i32, i32, i32)],
+    years: u32,
+    rules: &Compliance,
+    last_day: i32,
+) -> Vec<Finding> {
+    let audited = |i: usize| rows[i].consumer || rules.include_business;
+    let range = 0..rows.len();
     let mut out = Vec::new();
-    let outbound = |i: usize| log.rows[i].direction == Direction::Outbound;
+    let outbound = |i: usize| rows[i].direction == Direction::Outbound;
     // Calls placed, for the frequency rule: (local day, index).
     let mut calls: std::collections::VecDeque<(i32, usize)> = Default::default();
     let mut conversation: Option<usize> = None;
     let mut cease: Option<usize> = None;
     let mut initial: Option<usize> = None;
     let mut validated = false;
-    let years = places.years.get(c).copied().unwrap_or(0);
-    let open = if years > 0 { super::receivables(book, apps, c) } else { Vec::new() };
     for i in range {
         if !audited(i) {
             continue;
         }
-        let (channel, outcome, day) = (log.rows[i].channel, log.rows[i].outcome, log.rows[i].local_day());
-        let minute = log.rows[i].local_minute().rem_euclid(1440) as u32;
+        let (channel, outcome, day) = (rows[i].channel, rows[i].outcome, rows[i].local_day());
+        let minute = rows[i].local_minute().rem_euclid(1440) as u32;
         if outbound(i) {
             if rules.hours_channels.contains(&channel) && !(rules.hours.0..rules.hours.1).contains(&minute) {
                 out.push(Finding {
@@ -345,7 +365,7 @@ fn audit_customer(
                     evidence: format!(
                         "{} at {} debtor's local time, outside {:02}:00-{:02}:00",
                         channel.as_str(),
-                        local_text(log.rows[i].local_minute()),
+                        local_text(rows[i].local_minute()),
                         rules.hours.0 / 60,
                         rules.hours.1 / 60
                     ),
@@ -365,14 +385,14 @@ fn audit_customer(
                             "call {} within {} days (since {} on {}); at most {} allowed",
                             calls.len(),
                             rules.call_window_days,
-                            log.id(first),
-                            from_epoch_days(log.rows[first].local_day()),
+                            id(first),
+                            from_epoch_days(rows[first].local_day()),
                             rules.max_calls
                         ),
                     });
                 }
                 if let Some(j) = conversation
-                    && day - log.rows[j].local_day() < rules.after_conversation_days as i32
+                    && day - rows[j].local_day() < rules.after_conversation_days as i32
                 {
                     out.push(Finding {
                         rule: AuditRule::CallAfterConversation,
@@ -380,9 +400,9 @@ fn audit_customer(
                         evidence: format!(
                             "call on {}, {} days after the telephone conversation {} on {}",
                             from_epoch_days(day),
-                            day - log.rows[j].local_day(),
-                            log.id(j),
-                            from_epoch_days(log.rows[j].local_day())
+                            day - rows[j].local_day(),
+                            id(j),
+                            from_epoch_days(rows[j].local_day())
                         ),
                     });
                 }
@@ -397,8 +417,8 @@ fn audit_customer(
                         "{} on {} after the cease-communication request {} on {}",
                         channel.as_str(),
                         from_epoch_days(day),
-                        log.id(j),
-                        from_epoch_days(log.rows[j].local_day())
+                        id(j),
+                        from_epoch_days(rows[j].local_day())
                     ),
                 });
             }
@@ -428,7 +448,7 @@ fn audit_customer(
             }
         }
         if outcome == Some(Outcome::ValidationNotice) && outbound(i) {
-            validated |= initial.is_none_or(|k| day <= log.rows[k].local_day() + rules.validation_days as i32);
+            validated |= initial.is_none_or(|k| day <= rows[k].local_day() + rules.validation_days as i32);
             if initial.is_none() {
                 initial = Some(i);
             }
@@ -441,15 +461,15 @@ fn audit_customer(
         }
     }
     if let Some(k) = initial {
-        let deadline = log.rows[k].local_day() + rules.validation_days as i32;
+        let deadline = rows[k].local_day() + rules.validation_days as i32;
         if !validated && deadline <= last_day {
             out.push(Finding {
                 rule: AuditRule::ValidationNotice,
                 activity: k,
                 evidence: format!(
                     "initial communication ({}) on {}; no validation notice by {}",
-                    log.rows[k].channel.as_str(),
-                    from_epoch_days(log.rows[k].local_day()),
+                    rows[k].channel.as_str(),
+                    from_epoch_days(rows[k].local_day()),
                     from_epoch_days(deadline)
                 ),
             });

@@ -211,7 +211,7 @@ impl Cells {
 
 /// The customer's history the KPIs read: payments by day with running totals, and receivables
 /// by due date with the running latest settlement.
-struct History {
+pub(super) struct History {
     /// Payment days, ascending, and the reporting cents paid up to and including each.
     pay_days: Vec<i32>,
     paid_through: Vec<i64>,
@@ -222,7 +222,7 @@ struct History {
 }
 
 impl History {
-    fn of(book: &Book, apps: &Applications, c: usize) -> History {
+    pub(super) fn of(book: &Book, apps: &Applications, c: usize) -> History {
         let (mut pay_days, mut paid_through) = (Vec::new(), Vec::new());
         let mut total = 0i64;
         for p in book.customers.payments(c) {
@@ -255,7 +255,7 @@ impl History {
 
     /// When the customer has receivables past due on `day` (due before it, not settled by
     /// it), the day the last of them was settled (`i32::MAX` when one is still open).
-    fn past_due_settled(&self, day: i32) -> Option<i32> {
+    pub(super) fn past_due_settled(&self, day: i32) -> Option<i32> {
         let k = self.dues.partition_point(|&d| d < day);
         // The latest settlement among the receivables due so far is past `day` exactly when one
         // of them is still open on `day`, and then it is the latest of those open.
@@ -265,7 +265,7 @@ impl History {
 
 /// The date `k` months after `day` (the day of month kept where it exists, else the month's
 /// last day).
-fn add_months(day: i32, k: u32) -> i32 {
+pub(super) fn add_months(day: i32, k: u32) -> i32 {
     use chrono::Months;
     let d = from_epoch_days(day);
     d.checked_add_months(Months::new(k)).map_or(i32::MAX, crate::calendar::epoch_days)
@@ -274,7 +274,7 @@ fn add_months(day: i32, k: u32) -> i32 {
 /// A promise made on `made` of `instalments` × `amount` reporting cents, the first due on
 /// `first`, later ones monthly: kept when, for every instalment, the payments from `made` to
 /// its date plus `grace` add up to the instalments due so far.
-fn promise_status(
+pub(super) fn promise_status(
     h: &History,
     made: i32,
     amount: i64,

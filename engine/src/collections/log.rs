@@ -67,6 +67,11 @@ pub struct ActivityLog {
     pub ids: Texts,
     /// Per customer `c`: its activities are `start[c]..start[c + 1]`.
     pub start: Vec<usize>,
+    /// Distinct debtor time zones, as given.
+    pub zones: Texts,
+    /// Per customer: the index into `zones` of the time zone last given in the input
+    /// (`u32::MAX`: none).
+    pub zone: Vec<u32>,
 }
 
 impl ActivityLog {
@@ -90,6 +95,12 @@ impl ActivityLog {
         self.ids.get(self.rows[i].id as usize)
     }
 
+    /// Customer `c`'s debtor time zone, as last given in the input.
+    pub fn zone_of(&self, c: usize) -> Option<&str> {
+        let z = *self.zone.get(c)?;
+        (z != u32::MAX).then(|| self.zones.get(z as usize))
+    }
+
     /// The agent of activity `i`, if given.
     pub fn agent_name(&self, i: usize) -> Option<&str> {
         let a = self.rows[i].agent;
@@ -110,6 +121,9 @@ pub struct LogBuilder {
     agent_index: HashMap<String, u32>,
     /// Keep every activity's id (the audit reads business debts too).
     all_ids: bool,
+    zones: Texts,
+    /// By customers-table row: the index into `zones` last given.
+    zone: Vec<u32>,
 }
 
 const TABLE: &str = "activities";
@@ -131,7 +145,8 @@ impl LogBuilder {
         let ids = texts(customers, "customers", "customer_id")?;
         let customer_ids: Vec<String> = ids.iter().map(|v| v.unwrap_or_default().to_string()).collect();
         let index = customer_ids.iter().enumerate().map(|(k, id)| (id.clone(), k as u32)).collect();
-        let mut b = LogBuilder { customers: index, customer_ids, all_ids, ..LogBuilder::default() };
+        let zone = vec![u32::MAX; customer_ids.len()];
+        let mut b = LogBuilder { customers: index, customer_ids, all_ids, zone, ..LogBuilder::default() };
         b.ids.push("");
         Ok(b)
     }
@@ -158,6 +173,35 @@ impl LogBuilder {
         let (channel, direction, outcome) =
             (texts(df, TABLE, "channel")?, texts(df, TABLE, "direction")?, texts(df, TABLE, "outcome")?);
         let agent = texts(df, TABLE, "agent")?;
+        let zones = texts(df, TABLE, "debtor_time_zone")?;
+        let mut zone_at: Option<(&str, u32)> = None;
+        let mut customer_at: Option<(&str, Option<u32>)> = None;
+        for (customer, zone) in customers.iter().zip(zones.iter()) {
+            let (Some(customer), Some(zone)) = (customer, zone) else { continue };
+            let k = match zone_at {
+                Some((z, k)) if z == zone => k,
+                _ => {
+                    let k = (0..self.zones.len()).find(|&k| self.zones.get(k) == zone).unwrap_or_else(|| {
+                        self.zones.push(zone);
+                        self.zones.len() - 1
+                    }) as u32;
+                    zone_at = Some((zone, k));
+                    k
+                }
+            };
+            // A customer's activities usually come together: look up only when it changes.
+            let c = match customer_at {
+                Some((p, c)) if p == customer => c,
+                _ => {
+                    let c = self.customers.get(customer).copied();
+                    customer_at = Some((customer, c));
+                    c
+                }
+            };
+            if let Some(c) = c {
+                self.zone[c as usize] = k;
+            }
+        }
         self.rows.reserve(df.height());
         let columns = at
             .iter()
@@ -301,6 +345,12 @@ impl LogBuilder {
         for c in 0..book.customers.len() {
             start[c + 1] += start[c];
         }
-        Ok(ActivityLog { rows, agents: self.agents, ids: self.ids, start })
+        let mut zone = vec![u32::MAX; book.customers.len()];
+        for (row, &c) in to_book.iter().enumerate() {
+            if c != u32::MAX {
+                zone[c as usize] = self.zone[row];
+            }
+        }
+        Ok(ActivityLog { rows, agents: self.agents, ids: self.ids, start, zones: self.zones, zone })
     }
 }

@@ -9,8 +9,10 @@
 //! and [`findings_table`] writes `compliance_findings`. [`build`] does all of it.
 
 pub mod audit;
+pub mod effect;
 pub mod kpi;
 pub mod log;
+pub mod worklist;
 
 use std::borrow::Cow;
 
@@ -71,12 +73,24 @@ pub fn receivables(book: &Book, apps: &crate::cash::Applications, c: usize) -> V
 }
 
 /// The tables a run publishes only when an activities input is configured.
-pub const NEED_ACTIVITIES: [&str; 4] =
-    ["activities", "collections_monthly", "collections_agents", "compliance_findings"];
+pub const NEED_ACTIVITIES: [&str; 6] = [
+    "activities",
+    "collections_monthly",
+    "collections_agents",
+    "compliance_findings",
+    "channel_effectiveness",
+    "collections_worklist",
+];
 
 /// The collections tables, in publishing order.
 pub fn contracts() -> Vec<TableContract> {
-    vec![kpi::monthly_contract(), kpi::agents_contract(), COMPLIANCE_FINDINGS_TABLE.clone()]
+    vec![
+        kpi::monthly_contract(),
+        kpi::agents_contract(),
+        COMPLIANCE_FINDINGS_TABLE.clone(),
+        effect::CHANNEL_EFFECTIVENESS_TABLE.clone(),
+        worklist::COLLECTIONS_WORKLIST_TABLE.clone(),
+    ]
 }
 
 /// The collections tables of one run, in [`contracts`] order, the `broken_promise` alerts,
@@ -90,13 +104,15 @@ pub struct Built {
 }
 
 /// Build the collections tables from the log: KPIs (`[collections]`), the audit
-/// (`[compliance]`) and the broken-promise alerts at the alerts' month ends. `last_day` is the
-/// last day the data covers.
+/// (`[compliance]`), the channels' effects (by the champion's bands in `risk`, when models
+/// ran), the worklist and the broken-promise alerts at the alerts' month ends. `last_day` is
+/// the last day the data covers.
 pub fn build(
     log: &ActivityLog,
     book: &Book,
     apps: &crate::cash::Applications,
     places: &audit::Jurisdictions,
+    risk: Option<&effect::Risk>,
     analysis: &crate::analytics::params::Analysis,
     last_day: i32,
 ) -> Result<Built> {
@@ -123,11 +139,20 @@ pub fn build(
     drop(cells);
     let findings = if rules.enabled { audit::audit(log, book, apps, places, rules, last_day) } else { Vec::new() };
     let table = findings_table(&findings, log, book)?;
+    let strata = effect::strata(log, book, apps, risk, params.cure_days, last_day);
+    let effects = effect::effects(&strata, segments.is_some());
+    let segment_name = |g: u32| segments.map_or("ALL".to_string(), |d| d.values[g as usize].clone());
+    let effectiveness = effect::table(&effects, risk, segment_name)?;
+    let inputs = worklist::Inputs { apps, risk, strata: &strata, places, rules, params, last_day };
+    let lines = worklist::worklist(log, book, inputs);
+    let worklist = worklist::table(&lines, book, risk, rules, last_day)?;
     Ok(Built {
         tables: vec![
             (monthly_contract, monthly),
             (agents_contract, agents),
             (COMPLIANCE_FINDINGS_TABLE.clone(), table),
+            (effect::CHANNEL_EFFECTIVENESS_TABLE.clone(), effectiveness),
+            (worklist::COLLECTIONS_WORKLIST_TABLE.clone(), worklist),
         ],
         alerts,
         activities: log.len(),

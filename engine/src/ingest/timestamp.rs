@@ -46,7 +46,7 @@ impl Zone {
 
     /// The instant of a local date and time here, with its offset: the earlier one when the
     /// clock was set back (the hour happens twice), `None` in a gap when it was set forward.
-    fn instant_of_local(self, local: NaiveDateTime) -> Option<(NaiveDateTime, i32)> {
+    pub fn instant_of_local(self, local: NaiveDateTime) -> Option<(NaiveDateTime, i32)> {
         let offset = match self {
             Zone::Fixed(s) => s,
             Zone::Named(tz) => tz.offset_from_local_datetime(&local).earliest()?.fix().local_minus_utc(),

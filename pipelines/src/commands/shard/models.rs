@@ -419,6 +419,8 @@ pub(super) fn publish(
         invoice_skipped: trained.invoice_skipped,
         ecl_pd: None,
         alerts: Vec::new(),
+        // Sharded runs refuse an activities input: nothing reads the bands.
+        risk: None,
     };
     writer.models(run, printer)?;
     Ok((ecl_pd, super::cash::read_alerts(split, |i| models.scored(i))?))
