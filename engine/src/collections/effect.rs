@@ -366,7 +366,7 @@ pub static CHANNEL_EFFECTIVENESS_TABLE: TableContract = TableContract {
             "control_cure_rate",
             O::Float,
             true,
-            "The controls' cure rate per stratum (band × days-past-due bucket), weighted by the treated weeks in each",
+            "The controls' cure rate per stratum (segment × band × days-past-due bucket), weighted by the treated weeks in each",
         ),
         out("uplift", O::Float, true, "cure_rate - control_cure_rate"),
         out("uplift_low", O::Float, true, "Lower end of the uplift's 95% interval"),

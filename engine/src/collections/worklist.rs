@@ -339,9 +339,9 @@ fn candidate(
 /// Which strata an estimate pools: a segment, band and days-past-due bucket, each or all.
 type Scope = (Option<u32>, Option<u8>, Option<u8>);
 
-/// Per scope, the channels that measurably work there (interval above 0), best lower bound
-/// first.
-type Works = HashMap<Scope, Vec<(Channel, Estimate)>>;
+/// Per scope: whether any channel has enough weeks there to be judged, and the channels that
+/// measurably work there (interval above 0), best lower bound first.
+type Works = HashMap<Scope, (bool, Vec<(Channel, Estimate)>)>;
 
 /// The channels that work in every scope the worklist may ask about: each stratum, each
 /// segment × band, each segment, and all.
@@ -363,22 +363,22 @@ fn works(strata: &BTreeMap<Key, Stratum>) -> Works {
                     })
                     .map(|(_, v)| v)
             };
-            let mut found: Vec<(Channel, Estimate)> = Channel::ALL
-                .iter()
-                .enumerate()
-                .map(|(ch, &channel)| (channel, estimate(of(), ch)))
-                .filter(|(_, e)| e.verdict() == "works")
-                .collect();
+            let estimates: Vec<(Channel, Estimate)> =
+                Channel::ALL.iter().enumerate().map(|(ch, &channel)| (channel, estimate(of(), ch))).collect();
+            let judged = estimates.iter().any(|(_, e)| e.verdict() != "too_few");
+            let mut found: Vec<(Channel, Estimate)> =
+                estimates.into_iter().filter(|(_, e)| e.verdict() == "works").collect();
             // Stable: equal bounds keep the channels' order.
             found.sort_by(|x, y| y.1.low.unwrap_or(f64::MIN).total_cmp(&x.1.low.unwrap_or(f64::MIN)));
-            (scope, found)
+            (scope, (judged, found))
         })
         .collect()
 }
 
-/// The channels to try for an account in stratum `key`, with why: those that work for its
-/// stratum, else its segment and band, else its segment, else all customers, else
-/// [`DEFAULT_ORDER`]. Escalations ([`ESCALATIONS`]) only past 90 days.
+/// The channels to try for an account in stratum `key`, with why: the first scope with enough
+/// weeks to judge decides, from the account's stratum to its segment and band, its segment,
+/// and all accounts: the channels that work there, or, when none does, [`DEFAULT_ORDER`].
+/// Escalations ([`ESCALATIONS`]) only past 90 days.
 fn rank(inputs: &Inputs<'_>, works: &Works, (segment, band, dpd): Key) -> Vec<(Channel, String)> {
     let escalate = usize::from(dpd) + 1 == DPD_BUCKETS.len();
     let scopes = [
@@ -388,29 +388,31 @@ fn rank(inputs: &Inputs<'_>, works: &Works, (segment, band, dpd): Key) -> Vec<(C
         (None, None, None),
     ];
     for scope in scopes {
-        let found: Vec<&(Channel, Estimate)> =
-            works.get(&scope).into_iter().flatten().filter(|(c, _)| escalate || !ESCALATIONS.contains(c)).collect();
-        if found.is_empty() {
-            continue;
-        }
+        let Some((judged, found)) = works.get(&scope) else { continue };
         let text = match scope {
-            (_, Some(b), Some(d)) => {
-                format!(
-                    "accounts of its segment, band {} and {} days past due",
-                    band_name(inputs.risk, b),
-                    DPD_BUCKETS[usize::from(d)].1
-                )
-            }
+            (_, Some(b), Some(d)) => format!(
+                "accounts of its segment, band {} and {} days past due",
+                band_name(inputs.risk, b),
+                DPD_BUCKETS[usize::from(d)].1
+            ),
             (_, Some(b), None) => format!("accounts of its segment and band {}", band_name(inputs.risk, b)),
             (Some(_), None, _) => "accounts of its segment".to_string(),
             _ => "all accounts".to_string(),
         };
-        return found.into_iter().map(|(c, e)| (*c, why(*c, e, &text))).collect();
+        let found: Vec<&(Channel, Estimate)> =
+            found.iter().filter(|(c, _)| escalate || !ESCALATIONS.contains(c)).collect();
+        if !found.is_empty() {
+            return found.into_iter().map(|(c, e)| (*c, why(*c, e, &text))).collect();
+        }
+        if *judged {
+            return default_order(&format!("no channel measured better than no action for {text}"));
+        }
     }
-    DEFAULT_ORDER
-        .iter()
-        .map(|&c| (c, "no channel measured better than no action for accounts like this; default order".to_string()))
-        .collect()
+    default_order("too few weeks to measure any channel for accounts like this")
+}
+
+fn default_order(why: &str) -> Vec<(Channel, String)> {
+    DEFAULT_ORDER.iter().map(|&c| (c, format!("{why}; default order"))).collect()
 }
 
 fn why(channel: Channel, e: &Estimate, scope: &str) -> String {
@@ -429,7 +431,7 @@ fn why(channel: Channel, e: &Estimate, scope: &str) -> String {
 /// `collections_worklist`.
 pub static COLLECTIONS_WORKLIST_TABLE: TableContract = TableContract {
     name: "collections_worklist",
-    doc: "The next best action for every customer past due at the data's last day, by priority: risk, exposure, promise and dispute status, the channel measured to work for its segment and band, and the first day the compliance rules allow it",
+    doc: "The next best action for every customer past due at the data's last day, by priority: risk, exposure, promise and dispute status, the channel measured to work for accounts like it, and the first day the compliance rules allow it",
     partition: None,
     columns: Cow::Borrowed(&[
         out("as_of", O::Date, false, "The data's last day"),
