@@ -327,6 +327,7 @@ pub fn analytics_stage(
     if let Some(input) = collections {
         let started = Instant::now();
         let log = input.log.finish(&book)?;
+        let sorted_ms = started.elapsed().as_millis() as u64;
         let last_day = book
             .date_range()
             .map_or(i32::MIN, |(_, last)| last)
@@ -345,6 +346,13 @@ pub fn analytics_stage(
             "collections",
             format!("collections: {} activities, {} compliance findings", built.activities, built.findings),
             json!({"activities": built.activities, "findings": built.findings}),
+        );
+        let steps: Vec<(&str, u64)> =
+            std::iter::once(("log", sorted_ms)).chain(built.timings.iter().copied()).collect();
+        printer.info(
+            "collections_timings",
+            format!("  {}", steps.iter().map(|(s, ms)| format!("{s} {ms} ms")).collect::<Vec<_>>().join(", ")),
+            json!({"timings_ms": steps.iter().map(|(s, ms)| (s.to_string(), *ms)).collect::<std::collections::BTreeMap<_, _>>()}),
         );
         promise_alerts = built.alerts;
         if let Some(w) = writer.as_deref_mut() {

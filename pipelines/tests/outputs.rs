@@ -332,14 +332,6 @@ fn the_customer_models_stand_when_the_invoice_model_cannot_be_trained() {
     assert_eq!(common::ardent(&["verify", out.to_str().unwrap()]).code, 0);
 }
 
-/// The JSON the report page carries (what its charts draw and its tables show).
-fn report_data(html: &str) -> serde_json::Value {
-    let start = html.find(r#"<script type="application/json" id="report-data">"#).unwrap();
-    let rest = &html[start..];
-    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
-    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
-}
-
 /// Cents of a decimal text ("-1234.50").
 fn cents(text: &str) -> i128 {
     let negative = text.starts_with('-');
@@ -367,7 +359,7 @@ fn the_report_shows_the_numbers_of_the_tables_it_reads() {
         assert!(published.contains(&format!(r#"<canvas id="{id}">"#)), "{id}");
     }
     assert!(published.contains(r#"data-charts-total="7""#));
-    let data = report_data(&published);
+    let data = common::report_data(&published);
 
     // Tiles and roll-forward against kpi_monthly's portfolio rows.
     let kpi = common::records(&common::table(&out, "kpi_monthly"));

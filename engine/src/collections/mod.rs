@@ -101,6 +101,8 @@ pub struct Built {
     pub alerts: Vec<crate::analytics::alerts::Alert>,
     pub activities: usize,
     pub findings: usize,
+    /// Wall time per step, in milliseconds.
+    pub timings: Vec<(&'static str, u64)>,
 }
 
 /// Build the collections tables from the log: KPIs (`[collections]`), the audit
@@ -117,6 +119,12 @@ pub fn build(
     last_day: i32,
 ) -> Result<Built> {
     let (params, rules) = (&analysis.collections, &analysis.compliance);
+    let mut timings = Vec::new();
+    let mut started = std::time::Instant::now();
+    let mut lap = |step: &'static str| {
+        timings.push((step, started.elapsed().as_millis() as u64));
+        started = std::time::Instant::now();
+    };
     let cells = kpi::judge(log, book, apps, params, last_day);
     let alerts =
         kpi::promise_alerts(log, book, &cells.broken, &crate::analytics::alerts::window_ends(book, apps, analysis));
@@ -137,15 +145,19 @@ pub fn build(
         costs,
     )?;
     drop(cells);
+    lap("kpis");
     let findings = if rules.enabled { audit::audit(log, book, apps, places, rules, last_day) } else { Vec::new() };
     let table = findings_table(&findings, log, book)?;
+    lap("audit");
     let strata = effect::strata(log, book, apps, risk, params.cure_days, last_day);
     let effects = effect::effects(&strata, segments.is_some());
     let segment_name = |g: u32| segments.map_or("ALL".to_string(), |d| d.values[g as usize].clone());
     let effectiveness = effect::table(&effects, risk, segment_name)?;
+    lap("effectiveness");
     let inputs = worklist::Inputs { apps, risk, strata: &strata, places, rules, params, last_day };
     let lines = worklist::worklist(log, book, inputs);
     let worklist = worklist::table(&lines, book, risk, rules, last_day)?;
+    lap("worklist");
     Ok(Built {
         tables: vec![
             (monthly_contract, monthly),
@@ -157,6 +169,7 @@ pub fn build(
         alerts,
         activities: log.len(),
         findings: findings.len(),
+        timings,
     })
 }
 

@@ -229,6 +229,9 @@ pub struct ReportData {
     pub worklist: Vec<Work>,
     pub quality: Vec<Quality>,
     pub model: Option<Model>,
+    /// Only for runs with an activities input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collections: Option<super::collections::Collections>,
 }
 
 /// Months shown in the roll-forward and averaged in the roll rates; cohorts shown.
@@ -236,17 +239,17 @@ pub const RECENT_MONTHS: usize = 12;
 /// Customers in the overdue list and the worklist.
 pub const TOP: usize = 15;
 
-fn texts(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<String>>> {
+pub(super) fn texts(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<String>>> {
     let c = df.column(name)?.cast(&DataType::String)?;
     Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
-fn floats(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
+pub(super) fn floats(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
     let c = df.column(name)?.cast(&DataType::Float64)?;
     Ok(c.f64()?.iter().collect())
 }
 
-fn ints(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<i64>>> {
+pub(super) fn ints(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<i64>>> {
     let c = df.column(name)?.cast(&DataType::Int64)?;
     Ok(c.i64()?.iter().collect())
 }
@@ -299,6 +302,7 @@ impl ReportData {
         if let Some(quality) = source.read("data_quality")? {
             data.quality(&quality)?;
         }
+        data.collections = super::collections::Collections::gather(source)?;
         if let Some(id) = champion {
             data.model(source, id)?;
         }

@@ -1,7 +1,9 @@
 //! `report.html`: what an analyst looks at first. Every published run carries one (written
 //! from the run's tables before they are published), and `ardent report OUT` writes one for
-//! any published output. [`data`] gathers the numbers from the tables, [`page`] lays them out.
+//! any published output. [`data`] gathers the numbers from the tables, [`page`] lays them out;
+//! [`collections`] does both for the collections section.
 
+pub mod collections;
 pub mod data;
 pub mod page;
 
@@ -43,6 +45,7 @@ pub fn needed(table: &str) -> bool {
         "feature_importance",
     ]
     .contains(&table)
+        || collections::TABLES.contains(&table)
 }
 
 /// Write `html` to `path`.

@@ -386,6 +386,9 @@ pub fn render(data: &ReportData) -> anyhow::Result<String> {
         }
         body.push_str("</tbody></table></section>");
     }
+    if let Some(c) = &data.collections {
+        c.html(&mut body);
+    }
     if !data.quality.is_empty() {
         body.push_str("<section><h2>Data quality</h2><table class=\"num\"><thead><tr><th>input</th><th>rule</th><th>outcome</th><th>rows</th><th>share</th></tr></thead><tbody>");
         for q in &data.quality {

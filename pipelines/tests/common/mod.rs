@@ -219,3 +219,11 @@ pub fn read_parquet(path: &Path) -> polars::prelude::DataFrame {
     use polars::prelude::*;
     ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
 }
+
+/// The JSON the report page carries (what its charts draw and its tables show).
+pub fn report_data(html: &str) -> serde_json::Value {
+    let start = html.find(r#"<script type="application/json" id="report-data">"#).unwrap();
+    let rest = &html[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
+}
