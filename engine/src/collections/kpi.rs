@@ -4,8 +4,8 @@
 //! Definitions: docs/definitions.md, "Collections KPIs".
 //!
 //! Each activity is judged on its customer's own history: the promise it recorded is kept when
-//! the customer's payments from the activity's day to the promised date plus a grace period
-//! add up to the promised amount (each instalment of a plan by its date); a payment is
+//! the payments applied to the customer's receivables from the activity's day to the promised
+//! date plus a grace period (cash application's exact dates) add up to the promised amount (each instalment of a plan by its date); a payment is
 //! credited to the latest right-party contact at most `collected_within_days` before it; an
 //! action on an account with past-due receivables cures it when every one of them is settled
 //! within `cure_days` (from the applications' exact dates).
@@ -209,12 +209,17 @@ impl Cells {
     }
 }
 
-/// The customer's history the KPIs read: payments by day with running totals, and receivables
-/// by due date with the running latest settlement.
+/// The customer's history the KPIs read: payments by day with running totals, the payments'
+/// applications to its receivables likewise, and receivables by due date with the running
+/// latest settlement.
 pub(super) struct History {
     /// Payment days, ascending, and the reporting cents paid up to and including each.
     pay_days: Vec<i32>,
     paid_through: Vec<i64>,
+    /// Days payments were applied to the customer's receivables (cash application's dates),
+    /// ascending, and the reporting cents applied up to and including each.
+    applied_days: Vec<i32>,
+    applied_through: Vec<i64>,
     /// Receivable due dates, ascending, and the latest settlement day (`i32::MAX` while open)
     /// among the receivables due so far.
     dues: Vec<i32>,
@@ -230,6 +235,28 @@ impl History {
             pay_days.push(book.payments.date[p]);
             paid_through.push(total);
         }
+        // Applications of payments, at the payment's rate (what the customer paid towards them).
+        let mut applied: Vec<(i32, i64)> = book
+            .customers
+            .docs(c)
+            .filter(|&d| book.docs.kind[d].is_receivable())
+            .flat_map(|d| apps.of_invoice(d))
+            .filter(|a| a.kind == crate::cash::SourceKind::Payment)
+            .map(|a| {
+                let rate = i128::from(book.payments.rate[a.source as usize]);
+                (a.date, crate::money::at_rate_scale_10(a.source_amount, rate))
+            })
+            .collect();
+        applied.sort_unstable();
+        let mut total = 0i64;
+        let applied_through = applied
+            .iter()
+            .map(|&(_, cents)| {
+                total += cents;
+                total
+            })
+            .collect();
+        let applied_days = applied.iter().map(|a| a.0).collect();
         let mut receivables: Vec<(i32, i32)> =
             super::receivables(book, apps, c).into_iter().map(|(_, due, settled)| (due, settled)).collect();
         receivables.sort_unstable();
@@ -241,14 +268,21 @@ impl History {
                 latest
             })
             .collect();
-        History { pay_days, paid_through, dues: receivables.iter().map(|r| r.0).collect(), latest_settled }
+        History {
+            pay_days,
+            paid_through,
+            applied_days,
+            applied_through,
+            dues: receivables.iter().map(|r| r.0).collect(),
+            latest_settled,
+        }
     }
 
-    /// Reporting cents paid on days `from..=to` (payment days ascending in the book).
-    fn paid(&self, from: i32, to: i32) -> i64 {
+    /// Reporting cents of payments applied to the customer's receivables on days `from..=to`.
+    fn applied(&self, from: i32, to: i32) -> i64 {
         let through = |day: i32| {
-            let k = self.pay_days.partition_point(|&d| d <= day);
-            if k == 0 { 0 } else { self.paid_through[k - 1] }
+            let k = self.applied_days.partition_point(|&d| d <= day);
+            if k == 0 { 0 } else { self.applied_through[k - 1] }
         };
         through(to) - through(from - 1)
     }
@@ -272,8 +306,9 @@ pub(super) fn add_months(day: i32, k: u32) -> i32 {
 }
 
 /// A promise made on `made` of `instalments` × `amount` reporting cents, the first due on
-/// `first`, later ones monthly: kept when, for every instalment, the payments from `made` to
-/// its date plus `grace` add up to the instalments due so far.
+/// `first`, later ones monthly: kept when, for every instalment, the payments applied to the
+/// customer's receivables from `made` to its date plus `grace` (application dates) add up to
+/// the instalments due so far.
 pub(super) fn promise_status(
     h: &History,
     made: i32,
@@ -288,7 +323,7 @@ pub(super) fn promise_status(
         if deadline > last_day {
             return PromiseStatus::Pending;
         }
-        let (due, paid) = (amount * (i64::from(k) + 1), h.paid(made, deadline));
+        let (due, paid) = (amount * (i64::from(k) + 1), h.applied(made, deadline));
         if paid < due {
             return PromiseStatus::Broken { deadline, due, paid };
         }
@@ -444,7 +479,7 @@ const MEASURES: &[OutColumn] = &[
         "promises_kept",
         O::Count,
         false,
-        "Promises paid in full by their date + promise_grace_days (every instalment of a plan)",
+        "Promises paid in full (payments applied to the customer's receivables) by their date + promise_grace_days (every instalment of a plan)",
     ),
     out("promises_broken", O::Count, false, "Promises (or an instalment) not paid by their date + grace"),
     out("promises_pending", O::Count, false, "Promises not yet due (+ grace) at the data's last day"),
