@@ -209,7 +209,9 @@ fn line(log: &ActivityLog, book: &Book, inputs: &Inputs<'_>, works: &Works, c: u
     let cease_requested = rows.iter().any(|a| a.outcome == Some(Outcome::CeaseRequest));
     let validated = rows.iter().any(|a| a.outbound() && a.outcome == Some(Outcome::ValidationNotice));
     let segment = book.customers.dims.first().map_or(0, |d| d.of_customer[c]);
-    let (action, ranked) = if audited && !validated && !awaiting {
+    // A missing validation notice is owed now, promise or not.
+    let (action, ranked) = if audited && !validated {
+        earliest = as_of + 1;
         (Action::ValidationNotice, vec![(Channel::Letter, "the validation notice comes first".to_string())])
     } else {
         let action = if awaiting {
@@ -221,14 +223,14 @@ fn line(log: &ActivityLog, book: &Book, inputs: &Inputs<'_>, works: &Works, c: u
         };
         (action, rank(inputs, works, (segment, band, dpd_bucket(as_of - oldest))))
     };
-    // Try each channel from the first possible day; keep the best-ranked one allowed within
-    // MAX_WAIT_DAYS, else the earliest allowed.
     // The debtor's clock: its time zone as last given, else the latest activity's offset.
     let zone = log.zone_of(c).and_then(crate::ingest::timestamp::Zone::parse);
     let fallback = rows.last().map_or(0, |a| a.offset_minutes);
     let years = inputs.places.years.get(c).copied().unwrap_or(0);
     let receivables = if years > 0 { super::receivables(book, inputs.apps, c) } else { Vec::new() };
     let id = |k: usize| if k < rows.len() { log.id(range.start + k) } else { "recommended" };
+    // Try each channel from the first possible day; keep the best-ranked one allowed within
+    // MAX_WAIT_DAYS, else the earliest allowed.
     let mut hypothetical: Vec<Activity> = rows.to_vec();
     let mut blocked: Option<String> = None;
     let mut chosen: Option<(Channel, i32, &str)> = None;
