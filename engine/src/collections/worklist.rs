@@ -89,8 +89,7 @@ pub struct Line {
     pub action: Action,
     pub channel: Option<Channel>,
     pub contact_on: Option<i32>,
-    /// The local time of day the recommendation was checked at (minutes), for channels with
-    /// contact hours.
+    /// Whether the channel has contact hours (`contact_hours` then shows them).
     pub hours: bool,
     pub reason: String,
 }
