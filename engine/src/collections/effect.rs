@@ -142,20 +142,11 @@ fn customer_units(
     c: usize,
     acc: &mut HashMap<Key, Stratum>,
 ) {
-    // (due, settled) by due date, and the latest settlement among those due so far.
-    let mut rec: Vec<(i32, i32)> = super::receivables(book, apps, c).into_iter().map(|(_, d, s)| (d, s)).collect();
+    let due = super::ByDue::of(&super::receivables(book, apps, c));
+    let rec = &due.rows;
     if rec.is_empty() {
         return;
     }
-    rec.sort_unstable();
-    let mut latest = i32::MIN;
-    let latest_settled: Vec<i32> = rec
-        .iter()
-        .map(|&(_, s)| {
-            latest = latest.max(s);
-            latest
-        })
-        .collect();
     // The channels of the collector's actions per week.
     let mut actioned: Vec<(i32, u16)> = log
         .of_customer(c)
@@ -172,10 +163,10 @@ fn customer_units(
         while open < rec.len() && rec[open].1 <= week {
             open += 1;
         }
-        let Some(&(due, _)) = rec.get(open) else { break };
-        if due < week {
-            let k = rec.partition_point(|r| r.0 < week);
-            let cured = u64::from(latest_settled[k - 1] <= week + 6 + cure_days);
+        let Some(&(oldest, _)) = rec.get(open) else { break };
+        if oldest < week {
+            // Past due here, so the latest settlement of what is past due is known.
+            let cured = u64::from(due.past_due_settled(week).is_some_and(|s| s <= week + 6 + cure_days));
             let band = risk.map_or(UNSCORED, |r| r.band_before(c, week));
             let mut mask = 0u16;
             while next_action < actioned.len() && actioned[next_action].0 <= week {
@@ -184,7 +175,7 @@ fn customer_units(
                 }
                 next_action += 1;
             }
-            let s = acc.entry((segment, band, dpd_bucket(week - due))).or_default();
+            let s = acc.entry((segment, band, dpd_bucket(week - oldest))).or_default();
             if mask == 0 {
                 s.control[0] += 1;
                 s.control[1] += cured;

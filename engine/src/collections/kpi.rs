@@ -220,14 +220,13 @@ pub(super) struct History {
     /// ascending, and the reporting cents applied up to and including each.
     applied_days: Vec<i32>,
     applied_through: Vec<i64>,
-    /// Receivable due dates, ascending, and the latest settlement day (`i32::MAX` while open)
-    /// among the receivables due so far.
-    dues: Vec<i32>,
-    latest_settled: Vec<i32>,
+    /// Receivables by due date.
+    due: super::ByDue,
 }
 
 impl History {
-    pub(super) fn of(book: &Book, apps: &Applications, c: usize) -> History {
+    /// Customer `c`'s history; `receivables` are its [`super::receivables`].
+    pub(super) fn of(book: &Book, apps: &Applications, c: usize, receivables: &[(i32, i32, i32)]) -> History {
         let (mut pay_days, mut paid_through) = (Vec::new(), Vec::new());
         let mut total = 0i64;
         for p in book.customers.payments(c) {
@@ -257,25 +256,7 @@ impl History {
             })
             .collect();
         let applied_days = applied.iter().map(|a| a.0).collect();
-        let mut receivables: Vec<(i32, i32)> =
-            super::receivables(book, apps, c).into_iter().map(|(_, due, settled)| (due, settled)).collect();
-        receivables.sort_unstable();
-        let mut latest = i32::MIN;
-        let latest_settled = receivables
-            .iter()
-            .map(|&(_, s)| {
-                latest = latest.max(s);
-                latest
-            })
-            .collect();
-        History {
-            pay_days,
-            paid_through,
-            applied_days,
-            applied_through,
-            dues: receivables.iter().map(|r| r.0).collect(),
-            latest_settled,
-        }
+        History { pay_days, paid_through, applied_days, applied_through, due: super::ByDue::of(receivables) }
     }
 
     /// Reporting cents of payments applied to the customer's receivables on days `from..=to`.
@@ -287,13 +268,9 @@ impl History {
         through(to) - through(from - 1)
     }
 
-    /// When the customer has receivables past due on `day` (due before it, not settled by
-    /// it), the day the last of them was settled (`i32::MAX` when one is still open).
+    /// See [`super::ByDue::past_due_settled`].
     pub(super) fn past_due_settled(&self, day: i32) -> Option<i32> {
-        let k = self.dues.partition_point(|&d| d < day);
-        // The latest settlement among the receivables due so far is past `day` exactly when one
-        // of them is still open on `day`, and then it is the latest of those open.
-        (k > 0 && self.latest_settled[k - 1] > day).then(|| self.latest_settled[k - 1])
+        self.due.past_due_settled(day)
     }
 }
 
@@ -360,7 +337,7 @@ fn judge_customer(
     if range.is_empty() {
         return;
     }
-    let h = History::of(book, apps, c);
+    let h = History::of(book, apps, c, &super::receivables(book, apps, c));
     let first = range.start;
     let mut sums: Vec<Sums> = vec![Sums::default(); range.len()];
     let mut kept: Vec<bool> = vec![false; range.len()];

@@ -72,6 +72,40 @@ pub fn receivables(book: &Book, apps: &crate::cash::Applications, c: usize) -> V
         .collect()
 }
 
+/// A customer's receivables by due date: (due, settled day or `i32::MAX` while open),
+/// ascending, and the latest settlement among those due so far.
+#[derive(Debug, Clone, Default)]
+pub struct ByDue {
+    pub rows: Vec<(i32, i32)>,
+    latest_settled: Vec<i32>,
+}
+
+impl ByDue {
+    /// From [`receivables`]' (document date, due date, settled) rows.
+    pub fn of(receivables: &[(i32, i32, i32)]) -> ByDue {
+        let mut rows: Vec<(i32, i32)> = receivables.iter().map(|&(_, due, settled)| (due, settled)).collect();
+        rows.sort_unstable();
+        let mut latest = i32::MIN;
+        let latest_settled = rows
+            .iter()
+            .map(|&(_, s)| {
+                latest = latest.max(s);
+                latest
+            })
+            .collect();
+        ByDue { rows, latest_settled }
+    }
+
+    /// When the customer has receivables past due on `day` (due before it, not settled by
+    /// it), the day the last of them was settled (`i32::MAX` when one is still open).
+    pub fn past_due_settled(&self, day: i32) -> Option<i32> {
+        let k = self.rows.partition_point(|r| r.0 < day);
+        // The latest settlement among the receivables due so far is past `day` exactly when one
+        // of them is still open on `day`, and then it is the latest of those open.
+        (k > 0 && self.latest_settled[k - 1] > day).then(|| self.latest_settled[k - 1])
+    }
+}
+
 /// The tables a run publishes only when an activities input is configured.
 pub const NEED_ACTIVITIES: [&str; 6] = [
     "activities",

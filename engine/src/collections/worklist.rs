@@ -156,7 +156,8 @@ fn line(log: &ActivityLog, book: &Book, inputs: &Inputs<'_>, works: &Works, c: u
     let rows = &log.rows[range.clone()];
     let consumer = rows.last().map(|a| a.consumer);
     let audited = consumer.unwrap_or(true) || inputs.rules.include_business;
-    let history = History::of(book, inputs.apps, c);
+    let receivables = super::receivables(book, inputs.apps, c);
+    let history = History::of(book, inputs.apps, c, &receivables);
     let p = inputs.params;
     // The latest promise and when it runs out.
     let mut promise = None;
@@ -226,7 +227,6 @@ fn line(log: &ActivityLog, book: &Book, inputs: &Inputs<'_>, works: &Works, c: u
     let zone = log.zone_of(c).and_then(crate::ingest::timestamp::Zone::parse);
     let fallback = rows.last().map_or(0, |a| a.offset_minutes);
     let years = inputs.places.years.get(c).copied().unwrap_or(0);
-    let receivables = if years > 0 { super::receivables(book, inputs.apps, c) } else { Vec::new() };
     let id = |k: usize| if k < rows.len() { log.id(range.start + k) } else { "recommended" };
     // Try each channel from the first possible day; keep the best-ranked one allowed within
     // MAX_WAIT_DAYS, else the earliest allowed.
