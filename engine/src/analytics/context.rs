@@ -40,6 +40,13 @@ impl Groups {
         self.labels.is_empty()
     }
 
+    /// The groups of the first segment column, if any: every customer is in exactly one of
+    /// them, so they add up to the portfolio.
+    pub fn first_dimension(&self) -> Option<std::ops::Range<usize>> {
+        let start = *self.offsets.first()?;
+        Some(start..self.offsets.get(1).copied().unwrap_or(self.labels.len()))
+    }
+
     /// The groups customer `c` belongs to (always starting with the portfolio).
     pub fn of(&self, book: &Book, c: usize) -> Vec<usize> {
         let mut out = vec![0];

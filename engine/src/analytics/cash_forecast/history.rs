@@ -68,6 +68,29 @@ impl Lateness {
         (self.weight[hi] - self.weight[lo], self.weighted_late[hi] - self.weighted_late[lo])
     }
 
+    /// [`Lateness::sums`] at each of `dates` (ascending), in one walk over the settlements.
+    pub(super) fn sums_at<'a>(&'a self, dates: &'a [i32], days: i32) -> impl Iterator<Item = (i128, i128)> + 'a {
+        let (mut lo, mut hi) = (0, 0);
+        dates.iter().map(move |&t| {
+            while lo < self.dates.len() && self.dates[lo] <= t - days {
+                lo += 1;
+            }
+            while hi < self.dates.len() && self.dates[hi] <= t {
+                hi += 1;
+            }
+            (self.weight[hi] - self.weight[lo], self.weighted_late[hi] - self.weighted_late[lo])
+        })
+    }
+
+    /// [`Lateness::class`] at each of `dates` (ascending).
+    pub(super) fn classes_at(&self, dates: &[i32]) -> Vec<usize> {
+        let first = self.dates.first().copied();
+        self.sums_at(dates, CLASS_DAYS)
+            .zip(dates)
+            .map(|((w, wl), &t)| class_of((w > 0).then(|| wl as f64 / w as f64), first.is_some_and(|d| d <= t)))
+            .collect()
+    }
+
     /// Amount-weighted days late of the settlements in `(t − days, t]` and how many there
     /// were, if any.
     pub fn window(&self, t: i32, days: i32) -> Option<(f64, u64)> {
@@ -81,10 +104,68 @@ impl Lateness {
         let (w, wl) = self.sums(t, days);
         (w > 0).then(|| wl as f64 / w as f64)
     }
+}
 
-    /// The lateness class at `t` (see [`class_of`]).
-    pub(super) fn class(&self, t: i32) -> usize {
-        class_of(self.mean(t, CLASS_DAYS), self.dates.first().is_some_and(|&d| d <= t))
+/// Where every customer and document stands at each forecast date, read once for all dates
+/// (the forecasts are made at many dates over the same customers).
+pub(super) struct Standing {
+    /// The forecast dates, ascending.
+    dates: Vec<i32>,
+    /// Lateness class of customer `c` at date `i`: `[c * dates + i]`.
+    class: Vec<u8>,
+    /// The customer's amount-weighted days late over the [`BASELINE_DAYS`] to the date,
+    /// rounded to a day (`None`: no settlement in them).
+    late: Vec<Option<i32>>,
+    /// Per document, the day from which it is surely settled: from it on, the applications
+    /// dated on or before a day always add up to the document's amount (`i32::MAX`: never;
+    /// `i32::MIN` for documents that are not receivables). A forecast at `t` skips the
+    /// documents with this day on or before `t` without walking their applications; the
+    /// others are checked exactly.
+    pub settled_from: Vec<i32>,
+}
+
+impl Standing {
+    pub(super) fn of(ctx: &Context<'_>, lateness: &[Lateness], dates: Vec<i32>) -> Standing {
+        let n = dates.len();
+        let customers = ctx.book.customers.len();
+        let (mut class, mut late) = (vec![0u8; customers * n], vec![None; customers * n]);
+        class.par_chunks_mut(n.max(1)).zip(late.par_chunks_mut(n.max(1))).enumerate().for_each(|(c, (class, late))| {
+            for (x, k) in class.iter_mut().zip(lateness[c].classes_at(&dates)) {
+                *x = k as u8;
+            }
+            for (x, (w, wl)) in late.iter_mut().zip(lateness[c].sums_at(&dates, BASELINE_DAYS)) {
+                *x = (w > 0).then(|| (wl as f64 / w as f64).round() as i32);
+            }
+        });
+        let docs = &ctx.book.docs;
+        let settled_from = (0..docs.kind.len())
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|d| {
+                if !docs.kind[d].is_receivable() {
+                    return i32::MIN;
+                }
+                let (mut applied, mut from) = (0i64, i32::MAX);
+                for a in ctx.apps.of_invoice(d) {
+                    applied += a.amount;
+                    if applied < docs.amount[d] {
+                        from = i32::MAX;
+                    } else if from == i32::MAX {
+                        from = a.date;
+                    }
+                }
+                from
+            })
+            .collect();
+        Standing { dates, class, late, settled_from }
+    }
+
+    /// Customer `c`'s lateness class and rounded days late (see the fields) at forecast date
+    /// `t`, which must be one of the dates.
+    pub(super) fn at(&self, c: usize, t: i32) -> (usize, Option<i32>) {
+        let i = self.dates.binary_search(&t).expect("a forecast date");
+        let j = c * self.dates.len() + i;
+        (usize::from(self.class[j]), self.late[j])
     }
 }
 
@@ -132,7 +213,7 @@ pub(super) fn observe(ctx: &Context<'_>, grid: &[i32], lateness: &[Lateness]) ->
         .fold(
             || vec![Seen::default(); grid.len() * CELLS],
             |mut seen, c| {
-                let classes: Vec<usize> = grid.iter().map(|&s| lateness[c].class(s)).collect();
+                let classes = lateness[c].classes_at(grid);
                 for d in ctx.book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable()) {
                     let (amount, date) = (docs.amount[d], docs.date[d]);
                     let due = docs.due[d].unwrap_or(date);
@@ -173,4 +254,33 @@ pub(super) fn observe(ctx: &Context<'_>, grid: &[i32], lateness: &[Lateness]) ->
                 a
             },
         )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn one_walk_over_the_settlements_gives_every_dates_window() {
+        // Settled on days 10, 10, 40, 100 and 101, 20, −5, 0, 30 and 3 days late, 100.00 each.
+        let closed = [(10, 20), (10, -5), (40, 0), (100, 30), (101, 3)];
+        let mut l = Lateness { dates: vec![], weight: vec![0], weighted_late: vec![0] };
+        for (date, late) in closed {
+            l.dates.push(date);
+            l.weight.push(l.weight.last().unwrap() + 10_000);
+            l.weighted_late.push(l.weighted_late.last().unwrap() + 10_000 * late);
+        }
+        let dates: Vec<i32> = (-5..200).step_by(3).collect();
+        for days in [1, 60, 365] {
+            let walked: Vec<(i128, i128)> = l.sums_at(&dates, days).collect();
+            let searched: Vec<(i128, i128)> = dates.iter().map(|&t| l.sums(t, days)).collect();
+            assert_eq!(walked, searched, "window of {days} days");
+        }
+        // By hand: at day 70 the 60-day window holds day 40 only (0 days late); at day 101 it
+        // holds 40, 100 and 101: (0 + 30 + 3) / 3 = 11 days late, class "≤ 20".
+        assert_eq!(l.sums(70, 60), (10_000, 0));
+        let classes = l.classes_at(&[5, 9, 10, 70, 101, 200]);
+        assert_eq!(classes, vec![0, 0, class_of(Some(7.5), true), 2, class_of(Some(11.0), true), 1]);
+    }
 }

@@ -259,7 +259,7 @@ fn weekly(
 pub fn build(ctx: &Context<'_>) -> Result<[DataFrame; 3]> {
     let lateness = history::Lateness::all(ctx);
     let history = History::of(ctx, &lateness);
-    Parts::of(ctx, &history, &lateness).finish(ctx)
+    Parts::of(ctx, &history, &history::Standing::of(ctx, &lateness, forecast_dates(ctx))).finish(ctx)
 }
 
 /// What the payment history says, summed over customers: the observed weeks per hazard cell
@@ -298,16 +298,30 @@ impl History {
             .filter(|(_, s)| s.invoices > 0)
             .map(|(i, s)| (i as u32, [s.open, s.paid, s.other, s.invoices]))
             .collect();
-        let late = forecast_dates(ctx)
-            .into_iter()
-            .map(|t| {
-                let (w, wl) = lateness
-                    .par_iter()
-                    .map(|l| l.sums(t, history::BASELINE_DAYS))
-                    .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-                (t, w, wl)
-            })
-            .collect();
+        let dates = forecast_dates(ctx);
+        let sums = lateness
+            .par_iter()
+            .fold(
+                || vec![(0i128, 0i128); dates.len()],
+                |mut acc, l| {
+                    for (a, (w, wl)) in acc.iter_mut().zip(l.sums_at(&dates, history::BASELINE_DAYS)) {
+                        a.0 += w;
+                        a.1 += wl;
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![(0, 0); dates.len()],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.0 += y.0;
+                        x.1 += y.1;
+                    }
+                    a
+                },
+            );
+        let late = dates.into_iter().zip(sums).map(|(t, (w, wl))| (t, w, wl)).collect();
         History { grid, seen, late }
     }
 
@@ -368,10 +382,10 @@ pub struct Parts {
 impl Parts {
     /// The parts of this book's customers.
     pub fn build(ctx: &Context<'_>, history: &History) -> Parts {
-        Parts::of(ctx, history, &history::Lateness::all(ctx))
+        Parts::of(ctx, history, &history::Standing::of(ctx, &history::Lateness::all(ctx), forecast_dates(ctx)))
     }
 
-    fn of(ctx: &Context<'_>, history: &History, lateness: &[history::Lateness]) -> Parts {
+    fn of(ctx: &Context<'_>, history: &History, standing: &history::Standing) -> Parts {
         let params = &ctx.analysis.cash_forecast;
         let seen = history.cells();
         let grid = &history.grid;
@@ -382,7 +396,7 @@ impl Parts {
             .skip(1)
             .filter_map(|&t| {
                 let hz = hazards_at(t)?;
-                let (e, a) = simulate::expected_and_actual(ctx, t, &hz, lateness);
+                let (e, a) = simulate::expected_and_actual(ctx, t, &hz, standing);
                 Some((t, e, a))
             })
             .collect();
@@ -394,7 +408,7 @@ impl Parts {
             .into_iter()
             .filter_map(|t| {
                 let hz = hazards_at(t)?;
-                let totals = simulate::forecast(ctx, t, &hz, lateness, history.portfolio_late(t), params);
+                let totals = simulate::forecast(ctx, t, &hz, standing, history.portfolio_late(t), params);
                 Some(Made { t, totals, shock_sd: hz.shock_sd, weeks: hz.weeks })
             })
             .collect();

@@ -1,15 +1,17 @@
 //! The forecast at one date: every invoice open at it, its weekly chance of being paid over
 //! the next 13 weeks from the hazards, and the weekly totals of many simulated futures, in
 //! which each customer pays its invoices together (one draw per customer and future decides
-//! all of its invoices: comonotone) and the whole portfolio pays faster or slower together
-//! (one shock per future). Also what happened (when the weeks are in the data) and the two
+//! all of its invoices: comonotone; a customer's draws over the futures are the evenly spaced
+//! `(r + 0.5) / paths` in a seeded order of its own, so each invoice is paid in exactly its
+//! share of the futures) and the whole portfolio pays faster or slower together (one shock per
+//! future). Also what happened (when the weeks are in the data) and the two
 //! naive forecasts. Every total is an integer sum over customers, so parts add up exactly
 //! and the result does not depend on the thread count.
 
 use rayon::prelude::*;
 
 use super::hazards::Hazards;
-use super::history::{BASELINE_DAYS, Lateness};
+use super::history::Standing;
 use super::{CashForecast, WEEKS, cell};
 use crate::analytics::Context;
 use crate::analytics::walk::settled_by;
@@ -118,8 +120,31 @@ fn week_of(t: i32, day: i32) -> Option<usize> {
 struct Open {
     currency: usize,
     amount: i64,
-    /// Chance of having been paid by the end of each week.
-    paid_by: [f64; WEEKS],
+    /// Futures (by the customer's rank, see [`ranks_paid_by`]) paid by the end of each week.
+    ranks_paid_by: [u32; WEEKS],
+}
+
+/// How many of a customer's `paths` futures have the invoice paid by the end of each week: the
+/// customer's futures are ranked, the one at rank `r` draws `u = (r + 0.5) / paths`, and the
+/// invoice is paid by week `k` where `u < P_k`: the first `⌈P_k × paths − 0.5⌉` ranks.
+fn ranks_paid_by(paid_by: &[f64; WEEKS], paths: usize) -> [u32; WEEKS] {
+    paid_by.map(|p| (p * paths as f64 - 0.5).ceil().clamp(0.0, paths as f64) as u32)
+}
+
+/// The first `need` futures of a customer's ranking, a seeded shuffle of `0..paths`
+/// (Fisher–Yates from the front, so only the ranks that are paid within the horizon are drawn):
+/// `order[r]` is the future at rank `r`. Each customer's draws over its futures are then the
+/// `paths` strata of (0, 1) exactly (a Latin hypercube over customers).
+fn shuffle(key: u64, order: &mut Vec<u32>, paths: usize, need: usize) {
+    order.clear();
+    order.extend(0..paths as u32);
+    let mut bits = 0u64;
+    for i in 0..need.min(paths - 1) {
+        // Two 32-bit draws per hash; the index by multiply-shift (no division).
+        bits = if i % 2 == 0 { mix(key ^ mix(i as u64 / 2 + 1)) } else { bits >> 32 };
+        let j = i + (((bits & 0xffff_ffff) * (paths - i) as u64) >> 32) as usize;
+        order.swap(i, j);
+    }
 }
 
 /// The chance that an invoice open at the forecast date is paid by the end of each week, from
@@ -142,27 +167,25 @@ pub(super) fn forecast(
     ctx: &Context<'_>,
     t: i32,
     hazards: &Hazards,
-    lateness: &[Lateness],
+    standing: &Standing,
     portfolio_late: f64,
     params: &CashForecast,
 ) -> Totals {
     let book = ctx.book;
     let docs = &book.docs;
     let (groups, currencies, paths) = (ctx.groups.len(), book.currencies.len(), params.paths as usize);
-    let customers: Vec<usize> = (0..book.customers.len()).collect();
-    customers
-        .par_chunks(512)
-        .map(|chunk| {
-            let mut out = Totals::new(groups, currencies, paths);
-            // The chunk's open invoices, and per customer its key, invoices and groups.
-            let mut open: Vec<Open> = Vec::new();
-            let mut owners: Vec<(u64, std::ops::Range<usize>, Vec<usize>)> = Vec::new();
-            for &c in chunk {
-                let first = open.len();
+    let portfolio_from = ctx.groups.first_dimension();
+    let mut totals = (0..book.customers.len())
+        .into_par_iter()
+        .with_min_len(8192)
+        .fold(
+            || (Totals::new(groups, currencies, paths), Vec::<Open>::new(), Vec::<u32>::new()),
+            |(mut out, mut open, mut order), c| {
+                open.clear();
                 let gs = ctx.groups.of(book, c);
-                let class = lateness[c].class(t);
-                let late = lateness[c].mean(t, BASELINE_DAYS).unwrap_or(portfolio_late).round() as i32;
-                for d in book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable() && docs.date[d] <= t) {
+                let (class, late) = standing.at(c, t);
+                let late = late.unwrap_or(portfolio_late.round() as i32);
+                for d in book.customers.docs(c).filter(|&d| docs.date[d] <= t && standing.settled_from[d] > t) {
                     let left = docs.amount[d] - settled_by(ctx.apps, d, t).total();
                     if left <= 0 {
                         continue;
@@ -189,42 +212,54 @@ pub(super) fn forecast(
                             out.naive_lateness[slot(w)] += left;
                         }
                     }
-                    open.push(Open {
-                        currency,
-                        amount: left,
-                        paid_by: chances(hazards, class, docs.disputed[d], t, due),
-                    });
+                    let by = chances(hazards, class, docs.disputed[d], t, due);
+                    open.push(Open { currency, amount: left, ranks_paid_by: ranks_paid_by(&by, paths) });
                 }
-                if open.len() > first {
+                if open.iter().any(|inv| inv.ranks_paid_by[WEEKS - 1] > 0) {
                     let key = hash(params.seed, book.customers.ids.get(c).as_bytes()) ^ mix(t as u64);
-                    owners.push((key, first..open.len(), gs));
+                    // The portfolio's futures are its first segment column's, added up below.
+                    let simulated = if portfolio_from.is_some() { &gs[1..] } else { &gs[..] };
+                    play(key, &open, simulated, &mut out, &mut order);
+                }
+                (out, open, order)
+            },
+        )
+        .map(|(out, ..)| out)
+        .reduce(|| Totals::new(groups, currencies, paths), |a, b| a.add(&b));
+    if let Some(segments) = portfolio_from {
+        let row = WEEKS * paths;
+        for currency in 0..currencies {
+            for g in segments.clone() {
+                let from = (g * currencies + currency) * row;
+                for i in 0..row {
+                    totals.simulated[currency * row + i] += totals.simulated[from + i];
                 }
             }
-            // One more bin per (group, currency) than weeks: "not paid within the horizon".
-            let bins = WEEKS + 1;
-            let mut week_totals = vec![0i64; groups * currencies * bins];
-            for p in 0..paths {
-                week_totals.fill(0);
-                for (key, invoices, gs) in &owners {
-                    let u = uniform(mix(key ^ mix(p as u64 + 1)));
-                    for inv in &open[invoices.clone()] {
-                        // The week in which the chance of having been paid passes u: the number
-                        // of weeks by whose end it has not (counted without branching).
-                        let k: usize = inv.paid_by.iter().map(|&c| usize::from(c <= u)).sum();
-                        for &g in gs {
-                            week_totals[(g * currencies + inv.currency) * bins + k] += inv.amount;
-                        }
-                    }
+        }
+    }
+    totals
+}
+
+/// One customer's open invoices in every future: ranked by the customer's shuffle keyed by
+/// `key`, each invoice's amount is added, for each of `groups`, to the week in which the future
+/// at that rank has it paid (nothing when not within the horizon).
+fn play(key: u64, open: &[Open], groups: &[usize], out: &mut Totals, order: &mut Vec<u32>) {
+    let paths = out.paths;
+    let need = open.iter().map(|inv| inv.ranks_paid_by[WEEKS - 1] as usize).max().unwrap_or(0);
+    shuffle(key, order, paths, need);
+    for inv in open {
+        for &g in groups {
+            let mut from = 0;
+            for (w, &to) in inv.ranks_paid_by.iter().enumerate() {
+                let slot = out.slot(g, inv.currency, w);
+                let row = &mut out.simulated[slot * paths..(slot + 1) * paths];
+                for &f in &order[from..to as usize] {
+                    row[f as usize] += inv.amount;
                 }
-                for (i, &x) in week_totals.iter().enumerate() {
-                    if i % bins < WEEKS {
-                        out.simulated[(i / bins * WEEKS + i % bins) * paths + p] += x;
-                    }
-                }
+                from = to as usize;
             }
-            out
-        })
-        .reduce(|| Totals::new(groups, currencies, paths), |a, b| a.add(&b))
+        }
+    }
 }
 
 /// The portfolio's expected cash per week from the invoices open at `t` (reporting cents at
@@ -234,7 +269,7 @@ pub(super) fn expected_and_actual(
     ctx: &Context<'_>,
     t: i32,
     hazards: &Hazards,
-    lateness: &[Lateness],
+    standing: &Standing,
 ) -> ([i64; WEEKS], [i64; WEEKS]) {
     let docs = &ctx.book.docs;
     (0..ctx.book.customers.len())
@@ -242,8 +277,8 @@ pub(super) fn expected_and_actual(
         .with_min_len(256)
         .map(|c| {
             let (mut expected, mut actual) = ([0i64; WEEKS], [0i64; WEEKS]);
-            let class = lateness[c].class(t);
-            for d in ctx.book.customers.docs(c).filter(|&d| docs.kind[d].is_receivable() && docs.date[d] <= t) {
+            let (class, _) = standing.at(c, t);
+            for d in ctx.book.customers.docs(c).filter(|&d| docs.date[d] <= t && standing.settled_from[d] > t) {
                 let left = docs.amount[d] - settled_by(ctx.apps, d, t).total();
                 if left <= 0 {
                     continue;
@@ -281,6 +316,7 @@ pub(super) fn expected_and_actual(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -300,6 +336,77 @@ mod tests {
         let (mut p, mut o) = ([0.0; WEEKS], [0.0; WEEKS]);
         (p[0], o[0]) = (0.9, 0.5);
         assert_eq!(paid_by(&p, &o)[0], 0.5);
+    }
+
+    #[test]
+    fn a_week_takes_the_ranks_whose_draw_is_below_its_chance() {
+        // The future at rank r draws (r + 0.5) / 200: below 0.3 for r < 59.5.
+        let mut by = [0.9; WEEKS];
+        (by[0], by[1]) = (0.3, 0.3);
+        let ranks = ranks_paid_by(&by, 200);
+        assert_eq!(&ranks[..3], &[60, 60, 180]);
+        assert_eq!(ranks_paid_by(&[0.0; WEEKS], 200), [0; WEEKS]);
+        assert_eq!(ranks_paid_by(&[1.0; WEEKS], 200), [200; WEEKS]);
+        // A chance right at a draw: 0.0025 = (0 + 0.5) / 200 is not below it.
+        assert_eq!(ranks_paid_by(&[0.0025; WEEKS], 200)[0], 0);
+        assert_eq!(ranks_paid_by(&[0.0026; WEEKS], 200)[0], 1);
+    }
+
+    #[test]
+    fn a_shuffle_is_a_seeded_permutation_drawn_from_the_front() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        shuffle(11, &mut a, 200, 200);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..200).collect::<Vec<u32>>());
+        // Drawing fewer ranks gives the same first ranks.
+        shuffle(11, &mut b, 200, 37);
+        assert_eq!(a[..37], b[..37]);
+        shuffle(12, &mut b, 200, 200);
+        assert_ne!(a, b);
+        // Every future is equally likely at rank 0 (4,000 keys, 20 futures: 200 each expected,
+        // standard deviation 13.8).
+        let mut count = [0; 20];
+        for key in 0..4000u64 {
+            shuffle(mix(key), &mut a, 20, 1);
+            count[a[0] as usize] += 1;
+        }
+        assert!(count.iter().all(|n| (140..260).contains(n)), "{count:?}");
+    }
+
+    #[test]
+    fn a_customers_invoices_are_paid_together_in_exactly_their_share_of_the_futures() {
+        let paths = 200;
+        let mut fast = [1.0; WEEKS];
+        (fast[0], fast[1]) = (0.5, 0.8);
+        let mut slow = [0.6; WEEKS];
+        (slow[0], slow[1], slow[2]) = (0.1, 0.2, 0.4);
+        let open = [
+            Open { currency: 0, amount: 1000, ranks_paid_by: ranks_paid_by(&fast, paths) },
+            Open { currency: 0, amount: 7, ranks_paid_by: ranks_paid_by(&slow, paths) },
+        ];
+        let mut out = Totals::new(2, 1, paths);
+        play(hash(7, b"C1"), &open, &[1], &mut out, &mut Vec::new());
+        let week = |w: usize| &out.simulated[out.slot(1, 0, w) * paths..(out.slot(1, 0, w) + 1) * paths];
+        // Week totals over the futures are exactly each invoice's share: 100, 60 and 40 of 200
+        // futures for the fast one in weeks 1-3; 20, 20, 40 and then 40 for the slow one.
+        let sums: Vec<i64> = (0..WEEKS).map(|w| week(w).iter().sum()).collect();
+        assert_eq!(&sums[..4], &[1000 * 100 + 7 * 20, 1000 * 60 + 7 * 20, 1000 * 40 + 7 * 40, 7 * 40]);
+        assert!(sums[4..].iter().all(|&x| x == 0));
+        // The same draw decides both: where the slow invoice is paid, the fast one was paid that
+        // week or before, and each is paid at most once per future.
+        for f in 0..paths {
+            let weeks: Vec<i64> = (0..WEEKS).map(|w| week(w)[f]).collect();
+            let slow_week = weeks.iter().position(|&x| x % 1000 == 7);
+            let fast_week = weeks.iter().position(|&x| x >= 1000);
+            assert!(fast_week.is_some(), "the fast invoice is paid by week 2 in every future");
+            if let Some(s) = slow_week {
+                assert!(fast_week.unwrap() <= s);
+            }
+            assert!(weeks.iter().sum::<i64>() == 1000 || weeks.iter().sum::<i64>() == 1007);
+        }
+        // Nothing went to the group that was not asked for.
+        assert!(out.simulated[..out.slot(1, 0, 0) * paths].iter().all(|&x| x == 0));
     }
 
     #[test]
