@@ -106,6 +106,9 @@ impl Lateness {
     }
 }
 
+/// [`Standing`]'s days late of a customer with no settlement in the window.
+const NO_LATENESS: i16 = i16::MIN;
+
 /// Where every customer and document stands at each forecast date, read once for all dates
 /// (the forecasts are made at many dates over the same customers).
 pub(super) struct Standing {
@@ -114,8 +117,10 @@ pub(super) struct Standing {
     /// Lateness class of customer `c` at date `i`: `[c * dates + i]`.
     class: Vec<u8>,
     /// The customer's amount-weighted days late over the [`BASELINE_DAYS`] to the date,
-    /// rounded to a day (`None`: no settlement in them).
-    late: Vec<Option<i32>>,
+    /// rounded to a day and held within ±32,767 (90 years either way falls outside any
+    /// horizon just the same); [`NO_LATENESS`]: no settlement in them. Two bytes, for the
+    /// largest books' sake.
+    late: Vec<i16>,
     /// Per document, the day from which it is surely settled: from it on, the applications
     /// dated on or before a day always add up to the document's amount (`i32::MAX`: never;
     /// `i32::MIN` for documents that are not receivables). A forecast at `t` skips the
@@ -128,13 +133,15 @@ impl Standing {
     pub(super) fn of(ctx: &Context<'_>, lateness: &[Lateness], dates: Vec<i32>) -> Standing {
         let n = dates.len();
         let customers = ctx.book.customers.len();
-        let (mut class, mut late) = (vec![0u8; customers * n], vec![None; customers * n]);
+        let (mut class, mut late) = (vec![0u8; customers * n], vec![NO_LATENESS; customers * n]);
         class.par_chunks_mut(n.max(1)).zip(late.par_chunks_mut(n.max(1))).enumerate().for_each(|(c, (class, late))| {
             for (x, k) in class.iter_mut().zip(lateness[c].classes_at(&dates)) {
                 *x = k as u8;
             }
             for (x, (w, wl)) in late.iter_mut().zip(lateness[c].sums_at(&dates, BASELINE_DAYS)) {
-                *x = (w > 0).then(|| (wl as f64 / w as f64).round() as i32);
+                if w > 0 {
+                    *x = (wl as f64 / w as f64).round().clamp(-f64::from(i16::MAX), f64::from(i16::MAX)) as i16;
+                }
             }
         });
         let docs = &ctx.book.docs;
@@ -165,7 +172,7 @@ impl Standing {
     pub(super) fn at(&self, c: usize, t: i32) -> (usize, Option<i32>) {
         let i = self.dates.binary_search(&t).expect("a forecast date");
         let j = c * self.dates.len() + i;
-        (usize::from(self.class[j]), self.late[j])
+        (usize::from(self.class[j]), (self.late[j] != NO_LATENESS).then(|| i32::from(self.late[j])))
     }
 }
 
