@@ -9,9 +9,9 @@
 //! over the 60 days of settlements before the date), whether the invoice is disputed, and the
 //! position against the due date — the share of the open amount paid in a week, over the
 //! `lookback_weeks` weeks observed before the forecast date, recent weeks weighing more. A
-//! forecast (`simulate.rs`) plays `paths` seeded futures of each open invoice: one uniform draw
-//! per customer and future decides all of the customer's invoices (customers pay several
-//! invoices together). Each future's week totals are then moved by one portfolio-wide draw at
+//! forecast (`simulate.rs`) plays `paths` seeded futures of each open invoice: one draw per
+//! customer and future decides all of the customer's invoices (customers pay several invoices
+//! together), a customer's draws over the futures evenly spaced in a seeded order of its own. Each future's week totals are then moved by one portfolio-wide draw at
 //! the week's spread: how far past quick forecasts at that week ahead missed (the whole book
 //! paying faster or slower). The quantiles are the futures' week totals. Definitions and a
 //! worked example: `docs/definitions.md`, "Cash forecast".
