@@ -11,7 +11,8 @@
 //! `lookback_weeks` weeks observed before the forecast date, recent weeks weighing more. A
 //! forecast (`simulate.rs`) plays `paths` seeded futures of each open invoice: one draw per
 //! customer and future decides all of the customer's invoices (customers pay several invoices
-//! together), a customer's draws over the futures evenly spaced in a seeded order of its own. Each future's week totals are then moved by one portfolio-wide draw at
+//! together), a customer's draws over the futures evenly spaced in a seeded order of its own.
+//! Each future's week totals are then moved by one portfolio-wide draw at
 //! the week's spread: how far past quick forecasts at that week ahead missed (the whole book
 //! paying faster or slower). The quantiles are the futures' week totals. Definitions and a
 //! worked example: `docs/definitions.md`, "Cash forecast".
